@@ -1,0 +1,158 @@
+# indiv — individuation engine with programmed serendipity.
+#
+#   make            build build/release/indiv and build/release/libindiv.a
+#   make demo       install what is missing, build, run the demo on the embedded world
+#   make check      install what is missing, build with ASan+UBSan, run every test
+#   make bench      benchmarks (BENCH=<name> runs one, SCALE=0.1 makes them quick)
+#   make deps       install missing Debian packages (as root) or print the command
+#   make format     clang-format every source file
+#   make install PREFIX=/usr/local
+#
+# User CFLAGS/LDFLAGS add to the defaults; they never replace the warnings.
+
+PREFIX  ?= /usr/local
+BUILD   ?= build
+VARIANT ?= release
+SCALE   ?= 1
+BENCH   ?=
+
+# Debian packages the project needs to build, test, demo and bench.
+DEBS := build-essential pkg-config libgsl-dev libopenblas-dev libsqlite3-dev \
+        libjansson-dev libcriterion-dev zlib1g-dev sqlite3
+
+PKGS := gsl sqlite3 jansson zlib openblas
+
+# Evaluated once, on first use (after `deps` has run): the classic lazy-once idiom.
+PKG_CFLAGS = $(eval PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS)))$(PKG_CFLAGS)
+# GSL's own reference CBLAS (-lgslcblas) is replaced by OpenBLAS (DESIGN.md §6).
+PKG_LIBS = $(eval PKG_LIBS := $(filter-out -lgslcblas,$(shell pkg-config --libs $(PKGS))))$(PKG_LIBS)
+CRIT_LIBS = $(eval CRIT_LIBS := $(shell pkg-config --libs criterion))$(CRIT_LIBS)
+
+WARN := -std=c11 -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes \
+        -Wmissing-prototypes -Wwrite-strings -Wformat=2
+DEFS := -D_DEFAULT_SOURCE
+
+ifeq ($(VARIANT),asan)
+  OPT    := -g -O1 -fsanitize=address,undefined -fno-sanitize-recover=all \
+            -fno-omit-frame-pointer
+  WERROR := -Werror
+  LDOPT  := -fsanitize=address,undefined
+else
+  OPT    := -O2 -g
+  WERROR ?=
+  LDOPT  :=
+endif
+
+O := $(BUILD)/$(VARIANT)
+ALL_CFLAGS = $(WARN) $(WERROR) $(OPT) $(DEFS) -Iinclude -Isrc $(PKG_CFLAGS) -MMD -MP $(CFLAGS)
+ALL_LDFLAGS = $(LDOPT) $(LDFLAGS)
+LIBS = $(PKG_LIBS) -lpthread -lm
+
+LIB_SRC   := $(wildcard src/*.c)
+CLI_SRC   := $(wildcard src/cli/*.c)
+TEST_SRC  := $(wildcard tests/test_*.c) tests/testutil.c
+BENCH_SRC := $(wildcard tests/bench/bench_*.c)
+LIB_OBJ   := $(LIB_SRC:%.c=$(O)/%.o) $(O)/gen/schema_sql.o
+CLI_OBJ   := $(CLI_SRC:%.c=$(O)/%.o)
+TEST_OBJ  := $(TEST_SRC:%.c=$(O)/%.o)
+BENCH_BIN := $(BENCH_SRC:tests/bench/%.c=$(O)/bench/%)
+
+.PHONY: all lib bin deps check demo bench format clean install tests-bin
+.DEFAULT_GOAL := all
+
+all: | deps
+	@$(MAKE) --no-print-directory VARIANT=$(VARIANT) bin lib
+
+lib: $(O)/libindiv.a
+bin: $(O)/indiv
+
+$(O)/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+# datasets/schema.sql becomes a C string in libindiv, so a database can be created
+# without the source tree.
+$(O)/gen/schema_sql.c: datasets/schema.sql
+	@mkdir -p $(@D)
+	@{ echo '/* Generated from datasets/schema.sql by the Makefile. Do not edit. */'; \
+	  echo 'extern const char indiv_schema_sql[];'; \
+	  echo 'const char indiv_schema_sql[] ='; \
+	  sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/^/    "/' -e 's/$$/\\n"/' $<; \
+	  echo ';'; } > $@
+
+$(O)/gen/%.o: $(O)/gen/%.c
+	$(CC) $(ALL_CFLAGS) -Wno-overlength-strings -c $< -o $@
+
+$(O)/libindiv.a: $(LIB_OBJ)
+	$(AR) rcs $@ $^
+
+$(O)/indiv: $(CLI_OBJ) $(O)/libindiv.a
+	$(CC) $(ALL_LDFLAGS) $^ $(LIBS) -o $@
+
+$(O)/tests/run-tests: $(TEST_OBJ) $(O)/libindiv.a
+	$(CC) $(ALL_LDFLAGS) $^ $(CRIT_LIBS) $(LIBS) -o $@
+
+$(O)/bench/%: tests/bench/%.c $(O)/libindiv.a
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) $^ $(LIBS) -o $@
+
+tests-bin: $(O)/indiv $(O)/tests/run-tests
+
+# Missing packages are installed with apt-get when root, otherwise the exact command is
+# printed and the build stops. One dpkg-query call: about 20 ms when all is present.
+deps:
+	@command -v dpkg-query >/dev/null 2>&1 || { \
+	  pkg-config --exists $(PKGS) criterion || { \
+	    echo "deps: not a Debian system; install: $(DEBS)" >&2; exit 1; }; exit 0; }; \
+	missing=$$(dpkg-query -W -f='$${db:Status-Abbrev} $${Package}\n' $(DEBS) 2>/dev/null \
+	  | awk '$$1 == "ii" { print $$2 }' | sort); \
+	missing=$$(for p in $(DEBS); do echo "$$missing" | grep -qx "$$p" || printf ' %s' $$p; done); \
+	[ -z "$$missing" ] && exit 0; \
+	if [ "$$(id -u)" = 0 ]; then \
+	  echo "deps: installing$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+	    apt-get install -y -qq --no-install-recommends$$missing; \
+	else \
+	  echo "deps: missing Debian packages:$$missing" >&2; \
+	  echo "deps: run: sudo apt-get install -y$$missing" >&2; exit 1; \
+	fi
+
+# Tests run under ASan+UBSan. Criterion 2.4.1 exits 0 even when LeakSanitizer reports a
+# leak inside a test, so the log is scanned for any sanitizer report as well.
+check: | deps
+	@$(MAKE) --no-print-directory VARIANT=asan tests-bin
+	@ldd $(BUILD)/asan/indiv | grep -q libopenblas \
+	  || { echo "check: indiv is not linked against OpenBLAS" >&2; exit 1; }
+	@log=$(BUILD)/asan/tests.log; \
+	INDIV_BIN=$(BUILD)/asan/indiv ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
+	  UBSAN_OPTIONS=print_stacktrace=1 \
+	  $(BUILD)/asan/tests/run-tests --jobs 2 --short-filename >$$log 2>&1; st=$$?; \
+	cat $$log; \
+	if grep -qE 'ERROR: (LeakSanitizer|AddressSanitizer)|runtime error:' $$log; then \
+	  echo "check: sanitizer report in $$log" >&2; exit 1; fi; \
+	exit $$st
+
+DEMO_DB ?= $(BUILD)/demo/world.db
+demo: all
+	@mkdir -p $(dir $(DEMO_DB))
+	$(BUILD)/release/indiv demo --db $(DEMO_DB)
+
+bench: all
+	@$(MAKE) --no-print-directory VARIANT=release $(BENCH_BIN)
+	@INDIV_BIN=$(BUILD)/release/indiv BENCH_DIR=$(BUILD)/release/bench SCALE=$(SCALE) \
+	  sh tests/bench/run.sh $(BENCH)
+
+format:
+	clang-format -i include/indiv/*.h src/*.c src/*.h src/cli/*.c src/cli/*.h \
+	  tests/*.c tests/*.h tests/bench/*.c
+
+clean:
+	rm -rf $(BUILD) bench-results.json
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include/indiv
+	install -m 755 $(BUILD)/release/indiv $(DESTDIR)$(PREFIX)/bin/
+	install -m 644 $(BUILD)/release/libindiv.a $(DESTDIR)$(PREFIX)/lib/
+	install -m 644 include/indiv/*.h $(DESTDIR)$(PREFIX)/include/indiv/
+
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_OBJ:.o=.d)

@@ -1,0 +1,236 @@
+/*
+ * eventlog.h — the SQLite event log: open/create, schema version, writes, ordered reads.
+ *
+ * The event log is the source of truth of indiv (DESIGN.md §4): consumers with
+ * per-purpose consent, offers in categories, typed events, built profiles and, for
+ * simulated worlds, ground truth. This module is the only one that talks to SQLite; the
+ * others see an opaque handle and plain C records.
+ *
+ * Usage:
+ *     indiv_eventlog *log;
+ *     if (indiv_eventlog_open("world.db", INDIV_EVENTLOG_CREATE, &log, &err) < 0) ...
+ *     indiv_eventlog_begin(log, &err);
+ *     indiv_eventlog_add_consumer(log, &c, &cid, &err);
+ *     indiv_eventlog_add_event(log, &ev, &err);
+ *     indiv_eventlog_commit(log, &err);      (or indiv_eventlog_rollback(log))
+ *     indiv_eventlog_close(log);
+ *
+ * Writes happen inside an explicit transaction (begin/commit): a failed import or
+ * generation rolls back and leaves the database exactly as it was. A handle is used by
+ * one thread at a time.
+ */
+#ifndef INDIV_EVENTLOG_H
+#define INDIV_EVENTLOG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "indiv/error.h"
+
+/* Schema version this build reads and writes (PRAGMA user_version). */
+#define INDIV_SCHEMA_VERSION 1
+/* PRAGMA application_id of indiv databases: "INDV". */
+#define INDIV_APPLICATION_ID 0x494E4456
+/* "No timestamp" for optional times (offer validity bounds). */
+#define INDIV_TS_NONE INT64_MIN
+
+typedef struct indiv_eventlog indiv_eventlog;
+
+/* Event types; codes are stored in events.type and named in the event_types table. */
+typedef enum indiv_event_type {
+    INDIV_EV_VIEW = 1,
+    INDIV_EV_PURCHASE = 2,
+    INDIV_EV_RETURN = 3,
+    INDIV_EV_CONTACT = 4, /* we sent something */
+    INDIV_EV_OPEN = 5,    /* they opened it */
+    INDIV_EV_CLICK = 6,   /* they clicked through */
+    INDIV_EV_DISMISS = 7,
+    INDIV_EV_UNSUBSCRIBE = 8
+} indiv_event_type;
+#define INDIV_EV_MAX 8
+
+/* Channels; email, sms and push can carry a contact, web and store cannot. */
+typedef enum indiv_channel {
+    INDIV_CH_NONE = 0, /* unknown (stored as NULL) */
+    INDIV_CH_EMAIL = 1,
+    INDIV_CH_SMS = 2,
+    INDIV_CH_PUSH = 3,
+    INDIV_CH_WEB = 4,
+    INDIV_CH_STORE = 5
+} indiv_channel;
+#define INDIV_CH_MAX 5
+/* Bit of a channel in consumers.channels. */
+#define INDIV_CH_BIT(ch) (1u << (ch))
+/* All contactable channels. */
+#define INDIV_CH_CONTACTABLE                                                             \
+    (INDIV_CH_BIT(INDIV_CH_EMAIL) | INDIV_CH_BIT(INDIV_CH_SMS) | INDIV_CH_BIT(INDIV_CH_PUSH))
+
+typedef struct indiv_consumer_rec {
+    const char *ext_id;    /* required, non-empty */
+    int consent_profiling; /* 0 or 1 */
+    int consent_contact;   /* 0 or 1 */
+    unsigned channels;     /* mask of INDIV_CH_BIT of contactable channels */
+    const char *country;   /* may be NULL */
+} indiv_consumer_rec;
+
+typedef struct indiv_offer_rec {
+    const char *ext_id;   /* required, non-empty */
+    const char *name;     /* may be NULL (stored as '') */
+    const char *category; /* required; created in categories if new */
+    double price;         /* >= 0, finite */
+    double margin;        /* finite */
+    int64_t valid_from;   /* INDIV_TS_NONE when unbounded */
+    int64_t valid_to;     /* INDIV_TS_NONE when unbounded */
+} indiv_offer_rec;
+
+typedef struct indiv_event {
+    int64_t consumer_id; /* our id (consumers.id) */
+    int64_t ts;          /* UTC seconds */
+    int64_t id;          /* assigned by indiv_eventlog_add_event */
+    int64_t offer_id;    /* 0 when the event is about no offer */
+    int type;            /* indiv_event_type */
+    int channel;         /* indiv_channel, INDIV_CH_NONE when unknown */
+    double quantity;
+    double value;
+} indiv_event;
+
+/* Aggregate counts of a database, for summaries and tests. */
+typedef struct indiv_eventlog_stats {
+    int64_t consumers, offers, categories, events, profiles;
+    int64_t consent_profiling, consent_contact; /* consumers who gave each consent */
+    int64_t by_type[INDIV_EV_MAX + 1];          /* events per type code */
+    int64_t first_ts, last_ts;                  /* INDIV_TS_NONE when no events */
+} indiv_eventlog_stats;
+
+/* Open flags. */
+enum {
+    INDIV_EVENTLOG_READONLY = 1 << 0, /* never write; fails on a missing file */
+    INDIV_EVENTLOG_CREATE = 1 << 1    /* create the file and schema when missing/empty */
+};
+
+/* ---- lifecycle ---------------------------------------------------------------- */
+
+/* Opens (and with INDIV_EVENTLOG_CREATE creates) the database at path. A database of an
+ * older schema version is migrated; one of a newer version, a file that is not an indiv
+ * database, or a file that is not SQLite at all is refused with INDIV_ESCHEMA and left
+ * untouched. On error *out is NULL. */
+int indiv_eventlog_open(const char *path, unsigned flags, indiv_eventlog **out /* OUT */,
+                        indiv_error *err);
+
+/* Closes the handle, rolling back an open transaction. Accepts NULL. */
+void indiv_eventlog_close(indiv_eventlog *log);
+
+/* Path the handle was opened with (borrowed). */
+const char *indiv_eventlog_path(const indiv_eventlog *log);
+
+/* ---- transactions ------------------------------------------------------------- */
+
+int indiv_eventlog_begin(indiv_eventlog *log, indiv_error *err);
+int indiv_eventlog_commit(indiv_eventlog *log, indiv_error *err);
+/* Rolls back the open transaction, if any. Cannot fail in a way the caller can act on. */
+void indiv_eventlog_rollback(indiv_eventlog *log);
+
+/* ---- writes (inside a transaction) -------------------------------------------- */
+
+/* Inserts the consumer if its ext_id is new; otherwise leaves the row as it is. *id is
+ * our id either way. *created (may be NULL) tells which. */
+int indiv_eventlog_add_consumer(indiv_eventlog *log, const indiv_consumer_rec *rec,
+                                int64_t *id /* OUT */, int *created /* OUT */,
+                                indiv_error *err);
+
+/* Returns the id of category name, creating it if new. */
+int indiv_eventlog_add_category(indiv_eventlog *log, const char *name,
+                                int64_t *id /* OUT */, indiv_error *err);
+
+/* Inserts the offer (and its category) if its ext_id is new; otherwise leaves it. */
+int indiv_eventlog_add_offer(indiv_eventlog *log, const indiv_offer_rec *rec,
+                             int64_t *id /* OUT */, int *created /* OUT */,
+                             indiv_error *err);
+
+/* Overwrites name, category and price of an existing offer (importers that learn them
+ * only at the end of a file). */
+int indiv_eventlog_update_offer(indiv_eventlog *log, int64_t offer_id, const char *name,
+                                const char *category, double price, indiv_error *err);
+
+/* Appends an event; ev->id is ignored and set to the next free id (OUT). The consumer
+ * and offer must exist; type and channel must be valid codes. */
+int indiv_eventlog_add_event(indiv_eventlog *log, indiv_event *ev, indiv_error *err);
+
+/* Sets a meta key (insert or replace). */
+int indiv_eventlog_meta_set(indiv_eventlog *log, const char *key, const char *value,
+                            indiv_error *err);
+
+/* Copies the value of a meta key into buf (NUL-terminated, truncated to cap).
+ * Returns INDIV_ENOTFOUND (without setting err) when the key is absent. */
+int indiv_eventlog_meta_get(indiv_eventlog *log, const char *key, char *buf, size_t cap,
+                            indiv_error *err);
+
+/* ---- imports registry ---------------------------------------------------------- */
+
+typedef struct indiv_import_rec {
+    const char *fingerprint; /* 16 hex digits */
+    const char *format;
+    const char *source; /* file name as given */
+    int64_t imported_ts;
+    int64_t rows_read, rows_imported, rows_skipped;
+} indiv_import_rec;
+
+/* *found = 1 when an import with this fingerprint is recorded, with its source copied
+ * into source_buf (may be NULL). */
+int indiv_eventlog_import_find(indiv_eventlog *log, const char *fingerprint,
+                               int *found /* OUT */, char *source_buf, size_t cap,
+                               indiv_error *err);
+int indiv_eventlog_import_record(indiv_eventlog *log, const indiv_import_rec *rec,
+                                 indiv_error *err);
+
+/* ---- ground truth of simulated worlds ------------------------------------------ */
+
+typedef struct indiv_truth_consumer {
+    int64_t consumer_id;
+    double interval_mean_days, interval_shape;
+    int pref_hour, pref_dow;
+    double openness, fatigue_tolerance;
+    double react[3]; /* email, sms, push */
+} indiv_truth_consumer;
+
+int indiv_eventlog_add_truth_consumer(indiv_eventlog *log, const indiv_truth_consumer *t,
+                                      indiv_error *err);
+int indiv_eventlog_add_truth_taste(indiv_eventlog *log, int64_t consumer_id,
+                                   int64_t category_id, double weight, int latent,
+                                   indiv_error *err);
+
+/* ---- reads -------------------------------------------------------------------- */
+
+int indiv_eventlog_stats_get(indiv_eventlog *log, indiv_eventlog_stats *st /* OUT */,
+                             indiv_error *err);
+
+/* Looks up our id of a consumer from its source id. INDIV_ENOTFOUND when absent. */
+int indiv_eventlog_consumer_id(indiv_eventlog *log, const char *ext_id,
+                               int64_t *id /* OUT */, indiv_error *err);
+
+/* FNV-1a 64 over the content of every data table, in primary-key order, as 16 hex
+ * digits plus NUL: equal databases give equal hashes (determinism tests, model
+ * provenance). The imports table (which records wall-clock times) is left out. */
+int indiv_eventlog_content_hash(indiv_eventlog *log, char out[17], indiv_error *err);
+
+/* Ordered pass over events: by consumer, then time, then id; only events with
+ * from_ts <= ts < before_ts (use INT64_MIN / INT64_MAX for no bound). */
+typedef struct indiv_event_cursor indiv_event_cursor;
+
+int indiv_eventlog_scan(indiv_eventlog *log, int64_t from_ts, int64_t before_ts,
+                        indiv_event_cursor **out /* OUT */, indiv_error *err);
+/* Returns 1 and fills *ev when a row was read, 0 at the end, negative on error. */
+int indiv_event_cursor_next(indiv_event_cursor *cur, indiv_event *ev /* OUT */,
+                            indiv_error *err);
+void indiv_event_cursor_free(indiv_event_cursor *cur);
+
+/* ---- names --------------------------------------------------------------------- */
+
+/* "purchase", ... for a valid code, NULL otherwise. */
+const char *indiv_event_type_name(int type);
+/* Parses a type name (case-insensitive); INDIV_EINVAL when unknown. */
+int indiv_event_type_parse(const char *name, int *type /* OUT */);
+const char *indiv_channel_name(int channel);
+int indiv_channel_parse(const char *name, int *channel /* OUT */);
+
+#endif /* INDIV_EVENTLOG_H */

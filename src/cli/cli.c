@@ -1,0 +1,69 @@
+/*
+ * cli.c — option parsing and error printing shared by the subcommands.
+ */
+#include "cli.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "indiv/timeutil.h"
+
+int cli_fail(const char *cmd, const indiv_error *err) {
+    fprintf(stderr, "indiv %s: %s\n", cmd,
+            err && err->code ? err->msg : "failed (no details)");
+    return CLI_FAIL;
+}
+
+int cli_usage(const char *cmd, const char *fmt, ...) {
+    va_list ap;
+    fprintf(stderr, "indiv %s: ", cmd);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\nTry 'indiv %s --help'.\n", cmd);
+    return CLI_USAGE;
+}
+
+int cli_int64(const char *cmd, const char *opt, const char *s, int64_t min, int64_t max,
+              int64_t *out) {
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno || end == s || *end)
+        return cli_usage(cmd, "%s: '%s' is not an integer", opt, s);
+    if (v < min || v > max)
+        return cli_usage(cmd, "%s: %lld is out of range [%lld, %lld]", opt, v,
+                         (long long)min, (long long)max);
+    *out = v;
+    return CLI_OK;
+}
+
+int cli_double(const char *cmd, const char *opt, const char *s, double min, double max,
+               double *out) {
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || *end || !isfinite(v))
+        return cli_usage(cmd, "%s: '%s' is not a finite number", opt, s);
+    if (v < min || v > max)
+        return cli_usage(cmd, "%s: %g is out of range [%g, %g]", opt, v, min, max);
+    *out = v;
+    return CLI_OK;
+}
+
+int cli_time(const char *cmd, const char *opt, const char *s, int64_t *out) {
+    if (indiv_time_parse(s, out) < 0)
+        return cli_usage(cmd,
+                         "%s: '%s' is not a time (ISO 8601 like 2011-02-01 or "
+                         "2011-02-01T00:00:00Z, or Unix seconds)",
+                         opt, s);
+    return CLI_OK;
+}
+
+int cli_stderr_is_tty(void) {
+    return isatty(STDERR_FILENO);
+}

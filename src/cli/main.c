@@ -1,0 +1,57 @@
+/*
+ * main.c — the indiv program: dispatches to one subcommand per file in src/cli/.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include <gsl/gsl_errno.h>
+
+#include "cli.h"
+
+#define INDIV_VERSION "0.1.0"
+
+static const struct {
+    const char *name;
+    int (*fn)(int, char **);
+    const char *summary;
+} commands[] = {
+    {"demo", cli_demo, "run the pipeline on the embedded default world"},
+    {"generate", cli_generate, "write a synthetic world with known ground truth"},
+    {"import", cli_import, "import a real log (Online Retail CSV, or generic events CSV)"},
+    {"info", cli_info, "print what an event log holds"},
+};
+#define NCOMMANDS (sizeof commands / sizeof commands[0])
+
+static void usage(FILE *out) {
+    fprintf(out, "usage: indiv <command> [options]   (indiv <command> --help for more)\n\n"
+                 "indiv decides, for each consumer on their own, whether to contact them,\n"
+                 "with what, on which channel and when; below a relevance threshold it does\n"
+                 "nothing, and now and then it proposes something outside their bubble.\n\n"
+                 "commands:\n");
+    for (size_t i = 0; i < NCOMMANDS; i++)
+        fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
+}
+
+int main(int argc, char **argv) {
+    /* Library code reports GSL errors as status codes; nothing may abort the program. */
+    gsl_set_error_handler_off();
+    if (argc < 2) {
+        usage(stderr);
+        return CLI_USAGE;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
+        usage(stdout);
+        return CLI_OK;
+    }
+    if (strcmp(cmd, "--version") == 0) {
+        printf("indiv %s\n", INDIV_VERSION);
+        return CLI_OK;
+    }
+    for (size_t i = 0; i < NCOMMANDS; i++)
+        if (strcmp(cmd, commands[i].name) == 0)
+            return commands[i].fn(argc - 1, argv + 1);
+    fprintf(stderr, "indiv: unknown command '%s'\n", cmd);
+    usage(stderr);
+    return CLI_USAGE;
+}

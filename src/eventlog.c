@@ -1,0 +1,833 @@
+/*
+ * eventlog.c — the SQLite event log. The only file of indiv that includes sqlite3.h.
+ *
+ * Invariants:
+ * - every statement is prepared once per handle (lazily, cached in log->st[]) and run
+ *   with bound parameters; it is reset after each use, finalised on close;
+ * - events.id is unique: the next id is kept in meta('next_event_id'), read at the first
+ *   append of a transaction and written back at commit, so no index on id is needed;
+ * - a database is opened only if it is empty (and may be created), or carries our
+ *   application_id and a schema version this build knows.
+ */
+#include "indiv/eventlog.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+/* datasets/schema.sql, embedded at build time (see Makefile). */
+extern const char indiv_schema_sql[];
+
+/* Migration from version v to v + 1 is migrations[v]; NULL marks "no path". Version 1
+ * is the first release, so nothing migrates into it yet. */
+static const char *const migrations[INDIV_SCHEMA_VERSION] = {NULL};
+
+enum stmt_id {
+    ST_CONSUMER_GET,
+    ST_CONSUMER_INS,
+    ST_CATEGORY_GET,
+    ST_CATEGORY_INS,
+    ST_OFFER_GET,
+    ST_OFFER_INS,
+    ST_OFFER_UPD,
+    ST_EVENT_INS,
+    ST_META_SET,
+    ST_META_GET,
+    ST_IMPORT_FIND,
+    ST_IMPORT_INS,
+    ST_TRUTH_C_INS,
+    ST_TRUTH_T_INS,
+    ST_COUNT
+};
+
+static const char *const stmt_sql[ST_COUNT] = {
+    [ST_CONSUMER_GET] = "SELECT id FROM consumers WHERE ext_id = ?1",
+    [ST_CONSUMER_INS] = "INSERT INTO consumers (ext_id, consent_profiling, consent_contact,"
+                        " channels, country) VALUES (?1, ?2, ?3, ?4, ?5)",
+    [ST_CATEGORY_GET] = "SELECT id FROM categories WHERE name = ?1",
+    [ST_CATEGORY_INS] = "INSERT INTO categories (name) VALUES (?1)",
+    [ST_OFFER_GET] = "SELECT id FROM offers WHERE ext_id = ?1",
+    [ST_OFFER_INS] = "INSERT INTO offers (ext_id, name, category_id, price, margin,"
+                     " valid_from, valid_to) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    [ST_OFFER_UPD] = "UPDATE offers SET name = ?2, category_id = ?3, price = ?4"
+                     " WHERE id = ?1",
+    [ST_EVENT_INS] = "INSERT INTO events (consumer_id, ts, id, offer_id, type, channel,"
+                     " quantity, value) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    [ST_META_SET] = "INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)",
+    [ST_META_GET] = "SELECT value FROM meta WHERE key = ?1",
+    [ST_IMPORT_FIND] = "SELECT source FROM imports WHERE fingerprint = ?1 LIMIT 1",
+    [ST_IMPORT_INS] = "INSERT INTO imports (fingerprint, format, source, imported_ts,"
+                      " rows_read, rows_imported, rows_skipped)"
+                      " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    [ST_TRUTH_C_INS] = "INSERT INTO truth_consumers (consumer_id, interval_mean_days,"
+                       " interval_shape, pref_hour, pref_dow, openness, fatigue_tolerance,"
+                       " react_email, react_sms, react_push)"
+                       " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+    [ST_TRUTH_T_INS] = "INSERT INTO truth_tastes (consumer_id, category_id, weight, latent)"
+                       " VALUES (?1, ?2, ?3, ?4)",
+};
+
+struct indiv_eventlog {
+    sqlite3 *db;
+    char *path;
+    unsigned flags;
+    int in_tx;
+    int64_t next_event_id; /* 0 until read in this transaction */
+    sqlite3_stmt *st[ST_COUNT];
+};
+
+struct indiv_event_cursor {
+    indiv_eventlog *log;
+    sqlite3_stmt *stmt;
+};
+
+/* ---- helpers ------------------------------------------------------------------- */
+
+static int db_error(indiv_eventlog *log, indiv_error *err, const char *what) {
+    int rc = sqlite3_errcode(log->db);
+    int code = (rc == SQLITE_READONLY || rc == SQLITE_CANTOPEN) ? INDIV_EREADONLY
+               : (rc == SQLITE_NOTADB)                         ? INDIV_ESCHEMA
+                                                               : INDIV_EDB;
+    return indiv_error_set(err, code, "%s: %s: %s", log->path, what,
+                           sqlite3_errmsg(log->db));
+}
+
+/* Returns the cached prepared statement id, preparing it on first use. */
+static sqlite3_stmt *stmt(indiv_eventlog *log, enum stmt_id id, indiv_error *err) {
+    if (!log->st[id] &&
+        sqlite3_prepare_v3(log->db, stmt_sql[id], -1, SQLITE_PREPARE_PERSISTENT,
+                           &log->st[id], NULL) != SQLITE_OK) {
+        db_error(log, err, "prepare");
+        return NULL;
+    }
+    return log->st[id];
+}
+
+/* Steps a write statement to completion and resets it. */
+static int step_done(indiv_eventlog *log, sqlite3_stmt *s, indiv_error *err,
+                     const char *what) {
+    int rc = sqlite3_step(s);
+    sqlite3_reset(s);
+    if (rc != SQLITE_DONE)
+        return db_error(log, err, what);
+    return INDIV_OK;
+}
+
+/* Steps a one-column integer lookup: 1 found (*id set), 0 not found, <0 error. */
+static int step_id(indiv_eventlog *log, sqlite3_stmt *s, int64_t *id, indiv_error *err) {
+    int rc = sqlite3_step(s);
+    int res = 0;
+    if (rc == SQLITE_ROW) {
+        *id = sqlite3_column_int64(s, 0);
+        res = 1;
+    } else if (rc != SQLITE_DONE) {
+        res = db_error(log, err, "lookup");
+    }
+    sqlite3_reset(s);
+    return res;
+}
+
+static int exec(indiv_eventlog *log, const char *sql, indiv_error *err) {
+    char *msg = NULL;
+    if (sqlite3_exec(log->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+        int code = sqlite3_errcode(log->db) == SQLITE_READONLY ? INDIV_EREADONLY : INDIV_EDB;
+        indiv_error_set(err, code, "%s: %s", log->path, msg ? msg : "exec failed");
+        sqlite3_free(msg);
+        return code;
+    }
+    return INDIV_OK;
+}
+
+/* Reads a one-integer PRAGMA or query. */
+static int query_int(indiv_eventlog *log, const char *sql, int64_t *out, indiv_error *err) {
+    sqlite3_stmt *s = NULL;
+    int res = INDIV_OK;
+    if (sqlite3_prepare_v2(log->db, sql, -1, &s, NULL) != SQLITE_OK)
+        return db_error(log, err, sql);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW)
+        *out = sqlite3_column_int64(s, 0);
+    else
+        res = db_error(log, err, sql);
+    sqlite3_finalize(s);
+    return res;
+}
+
+/* ---- open / schema ------------------------------------------------------------- */
+
+static int create_schema(indiv_eventlog *log, indiv_error *err) {
+    if (exec(log, "BEGIN IMMEDIATE", err) < 0)
+        return err ? err->code : INDIV_EDB;
+    if (exec(log, indiv_schema_sql, err) < 0) {
+        exec(log, "ROLLBACK", NULL);
+        return err ? err->code : INDIV_EDB;
+    }
+    return exec(log, "COMMIT", err);
+}
+
+/* Applies migrations from version `from` up to INDIV_SCHEMA_VERSION in one transaction. */
+static int migrate(indiv_eventlog *log, int64_t from, indiv_error *err) {
+    for (int64_t v = from; v < INDIV_SCHEMA_VERSION; v++)
+        if (!migrations[v])
+            return indiv_error_set(err, INDIV_ESCHEMA,
+                                   "%s: schema version %lld has no migration path to %d",
+                                   log->path, (long long)from, INDIV_SCHEMA_VERSION);
+    if (log->flags & INDIV_EVENTLOG_READONLY)
+        return indiv_error_set(err, INDIV_ESCHEMA,
+                               "%s: schema version %lld needs a migration to %d, but the "
+                               "database was opened read-only",
+                               log->path, (long long)from, INDIV_SCHEMA_VERSION);
+    int rc = exec(log, "BEGIN IMMEDIATE", err);
+    for (int64_t v = from; rc == INDIV_OK && v < INDIV_SCHEMA_VERSION; v++)
+        rc = exec(log, migrations[v], err);
+    if (rc < 0) {
+        exec(log, "ROLLBACK", NULL);
+        return rc;
+    }
+    return exec(log, "COMMIT", err);
+}
+
+/* Decides whether the file is empty, ours, foreign or of another version. */
+static int check_schema(indiv_eventlog *log, indiv_error *err) {
+    int64_t app = 0, ver = 0, nobj = 0;
+    int rc;
+    if ((rc = query_int(log, "PRAGMA application_id", &app, err)) < 0 ||
+        (rc = query_int(log, "PRAGMA user_version", &ver, err)) < 0 ||
+        (rc = query_int(log, "SELECT count(*) FROM sqlite_master", &nobj, err)) < 0) {
+        if (err && err->code == INDIV_ESCHEMA)
+            return rc;
+        return rc;
+    }
+    if (app == 0 && ver == 0 && nobj == 0) {
+        if ((log->flags & INDIV_EVENTLOG_CREATE) && !(log->flags & INDIV_EVENTLOG_READONLY))
+            return create_schema(log, err);
+        return indiv_error_set(err, INDIV_ESCHEMA,
+                               "%s: empty database, not an indiv event log (create one "
+                               "with `indiv import` or `indiv generate`)",
+                               log->path);
+    }
+    if (app != INDIV_APPLICATION_ID)
+        return indiv_error_set(err, INDIV_ESCHEMA,
+                               "%s: not an indiv database (application_id 0x%llx, %lld "
+                               "schema objects); refusing to touch it",
+                               log->path, (unsigned long long)app, (long long)nobj);
+    if (ver > INDIV_SCHEMA_VERSION)
+        return indiv_error_set(err, INDIV_ESCHEMA,
+                               "%s: schema version %lld was written by a newer indiv; "
+                               "this build reads versions up to %d",
+                               log->path, (long long)ver, INDIV_SCHEMA_VERSION);
+    if (ver < INDIV_SCHEMA_VERSION)
+        return migrate(log, ver, err);
+    return INDIV_OK;
+}
+
+static int open_file(indiv_eventlog *log, indiv_error *err) {
+    struct stat sb;
+    int exists = stat(log->path, &sb) == 0;
+    if (!exists && !(log->flags & INDIV_EVENTLOG_CREATE))
+        return indiv_error_set(err, INDIV_EIO, "%s: no such database", log->path);
+    if (exists && S_ISDIR(sb.st_mode))
+        return indiv_error_set(err, INDIV_EIO, "%s: is a directory", log->path);
+    int oflags = (log->flags & INDIV_EVENTLOG_READONLY)
+                     ? SQLITE_OPEN_READONLY
+                     : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+    if (sqlite3_open_v2(log->path, &log->db, oflags, NULL) != SQLITE_OK)
+        return indiv_error_set(err, INDIV_EIO, "%s: cannot open: %s", log->path,
+                               log->db ? sqlite3_errmsg(log->db) : "out of memory");
+    if (!(log->flags & INDIV_EVENTLOG_READONLY) && exists && access(log->path, W_OK) != 0)
+        return indiv_error_set(err, INDIV_EREADONLY, "%s: database is read-only: %s",
+                               log->path, strerror(errno));
+    sqlite3_busy_timeout(log->db, 5000);
+    return INDIV_OK;
+}
+
+int indiv_eventlog_open(const char *path, unsigned flags, indiv_eventlog **out,
+                        indiv_error *err) {
+    *out = NULL;
+    if (!path || !*path)
+        return indiv_error_set(err, INDIV_EINVAL, "database path is empty");
+    indiv_eventlog *log = calloc(1, sizeof *log);
+    if (!log || !(log->path = strdup(path))) {
+        free(log);
+        return indiv_error_set(err, INDIV_ENOMEM, "out of memory opening %s", path);
+    }
+    log->flags = flags;
+    int rc = open_file(log, err);
+    if (rc == INDIV_OK)
+        rc = check_schema(log, err);
+    /* Bulk appends are the common write; a 64 MiB page cache keeps b-tree pages hot. */
+    if (rc == INDIV_OK)
+        rc = exec(log, "PRAGMA cache_size = -65536; PRAGMA synchronous = NORMAL", err);
+    if (rc < 0) {
+        indiv_eventlog_close(log);
+        return rc;
+    }
+    *out = log;
+    return INDIV_OK;
+}
+
+void indiv_eventlog_close(indiv_eventlog *log) {
+    if (!log)
+        return;
+    if (log->in_tx)
+        indiv_eventlog_rollback(log);
+    for (int i = 0; i < ST_COUNT; i++)
+        sqlite3_finalize(log->st[i]);
+    sqlite3_close(log->db);
+    free(log->path);
+    free(log);
+}
+
+const char *indiv_eventlog_path(const indiv_eventlog *log) {
+    return log->path;
+}
+
+/* ---- transactions ---------------------------------------------------------------- */
+
+int indiv_eventlog_begin(indiv_eventlog *log, indiv_error *err) {
+    if (log->in_tx)
+        return indiv_error_set(err, INDIV_EINVAL, "%s: transaction already open", log->path);
+    int rc = exec(log, "BEGIN IMMEDIATE", err);
+    if (rc == INDIV_OK) {
+        log->in_tx = 1;
+        log->next_event_id = 0;
+    }
+    return rc;
+}
+
+/* Writes back the event id counter (see the invariants at the top of the file). */
+static int save_next_event_id(indiv_eventlog *log, indiv_error *err) {
+    if (log->next_event_id == 0)
+        return INDIV_OK;
+    char buf[32];
+    snprintf(buf, sizeof buf, "%lld", (long long)log->next_event_id);
+    return indiv_eventlog_meta_set(log, "next_event_id", buf, err);
+}
+
+int indiv_eventlog_commit(indiv_eventlog *log, indiv_error *err) {
+    if (!log->in_tx)
+        return indiv_error_set(err, INDIV_EINVAL, "%s: no transaction to commit", log->path);
+    int rc = save_next_event_id(log, err);
+    if (rc == INDIV_OK)
+        rc = exec(log, "COMMIT", err);
+    if (rc < 0) {
+        indiv_eventlog_rollback(log);
+        return rc;
+    }
+    log->in_tx = 0;
+    return INDIV_OK;
+}
+
+void indiv_eventlog_rollback(indiv_eventlog *log) {
+    if (!log->in_tx)
+        return;
+    for (int i = 0; i < ST_COUNT; i++)
+        if (log->st[i])
+            sqlite3_reset(log->st[i]);
+    exec(log, "ROLLBACK", NULL);
+    log->in_tx = 0;
+    log->next_event_id = 0;
+}
+
+static int need_tx(const indiv_eventlog *log, indiv_error *err) {
+    if (!log->in_tx)
+        return indiv_error_set(err, INDIV_EINVAL,
+                               "%s: writes need an open transaction (indiv_eventlog_begin)",
+                               log->path);
+    return INDIV_OK;
+}
+
+/* ---- writes -------------------------------------------------------------------------- */
+
+static int bind_text_or_null(sqlite3_stmt *s, int i, const char *v) {
+    return v ? sqlite3_bind_text(s, i, v, -1, SQLITE_STATIC) : sqlite3_bind_null(s, i);
+}
+
+static int bind_ts(sqlite3_stmt *s, int i, int64_t ts) {
+    return ts == INDIV_TS_NONE ? sqlite3_bind_null(s, i) : sqlite3_bind_int64(s, i, ts);
+}
+
+/* Looks ext_id up with statement `get`; 1 found, 0 absent, <0 error. */
+static int lookup_text(indiv_eventlog *log, enum stmt_id get, const char *key, int64_t *id,
+                       indiv_error *err) {
+    sqlite3_stmt *s = stmt(log, get, err);
+    if (!s)
+        return err ? err->code : INDIV_EDB;
+    sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
+    return step_id(log, s, id, err);
+}
+
+int indiv_eventlog_add_consumer(indiv_eventlog *log, const indiv_consumer_rec *rec,
+                                int64_t *id, int *created, indiv_error *err) {
+    if (created)
+        *created = 0;
+    if (need_tx(log, err) < 0)
+        return INDIV_EINVAL;
+    if (!rec->ext_id || !*rec->ext_id)
+        return indiv_error_set(err, INDIV_EINVAL, "consumer id is empty");
+    if ((rec->channels & ~INDIV_CH_CONTACTABLE) != 0)
+        return indiv_error_set(err, INDIV_EINVAL, "consumer %s: channels mask 0x%x has "
+                               "non-contactable bits", rec->ext_id, rec->channels);
+    int rc = lookup_text(log, ST_CONSUMER_GET, rec->ext_id, id, err);
+    if (rc != 0)
+        return rc < 0 ? rc : INDIV_OK;
+    sqlite3_stmt *s = stmt(log, ST_CONSUMER_INS, err);
+    if (!s)
+        return INDIV_EDB;
+    sqlite3_bind_text(s, 1, rec->ext_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int(s, 2, rec->consent_profiling != 0);
+    sqlite3_bind_int(s, 3, rec->consent_contact != 0);
+    sqlite3_bind_int(s, 4, (int)rec->channels);
+    bind_text_or_null(s, 5, rec->country);
+    if ((rc = step_done(log, s, err, "insert consumer")) < 0)
+        return rc;
+    *id = sqlite3_last_insert_rowid(log->db);
+    if (created)
+        *created = 1;
+    return INDIV_OK;
+}
+
+int indiv_eventlog_add_category(indiv_eventlog *log, const char *name, int64_t *id,
+                                indiv_error *err) {
+    if (need_tx(log, err) < 0)
+        return INDIV_EINVAL;
+    if (!name || !*name)
+        return indiv_error_set(err, INDIV_EINVAL, "category name is empty");
+    int rc = lookup_text(log, ST_CATEGORY_GET, name, id, err);
+    if (rc != 0)
+        return rc < 0 ? rc : INDIV_OK;
+    sqlite3_stmt *s = stmt(log, ST_CATEGORY_INS, err);
+    if (!s)
+        return INDIV_EDB;
+    sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+    if ((rc = step_done(log, s, err, "insert category")) < 0)
+        return rc;
+    *id = sqlite3_last_insert_rowid(log->db);
+    return INDIV_OK;
+}
+
+static int check_offer(const indiv_offer_rec *rec, indiv_error *err) {
+    if (!rec->ext_id || !*rec->ext_id)
+        return indiv_error_set(err, INDIV_EINVAL, "offer id is empty");
+    if (!isfinite(rec->price) || rec->price < 0)
+        return indiv_error_set(err, INDIV_EINVAL, "offer %s: price %g is not a finite "
+                               "non-negative number", rec->ext_id, rec->price);
+    if (!isfinite(rec->margin))
+        return indiv_error_set(err, INDIV_EINVAL, "offer %s: margin is not finite",
+                               rec->ext_id);
+    if (rec->valid_from != INDIV_TS_NONE && rec->valid_to != INDIV_TS_NONE &&
+        rec->valid_to < rec->valid_from)
+        return indiv_error_set(err, INDIV_EINVAL, "offer %s: valid_to before valid_from",
+                               rec->ext_id);
+    return INDIV_OK;
+}
+
+int indiv_eventlog_add_offer(indiv_eventlog *log, const indiv_offer_rec *rec, int64_t *id,
+                             int *created, indiv_error *err) {
+    if (created)
+        *created = 0;
+    if (need_tx(log, err) < 0 || check_offer(rec, err) < 0)
+        return INDIV_EINVAL;
+    int rc = lookup_text(log, ST_OFFER_GET, rec->ext_id, id, err);
+    if (rc != 0)
+        return rc < 0 ? rc : INDIV_OK;
+    int64_t cat;
+    if ((rc = indiv_eventlog_add_category(log, rec->category, &cat, err)) < 0)
+        return rc;
+    sqlite3_stmt *s = stmt(log, ST_OFFER_INS, err);
+    if (!s)
+        return INDIV_EDB;
+    sqlite3_bind_text(s, 1, rec->ext_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, rec->name ? rec->name : "", -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 3, cat);
+    sqlite3_bind_double(s, 4, rec->price);
+    sqlite3_bind_double(s, 5, rec->margin);
+    bind_ts(s, 6, rec->valid_from);
+    bind_ts(s, 7, rec->valid_to);
+    if ((rc = step_done(log, s, err, "insert offer")) < 0)
+        return rc;
+    *id = sqlite3_last_insert_rowid(log->db);
+    if (created)
+        *created = 1;
+    return INDIV_OK;
+}
+
+int indiv_eventlog_update_offer(indiv_eventlog *log, int64_t offer_id, const char *name,
+                                const char *category, double price, indiv_error *err) {
+    if (need_tx(log, err) < 0)
+        return INDIV_EINVAL;
+    if (!isfinite(price) || price < 0)
+        return indiv_error_set(err, INDIV_EINVAL, "offer %lld: price %g is invalid",
+                               (long long)offer_id, price);
+    int64_t cat;
+    int rc = indiv_eventlog_add_category(log, category, &cat, err);
+    if (rc < 0)
+        return rc;
+    sqlite3_stmt *s = stmt(log, ST_OFFER_UPD, err);
+    if (!s)
+        return INDIV_EDB;
+    sqlite3_bind_int64(s, 1, offer_id);
+    sqlite3_bind_text(s, 2, name ? name : "", -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 3, cat);
+    sqlite3_bind_double(s, 4, price);
+    return step_done(log, s, err, "update offer");
+}
+
+/* Reads the next free event id: from meta, or from the events themselves when meta does
+ * not have it (a database written by other tools). */
+static int load_next_event_id(indiv_eventlog *log, indiv_error *err) {
+    char buf[32];
+    int rc = indiv_eventlog_meta_get(log, "next_event_id", buf, sizeof buf, err);
+    if (rc == INDIV_OK) {
+        log->next_event_id = strtoll(buf, NULL, 10);
+    } else if (rc == INDIV_ENOTFOUND) {
+        int64_t mx = 0;
+        if ((rc = query_int(log, "SELECT coalesce(max(id), 0) FROM events", &mx, err)) < 0)
+            return rc;
+        log->next_event_id = mx + 1;
+    } else {
+        return rc;
+    }
+    if (log->next_event_id < 1)
+        log->next_event_id = 1;
+    return INDIV_OK;
+}
+
+static int check_event(const indiv_event *ev, indiv_error *err) {
+    if (ev->type < 1 || ev->type > INDIV_EV_MAX)
+        return indiv_error_set(err, INDIV_EINVAL, "event type code %d is unknown", ev->type);
+    if (ev->channel < 0 || ev->channel > INDIV_CH_MAX)
+        return indiv_error_set(err, INDIV_EINVAL, "channel code %d is unknown", ev->channel);
+    if (!isfinite(ev->quantity) || !isfinite(ev->value))
+        return indiv_error_set(err, INDIV_EINVAL, "event quantity/value not finite");
+    if (ev->consumer_id <= 0)
+        return indiv_error_set(err, INDIV_EINVAL, "event has no consumer");
+    return INDIV_OK;
+}
+
+int indiv_eventlog_add_event(indiv_eventlog *log, indiv_event *ev, indiv_error *err) {
+    if (need_tx(log, err) < 0 || check_event(ev, err) < 0)
+        return INDIV_EINVAL;
+    int rc;
+    if (log->next_event_id == 0 && (rc = load_next_event_id(log, err)) < 0)
+        return rc;
+    sqlite3_stmt *s = stmt(log, ST_EVENT_INS, err);
+    if (!s)
+        return INDIV_EDB;
+    ev->id = log->next_event_id;
+    sqlite3_bind_int64(s, 1, ev->consumer_id);
+    sqlite3_bind_int64(s, 2, ev->ts);
+    sqlite3_bind_int64(s, 3, ev->id);
+    if (ev->offer_id > 0)
+        sqlite3_bind_int64(s, 4, ev->offer_id);
+    else
+        sqlite3_bind_null(s, 4);
+    sqlite3_bind_int(s, 5, ev->type);
+    if (ev->channel != INDIV_CH_NONE)
+        sqlite3_bind_int(s, 6, ev->channel);
+    else
+        sqlite3_bind_null(s, 6);
+    sqlite3_bind_double(s, 7, ev->quantity);
+    sqlite3_bind_double(s, 8, ev->value);
+    if ((rc = step_done(log, s, err, "insert event")) < 0)
+        return rc;
+    log->next_event_id++;
+    return INDIV_OK;
+}
+
+int indiv_eventlog_meta_set(indiv_eventlog *log, const char *key, const char *value,
+                            indiv_error *err) {
+    sqlite3_stmt *s = stmt(log, ST_META_SET, err);
+    if (!s)
+        return INDIV_EDB;
+    sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, value, -1, SQLITE_STATIC);
+    return step_done(log, s, err, "set meta");
+}
+
+int indiv_eventlog_meta_get(indiv_eventlog *log, const char *key, char *buf, size_t cap,
+                            indiv_error *err) {
+    sqlite3_stmt *s = stmt(log, ST_META_GET, err);
+    if (!s)
+        return INDIV_EDB;
+    sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(s), res = INDIV_OK;
+    if (rc == SQLITE_ROW) {
+        const char *v = (const char *)sqlite3_column_text(s, 0);
+        snprintf(buf, cap, "%s", v ? v : "");
+    } else if (rc == SQLITE_DONE) {
+        res = INDIV_ENOTFOUND;
+    } else {
+        res = db_error(log, err, "get meta");
+    }
+    sqlite3_reset(s);
+    return res;
+}
+
+/* ---- imports registry ------------------------------------------------------------- */
+
+int indiv_eventlog_import_find(indiv_eventlog *log, const char *fingerprint, int *found,
+                               char *source_buf, size_t cap, indiv_error *err) {
+    *found = 0;
+    sqlite3_stmt *s = stmt(log, ST_IMPORT_FIND, err);
+    if (!s)
+        return INDIV_EDB;
+    sqlite3_bind_text(s, 1, fingerprint, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(s), res = INDIV_OK;
+    if (rc == SQLITE_ROW) {
+        *found = 1;
+        if (source_buf)
+            snprintf(source_buf, cap, "%s", (const char *)sqlite3_column_text(s, 0));
+    } else if (rc != SQLITE_DONE) {
+        res = db_error(log, err, "find import");
+    }
+    sqlite3_reset(s);
+    return res;
+}
+
+int indiv_eventlog_import_record(indiv_eventlog *log, const indiv_import_rec *rec,
+                                 indiv_error *err) {
+    if (need_tx(log, err) < 0)
+        return INDIV_EINVAL;
+    sqlite3_stmt *s = stmt(log, ST_IMPORT_INS, err);
+    if (!s)
+        return INDIV_EDB;
+    sqlite3_bind_text(s, 1, rec->fingerprint, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, rec->format, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 3, rec->source, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 4, rec->imported_ts);
+    sqlite3_bind_int64(s, 5, rec->rows_read);
+    sqlite3_bind_int64(s, 6, rec->rows_imported);
+    sqlite3_bind_int64(s, 7, rec->rows_skipped);
+    return step_done(log, s, err, "record import");
+}
+
+/* ---- ground truth ------------------------------------------------------------------ */
+
+int indiv_eventlog_add_truth_consumer(indiv_eventlog *log, const indiv_truth_consumer *t,
+                                      indiv_error *err) {
+    if (need_tx(log, err) < 0)
+        return INDIV_EINVAL;
+    sqlite3_stmt *s = stmt(log, ST_TRUTH_C_INS, err);
+    if (!s)
+        return INDIV_EDB;
+    sqlite3_bind_int64(s, 1, t->consumer_id);
+    sqlite3_bind_double(s, 2, t->interval_mean_days);
+    sqlite3_bind_double(s, 3, t->interval_shape);
+    sqlite3_bind_int(s, 4, t->pref_hour);
+    sqlite3_bind_int(s, 5, t->pref_dow);
+    sqlite3_bind_double(s, 6, t->openness);
+    sqlite3_bind_double(s, 7, t->fatigue_tolerance);
+    for (int i = 0; i < 3; i++)
+        sqlite3_bind_double(s, 8 + i, t->react[i]);
+    return step_done(log, s, err, "insert truth_consumers");
+}
+
+int indiv_eventlog_add_truth_taste(indiv_eventlog *log, int64_t consumer_id,
+                                   int64_t category_id, double weight, int latent,
+                                   indiv_error *err) {
+    if (need_tx(log, err) < 0)
+        return INDIV_EINVAL;
+    sqlite3_stmt *s = stmt(log, ST_TRUTH_T_INS, err);
+    if (!s)
+        return INDIV_EDB;
+    sqlite3_bind_int64(s, 1, consumer_id);
+    sqlite3_bind_int64(s, 2, category_id);
+    sqlite3_bind_double(s, 3, weight);
+    sqlite3_bind_int(s, 4, latent != 0);
+    return step_done(log, s, err, "insert truth_tastes");
+}
+
+/* ---- reads ------------------------------------------------------------------------- */
+
+int indiv_eventlog_stats_get(indiv_eventlog *log, indiv_eventlog_stats *st,
+                             indiv_error *err) {
+    memset(st, 0, sizeof *st);
+    struct {
+        const char *sql;
+        int64_t *out;
+    } q[] = {
+        {"SELECT count(*) FROM consumers", &st->consumers},
+        {"SELECT count(*) FROM offers", &st->offers},
+        {"SELECT count(*) FROM categories", &st->categories},
+        {"SELECT count(*) FROM events", &st->events},
+        {"SELECT count(*) FROM profiles", &st->profiles},
+        {"SELECT count(*) FROM consumers WHERE consent_profiling", &st->consent_profiling},
+        {"SELECT count(*) FROM consumers WHERE consent_contact", &st->consent_contact},
+        {"SELECT coalesce(min(ts), -9223372036854775807 - 1) FROM events", &st->first_ts},
+        {"SELECT coalesce(max(ts), -9223372036854775807 - 1) FROM events", &st->last_ts},
+    };
+    int rc;
+    for (size_t i = 0; i < sizeof q / sizeof q[0]; i++)
+        if ((rc = query_int(log, q[i].sql, q[i].out, err)) < 0)
+            return rc;
+    sqlite3_stmt *s = NULL;
+    if (sqlite3_prepare_v2(log->db, "SELECT type, count(*) FROM events GROUP BY type", -1,
+                           &s, NULL) != SQLITE_OK)
+        return db_error(log, err, "count events by type");
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        int t = sqlite3_column_int(s, 0);
+        if (t >= 1 && t <= INDIV_EV_MAX)
+            st->by_type[t] = sqlite3_column_int64(s, 1);
+    }
+    sqlite3_finalize(s);
+    return rc == SQLITE_DONE ? INDIV_OK : db_error(log, err, "count events by type");
+}
+
+int indiv_eventlog_consumer_id(indiv_eventlog *log, const char *ext_id, int64_t *id,
+                               indiv_error *err) {
+    int rc = lookup_text(log, ST_CONSUMER_GET, ext_id, id, err);
+    if (rc == 0)
+        return indiv_error_set(err, INDIV_ENOTFOUND, "%s: no consumer with id '%s'",
+                               log->path, ext_id);
+    return rc < 0 ? rc : INDIV_OK;
+}
+
+/* FNV-1a 64 (Fowler, Noll, Vo; http://www.isthe.com/chongo/tech/comp/fnv/). */
+#define FNV_OFFSET 0xcbf29ce484222325ULL
+#define FNV_PRIME 0x100000001b3ULL
+
+static uint64_t fnv1a(uint64_t h, const void *data, size_t n) {
+    const unsigned char *p = data;
+    for (size_t i = 0; i < n; i++) {
+        h ^= p[i];
+        h *= FNV_PRIME;
+    }
+    return h;
+}
+
+/* Hashes one column value with its type, so that 1, 1.0, '1' and NULL differ. */
+static uint64_t hash_value(uint64_t h, sqlite3_stmt *s, int col) {
+    unsigned char type = (unsigned char)sqlite3_column_type(s, col);
+    h = fnv1a(h, &type, 1);
+    if (type == SQLITE_INTEGER) {
+        int64_t v = sqlite3_column_int64(s, col);
+        h = fnv1a(h, &v, sizeof v);
+    } else if (type == SQLITE_FLOAT) {
+        double v = sqlite3_column_double(s, col);
+        h = fnv1a(h, &v, sizeof v);
+    } else if (type != SQLITE_NULL) {
+        const void *b = sqlite3_column_blob(s, col);
+        int n = sqlite3_column_bytes(s, col);
+        h = fnv1a(h, &n, sizeof n);
+        h = fnv1a(h, b, (size_t)n);
+    }
+    return h;
+}
+
+int indiv_eventlog_content_hash(indiv_eventlog *log, char out[17], indiv_error *err) {
+    static const char *const tables[] = {
+        "SELECT * FROM meta WHERE key <> 'next_event_id' ORDER BY key",
+        "SELECT * FROM consumers ORDER BY id",
+        "SELECT * FROM categories ORDER BY id",
+        "SELECT * FROM offers ORDER BY id",
+        "SELECT * FROM events ORDER BY consumer_id, ts, id",
+        "SELECT * FROM profiles ORDER BY consumer_id",
+        "SELECT * FROM truth_consumers ORDER BY consumer_id",
+        "SELECT * FROM truth_tastes ORDER BY consumer_id, category_id",
+    };
+    uint64_t h = FNV_OFFSET;
+    for (size_t t = 0; t < sizeof tables / sizeof tables[0]; t++) {
+        sqlite3_stmt *s = NULL;
+        if (sqlite3_prepare_v2(log->db, tables[t], -1, &s, NULL) != SQLITE_OK)
+            return db_error(log, err, "content hash");
+        int rc, ncol = sqlite3_column_count(s);
+        while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+            for (int c = 0; c < ncol; c++)
+                h = hash_value(h, s, c);
+        sqlite3_finalize(s);
+        if (rc != SQLITE_DONE)
+            return db_error(log, err, "content hash");
+        h = fnv1a(h, &t, sizeof t); /* table boundary */
+    }
+    snprintf(out, 17, "%016llx", (unsigned long long)h);
+    return INDIV_OK;
+}
+
+/* ---- ordered scan ---------------------------------------------------------------------- */
+
+int indiv_eventlog_scan(indiv_eventlog *log, int64_t from_ts, int64_t before_ts,
+                        indiv_event_cursor **out, indiv_error *err) {
+    *out = NULL;
+    indiv_event_cursor *cur = calloc(1, sizeof *cur);
+    if (!cur)
+        return indiv_error_set(err, INDIV_ENOMEM, "out of memory");
+    cur->log = log;
+    /* The primary key order is the storage order: no sort step, a sequential read. */
+    const char *sql = "SELECT consumer_id, ts, id, offer_id, type, channel, quantity, value"
+                      " FROM events WHERE ts >= ?1 AND ts < ?2"
+                      " ORDER BY consumer_id, ts, id";
+    if (sqlite3_prepare_v2(log->db, sql, -1, &cur->stmt, NULL) != SQLITE_OK) {
+        free(cur);
+        return db_error(log, err, "scan events");
+    }
+    sqlite3_bind_int64(cur->stmt, 1, from_ts);
+    sqlite3_bind_int64(cur->stmt, 2, before_ts);
+    *out = cur;
+    return INDIV_OK;
+}
+
+int indiv_event_cursor_next(indiv_event_cursor *cur, indiv_event *ev, indiv_error *err) {
+    int rc = sqlite3_step(cur->stmt);
+    if (rc == SQLITE_DONE)
+        return 0;
+    if (rc != SQLITE_ROW)
+        return db_error(cur->log, err, "scan events");
+    sqlite3_stmt *s = cur->stmt;
+    ev->consumer_id = sqlite3_column_int64(s, 0);
+    ev->ts = sqlite3_column_int64(s, 1);
+    ev->id = sqlite3_column_int64(s, 2);
+    ev->offer_id = sqlite3_column_int64(s, 3); /* NULL reads as 0 */
+    ev->type = sqlite3_column_int(s, 4);
+    ev->channel = sqlite3_column_int(s, 5);
+    ev->quantity = sqlite3_column_double(s, 6);
+    ev->value = sqlite3_column_double(s, 7);
+    return 1;
+}
+
+void indiv_event_cursor_free(indiv_event_cursor *cur) {
+    if (!cur)
+        return;
+    sqlite3_finalize(cur->stmt);
+    free(cur);
+}
+
+/* ---- names ----------------------------------------------------------------------------- */
+
+static const char *const type_names[INDIV_EV_MAX + 1] = {
+    NULL, "view", "purchase", "return", "contact", "open", "click", "dismiss", "unsubscribe"};
+static const char *const channel_names[INDIV_CH_MAX + 1] = {"none", "email", "sms",
+                                                            "push", "web",   "store"};
+
+const char *indiv_event_type_name(int type) {
+    return (type >= 1 && type <= INDIV_EV_MAX) ? type_names[type] : NULL;
+}
+
+int indiv_event_type_parse(const char *name, int *type) {
+    for (int t = 1; t <= INDIV_EV_MAX; t++)
+        if (strcasecmp(name, type_names[t]) == 0) {
+            *type = t;
+            return INDIV_OK;
+        }
+    return INDIV_EINVAL;
+}
+
+const char *indiv_channel_name(int channel) {
+    return (channel >= 0 && channel <= INDIV_CH_MAX) ? channel_names[channel] : NULL;
+}
+
+int indiv_channel_parse(const char *name, int *channel) {
+    for (int c = 0; c <= INDIV_CH_MAX; c++)
+        if (strcasecmp(name, channel_names[c]) == 0) {
+            *channel = c;
+            return INDIV_OK;
+        }
+    return INDIV_EINVAL;
+}

@@ -1,0 +1,103 @@
+/*
+ * testutil.c — temporary directories and binary runs for the tests (see testutil.h).
+ */
+#include "testutil.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include <criterion/criterion.h>
+
+char *tu_tmpdir(void) {
+    const char *base = getenv("TMPDIR");
+    char tmpl[512];
+    snprintf(tmpl, sizeof tmpl, "%s/indiv-test-XXXXXX", base && *base ? base : "/tmp");
+    char *d = mkdtemp(tmpl);
+    cr_assert_not_null(d, "mkdtemp failed");
+    return strdup(d);
+}
+
+void tu_rmtree(char *dir) {
+    if (!dir)
+        return;
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "chmod -R u+w '%s' 2>/dev/null; rm -rf '%s'", dir, dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "warning: could not remove %s\n", dir);
+    free(dir);
+}
+
+char *tu_path(const char *dir, const char *name) {
+    size_t n = strlen(dir) + strlen(name) + 2;
+    char *p = malloc(n);
+    cr_assert_not_null(p);
+    snprintf(p, n, "%s/%s", dir, name);
+    return p;
+}
+
+char *tu_read(const char *path, size_t *len) {
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    size_t cap = 4096, n = 0;
+    char *buf = malloc(cap);
+    size_t got;
+    while ((got = fread(buf + n, 1, cap - n - 1, f)) > 0) {
+        n += got;
+        if (cap - n - 1 == 0) {
+            cap *= 2;
+            buf = realloc(buf, cap);
+        }
+    }
+    fclose(f);
+    buf[n] = '\0';
+    if (len)
+        *len = n;
+    return buf;
+}
+
+void tu_write(const char *path, const char *text) {
+    FILE *f = fopen(path, "wb");
+    cr_assert_not_null(f, "cannot write %s", path);
+    fputs(text, f);
+    fclose(f);
+}
+
+int tu_same_file(const char *a, const char *b) {
+    size_t la, lb;
+    char *x = tu_read(a, &la), *y = tu_read(b, &lb);
+    int same = x && y && la == lb && memcmp(x, y, la) == 0;
+    free(x);
+    free(y);
+    return same;
+}
+
+int tu_sh(tu_run *r, const char *fmt, ...) {
+    char body[4096], cmd[8192];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(body, sizeof body, fmt, ap);
+    va_end(ap);
+    char *dir = tu_tmpdir();
+    char *out = tu_path(dir, "out"), *err = tu_path(dir, "err");
+    const char *bin = getenv("INDIV_BIN");
+    snprintf(cmd, sizeof cmd, "INDIV='%s'; export INDIV; { %s ; } >'%s' 2>'%s'",
+             bin && *bin ? bin : "build/asan/indiv", body, out, err);
+    int st = system(cmd);
+    r->status = (st != -1 && WIFEXITED(st)) ? WEXITSTATUS(st) : -1;
+    r->out = tu_read(out, NULL);
+    r->err = tu_read(err, NULL);
+    free(out);
+    free(err);
+    tu_rmtree(dir);
+    return r->status;
+}
+
+void tu_run_free(tu_run *r) {
+    free(r->out);
+    free(r->err);
+    r->out = r->err = NULL;
+}

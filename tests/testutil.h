@@ -1,0 +1,45 @@
+/*
+ * testutil.h — helpers shared by the Criterion tests: temporary directories and running
+ * the indiv binary for end-to-end tests.
+ *
+ * End-to-end tests run the binary named by $INDIV_BIN (make check sets it to the
+ * ASan-built build/asan/indiv, whose exit code reflects leaks), with the repository root
+ * as the working directory.
+ */
+#ifndef INDIV_TESTUTIL_H
+#define INDIV_TESTUTIL_H
+
+#include <stddef.h>
+
+typedef struct tu_run {
+    int status; /* exit code of the command, or -1 when it did not exit normally */
+    char *out;  /* captured stdout (NUL-terminated, owned) */
+    char *err;  /* captured stderr (NUL-terminated, owned) */
+} tu_run;
+
+/* Creates a fresh temporary directory; returns its path (owned by the caller). */
+char *tu_tmpdir(void);
+
+/* Removes a directory tree made by tu_tmpdir and frees the path. */
+void tu_rmtree(char *dir);
+
+/* Joins dir and name into a new string (owned by the caller). */
+char *tu_path(const char *dir, const char *name);
+
+/* Runs a shell command line in which "$INDIV" names the binary under test, capturing
+ * stdout and stderr. The command is formatted printf-style. */
+int tu_sh(tu_run *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Frees the captured output. */
+void tu_run_free(tu_run *r);
+
+/* Writes text to a new file at path (asserts on failure). */
+void tu_write(const char *path, const char *text);
+
+/* Reads a whole file (owned by the caller); NULL when it does not exist. */
+char *tu_read(const char *path, size_t *len);
+
+/* Byte-for-byte file comparison: 1 equal, 0 different or missing. */
+int tu_same_file(const char *a, const char *b);
+
+#endif /* INDIV_TESTUTIL_H */
