@@ -11,7 +11,7 @@
  */
 #include "indiv/eventlog.h"
 
-#include <errno.h>
+#include <assert.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,6 +44,9 @@ enum stmt_id {
     ST_IMPORT_INS,
     ST_TRUTH_C_INS,
     ST_TRUTH_T_INS,
+    ST_CONSUMER_ROW,
+    ST_PROFILE_PUT,
+    ST_PROFILE_GET,
     ST_COUNT
 };
 
@@ -72,6 +75,12 @@ static const char *const stmt_sql[ST_COUNT] = {
                        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
     [ST_TRUTH_T_INS] = "INSERT INTO truth_tastes (consumer_id, category_id, weight, latent)"
                        " VALUES (?1, ?2, ?3, ?4)",
+    [ST_CONSUMER_ROW] = "SELECT id, ext_id, consent_profiling, consent_contact, channels,"
+                        " unsubscribed_ts FROM consumers WHERE id = ?1",
+    [ST_PROFILE_PUT] = "INSERT OR REPLACE INTO profiles (consumer_id, as_of, version,"
+                       " n_events, vector) VALUES (?1, ?2, ?3, ?4, ?5)",
+    [ST_PROFILE_GET] = "SELECT consumer_id, as_of, version, n_events, vector"
+                       " FROM profiles WHERE consumer_id = ?1",
 };
 
 struct indiv_eventlog {
@@ -80,10 +89,17 @@ struct indiv_eventlog {
     unsigned flags;
     int in_tx;
     int64_t next_event_id; /* 0 until read in this transaction */
+    int64_t txn_min_ts;    /* earliest ts appended in this transaction */
     sqlite3_stmt *st[ST_COUNT];
 };
 
 struct indiv_event_cursor {
+    indiv_eventlog *log;
+    sqlite3_stmt *stmt;
+    int per_consumer; /* bound parameters: (consumer, from, before) instead of (from, before) */
+};
+
+struct indiv_profile_cursor {
     indiv_eventlog *log;
     sqlite3_stmt *stmt;
 };
@@ -241,9 +257,13 @@ static int open_file(indiv_eventlog *log, indiv_error *err) {
     if (sqlite3_open_v2(log->path, &log->db, oflags, NULL) != SQLITE_OK)
         return indiv_error_set(err, INDIV_EIO, "%s: cannot open: %s", log->path,
                                log->db ? sqlite3_errmsg(log->db) : "out of memory");
-    if (!(log->flags & INDIV_EVENTLOG_READONLY) && exists && access(log->path, W_OK) != 0)
-        return indiv_error_set(err, INDIV_EREADONLY, "%s: database is read-only: %s",
-                               log->path, strerror(errno));
+    /* Write bits are checked as well as access(): root passes access() on any file, but
+     * a file with no write bit at all says its owner wants it left alone. */
+    if (!(log->flags & INDIV_EVENTLOG_READONLY) && exists &&
+        (access(log->path, W_OK) != 0 || !(sb.st_mode & (S_IWUSR | S_IWGRP | S_IWOTH))))
+        return indiv_error_set(err, INDIV_EREADONLY,
+                               "%s: database file is read-only; nothing was written",
+                               log->path);
     sqlite3_busy_timeout(log->db, 5000);
     return INDIV_OK;
 }
@@ -298,6 +318,7 @@ int indiv_eventlog_begin(indiv_eventlog *log, indiv_error *err) {
     if (rc == INDIV_OK) {
         log->in_tx = 1;
         log->next_event_id = 0;
+        log->txn_min_ts = INT64_MAX;
     }
     return rc;
 }
@@ -311,10 +332,27 @@ static int save_next_event_id(indiv_eventlog *log, indiv_error *err) {
     return indiv_eventlog_meta_set(log, "next_event_id", buf, err);
 }
 
+/* Lowers meta('appended_min_ts') to the earliest ts appended in this transaction. */
+static int save_appended_min_ts(indiv_eventlog *log, indiv_error *err) {
+    if (log->txn_min_ts == INT64_MAX)
+        return INDIV_OK;
+    char buf[32];
+    int64_t prev;
+    int rc = indiv_eventlog_appended_min_ts(log, &prev, err);
+    if (rc < 0 && rc != INDIV_ENOTFOUND)
+        return rc;
+    if (rc == INDIV_OK && prev <= log->txn_min_ts)
+        return INDIV_OK;
+    snprintf(buf, sizeof buf, "%lld", (long long)log->txn_min_ts);
+    return indiv_eventlog_meta_set(log, "appended_min_ts", buf, err);
+}
+
 int indiv_eventlog_commit(indiv_eventlog *log, indiv_error *err) {
     if (!log->in_tx)
         return indiv_error_set(err, INDIV_EINVAL, "%s: no transaction to commit", log->path);
     int rc = save_next_event_id(log, err);
+    if (rc == INDIV_OK)
+        rc = save_appended_min_ts(log, err);
     if (rc == INDIV_OK)
         rc = exec(log, "COMMIT", err);
     if (rc < 0) {
@@ -539,6 +577,8 @@ int indiv_eventlog_add_event(indiv_eventlog *log, indiv_event *ev, indiv_error *
     if ((rc = step_done(log, s, err, "insert event")) < 0)
         return rc;
     log->next_event_id++;
+    if (ev->ts < log->txn_min_ts)
+        log->txn_min_ts = ev->ts;
     return INDIV_OK;
 }
 
@@ -774,6 +814,68 @@ int indiv_eventlog_scan(indiv_eventlog *log, int64_t from_ts, int64_t before_ts,
     return INDIV_OK;
 }
 
+static const char scan_cols[] =
+    "SELECT e.consumer_id, e.ts, e.id, e.offer_id, e.type, e.channel, e.quantity, e.value";
+
+/* Prepares an event cursor over sql (bounds bound by the caller). */
+static int cursor_new(indiv_eventlog *log, const char *sql, indiv_event_cursor **out,
+                      indiv_error *err) {
+    *out = NULL;
+    indiv_event_cursor *cur = calloc(1, sizeof *cur);
+    if (!cur)
+        return indiv_error_set(err, INDIV_ENOMEM, "out of memory");
+    cur->log = log;
+    if (sqlite3_prepare_v2(log->db, sql, -1, &cur->stmt, NULL) != SQLITE_OK) {
+        free(cur);
+        return db_error(log, err, "scan events");
+    }
+    *out = cur;
+    return INDIV_OK;
+}
+
+int indiv_eventlog_scan_consented(indiv_eventlog *log, int64_t from_ts, int64_t before_ts,
+                                  indiv_event_cursor **out, indiv_error *err) {
+    /* The planner walks consumers in id order and seeks into the events b-tree once per
+     * consenting consumer (checked with EXPLAIN QUERY PLAN: no sorter): the others'
+     * events are never read. LEFT JOIN: a consumer without events still yields a row. */
+    const char *sql =
+        "SELECT c.id, e.ts, e.id, e.offer_id, e.type, e.channel, e.quantity, e.value"
+        " FROM consumers c LEFT JOIN events e"
+        "  ON e.consumer_id = c.id AND e.ts >= ?1 AND e.ts < ?2"
+        " WHERE c.consent_profiling = 1 ORDER BY c.id, e.ts, e.id";
+    int rc = cursor_new(log, sql, out, err);
+    if (rc == INDIV_OK) {
+        sqlite3_bind_int64((*out)->stmt, 1, from_ts);
+        sqlite3_bind_int64((*out)->stmt, 2, before_ts);
+    }
+    return rc;
+}
+
+int indiv_eventlog_scan_consumer(indiv_eventlog *log, int64_t consumer_id, int64_t from_ts,
+                                 int64_t before_ts, indiv_event_cursor **out,
+                                 indiv_error *err) {
+    char sql[512];
+    snprintf(sql, sizeof sql,
+             "%s FROM events e WHERE e.consumer_id = ?1 AND e.ts >= ?2 AND e.ts < ?3"
+             " ORDER BY e.ts, e.id",
+             scan_cols);
+    int rc = cursor_new(log, sql, out, err);
+    if (rc == INDIV_OK) {
+        (*out)->per_consumer = 1;
+        indiv_event_cursor_rebind(*out, consumer_id, from_ts, before_ts);
+    }
+    return rc;
+}
+
+void indiv_event_cursor_rebind(indiv_event_cursor *cur, int64_t consumer_id,
+                               int64_t from_ts, int64_t before_ts) {
+    assert(cur->per_consumer);
+    sqlite3_reset(cur->stmt);
+    sqlite3_bind_int64(cur->stmt, 1, consumer_id);
+    sqlite3_bind_int64(cur->stmt, 2, from_ts);
+    sqlite3_bind_int64(cur->stmt, 3, before_ts);
+}
+
 int indiv_event_cursor_next(indiv_event_cursor *cur, indiv_event *ev, indiv_error *err) {
     int rc = sqlite3_step(cur->stmt);
     if (rc == SQLITE_DONE)
@@ -797,6 +899,250 @@ void indiv_event_cursor_free(indiv_event_cursor *cur) {
         return;
     sqlite3_finalize(cur->stmt);
     free(cur);
+}
+
+/* ---- catalogue reads --------------------------------------------------------------- */
+
+int indiv_eventlog_each_category(indiv_eventlog *log,
+                                 int (*fn)(void *ctx, int64_t id, const char *name),
+                                 void *ctx, indiv_error *err) {
+    sqlite3_stmt *s = NULL;
+    if (sqlite3_prepare_v2(log->db, "SELECT id, name FROM categories ORDER BY id", -1, &s,
+                           NULL) != SQLITE_OK)
+        return db_error(log, err, "read categories");
+    int rc, res = INDIV_OK;
+    while (res == INDIV_OK && (rc = sqlite3_step(s)) == SQLITE_ROW)
+        res = fn(ctx, sqlite3_column_int64(s, 0), (const char *)sqlite3_column_text(s, 1));
+    if (res == INDIV_OK && rc != SQLITE_DONE)
+        res = db_error(log, err, "read categories");
+    sqlite3_finalize(s);
+    return res;
+}
+
+static int64_t column_ts(sqlite3_stmt *s, int col) {
+    return sqlite3_column_type(s, col) == SQLITE_NULL ? INDIV_TS_NONE
+                                                      : sqlite3_column_int64(s, col);
+}
+
+int indiv_eventlog_each_offer(indiv_eventlog *log,
+                              int (*fn)(void *ctx, const indiv_offer_row *row), void *ctx,
+                              indiv_error *err) {
+    sqlite3_stmt *s = NULL;
+    const char *sql = "SELECT o.id, o.category_id, o.ext_id, o.name, c.name, o.price,"
+                      " o.margin, o.valid_from, o.valid_to"
+                      " FROM offers o JOIN categories c ON c.id = o.category_id"
+                      " ORDER BY o.id";
+    if (sqlite3_prepare_v2(log->db, sql, -1, &s, NULL) != SQLITE_OK)
+        return db_error(log, err, "read offers");
+    int rc, res = INDIV_OK;
+    while (res == INDIV_OK && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+        indiv_offer_row row = {
+            .id = sqlite3_column_int64(s, 0),
+            .category_id = sqlite3_column_int64(s, 1),
+            .ext_id = (const char *)sqlite3_column_text(s, 2),
+            .name = (const char *)sqlite3_column_text(s, 3),
+            .category = (const char *)sqlite3_column_text(s, 4),
+            .price = sqlite3_column_double(s, 5),
+            .margin = sqlite3_column_double(s, 6),
+            .valid_from = column_ts(s, 7),
+            .valid_to = column_ts(s, 8),
+        };
+        res = fn(ctx, &row);
+    }
+    if (res == INDIV_OK && rc != SQLITE_DONE)
+        res = db_error(log, err, "read offers");
+    sqlite3_finalize(s);
+    return res;
+}
+
+/* ---- consumers ---------------------------------------------------------------------- */
+
+int indiv_eventlog_consumer_get(indiv_eventlog *log, int64_t id, indiv_consumer_row *row,
+                                char *ext_buf, size_t cap, indiv_error *err) {
+    sqlite3_stmt *s = stmt(log, ST_CONSUMER_ROW, err);
+    if (!s)
+        return INDIV_EDB;
+    sqlite3_bind_int64(s, 1, id);
+    int rc = sqlite3_step(s), res = INDIV_OK;
+    if (rc == SQLITE_ROW) {
+        row->id = sqlite3_column_int64(s, 0);
+        if (ext_buf)
+            snprintf(ext_buf, cap, "%s", (const char *)sqlite3_column_text(s, 1));
+        row->ext_id = ext_buf;
+        row->consent_profiling = sqlite3_column_int(s, 2);
+        row->consent_contact = sqlite3_column_int(s, 3);
+        row->channels = (unsigned)sqlite3_column_int(s, 4);
+        row->unsubscribed_ts = column_ts(s, 5);
+    } else if (rc == SQLITE_DONE) {
+        res = indiv_error_set(err, INDIV_ENOTFOUND, "%s: no consumer with id %lld",
+                              log->path, (long long)id);
+    } else {
+        res = db_error(log, err, "read consumer");
+    }
+    sqlite3_reset(s);
+    return res;
+}
+
+/* ---- profiles storage ------------------------------------------------------------------ */
+
+static void profile_row_read(sqlite3_stmt *s, indiv_profile_row *row) {
+    row->consumer_id = sqlite3_column_int64(s, 0);
+    row->as_of = sqlite3_column_int64(s, 1);
+    row->version = sqlite3_column_int(s, 2);
+    row->n_events = sqlite3_column_int64(s, 3);
+    row->blob = sqlite3_column_blob(s, 4);
+    row->size = (size_t)sqlite3_column_bytes(s, 4);
+}
+
+int indiv_eventlog_profile_put(indiv_eventlog *log, const indiv_profile_row *row,
+                               indiv_error *err) {
+    if (need_tx(log, err) < 0)
+        return INDIV_EINVAL;
+    sqlite3_stmt *s = stmt(log, ST_PROFILE_PUT, err);
+    if (!s)
+        return INDIV_EDB;
+    sqlite3_bind_int64(s, 1, row->consumer_id);
+    sqlite3_bind_int64(s, 2, row->as_of);
+    sqlite3_bind_int(s, 3, row->version);
+    sqlite3_bind_int64(s, 4, row->n_events);
+    sqlite3_bind_blob(s, 5, row->blob, (int)row->size, SQLITE_STATIC);
+    return step_done(log, s, err, "store profile");
+}
+
+int indiv_eventlog_profile_get(indiv_eventlog *log, int64_t consumer_id,
+                               indiv_profile_row *row, indiv_error *err) {
+    sqlite3_stmt *s = stmt(log, ST_PROFILE_GET, err);
+    if (!s)
+        return INDIV_EDB;
+    sqlite3_reset(s); /* the previous row's blob is released here, as documented */
+    sqlite3_bind_int64(s, 1, consumer_id);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        profile_row_read(s, row);
+        return INDIV_OK; /* left un-reset so that the blob stays valid */
+    }
+    sqlite3_reset(s);
+    return rc == SQLITE_DONE ? INDIV_ENOTFOUND : db_error(log, err, "read profile");
+}
+
+int indiv_eventlog_profile_clear(indiv_eventlog *log, indiv_error *err) {
+    if (need_tx(log, err) < 0)
+        return INDIV_EINVAL;
+    return exec(log, "DELETE FROM profiles", err);
+}
+
+int indiv_eventlog_profile_drop_unconsented(indiv_eventlog *log, int64_t *deleted,
+                                            indiv_error *err) {
+    if (need_tx(log, err) < 0)
+        return INDIV_EINVAL;
+    int rc = exec(log,
+                  "DELETE FROM profiles WHERE consumer_id IN"
+                  " (SELECT id FROM consumers WHERE consent_profiling = 0)",
+                  err);
+    if (rc == INDIV_OK && deleted)
+        *deleted = sqlite3_changes(log->db);
+    return rc;
+}
+
+/* Appends v to a growing array of ids. */
+static int push_id(int64_t **ids, size_t *n, size_t *cap, int64_t v) {
+    if (*n == *cap) {
+        size_t c = *cap ? 2 * *cap : 1024;
+        int64_t *p = realloc(*ids, c * sizeof *p);
+        if (!p)
+            return -1;
+        *ids = p;
+        *cap = c;
+    }
+    (*ids)[(*n)++] = v;
+    return 0;
+}
+
+int indiv_eventlog_profile_stale(indiv_eventlog *log, int64_t before_ts, int64_t window_s,
+                                 int64_t **ids, size_t *n, indiv_error *err) {
+    /* One b-tree seek per consumer into events (consumer_id, ts): no event is scanned
+     * beyond the first match. */
+    const char *sql =
+        "SELECT c.id FROM consumers c LEFT JOIN profiles p ON p.consumer_id = c.id"
+        " WHERE c.consent_profiling = 1 AND (p.consumer_id IS NULL"
+        "  OR EXISTS (SELECT 1 FROM events e WHERE e.consumer_id = c.id"
+        "             AND e.ts >= p.as_of AND e.ts < ?1)"
+        "  OR (?2 > 0 AND EXISTS (SELECT 1 FROM events e WHERE e.consumer_id = c.id"
+        "             AND e.ts >= p.as_of - ?2 AND e.ts < ?1 - ?2)))"
+        " ORDER BY c.id";
+    sqlite3_stmt *s = NULL;
+    *ids = NULL;
+    *n = 0;
+    size_t cap = 0;
+    if (sqlite3_prepare_v2(log->db, sql, -1, &s, NULL) != SQLITE_OK)
+        return db_error(log, err, "find stale profiles");
+    sqlite3_bind_int64(s, 1, before_ts);
+    sqlite3_bind_int64(s, 2, window_s);
+    int rc, res = INDIV_OK;
+    while (res == INDIV_OK && (rc = sqlite3_step(s)) == SQLITE_ROW)
+        if (push_id(ids, n, &cap, sqlite3_column_int64(s, 0)) < 0)
+            res = indiv_error_set(err, INDIV_ENOMEM, "out of memory");
+    if (res == INDIV_OK && rc != SQLITE_DONE)
+        res = db_error(log, err, "find stale profiles");
+    sqlite3_finalize(s);
+    if (res < 0) {
+        free(*ids);
+        *ids = NULL;
+        *n = 0;
+    }
+    return res;
+}
+
+int indiv_eventlog_profile_scan(indiv_eventlog *log, indiv_profile_cursor **out,
+                                indiv_error *err) {
+    *out = NULL;
+    indiv_profile_cursor *cur = calloc(1, sizeof *cur);
+    if (!cur)
+        return indiv_error_set(err, INDIV_ENOMEM, "out of memory");
+    cur->log = log;
+    if (sqlite3_prepare_v2(log->db,
+                           "SELECT consumer_id, as_of, version, n_events, vector"
+                           " FROM profiles ORDER BY consumer_id",
+                           -1, &cur->stmt, NULL) != SQLITE_OK) {
+        free(cur);
+        return db_error(log, err, "scan profiles");
+    }
+    *out = cur;
+    return INDIV_OK;
+}
+
+int indiv_profile_cursor_next(indiv_profile_cursor *cur, indiv_profile_row *row,
+                              indiv_error *err) {
+    int rc = sqlite3_step(cur->stmt);
+    if (rc == SQLITE_DONE)
+        return 0;
+    if (rc != SQLITE_ROW)
+        return db_error(cur->log, err, "scan profiles");
+    profile_row_read(cur->stmt, row);
+    return 1;
+}
+
+void indiv_profile_cursor_free(indiv_profile_cursor *cur) {
+    if (!cur)
+        return;
+    sqlite3_finalize(cur->stmt);
+    free(cur);
+}
+
+/* ---- appends since a mark ----------------------------------------------------------- */
+
+int indiv_eventlog_appended_min_ts(indiv_eventlog *log, int64_t *ts, indiv_error *err) {
+    char buf[32];
+    int rc = indiv_eventlog_meta_get(log, "appended_min_ts", buf, sizeof buf, err);
+    if (rc == INDIV_OK)
+        *ts = strtoll(buf, NULL, 10);
+    return rc;
+}
+
+int indiv_eventlog_appended_reset(indiv_eventlog *log, indiv_error *err) {
+    if (need_tx(log, err) < 0)
+        return INDIV_EINVAL;
+    return exec(log, "DELETE FROM meta WHERE key = 'appended_min_ts'", err);
 }
 
 /* ---- names ----------------------------------------------------------------------------- */

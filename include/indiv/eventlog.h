@@ -38,6 +38,7 @@ typedef struct indiv_eventlog indiv_eventlog;
 
 /* Event types; codes are stored in events.type and named in the event_types table. */
 typedef enum indiv_event_type {
+    INDIV_EV_NONE = 0, /* no event: only in scan rows of consumers without events */
     INDIV_EV_VIEW = 1,
     INDIV_EV_PURCHASE = 2,
     INDIV_EV_RETURN = 3,
@@ -223,6 +224,112 @@ int indiv_eventlog_scan(indiv_eventlog *log, int64_t from_ts, int64_t before_ts,
 int indiv_event_cursor_next(indiv_event_cursor *cur, indiv_event *ev /* OUT */,
                             indiv_error *err);
 void indiv_event_cursor_free(indiv_event_cursor *cur);
+
+/* ---- catalogue reads ------------------------------------------------------------- */
+
+/* One offer as stored, with its category's name (strings borrowed during the callback). */
+typedef struct indiv_offer_row {
+    int64_t id, category_id;
+    const char *ext_id, *name, *category;
+    double price, margin;
+    int64_t valid_from, valid_to; /* INDIV_TS_NONE when unbounded */
+} indiv_offer_row;
+
+/* Calls fn for every category (id order) with its id and name. A non-zero return of fn
+ * stops the walk and is returned. */
+int indiv_eventlog_each_category(indiv_eventlog *log,
+                                 int (*fn)(void *ctx, int64_t id, const char *name),
+                                 void *ctx, indiv_error *err);
+
+/* Calls fn for every offer in id order. A non-zero return of fn stops and is returned. */
+int indiv_eventlog_each_offer(indiv_eventlog *log,
+                              int (*fn)(void *ctx, const indiv_offer_row *row), void *ctx,
+                              indiv_error *err);
+
+/* ---- consent-aware event scans ---------------------------------------------------- */
+
+/* Ordered pass over the events of consumers who gave profiling consent only: events of
+ * the others are never read. Bounds as in indiv_eventlog_scan. A consenting consumer
+ * with no event in the bounds yields one row with type INDIV_EV_NONE, so that every
+ * consenting consumer is seen exactly once or more. */
+int indiv_eventlog_scan_consented(indiv_eventlog *log, int64_t from_ts, int64_t before_ts,
+                                  indiv_event_cursor **out /* OUT */, indiv_error *err);
+
+/* Ordered pass over one consumer's events in [from_ts, before_ts). The cursor can be
+ * re-aimed at another consumer with indiv_event_cursor_rebind (no new statement). */
+int indiv_eventlog_scan_consumer(indiv_eventlog *log, int64_t consumer_id, int64_t from_ts,
+                                 int64_t before_ts, indiv_event_cursor **out /* OUT */,
+                                 indiv_error *err);
+void indiv_event_cursor_rebind(indiv_event_cursor *cur, int64_t consumer_id,
+                               int64_t from_ts, int64_t before_ts);
+
+/* ---- consumers ------------------------------------------------------------------------ */
+
+typedef struct indiv_consumer_row {
+    int64_t id;
+    const char *ext_id; /* borrowed until the next call on the cursor */
+    int consent_profiling, consent_contact;
+    unsigned channels;
+    int64_t unsubscribed_ts; /* INDIV_TS_NONE when subscribed */
+} indiv_consumer_row;
+
+/* Looks a consumer up by our id. INDIV_ENOTFOUND when absent. ext_id is copied into
+ * ext_buf (may be NULL) and row->ext_id points there. */
+int indiv_eventlog_consumer_get(indiv_eventlog *log, int64_t id,
+                                indiv_consumer_row *row /* OUT */, char *ext_buf,
+                                size_t cap, indiv_error *err);
+
+/* ---- profiles storage ------------------------------------------------------------- */
+
+typedef struct indiv_profile_row {
+    int64_t consumer_id, as_of, n_events;
+    int version;
+    const void *blob; /* borrowed: valid until the next call on the same handle/cursor */
+    size_t size;
+} indiv_profile_row;
+
+/* Inserts or replaces the profile of row->consumer_id (inside a transaction). */
+int indiv_eventlog_profile_put(indiv_eventlog *log, const indiv_profile_row *row,
+                               indiv_error *err);
+
+/* Reads one profile; INDIV_ENOTFOUND (err not set) when there is none. */
+int indiv_eventlog_profile_get(indiv_eventlog *log, int64_t consumer_id,
+                               indiv_profile_row *row /* OUT */, indiv_error *err);
+
+/* Deletes every profile (inside a transaction). */
+int indiv_eventlog_profile_clear(indiv_eventlog *log, indiv_error *err);
+
+/* Deletes the profiles of consumers who have not (or no longer) given profiling consent
+ * (inside a transaction); *deleted (may be NULL) gets how many. */
+int indiv_eventlog_profile_drop_unconsented(indiv_eventlog *log, int64_t *deleted,
+                                            indiv_error *err);
+
+/* Consumers whose profile must be rebuilt for a build as of before_ts: consenting
+ * consumers without a profile, and those with an event in [profile.as_of, before_ts) or,
+ * when window_s > 0, in [profile.as_of - window_s, before_ts - window_s) (events leaving
+ * the window). *ids (caller frees) is sorted. */
+int indiv_eventlog_profile_stale(indiv_eventlog *log, int64_t before_ts, int64_t window_s,
+                                 int64_t **ids /* OUT */, size_t *n /* OUT */,
+                                 indiv_error *err);
+
+/* Profiles in consumer order. */
+typedef struct indiv_profile_cursor indiv_profile_cursor;
+int indiv_eventlog_profile_scan(indiv_eventlog *log, indiv_profile_cursor **out /* OUT */,
+                                indiv_error *err);
+/* 1 with *row filled (blob borrowed until the next call), 0 at the end, <0 error. */
+int indiv_profile_cursor_next(indiv_profile_cursor *cur, indiv_profile_row *row /* OUT */,
+                              indiv_error *err);
+void indiv_profile_cursor_free(indiv_profile_cursor *cur);
+
+/* ---- appends since a mark ---------------------------------------------------------- */
+
+/* Every commit that appended events lowers meta('appended_min_ts') to the earliest ts it
+ * appended. A profile build resets the mark, so an incremental build can tell whether
+ * events older than the profiles arrived since (then it must rebuild everything).
+ * INDIV_ENOTFOUND (err not set) when nothing was appended since the mark. */
+int indiv_eventlog_appended_min_ts(indiv_eventlog *log, int64_t *ts /* OUT */,
+                                   indiv_error *err);
+int indiv_eventlog_appended_reset(indiv_eventlog *log, indiv_error *err);
 
 /* ---- names --------------------------------------------------------------------- */
 

@@ -8,6 +8,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "indiv/timeutil.h"
@@ -66,4 +67,38 @@ int cli_time(const char *cmd, const char *opt, const char *s, int64_t *out) {
 
 int cli_stderr_is_tty(void) {
     return isatty(STDERR_FILENO);
+}
+
+double cli_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* Redraws at most every PROGRESS_PERIOD seconds: a terminal line is cheap, but not
+ * free, and a faster refresh is unreadable anyway. */
+#define PROGRESS_PERIOD 0.2
+
+void cli_progress(void *ctx, const char *stage, int64_t done, int64_t total) {
+    cli_progress_state *ps = ctx;
+    if (!cli_stderr_is_tty())
+        return;
+    double now = cli_now();
+    if (ps->start == 0)
+        ps->start = now;
+    int final = total > 0 && done >= total;
+    if (!final && now - ps->last < PROGRESS_PERIOD)
+        return;
+    ps->last = now;
+    if (total > 0) {
+        double frac = (double)done / (double)total, el = now - ps->start;
+        double eta = frac > 0 ? el * (1 - frac) / frac : 0;
+        fprintf(stderr, "\r%-10s %3.0f%% (%lld/%lld)  ETA %.0fs   ", stage, 100 * frac,
+                (long long)done, (long long)total, eta);
+    } else {
+        fprintf(stderr, "\r%-10s %lld   ", stage, (long long)done);
+    }
+    if (final)
+        fputc('\n', stderr);
+    fflush(stderr);
 }

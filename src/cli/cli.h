@@ -10,6 +10,7 @@
 #define INDIV_CLI_H
 
 #include <stdint.h>
+#include <stdio.h>
 
 #include "indiv/error.h"
 
@@ -20,6 +21,7 @@ int cli_import(int argc, char **argv);
 int cli_generate(int argc, char **argv);
 int cli_info(int argc, char **argv);
 int cli_demo(int argc, char **argv);
+int cli_profile(int argc, char **argv);
 
 /* Prints "indiv <cmd>: <err->msg>" to stderr and returns CLI_FAIL. */
 int cli_fail(const char *cmd, const indiv_error *err);
@@ -34,6 +36,21 @@ int cli_int64(const char *cmd, const char *opt, const char *s, int64_t min, int6
 int cli_double(const char *cmd, const char *opt, const char *s, double min, double max,
                double *out);
 int cli_time(const char *cmd, const char *opt, const char *s, int64_t *out);
+
+/* Prints the counts of an event log for people (indiv info, indiv demo). */
+struct indiv_eventlog_stats;
+void cli_print_stats(FILE *out, const struct indiv_eventlog_stats *st);
+
+/* An indiv_progress_fn: on a terminal, redraws "stage  42% (done/total)  ETA 3s" on
+ * stderr at most a few times per second; prints nothing when stderr is not a terminal.
+ * ctx is a cli_progress_state. A final call with done == total ends the line. */
+typedef struct cli_progress_state {
+    double start, last;
+} cli_progress_state;
+void cli_progress(void *ctx, const char *stage, int64_t done, int64_t total);
+
+/* Monotonic wall clock in seconds. */
+double cli_now(void);
 
 /* 1 when stderr is a terminal (progress lines are drawn only then). */
 int cli_stderr_is_tty(void);

@@ -1,0 +1,1066 @@
+/*
+ * profile.c — the profile builder: one ordered pass per consumer, stored as a vector.
+ *
+ * Building: an accumulator (struct acc) takes one consumer's events in time order and
+ * produces an indiv_profile; full builds feed it from one consent-filtered scan of the
+ * whole events table, incremental builds from one b-tree seek per stale consumer. Both
+ * use the same accumulator, so a consumer rebuilt incrementally is bit-identical to the
+ * same consumer in a full build.
+ *
+ * Stored vector (version 1): little-endian doubles, [features mask, dims] then each
+ * enabled group in the order taste, rhythm, moments, channels, pressure, openness;
+ * disabled groups take no bytes (data minimisation shows in the bytes stored).
+ */
+#include "indiv/profile.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <gsl/gsl_cdf.h>
+#include <jansson.h>
+
+#include "indiv/timeutil.h"
+
+#define DAY ((double)INDIV_SECONDS_PER_DAY)
+
+/* Defaults (README.md, "Profiles"). */
+#define DEF_HALF_LIFE_DAYS 90.0
+#define DEF_MOMENT_ALPHA 1.0
+#define DEF_CHANNEL_A 1.0 /* Beta(1, 9): a prior reaction rate of 10% worth 10 contacts */
+#define DEF_CHANNEL_B 9.0
+#define DEF_OPENNESS_A 1.0 /* Beta(1, 4): prior openness 20% worth 5 purchases */
+#define DEF_OPENNESS_B 4.0
+#define DEF_PRESSURE_DAYS 14.0
+#define DEF_RHYTHM_STRENGTH 2.0 /* the population counts as 2 observed intervals */
+#define DEF_READINESS_HORIZON 7.0
+/* Population prior when no consumer has an interval yet: 30-day mean, exponential. */
+#define FALLBACK_PRIOR_MEAN_DAYS 30.0
+#define FALLBACK_PRIOR_CV2 1.0
+
+#define RHYTHM_SLOTS 7
+#define MOMENT_SLOTS 32
+#define CHANNEL_SLOTS (3 * INDIV_CONTACT_CHANNELS)
+#define PRESSURE_SLOTS_D (2 + 3 * INDIV_PRESSURE_SLOTS)
+#define OPENNESS_SLOTS 3
+
+static const char *const group_names[] = {"taste",    "rhythm",   "moments",
+                                          "channels", "pressure", "openness"};
+#define NGROUPS 6
+
+/* ---- parameters ------------------------------------------------------------------ */
+
+void indiv_profile_params_init(indiv_profile_params *p) {
+    memset(p, 0, sizeof *p);
+    p->as_of = INT64_MAX;
+    p->half_life_days = DEF_HALF_LIFE_DAYS;
+    p->window_days = 0;
+    p->features = INDIV_FEAT_ALL;
+    /* purchase > click > open = view > 0; returns and dismissals count against. */
+    p->type_weight[INDIV_EV_VIEW] = 0.1;
+    p->type_weight[INDIV_EV_PURCHASE] = 1.0;
+    p->type_weight[INDIV_EV_RETURN] = -1.0;
+    p->type_weight[INDIV_EV_OPEN] = 0.1;
+    p->type_weight[INDIV_EV_CLICK] = 0.5;
+    p->type_weight[INDIV_EV_DISMISS] = -0.5;
+    p->moment_alpha = DEF_MOMENT_ALPHA;
+    p->channel_prior_a = DEF_CHANNEL_A;
+    p->channel_prior_b = DEF_CHANNEL_B;
+    p->openness_prior_a = DEF_OPENNESS_A;
+    p->openness_prior_b = DEF_OPENNESS_B;
+    p->pressure_days = DEF_PRESSURE_DAYS;
+    p->rhythm_prior_strength = DEF_RHYTHM_STRENGTH;
+    p->readiness_horizon_days = DEF_READINESS_HORIZON;
+}
+
+static int positive(double v) {
+    return isfinite(v) && v > 0;
+}
+
+int indiv_profile_params_validate(const indiv_profile_params *p, indiv_error *err) {
+    struct {
+        const char *name;
+        double v;
+        int ok;
+    } checks[] = {
+        {"half-life", p->half_life_days, positive(p->half_life_days)},
+        {"window", p->window_days, isfinite(p->window_days) && p->window_days >= 0},
+        {"moment_alpha", p->moment_alpha, positive(p->moment_alpha)},
+        {"channel_prior_a", p->channel_prior_a, positive(p->channel_prior_a)},
+        {"channel_prior_b", p->channel_prior_b, positive(p->channel_prior_b)},
+        {"openness_prior_a", p->openness_prior_a, positive(p->openness_prior_a)},
+        {"openness_prior_b", p->openness_prior_b, positive(p->openness_prior_b)},
+        {"pressure_days", p->pressure_days, positive(p->pressure_days)},
+        {"rhythm_prior_strength", p->rhythm_prior_strength,
+         positive(p->rhythm_prior_strength)},
+        {"readiness_horizon_days", p->readiness_horizon_days,
+         positive(p->readiness_horizon_days)},
+    };
+    for (size_t i = 0; i < sizeof checks / sizeof checks[0]; i++)
+        if (!checks[i].ok)
+            return indiv_error_set(err, INDIV_EINVAL, "profile parameter %s = %g is invalid",
+                                   checks[i].name, checks[i].v);
+    for (int t = 0; t <= INDIV_EV_MAX; t++)
+        if (!isfinite(p->type_weight[t]))
+            return indiv_error_set(err, INDIV_EINVAL, "type weight of %s is not finite",
+                                   t ? indiv_event_type_name(t) : "none");
+    if (p->features & ~(unsigned)INDIV_FEAT_ALL)
+        return indiv_error_set(err, INDIV_EINVAL, "unknown feature bits 0x%x", p->features);
+    return INDIV_OK;
+}
+
+static int group_bit(const char *name, size_t len) {
+    for (int g = 0; g < NGROUPS; g++)
+        if (strlen(group_names[g]) == len && strncmp(group_names[g], name, len) == 0)
+            return 1 << g;
+    return 0;
+}
+
+/* One token of a feature list: "all", "none" or a group name. 0 when unknown. */
+static int token_mask(const char *name, size_t len, unsigned *bits) {
+    if (len == 3 && strncmp(name, "all", 3) == 0)
+        *bits = INDIV_FEAT_ALL;
+    else if (len == 4 && strncmp(name, "none", 4) == 0)
+        *bits = 0;
+    else if (!(*bits = (unsigned)group_bit(name, len)))
+        return 0;
+    return 1;
+}
+
+int indiv_profile_features_parse(const char *list, unsigned *mask, indiv_error *err) {
+    unsigned m = list[0] == '-' ? INDIV_FEAT_ALL : 0, bits;
+    for (const char *p = list; *p;) {
+        size_t len = strcspn(p, ",");
+        int neg = *p == '-';
+        if (!token_mask(p + neg, len - (size_t)neg, &bits))
+            return indiv_error_set(err, INDIV_EINVAL,
+                                   "unknown feature group '%.*s' (known: all, none, taste, "
+                                   "rhythm, moments, channels, pressure, openness)",
+                                   (int)(len - (size_t)neg), p + neg);
+        if (!neg && bits == 0)
+            m = 0; /* "none" */
+        else
+            m = neg ? (m & ~bits) : (m | bits);
+        p += len + (p[len] == ',');
+    }
+    *mask = m;
+    return INDIV_OK;
+}
+
+void indiv_profile_features_format(unsigned mask, char *buf, size_t cap) {
+    size_t n = 0;
+    buf[0] = '\0';
+    for (int g = 0; g < NGROUPS && n < cap; g++)
+        if (mask & (1u << g))
+            n += (size_t)snprintf(buf + n, cap - n, "%s%s", n ? "," : "", group_names[g]);
+    if (!mask)
+        snprintf(buf, cap, "none");
+}
+
+/* ---- the accumulator --------------------------------------------------------------- */
+
+/* Per-consumer state of the pass. Category stamps avoid clearing an array of C entries
+ * per consumer: a category was bought by the current consumer iff stamp == gen. */
+struct acc {
+    const indiv_profile_params *p;
+    const indiv_catalog *cat;
+    indiv_profile pr;
+    int64_t last_order_ts;    /* previous distinct purchase time */
+    double iv_mean, iv_m2;    /* Welford running moments of intervals (days) */
+    int pending[INDIV_CH_MAX + 1]; /* newest contact on channel still unanswered */
+    double hour_n[24], dow_n[7];
+    uint64_t gen, *stamp;     /* category stamps (ncat) */
+    int64_t *first_ts;        /* first purchase ts per category (valid iff stamped) */
+};
+
+static int acc_init(struct acc *a, const indiv_catalog *cat, const indiv_profile_params *p) {
+    memset(a, 0, sizeof *a);
+    a->p = p;
+    a->cat = cat;
+    size_t ncat = indiv_catalog_categories(cat) + 1;
+    a->stamp = calloc(ncat, sizeof *a->stamp);
+    a->first_ts = calloc(ncat, sizeof *a->first_ts);
+    indiv_profile_init(&a->pr);
+    size_t d = indiv_catalog_dims(cat);
+    a->pr.taste = calloc(d ? d : 1, sizeof *a->pr.taste);
+    a->pr.taste_cap = d;
+    return (a->stamp && a->first_ts && a->pr.taste) ? INDIV_OK : INDIV_ENOMEM;
+}
+
+static void acc_free(struct acc *a) {
+    free(a->stamp);
+    free(a->first_ts);
+    indiv_profile_clear(&a->pr);
+}
+
+static void acc_reset(struct acc *a, int64_t consumer_id) {
+    double *taste = a->pr.taste;
+    size_t cap = a->pr.taste_cap, d = indiv_catalog_dims(a->cat);
+    memset(&a->pr, 0, sizeof a->pr);
+    memset(taste, 0, d * sizeof *taste);
+    a->pr.taste = taste;
+    a->pr.taste_cap = cap;
+    a->pr.dims = d;
+    a->pr.consumer_id = consumer_id;
+    a->pr.as_of = a->p->as_of;
+    a->pr.features = a->p->features;
+    a->pr.first_purchase_ts = a->pr.last_purchase_ts = INDIV_TS_NONE;
+    a->last_order_ts = INDIV_TS_NONE;
+    a->iv_mean = a->iv_m2 = 0;
+    memset(a->pending, 0, sizeof a->pending);
+    memset(a->hour_n, 0, sizeof a->hour_n);
+    memset(a->dow_n, 0, sizeof a->dow_n);
+    a->gen++;
+}
+
+static void add_taste(struct acc *a, const indiv_event *ev) {
+    double w = a->p->type_weight[ev->type];
+    size_t i;
+    if (w == 0 || indiv_catalog_index(a->cat, ev->offer_id, &i) < 0)
+        return;
+    /* Exponential decay with half-life h: an event h days old weighs half. */
+    double age_days = (double)(a->p->as_of - ev->ts) / DAY;
+    double k = w * exp2(-age_days / a->p->half_life_days);
+    const double *f = indiv_catalog_features(a->cat, i);
+    for (size_t j = 0; j < a->pr.dims; j++)
+        a->pr.taste[j] += k * f[j];
+}
+
+/* Orders are distinct purchase times; intervals use Welford's update (Welford 1962). */
+static void add_rhythm(struct acc *a, const indiv_event *ev) {
+    indiv_profile *pr = &a->pr;
+    if (ev->type == INDIV_EV_RETURN) {
+        pr->monetary -= ev->value;
+        return;
+    }
+    if (ev->type != INDIV_EV_PURCHASE)
+        return;
+    pr->monetary += ev->value;
+    if (ev->ts == a->last_order_ts)
+        return; /* another line of the same order */
+    if (a->last_order_ts != INDIV_TS_NONE) {
+        double x = (double)(ev->ts - a->last_order_ts) / DAY;
+        double n = ++pr->n_intervals, delta = x - a->iv_mean;
+        a->iv_mean += delta / n;
+        a->iv_m2 += delta * (x - a->iv_mean);
+    } else {
+        pr->first_purchase_ts = ev->ts;
+    }
+    pr->orders++;
+    pr->last_purchase_ts = a->last_order_ts = ev->ts;
+}
+
+static int is_activity(int type) {
+    return type == INDIV_EV_VIEW || type == INDIV_EV_PURCHASE || type == INDIV_EV_OPEN ||
+           type == INDIV_EV_CLICK;
+}
+
+static void add_moment(struct acc *a, const indiv_event *ev) {
+    if (!is_activity(ev->type))
+        return;
+    a->hour_n[indiv_time_hour(ev->ts)]++;
+    a->dow_n[indiv_time_dow(ev->ts)]++;
+    a->pr.activity++;
+}
+
+/* Keeps the last INDIV_PRESSURE_SLOTS contacts, oldest first. */
+static void push_contact(indiv_profile *pr, int64_t ts, int channel) {
+    if (pr->n_slots == INDIV_PRESSURE_SLOTS) {
+        memmove(pr->contact_ts, pr->contact_ts + 1, (INDIV_PRESSURE_SLOTS - 1) * sizeof(int64_t));
+        memmove(pr->contact_channel, pr->contact_channel + 1,
+                (INDIV_PRESSURE_SLOTS - 1) * sizeof(int));
+        memmove(pr->answered, pr->answered + 1, (INDIV_PRESSURE_SLOTS - 1) * sizeof(int));
+        pr->n_slots--;
+    }
+    pr->contact_ts[pr->n_slots] = ts;
+    pr->contact_channel[pr->n_slots] = channel;
+    pr->answered[pr->n_slots++] = 0;
+}
+
+/* A contact is answered by an open or click on its channel before the next contact on
+ * that channel; one reaction per contact, however many opens and clicks follow. */
+static void add_contact_or_reaction(struct acc *a, const indiv_event *ev) {
+    indiv_profile *pr = &a->pr;
+    int ch = ev->channel;
+    if (ev->type == INDIV_EV_CONTACT) {
+        pr->contacts_total++;
+        push_contact(pr, ev->ts, ch);
+        if (ch >= 1 && ch <= INDIV_CONTACT_CHANNELS)
+            pr->contacts[ch - 1]++;
+        a->pending[ch] = 1;
+        return;
+    }
+    if ((ev->type != INDIV_EV_OPEN && ev->type != INDIV_EV_CLICK) || !a->pending[ch])
+        return;
+    a->pending[ch] = 0;
+    if (ch >= 1 && ch <= INDIV_CONTACT_CHANNELS)
+        pr->reactions[ch - 1]++;
+    for (int s = pr->n_slots - 1; s >= 0; s--)
+        if (pr->contact_channel[s] == ch) {
+            pr->answered[s] = 1;
+            break;
+        }
+}
+
+/* A purchase is "new" when its category was not bought at an earlier time; purchases
+ * at the first purchase time are not counted (everything is new then). */
+static void add_openness(struct acc *a, const indiv_event *ev) {
+    size_t i;
+    if (ev->type != INDIV_EV_PURCHASE || indiv_catalog_index(a->cat, ev->offer_id, &i) < 0)
+        return;
+    size_t c = indiv_catalog_offer(a->cat, i)->category;
+    int seen = a->stamp[c] == a->gen;
+    int first_order = a->pr.first_purchase_ts == INDIV_TS_NONE ||
+                      ev->ts == a->pr.first_purchase_ts;
+    if (!seen) {
+        a->stamp[c] = a->gen;
+        a->first_ts[c] = ev->ts;
+    }
+    if (first_order)
+        return;
+    a->pr.later_purchases++;
+    if (!seen || a->first_ts[c] == ev->ts)
+        a->pr.new_category_purchases++;
+}
+
+static void acc_add(struct acc *a, const indiv_event *ev) {
+    unsigned f = a->p->features;
+    if (ev->channel < 0 || ev->channel > INDIV_CH_MAX || ev->type < 1 ||
+        ev->type > INDIV_EV_MAX)
+        return; /* the schema forbids these; never index out of bounds on foreign data */
+    a->pr.n_events++;
+    if (f & INDIV_FEAT_TASTE)
+        add_taste(a, ev);
+    if (f & INDIV_FEAT_OPENNESS) /* before rhythm: it reads the first purchase time */
+        add_openness(a, ev);
+    if (f & (INDIV_FEAT_RHYTHM | INDIV_FEAT_OPENNESS))
+        add_rhythm(a, ev);
+    if (f & INDIV_FEAT_MOMENTS)
+        add_moment(a, ev);
+    if (f & (INDIV_FEAT_CHANNELS | INDIV_FEAT_PRESSURE))
+        add_contact_or_reaction(a, ev);
+}
+
+/* Derived values: smoothed distributions, Beta-smoothed rates, interval spread. */
+static void acc_finish(struct acc *a) {
+    const indiv_profile_params *p = a->p;
+    indiv_profile *pr = &a->pr;
+    double n = pr->activity, al = p->moment_alpha;
+    for (int h = 0; h < 24; h++)
+        pr->hour[h] = (a->hour_n[h] + al) / (n + 24 * al);
+    for (int d = 0; d < 7; d++)
+        pr->dow[d] = (a->dow_n[d] + al) / (n + 7 * al);
+    for (int c = 0; c < INDIV_CONTACT_CHANNELS; c++)
+        pr->react_rate[c] = (pr->reactions[c] + p->channel_prior_a) /
+                            (pr->contacts[c] + p->channel_prior_a + p->channel_prior_b);
+    pr->openness = (pr->new_category_purchases + p->openness_prior_a) /
+                   (pr->later_purchases + p->openness_prior_a + p->openness_prior_b);
+    pr->interval_mean_days = pr->n_intervals > 0 ? a->iv_mean : 0;
+    pr->interval_sd_days = pr->n_intervals > 1 ? sqrt(a->iv_m2 / (pr->n_intervals - 1)) : 0;
+}
+
+/* ---- storage ------------------------------------------------------------------------ */
+
+static size_t vector_len(unsigned f, size_t d) {
+    return 2 + ((f & INDIV_FEAT_TASTE) ? d : 0) + ((f & INDIV_FEAT_RHYTHM) ? RHYTHM_SLOTS : 0) +
+           ((f & INDIV_FEAT_MOMENTS) ? MOMENT_SLOTS : 0) +
+           ((f & INDIV_FEAT_CHANNELS) ? CHANNEL_SLOTS : 0) +
+           ((f & INDIV_FEAT_PRESSURE) ? PRESSURE_SLOTS_D : 0) +
+           ((f & INDIV_FEAT_OPENNESS) ? OPENNESS_SLOTS : 0);
+}
+
+static double ts_d(int64_t ts) {
+    return ts == INDIV_TS_NONE ? -INFINITY : (double)ts; /* exact below 2^53 */
+}
+
+static int64_t d_ts(double v) {
+    return isinf(v) ? INDIV_TS_NONE : (int64_t)v;
+}
+
+/* Copies n doubles between the profile and the vector, in either direction. */
+static void xfer(double *vec, size_t *k, double *field, size_t n, int store) {
+    if (store)
+        memcpy(vec + *k, field, n * sizeof *field);
+    else
+        memcpy(field, vec + *k, n * sizeof *field);
+    *k += n;
+}
+
+static void xfer_rhythm(double *v, size_t *k, indiv_profile *pr, int store) {
+    double t[RHYTHM_SLOTS] = {pr->orders,      ts_d(pr->first_purchase_ts),
+                              ts_d(pr->last_purchase_ts), pr->monetary,
+                              pr->n_intervals, pr->interval_mean_days,
+                              pr->interval_sd_days};
+    xfer(v, k, t, RHYTHM_SLOTS, store);
+    if (store)
+        return;
+    pr->orders = t[0];
+    pr->first_purchase_ts = d_ts(t[1]);
+    pr->last_purchase_ts = d_ts(t[2]);
+    pr->monetary = t[3];
+    pr->n_intervals = t[4];
+    pr->interval_mean_days = t[5];
+    pr->interval_sd_days = t[6];
+}
+
+static void xfer_pressure(double *v, size_t *k, indiv_profile *pr, int store) {
+    double t[PRESSURE_SLOTS_D] = {(double)pr->n_slots, pr->contacts_total};
+    for (int s = 0; s < INDIV_PRESSURE_SLOTS; s++) {
+        t[2 + 3 * s] = (double)pr->contact_ts[s];
+        t[3 + 3 * s] = pr->contact_channel[s];
+        t[4 + 3 * s] = pr->answered[s];
+    }
+    xfer(v, k, t, PRESSURE_SLOTS_D, store);
+    if (store)
+        return;
+    pr->n_slots = (int)t[0];
+    pr->contacts_total = t[1];
+    for (int s = 0; s < INDIV_PRESSURE_SLOTS; s++) {
+        pr->contact_ts[s] = (int64_t)t[2 + 3 * s];
+        pr->contact_channel[s] = (int)t[3 + 3 * s];
+        pr->answered[s] = (int)t[4 + 3 * s];
+    }
+}
+
+/* Moves the enabled groups between pr and the vector v (store = 1: pr → v). */
+static void xfer_groups(double *v, indiv_profile *pr, int store) {
+    size_t k = 2;
+    unsigned f = pr->features;
+    if (f & INDIV_FEAT_TASTE)
+        xfer(v, &k, pr->taste, pr->dims, store);
+    if (f & INDIV_FEAT_RHYTHM)
+        xfer_rhythm(v, &k, pr, store);
+    if (f & INDIV_FEAT_MOMENTS) {
+        xfer(v, &k, &pr->activity, 1, store);
+        xfer(v, &k, pr->hour, 24, store);
+        xfer(v, &k, pr->dow, 7, store);
+    }
+    if (f & INDIV_FEAT_CHANNELS) {
+        xfer(v, &k, pr->contacts, INDIV_CONTACT_CHANNELS, store);
+        xfer(v, &k, pr->reactions, INDIV_CONTACT_CHANNELS, store);
+        xfer(v, &k, pr->react_rate, INDIV_CONTACT_CHANNELS, store);
+    }
+    if (f & INDIV_FEAT_PRESSURE)
+        xfer_pressure(v, &k, pr, store);
+    if (f & INDIV_FEAT_OPENNESS) {
+        xfer(v, &k, &pr->later_purchases, 1, store);
+        xfer(v, &k, &pr->new_category_purchases, 1, store);
+        xfer(v, &k, &pr->openness, 1, store);
+    }
+}
+
+void indiv_profile_init(indiv_profile *pr) {
+    memset(pr, 0, sizeof *pr);
+}
+
+void indiv_profile_clear(indiv_profile *pr) {
+    free(pr->taste);
+    pr->taste = NULL;
+    pr->taste_cap = 0;
+}
+
+/* Neutral values of the groups a profile does not have (features switched off). */
+static void set_neutral(indiv_profile *pr) {
+    pr->first_purchase_ts = pr->last_purchase_ts = INDIV_TS_NONE;
+    for (int h = 0; h < 24; h++)
+        pr->hour[h] = 1.0 / 24;
+    for (int d = 0; d < 7; d++)
+        pr->dow[d] = 1.0 / 7;
+}
+
+int indiv_profile_decode(const indiv_profile_row *row, indiv_profile *pr,
+                         indiv_error *err) {
+    size_t nd = row->size / sizeof(double);
+    if (row->version != INDIV_PROFILE_VERSION || row->size % sizeof(double) || nd < 2)
+        return indiv_error_set(err, INDIV_EFORMAT,
+                               "profile of consumer %lld: version %d / %zu bytes is not "
+                               "a version %d profile",
+                               (long long)row->consumer_id, row->version, row->size,
+                               INDIV_PROFILE_VERSION);
+    double head[2];
+    memcpy(head, row->blob, sizeof head);
+    unsigned f = (unsigned)head[0];
+    size_t d = (size_t)head[1];
+    if (vector_len(f, d) != nd)
+        return indiv_error_set(err, INDIV_EFORMAT,
+                               "profile of consumer %lld: %zu values do not match its "
+                               "layout", (long long)row->consumer_id, nd);
+    double *taste = pr->taste;
+    size_t cap = pr->taste_cap;
+    memset(pr, 0, sizeof *pr);
+    pr->taste = taste;
+    pr->taste_cap = cap;
+    if (d > pr->taste_cap) {
+        double *t = realloc(pr->taste, d * sizeof *t);
+        if (!t)
+            return indiv_error_set(err, INDIV_ENOMEM, "out of memory");
+        pr->taste = t;
+        pr->taste_cap = d;
+    }
+    if (d)
+        memset(pr->taste, 0, d * sizeof *pr->taste);
+    set_neutral(pr);
+    pr->consumer_id = row->consumer_id;
+    pr->as_of = row->as_of;
+    pr->n_events = row->n_events;
+    pr->features = f;
+    pr->dims = d;
+    double *v = malloc(nd * sizeof *v); /* aligned copy: the blob may be unaligned */
+    if (!v)
+        return indiv_error_set(err, INDIV_ENOMEM, "out of memory");
+    memcpy(v, row->blob, row->size);
+    xfer_groups(v, pr, 0);
+    free(v);
+    return INDIV_OK;
+}
+
+/* Encodes pr into buf (vector_len doubles) and stores it. */
+static int store_profile(indiv_eventlog *log, indiv_profile *pr, double *buf,
+                         int64_t *bytes, indiv_error *err) {
+    buf[0] = pr->features;
+    buf[1] = (double)pr->dims;
+    xfer_groups(buf, pr, 1);
+    size_t n = vector_len(pr->features, pr->dims) * sizeof(double);
+    indiv_profile_row row = {pr->consumer_id, pr->as_of, pr->n_events,
+                             INDIV_PROFILE_VERSION, buf, n};
+    *bytes += (int64_t)n;
+    return indiv_eventlog_profile_put(log, &row, err);
+}
+
+int indiv_profile_load(indiv_eventlog *log, int64_t consumer_id, indiv_profile *pr,
+                       indiv_error *err) {
+    indiv_profile_row row;
+    int rc = indiv_eventlog_profile_get(log, consumer_id, &row, err);
+    return rc == INDIV_OK ? indiv_profile_decode(&row, pr, err) : rc;
+}
+
+void indiv_profile_project(indiv_profile *pr, int64_t t, double half_life_days) {
+    if (t <= pr->as_of)
+        return;
+    double k = exp2(-(double)(t - pr->as_of) / DAY / half_life_days);
+    for (size_t j = 0; j < pr->dims && (pr->features & INDIV_FEAT_TASTE); j++)
+        pr->taste[j] *= k;
+    pr->as_of = t;
+}
+
+/* ---- stored parameters ------------------------------------------------------------------ */
+
+static json_t *params_json(const indiv_profile_params *p, const indiv_catalog *cat) {
+    json_t *w = json_array();
+    for (int t = 0; t <= INDIV_EV_MAX; t++)
+        json_array_append_new(w, json_real(p->type_weight[t]));
+    return json_pack("{s:I, s:f, s:f, s:I, s:o, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, "
+                     "s:I, s:s}",
+                     "as_of", (json_int_t)p->as_of, "half_life_days", p->half_life_days,
+                     "window_days", p->window_days, "features", (json_int_t)p->features,
+                     "type_weight", w, "moment_alpha", p->moment_alpha, "channel_prior_a",
+                     p->channel_prior_a, "channel_prior_b", p->channel_prior_b,
+                     "openness_prior_a", p->openness_prior_a, "openness_prior_b",
+                     p->openness_prior_b, "pressure_days", p->pressure_days,
+                     "rhythm_prior_strength", p->rhythm_prior_strength,
+                     "readiness_horizon_days", p->readiness_horizon_days, "dims",
+                     (json_int_t)indiv_catalog_dims(cat), "feature_source",
+                     indiv_catalog_feature_source(cat));
+}
+
+static int params_from_json(const json_t *j, indiv_profile_params *p) {
+    indiv_profile_params_init(p);
+    json_int_t as_of, features;
+    json_t *w;
+    if (json_unpack((json_t *)j,
+                    "{s:I, s:F, s:F, s:I, s:o, s:F, s:F, s:F, s:F, s:F, s:F, s:F, s:F}",
+                    "as_of", &as_of, "half_life_days", &p->half_life_days, "window_days",
+                    &p->window_days, "features", &features, "type_weight", &w,
+                    "moment_alpha", &p->moment_alpha, "channel_prior_a", &p->channel_prior_a,
+                    "channel_prior_b", &p->channel_prior_b, "openness_prior_a",
+                    &p->openness_prior_a, "openness_prior_b", &p->openness_prior_b,
+                    "pressure_days", &p->pressure_days, "rhythm_prior_strength",
+                    &p->rhythm_prior_strength, "readiness_horizon_days",
+                    &p->readiness_horizon_days) < 0 ||
+        !json_is_array(w) || json_array_size(w) != INDIV_EV_MAX + 1)
+        return -1;
+    p->as_of = as_of;
+    p->features = (unsigned)features;
+    for (int t = 0; t <= INDIV_EV_MAX; t++)
+        p->type_weight[t] = json_number_value(json_array_get(w, (size_t)t));
+    return 0;
+}
+
+/* JSON text of meta values: sorted keys, reals with full precision (exact round trip). */
+#define META_JSON_FLAGS (JSON_COMPACT | JSON_SORT_KEYS | JSON_REAL_PRECISION(17))
+
+static int meta_put_json(indiv_eventlog *log, const char *key, json_t *j,
+                         indiv_error *err) {
+    char *txt = j ? json_dumps(j, META_JSON_FLAGS) : NULL;
+    json_decref(j);
+    if (!txt)
+        return indiv_error_set(err, INDIV_ENOMEM, "out of memory");
+    int rc = indiv_eventlog_meta_set(log, key, txt, err);
+    free(txt);
+    return rc;
+}
+
+static json_t *meta_get_json(indiv_eventlog *log, const char *key, int *rc,
+                             indiv_error *err) {
+    char buf[4096];
+    *rc = indiv_eventlog_meta_get(log, key, buf, sizeof buf, err);
+    if (*rc < 0)
+        return NULL;
+    json_t *j = json_loads(buf, 0, NULL);
+    if (!j)
+        *rc = indiv_error_set(err, INDIV_EFORMAT, "meta('%s') is not valid JSON", key);
+    return j;
+}
+
+int indiv_profile_stored_params(indiv_eventlog *log, indiv_profile_params *p,
+                                indiv_rhythm_prior *prior, indiv_error *err) {
+    int rc;
+    json_t *j = meta_get_json(log, "profile_params", &rc, err);
+    if (!j)
+        return rc;
+    if (params_from_json(j, p) < 0)
+        rc = indiv_error_set(err, INDIV_EFORMAT, "meta('profile_params') is malformed");
+    json_decref(j);
+    if (rc < 0 || !prior)
+        return rc;
+    json_int_t n1 = 0, n2 = 0;
+    if (!(j = meta_get_json(log, "profile_prior", &rc, err)))
+        return rc;
+    if (json_unpack(j, "{s:F, s:F, s:I, s:I}", "mean_days", &prior->mean_days, "cv2",
+                    &prior->cv2, "consumers_mean", &n1, "consumers_cv2", &n2) < 0)
+        rc = indiv_error_set(err, INDIV_EFORMAT, "meta('profile_prior') is malformed");
+    prior->consumers_mean = n1;
+    prior->consumers_cv2 = n2;
+    json_decref(j);
+    return rc;
+}
+
+/* ---- building --------------------------------------------------------------------------- */
+
+/* State of one build: the accumulator, the encode buffer, counters. */
+struct build {
+    indiv_eventlog *log;
+    const indiv_profile_params *p;
+    struct acc acc;
+    double *buf;
+    indiv_profile_summary *sum;
+    indiv_progress_fn progress;
+    void *ctx;
+    int64_t total;
+};
+
+/* Every PROGRESS_EVERY consumers the progress callback is called. */
+#define PROGRESS_EVERY 4096
+
+static int flush(struct build *b, indiv_error *err) {
+    acc_finish(&b->acc);
+    b->sum->profiled++;
+    b->sum->empty += b->acc.pr.n_events == 0;
+    b->sum->events += b->acc.pr.n_events;
+    if (b->progress && b->sum->profiled % PROGRESS_EVERY == 0)
+        b->progress(b->ctx, "profiles", b->sum->profiled, b->total);
+    return store_profile(b->log, &b->acc.pr, b->buf, &b->sum->bytes, err);
+}
+
+static int64_t window_from(const indiv_profile_params *p) {
+    if (p->window_days <= 0)
+        return INT64_MIN;
+    return p->as_of - (int64_t)llround(p->window_days * DAY);
+}
+
+/* Full build: one consent-filtered ordered pass over all events. */
+static int build_full(struct build *b, indiv_error *err) {
+    indiv_event_cursor *cur;
+    indiv_event ev;
+    int rc = indiv_eventlog_profile_clear(b->log, err);
+    if (rc == INDIV_OK)
+        rc = indiv_eventlog_scan_consented(b->log, window_from(b->p), b->p->as_of, &cur, err);
+    if (rc < 0)
+        return rc;
+    int64_t current = -1;
+    while ((rc = indiv_event_cursor_next(cur, &ev, err)) == 1) {
+        if (ev.consumer_id != current) {
+            if (current >= 0 && (rc = flush(b, err)) < 0)
+                break;
+            acc_reset(&b->acc, current = ev.consumer_id);
+        }
+        if (ev.type != INDIV_EV_NONE)
+            acc_add(&b->acc, &ev);
+    }
+    if (rc == 0 && current >= 0)
+        rc = flush(b, err);
+    indiv_event_cursor_free(cur);
+    return rc < 0 ? rc : INDIV_OK;
+}
+
+/* Incremental build: one seek per stale consumer, then stale consents are dropped. */
+static int build_stale(struct build *b, indiv_error *err) {
+    int64_t *ids = NULL, win = b->p->window_days > 0 ? llround(b->p->window_days * DAY) : 0;
+    size_t n = 0;
+    indiv_event_cursor *cur = NULL;
+    indiv_event ev;
+    int rc = indiv_eventlog_profile_stale(b->log, b->p->as_of, win, &ids, &n, err);
+    if (rc == INDIV_OK)
+        rc = indiv_eventlog_scan_consumer(b->log, 0, 0, 0, &cur, err);
+    b->total = (int64_t)n;
+    for (size_t i = 0; rc == INDIV_OK && i < n; i++) {
+        acc_reset(&b->acc, ids[i]);
+        indiv_event_cursor_rebind(cur, ids[i], window_from(b->p), b->p->as_of);
+        while ((rc = indiv_event_cursor_next(cur, &ev, err)) == 1)
+            acc_add(&b->acc, &ev);
+        if (rc == 0)
+            rc = flush(b, err);
+    }
+    indiv_event_cursor_free(cur);
+    free(ids);
+    if (rc == INDIV_OK)
+        rc = indiv_eventlog_profile_drop_unconsented(b->log, &b->sum->dropped_consent, err);
+    return rc;
+}
+
+/* Population prior from every stored profile (see README.md, "readiness"). */
+static int compute_prior(indiv_eventlog *log, indiv_rhythm_prior *prior, indiv_error *err) {
+    indiv_profile_cursor *cur;
+    indiv_profile_row row;
+    indiv_profile pr;
+    double s1 = 0, s2 = 0;
+    int64_t n1 = 0, n2 = 0;
+    int rc = indiv_eventlog_profile_scan(log, &cur, err);
+    if (rc < 0)
+        return rc;
+    indiv_profile_init(&pr);
+    while ((rc = indiv_profile_cursor_next(cur, &row, err)) == 1) {
+        if ((rc = indiv_profile_decode(&row, &pr, err)) < 0)
+            break;
+        if (pr.n_intervals >= 1 && pr.interval_mean_days > 0) {
+            s1 += pr.interval_mean_days;
+            n1++;
+        }
+        if (pr.n_intervals >= 2 && pr.interval_mean_days > 0) {
+            double cv = pr.interval_sd_days / pr.interval_mean_days;
+            s2 += cv * cv;
+            n2++;
+        }
+    }
+    indiv_profile_clear(&pr);
+    indiv_profile_cursor_free(cur);
+    prior->mean_days = n1 ? s1 / (double)n1 : FALLBACK_PRIOR_MEAN_DAYS;
+    prior->cv2 = (n2 && s2 > 0) ? s2 / (double)n2 : FALLBACK_PRIOR_CV2;
+    prior->consumers_mean = n1;
+    prior->consumers_cv2 = n2;
+    return rc < 0 ? rc : INDIV_OK;
+}
+
+/* 1 when the parameters that shape vectors equal the stored build's (as_of aside). */
+static int same_shape(const indiv_profile_params *a, const indiv_profile_params *b) {
+    for (int t = 0; t <= INDIV_EV_MAX; t++)
+        if (a->type_weight[t] != b->type_weight[t])
+            return 0;
+    return a->half_life_days == b->half_life_days && a->window_days == b->window_days &&
+           a->features == b->features && a->moment_alpha == b->moment_alpha &&
+           a->channel_prior_a == b->channel_prior_a &&
+           a->channel_prior_b == b->channel_prior_b &&
+           a->openness_prior_a == b->openness_prior_a &&
+           a->openness_prior_b == b->openness_prior_b &&
+           a->pressure_days == b->pressure_days &&
+           a->rhythm_prior_strength == b->rhythm_prior_strength &&
+           a->readiness_horizon_days == b->readiness_horizon_days;
+}
+
+/* Decides full or incremental; fills sum->mode_reason. 1 = incremental. */
+static int choose_mode(indiv_eventlog *log, const indiv_catalog *cat,
+                       const indiv_profile_params *p, int want_incr,
+                       indiv_profile_summary *sum, indiv_error *err) {
+    indiv_profile_params prev;
+    int64_t appended;
+    if (!want_incr) {
+        snprintf(sum->mode_reason, sizeof sum->mode_reason, "full build requested");
+        return 0;
+    }
+    int rc = indiv_profile_stored_params(log, &prev, NULL, err);
+    if (rc == INDIV_ENOTFOUND) {
+        snprintf(sum->mode_reason, sizeof sum->mode_reason, "no previous build: full build");
+        return 0;
+    }
+    if (rc < 0)
+        return rc;
+    char buf[4096];
+    if (indiv_eventlog_meta_get(log, "profile_params", buf, sizeof buf, NULL) == INDIV_OK) {
+        json_t *j = json_loads(buf, 0, NULL);
+        json_int_t dims = json_integer_value(json_object_get(j, "dims"));
+        const char *src = json_string_value(json_object_get(j, "feature_source"));
+        int same = (size_t)dims == indiv_catalog_dims(cat) && src &&
+                   strcmp(src, indiv_catalog_feature_source(cat)) == 0;
+        json_decref(j);
+        if (!same) {
+            snprintf(sum->mode_reason, sizeof sum->mode_reason,
+                     "the catalog's feature space changed: full build");
+            return 0;
+        }
+    }
+    if (!same_shape(p, &prev))
+        return indiv_error_set(err, INDIV_EINVAL,
+                               "an incremental build needs the parameters of the last build "
+                               "(half-life, window, features, weights, priors); run a full "
+                               "build to change them");
+    if (p->as_of < prev.as_of)
+        return indiv_error_set(err, INDIV_EINVAL,
+                               "an incremental build cannot go back in time (as_of before "
+                               "the last build's); run a full build");
+    if (indiv_eventlog_appended_min_ts(log, &appended, NULL) == INDIV_OK &&
+        appended < prev.as_of) {
+        snprintf(sum->mode_reason, sizeof sum->mode_reason,
+                 "events older than the last build were appended since: full build");
+        return 0;
+    }
+    snprintf(sum->mode_reason, sizeof sum->mode_reason,
+             "incremental: consumers with events since their profile");
+    return 1;
+}
+
+static int count_consumers(indiv_eventlog *log, struct build *b, indiv_error *err) {
+    indiv_eventlog_stats st;
+    int rc = indiv_eventlog_stats_get(log, &st, err);
+    if (rc == INDIV_OK) {
+        b->sum->consumers = st.consumers;
+        b->sum->skipped_consent = st.consumers - st.consent_profiling;
+        b->total = st.consent_profiling;
+    }
+    return rc;
+}
+
+static int finish_build(struct build *b, const indiv_catalog *cat, indiv_error *err) {
+    indiv_rhythm_prior *pr = &b->sum->prior;
+    int rc = compute_prior(b->log, pr, err);
+    if (rc == INDIV_OK)
+        rc = meta_put_json(b->log, "profile_params", params_json(b->p, cat), err);
+    if (rc == INDIV_OK)
+        rc = meta_put_json(b->log, "profile_prior",
+                           json_pack("{s:f, s:f, s:I, s:I}", "mean_days", pr->mean_days,
+                                     "cv2", pr->cv2, "consumers_mean",
+                                     (json_int_t)pr->consumers_mean, "consumers_cv2",
+                                     (json_int_t)pr->consumers_cv2),
+                           err);
+    if (rc == INDIV_OK)
+        rc = indiv_eventlog_appended_reset(b->log, err);
+    return rc;
+}
+
+static int build_run(struct build *b, const indiv_catalog *cat, int incremental,
+                     indiv_error *err) {
+    int rc = count_consumers(b->log, b, err);
+    if (rc == INDIV_OK)
+        rc = indiv_eventlog_begin(b->log, err);
+    if (rc < 0)
+        return rc;
+    rc = choose_mode(b->log, cat, b->p, incremental, b->sum, err);
+    if (rc >= 0) {
+        b->sum->incremental = rc;
+        rc = rc ? build_stale(b, err) : build_full(b, err);
+    }
+    if (rc == INDIV_OK)
+        rc = finish_build(b, cat, err);
+    if (rc == INDIV_OK)
+        rc = indiv_eventlog_commit(b->log, err);
+    else
+        indiv_eventlog_rollback(b->log);
+    return rc;
+}
+
+int indiv_profile_build(indiv_eventlog *log, const indiv_catalog *cat,
+                        const indiv_profile_params *p, int incremental,
+                        indiv_progress_fn progress, void *ctx, indiv_profile_summary *sum,
+                        indiv_error *err) {
+    indiv_profile_summary local;
+    struct build b = {.log = log, .p = p, .progress = progress, .ctx = ctx};
+    b.sum = sum ? sum : &local;
+    memset(b.sum, 0, sizeof *b.sum);
+    int rc = indiv_profile_params_validate(p, err);
+    if (rc < 0)
+        return rc;
+    if (p->as_of == INT64_MAX)
+        return indiv_error_set(err, INDIV_EINVAL, "profile build needs an as_of time");
+    if ((rc = acc_init(&b.acc, cat, p)) == INDIV_OK &&
+        !(b.buf = malloc(vector_len(INDIV_FEAT_ALL, indiv_catalog_dims(cat)) * sizeof(double))))
+        rc = INDIV_ENOMEM;
+    if (rc == INDIV_ENOMEM)
+        indiv_error_set(err, rc, "out of memory");
+    if (rc == INDIV_OK)
+        rc = build_run(&b, cat, incremental, err);
+    if (rc == INDIV_OK && progress)
+        progress(ctx, "profiles", b.sum->profiled, b.sum->profiled);
+    acc_free(&b.acc);
+    free(b.buf);
+    return rc;
+}
+
+/* ---- derived features ---------------------------------------------------------------- */
+
+/* Residual-life probability of a renewal process with gamma inter-arrival times (Cox,
+ * "Renewal Theory", 1962): P(T <= s + h | T > s) = (Q(s) - Q(s + h)) / Q(s), with Q the
+ * gamma survival function (GSL's upper incomplete gamma ratio). */
+double indiv_readiness_gamma(double s, double h, double k, double theta) {
+    if (s < 0)
+        s = 0;
+    double q0 = gsl_cdf_gamma_Q(s, k, theta);
+    if (!(q0 > 1e-300))
+        return 1.0; /* long overdue: the next purchase is as likely as it gets */
+    double r = (q0 - gsl_cdf_gamma_Q(s + h, k, theta)) / q0;
+    return r < 0 ? 0 : (r > 1 ? 1 : r);
+}
+
+/* Shrinkage toward the population (credibility weighting, Bühlmann 1967): a consumer
+ * with n intervals counts n against the prior's `strength`; the squared coefficient of
+ * variation counts n - 1 (its degrees of freedom). Gamma shape k = 1 / cv², scale
+ * theta = mean * cv². */
+double indiv_profile_readiness(const indiv_profile *pr, const indiv_rhythm_prior *prior,
+                               double strength, int64_t t, double horizon_days) {
+    double n = pr->n_intervals, w = n > 1 ? n - 1 : 0;
+    double mean = (n * pr->interval_mean_days + strength * prior->mean_days) / (n + strength);
+    double cv2_i = n > 1 && pr->interval_mean_days > 0
+                       ? pow(pr->interval_sd_days / pr->interval_mean_days, 2)
+                       : prior->cv2;
+    double cv2 = (w * cv2_i + strength * prior->cv2) / (w + strength);
+    if (!(cv2 > 1e-6))
+        cv2 = 1e-6; /* perfectly regular history: keep the gamma proper */
+    double s = pr->last_purchase_ts == INDIV_TS_NONE
+                   ? 0
+                   : (double)(t - pr->last_purchase_ts) / DAY;
+    return indiv_readiness_gamma(s, horizon_days, 1.0 / cv2, mean * cv2);
+}
+
+void indiv_profile_pressure(const indiv_profile *pr, int64_t t, double days, int *contacts,
+                            int *unanswered) {
+    int64_t from = t - (int64_t)llround(days * DAY);
+    *contacts = *unanswered = 0;
+    for (int s = 0; s < pr->n_slots; s++)
+        if (pr->contact_ts[s] >= from && pr->contact_ts[s] < t) {
+            (*contacts)++;
+            *unanswered += !pr->answered[s];
+        }
+}
+
+static int argmax(const double *v, int n) {
+    int best = 0;
+    for (int i = 1; i < n; i++)
+        if (v[i] > v[best])
+            best = i;
+    return best;
+}
+
+int indiv_profile_preferred_hour(const indiv_profile *pr) {
+    return argmax(pr->hour, 24);
+}
+
+int indiv_profile_preferred_dow(const indiv_profile *pr) {
+    return argmax(pr->dow, 7);
+}
+
+/* ---- readable JSON ------------------------------------------------------------------- */
+
+static json_t *json_ts(int64_t ts) {
+    char buf[INDIV_ISO_LEN];
+    return ts == INDIV_TS_NONE ? json_null() : json_string(indiv_time_format(ts, buf));
+}
+
+static json_t *json_doubles(const double *v, size_t n) {
+    json_t *a = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(a, json_real(v[i]));
+    return a;
+}
+
+/* Taste as {category or dimension: value}, non-zero values only. */
+static json_t *taste_json(const indiv_profile *pr, const indiv_catalog *cat) {
+    json_t *o = json_object();
+    int by_cat = strcmp(indiv_catalog_feature_source(cat), "category") == 0 &&
+                 pr->dims == indiv_catalog_categories(cat);
+    for (size_t j = 0; j < pr->dims; j++) {
+        if (pr->taste[j] == 0)
+            continue;
+        char key[32];
+        if (!by_cat)
+            snprintf(key, sizeof key, "dim%zu", j);
+        json_object_set_new(o, by_cat ? indiv_catalog_category_name(cat, j) : key,
+                            json_real(pr->taste[j]));
+    }
+    return o;
+}
+
+static json_t *rhythm_json(const indiv_profile *pr, const indiv_profile_params *p,
+                           const indiv_rhythm_prior *prior, int64_t t) {
+    return json_pack("{s:f, s:o, s:o, s:f, s:f, s:f, s:f, s:f, s:f}", "orders", pr->orders,
+                     "first_purchase", json_ts(pr->first_purchase_ts), "last_purchase",
+                     json_ts(pr->last_purchase_ts), "monetary", pr->monetary, "intervals",
+                     pr->n_intervals, "interval_mean_days", pr->interval_mean_days,
+                     "interval_sd_days", pr->interval_sd_days, "readiness",
+                     indiv_profile_readiness(pr, prior, p->rhythm_prior_strength, t,
+                                             p->readiness_horizon_days),
+                     "readiness_horizon_days", p->readiness_horizon_days);
+}
+
+static json_t *channels_json(const indiv_profile *pr) {
+    json_t *o = json_object();
+    for (int c = 0; c < INDIV_CONTACT_CHANNELS; c++)
+        json_object_set_new(o, indiv_channel_name(c + 1),
+                            json_pack("{s:f, s:f, s:f}", "contacts", pr->contacts[c],
+                                      "reactions", pr->reactions[c], "reaction_rate",
+                                      pr->react_rate[c]));
+    return o;
+}
+
+static json_t *pressure_json(const indiv_profile *pr, const indiv_profile_params *p,
+                             int64_t t) {
+    int n, un;
+    indiv_profile_pressure(pr, t, p->pressure_days, &n, &un);
+    json_t *last = json_array();
+    for (int s = 0; s < pr->n_slots; s++)
+        json_array_append_new(last, json_pack("{s:o, s:s, s:b}", "time",
+                                              json_ts(pr->contact_ts[s]), "channel",
+                                              indiv_channel_name(pr->contact_channel[s]),
+                                              "answered", pr->answered[s]));
+    return json_pack("{s:f, s:i, s:i, s:f, s:o}", "window_days", p->pressure_days,
+                     "contacts", n, "unanswered", un, "contacts_total", pr->contacts_total,
+                     "last_contacts", last);
+}
+
+static json_t *moments_json(const indiv_profile *pr) {
+    static const char *const days[7] = {"Monday", "Tuesday",  "Wednesday", "Thursday",
+                                        "Friday", "Saturday", "Sunday"};
+    return json_pack("{s:f, s:i, s:s, s:o, s:o}", "activity", pr->activity,
+                     "preferred_hour_utc", indiv_profile_preferred_hour(pr), "preferred_day",
+                     days[indiv_profile_preferred_dow(pr)], "hour", json_doubles(pr->hour, 24),
+                     "day_of_week", json_doubles(pr->dow, 7));
+}
+
+char *indiv_profile_to_json(const indiv_profile *pr, const char *ext_id,
+                            const indiv_catalog *cat, const indiv_profile_params *p,
+                            const indiv_rhythm_prior *prior, int64_t t) {
+    char feats[128];
+    indiv_profile_features_format(pr->features, feats, sizeof feats);
+    json_t *o = json_pack("{s:s, s:o, s:o, s:I, s:s, s:s}", "consumer", ext_id, "as_of",
+                          json_ts(pr->as_of), "evaluated_at", json_ts(t), "events_used",
+                          (json_int_t)pr->n_events, "features", feats, "feature_space",
+                          indiv_catalog_feature_source(cat));
+    unsigned f = pr->features;
+    if (o && (f & INDIV_FEAT_TASTE))
+        json_object_set_new(o, "taste", taste_json(pr, cat));
+    if (o && (f & INDIV_FEAT_RHYTHM))
+        json_object_set_new(o, "rhythm", rhythm_json(pr, p, prior, t));
+    if (o && (f & INDIV_FEAT_MOMENTS))
+        json_object_set_new(o, "moments", moments_json(pr));
+    if (o && (f & INDIV_FEAT_CHANNELS))
+        json_object_set_new(o, "channels", channels_json(pr));
+    if (o && (f & INDIV_FEAT_PRESSURE))
+        json_object_set_new(o, "pressure", pressure_json(pr, p, t));
+    if (o && (f & INDIV_FEAT_OPENNESS))
+        json_object_set_new(o, "openness",
+                            json_pack("{s:f, s:f, s:f}", "openness", pr->openness,
+                                      "later_purchases", pr->later_purchases,
+                                      "new_category_purchases", pr->new_category_purchases));
+    char *txt = o ? json_dumps(o, JSON_INDENT(2) | JSON_SORT_KEYS | JSON_REAL_PRECISION(6))
+                  : NULL;
+    json_decref(o);
+    return txt;
+}

@@ -1,0 +1,289 @@
+/*
+ * test_eventlog.c — the SQLite event log: creation, schema version, refusals, writes
+ * inside transactions, rollback, ordered scans and the content hash.
+ */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "indiv/eventlog.h"
+#include "testutil.h"
+
+static char *dir, *db;
+
+static void setup(void) {
+    dir = tu_tmpdir();
+    db = tu_path(dir, "log.db");
+}
+
+static void teardown(void) {
+    free(db);
+    tu_rmtree(dir);
+}
+
+TestSuite(eventlog, .init = setup, .fini = teardown);
+
+static indiv_eventlog *open_new(void) {
+    indiv_eventlog *log;
+    indiv_error err = {0};
+    cr_assert_eq(indiv_eventlog_open(db, INDIV_EVENTLOG_CREATE, &log, &err), 0, "%s",
+                 err.msg);
+    return log;
+}
+
+/* One consumer, one offer, three events at two times. */
+static void fill_small(indiv_eventlog *log) {
+    indiv_error err = {0};
+    int64_t c1, c2, o;
+    indiv_consumer_rec c = {"alice", 1, 0, INDIV_CH_BIT(INDIV_CH_EMAIL), "FR"};
+    indiv_offer_rec of = {"sku1", "Red sweater", "SWEATER", 39.5, 0.3, INDIV_TS_NONE,
+                          INDIV_TS_NONE};
+    cr_assert_eq(indiv_eventlog_begin(log, &err), 0, "%s", err.msg);
+    cr_assert_eq(indiv_eventlog_add_consumer(log, &c, &c1, NULL, &err), 0, "%s", err.msg);
+    c.ext_id = "bob";
+    cr_assert_eq(indiv_eventlog_add_consumer(log, &c, &c2, NULL, &err), 0, "%s", err.msg);
+    cr_assert_eq(indiv_eventlog_add_offer(log, &of, &o, NULL, &err), 0, "%s", err.msg);
+    indiv_event evs[] = {{c2, 200, 0, o, INDIV_EV_VIEW, INDIV_CH_WEB, 1, 0},
+                         {c1, 300, 0, o, INDIV_EV_PURCHASE, INDIV_CH_WEB, 2, 79},
+                         {c1, 100, 0, o, INDIV_EV_VIEW, INDIV_CH_WEB, 1, 0}};
+    for (int i = 0; i < 3; i++)
+        cr_assert_eq(indiv_eventlog_add_event(log, &evs[i], &err), 0, "%s", err.msg);
+    cr_assert_eq(indiv_eventlog_commit(log, &err), 0, "%s", err.msg);
+}
+
+Test(eventlog, creates_schema_with_version_and_application_id) {
+    indiv_eventlog *log = open_new();
+    indiv_eventlog_close(log);
+    tu_run r;
+    tu_sh(&r, "sqlite3 '%s' 'PRAGMA user_version; PRAGMA application_id;'", db);
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    char expect[64];
+    snprintf(expect, sizeof expect, "%d\n%d\n", INDIV_SCHEMA_VERSION, INDIV_APPLICATION_ID);
+    cr_assert_str_eq(r.out, expect);
+    tu_run_free(&r);
+}
+
+Test(eventlog, missing_file_without_create_is_refused) {
+    indiv_eventlog *log = (indiv_eventlog *)1;
+    indiv_error err = {0};
+    cr_assert_eq(indiv_eventlog_open(db, INDIV_EVENTLOG_READONLY, &log, &err), INDIV_EIO);
+    cr_assert_null(log);
+    cr_assert(strstr(err.msg, "no such database"), "%s", err.msg);
+    struct stat sb;
+    cr_assert_neq(stat(db, &sb), 0, "a read-only open must not create the file");
+}
+
+Test(eventlog, newer_schema_version_is_refused_untouched) {
+    indiv_eventlog_close(open_new());
+    tu_run r;
+    tu_sh(&r, "sqlite3 '%s' 'PRAGMA user_version = 99;'", db);
+    tu_run_free(&r);
+    indiv_eventlog *log;
+    indiv_error err = {0};
+    cr_assert_eq(indiv_eventlog_open(db, INDIV_EVENTLOG_CREATE, &log, &err), INDIV_ESCHEMA);
+    cr_assert(strstr(err.msg, "schema version 99") && strstr(err.msg, "newer"), "%s",
+              err.msg);
+    tu_sh(&r, "sqlite3 '%s' 'PRAGMA user_version;'", db);
+    cr_assert_str_eq(r.out, "99\n", "the file was changed");
+    tu_run_free(&r);
+}
+
+Test(eventlog, foreign_database_is_refused_untouched) {
+    tu_run r;
+    tu_sh(&r, "sqlite3 '%s' 'CREATE TABLE t(x); INSERT INTO t VALUES (1);'", db);
+    tu_run_free(&r);
+    indiv_eventlog *log;
+    indiv_error err = {0};
+    cr_assert_eq(indiv_eventlog_open(db, INDIV_EVENTLOG_CREATE, &log, &err), INDIV_ESCHEMA);
+    cr_assert(strstr(err.msg, "not an indiv database"), "%s", err.msg);
+    tu_sh(&r, "sqlite3 '%s' '.tables'", db);
+    cr_assert_str_eq(r.out, "t\n");
+    tu_run_free(&r);
+}
+
+Test(eventlog, non_sqlite_file_is_refused) {
+    tu_write(db, "this is not a database, just some text that is long enough......"
+                 "................................................................\n");
+    indiv_eventlog *log;
+    indiv_error err = {0};
+    cr_assert_lt(indiv_eventlog_open(db, INDIV_EVENTLOG_CREATE, &log, &err), 0);
+    cr_assert_null(log);
+    cr_assert_neq(err.msg[0], '\0');
+}
+
+Test(eventlog, read_only_file_is_refused_for_writing) {
+    indiv_eventlog_close(open_new());
+    chmod(db, 0444);
+    indiv_eventlog *log;
+    indiv_error err = {0};
+    cr_assert_eq(indiv_eventlog_open(db, 0, &log, &err), INDIV_EREADONLY);
+    cr_assert(strstr(err.msg, "read-only"), "%s", err.msg);
+    indiv_error_clear(&err);
+    cr_assert_eq(indiv_eventlog_open(db, INDIV_EVENTLOG_READONLY, &log, &err), 0,
+                 "read-only open still works: %s", err.msg);
+    indiv_eventlog_close(log);
+}
+
+Test(eventlog, writes_need_a_transaction) {
+    indiv_eventlog *log = open_new();
+    indiv_consumer_rec c = {"x", 1, 1, 0, NULL};
+    int64_t id;
+    indiv_error err = {0};
+    cr_assert_eq(indiv_eventlog_add_consumer(log, &c, &id, NULL, &err), INDIV_EINVAL);
+    cr_assert(strstr(err.msg, "transaction"), "%s", err.msg);
+    indiv_eventlog_close(log);
+}
+
+Test(eventlog, add_is_idempotent_by_ext_id) {
+    indiv_eventlog *log = open_new();
+    indiv_consumer_rec c = {"alice", 1, 1, INDIV_CH_CONTACTABLE, NULL};
+    int64_t a, b;
+    int created;
+    cr_assert_eq(indiv_eventlog_begin(log, NULL), 0);
+    cr_assert_eq(indiv_eventlog_add_consumer(log, &c, &a, &created, NULL), 0);
+    cr_assert_eq(created, 1);
+    c.consent_contact = 0; /* a second add does not overwrite */
+    cr_assert_eq(indiv_eventlog_add_consumer(log, &c, &b, &created, NULL), 0);
+    cr_assert_eq(created, 0);
+    cr_assert_eq(a, b);
+    cr_assert_eq(indiv_eventlog_commit(log, NULL), 0);
+    indiv_eventlog_stats st;
+    cr_assert_eq(indiv_eventlog_stats_get(log, &st, NULL), 0);
+    cr_assert_eq(st.consumers, 1);
+    cr_assert_eq(st.consent_contact, 1);
+    indiv_eventlog_close(log);
+}
+
+Test(eventlog, invalid_records_are_refused_with_the_field) {
+    indiv_eventlog *log = open_new();
+    indiv_error err = {0};
+    int64_t id;
+    cr_assert_eq(indiv_eventlog_begin(log, NULL), 0);
+    indiv_offer_rec of = {"o1", "x", "C", -1.0, 0, INDIV_TS_NONE, INDIV_TS_NONE};
+    cr_assert_eq(indiv_eventlog_add_offer(log, &of, &id, NULL, &err), INDIV_EINVAL);
+    cr_assert(strstr(err.msg, "price"), "%s", err.msg);
+    indiv_error_clear(&err);
+    of.price = 1;
+    of.valid_from = 10;
+    of.valid_to = 5;
+    cr_assert_eq(indiv_eventlog_add_offer(log, &of, &id, NULL, &err), INDIV_EINVAL);
+    cr_assert(strstr(err.msg, "valid_to"), "%s", err.msg);
+    indiv_error_clear(&err);
+    indiv_event ev = {1, 0, 0, 0, 99, 0, 1, 0};
+    cr_assert_eq(indiv_eventlog_add_event(log, &ev, &err), INDIV_EINVAL);
+    cr_assert(strstr(err.msg, "type"), "%s", err.msg);
+    indiv_consumer_rec c = {"c", 1, 1, INDIV_CH_BIT(INDIV_CH_WEB), NULL};
+    indiv_error_clear(&err);
+    cr_assert_eq(indiv_eventlog_add_consumer(log, &c, &id, NULL, &err), INDIV_EINVAL);
+    cr_assert(strstr(err.msg, "channels"), "%s", err.msg);
+    indiv_eventlog_rollback(log);
+    indiv_eventlog_close(log);
+}
+
+Test(eventlog, rollback_leaves_the_database_as_it_was) {
+    indiv_eventlog *log = open_new();
+    fill_small(log);
+    char before[17], after[17];
+    cr_assert_eq(indiv_eventlog_content_hash(log, before, NULL), 0);
+    cr_assert_eq(indiv_eventlog_begin(log, NULL), 0);
+    indiv_consumer_rec c = {"carol", 1, 1, 0, NULL};
+    int64_t id;
+    cr_assert_eq(indiv_eventlog_add_consumer(log, &c, &id, NULL, NULL), 0);
+    indiv_event ev = {id, 5, 0, 0, INDIV_EV_UNSUBSCRIBE, INDIV_CH_EMAIL, 1, 0};
+    cr_assert_eq(indiv_eventlog_add_event(log, &ev, NULL), 0);
+    indiv_eventlog_rollback(log);
+    cr_assert_eq(indiv_eventlog_content_hash(log, after, NULL), 0);
+    cr_assert_str_eq(before, after);
+    indiv_eventlog_close(log);
+}
+
+Test(eventlog, scan_is_ordered_by_consumer_then_time_and_bounded) {
+    indiv_eventlog *log = open_new();
+    fill_small(log);
+    indiv_event_cursor *cur;
+    indiv_event ev;
+    cr_assert_eq(indiv_eventlog_scan(log, INT64_MIN, INT64_MAX, &cur, NULL), 0);
+    int64_t want[][2] = {{1, 100}, {1, 300}, {2, 200}};
+    for (int i = 0; i < 3; i++) {
+        cr_assert_eq(indiv_event_cursor_next(cur, &ev, NULL), 1);
+        cr_assert_eq(ev.consumer_id, want[i][0]);
+        cr_assert_eq(ev.ts, want[i][1]);
+    }
+    cr_assert_eq(indiv_event_cursor_next(cur, &ev, NULL), 0);
+    indiv_event_cursor_free(cur);
+    /* [100, 300): the purchase at 300 is excluded, the view at 100 included. */
+    cr_assert_eq(indiv_eventlog_scan(log, 100, 300, &cur, NULL), 0);
+    int n = 0;
+    while (indiv_event_cursor_next(cur, &ev, NULL) == 1) {
+        cr_assert(ev.ts >= 100 && ev.ts < 300);
+        n++;
+    }
+    cr_assert_eq(n, 2);
+    indiv_event_cursor_free(cur);
+    indiv_eventlog_close(log);
+}
+
+Test(eventlog, event_ids_are_unique_across_transactions_and_reopens) {
+    indiv_eventlog *log = open_new();
+    fill_small(log);
+    indiv_eventlog_close(log);
+    log = open_new();
+    indiv_event ev = {1, 50, 0, 1, INDIV_EV_CLICK, INDIV_CH_EMAIL, 1, 0};
+    cr_assert_eq(indiv_eventlog_begin(log, NULL), 0);
+    cr_assert_eq(indiv_eventlog_add_event(log, &ev, NULL), 0);
+    cr_assert_eq(ev.id, 4, "ids 1-3 were used by the first transaction");
+    cr_assert_eq(indiv_eventlog_commit(log, NULL), 0);
+    indiv_eventlog_close(log);
+}
+
+Test(eventlog, stats_count_by_type_and_span) {
+    indiv_eventlog *log = open_new();
+    fill_small(log);
+    indiv_eventlog_stats st;
+    cr_assert_eq(indiv_eventlog_stats_get(log, &st, NULL), 0);
+    cr_assert_eq(st.consumers, 2);
+    cr_assert_eq(st.offers, 1);
+    cr_assert_eq(st.categories, 1);
+    cr_assert_eq(st.events, 3);
+    cr_assert_eq(st.by_type[INDIV_EV_VIEW], 2);
+    cr_assert_eq(st.by_type[INDIV_EV_PURCHASE], 1);
+    cr_assert_eq(st.first_ts, 100);
+    cr_assert_eq(st.last_ts, 300);
+    cr_assert_eq(st.consent_profiling, 2);
+    cr_assert_eq(st.consent_contact, 0);
+    indiv_eventlog_close(log);
+}
+
+Test(eventlog, content_hash_depends_on_content_only) {
+    indiv_eventlog *log = open_new();
+    fill_small(log);
+    char h1[17], h2[17], h3[17];
+    cr_assert_eq(indiv_eventlog_content_hash(log, h1, NULL), 0);
+    indiv_eventlog_close(log);
+    char *db2 = tu_path(dir, "log2.db");
+    cr_assert_eq(indiv_eventlog_open(db2, INDIV_EVENTLOG_CREATE, &log, NULL), 0);
+    fill_small(log);
+    cr_assert_eq(indiv_eventlog_content_hash(log, h2, NULL), 0);
+    cr_assert_str_eq(h1, h2, "same content, different files");
+    cr_assert_eq(indiv_eventlog_begin(log, NULL), 0);
+    cr_assert_eq(indiv_eventlog_meta_set(log, "note", "x", NULL), 0);
+    cr_assert_eq(indiv_eventlog_commit(log, NULL), 0);
+    cr_assert_eq(indiv_eventlog_content_hash(log, h3, NULL), 0);
+    cr_assert_str_neq(h1, h3);
+    indiv_eventlog_close(log);
+    free(db2);
+}
+
+Test(eventlog, names_parse_and_print) {
+    int t, c;
+    cr_assert_eq(indiv_event_type_parse("Purchase", &t), 0);
+    cr_assert_eq(t, INDIV_EV_PURCHASE);
+    cr_assert_str_eq(indiv_event_type_name(INDIV_EV_UNSUBSCRIBE), "unsubscribe");
+    cr_assert_null(indiv_event_type_name(0));
+    cr_assert_eq(indiv_event_type_parse("buy", &t), INDIV_EINVAL);
+    cr_assert_eq(indiv_channel_parse("SMS", &c), 0);
+    cr_assert_eq(c, INDIV_CH_SMS);
+    cr_assert_eq(indiv_channel_parse("fax", &c), INDIV_EINVAL);
+}
