@@ -135,7 +135,7 @@ check: | deps
 DEMO_DB ?= $(BUILD)/demo/world.db
 demo: all
 	@mkdir -p $(dir $(DEMO_DB))
-	$(BUILD)/release/indiv demo --db $(DEMO_DB)
+	$(BUILD)/release/indiv demo --db $(DEMO_DB) --out $(dir $(DEMO_DB))decisions.jsonl
 
 bench: all
 	@$(MAKE) --no-print-directory VARIANT=release $(BENCH_BIN)

@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "indiv/timeutil.h"
+
 /* A direct id → index table is used while max_id <= DIRECT_FACTOR * n. */
 #define DIRECT_FACTOR 4
 
@@ -22,6 +24,8 @@ struct indiv_catalog {
     int64_t *cat_ids; /* category id of each dense category index, ascending */
     size_t ncat, cat_cap;
     double *features; /* n × d */
+    double *popularity; /* n, normalised */
+    double pop_t, pop_half_life; /* for the popularity walk */
     size_t d;
     char source[64];
     int64_t *direct; /* offer id → index + 1 (0 = absent), or NULL */
@@ -92,7 +96,8 @@ static int add_offer(void *ctx, const indiv_offer_row *row) {
 static int finish(indiv_catalog *cat) {
     cat->d = cat->ncat;
     cat->features = calloc(cat->n * cat->d, sizeof *cat->features);
-    if (!cat->features)
+    cat->popularity = calloc(cat->n, sizeof *cat->popularity);
+    if (!cat->features || !cat->popularity)
         return INDIV_ENOMEM;
     for (size_t i = 0; i < cat->n; i++)
         cat->features[i * cat->d + cat->offers[i].category] = 1.0;
@@ -143,6 +148,7 @@ void indiv_catalog_free(indiv_catalog *cat) {
     free(cat->cat_names);
     free(cat->cat_ids);
     free(cat->features);
+    free(cat->popularity);
     free(cat->direct);
     free(cat);
 }
@@ -226,4 +232,37 @@ int indiv_catalog_valid_at(const indiv_catalog *cat, size_t i, int64_t t) {
     const indiv_offer *o = &cat->offers[i];
     return (o->valid_from == INDIV_TS_NONE || t >= o->valid_from) &&
            (o->valid_to == INDIV_TS_NONE || t < o->valid_to);
+}
+
+static int add_offer_day(void *ctx, int64_t offer_id, int64_t day, int64_t purchases) {
+    indiv_catalog *cat = ctx;
+    size_t i;
+    if (indiv_catalog_index(cat, offer_id, &i) == INDIV_OK)
+        cat->popularity[i] +=
+            (double)purchases * exp2(-(cat->pop_t - (double)day) / cat->pop_half_life);
+    return INDIV_OK;
+}
+
+int indiv_catalog_load_popularity(indiv_catalog *cat, indiv_eventlog *log, int64_t t,
+                                  double half_life_days, indiv_error *err) {
+    if (!(half_life_days > 0))
+        return indiv_error_set(err, INDIV_EINVAL, "popularity half-life must be > 0");
+    int64_t day = t >= 0 ? t / INDIV_SECONDS_PER_DAY : -((-t + INDIV_SECONDS_PER_DAY - 1) /
+                                                        INDIV_SECONDS_PER_DAY);
+    memset(cat->popularity, 0, cat->n * sizeof *cat->popularity);
+    cat->pop_t = (double)day;
+    cat->pop_half_life = half_life_days;
+    int rc = indiv_eventlog_each_offer_day(log, day, add_offer_day, cat, err);
+    if (rc < 0)
+        return rc;
+    double mx = 0;
+    for (size_t i = 0; i < cat->n; i++)
+        mx = cat->popularity[i] > mx ? cat->popularity[i] : mx;
+    for (size_t i = 0; i < cat->n && mx > 0; i++)
+        cat->popularity[i] = log1p(cat->popularity[i]) / log1p(mx);
+    return INDIV_OK;
+}
+
+const double *indiv_catalog_popularity(const indiv_catalog *cat) {
+    return cat->popularity;
 }

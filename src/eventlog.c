@@ -47,6 +47,7 @@ enum stmt_id {
     ST_CONSUMER_ROW,
     ST_PROFILE_PUT,
     ST_PROFILE_GET,
+    ST_COUNT_EVENTS,
     ST_COUNT
 };
 
@@ -81,6 +82,8 @@ static const char *const stmt_sql[ST_COUNT] = {
                        " n_events, vector) VALUES (?1, ?2, ?3, ?4, ?5)",
     [ST_PROFILE_GET] = "SELECT consumer_id, as_of, version, n_events, vector"
                        " FROM profiles WHERE consumer_id = ?1",
+    [ST_COUNT_EVENTS] = "SELECT count(*) FROM events WHERE consumer_id = ?1"
+                        " AND ts >= ?2 AND ts < ?3 AND type = ?4",
 };
 
 struct indiv_eventlog {
@@ -100,6 +103,11 @@ struct indiv_event_cursor {
 };
 
 struct indiv_profile_cursor {
+    indiv_eventlog *log;
+    sqlite3_stmt *stmt;
+};
+
+struct indiv_consumer_cursor {
     indiv_eventlog *log;
     sqlite3_stmt *stmt;
 };
@@ -955,6 +963,27 @@ int indiv_eventlog_each_offer(indiv_eventlog *log,
     return res;
 }
 
+int indiv_eventlog_each_offer_day(indiv_eventlog *log, int64_t before_day,
+                                  int (*fn)(void *ctx, int64_t offer_id, int64_t day,
+                                            int64_t purchases),
+                                  void *ctx, indiv_error *err) {
+    sqlite3_stmt *s = NULL;
+    if (sqlite3_prepare_v2(log->db,
+                           "SELECT offer_id, day, purchases FROM offer_daily"
+                           " WHERE day < ?1 ORDER BY offer_id, day",
+                           -1, &s, NULL) != SQLITE_OK)
+        return db_error(log, err, "read offer_daily");
+    sqlite3_bind_int64(s, 1, before_day);
+    int rc, res = INDIV_OK;
+    while (res == INDIV_OK && (rc = sqlite3_step(s)) == SQLITE_ROW)
+        res = fn(ctx, sqlite3_column_int64(s, 0), sqlite3_column_int64(s, 1),
+                 sqlite3_column_int64(s, 2));
+    if (res == INDIV_OK && rc != SQLITE_DONE)
+        res = db_error(log, err, "read offer_daily");
+    sqlite3_finalize(s);
+    return res;
+}
+
 /* ---- consumers ---------------------------------------------------------------------- */
 
 int indiv_eventlog_consumer_get(indiv_eventlog *log, int64_t id, indiv_consumer_row *row,
@@ -1127,6 +1156,74 @@ void indiv_profile_cursor_free(indiv_profile_cursor *cur) {
         return;
     sqlite3_finalize(cur->stmt);
     free(cur);
+}
+
+int indiv_eventlog_consumer_scan(indiv_eventlog *log, indiv_consumer_cursor **out,
+                                 indiv_error *err) {
+    *out = NULL;
+    indiv_consumer_cursor *cur = calloc(1, sizeof *cur);
+    if (!cur)
+        return indiv_error_set(err, INDIV_ENOMEM, "out of memory");
+    cur->log = log;
+    const char *sql = "SELECT c.id, c.ext_id, c.consent_profiling, c.consent_contact,"
+                      " c.channels, c.unsubscribed_ts, p.consumer_id, p.as_of, p.version,"
+                      " p.n_events, p.vector"
+                      " FROM consumers c LEFT JOIN profiles p ON p.consumer_id = c.id"
+                      " ORDER BY c.id";
+    if (sqlite3_prepare_v2(log->db, sql, -1, &cur->stmt, NULL) != SQLITE_OK) {
+        free(cur);
+        return db_error(log, err, "scan consumers");
+    }
+    *out = cur;
+    return INDIV_OK;
+}
+
+int indiv_consumer_cursor_next(indiv_consumer_cursor *cur, indiv_consumer_row *row,
+                               indiv_profile_row *prof, int *has_profile,
+                               indiv_error *err) {
+    sqlite3_stmt *s = cur->stmt;
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_DONE)
+        return 0;
+    if (rc != SQLITE_ROW)
+        return db_error(cur->log, err, "scan consumers");
+    row->id = sqlite3_column_int64(s, 0);
+    row->ext_id = (const char *)sqlite3_column_text(s, 1);
+    row->consent_profiling = sqlite3_column_int(s, 2);
+    row->consent_contact = sqlite3_column_int(s, 3);
+    row->channels = (unsigned)sqlite3_column_int(s, 4);
+    row->unsubscribed_ts = column_ts(s, 5);
+    *has_profile = sqlite3_column_type(s, 6) != SQLITE_NULL;
+    if (*has_profile) {
+        prof->consumer_id = sqlite3_column_int64(s, 6);
+        prof->as_of = sqlite3_column_int64(s, 7);
+        prof->version = sqlite3_column_int(s, 8);
+        prof->n_events = sqlite3_column_int64(s, 9);
+        prof->blob = sqlite3_column_blob(s, 10);
+        prof->size = (size_t)sqlite3_column_bytes(s, 10);
+    }
+    return 1;
+}
+
+void indiv_consumer_cursor_free(indiv_consumer_cursor *cur) {
+    if (!cur)
+        return;
+    sqlite3_finalize(cur->stmt);
+    free(cur);
+}
+
+int indiv_eventlog_count_events(indiv_eventlog *log, int64_t consumer_id, int type,
+                                int64_t from_ts, int64_t before_ts, int64_t *n,
+                                indiv_error *err) {
+    sqlite3_stmt *s = stmt(log, ST_COUNT_EVENTS, err);
+    if (!s)
+        return INDIV_EDB;
+    sqlite3_bind_int64(s, 1, consumer_id);
+    sqlite3_bind_int64(s, 2, from_ts);
+    sqlite3_bind_int64(s, 3, before_ts);
+    sqlite3_bind_int(s, 4, type);
+    int rc = step_id(log, s, n, err);
+    return rc < 0 ? rc : INDIV_OK;
 }
 
 /* ---- appends since a mark ----------------------------------------------------------- */

@@ -56,6 +56,16 @@ const char *indiv_catalog_feature_source(const indiv_catalog *cat);
 int indiv_catalog_set_features(indiv_catalog *cat, const double *matrix, size_t d,
                                const char *source, indiv_error *err);
 
+/* Computes each offer's popularity as of time t: purchases per UTC day before the day of
+ * t, decayed with half_life_days (a purchase d days before counts 2^(-d / half-life)),
+ * then normalised to [0, 1] as log(1 + pop) / log(1 + max pop). Non-personal: counts
+ * every purchase (table offer_daily). */
+int indiv_catalog_load_popularity(indiv_catalog *cat, indiv_eventlog *log, int64_t t,
+                                  double half_life_days, indiv_error *err);
+
+/* Normalised popularity of each offer (n values; zeros until loaded). */
+const double *indiv_catalog_popularity(const indiv_catalog *cat);
+
 /* 1 when offer i can be proposed at time t (inside its validity bounds). */
 int indiv_catalog_valid_at(const indiv_catalog *cat, size_t i, int64_t t);
 

@@ -246,6 +246,13 @@ int indiv_eventlog_each_offer(indiv_eventlog *log,
                               int (*fn)(void *ctx, const indiv_offer_row *row), void *ctx,
                               indiv_error *err);
 
+/* Calls fn(ctx, offer_id, day, purchases) for every offer_daily row with day < before_day
+ * (days since 1970-01-01, UTC), in (offer, day) order. */
+int indiv_eventlog_each_offer_day(indiv_eventlog *log, int64_t before_day,
+                                  int (*fn)(void *ctx, int64_t offer_id, int64_t day,
+                                            int64_t purchases),
+                                  void *ctx, indiv_error *err);
+
 /* ---- consent-aware event scans ---------------------------------------------------- */
 
 /* Ordered pass over the events of consumers who gave profiling consent only: events of
@@ -320,6 +327,24 @@ int indiv_eventlog_profile_scan(indiv_eventlog *log, indiv_profile_cursor **out 
 int indiv_profile_cursor_next(indiv_profile_cursor *cur, indiv_profile_row *row /* OUT */,
                               indiv_error *err);
 void indiv_profile_cursor_free(indiv_profile_cursor *cur);
+
+/* Every consumer in id order, with their stored profile when they have one (the
+ * decision engine's read). */
+typedef struct indiv_consumer_cursor indiv_consumer_cursor;
+int indiv_eventlog_consumer_scan(indiv_eventlog *log, indiv_consumer_cursor **out /* OUT */,
+                                 indiv_error *err);
+/* 1 with *row filled (ext_id borrowed until the next call) and *has_profile set (and
+ * *prof filled, blob borrowed, when 1); 0 at the end; negative on error. */
+int indiv_consumer_cursor_next(indiv_consumer_cursor *cur, indiv_consumer_row *row /* OUT */,
+                               indiv_profile_row *prof /* OUT */, int *has_profile /* OUT */,
+                               indiv_error *err);
+void indiv_consumer_cursor_free(indiv_consumer_cursor *cur);
+
+/* Number of events of one type for one consumer in [from_ts, before_ts): one b-tree
+ * seek. */
+int indiv_eventlog_count_events(indiv_eventlog *log, int64_t consumer_id, int type,
+                                int64_t from_ts, int64_t before_ts, int64_t *n /* OUT */,
+                                indiv_error *err);
 
 /* ---- appends since a mark ---------------------------------------------------------- */
 

@@ -15,6 +15,7 @@ static const struct {
     int (*fn)(int, char **);
     const char *summary;
 } commands[] = {
+    {"decide", cli_decide, "decide for every consumer: contact, defer or nothing"},
     {"demo", cli_demo, "run the pipeline on the embedded default world"},
     {"generate", cli_generate, "write a synthetic world with known ground truth"},
     {"import", cli_import, "import a real log (Online Retail CSV, or generic events CSV)"},

@@ -1,0 +1,64 @@
+/*
+ * decide.h — the decision run: every consumer (or one shard of them) through scorer and
+ * policy, into a JSON Lines file and a run summary (DESIGN.md §2, §6, §7).
+ *
+ * The main thread reads consumers and their profiles in id order, in blocks; the blocks
+ * of one round are scored (one dgemm each), decided and serialised by one thread each,
+ * then written in order. Every consumer's decision depends only on its own data, the
+ * model, the parameters and the seed, so the output is byte-identical whatever the
+ * thread count, and the N shards of a run together hold exactly its lines. The output is
+ * written to a temporary file in the same directory and renamed at the end: an
+ * interrupted or failed run never leaves a partial file under the output name.
+ */
+#ifndef INDIV_DECIDE_H
+#define INDIV_DECIDE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "indiv/decision.h"
+#include "indiv/error.h"
+#include "indiv/eventlog.h"
+#include "indiv/model.h"
+#include "indiv/policy.h"
+#include "indiv/profile.h"
+#include "indiv/progress.h"
+
+#define INDIV_DECIDE_BLOCK 256 /* consumers per block (DESIGN.md §6) */
+#define INDIV_THREADS_MAX 64
+
+typedef struct indiv_decide_opts {
+    indiv_policy_params policy; /* policy.as_of is the decision time */
+    const char *out_path;       /* JSON Lines output */
+    int threads;                /* 1..INDIV_THREADS_MAX */
+    size_t block;               /* consumers per block */
+    int shard_index, shard_count; /* decide only shard I of N (0 of 1: everyone) */
+} indiv_decide_opts;
+
+typedef struct indiv_decide_summary {
+    indiv_decision_counts counts;
+    int64_t consumers_total; /* consumers in the database */
+    int64_t offers, offers_valid;
+    int profiles_built;      /* 1 when profiles exist (meta('profile_params')) */
+    int64_t profiles_as_of;
+    indiv_rhythm_prior prior;
+    double seconds_read, seconds_decide, seconds_write, seconds_total;
+} indiv_decide_summary;
+
+void indiv_decide_opts_init(indiv_decide_opts *o);
+
+/* Runs the decisions. On error nothing is left at o->out_path (an existing file there is
+ * kept as it was). */
+int indiv_decide_run(indiv_eventlog *log, const indiv_model *m, const indiv_decide_opts *o,
+                     indiv_progress_fn progress, void *ctx,
+                     indiv_decide_summary *sum /* OUT */, indiv_error *err);
+
+/* The run summary as pretty JSON (parameters, model id, counts by action and reason,
+ * divergent share, timings); caller frees. */
+char *indiv_decide_summary_json(const indiv_decide_opts *o, const indiv_model *m,
+                                const indiv_decide_summary *sum);
+
+/* Stable shard of a consumer: FNV-1a 64 of its source id, modulo n. */
+int indiv_shard_of(const char *ext_id, int n);
+
+#endif /* INDIV_DECIDE_H */

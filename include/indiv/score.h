@@ -1,0 +1,79 @@
+/*
+ * score.h — propensity of every (consumer, offer) in a block: one BLAS gemm per block.
+ *
+ * For a block of B consumers, the scorer builds X (B × d: each consumer's taste,
+ * normalised to shares of its positive mass), multiplies it by the catalog's feature
+ * matrix F (n × d) with one gsl_blas_dgemm into the affinity block A = X F^T (B × n), and
+ * gives the model's logit of each pair on demand:
+ *
+ *   z(i, j) = c_j + u_i + w_affinity · A(i, j)
+ *   c_j     = intercept + w_popularity · popularity_j                (per offer)
+ *   u_i     = w_readiness · readiness_i + w_frequency · frequency_i  (per consumer)
+ *   p(i, j) = 1 / (1 + e^(-z))
+ *
+ * The policy selects on z (monotone in p), so the exponential is paid only for the few
+ * offers it keeps. A channel's reaction rate turns p into a propensity per (consumer,
+ * offer, channel): p · rate. This module is the only BLAS caller in indiv; it runs
+ * OpenBLAS single-threaded, because the decision engine parallelises over blocks (one
+ * block per thread), which is faster (DESIGN.md §6) and keeps results independent of the
+ * thread count.
+ */
+#ifndef INDIV_SCORE_H
+#define INDIV_SCORE_H
+
+#include <stddef.h>
+
+#include "indiv/catalog.h"
+#include "indiv/error.h"
+#include "indiv/model.h"
+#include "indiv/profile.h"
+
+/* Frequency feature: log(1 + orders) / log(1 + INDIV_FREQUENCY_SCALE), capped at 1. */
+#define INDIV_FREQUENCY_SCALE 50.0
+
+typedef struct indiv_scorer indiv_scorer;
+typedef struct indiv_score_block indiv_score_block;
+
+/* A scorer for the model and catalog (both borrowed; the catalog's popularity must be
+ * loaded). Fails when the model's feature space does not match the catalog's. */
+int indiv_scorer_new(const indiv_model *m, const indiv_catalog *cat,
+                     indiv_scorer **out /* OUT */, indiv_error *err);
+void indiv_scorer_free(indiv_scorer *s);
+
+/* A workspace for up to `rows` consumers (one per thread). NULL when out of memory. */
+indiv_score_block *indiv_score_block_new(const indiv_scorer *s, size_t rows);
+void indiv_score_block_free(indiv_score_block *b);
+
+/* Sets row i of the block: pr may be NULL (no profile: zero taste, neutral terms),
+ * readiness in [0, 1] (ignored, like frequency, when pr has no rhythm features). */
+void indiv_score_set_row(const indiv_scorer *s, indiv_score_block *b, size_t i,
+                         const indiv_profile *pr, double readiness);
+
+/* Computes the affinity block for rows [0, nrows) with one dgemm. */
+int indiv_score_run(const indiv_scorer *s, indiv_score_block *b, size_t nrows,
+                    indiv_error *err);
+
+/* Row i of the affinity block (n values). */
+const double *indiv_score_affinity(const indiv_score_block *b, size_t i);
+
+/* Logit and propensity of (row i, offer j). */
+double indiv_score_logit(const indiv_scorer *s, const indiv_score_block *b, size_t i,
+                         size_t j);
+double indiv_score_propensity(const indiv_scorer *s, const indiv_score_block *b, size_t i,
+                              size_t j);
+
+/* Contribution of each model term to the logit of (i, j), in indiv_model_term order. */
+void indiv_score_terms(const indiv_scorer *s, const indiv_score_block *b, size_t i,
+                       size_t j, double terms[INDIV_TERM_COUNT] /* OUT */);
+
+/* Per-offer constant c_j (n values) and the affinity weight, for selection loops. */
+const double *indiv_scorer_offer_terms(const indiv_scorer *s);
+double indiv_scorer_affinity_weight(const indiv_scorer *s);
+/* Per-consumer term u_i of row i. */
+double indiv_score_consumer_term(const indiv_score_block *b, size_t i);
+
+/* Logistic function and its inverse (logit), exposed for thresholds. */
+double indiv_sigmoid(double z);
+double indiv_logit(double p);
+
+#endif /* INDIV_SCORE_H */

@@ -1,0 +1,467 @@
+/*
+ * decide.c — the decision run: read blocks, score and decide them in parallel, write in
+ * order (the contract is in decide.h).
+ *
+ * Threads: one round = up to `threads` blocks of `block` consumers. The main thread
+ * reads a round (SQLite is used from this thread only), one POSIX thread per block
+ * scores (one dgemm), decides and serialises it into the block's own buffer, and the main
+ * thread writes the buffers in block order. Per-block counts are added in block order, so
+ * even the floating-point sums of the summary do not depend on the thread count.
+ */
+#include "indiv/decide.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <gsl/gsl_rng.h>
+#include <jansson.h>
+
+#include "indiv/catalog.h"
+#include "indiv/rng.h"
+#include "indiv/score.h"
+#include "indiv/timeutil.h"
+
+/* FNV-1a 64 (Fowler, Noll, Vo). */
+#define FNV_OFFSET 0xcbf29ce484222325ULL
+#define FNV_PRIME 0x100000001b3ULL
+
+int indiv_shard_of(const char *ext_id, int n) {
+    uint64_t h = FNV_OFFSET;
+    for (const unsigned char *p = (const unsigned char *)ext_id; *p; p++)
+        h = (h ^ *p) * FNV_PRIME;
+    return n > 1 ? (int)(h % (uint64_t)n) : 0;
+}
+
+void indiv_decide_opts_init(indiv_decide_opts *o) {
+    memset(o, 0, sizeof *o);
+    indiv_policy_params_init(&o->policy);
+    o->threads = 2;
+    o->block = INDIV_DECIDE_BLOCK;
+    o->shard_index = 0;
+    o->shard_count = 1;
+}
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* ---- blocks --------------------------------------------------------------------------- */
+
+/* What the whole run shares, read-only while threads work. */
+struct run {
+    const indiv_decide_opts *o;
+    const indiv_scorer *scorer;
+    const indiv_catalog *cat;
+    const unsigned char *valid;
+    const indiv_rhythm_prior *prior;
+    indiv_decision_ctx ctx;
+};
+
+struct block {
+    const struct run *run;
+    size_t n, cap;
+    indiv_consumer_row *rows;
+    size_t *ext_off;     /* offsets of the ext ids in `ext` */
+    indiv_buf ext;
+    indiv_profile *prof;
+    int *has_prof;
+    indiv_policy_input *in;
+    indiv_score_block *sb;
+    gsl_rng *rng;
+    indiv_buf out;
+    indiv_decision_counts counts;
+    int rc;
+};
+
+static void block_free(struct block *b) {
+    for (size_t i = 0; b->prof && i < b->cap; i++)
+        indiv_profile_clear(&b->prof[i]);
+    free(b->rows);
+    free(b->ext_off);
+    indiv_buf_free(&b->ext);
+    free(b->prof);
+    free(b->has_prof);
+    free(b->in);
+    indiv_score_block_free(b->sb);
+    gsl_rng_free(b->rng);
+    indiv_buf_free(&b->out);
+}
+
+static int block_init(struct block *b, const struct run *run, size_t cap) {
+    memset(b, 0, sizeof *b);
+    b->run = run;
+    b->cap = cap;
+    b->rows = calloc(cap, sizeof *b->rows);
+    b->ext_off = calloc(cap, sizeof *b->ext_off);
+    b->prof = calloc(cap, sizeof *b->prof);
+    b->has_prof = calloc(cap, sizeof *b->has_prof);
+    b->in = calloc(cap, sizeof *b->in);
+    b->sb = indiv_score_block_new(run->scorer, cap);
+    b->rng = indiv_rng_new(0, 0, INDIV_RNG_DIVERGENCE);
+    return b->rows && b->ext_off && b->prof && b->has_prof && b->in && b->sb && b->rng
+               ? INDIV_OK
+               : INDIV_ENOMEM;
+}
+
+/* Scores, decides and serialises one block (runs in its own thread). */
+static void *block_work(void *arg) {
+    struct block *b = arg;
+    const struct run *run = b->run;
+    indiv_decision d;
+    for (size_t i = 0; i < b->n; i++)
+        indiv_score_set_row(run->scorer, b->sb, i, b->has_prof[i] ? &b->prof[i] : NULL,
+                            b->in[i].readiness);
+    b->rc = indiv_score_run(run->scorer, b->sb, b->n, NULL);
+    for (size_t i = 0; b->rc == INDIV_OK && i < b->n; i++) {
+        b->in[i].consumer = &b->rows[i];
+        b->in[i].profile = b->has_prof[i] ? &b->prof[i] : NULL;
+        indiv_policy_decide(&run->o->policy, run->scorer, b->sb, i, run->cat, run->valid,
+                            &b->in[i], run->prior, b->rng, &d);
+        indiv_decision_count(&b->counts, &d);
+        b->rc = indiv_decision_write_json(&d, b->ext.data + b->ext_off[i], &run->ctx, &b->out);
+    }
+    return NULL;
+}
+
+/* ---- reading ----------------------------------------------------------------------- */
+
+/* Reader state: the cursor and what every consumer's preparation needs. */
+struct reader {
+    indiv_eventlog *log;
+    indiv_consumer_cursor *cur;
+    const indiv_profile_params *pp; /* NULL when no profiles were built */
+    const indiv_decide_opts *o;
+    const indiv_rhythm_prior *prior;
+    int done;
+};
+
+/* Readiness and recent contacts of consumer i of the block (see policy.h). */
+static int prepare(struct reader *r, struct block *b, size_t i, indiv_error *err) {
+    const indiv_policy_params *pol = &r->o->policy;
+    indiv_policy_input *in = &b->in[i];
+    in->readiness = 1.0;
+    in->contacts_recent = 0;
+    indiv_profile *pr = b->has_prof[i] ? &b->prof[i] : NULL;
+    if (pr && (pr->features & INDIV_FEAT_RHYTHM))
+        in->readiness = indiv_profile_readiness(pr, r->prior, pol->rhythm_prior_strength,
+                                                pol->as_of, pol->readiness_horizon_days);
+    int64_t win = (int64_t)(pol->per_days * INDIV_SECONDS_PER_DAY);
+    if (pr && (pr->features & INDIV_FEAT_PRESSURE)) {
+        int un;
+        indiv_profile_pressure(pr, pol->as_of, pol->per_days, &in->contacts_recent, &un);
+        return INDIV_OK;
+    }
+    /* No pressure feature: the cap still holds, counted from the log (one seek). */
+    int64_t n = 0;
+    int rc = pol->per_days > 0
+                 ? indiv_eventlog_count_events(r->log, b->rows[i].id, INDIV_EV_CONTACT,
+                                               pol->as_of - win, pol->as_of, &n, err)
+                 : INDIV_OK;
+    in->contacts_recent = (int)n;
+    return rc;
+}
+
+/* Copies the cursor's current row into slot i, decoding and projecting the profile. */
+static int take_row(struct reader *r, struct block *b, const indiv_consumer_row *row,
+                    const indiv_profile_row *prow, int has_profile, indiv_error *err) {
+    size_t i = b->n;
+    b->rows[i] = *row;
+    b->ext_off[i] = b->ext.len;
+    if (indiv_buf_append(&b->ext, row->ext_id, strlen(row->ext_id) + 1) < 0)
+        return indiv_error_set(err, INDIV_ENOMEM, "out of memory");
+    b->has_prof[i] = has_profile && r->pp;
+    if (b->has_prof[i]) {
+        int rc = indiv_profile_decode(prow, &b->prof[i], err);
+        if (rc < 0)
+            return rc;
+        if (b->prof[i].as_of > r->o->policy.as_of)
+            return indiv_error_set(err, INDIV_EINVAL,
+                                   "the profile of consumer %s was built from events up to "
+                                   "after the decision time; rebuild profiles with an "
+                                   "--as-of at or before it",
+                                   row->ext_id);
+        indiv_profile_project(&b->prof[i], r->o->policy.as_of, r->pp->half_life_days);
+    }
+    int rc = prepare(r, b, i, err);
+    b->n++;
+    return rc;
+}
+
+/* Fills block b with the next consumers of the shard. */
+static int read_block(struct reader *r, struct block *b, indiv_error *err) {
+    indiv_consumer_row row;
+    indiv_profile_row prow;
+    int has, rc = INDIV_OK;
+    b->n = 0;
+    b->ext.len = 0;
+    b->out.len = 0;
+    memset(&b->counts, 0, sizeof b->counts);
+    while (!r->done && b->n < b->cap) {
+        rc = indiv_consumer_cursor_next(r->cur, &row, &prow, &has, err);
+        if (rc <= 0) {
+            r->done = 1;
+            break;
+        }
+        rc = INDIV_OK;
+        if (indiv_shard_of(row.ext_id, r->o->shard_count) != r->o->shard_index)
+            continue;
+        if ((rc = take_row(r, b, &row, &prow, has, err)) < 0)
+            break;
+    }
+    return rc < 0 ? rc : INDIV_OK;
+}
+
+/* ---- the run ----------------------------------------------------------------------------- */
+
+/* One round: read up to `threads` blocks, work them in parallel, write them in order. */
+static int round_run(struct reader *r, struct block *blocks, int nthreads, FILE *f,
+                     indiv_decide_summary *sum, indiv_error *err) {
+    double t0 = now_s();
+    int used = 0, rc = INDIV_OK;
+    for (; used < nthreads && !r->done; used++)
+        if ((rc = read_block(r, &blocks[used], err)) < 0)
+            return rc;
+    double t1 = now_s();
+    pthread_t tid[INDIV_THREADS_MAX];
+    int started[INDIV_THREADS_MAX] = {0};
+    for (int k = 0; k < used; k++)
+        started[k] = used > 1 && pthread_create(&tid[k], NULL, block_work, &blocks[k]) == 0;
+    for (int k = 0; k < used; k++) {
+        if (started[k])
+            pthread_join(tid[k], NULL);
+        else
+            block_work(&blocks[k]); /* one thread, or creation failed: work here */
+    }
+    double t2 = now_s();
+    for (int k = 0; k < used && rc == INDIV_OK; k++) {
+        if (blocks[k].rc < 0)
+            rc = indiv_error_set(err, blocks[k].rc, "scoring or serialising a block failed");
+        else if (blocks[k].out.len && fwrite(blocks[k].out.data, 1, blocks[k].out.len, f) !=
+                                          blocks[k].out.len)
+            rc = indiv_error_set(err, INDIV_EIO, "write failed: %s", strerror(errno));
+        indiv_decision_counts_add(&sum->counts, &blocks[k].counts);
+    }
+    sum->seconds_read += t1 - t0;
+    sum->seconds_decide += t2 - t1;
+    sum->seconds_write += now_s() - t2;
+    return rc;
+}
+
+/* Loops over rounds until the cursor is exhausted. */
+static int run_all(struct reader *r, const struct run *run, FILE *f,
+                   indiv_progress_fn progress, void *ctx, indiv_decide_summary *sum,
+                   indiv_error *err) {
+    int nthreads = run->o->threads;
+    struct block blocks[INDIV_THREADS_MAX];
+    int rc = INDIV_OK, made = 0;
+    for (; made < nthreads && rc == INDIV_OK; made++)
+        rc = block_init(&blocks[made], run, run->o->block);
+    if (rc < 0)
+        indiv_error_set(err, rc, "out of memory for %d blocks", nthreads);
+    while (rc == INDIV_OK && !r->done) {
+        rc = round_run(r, blocks, nthreads, f, sum, err);
+        if (progress)
+            progress(ctx, "decide", sum->counts.consumers, sum->consumers_total);
+    }
+    for (int k = 0; k < made; k++)
+        block_free(&blocks[k]);
+    return rc;
+}
+
+static int load_world(indiv_eventlog *log, const indiv_model *m, const indiv_decide_opts *o,
+                      indiv_catalog **cat, unsigned char **valid, indiv_decide_summary *sum,
+                      indiv_error *err) {
+    indiv_eventlog_stats st;
+    int rc = indiv_eventlog_stats_get(log, &st, err);
+    if (rc == INDIV_OK)
+        rc = indiv_catalog_load(log, cat, err);
+    if (rc == INDIV_OK)
+        rc = indiv_catalog_load_popularity(*cat, log, o->policy.as_of,
+                                           m->popularity_half_life_days, err);
+    if (rc < 0)
+        return rc;
+    sum->consumers_total = st.consumers;
+    sum->offers = (int64_t)indiv_catalog_size(*cat);
+    if (!(*valid = malloc(indiv_catalog_size(*cat))))
+        return indiv_error_set(err, INDIV_ENOMEM, "out of memory");
+    for (size_t j = 0; j < indiv_catalog_size(*cat); j++)
+        sum->offers_valid += (*valid)[j] =
+            (unsigned char)indiv_catalog_valid_at(*cat, j, o->policy.as_of);
+    return INDIV_OK;
+}
+
+static int check_opts(const indiv_decide_opts *o, indiv_error *err) {
+    int rc = indiv_policy_params_validate(&o->policy, err);
+    if (rc < 0)
+        return rc;
+    if (o->threads < 1 || o->threads > INDIV_THREADS_MAX)
+        return indiv_error_set(err, INDIV_EINVAL, "threads must be in 1..%d",
+                               INDIV_THREADS_MAX);
+    if (o->block < 1)
+        return indiv_error_set(err, INDIV_EINVAL, "block size must be >= 1");
+    if (o->shard_count < 1 || o->shard_index < 0 || o->shard_index >= o->shard_count)
+        return indiv_error_set(err, INDIV_EINVAL, "shard %d/%d is not a valid I/N",
+                               o->shard_index, o->shard_count);
+    if (!o->out_path || !*o->out_path)
+        return indiv_error_set(err, INDIV_EINVAL, "no output path");
+    return INDIV_OK;
+}
+
+/* Opens a temporary file next to path. */
+static FILE *open_temp(const char *path, char **tmp, indiv_error *err) {
+    size_t n = strlen(path) + 16;
+    if (!(*tmp = malloc(n))) {
+        indiv_error_set(err, INDIV_ENOMEM, "out of memory");
+        return NULL;
+    }
+    snprintf(*tmp, n, "%s.tmp-XXXXXX", path);
+    int fd = mkstemp(*tmp);
+    FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+    if (!f) {
+        indiv_error_set(err, INDIV_EIO, "%s: cannot create a temporary file: %s", path,
+                        strerror(errno));
+        if (fd >= 0) {
+            close(fd);
+            unlink(*tmp);
+        }
+        free(*tmp);
+        *tmp = NULL;
+    }
+    return f;
+}
+
+/* Closes f and renames tmp to path on success; removes tmp otherwise. */
+static int finish_file(FILE *f, char *tmp, const char *path, int rc, indiv_error *err) {
+    if (fclose(f) != 0 && rc == INDIV_OK)
+        rc = indiv_error_set(err, INDIV_EIO, "%s: write failed: %s", path, strerror(errno));
+    if (rc == INDIV_OK && rename(tmp, path) != 0)
+        rc = indiv_error_set(err, INDIV_EIO, "%s: cannot rename the output into place: %s",
+                             path, strerror(errno));
+    if (rc < 0)
+        unlink(tmp);
+    free(tmp);
+    return rc;
+}
+
+static int read_profile_params(indiv_eventlog *log, indiv_profile_params *pp,
+                               indiv_decide_summary *sum, indiv_error *err) {
+    int rc = indiv_profile_stored_params(log, pp, &sum->prior, err);
+    if (rc == INDIV_ENOTFOUND) {
+        sum->profiles_built = 0;
+        sum->prior = (indiv_rhythm_prior){0};
+        return INDIV_OK;
+    }
+    sum->profiles_built = rc == INDIV_OK;
+    sum->profiles_as_of = pp->as_of;
+    return rc;
+}
+
+int indiv_decide_run(indiv_eventlog *log, const indiv_model *m, const indiv_decide_opts *o,
+                     indiv_progress_fn progress, void *ctx, indiv_decide_summary *sum,
+                     indiv_error *err) {
+    double t0 = now_s();
+    memset(sum, 0, sizeof *sum);
+    indiv_profile_params pp;
+    indiv_catalog *cat = NULL;
+    indiv_scorer *scorer = NULL;
+    unsigned char *valid = NULL;
+    struct reader r = {.log = log, .o = o, .prior = &sum->prior};
+    int rc = check_opts(o, err);
+    if (rc == INDIV_OK)
+        rc = indiv_model_validate(m, err);
+    if (rc == INDIV_OK)
+        rc = read_profile_params(log, &pp, sum, err);
+    r.pp = sum->profiles_built ? &pp : NULL;
+    if (rc == INDIV_OK)
+        rc = load_world(log, m, o, &cat, &valid, sum, err);
+    if (rc == INDIV_OK)
+        rc = indiv_scorer_new(m, cat, &scorer, err);
+    if (rc == INDIV_OK)
+        rc = indiv_eventlog_consumer_scan(log, &r.cur, err);
+    char *tmp = NULL;
+    FILE *f = rc == INDIV_OK ? open_temp(o->out_path, &tmp, err) : NULL;
+    if (rc == INDIV_OK && !f)
+        rc = err ? err->code : INDIV_EIO;
+    if (f) {
+        struct run run = {o, scorer, cat, valid, &sum->prior,
+                          {cat, m->id, o->policy.seed, o->policy.as_of}};
+        rc = run_all(&r, &run, f, progress, ctx, sum, err);
+        rc = finish_file(f, tmp, o->out_path, rc, err);
+    }
+    indiv_consumer_cursor_free(r.cur);
+    indiv_scorer_free(scorer);
+    indiv_catalog_free(cat);
+    free(valid);
+    sum->seconds_total = now_s() - t0;
+    return rc;
+}
+
+/* ---- summary ---------------------------------------------------------------------------- */
+
+static json_t *params_json(const indiv_decide_opts *o) {
+    const indiv_policy_params *p = &o->policy;
+    char asof[INDIV_ISO_LEN];
+    return json_pack("{s:s, s:f, s:i, s:s, s:f, s:f, s:f, s:s, s:i, s:f, s:f, s:f, s:f, "
+                     "s:I, s:i, s:i, s:s}",
+                     "as_of", indiv_time_format(p->as_of, asof), "threshold", p->threshold,
+                     "slots", p->slots, "rank_by", p->rank_by_value ? "value" : "propensity",
+                     "serendipity", p->serendipity, "bubble", p->bubble, "floor", p->floor,
+                     "divergence", indiv_divergence_name(p->divergence), "max_contacts",
+                     p->max_contacts, "per_days", p->per_days, "min_readiness",
+                     p->min_readiness, "readiness_horizon_days", p->readiness_horizon_days,
+                     "rhythm_prior_strength", p->rhythm_prior_strength, "seed",
+                     (json_int_t)p->seed, "threads", o->threads, "block", (int)o->block,
+                     "shard", "");
+}
+
+static json_t *counts_json(const indiv_decision_counts *c) {
+    json_t *act = json_object(), *why = json_object();
+    for (int a = 0; a < 3; a++)
+        json_object_set_new(act, indiv_action_name((indiv_action)a),
+                            json_integer(c->by_action[a]));
+    for (int r = 0; r < INDIV_R_COUNT; r++)
+        json_object_set_new(why, indiv_reason_name((indiv_reason)r),
+                            json_integer(c->by_reason[r]));
+    int64_t contacts = c->by_action[INDIV_CONTACT];
+    return json_pack(
+        "{s:I, s:o, s:o, s:I, s:I, s:f, s:f, s:I, s:{s:I, s:I, s:I}, s:f}", "consumers",
+        (json_int_t)c->consumers, "by_action", act, "by_reason", why, "personalised",
+        (json_int_t)c->personalised, "offers_sent", (json_int_t)c->offers_sent,
+        "divergent_share_of_contacts",
+        contacts ? (double)c->contacts_divergent / (double)contacts : 0.0,
+        "offers_per_contact", contacts ? (double)c->offers_sent / (double)contacts : 0.0,
+        "divergence_drawn", (json_int_t)c->divergence_drawn, "divergence_not_placed",
+        "no_plausible_offer_outside_bubble", (json_int_t)c->divergence_missed[1],
+        "no_relevant_offer_to_ride_along", (json_int_t)c->divergence_missed[2],
+        "no_room_in_a_single_slot", (json_int_t)c->divergence_missed[3],
+        "mean_best_score_of_none",
+        c->n_best_p_none ? c->sum_best_p_none / (double)c->n_best_p_none : 0.0);
+}
+
+char *indiv_decide_summary_json(const indiv_decide_opts *o, const indiv_model *m,
+                                const indiv_decide_summary *s) {
+    char shard[32], asof[INDIV_ISO_LEN];
+    snprintf(shard, sizeof shard, "%d/%d", o->shard_index, o->shard_count);
+    json_t *params = params_json(o);
+    json_object_set_new(params, "shard", json_string(shard));
+    json_t *root = json_pack(
+        "{s:s, s:o, s:o, s:{s:I, s:I, s:I, s:b, s:s?, s:f, s:f}, s:{s:f, s:f, s:f, s:f}}",
+        "model", m->id, "parameters", params, "counts", counts_json(&s->counts), "data",
+        "consumers_in_database", (json_int_t)s->consumers_total, "offers",
+        (json_int_t)s->offers, "offers_valid", (json_int_t)s->offers_valid, "profiles_built",
+        s->profiles_built, "profiles_as_of",
+        s->profiles_built ? indiv_time_format(s->profiles_as_of, asof) : NULL,
+        "prior_mean_interval_days", s->prior.mean_days, "prior_interval_cv2", s->prior.cv2,
+        "seconds", "read", s->seconds_read, "decide", s->seconds_decide, "write",
+        s->seconds_write, "total", s->seconds_total);
+    char *txt = root ? json_dumps(root, JSON_INDENT(2) | JSON_REAL_PRECISION(6)) : NULL;
+    json_decref(root);
+    return txt;
+}
