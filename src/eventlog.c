@@ -738,6 +738,15 @@ int indiv_eventlog_consumer_id(indiv_eventlog *log, const char *ext_id, int64_t 
     return rc < 0 ? rc : INDIV_OK;
 }
 
+int indiv_eventlog_offer_id(indiv_eventlog *log, const char *ext_id, int64_t *id,
+                            indiv_error *err) {
+    int rc = lookup_text(log, ST_OFFER_GET, ext_id, id, err);
+    if (rc == 0)
+        return indiv_error_set(err, INDIV_ENOTFOUND, "%s: no offer with id '%s'", log->path,
+                               ext_id);
+    return rc < 0 ? rc : INDIV_OK;
+}
+
 /* FNV-1a 64 (Fowler, Noll, Vo; http://www.isthe.com/chongo/tech/comp/fnv/). */
 #define FNV_OFFSET 0xcbf29ce484222325ULL
 #define FNV_PRIME 0x100000001b3ULL

@@ -36,12 +36,12 @@
 /* Longest excerpt of an offending value quoted in a bad-row reason. */
 #define VALUE_EXCERPT 40
 /* Longest description the category rule looks at, and the most words it keeps. */
-#define CATEGORY_TEXT_MAX 256
+#define CATEGORY_TEXT_MAX  256
 #define CATEGORY_WORDS_MAX 32
 /* Category of a description with no usable word. */
 #define CATEGORY_NONE "OTHER"
 
-/* ---- small growable arrays and a string → int64 hash map ---------------------------- */
+/* ---- small growable arrays and a string → int64 hash map ------------------------- */
 
 /* Makes room for need elements of size elsz in *p (capacity *cap, doubling). */
 static int grow(void **p, size_t *cap, size_t need, size_t elsz) {
@@ -135,54 +135,65 @@ static void strmap_free(strmap *m) {
     free(m->vals);
 }
 
-/* ---- the category rule -------------------------------------------------------------- */
+/* ---- the category rule ------------------------------------------------------------- */
 
 /* The three word lists are sorted by strcmp (bsearch). They were drawn from the
  * descriptions of the shared Online Retail sample; docs/import.md gives the rule. */
-static const char *const stop_words[] = {
-    "A",  "AN", "AND", "ARE", "AT", "BE", "BY",  "FOR", "FROM", "I",   "IN",   "IS", "IT",
-    "ITS", "ME", "MY", "NO",  "OF", "ON", "OR", "OUR", "THE", "TO",   "WITH", "YOU", "YOUR"};
+static const char *const stop_words[] = {"A",   "AN",   "AND",  "ARE", "AT",  "BE", "BY",
+                                         "FOR", "FROM", "I",    "IN",  "IS",  "IT", "ITS",
+                                         "ME",  "MY",   "NO",   "OF",  "ON",  "OR", "OUR",
+                                         "THE", "TO",   "WITH", "YOU", "YOUR"};
 
 /* Colours, sizes, materials, packaging and design words: they qualify a product, they
  * are not what it is. */
 static const char *const modifier_words[] = {
-    "ACRYLIC", "ANT", "ANTIQUE", "ASSORTED", "ASST", "ASSTD", "BIG", "BLACK", "BLUE",
-    "BROWN", "CERAMIC", "CHROME", "CLEAR", "CM", "COLOUR", "COLOURED", "COLOURFUL",
-    "COLOURS", "COPPER", "CREAM", "DEC", "DESIGN", "DOT", "DOZEN", "ENAMEL", "FELT",
-    "FINISH", "FLOCK", "GIANT", "GOLD", "GRAY", "GREEN", "GREY", "IVORY", "JACK",
-    "JUMBO", "LARGE", "LGE", "LILAC", "MEDIUM", "METAL", "MINI", "MINT", "MULTI",
-    "NATURAL", "ORANGE", "PACK", "PAISLEY", "PASTEL", "PC", "PCS", "PIECE", "PINK",
-    "POLKADOT", "PRINT", "PRINTED", "PURPLE", "RED", "RETRO", "RETROSPOT",
-    "SCANDINAVIAN", "SET", "SILVER", "SIZE", "SIZES", "SMALL", "SML", "SPOT",
-    "SPOTTY", "STRIPE", "STRIPED", "STRIPEY", "TIER", "TINY", "TURQUOISE", "UNION",
-    "VINTAGE", "WHITE", "WOODEN", "XL", "XXL", "YELLOW", "ZINC"};
+    "ACRYLIC", "ANT",      "ANTIQUE",   "ASSORTED",  "ASST",         "ASSTD",   "BIG",
+    "BLACK",   "BLUE",     "BROWN",     "CERAMIC",   "CHROME",       "CLEAR",   "CM",
+    "COLOUR",  "COLOURED", "COLOURFUL", "COLOURS",   "COPPER",       "CREAM",   "DEC",
+    "DESIGN",  "DOT",      "DOZEN",     "ENAMEL",    "FELT",         "FINISH",  "FLOCK",
+    "GIANT",   "GOLD",     "GRAY",      "GREEN",     "GREY",         "IVORY",   "JACK",
+    "JUMBO",   "LARGE",    "LGE",       "LILAC",     "MEDIUM",       "METAL",   "MINI",
+    "MINT",    "MULTI",    "NATURAL",   "ORANGE",    "PACK",         "PAISLEY", "PASTEL",
+    "PC",      "PCS",      "PIECE",     "PINK",      "POLKADOT",     "PRINT",   "PRINTED",
+    "PURPLE",  "RED",      "RETRO",     "RETROSPOT", "SCANDINAVIAN", "SET",     "SILVER",
+    "SIZE",    "SIZES",    "SMALL",     "SML",       "SPOT",         "SPOTTY",  "STRIPE",
+    "STRIPED", "STRIPEY",  "TIER",      "TINY",      "TURQUOISE",    "UNION",   "VINTAGE",
+    "WHITE",   "WOODEN",   "XL",        "XXL",       "YELLOW",       "ZINC"};
 
 /* Product nouns: when one is present, the rightmost one is the category. */
 static const char *const product_nouns[] = {
-    "ALBUM", "APRON", "BAG", "BALL", "BALLOON", "BANGLE", "BANK", "BASKET", "BAUBLE",
-    "BEAD", "BEAKER", "BELL", "BIN", "BLACKBOARD", "BLANKET", "BLOCK", "BOARD",
-    "BOOK", "BOTTLE", "BOWL", "BOX", "BRACELET", "BROOCH", "BRUSH", "BUCKET", "BUNNY",
-    "BUNTING", "CABINET", "CADDY", "CAKESTAND", "CALCULATOR", "CALENDAR", "CAN",
-    "CANDLE", "CANDLEHOLDER", "CANDLEPOT", "CANDLESTICK", "CARD", "CASE", "CHAIN",
-    "CHAIR", "CHALKBOARD", "CHARM", "CHEST", "CHOPSTICK", "CLIP", "CLOCK", "COASTER",
-    "CONTAINER", "COSY", "COVER", "CRACKER", "CRATE", "CRAYON", "CUP", "CURTAIN",
-    "CUSHION", "CUTLERY", "CUTTER", "DECORATION", "DIARY", "DISH", "DOILY", "DOLL",
-    "DOORHANGER", "DOORMAT", "DOORSIGN", "DOORSTOP", "EARRING", "ENVELOPE", "ERASER",
-    "FELTCRAFT", "FLANNEL", "FLASK", "FORK", "FRAME", "GAME", "GARLAND", "GLASS",
-    "GLOVE", "HAIRCLIP", "HAMMOCK", "HANDBAG", "HANGER", "HAT", "HEADPHONE", "HOLDER",
-    "HOOK", "INCENSE", "JAR", "JIGSAW", "JOURNAL", "JUG", "KEYRING", "KIT", "KNOB",
-    "LADDER", "LAMP", "LAMPSHADE", "LANTERN", "LETTER", "LID", "LIGHT", "MAGNET",
-    "MARBLE", "MARKER", "MATCH", "MEMOBOARD", "MIRROR", "MITT", "MOBILE", "MUG",
-    "NAPKIN", "NECKLACE", "NIGHTLIGHT", "NOTEBOOK", "ORNAMENT", "PAD", "PAINT", "PAN",
-    "PARASOL", "PASSPORT", "PEG", "PEN", "PENCIL", "PENDANT", "PHOTO", "PHOTOFRAME",
-    "PLACEMAT", "PLANTER", "PLAQUE", "PLATE", "PLATTER", "PLAYHOUSE", "POSTCARD",
-    "POT", "PUPPET", "PURSE", "PUZZLE", "QUILT", "RACK", "RIBBON", "RING", "RULER",
-    "SAUCER", "SCALE", "SCARF", "SCISSOR", "SHARPENER", "SHEET", "SHELF", "SHOPPER",
-    "SIGN", "SKETCHBOOK", "SLIPPER", "SOAP", "SPONGE", "SPOON", "STAND", "STAR",
-    "STICK", "STICKER", "STOCKING", "STOOL", "T-LIGHT", "TAG", "TAPE", "TEACUP",
-    "TEAPOT", "TEASPOON", "TEATOWEL", "THERMOMETER", "THROW", "TIN", "TISSUE", "TOP",
-    "TORCH", "TOWEL", "TOY", "TRAY", "TREE", "TRIVET", "TROWEL", "TUBE", "TUMBLER",
-    "UMBRELLA", "VASE", "WALLET", "WARMER", "WASHBAG", "WRAP", "WREATH"};
+    "ALBUM",       "APRON",      "BAG",       "BALL",        "BALLOON",      "BANGLE",
+    "BANK",        "BASKET",     "BAUBLE",    "BEAD",        "BEAKER",       "BELL",
+    "BIN",         "BLACKBOARD", "BLANKET",   "BLOCK",       "BOARD",        "BOOK",
+    "BOTTLE",      "BOWL",       "BOX",       "BRACELET",    "BROOCH",       "BRUSH",
+    "BUCKET",      "BUNNY",      "BUNTING",   "CABINET",     "CADDY",        "CAKESTAND",
+    "CALCULATOR",  "CALENDAR",   "CAN",       "CANDLE",      "CANDLEHOLDER", "CANDLEPOT",
+    "CANDLESTICK", "CARD",       "CASE",      "CHAIN",       "CHAIR",        "CHALKBOARD",
+    "CHARM",       "CHEST",      "CHOPSTICK", "CLIP",        "CLOCK",        "COASTER",
+    "CONTAINER",   "COSY",       "COVER",     "CRACKER",     "CRATE",        "CRAYON",
+    "CUP",         "CURTAIN",    "CUSHION",   "CUTLERY",     "CUTTER",       "DECORATION",
+    "DIARY",       "DISH",       "DOILY",     "DOLL",        "DOORHANGER",   "DOORMAT",
+    "DOORSIGN",    "DOORSTOP",   "EARRING",   "ENVELOPE",    "ERASER",       "FELTCRAFT",
+    "FLANNEL",     "FLASK",      "FORK",      "FRAME",       "GAME",         "GARLAND",
+    "GLASS",       "GLOVE",      "HAIRCLIP",  "HAMMOCK",     "HANDBAG",      "HANGER",
+    "HAT",         "HEADPHONE",  "HOLDER",    "HOOK",        "INCENSE",      "JAR",
+    "JIGSAW",      "JOURNAL",    "JUG",       "KEYRING",     "KIT",          "KNOB",
+    "LADDER",      "LAMP",       "LAMPSHADE", "LANTERN",     "LETTER",       "LID",
+    "LIGHT",       "MAGNET",     "MARBLE",    "MARKER",      "MATCH",        "MEMOBOARD",
+    "MIRROR",      "MITT",       "MOBILE",    "MUG",         "NAPKIN",       "NECKLACE",
+    "NIGHTLIGHT",  "NOTEBOOK",   "ORNAMENT",  "PAD",         "PAINT",        "PAN",
+    "PARASOL",     "PASSPORT",   "PEG",       "PEN",         "PENCIL",       "PENDANT",
+    "PHOTO",       "PHOTOFRAME", "PLACEMAT",  "PLANTER",     "PLAQUE",       "PLATE",
+    "PLATTER",     "PLAYHOUSE",  "POSTCARD",  "POT",         "PUPPET",       "PURSE",
+    "PUZZLE",      "QUILT",      "RACK",      "RIBBON",      "RING",         "RULER",
+    "SAUCER",      "SCALE",      "SCARF",     "SCISSOR",     "SHARPENER",    "SHEET",
+    "SHELF",       "SHOPPER",    "SIGN",      "SKETCHBOOK",  "SLIPPER",      "SOAP",
+    "SPONGE",      "SPOON",      "STAND",     "STAR",        "STICK",        "STICKER",
+    "STOCKING",    "STOOL",      "T-LIGHT",   "TAG",         "TAPE",         "TEACUP",
+    "TEAPOT",      "TEASPOON",   "TEATOWEL",  "THERMOMETER", "THROW",        "TIN",
+    "TISSUE",      "TOP",        "TORCH",     "TOWEL",       "TOY",          "TRAY",
+    "TREE",        "TRIVET",     "TROWEL",    "TUBE",        "TUMBLER",      "UMBRELLA",
+    "VASE",        "WALLET",     "WARMER",    "WASHBAG",     "WRAP",         "WREATH"};
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -214,8 +225,9 @@ static void singularise(char *w) {
                ends_with(w, len, "CHES") || ends_with(w, len, "SHES") ||
                ends_with(w, len, "ZES")) {
         w[len - 2] = '\0';
-    } else if (w[len - 1] == 'S' && !ends_with(w, len, "SS") && !ends_with(w, len, "US") &&
-               !ends_with(w, len, "IS") && !ends_with(w, len, "AS")) {
+    } else if (w[len - 1] == 'S' && !ends_with(w, len, "SS") &&
+               !ends_with(w, len, "US") && !ends_with(w, len, "IS") &&
+               !ends_with(w, len, "AS")) {
         w[len - 1] = '\0';
     }
 }
@@ -289,7 +301,7 @@ void indiv_import_category_of(const char *description, char *out, size_t cap) {
         snprintf(out, cap, "%s", pick);
 }
 
-/* ---- options and formats ------------------------------------------------------------ */
+/* ---- options and formats ----------------------------------------------------------- */
 
 void indiv_import_opts_init(indiv_import_opts *o) {
     memset(o, 0, sizeof *o);
@@ -314,7 +326,7 @@ const char *indiv_import_format_name(indiv_import_format f) {
                                            : NULL;
 }
 
-/* ---- importer state --------------------------------------------------------------- */
+/* ---- importer state ---------------------------------------------------------------- */
 
 typedef struct desc_count {
     char *text;
@@ -354,11 +366,11 @@ typedef struct importer {
     const indiv_import_opts *o;
     indiv_import_summary *sum;
     indiv_error *err;
-    const char *file; /* name of the file being read, for reports */
-    int companion;    /* reading an --offers or --consumers file */
+    const char *file;   /* name of the file being read, for reports */
+    int companion;      /* reading an --offers or --consumers file */
     int cols[MAX_COLS]; /* column of each field of the current format, -1 when absent */
-    strmap consumers; /* ext_id → our id */
-    strmap offer_ix;  /* ext_id → index into offers */
+    strmap consumers;   /* ext_id → our id */
+    strmap offer_ix;    /* ext_id → index into offers */
     offer_acc *offers;
     size_t n_offers, cap_offers;
     pending_event *events;
@@ -394,7 +406,7 @@ static const char *fld(const importer *im, char **f, int c) {
     return im->cols[c] >= 0 ? f[im->cols[c]] : "";
 }
 
-/* ---- skipped rows --------------------------------------------------------------------- */
+/* ---- skipped rows ------------------------------------------------------------------ */
 
 /* Counts one skipped data row under reason (a short, stable string literal). */
 static void count_reason(indiv_import_summary *sum, const char *reason, int bad) {
@@ -442,7 +454,7 @@ static int bad_row(importer *im, long line, const char *reason, const char *valu
     return INDIV_OK;
 }
 
-/* ---- field parsers ------------------------------------------------------------------ */
+/* ---- field parsers ----------------------------------------------------------------- */
 
 /* A decimal number: optional sign, digits, optional fraction and exponent; no hex, inf
  * or nan (which strtod would take), no surrounding blanks. */
@@ -514,7 +526,7 @@ static void trim_copy(const char *s, char *out, size_t cap) {
     out[n] = '\0';
 }
 
-/* ---- reading ------------------------------------------------------------------------ */
+/* ---- reading ----------------------------------------------------------------------- */
 
 typedef struct colspec {
     const char *name;
@@ -549,8 +561,9 @@ static int read_header(importer *im, indiv_csv *c, const colspec *spec, size_t n
     size_t n;
     int rc = indiv_csv_next(c, &f, &n, im->err);
     if (rc == 0)
-        return indiv_error_set(im->err, INDIV_EFORMAT, "%s: empty input, expected a %s "
-                               "header line", im->file, format);
+        return indiv_error_set(im->err, INDIV_EFORMAT,
+                               "%s: empty input, expected a %s header line", im->file,
+                               format);
     if (rc < 0)
         return rc;
     for (size_t i = 0; i < MAX_COLS; i++)
@@ -559,24 +572,26 @@ static int read_header(importer *im, indiv_csv *c, const colspec *spec, size_t n
         return rc;
     for (size_t i = 0; i < nspec; i++)
         if (spec[i].required && im->cols[i] < 0)
-            return indiv_error_set(im->err, INDIV_EFORMAT, "%s:1: not %s data: the header "
-                                   "has no '%s' column", im->file, format, spec[i].name);
+            return indiv_error_set(im->err, INDIV_EFORMAT,
+                                   "%s:1: not %s data: the header has no '%s' column",
+                                   im->file, format, spec[i].name);
     *ncols = n;
     return INDIV_OK;
 }
 
 /* Next record of c: 1 a record, 0 the end, <0 fatal, 2 a malformed record (a stray
- * quote, a quote left open at the end), already reported as a bad row. */
-static int next_record(importer *im, indiv_csv *c, char ***f, size_t *n) {
+ * quote, a quote left open at the end of the input), described in why. */
+static int next_record(importer *im, indiv_csv *c, char ***f, size_t *n, char *why,
+                       size_t cap) {
     indiv_error local = {0};
     int rc = indiv_csv_next(c, f, n, &local);
     if (rc >= 0)
         return rc;
     if (rc != INDIV_EFORMAT)
         return indiv_error_set(im->err, rc, "%s", local.msg);
-    const char *why = strstr(local.msg, ": "); /* after "file:line" */
-    rc = bad_row(im, indiv_csv_line(c), "malformed row", why ? why + 2 : NULL);
-    return rc < 0 ? rc : 2;
+    const char *after = strstr(local.msg, ": "); /* the message after "file:line" */
+    snprintf(why, cap, "%s", after ? after + 2 : local.msg);
+    return 2;
 }
 
 static void progress(const importer *im, const char *stage, int64_t done, int64_t total) {
@@ -589,20 +604,19 @@ typedef int (*row_fn)(importer *im, char **f, long line);
 /* Reads every data row of c (whose header is ncols wide) through fn, counting them in
  * *rows. Blank lines are not rows. */
 static int read_rows(importer *im, indiv_csv *c, size_t ncols, row_fn fn, int64_t *rows) {
-    char **f;
+    char **f, why[INDIV_ERROR_MSG_MAX];
     size_t n;
     int rc;
-    while ((rc = next_record(im, c, &f, &n)) > 0) {
+    while ((rc = next_record(im, c, &f, &n, why, sizeof why)) > 0) {
         if (rc == 1 && n == 1 && f[0][0] == '\0')
             continue;
         if (++*rows % PROGRESS_EVERY == 0 && !im->companion)
             progress(im, "read", *rows, 0);
-        if (rc == 2)
-            continue;
-        if (n != ncols) {
-            char got[64];
-            snprintf(got, sizeof got, "%zu fields, the header has %zu", n, ncols);
-            rc = bad_row(im, indiv_csv_line(c), "malformed row", got);
+        if (rc == 2) {
+            rc = bad_row(im, indiv_csv_line(c), "malformed row", why);
+        } else if (n != ncols) {
+            snprintf(why, sizeof why, "%zu fields, the header has %zu", n, ncols);
+            rc = bad_row(im, indiv_csv_line(c), "malformed row", why);
         } else {
             rc = fn(im, f, indiv_csv_line(c));
         }
@@ -624,7 +638,8 @@ static int consumer_id(importer *im, const char *ext, const char *country, int64
         indiv_consumer_rec rec = {ext, im->o->default_consent_profiling != 0,
                                   im->o->default_consent_contact != 0,
                                   im->o->default_channels, country};
-        int created, rc = indiv_eventlog_add_consumer(im->log, &rec, id, &created, im->err);
+        int created;
+        int rc = indiv_eventlog_add_consumer(im->log, &rec, id, &created, im->err);
         if (rc < 0)
             return rc;
         im->sum->consumers_new += created;
@@ -638,7 +653,8 @@ static int consumer_id(importer *im, const char *ext, const char *country, int64
 
 /* Index of offer ext in im->offers; a new entry gets id. *created (may be NULL) says
  * whether the entry is new. */
-static int offer_index(importer *im, const char *ext, int64_t id, size_t *ix, int *created) {
+static int offer_index(importer *im, const char *ext, int64_t id, size_t *ix,
+                       int *created) {
     int64_t v;
     if (created)
         *created = 0;
@@ -697,8 +713,9 @@ static int count_price(importer *im, offer_acc *a, double price, int is_return) 
 
 static int push_event(importer *im, const pending_event *ev) {
     if (im->n_events >= UINT32_MAX)
-        return indiv_error_set(im->err, INDIV_EINVAL, "%s: more than %lu events in one "
-                               "import", im->file, (unsigned long)UINT32_MAX);
+        return indiv_error_set(im->err, INDIV_EINVAL,
+                               "%s: more than %lu events in one import", im->file,
+                               (unsigned long)UINT32_MAX);
     if (grow((void **)&im->events, &im->cap_events, im->n_events + 1, sizeof *ev) < 0)
         return oom(im);
     pending_event *p = &im->events[im->n_events];
@@ -720,14 +737,18 @@ static int cmp_event(const void *pa, const void *pb) {
 }
 
 static int write_events(importer *im) {
-    qsort(im->events, im->n_events, sizeof *im->events, cmp_event);
+    if (im->n_events > 1)
+        qsort(im->events, im->n_events, sizeof *im->events, cmp_event);
     int64_t n = (int64_t)im->n_events;
     for (int64_t i = 0; i < n; i++) {
         const pending_event *p = &im->events[i];
-        indiv_event ev = {.consumer_id = p->consumer_id, .ts = p->ts,
+        indiv_event ev = {.consumer_id = p->consumer_id,
+                          .ts = p->ts,
                           .offer_id = p->offer >= 0 ? im->offers[p->offer].id : 0,
-                          .type = p->type, .channel = p->channel,
-                          .quantity = p->quantity, .value = p->value};
+                          .type = p->type,
+                          .channel = p->channel,
+                          .quantity = p->quantity,
+                          .value = p->value};
         int rc = indiv_eventlog_add_event(im->log, &ev, im->err);
         if (rc < 0)
             return rc;
@@ -739,14 +760,23 @@ static int write_events(importer *im) {
     return INDIV_OK;
 }
 
-/* ---- Online Retail rows ------------------------------------------------------------- */
+/* ---- Online Retail rows ------------------------------------------------------------ */
 
-enum { OR_INVOICE, OR_CODE, OR_DESC, OR_QTY, OR_DATE, OR_PRICE, OR_CUSTOMER, OR_COUNTRY,
-       OR_NCOLS };
+enum {
+    OR_INVOICE,
+    OR_CODE,
+    OR_DESC,
+    OR_QTY,
+    OR_DATE,
+    OR_PRICE,
+    OR_CUSTOMER,
+    OR_COUNTRY,
+    OR_NCOLS
+};
 
 static const colspec or_cols[OR_NCOLS] = {
-    {"InvoiceNo", 1}, {"StockCode", 1}, {"Description", 1}, {"Quantity", 1},
-    {"InvoiceDate", 1}, {"UnitPrice", 1}, {"CustomerID", 1}, {"Country", 1}};
+    {"InvoiceNo", 1},   {"StockCode", 1}, {"Description", 1}, {"Quantity", 1},
+    {"InvoiceDate", 1}, {"UnitPrice", 1}, {"CustomerID", 1},  {"Country", 1}};
 
 /* Stock codes that are not products (upper case, sorted for bsearch): postage (POST,
  * DOT, C2 carriage), fees and charges (AMAZONFEE, BANK CHARGES, CRUK commission),
@@ -754,8 +784,8 @@ static const colspec or_cols[OR_NCOLS] = {
  * PADS filler line; and gift vouchers, by prefix. DCGS* codes are real goods of the
  * retailer's web shop and are products. */
 static const char *const non_product_codes[] = {
-    "ADJUST", "ADJUST2", "AMAZONFEE", "B",    "BANK CHARGES", "C2",      "CRUK",   "D",
-    "DOT",    "M",       "PADS",      "POST", "S",            "TEST001", "TEST002"};
+    "ADJUST", "ADJUST2", "AMAZONFEE", "B", "BANK CHARGES", "C2",     "CRUK", "D", "DOT",
+    "M",      "PADS",    "POST",      "S", "TEST001",      "TEST002"};
 #define GIFT_VOUCHER_PREFIX "GIFT_0001_"
 
 static int is_non_product(const char *code) {
@@ -847,14 +877,13 @@ static int or_event(importer *im, char **f, const or_fields *r) {
     size_t ix;
     const char *country = fld(im, f, OR_COUNTRY);
     pending_event ev = {.type = r->cancel ? INDIV_EV_RETURN : INDIV_EV_PURCHASE,
-                        .channel = INDIV_CH_WEB, .ts = r->ts,
+                        .channel = INDIV_CH_WEB,
+                        .ts = r->ts,
                         .quantity = (double)llabs(r->qty)};
     ev.value = ev.quantity * r->price;
     trim_copy(fld(im, f, OR_DESC), desc, sizeof desc);
-    int rc;
-    if ((rc = consumer_id(im, r->customer, *country ? country : NULL, &ev.consumer_id)) <
-            0 ||
-        (rc = offer_index(im, r->code, 0, &ix, NULL)) < 0 ||
+    int rc = consumer_id(im, r->customer, *country ? country : NULL, &ev.consumer_id);
+    if (rc < 0 || (rc = offer_index(im, r->code, 0, &ix, NULL)) < 0 ||
         (rc = count_desc(im, &im->offers[ix], desc)) < 0 ||
         (rc = count_price(im, &im->offers[ix], r->price, r->cancel)) < 0)
         return rc;
@@ -883,7 +912,8 @@ static const char *best_desc(const offer_acc *a) {
     const desc_count *best = NULL;
     for (size_t i = 0; i < a->n_descs; i++) {
         const desc_count *d = &a->descs[i];
-        if (!best || d->n > best->n || (d->n == best->n && strcmp(d->text, best->text) < 0))
+        if (!best || d->n > best->n ||
+            (d->n == best->n && strcmp(d->text, best->text) < 0))
             best = d;
     }
     return best ? best->text : "";
@@ -927,7 +957,7 @@ static int or_write_offers(importer *im) {
     return INDIV_OK;
 }
 
-/* ---- events format ------------------------------------------------------------------ */
+/* ---- events format ----------------------------------------------------------------- */
 
 enum { EV_CONSUMER, EV_OFFER, EV_TYPE, EV_TS, EV_CHANNEL, EV_QTY, EV_VALUE, EV_NCOLS };
 
@@ -938,24 +968,20 @@ static const colspec ev_cols[EV_NCOLS] = {
 /* Ids longer than this are cut (and then rarely match anything): source ids are short. */
 #define ID_MAX 128
 
-/* Our id of offer ext, from the offers file, the database or an earlier row; 0 when it
- * is known nowhere. */
+/* *offer: the index in im->offers of offer ext, known from the offers file, the database
+ * or an earlier row; -1 when it is known nowhere. */
 static int event_offer(importer *im, const char *ext, int32_t *offer) {
     size_t ix;
     int created, rc = offer_index(im, ext, -1, &ix, &created);
     if (rc < 0)
         return rc;
     if (created) {
-        /* Stopgap until the event log offers a lookup by ext_id: add_offer looks the
-         * ext_id up before it validates the category, so a record without a category
-         * finds an existing offer and creates nothing when there is none. */
-        indiv_offer_rec rec = {ext, NULL, NULL, 0, 0, INDIV_TS_NONE, INDIV_TS_NONE};
         indiv_error local = {0};
         int64_t id;
-        rc = indiv_eventlog_add_offer(im->log, &rec, &id, NULL, &local);
+        rc = indiv_eventlog_offer_id(im->log, ext, &id, &local);
         if (rc == INDIV_OK)
             im->offers[ix].id = id;
-        else if (rc != INDIV_EINVAL)
+        else if (rc != INDIV_ENOTFOUND)
             return indiv_error_set(im->err, rc, "%s", local.msg);
     }
     *offer = im->offers[ix].id > 0 ? (int32_t)ix : -1;
@@ -1008,7 +1034,7 @@ static int ev_row(importer *im, char **f, long line) {
     return push_event(im, &ev);
 }
 
-/* ---- companion files ---------------------------------------------------------------- */
+/* ---- companion files --------------------------------------------------------------- */
 
 enum { OF_OFFER, OF_NAME, OF_CATEGORY, OF_PRICE, OF_MARGIN, OF_FROM, OF_TO, OF_NCOLS };
 
@@ -1113,7 +1139,7 @@ static int co_row(importer *im, char **f, long line) {
     return strmap_put(&im->consumers, ext, id) < 0 ? oom(im) : INDIV_OK;
 }
 
-/* ---- the run -------------------------------------------------------------------------- */
+/* ---- the run ----------------------------------------------------------------------- */
 
 /* Reads one whole file (header, then rows through fn). */
 static int read_file(importer *im, indiv_csv *c, const colspec *spec, size_t nspec,
@@ -1153,11 +1179,13 @@ static int check_opts(const indiv_import_opts *o, indiv_error *err) {
     if (!o->path || !*o->path)
         return indiv_error_set(err, INDIV_EINVAL, "no input file to import");
     if (o->format != INDIV_IMPORT_EVENTS && (o->offers_path || o->consumers_path))
-        return indiv_error_set(err, INDIV_EINVAL, "offers and consumers files go with the "
-                               "events format only");
+        return indiv_error_set(
+            err, INDIV_EINVAL,
+            "offers and consumers files go with the events format only");
     if (o->default_channels & ~(unsigned)INDIV_CH_CONTACTABLE)
-        return indiv_error_set(err, INDIV_EINVAL, "default channels 0x%x include "
-                               "non-contactable channels", o->default_channels);
+        return indiv_error_set(err, INDIV_EINVAL,
+                               "default channels 0x%x include non-contactable channels",
+                               o->default_channels);
     return INDIV_OK;
 }
 
@@ -1212,13 +1240,13 @@ static int write_all(importer *im, const inputs *in) {
         rc = write_events(im);
     if (rc < 0)
         return rc;
-    indiv_import_rec rec = {im->sum->fingerprint,
-                            indiv_import_format_name(im->o->format),
-                            indiv_csv_name(in->data),
-                            (int64_t)time(NULL), /* wall clock: when, not what */
-                            im->sum->rows_read,
-                            im->sum->rows_imported,
-                            im->sum->rows_skipped};
+    indiv_import_rec rec = {.fingerprint = im->sum->fingerprint,
+                            .format = indiv_import_format_name(im->o->format),
+                            .source = indiv_csv_name(in->data),
+                            .imported_ts = (int64_t)time(NULL), /* when, not what */
+                            .rows_read = im->sum->rows_read,
+                            .rows_imported = im->sum->rows_imported,
+                            .rows_skipped = im->sum->rows_skipped};
     return indiv_eventlog_import_record(im->log, &rec, im->err);
 }
 

@@ -52,7 +52,7 @@ int indiv_scorer_new(const indiv_model *m, const indiv_catalog *cat, indiv_score
     const double *pop = indiv_catalog_popularity(cat);
     for (size_t j = 0; j < s->n; j++)
         s->offer_term[j] = m->intercept + m->weight[INDIV_TERM_POPULARITY] * pop[j];
-    openblas_set_num_threads(1);
+    indiv_blas_single_thread();
     *out = s;
     return INDIV_OK;
 }
@@ -185,4 +185,8 @@ double indiv_scorer_affinity_weight(const indiv_scorer *s) {
 
 double indiv_score_consumer_term(const indiv_score_block *b, size_t i) {
     return b->u[i];
+}
+
+void indiv_blas_single_thread(void) {
+    openblas_set_num_threads(1);
 }

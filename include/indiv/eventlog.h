@@ -209,6 +209,10 @@ int indiv_eventlog_stats_get(indiv_eventlog *log, indiv_eventlog_stats *st /* OU
 int indiv_eventlog_consumer_id(indiv_eventlog *log, const char *ext_id,
                                int64_t *id /* OUT */, indiv_error *err);
 
+/* Looks up our id of an offer from its source id. INDIV_ENOTFOUND when absent. */
+int indiv_eventlog_offer_id(indiv_eventlog *log, const char *ext_id, int64_t *id /* OUT */,
+                            indiv_error *err);
+
 /* FNV-1a 64 over the content of every data table, in primary-key order, as 16 hex
  * digits plus NUL: equal databases give equal hashes (determinism tests, model
  * provenance). The imports table (which records wall-clock times) is left out. */

@@ -63,7 +63,7 @@ typedef struct indiv_import_opts {
 } indiv_import_opts;
 
 #define INDIV_IMPORT_REASONS_MAX 24
-#define INDIV_IMPORT_REASON_LEN 48
+#define INDIV_IMPORT_REASON_LEN  48
 
 typedef struct indiv_import_summary {
     int64_t rows_read;     /* data rows of the data file (header, blank lines excluded) */

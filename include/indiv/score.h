@@ -72,6 +72,11 @@ double indiv_scorer_affinity_weight(const indiv_scorer *s);
 /* Per-consumer term u_i of row i. */
 double indiv_score_consumer_term(const indiv_score_block *b, size_t i);
 
+/* Makes OpenBLAS single-threaded (indiv parallelises over blocks itself). Programs call
+ * it once at start: OpenBLAS otherwise keeps a pool of spinning threads that costs CPU
+ * even in commands that never call BLAS. */
+void indiv_blas_single_thread(void);
+
 /* Logistic function and its inverse (logit), exposed for thresholds. */
 double indiv_sigmoid(double z);
 double indiv_logit(double p);

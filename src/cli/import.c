@@ -39,42 +39,43 @@ typedef struct report_ctx {
 } report_ctx;
 
 static void usage(FILE *out) {
-    fprintf(out,
-            "usage: indiv import --db FILE --format online-retail|events [options] CSV|-\n"
-            "\n"
-            "Imports a real event log into the event log FILE (created when missing), in\n"
-            "one transaction: on any failure the database is left exactly as it was.\n"
-            "CSV may be gzip-compressed; '-' reads standard input.\n"
-            "\n"
-            "formats:\n"
-            "  online-retail     the UCI Online Retail CSV (InvoiceNo, StockCode,\n"
-            "                    Description, Quantity, InvoiceDate, UnitPrice, CustomerID,\n"
-            "                    Country)\n"
-            "  events            a CSV with a header: consumer, offer, type, ts, and optional\n"
-            "                    channel, quantity, value\n"
-            "\n"
-            "options:\n"
-            "  --db FILE         event log to import into (required)\n"
-            "  --format NAME     online-retail or events (required)\n"
-            "  --offers FILE     events format: offers CSV (offer, name, category, price,\n"
-            "                    margin, valid_from, valid_to)\n"
-            "  --consumers FILE  events format: consumers CSV (consumer, consent_profiling,\n"
-            "                    consent_contact, channels as email;sms, country)\n"
-            "  --consent LIST    consent of consumers the input does not describe:\n"
-            "                    profiling,contact (default), profiling, contact or none\n"
-            "  --channels LIST   their contact channels: email (default), any of\n"
-            "                    email,sms,push, or none\n"
-            "  --strict          fail on the first bad row instead of skipping it\n"
-            "  --force           import even if the same input was imported before\n"
-            "  --max-reported N  bad rows printed on stderr (default %d, 0: none); all\n"
-            "                    are counted in the summary\n"
-            "  --json            print the summary as one JSON object on stdout\n"
-            "  -h, --help        print this help\n"
-            "\n"
-            "The summary goes to stdout; bad rows (\"indiv import: FILE:LINE: reason\"),\n"
-            "progress and errors go to stderr. Exit status: 0 ok, 1 failure, 2 usage.\n"
-            "Rules, skip reasons and assumptions: docs/import.md.\n",
-            DEFAULT_MAX_REPORTED);
+    fprintf(
+        out,
+        "usage: indiv import --db FILE --format online-retail|events [options] CSV|-\n"
+        "\n"
+        "Imports a real event log into the event log FILE (created when missing), in\n"
+        "one transaction: on any failure the database is left exactly as it was.\n"
+        "CSV may be gzip-compressed; '-' reads standard input.\n"
+        "\n"
+        "formats:\n"
+        "  online-retail     the UCI Online Retail CSV (InvoiceNo, StockCode,\n"
+        "                    Description, Quantity, InvoiceDate, UnitPrice, CustomerID,\n"
+        "                    Country)\n"
+        "  events            a CSV with a header: consumer, offer, type, ts, and\n"
+        "                    optional channel, quantity, value\n"
+        "\n"
+        "options:\n"
+        "  --db FILE         event log to import into (required)\n"
+        "  --format NAME     online-retail or events (required)\n"
+        "  --offers FILE     events format: offers CSV (offer, name, category, price,\n"
+        "                    margin, valid_from, valid_to)\n"
+        "  --consumers FILE  events format: consumers CSV (consumer, consent_profiling,\n"
+        "                    consent_contact, channels as email;sms, country)\n"
+        "  --consent LIST    consent of consumers the input does not describe:\n"
+        "                    profiling,contact (default), profiling, contact or none\n"
+        "  --channels LIST   their contact channels: email (default), any of\n"
+        "                    email,sms,push, or none\n"
+        "  --strict          fail on the first bad row instead of skipping it\n"
+        "  --force           import even if the same input was imported before\n"
+        "  --max-reported N  bad rows printed on stderr (default %d, 0: none); all\n"
+        "                    are counted in the summary\n"
+        "  --json            print the summary as one JSON object on stdout\n"
+        "  -h, --help        print this help\n"
+        "\n"
+        "The summary goes to stdout; bad rows (\"indiv import: FILE:LINE: reason\"),\n"
+        "progress and errors go to stderr. Exit status: 0 ok, 1 failure, 2 usage.\n"
+        "Rules, skip reasons and assumptions: docs/import.md.\n",
+        DEFAULT_MAX_REPORTED);
 }
 
 /* "profiling,contact" | "profiling" | "contact" | "none". */
@@ -92,8 +93,10 @@ static int parse_consent(const char *s, indiv_import_opts *o) {
         else if (strcmp(t, "contact") == 0)
             o->default_consent_contact = 1;
         else
-            return cli_usage(CMD, "--consent: '%s' is not a consent (profiling, contact, "
-                             "or none)", t);
+            return cli_usage(CMD,
+                             "--consent: '%s' is not a consent (profiling, contact "
+                             "or none)",
+                             t);
     }
     return CLI_OK;
 }
@@ -109,17 +112,28 @@ static int parse_channel_list(const char *s, indiv_import_opts *o) {
         return CLI_OK;
     for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
         int ch;
-        if (indiv_channel_parse(t, &ch) < 0 ||
-            !(INDIV_CH_BIT(ch) & INDIV_CH_CONTACTABLE))
-            return cli_usage(CMD, "--channels: '%s' is not a contact channel (email, sms, "
-                             "push, or none)", t);
+        if (indiv_channel_parse(t, &ch) < 0 || !(INDIV_CH_BIT(ch) & INDIV_CH_CONTACTABLE))
+            return cli_usage(CMD,
+                             "--channels: '%s' is not a contact channel (email, sms, "
+                             "push or none)",
+                             t);
         o->default_channels |= INDIV_CH_BIT(ch);
     }
     return CLI_OK;
 }
 
-enum { OPT_DB = 256, OPT_FORMAT, OPT_OFFERS, OPT_CONSUMERS, OPT_CONSENT, OPT_CHANNELS,
-       OPT_STRICT, OPT_FORCE, OPT_MAX_REPORTED, OPT_JSON };
+enum {
+    OPT_DB = 256,
+    OPT_FORMAT,
+    OPT_OFFERS,
+    OPT_CONSUMERS,
+    OPT_CONSENT,
+    OPT_CHANNELS,
+    OPT_STRICT,
+    OPT_FORCE,
+    OPT_MAX_REPORTED,
+    OPT_JSON
+};
 
 static const struct option long_opts[] = {
     {"db", required_argument, NULL, OPT_DB},
@@ -139,26 +153,43 @@ static const struct option long_opts[] = {
 static int apply_option(int c, const char *arg, import_args *a) {
     int64_t n;
     switch (c) {
-    case OPT_DB: a->db = arg; return CLI_OK;
+    case OPT_DB:
+        a->db = arg;
+        return CLI_OK;
     case OPT_FORMAT:
         if (indiv_import_format_parse(arg, &a->o.format) < 0)
-            return cli_usage(CMD, "--format: '%s' is not a format (online-retail or events)",
-                             arg);
+            return cli_usage(
+                CMD, "--format: '%s' is not a format (online-retail or events)", arg);
         return CLI_OK;
-    case OPT_OFFERS: a->o.offers_path = arg; return CLI_OK;
-    case OPT_CONSUMERS: a->o.consumers_path = arg; return CLI_OK;
-    case OPT_CONSENT: return parse_consent(arg, &a->o);
-    case OPT_CHANNELS: return parse_channel_list(arg, &a->o);
-    case OPT_STRICT: a->o.strict = 1; return CLI_OK;
-    case OPT_FORCE: a->o.force = 1; return CLI_OK;
+    case OPT_OFFERS:
+        a->o.offers_path = arg;
+        return CLI_OK;
+    case OPT_CONSUMERS:
+        a->o.consumers_path = arg;
+        return CLI_OK;
+    case OPT_CONSENT:
+        return parse_consent(arg, &a->o);
+    case OPT_CHANNELS:
+        return parse_channel_list(arg, &a->o);
+    case OPT_STRICT:
+        a->o.strict = 1;
+        return CLI_OK;
+    case OPT_FORCE:
+        a->o.force = 1;
+        return CLI_OK;
     case OPT_MAX_REPORTED: {
         int rc = cli_int64(CMD, "--max-reported", arg, 0, 1000000000, &n);
         a->max_reported = (int)n;
         return rc;
     }
-    case OPT_JSON: a->json = 1; return CLI_OK;
-    case 'h': usage(stdout); return -1;
-    default: return cli_usage(CMD, "unknown option");
+    case OPT_JSON:
+        a->json = 1;
+        return CLI_OK;
+    case 'h':
+        usage(stdout);
+        return -1;
+    default:
+        return cli_usage(CMD, "unknown option");
     }
 }
 
@@ -188,7 +219,7 @@ static int parse_args(int argc, char **argv, import_args *a) {
     return CLI_OK;
 }
 
-/* ---- callbacks ---------------------------------------------------------------------- */
+/* ---- callbacks --------------------------------------------------------------------- */
 
 static void on_bad_row(void *vctx, const char *file, long line, const char *reason) {
     report_ctx *ctx = vctx;
@@ -198,8 +229,8 @@ static void on_bad_row(void *vctx, const char *file, long line, const char *reas
     }
     ctx->shown++;
     /* Clears a progress line that may be drawn on the terminal. */
-    fprintf(stderr, "%sindiv %s: %s:%ld: %s\n", ctx->tty ? "\r\033[K" : "", CMD, file, line,
-            reason);
+    fprintf(stderr, "%sindiv %s: %s:%ld: %s\n", ctx->tty ? "\r\033[K" : "", CMD, file,
+            line, reason);
 }
 
 static void on_progress(void *vctx, const char *stage, int64_t done, int64_t total) {
@@ -209,11 +240,13 @@ static void on_progress(void *vctx, const char *stage, int64_t done, int64_t tot
 
 static void print_more(const report_ctx *ctx) {
     if (ctx->more > 0)
-        fprintf(stderr, "indiv %s: ... %lld more bad rows (not printed; counted in the "
-                "summary)\n", CMD, (long long)ctx->more);
+        fprintf(stderr,
+                "indiv %s: ... %lld more bad rows (not printed; counted in the "
+                "summary)\n",
+                CMD, (long long)ctx->more);
 }
 
-/* ---- summary ------------------------------------------------------------------------ */
+/* ---- summary ----------------------------------------------------------------------- */
 
 static void print_text(const import_args *a, const indiv_import_summary *s) {
     printf("imported %s into %s (%s, fingerprint %s)\n", a->input, a->db,
@@ -228,13 +261,13 @@ static void print_text(const import_args *a, const indiv_import_summary *s) {
         }
     printf("\n  skipped        %10lld\n", (long long)s->rows_skipped);
     for (size_t i = 0; i < s->n_reasons; i++)
-        printf("    %-36s %10lld%s\n", s->skipped[i].reason, (long long)s->skipped[i].count,
-               s->skipped[i].bad ? "  (bad rows)" : "");
+        printf("    %-36s %10lld%s\n", s->skipped[i].reason,
+               (long long)s->skipped[i].count, s->skipped[i].bad ? "  (bad rows)" : "");
     if (a->o.offers_path || a->o.consumers_path)
         printf("  companion rows %10lld  (%lld bad, skipped)\n",
                (long long)s->companion_rows, (long long)s->companion_skipped);
-    printf("  new consumers  %10lld\n  new offers     %10lld\n", (long long)s->consumers_new,
-           (long long)s->offers_new);
+    printf("  new consumers  %10lld\n  new offers     %10lld\n",
+           (long long)s->consumers_new, (long long)s->offers_new);
 }
 
 /* Sets key to a new integer in obj; returns 0, or -1 when out of memory. */
@@ -257,8 +290,8 @@ static json_t *summary_json(const import_args *a, const indiv_import_summary *s)
                json_object_set_new(o, "events", events);
     for (size_t i = 0; !fail && i < s->n_reasons; i++)
         fail = set_int(skipped, s->skipped[i].reason, s->skipped[i].count) ||
-               (s->skipped[i].bad && set_int(bad, s->skipped[i].reason,
-                                             s->skipped[i].count));
+               (s->skipped[i].bad &&
+                set_int(bad, s->skipped[i].reason, s->skipped[i].count));
     for (int t = 1; !fail && t <= INDIV_EV_MAX; t++)
         if (s->by_type[t])
             fail = set_int(events, indiv_event_type_name(t), s->by_type[t]);
@@ -293,7 +326,7 @@ static int print_json(const import_args *a, const indiv_import_summary *s) {
     return CLI_OK;
 }
 
-/* ---- run ---------------------------------------------------------------------------- */
+/* ---- run --------------------------------------------------------------------------- */
 
 /* Removes a database file this run created (and SQLite's side files). */
 static void remove_created_db(const char *db) {
@@ -318,6 +351,8 @@ static int run(import_args *a, report_ctx *ctx, indiv_import_summary *sum,
         rc = indiv_import_run(log, &a->o, sum, err);
     }
     indiv_eventlog_close(log);
+    if (rc < 0 && ctx->tty)
+        fputs("\r\033[K", stderr); /* a progress line may be half drawn */
     if (rc < 0 && !existed)
         remove_created_db(a->db);
     return rc;

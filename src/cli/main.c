@@ -7,6 +7,7 @@
 #include <gsl/gsl_errno.h>
 
 #include "cli.h"
+#include "indiv/score.h"
 
 #define INDIV_VERSION "0.1.0"
 
@@ -37,6 +38,7 @@ static void usage(FILE *out) {
 int main(int argc, char **argv) {
     /* Library code reports GSL errors as status codes; nothing may abort the program. */
     gsl_set_error_handler_off();
+    indiv_blas_single_thread();
     if (argc < 2) {
         usage(stderr);
         return CLI_USAGE;
