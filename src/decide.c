@@ -73,6 +73,7 @@ struct block {
     indiv_profile *prof;
     int *has_prof;
     indiv_policy_input *in;
+    indiv_decision *dec; /* kept for on_decision */
     indiv_score_block *sb;
     gsl_rng *rng;
     indiv_buf out;
@@ -89,6 +90,7 @@ static void block_free(struct block *b) {
     free(b->prof);
     free(b->has_prof);
     free(b->in);
+    free(b->dec);
     indiv_score_block_free(b->sb);
     gsl_rng_free(b->rng);
     indiv_buf_free(&b->out);
@@ -103,9 +105,11 @@ static int block_init(struct block *b, const struct run *run, size_t cap) {
     b->prof = calloc(cap, sizeof *b->prof);
     b->has_prof = calloc(cap, sizeof *b->has_prof);
     b->in = calloc(cap, sizeof *b->in);
+    b->dec = calloc(cap, sizeof *b->dec);
     b->sb = indiv_score_block_new(run->scorer, cap);
     b->rng = indiv_rng_new(0, 0, INDIV_RNG_DIVERGENCE);
-    return b->rows && b->ext_off && b->prof && b->has_prof && b->in && b->sb && b->rng
+    return b->rows && b->ext_off && b->prof && b->has_prof && b->in && b->dec && b->sb &&
+                   b->rng
                ? INDIV_OK
                : INDIV_ENOMEM;
 }
@@ -114,7 +118,6 @@ static int block_init(struct block *b, const struct run *run, size_t cap) {
 static void *block_work(void *arg) {
     struct block *b = arg;
     const struct run *run = b->run;
-    indiv_decision d;
     for (size_t i = 0; i < b->n; i++)
         indiv_score_set_row(run->scorer, b->sb, i, b->has_prof[i] ? &b->prof[i] : NULL,
                             b->in[i].readiness);
@@ -122,10 +125,13 @@ static void *block_work(void *arg) {
     for (size_t i = 0; b->rc == INDIV_OK && i < b->n; i++) {
         b->in[i].consumer = &b->rows[i];
         b->in[i].profile = b->has_prof[i] ? &b->prof[i] : NULL;
+        indiv_decision *d = &b->dec[i];
         indiv_policy_decide(&run->o->policy, run->scorer, b->sb, i, run->cat, run->valid,
-                            &b->in[i], run->prior, b->rng, &d);
-        indiv_decision_count(&b->counts, &d);
-        b->rc = indiv_decision_write_json(&d, b->ext.data + b->ext_off[i], &run->ctx, &b->out);
+                            &b->in[i], run->prior, b->rng, d);
+        indiv_decision_count(&b->counts, d);
+        if (run->o->out_path)
+            b->rc = indiv_decision_write_json(d, b->ext.data + b->ext_off[i], &run->ctx,
+                                              &b->out);
     }
     return NULL;
 }
@@ -243,9 +249,13 @@ static int round_run(struct reader *r, struct block *blocks, int nthreads, FILE 
     for (int k = 0; k < used && rc == INDIV_OK; k++) {
         if (blocks[k].rc < 0)
             rc = indiv_error_set(err, blocks[k].rc, "scoring or serialising a block failed");
-        else if (blocks[k].out.len && fwrite(blocks[k].out.data, 1, blocks[k].out.len, f) !=
-                                          blocks[k].out.len)
+        else if (f && blocks[k].out.len &&
+                 fwrite(blocks[k].out.data, 1, blocks[k].out.len, f) != blocks[k].out.len)
             rc = indiv_error_set(err, INDIV_EIO, "write failed: %s", strerror(errno));
+        for (size_t i = 0; rc == INDIV_OK && r->o->on_decision && i < blocks[k].n; i++)
+            if ((rc = r->o->on_decision(r->o->ctx, &blocks[k].dec[i],
+                                        blocks[k].ext.data + blocks[k].ext_off[i])) != 0)
+                indiv_error_set(err, rc, "the decision callback stopped the run");
         indiv_decision_counts_add(&sum->counts, &blocks[k].counts);
     }
     sum->seconds_read += t1 - t0;
@@ -309,8 +319,8 @@ static int check_opts(const indiv_decide_opts *o, indiv_error *err) {
     if (o->shard_count < 1 || o->shard_index < 0 || o->shard_index >= o->shard_count)
         return indiv_error_set(err, INDIV_EINVAL, "shard %d/%d is not a valid I/N",
                                o->shard_index, o->shard_count);
-    if (!o->out_path || !*o->out_path)
-        return indiv_error_set(err, INDIV_EINVAL, "no output path");
+    if ((!o->out_path || !*o->out_path) && !o->on_decision)
+        return indiv_error_set(err, INDIV_EINVAL, "no output path and no decision callback");
     return INDIV_OK;
 }
 
@@ -386,15 +396,16 @@ int indiv_decide_run(indiv_eventlog *log, const indiv_model *m, const indiv_deci
     if (rc == INDIV_OK)
         rc = indiv_eventlog_consumer_scan(log, &r.cur, err);
     char *tmp = NULL;
-    FILE *f = rc == INDIV_OK ? open_temp(o->out_path, &tmp, err) : NULL;
-    if (rc == INDIV_OK && !f)
+    FILE *f = rc == INDIV_OK && o->out_path ? open_temp(o->out_path, &tmp, err) : NULL;
+    if (rc == INDIV_OK && o->out_path && !f)
         rc = err ? err->code : INDIV_EIO;
-    if (f) {
+    if (rc == INDIV_OK) {
         struct run run = {o, scorer, cat, valid, &sum->prior,
                           {cat, m->id, o->policy.seed, o->policy.as_of}};
         rc = run_all(&r, &run, f, progress, ctx, sum, err);
-        rc = finish_file(f, tmp, o->out_path, rc, err);
     }
+    if (f)
+        rc = finish_file(f, tmp, o->out_path, rc, err);
     indiv_consumer_cursor_free(r.cur);
     indiv_scorer_free(scorer);
     indiv_catalog_free(cat);

@@ -27,9 +27,16 @@
 #define INDIV_DECIDE_BLOCK 256 /* consumers per block (DESIGN.md §6) */
 #define INDIV_THREADS_MAX 64
 
+/* Called for every decision, in consumer order, from the calling thread (evaluation and
+ * simulation read decisions this way instead of parsing JSON). A non-zero return stops
+ * the run with that code. */
+typedef int (*indiv_decision_fn)(void *ctx, const indiv_decision *d, const char *ext_id);
+
 typedef struct indiv_decide_opts {
     indiv_policy_params policy; /* policy.as_of is the decision time */
-    const char *out_path;       /* JSON Lines output */
+    const char *out_path;       /* JSON Lines output, or NULL with on_decision set */
+    indiv_decision_fn on_decision; /* may be NULL */
+    void *ctx;                  /* passed to on_decision */
     int threads;                /* 1..INDIV_THREADS_MAX */
     size_t block;               /* consumers per block */
     int shard_index, shard_count; /* decide only shard I of N (0 of 1: everyone) */
