@@ -95,24 +95,18 @@ CREATE TABLE profiles (
     vector      BLOB NOT NULL
 );
 
--- Purchases per offer and UTC day, kept by a trigger for every writer (indiv or plain
--- SQL): the offers' non-personal popularity, read by the scorer without scanning events.
--- It counts every purchase, consent or not: an aggregate over all customers, never a
--- profile of one.
+-- Purchases per offer and UTC day: the offers' non-personal popularity, read by the
+-- scorer without scanning events. Kept by the eventlog module, which counts the purchases
+-- a transaction appends in memory and adds them at commit (a per-row trigger doubled the
+-- cost of bulk appends). It counts every purchase, consent or not: an aggregate over all
+-- customers, never a profile of one. Writers that bypass libindiv must rebuild it
+-- (indiv_eventlog_rebuild_offer_daily).
 CREATE TABLE offer_daily (
     offer_id  INTEGER NOT NULL,
     day       INTEGER NOT NULL, -- floor(ts / 86400)
     purchases INTEGER NOT NULL,
     PRIMARY KEY (offer_id, day)
 ) WITHOUT ROWID;
-
-CREATE TRIGGER events_count_purchases AFTER INSERT ON events
-WHEN NEW.type = 2 AND NEW.offer_id IS NOT NULL
-BEGIN
-    INSERT INTO offer_daily (offer_id, day, purchases)
-    VALUES (NEW.offer_id, (NEW.ts - ((NEW.ts % 86400) + 86400) % 86400) / 86400, 1)
-    ON CONFLICT (offer_id, day) DO UPDATE SET purchases = purchases + 1;
-END;
 
 -- One row per imported input, so that the same file is not imported twice by mistake.
 -- fingerprint: FNV-1a 64 of the input bytes, as 16 hex digits (identity, not security).

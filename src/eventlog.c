@@ -22,6 +22,8 @@
 
 #include <sqlite3.h>
 
+#define INDIV_DAY_S 86400
+
 /* datasets/schema.sql, embedded at build time (see Makefile). */
 extern const char indiv_schema_sql[];
 
@@ -48,6 +50,7 @@ enum stmt_id {
     ST_PROFILE_PUT,
     ST_PROFILE_GET,
     ST_COUNT_EVENTS,
+    ST_DAILY_ADD,
     ST_COUNT
 };
 
@@ -84,6 +87,17 @@ static const char *const stmt_sql[ST_COUNT] = {
                        " FROM profiles WHERE consumer_id = ?1",
     [ST_COUNT_EVENTS] = "SELECT count(*) FROM events WHERE consumer_id = ?1"
                         " AND ts >= ?2 AND ts < ?3 AND type = ?4",
+    [ST_DAILY_ADD] = "INSERT INTO offer_daily (offer_id, day, purchases) VALUES (?1, ?2, ?3)"
+                     " ON CONFLICT (offer_id, day) DO UPDATE SET purchases = purchases + ?3",
+};
+
+/* Open-addressing map (offer, day) -> purchases, flushed into offer_daily at commit. */
+struct daily_entry {
+    int64_t offer, day, n; /* n == 0: empty slot */
+};
+struct daily_map {
+    struct daily_entry *e;
+    size_t cap, used; /* cap is a power of two; load kept <= 1/2 */
 };
 
 struct indiv_eventlog {
@@ -93,6 +107,7 @@ struct indiv_eventlog {
     int in_tx;
     int64_t next_event_id; /* 0 until read in this transaction */
     int64_t txn_min_ts;    /* earliest ts appended in this transaction */
+    struct daily_map daily; /* purchases per (offer, day) appended in this transaction */
     sqlite3_stmt *st[ST_COUNT];
 };
 
@@ -317,6 +332,66 @@ const char *indiv_eventlog_path(const indiv_eventlog *log) {
     return log->path;
 }
 
+/* ---- offer_daily accumulation -------------------------------------------------- */
+
+static size_t daily_slot(const struct daily_map *m, int64_t offer, int64_t day) {
+    uint64_t h = (uint64_t)offer * 0x9e3779b97f4a7c15ULL ^ (uint64_t)day * 0xc2b2ae3d27d4eb4fULL;
+    size_t i = (size_t)(h ^ (h >> 29)) & (m->cap - 1);
+    while (m->e[i].n && (m->e[i].offer != offer || m->e[i].day != day))
+        i = (i + 1) & (m->cap - 1); /* linear probing; load <= 1/2 keeps probes short */
+    return i;
+}
+
+static int daily_grow(struct daily_map *m) {
+    struct daily_map bigger = {calloc(m->cap ? 2 * m->cap : 4096, sizeof *m->e),
+                               m->cap ? 2 * m->cap : 4096, m->used};
+    if (!bigger.e)
+        return INDIV_ENOMEM;
+    for (size_t i = 0; i < m->cap; i++)
+        if (m->e[i].n)
+            bigger.e[daily_slot(&bigger, m->e[i].offer, m->e[i].day)] = m->e[i];
+    free(m->e);
+    *m = bigger;
+    return INDIV_OK;
+}
+
+static int daily_add(struct daily_map *m, int64_t offer, int64_t ts) {
+    if (2 * (m->used + 1) > m->cap && daily_grow(m) < 0)
+        return INDIV_ENOMEM;
+    int64_t day = ts / INDIV_DAY_S - (ts % INDIV_DAY_S < 0);
+    struct daily_entry *e = &m->e[daily_slot(m, offer, day)];
+    if (!e->n) {
+        *e = (struct daily_entry){offer, day, 0};
+        m->used++;
+    }
+    e->n++;
+    return INDIV_OK;
+}
+
+static void daily_clear(struct daily_map *m) {
+    free(m->e);
+    memset(m, 0, sizeof *m);
+}
+
+/* Adds the transaction's counts to offer_daily. */
+static int daily_flush(indiv_eventlog *log, indiv_error *err) {
+    struct daily_map *m = &log->daily;
+    sqlite3_stmt *s = m->used ? stmt(log, ST_DAILY_ADD, err) : NULL;
+    int rc = INDIV_OK;
+    if (m->used && !s)
+        return INDIV_EDB;
+    for (size_t i = 0; rc == INDIV_OK && i < m->cap; i++) {
+        if (!m->e[i].n)
+            continue;
+        sqlite3_bind_int64(s, 1, m->e[i].offer);
+        sqlite3_bind_int64(s, 2, m->e[i].day);
+        sqlite3_bind_int64(s, 3, m->e[i].n);
+        rc = step_done(log, s, err, "update offer_daily");
+    }
+    daily_clear(m);
+    return rc;
+}
+
 /* ---- transactions ---------------------------------------------------------------- */
 
 int indiv_eventlog_begin(indiv_eventlog *log, indiv_error *err) {
@@ -362,6 +437,8 @@ int indiv_eventlog_commit(indiv_eventlog *log, indiv_error *err) {
     if (rc == INDIV_OK)
         rc = save_appended_min_ts(log, err);
     if (rc == INDIV_OK)
+        rc = daily_flush(log, err);
+    if (rc == INDIV_OK)
         rc = exec(log, "COMMIT", err);
     if (rc < 0) {
         indiv_eventlog_rollback(log);
@@ -380,6 +457,7 @@ void indiv_eventlog_rollback(indiv_eventlog *log) {
     exec(log, "ROLLBACK", NULL);
     log->in_tx = 0;
     log->next_event_id = 0;
+    daily_clear(&log->daily);
 }
 
 static int need_tx(const indiv_eventlog *log, indiv_error *err) {
@@ -587,6 +665,9 @@ int indiv_eventlog_add_event(indiv_eventlog *log, indiv_event *ev, indiv_error *
     log->next_event_id++;
     if (ev->ts < log->txn_min_ts)
         log->txn_min_ts = ev->ts;
+    if (ev->type == INDIV_EV_PURCHASE && ev->offer_id > 0 &&
+        daily_add(&log->daily, ev->offer_id, ev->ts) < 0)
+        return indiv_error_set(err, INDIV_ENOMEM, "out of memory counting purchases");
     return INDIV_OK;
 }
 
@@ -691,6 +772,20 @@ int indiv_eventlog_add_truth_taste(indiv_eventlog *log, int64_t consumer_id,
     sqlite3_bind_double(s, 3, weight);
     sqlite3_bind_int(s, 4, latent != 0);
     return step_done(log, s, err, "insert truth_tastes");
+}
+
+int indiv_eventlog_rebuild_offer_daily(indiv_eventlog *log, indiv_error *err) {
+    if (need_tx(log, err) < 0)
+        return INDIV_EINVAL;
+    int rc = exec(log, "DELETE FROM offer_daily", err);
+    if (rc == INDIV_OK)
+        rc = exec(log,
+                  "INSERT INTO offer_daily (offer_id, day, purchases)"
+                  " SELECT offer_id, (ts - ((ts % 86400) + 86400) % 86400) / 86400 AS day,"
+                  " count(*) FROM events WHERE type = 2 AND offer_id IS NOT NULL"
+                  " GROUP BY offer_id, day",
+                  err);
+    return rc;
 }
 
 /* ---- reads ------------------------------------------------------------------------- */

@@ -287,3 +287,44 @@ Test(eventlog, names_parse_and_print) {
     cr_assert_eq(c, INDIV_CH_SMS);
     cr_assert_eq(indiv_channel_parse("fax", &c), INDIV_EINVAL);
 }
+
+static int sum_days(void *ctx, int64_t offer_id, int64_t day, int64_t purchases) {
+    int64_t *acc = ctx; /* acc[0] = rows, acc[1] = purchases, acc[2] = Σ day·purchases */
+    (void)offer_id;
+    acc[0]++;
+    acc[1] += purchases;
+    acc[2] += day * purchases;
+    return 0;
+}
+
+Test(eventlog, offer_daily_counts_committed_purchases_only) {
+    indiv_eventlog *log = open_new();
+    fill_small(log); /* one purchase at ts 300: day 0 */
+    indiv_event ev = {1, 2 * 86400 + 5, 0, 1, INDIV_EV_PURCHASE, INDIV_CH_WEB, 1, 9};
+    cr_assert_eq(indiv_eventlog_begin(log, NULL), 0);
+    cr_assert_eq(indiv_eventlog_add_event(log, &ev, NULL), 0);
+    cr_assert_eq(indiv_eventlog_add_event(log, &ev, NULL), 0);
+    indiv_eventlog_rollback(log); /* discarded: counts too */
+    cr_assert_eq(indiv_eventlog_begin(log, NULL), 0);
+    ev.ts = -1; /* 1969-12-31: day -1, floor division */
+    cr_assert_eq(indiv_eventlog_add_event(log, &ev, NULL), 0);
+    ev.ts = 2 * 86400 + 5;
+    cr_assert_eq(indiv_eventlog_add_event(log, &ev, NULL), 0);
+    cr_assert_eq(indiv_eventlog_add_event(log, &ev, NULL), 0);
+    cr_assert_eq(indiv_eventlog_commit(log, NULL), 0);
+    int64_t acc[3] = {0}, again[3] = {0};
+    cr_assert_eq(indiv_eventlog_each_offer_day(log, INT64_MAX, sum_days, acc, NULL), 0);
+    cr_assert_eq(acc[0], 3, "rows for days -1, 0 and 2");
+    cr_assert_eq(acc[1], 4);
+    cr_assert_eq(acc[2], -1 + 0 + 2 * 2);
+    cr_assert_eq(indiv_eventlog_each_offer_day(log, 2, sum_days, again, NULL), 0);
+    cr_assert_eq(again[1], 2, "before_day excludes day 2");
+    /* A rebuild from the events gives the same table. */
+    cr_assert_eq(indiv_eventlog_begin(log, NULL), 0);
+    cr_assert_eq(indiv_eventlog_rebuild_offer_daily(log, NULL), 0);
+    cr_assert_eq(indiv_eventlog_commit(log, NULL), 0);
+    int64_t rebuilt[3] = {0};
+    cr_assert_eq(indiv_eventlog_each_offer_day(log, INT64_MAX, sum_days, rebuilt, NULL), 0);
+    cr_assert_eq(memcmp(acc, rebuilt, sizeof acc), 0);
+    indiv_eventlog_close(log);
+}

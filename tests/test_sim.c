@@ -334,6 +334,36 @@ Test(sim, a_consumer_does_not_depend_on_the_others) {
     free(b);
 }
 
+/* Traits and history come from separate streams: a history-only parameter changes the
+ * events, never the catalogue, the consumers or their truth. */
+Test(sim, traits_do_not_depend_on_history_parameters) {
+    indiv_world_params p;
+    small_params(&p);
+    char *a = make_world("a.db", &p, NULL);
+    p.views_per_purchase = 0.5;
+    p.browse_views_per_week = 3;
+    p.p_on_pref_dow = 0.9;
+    p.quantity_mean = 4;
+    char *b = make_world("b.db", &p, NULL);
+    sqlite3 *db = sql_open(a);
+    char sql[512];
+    snprintf(sql, sizeof sql, "ATTACH '%s' AS b", b);
+    cr_assert_eq(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+    static const char *const tables[] = {"offers", "categories", "consumers",
+                                         "truth_consumers", "truth_tastes"};
+    for (size_t i = 0; i < sizeof tables / sizeof tables[0]; i++) {
+        snprintf(sql, sizeof sql,
+                 "SELECT count(*) FROM (SELECT * FROM main.%s EXCEPT SELECT * FROM b.%s)",
+                 tables[i], tables[i]);
+        cr_assert_eq(q_int(db, sql), 0, "%s differ", tables[i]);
+    }
+    cr_assert_neq(q_int(db, "SELECT count(*) FROM main.events"),
+                  q_int(db, "SELECT count(*) FROM b.events"));
+    sqlite3_close(db);
+    free(a);
+    free(b);
+}
+
 /* ---- consent, channels, latent share ---------------------------------------------- */
 
 Test(sim, consent_and_latent_shares_lie_in_binomial_intervals) {

@@ -250,6 +250,10 @@ int indiv_eventlog_each_offer(indiv_eventlog *log,
                               int (*fn)(void *ctx, const indiv_offer_row *row), void *ctx,
                               indiv_error *err);
 
+/* Recomputes offer_daily from the events (for databases written by other tools), inside
+ * a transaction. */
+int indiv_eventlog_rebuild_offer_daily(indiv_eventlog *log, indiv_error *err);
+
 /* Calls fn(ctx, offer_id, day, purchases) for every offer_daily row with day < before_day
  * (days since 1970-01-01, UTC), in (offer, day) order. */
 int indiv_eventlog_each_offer_day(indiv_eventlog *log, int64_t before_day,

@@ -8,7 +8,8 @@
  * which the engine never reads. Every assumption is a named parameter below, with its
  * default in indiv_world_params_init, and the parameters actually used are stored in
  * meta('world_params') as JSON. Same parameters and seed → identical database content,
- * whatever the machine (draws come from per-consumer streams, see rng.h).
+ * whatever the order of processing (draws come from per-consumer streams, see rng.h),
+ * on every machine whose C math library gives the same exp/log/pow (glibc does).
  *
  * The parameters are also described by a table (indiv_world_param_at): name, command-line
  * option, range and meaning, so that the CLI, the JSON form and the documentation
@@ -148,7 +149,9 @@ const indiv_world_param *indiv_world_param_find(const char *name);
 int indiv_world_params_set(indiv_world_params *p, const char *name, const char *text,
                            indiv_error *err);
 
-/* Writes the value of parameter desc in p as text (the form _set reads back). */
+/* Writes the value in p of the parameter desc (from indiv_world_param_at or _find) as
+ * text, the form indiv_world_params_set reads back; times as ISO 8601. Cannot fail
+ * (truncates to cap). */
 void indiv_world_params_format(const indiv_world_params *p, const indiv_world_param *desc,
                                char *buf, size_t cap);
 

@@ -42,18 +42,18 @@ static void print_help(void) {
         "docs/worlds.md.\n\n"
         "  --db FILE     database to create (refused if it already holds data)\n"
         "  --params      print the parameters as JSON and exit without writing\n"
-        "  --help        this text\n");
+        "  --help        this text\n\n"
+        "World parameters (docs/worlds.md), each with its default value:\n");
     indiv_world_params defaults;
     indiv_world_params_init(&defaults);
     const char *group = "";
     for (size_t i = 0; i < indiv_world_param_count(); i++) {
         const indiv_world_param *d = indiv_world_param_at(i);
-        char def[48], opt[64];
+        char def[48];
         if (strcmp(group, d->group) != 0)
             printf("\n%s:\n", group = d->group);
         indiv_world_params_format(&defaults, d, def, sizeof def);
-        snprintf(opt, sizeof opt, "--%s", d->option);
-        printf("  %-26s %s (default %s)\n", opt, d->doc, def);
+        printf("  --%s %s\n        %s\n", d->option, def, d->doc);
     }
 }
 
@@ -126,9 +126,9 @@ static void print_summary(const gen_opts *g, const indiv_world_summary *s, doubl
     char a[INDIV_ISO_LEN], b[INDIV_ISO_LEN];
     const indiv_world_params *p = &g->p;
     printf("generated %s (seed %llu)\n", g->db, (unsigned long long)p->seed);
-    printf("  history     %s to %s (%lld days)\n", indiv_time_format(p->start_ts, a),
+    printf("  history     %s to %s (%lld day%s)\n", indiv_time_format(p->start_ts, a),
            indiv_time_format(p->start_ts + p->days * INDIV_SECONDS_PER_DAY, b),
-           (long long)p->days);
+           (long long)p->days, p->days == 1 ? "" : "s");
     printf("  consumers   %lld\n", (long long)s->consumers);
     printf("  offers      %lld in %lld categories (%lld with limited validity)\n",
            (long long)s->offers, (long long)s->categories, (long long)s->limited_offers);
