@@ -27,7 +27,7 @@ struct indiv_catalog {
     double *popularity; /* n, normalised */
     double pop_t, pop_half_life; /* for the popularity walk */
     size_t d;
-    char source[64];
+    char source[160]; /* "category" or "embedding:<model id>" (ids < 128 bytes) */
     int64_t *direct; /* offer id → index + 1 (0 = absent), or NULL */
     int64_t max_id;
 };
@@ -193,6 +193,15 @@ int indiv_catalog_index(const indiv_catalog *cat, int64_t offer_id, size_t *i) {
     if (lo == cat->n || cat->offers[lo].id != offer_id)
         return INDIV_ENOTFOUND;
     *i = lo;
+    return INDIV_OK;
+}
+
+int indiv_catalog_category_index(const indiv_catalog *cat, int64_t category_id,
+                                 size_t *c) {
+    size_t i = category_index(cat, category_id);
+    if (i == cat->ncat || cat->cat_ids[i] != category_id)
+        return INDIV_ENOTFOUND;
+    *c = i;
     return INDIV_OK;
 }
 

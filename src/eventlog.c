@@ -51,6 +51,7 @@ enum stmt_id {
     ST_PROFILE_GET,
     ST_COUNT_EVENTS,
     ST_DAILY_ADD,
+    ST_SET_CONTACT,
     ST_COUNT
 };
 
@@ -89,6 +90,8 @@ static const char *const stmt_sql[ST_COUNT] = {
                         " AND ts >= ?2 AND ts < ?3 AND type = ?4",
     [ST_DAILY_ADD] = "INSERT INTO offer_daily (offer_id, day, purchases) VALUES (?1, ?2, ?3)"
                      " ON CONFLICT (offer_id, day) DO UPDATE SET purchases = purchases + ?3",
+    [ST_SET_CONTACT] = "UPDATE consumers SET consent_contact = ?2, unsubscribed_ts = ?3"
+                       " WHERE id = ?1",
 };
 
 /* Open-addressing map (offer, day) -> purchases, flushed into offer_daily at commit. */
@@ -1344,6 +1347,197 @@ int indiv_eventlog_appended_reset(indiv_eventlog *log, indiv_error *err) {
     if (need_tx(log, err) < 0)
         return INDIV_EINVAL;
     return exec(log, "DELETE FROM meta WHERE key = 'appended_min_ts'", err);
+}
+
+/* ---- simulation support ----------------------------------------------------------- */
+
+int indiv_eventlog_copy(const char *src, const char *dst, indiv_error *err) {
+    indiv_eventlog *from = NULL;
+    sqlite3 *to = NULL;
+    int rc = indiv_eventlog_open(src, INDIV_EVENTLOG_READONLY, &from, err);
+    if (rc < 0)
+        return rc;
+    remove(dst);
+    if (sqlite3_open_v2(dst, &to, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
+        SQLITE_OK) {
+        rc = indiv_error_set(err, INDIV_EIO, "%s: cannot create: %s", dst,
+                             to ? sqlite3_errmsg(to) : "out of memory");
+    } else {
+        sqlite3_backup *b = sqlite3_backup_init(to, "main", from->db, "main");
+        int st = b ? sqlite3_backup_step(b, -1) : SQLITE_ERROR;
+        sqlite3_backup_finish(b);
+        if (st != SQLITE_DONE)
+            rc = indiv_error_set(err, INDIV_EIO, "copying %s to %s: %s", src, dst,
+                                 sqlite3_errmsg(to));
+    }
+    sqlite3_close(to);
+    indiv_eventlog_close(from);
+    return rc;
+}
+
+int indiv_eventlog_set_contact_consent(indiv_eventlog *log, int64_t consumer_id,
+                                       int consent, int64_t unsubscribed_ts,
+                                       indiv_error *err) {
+    if (need_tx(log, err) < 0)
+        return INDIV_EINVAL;
+    sqlite3_stmt *s = stmt(log, ST_SET_CONTACT, err);
+    if (!s)
+        return INDIV_EDB;
+    sqlite3_bind_int64(s, 1, consumer_id);
+    sqlite3_bind_int(s, 2, consent != 0);
+    bind_ts(s, 3, unsubscribed_ts);
+    return step_done(log, s, err, "update consent");
+}
+
+int indiv_eventlog_each_truth_consumer(indiv_eventlog *log,
+                                       int (*fn)(void *ctx, const indiv_truth_consumer *t),
+                                       void *ctx, indiv_error *err) {
+    sqlite3_stmt *s = NULL;
+    if (sqlite3_prepare_v2(log->db,
+                           "SELECT consumer_id, interval_mean_days, interval_shape, pref_hour,"
+                           " pref_dow, openness, fatigue_tolerance, react_email, react_sms,"
+                           " react_push FROM truth_consumers ORDER BY consumer_id",
+                           -1, &s, NULL) != SQLITE_OK)
+        return db_error(log, err, "read truth_consumers");
+    int rc, res = INDIV_OK;
+    while (res == INDIV_OK && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+        indiv_truth_consumer t = {sqlite3_column_int64(s, 0), sqlite3_column_double(s, 1),
+                                  sqlite3_column_double(s, 2), sqlite3_column_int(s, 3),
+                                  sqlite3_column_int(s, 4), sqlite3_column_double(s, 5),
+                                  sqlite3_column_double(s, 6),
+                                  {sqlite3_column_double(s, 7), sqlite3_column_double(s, 8),
+                                   sqlite3_column_double(s, 9)}};
+        res = fn(ctx, &t);
+    }
+    if (res == INDIV_OK && rc != SQLITE_DONE)
+        res = db_error(log, err, "read truth_consumers");
+    sqlite3_finalize(s);
+    return res;
+}
+
+int indiv_eventlog_each_truth_taste(indiv_eventlog *log,
+                                    int (*fn)(void *ctx, int64_t consumer_id,
+                                              int64_t category_id, double weight,
+                                              int latent),
+                                    void *ctx, indiv_error *err) {
+    sqlite3_stmt *s = NULL;
+    if (sqlite3_prepare_v2(log->db,
+                           "SELECT consumer_id, category_id, weight, latent FROM truth_tastes"
+                           " ORDER BY consumer_id, category_id",
+                           -1, &s, NULL) != SQLITE_OK)
+        return db_error(log, err, "read truth_tastes");
+    int rc, res = INDIV_OK;
+    while (res == INDIV_OK && (rc = sqlite3_step(s)) == SQLITE_ROW)
+        res = fn(ctx, sqlite3_column_int64(s, 0), sqlite3_column_int64(s, 1),
+                 sqlite3_column_double(s, 2), sqlite3_column_int(s, 3));
+    if (res == INDIV_OK && rc != SQLITE_DONE)
+        res = db_error(log, err, "read truth_tastes");
+    sqlite3_finalize(s);
+    return res;
+}
+
+int indiv_eventlog_each_last_purchase(indiv_eventlog *log, int64_t before_ts,
+                                      int (*fn)(void *ctx, int64_t consumer_id, int64_t ts),
+                                      void *ctx, indiv_error *err) {
+    sqlite3_stmt *s = NULL;
+    if (sqlite3_prepare_v2(log->db,
+                           "SELECT consumer_id, max(ts) FROM events WHERE type = 2"
+                           " AND ts < ?1 GROUP BY consumer_id ORDER BY consumer_id",
+                           -1, &s, NULL) != SQLITE_OK)
+        return db_error(log, err, "read last purchases");
+    sqlite3_bind_int64(s, 1, before_ts);
+    int rc, res = INDIV_OK;
+    while (res == INDIV_OK && (rc = sqlite3_step(s)) == SQLITE_ROW)
+        res = fn(ctx, sqlite3_column_int64(s, 0), sqlite3_column_int64(s, 1));
+    if (res == INDIV_OK && rc != SQLITE_DONE)
+        res = db_error(log, err, "read last purchases");
+    sqlite3_finalize(s);
+    return res;
+}
+
+/* ---- snapshots ----------------------------------------------------------------------------- */
+
+/* What a snapshot copies from the attached source ("src"); ?1 is the cut. Columns are
+ * named, so that the copy does not depend on column order. */
+static const char *const snapshot_sql[] = {
+    "INSERT INTO consumers (id, ext_id, consent_profiling, consent_contact, channels,"
+    " country, unsubscribed_ts) SELECT id, ext_id, consent_profiling, consent_contact,"
+    " channels, country, CASE WHEN unsubscribed_ts < ?1 THEN unsubscribed_ts END"
+    " FROM src.consumers ORDER BY id",
+    "INSERT INTO categories (id, name) SELECT id, name FROM src.categories ORDER BY id",
+    "INSERT INTO offers (id, ext_id, name, category_id, price, margin, valid_from, valid_to)"
+    " SELECT id, ext_id, name, category_id, price, margin, valid_from, valid_to"
+    " FROM src.offers ORDER BY id",
+    "INSERT INTO events (consumer_id, ts, id, offer_id, type, channel, quantity, value)"
+    " SELECT consumer_id, ts, id, offer_id, type, channel, quantity, value"
+    " FROM src.events WHERE ts < ?1 ORDER BY consumer_id, ts, id",
+};
+
+/* Runs one statement, binding ?1 to ts when it has a parameter. */
+static int run_bound(indiv_eventlog *log, const char *sql, int64_t ts, indiv_error *err) {
+    sqlite3_stmt *s = NULL;
+    if (sqlite3_prepare_v2(log->db, sql, -1, &s, NULL) != SQLITE_OK)
+        return db_error(log, err, "snapshot");
+    if (sqlite3_bind_parameter_count(s) >= 1)
+        sqlite3_bind_int64(s, 1, ts);
+    int rc = step_done(log, s, err, "snapshot");
+    sqlite3_finalize(s);
+    return rc;
+}
+
+/* Attaches the source database as "src" (outside any transaction, as SQLite requires). */
+static int attach_source(indiv_eventlog *snap, const char *src_path, indiv_error *err) {
+    sqlite3_stmt *s = NULL;
+    if (sqlite3_prepare_v2(snap->db, "ATTACH DATABASE ?1 AS src", -1, &s, NULL) !=
+        SQLITE_OK)
+        return db_error(snap, err, "attach the source of a snapshot");
+    sqlite3_bind_text(s, 1, src_path, -1, SQLITE_STATIC);
+    int rc = step_done(snap, s, err, "attach the source of a snapshot");
+    sqlite3_finalize(s);
+    return rc;
+}
+
+static int snapshot_copy(indiv_eventlog *snap, int64_t before_ts, indiv_error *err) {
+    int rc = indiv_eventlog_begin(snap, err);
+    for (size_t i = 0; rc == INDIV_OK && i < sizeof snapshot_sql / sizeof *snapshot_sql; i++)
+        rc = run_bound(snap, snapshot_sql[i], before_ts, err);
+    if (rc == INDIV_OK)
+        rc = indiv_eventlog_rebuild_offer_daily(snap, err);
+    if (rc == INDIV_OK)
+        rc = indiv_eventlog_commit(snap, err);
+    else
+        indiv_eventlog_rollback(snap);
+    return rc;
+}
+
+int indiv_eventlog_snapshot(indiv_eventlog *log, const char *path, int64_t before_ts,
+                            indiv_eventlog **out, indiv_error *err) {
+    struct stat sb;
+    int memory = strcmp(path, ":memory:") == 0;
+    *out = NULL;
+    if (strcmp(log->path, ":memory:") == 0)
+        return indiv_error_set(err, INDIV_EINVAL,
+                               "a snapshot needs a database file, not an in-memory one");
+    if (!memory && stat(path, &sb) == 0)
+        return indiv_error_set(err, INDIV_EINVAL, "%s: exists; a snapshot needs a new file",
+                               path);
+    indiv_eventlog *snap;
+    int rc = indiv_eventlog_open(path, INDIV_EVENTLOG_CREATE, &snap, err);
+    if (rc < 0)
+        return rc;
+    rc = attach_source(snap, log->path, err);
+    if (rc == INDIV_OK) {
+        rc = snapshot_copy(snap, before_ts, err);
+        exec(snap, "DETACH DATABASE src", rc == INDIV_OK ? err : NULL);
+    }
+    if (rc < 0) {
+        indiv_eventlog_close(snap);
+        if (!memory)
+            unlink(path);
+        return rc;
+    }
+    *out = snap;
+    return INDIV_OK;
 }
 
 /* ---- names ----------------------------------------------------------------------------- */

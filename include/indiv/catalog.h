@@ -45,6 +45,10 @@ const char *indiv_catalog_category_name(const indiv_catalog *cat, size_t c);
 /* Dense index of offer id; INDIV_ENOTFOUND when the id is not in the catalog. */
 int indiv_catalog_index(const indiv_catalog *cat, int64_t offer_id, size_t *i /* OUT */);
 
+/* Dense index of category id (categories.id). INDIV_ENOTFOUND when absent. */
+int indiv_catalog_category_index(const indiv_catalog *cat, int64_t category_id,
+                                 size_t *c /* OUT */);
+
 /* Row i of F (d values), and the whole row-major matrix (n × d). */
 const double *indiv_catalog_features(const indiv_catalog *cat, size_t i);
 const double *indiv_catalog_matrix(const indiv_catalog *cat);

@@ -364,6 +364,47 @@ int indiv_eventlog_appended_min_ts(indiv_eventlog *log, int64_t *ts /* OUT */,
                                    indiv_error *err);
 int indiv_eventlog_appended_reset(indiv_eventlog *log, indiv_error *err);
 
+/* ---- simulation support ------------------------------------------------------------ */
+
+/* Copies the database at src to dst (created or overwritten) with SQLite's online backup,
+ * so that a simulation works on a copy and the world stays as it was. */
+int indiv_eventlog_copy(const char *src, const char *dst, indiv_error *err);
+
+/* Sets contact consent (and the unsubscription time, INDIV_TS_NONE to clear it) of one
+ * consumer, inside a transaction. */
+int indiv_eventlog_set_contact_consent(indiv_eventlog *log, int64_t consumer_id,
+                                       int consent, int64_t unsubscribed_ts,
+                                       indiv_error *err);
+
+/* Ground truth, in consumer order: fn is called once per truth_consumers row, and
+ * taste_fn once per truth_tastes row. A non-zero return of a callback stops the walk. */
+int indiv_eventlog_each_truth_consumer(indiv_eventlog *log,
+                                       int (*fn)(void *ctx, const indiv_truth_consumer *t),
+                                       void *ctx, indiv_error *err);
+int indiv_eventlog_each_truth_taste(indiv_eventlog *log,
+                                    int (*fn)(void *ctx, int64_t consumer_id,
+                                              int64_t category_id, double weight,
+                                              int latent),
+                                    void *ctx, indiv_error *err);
+
+/* Time of each consumer's last purchase before before_ts (one pass over the events). */
+int indiv_eventlog_each_last_purchase(indiv_eventlog *log, int64_t before_ts,
+                                      int (*fn)(void *ctx, int64_t consumer_id, int64_t ts),
+                                      void *ctx, indiv_error *err);
+
+/* ---- snapshots (training, evaluation) ----------------------------------------------- */
+
+/* Creates at path a new indiv database holding what was known strictly before
+ * before_ts: every consumer (an unsubscription at or after before_ts cleared), category
+ * and offer, the events with ts < before_ts, and offer_daily rebuilt from them; no meta,
+ * profile, import or truth row is copied. path must not exist, or be ":memory:" (the
+ * snapshot then lives in *out only); log must be a database file. Training and
+ * evaluation build their profiles in a snapshot, so that no event at or after their cut
+ * can reach them and the source log is only read. On error *out is NULL and nothing is
+ * left at path. */
+int indiv_eventlog_snapshot(indiv_eventlog *log, const char *path, int64_t before_ts,
+                            indiv_eventlog **out /* OUT */, indiv_error *err);
+
 /* ---- names --------------------------------------------------------------------- */
 
 /* "purchase", ... for a valid code, NULL otherwise. */

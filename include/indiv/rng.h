@@ -31,7 +31,11 @@ typedef enum indiv_rng_purpose {
     INDIV_RNG_WORLD_GLOBAL = 4,   /* generator: world-level draws (category sizes...) */
     INDIV_RNG_DIVERGENCE = 5,     /* policy: serendipity draws */
     INDIV_RNG_RESPONSE = 6,       /* simulator: consumer reactions */
-    INDIV_RNG_TRAIN = 7           /* training: initialisation, shuffles */
+    INDIV_RNG_TRAIN = 7,          /* training: initialisation, shuffles */
+    INDIV_RNG_SIM_ORGANIC = 8,    /* simulator: organic purchases of a round */
+    INDIV_RNG_SIM_POLICY = 9,     /* simulator: random and persona reference policies */
+    INDIV_RNG_SIM_PAIRS = 10,     /* simulator: pairs sampled for homogenisation */
+    INDIV_RNG_EVALUATE = 11       /* evaluation: random baseline, tie-breaks */
 } indiv_rng_purpose;
 
 /* SplitMix64 finaliser of (seed, entity, purpose): a 64-bit stream seed. */

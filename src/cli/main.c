@@ -21,6 +21,7 @@ static const struct {
     {"generate", cli_generate, "write a synthetic world with known ground truth"},
     {"import", cli_import, "import a real log (Online Retail CSV, or generic events CSV)"},
     {"info", cli_info, "print what an event log holds"},
+    {"simulate", cli_simulate, "closed loop: consumers answer the decisions, round by round"},
     {"profile", cli_profile, "build, update or show consumer profiles"},
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])

@@ -1,0 +1,159 @@
+/*
+ * simulate.h — the closed loop (DESIGN.md §8): simulated consumers answer the engine's
+ * decisions, their answers are appended to the event log, profiles are rebuilt, next
+ * round.
+ *
+ * A simulation runs on a generated world (truth_* tables) copied to a work database, so
+ * the world itself is never changed and every policy starts from the same state. Each
+ * round of `round_days` days:
+ *   1. organic purchases from each active consumer's known tastes (gamma renewal, as the
+ *      generator), appended as events;
+ *   2. latent needs not yet revealed may be met elsewhere (leakage);
+ *   3. the policy decides: the indiv engine (profiles rebuilt incrementally, then the
+ *      same decide code as `indiv decide`), or a reference policy (mass campaign, persona,
+ *      random, oracle);
+ *   4. each contacted consumer reacts by the stated response model (true utility of the
+ *      offers, right or wrong moment, readiness, accumulated fatigue); contacts, opens,
+ *      purchases, dismissals and unsubscriptions are appended as events; a purchase in a
+ *      latent category reveals it; irrelevant contacts raise annoyance, which leads to
+ *      unsubscribing or leaving;
+ *   5. the round's metrics are computed.
+ * Every assumption is a named parameter (indiv_response_params) with a default, printed
+ * into the output. Same world, parameters and seed → identical metrics.
+ */
+#ifndef INDIV_SIMULATE_H
+#define INDIV_SIMULATE_H
+
+#include <stdint.h>
+
+#include "indiv/error.h"
+#include "indiv/model.h"
+#include "indiv/policy.h"
+#include "indiv/profile.h"
+#include "indiv/progress.h"
+
+typedef enum indiv_sim_policy {
+    INDIV_SIM_INDIV = 0,        /* threshold + serendipity, as configured */
+    INDIV_SIM_NO_SERENDIPITY,   /* indiv with ε = 0 */
+    INDIV_SIM_NO_THRESHOLD,     /* indiv with τ = 0 */
+    INDIV_SIM_MASS,             /* everyone eligible gets the same best offers */
+    INDIV_SIM_PERSONA,          /* k segments of profiles, each its segment's best offers */
+    INDIV_SIM_RANDOM,           /* random offers to every eligible consumer */
+    INDIV_SIM_ORACLE,           /* knows true utility (Chaney, Stewart & Engelhardt 2018) */
+    INDIV_SIM_POLICY_COUNT
+} indiv_sim_policy;
+
+/* The response model's assumptions (README.md / docs/simulation.md give each formula). */
+typedef struct indiv_response_params {
+    double irrelevant_utility;  /* a contact whose best offer has true utility below
+                                   this is irrelevant */
+    double conversion_max;      /* P(buy offer | opened) = conversion_max · utility */
+    double wrong_moment_factor; /* open probability × this when sent far from the
+                                   preferred hour */
+    double moment_window_hours; /* "right moment": within this of the preferred hour */
+    double not_ready_factor;    /* purchase probability × this shortly after a purchase */
+    double ready_fraction;      /* "shortly": before this fraction of the mean interval */
+    double annoyance_per_irrelevant; /* annoyance added by an irrelevant contact */
+    double annoyance_per_contact;    /* added by any contact (pressure) */
+    double annoyance_decay;     /* annoyance × this each round */
+    double fatigue_open_effect; /* open probability × exp(−effect · annoyance) */
+    double p_leave;             /* when annoyance reaches tolerance: leave with this
+                                   probability, otherwise unsubscribe */
+    double leakage_per_round;   /* P(an unrevealed latent need is met elsewhere) */
+    double organic_latent_discovery; /* P(per round) of discovering a latent taste alone */
+} indiv_response_params;
+
+typedef struct indiv_sim_params {
+    int rounds;
+    double round_days;
+    uint64_t seed;
+    indiv_sim_policy policy;
+    indiv_policy_params policy_params; /* threshold, serendipity, slots, ... (as_of set
+                                          each round) */
+    indiv_profile_params profile_params; /* half-life, window, features */
+    int persona_k;                /* segments of the persona policy */
+    int threads;                  /* decision threads */
+    indiv_response_params response;
+} indiv_sim_params;
+
+/* Metrics of one round: one X-macro so that CSV headers, JSON keys and sweeps share the
+ * list. X(name, description) */
+#define INDIV_SIM_METRICS(X)                                                             \
+    X(contacts, "contacts sent this round")                                            \
+    X(conversions, "purchases caused by contacts")                                     \
+    X(conversion_rate, "conversions per contact")                                      \
+    X(irrelevant_share, "share of contacts whose best offer is below the irrelevant "   \
+                        "utility")                                                       \
+    X(revenue, "value of all purchases this round (organic and from contacts)")         \
+    X(revenue_contacts, "value of purchases caused by contacts")                        \
+    X(unsubscribes, "consumers who withdrew contact consent this round")               \
+    X(departures, "consumers who left this round")                                      \
+    X(active, "consumers still active at the end of the round")                        \
+    X(leakage, "latent needs met elsewhere this round")                                \
+    X(latent_revealed, "latent tastes revealed by a purchase from a contact")           \
+    X(latent_revealed_total, "latent tastes revealed since the start")                  \
+    X(diversity, "mean category entropy (bits) of each consumer's purchases so far")    \
+    X(coverage, "share of offers bought at least once this round")                      \
+    X(exposure_gini, "Gini coefficient of contacts over offers this round")             \
+    X(jaccard_items, "mean Jaccard similarity of consumed offers, sampled pairs")       \
+    X(jaccard_categories, "mean Jaccard similarity of consumed categories, pairs")      \
+    X(contacts_p50, "median contacts per eligible consumer so far")                     \
+    X(contacts_p90, "90th percentile of contacts per eligible consumer so far")         \
+    X(contacts_max, "most contacts received by one consumer so far")                    \
+    X(never_contacted_share, "share of eligible consumers never contacted so far")      \
+    X(bubble_share, "share of contacted offers inside the person's known tastes")       \
+    X(divergent_share, "share of contacts carrying a divergent offer")                  \
+    X(seconds_profile, "seconds rebuilding profiles")                                   \
+    X(seconds_decide, "seconds deciding")                                               \
+    X(seconds_respond, "seconds simulating organic purchases and responses")
+
+#define INDIV_SIM_ENUM(name, doc) INDIV_M_##name,
+typedef enum indiv_sim_metric { INDIV_SIM_METRICS(INDIV_SIM_ENUM) INDIV_SIM_NMETRICS } indiv_sim_metric;
+#undef INDIV_SIM_ENUM
+
+typedef struct indiv_round_metrics {
+    int round; /* 1-based */
+    int64_t round_start, round_end;
+    double v[INDIV_SIM_NMETRICS];
+} indiv_round_metrics;
+
+/* Called after every round (from the calling thread). Non-zero stops the run. */
+typedef int (*indiv_round_fn)(void *ctx, const indiv_round_metrics *m);
+
+void indiv_sim_params_init(indiv_sim_params *p);
+int indiv_sim_params_validate(const indiv_sim_params *p, indiv_error *err);
+
+/* Sets a parameter by name ("threshold", "serendipity", "rounds", "p_leave", ...; the
+ * names of the response model and of the policy flags with '-' or '_'), for sweeps and
+ * config files. INDIV_EINVAL naming the parameter or the value at fault. */
+int indiv_sim_params_set(indiv_sim_params *p, const char *name, const char *value,
+                         indiv_error *err);
+
+/* Every parameter as a JSON object with sorted keys (caller frees). */
+char *indiv_sim_params_json(const indiv_sim_params *p);
+
+const char *indiv_sim_policy_name(indiv_sim_policy p);
+int indiv_sim_policy_parse(const char *name, indiv_sim_policy *out);
+const char *indiv_sim_metric_name(int metric);
+const char *indiv_sim_metric_doc(int metric);
+
+/* How a run's rounds sum up into one value per metric (results tables, sweeps,
+ * comparisons): counts (contacts, conversions, revenue, unsubscribes, departures,
+ * leakage, latent_revealed, seconds) are summed over rounds; conversion_rate is
+ * conversions / contacts overall; irrelevant, divergent and bubble shares are averaged
+ * over rounds weighted by contacts; everything else (active, latent_revealed_total,
+ * diversity, coverage, Gini, Jaccard, contact distribution) is the last round's value. */
+void indiv_sim_aggregate(const indiv_round_metrics *rounds, int n,
+                         double out[INDIV_SIM_NMETRICS] /* OUT */);
+
+/* 1 when metric m is summed over rounds by indiv_sim_aggregate. */
+int indiv_sim_metric_is_count(int m);
+
+/* Copies the world database world_db to work_db (overwritten) and runs the loop there.
+ * The model is the decide model (used by the indiv policies and for persona/mass
+ * scoring). on_round may be NULL. */
+int indiv_sim_run(const char *world_db, const char *work_db, const indiv_sim_params *p,
+                  const indiv_model *m, indiv_progress_fn progress, void *pctx,
+                  indiv_round_fn on_round, void *rctx, indiv_error *err);
+
+#endif /* INDIV_SIMULATE_H */

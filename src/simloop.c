@@ -1,0 +1,1523 @@
+/*
+ * simloop.c — the closed-loop simulation of the `sim` module (contract: simulate.h).
+ *
+ * State held in memory for the whole run, one entry per consumer: true traits (from
+ * truth_consumers), true tastes with their state (known, latent, revealed, leaked),
+ * annoyance, contact consent, activity, renewal clock. The event log on disk receives
+ * every organic purchase, contact and reaction, so the engine reads them back exactly as
+ * it reads a shop's log.
+ *
+ * Randomness: every draw comes from a stream seeded by (run seed, round, consumer,
+ * purpose) (rng.h), so results do not depend on the order in which consumers are
+ * processed or on the decision threads.
+ */
+#include "indiv/simulate.h"
+
+#include <math.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <gsl/gsl_randist.h>
+#include <gsl/gsl_rng.h>
+#include <gsl/gsl_sort.h>
+#include <gsl/gsl_statistics_double.h>
+#include <jansson.h>
+
+#include "indiv/catalog.h"
+#include "indiv/decide.h"
+#include "indiv/eventlog.h"
+#include "indiv/rng.h"
+#include "indiv/sim.h"
+#include "indiv/timeutil.h"
+
+#define DAY ((double)INDIV_SECONDS_PER_DAY)
+#define HOUR 3600
+/* Reference policies send at noon of the round's first day: no knowledge of moments. */
+#define REFERENCE_SEND_OFFSET (12 * HOUR)
+/* Minutes between a contact and the reactions it causes. */
+#define OPEN_DELAY (10 * 60)
+#define CLICK_DELAY (15 * 60)
+#define BUY_DELAY (20 * 60)
+/* Consumers in the pairs sampled for homogenisation (DESIGN.md §8). */
+#define HOMOGENISATION_PAIRS 2000
+/* Lloyd iterations of the persona policy's k-means. */
+#define KMEANS_ITERATIONS 20
+/* Draws from a category's popularity table before scanning for a valid offer. */
+#define VALID_TRIES 16
+
+enum { T_KNOWN = 0, T_LATENT = 1, T_REVEALED = 2, T_LEAKED = 3 };
+
+/* ---- parameters ------------------------------------------------------------------ */
+
+static const char *const policy_names[INDIV_SIM_POLICY_COUNT] = {
+    "indiv", "indiv-no-serendipity", "indiv-no-threshold", "mass", "persona", "random",
+    "oracle"};
+
+#define INDIV_SIM_NAME(name, doc) #name,
+#define INDIV_SIM_DOC(name, doc) doc,
+static const char *const metric_names[] = {INDIV_SIM_METRICS(INDIV_SIM_NAME)};
+static const char *const metric_docs[] = {INDIV_SIM_METRICS(INDIV_SIM_DOC)};
+
+const char *indiv_sim_policy_name(indiv_sim_policy p) {
+    return (unsigned)p < INDIV_SIM_POLICY_COUNT ? policy_names[p] : "?";
+}
+
+int indiv_sim_policy_parse(const char *name, indiv_sim_policy *out) {
+    for (int i = 0; i < INDIV_SIM_POLICY_COUNT; i++)
+        if (strcmp(name, policy_names[i]) == 0) {
+            *out = (indiv_sim_policy)i;
+            return INDIV_OK;
+        }
+    return INDIV_EINVAL;
+}
+
+const char *indiv_sim_metric_name(int m) {
+    return m >= 0 && m < INDIV_SIM_NMETRICS ? metric_names[m] : "?";
+}
+
+const char *indiv_sim_metric_doc(int m) {
+    return m >= 0 && m < INDIV_SIM_NMETRICS ? metric_docs[m] : "?";
+}
+
+void indiv_sim_params_init(indiv_sim_params *p) {
+    memset(p, 0, sizeof *p);
+    p->rounds = 12;
+    p->round_days = 7;
+    p->seed = 1;
+    p->policy = INDIV_SIM_INDIV;
+    indiv_policy_params_init(&p->policy_params);
+    indiv_profile_params_init(&p->profile_params);
+    p->persona_k = 5;
+    p->threads = 2;
+    indiv_response_params *r = &p->response;
+    r->irrelevant_utility = 0.05;
+    r->conversion_max = 0.3;
+    r->wrong_moment_factor = 0.5;
+    r->moment_window_hours = 2;
+    r->not_ready_factor = 0.5;
+    r->ready_fraction = 0.3;
+    r->annoyance_per_irrelevant = 1.0;
+    r->annoyance_per_contact = 0.1;
+    r->annoyance_decay = 0.9;
+    r->fatigue_open_effect = 0.1;
+    r->p_leave = 0.3;
+    r->leakage_per_round = 0.02;
+    r->organic_latent_discovery = 0.0;
+}
+
+/* Parameters settable by name: name, address kind, offset resolver. */
+typedef struct named {
+    const char *name;
+    int is_int; /* 1 int, 0 double */
+    double lo, hi;
+    size_t off; /* offset in indiv_sim_params */
+} named;
+
+#define R_(field, lo, hi) {#field, 0, lo, hi, offsetof(indiv_sim_params, response.field)}
+#define P_(name, field, lo, hi)                                                          \
+    { name, 0, lo, hi, offsetof(indiv_sim_params, policy_params.field) }
+static const named params_by_name[] = {
+    {"rounds", 1, 1, 10000, offsetof(indiv_sim_params, rounds)},
+    {"round_days", 0, 0.01, 3650, offsetof(indiv_sim_params, round_days)},
+    {"persona_k", 1, 1, 1000, offsetof(indiv_sim_params, persona_k)},
+    {"threads", 1, 1, INDIV_THREADS_MAX, offsetof(indiv_sim_params, threads)},
+    P_("threshold", threshold, 0, 1),
+    P_("serendipity", serendipity, 0, 1),
+    P_("bubble", bubble, 0, 1),
+    P_("floor", floor, 0, 1),
+    P_("min_readiness", min_readiness, 0, 1),
+    P_("per_days", per_days, 0, 3650),
+    {"slots", 1, 1, INDIV_SLOTS_MAX, offsetof(indiv_sim_params, policy_params.slots)},
+    {"max_contacts", 1, 0, 1e6, offsetof(indiv_sim_params, policy_params.max_contacts)},
+    {"half_life", 0, 1e-3, 1e6, offsetof(indiv_sim_params, profile_params.half_life_days)},
+    {"window", 0, 0, 1e6, offsetof(indiv_sim_params, profile_params.window_days)},
+    R_(irrelevant_utility, 0, 1),
+    R_(conversion_max, 0, 1),
+    R_(wrong_moment_factor, 0, 1),
+    R_(moment_window_hours, 0, 12),
+    R_(not_ready_factor, 0, 1),
+    R_(ready_fraction, 0, 10),
+    R_(annoyance_per_irrelevant, 0, 1e6),
+    R_(annoyance_per_contact, 0, 1e6),
+    R_(annoyance_decay, 0, 1),
+    R_(fatigue_open_effect, 0, 1e6),
+    R_(p_leave, 0, 1),
+    R_(leakage_per_round, 0, 1),
+    R_(organic_latent_discovery, 0, 1),
+};
+#define NNAMED (sizeof params_by_name / sizeof params_by_name[0])
+
+/* Compares names with '-' and '_' treated alike. */
+static int same_name(const char *a, const char *b) {
+    for (; *a && *b; a++, b++)
+        if (*a != *b && !((*a == '-' || *a == '_') && (*b == '-' || *b == '_')))
+            return 0;
+    return *a == *b;
+}
+
+static int set_special(indiv_sim_params *p, const char *name, const char *value,
+                       indiv_error *err) {
+    if (same_name(name, "policy")) {
+        if (indiv_sim_policy_parse(value, &p->policy) < 0)
+            return indiv_error_set(err, INDIV_EINVAL, "policy '%s' is unknown", value);
+        return 1;
+    }
+    if (same_name(name, "divergence")) {
+        if (indiv_divergence_parse(value, &p->policy_params.divergence) < 0)
+            return indiv_error_set(err, INDIV_EINVAL, "divergence '%s' is unknown", value);
+        return 1;
+    }
+    if (same_name(name, "seed")) {
+        char *end;
+        unsigned long long v = strtoull(value, &end, 10);
+        if (end == value || *end)
+            return indiv_error_set(err, INDIV_EINVAL, "seed '%s' is not an integer", value);
+        p->seed = v;
+        return 1;
+    }
+    if (same_name(name, "features")) {
+        if (indiv_profile_features_parse(value, &p->profile_params.features, err) < 0)
+            return INDIV_EINVAL;
+        return 1;
+    }
+    return 0;
+}
+
+int indiv_sim_params_set(indiv_sim_params *p, const char *name, const char *value,
+                         indiv_error *err) {
+    int rc = set_special(p, name, value, err);
+    if (rc != 0)
+        return rc < 0 ? rc : INDIV_OK;
+    for (size_t i = 0; i < NNAMED; i++) {
+        const named *n = &params_by_name[i];
+        if (!same_name(name, n->name))
+            continue;
+        char *end;
+        double v = strtod(value, &end);
+        if (end == value || *end || !isfinite(v) || v < n->lo || v > n->hi ||
+            (n->is_int && v != floor(v)))
+            return indiv_error_set(err, INDIV_EINVAL,
+                                   "%s = '%s' is not a%s number in [%g, %g]", n->name, value,
+                                   n->is_int ? "n integer" : "", n->lo, n->hi);
+        if (n->is_int)
+            *(int *)((char *)p + n->off) = (int)v;
+        else
+            *(double *)((char *)p + n->off) = v;
+        return INDIV_OK;
+    }
+    return indiv_error_set(err, INDIV_EINVAL, "unknown simulation parameter '%s'", name);
+}
+
+int indiv_sim_params_validate(const indiv_sim_params *p, indiv_error *err) {
+    for (size_t i = 0; i < NNAMED; i++) {
+        const named *n = &params_by_name[i];
+        double v = n->is_int ? *(const int *)((const char *)p + n->off)
+                             : *(const double *)((const char *)p + n->off);
+        if (!(v >= n->lo && v <= n->hi))
+            return indiv_error_set(err, INDIV_EINVAL, "simulation parameter %s = %g is "
+                                   "out of [%g, %g]", n->name, v, n->lo, n->hi);
+    }
+    if ((unsigned)p->policy >= INDIV_SIM_POLICY_COUNT)
+        return indiv_error_set(err, INDIV_EINVAL, "unknown policy %d", (int)p->policy);
+    int rc = indiv_policy_params_validate(&p->policy_params, err);
+    return rc < 0 ? rc : indiv_profile_params_validate(&p->profile_params, err);
+}
+
+char *indiv_sim_params_json(const indiv_sim_params *p) {
+    json_t *o = json_object();
+    for (size_t i = 0; i < NNAMED; i++) {
+        const named *n = &params_by_name[i];
+        json_object_set_new(o, n->name,
+                            n->is_int
+                                ? json_integer(*(const int *)((const char *)p + n->off))
+                                : json_real(*(const double *)((const char *)p + n->off)));
+    }
+    char feats[128];
+    indiv_profile_features_format(p->profile_params.features, feats, sizeof feats);
+    json_object_set_new(o, "policy", json_string(indiv_sim_policy_name(p->policy)));
+    json_object_set_new(o, "divergence",
+                        json_string(indiv_divergence_name(p->policy_params.divergence)));
+    json_object_set_new(o, "seed", json_integer((json_int_t)p->seed));
+    json_object_set_new(o, "features", json_string(feats));
+    char *txt = json_dumps(o, JSON_INDENT(2) | JSON_SORT_KEYS | JSON_REAL_PRECISION(10));
+    json_decref(o);
+    return txt;
+}
+
+/* ---- state ---------------------------------------------------------------------------- */
+
+typedef struct taste_e {
+    int32_t cat;     /* dense category index */
+    float w;         /* true weight */
+    uint8_t state;   /* T_KNOWN, T_LATENT, T_REVEALED, T_LEAKED */
+    int32_t bought;  /* purchases in this category during the simulation */
+} taste_e;
+
+typedef struct sconsumer {
+    int64_t id;
+    double mean_days, shape, openness, tolerance, react[3];
+    int pref_hour, pref_dow;
+    uint32_t taste_off;
+    uint16_t ntaste;
+    uint8_t active, subscribed, consent_contact0, has_truth;
+    unsigned channels;
+    double annoyance;
+    int64_t next_buy, last_buy;
+    int32_t contacts;
+    int32_t pair_slot; /* index in the homogenisation sample, or -1 */
+} sconsumer;
+
+typedef struct contact {
+    int32_t ci; /* consumer index */
+    int n;
+    int32_t offer[INDIV_SLOTS_MAX];
+    uint8_t divergent[INDIV_SLOTS_MAX];
+    int channel;
+    int64_t send_at;
+} contact;
+
+typedef struct sevent {
+    int64_t consumer_id, ts, offer_id, seq;
+    int type, channel;
+    double quantity, value;
+} sevent;
+
+/* A growing array of anything. */
+typedef struct vec {
+    void *data;
+    size_t n, cap, size;
+} vec;
+
+static void *vec_push(vec *v) {
+    if (v->n == v->cap) {
+        size_t cap = v->cap ? 2 * v->cap : 1024;
+        void *d = realloc(v->data, cap * v->size);
+        if (!d)
+            return NULL;
+        v->data = d;
+        v->cap = cap;
+    }
+    return (char *)v->data + v->size * v->n++;
+}
+
+/* A set of offer indices (sorted array), for sampled consumers' consumption. */
+typedef struct iset {
+    int32_t *v;
+    int n, cap;
+} iset;
+
+typedef struct sim {
+    const indiv_sim_params *p;
+    const indiv_model *model;
+    indiv_world_params wp;
+    indiv_eventlog *log;
+    indiv_catalog *cat;
+    size_t nc, noff, ncat;
+    sconsumer *c;
+    taste_e *tastes;
+    size_t ntastes;
+    size_t *cat_first, *cat_offers; /* offers of category c: cat_offers[cat_first[c]..] */
+    gsl_ran_discrete_t **cat_table; /* Zipf popularity within the category */
+    gsl_rng *r;
+    vec contacts, events;
+    int64_t seq;
+    /* per-round counters */
+    double m[INDIV_SIM_NMETRICS];
+    double *offer_exposure;
+    unsigned char *offer_bought;
+    /* homogenisation sample */
+    int32_t (*pairs)[2];
+    int npairs;
+    iset *consumed;
+    int nconsumed;
+    int64_t latent_revealed_total;
+    int64_t t0; /* simulation start */
+} sim;
+
+static int find_consumer(const sim *s, int64_t id, size_t *i) {
+    /* Generated worlds number consumers 1..N in order; fall back to a binary search. */
+    if (id >= 1 && (size_t)id <= s->nc && s->c[id - 1].id == id) {
+        *i = (size_t)id - 1;
+        return 1;
+    }
+    size_t lo = 0, hi = s->nc;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (s->c[mid].id < id)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo < s->nc && s->c[lo].id == id) {
+        *i = lo;
+        return 1;
+    }
+    return 0;
+}
+
+static int load_consumer_row(sim *s, const indiv_consumer_row *row) {
+    if (s->nc % 1024 == 0) {
+        sconsumer *c = realloc(s->c, (s->nc + 1024) * sizeof *c);
+        if (!c)
+            return INDIV_ENOMEM;
+        s->c = c;
+    }
+    sconsumer *c = &s->c[s->nc++];
+    memset(c, 0, sizeof *c);
+    c->id = row->id;
+    c->active = 1;
+    c->subscribed = row->consent_contact && row->unsubscribed_ts == INDIV_TS_NONE;
+    c->consent_contact0 = c->subscribed;
+    c->channels = row->channels;
+    c->last_buy = INDIV_TS_NONE;
+    c->pair_slot = -1;
+    return INDIV_OK;
+}
+
+static int load_consumers(sim *s, indiv_error *err) {
+    indiv_consumer_cursor *cur;
+    indiv_consumer_row row;
+    indiv_profile_row prow;
+    int has, rc = indiv_eventlog_consumer_scan(s->log, &cur, err);
+    while (rc == INDIV_OK && (rc = indiv_consumer_cursor_next(cur, &row, &prow, &has, err)) == 1)
+        rc = load_consumer_row(s, &row);
+    indiv_consumer_cursor_free(cur);
+    if (rc == INDIV_ENOMEM)
+        return indiv_error_set(err, rc, "out of memory loading consumers");
+    return rc < 0 ? rc : INDIV_OK;
+}
+
+static int on_truth_consumer(void *ctx, const indiv_truth_consumer *t) {
+    sim *s = ctx;
+    size_t i;
+    if (!find_consumer(s, t->consumer_id, &i))
+        return INDIV_OK;
+    sconsumer *c = &s->c[i];
+    c->mean_days = t->interval_mean_days;
+    c->shape = t->interval_shape;
+    c->pref_hour = t->pref_hour;
+    c->pref_dow = t->pref_dow;
+    c->openness = t->openness;
+    c->tolerance = t->fatigue_tolerance;
+    memcpy(c->react, t->react, sizeof c->react);
+    c->has_truth = 1;
+    return INDIV_OK;
+}
+
+static int on_truth_taste(void *ctx, int64_t consumer_id, int64_t category_id, double w,
+                          int latent) {
+    sim *s = ctx;
+    size_t i, cat;
+    if (!find_consumer(s, consumer_id, &i) ||
+        indiv_catalog_category_index(s->cat, category_id, &cat) < 0)
+        return INDIV_OK;
+    if (s->ntastes % 4096 == 0) {
+        taste_e *t = realloc(s->tastes, (s->ntastes + 4096) * sizeof *t);
+        if (!t)
+            return INDIV_ENOMEM;
+        s->tastes = t;
+    }
+    sconsumer *c = &s->c[i];
+    if (c->ntaste == 0)
+        c->taste_off = (uint32_t)s->ntastes;
+    s->tastes[s->ntastes++] = (taste_e){(int32_t)cat, (float)w, latent ? T_LATENT : T_KNOWN, 0};
+    c->ntaste++;
+    return INDIV_OK;
+}
+
+static int on_last_purchase(void *ctx, int64_t consumer_id, int64_t ts) {
+    sim *s = ctx;
+    size_t i;
+    if (find_consumer(s, consumer_id, &i))
+        s->c[i].last_buy = ts;
+    return INDIV_OK;
+}
+
+/* Offers grouped by category in id order, with the generator's Zipf popularity. */
+static int build_category_tables(sim *s, indiv_error *err) {
+    s->cat_first = calloc(s->ncat + 1, sizeof *s->cat_first);
+    s->cat_offers = calloc(s->noff, sizeof *s->cat_offers);
+    s->cat_table = calloc(s->ncat, sizeof *s->cat_table);
+    double *w = calloc(s->noff, sizeof *w);
+    if (!s->cat_first || !s->cat_offers || !s->cat_table || !w) {
+        free(w);
+        return indiv_error_set(err, INDIV_ENOMEM, "out of memory");
+    }
+    for (size_t j = 0; j < s->noff; j++)
+        s->cat_first[indiv_catalog_offer(s->cat, j)->category + 1]++;
+    for (size_t c = 0; c < s->ncat; c++)
+        s->cat_first[c + 1] += s->cat_first[c];
+    size_t *fill = calloc(s->ncat, sizeof *fill);
+    for (size_t j = 0; fill && j < s->noff; j++) {
+        size_t c = indiv_catalog_offer(s->cat, j)->category;
+        s->cat_offers[s->cat_first[c] + fill[c]++] = j;
+    }
+    int rc = fill ? INDIV_OK : INDIV_ENOMEM;
+    for (size_t c = 0; rc == INDIV_OK && c < s->ncat; c++) {
+        size_t n = s->cat_first[c + 1] - s->cat_first[c];
+        for (size_t k = 0; k < n; k++) /* rank k+1 within the category (docs/worlds.md) */
+            w[k] = pow((double)(k + 1), -s->wp.offer_zipf);
+        if (n && !(s->cat_table[c] = gsl_ran_discrete_preproc(n, w)))
+            rc = INDIV_ENOMEM;
+    }
+    free(fill);
+    free(w);
+    return rc < 0 ? indiv_error_set(err, rc, "out of memory") : INDIV_OK;
+}
+
+static int load_world_params(sim *s, indiv_error *err) {
+    char *buf = malloc(65536);
+    if (!buf)
+        return indiv_error_set(err, INDIV_ENOMEM, "out of memory");
+    int rc = indiv_eventlog_meta_get(s->log, "world_params", buf, 65536, err);
+    if (rc == INDIV_ENOTFOUND)
+        rc = indiv_error_set(err, INDIV_EINVAL,
+                             "%s: not a generated world (no world parameters, no ground "
+                             "truth); simulate needs a world from indiv generate",
+                             indiv_eventlog_path(s->log));
+    if (rc == INDIV_OK)
+        rc = indiv_world_params_from_json(buf, &s->wp, err);
+    free(buf);
+    return rc;
+}
+
+/* ---- events ------------------------------------------------------------------------------ */
+
+static int emit(sim *s, const sconsumer *c, int64_t ts, size_t offer, int type, int channel,
+                double value) {
+    sevent *e = vec_push(&s->events);
+    if (!e)
+        return INDIV_ENOMEM;
+    *e = (sevent){c->id, ts, offer == (size_t)-1 ? 0 : indiv_catalog_offer(s->cat, offer)->id,
+                  s->seq++, type, channel, 1, value};
+    return INDIV_OK;
+}
+
+static int by_consumer_time(const void *a, const void *b) {
+    const sevent *x = a, *y = b;
+    if (x->consumer_id != y->consumer_id)
+        return x->consumer_id < y->consumer_id ? -1 : 1;
+    if (x->ts != y->ts)
+        return x->ts < y->ts ? -1 : 1;
+    return (x->seq > y->seq) - (x->seq < y->seq);
+}
+
+/* Appends the round's events in storage order (an append to the clustered table). */
+static int flush_events(sim *s, indiv_error *err) {
+    qsort(s->events.data, s->events.n, sizeof(sevent), by_consumer_time);
+    int rc = INDIV_OK;
+    for (size_t k = 0; rc == INDIV_OK && k < s->events.n; k++) {
+        const sevent *e = (const sevent *)s->events.data + k;
+        indiv_event ev = {e->consumer_id, e->ts, 0, e->offer_id, e->type, e->channel,
+                          e->quantity, e->value};
+        rc = indiv_eventlog_add_event(s->log, &ev, err);
+    }
+    s->events.n = 0;
+    return rc;
+}
+
+/* ---- organic behaviour --------------------------------------------------------------------- */
+
+static double interval_days(const sconsumer *c, gsl_rng *r, double min_days) {
+    double x = gsl_ran_gamma(r, c->shape, c->mean_days / c->shape);
+    return x < min_days ? min_days : x;
+}
+
+/* The generator's moments: the preferred hour (spread hour_sd) except for a share of
+ * random hours (docs/worlds.md). */
+static int64_t at_moment(const sim *s, const sconsumer *c, gsl_rng *r, int64_t ts) {
+    int64_t day = ts - (ts % INDIV_SECONDS_PER_DAY + INDIV_SECONDS_PER_DAY) %
+                           INDIV_SECONDS_PER_DAY;
+    double h = gsl_rng_uniform(r) < s->wp.p_random_hour
+                   ? 24 * gsl_rng_uniform(r)
+                   : c->pref_hour + 0.5 + gsl_ran_gaussian(r, s->wp.hour_sd);
+    h = fmod(fmod(h, 24) + 24, 24);
+    return day + (int64_t)(h * HOUR);
+}
+
+/* An offer of category cat valid at ts, by popularity; -1 when none is valid. */
+static size_t pick_offer(const sim *s, gsl_rng *r, size_t cat, int64_t ts) {
+    size_t first = s->cat_first[cat], n = s->cat_first[cat + 1] - first;
+    if (n == 0)
+        return (size_t)-1;
+    for (int k = 0; k < VALID_TRIES; k++) {
+        size_t j = s->cat_offers[first + gsl_ran_discrete(r, s->cat_table[cat])];
+        if (indiv_catalog_valid_at(s->cat, j, ts))
+            return j;
+    }
+    for (size_t k = 0; k < n; k++)
+        if (indiv_catalog_valid_at(s->cat, s->cat_offers[first + k], ts))
+            return s->cat_offers[first + k];
+    return (size_t)-1;
+}
+
+/* A known (or revealed) taste drawn by weight; NULL when the consumer has none. */
+static taste_e *pick_known_taste(sim *s, const sconsumer *c, gsl_rng *r) {
+    double total = 0;
+    taste_e *t = s->tastes + c->taste_off;
+    for (int k = 0; k < c->ntaste; k++)
+        total += (t[k].state == T_KNOWN || t[k].state == T_REVEALED) ? t[k].w : 0;
+    double u = gsl_rng_uniform(r) * total;
+    taste_e *last = NULL;
+    for (int k = 0; k < c->ntaste; k++) {
+        if (t[k].state != T_KNOWN && t[k].state != T_REVEALED)
+            continue;
+        last = &t[k];
+        if (u < t[k].w)
+            return &t[k];
+        u -= t[k].w;
+    }
+    return last;
+}
+
+static void record_purchase(sim *s, sconsumer *c, taste_e *t, size_t offer, int64_t ts,
+                            double value) {
+    t->bought++;
+    s->m[INDIV_M_revenue] += value;
+    s->offer_bought[offer] = 1;
+    if (ts > c->last_buy || c->last_buy == INDIV_TS_NONE)
+        c->last_buy = ts;
+    if (c->pair_slot >= 0) {
+        iset *set = &s->consumed[c->pair_slot];
+        for (int k = 0; k < set->n; k++)
+            if (set->v[k] == (int32_t)offer)
+                return;
+        if (set->n == set->cap) {
+            int cap = set->cap ? 2 * set->cap : 16;
+            int32_t *v = realloc(set->v, (size_t)cap * sizeof *v);
+            if (!v)
+                return; /* the sample loses one item; metrics stay defined */
+            set->v = v;
+            set->cap = cap;
+        }
+        set->v[set->n++] = (int32_t)offer;
+    }
+}
+
+/* One organic purchase (and the views before it) at ts. */
+static int organic_purchase(sim *s, sconsumer *c, gsl_rng *r, int64_t ts) {
+    taste_e *t = pick_known_taste(s, c, r);
+    if (!t)
+        return INDIV_OK;
+    ts = at_moment(s, c, r, ts);
+    size_t offer = pick_offer(s, r, (size_t)t->cat, ts);
+    if (offer == (size_t)-1)
+        return INDIV_OK;
+    unsigned views = gsl_ran_poisson(r, s->wp.views_per_purchase);
+    for (unsigned v = 0; v < views; v++) {
+        int64_t vts = ts - (int64_t)(60 * gsl_ran_exponential(r, s->wp.view_lead_minutes)) - 1;
+        size_t seen = pick_offer(s, r, (size_t)t->cat, vts);
+        if (seen != (size_t)-1 && vts >= s->t0 && emit(s, c, vts, seen, INDIV_EV_VIEW,
+                                                        INDIV_CH_WEB, 0) < 0)
+            return INDIV_ENOMEM;
+    }
+    double price = indiv_catalog_offer(s->cat, offer)->price;
+    record_purchase(s, c, t, offer, ts, price);
+    return emit(s, c, ts, offer, INDIV_EV_PURCHASE, INDIV_CH_WEB, price);
+}
+
+/* Renewal purchases of consumer c in [from, to). */
+static int organic_round(sim *s, sconsumer *c, gsl_rng *r, int64_t from, int64_t to) {
+    int rc = INDIV_OK;
+    while (rc == INDIV_OK && c->next_buy < to) {
+        if (c->next_buy >= from)
+            rc = organic_purchase(s, c, r, c->next_buy);
+        c->next_buy += (int64_t)(interval_days(c, r, s->wp.interval_min_days) * DAY);
+    }
+    return rc;
+}
+
+/* Latent needs met elsewhere (leakage), or discovered alone (organic discovery). */
+static void latent_drift(sim *s, sconsumer *c, gsl_rng *r) {
+    taste_e *t = s->tastes + c->taste_off;
+    for (int k = 0; k < c->ntaste; k++) {
+        if (t[k].state != T_LATENT)
+            continue;
+        double u = gsl_rng_uniform(r);
+        if (u < s->p->response.leakage_per_round) {
+            t[k].state = T_LEAKED;
+            s->m[INDIV_M_leakage]++;
+        } else if (u < s->p->response.leakage_per_round +
+                           s->p->response.organic_latent_discovery) {
+            t[k].state = T_REVEALED;
+        }
+    }
+}
+
+/* Starts each consumer's renewal clock at the end of the history. */
+static void start_clocks(sim *s) {
+    for (size_t i = 0; i < s->nc; i++) {
+        sconsumer *c = &s->c[i];
+        if (!c->has_truth) {
+            c->active = 0; /* no truth: nothing to simulate */
+            continue;
+        }
+        indiv_rng_reseed(s->r, s->p->seed, (uint64_t)c->id, INDIV_RNG_SIM_ORGANIC);
+        int64_t t = c->last_buy != INDIV_TS_NONE
+                        ? c->last_buy
+                        : s->t0 - (int64_t)(gsl_rng_uniform(s->r) * c->mean_days * DAY);
+        do
+            t += (int64_t)(interval_days(c, s->r, s->wp.interval_min_days) * DAY);
+        while (t < s->t0);
+        c->next_buy = t;
+    }
+}
+
+/* ---- policies ------------------------------------------------------------------------------ */
+
+static int eligible(const sconsumer *c) {
+    return c->has_truth && c->subscribed && (c->channels & INDIV_CH_CONTACTABLE);
+}
+
+static int first_channel(unsigned mask) {
+    for (int ch = INDIV_CH_EMAIL; ch <= INDIV_CH_PUSH; ch++)
+        if (mask & INDIV_CH_BIT(ch))
+            return ch;
+    return INDIV_CH_EMAIL;
+}
+
+static int push_contact(sim *s, size_t ci, const int32_t *offers, const uint8_t *div, int n,
+                        int channel, int64_t send_at) {
+    contact *k = vec_push(&s->contacts);
+    if (!k)
+        return INDIV_ENOMEM;
+    memset(k, 0, sizeof *k);
+    k->ci = (int32_t)ci;
+    k->n = n;
+    memcpy(k->offer, offers, (size_t)n * sizeof *offers);
+    if (div)
+        memcpy(k->divergent, div, (size_t)n);
+    k->channel = channel;
+    k->send_at = send_at;
+    return INDIV_OK;
+}
+
+/* indiv decisions arrive here, in consumer order (decide.h). */
+static int on_decision(void *ctx, const indiv_decision *d, const char *ext_id) {
+    sim *s = ctx;
+    size_t ci;
+    (void)ext_id;
+    if (d->action != INDIV_CONTACT || !find_consumer(s, d->consumer_id, &ci))
+        return 0;
+    int32_t offers[INDIV_SLOTS_MAX];
+    uint8_t div[INDIV_SLOTS_MAX];
+    for (int k = 0; k < d->n_offers; k++) {
+        offers[k] = (int32_t)d->offers[k].offer;
+        div[k] = d->offers[k].kind == INDIV_KIND_DIVERGENT;
+    }
+    return push_contact(s, ci, offers, div, d->n_offers, d->channel, d->send_at) < 0 ? INDIV_ENOMEM : 0;
+}
+
+static int build_profiles(sim *s, int64_t t, indiv_error *err) {
+    indiv_profile_params pp = s->p->profile_params;
+    pp.as_of = t;
+    return indiv_profile_build(s->log, s->cat, &pp, 1, NULL, NULL, NULL, err);
+}
+
+static int policy_indiv(sim *s, int64_t t, indiv_error *err) {
+    int rc = build_profiles(s, t, err);
+    if (rc < 0)
+        return rc;
+    indiv_decide_opts o;
+    indiv_decide_summary sum;
+    indiv_decide_opts_init(&o);
+    o.policy = s->p->policy_params;
+    o.policy.as_of = t;
+    o.policy.seed = indiv_rng_derive(s->p->seed, (uint64_t)t, INDIV_RNG_DIVERGENCE);
+    if (s->p->policy == INDIV_SIM_NO_SERENDIPITY)
+        o.policy.serendipity = 0;
+    if (s->p->policy == INDIV_SIM_NO_THRESHOLD)
+        o.policy.threshold = 0;
+    o.threads = s->p->threads;
+    o.on_decision = on_decision;
+    o.ctx = s;
+    return indiv_decide_run(s->log, s->model, &o, NULL, NULL, &sum, err);
+}
+
+/* The k valid offers with the largest key (ties: catalog order). */
+static int top_offers(const sim *s, const double *key, int64_t t, int k, int32_t *out) {
+    int n = 0;
+    for (size_t j = 0; j < s->noff; j++) {
+        if (!indiv_catalog_valid_at(s->cat, j, t))
+            continue;
+        int pos = n < k ? n : k;
+        while (pos > 0 && key[out[pos - 1]] < key[j])
+            pos--;
+        if (pos >= k)
+            continue;
+        int last = n < k ? n : k - 1;
+        memmove(out + pos + 1, out + pos, (size_t)(last - pos) * sizeof *out);
+        out[pos] = (int32_t)j;
+        if (n < k)
+            n++;
+    }
+    return n;
+}
+
+/* Popularity logit c_j of every offer (the model's non-personal part). */
+static int offer_logits(sim *s, int64_t t, double *c, indiv_error *err) {
+    int rc = indiv_catalog_load_popularity(s->cat, s->log, t,
+                                           s->model->popularity_half_life_days, err);
+    const double *pop = indiv_catalog_popularity(s->cat);
+    for (size_t j = 0; rc == INDIV_OK && j < s->noff; j++)
+        c[j] = s->model->intercept + s->model->weight[INDIV_TERM_POPULARITY] * pop[j];
+    return rc;
+}
+
+static int policy_mass(sim *s, int64_t t, indiv_error *err) {
+    double *c = malloc(s->noff * sizeof *c);
+    int32_t top[INDIV_SLOTS_MAX];
+    if (!c)
+        return indiv_error_set(err, INDIV_ENOMEM, "out of memory");
+    int rc = offer_logits(s, t, c, err);
+    int n = rc == INDIV_OK ? top_offers(s, c, t, s->p->policy_params.slots, top) : 0;
+    for (size_t i = 0; rc == INDIV_OK && n > 0 && i < s->nc; i++)
+        if (eligible(&s->c[i]))
+            rc = push_contact(s, i, top, NULL, n, first_channel(s->c[i].channels),
+                              t + REFERENCE_SEND_OFFSET);
+    free(c);
+    return rc == INDIV_ENOMEM ? indiv_error_set(err, rc, "out of memory") : rc;
+}
+
+static int policy_random(sim *s, int64_t t, uint64_t round_seed, indiv_error *err) {
+    size_t *valid = malloc(s->noff * sizeof *valid), nv = 0;
+    if (!valid)
+        return indiv_error_set(err, INDIV_ENOMEM, "out of memory");
+    for (size_t j = 0; j < s->noff; j++)
+        if (indiv_catalog_valid_at(s->cat, j, t))
+            valid[nv++] = j;
+    int k = s->p->policy_params.slots < (int)nv ? s->p->policy_params.slots : (int)nv, rc = 0;
+    size_t pick[INDIV_SLOTS_MAX];
+    int32_t offers[INDIV_SLOTS_MAX];
+    for (size_t i = 0; rc == INDIV_OK && k > 0 && i < s->nc; i++) {
+        if (!eligible(&s->c[i]))
+            continue;
+        indiv_rng_reseed(s->r, round_seed, (uint64_t)s->c[i].id, INDIV_RNG_SIM_POLICY);
+        gsl_ran_choose(s->r, pick, (size_t)k, valid, nv, sizeof *valid);
+        for (int q = 0; q < k; q++)
+            offers[q] = (int32_t)pick[q];
+        rc = push_contact(s, i, offers, NULL, k, first_channel(s->c[i].channels),
+                          t + REFERENCE_SEND_OFFSET);
+    }
+    free(valid);
+    return rc == INDIV_ENOMEM ? indiv_error_set(err, rc, "out of memory") : rc;
+}
+
+/* True utility of offer j for consumer c: the weight of its category among the person's
+ * true tastes (latent ones included; a need met elsewhere is worth nothing here). */
+static double utility(const sim *s, const sconsumer *c, size_t j, taste_e **which) {
+    size_t cat = indiv_catalog_offer(s->cat, j)->category;
+    taste_e *t = s->tastes + c->taste_off;
+    *which = NULL;
+    for (int k = 0; k < c->ntaste; k++)
+        if ((size_t)t[k].cat == cat) {
+            *which = &t[k];
+            return t[k].state == T_LEAKED ? 0 : t[k].w;
+        }
+    return 0;
+}
+
+static int best_react_channel(const sconsumer *c) {
+    int best = first_channel(c->channels);
+    for (int ch = INDIV_CH_EMAIL; ch <= INDIV_CH_PUSH; ch++)
+        if ((c->channels & INDIV_CH_BIT(ch)) && c->react[ch - 1] > c->react[best - 1])
+            best = ch;
+    return best;
+}
+
+/* The next preferred hour at or after t. */
+static int64_t next_pref_hour(const sconsumer *c, int64_t t) {
+    int64_t h = (t + HOUR - 1) / HOUR * HOUR;
+    for (int k = 0; k < 24; k++, h += HOUR)
+        if (indiv_time_hour(h) == c->pref_hour)
+            return h;
+    return t;
+}
+
+/* The oracle: the offers of highest true utility (most popular valid offers of the
+ * person's best categories), at the right moment, on the best channel, and only when the
+ * best offer is relevant. */
+static int oracle_one(sim *s, size_t i, int64_t t) {
+    sconsumer *c = &s->c[i];
+    const taste_e *tt = s->tastes + c->taste_off;
+    int order[64], n = c->ntaste < 64 ? c->ntaste : 64;
+    for (int k = 0; k < n; k++)
+        order[k] = k;
+    for (int a = 1; a < n; a++) /* insertion sort by weight, descending */
+        for (int b = a; b > 0 && tt[order[b]].w > tt[order[b - 1]].w; b--) {
+            int x = order[b];
+            order[b] = order[b - 1];
+            order[b - 1] = x;
+        }
+    int32_t offers[INDIV_SLOTS_MAX];
+    int m = 0, slots = s->p->policy_params.slots;
+    double best = 0;
+    for (int k = 0; k < n && m < slots; k++) {
+        const taste_e *te = &tt[order[k]];
+        if (te->state == T_LEAKED || te->w < s->p->response.irrelevant_utility)
+            continue;
+        best = best > te->w ? best : te->w;
+        size_t first = s->cat_first[te->cat], cnt = s->cat_first[te->cat + 1] - first;
+        for (size_t q = 0; q < cnt && m < slots; q++)
+            if (indiv_catalog_valid_at(s->cat, s->cat_offers[first + q], t))
+                offers[m++] = (int32_t)s->cat_offers[first + q];
+    }
+    if (m == 0 || best < s->p->response.irrelevant_utility)
+        return INDIV_OK;
+    return push_contact(s, i, offers, NULL, m, best_react_channel(c), next_pref_hour(c, t));
+}
+
+static int policy_oracle(sim *s, int64_t t, indiv_error *err) {
+    int rc = INDIV_OK;
+    for (size_t i = 0; rc == INDIV_OK && i < s->nc; i++)
+        if (eligible(&s->c[i]) && s->c[i].active)
+            rc = oracle_one(s, i, t);
+    return rc < 0 ? indiv_error_set(err, rc, "out of memory") : rc;
+}
+
+/* ---- persona: k segments of profiles ------------------------------------------------------ */
+
+/* Profiles' taste shares (rows of x, d wide) and their consumer indices. */
+typedef struct personas {
+    size_t n, d, k;
+    double *x, *centre;
+    size_t *ci, *label;
+} personas;
+
+static void personas_free(personas *p) {
+    free(p->x);
+    free(p->centre);
+    free(p->ci);
+    free(p->label);
+}
+
+static int personas_load(sim *s, personas *ps, indiv_error *err) {
+    indiv_profile_cursor *cur;
+    indiv_profile_row row;
+    indiv_profile pr;
+    size_t cap = 0;
+    int rc = indiv_eventlog_profile_scan(s->log, &cur, err);
+    indiv_profile_init(&pr);
+    ps->d = indiv_catalog_dims(s->cat);
+    while (rc == INDIV_OK && (rc = indiv_profile_cursor_next(cur, &row, err)) == 1) {
+        size_t ci;
+        if ((rc = indiv_profile_decode(&row, &pr, err)) < 0 ||
+            !find_consumer(s, row.consumer_id, &ci) || pr.dims != ps->d)
+            continue;
+        if (ps->n == cap) {
+            cap = cap ? 2 * cap : 1024;
+            double *x = realloc(ps->x, cap * ps->d * sizeof *x);
+            size_t *c = x ? realloc(ps->ci, cap * sizeof *c) : NULL;
+            if (x)
+                ps->x = x;
+            if (!x || !c) {
+                rc = INDIV_ENOMEM;
+                break;
+            }
+            ps->ci = c;
+        }
+        double *x = ps->x + ps->n * ps->d, mass = 0;
+        for (size_t j = 0; j < ps->d; j++)
+            mass += pr.taste[j] > 0 ? pr.taste[j] : 0;
+        for (size_t j = 0; j < ps->d; j++)
+            x[j] = mass > 0 && pr.taste[j] > 0 ? pr.taste[j] / mass : 0;
+        ps->ci[ps->n++] = ci;
+    }
+    indiv_profile_clear(&pr);
+    indiv_profile_cursor_free(cur);
+    if (rc == INDIV_ENOMEM)
+        return indiv_error_set(err, rc, "out of memory");
+    return rc < 0 ? rc : INDIV_OK;
+}
+
+static double dist2(const double *a, const double *b, size_t d) {
+    double s = 0;
+    for (size_t j = 0; j < d; j++)
+        s += (a[j] - b[j]) * (a[j] - b[j]);
+    return s;
+}
+
+/* k-means++ seeding (Arthur & Vassilvitskii 2007) from the round's stream. */
+static void kmeans_seed(personas *ps, gsl_rng *r) {
+    double *dmin = malloc(ps->n * sizeof *dmin);
+    size_t first = gsl_rng_uniform_int(r, ps->n);
+    memcpy(ps->centre, ps->x + first * ps->d, ps->d * sizeof(double));
+    for (size_t i = 0; dmin && i < ps->n; i++)
+        dmin[i] = dist2(ps->x + i * ps->d, ps->centre, ps->d);
+    for (size_t c = 1; dmin && c < ps->k; c++) {
+        double total = 0;
+        for (size_t i = 0; i < ps->n; i++)
+            total += dmin[i];
+        double u = gsl_rng_uniform(r) * total;
+        size_t pick = ps->n - 1;
+        for (size_t i = 0; i < ps->n; i++)
+            if ((u -= dmin[i]) < 0) {
+                pick = i;
+                break;
+            }
+        memcpy(ps->centre + c * ps->d, ps->x + pick * ps->d, ps->d * sizeof(double));
+        for (size_t i = 0; i < ps->n; i++) {
+            double dd = dist2(ps->x + i * ps->d, ps->centre + c * ps->d, ps->d);
+            dmin[i] = dd < dmin[i] ? dd : dmin[i];
+        }
+    }
+    free(dmin);
+}
+
+/* Lloyd's algorithm (Lloyd 1982), a fixed number of iterations. */
+static void kmeans(personas *ps, gsl_rng *r) {
+    kmeans_seed(ps, r);
+    size_t *count = calloc(ps->k, sizeof *count);
+    for (int it = 0; count && it < KMEANS_ITERATIONS; it++) {
+        for (size_t i = 0; i < ps->n; i++) {
+            size_t best = 0;
+            for (size_t c = 1; c < ps->k; c++)
+                if (dist2(ps->x + i * ps->d, ps->centre + c * ps->d, ps->d) <
+                    dist2(ps->x + i * ps->d, ps->centre + best * ps->d, ps->d))
+                    best = c;
+            ps->label[i] = best;
+        }
+        memset(count, 0, ps->k * sizeof *count);
+        for (size_t i = 0; i < ps->n; i++)
+            count[ps->label[i]]++;
+        for (size_t c = 0; c < ps->k; c++)
+            if (count[c])
+                memset(ps->centre + c * ps->d, 0, ps->d * sizeof(double));
+        for (size_t i = 0; i < ps->n; i++)
+            for (size_t j = 0; count[ps->label[i]] && j < ps->d; j++)
+                ps->centre[ps->label[i] * ps->d + j] +=
+                    ps->x[i * ps->d + j] / (double)count[ps->label[i]];
+    }
+    free(count);
+}
+
+/* Segment c's offers: the model's logit of the centroid, top k. */
+static int segment_offers(sim *s, const personas *ps, size_t c, const double *logit0,
+                          int64_t t, int32_t *out) {
+    double *key = malloc(s->noff * sizeof *key);
+    if (!key)
+        return -1;
+    const double *centre = ps->centre + c * ps->d;
+    for (size_t j = 0; j < s->noff; j++) {
+        const double *f = indiv_catalog_features(s->cat, j);
+        double aff = 0;
+        for (size_t q = 0; q < ps->d; q++)
+            aff += centre[q] * f[q];
+        key[j] = logit0[j] + s->model->weight[INDIV_TERM_AFFINITY] * aff;
+    }
+    int n = top_offers(s, key, t, s->p->policy_params.slots, out);
+    free(key);
+    return n;
+}
+
+static int policy_persona(sim *s, int64_t t, uint64_t round_seed, indiv_error *err) {
+    personas ps = {0};
+    double *logit0 = malloc(s->noff * sizeof *logit0);
+    int rc = logit0 ? build_profiles(s, t, err) : INDIV_ENOMEM;
+    if (rc == INDIV_OK)
+        rc = personas_load(s, &ps, err);
+    if (rc == INDIV_OK)
+        rc = offer_logits(s, t, logit0, err);
+    ps.k = ps.n < (size_t)s->p->persona_k ? ps.n : (size_t)s->p->persona_k;
+    if (rc == INDIV_OK && ps.k > 0) {
+        ps.centre = calloc(ps.k * ps.d, sizeof *ps.centre);
+        ps.label = calloc(ps.n, sizeof *ps.label);
+        if (!ps.centre || !ps.label)
+            rc = INDIV_ENOMEM;
+    }
+    if (rc == INDIV_OK && ps.k > 0) {
+        indiv_rng_reseed(s->r, round_seed, 0, INDIV_RNG_SIM_POLICY);
+        kmeans(&ps, s->r);
+        int32_t seg[INDIV_SLOTS_MAX];
+        for (size_t c = 0; rc == INDIV_OK && c < ps.k; c++) {
+            int n = segment_offers(s, &ps, c, logit0, t, seg);
+            for (size_t i = 0; rc == INDIV_OK && n > 0 && i < ps.n; i++)
+                if (ps.label[i] == c && eligible(&s->c[ps.ci[i]]))
+                    rc = push_contact(s, ps.ci[i], seg, NULL, n,
+                                      first_channel(s->c[ps.ci[i]].channels),
+                                      t + REFERENCE_SEND_OFFSET);
+        }
+    }
+    personas_free(&ps);
+    free(logit0);
+    if (rc == INDIV_ENOMEM)
+        indiv_error_set(err, rc, "out of memory");
+    return rc;
+}
+
+/* ---- responses ------------------------------------------------------------------------------ */
+
+static int right_moment(const sconsumer *c, int64_t ts, double window_hours) {
+    int d = abs(indiv_time_hour(ts) - c->pref_hour);
+    d = d > 12 ? 24 - d : d;
+    return d <= window_hours;
+}
+
+/* Annoyance reaching tolerance: leave (p_leave) or unsubscribe. */
+static int fatigue_exit(sim *s, sconsumer *c, gsl_rng *r, int64_t ts, indiv_error *err) {
+    if (!c->subscribed || !c->active || c->annoyance < c->tolerance)
+        return INDIV_OK;
+    if (gsl_rng_uniform(r) < s->p->response.p_leave) {
+        c->active = 0;
+        s->m[INDIV_M_departures]++;
+        return INDIV_OK;
+    }
+    c->subscribed = 0;
+    s->m[INDIV_M_unsubscribes]++;
+    if (emit(s, c, ts + OPEN_DELAY, (size_t)-1, INDIV_EV_UNSUBSCRIBE, INDIV_CH_NONE, 0) < 0)
+        return indiv_error_set(err, INDIV_ENOMEM, "out of memory");
+    return indiv_eventlog_set_contact_consent(s->log, c->id, 0, ts + OPEN_DELAY, err);
+}
+
+/* Purchases among the offers of an opened contact (P = conversion_max · utility ·
+ * readiness factor, independently per offer). */
+static int convert(sim *s, sconsumer *c, const contact *k, gsl_rng *r, int *bought) {
+    const indiv_response_params *rp = &s->p->response;
+    int recent = c->last_buy != INDIV_TS_NONE &&
+                 (double)(k->send_at - c->last_buy) < rp->ready_fraction * c->mean_days * DAY;
+    for (int q = 0; q < k->n; q++) {
+        taste_e *t;
+        double u = utility(s, c, (size_t)k->offer[q], &t);
+        double p = rp->conversion_max * u * (recent ? rp->not_ready_factor : 1.0);
+        if (!(gsl_rng_uniform(r) < p) || !t)
+            continue;
+        double price = indiv_catalog_offer(s->cat, (size_t)k->offer[q])->price;
+        int64_t ts = k->send_at + BUY_DELAY + q;
+        if (emit(s, c, k->send_at + CLICK_DELAY + q, (size_t)k->offer[q], INDIV_EV_CLICK,
+                 k->channel, 0) < 0 ||
+            emit(s, c, ts, (size_t)k->offer[q], INDIV_EV_PURCHASE, k->channel, price) < 0)
+            return INDIV_ENOMEM;
+        if (t->state == T_LATENT) {
+            t->state = T_REVEALED; /* a latent taste revealed: a new need */
+            s->m[INDIV_M_latent_revealed]++;
+            s->latent_revealed_total++;
+        }
+        record_purchase(s, c, t, (size_t)k->offer[q], ts, price);
+        s->m[INDIV_M_conversions]++;
+        s->m[INDIV_M_revenue_contacts] += price;
+        (*bought)++;
+    }
+    return INDIV_OK;
+}
+
+/* Exposure, relevance and bubble statistics of one contact. 1 when irrelevant. */
+static int tally_contact(sim *s, const sconsumer *c, const contact *k) {
+    double best = 0;
+    int div = 0;
+    for (int q = 0; q < k->n; q++) {
+        taste_e *t;
+        double u = utility(s, c, (size_t)k->offer[q], &t);
+        best = u > best ? u : best;
+        s->offer_exposure[k->offer[q]]++;
+        s->m[INDIV_M_bubble_share] += t && (t->state == T_KNOWN || t->state == T_REVEALED);
+        div |= k->divergent[q];
+    }
+    s->m[INDIV_M_divergent_share] += div;
+    s->m[INDIV_M_contacts]++;
+    return best < s->p->response.irrelevant_utility;
+}
+
+static int respond(sim *s, const contact *k, uint64_t round_seed, indiv_error *err) {
+    sconsumer *c = &s->c[k->ci];
+    const indiv_response_params *rp = &s->p->response;
+    indiv_rng_reseed(s->r, round_seed, (uint64_t)c->id, INDIV_RNG_RESPONSE);
+    int irrelevant = tally_contact(s, c, k);
+    c->contacts++;
+    if (emit(s, c, k->send_at, (size_t)k->offer[0], INDIV_EV_CONTACT, k->channel, 0) < 0)
+        return indiv_error_set(err, INDIV_ENOMEM, "out of memory");
+    s->m[INDIV_M_irrelevant_share] += irrelevant;
+    if (!c->active)
+        return INDIV_OK; /* gone: the message is never read */
+    c->annoyance += rp->annoyance_per_contact + (irrelevant ? rp->annoyance_per_irrelevant : 0);
+    double rate = k->channel >= 1 && k->channel <= 3 ? c->react[k->channel - 1] : 0;
+    double p_open = rate * (right_moment(c, k->send_at, rp->moment_window_hours)
+                                ? 1.0
+                                : rp->wrong_moment_factor) *
+                    exp(-rp->fatigue_open_effect * c->annoyance);
+    int bought = 0, rc = INDIV_OK;
+    if (gsl_rng_uniform(s->r) < p_open) {
+        rc = emit(s, c, k->send_at + OPEN_DELAY, (size_t)k->offer[0], INDIV_EV_OPEN,
+                  k->channel, 0);
+        if (rc == INDIV_OK)
+            rc = convert(s, c, k, s->r, &bought);
+        if (rc == INDIV_OK && !bought && irrelevant)
+            rc = emit(s, c, k->send_at + CLICK_DELAY, (size_t)k->offer[0], INDIV_EV_DISMISS,
+                      k->channel, 0);
+        if (rc < 0)
+            return indiv_error_set(err, INDIV_ENOMEM, "out of memory");
+    }
+    return fatigue_exit(s, c, s->r, k->send_at, err);
+}
+
+/* ---- metrics --------------------------------------------------------------------------------- */
+
+/* Gini coefficient of non-negative values (sorted in place): G = Σ (2i − n − 1) x_i /
+ * (n Σ x_i), i = 1..n (e.g. Damgaard & Weiner 2000). 0 when all are zero. */
+static double gini(double *x, size_t n) {
+    gsl_sort(x, 1, n);
+    double num = 0, sum = 0;
+    for (size_t i = 0; i < n; i++) {
+        num += (2.0 * (double)(i + 1) - (double)n - 1.0) * x[i];
+        sum += x[i];
+    }
+    return sum > 0 ? num / ((double)n * sum) : 0;
+}
+
+/* Shannon entropy (bits) of the consumer's purchases over categories so far. */
+static double entropy(const sim *s, const sconsumer *c) {
+    const taste_e *t = s->tastes + c->taste_off;
+    double total = 0, h = 0;
+    for (int k = 0; k < c->ntaste; k++)
+        total += t[k].bought;
+    for (int k = 0; k < c->ntaste && total > 0; k++)
+        if (t[k].bought)
+            h -= (t[k].bought / total) * log2(t[k].bought / total);
+    return h;
+}
+
+static double jaccard_sets(const iset *a, const iset *b) {
+    int inter = 0;
+    for (int i = 0; i < a->n; i++)
+        for (int j = 0; j < b->n; j++)
+            inter += a->v[i] == b->v[j];
+    int uni = a->n + b->n - inter;
+    return uni ? (double)inter / uni : 0;
+}
+
+static double jaccard_categories(const sim *s, const sconsumer *a, const sconsumer *b) {
+    int inter = 0, na = 0, nb = 0;
+    const taste_e *ta = s->tastes + a->taste_off, *tb = s->tastes + b->taste_off;
+    for (int i = 0; i < a->ntaste; i++)
+        na += ta[i].bought > 0;
+    for (int j = 0; j < b->ntaste; j++)
+        nb += tb[j].bought > 0;
+    for (int i = 0; i < a->ntaste; i++)
+        for (int j = 0; j < b->ntaste; j++)
+            inter += ta[i].bought > 0 && tb[j].bought > 0 && ta[i].cat == tb[j].cat;
+    int uni = na + nb - inter;
+    return uni ? (double)inter / uni : 0;
+}
+
+static void homogenisation(sim *s) {
+    double ji = 0, jc = 0;
+    for (int p = 0; p < s->npairs; p++) {
+        const sconsumer *a = &s->c[s->pairs[p][0]], *b = &s->c[s->pairs[p][1]];
+        ji += jaccard_sets(&s->consumed[a->pair_slot], &s->consumed[b->pair_slot]);
+        jc += jaccard_categories(s, a, b);
+    }
+    s->m[INDIV_M_jaccard_items] = s->npairs ? ji / s->npairs : 0;
+    s->m[INDIV_M_jaccard_categories] = s->npairs ? jc / s->npairs : 0;
+}
+
+/* Distribution of contacts over consumers eligible at the start. */
+static void contact_distribution(sim *s, double *buf) {
+    size_t n = 0, zero = 0;
+    for (size_t i = 0; i < s->nc; i++)
+        if (s->c[i].consent_contact0 && s->c[i].has_truth) {
+            buf[n++] = s->c[i].contacts;
+            zero += s->c[i].contacts == 0;
+        }
+    if (n == 0)
+        return;
+    gsl_sort(buf, 1, n);
+    s->m[INDIV_M_contacts_p50] = gsl_stats_quantile_from_sorted_data(buf, 1, n, 0.5);
+    s->m[INDIV_M_contacts_p90] = gsl_stats_quantile_from_sorted_data(buf, 1, n, 0.9);
+    s->m[INDIV_M_contacts_max] = buf[n - 1];
+    s->m[INDIV_M_never_contacted_share] = (double)zero / (double)n;
+}
+
+static int finish_metrics(sim *s) {
+    double *buf = malloc((s->nc > s->noff ? s->nc : s->noff) * sizeof *buf);
+    if (!buf)
+        return INDIV_ENOMEM;
+    double contacts = s->m[INDIV_M_contacts], offered = 0, h = 0, active = 0, bought = 0;
+    for (size_t j = 0; j < s->noff; j++) {
+        buf[j] = s->offer_exposure[j];
+        offered += buf[j];
+        bought += s->offer_bought[j];
+    }
+    s->m[INDIV_M_exposure_gini] = gini(buf, s->noff);
+    s->m[INDIV_M_coverage] = bought / (double)s->noff;
+    s->m[INDIV_M_conversion_rate] = contacts ? s->m[INDIV_M_conversions] / contacts : 0;
+    s->m[INDIV_M_irrelevant_share] = contacts ? s->m[INDIV_M_irrelevant_share] / contacts : 0;
+    s->m[INDIV_M_divergent_share] = contacts ? s->m[INDIV_M_divergent_share] / contacts : 0;
+    s->m[INDIV_M_bubble_share] = offered ? s->m[INDIV_M_bubble_share] / offered : 0;
+    for (size_t i = 0; i < s->nc; i++)
+        if (s->c[i].has_truth && s->c[i].active) {
+            active++;
+            h += entropy(s, &s->c[i]);
+        }
+    s->m[INDIV_M_active] = active;
+    s->m[INDIV_M_diversity] = active ? h / active : 0;
+    s->m[INDIV_M_latent_revealed_total] = (double)s->latent_revealed_total;
+    homogenisation(s);
+    contact_distribution(s, buf);
+    free(buf);
+    return INDIV_OK;
+}
+
+/* ---- the loop --------------------------------------------------------------------------------- */
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* Step 3: the policy's contacts for the round starting at t (profiles first). */
+static int decide_round(sim *s, int64_t t, uint64_t round_seed, indiv_error *err) {
+    double t0 = now_s();
+    int rc = INDIV_OK;
+    indiv_sim_policy pol = s->p->policy;
+    s->contacts.n = 0;
+    if (pol == INDIV_SIM_INDIV || pol == INDIV_SIM_NO_SERENDIPITY ||
+        pol == INDIV_SIM_NO_THRESHOLD || pol == INDIV_SIM_PERSONA)
+        rc = build_profiles(s, t, err);
+    double t1 = now_s();
+    if (rc == INDIV_OK) {
+        switch (pol) {
+        case INDIV_SIM_MASS: rc = policy_mass(s, t, err); break;
+        case INDIV_SIM_RANDOM: rc = policy_random(s, t, round_seed, err); break;
+        case INDIV_SIM_ORACLE: rc = policy_oracle(s, t, err); break;
+        case INDIV_SIM_PERSONA: rc = policy_persona(s, t, round_seed, err); break;
+        default: rc = policy_indiv(s, t, err); break;
+        }
+    }
+    s->m[INDIV_M_seconds_profile] = t1 - t0;
+    s->m[INDIV_M_seconds_decide] = now_s() - t1;
+    return rc;
+}
+
+/* Steps 1, 2 and 4: responses, organic purchases, latent drift, fatigue decay. */
+static int live_round(sim *s, int64_t t, int64_t end, uint64_t round_seed, indiv_error *err) {
+    int rc = INDIV_OK;
+    const contact *k = s->contacts.data;
+    for (size_t q = 0; rc == INDIV_OK && q < s->contacts.n; q++)
+        rc = respond(s, &k[q], round_seed, err);
+    for (size_t i = 0; rc == INDIV_OK && i < s->nc; i++) {
+        sconsumer *c = &s->c[i];
+        if (!c->has_truth)
+            continue;
+        indiv_rng_reseed(s->r, round_seed, (uint64_t)c->id, INDIV_RNG_SIM_ORGANIC);
+        if (c->active && organic_round(s, c, s->r, t, end) < 0)
+            rc = indiv_error_set(err, INDIV_ENOMEM, "out of memory");
+        if (c->active)
+            latent_drift(s, c, s->r);
+        c->annoyance *= s->p->response.annoyance_decay;
+    }
+    return rc;
+}
+
+static int run_round(sim *s, int round, int64_t t, indiv_round_metrics *out,
+                     indiv_error *err) {
+    int64_t end = t + (int64_t)llround(s->p->round_days * DAY);
+    uint64_t round_seed = indiv_rng_derive(s->p->seed, (uint64_t)round, INDIV_RNG_RESPONSE);
+    memset(s->m, 0, sizeof s->m);
+    memset(s->offer_exposure, 0, s->noff * sizeof *s->offer_exposure);
+    memset(s->offer_bought, 0, s->noff);
+    int rc = decide_round(s, t, round_seed, err);
+    double t0 = now_s();
+    if (rc == INDIV_OK)
+        rc = indiv_eventlog_begin(s->log, err);
+    if (rc == INDIV_OK) {
+        rc = live_round(s, t, end, round_seed, err);
+        if (rc == INDIV_OK)
+            rc = flush_events(s, err);
+        if (rc == INDIV_OK)
+            rc = indiv_eventlog_commit(s->log, err);
+        else
+            indiv_eventlog_rollback(s->log);
+    }
+    s->m[INDIV_M_seconds_respond] = now_s() - t0;
+    if (rc == INDIV_OK && finish_metrics(s) < 0)
+        rc = indiv_error_set(err, INDIV_ENOMEM, "out of memory");
+    out->round = round;
+    out->round_start = t;
+    out->round_end = end;
+    memcpy(out->v, s->m, sizeof s->m);
+    return rc;
+}
+
+/* Pairs of distinct simulated consumers for the homogenisation metrics. */
+static int sample_pairs(sim *s) {
+    size_t n = 0, *idx = malloc(s->nc * sizeof *idx);
+    if (!idx)
+        return INDIV_ENOMEM;
+    for (size_t i = 0; i < s->nc; i++)
+        if (s->c[i].has_truth)
+            idx[n++] = i;
+    s->npairs = n >= 2 ? HOMOGENISATION_PAIRS : 0;
+    s->pairs = calloc((size_t)s->npairs + 1, sizeof *s->pairs);
+    s->consumed = calloc(2 * (size_t)s->npairs + 1, sizeof *s->consumed);
+    if (!s->pairs || !s->consumed) {
+        free(idx);
+        return INDIV_ENOMEM;
+    }
+    indiv_rng_reseed(s->r, s->p->seed, 0, INDIV_RNG_SIM_PAIRS);
+    for (int p = 0; p < s->npairs; p++)
+        for (int side = 0; side < 2; side++) {
+            size_t i;
+            do
+                i = idx[gsl_rng_uniform_int(s->r, n)];
+            while (side == 1 && i == (size_t)s->pairs[p][0]);
+            s->pairs[p][side] = (int32_t)i;
+            if (s->c[i].pair_slot < 0)
+                s->c[i].pair_slot = s->nconsumed++;
+        }
+    free(idx);
+    return INDIV_OK;
+}
+
+static void sim_free(sim *s) {
+    if (s->cat_table)
+        for (size_t c = 0; c < s->ncat; c++)
+            gsl_ran_discrete_free(s->cat_table[c]);
+    for (int k = 0; s->consumed && k < s->nconsumed; k++)
+        free(s->consumed[k].v);
+    free(s->consumed);
+    free(s->pairs);
+    free(s->cat_table);
+    free(s->cat_first);
+    free(s->cat_offers);
+    free(s->c);
+    free(s->tastes);
+    free(s->contacts.data);
+    free(s->events.data);
+    free(s->offer_exposure);
+    free(s->offer_bought);
+    gsl_rng_free(s->r);
+    indiv_catalog_free(s->cat);
+    indiv_eventlog_close(s->log);
+}
+
+static int setup(sim *s, const char *work_db, indiv_error *err) {
+    indiv_eventlog_stats st;
+    int rc = indiv_eventlog_open(work_db, 0, &s->log, err);
+    if (rc == INDIV_OK)
+        rc = load_world_params(s, err);
+    if (rc == INDIV_OK)
+        rc = indiv_eventlog_stats_get(s->log, &st, err);
+    if (rc == INDIV_OK)
+        rc = indiv_catalog_load(s->log, &s->cat, err);
+    if (rc < 0)
+        return rc;
+    /* The simulation starts at the first UTC midnight after the history. */
+    int64_t last = st.events ? st.last_ts : s->wp.start_ts;
+    s->t0 = (last / INDIV_SECONDS_PER_DAY + 1) * INDIV_SECONDS_PER_DAY;
+    s->noff = indiv_catalog_size(s->cat);
+    s->ncat = indiv_catalog_categories(s->cat);
+    s->contacts.size = sizeof(contact);
+    s->events.size = sizeof(sevent);
+    s->offer_exposure = calloc(s->noff, sizeof *s->offer_exposure);
+    s->offer_bought = calloc(s->noff, 1);
+    s->r = indiv_rng_new(s->p->seed, 0, INDIV_RNG_SIM_ORGANIC);
+    if (!s->offer_exposure || !s->offer_bought || !s->r)
+        return indiv_error_set(err, INDIV_ENOMEM, "out of memory");
+    rc = load_consumers(s, err);
+    if (rc == INDIV_OK)
+        rc = indiv_eventlog_each_truth_consumer(s->log, on_truth_consumer, s, err);
+    if (rc == INDIV_OK)
+        rc = indiv_eventlog_each_truth_taste(s->log, on_truth_taste, s, err);
+    if (rc == INDIV_OK)
+        rc = indiv_eventlog_each_last_purchase(s->log, s->t0, on_last_purchase, s, err);
+    if (rc == INDIV_OK)
+        rc = build_category_tables(s, err);
+    if (rc == INDIV_OK && sample_pairs(s) < 0)
+        rc = indiv_error_set(err, INDIV_ENOMEM, "out of memory");
+    if (rc == INDIV_ENOMEM)
+        indiv_error_set(err, rc, "out of memory");
+    return rc;
+}
+
+static int record_params(sim *s, indiv_error *err) {
+    char *js = indiv_sim_params_json(s->p);
+    if (!js)
+        return indiv_error_set(err, INDIV_ENOMEM, "out of memory");
+    int rc = indiv_eventlog_begin(s->log, err);
+    if (rc == INDIV_OK)
+        rc = indiv_eventlog_meta_set(s->log, "simulation_params", js, err);
+    if (rc == INDIV_OK)
+        rc = indiv_eventlog_commit(s->log, err);
+    else
+        indiv_eventlog_rollback(s->log);
+    free(js);
+    return rc;
+}
+
+int indiv_sim_run(const char *world_db, const char *work_db, const indiv_sim_params *p,
+                  const indiv_model *m, indiv_progress_fn progress, void *pctx,
+                  indiv_round_fn on_round, void *rctx, indiv_error *err) {
+    sim s = {.p = p, .model = m};
+    int rc = indiv_sim_params_validate(p, err);
+    if (rc == INDIV_OK)
+        rc = indiv_model_validate(m, err);
+    if (rc == INDIV_OK && strcmp(world_db, work_db) == 0)
+        rc = indiv_error_set(err, INDIV_EINVAL, "the work database must differ from the "
+                             "world (%s): the world is never changed", world_db);
+    if (rc == INDIV_OK)
+        rc = indiv_eventlog_copy(world_db, work_db, err);
+    if (rc == INDIV_OK)
+        rc = setup(&s, work_db, err);
+    if (rc == INDIV_OK)
+        rc = record_params(&s, err);
+    if (rc == INDIV_OK)
+        start_clocks(&s);
+    int64_t t = s.t0, step = (int64_t)llround(p->round_days * DAY);
+    for (int r = 1; rc == INDIV_OK && r <= p->rounds; r++, t += step) {
+        indiv_round_metrics out;
+        rc = run_round(&s, r, t, &out, err);
+        if (rc == INDIV_OK && progress)
+            progress(pctx, "rounds", r, p->rounds);
+        if (rc == INDIV_OK && on_round && (rc = on_round(rctx, &out)) != 0)
+            indiv_error_set(err, rc, "stopped by the round callback at round %d", r);
+    }
+    sim_free(&s);
+    return rc;
+}
+
+/* ---- aggregation ------------------------------------------------------------------------- */
+
+int indiv_sim_metric_is_count(int m) {
+    switch (m) {
+    case INDIV_M_contacts:
+    case INDIV_M_conversions:
+    case INDIV_M_revenue:
+    case INDIV_M_revenue_contacts:
+    case INDIV_M_unsubscribes:
+    case INDIV_M_departures:
+    case INDIV_M_leakage:
+    case INDIV_M_latent_revealed:
+    case INDIV_M_seconds_profile:
+    case INDIV_M_seconds_decide:
+    case INDIV_M_seconds_respond: return 1;
+    default: return 0;
+    }
+}
+
+static int weighted_by_contacts(int m) {
+    return m == INDIV_M_irrelevant_share || m == INDIV_M_divergent_share ||
+           m == INDIV_M_bubble_share;
+}
+
+void indiv_sim_aggregate(const indiv_round_metrics *rounds, int n,
+                         double out[INDIV_SIM_NMETRICS]) {
+    memset(out, 0, INDIV_SIM_NMETRICS * sizeof *out);
+    double contacts = 0;
+    for (int r = 0; r < n; r++)
+        contacts += rounds[r].v[INDIV_M_contacts];
+    for (int m = 0; m < INDIV_SIM_NMETRICS; m++) {
+        for (int r = 0; r < n; r++) {
+            const double *v = rounds[r].v;
+            if (indiv_sim_metric_is_count(m))
+                out[m] += v[m];
+            else if (weighted_by_contacts(m))
+                out[m] += contacts > 0 ? v[m] * v[INDIV_M_contacts] / contacts : 0;
+        }
+        if (!indiv_sim_metric_is_count(m) && !weighted_by_contacts(m) && n > 0)
+            out[m] = rounds[n - 1].v[m];
+    }
+    out[INDIV_M_conversion_rate] = contacts > 0 ? out[INDIV_M_conversions] / contacts : 0;
+}
