@@ -326,6 +326,7 @@ typedef struct sim {
     int64_t seq;
     /* per-round counters */
     double m[INDIV_SIM_NMETRICS];
+    double seconds[INDIV_SIM_NTIMES];
     double *offer_exposure;
     unsigned char *offer_bought;
     /* homogenisation sample */
@@ -1286,8 +1287,8 @@ static int decide_round(sim *s, int64_t t, uint64_t round_seed, indiv_error *err
         default: rc = policy_indiv(s, t, err); break;
         }
     }
-    s->m[INDIV_M_seconds_profile] = t1 - t0;
-    s->m[INDIV_M_seconds_decide] = now_s() - t1;
+    s->seconds[INDIV_SIM_T_PROFILE] = t1 - t0;
+    s->seconds[INDIV_SIM_T_DECIDE] = now_s() - t1;
     return rc;
 }
 
@@ -1331,13 +1332,14 @@ static int run_round(sim *s, int round, int64_t t, indiv_round_metrics *out,
         else
             indiv_eventlog_rollback(s->log);
     }
-    s->m[INDIV_M_seconds_respond] = now_s() - t0;
+    s->seconds[INDIV_SIM_T_RESPOND] = now_s() - t0;
     if (rc == INDIV_OK && finish_metrics(s) < 0)
         rc = indiv_error_set(err, INDIV_ENOMEM, "out of memory");
     out->round = round;
     out->round_start = t;
     out->round_end = end;
     memcpy(out->v, s->m, sizeof s->m);
+    memcpy(out->seconds, s->seconds, sizeof s->seconds);
     return rc;
 }
 
@@ -1489,10 +1491,7 @@ int indiv_sim_metric_is_count(int m) {
     case INDIV_M_unsubscribes:
     case INDIV_M_departures:
     case INDIV_M_leakage:
-    case INDIV_M_latent_revealed:
-    case INDIV_M_seconds_profile:
-    case INDIV_M_seconds_decide:
-    case INDIV_M_seconds_respond: return 1;
+    case INDIV_M_latent_revealed: return 1;
     default: return 0;
     }
 }

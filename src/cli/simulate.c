@@ -3,7 +3,8 @@
  * all of them in the same world and seed.
  *
  * Writes DIR/params.json (every assumption), DIR/<policy>/rounds.csv and rounds.json
- * (metrics per round), and, with --policy all, DIR/comparison.csv (each policy's run
+ * (metrics per round; reproducible to the byte), DIR/<policy>/timings.csv (seconds per
+ * stage, which are not), and, with --policy all, DIR/comparison.csv (each policy's run
  * summed up, and relative to the oracle). The world database is never changed: each
  * policy runs on its own copy, DIR/<policy>/world.db.
  */
@@ -57,7 +58,7 @@ struct sim_args {
 
 /* Rounds collected for one policy. */
 struct collect {
-    FILE *csv;
+    FILE *csv, *times;
     indiv_round_metrics *rounds;
     int n;
 };
@@ -135,6 +136,8 @@ static int on_round(void *ctx, const indiv_round_metrics *m) {
     for (int k = 0; k < INDIV_SIM_NMETRICS; k++)
         fprintf(c->csv, ",%.6g", m->v[k]);
     fputc('\n', c->csv);
+    fprintf(c->times, "%d,%.3f,%.3f,%.3f\n", m->round, m->seconds[INDIV_SIM_T_PROFILE],
+            m->seconds[INDIV_SIM_T_DECIDE], m->seconds[INDIV_SIM_T_RESPOND]);
     indiv_round_metrics *r = realloc(c->rounds, (size_t)(c->n + 1) * sizeof *r);
     if (!r)
         return INDIV_ENOMEM;
@@ -180,18 +183,23 @@ static int run_policy(const struct sim_args *a, const indiv_model *m, indiv_sim_
     const char *name = indiv_sim_policy_name(pol);
     char *dir = path2(a->out, name, NULL), *db = path2(a->out, name, "world.db");
     char *csv = path2(a->out, name, "rounds.csv"), *js = path2(a->out, name, "rounds.json");
+    char *tm = path2(a->out, name, "timings.csv");
     struct collect col = {0};
-    int rc = dir && db && csv && js ? make_dir(dir, err) : INDIV_ENOMEM;
-    if (rc == INDIV_OK && !(col.csv = fopen(csv, "w")))
+    int rc = dir && db && csv && js && tm ? make_dir(dir, err) : INDIV_ENOMEM;
+    if (rc == INDIV_OK && (!(col.csv = fopen(csv, "w")) || !(col.times = fopen(tm, "w"))))
         rc = indiv_error_set(err, INDIV_EIO, "%s: cannot write: %s", csv, strerror(errno));
     if (rc == INDIV_OK) {
         csv_header(col.csv);
+        fputs("round,seconds_profile,seconds_decide,seconds_respond\n", col.times);
         cli_progress_state ps = {0};
         fprintf(stderr, "indiv simulate: policy %s, %d rounds\n", name, p.rounds);
         rc = indiv_sim_run(a->db, db, &p, m, cli_progress, &ps, on_round, &col, err);
     }
     if (col.csv && fclose(col.csv) != 0 && rc == INDIV_OK)
         rc = indiv_error_set(err, INDIV_EIO, "%s: write failed", csv);
+    if (col.times && fclose(col.times) != 0 && rc == INDIV_OK)
+        rc = indiv_error_set(err, INDIV_EIO, "%s: write failed", tm);
+    free(tm);
     if (rc == INDIV_OK && write_rounds_json(js, &col) < 0)
         rc = indiv_error_set(err, INDIV_EIO, "%s: cannot write", js);
     if (rc == INDIV_OK)
