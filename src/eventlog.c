@@ -311,6 +311,8 @@ int indiv_eventlog_open(const char *path, unsigned flags, indiv_eventlog **out,
     /* Bulk appends are the common write; a 64 MiB page cache keeps b-tree pages hot. */
     if (rc == INDIV_OK)
         rc = exec(log, "PRAGMA cache_size = -65536; PRAGMA synchronous = NORMAL", err);
+    if (rc == INDIV_OK && (flags & INDIV_EVENTLOG_SCRATCH))
+        rc = exec(log, "PRAGMA synchronous = OFF; PRAGMA journal_mode = MEMORY", err);
     if (rc < 0) {
         indiv_eventlog_close(log);
         return rc;
@@ -825,6 +827,15 @@ int indiv_eventlog_stats_get(indiv_eventlog *log, indiv_eventlog_stats *st,
     }
     sqlite3_finalize(s);
     return rc == SQLITE_DONE ? INDIV_OK : db_error(log, err, "count events by type");
+}
+
+int indiv_eventlog_consumer_counts(indiv_eventlog *log, int64_t *consumers,
+                                   int64_t *consent_profiling, indiv_error *err) {
+    int rc = query_int(log, "SELECT count(*) FROM consumers", consumers, err);
+    if (rc == INDIV_OK)
+        rc = query_int(log, "SELECT count(*) FROM consumers WHERE consent_profiling",
+                       consent_profiling, err);
+    return rc;
 }
 
 int indiv_eventlog_consumer_id(indiv_eventlog *log, const char *ext_id, int64_t *id,

@@ -1397,7 +1397,7 @@ static void sim_free(sim *s) {
 
 static int setup(sim *s, const char *work_db, indiv_error *err) {
     indiv_eventlog_stats st;
-    int rc = indiv_eventlog_open(work_db, 0, &s->log, err);
+    int rc = indiv_eventlog_open(work_db, INDIV_EVENTLOG_SCRATCH, &s->log, err);
     if (rc == INDIV_OK)
         rc = load_world_params(s, err);
     if (rc == INDIV_OK)

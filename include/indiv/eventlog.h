@@ -106,7 +106,10 @@ typedef struct indiv_eventlog_stats {
 /* Open flags. */
 enum {
     INDIV_EVENTLOG_READONLY = 1 << 0, /* never write; fails on a missing file */
-    INDIV_EVENTLOG_CREATE = 1 << 1    /* create the file and schema when missing/empty */
+    INDIV_EVENTLOG_CREATE = 1 << 1,   /* create the file and schema when missing/empty */
+    INDIV_EVENTLOG_SCRATCH = 1 << 2   /* a scratch copy (simulation work database): no
+                                         fsync, rollback journal in memory. Transactions
+                                         still roll back, but a crash may lose the file */
 };
 
 /* ---- lifecycle ---------------------------------------------------------------- */
@@ -204,6 +207,11 @@ int indiv_eventlog_add_truth_taste(indiv_eventlog *log, int64_t consumer_id,
 
 int indiv_eventlog_stats_get(indiv_eventlog *log, indiv_eventlog_stats *st /* OUT */,
                              indiv_error *err);
+
+/* Consumers, and how many gave profiling consent: two cheap counts, no event scan (the
+ * per-round path of decisions and profile builds uses this, not stats_get). */
+int indiv_eventlog_consumer_counts(indiv_eventlog *log, int64_t *consumers /* OUT */,
+                                   int64_t *consent_profiling /* OUT */, indiv_error *err);
 
 /* Looks up our id of a consumer from its source id. INDIV_ENOTFOUND when absent. */
 int indiv_eventlog_consumer_id(indiv_eventlog *log, const char *ext_id,
