@@ -18,7 +18,7 @@ BENCH   ?=
 
 # Debian packages the project needs to build, test, demo and bench.
 DEBS := build-essential pkg-config libgsl-dev libopenblas-dev libsqlite3-dev \
-        libjansson-dev libcriterion-dev zlib1g-dev sqlite3
+        libjansson-dev libcriterion-dev zlib1g-dev sqlite3 gnuplot-nox
 
 PKGS := gsl sqlite3 jansson zlib openblas
 

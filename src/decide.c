@@ -162,9 +162,12 @@ static int prepare(struct reader *r, struct block *b, size_t i, indiv_error *err
     if (pr && (pr->features & INDIV_FEAT_PRESSURE)) {
         int un;
         indiv_profile_pressure(pr, pol->as_of, pol->per_days, &in->contacts_recent, &un);
-        return INDIV_OK;
+        if (in->contacts_recent < INDIV_PRESSURE_SLOTS)
+            return INDIV_OK;
+        /* Every contact the profile keeps is in the window: there may be more. */
     }
-    /* No pressure feature: the cap still holds, counted from the log (one seek). */
+    /* No pressure feature (or a full one): the cap still holds, counted from the log
+     * (one seek). */
     int64_t n = 0;
     int rc = pol->per_days > 0
                  ? indiv_eventlog_count_events(r->log, b->rows[i].id, INDIV_EV_CONTACT,
@@ -285,19 +288,45 @@ static int run_all(struct reader *r, const struct run *run, FILE *f,
     return rc;
 }
 
+/* Profiles must be built in the feature space the model scores in (the same embedding,
+ * or categories): a taste vector of another space would be silently ignored. */
+static int check_profile_space(indiv_eventlog *log, const indiv_catalog *cat,
+                               indiv_error *err) {
+    char buf[4096];
+    if (indiv_eventlog_meta_get(log, "profile_params", buf, sizeof buf, NULL) != INDIV_OK)
+        return INDIV_OK; /* no profiles: nothing to check */
+    json_t *j = json_loads(buf, 0, NULL);
+    const char *src = json_string_value(json_object_get(j, "feature_source"));
+    int rc = INDIV_OK;
+    if (src && strcmp(src, indiv_catalog_feature_source(cat)) != 0)
+        rc = indiv_error_set(err, INDIV_EINVAL,
+                             "%s: profiles were built in feature space '%s' but the model "
+                             "scores in '%s'; rebuild them with indiv profile (--model for "
+                             "an embedding model)",
+                             indiv_eventlog_path(log), src, indiv_catalog_feature_source(cat));
+    json_decref(j);
+    return rc;
+}
+
 static int load_world(indiv_eventlog *log, const indiv_model *m, const indiv_decide_opts *o,
                       indiv_catalog **cat, unsigned char **valid, indiv_decide_summary *sum,
                       indiv_error *err) {
-    indiv_eventlog_stats st;
-    int rc = indiv_eventlog_stats_get(log, &st, err);
+    int64_t consumers = 0, consenting;
+    size_t missing = 0;
+    int rc = indiv_eventlog_consumer_counts(log, &consumers, &consenting, err);
     if (rc == INDIV_OK)
         rc = indiv_catalog_load(log, cat, err);
+    if (rc == INDIV_OK) /* an embedding model replaces the category features */
+        rc = indiv_model_apply(m, *cat, &missing, err);
+    if (rc == INDIV_OK)
+        rc = check_profile_space(log, *cat, err);
     if (rc == INDIV_OK)
         rc = indiv_catalog_load_popularity(*cat, log, o->policy.as_of,
                                            m->popularity_half_life_days, err);
+    sum->offers_without_embedding = (int64_t)missing;
     if (rc < 0)
         return rc;
-    sum->consumers_total = st.consumers;
+    sum->consumers_total = consumers;
     sum->offers = (int64_t)indiv_catalog_size(*cat);
     if (!(*valid = malloc(indiv_catalog_size(*cat))))
         return indiv_error_set(err, INDIV_ENOMEM, "out of memory");
@@ -354,7 +383,7 @@ static int finish_file(FILE *f, char *tmp, const char *path, int rc, indiv_error
     if (rc == INDIV_OK && rename(tmp, path) != 0)
         rc = indiv_error_set(err, INDIV_EIO, "%s: cannot rename the output into place: %s",
                              path, strerror(errno));
-    if (rc < 0)
+    if (rc != INDIV_OK) /* a callback may stop the run with a positive code */
         unlink(tmp);
     free(tmp);
     return rc;

@@ -14,6 +14,8 @@
 
 /* Reals: 6 significant digits are plenty for scores and keep lines short. */
 #define LINE_FLAGS (JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6))
+/* Free space kept in a line buffer before dumping into it: most lines fit. */
+#define LINE_ROOM 2048
 /* Drivers listed per decision: the largest contributions to the first offer's logit. */
 #define TOP_DRIVERS 3
 
@@ -54,6 +56,31 @@ static json_t *iso(int64_t ts) {
     return json_string_nocheck(indiv_time_format(ts, buf));
 }
 
+/* A JSON string of s. Ids and names come from the source system and are not always
+ * UTF-8 (Latin-1 exports are common); jansson refuses those, which would silently drop
+ * the field, so they are read as Latin-1 instead: every byte one code point, so distinct
+ * ids stay distinct. NULL only when out of memory. */
+static json_t *text(const char *s) {
+    json_t *j = json_string(s);
+    if (j)
+        return j;
+    size_t n = strlen(s), k = 0;
+    char *u = malloc(2 * n + 1);
+    if (!u)
+        return NULL;
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p < 0x80) {
+            u[k++] = (char)*p;
+        } else {
+            u[k++] = (char)(0xC0 | (*p >> 6));
+            u[k++] = (char)(0x80 | (*p & 0x3F));
+        }
+    }
+    j = json_stringn(u, k);
+    free(u);
+    return j;
+}
+
 /* Rounds to 6 significant digits, so that the printed value is stable and short. */
 static json_t *num(double v) {
     return json_real(isfinite(v) ? v : 0);
@@ -62,9 +89,9 @@ static json_t *num(double v) {
 static json_t *offer_json(const indiv_decided_offer *o, const indiv_catalog *cat) {
     const indiv_offer *of = indiv_catalog_offer(cat, o->offer);
     json_t *j = json_object();
-    set(j, "offer", json_string(of->ext_id));
-    set(j, "name", json_string(of->name));
-    set(j, "category", json_string(indiv_catalog_category_name(cat, of->category)));
+    set(j, "offer", text(of->ext_id));
+    set(j, "name", text(of->name));
+    set(j, "category", text(indiv_catalog_category_name(cat, of->category)));
     set(j, "rank", json_integer(o->rank));
     set(j, "kind", json_string_nocheck(o->kind == INDIV_KIND_DIVERGENT ? "divergent"
                                                                         : "relevant"));
@@ -122,7 +149,7 @@ static void add_divergence(json_t *o, const indiv_decision *d) {
 static json_t *decision_json(const indiv_decision *d, const char *ext_id,
                              const indiv_decision_ctx *ctx) {
     json_t *o = json_object();
-    set(o, "consumer", json_string(ext_id));
+    set(o, "consumer", text(ext_id));
     set(o, "action", json_string_nocheck(indiv_action_name(d->action)));
     set(o, "reason", json_string_nocheck(indiv_reason_name(d->reason)));
     if (d->action != INDIV_NONE)
@@ -134,7 +161,7 @@ static json_t *decision_json(const indiv_decision *d, const char *ext_id,
     if (d->n_offers)
         add_offers(o, d, ctx);
     if (d->action == INDIV_NONE && d->has_best && d->n_offers == 0) {
-        set(o, "best_offer", json_string(indiv_catalog_offer(ctx->cat, d->best_offer)->ext_id));
+        set(o, "best_offer", text(indiv_catalog_offer(ctx->cat, d->best_offer)->ext_id));
         set(o, "best_score", num(d->best_p));
     }
     add_divergence(o, d);
@@ -142,7 +169,7 @@ static json_t *decision_json(const indiv_decision *d, const char *ext_id,
     set(o, "contacts_recent", json_integer(d->contacts_recent));
     set(o, "personalised", json_boolean(d->personalised));
     set(o, "as_of", iso(ctx->as_of));
-    set(o, "model", json_string(ctx->model_id));
+    set(o, "model", text(ctx->model_id));
     set(o, "seed", json_integer((json_int_t)ctx->seed));
     return o;
 }
@@ -152,12 +179,19 @@ int indiv_decision_write_json(const indiv_decision *d, const char *consumer_ext_
     json_t *o = decision_json(d, consumer_ext_id, ctx);
     if (!o)
         return INDIV_ENOMEM;
-    int rc = INDIV_OK;
-    size_t need = json_dumpb(o, NULL, 0, LINE_FLAGS);
-    if (need == 0 || buf_reserve(out, need + 1) < 0)
-        rc = INDIV_ENOMEM;
-    else {
-        out->len += json_dumpb(o, out->data + out->len, need, LINE_FLAGS);
+    /* Dump once into the free space (serialising is most of a run's time); only a line
+     * longer than the room left is dumped again, after growing the buffer. */
+    int rc = buf_reserve(out, LINE_ROOM);
+    size_t room = out->cap - out->len, need = 0;
+    if (rc == INDIV_OK)
+        need = json_dumpb(o, out->data + out->len, room, LINE_FLAGS);
+    if (rc == INDIV_OK && need + 1 > room &&
+        (rc = buf_reserve(out, need + 1)) == INDIV_OK)
+        json_dumpb(o, out->data + out->len, need, LINE_FLAGS);
+    if (rc == INDIV_OK && need == 0)
+        rc = INDIV_ENOMEM; /* jansson's only failure */
+    if (rc == INDIV_OK) {
+        out->len += need;
         out->data[out->len++] = '\n';
     }
     json_decref(o);

@@ -52,6 +52,7 @@ enum stmt_id {
     ST_COUNT_EVENTS,
     ST_DAILY_ADD,
     ST_SET_CONTACT,
+    ST_UNSUBSCRIBED,
     ST_COUNT
 };
 
@@ -92,6 +93,8 @@ static const char *const stmt_sql[ST_COUNT] = {
                      " ON CONFLICT (offer_id, day) DO UPDATE SET purchases = purchases + ?3",
     [ST_SET_CONTACT] = "UPDATE consumers SET consent_contact = ?2, unsubscribed_ts = ?3"
                        " WHERE id = ?1",
+    [ST_UNSUBSCRIBED] = "UPDATE consumers SET unsubscribed_ts = ?2 WHERE id = ?1"
+                        " AND (unsubscribed_ts IS NULL OR unsubscribed_ts > ?2)",
 };
 
 /* Open-addressing map (offer, day) -> purchases, flushed into offer_daily at commit. */
@@ -641,6 +644,18 @@ static int check_event(const indiv_event *ev, indiv_error *err) {
     return INDIV_OK;
 }
 
+/* An unsubscribe event withdraws contact consent from its time on: the earliest one is
+ * kept in consumers.unsubscribed_ts, which the policy compares with the decision time
+ * (so that a decision as of an earlier date still sees the consent of that date). */
+static int mark_unsubscribed(indiv_eventlog *log, const indiv_event *ev, indiv_error *err) {
+    sqlite3_stmt *s = stmt(log, ST_UNSUBSCRIBED, err);
+    if (!s)
+        return INDIV_EDB;
+    sqlite3_bind_int64(s, 1, ev->consumer_id);
+    sqlite3_bind_int64(s, 2, ev->ts);
+    return step_done(log, s, err, "record unsubscription");
+}
+
 int indiv_eventlog_add_event(indiv_eventlog *log, indiv_event *ev, indiv_error *err) {
     if (need_tx(log, err) < 0 || check_event(ev, err) < 0)
         return INDIV_EINVAL;
@@ -670,6 +685,8 @@ int indiv_eventlog_add_event(indiv_eventlog *log, indiv_event *ev, indiv_error *
     log->next_event_id++;
     if (ev->ts < log->txn_min_ts)
         log->txn_min_ts = ev->ts;
+    if (ev->type == INDIV_EV_UNSUBSCRIBE && (rc = mark_unsubscribed(log, ev, err)) < 0)
+        return rc;
     if (ev->type == INDIV_EV_PURCHASE && ev->offer_id > 0 &&
         daily_add(&log->daily, ev->offer_id, ev->ts) < 0)
         return indiv_error_set(err, INDIV_ENOMEM, "out of memory counting purchases");

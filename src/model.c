@@ -1,10 +1,15 @@
 /*
- * model.c — model files (JSON, jansson): load with full validation, save.
+ * model.c — model files (JSON, jansson): load with full validation, save; the offer
+ * embedding of trained models and its application to a catalog.
+ *
+ * An embedding's rows are kept sorted by offer source id, so that applying it to a
+ * catalog of n offers costs n binary searches and no hash table.
  */
 #include "indiv/model.h"
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <jansson.h>
@@ -32,14 +37,42 @@ void indiv_model_default(indiv_model *m) {
     m->popularity_half_life_days = 30.0;
 }
 
+/* Feature space, its embedding and the taste normalisation agree. */
+static int validate_space(const indiv_model *m, indiv_error *err) {
+    int emb = strcmp(m->feature_space, "embedding") == 0;
+    if (!emb && strcmp(m->feature_space, "category") != 0)
+        return indiv_error_set(err, INDIV_EINVAL,
+                               "model %s: field 'feature_space' is '%s'; this build knows "
+                               "'category' and 'embedding'",
+                               m->id, m->feature_space);
+    if (emb && !m->embedding)
+        return indiv_error_set(err, INDIV_EINVAL,
+                               "model %s: field 'feature_space' is 'embedding' but the model "
+                               "has no embedding",
+                               m->id);
+    if (!emb && m->embedding)
+        return indiv_error_set(err, INDIV_EINVAL,
+                               "model %s: an embedding needs field 'feature_space' = "
+                               "'embedding'",
+                               m->id);
+    if (emb && (m->embedding->n < 1 || m->embedding->dims < 1 ||
+                m->embedding->dims > INDIV_EMBEDDING_DIMS_MAX))
+        return indiv_error_set(err, INDIV_EINVAL,
+                               "model %s: field 'embedding' must hold at least one offer "
+                               "and 1 to %d dims",
+                               m->id, INDIV_EMBEDDING_DIMS_MAX);
+    if (m->taste_norm < INDIV_TASTE_NORM_DEFAULT || m->taste_norm > INDIV_TASTE_NORM_L2)
+        return indiv_error_set(err, INDIV_EINVAL, "model %s: field 'taste_norm' is invalid",
+                               m->id);
+    return INDIV_OK;
+}
+
 int indiv_model_validate(const indiv_model *m, indiv_error *err) {
     if (!m->id[0])
         return indiv_error_set(err, INDIV_EINVAL, "model: field 'id' is empty");
-    if (strcmp(m->feature_space, "category") != 0)
-        return indiv_error_set(err, INDIV_EINVAL,
-                               "model %s: field 'feature_space' is '%s'; this build knows "
-                               "'category'",
-                               m->id, m->feature_space);
+    int rc = validate_space(m, err);
+    if (rc < 0)
+        return rc;
     if (!isfinite(m->intercept))
         return indiv_error_set(err, INDIV_EINVAL, "model %s: 'intercept' is not finite",
                                m->id);
@@ -100,6 +133,109 @@ static int load_weights(const json_t *w, indiv_model *m, const char *path,
     return INDIV_OK;
 }
 
+/* One offer's vector: an array of exactly dims finite numbers. */
+static int load_vector(const json_t *v, const char *offer, double *row, size_t dims,
+                       const char *path, indiv_error *err) {
+    if (!json_is_array(v) || json_array_size(v) != dims)
+        return indiv_error_set(err, INDIV_EFORMAT,
+                               "%s: field 'embedding.offers.%s' must be an array of %zu "
+                               "numbers",
+                               path, offer, dims);
+    for (size_t k = 0; k < dims; k++) {
+        json_t *x = json_array_get(v, k);
+        if (!json_is_number(x) || !isfinite(json_number_value(x)))
+            return indiv_error_set(err, INDIV_EFORMAT,
+                                   "%s: field 'embedding.offers.%s[%zu]' must be a finite "
+                                   "number",
+                                   path, offer, k);
+        row[k] = json_number_value(x);
+    }
+    return INDIV_OK;
+}
+
+/* "dims" (an integer in [1, INDIV_EMBEDDING_DIMS_MAX]) and "offers" (a non-empty
+ * object), nothing else. */
+static int embedding_shape(const json_t *e, size_t *dims, const char *path,
+                           indiv_error *err) {
+    const char *key;
+    json_t *v;
+    if (!json_is_object(e))
+        return indiv_error_set(err, INDIV_EFORMAT, "%s: field 'embedding' must be an object",
+                               path);
+    json_object_foreach((json_t *)e, key, v) {
+        if (strcmp(key, "dims") != 0 && strcmp(key, "offers") != 0)
+            return indiv_error_set(err, INDIV_EFORMAT,
+                                   "%s: field 'embedding.%s' is not known (known: dims, "
+                                   "offers)",
+                                   path, key);
+    }
+    json_t *d = json_object_get(e, "dims"), *offers = json_object_get(e, "offers");
+    if (!json_is_integer(d) || json_integer_value(d) < 1 ||
+        json_integer_value(d) > INDIV_EMBEDDING_DIMS_MAX)
+        return indiv_error_set(err, INDIV_EFORMAT,
+                               "%s: field 'embedding.dims' must be an integer in [1, %d]",
+                               path, INDIV_EMBEDDING_DIMS_MAX);
+    if (!json_is_object(offers) || json_object_size(offers) == 0)
+        return indiv_error_set(err, INDIV_EFORMAT,
+                               "%s: field 'embedding.offers' must be a non-empty object of "
+                               "vectors",
+                               path);
+    *dims = (size_t)json_integer_value(d);
+    return INDIV_OK;
+}
+
+static int load_embedding(const json_t *e, indiv_model *m, const char *path,
+                          indiv_error *err) {
+    size_t dims, i = 0;
+    int rc = embedding_shape(e, &dims, path, err);
+    if (rc < 0)
+        return rc;
+    json_t *offers = json_object_get(e, "offers"), *v;
+    if (!(m->embedding = indiv_embedding_new(json_object_size(offers), dims)))
+        return indiv_error_set(err, INDIV_ENOMEM, "%s: out of memory", path);
+    const char *key;
+    json_object_foreach(offers, key, v) {
+        if ((rc = load_vector(v, key, m->embedding->vectors + i * dims, dims, path, err)) < 0)
+            return rc;
+        if (!(m->embedding->offer_ids[i++] = strdup(key)))
+            return indiv_error_set(err, INDIV_ENOMEM, "%s: out of memory", path);
+    }
+    indiv_error ferr = {0};
+    if ((rc = indiv_embedding_finish(m->embedding, &ferr)) < 0)
+        return indiv_error_set(err, rc, "%s: field 'embedding': %s", path, ferr.msg);
+    return INDIV_OK;
+}
+
+/* Optional fields of trained models: taste_norm, embedding, provenance. */
+static int load_extras(const json_t *root, indiv_model *m, const char *path,
+                       indiv_error *err) {
+    json_t *tn = json_object_get(root, "taste_norm"), *e = json_object_get(root, "embedding");
+    json_t *prov = json_object_get(root, "provenance");
+    const char *t = json_string_value(tn);
+    if (tn && !(t && (strcmp(t, "share") == 0 || strcmp(t, "l2") == 0)))
+        return indiv_error_set(err, INDIV_EFORMAT,
+                               "%s: field 'taste_norm' must be \"share\" or \"l2\"", path);
+    if (t)
+        m->taste_norm = strcmp(t, "l2") == 0 ? INDIV_TASTE_NORM_L2 : INDIV_TASTE_NORM_SHARE;
+    int emb = strcmp(m->feature_space, "embedding") == 0;
+    if (emb && !e)
+        return indiv_error_set(err, INDIV_EFORMAT,
+                               "%s: field 'feature_space' is \"embedding\" but there is no "
+                               "field 'embedding'",
+                               path);
+    if (!emb && e)
+        return indiv_error_set(err, INDIV_EFORMAT,
+                               "%s: field 'embedding' needs 'feature_space' = \"embedding\"",
+                               path);
+    if (prov && !json_is_object(prov))
+        return indiv_error_set(err, INDIV_EFORMAT, "%s: field 'provenance' must be an object",
+                               path);
+    if (prov && !(m->provenance = json_dumps(prov, JSON_COMPACT | JSON_SORT_KEYS |
+                                                       JSON_REAL_PRECISION(17))))
+        return indiv_error_set(err, INDIV_ENOMEM, "%s: out of memory", path);
+    return e ? load_embedding(e, m, path, err) : INDIV_OK;
+}
+
 static int load_json(const json_t *root, indiv_model *m, const char *path,
                      indiv_error *err) {
     const char *fmt = json_string_value(json_object_get(root, "format"));
@@ -126,6 +262,8 @@ static int load_json(const json_t *root, indiv_model *m, const char *path,
     if (rc == INDIV_OK)
         rc = get_number(prop, "popularity_half_life_days", "propensity.",
                         &m->popularity_half_life_days, path, err);
+    if (rc == INDIV_OK)
+        rc = load_extras(root, m, path, err);
     return rc;
 }
 
@@ -140,9 +278,42 @@ int indiv_model_load(const char *path, indiv_model *m, indiv_error *err) {
                  ? load_json(root, m, path, err)
                  : indiv_error_set(err, INDIV_EFORMAT, "%s: not a JSON object", path);
     json_decref(root);
-    if (rc == INDIV_OK && (rc = indiv_model_validate(m, err)) < 0)
-        return rc;
+    indiv_error verr = {0}; /* validation does not know the file: name it here */
+    if (rc == INDIV_OK && (rc = indiv_model_validate(m, &verr)) < 0)
+        indiv_error_set(err, rc, "%s: %s", path, verr.msg);
+    if (rc < 0)
+        indiv_model_clear(m); /* a refused model owns nothing */
     return rc;
+}
+
+static json_t *embedding_json(const indiv_embedding *e) {
+    json_t *offers = json_object();
+    for (size_t i = 0; offers && i < e->n; i++) {
+        json_t *v = json_array();
+        for (size_t k = 0; v && k < e->dims; k++)
+            json_array_append_new(v, json_real(e->vectors[i * e->dims + k]));
+        if (!v || json_object_set_new(offers, e->offer_ids[i], v) < 0) {
+            json_decref(offers);
+            return NULL;
+        }
+    }
+    return offers ? json_pack("{s:I, s:o}", "dims", (json_int_t)e->dims, "offers", offers)
+                  : NULL;
+}
+
+/* Adds taste_norm (when set), embedding and provenance to root. -1 out of memory. */
+static int save_extras(const indiv_model *m, json_t *root) {
+    if (m->taste_norm != INDIV_TASTE_NORM_DEFAULT &&
+        json_object_set_new(root, "taste_norm",
+                            json_string(indiv_taste_norm_name(m->taste_norm))) < 0)
+        return -1;
+    json_t *e = m->embedding ? embedding_json(m->embedding) : NULL;
+    if (m->embedding && json_object_set_new(root, "embedding", e) < 0)
+        return -1;
+    json_t *p = m->provenance ? json_loads(m->provenance, 0, NULL) : NULL;
+    if (m->provenance && json_object_set_new(root, "provenance", p) < 0)
+        return -1;
+    return 0;
 }
 
 int indiv_model_save(const indiv_model *m, const char *path, indiv_error *err) {
@@ -157,11 +328,180 @@ int indiv_model_save(const indiv_model *m, const char *path, indiv_error *err) {
                              "feature_space", m->feature_space, "propensity", "intercept",
                              m->intercept, "weights", w, "popularity_half_life_days",
                              m->popularity_half_life_days);
-    if (!root)
+    if (!root || save_extras(m, root) < 0) {
+        json_decref(root);
         return indiv_error_set(err, INDIV_ENOMEM, "out of memory");
+    }
     if (json_dump_file(root, path, JSON_INDENT(2) | JSON_SORT_KEYS | JSON_REAL_PRECISION(17)) <
         0)
         rc = indiv_error_set(err, INDIV_EIO, "%s: cannot write the model", path);
     json_decref(root);
     return rc;
+}
+
+/* ---- trained models ------------------------------------------------------------------ */
+
+void indiv_model_clear(indiv_model *m) {
+    if (!m)
+        return;
+    indiv_embedding_free(m->embedding);
+    free(m->provenance);
+    m->embedding = NULL;
+    m->provenance = NULL;
+}
+
+indiv_taste_norm indiv_model_taste_norm(const indiv_model *m) {
+    if (m->taste_norm != INDIV_TASTE_NORM_DEFAULT)
+        return m->taste_norm;
+    return strcmp(m->feature_space, "embedding") == 0 ? INDIV_TASTE_NORM_L2
+                                                      : INDIV_TASTE_NORM_SHARE;
+}
+
+const char *indiv_taste_norm_name(indiv_taste_norm t) {
+    return t == INDIV_TASTE_NORM_L2 ? "l2" : t == INDIV_TASTE_NORM_SHARE ? "share" : "default";
+}
+
+void indiv_model_feature_source(const indiv_model *m, char *buf, size_t cap) {
+    if (strcmp(m->feature_space, "embedding") == 0)
+        snprintf(buf, cap, "embedding:%s", m->id);
+    else
+        snprintf(buf, cap, "%s", m->feature_space);
+}
+
+int indiv_model_apply(const indiv_model *m, indiv_catalog *cat, size_t *missing,
+                      indiv_error *err) {
+    if (missing)
+        *missing = 0;
+    if (!m->embedding)
+        return INDIV_OK;
+    const indiv_embedding *e = m->embedding;
+    size_t n = indiv_catalog_size(cat), miss = 0;
+    double *f = calloc(n * e->dims, sizeof *f);
+    if (!f)
+        return indiv_error_set(err, INDIV_ENOMEM, "out of memory applying model %s", m->id);
+    for (size_t i = 0; i < n; i++) {
+        const double *row = indiv_embedding_find(e, indiv_catalog_offer(cat, i)->ext_id);
+        if (row)
+            memcpy(f + i * e->dims, row, e->dims * sizeof *f);
+        miss += !row;
+    }
+    char src[INDIV_MODEL_ID_MAX + 16];
+    indiv_model_feature_source(m, src, sizeof src);
+    int rc = indiv_catalog_set_features(cat, f, e->dims, src, err);
+    free(f);
+    if (rc == INDIV_OK && missing)
+        *missing = miss;
+    return rc;
+}
+
+int indiv_model_set_provenance(indiv_model *m, const char *json, indiv_error *err) {
+    json_error_t je;
+    json_t *j = json_loads(json, JSON_REJECT_DUPLICATES, &je);
+    if (!json_is_object(j)) {
+        json_decref(j);
+        return indiv_error_set(err, INDIV_EINVAL, "provenance is not a JSON object%s%s",
+                               j ? "" : ": ", j ? "" : je.text);
+    }
+    char *txt = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS | JSON_REAL_PRECISION(17));
+    json_decref(j);
+    if (!txt)
+        return indiv_error_set(err, INDIV_ENOMEM, "out of memory");
+    free(m->provenance);
+    m->provenance = txt;
+    return INDIV_OK;
+}
+
+/* ---- embeddings ------------------------------------------------------------------------ */
+
+indiv_embedding *indiv_embedding_new(size_t n, size_t dims) {
+    indiv_embedding *e = calloc(1, sizeof *e);
+    if (!e)
+        return NULL;
+    e->n = n;
+    e->dims = dims;
+    e->offer_ids = calloc(n + 1, sizeof *e->offer_ids);
+    e->vectors = calloc(n * dims + 1, sizeof *e->vectors);
+    if (!e->offer_ids || !e->vectors) {
+        indiv_embedding_free(e);
+        return NULL;
+    }
+    return e;
+}
+
+void indiv_embedding_free(indiv_embedding *e) {
+    if (!e)
+        return;
+    for (size_t i = 0; e->offer_ids && i < e->n; i++)
+        free(e->offer_ids[i]);
+    free(e->offer_ids);
+    free(e->vectors);
+    free(e);
+}
+
+/* Sorting permutes row indices; the rows are then gathered in that order. */
+struct id_row {
+    const char *id;
+    size_t row;
+};
+
+static int cmp_id_row(const void *a, const void *b) {
+    return strcmp(((const struct id_row *)a)->id, ((const struct id_row *)b)->id);
+}
+
+static int check_rows(const indiv_embedding *e, indiv_error *err) {
+    for (size_t i = 0; i < e->n; i++) {
+        if (!e->offer_ids[i] || !e->offer_ids[i][0])
+            return indiv_error_set(err, INDIV_EINVAL, "embedding row %zu has no offer id", i);
+        for (size_t k = 0; k < e->dims; k++)
+            if (!isfinite(e->vectors[i * e->dims + k]))
+                return indiv_error_set(err, INDIV_EINVAL,
+                                       "vector of offer %s, dimension %zu is not finite",
+                                       e->offer_ids[i], k);
+    }
+    return INDIV_OK;
+}
+
+int indiv_embedding_finish(indiv_embedding *e, indiv_error *err) {
+    int rc = check_rows(e, err);
+    if (rc < 0)
+        return rc;
+    struct id_row *ix = malloc((e->n + 1) * sizeof *ix);
+    char **ids = malloc((e->n + 1) * sizeof *ids);
+    double *v = malloc((e->n * e->dims + 1) * sizeof *v);
+    if (!ix || !ids || !v) {
+        free(ix);
+        free(ids);
+        free(v);
+        return indiv_error_set(err, INDIV_ENOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < e->n; i++)
+        ix[i] = (struct id_row){e->offer_ids[i], i};
+    qsort(ix, e->n, sizeof *ix, cmp_id_row);
+    for (size_t i = 0; i < e->n; i++) {
+        ids[i] = e->offer_ids[ix[i].row];
+        memcpy(v + i * e->dims, e->vectors + ix[i].row * e->dims, e->dims * sizeof *v);
+        if (i > 0 && strcmp(ids[i - 1], ids[i]) == 0 && rc == INDIV_OK)
+            rc = indiv_error_set(err, INDIV_EINVAL, "offer %s has two vectors", ids[i]);
+    }
+    free(ix);
+    free(e->offer_ids);
+    free(e->vectors);
+    e->offer_ids = ids;
+    e->vectors = v;
+    return rc;
+}
+
+const double *indiv_embedding_find(const indiv_embedding *e, const char *offer_id) {
+    size_t lo = 0, hi = e->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = strcmp(e->offer_ids[mid], offer_id);
+        if (c == 0)
+            return e->vectors + mid * e->dims;
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return NULL;
 }

@@ -74,6 +74,8 @@ int indiv_policy_params_validate(const indiv_policy_params *p, indiv_error *err)
         {"min-readiness", p->min_readiness, in01(p->min_readiness)},
         {"readiness horizon", p->readiness_horizon_days,
          isfinite(p->readiness_horizon_days) && p->readiness_horizon_days > 0},
+        {"rhythm prior strength", p->rhythm_prior_strength, /* a divisor in readiness */
+         isfinite(p->rhythm_prior_strength) && p->rhythm_prior_strength > 0},
         {"divergence", p->divergence,
          p->divergence == INDIV_DIV_RIDE_ALONG || p->divergence == INDIV_DIV_STANDALONE},
     };
@@ -351,7 +353,9 @@ void indiv_policy_decide(const indiv_policy_params *p, const indiv_scorer *s,
         out->reason = INDIV_R_BELOW_THRESHOLD;
         return;
     }
-    out->reason = n == 0 && placed ? INDIV_R_DIVERGENT_ALONE : INDIV_R_RELEVANT;
+    /* A lone divergent offer, placed alone or replacing the only relevant one
+     * (standalone, one slot), is what the contact rests on. */
+    out->reason = placed && out->n_offers == 1 ? INDIV_R_DIVERGENT_ALONE : INDIV_R_RELEVANT;
     indiv_score_terms(s, b, row, out->offers[0].offer, out->drivers);
     choose_channel(in, out);
     timing(p, in, prior, out);

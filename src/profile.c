@@ -130,6 +130,9 @@ static int token_mask(const char *name, size_t len, unsigned *bits) {
 
 int indiv_profile_features_parse(const char *list, unsigned *mask, indiv_error *err) {
     unsigned m = list[0] == '-' ? INDIV_FEAT_ALL : 0, bits;
+    if (!*list) /* an unset shell variable must not silently mean "none" */
+        return indiv_error_set(err, INDIV_EINVAL,
+                               "empty feature list (use 'none' to switch every group off)");
     for (const char *p = list; *p;) {
         size_t len = strcspn(p, ",");
         int neg = *p == '-';
@@ -172,12 +175,31 @@ struct acc {
     double hour_n[24], dow_n[7];
     uint64_t gen, *stamp;     /* category stamps (ncat) */
     int64_t *first_ts;        /* first purchase ts per category (valid iff stamped) */
+    int one_hot;              /* F is the one-hot category matrix (see is_one_hot) */
 };
+
+/* 1 when every row of F is the one-hot vector of its offer's category (the default
+ * features): taste then adds to one dimension per event instead of d. Checked once per
+ * build (n × d), not assumed from the feature source's name. */
+static int is_one_hot(const indiv_catalog *cat) {
+    size_t d = indiv_catalog_dims(cat);
+    for (size_t i = 0; i < indiv_catalog_size(cat); i++) {
+        const double *f = indiv_catalog_features(cat, i);
+        size_t c = indiv_catalog_offer(cat, i)->category;
+        if (c >= d)
+            return 0;
+        for (size_t j = 0; j < d; j++)
+            if (f[j] != (j == c ? 1.0 : 0.0))
+                return 0;
+    }
+    return 1;
+}
 
 static int acc_init(struct acc *a, const indiv_catalog *cat, const indiv_profile_params *p) {
     memset(a, 0, sizeof *a);
     a->p = p;
     a->cat = cat;
+    a->one_hot = is_one_hot(cat);
     size_t ncat = indiv_catalog_categories(cat) + 1;
     a->stamp = calloc(ncat, sizeof *a->stamp);
     a->first_ts = calloc(ncat, sizeof *a->first_ts);
@@ -222,6 +244,10 @@ static void add_taste(struct acc *a, const indiv_event *ev) {
     /* Exponential decay with half-life h: an event h days old weighs half. */
     double age_days = (double)(a->p->as_of - ev->ts) / DAY;
     double k = w * exp2(-age_days / a->p->half_life_days);
+    if (a->one_hot) { /* the row's one 1: same sums as the loop, without d - 1 zeros */
+        a->pr.taste[indiv_catalog_offer(a->cat, i)->category] += k;
+        return;
+    }
     const double *f = indiv_catalog_features(a->cat, i);
     for (size_t j = 0; j < a->pr.dims; j++)
         a->pr.taste[j] += k * f[j];
@@ -404,7 +430,9 @@ static void xfer_rhythm(double *v, size_t *k, indiv_profile *pr, int store) {
     pr->interval_sd_days = t[6];
 }
 
-static void xfer_pressure(double *v, size_t *k, indiv_profile *pr, int store) {
+/* Loading fails (-1) on a slot count outside [0, INDIV_PRESSURE_SLOTS]: the readers
+ * index the slot arrays with it. */
+static int xfer_pressure(double *v, size_t *k, indiv_profile *pr, int store) {
     double t[PRESSURE_SLOTS_D] = {(double)pr->n_slots, pr->contacts_total};
     for (int s = 0; s < INDIV_PRESSURE_SLOTS; s++) {
         t[2 + 3 * s] = (double)pr->contact_ts[s];
@@ -413,7 +441,9 @@ static void xfer_pressure(double *v, size_t *k, indiv_profile *pr, int store) {
     }
     xfer(v, k, t, PRESSURE_SLOTS_D, store);
     if (store)
-        return;
+        return 0;
+    if (!(t[0] >= 0 && t[0] <= INDIV_PRESSURE_SLOTS))
+        return -1;
     pr->n_slots = (int)t[0];
     pr->contacts_total = t[1];
     for (int s = 0; s < INDIV_PRESSURE_SLOTS; s++) {
@@ -421,11 +451,14 @@ static void xfer_pressure(double *v, size_t *k, indiv_profile *pr, int store) {
         pr->contact_channel[s] = (int)t[3 + 3 * s];
         pr->answered[s] = (int)t[4 + 3 * s];
     }
+    return 0;
 }
 
-/* Moves the enabled groups between pr and the vector v (store = 1: pr → v). */
-static void xfer_groups(double *v, indiv_profile *pr, int store) {
+/* Moves the enabled groups between pr and the vector v (store = 1: pr → v). -1 when a
+ * loaded value is out of range. */
+static int xfer_groups(double *v, indiv_profile *pr, int store) {
     size_t k = 2;
+    int rc = 0;
     unsigned f = pr->features;
     if (f & INDIV_FEAT_TASTE)
         xfer(v, &k, pr->taste, pr->dims, store);
@@ -442,12 +475,13 @@ static void xfer_groups(double *v, indiv_profile *pr, int store) {
         xfer(v, &k, pr->react_rate, INDIV_CONTACT_CHANNELS, store);
     }
     if (f & INDIV_FEAT_PRESSURE)
-        xfer_pressure(v, &k, pr, store);
+        rc = xfer_pressure(v, &k, pr, store);
     if (f & INDIV_FEAT_OPENNESS) {
         xfer(v, &k, &pr->later_purchases, 1, store);
         xfer(v, &k, &pr->new_category_purchases, 1, store);
         xfer(v, &k, &pr->openness, 1, store);
     }
+    return rc;
 }
 
 void indiv_profile_init(indiv_profile *pr) {
@@ -469,6 +503,15 @@ static void set_neutral(indiv_profile *pr) {
         pr->dow[d] = 1.0 / 7;
 }
 
+/* The largest feature dimension a stored header may claim: far above any catalogue or
+ * embedding, it bounds what a corrupt blob can make decode allocate (8 MiB). */
+#define MAX_STORED_DIMS (1 << 20)
+
+/* 1 when v is an integer in [0, max] (so that converting it is defined). */
+static int exact_in(double v, double max) {
+    return v >= 0 && v <= max && v == floor(v);
+}
+
 int indiv_profile_decode(const indiv_profile_row *row, indiv_profile *pr,
                          indiv_error *err) {
     size_t nd = row->size / sizeof(double);
@@ -480,6 +523,10 @@ int indiv_profile_decode(const indiv_profile_row *row, indiv_profile *pr,
                                INDIV_PROFILE_VERSION);
     double head[2];
     memcpy(head, row->blob, sizeof head);
+    if (!exact_in(head[0], INDIV_FEAT_ALL) || !exact_in(head[1], MAX_STORED_DIMS))
+        return indiv_error_set(err, INDIV_EFORMAT,
+                               "profile of consumer %lld: header (features %g, dims %g) is "
+                               "not valid", (long long)row->consumer_id, head[0], head[1]);
     unsigned f = (unsigned)head[0];
     size_t d = (size_t)head[1];
     if (vector_len(f, d) != nd)
@@ -510,8 +557,12 @@ int indiv_profile_decode(const indiv_profile_row *row, indiv_profile *pr,
     if (!v)
         return indiv_error_set(err, INDIV_ENOMEM, "out of memory");
     memcpy(v, row->blob, row->size);
-    xfer_groups(v, pr, 0);
+    int bad = xfer_groups(v, pr, 0);
     free(v);
+    if (bad)
+        return indiv_error_set(err, INDIV_EFORMAT,
+                               "profile of consumer %lld: pressure slot count out of range",
+                               (long long)row->consumer_id);
     return INDIV_OK;
 }
 
@@ -520,7 +571,7 @@ static int store_profile(indiv_eventlog *log, indiv_profile *pr, double *buf,
                          int64_t *bytes, indiv_error *err) {
     buf[0] = pr->features;
     buf[1] = (double)pr->dims;
-    xfer_groups(buf, pr, 1);
+    (void)xfer_groups(buf, pr, 1); /* storing cannot fail */
     size_t n = vector_len(pr->features, pr->dims) * sizeof(double);
     indiv_profile_row row = {pr->consumer_id, pr->as_of, pr->n_events,
                              INDIV_PROFILE_VERSION, buf, n};
@@ -820,12 +871,12 @@ static int choose_mode(indiv_eventlog *log, const indiv_catalog *cat,
 }
 
 static int count_consumers(indiv_eventlog *log, struct build *b, indiv_error *err) {
-    indiv_eventlog_stats st;
-    int rc = indiv_eventlog_stats_get(log, &st, err);
+    int64_t all = 0, consenting = 0;
+    int rc = indiv_eventlog_consumer_counts(log, &all, &consenting, err);
     if (rc == INDIV_OK) {
-        b->sum->consumers = st.consumers;
-        b->sum->skipped_consent = st.consumers - st.consent_profiling;
-        b->total = st.consent_profiling;
+        b->sum->consumers = all;
+        b->sum->skipped_consent = all - consenting;
+        b->total = consenting;
     }
     return rc;
 }
@@ -905,7 +956,8 @@ double indiv_readiness_gamma(double s, double h, double k, double theta) {
         s = 0;
     double q0 = gsl_cdf_gamma_Q(s, k, theta);
     if (!(q0 > 1e-300))
-        return 1.0; /* long overdue: the next purchase is as likely as it gets */
+        return 1.0 - exp(-h / theta); /* long overdue: the gamma hazard tends to 1/θ, so
+                                        * the residual life is exponential */
     double r = (q0 - gsl_cdf_gamma_Q(s + h, k, theta)) / q0;
     return r < 0 ? 0 : (r > 1 ? 1 : r);
 }

@@ -36,10 +36,12 @@ struct indiv_score_block {
 int indiv_scorer_new(const indiv_model *m, const indiv_catalog *cat, indiv_scorer **out,
                      indiv_error *err) {
     *out = NULL;
-    if (strcmp(m->feature_space, indiv_catalog_feature_source(cat)) != 0)
+    char want[INDIV_MODEL_ID_MAX + 16]; /* "category" or "embedding:<model id>" */
+    indiv_model_feature_source(m, want, sizeof want);
+    if (strcmp(want, indiv_catalog_feature_source(cat)) != 0)
         return indiv_error_set(err, INDIV_EINVAL,
                                "model %s uses feature space '%s' but the catalog has '%s'",
-                               m->id, m->feature_space, indiv_catalog_feature_source(cat));
+                               m->id, want, indiv_catalog_feature_source(cat));
     indiv_scorer *s = calloc(1, sizeof *s);
     if (!s || !(s->offer_term = malloc(indiv_catalog_size(cat) * sizeof(double)))) {
         free(s);
@@ -99,18 +101,38 @@ static double frequency(const indiv_profile *pr) {
     return f > 1 ? 1 : f;
 }
 
-/* Row i's taste as shares of its positive mass: affinity to a one-hot category is then
- * the share of the person's (decayed) interest that goes to that category. */
+/* Taste as shares of its positive mass: affinity to a one-hot category is then the share
+ * of the person's (decayed) interest that goes to that category. */
+static void taste_share(const double *t, size_t d, double *x) {
+    double mass = 0;
+    for (size_t k = 0; k < d; k++)
+        mass += t[k] > 0 ? t[k] : 0;
+    for (size_t k = 0; mass > 0 && k < d; k++)
+        x[k] = t[k] > 0 ? t[k] / mass : 0;
+}
+
+/* Taste scaled to unit length: embedding coordinates have no sign to keep, and the
+ * product with an offer's vector is then its projection on the direction of the
+ * person's tastes, whatever the length of their history. */
+static void taste_l2(const double *t, size_t d, double *x) {
+    double norm = 0;
+    for (size_t k = 0; k < d; k++)
+        norm += t[k] * t[k];
+    norm = sqrt(norm);
+    for (size_t k = 0; norm > 0 && k < d; k++)
+        x[k] = t[k] / norm;
+}
+
 void indiv_score_set_row(const indiv_scorer *s, indiv_score_block *b, size_t i,
                          const indiv_profile *pr, double readiness) {
-    double *x = b->x + i * b->d, mass = 0;
+    double *x = b->x + i * b->d;
     memset(x, 0, b->d * sizeof *x);
     b->ready[i] = b->freq[i] = 0;
     if (pr && (pr->features & INDIV_FEAT_TASTE) && pr->dims == b->d) {
-        for (size_t k = 0; k < b->d; k++)
-            mass += pr->taste[k] > 0 ? pr->taste[k] : 0;
-        for (size_t k = 0; mass > 0 && k < b->d; k++)
-            x[k] = pr->taste[k] > 0 ? pr->taste[k] / mass : 0;
+        if (indiv_model_taste_norm(&s->model) == INDIV_TASTE_NORM_L2)
+            taste_l2(pr->taste, b->d, x);
+        else
+            taste_share(pr->taste, b->d, x);
     }
     if (pr && (pr->features & INDIV_FEAT_RHYTHM)) {
         b->ready[i] = readiness;

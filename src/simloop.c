@@ -13,11 +13,13 @@
  */
 #include "indiv/simulate.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include <gsl/gsl_randist.h>
@@ -172,9 +174,13 @@ static int set_special(indiv_sim_params *p, const char *name, const char *value,
     }
     if (same_name(name, "seed")) {
         char *end;
+        errno = 0;
         unsigned long long v = strtoull(value, &end, 10);
-        if (end == value || *end)
-            return indiv_error_set(err, INDIV_EINVAL, "seed '%s' is not an integer", value);
+        /* strtoull takes "-1" as 2^64 - 1, and the seed is written as a JSON integer
+         * (int64): refuse both, as the world generator does. */
+        if (end == value || *end || errno == ERANGE || strchr(value, '-') || v > INT64_MAX)
+            return indiv_error_set(err, INDIV_EINVAL,
+                                   "seed '%s' is not an integer in [0, 2^63-1]", value);
         p->seed = v;
         return 1;
     }
@@ -222,6 +228,9 @@ int indiv_sim_params_validate(const indiv_sim_params *p, indiv_error *err) {
     }
     if ((unsigned)p->policy >= INDIV_SIM_POLICY_COUNT)
         return indiv_error_set(err, INDIV_EINVAL, "unknown policy %d", (int)p->policy);
+    if (p->seed > INT64_MAX)
+        return indiv_error_set(err, INDIV_EINVAL, "simulation parameter seed = %llu is out "
+                               "of [0, 2^63-1]", (unsigned long long)p->seed);
     int rc = indiv_policy_params_validate(&p->policy_params, err);
     return rc < 0 ? rc : indiv_profile_params_validate(&p->profile_params, err);
 }
@@ -598,12 +607,18 @@ static void record_purchase(sim *s, sconsumer *c, taste_e *t, size_t offer, int6
     }
 }
 
-/* One organic purchase (and the views before it) at ts. */
-static int organic_purchase(sim *s, sconsumer *c, gsl_rng *r, int64_t ts) {
+/* One organic purchase (and the views before it) at ts, in the round that starts at
+ * from. Nothing is written before from: the round's profiles and decisions were made as
+ * of from, and an event older than the last profile build forces the next one to be a
+ * full rebuild (profile.h). So, as the generator does at the start of the history, a
+ * view that would fall before from is dropped and a purchase that the moment would move
+ * before from keeps its raw time. */
+static int organic_purchase(sim *s, sconsumer *c, gsl_rng *r, int64_t ts, int64_t from) {
     taste_e *t = pick_known_taste(s, c, r);
     if (!t)
         return INDIV_OK;
-    ts = at_moment(s, c, r, ts);
+    int64_t moved = at_moment(s, c, r, ts);
+    ts = moved >= from ? moved : ts;
     size_t offer = pick_offer(s, r, (size_t)t->cat, ts);
     if (offer == (size_t)-1)
         return INDIV_OK;
@@ -611,7 +626,7 @@ static int organic_purchase(sim *s, sconsumer *c, gsl_rng *r, int64_t ts) {
     for (unsigned v = 0; v < views; v++) {
         int64_t vts = ts - (int64_t)(60 * gsl_ran_exponential(r, s->wp.view_lead_minutes)) - 1;
         size_t seen = pick_offer(s, r, (size_t)t->cat, vts);
-        if (seen != (size_t)-1 && vts >= s->t0 && emit(s, c, vts, seen, INDIV_EV_VIEW,
+        if (seen != (size_t)-1 && vts >= from && emit(s, c, vts, seen, INDIV_EV_VIEW,
                                                         INDIV_CH_WEB, 0) < 0)
             return INDIV_ENOMEM;
     }
@@ -625,7 +640,7 @@ static int organic_round(sim *s, sconsumer *c, gsl_rng *r, int64_t from, int64_t
     int rc = INDIV_OK;
     while (rc == INDIV_OK && c->next_buy < to) {
         if (c->next_buy >= from)
-            rc = organic_purchase(s, c, r, c->next_buy);
+            rc = organic_purchase(s, c, r, c->next_buy, from);
         c->next_buy += (int64_t)(interval_days(c, r, s->wp.interval_min_days) * DAY);
     }
     return rc;
@@ -718,10 +733,8 @@ static int build_profiles(sim *s, int64_t t, indiv_error *err) {
     return indiv_profile_build(s->log, s->cat, &pp, 1, NULL, NULL, NULL, err);
 }
 
+/* Profiles are already built as of t (decide_round). */
 static int policy_indiv(sim *s, int64_t t, indiv_error *err) {
-    int rc = build_profiles(s, t, err);
-    if (rc < 0)
-        return rc;
     indiv_decide_opts o;
     indiv_decide_summary sum;
     indiv_decide_opts_init(&o);
@@ -1017,7 +1030,7 @@ static int segment_offers(sim *s, const personas *ps, size_t c, const double *lo
 static int policy_persona(sim *s, int64_t t, uint64_t round_seed, indiv_error *err) {
     personas ps = {0};
     double *logit0 = malloc(s->noff * sizeof *logit0);
-    int rc = logit0 ? build_profiles(s, t, err) : INDIV_ENOMEM;
+    int rc = logit0 ? INDIV_OK : INDIV_ENOMEM; /* profiles: built by decide_round */
     if (rc == INDIV_OK)
         rc = personas_load(s, &ps, err);
     if (rc == INDIV_OK)
@@ -1449,6 +1462,18 @@ static int record_params(sim *s, indiv_error *err) {
     return rc;
 }
 
+/* 1 when the two paths name the same file: the same string, or the same device and
+ * inode (another spelling such as "dir/./w.db", a symlink, a hard link). The copy
+ * removes the work path first, so through "dir/./w.db" it would delete the world and
+ * write the work database in its place. */
+static int same_file(const char *a, const char *b) {
+    struct stat sa, sb;
+    if (strcmp(a, b) == 0)
+        return 1;
+    return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev &&
+           sa.st_ino == sb.st_ino;
+}
+
 int indiv_sim_run(const char *world_db, const char *work_db, const indiv_sim_params *p,
                   const indiv_model *m, indiv_progress_fn progress, void *pctx,
                   indiv_round_fn on_round, void *rctx, indiv_error *err) {
@@ -1456,7 +1481,7 @@ int indiv_sim_run(const char *world_db, const char *work_db, const indiv_sim_par
     int rc = indiv_sim_params_validate(p, err);
     if (rc == INDIV_OK)
         rc = indiv_model_validate(m, err);
-    if (rc == INDIV_OK && strcmp(world_db, work_db) == 0)
+    if (rc == INDIV_OK && same_file(world_db, work_db))
         rc = indiv_error_set(err, INDIV_EINVAL, "the work database must differ from the "
                              "world (%s): the world is never changed", world_db);
     if (rc == INDIV_OK)

@@ -328,3 +328,23 @@ Test(eventlog, offer_daily_counts_committed_purchases_only) {
     cr_assert_eq(memcmp(acc, rebuilt, sizeof acc), 0);
     indiv_eventlog_close(log);
 }
+
+Test(eventlog, unsubscribe_event_withdraws_contact_from_its_time) {
+    indiv_eventlog *log = open_new();
+    fill_small(log);
+    indiv_event ev = {1, 5000, 0, 0, INDIV_EV_UNSUBSCRIBE, INDIV_CH_EMAIL, 1, 0};
+    cr_assert_eq(indiv_eventlog_begin(log, NULL), 0);
+    cr_assert_eq(indiv_eventlog_add_event(log, &ev, NULL), 0);
+    ev.ts = 4000; /* an earlier one, appended later: the earliest wins */
+    cr_assert_eq(indiv_eventlog_add_event(log, &ev, NULL), 0);
+    ev.ts = 9000;
+    cr_assert_eq(indiv_eventlog_add_event(log, &ev, NULL), 0);
+    cr_assert_eq(indiv_eventlog_commit(log, NULL), 0);
+    indiv_consumer_row row;
+    char ext[32];
+    cr_assert_eq(indiv_eventlog_consumer_get(log, 1, &row, ext, sizeof ext, NULL), 0);
+    cr_assert_eq(row.unsubscribed_ts, 4000);
+    cr_assert_eq(indiv_eventlog_consumer_get(log, 2, &row, ext, sizeof ext, NULL), 0);
+    cr_assert_eq(row.unsubscribed_ts, INDIV_TS_NONE, "bob did not unsubscribe");
+    indiv_eventlog_close(log);
+}

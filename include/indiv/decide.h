@@ -46,6 +46,7 @@ typedef struct indiv_decide_summary {
     indiv_decision_counts counts;
     int64_t consumers_total; /* consumers in the database */
     int64_t offers, offers_valid;
+    int64_t offers_without_embedding; /* embedding models: offers given a zero vector */
     int profiles_built;      /* 1 when profiles exist (meta('profile_params')) */
     int64_t profiles_as_of;
     indiv_rhythm_prior prior;
@@ -54,8 +55,10 @@ typedef struct indiv_decide_summary {
 
 void indiv_decide_opts_init(indiv_decide_opts *o);
 
-/* Runs the decisions. On error nothing is left at o->out_path (an existing file there is
- * kept as it was). */
+/* Runs the decisions. A model with an embedding is applied to the catalog first
+ * (indiv_model_apply), and the stored profiles must have been built in the same feature
+ * space (INDIV_EINVAL otherwise). On error nothing is left at o->out_path (an existing
+ * file there is kept as it was). */
 int indiv_decide_run(indiv_eventlog *log, const indiv_model *m, const indiv_decide_opts *o,
                      indiv_progress_fn progress, void *ctx,
                      indiv_decide_summary *sum /* OUT */, indiv_error *err);

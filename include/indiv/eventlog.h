@@ -157,7 +157,9 @@ int indiv_eventlog_update_offer(indiv_eventlog *log, int64_t offer_id, const cha
                                 const char *category, double price, indiv_error *err);
 
 /* Appends an event; ev->id is ignored and set to the next free id (OUT). The consumer
- * and offer must exist; type and channel must be valid codes. */
+ * and offer must exist; type and channel must be valid codes. An unsubscribe event also
+ * sets the consumer's unsubscribed_ts (the earliest one wins): contact consent is
+ * withdrawn from that time on. */
 int indiv_eventlog_add_event(indiv_eventlog *log, indiv_event *ev, indiv_error *err);
 
 /* Sets a meta key (insert or replace). */

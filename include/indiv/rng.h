@@ -35,7 +35,8 @@ typedef enum indiv_rng_purpose {
     INDIV_RNG_SIM_ORGANIC = 8,    /* simulator: organic purchases of a round */
     INDIV_RNG_SIM_POLICY = 9,     /* simulator: random and persona reference policies */
     INDIV_RNG_SIM_PAIRS = 10,     /* simulator: pairs sampled for homogenisation */
-    INDIV_RNG_EVALUATE = 11       /* evaluation: random baseline, tie-breaks */
+    INDIV_RNG_EVALUATE = 11,      /* evaluation: random baseline, tie-breaks */
+    INDIV_RNG_TRAIN_SAMPLE = 12   /* training: negative examples of a consumer */
 } indiv_rng_purpose;
 
 /* SplitMix64 finaliser of (seed, entity, purpose): a 64-bit stream seed. */

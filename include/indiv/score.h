@@ -2,7 +2,8 @@
  * score.h — propensity of every (consumer, offer) in a block: one BLAS gemm per block.
  *
  * For a block of B consumers, the scorer builds X (B × d: each consumer's taste,
- * normalised to shares of its positive mass), multiplies it by the catalog's feature
+ * normalised to shares of its positive mass, or to unit length for models whose
+ * taste_norm is "l2", see model.h), multiplies it by the catalog's feature
  * matrix F (n × d) with one gsl_blas_dgemm into the affinity block A = X F^T (B × n), and
  * gives the model's logit of each pair on demand:
  *
@@ -35,7 +36,8 @@ typedef struct indiv_scorer indiv_scorer;
 typedef struct indiv_score_block indiv_score_block;
 
 /* A scorer for the model and catalog (both borrowed; the catalog's popularity must be
- * loaded). Fails when the model's feature space does not match the catalog's. */
+ * loaded). Fails when the model's feature space (indiv_model_feature_source: "category",
+ * or "embedding:<id>" once indiv_model_apply has run) does not match the catalog's. */
 int indiv_scorer_new(const indiv_model *m, const indiv_catalog *cat,
                      indiv_scorer **out /* OUT */, indiv_error *err);
 void indiv_scorer_free(indiv_scorer *s);

@@ -23,7 +23,10 @@ int cli_info(int argc, char **argv);
 int cli_demo(int argc, char **argv);
 int cli_profile(int argc, char **argv);
 int cli_decide(int argc, char **argv);
+int cli_train(int argc, char **argv);
+int cli_evaluate(int argc, char **argv);
 int cli_simulate(int argc, char **argv);
+int cli_sweep(int argc, char **argv);
 
 /* Prints "indiv <cmd>: <err->msg>" to stderr and returns CLI_FAIL. */
 int cli_fail(const char *cmd, const indiv_error *err);

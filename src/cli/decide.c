@@ -5,10 +5,13 @@
  * names) and then from the command line, which overrides it; both go through the same
  * setter, so a key means exactly what the flag means.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
@@ -154,8 +157,10 @@ static int apply_config(struct decide_args *a, json_t **keep) {
         char num[64];
         if (!code)
             return cli_usage("decide", "--config %s: unknown key '%s'", a->config, key);
-        if (json_is_number(v))
-            snprintf(num, sizeof num, "%.17g", json_number_value(v));
+        if (json_is_integer(v)) /* exactly: a seed has more digits than a double */
+            snprintf(num, sizeof num, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+        else if (json_is_real(v))
+            snprintf(num, sizeof num, "%.17g", json_real_value(v));
         if (!json_is_number(v) && !json_is_string(v))
             return cli_usage("decide", "--config %s: '%s' must be a number or a string",
                              a->config, key);
@@ -228,15 +233,53 @@ static void print_summary(const indiv_decide_summary *s, const indiv_model *m) {
             s->profiles_built ? "" : "; no profiles built: run indiv profile first");
 }
 
-static int write_text(const char *path, const char *text, indiv_error *err) {
-    FILE *f = fopen(path, "w");
-    if (!f || fputs(text, f) < 0 || fputc('\n', f) == EOF) {
-        if (f)
-            fclose(f);
-        return indiv_error_set(err, INDIV_EIO, "%s: cannot write the summary", path);
+/* The summary goes to a temporary file next to its path, created before the run, so
+ * that an unwritable --summary fails before the decisions replace anything. */
+typedef struct summary_file {
+    FILE *f;
+    char *tmp;
+} summary_file;
+
+static int summary_open(const char *path, summary_file *s, indiv_error *err) {
+    size_t n = strlen(path) + 16;
+    struct stat st;
+    s->f = NULL;
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) /* the final rename would fail */
+        return indiv_error_set(err, INDIV_EIO, "%s: cannot write the summary: it is a "
+                                               "directory", path);
+    if (!(s->tmp = malloc(n)))
+        return indiv_error_set(err, INDIV_ENOMEM, "out of memory");
+    snprintf(s->tmp, n, "%s.tmp-XXXXXX", path);
+    int fd = mkstemp(s->tmp);
+    if (fd >= 0 && !(s->f = fdopen(fd, "w"))) {
+        close(fd);
+        unlink(s->tmp);
     }
-    return fclose(f) == 0 ? INDIV_OK
-                          : indiv_error_set(err, INDIV_EIO, "%s: cannot write", path);
+    if (!s->f) {
+        free(s->tmp);
+        s->tmp = NULL;
+        return indiv_error_set(err, INDIV_EIO, "%s: cannot write the summary: %s", path,
+                               strerror(errno));
+    }
+    return INDIV_OK;
+}
+
+/* Writes text and renames the file into place (rc == INDIV_OK), or removes it. */
+static int summary_close(summary_file *s, const char *path, const char *text, int rc,
+                         indiv_error *err) {
+    if (!s->f)
+        return rc;
+    if (rc == INDIV_OK && (fputs(text, s->f) < 0 || fputc('\n', s->f) == EOF))
+        rc = indiv_error_set(err, INDIV_EIO, "%s: cannot write the summary", path);
+    if (fclose(s->f) != 0 && rc == INDIV_OK)
+        rc = indiv_error_set(err, INDIV_EIO, "%s: cannot write the summary", path);
+    if (rc == INDIV_OK && rename(s->tmp, path) != 0)
+        rc = indiv_error_set(err, INDIV_EIO, "%s: cannot write the summary: %s", path,
+                             strerror(errno));
+    if (rc != INDIV_OK)
+        unlink(s->tmp);
+    free(s->tmp);
+    return rc;
 }
 
 static int run(struct decide_args *a, indiv_error *err) {
@@ -248,20 +291,26 @@ static int run(struct decide_args *a, indiv_error *err) {
         rc = indiv_eventlog_open(a->db, INDIV_EVENTLOG_READONLY, &log, err);
     if (rc == INDIV_OK)
         rc = default_as_of(log, a, err);
+    summary_file sf = {NULL, NULL};
+    if (rc == INDIV_OK && a->summary)
+        rc = summary_open(a->summary, &sf, err);
     if (rc == INDIV_OK) {
         cli_progress_state ps = {0};
         rc = indiv_decide_run(log, &m, &a->o, cli_progress, &ps, &sum, err);
     }
     indiv_eventlog_close(log);
+    char *js = NULL;
     if (rc == INDIV_OK) {
         print_summary(&sum, &m);
-        char *js = indiv_decide_summary_json(&a->o, &m, &sum);
-        if (!js)
+        if (!(js = indiv_decide_summary_json(&a->o, &m, &sum)))
             rc = indiv_error_set(err, INDIV_ENOMEM, "out of memory");
-        else if (a->summary)
-            rc = write_text(a->summary, js, err);
-        free(js);
     }
+    rc = summary_close(&sf, a->summary, js, rc, err);
+    free(js);
+    if (rc == INDIV_OK && sum.offers_without_embedding > 0)
+        fprintf(stderr, "  %lld offers have no vector in the model's embedding (scored with "
+                        "a zero vector)\n", (long long)sum.offers_without_embedding);
+    indiv_model_clear(&m);
     return rc;
 }
 

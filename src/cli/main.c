@@ -18,11 +18,14 @@ static const struct {
 } commands[] = {
     {"decide", cli_decide, "decide for every consumer: contact, defer or nothing"},
     {"demo", cli_demo, "run the pipeline on the embedded default world"},
+    {"evaluate", cli_evaluate, "replay a log: indiv and baselines against what people bought"},
     {"generate", cli_generate, "write a synthetic world with known ground truth"},
     {"import", cli_import, "import a real log (Online Retail CSV, or generic events CSV)"},
     {"info", cli_info, "print what an event log holds"},
     {"simulate", cli_simulate, "closed loop: consumers answer the decisions, round by round"},
     {"profile", cli_profile, "build, update or show consumer profiles"},
+    {"train", cli_train, "fit a model file: offer embedding and propensity weights"},
+    {"sweep", cli_sweep, "simulate a grid of parameters × seeds: results, 95% CIs, figures"},
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 

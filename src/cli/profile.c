@@ -9,12 +9,13 @@
 #include "cli.h"
 #include "indiv/catalog.h"
 #include "indiv/eventlog.h"
+#include "indiv/model.h"
 #include "indiv/profile.h"
 #include "indiv/timeutil.h"
 
 static const char profile_help[] =
     "usage: indiv profile --db FILE [--as-of TIME] [--half-life DAYS] [--window DAYS]\n"
-    "                     [--features LIST] [--incremental]\n"
+    "                     [--features LIST] [--incremental] [--model FILE]\n"
     "       indiv profile --db FILE --show CONSUMER [--as-of TIME]\n\n"
     "Builds and stores a profile for every consumer who gave profiling consent, in one\n"
     "ordered pass over the events strictly before --as-of (consumers without consent\n"
@@ -29,11 +30,13 @@ static const char profile_help[] =
     "                     (default all)\n"
     "  --incremental      rebuild only consumers with events since their profile\n"
     "                     (same parameters as the last build required)\n"
+    "  --model FILE       express tastes in the offer embedding of a trained model\n"
+    "                     (indiv train); decide must then use the same model\n"
     "  --show CONSUMER    print one profile instead of building\n"
     "  -h, --help         this help\n";
 
 struct profile_args {
-    const char *db, *show;
+    const char *db, *show, *model;
     int incremental, have_as_of;
     indiv_profile_params p;
 };
@@ -46,10 +49,12 @@ static int parse_args(int argc, char **argv, struct profile_args *a) {
                                          {"features", required_argument, NULL, 'f'},
                                          {"incremental", no_argument, NULL, 'i'},
                                          {"show", required_argument, NULL, 's'},
+                                         {"model", required_argument, NULL, 'm'},
                                          {"help", no_argument, NULL, 'h'},
                                          {0}};
     indiv_error err = {0};
     int c, rc = CLI_OK;
+    opterr = 0; /* our own message, in the "indiv profile: ..." form */
     while (rc == CLI_OK && (c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
         case 'd': a->db = optarg; break;
@@ -67,8 +72,11 @@ static int parse_args(int argc, char **argv, struct profile_args *a) {
             break;
         case 'i': a->incremental = 1; break;
         case 's': a->show = optarg; break;
+        case 'm': a->model = optarg; break;
         case 'h': fputs(profile_help, stdout); return -1;
-        default: return CLI_USAGE;
+        default:
+            return cli_usage("profile", "unknown or incomplete option '%s'",
+                             argv[optind - 1]);
         }
     }
     if (rc == CLI_OK && !a->db)
@@ -129,6 +137,21 @@ static void print_summary(const indiv_profile_summary *s, double secs) {
             (long long)s->prior.consumers_cv2);
 }
 
+/* --model: the model's offer embedding replaces the category features. */
+static int apply_model(const char *path, indiv_catalog *cat, indiv_error *err) {
+    indiv_model m;
+    size_t missing = 0;
+    int rc = indiv_model_load(path, &m, err);
+    if (rc == INDIV_OK)
+        rc = indiv_model_apply(&m, cat, &missing, err);
+    if (rc == INDIV_OK)
+        fprintf(stderr, "indiv profile: feature space '%s' (d = %zu); %zu offers have no "
+                        "vector in the model (zero rows)\n",
+                indiv_catalog_feature_source(cat), indiv_catalog_dims(cat), missing);
+    indiv_model_clear(&m);
+    return rc;
+}
+
 static int build(indiv_eventlog *log, struct profile_args *a, indiv_error *err) {
     indiv_eventlog_stats st;
     indiv_catalog *cat = NULL;
@@ -137,6 +160,8 @@ static int build(indiv_eventlog *log, struct profile_args *a, indiv_error *err) 
         a->p.as_of = st.events ? st.last_ts + 1 : 0;
     if (rc == INDIV_OK)
         rc = indiv_catalog_load(log, &cat, err);
+    if (rc == INDIV_OK && a->model)
+        rc = apply_model(a->model, cat, err);
     if (rc == INDIV_OK) {
         cli_progress_state ps = {0};
         indiv_profile_summary sum;

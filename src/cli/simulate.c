@@ -94,6 +94,7 @@ static int set_pair(struct sim_args *a, const char *pair) {
 
 static int parse_args(int argc, char **argv, struct sim_args *a) {
     int c, rc = CLI_OK;
+    opterr = 0; /* our own message, in the "indiv simulate: ..." form */
     while (rc == CLI_OK && (c = getopt_long(argc, argv, "h", long_opts, NULL)) != -1) {
         if (c == 'd')
             a->db = optarg;
@@ -112,7 +113,8 @@ static int parse_args(int argc, char **argv, struct sim_args *a) {
         else if (c == 'h')
             return fputs(simulate_help, stdout), -1;
         else
-            return CLI_USAGE;
+            return cli_usage("simulate", "unknown or incomplete option '%s'",
+                             argv[optind - 1]);
     }
     if (rc == CLI_OK && (!a->db || !a->out))
         rc = cli_usage("simulate", "--db WORLD and --out DIR are required");
@@ -266,7 +268,8 @@ static int write_params(const struct sim_args *a, const indiv_model *m, indiv_er
                             json_string(indiv_sim_metric_doc(k)));
     json_object_set_new(root, "metrics", docs);
     int rc = INDIV_OK;
-    if (!path || json_dump_file(root, path, JSON_INDENT(2) | JSON_SORT_KEYS) < 0)
+    if (!path || json_dump_file(root, path,
+                                JSON_INDENT(2) | JSON_SORT_KEYS | JSON_REAL_PRECISION(10)) < 0)
         rc = indiv_error_set(err, INDIV_EIO, "%s: cannot write", path ? path : a->out);
     json_decref(root);
     free(sp);

@@ -1,0 +1,363 @@
+/*
+ * evaluate.c — `indiv evaluate`: profiles as of a split, decisions and rankings by indiv
+ * and four baselines, compared with what each consumer bought after the split; tables on
+ * stdout, JSON and CSV files on request.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "indiv/evaluate.h"
+#include "indiv/eventlog.h"
+#include "indiv/model.h"
+#include "indiv/timeutil.h"
+
+static const char evaluate_help[] =
+    "usage: indiv evaluate --db FILE --split-at TIME [--until TIME] [--k K]\n"
+    "                      [--model FILE] [--json FILE] [--csv FILE] [--curve FILE]\n"
+    "                      [--lists FILE] [--taus LIST] [--seed S] [--scratch PATH]\n"
+    "                      [policy options]\n\n"
+    "Replays the log: profiles and decisions as of --split-at (from the events before\n"
+    "it only), rankings by indiv and by four baselines (random, popularity, mass\n"
+    "campaign, repeat-buy) for the same consumers, compared with what each bought in\n"
+    "[--split-at, --until). Prints the tables; every figure is defined in\n"
+    "docs/evaluation.md. The database is only read.\n\n"
+    "  --db FILE            event log\n"
+    "  --split-at TIME      decision time: nothing at or after it is used but the truth\n"
+    "  --until TIME         end of the truth window (default: just after the last event)\n"
+    "  --k K                list length of the ranking metrics (default 10)\n"
+    "  --model FILE         model file (default: the built-in models/default.json); a\n"
+    "                       trained one must be trained with --as-of <= --split-at\n"
+    "  --json FILE          everything as JSON (with this command line)\n"
+    "  --csv FILE           the metrics table as CSV\n"
+    "  --curve FILE         the threshold curve as CSV\n"
+    "  --lists FILE         every consumer's lists as CSV (large)\n"
+    "  --taus LIST          thresholds of the curve, comma-separated\n"
+    "                       (default 0,0.01,0.02,0.05,0.1,0.15,0.2,0.3,...,0.9)\n"
+    "  --seed S             random baseline, ties and divergence draws (default 1)\n"
+    "  --half-life DAYS     taste half-life of the profiles (default 90)\n"
+    "  --scratch PATH       snapshot database: a new file, or :memory: (default)\n"
+    "policy (as in indiv decide):\n"
+    "  --threshold P --slots K --rank-by propensity|value --serendipity E --bubble A\n"
+    "  --floor P --divergence ride-along|standalone --max-contacts N --per-days W\n"
+    "  --min-readiness R --threads T\n"
+    "  -h, --help           this help\n";
+
+struct eval_args {
+    const char *db, *model, *json, *csv, *curve;
+    int have_until;
+    indiv_eval_params p;
+};
+
+static const struct option long_opts[] = {
+    {"db", required_argument, NULL, 1},          {"split-at", required_argument, NULL, 2},
+    {"until", required_argument, NULL, 3},       {"k", required_argument, NULL, 4},
+    {"model", required_argument, NULL, 5},       {"json", required_argument, NULL, 6},
+    {"csv", required_argument, NULL, 7},         {"curve", required_argument, NULL, 8},
+    {"lists", required_argument, NULL, 9},       {"taus", required_argument, NULL, 10},
+    {"seed", required_argument, NULL, 11},       {"scratch", required_argument, NULL, 12},
+    {"threshold", required_argument, NULL, 13},  {"slots", required_argument, NULL, 14},
+    {"rank-by", required_argument, NULL, 15},    {"serendipity", required_argument, NULL, 16},
+    {"bubble", required_argument, NULL, 17},     {"floor", required_argument, NULL, 18},
+    {"divergence", required_argument, NULL, 19}, {"max-contacts", required_argument, NULL, 20},
+    {"per-days", required_argument, NULL, 21},   {"min-readiness", required_argument, NULL, 22},
+    {"threads", required_argument, NULL, 23},    {"half-life", required_argument, NULL, 24},
+    {"help", no_argument, NULL, 'h'},            {0}};
+
+static int set_int(const char *opt, const char *v, int64_t lo, int64_t hi, int *out) {
+    int64_t x = 0;
+    int rc = cli_int64("evaluate", opt, v, lo, hi, &x);
+    *out = (int)x;
+    return rc;
+}
+
+static int parse_taus(const char *v, indiv_eval_params *p) {
+    char *copy = strdup(v), *save = NULL;
+    int rc = copy ? CLI_OK : CLI_FAIL;
+    p->n_taus = 0;
+    for (char *t = copy ? strtok_r(copy, ",", &save) : NULL; t && rc == CLI_OK;
+         t = strtok_r(NULL, ",", &save)) {
+        if (p->n_taus == INDIV_EVAL_TAUS_MAX)
+            rc = cli_usage("evaluate", "--taus: at most %d thresholds", INDIV_EVAL_TAUS_MAX);
+        else
+            rc = cli_double("evaluate", "--taus", t, 0, 1, &p->taus[p->n_taus++]);
+    }
+    if (rc == CLI_OK && p->n_taus == 0)
+        rc = cli_usage("evaluate", "--taus: no threshold in '%s'", v);
+    free(copy);
+    return rc;
+}
+
+/* The policy flags, with indiv decide's names and ranges. */
+static int set_policy(struct eval_args *a, int code, const char *v) {
+    indiv_policy_params *p = &a->p.decide.policy;
+    switch (code) {
+    case 13: return cli_double("evaluate", "--threshold", v, 0, 1, &p->threshold);
+    case 14: return set_int("--slots", v, 1, INDIV_SLOTS_MAX, &p->slots);
+    case 15:
+        if (strcmp(v, "propensity") && strcmp(v, "value"))
+            return cli_usage("evaluate", "--rank-by: '%s' is not propensity or value", v);
+        p->rank_by_value = strcmp(v, "value") == 0;
+        return CLI_OK;
+    case 16: return cli_double("evaluate", "--serendipity", v, 0, 1, &p->serendipity);
+    case 17: return cli_double("evaluate", "--bubble", v, 0, 1, &p->bubble);
+    case 18: return cli_double("evaluate", "--floor", v, 0, 1, &p->floor);
+    case 19:
+        if (indiv_divergence_parse(v, &p->divergence) < 0)
+            return cli_usage("evaluate", "--divergence: '%s' is not ride-along or standalone",
+                             v);
+        return CLI_OK;
+    case 20: return set_int("--max-contacts", v, 0, 1000000, &p->max_contacts);
+    case 21: return cli_double("evaluate", "--per-days", v, 0, 3650, &p->per_days);
+    case 22: return cli_double("evaluate", "--min-readiness", v, 0, 1, &p->min_readiness);
+    case 23: return set_int("--threads", v, 1, INDIV_THREADS_MAX, &a->p.decide.threads);
+    default: return CLI_USAGE;
+    }
+}
+
+static int set_option(struct eval_args *a, int code, const char *v) {
+    int64_t x = 0;
+    int rc;
+    switch (code) {
+    case 1: a->db = v; return CLI_OK;
+    case 2: return cli_time("evaluate", "--split-at", v, &a->p.split);
+    case 3: a->have_until = 1; return cli_time("evaluate", "--until", v, &a->p.until);
+    case 4: return set_int("--k", v, 1, 1000, &a->p.k);
+    case 5: a->model = v; return CLI_OK;
+    case 6: a->json = v; return CLI_OK;
+    case 7: a->csv = v; return CLI_OK;
+    case 8: a->curve = v; return CLI_OK;
+    case 9: a->p.lists_path = v; return CLI_OK;
+    case 10: return parse_taus(v, &a->p);
+    case 11:
+        rc = cli_int64("evaluate", "--seed", v, 0, INT64_MAX, &x);
+        a->p.seed = a->p.decide.policy.seed = (uint64_t)x;
+        return rc;
+    case 12: a->p.scratch = v; return CLI_OK;
+    case 24:
+        return cli_double("evaluate", "--half-life", v, 1e-3, 1e6, &a->p.profile.half_life_days);
+    default: return set_policy(a, code, v);
+    }
+}
+
+static int parse_args(int argc, char **argv, struct eval_args *a) {
+    int c, rc = CLI_OK;
+    opterr = 0; /* our own message, in the "indiv evaluate: ..." form */
+    while (rc == CLI_OK && (c = getopt_long(argc, argv, "h", long_opts, NULL)) != -1) {
+        if (c == 'h')
+            return fputs(evaluate_help, stdout), -1;
+        if (c == '?')
+            return cli_usage("evaluate", "unknown or incomplete option '%s'",
+                             argv[optind - 1]);
+        rc = set_option(a, c, optarg);
+    }
+    if (rc != CLI_OK)
+        return rc;
+    if (optind < argc)
+        return cli_usage("evaluate", "unexpected argument '%s'", argv[optind]);
+    if (!a->db || a->p.split == INT64_MIN)
+        return cli_usage("evaluate", "--db FILE and --split-at TIME are required");
+    if (a->have_until && a->p.until <= a->p.split)
+        return cli_usage("evaluate", "--until must be after --split-at");
+    return CLI_OK;
+}
+
+/* ---- tables ------------------------------------------------------------------------------------ */
+
+static void print_header(FILE *o, const struct eval_args *a, const indiv_model *m,
+                         const indiv_eval_result *r) {
+    char s[INDIV_ISO_LEN], u[INDIV_ISO_LEN];
+    fprintf(o, "split %s, truth until %s, k = %d, model %s (%s, taste %s), seed %llu\n",
+            indiv_time_format(a->p.split, s), indiv_time_format(a->p.until, u), a->p.k, m->id,
+            m->feature_space, indiv_taste_norm_name(indiv_model_taste_norm(m)),
+            (unsigned long long)a->p.seed);
+    fprintf(o,
+            "known customers %lld (profiling consent, a purchase before the split); bought "
+            "in the window: %lld (%lld of offers new to them); cold buyers not evaluated: "
+            "%lld\n",
+            (long long)r->consumers, (long long)r->buyers[INDIV_EVAL_ALL],
+            (long long)r->buyers[INDIV_EVAL_NEW], (long long)r->cold_buyers);
+    fprintf(o, "candidate offers %lld (valid at the split)", (long long)r->candidates);
+    if (m->embedding)
+        fprintf(o, "; %lld without a vector in the embedding", (long long)r->offers_without_embedding);
+    fputc('\n', o);
+}
+
+/* Column widths count bytes: "±" takes two bytes for one column, so the header is
+ * written out rather than padded by printf. */
+static void print_ranking(FILE *o, const indiv_eval_result *r, int mode) {
+    fprintf(o, "\n%s (%lld consumers; mean ± standard error; Δ = indiv − method, paired)\n",
+            mode == INDIV_EVAL_ALL ? "ranking, every purchase counts"
+                                   : "ranking, only offers new to the person count",
+            (long long)r->buyers[mode]);
+    fprintf(o, "method      HitRate       Prec   Recall NDCG          ΔNDCG          cover  "
+               "novelty ILD  serendipity\n");
+    for (int me = 0; me < INDIV_EVAL_METHODS; me++) {
+        const indiv_eval_metrics *x = &r->m[mode][me];
+        char hr[32], nd[32], dn[32];
+        snprintf(hr, sizeof hr, "%.3f±%.3f", x->hit_rate, x->hit_rate_se);
+        snprintf(nd, sizeof nd, "%.3f±%.3f", x->ndcg, x->ndcg_se);
+        if (me == INDIV_EVAL_INDIV)
+            snprintf(dn, sizeof dn, "-");
+        else
+            snprintf(dn, sizeof dn, "%+.3f±%.3f", x->diff_ndcg, x->diff_ndcg_se);
+        fprintf(o, "%-11s %-14s %-6.3f %-6.3f %-14s %-*s %-6.3f %-7.2f %-4.2f %.3f\n",
+                indiv_eval_method_name((indiv_eval_method)me), hr, x->precision, x->recall, nd,
+                me == INDIV_EVAL_INDIV ? 14 : 15, dn, x->coverage, x->novelty, x->diversity,
+                x->serendipity);
+    }
+}
+
+static void print_contact_row(FILE *o, const char *name, const indiv_eval_contacts *c,
+                              int64_t n) {
+    double d = c->contacted ? (double)c->contacted : 1, f = c->offers ? (double)c->offers : 1;
+    fprintf(o, "%-24s %9lld %6.3f %9.3f %9.3f %7lld %9.3f %9.3f\n", name,
+            (long long)c->contacted, n ? (double)c->contacted / (double)n : 0,
+            (double)c->with_hit[INDIV_EVAL_ALL] / d, (double)c->with_hit[INDIV_EVAL_NEW] / d,
+            (long long)c->offers, (double)c->offer_hits[INDIV_EVAL_ALL] / f,
+            (double)c->offer_hits[INDIV_EVAL_NEW] / f);
+}
+
+static void print_contacts(FILE *o, const indiv_eval_result *r, const indiv_eval_params *p) {
+    const indiv_decision_counts *d = &r->decisions;
+    const indiv_policy_params *pol = &p->decide.policy;
+    fprintf(o, "\ndecisions (τ %g, %d slots, ε %g): contact %lld, defer %lld, none %lld;",
+            pol->threshold, pol->slots, pol->serendipity,
+            (long long)d->by_action[INDIV_CONTACT], (long long)d->by_action[INDIV_DEFER],
+            (long long)d->by_action[INDIV_NONE]);
+    for (int why = 0; why < INDIV_R_COUNT; why++)
+        if (d->by_reason[why])
+            fprintf(o, " %s %lld", indiv_reason_name((indiv_reason)why),
+                    (long long)d->by_reason[why]);
+    fprintf(o, "\n\ncontacts: precision = share of the contacted who bought one of their "
+               "offers (new: one new to them)\n");
+    fprintf(o, "%-24s %9s %6s %9s %9s %7s %9s %9s\n", "who gets what", "contacted", "share",
+            "precision", "(new)", "offers", "offer-hit", "(new)");
+    print_contact_row(o, "indiv as decided", &r->contacts[INDIV_EVAL_DECIDED], r->consumers);
+    for (int me = 0; me < INDIV_EVAL_METHODS; me++) {
+        char name[64];
+        snprintf(name, sizeof name, "%s, top %d to all", indiv_eval_method_name((indiv_eval_method)me), pol->slots);
+        print_contact_row(o, name, &r->contacts[me], r->consumers);
+    }
+}
+
+static void print_curve(FILE *o, const indiv_eval_result *r) {
+    fprintf(o, "\nthreshold curve: contact when indiv's best offer has p >= τ, with its top "
+               "%d offers above τ\n",
+               r->slots);
+    fprintf(o, "τ                        contacted  share precision     (new)  offers "
+               "offer-hit     (new)\n");
+    for (size_t t = 0; t < r->n_curve; t++) {
+        char tau[32];
+        snprintf(tau, sizeof tau, "%g", r->curve[t].tau);
+        print_contact_row(o, tau, &r->curve[t].c, r->consumers);
+    }
+}
+
+/* ---- the run ---------------------------------------------------------------------------------------- */
+
+/* "indiv evaluate ARGS" with arguments holding spaces or quotes single-quoted. */
+static char *command_line(int argc, char **argv) {
+    size_t n = 8;
+    for (int i = 0; i < argc; i++)
+        n += 4 * strlen(argv[i]) + 3;
+    char *s = malloc(n), *p = s;
+    if (!s)
+        return NULL;
+    p += sprintf(p, "indiv");
+    for (int i = 0; i < argc; i++) {
+        int quote = strpbrk(argv[i], " \t'\"$\\") != NULL;
+        *p++ = ' ';
+        if (quote)
+            *p++ = '\'';
+        for (const char *c = argv[i]; *c; c++)
+            p += *c == '\'' ? sprintf(p, "'\\''") : sprintf(p, "%c", *c);
+        if (quote)
+            *p++ = '\'';
+    }
+    *p = '\0';
+    return s;
+}
+
+static int write_json(const struct eval_args *a, const indiv_model *m,
+                      const indiv_eval_result *r, const char *cmd, indiv_error *err) {
+    char *js = indiv_eval_result_json(&a->p, m, r, cmd);
+    FILE *f = js ? fopen(a->json, "w") : NULL;
+    int rc = INDIV_OK;
+    if (!js)
+        rc = indiv_error_set(err, INDIV_ENOMEM, "out of memory");
+    else if (!f || fputs(js, f) < 0 || fputc('\n', f) == EOF)
+        rc = indiv_error_set(err, INDIV_EIO, "%s: cannot write", a->json);
+    if (f && fclose(f) != 0 && rc == INDIV_OK)
+        rc = indiv_error_set(err, INDIV_EIO, "%s: write failed", a->json);
+    free(js);
+    return rc;
+}
+
+static int write_files(const struct eval_args *a, const indiv_model *m,
+                       const indiv_eval_result *r, const char *cmd, indiv_error *err) {
+    int rc = a->json ? write_json(a, m, r, cmd, err) : INDIV_OK;
+    if (rc == INDIV_OK && a->csv)
+        rc = indiv_eval_write_metrics_csv(r, a->csv, err);
+    if (rc == INDIV_OK && a->curve)
+        rc = indiv_eval_write_curve_csv(r, a->curve, err);
+    return rc;
+}
+
+static void print_all(const struct eval_args *a, const indiv_model *m,
+                      const indiv_eval_result *r) {
+    print_header(stdout, a, m, r);
+    print_ranking(stdout, r, INDIV_EVAL_ALL);
+    print_ranking(stdout, r, INDIV_EVAL_NEW);
+    print_contacts(stdout, r, &a->p);
+    print_curve(stdout, r);
+    fflush(stdout);
+}
+
+static int run(struct eval_args *a, const char *cmd, indiv_error *err) {
+    indiv_model m = {0};
+    indiv_eventlog *log = NULL;
+    indiv_eval_result *r = calloc(1, sizeof *r);
+    int rc = r ? INDIV_OK : indiv_error_set(err, INDIV_ENOMEM, "out of memory");
+    if (rc == INDIV_OK)
+        rc = a->model ? indiv_model_load(a->model, &m, err) : (indiv_model_default(&m), 0);
+    if (rc == INDIV_OK)
+        rc = indiv_eventlog_open(a->db, INDIV_EVENTLOG_READONLY, &log, err);
+    if (rc == INDIV_OK && !a->have_until) {
+        indiv_eventlog_stats st;
+        if ((rc = indiv_eventlog_stats_get(log, &st, err)) == INDIV_OK)
+            a->p.until = st.events ? st.last_ts + 1 : a->p.split + 1;
+        if (rc == INDIV_OK && a->p.until <= a->p.split)
+            rc = indiv_error_set(err, INDIV_EINVAL, "%s: no event after the split", a->db);
+    }
+    cli_progress_state ps = {0};
+    if (rc == INDIV_OK)
+        rc = indiv_evaluate_run(log, &m, &a->p, cli_progress, &ps, r, err);
+    indiv_eventlog_close(log);
+    if (rc == INDIV_OK)
+        rc = write_files(a, &m, r, cmd, err);
+    if (rc == INDIV_OK) {
+        print_all(a, &m, r);
+        fprintf(stderr, "indiv evaluate: %.2f s\n", r->seconds);
+    }
+    indiv_model_clear(&m);
+    free(r);
+    return rc;
+}
+
+int cli_evaluate(int argc, char **argv) {
+    struct eval_args a = {0};
+    indiv_eval_params_init(&a.p);
+    int rc = parse_args(argc, argv, &a);
+    if (rc != CLI_OK)
+        return rc < 0 ? CLI_OK : rc;
+    indiv_error err = {0};
+    if (indiv_policy_params_validate(&a.p.decide.policy, &err) < 0)
+        return cli_usage("evaluate", "%s", err.msg);
+    char *cmd = command_line(argc, argv);
+    rc = run(&a, cmd, &err) == INDIV_OK ? CLI_OK : cli_fail("evaluate", &err);
+    free(cmd);
+    return rc;
+}

@@ -1,0 +1,991 @@
+/*
+ * evaluate.c — the offline evaluation run (contract in evaluate.h, definitions in
+ * docs/evaluation.md).
+ *
+ * Order of work: a snapshot of the log cut at the split (so that nothing at or after
+ * it can reach profiles, scores or baselines), the model applied to its catalogue and
+ * profiles built in it; the known customers' purchase history (from the snapshot) and
+ * their truth (from the log, [split, until)); the decision run with a callback; then one
+ * pass over the known customers in blocks of 256 (one dgemm each) that ranks the offers
+ * by every method and accumulates every metric, so that memory is a few values per
+ * known customer, never one per (consumer, offer) pair.
+ *
+ * Randomness (the random baseline, the order of tied offers in the concrete lists) comes
+ * from SplitMix64 hashes of (seed, consumer id, offer): the same whatever the order of
+ * work.
+ */
+#include "indiv/evaluate.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <jansson.h>
+
+#include "indiv/catalog.h"
+#include "indiv/metrics.h"
+#include "indiv/rng.h"
+#include "indiv/score.h"
+#include "indiv/timeutil.h"
+#include "indiv/train.h"
+
+#define DEF_K 10
+#define BLOCK INDIV_DECIDE_BLOCK
+/* Accuracy values kept per consumer: hit, precision, recall, ndcg. */
+#define NACC 4
+/* Salts of the two hashes drawn per (consumer, offer). */
+#define SALT_RANDOM 1
+#define SALT_TIE 2
+
+static const double default_taus[] = {0,   0.01, 0.02, 0.05, 0.1, 0.15, 0.2,
+                                      0.3, 0.4,  0.5,  0.6,  0.7, 0.8,  0.9};
+static const char *const method_names[INDIV_EVAL_METHODS] = {"indiv", "random", "popularity",
+                                                             "mass", "repeat"};
+static const char *const mode_names[INDIV_EVAL_MODES] = {"all", "new"};
+
+void indiv_eval_params_init(indiv_eval_params *p) {
+    memset(p, 0, sizeof *p);
+    p->split = p->until = INT64_MIN;
+    p->k = DEF_K;
+    p->seed = 1;
+    indiv_decide_opts_init(&p->decide);
+    indiv_profile_params_init(&p->profile);
+    p->n_taus = sizeof default_taus / sizeof *default_taus;
+    memcpy(p->taus, default_taus, sizeof default_taus);
+    p->scratch = ":memory:";
+}
+
+const char *indiv_eval_method_name(indiv_eval_method m) {
+    return (unsigned)m < INDIV_EVAL_METHODS ? method_names[m]
+           : m == INDIV_EVAL_DECIDED        ? "indiv-decided"
+                                            : "?";
+}
+
+const char *indiv_eval_mode_name(indiv_eval_mode m) {
+    return (unsigned)m < INDIV_EVAL_MODES ? mode_names[m] : "?";
+}
+
+static int check_params(const indiv_eval_params *p, indiv_error *err) {
+    if (p->split == INT64_MIN || p->until == INT64_MIN || p->until <= p->split)
+        return indiv_error_set(err, INDIV_EINVAL,
+                               "evaluation needs a split time and an until time after it");
+    if (p->k < 1 || p->n_taus < 1 || p->n_taus > INDIV_EVAL_TAUS_MAX)
+        return indiv_error_set(err, INDIV_EINVAL, "k must be >= 1 and 1 to %d taus",
+                               INDIV_EVAL_TAUS_MAX);
+    for (size_t t = 0; t < p->n_taus; t++)
+        if (!(p->taus[t] >= 0 && p->taus[t] <= 1))
+            return indiv_error_set(err, INDIV_EINVAL, "tau %g is not in [0, 1]", p->taus[t]);
+    int rc = indiv_policy_params_validate(&p->decide.policy, err);
+    return rc < 0 ? rc : indiv_profile_params_validate(&p->profile, err);
+}
+
+/* A model trained on events at or after the split would carry the future into the
+ * evaluation: refused when its provenance says so. */
+static int check_model_time(const indiv_model *m, int64_t split, indiv_error *err) {
+    json_t *j = m->provenance ? json_loads(m->provenance, 0, NULL) : NULL;
+    const char *s = json_string_value(json_object_get(j, "as_of"));
+    int64_t as_of;
+    int rc = INDIV_OK;
+    char t[INDIV_ISO_LEN];
+    if (s && indiv_time_parse(s, &as_of) == INDIV_OK && as_of > split)
+        rc = indiv_error_set(err, INDIV_EINVAL,
+                             "model %s was trained on events before %s, after the split "
+                             "%s: train it with --as-of at or before the split",
+                             m->id, s, indiv_time_format(split, t));
+    json_decref(j);
+    return rc;
+}
+
+/* ---- state ----------------------------------------------------------------------------------- */
+
+/* The concrete list: top k by score, ties in a random order (hash of the consumer's
+ * stream and the offer). A binary heap whose root is the worst kept candidate. */
+struct cand {
+    double s;
+    uint64_t tie;
+    size_t j;
+};
+
+struct triplets {
+    size_t *r, *c;
+    double *v;
+    size_t n, cap;
+};
+
+struct eval {
+    indiv_eventlog *log, *snap;
+    const indiv_model *m;
+    const indiv_eval_params *p;
+    indiv_progress_fn progress;
+    void *ctx;
+    indiv_eval_result *out;
+    indiv_catalog *cat;
+    size_t n; /* offers */
+    unsigned char *valid;
+    size_t *category;
+    double *pop_count, *self_info;
+    int64_t *ids; /* known customers, ascending */
+    size_t n_known, ids_cap;
+    indiv_sparse *hist, *truth;
+    indiv_rhythm_prior prior;
+    /* decisions of the known customers */
+    unsigned char *action;
+    int *n_dec;
+    size_t *dec_offers; /* n_known × slots */
+    /* per consumer accuracy [mode][method][NACC][row], and who counts in each mode */
+    double *vals;
+    unsigned char *counted[INDIV_EVAL_MODES];
+    /* beyond accuracy */
+    unsigned char *seen[INDIV_EVAL_MODES][INDIV_EVAL_METHODS];
+    double nov_sum[INDIV_EVAL_MODES][INDIV_EVAL_METHODS];
+    double ild_sum[INDIV_EVAL_MODES][INDIV_EVAL_METHODS];
+    int64_t nov_n[INDIV_EVAL_MODES][INDIV_EVAL_METHODS];
+    int64_t ild_n[INDIV_EVAL_MODES][INDIV_EVAL_METHODS];
+    /* per consumer work buffers */
+    double *score[INDIV_EVAL_METHODS];
+    unsigned char *rel, *hflag, *past_cat;
+    indiv_scored *ws;
+    struct cand *heap;
+    size_t *list;
+    FILE *lists;
+};
+
+static double *val_at(struct eval *e, int mode, int method, int acc) {
+    return e->vals + (((size_t)mode * INDIV_EVAL_METHODS + (size_t)method) * NACC +
+                      (size_t)acc) * e->n_known;
+}
+
+static void eval_free(struct eval *e) {
+    indiv_catalog_free(e->cat);
+    free(e->valid);
+    free(e->category);
+    free(e->pop_count);
+    free(e->self_info);
+    free(e->ids);
+    indiv_sparse_free(e->hist);
+    indiv_sparse_free(e->truth);
+    free(e->action);
+    free(e->n_dec);
+    free(e->dec_offers);
+    free(e->vals);
+    for (int mo = 0; mo < INDIV_EVAL_MODES; mo++) {
+        free(e->counted[mo]);
+        for (int me = 0; me < INDIV_EVAL_METHODS; me++)
+            free(e->seen[mo][me]);
+    }
+    for (int me = 0; me < INDIV_EVAL_METHODS; me++)
+        free(e->score[me]);
+    free(e->rel);
+    free(e->hflag);
+    free(e->past_cat);
+    free(e->ws);
+    free(e->heap);
+    free(e->list);
+    if (e->lists)
+        fclose(e->lists);
+    if (e->snap) {
+        indiv_eventlog_close(e->snap);
+        if (strcmp(e->p->scratch, ":memory:") != 0)
+            remove(e->p->scratch);
+    }
+}
+
+static void report(const struct eval *e, const char *stage, int64_t done, int64_t total) {
+    if (e->progress)
+        e->progress(e->ctx, stage, done, total);
+}
+
+/* ---- growing arrays ------------------------------------------------------------------------------ */
+
+static int triplet_add(struct triplets *t, size_t r, size_t c) {
+    if (t->n == t->cap) {
+        size_t cap = t->cap ? 2 * t->cap : 4096;
+        size_t *nr = realloc(t->r, cap * sizeof *nr);
+        if (nr)
+            t->r = nr;
+        size_t *nc = realloc(t->c, cap * sizeof *nc);
+        if (nc)
+            t->c = nc;
+        double *nv = realloc(t->v, cap * sizeof *nv);
+        if (nv)
+            t->v = nv;
+        if (!nr || !nc || !nv)
+            return INDIV_ENOMEM;
+        t->cap = cap;
+    }
+    t->r[t->n] = r;
+    t->c[t->n] = c;
+    t->v[t->n++] = 1;
+    return INDIV_OK;
+}
+
+static void triplets_free(struct triplets *t) {
+    free(t->r);
+    free(t->c);
+    free(t->v);
+}
+
+static int add_known(struct eval *e, int64_t id) {
+    if (e->n_known == e->ids_cap) {
+        size_t cap = e->ids_cap ? 2 * e->ids_cap : 1024;
+        int64_t *ids = realloc(e->ids, cap * sizeof *ids);
+        if (!ids)
+            return INDIV_ENOMEM;
+        e->ids = ids;
+        e->ids_cap = cap;
+    }
+    e->ids[e->n_known++] = id;
+    return INDIV_OK;
+}
+
+/* Row of a known customer, or SIZE_MAX. */
+static size_t row_of(const struct eval *e, int64_t id) {
+    size_t lo = 0, hi = e->n_known;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (e->ids[mid] < id)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < e->n_known && e->ids[lo] == id ? lo : SIZE_MAX;
+}
+
+/* ---- history and truth ------------------------------------------------------------------------------ */
+
+/* Purchases before the split (snapshot): a row per consumer with at least one. */
+static int read_history(struct eval *e, indiv_error *err) {
+    indiv_event_cursor *cur;
+    indiv_event ev;
+    struct triplets t = {0};
+    int64_t current = -1;
+    size_t i;
+    int rc = indiv_eventlog_scan_consented(e->snap, INT64_MIN, e->p->split, &cur, err);
+    while (rc >= 0 && (rc = indiv_event_cursor_next(cur, &ev, err)) == 1) {
+        rc = INDIV_OK;
+        if (ev.type != INDIV_EV_PURCHASE || ev.offer_id <= 0 ||
+            indiv_catalog_index(e->cat, ev.offer_id, &i) < 0)
+            continue;
+        if (ev.consumer_id != current && (rc = add_known(e, current = ev.consumer_id)) < 0)
+            break;
+        rc = triplet_add(&t, e->n_known - 1, i);
+    }
+    indiv_event_cursor_free(cur);
+    if (rc == INDIV_ENOMEM)
+        indiv_error_set(err, rc, "out of memory reading the history");
+    if (rc >= 0)
+        rc = indiv_sparse_from_triplets(e->n_known, e->n, t.n, t.r, t.c, t.v, &e->hist, err);
+    triplets_free(&t);
+    return rc < 0 ? rc : INDIV_OK;
+}
+
+/* Purchases in [split, until) (the log itself): the truth of known customers; the
+ * other buyers are counted as cold. */
+static int read_truth(struct eval *e, indiv_error *err) {
+    indiv_event_cursor *cur;
+    indiv_event ev;
+    struct triplets t = {0};
+    int64_t last_cold = -1;
+    size_t i, row;
+    int rc = indiv_eventlog_scan_consented(e->log, e->p->split, e->p->until, &cur, err);
+    while (rc >= 0 && (rc = indiv_event_cursor_next(cur, &ev, err)) == 1) {
+        rc = INDIV_OK;
+        if (ev.type != INDIV_EV_PURCHASE || ev.offer_id <= 0 ||
+            indiv_catalog_index(e->cat, ev.offer_id, &i) < 0)
+            continue;
+        if ((row = row_of(e, ev.consumer_id)) != SIZE_MAX)
+            rc = triplet_add(&t, row, i);
+        else if (ev.consumer_id != last_cold) {
+            e->out->cold_buyers++;
+            last_cold = ev.consumer_id;
+        }
+    }
+    indiv_event_cursor_free(cur);
+    if (rc == INDIV_ENOMEM)
+        indiv_error_set(err, rc, "out of memory reading the truth");
+    if (rc >= 0)
+        rc = indiv_sparse_from_triplets(e->n_known, e->n, t.n, t.r, t.c, t.v, &e->truth,
+                                        err);
+    triplets_free(&t);
+    if (rc >= 0)
+        e->out->truth_purchases = (int64_t)e->truth->nnz;
+    return rc < 0 ? rc : INDIV_OK;
+}
+
+static int add_offer_day(void *ctx, int64_t offer_id, int64_t day, int64_t purchases) {
+    struct eval *e = ctx;
+    size_t i;
+    (void)day;
+    if (indiv_catalog_index(e->cat, offer_id, &i) == INDIV_OK)
+        e->pop_count[i] += (double)purchases;
+    return INDIV_OK;
+}
+
+/* ---- set-up -------------------------------------------------------------------------------------------- */
+
+/* Catalogue of the snapshot with the model applied, validity, categories, purchase
+ * counts before the split and their self-information. */
+static int load_catalog(struct eval *e, indiv_error *err) {
+    size_t missing = 0;
+    int rc = indiv_catalog_load(e->snap, &e->cat, err);
+    if (rc == INDIV_OK)
+        rc = indiv_model_apply(e->m, e->cat, &missing, err);
+    if (rc == INDIV_OK)
+        rc = indiv_catalog_load_popularity(e->cat, e->snap, e->p->split,
+                                           e->m->popularity_half_life_days, err);
+    if (rc < 0)
+        return rc;
+    e->out->offers_without_embedding = (int64_t)missing;
+    e->n = indiv_catalog_size(e->cat);
+    e->valid = malloc(e->n);
+    e->category = malloc(e->n * sizeof *e->category);
+    e->pop_count = calloc(e->n, sizeof *e->pop_count);
+    e->self_info = malloc(e->n * sizeof *e->self_info);
+    if (!e->valid || !e->category || !e->pop_count || !e->self_info)
+        return indiv_error_set(err, INDIV_ENOMEM, "out of memory");
+    for (size_t j = 0; j < e->n; j++) {
+        e->out->candidates += e->valid[j] =
+            (unsigned char)indiv_catalog_valid_at(e->cat, j, e->p->split);
+        e->category[j] = indiv_catalog_offer(e->cat, j)->category;
+    }
+    rc = indiv_eventlog_each_offer_day(e->snap, INT64_MAX, add_offer_day, e, err);
+    if (rc == INDIV_OK)
+        indiv_metrics_self_information(e->pop_count, e->n, e->self_info);
+    return rc;
+}
+
+static int build_profiles(struct eval *e, indiv_error *err) {
+    indiv_profile_params pp = e->p->profile;
+    indiv_profile_summary sum = {0};
+    pp.as_of = e->p->split;
+    int rc = indiv_profile_build(e->snap, e->cat, &pp, 0, e->progress, e->ctx, &sum, err);
+    e->prior = sum.prior;
+    return rc;
+}
+
+static int alloc_work(struct eval *e, indiv_error *err) {
+    size_t nk = e->n_known + 1, slots = (size_t)e->p->decide.policy.slots;
+    int ok = (e->action = calloc(nk, 1)) && (e->n_dec = calloc(nk, sizeof *e->n_dec)) &&
+             (e->dec_offers = calloc(nk * slots, sizeof *e->dec_offers)) &&
+             (e->vals = calloc(nk * INDIV_EVAL_MODES * INDIV_EVAL_METHODS * NACC,
+                               sizeof *e->vals)) &&
+             (e->rel = calloc(e->n, 1)) && (e->hflag = calloc(e->n, 1)) &&
+             (e->past_cat = calloc(indiv_catalog_categories(e->cat) + 1, 1)) &&
+             (e->ws = malloc((size_t)e->p->k * sizeof *e->ws)) &&
+             (e->heap = malloc((size_t)e->p->k * sizeof *e->heap)) &&
+             (e->list = malloc((size_t)e->p->k * sizeof *e->list));
+    for (int mo = 0; ok && mo < INDIV_EVAL_MODES; mo++) {
+        ok = (e->counted[mo] = calloc(nk, 1)) != NULL;
+        for (int me = 0; ok && me < INDIV_EVAL_METHODS; me++)
+            ok = (e->seen[mo][me] = calloc(e->n, 1)) != NULL;
+    }
+    for (int me = 0; ok && me < INDIV_EVAL_METHODS; me++)
+        ok = (e->score[me] = malloc(e->n * sizeof(double))) != NULL;
+    return ok ? INDIV_OK : indiv_error_set(err, INDIV_ENOMEM, "out of memory");
+}
+
+static int open_lists(struct eval *e, indiv_error *err) {
+    if (!e->p->lists_path)
+        return INDIV_OK;
+    if (!(e->lists = fopen(e->p->lists_path, "w")))
+        return indiv_error_set(err, INDIV_EIO, "%s: cannot write the lists",
+                               e->p->lists_path);
+    fputs("consumer,mode,method,rank,offer,score,bought\n", e->lists);
+    return INDIV_OK;
+}
+
+static int setup(struct eval *e, indiv_error *err) {
+    int rc = indiv_eventlog_snapshot(e->log, e->p->scratch, e->p->split, &e->snap, err);
+    report(e, "snapshot", 1, 1);
+    if (rc == INDIV_OK)
+        rc = load_catalog(e, err);
+    if (rc == INDIV_OK)
+        rc = build_profiles(e, err);
+    if (rc == INDIV_OK)
+        rc = read_history(e, err);
+    if (rc == INDIV_OK)
+        rc = read_truth(e, err);
+    if (rc == INDIV_OK)
+        rc = alloc_work(e, err);
+    if (rc == INDIV_OK)
+        rc = open_lists(e, err);
+    e->out->consumers = (int64_t)e->n_known;
+    return rc;
+}
+
+/* ---- the decisions --------------------------------------------------------------------------------- */
+
+static int on_decision(void *ctx, const indiv_decision *d, const char *ext_id) {
+    struct eval *e = ctx;
+    size_t row = row_of(e, d->consumer_id), slots = (size_t)e->p->decide.policy.slots;
+    (void)ext_id;
+    if (row == SIZE_MAX)
+        return 0;
+    indiv_decision_count(&e->out->decisions, d);
+    e->action[row] = (unsigned char)d->action;
+    e->n_dec[row] = d->action == INDIV_CONTACT ? d->n_offers : 0;
+    for (int k = 0; k < e->n_dec[row] && (size_t)k < slots; k++)
+        e->dec_offers[row * slots + (size_t)k] = d->offers[k].offer;
+    return 0;
+}
+
+static int decide(struct eval *e, indiv_error *err) {
+    indiv_decide_opts o = e->p->decide;
+    indiv_decide_summary sum;
+    o.policy.as_of = e->p->split;
+    o.out_path = NULL;
+    o.on_decision = on_decision;
+    o.ctx = e;
+    return indiv_decide_run(e->snap, e->m, &o, e->progress, e->ctx, &sum, err);
+}
+
+/* ---- one consumer, every method ----------------------------------------------------------------------- */
+
+/* Scores in the "all" mode; -INFINITY for offers that cannot be listed. */
+static void method_scores(struct eval *e, const indiv_scorer *s, const indiv_score_block *b,
+                          size_t slot, size_t row, uint64_t base) {
+    const double *c = indiv_scorer_offer_terms(s);
+    double **sc = e->score;
+    for (size_t j = 0; j < e->n; j++) {
+        int v = e->valid[j];
+        sc[INDIV_EVAL_INDIV][j] = v ? indiv_score_logit(s, b, slot, j) : -INFINITY;
+        sc[INDIV_EVAL_RANDOM][j] =
+            v ? (double)(indiv_rng_derive(base, j, SALT_RANDOM) >> 11) * 0x1.0p-53 : -INFINITY;
+        sc[INDIV_EVAL_POPULARITY][j] = v ? e->pop_count[j] : -INFINITY;
+        sc[INDIV_EVAL_MASS][j] = v ? c[j] : -INFINITY;
+        sc[INDIV_EVAL_REPEAT][j] = -INFINITY;
+    }
+    for (size_t k = e->hist->ptr[row]; k < e->hist->ptr[row + 1]; k++)
+        if (e->valid[e->hist->idx[k]])
+            sc[INDIV_EVAL_REPEAT][e->hist->idx[k]] = e->hist->val[k]; /* purchases */
+}
+
+/* "new" mode: what the person bought before leaves every list but the mass campaign's
+ * (which ignores the person) and stops counting as a hit. Returns the new truth size. */
+static size_t drop_history(struct eval *e, size_t row) {
+    size_t n_rel = e->truth->ptr[row + 1] - e->truth->ptr[row];
+    for (size_t k = e->hist->ptr[row]; k < e->hist->ptr[row + 1]; k++) {
+        size_t j = e->hist->idx[k];
+        n_rel -= e->rel[j];
+        e->rel[j] = 0;
+        for (int me = 0; me < INDIV_EVAL_METHODS; me++)
+            if (me != INDIV_EVAL_MASS)
+                e->score[me][j] = -INFINITY;
+    }
+    return n_rel;
+}
+
+/* Marks (on = 1) or clears the consumer's truth, history and past categories. */
+static void mark(struct eval *e, size_t row, unsigned char on) {
+    for (size_t k = e->truth->ptr[row]; k < e->truth->ptr[row + 1]; k++)
+        e->rel[e->truth->idx[k]] = on;
+    for (size_t k = e->hist->ptr[row]; k < e->hist->ptr[row + 1]; k++) {
+        e->hflag[e->hist->idx[k]] = on;
+        e->past_cat[e->category[e->hist->idx[k]]] = on;
+    }
+}
+
+static int worse(const struct cand *a, const struct cand *b) {
+    return a->s < b->s || (a->s == b->s && a->tie > b->tie);
+}
+
+static void heap_down(struct cand *h, size_t n, size_t i) {
+    for (;;) {
+        size_t l = 2 * i + 1, m = i;
+        if (l < n && worse(&h[l], &h[m]))
+            m = l;
+        if (l + 1 < n && worse(&h[l + 1], &h[m]))
+            m = l + 1;
+        if (m == i)
+            return;
+        struct cand t = h[i];
+        h[i] = h[m];
+        h[m] = t;
+        i = m;
+    }
+}
+
+static int cand_desc(const void *a, const void *b) {
+    return worse(a, b) ? 1 : worse(b, a) ? -1 : 0;
+}
+
+static size_t top_list(const double *score, size_t n, size_t k, uint64_t base,
+                       struct cand *h, size_t *list) {
+    size_t used = 0;
+    for (size_t j = 0; j < n; j++) {
+        if (score[j] == -INFINITY || (used == k && score[j] < h[0].s))
+            continue;
+        struct cand c = {score[j], indiv_rng_derive(base, j, SALT_TIE), j};
+        if (used < k) {
+            h[used++] = c;
+            if (used == k)
+                for (size_t i = k / 2 + 1; i-- > 0;)
+                    heap_down(h, k, i);
+        } else if (worse(&h[0], &c)) {
+            h[0] = c;
+            heap_down(h, k, 0);
+        }
+    }
+    qsort(h, used, sizeof *h, cand_desc);
+    for (size_t i = 0; i < used; i++)
+        list[i] = h[i].j;
+    return used;
+}
+
+/* Coverage, novelty, diversity and (for hits) serendipity of one list. */
+static void list_stats(struct eval *e, int mode, int me, const size_t *list, size_t len) {
+    indiv_eval_metrics *m = &e->out->m[mode][me];
+    for (size_t i = 0; i < len; i++) {
+        e->seen[mode][me][list[i]] = 1;
+        m->hits += e->rel[list[i]];
+    }
+    if (len > 0) {
+        e->nov_sum[mode][me] += indiv_metrics_novelty(list, len, e->self_info);
+        e->nov_n[mode][me]++;
+    }
+    if (len > 1) {
+        e->ild_sum[mode][me] += indiv_metrics_ild(list, len, e->category);
+        e->ild_n[mode][me]++;
+    }
+    m->unexpected_hits += (int64_t)indiv_metrics_unexpected_hits(list, len, e->rel,
+                                                                 e->category, e->past_cat);
+}
+
+/* Contacting with the first min(len, slots) offers of list; hits under both truths
+ * (rel still holds every purchase: called in the "all" mode). */
+static void contact_with(const struct eval *e, indiv_eval_contacts *c, const size_t *list,
+                         size_t len) {
+    size_t slots = (size_t)e->p->decide.policy.slots, n = len < slots ? len : slots;
+    int any[INDIV_EVAL_MODES] = {0};
+    if (n == 0)
+        return;
+    c->contacted++;
+    c->offers += (int64_t)n;
+    for (size_t i = 0; i < n; i++) {
+        int hit = e->rel[list[i]], fresh = hit && !e->hflag[list[i]];
+        c->offer_hits[INDIV_EVAL_ALL] += hit;
+        c->offer_hits[INDIV_EVAL_NEW] += fresh;
+        any[INDIV_EVAL_ALL] |= hit;
+        any[INDIV_EVAL_NEW] |= fresh;
+    }
+    for (int mo = 0; mo < INDIV_EVAL_MODES; mo++)
+        c->with_hit[mo] += any[mo];
+}
+
+/* The threshold curve: at each τ, the offers of the indiv list with p >= τ (a prefix:
+ * the list is sorted by p) are sent when there is at least one. */
+static void curve_add(struct eval *e, const size_t *list, size_t len) {
+    const double *z = e->score[INDIV_EVAL_INDIV];
+    for (size_t t = 0; t < e->p->n_taus; t++) {
+        double zt = indiv_logit(e->p->taus[t]);
+        size_t n = 0;
+        while (n < len && z[list[n]] >= zt)
+            n++;
+        contact_with(e, &e->out->curve[t].c, list, n);
+    }
+}
+
+/* A CSV field: quoted (quotes doubled) when it holds a comma, quote or line break. */
+static void csv_field(FILE *f, const char *s) {
+    if (!strpbrk(s, ",\"\r\n")) {
+        fputs(s, f);
+        return;
+    }
+    fputc('"', f);
+    for (; *s; s++) {
+        if (*s == '"')
+            fputc('"', f);
+        fputc(*s, f);
+    }
+    fputc('"', f);
+}
+
+static void write_list(struct eval *e, const char *ext, int mode, int me, const size_t *list,
+                       size_t len) {
+    for (size_t i = 0; e->lists && i < len; i++) {
+        csv_field(e->lists, ext);
+        fprintf(e->lists, ",%s,%s,%zu,", mode_names[mode], method_names[me], i + 1);
+        csv_field(e->lists, indiv_catalog_offer(e->cat, list[i])->ext_id);
+        fprintf(e->lists, ",%.9g,%d\n", e->score[me][list[i]], e->rel[list[i]]);
+    }
+}
+
+static void rank_method(struct eval *e, int mode, int me, size_t row, const char *ext,
+                        size_t n_rel, uint64_t base) {
+    size_t k = (size_t)e->p->k, len;
+    if (n_rel > 0) {
+        indiv_topk t;
+        indiv_metrics_topk(e->score[me], e->rel, e->n, n_rel, k, e->ws, &t);
+        val_at(e, mode, me, 0)[row] = t.hit;
+        val_at(e, mode, me, 1)[row] = t.precision;
+        val_at(e, mode, me, 2)[row] = t.recall;
+        val_at(e, mode, me, 3)[row] = t.ndcg;
+    }
+    len = top_list(e->score[me], e->n, k, base, e->heap, e->list);
+    list_stats(e, mode, me, e->list, len);
+    write_list(e, ext, mode, me, e->list, len);
+    if (mode == INDIV_EVAL_ALL)
+        contact_with(e, &e->out->contacts[me], e->list, len);
+    if (mode == INDIV_EVAL_ALL && me == INDIV_EVAL_INDIV)
+        curve_add(e, e->list, len);
+}
+
+static void eval_consumer(struct eval *e, const indiv_scorer *s, const indiv_score_block *b,
+                          size_t slot, size_t row, const char *ext) {
+    uint64_t base = indiv_rng_derive(e->p->seed, (uint64_t)e->ids[row], INDIV_RNG_EVALUATE);
+    size_t slots = (size_t)e->p->decide.policy.slots;
+    size_t n_rel = e->truth->ptr[row + 1] - e->truth->ptr[row];
+    mark(e, row, 1);
+    method_scores(e, s, b, slot, row, base);
+    for (int mode = 0; mode < INDIV_EVAL_MODES; mode++) {
+        if (mode == INDIV_EVAL_NEW)
+            n_rel = drop_history(e, row);
+        e->counted[mode][row] = n_rel > 0;
+        e->out->buyers[mode] += n_rel > 0;
+        for (int me = 0; me < INDIV_EVAL_METHODS; me++)
+            rank_method(e, mode, me, row, ext, n_rel, base);
+        if (mode == INDIV_EVAL_ALL && e->action[row] == INDIV_CONTACT)
+            contact_with(e, &e->out->contacts[INDIV_EVAL_DECIDED], e->dec_offers + row * slots,
+                         (size_t)e->n_dec[row]);
+    }
+    mark(e, row, 0);
+}
+
+/* ---- the pass over the known customers ------------------------------------------------------------ */
+
+struct block {
+    struct eval *e;
+    const indiv_scorer *s;
+    indiv_score_block *b;
+    indiv_profile prof[BLOCK];
+    size_t rows[BLOCK], n, done;
+    char *ext[BLOCK];
+};
+
+static int block_flush(struct block *bl, indiv_error *err) {
+    int rc = indiv_score_run(bl->s, bl->b, bl->n, err);
+    for (size_t i = 0; i < bl->n; i++) {
+        if (rc == INDIV_OK)
+            eval_consumer(bl->e, bl->s, bl->b, i, bl->rows[i], bl->ext[i]);
+        free(bl->ext[i]);
+        bl->ext[i] = NULL;
+    }
+    bl->done += bl->n;
+    bl->n = 0;
+    report(bl->e, "evaluate", (int64_t)bl->done, (int64_t)bl->e->n_known);
+    return rc;
+}
+
+/* Readiness at the split, as the decision run computes it. */
+static double readiness(const struct eval *e, const indiv_profile *pr) {
+    const indiv_policy_params *pol = &e->p->decide.policy;
+    if (!(pr->features & INDIV_FEAT_RHYTHM))
+        return 1.0;
+    return indiv_profile_readiness(pr, &e->prior, pol->rhythm_prior_strength, e->p->split,
+                                   pol->readiness_horizon_days);
+}
+
+static int block_take(struct block *bl, const indiv_consumer_row *row,
+                      const indiv_profile_row *prow, indiv_error *err) {
+    size_t r = row_of(bl->e, row->id), i = bl->n;
+    if (r == SIZE_MAX)
+        return INDIV_OK;
+    int rc = indiv_profile_decode(prow, &bl->prof[i], err);
+    if (rc < 0)
+        return rc;
+    indiv_score_set_row(bl->s, bl->b, i, &bl->prof[i], readiness(bl->e, &bl->prof[i]));
+    bl->rows[i] = r;
+    if (!(bl->ext[i] = strdup(row->ext_id)))
+        return indiv_error_set(err, INDIV_ENOMEM, "out of memory");
+    return ++bl->n == BLOCK ? block_flush(bl, err) : INDIV_OK;
+}
+
+static int scan_known(struct block *bl, indiv_error *err) {
+    indiv_consumer_cursor *cur;
+    indiv_consumer_row row;
+    indiv_profile_row prow;
+    int has, rc = indiv_eventlog_consumer_scan(bl->e->snap, &cur, err);
+    while (rc >= 0 && (rc = indiv_consumer_cursor_next(cur, &row, &prow, &has, err)) == 1)
+        rc = has ? block_take(bl, &row, &prow, err) : INDIV_OK;
+    if (rc == 0 && bl->n)
+        rc = block_flush(bl, err);
+    indiv_consumer_cursor_free(cur);
+    return rc < 0 ? rc : INDIV_OK;
+}
+
+static int rank_all(struct eval *e, indiv_error *err) {
+    struct block *bl = calloc(1, sizeof *bl);
+    indiv_scorer *s = NULL;
+    if (!bl)
+        return indiv_error_set(err, INDIV_ENOMEM, "out of memory");
+    bl->e = e;
+    for (size_t i = 0; i < BLOCK; i++)
+        indiv_profile_init(&bl->prof[i]);
+    int rc = indiv_scorer_new(e->m, e->cat, &s, err);
+    bl->s = s;
+    if (rc == INDIV_OK && !(bl->b = indiv_score_block_new(s, BLOCK)))
+        rc = indiv_error_set(err, INDIV_ENOMEM, "out of memory");
+    if (rc == INDIV_OK)
+        rc = scan_known(bl, err);
+    for (size_t i = 0; i < BLOCK; i++) {
+        indiv_profile_clear(&bl->prof[i]);
+        free(bl->ext[i]);
+    }
+    indiv_score_block_free(bl->b);
+    indiv_scorer_free(s);
+    free(bl);
+    return rc;
+}
+
+/* ---- the figures ------------------------------------------------------------------------------------ */
+
+/* Mean and standard error over the consumers counted in mode of x - y (y may be NULL). */
+static void mean_over(const struct eval *e, int mode, const double *x, const double *y,
+                      double *buf, double *mean, double *se) {
+    size_t n = 0;
+    for (size_t r = 0; r < e->n_known; r++)
+        if (e->counted[mode][r])
+            buf[n++] = x[r] - (y ? y[r] : 0);
+    indiv_metrics_mean_se(buf, n, mean, se);
+}
+
+static void finish_method(struct eval *e, int mo, int me, double *buf) {
+    indiv_eval_metrics *m = &e->out->m[mo][me];
+    double *v[NACC], *ind_hit = val_at(e, mo, INDIV_EVAL_INDIV, 0);
+    double *ind_ndcg = val_at(e, mo, INDIV_EVAL_INDIV, 3), seen = 0;
+    for (int a = 0; a < NACC; a++)
+        v[a] = val_at(e, mo, me, a);
+    m->consumers = e->out->buyers[mo];
+    mean_over(e, mo, v[0], NULL, buf, &m->hit_rate, &m->hit_rate_se);
+    mean_over(e, mo, v[1], NULL, buf, &m->precision, &m->precision_se);
+    mean_over(e, mo, v[2], NULL, buf, &m->recall, &m->recall_se);
+    mean_over(e, mo, v[3], NULL, buf, &m->ndcg, &m->ndcg_se);
+    mean_over(e, mo, ind_hit, v[0], buf, &m->diff_hit_rate, &m->diff_hit_rate_se);
+    mean_over(e, mo, ind_ndcg, v[3], buf, &m->diff_ndcg, &m->diff_ndcg_se);
+    for (size_t j = 0; j < e->n; j++)
+        seen += e->seen[mo][me][j];
+    m->coverage = e->out->candidates ? seen / (double)e->out->candidates : 0;
+    m->novelty = e->nov_n[mo][me] ? e->nov_sum[mo][me] / (double)e->nov_n[mo][me] : 0;
+    m->diversity = e->ild_n[mo][me] ? e->ild_sum[mo][me] / (double)e->ild_n[mo][me] : 0;
+    m->serendipity = m->hits ? (double)m->unexpected_hits / (double)m->hits : 0;
+}
+
+static int finish(struct eval *e, indiv_error *err) {
+    double *buf = malloc((e->n_known + 1) * sizeof *buf);
+    if (!buf)
+        return indiv_error_set(err, INDIV_ENOMEM, "out of memory");
+    for (int mo = 0; mo < INDIV_EVAL_MODES; mo++)
+        for (int me = 0; me < INDIV_EVAL_METHODS; me++)
+            finish_method(e, mo, me, buf);
+    free(buf);
+    e->out->n_curve = e->p->n_taus;
+    for (size_t t = 0; t < e->p->n_taus; t++)
+        e->out->curve[t].tau = e->p->taus[t];
+    e->out->slots = e->p->decide.policy.slots;
+    if (e->lists && fclose(e->lists) != 0) {
+        e->lists = NULL;
+        return indiv_error_set(err, INDIV_EIO, "%s: write failed", e->p->lists_path);
+    }
+    e->lists = NULL;
+    return INDIV_OK;
+}
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+int indiv_evaluate_run(indiv_eventlog *log, const indiv_model *m, const indiv_eval_params *p,
+                       indiv_progress_fn progress, void *ctx, indiv_eval_result *out,
+                       indiv_error *err) {
+    double t0 = now_s();
+    memset(out, 0, sizeof *out);
+    int rc = check_params(p, err);
+    if (rc == INDIV_OK)
+        rc = indiv_model_validate(m, err);
+    if (rc == INDIV_OK)
+        rc = check_model_time(m, p->split, err);
+    if (rc < 0)
+        return rc;
+    struct eval e = {.log = log, .m = m, .p = p, .progress = progress, .ctx = ctx, .out = out};
+    rc = setup(&e, err);
+    if (rc == INDIV_OK && e.n_known == 0)
+        rc = indiv_error_set(err, INDIV_EINVAL,
+                             "no consumer with profiling consent bought anything before the "
+                             "split: nothing to evaluate");
+    if (rc == INDIV_OK)
+        rc = decide(&e, err);
+    if (rc == INDIV_OK)
+        rc = rank_all(&e, err);
+    if (rc == INDIV_OK)
+        rc = finish(&e, err);
+    if (rc < 0 && e.lists && p->lists_path) {
+        fclose(e.lists);
+        e.lists = NULL;
+        remove(p->lists_path);
+    }
+    eval_free(&e);
+    out->seconds = now_s() - t0;
+    return rc;
+}
+
+/* ---- output -------------------------------------------------------------------------------------- */
+
+static double ratio(int64_t a, int64_t b) {
+    return b ? (double)a / (double)b : 0;
+}
+
+static json_t *metrics_json(const indiv_eval_metrics *m) {
+    return json_pack(
+        "{s:I, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, "
+        "s:f, s:I, s:I}",
+        "consumers", (json_int_t)m->consumers, "hit_rate", m->hit_rate, "hit_rate_se",
+        m->hit_rate_se, "precision", m->precision, "precision_se", m->precision_se, "recall",
+        m->recall, "recall_se", m->recall_se, "ndcg", m->ndcg, "ndcg_se", m->ndcg_se,
+        "indiv_minus_this_hit_rate", m->diff_hit_rate, "indiv_minus_this_hit_rate_se",
+        m->diff_hit_rate_se, "indiv_minus_this_ndcg", m->diff_ndcg,
+        "indiv_minus_this_ndcg_se", m->diff_ndcg_se, "coverage", m->coverage, "novelty",
+        m->novelty, "diversity", m->diversity, "serendipity", m->serendipity, "hits",
+        (json_int_t)m->hits, "unexpected_hits", (json_int_t)m->unexpected_hits);
+}
+
+static json_t *contacts_json(const indiv_eval_contacts *c, int64_t consumers) {
+    return json_pack("{s:I, s:f, s:I, s:I, s:f, s:I, s:f, s:f, s:f}", "contacted",
+                     (json_int_t)c->contacted, "share_contacted", ratio(c->contacted, consumers),
+                     "offers", (json_int_t)c->offers, "contacted_with_hit",
+                     (json_int_t)c->with_hit[INDIV_EVAL_ALL], "precision",
+                     ratio(c->with_hit[INDIV_EVAL_ALL], c->contacted),
+                     "contacted_with_new_hit", (json_int_t)c->with_hit[INDIV_EVAL_NEW],
+                     "precision_new", ratio(c->with_hit[INDIV_EVAL_NEW], c->contacted),
+                     "offer_precision", ratio(c->offer_hits[INDIV_EVAL_ALL], c->offers),
+                     "offer_precision_new", ratio(c->offer_hits[INDIV_EVAL_NEW], c->offers));
+}
+
+static json_t *decisions_json(const indiv_decision_counts *c) {
+    json_t *why = json_object();
+    for (int r = 0; r < INDIV_R_COUNT; r++)
+        if (c->by_reason[r])
+            json_object_set_new(why, indiv_reason_name((indiv_reason)r),
+                                json_integer(c->by_reason[r]));
+    return json_pack("{s:I, s:I, s:I, s:I, s:o}", "consumers", (json_int_t)c->consumers,
+                     "contact", (json_int_t)c->by_action[INDIV_CONTACT], "defer",
+                     (json_int_t)c->by_action[INDIV_DEFER], "none",
+                     (json_int_t)c->by_action[INDIV_NONE], "by_reason", why);
+}
+
+static json_t *params_json(const indiv_eval_params *p) {
+    const indiv_policy_params *pol = &p->decide.policy;
+    char a[INDIV_ISO_LEN], b[INDIV_ISO_LEN];
+    json_t *taus = json_array();
+    for (size_t t = 0; t < p->n_taus; t++)
+        json_array_append_new(taus, json_real(p->taus[t]));
+    return json_pack("{s:s, s:s, s:i, s:I, s:o, s:{s:f, s:i, s:s, s:f, s:f, s:f, s:s, s:i, "
+                     "s:f, s:f, s:I}, s:f}",
+                     "split", indiv_time_format(p->split, a), "until",
+                     indiv_time_format(p->until, b), "k", p->k, "seed", (json_int_t)p->seed,
+                     "taus", taus, "policy", "threshold", pol->threshold, "slots", pol->slots,
+                     "rank_by", pol->rank_by_value ? "value" : "propensity", "serendipity",
+                     pol->serendipity, "bubble", pol->bubble, "floor", pol->floor,
+                     "divergence", indiv_divergence_name(pol->divergence), "max_contacts",
+                     pol->max_contacts, "per_days", pol->per_days, "min_readiness",
+                     pol->min_readiness, "seed", (json_int_t)pol->seed,
+                     "taste_half_life_days", p->profile.half_life_days);
+}
+
+static json_t *model_json(const indiv_model *m, const indiv_eval_result *r) {
+    json_t *prov = m->provenance ? json_loads(m->provenance, 0, NULL) : NULL;
+    return json_pack("{s:s, s:s, s:s, s:I, s:o}", "id", m->id, "feature_space",
+                     m->feature_space, "taste_norm",
+                     indiv_taste_norm_name(indiv_model_taste_norm(m)),
+                     "offers_without_embedding", (json_int_t)r->offers_without_embedding,
+                     "provenance", prov ? prov : json_null());
+}
+
+static json_t *curve_json(const indiv_eval_result *r) {
+    json_t *a = json_array();
+    for (size_t t = 0; t < r->n_curve; t++) {
+        json_t *c = contacts_json(&r->curve[t].c, r->consumers);
+        json_object_set_new(c, "tau", json_real(r->curve[t].tau));
+        json_array_append_new(a, c);
+    }
+    return a;
+}
+
+static json_t *tables_json(const indiv_eval_result *r, json_t **contacts) {
+    json_t *metrics = json_object();
+    *contacts = json_object();
+    for (int mo = 0; mo < INDIV_EVAL_MODES; mo++) {
+        json_t *one = json_object();
+        for (int me = 0; me < INDIV_EVAL_METHODS; me++)
+            json_object_set_new(one, method_names[me], metrics_json(&r->m[mo][me]));
+        json_object_set_new(metrics, mode_names[mo], one);
+    }
+    for (int me = 0; me <= INDIV_EVAL_METHODS; me++)
+        json_object_set_new(*contacts, indiv_eval_method_name((indiv_eval_method)me),
+                            contacts_json(&r->contacts[me], r->consumers));
+    return metrics;
+}
+
+char *indiv_eval_result_json(const indiv_eval_params *p, const indiv_model *m,
+                             const indiv_eval_result *r, const char *command) {
+    json_t *contacts, *metrics = tables_json(r, &contacts);
+    json_t *root = json_pack(
+        "{s:s?, s:o, s:o, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:i}, s:o, s:o, s:o, s:o, s:f}",
+        "command", command, "parameters", params_json(p), "model", model_json(m, r), "data",
+        "known_customers", (json_int_t)r->consumers, "cold_buyers_not_evaluated",
+        (json_int_t)r->cold_buyers, "buyers_all", (json_int_t)r->buyers[INDIV_EVAL_ALL],
+        "buyers_new", (json_int_t)r->buyers[INDIV_EVAL_NEW], "truth_purchases",
+        (json_int_t)r->truth_purchases, "candidate_offers", (json_int_t)r->candidates,
+        "slots", r->slots, "metrics", metrics, "decisions", decisions_json(&r->decisions),
+        "contacts", contacts, "curve", curve_json(r), "seconds", r->seconds);
+    char *txt = root ? json_dumps(root, JSON_INDENT(2) | JSON_SORT_KEYS |
+                                            JSON_REAL_PRECISION(6))
+                     : NULL;
+    json_decref(root);
+    return txt;
+}
+
+int indiv_eval_write_metrics_csv(const indiv_eval_result *r, const char *path,
+                                 indiv_error *err) {
+    FILE *f = fopen(path, "w");
+    if (!f)
+        return indiv_error_set(err, INDIV_EIO, "%s: cannot write", path);
+    fputs("mode,method,consumers,hit_rate,hit_rate_se,precision,precision_se,recall,"
+          "recall_se,ndcg,ndcg_se,indiv_minus_ndcg,indiv_minus_ndcg_se,coverage,novelty,"
+          "diversity,serendipity\n",
+          f);
+    for (int mo = 0; mo < INDIV_EVAL_MODES; mo++)
+        for (int me = 0; me < INDIV_EVAL_METHODS; me++) {
+            const indiv_eval_metrics *m = &r->m[mo][me];
+            fprintf(f, "%s,%s,%lld,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,"
+                       "%.6g,%.6g,%.6g\n",
+                    mode_names[mo], method_names[me], (long long)m->consumers, m->hit_rate,
+                    m->hit_rate_se, m->precision, m->precision_se, m->recall, m->recall_se,
+                    m->ndcg, m->ndcg_se, m->diff_ndcg, m->diff_ndcg_se, m->coverage,
+                    m->novelty, m->diversity, m->serendipity);
+        }
+    return fclose(f) == 0 ? INDIV_OK : indiv_error_set(err, INDIV_EIO, "%s: write failed", path);
+}
+
+int indiv_eval_write_curve_csv(const indiv_eval_result *r, const char *path,
+                               indiv_error *err) {
+    FILE *f = fopen(path, "w");
+    if (!f)
+        return indiv_error_set(err, INDIV_EIO, "%s: cannot write", path);
+    fputs("tau,contacted,share_contacted,precision,precision_new,offers,offer_precision,"
+          "offer_precision_new\n",
+          f);
+    for (size_t t = 0; t < r->n_curve; t++) {
+        const indiv_eval_contacts *c = &r->curve[t].c;
+        fprintf(f, "%.6g,%lld,%.6g,%.6g,%.6g,%lld,%.6g,%.6g\n", r->curve[t].tau,
+                (long long)c->contacted, ratio(c->contacted, r->consumers),
+                ratio(c->with_hit[INDIV_EVAL_ALL], c->contacted),
+                ratio(c->with_hit[INDIV_EVAL_NEW], c->contacted), (long long)c->offers,
+                ratio(c->offer_hits[INDIV_EVAL_ALL], c->offers),
+                ratio(c->offer_hits[INDIV_EVAL_NEW], c->offers));
+    }
+    return fclose(f) == 0 ? INDIV_OK : indiv_error_set(err, INDIV_EIO, "%s: write failed", path);
+}

@@ -1,0 +1,444 @@
+/*
+ * bench_decide.c — the decision run against its two unavoidable costs: the affinity
+ * product and the JSON lines.
+ *
+ * The world: 1,000,000 x SCALE consumers, 1000 offers in 50 categories (d = 50), 3
+ * contact channels, 60 days of history from the default generator (consent, channels
+ * and tastes as documented in docs/worlds.md), with profiles built as of the end of the
+ * history. It is generated and profiled once, in a child process (so that neither counts
+ * in this process's peak RSS), and cached in $BENCH_CACHE, else $TMPDIR, else /tmp,
+ * under a name keyed by the consumer count; a later run with the same SCALE reuses it.
+ * Only `decide` is measured.
+ *
+ * Timed, best of RUNS each, interleaved so that all see the same machine:
+ *   (a) indiv_decide_run with the defaults (2 threads, blocks of 256), JSON Lines to a
+ *       temporary file: read, project, score, decide, serialise, write;
+ *   (b) the reference gemm: the same product, (consumers x d) x (d x offers), as
+ *       single-threaded OpenBLAS dgemm calls on blocks of 256 rows, the blocks shared
+ *       between 2 threads (as the engine does), nothing else;
+ *   (c) the reference writer: as many JSON objects, built with jansson in the shapes and
+ *       proportions of the run's decisions (a contact with its offers and drivers, or a
+ *       bare `none`), each dumped with json_dumpb into a reused buffer, serialised by 2
+ *       threads into per-block buffers that are fwrite'n in order to a file.
+ * Prints the BENCH line of DESIGN.md §10 (consumers/s of decide; reference consumers/s
+ * of gemm + JSON; ratio = decide time / (gemm time + JSON time); goal <= 2) and an info
+ * line with candidates/s, the three times and the decide phases.
+ */
+#include <math.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cblas.h>
+#include <gsl/gsl_errno.h>
+#include <jansson.h>
+
+#include "bench.h"
+#include "indiv/catalog.h"
+#include "indiv/decide.h"
+#include "indiv/eventlog.h"
+#include "indiv/model.h"
+#include "indiv/profile.h"
+#include "indiv/sim.h"
+#include "indiv/timeutil.h"
+
+#define BASE_CONSUMERS 1000000
+#define OFFERS         1000
+#define CATEGORIES     50
+#define DAYS           60
+#define SEED           11
+#define RUNS           2
+#define BLOCK          INDIV_DECIDE_BLOCK
+#define THREADS        2
+#define LINE_FLAGS     (JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6))
+
+/* ---- the world
+ * ------------------------------------------------------------------------- */
+
+/* Generates and profiles the world into path through a temporary name (an interrupted
+ * run never leaves a partial cache). Runs in a child process. 0 on success. */
+static int make_world(const char *path, int64_t consumers) {
+    char tmp[1100];
+    snprintf(tmp, sizeof tmp, "%s.part", path);
+    unlink(tmp);
+    indiv_world_params p;
+    indiv_world_params_init(&p);
+    p.consumers = consumers;
+    p.offers = OFFERS;
+    p.categories = CATEGORIES;
+    p.days = DAYS;
+    p.seed = SEED;
+    indiv_eventlog *log = NULL;
+    indiv_catalog *cat = NULL;
+    indiv_error err = {0};
+    indiv_profile_params pp;
+    indiv_profile_params_init(&pp);
+    pp.as_of = p.start_ts + p.days * INDIV_SECONDS_PER_DAY;
+    int rc = indiv_eventlog_open(tmp, INDIV_EVENTLOG_CREATE, &log, &err);
+    if (rc == INDIV_OK)
+        rc = indiv_world_generate(log, &p, NULL, NULL, NULL, &err);
+    if (rc == INDIV_OK)
+        rc = indiv_catalog_load(log, &cat, &err);
+    if (rc == INDIV_OK)
+        rc = indiv_profile_build(log, cat, &pp, 0, NULL, NULL, NULL, &err);
+    indiv_catalog_free(cat);
+    indiv_eventlog_close(log);
+    if (rc == INDIV_OK && rename(tmp, path) != 0)
+        rc = indiv_error_set(&err, INDIV_EIO, "cannot rename %s", tmp);
+    if (rc < 0)
+        fprintf(stderr, "bench_decide: making %s: %s\n", tmp, err.msg);
+    return rc < 0;
+}
+
+static int ensure_world(const char *path, int64_t consumers, double *gen_s) {
+    struct stat sb;
+    *gen_s = 0;
+    if (stat(path, &sb) == 0)
+        return 0;
+    fprintf(stderr, "bench_decide: generating and profiling %lld consumers into %s\n",
+            (long long)consumers, path);
+    double t0 = bench_now();
+    pid_t pid = fork();
+    if (pid < 0)
+        return 1;
+    if (pid == 0)
+        _exit(make_world(path, consumers));
+    int st;
+    if (waitpid(pid, &st, 0) < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
+        return 1;
+    *gen_s = bench_now() - t0;
+    return 0;
+}
+
+/* CPU seconds of this process (all threads): on a shared machine the wall clock also
+ * counts other people's work, the CPU time does not. */
+static double cpu_now(void) {
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+           1e-6 * (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
+}
+
+/* ---- (a) the decision run -------------------------------------------------------------
+ */
+
+static double run_decide(indiv_eventlog *log, int64_t as_of, const char *out,
+                         indiv_decide_summary *sum, size_t *bytes) {
+    indiv_model m;
+    indiv_model_default(&m);
+    indiv_decide_opts o;
+    indiv_decide_opts_init(&o);
+    o.policy.as_of = as_of;
+    o.out_path = out;
+    o.threads = THREADS;
+    o.block = BLOCK;
+    indiv_error err = {0};
+    double t0 = bench_now();
+    int rc = indiv_decide_run(log, &m, &o, NULL, NULL, sum, &err);
+    double t = bench_now() - t0;
+    indiv_model_clear(&m);
+    if (rc < 0) {
+        fprintf(stderr, "bench_decide: decide: %s\n", err.msg);
+        return -1;
+    }
+    struct stat sb;
+    *bytes = stat(out, &sb) == 0 ? (size_t)sb.st_size : 0;
+    unlink(out);
+    return t;
+}
+
+/* ---- (b) the reference gemm -----------------------------------------------------------
+ */
+
+typedef struct gemm_job {
+    int64_t consumers;
+    int first; /* this thread takes blocks first, first + THREADS, ... */
+    const double *f;
+    double *x, *c; /* BLOCK x d and BLOCK x OFFERS, the thread's own */
+} gemm_job;
+
+static void *gemm_work(void *arg) {
+    gemm_job *g = arg;
+    for (int64_t b0 = (int64_t)g->first * BLOCK; b0 < g->consumers;
+         b0 += (int64_t)THREADS * BLOCK) {
+        int rows = (int)(g->consumers - b0 < BLOCK ? g->consumers - b0 : BLOCK);
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, OFFERS, CATEGORIES,
+                    1.0, g->x, CATEGORIES, g->f, CATEGORIES, 0.0, g->c, OFFERS);
+    }
+    return NULL;
+}
+
+/* Fills v with deterministic values in [0, 1) (the product's speed ignores them). */
+static void fill(double *v, size_t n, uint64_t s) {
+    for (size_t i = 0; i < n; i++) {
+        s = s * 6364136223846793005ULL + 1442695040888963407ULL;
+        v[i] = (double)(s >> 11) / 9007199254740992.0;
+    }
+}
+
+static double run_gemm(int64_t consumers) {
+    openblas_set_num_threads(1);
+    double *f = malloc(OFFERS * CATEGORIES * sizeof *f);
+    gemm_job jobs[THREADS];
+    pthread_t tid[THREADS];
+    int ok = f != NULL;
+    for (int t = 0; t < THREADS; t++) {
+        jobs[t] = (gemm_job){consumers, t, f, malloc(BLOCK * CATEGORIES * sizeof(double)),
+                             malloc((size_t)BLOCK * OFFERS * sizeof(double))};
+        ok = ok && jobs[t].x && jobs[t].c;
+    }
+    double t0 = bench_now(), el = -1;
+    if (ok) {
+        fill(f, OFFERS * CATEGORIES, 1);
+        for (int t = 0; t < THREADS; t++)
+            fill(jobs[t].x, BLOCK * CATEGORIES, 2 + (uint64_t)t);
+        t0 = bench_now();
+        for (int t = 0; t < THREADS; t++)
+            pthread_create(&tid[t], NULL, gemm_work, &jobs[t]);
+        for (int t = 0; t < THREADS; t++)
+            pthread_join(tid[t], NULL);
+        el = bench_now() - t0;
+    }
+    for (int t = 0; t < THREADS; t++) {
+        free(jobs[t].x);
+        free(jobs[t].c);
+    }
+    free(f);
+    return el;
+}
+
+/* ---- (c) the reference JSON writer ----------------------------------------------------
+ */
+
+typedef struct json_shape {
+    double share_with_offers; /* lines that carry offers (contacts and deferrals) */
+    int offers;               /* offers on such a line */
+} json_shape;
+
+static void add(json_t *o, const char *k, json_t *v) {
+    json_object_set_new_nocheck(o, k, v);
+}
+
+/* A line shaped like a decision: with k offers and drivers, or a bare none. */
+static json_t *ref_line(int64_t i, int k) {
+    char id[32], off[32], name[48], cat[16];
+    json_t *o = json_object();
+    snprintf(id, sizeof id, "c%07lld", (long long)i);
+    add(o, "consumer", json_string(id));
+    add(o, "action", json_string(k ? "contact" : "none"));
+    add(o, "reason", json_string(k ? "relevant_offers" : "below_threshold"));
+    if (k) {
+        add(o, "channel", json_string("email"));
+        add(o, "send_at", json_string("2024-03-02T19:00:00Z"));
+        json_t *a = json_array(), *d = json_array();
+        for (int r = 0; r < k; r++) {
+            int j = (int)((i * 7 + r * 13) % OFFERS);
+            snprintf(off, sizeof off, "o%04d", j);
+            snprintf(cat, sizeof cat, "cat-%02d", j % CATEGORIES);
+            snprintf(name, sizeof name, "%s item %d", cat, j / CATEGORIES + 1);
+            json_t *x = json_object();
+            add(x, "offer", json_string(off));
+            add(x, "name", json_string(name));
+            add(x, "category", json_string(cat));
+            add(x, "rank", json_integer(r + 1));
+            add(x, "kind", json_string("relevant"));
+            add(x, "score", json_real(0.912383 - 0.01 * r));
+            add(x, "channel_score", json_real(0.0912383 - 0.001 * r));
+            add(x, "affinity", json_real(0.979861));
+            add(x, "expected_value", json_real(5.68512 + r));
+            json_array_append_new(a, x);
+        }
+        add(o, "offers", a);
+        static const char *const terms[] = {"affinity", "popularity", "frequency"};
+        for (int t = 0; t < 3; t++) {
+            json_t *x = json_object();
+            add(x, "term", json_string(terms[t]));
+            add(x, "contribution", json_real(3.91944 / (t + 1)));
+            json_array_append_new(d, x);
+        }
+        add(o, "drivers", d);
+    } else {
+        add(o, "best_offer", json_string("o0001"));
+        add(o, "best_score", json_real(0.119203));
+    }
+    add(o, "readiness", json_real(0.0974589));
+    add(o, "contacts_recent", json_integer(0));
+    add(o, "personalised", json_true());
+    add(o, "as_of", json_string("2024-03-01T00:00:00Z"));
+    add(o, "model", json_string("default-category-v1"));
+    add(o, "seed", json_integer(1));
+    return o;
+}
+
+typedef struct json_job {
+    const json_shape *shape;
+    int64_t first, n; /* lines [first, first + n) */
+    char *scratch;    /* reused json_dumpb buffer */
+    size_t scratch_cap;
+    char *out; /* the block's bytes */
+    size_t len, cap;
+    int rc;
+} json_job;
+
+static int append(json_job *j, const char *s, size_t n) {
+    if (j->len + n > j->cap) {
+        size_t cap = j->cap ? j->cap : 1 << 16;
+        while (cap < j->len + n)
+            cap *= 2;
+        char *p = realloc(j->out, cap);
+        if (!p)
+            return -1;
+        j->out = p;
+        j->cap = cap;
+    }
+    memcpy(j->out + j->len, s, n);
+    j->len += n;
+    return 0;
+}
+
+static void *json_work(void *arg) {
+    json_job *j = arg;
+    j->len = 0;
+    for (int64_t i = j->first; i < j->first + j->n && j->rc == 0; i++) {
+        double s = j->shape->share_with_offers;
+        int k = floor((double)(i + 1) * s) > floor((double)i * s) ? j->shape->offers : 0;
+        json_t *o = ref_line(i, k);
+        size_t n = json_dumpb(o, j->scratch, j->scratch_cap, LINE_FLAGS);
+        j->rc = n == 0 || n >= j->scratch_cap || append(j, j->scratch, n) < 0 ||
+                append(j, "\n", 1) < 0;
+        json_decref(o);
+    }
+    return NULL;
+}
+
+/* Seconds, or < 0; *bytes gets the size of the file written. */
+static double run_json(int64_t consumers, const json_shape *shape, const char *path,
+                       size_t *bytes) {
+    FILE *f = fopen(path, "w");
+    json_job jobs[THREADS];
+    memset(jobs, 0, sizeof jobs);
+    int rc = f == NULL;
+    for (int t = 0; t < THREADS; t++) {
+        jobs[t].shape = shape;
+        jobs[t].scratch_cap = 1 << 16;
+        jobs[t].scratch = malloc(jobs[t].scratch_cap);
+        rc |= jobs[t].scratch == NULL;
+    }
+    double t0 = bench_now();
+    *bytes = 0;
+    for (int64_t b0 = 0; rc == 0 && b0 < consumers; b0 += (int64_t)THREADS * BLOCK) {
+        pthread_t tid[THREADS];
+        int used = 0;
+        for (; used < THREADS && b0 + (int64_t)used * BLOCK < consumers; used++) {
+            json_job *j = &jobs[used];
+            j->first = b0 + (int64_t)used * BLOCK;
+            j->n = consumers - j->first < BLOCK ? consumers - j->first : BLOCK;
+            pthread_create(&tid[used], NULL, json_work, j);
+        }
+        for (int t = 0; t < used; t++) {
+            pthread_join(tid[t], NULL);
+            rc |= jobs[t].rc || fwrite(jobs[t].out, 1, jobs[t].len, f) != jobs[t].len;
+            *bytes += jobs[t].len;
+        }
+    }
+    rc |= f && fclose(f) != 0;
+    double el = bench_now() - t0;
+    for (int t = 0; t < THREADS; t++) {
+        free(jobs[t].scratch);
+        free(jobs[t].out);
+    }
+    unlink(path);
+    if (rc)
+        fprintf(stderr, "bench_decide: the JSON reference failed\n");
+    return rc ? -1 : el;
+}
+
+/* ---- main
+ * ------------------------------------------------------------------------------- */
+
+static double min_pos(double a, double b) {
+    return a < 0 ? b : (b < 0 || a < b ? a : b);
+}
+
+static int open_world(const char *path, indiv_eventlog **log, int64_t *as_of) {
+    indiv_error err = {0};
+    indiv_profile_params pp;
+    int rc = indiv_eventlog_open(path, INDIV_EVENTLOG_READONLY, log, &err);
+    if (rc == INDIV_OK)
+        rc = indiv_profile_stored_params(*log, &pp, NULL, &err);
+    if (rc < 0) {
+        fprintf(stderr, "bench_decide: %s: %s\n", path, err.msg);
+        return 1;
+    }
+    *as_of = pp.as_of;
+    return 0;
+}
+
+int main(void) {
+    gsl_set_error_handler_off();
+    int64_t consumers = llround(BASE_CONSUMERS * bench_scale());
+    if (consumers < 1)
+        consumers = 1;
+    const char *cache = getenv("BENCH_CACHE"), *tmpdir = getenv("TMPDIR");
+    const char *where = cache && *cache ? cache : tmpdir && *tmpdir ? tmpdir : "/tmp";
+    char path[1024], out[1024], ref[1024];
+    snprintf(path, sizeof path, "%s/bench-decide-%lld-d%d-s%d.db", where,
+             (long long)consumers, DAYS, SEED);
+    snprintf(out, sizeof out, "%s/bench-decide-%d.jsonl", where, (int)getpid());
+    snprintf(ref, sizeof ref, "%s/bench-decide-ref-%d.jsonl", where, (int)getpid());
+    double gen_s;
+    indiv_eventlog *log = NULL;
+    int64_t as_of;
+    if (ensure_world(path, consumers, &gen_s) || open_world(path, &log, &as_of))
+        return 1;
+    double dec_s = -1, gemm_s = -1, json_s = -1;
+    indiv_decide_summary sum, best;
+    memset(&best, 0, sizeof best);
+    size_t dec_bytes = 0, ref_bytes = 0;
+    double cpu[3] = {-1, -1, -1}; /* decide, gemm, json: best CPU seconds */
+    for (int r = 0; r < RUNS; r++) {
+        double c0 = cpu_now();
+        double t = run_decide(log, as_of, out, &sum, &dec_bytes);
+        double c1 = cpu_now();
+        if (t < 0)
+            return 1;
+        if (dec_s < 0 || t < dec_s)
+            best = sum;
+        dec_s = min_pos(dec_s, t);
+        gemm_s = min_pos(gemm_s, run_gemm(consumers));
+        double c2 = cpu_now();
+        const indiv_decision_counts *c = &best.counts;
+        int64_t with = c->by_action[INDIV_CONTACT] + c->by_action[INDIV_DEFER];
+        json_shape shape = {(double)with / (double)c->consumers,
+                            with ? (int)llround((double)c->offers_sent /
+                                                (double)c->by_action[INDIV_CONTACT])
+                                 : 0};
+        json_s = min_pos(json_s, run_json(consumers, &shape, ref, &ref_bytes));
+        double c3 = cpu_now();
+        cpu[0] = min_pos(cpu[0], c1 - c0);
+        cpu[1] = min_pos(cpu[1], c2 - c1);
+        cpu[2] = min_pos(cpu[2], c3 - c2);
+    }
+    indiv_eventlog_close(log);
+    if (dec_s <= 0 || gemm_s <= 0 || json_s <= 0)
+        return 1;
+    double n = (double)consumers, ref_s = gemm_s + json_s;
+    bench_report("decide", n / dec_s, "consumers/s", "gemm+json", n / ref_s,
+                 dec_s / ref_s);
+    printf("info decide: %lld consumers x %d offers x 3 channels (d = %d), %d threads, "
+           "blocks of %d: %.3g candidates/s; decide %.2f s (read %.2f, score+decide+"
+           "serialise %.2f, write %.2f), reference gemm %.2f s (2 threads, single-"
+           "threaded OpenBLAS on blocks of %d) + JSON %.2f s (2 threads); lines %.0f B "
+           "(reference %.0f B); CPU seconds: decide %.2f, gemm %.2f, JSON %.2f (CPU "
+           "ratio %.2f); %s%.0f s to build the world\n",
+           (long long)consumers, OFFERS, CATEGORIES, THREADS, BLOCK, n * OFFERS / dec_s,
+           dec_s, best.seconds_read, best.seconds_decide, best.seconds_write, gemm_s,
+           BLOCK, json_s, (double)dec_bytes / n, (double)ref_bytes / n, cpu[0], cpu[1],
+           cpu[2], cpu[0] / (cpu[1] + cpu[2]), gen_s > 0 ? "" : "cached world; ", gen_s);
+    return 0;
+}

@@ -1,0 +1,249 @@
+/*
+ * bench_simulate.c — the closed loop at the issue's size: a world of 100,000 x SCALE
+ * consumers (default generator otherwise: 1000 offers in 50 categories, 365 days of
+ * history) run for 52 weekly rounds with the indiv policy and default parameters, two
+ * decision threads. Goal at SCALE=1: under 2 minutes on the project's 2-core machine.
+ *
+ * The world is generated once (in a child process, so that the generator's memory does
+ * not count in this process's peak RSS) and cached next to this binary, or in
+ * $BENCH_CACHE, under a name keyed by the consumer count; the work database goes to a
+ * temporary directory ($TMPDIR) and is removed at the end.
+ *
+ * Timed: indiv_sim_run from start to end (copy of the world, setup, every round), and
+ * within it each round's profile rebuild, decisions and responses
+ * (indiv_round_metrics.seconds), whose sums give the shares; the rest ("other") is the
+ * copy, the setup and the metrics.
+ *
+ * Reference, measured in the same run: what rebuilding every profile from scratch each
+ * round would cost, the design the incremental loop replaces. A full build
+ * (indiv_profile_build, full, default parameters) is timed on the log as the first round
+ * sees it (the world, as of the simulation start) and on the log as the last round
+ * leaves it (the work database, as of the end); the log grows by about the same number
+ * of events each round and a full build is linear in the events it reads (see
+ * bench_profile), so rounds x the mean of the two is the naive loop's profile stage. It
+ * leaves out the naive loop's decisions and responses, so ratio < 1 does not by itself
+ * mean the loop is fast; it says how the whole loop compares to that one stage done
+ * naively. (A bare scan of the events would be a floor for reading them, but the loop
+ * does far more than read, so that ratio would say little.)
+ *
+ * Prints the BENCH line of DESIGN.md §10 (seconds of the run, ratio = run / reference)
+ * and an info line with the shares, the counts and the reference's parts.
+ */
+#include <libgen.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <gsl/gsl_errno.h>
+
+#include "bench.h"
+#include "indiv/catalog.h"
+#include "indiv/eventlog.h"
+#include "indiv/model.h"
+#include "indiv/profile.h"
+#include "indiv/sim.h"
+#include "indiv/simulate.h"
+
+#define BASE_CONSUMERS 100000
+#define ROUNDS         52
+#define ROUND_DAYS     7
+#define SEED           7
+
+/* Generates the world into path (through a temporary name, so that an interrupted run
+ * never leaves a partial cache). Runs in a child process. 0 on success. */
+static int generate(const char *path, int64_t consumers) {
+    char tmp[1300];
+    snprintf(tmp, sizeof tmp, "%s.part", path);
+    unlink(tmp);
+    indiv_world_params p;
+    indiv_world_params_init(&p);
+    p.consumers = consumers;
+    p.seed = SEED;
+    indiv_eventlog *log = NULL;
+    indiv_error err = {0};
+    indiv_world_summary sum;
+    int rc = indiv_eventlog_open(tmp, INDIV_EVENTLOG_CREATE, &log, &err);
+    if (rc == INDIV_OK)
+        rc = indiv_world_generate(log, &p, NULL, NULL, &sum, &err);
+    indiv_eventlog_close(log);
+    if (rc == INDIV_OK && rename(tmp, path) != 0)
+        rc = indiv_error_set(&err, INDIV_EIO, "cannot rename %s", tmp);
+    if (rc < 0)
+        fprintf(stderr, "bench_simulate: generating %s: %s\n", tmp, err.msg);
+    return rc < 0;
+}
+
+/* Makes sure the cached world exists; *gen_s gets the seconds spent generating (0 when
+ * it was cached). 0 on success. */
+static int ensure_world(const char *path, int64_t consumers, double *gen_s) {
+    struct stat sb;
+    *gen_s = 0;
+    if (stat(path, &sb) == 0)
+        return 0;
+    fprintf(stderr, "bench_simulate: generating %lld consumers into %s\n",
+            (long long)consumers, path);
+    double t0 = bench_now();
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0)
+        return 1;
+    if (pid == 0)
+        _exit(generate(path, consumers));
+    int st;
+    if (waitpid(pid, &st, 0) < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
+        return 1;
+    *gen_s = bench_now() - t0;
+    return 0;
+}
+
+/* User + system CPU seconds of this process so far (every thread): with other jobs on
+ * the machine, wall time stretches and this does not. */
+static double cpu_now(void) {
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+           1e-6 * (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
+}
+
+/* What the run reports back, round by round. */
+typedef struct tally {
+    double stage[INDIV_SIM_NTIMES];
+    double contacts, conversions;
+    int64_t start, end;
+    int rounds;
+} tally;
+
+static int on_round(void *ctx, const indiv_round_metrics *m) {
+    tally *t = ctx;
+    for (int k = 0; k < INDIV_SIM_NTIMES; k++)
+        t->stage[k] += m->seconds[k];
+    t->contacts += m->v[INDIV_M_contacts];
+    t->conversions += m->v[INDIV_M_conversions];
+    if (t->rounds++ == 0)
+        t->start = m->round_start;
+    t->end = m->round_end;
+    return 0;
+}
+
+/* The simulation. Seconds, or < 0; *cpu gets its CPU seconds. */
+static double simulate(const char *world, const char *work, tally *t, double *cpu) {
+    indiv_sim_params p;
+    indiv_sim_params_init(&p);
+    p.rounds = ROUNDS;
+    p.round_days = ROUND_DAYS;
+    p.seed = SEED;
+    indiv_model m;
+    indiv_model_default(&m);
+    indiv_error err = {0};
+    double c0 = cpu_now(), t0 = bench_now();
+    int rc = indiv_sim_run(world, work, &p, &m, NULL, NULL, on_round, t, &err);
+    double s = bench_now() - t0;
+    *cpu = cpu_now() - c0;
+    if (rc < 0) {
+        fprintf(stderr, "bench_simulate: %s\n", err.msg);
+        return -1;
+    }
+    return s;
+}
+
+/* Events in the log at path, or -1. */
+static int64_t count_events(const char *path) {
+    indiv_eventlog *log = NULL;
+    indiv_eventlog_stats st;
+    indiv_error err = {0};
+    int rc = indiv_eventlog_open(path, INDIV_EVENTLOG_READONLY, &log, &err);
+    if (rc == INDIV_OK)
+        rc = indiv_eventlog_stats_get(log, &st, &err);
+    indiv_eventlog_close(log);
+    if (rc < 0)
+        fprintf(stderr, "bench_simulate: %s\n", err.msg);
+    return rc < 0 ? -1 : st.events;
+}
+
+/* One full profile build of the log at path as of as_of (open and catalogue load
+ * included, as in a round). Seconds, or < 0. */
+static double full_build(const char *path, int64_t as_of) {
+    indiv_eventlog *log = NULL;
+    indiv_catalog *cat = NULL;
+    indiv_error err = {0};
+    indiv_profile_params p;
+    indiv_profile_params_init(&p);
+    p.as_of = as_of;
+    double t0 = bench_now();
+    int rc = indiv_eventlog_open(path, INDIV_EVENTLOG_SCRATCH, &log, &err);
+    if (rc == INDIV_OK)
+        rc = indiv_catalog_load(log, &cat, &err);
+    if (rc == INDIV_OK)
+        rc = indiv_profile_build(log, cat, &p, 0, NULL, NULL, NULL, &err);
+    double t = bench_now() - t0;
+    indiv_catalog_free(cat);
+    indiv_eventlog_close(log);
+    if (rc < 0) {
+        fprintf(stderr, "bench_simulate: build of %s: %s\n", path, err.msg);
+        return -1;
+    }
+    return t;
+}
+
+/* The first round's full build, on a copy of the world (which must stay as it is). */
+static double first_build(const char *world, const char *copy, int64_t as_of) {
+    indiv_error err = {0};
+    if (indiv_eventlog_copy(world, copy, &err) < 0) {
+        fprintf(stderr, "bench_simulate: %s\n", err.msg);
+        return -1;
+    }
+    double t = full_build(copy, as_of);
+    unlink(copy);
+    return t;
+}
+
+int main(int argc, char **argv) {
+    (void)argc;
+    gsl_set_error_handler_off();
+    int64_t consumers = (int64_t)(BASE_CONSUMERS * bench_scale() + 0.5);
+    const char *cache = getenv("BENCH_CACHE"), *base = getenv("TMPDIR");
+    char self[1024], world[1200], tmpdir[600], work[700], copy[700];
+    snprintf(self, sizeof self, "%s", argv[0]);
+    snprintf(world, sizeof world, "%s/bench-simulate-%lld-s%d.db",
+             cache && *cache ? cache : dirname(self), (long long)consumers, SEED);
+    snprintf(tmpdir, sizeof tmpdir, "%s/indiv-bench-XXXXXX", base && *base ? base : "/tmp");
+    double gen_s;
+    if (ensure_world(world, consumers, &gen_s) || !mkdtemp(tmpdir))
+        return 1;
+    snprintf(work, sizeof work, "%s/work.db", tmpdir);
+    snprintf(copy, sizeof copy, "%s/first.db", tmpdir);
+    tally t = {0};
+    double cpu_s = 0;
+    int64_t world_events = count_events(world);
+    double run_s = simulate(world, work, &t, &cpu_s);
+    int64_t work_events = run_s > 0 ? count_events(work) : -1;
+    double last_s = work_events > 0 ? full_build(work, t.end) : -1;
+    double first_s = last_s > 0 ? first_build(world, copy, t.start) : -1;
+    unlink(work);
+    rmdir(tmpdir);
+    if (run_s <= 0 || first_s <= 0 || last_s <= 0 || world_events < 0)
+        return 1;
+    double ref = ROUNDS * (first_s + last_s) / 2, staged = 0;
+    for (int k = 0; k < INDIV_SIM_NTIMES; k++)
+        staged += t.stage[k];
+    bench_report("simulate", run_s, "s", "full_profile_rebuild_each_round", ref, run_s / ref);
+    printf("info simulate: %lld consumers, %d rounds of %d days: %.1f s, cpu %.1f s (goal "
+           "120 s at SCALE=1); profile rebuild %.1f s (%.0f%%), decisions %.1f s (%.0f%%), "
+           "responses %.1f s (%.0f%%), other (copy, setup, metrics) %.1f s (%.0f%%)\n",
+           (long long)consumers, t.rounds, ROUND_DAYS, run_s, cpu_s,
+           t.stage[INDIV_SIM_T_PROFILE],
+           100 * t.stage[INDIV_SIM_T_PROFILE] / run_s, t.stage[INDIV_SIM_T_DECIDE],
+           100 * t.stage[INDIV_SIM_T_DECIDE] / run_s, t.stage[INDIV_SIM_T_RESPOND],
+           100 * t.stage[INDIV_SIM_T_RESPOND] / run_s, run_s - staged,
+           100 * (run_s - staged) / run_s);
+    printf("info simulate: events %lld in the world, %lld after the run; %.0f contacts, "
+           "%.0f conversions; reference: full build %.2f s on the first round's log, "
+           "%.2f s on the last, x %d rounds; world %s%s\n",
+           (long long)world_events, (long long)work_events, t.contacts, t.conversions,
+           first_s, last_s, ROUNDS, world, gen_s > 0 ? " (generated now)" : " (cached)");
+    return t.rounds == ROUNDS ? 0 : 1;
+}

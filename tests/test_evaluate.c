@@ -1,0 +1,384 @@
+/*
+ * test_evaluate.c — the offline evaluation: figures of a hand-built log computed by
+ * hand, no event at or after the split reaching profiles, scores, decisions or
+ * baselines (planted future events change nothing but the truth), refusal of a model
+ * trained after the split, the threshold curve's invariants, determinism, and the log
+ * left untouched.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <criterion/criterion.h>
+#include <gsl/gsl_errno.h>
+#include <jansson.h>
+
+#include "indiv/evaluate.h"
+#include "indiv/eventlog.h"
+#include "indiv/model.h"
+#include "indiv/sim.h"
+#include "indiv/timeutil.h"
+#include "testutil.h"
+
+#define EPS 1e-12
+#define DAY INDIV_SECONDS_PER_DAY
+#define SPLIT 1296518400       /* 2011-02-01T00:00:00Z */
+#define UNTIL (SPLIT + 28 * DAY) /* 2011-03-01 */
+
+static char *dir;
+
+static void setup(void) {
+    gsl_set_error_handler_off();
+    dir = tu_tmpdir();
+}
+
+static void teardown(void) {
+    tu_rmtree(dir);
+}
+
+TestSuite(evaluate, .init = setup, .fini = teardown);
+
+/* ---- a log small enough to compute by hand -------------------------------------------------- */
+
+static int64_t consumer(indiv_eventlog *log, const char *id, int profiling) {
+    indiv_consumer_rec c = {id, profiling, 1, INDIV_CH_BIT(INDIV_CH_EMAIL), NULL};
+    int64_t cid;
+    cr_assert_eq(indiv_eventlog_add_consumer(log, &c, &cid, NULL, NULL), 0);
+    return cid;
+}
+
+static int64_t offer(indiv_eventlog *log, const char *id, const char *cat) {
+    indiv_offer_rec o = {id, id, cat, 10, 0.3, INDIV_TS_NONE, INDIV_TS_NONE};
+    int64_t oid;
+    cr_assert_eq(indiv_eventlog_add_offer(log, &o, &oid, NULL, NULL), 0);
+    return oid;
+}
+
+static void buy(indiv_eventlog *log, int64_t c, int64_t o, int64_t ts) {
+    indiv_event ev = {.consumer_id = c, .ts = ts, .offer_id = o, .type = INDIV_EV_PURCHASE,
+                      .channel = INDIV_CH_WEB, .quantity = 1, .value = 10};
+    cr_assert_eq(indiv_eventlog_add_event(log, &ev, NULL), 0);
+}
+
+/* Offers o1, o2 (category A), o3, o4 (B). Before the split: c1 buys o1, o1, o2; c2 o1;
+ * c3 o3; c5 (no profiling consent) o4. After: c1 buys o1 (again) and o3 (new to them),
+ * c2 o2 (new), c4 (no history: cold) o2, c5 o4. */
+static char *hand_log(void) {
+    char *path = tu_path(dir, "hand.db");
+    indiv_eventlog *log;
+    cr_assert_eq(indiv_eventlog_open(path, INDIV_EVENTLOG_CREATE, &log, NULL), 0);
+    cr_assert_eq(indiv_eventlog_begin(log, NULL), 0);
+    int64_t o1 = offer(log, "o1", "A"), o2 = offer(log, "o2", "A"), o3 = offer(log, "o3", "B"),
+            o4 = offer(log, "o4", "B");
+    int64_t c1 = consumer(log, "c1", 1), c2 = consumer(log, "c2", 1),
+            c3 = consumer(log, "c3", 1), c4 = consumer(log, "c4", 1),
+            c5 = consumer(log, "c5", 0);
+    int64_t jan = SPLIT - 31 * DAY;
+    buy(log, c1, o1, jan + 4 * DAY);
+    buy(log, c1, o1, jan + 11 * DAY);
+    buy(log, c1, o2, jan + 11 * DAY);
+    buy(log, c2, o1, jan + 7 * DAY);
+    buy(log, c3, o3, jan + 8 * DAY);
+    buy(log, c5, o4, jan + 9 * DAY);
+    buy(log, c1, o1, SPLIT + 4 * DAY);
+    buy(log, c1, o3, SPLIT + 5 * DAY);
+    buy(log, c2, o2, SPLIT + 6 * DAY);
+    buy(log, c4, o2, SPLIT + 7 * DAY);
+    buy(log, c5, o4, SPLIT + 8 * DAY);
+    cr_assert_eq(indiv_eventlog_commit(log, NULL), 0);
+    indiv_eventlog_close(log);
+    return path;
+}
+
+static int run(const char *db, const indiv_model *m, const indiv_eval_params *p,
+               indiv_eval_result *r, indiv_error *err) {
+    indiv_eventlog *log;
+    cr_assert_eq(indiv_eventlog_open(db, INDIV_EVENTLOG_READONLY, &log, NULL), 0);
+    int rc = indiv_evaluate_run(log, m, p, NULL, NULL, r, err);
+    indiv_eventlog_close(log);
+    return rc;
+}
+
+static void params(indiv_eval_params *p, int64_t split, int64_t until, int k) {
+    indiv_eval_params_init(p);
+    p->split = split;
+    p->until = until;
+    p->k = k;
+}
+
+Test(evaluate, figures_of_a_hand_built_log_match_the_hand_computation) {
+    char *db = hand_log();
+    indiv_model m;
+    indiv_model_default(&m);
+    indiv_eval_params p;
+    params(&p, SPLIT, UNTIL, 1);
+    indiv_eval_result *r = calloc(1, sizeof *r);
+    indiv_error err = {0};
+    cr_assert_eq(run(db, &m, &p, r, &err), 0, "%s", err.msg);
+    cr_assert_eq(r->consumers, 3);   /* c1, c2, c3; c5 has no profiling consent */
+    cr_assert_eq(r->cold_buyers, 1); /* c4 */
+    cr_assert_eq(r->buyers[INDIV_EVAL_ALL], 2);
+    cr_assert_eq(r->buyers[INDIV_EVAL_NEW], 2);
+    cr_assert_eq(r->truth_purchases, 3);
+    cr_assert_eq(r->candidates, 4);
+    const indiv_eval_metrics *rep = &r->m[INDIV_EVAL_ALL][INDIV_EVAL_REPEAT];
+    /* repeat, k = 1: c1 gets o1 (bought twice) and buys it again; c2 gets o1, buys o2 */
+    cr_assert_float_eq(rep->hit_rate, 0.5, EPS);
+    cr_assert_float_eq(rep->precision, 0.5, EPS);
+    cr_assert_float_eq(rep->recall, 0.25, EPS); /* c1: 1 of 2, c2: 0 of 1 */
+    cr_assert_float_eq(rep->ndcg, 0.5, EPS);
+    cr_assert_float_eq(rep->serendipity, 0, EPS); /* o1 is in c1's past category A */
+    /* popularity before the split (every consumer): o1 3, o2 1, o3 1, o4 1 */
+    const indiv_eval_metrics *pop = &r->m[INDIV_EVAL_ALL][INDIV_EVAL_POPULARITY];
+    cr_assert_float_eq(pop->hit_rate, 0.5, EPS);
+    cr_assert_float_eq(pop->coverage, 0.25, EPS);                /* o1 for everyone */
+    cr_assert_float_eq(pop->novelty, -log2(4.0 / 10), 1e-12);    /* (3 + 1) / (6 + 4) */
+    cr_assert_float_eq(pop->diversity, 0, EPS);                  /* lists of one offer */
+    /* new offers only: c1 ranks o3 and o4 (tied at 1 purchase) and bought o3: 1/2;
+     * c2 ranks o2, o3, o4 (tied) and bought o2: 1/3 */
+    const indiv_eval_metrics *pn = &r->m[INDIV_EVAL_NEW][INDIV_EVAL_POPULARITY];
+    cr_assert_float_eq(pn->hit_rate, (0.5 + 1.0 / 3) / 2, EPS);
+    cr_assert_float_eq(pn->ndcg, (0.5 + 1.0 / 3) / 2, EPS);
+    cr_assert_float_eq(r->m[INDIV_EVAL_NEW][INDIV_EVAL_REPEAT].hit_rate, 0, EPS);
+    /* paired difference indiv - repeat on the same two consumers */
+    cr_assert_float_eq(rep->diff_ndcg, r->m[INDIV_EVAL_ALL][INDIV_EVAL_INDIV].ndcg - 0.5, EPS);
+    cr_assert_eq(r->decisions.consumers, 3);
+    free(r);
+    free(db);
+}
+
+Test(evaluate, a_model_trained_on_events_after_the_split_is_refused) {
+    char *db = hand_log();
+    indiv_model m;
+    indiv_model_default(&m);
+    cr_assert_eq(indiv_model_set_provenance(&m, "{\"as_of\": \"2011-02-15T00:00:00Z\"}", NULL),
+                 0);
+    indiv_eval_params p;
+    params(&p, SPLIT, UNTIL, 3);
+    indiv_eval_result *r = calloc(1, sizeof *r);
+    indiv_error err = {0};
+    cr_assert_eq(run(db, &m, &p, r, &err), INDIV_EINVAL);
+    cr_assert(strstr(err.msg, "after the split"), "%s", err.msg);
+    /* trained up to the split exactly is fine */
+    cr_assert_eq(indiv_model_set_provenance(&m, "{\"as_of\": \"2011-02-01T00:00:00Z\"}", NULL),
+                 0);
+    cr_assert_eq(run(db, &m, &p, r, &err), 0, "%s", err.msg);
+    indiv_model_clear(&m);
+    free(r);
+    free(db);
+}
+
+Test(evaluate, bad_parameters_are_refused) {
+    char *db = hand_log();
+    indiv_model m;
+    indiv_model_default(&m);
+    indiv_eval_params p;
+    params(&p, SPLIT, SPLIT, 3);
+    indiv_eval_result *r = calloc(1, sizeof *r);
+    indiv_error err = {0};
+    cr_assert_eq(run(db, &m, &p, r, &err), INDIV_EINVAL);
+    cr_assert(strstr(err.msg, "until"), "%s", err.msg);
+    params(&p, SPLIT, UNTIL, 3);
+    p.taus[0] = 1.5;
+    err = (indiv_error){0};
+    cr_assert_eq(run(db, &m, &p, r, &err), INDIV_EINVAL);
+    cr_assert(strstr(err.msg, "tau"), "%s", err.msg);
+    free(r);
+    free(db);
+}
+
+/* ---- a generated world ----------------------------------------------------------------------- */
+
+#define W_START 1704067200 /* 2024-01-01 */
+#define W_SPLIT (W_START + 90 * DAY)
+#define W_UNTIL (W_START + 110 * DAY)
+
+static char *world(const char *name) {
+    char *path = tu_path(dir, name);
+    indiv_world_params p;
+    indiv_world_params_init(&p);
+    p.consumers = 300;
+    p.offers = 80;
+    p.categories = 8;
+    p.days = 120;
+    p.seed = 21;
+    indiv_eventlog *log;
+    indiv_error err = {0};
+    cr_assert_eq(indiv_eventlog_open(path, INDIV_EVENTLOG_CREATE, &log, &err), 0, "%s", err.msg);
+    cr_assert_eq(indiv_world_generate(log, &p, NULL, NULL, NULL, &err), 0, "%s", err.msg);
+    indiv_eventlog_close(log);
+    return path;
+}
+
+/* Every 2nd consumer buys offers 1..6 twice at ts: enough to change tastes, repeat-buy
+ * and popularity if it leaked. */
+static void plant(const char *db, int64_t ts) {
+    indiv_eventlog *log;
+    cr_assert_eq(indiv_eventlog_open(db, 0, &log, NULL), 0);
+    cr_assert_eq(indiv_eventlog_begin(log, NULL), 0);
+    for (int64_t c = 1; c <= 300; c += 2)
+        for (int64_t o = 1; o <= 6; o++)
+            for (int k = 0; k < 2; k++)
+                buy(log, c, o, ts + 60 * (o * 2 + k));
+    cr_assert_eq(indiv_eventlog_commit(log, NULL), 0);
+    indiv_eventlog_close(log);
+}
+
+/* The lists file without its last column (bought or not, which is the truth). */
+static char *lists_without_truth(const char *path) {
+    char *s = tu_read(path, NULL), *o = malloc(strlen(s) + 1), *w = o;
+    cr_assert_not_null(s);
+    for (char *line = s; *line;) {
+        char *nl = strchr(line, '\n'), *end = nl ? nl : line + strlen(line);
+        char *comma = end;
+        while (comma > line && *comma != ',')
+            comma--;
+        memcpy(w, line, (size_t)(comma - line));
+        w += comma - line;
+        *w++ = '\n';
+        line = nl ? nl + 1 : end;
+    }
+    *w = '\0';
+    free(s);
+    return o;
+}
+
+static int same_figures(const indiv_eval_result *a, const indiv_eval_result *b) {
+    return memcmp(a->m, b->m, sizeof a->m) == 0 &&
+           memcmp(&a->decisions, &b->decisions, sizeof a->decisions) == 0 &&
+           memcmp(a->contacts, b->contacts, sizeof a->contacts) == 0 &&
+           memcmp(a->curve, b->curve, sizeof a->curve) == 0 && a->buyers[0] == b->buyers[0];
+}
+
+Test(evaluate, no_event_at_or_after_the_split_reaches_profiles_scores_or_baselines) {
+    char *a = world("a.db"), *b = tu_path(dir, "b.db"), *c = tu_path(dir, "c.db");
+    cr_assert_eq(indiv_eventlog_copy(a, b, NULL), 0);
+    cr_assert_eq(indiv_eventlog_copy(a, c, NULL), 0);
+    plant(b, W_SPLIT);            /* at the split exactly: truth, nothing else */
+    plant(b, W_SPLIT + 5 * DAY);  /* inside the window */
+    plant(c, W_UNTIL);            /* after the window: nothing at all */
+    indiv_model m;
+    indiv_model_default(&m);
+    indiv_eval_params p;
+    params(&p, W_SPLIT, W_UNTIL, 5);
+    p.decide.policy.threshold = 0.2;
+    indiv_eval_result *ra = calloc(1, sizeof *ra), *rb = calloc(1, sizeof *rb),
+                      *rc = calloc(1, sizeof *rc);
+    char *la = tu_path(dir, "a.csv"), *lb = tu_path(dir, "b.csv"), *lc = tu_path(dir, "c.csv");
+    indiv_error err = {0};
+    p.lists_path = la;
+    cr_assert_eq(run(a, &m, &p, ra, &err), 0, "%s", err.msg);
+    p.lists_path = lb;
+    cr_assert_eq(run(b, &m, &p, rb, &err), 0, "%s", err.msg);
+    p.lists_path = lc;
+    cr_assert_eq(run(c, &m, &p, rc, &err), 0, "%s", err.msg);
+    /* the planted purchases are truth in b: they must change the truth ... */
+    cr_assert_gt(rb->truth_purchases, ra->truth_purchases);
+    /* ... and nothing else: same lists for every method, same decisions */
+    char *ta = lists_without_truth(la), *tb = lists_without_truth(lb);
+    cr_assert_gt(strlen(ta), 1000);
+    cr_assert_str_eq(ta, tb, "lists differ once future events are planted");
+    cr_assert_eq(memcmp(&ra->decisions, &rb->decisions, sizeof ra->decisions), 0);
+    /* after the window: every figure is the same */
+    cr_assert(same_figures(ra, rc));
+    cr_assert(tu_same_file(la, lc));
+    free(ta);
+    free(tb);
+    free(la), free(lb), free(lc);
+    free(ra), free(rb), free(rc);
+    free(a), free(b), free(c);
+}
+
+Test(evaluate, threshold_curve_contacts_fewer_as_tau_rises_and_starts_at_everyone) {
+    char *db = world("w.db");
+    indiv_model m;
+    indiv_model_default(&m);
+    indiv_eval_params p;
+    params(&p, W_SPLIT, W_UNTIL, 10);
+    indiv_eval_result *r = calloc(1, sizeof *r);
+    cr_assert_eq(run(db, &m, &p, r, NULL), 0);
+    cr_assert_eq(r->n_curve, 14);
+    cr_assert_float_eq(r->curve[0].tau, 0, EPS);
+    /* at τ = 0 the curve sends indiv's top offers to everyone */
+    cr_assert_eq(memcmp(&r->curve[0].c, &r->contacts[INDIV_EVAL_INDIV], sizeof r->curve[0].c),
+                 0);
+    cr_assert_eq(r->curve[0].c.contacted, r->consumers);
+    for (size_t t = 1; t < r->n_curve; t++) {
+        cr_assert_leq(r->curve[t].c.contacted, r->curve[t - 1].c.contacted);
+        cr_assert_leq(r->curve[t].c.offers, r->curve[t - 1].c.offers);
+        cr_assert_leq(r->curve[t].c.with_hit[0], r->curve[t].c.contacted);
+    }
+    cr_assert_lt(r->curve[r->n_curve - 1].c.contacted, r->consumers);
+    /* indiv as decided contacts exactly the decisions' contacts */
+    cr_assert_eq(r->contacts[INDIV_EVAL_DECIDED].contacted,
+                 r->decisions.by_action[INDIV_CONTACT]);
+    cr_assert_eq(r->decisions.consumers, r->consumers);
+    free(r);
+    free(db);
+}
+
+Test(evaluate, same_inputs_same_figures_and_the_log_is_left_untouched) {
+    char *db = world("w.db"), *scratch = tu_path(dir, "snap.db");
+    indiv_eventlog *log;
+    char h1[17], h2[17];
+    cr_assert_eq(indiv_eventlog_open(db, INDIV_EVENTLOG_READONLY, &log, NULL), 0);
+    cr_assert_eq(indiv_eventlog_content_hash(log, h1, NULL), 0);
+    indiv_eventlog_close(log);
+    indiv_model m;
+    indiv_model_default(&m);
+    indiv_eval_params p;
+    params(&p, W_SPLIT, W_UNTIL, 10);
+    p.scratch = scratch;
+    p.decide.threads = 1;
+    indiv_eval_result *r1 = calloc(1, sizeof *r1), *r2 = calloc(1, sizeof *r2);
+    cr_assert_eq(run(db, &m, &p, r1, NULL), 0);
+    p.decide.threads = 3;
+    cr_assert_eq(run(db, &m, &p, r2, NULL), 0);
+    cr_assert(same_figures(r1, r2));
+    cr_assert_null(tu_read(scratch, NULL), "the snapshot file was left behind");
+    cr_assert_eq(indiv_eventlog_open(db, INDIV_EVENTLOG_READONLY, &log, NULL), 0);
+    cr_assert_eq(indiv_eventlog_content_hash(log, h2, NULL), 0);
+    indiv_eventlog_close(log);
+    cr_assert_str_eq(h1, h2);
+    /* the random baseline is near chance: HitRate@10 of 10 random offers out of ~70 */
+    double hr = r1->m[INDIV_EVAL_ALL][INDIV_EVAL_RANDOM].hit_rate;
+    cr_assert(hr > 0.05 && hr < 0.6, "random HitRate@10 %.3f", hr);
+    cr_assert_gt(r1->m[INDIV_EVAL_ALL][INDIV_EVAL_INDIV].ndcg,
+                 r1->m[INDIV_EVAL_ALL][INDIV_EVAL_RANDOM].ndcg + 0.1);
+    free(r1), free(r2);
+    free(scratch);
+    free(db);
+}
+
+Test(evaluate, outputs_hold_every_table) {
+    char *db = hand_log(), *csv = tu_path(dir, "m.csv"), *curve = tu_path(dir, "c.csv");
+    indiv_model m;
+    indiv_model_default(&m);
+    indiv_eval_params p;
+    params(&p, SPLIT, UNTIL, 2);
+    indiv_eval_result *r = calloc(1, sizeof *r);
+    cr_assert_eq(run(db, &m, &p, r, NULL), 0);
+    char *js = indiv_eval_result_json(&p, &m, r, "indiv evaluate --db x");
+    cr_assert_not_null(js);
+    json_t *j = json_loads(js, 0, NULL);
+    cr_assert_str_eq(json_string_value(json_object_get(j, "command")), "indiv evaluate --db x");
+    cr_assert(json_is_object(json_object_get(json_object_get(json_object_get(j, "metrics"),
+                                                              "new"),
+                                             "repeat")));
+    cr_assert_eq(json_array_size(json_object_get(j, "curve")), 14);
+    cr_assert(json_is_object(json_object_get(json_object_get(j, "contacts"), "indiv-decided")));
+    json_decref(j);
+    free(js);
+    cr_assert_eq(indiv_eval_write_metrics_csv(r, csv, NULL), 0);
+    cr_assert_eq(indiv_eval_write_curve_csv(r, curve, NULL), 0);
+    char *t = tu_read(csv, NULL);
+    size_t lines = 0;
+    for (char *s = t; *s; s++)
+        lines += *s == '\n';
+    cr_assert_eq(lines, 1 + INDIV_EVAL_MODES * INDIV_EVAL_METHODS);
+    cr_assert(strstr(t, "\nnew,repeat,2,0,"), "%s", t);
+    free(t);
+    free(csv), free(curve);
+    free(r);
+    free(db);
+}

@@ -1,0 +1,303 @@
+/*
+ * test_model.c — model files (model.h is the contract): models/default.json equals the
+ * built-in default field by field; save → load round-trips every field exactly; every
+ * validation of the loader (format, version, id, feature space, unknown or missing
+ * weight, non-finite numbers, popularity half-life) refuses the file and names both the
+ * file and the field; in-memory validation and save refuse what load would refuse.
+ */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "indiv/model.h"
+#include "testutil.h"
+
+static char *dir, *path;
+
+static void setup(void) {
+    dir = tu_tmpdir();
+    path = tu_path(dir, "model.json");
+}
+
+static void teardown(void) {
+    free(path);
+    tu_rmtree(dir);
+}
+
+TestSuite(model, .init = setup, .fini = teardown);
+
+static void assert_same_model(const indiv_model *a, const indiv_model *b) {
+    cr_assert_str_eq(a->id, b->id);
+    cr_assert_str_eq(a->feature_space, b->feature_space);
+    cr_assert_eq(a->intercept, b->intercept, "intercept %.17g != %.17g", a->intercept,
+                 b->intercept);
+    for (int t = 0; t < INDIV_TERM_COUNT; t++)
+        cr_assert_eq(a->weight[t], b->weight[t], "weight %s: %.17g != %.17g",
+                     indiv_model_term_name(t), a->weight[t], b->weight[t]);
+    cr_assert_eq(a->popularity_half_life_days, b->popularity_half_life_days);
+}
+
+Test(model, default_file_equals_the_builtin_default) {
+    indiv_model file, builtin;
+    indiv_error err = {0};
+    cr_assert_eq(indiv_model_load("models/default.json", &file, &err), 0, "%s", err.msg);
+    indiv_model_default(&builtin);
+    assert_same_model(&file, &builtin);
+    cr_assert_eq(indiv_model_validate(&builtin, &err), 0, "%s", err.msg);
+}
+
+Test(model, builtin_default_has_the_documented_values) {
+    indiv_model m;
+    indiv_model_default(&m);
+    cr_assert_str_eq(m.id, "default-category-v1");
+    cr_assert_str_eq(m.feature_space, "category");
+    cr_assert_float_eq(m.intercept, -3.2, 1e-15);
+    cr_assert_float_eq(m.weight[INDIV_TERM_AFFINITY], 4.0, 1e-15);
+    cr_assert_float_eq(m.weight[INDIV_TERM_POPULARITY], 1.2, 1e-15);
+    cr_assert_float_eq(m.weight[INDIV_TERM_READINESS], 1.0, 1e-15);
+    cr_assert_float_eq(m.weight[INDIV_TERM_FREQUENCY], 0.5, 1e-15);
+    cr_assert_float_eq(m.popularity_half_life_days, 30.0, 1e-15);
+}
+
+Test(model, term_names_are_stable) {
+    static const char *const want[INDIV_TERM_COUNT] = {"affinity", "popularity",
+                                                       "readiness", "frequency"};
+    for (int t = 0; t < INDIV_TERM_COUNT; t++)
+        cr_assert_str_eq(indiv_model_term_name(t), want[t]);
+    cr_assert_str_eq(indiv_model_term_name(INDIV_TERM_COUNT), "?");
+    cr_assert_str_eq(indiv_model_term_name(-1), "?");
+}
+
+Test(model, save_then_load_round_trips_every_field) {
+    indiv_model m, back;
+    memset(&m, 0, sizeof m);
+    snprintf(m.id, sizeof m.id, "trained-2026-06-01 \"q\" é");
+    snprintf(m.feature_space, sizeof m.feature_space, "category");
+    m.intercept = -2.3851234567890123;
+    m.weight[INDIV_TERM_AFFINITY] = 3.14159265358979;
+    m.weight[INDIV_TERM_POPULARITY] = -0.1;
+    m.weight[INDIV_TERM_READINESS] = 1e-17;
+    m.weight[INDIV_TERM_FREQUENCY] = 12345.678901234567;
+    m.popularity_half_life_days = 0.3;
+    indiv_error err = {0};
+    cr_assert_eq(indiv_model_save(&m, path, &err), 0, "%s", err.msg);
+    cr_assert_eq(indiv_model_load(path, &back, &err), 0, "%s", err.msg);
+    assert_same_model(&m, &back);
+    /* And the saved file is itself a canonical model file: saving it again gives the
+     * same bytes. */
+    char *again = tu_path(dir, "again.json");
+    cr_assert_eq(indiv_model_save(&back, again, &err), 0, "%s", err.msg);
+    cr_assert(tu_same_file(path, again));
+    free(again);
+}
+
+Test(model, save_refuses_an_invalid_model_and_writes_nothing) {
+    indiv_model m;
+    indiv_model_default(&m);
+    m.weight[INDIV_TERM_READINESS] = NAN;
+    indiv_error err = {0};
+    cr_assert_eq(indiv_model_save(&m, path, &err), INDIV_EINVAL);
+    cr_assert(strstr(err.msg, "readiness"), "%s", err.msg);
+    struct stat sb;
+    cr_assert_neq(stat(path, &sb), 0, "an invalid model was written");
+}
+
+Test(model, save_to_an_unwritable_place_names_the_path) {
+    indiv_model m;
+    indiv_model_default(&m);
+    char *bad = tu_path(dir, "no/such/dir/model.json");
+    indiv_error err = {0};
+    cr_assert_eq(indiv_model_save(&m, bad, &err), INDIV_EIO);
+    cr_assert(strstr(err.msg, bad), "%s", err.msg);
+    free(bad);
+}
+
+/* ---- the loader's refusals --------------------------------------------------------- */
+
+/* A valid model file with one part replaced: `top` adds top-level keys, `prop` is the
+ * propensity object (PROP builds one from a weights object). */
+#define WRAP(top, prop)                                                                  \
+    "{\"format\": \"indiv-model\", \"version\": 1, \"id\": \"m1\", " top                 \
+    "\"feature_space\": \"category\", \"propensity\": " prop "}"
+#define PROP(w, rest)                                                                    \
+    "{\"intercept\": -1.5, \"weights\": " w ", \"popularity_half_life_days\": 14" rest "}"
+#define W4 "{\"affinity\": 2, \"popularity\": 1, \"readiness\": 0.5, \"frequency\": 0.25}"
+
+typedef struct bad_case {
+    const char *text;
+    const char *field; /* must appear in the message */
+} bad_case;
+
+static const bad_case bad_cases[] = {
+    {"{\"format\": \"indiv-model\"", ":1:"}, /* malformed: names line and column */
+    {"[1, 2]", "not a JSON object"},
+    {"{\"version\": 1, \"id\": \"m\", \"feature_space\": \"category\", "
+     "\"propensity\": " PROP(W4, "") "}",
+     "'format'"},
+    {"{\"format\": \"other-model\", \"version\": 1, \"id\": \"m\", \"feature_space\": "
+     "\"category\", \"propensity\": " PROP(W4, "") "}",
+     "'format'"},
+    {"{\"format\": \"indiv-model\", \"version\": 2, \"id\": \"m\", \"feature_space\": "
+     "\"category\", \"propensity\": " PROP(W4, "") "}",
+     "'version'"},
+    {"{\"format\": \"indiv-model\", \"version\": \"1\", \"id\": \"m\", "
+     "\"feature_space\": "
+     "\"category\", \"propensity\": " PROP(W4, "") "}",
+     "'version'"},
+    {"{\"format\": \"indiv-model\", \"version\": 1.0, \"id\": \"m\", \"feature_space\": "
+     "\"category\", \"propensity\": " PROP(W4, "") "}",
+     "'version'"},
+    {"{\"format\": \"indiv-model\", \"version\": 1, \"feature_space\": \"category\", "
+     "\"propensity\": " PROP(W4, "") "}",
+     "'id'"},
+    {"{\"format\": \"indiv-model\", \"version\": 1, \"id\": \"\", \"feature_space\": "
+     "\"category\", \"propensity\": " PROP(W4, "") "}",
+     "'id'"},
+    {"{\"format\": \"indiv-model\", \"version\": 1, \"id\": 7, \"feature_space\": "
+     "\"category\", \"propensity\": " PROP(W4, "") "}",
+     "'id'"},
+    {"{\"format\": \"indiv-model\", \"version\": 1, \"id\": \"m\", \"propensity\": " PROP(
+         W4, "") "}",
+     "'feature_space'"},
+    {"{\"format\": \"indiv-model\", \"version\": 1, \"id\": \"m\", \"feature_space\": "
+     "\"embedding\", \"propensity\": " PROP(W4, "") "}",
+     "'feature_space'"},
+    {"{\"format\": \"indiv-model\", \"version\": 1, \"id\": \"m\", \"feature_space\": "
+     "\"category\"}",
+     "'propensity'"},
+    {WRAP("", "[]"), "'propensity'"},
+    {WRAP("", "{\"weights\": " W4 ", \"popularity_half_life_days\": 14}"),
+     "'propensity.intercept'"},
+    {WRAP("", "{\"intercept\": \"-1\", \"weights\": " W4
+              ", \"popularity_half_life_days\": 14}"),
+     "'propensity.intercept'"},
+    {WRAP("", "{\"intercept\": -1, \"popularity_half_life_days\": 14}"), "'weights'"},
+    {WRAP("", PROP("[2, 1, 0.5, 0.25]", "")), "'weights'"},
+    {WRAP("", PROP("{\"affinity\": 2, \"popularity\": 1, \"readiness\": 0.5, "
+                   "\"frequency\": 0.25, \"recency\": 1}",
+                   "")),
+     "'weights.recency'"},
+    {WRAP("", PROP("{\"affinity\": 2, \"popularity\": 1, \"readiness\": 0.5}", "")),
+     "'weights.frequency'"},
+    {WRAP("", PROP("{\"affinity\": 2, \"popularity\": 1, \"readiness\": null, "
+                   "\"frequency\": 0.25}",
+                   "")),
+     "'weights.readiness'"},
+    {WRAP("", PROP("{\"affinity\": \"inf\", \"popularity\": 1, \"readiness\": 0.5, "
+                   "\"frequency\": 0.25}",
+                   "")),
+     "'weights.affinity'"},
+    {WRAP("", PROP("{\"affinity\": 2, \"popularity\": true, \"readiness\": 0.5, "
+                   "\"frequency\": 0.25}",
+                   "")),
+     "'weights.popularity'"},
+    {WRAP("", "{\"intercept\": -1, \"weights\": " W4 "}"), "popularity_half_life_days"},
+    {WRAP("",
+          "{\"intercept\": -1, \"weights\": " W4 ", \"popularity_half_life_days\": 0}"),
+     "popularity_half_life_days"},
+    {WRAP("",
+          "{\"intercept\": -1, \"weights\": " W4 ", \"popularity_half_life_days\": -30}"),
+     "popularity_half_life_days"},
+    {WRAP("", "{\"intercept\": -1, \"weights\": " W4
+              ", \"popularity_half_life_days\": \"30\"}"),
+     "popularity_half_life_days"},
+    {"{\"format\": \"indiv-model\", \"format\": \"indiv-model\", \"version\": 1}",
+     "duplicate"},
+};
+
+Test(model, every_refusal_names_the_file_and_the_field) {
+    for (size_t i = 0; i < sizeof bad_cases / sizeof bad_cases[0]; i++) {
+        tu_write(path, bad_cases[i].text);
+        indiv_model m;
+        indiv_error err = {0};
+        int rc = indiv_model_load(path, &m, &err);
+        cr_assert_lt(rc, 0, "case %zu was accepted: %s", i, bad_cases[i].text);
+        cr_assert_eq(err.code, rc, "case %zu: err.code %d, rc %d", i, err.code, rc);
+        cr_assert(strstr(err.msg, bad_cases[i].field), "case %zu: '%s' lacks %s", i,
+                  err.msg, bad_cases[i].field);
+        cr_assert(strstr(err.msg, path), "case %zu: '%s' does not name the file", i,
+                  err.msg);
+    }
+}
+
+Test(model, the_valid_template_of_the_refusal_table_loads) {
+    /* Guards the table above: every refusal must come from the one part it changes. */
+    tu_write(path, WRAP("\"description\": \"free text is allowed\", ", PROP(W4, "")));
+    indiv_model m;
+    indiv_error err = {0};
+    cr_assert_eq(indiv_model_load(path, &m, &err), 0, "%s", err.msg);
+    cr_assert_str_eq(m.id, "m1");
+    cr_assert_float_eq(m.intercept, -1.5, 1e-15);
+    cr_assert_float_eq(m.weight[INDIV_TERM_AFFINITY], 2, 1e-15);
+    cr_assert_float_eq(m.weight[INDIV_TERM_POPULARITY], 1, 1e-15);
+    cr_assert_float_eq(m.weight[INDIV_TERM_READINESS], 0.5, 1e-15);
+    cr_assert_float_eq(m.weight[INDIV_TERM_FREQUENCY], 0.25, 1e-15);
+    cr_assert_float_eq(m.popularity_half_life_days, 14, 1e-15);
+}
+
+Test(model, an_overflowing_weight_is_refused_naming_its_line) {
+    /* JSON has no infinity: 1e999 is refused by the parser, which can only name the
+     * position (line 4) rather than the key. */
+    tu_write(path,
+             "{\"format\": \"indiv-model\", \"version\": 1, \"id\": \"m\",\n"
+             "\"feature_space\": \"category\", \"propensity\": {\n"
+             "\"intercept\": -1, \"weights\": {\"affinity\": 2, \"popularity\": 1,\n"
+             "\"readiness\": 1e999, \"frequency\": 0.25},\n"
+             "\"popularity_half_life_days\": 14}}\n");
+    indiv_model m;
+    indiv_error err = {0};
+    cr_assert_eq(indiv_model_load(path, &m, &err), INDIV_EFORMAT);
+    char where[600];
+    snprintf(where, sizeof where, "%s:4:", path);
+    cr_assert(strstr(err.msg, where), "'%s' does not name %s", err.msg, where);
+}
+
+Test(model, a_missing_file_is_refused_naming_it) {
+    char *missing = tu_path(dir, "absent.json");
+    indiv_model m;
+    indiv_error err = {0};
+    cr_assert_lt(indiv_model_load(missing, &m, &err), 0);
+    cr_assert(strstr(err.msg, missing), "%s", err.msg);
+    free(missing);
+}
+
+Test(model, validate_names_each_bad_field) {
+    static const struct {
+        int what; /* -1 intercept, 0..3 a weight, 4 half-life, 5 id, 6 feature space */
+        double v;
+        const char *field;
+    } cases[] = {{-1, NAN, "intercept"},
+                 {-1, INFINITY, "intercept"},
+                 {INDIV_TERM_AFFINITY, -INFINITY, "affinity"},
+                 {INDIV_TERM_POPULARITY, NAN, "popularity"},
+                 {INDIV_TERM_READINESS, INFINITY, "readiness"},
+                 {INDIV_TERM_FREQUENCY, NAN, "frequency"},
+                 {4, 0, "popularity_half_life_days"},
+                 {4, -1, "popularity_half_life_days"},
+                 {4, NAN, "popularity_half_life_days"},
+                 {4, INFINITY, "popularity_half_life_days"},
+                 {5, 0, "'id'"},
+                 {6, 0, "'feature_space'"}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        indiv_model m;
+        indiv_model_default(&m);
+        if (cases[i].what == -1)
+            m.intercept = cases[i].v;
+        else if (cases[i].what < INDIV_TERM_COUNT)
+            m.weight[cases[i].what] = cases[i].v;
+        else if (cases[i].what == 4)
+            m.popularity_half_life_days = cases[i].v;
+        else if (cases[i].what == 5)
+            m.id[0] = '\0';
+        else
+            snprintf(m.feature_space, sizeof m.feature_space, "embedding");
+        indiv_error err = {0};
+        cr_assert_eq(indiv_model_validate(&m, &err), INDIV_EINVAL, "case %zu accepted",
+                     i);
+        cr_assert(strstr(err.msg, cases[i].field), "case %zu: '%s' lacks %s", i, err.msg,
+                  cases[i].field);
+    }
+}

@@ -1,0 +1,1069 @@
+/*
+ * test_policy.c — one consumer's decision (policy.h is the contract), on a hand-built
+ * catalog, the default model and hand-built profiles, one step at a time: eligibility
+ * (consent, unsubscribe, channels, pressure cap, each boundary both ways), validity and
+ * the relevance threshold, ranking (order, tie-break by catalog index, slots, rank by
+ * value), divergence (ε = 0, ε = 1, the share against ε × openness within a binomial
+ * confidence interval, draws proportional to propensity, ride-along against standalone,
+ * every reason a drawn divergence is not placed), channel choice, timing (next preferred
+ * slot, defer with its date, never ready), parameters and names.
+ *
+ * Catalog (dense index: ext id, category, price, margin): 0 A0, 1 A1, 2 A2 (ALPHA),
+ * 3 B0, 4 B1 (BRAVO), 5 C0 (CHARLIE), 6 D0 (DELTA), 7 E0 (ECHO); d = 5. Only D0 was ever
+ * bought, so its normalised popularity is 1 and every other offer's 0. With the default
+ * model (logit = -3.2 + 4·affinity + 1.2·popularity + readiness + 0.5·frequency) and
+ * profiles without the rhythm group, an offer's logit is -3.2 + 4·share + 1.2·[D0].
+ */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <gsl/gsl_cdf.h>
+#include <gsl/gsl_rng.h>
+
+#include "indiv/catalog.h"
+#include "indiv/eventlog.h"
+#include "indiv/model.h"
+#include "indiv/policy.h"
+#include "indiv/profile.h"
+#include "indiv/rng.h"
+#include "indiv/score.h"
+#include "indiv/timeutil.h"
+#include "testutil.h"
+
+#define EPS    1e-12
+#define T0     INT64_C(1780272000) /* 2026-06-01T00:00:00Z, a Monday */
+#define DAY_S  INT64_C(86400)
+#define HOUR_S INT64_C(3600)
+#define NOFF   8
+#define DIMS   5
+/* Two-sided 99.9% normal quantile: a correct engine fails a share test once in 1000. */
+#define CONFIDENCE 0.999
+
+enum { A0, A1, A2, B0, B1, C0, D0, E0 };
+enum { ALPHA, BRAVO, CHARLIE, DELTA, ECHO };
+
+static char *dir, *db;
+static indiv_eventlog *log_;
+static indiv_catalog *cat;
+static indiv_model model;
+static indiv_scorer *scorer;
+static indiv_score_block *block;
+static gsl_rng *rng;
+static unsigned char valid[NOFF];
+static indiv_policy_params P;
+static const indiv_rhythm_prior prior0 = {30.0, 0.5, 100, 100};
+
+static void add_offers(void) {
+    static const struct {
+        const char *ext, *category;
+        double price, margin;
+    } offers[NOFF] = {{"A0", "ALPHA", 10, 0.5}, {"A1", "ALPHA", 40, 0.1},
+                      {"A2", "ALPHA", 20, 0.4}, {"B0", "BRAVO", 100, 0.3},
+                      {"B1", "BRAVO", 5, 0.2},  {"C0", "CHARLIE", 12, 0.3},
+                      {"D0", "DELTA", 8, 0.3},  {"E0", "ECHO", 9, 0.3}};
+    indiv_error err = {0};
+    int64_t id[NOFF], cid;
+    for (int j = 0; j < NOFF; j++) {
+        indiv_offer_rec o = {offers[j].ext,   offers[j].ext,    offers[j].category,
+                             offers[j].price, offers[j].margin, INDIV_TS_NONE,
+                             INDIV_TS_NONE};
+        cr_assert_eq(indiv_eventlog_add_offer(log_, &o, &id[j], NULL, &err), 0, "%s",
+                     err.msg);
+    }
+    indiv_consumer_rec c = {"shopper", 1, 1, INDIV_CH_CONTACTABLE, NULL};
+    cr_assert_eq(indiv_eventlog_add_consumer(log_, &c, &cid, NULL, &err), 0, "%s",
+                 err.msg);
+    indiv_event ev = {cid, T0 - 2 * DAY_S, 0, id[E0], INDIV_EV_PURCHASE, INDIV_CH_WEB, 1,
+                      8};
+    cr_assert_eq(indiv_eventlog_add_event(log_, &ev, &err), 0, "%s", err.msg);
+    ev.offer_id = id[D0]; /* twice, so it is the most popular */
+    for (int k = 0; k < 2; k++) {
+        ev.ts = T0 - (3 + k) * DAY_S;
+        cr_assert_eq(indiv_eventlog_add_event(log_, &ev, &err), 0, "%s", err.msg);
+    }
+}
+
+static void setup(void) {
+    dir = tu_tmpdir();
+    db = tu_path(dir, "log.db");
+    indiv_error err = {0};
+    cr_assert_eq(indiv_eventlog_open(db, INDIV_EVENTLOG_CREATE, &log_, &err), 0, "%s",
+                 err.msg);
+    cr_assert_eq(indiv_eventlog_begin(log_, &err), 0, "%s", err.msg);
+    add_offers();
+    cr_assert_eq(indiv_eventlog_commit(log_, &err), 0, "%s", err.msg);
+    cr_assert_eq(indiv_catalog_load(log_, &cat, &err), 0, "%s", err.msg);
+    /* A half-life far longer than the history: D0 (2 buys) ≈ 1, E0 (1 buy) ≈ 0.63. */
+    cr_assert_eq(indiv_catalog_load_popularity(cat, log_, T0, 1e9, &err), 0, "%s",
+                 err.msg);
+    cr_assert_eq(indiv_catalog_size(cat), NOFF);
+    cr_assert_eq(indiv_catalog_dims(cat), DIMS);
+    indiv_model_default(&model);
+    cr_assert_eq(indiv_scorer_new(&model, cat, &scorer, &err), 0, "%s", err.msg);
+    block = indiv_score_block_new(scorer, 1);
+    rng = indiv_rng_new(0, 0, INDIV_RNG_DIVERGENCE);
+    cr_assert(block && rng);
+    memset(valid, 1, sizeof valid);
+    indiv_policy_params_init(&P);
+    P.as_of = T0;
+}
+
+static void teardown(void) {
+    gsl_rng_free(rng);
+    indiv_score_block_free(block);
+    indiv_scorer_free(scorer);
+    indiv_catalog_free(cat);
+    indiv_eventlog_close(log_);
+    free(db);
+    tu_rmtree(dir);
+}
+
+TestSuite(policy, .init = setup, .fini = teardown);
+
+/* ---- helpers ------------------------------------------------------------------------
+ */
+
+/* A profile with taste t (DIMS values, borrowed) and the given feature groups; neutral
+ * moments, reaction rates 0.1, openness 1. */
+static indiv_profile person(double *t, unsigned features) {
+    indiv_profile pr;
+    indiv_profile_init(&pr);
+    pr.features = features;
+    pr.dims = DIMS;
+    pr.taste = t;
+    pr.first_purchase_ts = pr.last_purchase_ts = INDIV_TS_NONE;
+    for (int h = 0; h < 24; h++)
+        pr.hour[h] = 1.0 / 24;
+    for (int d = 0; d < 7; d++)
+        pr.dow[d] = 1.0 / 7;
+    for (int c = 0; c < INDIV_CONTACT_CHANNELS; c++)
+        pr.react_rate[c] = 0.1;
+    pr.openness = 1.0;
+    return pr;
+}
+
+/* The usual groups: no rhythm (no deferral, no readiness term), no moments. */
+#define PLAIN (INDIV_FEAT_TASTE | INDIV_FEAT_CHANNELS | INDIV_FEAT_PRESSURE)
+
+static indiv_consumer_row consumer(int64_t id) {
+    indiv_consumer_row c = {id, "c", 1, 1, INDIV_CH_CONTACTABLE, INDIV_TS_NONE};
+    return c;
+}
+
+static indiv_decision decide_full(const indiv_profile *pr, const indiv_consumer_row *c,
+                                  double readiness, int contacts_recent) {
+    indiv_score_set_row(scorer, block, 0, pr, readiness);
+    cr_assert_eq(indiv_score_run(scorer, block, 1, NULL), 0);
+    indiv_policy_input in = {c, pr, readiness, contacts_recent};
+    indiv_decision d;
+    indiv_policy_decide(&P, scorer, block, 0, cat, valid, &in, &prior0, rng, &d);
+    return d;
+}
+
+static indiv_decision decide(const indiv_profile *pr, int64_t id) {
+    indiv_consumer_row c = consumer(id);
+    return decide_full(pr, &c, 1.0, 0);
+}
+
+static double p_of(double share, int j) {
+    double pop = indiv_catalog_popularity(cat)[j];
+    return indiv_sigmoid(model.intercept + 4.0 * share + 1.2 * pop);
+}
+
+static int n_divergent(const indiv_decision *d) {
+    int n = 0;
+    for (int k = 0; k < d->n_offers; k++)
+        n += d->offers[k].kind == INDIV_KIND_DIVERGENT;
+    return n;
+}
+
+/* Half-width of the two-sided CONFIDENCE normal interval of a count with variance v. */
+static double half_width(double v) {
+    return gsl_cdf_ugaussian_Pinv(1 - (1 - CONFIDENCE) / 2) * sqrt(v);
+}
+
+/* ---- eligibility
+ * ------------------------------------------------------------------------ */
+
+Test(policy, no_contact_consent_gives_none_before_anything_else) {
+    double t[DIMS] = {1, 0, 0, 0, 0};
+    indiv_profile pr = person(t, PLAIN);
+    indiv_consumer_row c = consumer(7);
+    c.consent_contact = 0;
+    c.unsubscribed_ts = T0 - DAY_S; /* also unsubscribed, over the cap, no channel: */
+    c.channels = INDIV_CH_BIT(INDIV_CH_WEB); /* consent is the first reason */
+    indiv_decision d = decide_full(&pr, &c, 1.0, 99);
+    cr_assert_eq(d.action, INDIV_NONE);
+    cr_assert_eq(d.reason, INDIV_R_NO_CONTACT_CONSENT);
+    cr_assert_eq(d.n_offers, 0);
+    cr_assert_eq(d.consumer_id, 7);
+    cr_assert_eq(d.send_at, INDIV_TS_NONE);
+}
+
+Test(policy, unsubscribed_at_or_before_as_of_gives_none) {
+    double t[DIMS] = {1, 0, 0, 0, 0};
+    indiv_profile pr = person(t, PLAIN);
+    static const struct {
+        int64_t ts;
+        int unsubscribed;
+    } cases[] = {
+        {T0 - 30 * DAY_S, 1}, {T0 - 1, 1}, {T0, 1}, {T0 + 1, 0}, {INDIV_TS_NONE, 0}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        indiv_consumer_row c = consumer(3);
+        c.unsubscribed_ts = cases[i].ts;
+        indiv_decision d = decide_full(&pr, &c, 1.0, 0);
+        if (cases[i].unsubscribed) {
+            cr_assert_eq(d.action, INDIV_NONE, "case %zu", i);
+            cr_assert_eq(d.reason, INDIV_R_UNSUBSCRIBED, "case %zu", i);
+        } else {
+            cr_assert_eq(d.action, INDIV_CONTACT, "case %zu: %s", i,
+                         indiv_reason_name(d.reason));
+        }
+    }
+}
+
+Test(policy, no_accepted_contact_channel_gives_none) {
+    double t[DIMS] = {1, 0, 0, 0, 0};
+    indiv_profile pr = person(t, PLAIN);
+    static const unsigned masks[] = {0, INDIV_CH_BIT(INDIV_CH_WEB),
+                                     INDIV_CH_BIT(INDIV_CH_WEB) |
+                                         INDIV_CH_BIT(INDIV_CH_STORE)};
+    for (size_t i = 0; i < sizeof masks / sizeof masks[0]; i++) {
+        indiv_consumer_row c = consumer(3);
+        c.channels = masks[i];
+        indiv_decision d = decide_full(&pr, &c, 1.0, 0);
+        cr_assert_eq(d.action, INDIV_NONE);
+        cr_assert_eq(d.reason, INDIV_R_NO_CHANNEL, "mask %u", masks[i]);
+    }
+    indiv_consumer_row c = consumer(3);
+    c.channels = INDIV_CH_BIT(INDIV_CH_WEB) | INDIV_CH_BIT(INDIV_CH_PUSH);
+    indiv_decision d = decide_full(&pr, &c, 1.0, 0);
+    cr_assert_eq(d.action, INDIV_CONTACT);
+    cr_assert_eq(d.channel, INDIV_CH_PUSH);
+}
+
+Test(policy, pressure_cap_holds_at_max_contacts_and_not_below) {
+    double t[DIMS] = {1, 0, 0, 0, 0};
+    indiv_profile pr = person(t, PLAIN);
+    indiv_consumer_row c = consumer(3);
+    P.max_contacts = 3;
+    P.per_days = 14;
+    indiv_decision d = decide_full(&pr, &c, 1.0, 3);
+    cr_assert_eq(d.action, INDIV_NONE);
+    cr_assert_eq(d.reason, INDIV_R_PRESSURE_CAP);
+    cr_assert_eq(d.contacts_recent, 3);
+    d = decide_full(&pr, &c, 1.0, 7);
+    cr_assert_eq(d.reason, INDIV_R_PRESSURE_CAP);
+    d = decide_full(&pr, &c, 1.0, 2);
+    cr_assert_eq(d.action, INDIV_CONTACT);
+    cr_assert_eq(d.contacts_recent, 2);
+    P.max_contacts = 0; /* at most 0 contacts: nobody */
+    d = decide_full(&pr, &c, 1.0, 0);
+    cr_assert_eq(d.reason, INDIV_R_PRESSURE_CAP);
+}
+
+Test(policy, zero_day_window_disables_the_cap) {
+    double t[DIMS] = {1, 0, 0, 0, 0};
+    indiv_profile pr = person(t, PLAIN);
+    indiv_consumer_row c = consumer(3);
+    P.per_days = 0;
+    P.max_contacts = 0;
+    indiv_decision d = decide_full(&pr, &c, 1.0, 50);
+    cr_assert_eq(d.action, INDIV_CONTACT, "%s", indiv_reason_name(d.reason));
+}
+
+/* ---- validity and threshold ---------------------------------------------------------
+ */
+
+Test(policy, all_scores_below_threshold_give_none_with_the_best_score) {
+    double t[DIMS] = {0.2, 0.8, 0, 0, 0}; /* BRAVO: logit -3.2 + 3.2 = 0, p = 0.5 */
+    indiv_profile pr = person(t, PLAIN);
+    P.threshold = 0.6;
+    P.serendipity = 0;
+    indiv_decision d = decide(&pr, 11);
+    cr_assert_eq(d.action, INDIV_NONE);
+    cr_assert_eq(d.reason, INDIV_R_BELOW_THRESHOLD);
+    cr_assert_eq(d.n_offers, 0);
+    cr_assert(d.has_best);
+    cr_assert_eq(d.best_offer, B0, "best %zu: ties go to the lower catalog index",
+                 d.best_offer);
+    cr_assert_float_eq(d.best_p, 0.5, EPS);
+    cr_assert_eq(d.send_at, INDIV_TS_NONE);
+    /* The same person just above the threshold is contacted. */
+    P.threshold = 0.5 - 1e-9;
+    d = decide(&pr, 11);
+    cr_assert_eq(d.action, INDIV_CONTACT);
+    cr_assert_eq(d.offers[0].offer, B0);
+}
+
+Test(policy, the_threshold_boundary_is_inclusive_both_ways) {
+    double t[DIMS] = {0.6, 0.25, 0.15, 0, 0};
+    indiv_profile pr = person(t, PLAIN);
+    double pa = p_of(0.6, A0);
+    P.serendipity = 0;
+    P.slots = 8;
+    P.threshold = pa - 1e-9;
+    indiv_decision d = decide(&pr, 1);
+    cr_assert_eq(d.n_offers, 3, "the three ALPHA offers are just above τ");
+    P.threshold = pa + 1e-9;
+    d = decide(&pr, 1);
+    cr_assert_eq(d.action, INDIV_NONE);
+    cr_assert_eq(d.reason, INDIV_R_BELOW_THRESHOLD);
+    cr_assert_float_eq(d.best_p, pa, EPS);
+}
+
+Test(policy, no_valid_offer_gives_none) {
+    double t[DIMS] = {1, 0, 0, 0, 0};
+    indiv_profile pr = person(t, PLAIN);
+    memset(valid, 0, sizeof valid);
+    indiv_decision d = decide(&pr, 4);
+    cr_assert_eq(d.action, INDIV_NONE);
+    cr_assert_eq(d.reason, INDIV_R_NO_VALID_OFFER);
+    cr_assert_eq(d.has_best, 0);
+}
+
+Test(policy, invalid_offers_are_never_proposed_nor_best) {
+    double t[DIMS] = {0.7, 0.3, 0, 0, 0};
+    indiv_profile pr = person(t, PLAIN);
+    valid[A0] = valid[A2] = valid[D0] = 0;
+    P.serendipity = 1;
+    P.floor = 0.001;
+    P.threshold = 0.35;
+    for (int64_t id = 1; id <= 200; id++) {
+        indiv_decision d = decide(&pr, id);
+        cr_assert_eq(d.action, INDIV_CONTACT);
+        cr_assert_eq(d.offers[0].offer, A1);
+        for (int k = 0; k < d.n_offers; k++)
+            cr_assert(valid[d.offers[k].offer], "invalid offer %zu proposed",
+                      d.offers[k].offer);
+    }
+    P.threshold = 0.99;
+    indiv_decision d = decide(&pr, 1);
+    cr_assert_eq(d.best_offer, A1);
+}
+
+/* ---- ranking
+ * ------------------------------------------------------------------------------ */
+
+Test(policy, ranking_orders_by_propensity_and_ties_by_catalog_index) {
+    /* Logits: ALPHA -0.8 (three tied offers), DELTA -2.0, BRAVO -2.2, CHARLIE -2.6,
+     * ECHO -3.2 + 1.2·pop(E0). */
+    double t[DIMS] = {0.6, 0.25, 0.15, 0, 0};
+    indiv_profile pr = person(t, PLAIN);
+    P.threshold = 0;
+    P.slots = NOFF;
+    P.serendipity = 0;
+    indiv_decision d = decide(&pr, 1);
+    static const size_t want[NOFF] = {A0, A1, A2, D0, B0, B1, E0, C0};
+    cr_assert_eq(d.n_offers, NOFF);
+    for (int k = 0; k < NOFF; k++) {
+        cr_assert_eq(d.offers[k].offer, want[k], "rank %d: offer %zu, want %zu", k + 1,
+                     d.offers[k].offer, want[k]);
+        cr_assert_eq(d.offers[k].rank, k + 1);
+        cr_assert_eq(d.offers[k].kind, INDIV_KIND_RELEVANT);
+        cr_assert_float_eq(d.offers[k].p,
+                           indiv_score_propensity(scorer, block, 0, want[k]), EPS);
+        if (k > 0)
+            cr_assert(d.offers[k].p <= d.offers[k - 1].p);
+    }
+    cr_assert_float_eq(d.offers[0].p, p_of(0.6, A0), EPS);
+    cr_assert_float_eq(d.offers[0].affinity, 0.6, EPS);
+}
+
+Test(policy, slots_limit_the_offers_and_keep_the_best) {
+    double t[DIMS] = {0.6, 0.25, 0.15, 0, 0};
+    indiv_profile pr = person(t, PLAIN);
+    P.threshold = 0;
+    P.serendipity = 0;
+    static const size_t want[NOFF] = {A0, A1, A2, D0, B0, B1, E0, C0};
+    for (int slots = 1; slots <= NOFF + 2; slots++) {
+        P.slots = slots;
+        indiv_decision d = decide(&pr, 1);
+        int expect = slots < NOFF ? slots : NOFF;
+        cr_assert_eq(d.n_offers, expect, "slots %d: %d offers", slots, d.n_offers);
+        for (int k = 0; k < d.n_offers; k++)
+            cr_assert_eq(d.offers[k].offer, want[k], "slots %d rank %d", slots, k + 1);
+    }
+}
+
+Test(policy, rank_by_value_orders_by_expected_margin) {
+    double t[DIMS] = {0.6, 0.25, 0.15, 0, 0};
+    indiv_profile pr = person(t, PLAIN);
+    P.threshold = 0;
+    P.slots = NOFF;
+    P.serendipity = 0;
+    P.rank_by_value = 1;
+    indiv_decision d = decide(&pr, 1);
+    cr_assert_eq(d.n_offers, NOFF);
+    for (int k = 0; k < NOFF; k++) {
+        const indiv_offer *o = indiv_catalog_offer(cat, d.offers[k].offer);
+        cr_assert_float_eq(d.offers[k].value, d.offers[k].p * o->price * o->margin, EPS);
+        if (k > 0)
+            cr_assert(d.offers[k].value <= d.offers[k - 1].value, "rank %d", k + 1);
+    }
+    /* B0 (p 0.10 × 100 × 0.3 = 3.0) beats A2 (0.31 × 20 × 0.4 = 2.5) though less likely.
+     */
+    cr_assert_eq(d.offers[0].offer, B0);
+    cr_assert_eq(d.offers[1].offer, A2);
+    cr_assert_eq(d.offers[2].offer, A0);
+    /* With a threshold, value only orders what passed it. */
+    P.threshold = 0.3;
+    d = decide(&pr, 1);
+    cr_assert_eq(d.n_offers, 3);
+    cr_assert_eq(d.offers[0].offer, A2);
+    cr_assert_eq(d.offers[1].offer, A0);
+    cr_assert_eq(d.offers[2].offer, A1);
+}
+
+/* ---- channel
+ * ------------------------------------------------------------------------------ */
+
+Test(policy, channel_is_the_best_reaction_rate_among_accepted_channels) {
+    double t[DIMS] = {1, 0, 0, 0, 0};
+    indiv_profile pr = person(t, PLAIN);
+    pr.react_rate[0] = 0.2; /* email */
+    pr.react_rate[1] = 0.5; /* sms */
+    pr.react_rate[2] = 0.3; /* push */
+    static const struct {
+        unsigned mask;
+        int want;
+        double rate;
+    } cases[] = {
+        {INDIV_CH_CONTACTABLE, INDIV_CH_SMS, 0.5},
+        {INDIV_CH_BIT(INDIV_CH_EMAIL) | INDIV_CH_BIT(INDIV_CH_PUSH), INDIV_CH_PUSH, 0.3},
+        {INDIV_CH_BIT(INDIV_CH_EMAIL) | INDIV_CH_BIT(INDIV_CH_WEB), INDIV_CH_EMAIL, 0.2},
+        {INDIV_CH_BIT(INDIV_CH_PUSH), INDIV_CH_PUSH, 0.3},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        indiv_consumer_row c = consumer(5);
+        c.channels = cases[i].mask;
+        indiv_decision d = decide_full(&pr, &c, 1.0, 0);
+        cr_assert_eq(d.action, INDIV_CONTACT);
+        cr_assert_eq(d.channel, cases[i].want, "case %zu: channel %d", i, d.channel);
+        for (int k = 0; k < d.n_offers; k++)
+            cr_assert_float_eq(d.offers[k].p_channel, d.offers[k].p * cases[i].rate, EPS);
+    }
+}
+
+Test(policy, equal_rates_go_to_email_then_sms_then_push) {
+    double t[DIMS] = {1, 0, 0, 0, 0};
+    indiv_profile pr = person(t, PLAIN);
+    pr.react_rate[0] = pr.react_rate[1] = pr.react_rate[2] = 0.25;
+    indiv_consumer_row c = consumer(5);
+    indiv_decision d = decide_full(&pr, &c, 1.0, 0);
+    cr_assert_eq(d.channel, INDIV_CH_EMAIL);
+    c.channels = INDIV_CH_BIT(INDIV_CH_SMS) | INDIV_CH_BIT(INDIV_CH_PUSH);
+    d = decide_full(&pr, &c, 1.0, 0);
+    cr_assert_eq(d.channel, INDIV_CH_SMS);
+}
+
+Test(policy, without_channel_features_the_first_accepted_channel_is_used) {
+    double t[DIMS] = {1, 0, 0, 0, 0};
+    indiv_profile pr = person(t, INDIV_FEAT_TASTE);
+    pr.react_rate[2] = 0.9; /* ignored: the group is off */
+    indiv_consumer_row c = consumer(5);
+    c.channels = INDIV_CH_BIT(INDIV_CH_SMS) | INDIV_CH_BIT(INDIV_CH_PUSH);
+    indiv_decision d = decide_full(&pr, &c, 1.0, 0);
+    cr_assert_eq(d.channel, INDIV_CH_SMS);
+    P.threshold = 0.1; /* without a profile, D0 at p 0.12 is the best */
+    d = decide_full(NULL, &c, 1.0, 0);
+    cr_assert_eq(d.action, INDIV_CONTACT);
+    cr_assert_eq(d.channel, INDIV_CH_SMS);
+    cr_assert_eq(d.personalised, 0);
+}
+
+/* ---- divergence
+ * ------------------------------------------------------------------------- */
+
+/* Tastes that cycle over consumers: each leaves at least one category at zero. */
+static void taste_of(int64_t id, double t[DIMS]) {
+    static const double tastes[4][DIMS] = {{0.7, 0.3, 0, 0, 0},
+                                           {0, 0.9, 0.1, 0, 0},
+                                           {0.5, 0, 0.5, 0, 0},
+                                           {0.2, 0.2, 0.2, 0.2, 0}};
+    memcpy(t, tastes[id % 4], DIMS * sizeof *t);
+}
+
+Test(policy, epsilon_zero_never_diverges) {
+    P.serendipity = 0;
+    P.floor = 0.001;
+    P.bubble = 0.5;
+    for (P.divergence = INDIV_DIV_RIDE_ALONG; (int)P.divergence <= INDIV_DIV_STANDALONE;
+         P.divergence++) {
+        int contacts = 0;
+        for (int64_t id = 1; id <= 3000; id++) {
+            double t[DIMS];
+            taste_of(id, t);
+            indiv_profile pr = person(t, PLAIN | INDIV_FEAT_OPENNESS);
+            indiv_decision d = decide(&pr, id);
+            cr_assert_eq(d.divergence_drawn, 0);
+            cr_assert_eq(n_divergent(&d), 0, "consumer %lld", (long long)id);
+            cr_assert_neq(d.reason, INDIV_R_DIVERGENT_ALONE);
+            contacts += d.action == INDIV_CONTACT;
+        }
+        cr_assert_gt(contacts, 1000, "the test needs contacts to mean anything");
+    }
+}
+
+/* ε = 1, openness 1: every contact carries exactly one divergent offer, outside the
+ * bubble and above the floor, in the last rank, after the best relevant ones. */
+static void check_always_diverges(unsigned features) {
+    P.serendipity = 1;
+    P.floor = 0.03;
+    P.bubble = 0.05;
+    /* Ride-along with a single slot has no room (tested on its own below). */
+    for (P.slots = P.divergence == INDIV_DIV_STANDALONE ? 1 : 2; P.slots <= 4;
+         P.slots++) {
+        for (int64_t id = 1; id <= 400; id++) {
+            double t[DIMS];
+            taste_of(id, t);
+            indiv_profile pr = person(t, features);
+            indiv_decision d = decide(&pr, id);
+            cr_assert(d.divergence_drawn, "consumer %lld", (long long)id);
+            if (d.action != INDIV_CONTACT)
+                continue;
+            cr_assert_eq(n_divergent(&d), 1, "slots %d consumer %lld: %d divergent",
+                         P.slots, (long long)id, n_divergent(&d));
+            cr_assert_leq(d.n_offers, P.slots);
+            const indiv_decided_offer *o = &d.offers[d.n_offers - 1];
+            cr_assert_eq(o->kind, INDIV_KIND_DIVERGENT, "the divergent offer is last");
+            cr_assert_lt(o->affinity, P.bubble);
+            cr_assert_geq(o->p, P.floor - EPS);
+            cr_assert_float_eq(o->affinity, indiv_score_affinity(block, 0)[o->offer],
+                               EPS);
+            for (int k = 0; k < d.n_offers; k++)
+                cr_assert_eq(d.offers[k].rank, k + 1);
+        }
+    }
+}
+
+Test(policy, epsilon_one_with_openness_one_always_diverges) {
+    check_always_diverges(PLAIN); /* no openness group: openness counts as 1 */
+    check_always_diverges(PLAIN | INDIV_FEAT_OPENNESS); /* person() sets openness 1 */
+    P.divergence = INDIV_DIV_STANDALONE;
+    check_always_diverges(PLAIN);
+}
+
+Test(policy, ride_along_takes_the_last_slot_when_all_are_full) {
+    double t[DIMS] = {0.7, 0.3, 0, 0, 0}; /* ALPHA p 0.40: three relevant offers */
+    indiv_profile pr = person(t, PLAIN);
+    P.serendipity = 1;
+    P.floor = 0.03;
+    P.slots = 3;
+    indiv_decision d = decide(&pr, 9);
+    cr_assert_eq(d.reason, INDIV_R_RELEVANT);
+    cr_assert_eq(d.n_offers, 3);
+    cr_assert_eq(d.offers[0].offer, A0);
+    cr_assert_eq(d.offers[1].offer, A1);
+    cr_assert_eq(d.offers[2].kind, INDIV_KIND_DIVERGENT);
+    cr_assert(d.offers[2].offer >= C0, "picked %zu, not out of the bubble",
+              d.offers[2].offer);
+    P.slots = 4; /* room left: the divergent offer is added after the three */
+    d = decide(&pr, 9);
+    cr_assert_eq(d.n_offers, 4);
+    cr_assert_eq(d.offers[2].offer, A2);
+    cr_assert_eq(d.offers[3].kind, INDIV_KIND_DIVERGENT);
+}
+
+/* Count of placed divergent offers over n consumers with openness o(i), compared with
+ * the Poisson-binomial mean Σ ε·o(i) within the CONFIDENCE normal interval. */
+static void check_share(double eps, double (*openness)(int64_t), int64_t n) {
+    P.serendipity = eps;
+    P.floor = 0.03;
+    double mean = 0, var = 0;
+    int64_t placed = 0, drawn = 0;
+    for (int64_t id = 1; id <= n; id++) {
+        double t[DIMS] = {0.7, 0.3, 0, 0, 0};
+        indiv_profile pr = person(t, PLAIN | INDIV_FEAT_OPENNESS);
+        pr.openness = openness(id);
+        indiv_decision d = decide(&pr, id);
+        cr_assert_eq(d.action, INDIV_CONTACT);
+        placed += n_divergent(&d);
+        drawn += d.divergence_drawn;
+        double q = eps * pr.openness;
+        mean += q;
+        var += q * (1 - q);
+    }
+    cr_assert_eq(placed, drawn, "a candidate and a companion always exist here");
+    double hw = half_width(var);
+    cr_assert(fabs((double)placed - mean) <= hw,
+              "ε %.2f: %lld divergent contacts of %lld, expected %.1f ± %.1f", eps,
+              (long long)placed, (long long)n, mean, hw);
+}
+
+static double openness_one(int64_t id) {
+    (void)id;
+    return 1.0;
+}
+
+static double openness_varied(int64_t id) {
+    return 0.05 + 0.9 * (double)(id % 10) / 9.0;
+}
+
+Test(policy, divergent_share_matches_epsilon_times_openness) {
+    check_share(0.3, openness_one, 20000);
+    check_share(0.1, openness_varied, 20000);
+    check_share(0.75, openness_varied, 20000);
+}
+
+Test(policy, divergent_draws_are_proportional_to_propensity) {
+    /* Candidates outside the bubble: C0 (p 0.039), D0 (popular) and E0 (bought once). */
+    double t[DIMS] = {0.7, 0.3, 0, 0, 0};
+    indiv_profile pr = person(t, PLAIN);
+    P.serendipity = 1;
+    P.floor = 0.03;
+    const int64_t n = 20000;
+    int64_t picks[NOFF] = {0};
+    for (int64_t id = 1; id <= n; id++) {
+        indiv_decision d = decide(&pr, id);
+        cr_assert_eq(n_divergent(&d), 1);
+        picks[d.offers[d.n_offers - 1].offer]++;
+    }
+    double pc = p_of(0, C0), pd = p_of(0, D0), pe = p_of(0, E0), tot = pc + pd + pe;
+    cr_assert(pd > 2 * pc && pe > pc, "the candidates must differ for the test to bite");
+    const int cand[3] = {C0, D0, E0};
+    const double share[3] = {pc / tot, pd / tot, pe / tot};
+    int64_t sum = 0;
+    for (int k = 0; k < 3; k++) {
+        double mean = (double)n * share[k], hw = half_width(mean * (1 - share[k]));
+        cr_assert(fabs((double)picks[cand[k]] - mean) <= hw,
+                  "offer %d picked %lld times, expected %.1f ± %.1f", cand[k],
+                  (long long)picks[cand[k]], mean, hw);
+        sum += picks[cand[k]];
+    }
+    cr_assert_eq(sum, n, "only out-of-bubble offers above the floor may be drawn");
+}
+
+Test(policy, ride_along_never_contacts_on_a_divergent_offer_alone) {
+    double t[DIMS] = {1, 0, 0, 0, 0}; /* ALPHA p 0.69; nothing else above 0.12 */
+    indiv_profile pr = person(t, PLAIN);
+    P.serendipity = 1;
+    P.floor = 0.03;
+    P.threshold = 0.9; /* nothing relevant */
+    indiv_decision d = decide(&pr, 21);
+    cr_assert_eq(d.action, INDIV_NONE);
+    cr_assert_eq(d.reason, INDIV_R_BELOW_THRESHOLD);
+    cr_assert_eq(d.n_offers, 0);
+    cr_assert(d.divergence_drawn);
+    cr_assert_eq(d.divergence_miss, INDIV_DIVMISS_NO_COMPANION);
+    cr_assert(d.has_best);
+    cr_assert_eq(d.best_offer, A0);
+    cr_assert_float_eq(d.best_p, p_of(1, A0), EPS);
+    /* Over many consumers and tastes: every contact has a relevant offer. */
+    P.threshold = 0.3;
+    for (int64_t id = 1; id <= 2000; id++) {
+        double tt[DIMS];
+        taste_of(id, tt);
+        indiv_profile q = person(tt, PLAIN);
+        d = decide(&q, id);
+        cr_assert_neq(d.reason, INDIV_R_DIVERGENT_ALONE);
+        if (d.action == INDIV_CONTACT)
+            cr_assert_eq(d.offers[0].kind, INDIV_KIND_RELEVANT, "consumer %lld",
+                         (long long)id);
+    }
+}
+
+Test(policy, standalone_contacts_on_a_plausible_offer_outside_the_bubble) {
+    double t[DIMS] = {1, 0, 0, 0, 0};
+    indiv_profile pr = person(t, PLAIN);
+    P.serendipity = 1;
+    P.floor = 0.03;
+    P.threshold = 0.9;
+    P.divergence = INDIV_DIV_STANDALONE;
+    indiv_decision d = decide(&pr, 21);
+    cr_assert_eq(d.action, INDIV_CONTACT);
+    cr_assert_eq(d.reason, INDIV_R_DIVERGENT_ALONE);
+    cr_assert_eq(d.n_offers, 1);
+    cr_assert_eq(d.offers[0].kind, INDIV_KIND_DIVERGENT);
+    cr_assert_eq(d.offers[0].rank, 1);
+    cr_assert_lt(d.offers[0].affinity, P.bubble);
+    cr_assert_geq(d.offers[0].p, P.floor);
+    cr_assert_lt(d.offers[0].p, P.threshold);
+    cr_assert_eq(d.divergence_miss, INDIV_DIVMISS_NONE);
+    /* The drivers describe the offer actually sent. */
+    double terms[INDIV_TERM_COUNT];
+    indiv_score_terms(scorer, block, 0, d.offers[0].offer, terms);
+    for (int k = 0; k < INDIV_TERM_COUNT; k++)
+        cr_assert_float_eq(d.drivers[k], terms[k], EPS);
+    /* Without any plausible offer outside the bubble, standalone has nothing to send. */
+    P.floor = 0.5;
+    d = decide(&pr, 21);
+    cr_assert_eq(d.action, INDIV_NONE);
+    cr_assert_eq(d.reason, INDIV_R_BELOW_THRESHOLD);
+    cr_assert_eq(d.divergence_miss, INDIV_DIVMISS_NO_CANDIDATE);
+}
+
+Test(policy, standalone_single_slot_contact_with_only_a_divergent_offer_says_so) {
+    double t[DIMS] = {1, 0, 0, 0, 0};
+    indiv_profile pr = person(t, PLAIN);
+    P.serendipity = 1;
+    P.floor = 0.03;
+    P.slots = 1;
+    P.divergence = INDIV_DIV_STANDALONE;
+    indiv_decision d = decide(&pr, 21);
+    cr_assert_eq(d.action, INDIV_CONTACT);
+    cr_assert_eq(d.n_offers, 1);
+    cr_assert_eq(d.offers[0].kind, INDIV_KIND_DIVERGENT, "standalone may replace it");
+    cr_assert_eq(d.reason, INDIV_R_DIVERGENT_ALONE,
+                 "the contact carries no relevant offer, yet says %s",
+                 indiv_reason_name(d.reason));
+}
+
+Test(policy, ride_along_with_a_single_slot_has_no_room) {
+    double t[DIMS] = {1, 0, 0, 0, 0};
+    indiv_profile pr = person(t, PLAIN);
+    P.serendipity = 1;
+    P.floor = 0.03;
+    P.slots = 1;
+    indiv_decision d = decide(&pr, 21);
+    cr_assert_eq(d.action, INDIV_CONTACT);
+    cr_assert_eq(d.reason, INDIV_R_RELEVANT);
+    cr_assert_eq(d.n_offers, 1);
+    cr_assert_eq(d.offers[0].offer, A0);
+    cr_assert(d.divergence_drawn);
+    cr_assert_eq(d.divergence_miss, INDIV_DIVMISS_NO_ROOM);
+}
+
+Test(policy, no_candidate_above_the_floor_leaves_the_relevant_offers) {
+    double t[DIMS] = {1, 0, 0, 0, 0};
+    indiv_profile pr = person(t, PLAIN);
+    P.serendipity = 1;
+    P.floor = 0.2; /* out of the bubble, the best is D0 at p 0.12 */
+    indiv_decision d = decide(&pr, 21);
+    cr_assert_eq(d.action, INDIV_CONTACT);
+    cr_assert_eq(n_divergent(&d), 0);
+    cr_assert_eq(d.n_offers, 3);
+    cr_assert(d.divergence_drawn);
+    cr_assert_eq(d.divergence_miss, INDIV_DIVMISS_NO_CANDIDATE);
+    P.floor = 0.03;
+    P.bubble = 0.0; /* nothing has an affinity below 0: no bubble to leave */
+    d = decide(&pr, 21);
+    cr_assert_eq(d.divergence_miss, INDIV_DIVMISS_NO_CANDIDATE);
+}
+
+Test(policy, consumers_without_a_profile_never_diverge) {
+    P.serendipity = 1;
+    P.floor = 0.001;
+    P.threshold = 0.1;
+    P.divergence = INDIV_DIV_STANDALONE;
+    for (int64_t id = 1; id <= 300; id++) {
+        indiv_decision d = decide(NULL, id);
+        cr_assert_eq(d.personalised, 0);
+        cr_assert_eq(d.divergence_drawn, 0);
+        cr_assert_eq(n_divergent(&d), 0);
+        /* Popularity only: D0 then E0, p = sigmoid(-3.2 + 1.2 pop). */
+        cr_assert_eq(d.action, INDIV_CONTACT);
+        cr_assert_eq(d.offers[0].offer, D0);
+        cr_assert_eq(d.send_at, T0);
+    }
+}
+
+Test(policy, divergent_picks_depend_on_seed_and_consumer_only) {
+    P.serendipity = 1;
+    P.floor = 0.03;
+    enum { N = 300 };
+    size_t pick[N], pick2[N];
+    double t[DIMS] = {0.7, 0.3, 0, 0, 0};
+    indiv_profile pr = person(t, PLAIN);
+    for (int64_t id = 1; id <= N; id++) {
+        indiv_decision d = decide(&pr, id);
+        pick[id - 1] = d.offers[d.n_offers - 1].offer;
+    }
+    gsl_rng_set(rng, 12345); /* a dirty generator and the reverse order change nothing */
+    for (int64_t id = N; id >= 1; id--) {
+        indiv_decision d = decide(&pr, id);
+        cr_assert_eq(d.offers[d.n_offers - 1].offer, pick[id - 1], "consumer %lld",
+                     (long long)id);
+    }
+    P.seed = 2;
+    int changed = 0;
+    for (int64_t id = 1; id <= N; id++) {
+        indiv_decision d = decide(&pr, id);
+        pick2[id - 1] = d.offers[d.n_offers - 1].offer;
+        changed += pick2[id - 1] != pick[id - 1];
+    }
+    cr_assert_gt(changed, 0, "another seed must change some picks");
+}
+
+/* ---- timing
+ * ----------------------------------------------------------------------------- */
+
+/* Active at 19:00 on Wednesdays and Saturdays. */
+static indiv_profile evening_person(double *t) {
+    indiv_profile pr = person(t, PLAIN | INDIV_FEAT_MOMENTS);
+    for (int h = 0; h < 24; h++)
+        pr.hour[h] = 0.5 / 23;
+    pr.hour[19] = 0.5;
+    for (int d = 0; d < 7; d++)
+        pr.dow[d] = 0.4 / 5;
+    pr.dow[2] = pr.dow[5] = 0.3; /* 0 = Monday */
+    return pr;
+}
+
+static int64_t at(const char *iso) {
+    int64_t ts;
+    cr_assert_eq(indiv_time_parse(iso, &ts), 0, "%s", iso);
+    return ts;
+}
+
+Test(policy, next_slot_is_the_preferred_hour_on_an_active_day) {
+    double t[DIMS] = {1, 0, 0, 0, 0};
+    indiv_profile pr = evening_person(t);
+    static const char *const cases[][2] = {
+        {"2026-06-01T00:00:00Z", "2026-06-03T19:00:00Z"}, /* Monday → Wednesday */
+        {"2026-06-03T18:59:59Z", "2026-06-03T19:00:00Z"},
+        {"2026-06-03T19:00:00Z", "2026-06-03T19:00:00Z"}, /* at the slot: itself */
+        {"2026-06-03T19:00:01Z", "2026-06-06T19:00:00Z"}, /* just missed: Saturday */
+        {"2026-06-06T20:00:00Z", "2026-06-10T19:00:00Z"}, /* Saturday late: Wednesday */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        int64_t got = indiv_policy_next_slot(&pr, at(cases[i][0]));
+        char buf[INDIV_ISO_LEN];
+        cr_assert_eq(got, at(cases[i][1]), "from %s: %s, want %s", cases[i][0],
+                     indiv_time_format(got, buf), cases[i][1]);
+    }
+    /* A decision carries it as its send time. */
+    P.as_of = at("2026-06-01T08:30:00Z");
+    indiv_decision d = decide(&pr, 3);
+    cr_assert_eq(d.action, INDIV_CONTACT);
+    cr_assert_eq(d.send_at, at("2026-06-03T19:00:00Z"));
+}
+
+Test(policy, next_slot_without_moments_is_the_time_itself) {
+    double t[DIMS] = {1, 0, 0, 0, 0};
+    indiv_profile pr = evening_person(t);
+    pr.features &= ~(unsigned)INDIV_FEAT_MOMENTS;
+    cr_assert_eq(indiv_policy_next_slot(&pr, T0 + 17), T0 + 17);
+    cr_assert_eq(indiv_policy_next_slot(NULL, T0 + 17), T0 + 17);
+}
+
+/* A regular buyer (intervals of 30 ± 3 days over 20 purchases) who bought yesterday. */
+static indiv_profile regular_buyer(double *t, double mean, double sd, double days_since) {
+    indiv_profile pr = person(t, PLAIN | INDIV_FEAT_RHYTHM);
+    pr.orders = 21;
+    pr.n_intervals = 20;
+    pr.interval_mean_days = mean;
+    pr.interval_sd_days = sd;
+    pr.first_purchase_ts = T0 - 600 * DAY_S;
+    pr.last_purchase_ts = T0 - (int64_t)llround(days_since * (double)DAY_S);
+    return pr;
+}
+
+static double readiness_at(const indiv_profile *pr, const indiv_rhythm_prior *prior,
+                           int64_t t) {
+    return indiv_profile_readiness(pr, prior, P.rhythm_prior_strength, t,
+                                   P.readiness_horizon_days);
+}
+
+static indiv_decision decide_ready(const indiv_profile *pr,
+                                   const indiv_rhythm_prior *prior) {
+    indiv_consumer_row c = consumer(8);
+    double r = readiness_at(pr, prior, P.as_of);
+    indiv_score_set_row(scorer, block, 0, pr, r);
+    cr_assert_eq(indiv_score_run(scorer, block, 1, NULL), 0);
+    indiv_policy_input in = {&c, pr, r, 0};
+    indiv_decision d;
+    indiv_policy_decide(&P, scorer, block, 0, cat, valid, &in, prior, rng, &d);
+    cr_assert_float_eq(d.readiness, r, EPS);
+    return d;
+}
+
+Test(policy, not_ready_defers_to_the_first_ready_day) {
+    double t[DIMS] = {1, 0, 0, 0, 0};
+    indiv_rhythm_prior prior = {30, 0.01, 100, 100};
+    /* Bought 1 to 4 days ago: the first ready day moves, whatever its parity. */
+    for (int since = 1; since <= 4; since++) {
+        indiv_profile pr = regular_buyer(t, 30, 3, since);
+        cr_assert_lt(readiness_at(&pr, &prior, T0), P.min_readiness);
+        indiv_decision d = decide_ready(&pr, &prior);
+        cr_assert_eq(d.action, INDIV_DEFER);
+        cr_assert_eq(d.reason, INDIV_R_NOT_READY);
+        cr_assert_gt(d.n_offers, 0, "a deferral says what it would send");
+        cr_assert_neq(d.channel, 0);
+        /* Without moments the deferral is a whole number of days after as_of, and that
+         * day is the first on which readiness reaches the minimum. */
+        int64_t days = (d.send_at - T0) / DAY_S;
+        cr_assert_eq(d.send_at, T0 + days * DAY_S);
+        cr_assert(days >= 1 && days <= INDIV_DEFER_MAX_DAYS);
+        cr_assert_geq(readiness_at(&pr, &prior, d.send_at), P.min_readiness);
+        cr_assert_lt(readiness_at(&pr, &prior, d.send_at - DAY_S), P.min_readiness,
+                     "bought %d days ago: day %lld is not the first ready day", since,
+                     (long long)days);
+        /* Intervals of 30 ± 3 days: the 7-day horizon reaches 5% about 30 - 1.645·3 - 7
+         * ≈ 18 days after the last purchase. */
+        cr_assert(days + since >= 15 && days + since <= 22, "deferred %lld days",
+                  (long long)days);
+    }
+}
+
+Test(policy, a_deferral_goes_to_the_preferred_slot_of_that_day_or_after) {
+    double t[DIMS] = {1, 0, 0, 0, 0};
+    indiv_rhythm_prior prior = {30, 0.01, 100, 100};
+    indiv_profile pr = regular_buyer(t, 30, 3, 1);
+    indiv_profile ev = evening_person(t);
+    memcpy(pr.hour, ev.hour, sizeof pr.hour);
+    memcpy(pr.dow, ev.dow, sizeof pr.dow);
+    pr.features |= INDIV_FEAT_MOMENTS;
+    indiv_decision d = decide_ready(&pr, &prior);
+    cr_assert_eq(d.action, INDIV_DEFER);
+    cr_assert_eq(indiv_time_hour(d.send_at), 19);
+    int dow = indiv_time_dow(d.send_at);
+    cr_assert(dow == 2 || dow == 5, "deferred to day %d", dow);
+    int64_t day = 1;
+    while (readiness_at(&pr, &prior, T0 + day * DAY_S) < P.min_readiness)
+        day++;
+    cr_assert_eq(d.send_at, indiv_policy_next_slot(&pr, T0 + day * DAY_S));
+}
+
+Test(policy, readiness_that_only_falls_gives_none_not_ready_within_horizon) {
+    /* Gamma shape k = 1 / cv² = 0.25 < 1: the hazard falls with time since the last
+     * purchase, so readiness never rises again. */
+    double t[DIMS] = {1, 0, 0, 0, 0};
+    indiv_rhythm_prior prior = {30, 4.0, 100, 100};
+    indiv_profile pr = regular_buyer(t, 30, 60, 100);
+    P.min_readiness = 0.5;
+    cr_assert_lt(readiness_at(&pr, &prior, T0), 0.5);
+    cr_assert_lt(readiness_at(&pr, &prior, T0 + 60 * DAY_S),
+                 readiness_at(&pr, &prior, T0));
+    indiv_decision d = decide_ready(&pr, &prior);
+    cr_assert_eq(d.action, INDIV_NONE);
+    cr_assert_eq(d.reason, INDIV_R_NEVER_READY);
+    cr_assert_eq(d.send_at, INDIV_TS_NONE);
+}
+
+Test(policy, a_huge_interval_gives_none_not_ready_within_horizon) {
+    double t[DIMS] = {1, 0, 0, 0, 0};
+    indiv_rhythm_prior prior = {10000, 1e-4, 100, 100};
+    indiv_profile pr = regular_buyer(t, 10000, 100, 1);
+    indiv_decision d = decide_ready(&pr, &prior);
+    cr_assert_eq(d.action, INDIV_NONE);
+    cr_assert_eq(d.reason, INDIV_R_NEVER_READY);
+    cr_assert_lt(readiness_at(&pr, &prior, T0 + INDIV_DEFER_MAX_DAYS * DAY_S),
+                 P.min_readiness);
+}
+
+Test(policy, ready_or_without_rhythm_is_contacted_now) {
+    double t[DIMS] = {1, 0, 0, 0, 0};
+    indiv_rhythm_prior prior = {30, 0.01, 100, 100};
+    indiv_profile pr = regular_buyer(t, 30, 3, 27); /* due now */
+    cr_assert_geq(readiness_at(&pr, &prior, T0), P.min_readiness);
+    indiv_decision d = decide_ready(&pr, &prior);
+    cr_assert_eq(d.action, INDIV_CONTACT);
+    cr_assert_eq(d.send_at, T0);
+    /* The same low readiness without the rhythm group defers nobody. */
+    indiv_profile plain = person(t, PLAIN);
+    indiv_consumer_row c = consumer(8);
+    d = decide_full(&plain, &c, 0.0, 0);
+    cr_assert_eq(d.action, INDIV_CONTACT);
+}
+
+/* ---- parameters and names
+ * ---------------------------------------------------------------- */
+
+Test(policy, params_init_gives_the_documented_defaults) {
+    indiv_policy_params p;
+    indiv_policy_params_init(&p);
+    cr_assert_float_eq(p.threshold, 0.30, EPS);
+    cr_assert_eq(p.slots, 3);
+    cr_assert_eq(p.rank_by_value, 0);
+    cr_assert_float_eq(p.serendipity, 0.10, EPS);
+    cr_assert_float_eq(p.bubble, 0.05, EPS);
+    cr_assert_float_eq(p.floor, 0.05, EPS);
+    cr_assert_eq(p.divergence, INDIV_DIV_RIDE_ALONG);
+    cr_assert_eq(p.max_contacts, 3);
+    cr_assert_float_eq(p.per_days, 14, EPS);
+    cr_assert_float_eq(p.min_readiness, 0.05, EPS);
+    cr_assert_float_eq(p.readiness_horizon_days, 7, EPS);
+    cr_assert_eq(p.seed, 1);
+    cr_assert_eq(indiv_policy_params_validate(&p, NULL), 0);
+}
+
+Test(policy, params_validate_names_each_bad_parameter) {
+    static const struct {
+        const char *name;
+        double v;
+    } cases[] = {{"threshold", -0.1},
+                 {"threshold", 1.1},
+                 {"threshold", NAN},
+                 {"slots", 0},
+                 {"slots", INDIV_SLOTS_MAX + 1},
+                 {"serendipity", 1.5},
+                 {"serendipity", -0.01},
+                 {"bubble", -1},
+                 {"floor", 2},
+                 {"max-contacts", -1},
+                 {"per-days", -1},
+                 {"per-days", INFINITY},
+                 {"min-readiness", 1.1},
+                 {"readiness horizon", 0},
+                 {"divergence", 7},
+                 {"rhythm prior strength", 0},
+                 {"rhythm prior strength", NAN}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        indiv_policy_params p;
+        indiv_policy_params_init(&p);
+        const char *n = cases[i].name;
+        double v = cases[i].v;
+        if (!strcmp(n, "threshold"))
+            p.threshold = v;
+        else if (!strcmp(n, "slots"))
+            p.slots = (int)v;
+        else if (!strcmp(n, "serendipity"))
+            p.serendipity = v;
+        else if (!strcmp(n, "bubble"))
+            p.bubble = v;
+        else if (!strcmp(n, "floor"))
+            p.floor = v;
+        else if (!strcmp(n, "max-contacts"))
+            p.max_contacts = (int)v;
+        else if (!strcmp(n, "per-days"))
+            p.per_days = v;
+        else if (!strcmp(n, "min-readiness"))
+            p.min_readiness = v;
+        else if (!strcmp(n, "readiness horizon"))
+            p.readiness_horizon_days = v;
+        else if (!strcmp(n, "divergence"))
+            p.divergence = (indiv_divergence_mode)v;
+        else
+            p.rhythm_prior_strength = v;
+        indiv_error err = {0};
+        cr_assert_eq(indiv_policy_params_validate(&p, &err), INDIV_EINVAL,
+                     "case %zu (%s = %g) accepted", i, n, v);
+        cr_assert(strstr(err.msg, n), "case %zu: '%s' lacks %s", i, err.msg, n);
+    }
+}
+
+Test(policy, names_are_stable) {
+    static const char *const reasons[INDIV_R_COUNT] = {
+        "relevant_offers", "divergent_offer_alone",
+        "not_ready",       "no_contact_consent",
+        "unsubscribed",    "no_accepted_channel",
+        "pressure_cap",    "no_valid_offer",
+        "below_threshold", "not_ready_within_horizon"};
+    for (int r = 0; r < INDIV_R_COUNT; r++)
+        cr_assert_str_eq(indiv_reason_name((indiv_reason)r), reasons[r]);
+    cr_assert_str_eq(indiv_reason_name(INDIV_R_COUNT), "?");
+    cr_assert_str_eq(indiv_action_name(INDIV_NONE), "none");
+    cr_assert_str_eq(indiv_action_name(INDIV_CONTACT), "contact");
+    cr_assert_str_eq(indiv_action_name(INDIV_DEFER), "defer");
+    cr_assert_str_eq(indiv_action_name((indiv_action)3), "?");
+    cr_assert_str_eq(indiv_divergence_miss_name(INDIV_DIVMISS_NO_CANDIDATE),
+                     "no_plausible_offer_outside_bubble");
+    cr_assert_str_eq(indiv_divergence_miss_name(INDIV_DIVMISS_NO_COMPANION),
+                     "no_relevant_offer_to_ride_along");
+    cr_assert_str_eq(indiv_divergence_miss_name(INDIV_DIVMISS_NO_ROOM),
+                     "no_room_in_a_single_slot");
+    indiv_divergence_mode m = INDIV_DIV_RIDE_ALONG;
+    cr_assert_eq(indiv_divergence_parse("standalone", &m), 0);
+    cr_assert_eq(m, INDIV_DIV_STANDALONE);
+    cr_assert_str_eq(indiv_divergence_name(m), "standalone");
+    cr_assert_eq(indiv_divergence_parse("ride-along", &m), 0);
+    cr_assert_eq(m, INDIV_DIV_RIDE_ALONG);
+    cr_assert_str_eq(indiv_divergence_name(m), "ride-along");
+    cr_assert_eq(indiv_divergence_parse("Standalone", &m), INDIV_EINVAL);
+    cr_assert_eq(indiv_divergence_parse("", &m), INDIV_EINVAL);
+    cr_assert_eq(m, INDIV_DIV_RIDE_ALONG, "a refused name leaves the value");
+}

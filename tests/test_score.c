@@ -1,0 +1,351 @@
+/*
+ * test_score.c — the block scorer (score.h is the contract): the affinity block is X·F^T
+ * with X the tastes normalised to shares of their positive mass, checked against values
+ * computed by hand on a tiny catalog (three categories, d = 3, one-hot and a non-trivial
+ * feature matrix); logits equal the model's formula term by term with non-trivial
+ * weights; neutral rows; refusals; the logistic function and its inverse, including
+ * extreme values.
+ *
+ * Catalogs are loaded from tiny event logs written through the eventlog API.
+ */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "indiv/catalog.h"
+#include "indiv/eventlog.h"
+#include "indiv/model.h"
+#include "indiv/profile.h"
+#include "indiv/score.h"
+#include "testutil.h"
+
+#define EPS   1e-12
+#define T0    INT64_C(1780272000) /* 2026-06-01T00:00:00Z */
+#define DAY_S INT64_C(86400)
+
+static char *dir, *db;
+static indiv_eventlog *log_;
+static indiv_catalog *cat;
+
+/* Offers o0 (ALPHA), o1 (BRAVO), o2 (CHARLIE), o3 (ALPHA): categories 0, 1, 2. Purchases
+ * by one consumer give the offers different popularities. */
+static void setup(void) {
+    dir = tu_tmpdir();
+    db = tu_path(dir, "log.db");
+    indiv_error err = {0};
+    cr_assert_eq(indiv_eventlog_open(db, INDIV_EVENTLOG_CREATE, &log_, &err), 0, "%s",
+                 err.msg);
+    cr_assert_eq(indiv_eventlog_begin(log_, &err), 0, "%s", err.msg);
+    static const char *const cats[] = {"ALPHA", "BRAVO", "CHARLIE", "ALPHA"};
+    int64_t oid[4], cid;
+    for (int j = 0; j < 4; j++) {
+        char ext[16];
+        snprintf(ext, sizeof ext, "o%d", j);
+        indiv_offer_rec o = {ext,  ext,           cats[j],      10.0 + j,
+                             0.25, INDIV_TS_NONE, INDIV_TS_NONE};
+        cr_assert_eq(indiv_eventlog_add_offer(log_, &o, &oid[j], NULL, &err), 0, "%s",
+                     err.msg);
+    }
+    indiv_consumer_rec c = {"buyer", 1, 1, INDIV_CH_CONTACTABLE, NULL};
+    cr_assert_eq(indiv_eventlog_add_consumer(log_, &c, &cid, NULL, &err), 0, "%s",
+                 err.msg);
+    static const int buys[] = {1, 1, 1, 0, 3}; /* o1 three times, o0 and o3 once */
+    for (size_t k = 0; k < sizeof buys / sizeof buys[0]; k++) {
+        indiv_event ev = {cid,
+                          T0 - (int64_t)(k + 1) * DAY_S,
+                          0,
+                          oid[buys[k]],
+                          INDIV_EV_PURCHASE,
+                          INDIV_CH_WEB,
+                          1,
+                          10};
+        cr_assert_eq(indiv_eventlog_add_event(log_, &ev, &err), 0, "%s", err.msg);
+    }
+    cr_assert_eq(indiv_eventlog_commit(log_, &err), 0, "%s", err.msg);
+    cr_assert_eq(indiv_catalog_load(log_, &cat, &err), 0, "%s", err.msg);
+    cr_assert_eq(indiv_catalog_size(cat), 4);
+    cr_assert_eq(indiv_catalog_dims(cat), 3);
+}
+
+static void teardown(void) {
+    indiv_catalog_free(cat);
+    indiv_eventlog_close(log_);
+    free(db);
+    tu_rmtree(dir);
+}
+
+TestSuite(score, .init = setup, .fini = teardown);
+
+/* A model with weights far from the defaults, so that a swapped term shows. */
+static indiv_model odd_model(void) {
+    indiv_model m;
+    indiv_model_default(&m);
+    snprintf(m.id, sizeof m.id, "odd");
+    m.intercept = -1.7;
+    m.weight[INDIV_TERM_AFFINITY] = 2.385;
+    m.weight[INDIV_TERM_POPULARITY] = 0.75;
+    m.weight[INDIV_TERM_READINESS] = 1.3;
+    m.weight[INDIV_TERM_FREQUENCY] = -0.4;
+    m.popularity_half_life_days = 3.5;
+    return m;
+}
+
+/* A hand-made profile with every group on, taste t (3 values, borrowed). */
+static indiv_profile profile_with(double *t, double orders) {
+    indiv_profile pr;
+    indiv_profile_init(&pr);
+    pr.features = INDIV_FEAT_ALL;
+    pr.dims = 3;
+    pr.taste = t;
+    pr.orders = orders;
+    return pr;
+}
+
+static indiv_scorer *scorer_for(const indiv_model *m) {
+    indiv_scorer *s;
+    indiv_error err = {0};
+    cr_assert_eq(indiv_scorer_new(m, cat, &s, &err), 0, "%s", err.msg);
+    return s;
+}
+
+/* ---- the affinity block -------------------------------------------------------------
+ */
+
+Test(score, affinity_block_equals_hand_computed_product) {
+    static const double F[4 * 3] = {0.5,  1.25, -0.75, 2.0, 0.0, 0.5,
+                                    -1.5, 0.25, 3.0,   0.1, 0.2, 0.3};
+    indiv_error err = {0};
+    /* Named "category" so that the default model's feature space still matches. */
+    cr_assert_eq(indiv_catalog_set_features(cat, F, 3, "category", &err), 0, "%s",
+                 err.msg);
+    indiv_model m = odd_model();
+    indiv_scorer *s = scorer_for(&m);
+    indiv_score_block *b = indiv_score_block_new(s, 4);
+    cr_assert_not_null(b);
+    double t0[3] = {2.385, -0.5, 1.115}, t1[3] = {0, 0, 0}, t2[3] = {1, 1, 2};
+    indiv_profile p0 = profile_with(t0, 1), p1 = profile_with(t1, 1),
+                  p2 = profile_with(t2, 1);
+    indiv_score_set_row(s, b, 0, &p0, 0.5);
+    indiv_score_set_row(s, b, 1, &p1, 0.5);
+    indiv_score_set_row(s, b, 2, &p2, 0.5);
+    indiv_score_set_row(s, b, 3, NULL, 0.5);
+    cr_assert_eq(indiv_score_run(s, b, 4, &err), 0, "%s", err.msg);
+    /* x0 = (2.385, 0, 1.115) / 3.5 (the negative taste does not count); x2 = (1,1,2)/4.
+     */
+    static const double want[4][4] = {{0.10178571428571426, 1.522142857142857,
+                                       -0.06642857142857128, 0.1637142857142857},
+                                      {0, 0, 0, 0},
+                                      {0.0625, 0.75, 1.1875, 0.225},
+                                      {0, 0, 0, 0}};
+    for (size_t i = 0; i < 4; i++)
+        for (size_t j = 0; j < 4; j++)
+            cr_assert_float_eq(indiv_score_affinity(b, i)[j], want[i][j], EPS,
+                               "A(%zu, %zu) = %.17g, want %.17g", i, j,
+                               indiv_score_affinity(b, i)[j], want[i][j]);
+    indiv_score_block_free(b);
+    indiv_scorer_free(s);
+}
+
+Test(score, one_hot_affinity_is_the_share_of_taste_in_the_category) {
+    indiv_model m = odd_model();
+    indiv_scorer *s = scorer_for(&m);
+    indiv_score_block *b = indiv_score_block_new(s, 2);
+    double t[3] = {0.3, 1.2, 0.0};
+    indiv_profile pr = profile_with(t, 2);
+    indiv_score_set_row(s, b, 1, &pr, 0.2); /* row 0 left as allocated: zero */
+    cr_assert_eq(indiv_score_run(s, b, 2, NULL), 0);
+    const double *a = indiv_score_affinity(b, 1);
+    cr_assert_float_eq(a[0], 0.2, EPS); /* o0 is ALPHA: 0.3 / 1.5 */
+    cr_assert_float_eq(a[1], 0.8, EPS); /* o1 is BRAVO */
+    cr_assert_float_eq(a[2], 0.0, EPS); /* o2 is CHARLIE */
+    cr_assert_float_eq(a[3], 0.2, EPS); /* o3 is ALPHA again */
+    for (size_t j = 0; j < 4; j++)
+        cr_assert_float_eq(indiv_score_affinity(b, 0)[j], 0.0, EPS);
+    indiv_score_block_free(b);
+    indiv_scorer_free(s);
+}
+
+Test(score, rows_can_be_reused_without_leftovers) {
+    indiv_model m = odd_model();
+    indiv_scorer *s = scorer_for(&m);
+    indiv_score_block *b = indiv_score_block_new(s, 1);
+    double t[3] = {0, 0, 5};
+    indiv_profile pr = profile_with(t, 40);
+    indiv_score_set_row(s, b, 0, &pr, 0.9);
+    cr_assert_eq(indiv_score_run(s, b, 1, NULL), 0);
+    cr_assert_float_eq(indiv_score_affinity(b, 0)[2], 1.0, EPS);
+    indiv_score_set_row(s, b, 0, NULL, 0.9); /* the next consumer has no profile */
+    cr_assert_eq(indiv_score_run(s, b, 1, NULL), 0);
+    cr_assert_float_eq(indiv_score_affinity(b, 0)[2], 0.0, EPS);
+    cr_assert_float_eq(indiv_score_consumer_term(b, 0), 0.0, EPS);
+    indiv_score_block_free(b);
+    indiv_scorer_free(s);
+}
+
+/* ---- logits
+ * ---------------------------------------------------------------------------- */
+
+Test(score, logit_equals_the_model_formula_term_by_term) {
+    indiv_error err = {0};
+    cr_assert_eq(indiv_catalog_load_popularity(cat, log_, T0, 3.5, &err), 0, "%s",
+                 err.msg);
+    const double *pop = indiv_catalog_popularity(cat);
+    cr_assert(pop[1] > 0 && pop[0] > 0 && pop[0] < 1, "popularity must be non-trivial");
+    indiv_model m = odd_model();
+    indiv_scorer *s = scorer_for(&m);
+    indiv_score_block *b = indiv_score_block_new(s, 1);
+    double t[3] = {0.6, 0.9, 1.5}; /* shares 0.2, 0.3, 0.5 */
+    indiv_profile pr = profile_with(t, 7);
+    indiv_score_set_row(s, b, 0, &pr, 0.37);
+    cr_assert_eq(indiv_score_run(s, b, 1, &err), 0, "%s", err.msg);
+    static const double share[4] = {0.2, 0.3, 0.5, 0.2};
+    double freq = log(8.0) / log(51.0); /* log(1 + 7) / log(1 + 50) */
+    double u = 1.3 * 0.37 - 0.4 * freq;
+    cr_assert_float_eq(indiv_score_consumer_term(b, 0), u, EPS);
+    cr_assert_float_eq(indiv_scorer_affinity_weight(s), 2.385, EPS);
+    for (size_t j = 0; j < 4; j++) {
+        double c = -1.7 + 0.75 * pop[j];
+        double z = c + 2.385 * share[j] + u;
+        cr_assert_float_eq(indiv_scorer_offer_terms(s)[j], c, EPS);
+        cr_assert_float_eq(indiv_score_logit(s, b, 0, j), z, EPS, "offer %zu", j);
+        cr_assert_float_eq(indiv_score_propensity(s, b, 0, j), 1 / (1 + exp(-z)), EPS);
+        double terms[INDIV_TERM_COUNT];
+        indiv_score_terms(s, b, 0, j, terms);
+        cr_assert_float_eq(terms[INDIV_TERM_AFFINITY], 2.385 * share[j], EPS);
+        cr_assert_float_eq(terms[INDIV_TERM_POPULARITY], 0.75 * pop[j], EPS);
+        cr_assert_float_eq(terms[INDIV_TERM_READINESS], 1.3 * 0.37, EPS);
+        cr_assert_float_eq(terms[INDIV_TERM_FREQUENCY], -0.4 * freq, EPS);
+        double sum = m.intercept;
+        for (int k = 0; k < INDIV_TERM_COUNT; k++)
+            sum += terms[k];
+        cr_assert_float_eq(sum, z, EPS, "terms + intercept must give the logit");
+    }
+    indiv_score_block_free(b);
+    indiv_scorer_free(s);
+}
+
+Test(score, frequency_is_capped_at_one) {
+    indiv_model m = odd_model();
+    indiv_scorer *s = scorer_for(&m);
+    indiv_score_block *b = indiv_score_block_new(s, 2);
+    double t[3] = {1, 0, 0};
+    indiv_profile at_scale = profile_with(t, INDIV_FREQUENCY_SCALE),
+                  beyond = profile_with(t, 500);
+    indiv_score_set_row(s, b, 0, &at_scale, 0);
+    indiv_score_set_row(s, b, 1, &beyond, 0);
+    cr_assert_float_eq(indiv_score_consumer_term(b, 0), -0.4, EPS);
+    cr_assert_float_eq(indiv_score_consumer_term(b, 1), -0.4, EPS);
+    indiv_score_block_free(b);
+    indiv_scorer_free(s);
+}
+
+Test(score, groups_switched_off_give_neutral_terms) {
+    indiv_model m = odd_model();
+    indiv_scorer *s = scorer_for(&m);
+    indiv_score_block *b = indiv_score_block_new(s, 3);
+    double t[3] = {0, 2, 0};
+    indiv_profile no_rhythm = profile_with(t, 9), no_taste = profile_with(t, 9);
+    no_rhythm.features = INDIV_FEAT_ALL & ~INDIV_FEAT_RHYTHM;
+    no_taste.features = INDIV_FEAT_ALL & ~INDIV_FEAT_TASTE;
+    indiv_score_set_row(s, b, 0, &no_rhythm, 0.8);
+    indiv_score_set_row(s, b, 1, &no_taste, 0.8);
+    indiv_score_set_row(s, b, 2, NULL, 0.8);
+    cr_assert_eq(indiv_score_run(s, b, 3, NULL), 0);
+    /* Without rhythm: readiness and frequency are ignored, taste still counts. */
+    cr_assert_float_eq(indiv_score_consumer_term(b, 0), 0.0, EPS);
+    cr_assert_float_eq(indiv_score_affinity(b, 0)[1], 1.0, EPS);
+    /* Without taste: no affinity, rhythm still counts. */
+    cr_assert_float_eq(indiv_score_affinity(b, 1)[1], 0.0, EPS);
+    cr_assert_float_eq(indiv_score_consumer_term(b, 1),
+                       1.3 * 0.8 - 0.4 * log(10) / log(51), EPS);
+    /* No profile: popularity only. */
+    cr_assert_float_eq(indiv_score_consumer_term(b, 2), 0.0, EPS);
+    cr_assert_float_eq(indiv_score_logit(s, b, 2, 1), indiv_scorer_offer_terms(s)[1],
+                       EPS);
+    indiv_score_block_free(b);
+    indiv_scorer_free(s);
+}
+
+Test(score, a_taste_of_another_dimension_is_ignored) {
+    indiv_model m = odd_model();
+    indiv_scorer *s = scorer_for(&m);
+    indiv_score_block *b = indiv_score_block_new(s, 1);
+    double t[5] = {1, 1, 1, 1, 1};
+    indiv_profile pr = profile_with(t, 1);
+    pr.dims = 5; /* built against another catalog */
+    indiv_score_set_row(s, b, 0, &pr, 0);
+    cr_assert_eq(indiv_score_run(s, b, 1, NULL), 0);
+    for (size_t j = 0; j < 4; j++)
+        cr_assert_float_eq(indiv_score_affinity(b, 0)[j], 0.0, EPS);
+    indiv_score_block_free(b);
+    indiv_scorer_free(s);
+}
+
+/* ---- refusals ------------------------------------------------------------------------
+ */
+
+Test(score, more_rows_than_the_block_holds_are_refused) {
+    indiv_model m = odd_model();
+    indiv_scorer *s = scorer_for(&m);
+    indiv_score_block *b = indiv_score_block_new(s, 2);
+    indiv_error err = {0};
+    cr_assert_eq(indiv_score_run(s, b, 3, &err), INDIV_EINVAL);
+    cr_assert(strstr(err.msg, "3 rows") && strstr(err.msg, "capacity 2"), "%s", err.msg);
+    cr_assert_eq(indiv_score_run(s, b, 0, NULL), 0, "an empty block is not an error");
+    indiv_score_block_free(b);
+    indiv_scorer_free(s);
+}
+
+Test(score, a_feature_space_mismatch_is_refused_naming_both) {
+    static const double F[4 * 2] = {1, 0, 0, 1, 1, 1, 0.5, 0.5};
+    indiv_error err = {0};
+    cr_assert_eq(indiv_catalog_set_features(cat, F, 2, "emb-7", &err), 0, "%s", err.msg);
+    indiv_model m = odd_model();
+    indiv_scorer *s = (indiv_scorer *)1;
+    cr_assert_eq(indiv_scorer_new(&m, cat, &s, &err), INDIV_EINVAL);
+    cr_assert_null(s);
+    cr_assert(strstr(err.msg, "'category'") && strstr(err.msg, "'emb-7'"), "%s", err.msg);
+}
+
+Test(score, free_functions_accept_null) {
+    indiv_scorer_free(NULL);
+    indiv_score_block_free(NULL);
+}
+
+/* ---- the logistic link --------------------------------------------------------------
+ */
+
+Test(score, sigmoid_and_logit_are_inverse) {
+    static const double ps[] = {1e-12, 0.001, 0.05, 0.3, 0.5, 0.77, 0.95, 0.999999};
+    for (size_t i = 0; i < sizeof ps / sizeof ps[0]; i++)
+        cr_assert_float_eq(indiv_sigmoid(indiv_logit(ps[i])), ps[i],
+                           1e-12 * ps[i] + 1e-15, "p = %g", ps[i]);
+    /* Up to z = 12: beyond, 1 - sigmoid(z) has too few significant bits left in a
+     * double for any logit to recover z. */
+    static const double zs[] = {-30, -2.385, -0.1, 0, 0.1, 4.2, 12};
+    for (size_t i = 0; i < sizeof zs / sizeof zs[0]; i++)
+        cr_assert_float_eq(indiv_logit(indiv_sigmoid(zs[i])), zs[i], 1e-9, "z = %g",
+                           zs[i]);
+    cr_assert_float_eq(indiv_sigmoid(0), 0.5, 1e-15);
+    cr_assert_float_eq(indiv_logit(0.5), 0.0, 1e-15);
+    cr_assert_float_eq(indiv_sigmoid(1.5) + indiv_sigmoid(-1.5), 1.0, 1e-15);
+}
+
+Test(score, extreme_values_stay_finite_and_ordered) {
+    cr_assert_eq(indiv_sigmoid(800), 1.0);
+    cr_assert_eq(indiv_sigmoid(-800), 0.0);
+    cr_assert(!isnan(indiv_sigmoid(INFINITY)) && !isnan(indiv_sigmoid(-INFINITY)));
+    cr_assert_eq(indiv_sigmoid(INFINITY), 1.0);
+    cr_assert_eq(indiv_sigmoid(-INFINITY), 0.0);
+    /* No cancellation in the far left tail: sigmoid(-40) ~ e^-40 to full precision. */
+    cr_assert_float_eq(indiv_sigmoid(-40) / exp(-40), 1.0, 1e-12);
+    cr_assert(indiv_sigmoid(-700) > 0);
+    cr_assert(isinf(indiv_logit(0)) && indiv_logit(0) < 0);
+    cr_assert(isinf(indiv_logit(1)) && indiv_logit(1) > 0);
+    cr_assert(isinf(indiv_logit(-0.2)) && indiv_logit(-0.2) < 0);
+    cr_assert(isinf(indiv_logit(1.2)) && indiv_logit(1.2) > 0);
+    cr_assert(isfinite(indiv_logit(1e-300)));
+    cr_assert_float_eq(indiv_logit(1e-300), log(1e-300), 1e-9);
+}
