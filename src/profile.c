@@ -39,11 +39,15 @@
 #define FALLBACK_PRIOR_MEAN_DAYS 30.0
 #define FALLBACK_PRIOR_CV2 1.0
 
+/* The largest feature dimension (or category count) a stored vector may claim: far above
+ * any catalogue or embedding, it bounds what a corrupt blob can make decode allocate. */
+#define MAX_STORED_DIMS (1 << 20)
+
 #define RHYTHM_SLOTS 7
 #define MOMENT_SLOTS 32
-#define CHANNEL_SLOTS (3 * INDIV_CONTACT_CHANNELS)
-#define PRESSURE_SLOTS_D (2 + 3 * INDIV_PRESSURE_SLOTS)
-#define OPENNESS_SLOTS 3
+#define CHANNEL_SLOTS (3 * INDIV_CONTACT_CHANNELS + INDIV_CH_MAX + 1)
+#define PRESSURE_HEAD 2 /* then 3 values per stored contact */
+#define OPENNESS_HEAD 4 /* then one value per category bought */
 
 static const char *const group_names[] = {"taste",    "rhythm",   "moments",
                                           "channels", "pressure", "openness"};
@@ -171,7 +175,6 @@ struct acc {
     indiv_profile pr;
     int64_t last_order_ts;    /* previous distinct purchase time */
     double iv_mean, iv_m2;    /* Welford running moments of intervals (days) */
-    int pending[INDIV_CH_MAX + 1]; /* newest contact on channel still unanswered */
     double hour_n[24], dow_n[7];
     uint64_t gen, *stamp;     /* category stamps (ncat) */
     int64_t *first_ts;        /* first purchase ts per category (valid iff stamped) */
@@ -207,7 +210,11 @@ static int acc_init(struct acc *a, const indiv_catalog *cat, const indiv_profile
     size_t d = indiv_catalog_dims(cat);
     a->pr.taste = calloc(d ? d : 1, sizeof *a->pr.taste);
     a->pr.taste_cap = d;
-    return (a->stamp && a->first_ts && a->pr.taste) ? INDIV_OK : INDIV_ENOMEM;
+    /* A consumer buys at most every category once: no growth during the pass. */
+    a->pr.bought = calloc(ncat, sizeof *a->pr.bought);
+    a->pr.bought_cap = ncat;
+    return (a->stamp && a->first_ts && a->pr.taste && a->pr.bought) ? INDIV_OK
+                                                                     : INDIV_ENOMEM;
 }
 
 static void acc_free(struct acc *a) {
@@ -218,11 +225,14 @@ static void acc_free(struct acc *a) {
 
 static void acc_reset(struct acc *a, int64_t consumer_id) {
     double *taste = a->pr.taste;
-    size_t cap = a->pr.taste_cap, d = indiv_catalog_dims(a->cat);
+    int32_t *bought = a->pr.bought;
+    size_t cap = a->pr.taste_cap, bcap = a->pr.bought_cap, d = indiv_catalog_dims(a->cat);
     memset(&a->pr, 0, sizeof a->pr);
     memset(taste, 0, d * sizeof *taste);
     a->pr.taste = taste;
     a->pr.taste_cap = cap;
+    a->pr.bought = bought;
+    a->pr.bought_cap = bcap;
     a->pr.dims = d;
     a->pr.consumer_id = consumer_id;
     a->pr.as_of = a->p->as_of;
@@ -230,7 +240,6 @@ static void acc_reset(struct acc *a, int64_t consumer_id) {
     a->pr.first_purchase_ts = a->pr.last_purchase_ts = INDIV_TS_NONE;
     a->last_order_ts = INDIV_TS_NONE;
     a->iv_mean = a->iv_m2 = 0;
-    memset(a->pending, 0, sizeof a->pending);
     memset(a->hour_n, 0, sizeof a->hour_n);
     memset(a->dow_n, 0, sizeof a->dow_n);
     a->gen++;
@@ -314,12 +323,12 @@ static void add_contact_or_reaction(struct acc *a, const indiv_event *ev) {
         push_contact(pr, ev->ts, ch);
         if (ch >= 1 && ch <= INDIV_CONTACT_CHANNELS)
             pr->contacts[ch - 1]++;
-        a->pending[ch] = 1;
+        pr->pending[ch] = 1;
         return;
     }
-    if ((ev->type != INDIV_EV_OPEN && ev->type != INDIV_EV_CLICK) || !a->pending[ch])
+    if ((ev->type != INDIV_EV_OPEN && ev->type != INDIV_EV_CLICK) || !pr->pending[ch])
         return;
-    a->pending[ch] = 0;
+    pr->pending[ch] = 0;
     if (ch >= 1 && ch <= INDIV_CONTACT_CHANNELS)
         pr->reactions[ch - 1]++;
     for (int s = pr->n_slots - 1; s >= 0; s--)
@@ -342,6 +351,8 @@ static void add_openness(struct acc *a, const indiv_event *ev) {
     if (!seen) {
         a->stamp[c] = a->gen;
         a->first_ts[c] = ev->ts;
+        if (a->pr.n_bought < a->pr.bought_cap)
+            a->pr.bought[a->pr.n_bought++] = (int32_t)c;
     }
     if (first_order)
         return;
@@ -388,12 +399,15 @@ static void acc_finish(struct acc *a) {
 
 /* ---- storage ------------------------------------------------------------------------ */
 
-static size_t vector_len(unsigned f, size_t d) {
-    return 2 + ((f & INDIV_FEAT_TASTE) ? d : 0) + ((f & INDIV_FEAT_RHYTHM) ? RHYTHM_SLOTS : 0) +
+/* Values stored for pr: fixed groups, plus the contacts kept and the categories bought. */
+static size_t vector_len(const indiv_profile *pr) {
+    unsigned f = pr->features;
+    return 2 + ((f & INDIV_FEAT_TASTE) ? pr->dims : 0) +
+           ((f & INDIV_FEAT_RHYTHM) ? RHYTHM_SLOTS : 0) +
            ((f & INDIV_FEAT_MOMENTS) ? MOMENT_SLOTS : 0) +
            ((f & INDIV_FEAT_CHANNELS) ? CHANNEL_SLOTS : 0) +
-           ((f & INDIV_FEAT_PRESSURE) ? PRESSURE_SLOTS_D : 0) +
-           ((f & INDIV_FEAT_OPENNESS) ? OPENNESS_SLOTS : 0);
+           ((f & INDIV_FEAT_PRESSURE) ? PRESSURE_HEAD + 3 * (size_t)pr->n_slots : 0) +
+           ((f & INDIV_FEAT_OPENNESS) ? OPENNESS_HEAD + pr->n_bought : 0);
 }
 
 static double ts_d(int64_t ts) {
@@ -404,22 +418,45 @@ static int64_t d_ts(double v) {
     return isinf(v) ? INDIV_TS_NONE : (int64_t)v;
 }
 
-/* Copies n doubles between the profile and the vector, in either direction. */
-static void xfer(double *vec, size_t *k, double *field, size_t n, int store) {
-    if (store)
-        memcpy(vec + *k, field, n * sizeof *field);
+/* A vector being written (store) or read; a read past the end marks it bad. */
+typedef struct vcur {
+    double *v;
+    size_t n, k;
+    int store, bad;
+} vcur;
+
+/* Moves n doubles between a field and the vector, in the cursor's direction. */
+static void xfer(vcur *c, double *field, size_t n) {
+    if (c->bad || c->k + n > c->n) {
+        c->bad = 1;
+        return;
+    }
+    if (c->store)
+        memcpy(c->v + c->k, field, n * sizeof *field);
     else
-        memcpy(field, vec + *k, n * sizeof *field);
-    *k += n;
+        memcpy(field, c->v + c->k, n * sizeof *field);
+    c->k += n;
 }
 
-static void xfer_rhythm(double *v, size_t *k, indiv_profile *pr, int store) {
+/* An integer-valued field: read back only when it is an integer in [0, max]. */
+static void xfer_count(vcur *c, double value, double max, size_t *out) {
+    double t = value;
+    xfer(c, &t, 1);
+    if (c->store || c->bad)
+        return;
+    if (!(t >= 0 && t <= max && t == floor(t)))
+        c->bad = 1;
+    else
+        *out = (size_t)t;
+}
+
+static void xfer_rhythm(vcur *c, indiv_profile *pr) {
     double t[RHYTHM_SLOTS] = {pr->orders,      ts_d(pr->first_purchase_ts),
                               ts_d(pr->last_purchase_ts), pr->monetary,
                               pr->n_intervals, pr->interval_mean_days,
                               pr->interval_sd_days};
-    xfer(v, k, t, RHYTHM_SLOTS, store);
-    if (store)
+    xfer(c, t, RHYTHM_SLOTS);
+    if (c->store || c->bad)
         return;
     pr->orders = t[0];
     pr->first_purchase_ts = d_ts(t[1]);
@@ -430,58 +467,85 @@ static void xfer_rhythm(double *v, size_t *k, indiv_profile *pr, int store) {
     pr->interval_sd_days = t[6];
 }
 
-/* Loading fails (-1) on a slot count outside [0, INDIV_PRESSURE_SLOTS]: the readers
- * index the slot arrays with it. */
-static int xfer_pressure(double *v, size_t *k, indiv_profile *pr, int store) {
-    double t[PRESSURE_SLOTS_D] = {(double)pr->n_slots, pr->contacts_total};
-    for (int s = 0; s < INDIV_PRESSURE_SLOTS; s++) {
-        t[2 + 3 * s] = (double)pr->contact_ts[s];
-        t[3 + 3 * s] = pr->contact_channel[s];
-        t[4 + 3 * s] = pr->answered[s];
-    }
-    xfer(v, k, t, PRESSURE_SLOTS_D, store);
-    if (store)
-        return 0;
-    if (!(t[0] >= 0 && t[0] <= INDIV_PRESSURE_SLOTS))
-        return -1;
-    pr->n_slots = (int)t[0];
-    pr->contacts_total = t[1];
-    for (int s = 0; s < INDIV_PRESSURE_SLOTS; s++) {
-        pr->contact_ts[s] = (int64_t)t[2 + 3 * s];
-        pr->contact_channel[s] = (int)t[3 + 3 * s];
-        pr->answered[s] = (int)t[4 + 3 * s];
-    }
-    return 0;
+static void xfer_channels(vcur *c, indiv_profile *pr) {
+    double pend[INDIV_CH_MAX + 1];
+    for (int ch = 0; ch <= INDIV_CH_MAX; ch++)
+        pend[ch] = pr->pending[ch];
+    xfer(c, pr->contacts, INDIV_CONTACT_CHANNELS);
+    xfer(c, pr->reactions, INDIV_CONTACT_CHANNELS);
+    xfer(c, pr->react_rate, INDIV_CONTACT_CHANNELS);
+    xfer(c, pend, INDIV_CH_MAX + 1);
+    for (int ch = 0; !c->store && ch <= INDIV_CH_MAX; ch++)
+        pr->pending[ch] = pend[ch] != 0;
 }
 
-/* Moves the enabled groups between pr and the vector v (store = 1: pr → v). -1 when a
- * loaded value is out of range. */
-static int xfer_groups(double *v, indiv_profile *pr, int store) {
-    size_t k = 2;
-    int rc = 0;
+/* [slots kept, contacts in all, then (time, channel, answered) per slot]. Loading fails
+ * on a slot count outside [0, INDIV_PRESSURE_SLOTS]: the readers index the slots. */
+static void xfer_pressure(vcur *c, indiv_profile *pr) {
+    size_t n = (size_t)pr->n_slots;
+    xfer_count(c, (double)pr->n_slots, INDIV_PRESSURE_SLOTS, &n);
+    xfer(c, &pr->contacts_total, 1);
+    for (size_t s = 0; s < n && !c->bad; s++) {
+        double t[3] = {(double)pr->contact_ts[s], pr->contact_channel[s], pr->answered[s]};
+        xfer(c, t, 3);
+        if (c->store)
+            continue;
+        if (!(t[1] >= 0 && t[1] <= INDIV_CH_MAX))
+            c->bad = 1;
+        pr->contact_ts[s] = (int64_t)t[0];
+        pr->contact_channel[s] = c->bad ? 0 : (int)t[1];
+        pr->answered[s] = t[2] != 0;
+    }
+    if (!c->store && !c->bad)
+        pr->n_slots = (int)n;
+}
+
+/* [later purchases, new-category purchases, openness, categories bought, then their
+ * indices]. The list is read into pr->bought, grown as needed. */
+static void xfer_openness(vcur *c, indiv_profile *pr, size_t max_cats) {
+    size_t n = pr->n_bought;
+    xfer(c, &pr->later_purchases, 1);
+    xfer(c, &pr->new_category_purchases, 1);
+    xfer(c, &pr->openness, 1);
+    xfer_count(c, (double)pr->n_bought, (double)max_cats, &n);
+    if (!c->store && !c->bad && n > pr->bought_cap) {
+        int32_t *b = realloc(pr->bought, n * sizeof *b);
+        if (!b) {
+            c->bad = 2; /* out of memory */
+            return;
+        }
+        pr->bought = b;
+        pr->bought_cap = n;
+    }
+    for (size_t i = 0; i < n && !c->bad; i++) {
+        size_t cat = (size_t)(c->store ? pr->bought[i] : 0);
+        xfer_count(c, (double)cat, (double)max_cats, &cat);
+        if (!c->store)
+            pr->bought[i] = (int32_t)cat;
+    }
+    if (!c->store && !c->bad)
+        pr->n_bought = n;
+}
+
+/* Moves the enabled groups between pr and the vector (after the 2-value header). */
+static void xfer_groups(vcur *c, indiv_profile *pr) {
     unsigned f = pr->features;
+    c->k = 2;
     if (f & INDIV_FEAT_TASTE)
-        xfer(v, &k, pr->taste, pr->dims, store);
+        xfer(c, pr->taste, pr->dims);
     if (f & INDIV_FEAT_RHYTHM)
-        xfer_rhythm(v, &k, pr, store);
+        xfer_rhythm(c, pr);
     if (f & INDIV_FEAT_MOMENTS) {
-        xfer(v, &k, &pr->activity, 1, store);
-        xfer(v, &k, pr->hour, 24, store);
-        xfer(v, &k, pr->dow, 7, store);
+        xfer(c, &pr->activity, 1);
+        xfer(c, pr->hour, 24);
+        xfer(c, pr->dow, 7);
     }
-    if (f & INDIV_FEAT_CHANNELS) {
-        xfer(v, &k, pr->contacts, INDIV_CONTACT_CHANNELS, store);
-        xfer(v, &k, pr->reactions, INDIV_CONTACT_CHANNELS, store);
-        xfer(v, &k, pr->react_rate, INDIV_CONTACT_CHANNELS, store);
-    }
+    if (f & INDIV_FEAT_CHANNELS)
+        xfer_channels(c, pr);
     if (f & INDIV_FEAT_PRESSURE)
-        rc = xfer_pressure(v, &k, pr, store);
-    if (f & INDIV_FEAT_OPENNESS) {
-        xfer(v, &k, &pr->later_purchases, 1, store);
-        xfer(v, &k, &pr->new_category_purchases, 1, store);
-        xfer(v, &k, &pr->openness, 1, store);
-    }
-    return rc;
+        xfer_pressure(c, pr);
+    if (f & INDIV_FEAT_OPENNESS)
+        xfer_openness(c, pr, MAX_STORED_DIMS);
 }
 
 void indiv_profile_init(indiv_profile *pr) {
@@ -490,8 +554,10 @@ void indiv_profile_init(indiv_profile *pr) {
 
 void indiv_profile_clear(indiv_profile *pr) {
     free(pr->taste);
+    free(pr->bought);
     pr->taste = NULL;
-    pr->taste_cap = 0;
+    pr->bought = NULL;
+    pr->taste_cap = pr->bought_cap = pr->n_bought = 0;
 }
 
 /* Neutral values of the groups a profile does not have (features switched off). */
@@ -503,13 +569,33 @@ static void set_neutral(indiv_profile *pr) {
         pr->dow[d] = 1.0 / 7;
 }
 
-/* The largest feature dimension a stored header may claim: far above any catalogue or
- * embedding, it bounds what a corrupt blob can make decode allocate (8 MiB). */
-#define MAX_STORED_DIMS (1 << 20)
 
 /* 1 when v is an integer in [0, max] (so that converting it is defined). */
 static int exact_in(double v, double max) {
     return v >= 0 && v <= max && v == floor(v);
+}
+
+/* Clears pr for a decode, keeping its buffers; grows taste to d values. */
+static int decode_reset(indiv_profile *pr, size_t d) {
+    double *taste = pr->taste;
+    int32_t *bought = pr->bought;
+    size_t cap = pr->taste_cap, bcap = pr->bought_cap;
+    memset(pr, 0, sizeof *pr);
+    pr->taste = taste;
+    pr->taste_cap = cap;
+    pr->bought = bought;
+    pr->bought_cap = bcap;
+    if (d > pr->taste_cap) {
+        double *t = realloc(pr->taste, d * sizeof *t);
+        if (!t)
+            return INDIV_ENOMEM;
+        pr->taste = t;
+        pr->taste_cap = d;
+    }
+    if (d)
+        memset(pr->taste, 0, d * sizeof *pr->taste);
+    set_neutral(pr);
+    return INDIV_OK;
 }
 
 int indiv_profile_decode(const indiv_profile_row *row, indiv_profile *pr,
@@ -527,55 +613,52 @@ int indiv_profile_decode(const indiv_profile_row *row, indiv_profile *pr,
         return indiv_error_set(err, INDIV_EFORMAT,
                                "profile of consumer %lld: header (features %g, dims %g) is "
                                "not valid", (long long)row->consumer_id, head[0], head[1]);
-    unsigned f = (unsigned)head[0];
     size_t d = (size_t)head[1];
-    if (vector_len(f, d) != nd)
-        return indiv_error_set(err, INDIV_EFORMAT,
-                               "profile of consumer %lld: %zu values do not match its "
-                               "layout", (long long)row->consumer_id, nd);
-    double *taste = pr->taste;
-    size_t cap = pr->taste_cap;
-    memset(pr, 0, sizeof *pr);
-    pr->taste = taste;
-    pr->taste_cap = cap;
-    if (d > pr->taste_cap) {
-        double *t = realloc(pr->taste, d * sizeof *t);
-        if (!t)
-            return indiv_error_set(err, INDIV_ENOMEM, "out of memory");
-        pr->taste = t;
-        pr->taste_cap = d;
-    }
-    if (d)
-        memset(pr->taste, 0, d * sizeof *pr->taste);
-    set_neutral(pr);
+    if (((unsigned)head[0] & INDIV_FEAT_TASTE) && nd < 2 + d)
+        return indiv_error_set(err, INDIV_EFORMAT, "profile of consumer %lld: %zu values "
+                               "do not match its layout", (long long)row->consumer_id, nd);
+    if (decode_reset(pr, d) < 0)
+        return indiv_error_set(err, INDIV_ENOMEM, "out of memory");
     pr->consumer_id = row->consumer_id;
     pr->as_of = row->as_of;
     pr->n_events = row->n_events;
-    pr->features = f;
+    pr->features = (unsigned)head[0];
     pr->dims = d;
     double *v = malloc(nd * sizeof *v); /* aligned copy: the blob may be unaligned */
     if (!v)
         return indiv_error_set(err, INDIV_ENOMEM, "out of memory");
     memcpy(v, row->blob, row->size);
-    int bad = xfer_groups(v, pr, 0);
+    vcur c = {v, nd, 0, 0, 0};
+    xfer_groups(&c, pr);
     free(v);
-    if (bad)
+    if (c.bad == 2)
+        return indiv_error_set(err, INDIV_ENOMEM, "out of memory");
+    if (c.bad || c.k != nd)
         return indiv_error_set(err, INDIV_EFORMAT,
-                               "profile of consumer %lld: pressure slot count out of range",
-                               (long long)row->consumer_id);
+                               "profile of consumer %lld: %zu values do not match its "
+                               "layout (a count out of range, or a wrong length)",
+                               (long long)row->consumer_id, nd);
     return INDIV_OK;
 }
 
-/* Encodes pr into buf (vector_len doubles) and stores it. */
-static int store_profile(indiv_eventlog *log, indiv_profile *pr, double *buf,
-                         int64_t *bytes, indiv_error *err) {
-    buf[0] = pr->features;
-    buf[1] = (double)pr->dims;
-    (void)xfer_groups(buf, pr, 1); /* storing cannot fail */
-    size_t n = vector_len(pr->features, pr->dims) * sizeof(double);
+/* Encodes pr into *buf (grown as needed) and stores it. */
+static int store_profile(indiv_eventlog *log, indiv_profile *pr, double **buf,
+                         size_t *cap, int64_t *bytes, indiv_error *err) {
+    size_t n = vector_len(pr);
+    if (n > *cap) {
+        double *b = realloc(*buf, n * sizeof *b);
+        if (!b)
+            return indiv_error_set(err, INDIV_ENOMEM, "out of memory");
+        *buf = b;
+        *cap = n;
+    }
+    (*buf)[0] = pr->features;
+    (*buf)[1] = (double)pr->dims;
+    vcur c = {*buf, n, 0, 1, 0};
+    xfer_groups(&c, pr); /* storing cannot fail: n is the exact length */
     indiv_profile_row row = {pr->consumer_id, pr->as_of, pr->n_events,
-                             INDIV_PROFILE_VERSION, buf, n};
-    *bytes += (int64_t)n;
+                             INDIV_PROFILE_VERSION, *buf, n * sizeof(double)};
+    *bytes += (int64_t)row.size;
     return indiv_eventlog_profile_put(log, &row, err);
 }
 
@@ -694,7 +777,9 @@ struct build {
     indiv_eventlog *log;
     const indiv_profile_params *p;
     struct acc acc;
-    double *buf;
+    double *buf; /* encode buffer */
+    size_t buf_cap;
+    indiv_profile old; /* a stored profile being folded into */
     indiv_profile_summary *sum;
     indiv_progress_fn progress;
     void *ctx;
@@ -711,7 +796,7 @@ static int flush(struct build *b, indiv_error *err) {
     b->sum->events += b->acc.pr.n_events;
     if (b->progress && b->sum->profiled % PROGRESS_EVERY == 0)
         b->progress(b->ctx, "profiles", b->sum->profiled, b->total);
-    return store_profile(b->log, &b->acc.pr, b->buf, &b->sum->bytes, err);
+    return store_profile(b->log, &b->acc.pr, &b->buf, &b->buf_cap, &b->sum->bytes, err);
 }
 
 static int64_t window_from(const indiv_profile_params *p) {
@@ -745,6 +830,77 @@ static int build_full(struct build *b, indiv_error *err) {
     return rc < 0 ? rc : INDIV_OK;
 }
 
+/* Puts the accumulator in the state it had after the events of stored profile old, as
+ * of the build's time: taste projected, interval moments, activity counts (exact
+ * integers, recovered from the smoothed distributions), unanswered channels, categories
+ * bought. Folding the events since old->as_of then gives the same profile as a rebuild,
+ * up to floating-point rounding (tested). */
+static void acc_resume(struct acc *a, const indiv_profile *old) {
+    acc_reset(a, old->consumer_id);
+    indiv_profile *pr = &a->pr;
+    double *taste = pr->taste;
+    int32_t *bought = pr->bought;
+    size_t tcap = pr->taste_cap, bcap = pr->bought_cap;
+    *pr = *old;
+    pr->taste = taste;
+    pr->taste_cap = tcap;
+    pr->bought = bought;
+    pr->bought_cap = bcap;
+    pr->as_of = a->p->as_of;
+    double k = exp2(-(double)(a->p->as_of - old->as_of) / DAY / a->p->half_life_days);
+    for (size_t j = 0; j < pr->dims; j++)
+        taste[j] = old->taste[j] * k;
+    if (old->n_bought)
+        memcpy(bought, old->bought, old->n_bought * sizeof *bought);
+    for (size_t i = 0; i < old->n_bought; i++) {
+        a->stamp[old->bought[i]] = a->gen;
+        a->first_ts[old->bought[i]] = INT64_MIN; /* earlier than any new event */
+    }
+    a->last_order_ts = old->last_purchase_ts;
+    a->iv_mean = old->interval_mean_days;
+    a->iv_m2 = old->n_intervals > 1 ? pow(old->interval_sd_days, 2) * (old->n_intervals - 1)
+                                    : 0;
+    double al = a->p->moment_alpha, n = old->activity;
+    for (int h = 0; h < 24; h++)
+        a->hour_n[h] = round(old->hour[h] * (n + 24 * al) - al);
+    for (int d = 0; d < 7; d++)
+        a->dow_n[d] = round(old->dow[d] * (n + 7 * al) - al);
+}
+
+/* A stored profile can take new events when it carries every group's state (all
+ * features), was built without a window (events leaving a window cannot be subtracted)
+ * and in the same feature space. */
+static int foldable(const struct build *b, const indiv_profile *old) {
+    size_t ncat = indiv_catalog_categories(b->acc.cat);
+    if (!(b->p->features == INDIV_FEAT_ALL && b->p->window_days <= 0 &&
+          old->features == INDIV_FEAT_ALL && old->dims == indiv_catalog_dims(b->acc.cat) &&
+          old->as_of <= b->p->as_of && old->n_bought <= b->acc.pr.bought_cap))
+        return 0;
+    for (size_t i = 0; i < old->n_bought; i++) /* indices of the stamp array */
+        if (old->bought[i] < 0 || (size_t)old->bought[i] >= ncat)
+            return 0;
+    return 1;
+}
+
+/* Prepares consumer id: folding into its stored profile when possible (events from the
+ * profile's time on), otherwise from scratch (events in the window). */
+static int begin_stale(struct build *b, indiv_event_cursor *cur, int64_t id,
+                       indiv_error *err) {
+    indiv_profile_row row;
+    int rc = indiv_eventlog_profile_get(b->log, id, &row, err);
+    if (rc == INDIV_OK && indiv_profile_decode(&row, &b->old, NULL) == INDIV_OK &&
+        foldable(b, &b->old)) {
+        acc_resume(&b->acc, &b->old);
+        indiv_event_cursor_rebind(cur, id, b->old.as_of, b->p->as_of);
+        return INDIV_OK;
+    }
+    if (rc < 0 && rc != INDIV_ENOTFOUND)
+        return rc;
+    acc_reset(&b->acc, id);
+    indiv_event_cursor_rebind(cur, id, window_from(b->p), b->p->as_of);
+    return INDIV_OK;
+}
+
 /* Incremental build: one seek per stale consumer, then stale consents are dropped. */
 static int build_stale(struct build *b, indiv_error *err) {
     int64_t *ids = NULL, win = b->p->window_days > 0 ? llround(b->p->window_days * DAY) : 0;
@@ -756,8 +912,8 @@ static int build_stale(struct build *b, indiv_error *err) {
         rc = indiv_eventlog_scan_consumer(b->log, 0, 0, 0, &cur, err);
     b->total = (int64_t)n;
     for (size_t i = 0; rc == INDIV_OK && i < n; i++) {
-        acc_reset(&b->acc, ids[i]);
-        indiv_event_cursor_rebind(cur, ids[i], window_from(b->p), b->p->as_of);
+        if ((rc = begin_stale(b, cur, ids[i], err)) < 0)
+            break;
         while ((rc = indiv_event_cursor_next(cur, &ev, err)) == 1)
             acc_add(&b->acc, &ev);
         if (rc == 0)
@@ -932,9 +1088,8 @@ int indiv_profile_build(indiv_eventlog *log, const indiv_catalog *cat,
         return rc;
     if (p->as_of == INT64_MAX)
         return indiv_error_set(err, INDIV_EINVAL, "profile build needs an as_of time");
-    if ((rc = acc_init(&b.acc, cat, p)) == INDIV_OK &&
-        !(b.buf = malloc(vector_len(INDIV_FEAT_ALL, indiv_catalog_dims(cat)) * sizeof(double))))
-        rc = INDIV_ENOMEM;
+    indiv_profile_init(&b.old);
+    rc = acc_init(&b.acc, cat, p);
     if (rc == INDIV_ENOMEM)
         indiv_error_set(err, rc, "out of memory");
     if (rc == INDIV_OK)
@@ -942,6 +1097,7 @@ int indiv_profile_build(indiv_eventlog *log, const indiv_catalog *cat,
     if (rc == INDIV_OK && progress)
         progress(ctx, "profiles", b.sum->profiled, b.sum->profiled);
     acc_free(&b.acc);
+    indiv_profile_clear(&b.old);
     free(b.buf);
     return rc;
 }

@@ -303,8 +303,9 @@ Test(cli_profile, features_subset_shows_only_those_sections) {
     snprintf(args, sizeof args, "--db '%s' --as-of 2026-06-01 --features taste,openness",
              db);
     run(&r, 0, args);
-    /* header 2 + taste 2 + openness 3 doubles for each of 2 profiles */
-    cr_assert(strstr(r.err, "vector bytes written: 112;"), "%s", r.err);
+    /* header 2 + taste 2 + openness 4 doubles for each of the 2 profiles (alice, carol),
+     * plus one per category bought: alice bought SHOES and BOOKS, carol nothing */
+    cr_assert(strstr(r.err, "vector bytes written: 144;"), "%s", r.err);
     tu_run_free(&r);
     json_t *j = show("alice", NULL);
     cr_assert_str_eq(json_string_value(json_object_get(j, "features")), "taste,openness");

@@ -1076,7 +1076,9 @@ Test(profile, window_ignores_events_older_than_as_of_minus_window) {
 }
 
 /* Values each group stores, in doubles (docs/profiles.md, "Storage"), with d = 3. */
-static size_t group_doubles(unsigned g) {
+/* Doubles group g takes in profile pr (docs/profiles.md, "Storage"): fixed sizes, plus
+ * 3 per stored contact (pressure) and 1 per category bought (openness). */
+static size_t group_doubles(unsigned g, const indiv_profile *pr) {
     switch (g) {
     case INDIV_FEAT_TASTE:
         return NCATS;
@@ -1085,11 +1087,11 @@ static size_t group_doubles(unsigned g) {
     case INDIV_FEAT_MOMENTS:
         return 32;
     case INDIV_FEAT_CHANNELS:
-        return 9;
+        return 9 + 6;
     case INDIV_FEAT_PRESSURE:
-        return 50;
+        return 2 + 3 * (size_t)pr->n_slots;
     default:
-        return 3; /* openness */
+        return 4 + pr->n_bought; /* openness */
     }
 }
 
@@ -1127,18 +1129,25 @@ Test(profile, groups_switched_off_take_no_bytes_and_leave_the_others_identical) 
     indiv_profile_params p = params_at(AS_OF);
     indiv_profile_summary all = build_ok(log, &p, 0);
     cr_assert_eq(all.profiled, N);
-    cr_assert_eq(all.bytes, N * (2 + 3 + 7 + 32 + 9 + 50 + 3) * 8, "%lld",
-                 (long long)all.bytes);
     indiv_profile ref[N], pr;
     indiv_profile_init(&pr);
+    int64_t expect = 0;
     for (int i = 0; i < N; i++) {
         indiv_profile_init(&ref[i]);
         load_ok(log, c[i], &ref[i]);
+        expect += 2 * 8;
+        for (unsigned g = 1; g <= INDIV_FEAT_OPENNESS; g <<= 1)
+            expect += (int64_t)group_doubles(g, &ref[i]) * 8;
     }
+    cr_assert_eq(all.bytes, expect, "%lld", (long long)all.bytes);
+    cr_assert_gt(ref[N - 1].n_bought, 0, "the test needs purchases in the log");
     for (unsigned g = 1; g <= INDIV_FEAT_OPENNESS; g <<= 1) {
         p.features = F_ALL & ~g;
         indiv_profile_summary sum = build_ok(log, &p, 0);
-        cr_expect_eq(all.bytes - sum.bytes, (int64_t)(N * group_doubles(g) * 8),
+        int64_t less = 0;
+        for (int i = 0; i < N; i++)
+            less += (int64_t)group_doubles(g, &ref[i]) * 8;
+        cr_expect_eq(all.bytes - sum.bytes, less,
                      "group 0x%x: %lld bytes less", g,
                      (long long)(all.bytes - sum.bytes));
         for (int i = 0; i < N; i++) {

@@ -18,8 +18,10 @@
  * Every stored quantity is either time-invariant or decays by a known factor (taste), so
  * a profile built as of T1 can be projected to any T2 >= T1 without reading events
  * (indiv_profile_project) when the consumer had no event in [T1, T2). That is what makes
- * the incremental build exact: it rebuilds only consumers with events since their
- * profile's as_of; the others are projected when read. Formulas and defaults: README.md,
+ * the incremental build exact: it updates only consumers with events since their
+ * profile's as_of, by folding those events into the stored profile (it also keeps the
+ * few extra state values that needs: unanswered channels, categories bought); the
+ * others are projected when read. Formulas and defaults: README.md,
  * "Profiles".
  *
  * Memory: one consumer's accumulators at a time (plus the catalog); never one entry per
@@ -100,6 +102,11 @@ typedef struct indiv_profile {
     double later_purchases; /* purchases after the first purchase time */
     double new_category_purchases;
     double openness;
+    /* state kept so that an incremental build can fold new events into a stored profile
+     * without re-reading the old ones */
+    int pending[INDIV_CH_MAX + 1]; /* the newest contact on the channel is unanswered */
+    int32_t *bought;               /* categories bought so far (owned) */
+    size_t n_bought, bought_cap;
 } indiv_profile;
 
 typedef struct indiv_profile_summary {
