@@ -113,6 +113,8 @@ struct indiv_eventlog {
     int in_tx;
     int64_t next_event_id; /* 0 until read in this transaction */
     int64_t txn_min_ts;    /* earliest ts appended in this transaction */
+    int64_t txn_max_ts;    /* latest ts appended in this transaction */
+    int64_t prev_last_ts;  /* last event time before this transaction's appends */
     struct daily_map daily; /* purchases per (offer, day) appended in this transaction */
     sqlite3_stmt *st[ST_COUNT];
 };
@@ -410,6 +412,7 @@ int indiv_eventlog_begin(indiv_eventlog *log, indiv_error *err) {
         log->in_tx = 1;
         log->next_event_id = 0;
         log->txn_min_ts = INT64_MAX;
+        log->txn_max_ts = INT64_MIN;
     }
     return rc;
 }
@@ -438,12 +441,26 @@ static int save_appended_min_ts(indiv_eventlog *log, indiv_error *err) {
     return indiv_eventlog_meta_set(log, "appended_min_ts", buf, err);
 }
 
+/* Raises meta('last_event_ts') to the latest ts appended in this transaction. */
+static int save_last_event_ts(indiv_eventlog *log, indiv_error *err) {
+    if (log->txn_max_ts == INT64_MIN)
+        return INDIV_OK;
+    int64_t prev = log->prev_last_ts; /* read before the first append (load_next_event_id) */
+    if (prev != INDIV_TS_NONE && prev >= log->txn_max_ts)
+        return INDIV_OK;
+    char buf[32];
+    snprintf(buf, sizeof buf, "%lld", (long long)log->txn_max_ts);
+    return indiv_eventlog_meta_set(log, "last_event_ts", buf, err);
+}
+
 int indiv_eventlog_commit(indiv_eventlog *log, indiv_error *err) {
     if (!log->in_tx)
         return indiv_error_set(err, INDIV_EINVAL, "%s: no transaction to commit", log->path);
     int rc = save_next_event_id(log, err);
     if (rc == INDIV_OK)
         rc = save_appended_min_ts(log, err);
+    if (rc == INDIV_OK)
+        rc = save_last_event_ts(log, err);
     if (rc == INDIV_OK)
         rc = daily_flush(log, err);
     if (rc == INDIV_OK)
@@ -629,7 +646,9 @@ static int load_next_event_id(indiv_eventlog *log, indiv_error *err) {
     }
     if (log->next_event_id < 1)
         log->next_event_id = 1;
-    return INDIV_OK;
+    /* Before anything is appended: on a database without the meta key this scan is of
+     * the existing events only (none for a new database). */
+    return indiv_eventlog_last_event_ts(log, &log->prev_last_ts, err);
 }
 
 static int check_event(const indiv_event *ev, indiv_error *err) {
@@ -685,6 +704,8 @@ int indiv_eventlog_add_event(indiv_eventlog *log, indiv_event *ev, indiv_error *
     log->next_event_id++;
     if (ev->ts < log->txn_min_ts)
         log->txn_min_ts = ev->ts;
+    if (ev->ts > log->txn_max_ts)
+        log->txn_max_ts = ev->ts;
     if (ev->type == INDIV_EV_UNSUBSCRIBE && (rc = mark_unsubscribed(log, ev, err)) < 0)
         return rc;
     if (ev->type == INDIV_EV_PURCHASE && ev->offer_id > 0 &&
@@ -844,6 +865,21 @@ int indiv_eventlog_stats_get(indiv_eventlog *log, indiv_eventlog_stats *st,
     }
     sqlite3_finalize(s);
     return rc == SQLITE_DONE ? INDIV_OK : db_error(log, err, "count events by type");
+}
+
+int indiv_eventlog_last_event_ts(indiv_eventlog *log, int64_t *ts, indiv_error *err) {
+    char buf[32];
+    int rc = indiv_eventlog_meta_get(log, "last_event_ts", buf, sizeof buf, err);
+    if (rc == INDIV_OK) {
+        *ts = strtoll(buf, NULL, 10);
+        return INDIV_OK;
+    }
+    if (rc != INDIV_ENOTFOUND)
+        return rc;
+    /* Not recorded (events written by other tools): ask the events (the ones appended in
+     * the open transaction, if any, are then included too). */
+    return query_int(log, "SELECT coalesce(max(ts), -9223372036854775807 - 1) FROM events",
+                     ts, err);
 }
 
 int indiv_eventlog_consumer_counts(indiv_eventlog *log, int64_t *consumers,

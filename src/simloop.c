@@ -1409,18 +1409,19 @@ static void sim_free(sim *s) {
 }
 
 static int setup(sim *s, const char *work_db, indiv_error *err) {
-    indiv_eventlog_stats st;
+    int64_t last = INDIV_TS_NONE;
     int rc = indiv_eventlog_open(work_db, INDIV_EVENTLOG_SCRATCH, &s->log, err);
     if (rc == INDIV_OK)
         rc = load_world_params(s, err);
     if (rc == INDIV_OK)
-        rc = indiv_eventlog_stats_get(s->log, &st, err);
+        rc = indiv_eventlog_last_event_ts(s->log, &last, err);
     if (rc == INDIV_OK)
         rc = indiv_catalog_load(s->log, &s->cat, err);
     if (rc < 0)
         return rc;
     /* The simulation starts at the first UTC midnight after the history. */
-    int64_t last = st.events ? st.last_ts : s->wp.start_ts;
+    if (last == INDIV_TS_NONE)
+        last = s->wp.start_ts;
     s->t0 = (last / INDIV_SECONDS_PER_DAY + 1) * INDIV_SECONDS_PER_DAY;
     s->noff = indiv_catalog_size(s->cat);
     s->ncat = indiv_catalog_categories(s->cat);

@@ -348,3 +348,33 @@ Test(eventlog, unsubscribe_event_withdraws_contact_from_its_time) {
     cr_assert_eq(row.unsubscribed_ts, INDIV_TS_NONE, "bob did not unsubscribe");
     indiv_eventlog_close(log);
 }
+
+Test(eventlog, last_event_time_is_kept_across_commits) {
+    indiv_eventlog *log = open_new();
+    int64_t ts;
+    cr_assert_eq(indiv_eventlog_last_event_ts(log, &ts, NULL), 0);
+    cr_assert_eq(ts, INDIV_TS_NONE);
+    fill_small(log); /* events at 100, 200, 300 */
+    cr_assert_eq(indiv_eventlog_last_event_ts(log, &ts, NULL), 0);
+    cr_assert_eq(ts, 300);
+    indiv_event ev = {2, 250, 0, 1, INDIV_EV_VIEW, INDIV_CH_WEB, 1, 0};
+    cr_assert_eq(indiv_eventlog_begin(log, NULL), 0);
+    cr_assert_eq(indiv_eventlog_add_event(log, &ev, NULL), 0);
+    cr_assert_eq(indiv_eventlog_commit(log, NULL), 0);
+    cr_assert_eq(indiv_eventlog_last_event_ts(log, &ts, NULL), 0);
+    cr_assert_eq(ts, 300, "an earlier event does not move it back");
+    ev.ts = 777;
+    cr_assert_eq(indiv_eventlog_begin(log, NULL), 0);
+    cr_assert_eq(indiv_eventlog_add_event(log, &ev, NULL), 0);
+    cr_assert_eq(indiv_eventlog_commit(log, NULL), 0);
+    cr_assert_eq(indiv_eventlog_last_event_ts(log, &ts, NULL), 0);
+    cr_assert_eq(ts, 777);
+    indiv_eventlog_close(log);
+    tu_run r; /* a database written by another tool: the events answer */
+    tu_sh(&r, "sqlite3 '%s' \"DELETE FROM meta WHERE key = 'last_event_ts'\"", db);
+    tu_run_free(&r);
+    log = open_new();
+    cr_assert_eq(indiv_eventlog_last_event_ts(log, &ts, NULL), 0);
+    cr_assert_eq(ts, 777);
+    indiv_eventlog_close(log);
+}

@@ -210,6 +210,12 @@ int indiv_eventlog_add_truth_taste(indiv_eventlog *log, int64_t consumer_id,
 int indiv_eventlog_stats_get(indiv_eventlog *log, indiv_eventlog_stats *st /* OUT */,
                              indiv_error *err);
 
+/* Time of the last event (*ts = INDIV_TS_NONE when there is none). Kept in
+ * meta('last_event_ts') by every commit that appends events, so this is a lookup; a
+ * database written by other tools costs one scan. */
+int indiv_eventlog_last_event_ts(indiv_eventlog *log, int64_t *ts /* OUT */,
+                                 indiv_error *err);
+
 /* Consumers, and how many gave profiling consent: two cheap counts, no event scan (the
  * per-round path of decisions and profile builds uses this, not stats_get). */
 int indiv_eventlog_consumer_counts(indiv_eventlog *log, int64_t *consumers /* OUT */,

@@ -208,9 +208,9 @@ static int default_as_of(indiv_eventlog *log, struct decide_args *a, indiv_error
     }
     if (rc != INDIV_ENOTFOUND)
         return rc;
-    indiv_eventlog_stats st;
-    if ((rc = indiv_eventlog_stats_get(log, &st, err)) == INDIV_OK)
-        a->o.policy.as_of = st.events ? st.last_ts + 1 : 0;
+    int64_t last;
+    if ((rc = indiv_eventlog_last_event_ts(log, &last, err)) == INDIV_OK)
+        a->o.policy.as_of = last != INDIV_TS_NONE ? last + 1 : 0;
     return rc;
 }
 

@@ -153,11 +153,11 @@ static int apply_model(const char *path, indiv_catalog *cat, indiv_error *err) {
 }
 
 static int build(indiv_eventlog *log, struct profile_args *a, indiv_error *err) {
-    indiv_eventlog_stats st;
+    int64_t last;
     indiv_catalog *cat = NULL;
-    int rc = indiv_eventlog_stats_get(log, &st, err);
+    int rc = indiv_eventlog_last_event_ts(log, &last, err);
     if (rc == INDIV_OK && !a->have_as_of)
-        a->p.as_of = st.events ? st.last_ts + 1 : 0;
+        a->p.as_of = last != INDIV_TS_NONE ? last + 1 : 0;
     if (rc == INDIV_OK)
         rc = indiv_catalog_load(log, &cat, err);
     if (rc == INDIV_OK && a->model)
