@@ -98,7 +98,7 @@ static int check_model_time(const indiv_model *m, int64_t split, indiv_error *er
     return rc;
 }
 
-/* ---- state ----------------------------------------------------------------------------------- */
+/* ---- state ------------------------------------------------------------------------- */
 
 /* The concrete list: top k by score, ties in a random order (hash of the consumer's
  * stream and the offer). A binary heap whose root is the worst kept candidate. */
@@ -197,7 +197,7 @@ static void report(const struct eval *e, const char *stage, int64_t done, int64_
         e->progress(e->ctx, stage, done, total);
 }
 
-/* ---- growing arrays ------------------------------------------------------------------------------ */
+/* ---- growing arrays ---------------------------------------------------------------- */
 
 static int triplet_add(struct triplets *t, size_t r, size_t c) {
     if (t->n == t->cap) {
@@ -253,7 +253,7 @@ static size_t row_of(const struct eval *e, int64_t id) {
     return lo < e->n_known && e->ids[lo] == id ? lo : SIZE_MAX;
 }
 
-/* ---- history and truth ------------------------------------------------------------------------------ */
+/* ---- history and truth ------------------------------------------------------------- */
 
 /* Purchases before the split (snapshot): a row per consumer with at least one. */
 static int read_history(struct eval *e, indiv_error *err) {
@@ -323,7 +323,7 @@ static int add_offer_day(void *ctx, int64_t offer_id, int64_t day, int64_t purch
     return INDIV_OK;
 }
 
-/* ---- set-up -------------------------------------------------------------------------------------------- */
+/* ---- set-up ------------------------------------------------------------------------ */
 
 /* Catalogue of the snapshot with the model applied, validity, categories, purchase
  * counts before the split and their self-information. */
@@ -415,7 +415,7 @@ static int setup(struct eval *e, indiv_error *err) {
     return rc;
 }
 
-/* ---- the decisions --------------------------------------------------------------------------------- */
+/* ---- the decisions ----------------------------------------------------------------- */
 
 static int on_decision(void *ctx, const indiv_decision *d, const char *ext_id) {
     struct eval *e = ctx;
@@ -441,7 +441,7 @@ static int decide(struct eval *e, indiv_error *err) {
     return indiv_decide_run(e->snap, e->m, &o, e->progress, e->ctx, &sum, err);
 }
 
-/* ---- one consumer, every method ----------------------------------------------------------------------- */
+/* ---- one consumer, every method ---------------------------------------------------- */
 
 /* Scores in the "all" mode; -INFINITY for offers that cannot be listed. */
 static void method_scores(struct eval *e, const indiv_scorer *s, const indiv_score_block *b,
@@ -653,7 +653,7 @@ static void eval_consumer(struct eval *e, const indiv_scorer *s, const indiv_sco
     mark(e, row, 0);
 }
 
-/* ---- the pass over the known customers ------------------------------------------------------------ */
+/* ---- the pass over the known customers --------------------------------------------- */
 
 struct block {
     struct eval *e;
@@ -739,7 +739,7 @@ static int rank_all(struct eval *e, indiv_error *err) {
     return rc;
 }
 
-/* ---- the figures ------------------------------------------------------------------------------------ */
+/* ---- the figures ------------------------------------------------------------------- */
 
 /* Mean and standard error over the consumers counted in mode of x - y (y may be NULL). */
 static void mean_over(const struct eval *e, int mode, const double *x, const double *y,
@@ -832,7 +832,7 @@ int indiv_evaluate_run(indiv_eventlog *log, const indiv_model *m, const indiv_ev
     return rc;
 }
 
-/* ---- output -------------------------------------------------------------------------------------- */
+/* ---- output ------------------------------------------------------------------------ */
 
 static double ratio(int64_t a, int64_t b) {
     return b ? (double)a / (double)b : 0;
@@ -933,14 +933,14 @@ char *indiv_eval_result_json(const indiv_eval_params *p, const indiv_model *m,
                              const indiv_eval_result *r, const char *command) {
     json_t *contacts, *metrics = tables_json(r, &contacts);
     json_t *root = json_pack(
-        "{s:s?, s:o, s:o, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:i}, s:o, s:o, s:o, s:o, s:f}",
+        "{s:s?, s:o, s:o, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:i}, s:o, s:o, s:o, s:o}",
         "command", command, "parameters", params_json(p), "model", model_json(m, r), "data",
         "known_customers", (json_int_t)r->consumers, "cold_buyers_not_evaluated",
         (json_int_t)r->cold_buyers, "buyers_all", (json_int_t)r->buyers[INDIV_EVAL_ALL],
         "buyers_new", (json_int_t)r->buyers[INDIV_EVAL_NEW], "truth_purchases",
         (json_int_t)r->truth_purchases, "candidate_offers", (json_int_t)r->candidates,
         "slots", r->slots, "metrics", metrics, "decisions", decisions_json(&r->decisions),
-        "contacts", contacts, "curve", curve_json(r), "seconds", r->seconds);
+        "contacts", contacts, "curve", curve_json(r));
     char *txt = root ? json_dumps(root, JSON_INDENT(2) | JSON_SORT_KEYS |
                                             JSON_REAL_PRECISION(6))
                      : NULL;

@@ -24,7 +24,7 @@ static double score_of(const double *score, size_t i) {
     return isnan(s) ? -INFINITY : s;
 }
 
-/* ---- the k best scores: a binary min-heap of at most k values ----------------------- */
+/* ---- the k best scores: a binary min-heap of at most k values ---------------------- */
 
 static void sift_down(indiv_scored *h, size_t n, size_t i) {
     for (;;) {
@@ -162,7 +162,7 @@ void indiv_metrics_list(const unsigned char *rel, size_t len, size_t n_relevant,
     finish_topk(dcg, hits, hits > 0, n_relevant, k, out);
 }
 
-/* ---- beyond accuracy -------------------------------------------------------------------- */
+/* ---- beyond accuracy --------------------------------------------------------------- */
 
 void indiv_metrics_self_information(const double *count, size_t n, double *out) {
     double total = 0;
@@ -205,7 +205,7 @@ double indiv_metrics_coverage(const unsigned char *seen, size_t n) {
     return n ? (double)c / (double)n : 0;
 }
 
-/* ---- propensity models ------------------------------------------------------------------- */
+/* ---- propensity models ------------------------------------------------------------- */
 
 /* Sums the weight of positives ranked below each negative, ties counting one half: the
  * Mann-Whitney statistic, over the sorted order (ascending scores). */

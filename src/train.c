@@ -36,7 +36,7 @@
 #define DEF_INIT_SD 0.01
 #define DEF_THREADS 2
 
-/* ---- sparse matrices ----------------------------------------------------------------------- */
+/* ---- sparse matrices --------------------------------------------------------------- */
 
 void indiv_sparse_free(indiv_sparse *m) {
     if (!m)
@@ -158,7 +158,7 @@ int indiv_sparse_transpose(const indiv_sparse *m, indiv_sparse **out, indiv_erro
     return INDIV_OK;
 }
 
-/* ---- ALS: parameters ----------------------------------------------------------------------- */
+/* ---- ALS: parameters --------------------------------------------------------------- */
 
 void indiv_als_params_init(indiv_als_params *p) {
     memset(p, 0, sizeof *p);
@@ -189,7 +189,7 @@ int indiv_als_params_validate(const indiv_als_params *p, indiv_error *err) {
     return INDIV_OK;
 }
 
-/* ---- ALS: the handle ----------------------------------------------------------------------- */
+/* ---- ALS: the handle --------------------------------------------------------------- */
 
 /* One worker's workspace: the system A, its right-hand side b, the solution, and the
  * gather buffer z (longest row × dims). */
@@ -302,7 +302,7 @@ int indiv_als_new(const indiv_sparse *r, const indiv_als_params *p, indiv_als **
     return INDIV_OK;
 }
 
-/* ---- ALS: one half-sweep ---------------------------------------------------------------------- */
+/* ---- ALS: one half-sweep ----------------------------------------------------------- */
 
 /* Solving the rows of m from the fixed factors of the other side. */
 struct half {
@@ -440,7 +440,7 @@ int indiv_als_fit(indiv_als *a, indiv_progress_fn progress, void *ctx, indiv_err
     return rc;
 }
 
-/* ---- ALS: results ------------------------------------------------------------------------------ */
+/* ---- ALS: results ------------------------------------------------------------------ */
 
 static double dot(const double *a, const double *b, size_t k) {
     double s = 0;
@@ -507,7 +507,7 @@ int indiv_als_whiten(const indiv_als *a, double lambda, double *f, indiv_error *
     return INDIV_OK;
 }
 
-/* ---- logistic regression ----------------------------------------------------------------------- */
+/* ---- logistic regression ----------------------------------------------------------- */
 
 /* Workspace of one fit. */
 struct logit_ws {

@@ -80,7 +80,7 @@ static int validate(const indiv_train_params *p, indiv_error *err) {
     return rc < 0 ? rc : indiv_profile_params_validate(&p->profile, err);
 }
 
-/* ---- growing sparse rows ------------------------------------------------------------------- */
+/* ---- growing sparse rows ----------------------------------------------------------- */
 
 /* A CSR matrix filled row by row, in order. */
 struct csr {
@@ -137,7 +137,7 @@ static int csr_push(struct csr *c, const size_t *idx, const double *val, size_t 
     return INDIV_OK;
 }
 
-/* ---- reading the events ------------------------------------------------------------------------- */
+/* ---- reading the events ------------------------------------------------------------ */
 
 struct contact {
     size_t row, offer;
@@ -347,7 +347,7 @@ static size_t row_of(const struct data *d, int64_t id) {
     return lo < d->n_rows && d->ids[lo] == id ? lo : SIZE_MAX;
 }
 
-/* ---- the run's state ------------------------------------------------------------------------ */
+/* ---- the run's state --------------------------------------------------------------- */
 
 struct examples {
     double *x, *y, *w;
@@ -404,7 +404,7 @@ static void report(const struct run *r, const char *stage, int64_t done, int64_t
         r->progress(r->ctx, stage, done, total);
 }
 
-/* ---- is there enough to learn from? ------------------------------------------------------- */
+/* ---- is there enough to learn from? ------------------------------------------------ */
 
 static size_t nonzero_rows(const indiv_sparse *m) {
     size_t n = 0;
@@ -443,7 +443,7 @@ static int check_enough(struct run *r, indiv_error *err) {
     return INDIV_OK;
 }
 
-/* ---- the embedding ------------------------------------------------------------------------------ */
+/* ---- the embedding ----------------------------------------------------------------- */
 
 /* Fits ALS on m and writes the whitened offer vectors to f (cols × dims). */
 static int factorise(struct run *r, const indiv_sparse *m, const char *stage, double *f,
@@ -519,7 +519,7 @@ static int tail_space(struct run *r, indiv_error *err) {
     return rc;
 }
 
-/* ---- passes over the profiled consumers ------------------------------------------------------ */
+/* ---- passes over the profiled consumers -------------------------------------------- */
 
 /* A pass scores known consumers (an event before the tail) in blocks and calls fn on
  * each scored slot. */
@@ -613,7 +613,7 @@ static int pass_run(struct run *r, const indiv_model *m, int (*fn)(struct pass *
     return rc;
 }
 
-/* ---- propensity examples -------------------------------------------------------------------------- */
+/* ---- propensity examples ----------------------------------------------------------- */
 
 /* Doubles the capacity of the four example arrays. */
 static int examples_grow(struct examples *e) {
@@ -734,7 +734,7 @@ static int collect_examples(struct run *r, indiv_error *err) {
     return rc;
 }
 
-/* ---- the propensity weights -------------------------------------------------------------------- */
+/* ---- the propensity weights -------------------------------------------------------- */
 
 /* Weights restricted to one half (the other half's examples weigh 0). */
 static double *half_weights(const struct examples *e, unsigned char half) {
@@ -781,7 +781,7 @@ static int fit_weights(struct run *r, indiv_error *err) {
     return rc;
 }
 
-/* ---- ranking validation --------------------------------------------------------------------------- */
+/* ---- ranking validation ------------------------------------------------------------ */
 
 struct rank_ws {
     double *score, *pop;
@@ -840,7 +840,7 @@ static int validate_ranking(struct run *r, indiv_error *err) {
     return rc;
 }
 
-/* ---- the model ------------------------------------------------------------------------------------- */
+/* ---- the model --------------------------------------------------------------------- */
 
 /* Offers with an interaction before as_of get their whitened vector; the others none
  * (indiv_model_apply gives them a zero row). */

@@ -115,6 +115,24 @@ Test(cli_evaluate, train_then_evaluate_writes_every_file_and_prints_the_tables) 
     js = tu_read(p, NULL);
     cr_assert_eq(count_lines(js), 4, "%s", js);
     free(js), free(p);
+    /* the same command again gives the same bytes (no timing in the files) */
+    cr_assert_eq(tu_sh(&r, "\"$INDIV\" evaluate --db '%s/w.db' --split-at " SPLIT
+                           " --until 2024-04-20 --model '%s/m.json' --json '%s/e2.json' "
+                           "--csv '%s/e2.csv' --taus 0,0.05,0.5 --threshold 0.05 >/dev/null",
+                       dir, dir, dir, dir),
+                 0, "%s", r.err);
+    tu_run_free(&r);
+    char *a = tu_path(dir, "e.csv"), *b = tu_path(dir, "e2.csv");
+    cr_assert(tu_same_file(a, b), "CSV differs between two identical runs");
+    free(a), free(b);
+    a = tu_path(dir, "e.json"), b = tu_path(dir, "e2.json");
+    js = tu_read(a, NULL);
+    char *js2 = tu_read(b, NULL);
+    char *cut = strstr(js, "\"command\""), *cut2 = strstr(js2, "\"command\"");
+    cr_assert(cut && cut2);
+    *strchr(cut, '\n') = *strchr(cut2, '\n') = '\0'; /* the command names other files */
+    cr_assert_str_eq(strchr(cut, '\0') + 1, strchr(cut2, '\0') + 1, "JSON differs");
+    free(js), free(js2), free(a), free(b);
 }
 
 Test(cli_evaluate, failures_exit_1_and_say_why) {

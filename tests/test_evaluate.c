@@ -38,7 +38,7 @@ static void teardown(void) {
 
 TestSuite(evaluate, .init = setup, .fini = teardown);
 
-/* ---- a log small enough to compute by hand -------------------------------------------------- */
+/* ---- a log small enough to compute by hand ----------------------------------------- */
 
 static int64_t consumer(indiv_eventlog *log, const char *id, int profiling) {
     indiv_consumer_rec c = {id, profiling, 1, INDIV_CH_BIT(INDIV_CH_EMAIL), NULL};
@@ -187,7 +187,7 @@ Test(evaluate, bad_parameters_are_refused) {
     free(db);
 }
 
-/* ---- a generated world ----------------------------------------------------------------------- */
+/* ---- a generated world ------------------------------------------------------------- */
 
 #define W_START 1704067200 /* 2024-01-01 */
 #define W_SPLIT (W_START + 90 * DAY)

@@ -41,7 +41,7 @@ static void teardown(void) {
 
 TestSuite(train, .init = setup, .fini = teardown);
 
-/* ---- sparse ------------------------------------------------------------------------------ */
+/* ---- sparse ------------------------------------------------------------------------ */
 
 Test(train, sparse_rows_are_sorted_summed_and_keep_positive_entries) {
     size_t r[] = {0, 0, 0, 1, 1, 2}, c[] = {2, 0, 2, 1, 1, 3};
@@ -70,7 +70,7 @@ Test(train, sparse_rows_are_sorted_summed_and_keep_positive_entries) {
     cr_assert(strstr(err.msg, "outside"), "%s", err.msg);
 }
 
-/* ---- a planted low-rank world ------------------------------------------------------------- */
+/* ---- a planted low-rank world ------------------------------------------------------ */
 
 #define PU 400     /* consumers */
 #define PI 500     /* offers */
@@ -285,7 +285,7 @@ Test(train, als_parameters_are_checked) {
     cr_assert_eq(indiv_als_params_validate(&p, NULL), INDIV_EINVAL);
 }
 
-/* ---- logistic regression -------------------------------------------------------------------- */
+/* ---- logistic regression ----------------------------------------------------------- */
 
 #define LN 20000
 #define LP 4
@@ -362,7 +362,7 @@ Test(train, logistic_fit_names_a_singular_design_and_a_ridge_fixes_it) {
     cr_assert_float_eq(b[1], b[2], 1e-9); /* the ridge splits the weight evenly */
 }
 
-/* ---- the training run ---------------------------------------------------------------------------- */
+/* ---- the training run -------------------------------------------------------------- */
 
 #define WORLD_START 1704067200 /* 2024-01-01T00:00:00Z, the generator's default */
 #define DAY INDIV_SECONDS_PER_DAY
@@ -519,6 +519,56 @@ Test(train, no_event_at_or_after_as_of_reaches_the_model) {
     free(db);
 }
 
+/* Two e-mail contacts (offer 1 + c % 60) per consumer in the tail; consumers with an
+ * even id open the first within a day. */
+static void plant_contacts(const char *db, int64_t tail) {
+    indiv_eventlog *log;
+    cr_assert_eq(indiv_eventlog_open(db, 0, &log, NULL), 0);
+    cr_assert_eq(indiv_eventlog_begin(log, NULL), 0);
+    for (int64_t c = 1; c <= 300; c++) {
+        indiv_event ev = {.consumer_id = c, .ts = tail + DAY, .offer_id = 1 + c % 60,
+                          .type = INDIV_EV_CONTACT, .channel = INDIV_CH_EMAIL};
+        cr_assert_eq(indiv_eventlog_add_event(log, &ev, NULL), 0);
+        ev.ts = tail + 5 * DAY;
+        cr_assert_eq(indiv_eventlog_add_event(log, &ev, NULL), 0);
+        if (c % 2)
+            continue;
+        ev.ts = tail + DAY + 3600;
+        ev.type = INDIV_EV_OPEN;
+        cr_assert_eq(indiv_eventlog_add_event(log, &ev, NULL), 0);
+    }
+    cr_assert_eq(indiv_eventlog_commit(log, NULL), 0);
+    indiv_eventlog_close(log);
+}
+
+Test(train, contacts_and_reactions_are_the_labels_when_the_log_has_them) {
+    char *db = make_world("w.db", 300, 12);
+    indiv_train_params p;
+    train_params(&p, 2);
+    plant_contacts(db, p.as_of - 14 * DAY);
+    indiv_model m;
+    indiv_train_summary sum;
+    indiv_eventlog *log;
+    indiv_error err = {0};
+    cr_assert_eq(indiv_eventlog_open(db, INDIV_EVENTLOG_READONLY, &log, NULL), 0);
+    cr_assert_eq(indiv_train_run(log, &p, NULL, NULL, &m, &sum, &err), 0, "%s", err.msg);
+    indiv_eventlog_close(log);
+    cr_assert(sum.labels_from_contacts);
+    /* two contacts per known consumer with profiling consent, the first answered by the
+     * even ids only: half the first contacts, a quarter of all */
+    cr_assert_gt(sum.examples, 300);
+    cr_assert_eq(sum.examples % 2, 0);
+    double share = (double)sum.positives / (double)sum.examples;
+    cr_assert(share > 0.2 && share < 0.3, "answered share %.3f", share);
+    json_t *pv = provenance(&m);
+    const char *labels = json_string_value(
+        json_object_get(json_object_get(pv, "propensity_fit"), "labels"));
+    cr_assert_str_eq(labels, "contacts answered in the tail");
+    json_decref(pv);
+    indiv_model_clear(&m);
+    free(db);
+}
+
 Test(train, a_log_too_small_to_learn_from_is_refused_clearly) {
     char *db = make_world("tiny.db", 12, 6);
     indiv_train_params p;
@@ -561,7 +611,7 @@ Test(train, the_scratch_snapshot_file_is_removed_and_the_log_untouched) {
     free(db);
 }
 
-/* ---- embedding models: file format, application --------------------------------------------- */
+/* ---- embedding models: file format, application ------------------------------------ */
 
 static const char emb_head[] =
     "{\"format\": \"indiv-model\", \"version\": 1, \"id\": \"e1\", \"feature_space\": "

@@ -131,7 +131,8 @@ int indiv_evaluate_run(indiv_eventlog *log, const indiv_model *m,
                        indiv_eval_result *out /* OUT */, indiv_error *err);
 
 /* Everything as pretty JSON with sorted keys: parameters (and `command` when not NULL),
- * model, counts, metrics, decisions, contacts, curve. Caller frees; NULL out of memory. */
+ * model, counts, metrics, decisions, contacts, curve; no timing, so that the same run
+ * gives the same bytes. Caller frees; NULL out of memory. */
 char *indiv_eval_result_json(const indiv_eval_params *p, const indiv_model *m,
                              const indiv_eval_result *r, const char *command);
 

@@ -46,7 +46,7 @@
 #include "indiv/profile.h"
 #include "indiv/progress.h"
 
-/* ---- sparse interactions ---------------------------------------------------------------- */
+/* ---- sparse interactions ----------------------------------------------------------- */
 
 /* A rows × cols matrix in compressed sparse rows: row r holds idx/val[ptr[r]..ptr[r+1]),
  * column indices ascending, values > 0. */
@@ -67,7 +67,7 @@ int indiv_sparse_transpose(const indiv_sparse *m, indiv_sparse **out /* OUT */,
                            indiv_error *err);
 void indiv_sparse_free(indiv_sparse *m);
 
-/* ---- alternating least squares ------------------------------------------------------------- */
+/* ---- alternating least squares ----------------------------------------------------- */
 
 typedef struct indiv_als_params {
     size_t dims;    /* K, factors per consumer and offer */
@@ -115,7 +115,7 @@ int indiv_als_whiten(const indiv_als *a, double lambda, double *f /* OUT */,
 /* Seconds spent in the last sweep's solves, for benchmarks. */
 double indiv_als_last_sweep_seconds(const indiv_als *a);
 
-/* ---- logistic regression -------------------------------------------------------------------- */
+/* ---- logistic regression ----------------------------------------------------------- */
 
 typedef struct indiv_logit_stats {
     int iterations;
@@ -133,7 +133,7 @@ int indiv_logit_fit(const double *x, const double *y, const double *w, size_t n,
                     double *se /* OUT, p, may be NULL */,
                     indiv_logit_stats *st /* OUT, may be NULL */, indiv_error *err);
 
-/* ---- the training run ----------------------------------------------------------------------- */
+/* ---- the training run -------------------------------------------------------------- */
 
 typedef struct indiv_train_params {
     const char *id;        /* model id (required) */

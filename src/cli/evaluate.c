@@ -164,7 +164,7 @@ static int parse_args(int argc, char **argv, struct eval_args *a) {
     return CLI_OK;
 }
 
-/* ---- tables ------------------------------------------------------------------------------------ */
+/* ---- tables ------------------------------------------------------------------------ */
 
 static void print_header(FILE *o, const struct eval_args *a, const indiv_model *m,
                          const indiv_eval_result *r) {
@@ -256,7 +256,7 @@ static void print_curve(FILE *o, const indiv_eval_result *r) {
     }
 }
 
-/* ---- the run ---------------------------------------------------------------------------------------- */
+/* ---- the run ----------------------------------------------------------------------- */
 
 /* "indiv evaluate ARGS" with arguments holding spaces or quotes single-quoted. */
 static char *command_line(int argc, char **argv) {
