@@ -48,7 +48,8 @@ static int count_lines(const char *s) {
     return n;
 }
 
-/* Runs `indiv simulate ARGS` and asserts its exit status; returns the run (caller frees). */
+/* Runs `indiv simulate ARGS` and asserts its exit status; returns the run (caller frees).
+ */
 static tu_run simulate(int want, const char *args) {
     tu_run r;
     int st = tu_sh(&r, "\"$INDIV\" simulate %s", args);
@@ -58,10 +59,10 @@ static tu_run simulate(int want, const char *args) {
 
 Test(cli_simulate, help_exits_0_and_lists_the_options) {
     tu_run r = simulate(0, "--help");
-    static const char *const want[] = {"--db WORLD", "--out DIR",   "--rounds R",
-                                       "--policy",   "oracle, or all", "--seed S",
-                                       "--set NAME=VALUE", "p_leave",     "leakage_per_round",
-                                       "--threshold", "--serendipity", "--model FILE"};
+    static const char *const want[] = {
+        "--db WORLD",        "--out DIR",   "--rounds R",       "--policy",
+        "oracle, or all",    "--seed S",    "--set NAME=VALUE", "p_leave",
+        "leakage_per_round", "--threshold", "--serendipity",    "--model FILE"};
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
         cr_assert(strstr(r.out, want[i]), "help lacks '%s'", want[i]);
     cr_assert_str_eq(r.err, "");
@@ -115,8 +116,8 @@ Test(cli_simulate, a_database_that_is_not_a_generated_world_exits_1) {
                   "c1,o1,purchase,2024-03-05T10:00:00Z,web,1,4.5\n"
                   "c2,o1,view,2024-03-05T11:00:00Z,web,,\n");
     tu_run r;
-    cr_assert_eq(tu_sh(&r, "\"$INDIV\" import --db '%s' --format events '%s'", db, csv), 0,
-                 "%s", r.err);
+    cr_assert_eq(tu_sh(&r, "\"$INDIV\" import --db '%s' --format events '%s'", db, csv),
+                 0, "%s", r.err);
     tu_run_free(&r);
     char args[1024];
     snprintf(args, sizeof args, "--db '%s' --out '%s' --rounds 2", db, out);
@@ -183,7 +184,8 @@ Test(cli_simulate, policy_all_compares_every_policy_and_records_every_parameter)
      * work database. */
     for (int p = 0; p < INDIV_SIM_POLICY_COUNT; p++) {
         char sub[256];
-        snprintf(sub, sizeof sub, "%s/rounds.csv", indiv_sim_policy_name((indiv_sim_policy)p));
+        snprintf(sub, sizeof sub, "%s/rounds.csv",
+                 indiv_sim_policy_name((indiv_sim_policy)p));
         path = tu_path(out, sub);
         csv = tu_read(path, NULL);
         cr_assert_not_null(csv, "no %s", path);
@@ -225,16 +227,17 @@ Test(cli_simulate, policy_all_compares_every_policy_and_records_every_parameter)
     cr_assert_not_null(wj);
     const char *key;
     json_t *v;
-    json_object_foreach(wj, key, v) cr_assert_not_null(json_object_get(sim, key), "no %s",
-                                                        key);
+    json_object_foreach(wj, key, v)
+        cr_assert_not_null(json_object_get(sim, key), "no %s", key);
     cr_assert_eq(json_object_size(sim), json_object_size(wj));
     cr_assert_eq(json_integer_value(json_object_get(sim, "seed")), 9);
     cr_assert_eq(json_integer_value(json_object_get(sim, "rounds")), 3);
     json_t *metrics = json_object_get(j, "metrics");
     cr_assert_eq(json_object_size(metrics), INDIV_SIM_NMETRICS);
     for (int m = 0; m < INDIV_SIM_NMETRICS; m++)
-        cr_assert_str_eq(json_string_value(json_object_get(metrics, indiv_sim_metric_name(m))),
-                         indiv_sim_metric_doc(m));
+        cr_assert_str_eq(
+            json_string_value(json_object_get(metrics, indiv_sim_metric_name(m))),
+            indiv_sim_metric_doc(m));
     json_decref(wj);
     free(want);
     json_decref(j);
@@ -269,7 +272,8 @@ Test(cli_simulate, rounds_csv_is_reproducible_to_the_byte_and_the_seed_matters) 
     json_t *sim = json_object_get(j, "simulation");
     /* Flags and --set reached the run and its record. */
     cr_assert_float_eq(json_number_value(json_object_get(sim, "p_leave")), 0.5, 1e-12);
-    cr_assert_float_eq(json_number_value(json_object_get(sim, "serendipity")), 0.5, 1e-12);
+    cr_assert_float_eq(json_number_value(json_object_get(sim, "serendipity")), 0.5,
+                       1e-12);
     cr_assert_str_eq(json_string_value(json_object_get(j, "policies")), "one");
     json_decref(j);
     /* Only the chosen policy ran. */

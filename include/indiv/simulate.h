@@ -91,7 +91,7 @@ typedef struct indiv_sim_params {
     X(active, "consumers still active at the end of the round")                        \
     X(leakage, "latent needs met elsewhere this round")                                \
     X(latent_revealed, "latent tastes revealed by a purchase from a contact")           \
-    X(latent_revealed_total, "latent tastes revealed since the start")                  \
+    X(latent_revealed_total, "latent tastes revealed by contacts since the start")      \
     X(diversity, "mean category entropy (bits) of each consumer's purchases so far")    \
     X(coverage, "share of offers bought at least once this round")                      \
     X(exposure_gini, "Gini coefficient of contacts over offers this round")             \

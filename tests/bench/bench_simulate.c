@@ -210,7 +210,8 @@ int main(int argc, char **argv) {
     snprintf(self, sizeof self, "%s", argv[0]);
     snprintf(world, sizeof world, "%s/bench-simulate-%lld-s%d.db",
              cache && *cache ? cache : dirname(self), (long long)consumers, SEED);
-    snprintf(tmpdir, sizeof tmpdir, "%s/indiv-bench-XXXXXX", base && *base ? base : "/tmp");
+    snprintf(tmpdir, sizeof tmpdir, "%s/indiv-bench-XXXXXX",
+             base && *base ? base : "/tmp");
     double gen_s;
     if (ensure_world(world, consumers, &gen_s) || !mkdtemp(tmpdir))
         return 1;
@@ -230,16 +231,17 @@ int main(int argc, char **argv) {
     double ref = ROUNDS * (first_s + last_s) / 2, staged = 0;
     for (int k = 0; k < INDIV_SIM_NTIMES; k++)
         staged += t.stage[k];
-    bench_report("simulate", run_s, "s", "full_profile_rebuild_each_round", ref, run_s / ref);
-    printf("info simulate: %lld consumers, %d rounds of %d days: %.1f s, cpu %.1f s (goal "
-           "120 s at SCALE=1); profile rebuild %.1f s (%.0f%%), decisions %.1f s (%.0f%%), "
-           "responses %.1f s (%.0f%%), other (copy, setup, metrics) %.1f s (%.0f%%)\n",
-           (long long)consumers, t.rounds, ROUND_DAYS, run_s, cpu_s,
-           t.stage[INDIV_SIM_T_PROFILE],
-           100 * t.stage[INDIV_SIM_T_PROFILE] / run_s, t.stage[INDIV_SIM_T_DECIDE],
-           100 * t.stage[INDIV_SIM_T_DECIDE] / run_s, t.stage[INDIV_SIM_T_RESPOND],
-           100 * t.stage[INDIV_SIM_T_RESPOND] / run_s, run_s - staged,
-           100 * (run_s - staged) / run_s);
+    bench_report("simulate", run_s, "s", "full_profile_rebuild_each_round", ref,
+                 run_s / ref);
+    printf(
+        "info simulate: %lld consumers, %d rounds of %d days: %.1f s, cpu %.1f s (goal "
+        "120 s at SCALE=1); profile rebuild %.1f s (%.0f%%), decisions %.1f s (%.0f%%), "
+        "responses %.1f s (%.0f%%), other (copy, setup, metrics) %.1f s (%.0f%%)\n",
+        (long long)consumers, t.rounds, ROUND_DAYS, run_s, cpu_s,
+        t.stage[INDIV_SIM_T_PROFILE], 100 * t.stage[INDIV_SIM_T_PROFILE] / run_s,
+        t.stage[INDIV_SIM_T_DECIDE], 100 * t.stage[INDIV_SIM_T_DECIDE] / run_s,
+        t.stage[INDIV_SIM_T_RESPOND], 100 * t.stage[INDIV_SIM_T_RESPOND] / run_s,
+        run_s - staged, 100 * (run_s - staged) / run_s);
     printf("info simulate: events %lld in the world, %lld after the run; %.0f contacts, "
            "%.0f conversions; reference: full build %.2f s on the first round's log, "
            "%.2f s on the last, x %d rounds; world %s%s\n",
