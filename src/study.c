@@ -22,7 +22,7 @@
 #include "indiv/experiment.h"
 
 #define SOURCE_UNKNOWN                                                                   \
-    "interview not identified in the available materials (the transcripts are not in " \
+    "interview not identified in the available materials (the transcripts are not in "   \
     "the repository; wording reconstructed from the project brief)"
 
 /* Settings tokens are at most this long ("features=all,-moments"). */
@@ -31,20 +31,24 @@
 /* ---- conditions -------------------------------------------------------------------- */
 
 static const indiv_study_condition conditions[] = {
-    {"indiv", "policy=indiv", 1, "the engine at its defaults (threshold 0.3, serendipity 0.1)"},
+    {"indiv", "policy=indiv", 1,
+     "the engine at its defaults (threshold 0.3, serendipity 0.1)"},
     {"indiv-e0.3", "policy=indiv serendipity=0.3", 1, "the engine with serendipity 0.3"},
     {"indiv-e0", "policy=indiv serendipity=0", 1, "the engine without serendipity"},
     {"no-threshold", "policy=indiv-no-threshold", 1,
      "the engine with threshold 0: every eligible consumer gets their best offers"},
-    {"mass", "policy=mass", 1, "one campaign: the most popular offers to everyone eligible"},
-    {"persona", "policy=persona", 1, "5 k-means segments, each its segment's best offers"},
+    {"mass", "policy=mass", 1,
+     "one campaign: the most popular offers to everyone eligible"},
+    {"persona", "policy=persona", 1,
+     "5 k-means segments, each its segment's best offers"},
     {"oracle", "policy=oracle", 1, "knows every true taste, latent ones included"},
     {"timing-off", "policy=indiv features=all,-moments min_readiness=0", 1,
      "no moments feature (sent at the decision time) and no readiness deferral"},
     {"minimal", "policy=indiv features=taste window=90", 1,
      "profiles from tastes only, over the last 90 days"},
     {"indiv-long", "policy=indiv", 2, "the engine, twice the rounds"},
-    {"no-threshold-long", "policy=indiv-no-threshold", 2, "threshold 0, twice the rounds"},
+    {"no-threshold-long", "policy=indiv-no-threshold", 2,
+     "threshold 0, twice the rounds"},
     {"mass-long", "policy=mass", 2, "mass campaign, twice the rounds"},
 };
 #define NCONDITIONS (sizeof conditions / sizeof conditions[0])
@@ -76,138 +80,226 @@ const indiv_study_condition *indiv_study_condition_find(const char *id) {
 #define MOMENT_ONLY  "wrong_moment_factor=0 not_ready_factor=0"
 
 static const indiv_study_claim claims[] = {
-    {"serendipity",
-     "Convergent engines forbid new things; the consumer goes elsewhere",
-     "« Les moteurs qui ne font que converger interdisent la nouveauté ; alors le "
-     "consommateur va chercher ailleurs. »",
-     "Engines that only converge on what a person already likes \"forbid new things\", "
-     "and the consumer then looks for them elsewhere.",
-     SOURCE_UNKNOWN,
-     "indiv with serendipity ε = 0.3 against ε = 0, all else at the engine's defaults. "
-     "ε = 0.3 rather than the default 0.1 because the draw is ε × the person's openness "
-     "(mean 0.29): at 0.1 about one contact in fifty carries a divergent offer, too few "
-     "to measure in a few seeds; 0.3 about triples it and keeps it a minority (it rides "
-     "along, in the last of three slots).",
-     INDIV_STUDY_EFFECT, "latent_revealed_pct", +1, 1.0, 0,
-     "leakage_pct,diversity,revenue,divergent_share", 1,
-     {{"indiv-e0.3", "indiv-e0", 1}},
-     "consumers have latent tastes (30% of them, 1.5 on average) and answer contacts "
-     "(reaction rate Beta(2, 18), purchase 0.3 × utility)",
-     LATENT_NONE, LATENT_RICH " " RESPONSIVE, "conditions"},
-    {"bubbles",
-     "Deliberate error breaks bubbles (the red sweaters)",
-     "« Vous aimez les pulls rouges, alors on ne vous propose que des pulls rouges : "
-     "l'erreur volontaire casse la bulle. »",
-     "Proposing now and then something outside a person's known tastes (a deliberate "
-     "\"error\") breaks the bubble of \"you like red sweaters, so only red sweaters\".",
-     SOURCE_UNKNOWN,
-     "The same runs as the serendipity claim (ε = 0.3 against 0), read on what people "
-     "end up consuming: the diversity of their purchases, the share of contacted offers "
-     "inside their known tastes, and how alike consumers become.",
-     INDIV_STUDY_EFFECT, "diversity", +1, 0, 0.01,
-     "bubble_share,jaccard_categories,divergent_share", 1,
-     {{"indiv-e0.3", "indiv-e0", 1}},
-     "consumers have latent tastes and answer contacts (as for serendipity)", LATENT_NONE,
-     LATENT_RICH " " RESPONSIVE, "conditions"},
-    {"threshold",
-     "Below a certain relevance, do nothing — rather than campaigns to everyone",
-     "« En dessous d'un certain niveau de pertinence, on ne fait rien », plutôt que "
-     "d'envoyer les campagnes à tout le monde en comptant sur la loi des grands nombres.",
-     "\"Below a certain level of relevance, we do nothing\", instead of sending campaigns "
-     "to everyone and counting on the law of large numbers.",
-     SOURCE_UNKNOWN,
-     "indiv (threshold τ = 0.3) against a mass campaign and against the same engine with "
-     "τ = 0. The claim is about people lost: unsubscribes and departures.",
-     INDIV_STUDY_EFFECT, "losses", -1, 0, 0.10,
-     "irrelevant_contacts,conversions,unsubscribes", 2,
-     {{"indiv", "mass", 1}, {"indiv", "no-threshold", 1}},
-     "irrelevant contacts annoy (+1 each, +0.1 per contact, decay 0.9 a round) and "
-     "people leave or unsubscribe at their tolerance (gamma, mean 5)",
-     NEVER_TIRE, EASILY_TIRED, "conditions"},
-    {"respect",
-     "Respect of the individual is what makes the relationship last",
-     "« C'est le respect de l'individu qui fait que la relation dure. »",
-     "Respecting the individual (not soliciting them when there is nothing relevant) is "
-     "what makes the relationship last.",
-     SOURCE_UNKNOWN,
-     "indiv against the same engine without threshold (τ = 0) and against a mass "
-     "campaign, over twice the study's rounds: revenue over the long horizon, and who is "
-     "still there at the end.",
-     INDIV_STUDY_EFFECT, "revenue", +1, 0, 0.01, "active,losses,conversions", 2,
-     {{"indiv-long", "no-threshold-long", 1}, {"indiv-long", "mass-long", 0}},
-     "irrelevant contacts annoy and people leave at their tolerance (as for threshold); "
-     "those who leave stop buying",
-     NEVER_TIRE, EASILY_TIRED " p_leave=1", "rounds"},
-    {"personas",
-     "From mass marketing, to personas, to individuation",
-     "« On est passé du marketing de masse aux personas, puis à l'individuation. »",
-     "Marketing went from mass campaigns to personas (segments), and then to "
-     "individuation; each step serves people better.",
-     SOURCE_UNKNOWN,
-     "The three policies on the same worlds: mass (same offers to everyone), persona "
-     "(5 k-means segments of the profiles' tastes) and indiv. Each step must bring more "
-     "conversions than the previous one.",
-     INDIV_STUDY_EFFECT, "conversions", +1, 0, 0.05, "irrelevant_share,losses,revenue", 2,
-     {{"persona", "mass", 1}, {"indiv", "persona", 1}},
-     "tastes differ between people (category popularity Zipf with exponent 1, 3 known "
-     "tastes on average)",
-     "w:category_zipf=4", "w:category_zipf=0", "conditions"},
-    {"timing",
-     "The right moment matters (rhythm, readiness)",
-     "« Le bon moment compte : le rythme de la personne, le moment où elle est prête. »",
-     "The right moment matters: the person's rhythm, and whether they are ready to buy.",
-     SOURCE_UNKNOWN,
-     "indiv against the same engine with timing off: profiles without the moments "
-     "feature (the send time falls back to the decision time) and no readiness deferral "
-     "(min_readiness 0).",
-     INDIV_STUDY_EFFECT, "conversions", +1, 0, 0.05, "conversion_rate,contacts,losses", 1,
-     {{"indiv", "timing-off", 1}},
-     "opening is halved far from the preferred hour (wrong_moment_factor 0.5) and buying "
-     "halved shortly after a purchase (not_ready_factor 0.5)",
-     MOMENT_FREE, MOMENT_ONLY, "conditions"},
-    {"minimisation",
-     "We don't need all this data (data minimisation, digital sobriety)",
-     "« On n'a pas besoin de toutes ces données. »",
-     "\"We don't need all this data\": a profile built from less data (tastes only, the "
-     "last 90 days) decides about as well, for less storage and computation.",
-     SOURCE_UNKNOWN,
-     "indiv with profiles from tastes only over the last 90 days against all six "
-     "feature groups over the whole history. Non-inferiority: the claim holds when at "
-     "most 5% of conversions are lost. Bytes stored and build time come from actual "
-     "profile builds on a study world and on the real Online Retail sample.",
-     INDIV_STUDY_NONINFERIOR, "conversions", +1, 0, 0.05, "revenue,irrelevant_share,losses",
-     1, {{"minimal", "indiv", 1}},
-     "the moment and readiness matter (as for timing): the features dropped carry them",
-     MOMENT_ONLY, MOMENT_FREE, "conditions"},
-    {"scale",
-     "A million customers × campaigns × channels × options is beyond any person",
-     "« Un million de clients × les campagnes × les canaux × une centaine d'options : "
-     "environ 500 millions de possibilités, aucune personne ne peut traiter ça. »",
-     "A million customers × campaigns × channels × about a hundred options — about 500 "
-     "million possibilities — is beyond what any person can handle.",
-     SOURCE_UNKNOWN,
-     "Measured, not simulated: candidates (consumer × offer × 3 channels) evaluated per "
-     "second by the decision run on a study world and on the real sample, extrapolated "
-     "to 1,000,000 consumers × 100 offers × 3 channels for one campaign (one decision "
-     "run). Supported when the engine needs at most 24 hours on this machine.",
-     INDIV_STUDY_DESCRIPTIVE, "engine_hours", -1, 0, 0, "", 0, {{0}},
-     "the decision run's cost grows linearly with consumers × offers (measured at two "
-     "sizes, extrapolated)",
-     NULL, NULL, NULL},
-    {"enclosure",
-     "Personalisation can enclose and manipulate",
-     "« La personnalisation peut enfermer, et manipuler. »",
-     "Personalisation can enclose people (everyone pushed toward the same things, the "
-     "same few offers) and manipulate them.",
-     SOURCE_UNKNOWN,
-     "indiv, mass and persona against the oracle that knows every true taste: "
-     "homogenisation is the excess Jaccard similarity of what pairs of consumers "
-     "consumed over the oracle's (Chaney, Stewart & Engelhardt 2018); exposure "
-     "concentration is the Gini of contacts over offers. Manipulation is not modelled.",
-     INDIV_STUDY_EFFECT, "jaccard_categories", +1, 0, 0.05, "exposure_gini,diversity", 3,
-     {{"indiv", "oracle", 1}, {"mass", "oracle", 0}, {"persona", "oracle", 0}},
-     "consumers have latent tastes the ideal recommender can serve",
-     LATENT_NONE, LATENT_RICH, "scatter"},
+    {.id = "serendipity",
+     .title = "Convergent engines forbid new things; the consumer goes elsewhere",
+     .quote_fr =
+         "« Les moteurs qui ne font que converger interdisent la nouveauté ; alors "
+         "le consommateur va chercher ailleurs. »",
+     .paraphrase =
+         "Engines that only converge on what a person already likes \"forbid new "
+         "things\", and the consumer then looks for them elsewhere.",
+     .source = SOURCE_UNKNOWN,
+     .design =
+         "indiv with serendipity ε = 0.3 against ε = 0, all else at the engine's "
+         "defaults. ε = 0.3 rather than the default 0.1 because the draw is ε × the "
+         "person's openness (mean 0.29): at 0.1 about one contact in fifty carries a "
+         "divergent offer, too few to measure in a few seeds; 0.3 about triples it "
+         "and keeps it a minority (it rides along, in the last of three slots). The "
+         "oracle, which knows every latent taste, shows what could be revealed at "
+         "most (reported, not part of the verdict).",
+     .kind = INDIV_STUDY_EFFECT,
+     .metric = "latent_revealed_pct",
+     .direction = +1,
+     .delta_abs = 1.0, /* one percentage point of the world's latent tastes */
+     .secondary = "leakage_pct,diversity,revenue,divergent_share",
+     .ncmp = 2,
+     .cmp = {{"indiv-e0.3", "indiv-e0", 1}, {"oracle", "indiv-e0", 0}},
+     .assumption =
+         "consumers have latent tastes (30% of them, 1.5 on average) and answer "
+         "contacts (reaction rate Beta(2, 18), purchase 0.3 × utility)",
+     .contra = LATENT_NONE,
+     .pro = LATENT_RICH " " RESPONSIVE,
+     .figure = "conditions"},
+    {.id = "bubbles",
+     .title = "Deliberate error breaks bubbles (the red sweaters)",
+     .quote_fr = "« Vous aimez les pulls rouges, alors on ne vous propose que des pulls "
+                 "rouges : l'erreur volontaire casse la bulle. »",
+     .paraphrase =
+         "Proposing now and then something outside a person's known tastes (a "
+         "deliberate \"error\") breaks the bubble of \"you like red sweaters, so "
+         "only red sweaters\".",
+     .source = SOURCE_UNKNOWN,
+     .design = "The same runs as the serendipity claim (ε = 0.3 against 0), read on what "
+               "people end up consuming: the diversity of their purchases, the share of "
+               "contacted offers inside their known tastes, and how alike consumers "
+               "become; the oracle is shown for scale.",
+     .kind = INDIV_STUDY_EFFECT,
+     .metric = "diversity",
+     .direction = +1,
+     .delta_rel = 0.01,
+     .secondary = "bubble_share,jaccard_categories,divergent_share",
+     .ncmp = 2,
+     .cmp = {{"indiv-e0.3", "indiv-e0", 1}, {"oracle", "indiv-e0", 0}},
+     .assumption =
+         "consumers have latent tastes and answer contacts (as for serendipity)",
+     .contra = LATENT_NONE,
+     .pro = LATENT_RICH " " RESPONSIVE,
+     .figure = "conditions"},
+    {.id = "threshold",
+     .title = "Below a certain relevance, do nothing — rather than campaigns to everyone",
+     .quote_fr =
+         "« En dessous d'un certain niveau de pertinence, on ne fait rien », plutôt "
+         "que d'envoyer les campagnes à tout le monde en comptant sur la loi des "
+         "grands nombres.",
+     .paraphrase = "\"Below a certain level of relevance, we do nothing\", instead of "
+                   "sending campaigns to everyone and counting on the law of large "
+                   "numbers.",
+     .source = SOURCE_UNKNOWN,
+     .design = "indiv (threshold τ = 0.3) against a mass campaign and against the same "
+               "engine with τ = 0. The claim is about people lost: unsubscribes and "
+               "departures.",
+     .kind = INDIV_STUDY_EFFECT,
+     .metric = "losses",
+     .direction = -1,
+     .delta_rel = 0.10,
+     .secondary = "irrelevant_contacts,conversions,unsubscribes",
+     .ncmp = 2,
+     .cmp = {{"indiv", "mass", 1}, {"indiv", "no-threshold", 1}},
+     .assumption =
+         "irrelevant contacts annoy (+1 each, +0.1 per contact, decay 0.9 a "
+         "round) and people leave or unsubscribe at their tolerance (gamma, mean "
+         "5)",
+     .contra = NEVER_TIRE,
+     .pro = EASILY_TIRED,
+     .figure = "conditions"},
+    {.id = "respect",
+     .title = "Respect of the individual is what makes the relationship last",
+     .quote_fr = "« C'est le respect de l'individu qui fait que la relation dure. »",
+     .paraphrase = "Respecting the individual (not soliciting them when there is nothing "
+                   "relevant) is what makes the relationship last.",
+     .source = SOURCE_UNKNOWN,
+     .design = "indiv against the same engine without threshold (τ = 0) and against a "
+               "mass campaign, over twice the study's rounds: revenue over the long "
+               "horizon, and who is still there at the end.",
+     .kind = INDIV_STUDY_EFFECT,
+     .metric = "revenue",
+     .direction = +1,
+     .delta_rel = 0.01,
+     .secondary = "active,losses,conversions",
+     .ncmp = 2,
+     .cmp = {{"indiv-long", "no-threshold-long", 1}, {"indiv-long", "mass-long", 0}},
+     .assumption =
+         "irrelevant contacts annoy and people leave at their tolerance (as for "
+         "threshold); those who leave stop buying",
+     .contra = NEVER_TIRE,
+     .pro = EASILY_TIRED " p_leave=1",
+     .figure = "rounds"},
+    {.id = "personas",
+     .title = "From mass marketing, to personas, to individuation",
+     .quote_fr = "« On est passé du marketing de masse aux personas, puis à "
+                 "l'individuation. »",
+     .paraphrase = "Marketing went from mass campaigns to personas (segments), and then "
+                   "to individuation; each step serves people better.",
+     .source = SOURCE_UNKNOWN,
+     .design =
+         "The three policies on the same worlds: mass (same offers to everyone), "
+         "persona (5 k-means segments of the profiles' tastes) and indiv. Each step "
+         "must bring more conversions than the previous one.",
+     .kind = INDIV_STUDY_EFFECT,
+     .metric = "conversions",
+     .direction = +1,
+     .delta_rel = 0.05,
+     .secondary = "irrelevant_share,losses,revenue",
+     .ncmp = 2,
+     .cmp = {{"persona", "mass", 1}, {"indiv", "persona", 1}},
+     .assumption = "tastes differ between people (category popularity Zipf with exponent "
+                   "1, 3 known tastes on average)",
+     .contra = "w:category_zipf=4",
+     .pro = "w:category_zipf=0",
+     .figure = "conditions"},
+    {.id = "timing",
+     .title = "The right moment matters (rhythm, readiness)",
+     .quote_fr =
+         "« Le bon moment compte : le rythme de la personne, le moment où elle est "
+         "prête. »",
+     .paraphrase = "The right moment matters: the person's rhythm, and whether they are "
+                   "ready to buy.",
+     .source = SOURCE_UNKNOWN,
+     .design = "indiv against the same engine with timing off: profiles without the "
+               "moments feature (the send time falls back to the decision time) and no "
+               "readiness deferral (min_readiness 0).",
+     .kind = INDIV_STUDY_EFFECT,
+     .metric = "conversions",
+     .direction = +1,
+     .delta_rel = 0.05,
+     .secondary = "conversion_rate,contacts,losses",
+     .ncmp = 1,
+     .cmp = {{"indiv", "timing-off", 1}},
+     .assumption =
+         "opening is halved far from the preferred hour (wrong_moment_factor "
+         "0.5) and buying halved shortly after a purchase (not_ready_factor 0.5)",
+     .contra = MOMENT_FREE,
+     .pro = MOMENT_ONLY,
+     .figure = "conditions"},
+    {.id = "minimisation",
+     .title = "We don't need all this data (data minimisation, digital sobriety)",
+     .quote_fr = "« On n'a pas besoin de toutes ces données. »",
+     .paraphrase = "\"We don't need all this data\": a profile built from less data "
+                   "(tastes only, the last 90 days) decides about as well, for less "
+                   "storage and computation.",
+     .source = SOURCE_UNKNOWN,
+     .design =
+         "indiv with profiles from tastes only over the last 90 days against all "
+         "six feature groups over the whole history. Non-inferiority: the claim "
+         "holds when at most 5% of conversions are lost. Bytes stored and build time "
+         "come from actual profile builds on a study world and on the real Online "
+         "Retail sample.",
+     .kind = INDIV_STUDY_NONINFERIOR,
+     .metric = "conversions",
+     .direction = +1,
+     .delta_rel = 0.05,
+     .secondary = "revenue,irrelevant_share,losses",
+     .ncmp = 1,
+     .cmp = {{"minimal", "indiv", 1}},
+     .assumption = "the moment and readiness matter (as for timing), and the feature "
+                   "groups dropped carry them",
+     .contra = MOMENT_ONLY,
+     .pro = MOMENT_FREE,
+     .figure = "conditions"},
+    {.id = "scale",
+     .title = "A million customers × campaigns × channels × options is beyond any person",
+     .quote_fr = "« Un million de clients × les campagnes × les canaux × une centaine "
+                 "d'options : environ 500 millions de possibilités, aucune personne ne "
+                 "peut traiter ça. »",
+     .paraphrase = "A million customers × campaigns × channels × about a hundred options "
+                   "— about 500 million possibilities — is beyond what any person can "
+                   "handle.",
+     .source = SOURCE_UNKNOWN,
+     .design =
+         "Measured, not simulated: candidates (consumer × offer × 3 channels) "
+         "evaluated per second by the decision run on a study world and on the real "
+         "sample, extrapolated to 1,000,000 consumers × 100 offers × 3 channels for "
+         "one campaign (one decision run). Supported when the engine needs at most "
+         "24 hours on this machine.",
+     .kind = INDIV_STUDY_DESCRIPTIVE,
+     .metric = "engine_hours",
+     .direction = -1,
+     .assumption = "the decision run's cost grows linearly with consumers × offers "
+                   "(measured on a study world and on the real sample, then "
+                   "extrapolated)"},
+    {.id = "enclosure",
+     .title = "Personalisation can enclose and manipulate",
+     .quote_fr = "« La personnalisation peut enfermer, et manipuler. »",
+     .paraphrase = "Personalisation can enclose people (everyone pushed toward the same "
+                   "things, the same few offers) and manipulate them.",
+     .source = SOURCE_UNKNOWN,
+     .design =
+         "indiv, mass and persona against the oracle that knows every true taste: "
+         "homogenisation is the excess Jaccard similarity of what pairs of "
+         "consumers consumed over the oracle's (Chaney, Stewart & Engelhardt 2018); "
+         "exposure concentration is the Gini of contacts over offers. Manipulation "
+         "is not modelled.",
+     .kind = INDIV_STUDY_EFFECT,
+     .metric = "jaccard_categories",
+     .direction = +1,
+     .delta_rel = 0.05,
+     .secondary = "exposure_gini,diversity",
+     .ncmp = 3,
+     .cmp = {{"indiv", "oracle", 1}, {"mass", "oracle", 0}, {"persona", "oracle", 0}},
+     .assumption = "consumers have latent tastes the ideal recommender can serve",
+     .contra = LATENT_NONE,
+     .pro = LATENT_RICH,
+     .figure = "scatter"},
 };
 #define NCLAIMS (sizeof claims / sizeof claims[0])
 
@@ -326,8 +418,8 @@ int indiv_study_apply(const char *settings, indiv_sim_params *sim,
         size_t len = strcspn(p, " ");
         char tok[TOKEN_MAX];
         if (len >= sizeof tok)
-            return indiv_error_set(err, INDIV_EINVAL, "setting '%.*s' is too long", (int)len,
-                                   p);
+            return indiv_error_set(err, INDIV_EINVAL, "setting '%.*s' is too long",
+                                   (int)len, p);
         snprintf(tok, sizeof tok, "%.*s", (int)len, p);
         rc = apply_token(tok, sim, world, err);
         p += len;
@@ -363,8 +455,8 @@ static int check_text(const indiv_study_claim *c, const char *field, const char 
 
 static int check_metrics(const indiv_study_claim *c, indiv_error *err) {
     if (c->kind != INDIV_STUDY_DESCRIPTIVE && !indiv_study_metric_find(c->metric))
-        return indiv_error_set(err, INDIV_EINVAL, "claim '%s': unknown metric '%s'", c->id,
-                               c->metric);
+        return indiv_error_set(err, INDIV_EINVAL, "claim '%s': unknown metric '%s'",
+                               c->id, c->metric);
     const char *p = c->secondary;
     while (p && *p) {
         size_t len = strcspn(p, ",");
@@ -372,7 +464,8 @@ static int check_metrics(const indiv_study_claim *c, indiv_error *err) {
         snprintf(name, sizeof name, "%.*s", (int)len, p);
         if (!indiv_study_metric_find(name))
             return indiv_error_set(err, INDIV_EINVAL,
-                                   "claim '%s': unknown secondary metric '%s'", c->id, name);
+                                   "claim '%s': unknown secondary metric '%s'", c->id,
+                                   name);
         p += len + (p[len] == ',');
     }
     return INDIV_OK;
@@ -382,9 +475,10 @@ static int check_metrics(const indiv_study_claim *c, indiv_error *err) {
  * both sensitivity directions (effect and non-inferiority claims). */
 static int check_rule(const indiv_study_claim *c, indiv_error *err) {
     if (c->kind == INDIV_STUDY_DESCRIPTIVE)
-        return c->ncmp == 0 ? INDIV_OK
-                            : indiv_error_set(err, INDIV_EINVAL,
-                                              "claim '%s': descriptive with comparisons", c->id);
+        return c->ncmp == 0
+                   ? INDIV_OK
+                   : indiv_error_set(err, INDIV_EINVAL,
+                                     "claim '%s': descriptive with comparisons", c->id);
     int primary = 0;
     if ((c->direction != 1 && c->direction != -1) || !(c->delta_abs >= 0) ||
         !(c->delta_rel >= 0) || c->ncmp == 0 || c->ncmp > INDIV_STUDY_CMP_MAX)
@@ -393,8 +487,10 @@ static int check_rule(const indiv_study_claim *c, indiv_error *err) {
     for (size_t k = 0; k < c->ncmp; k++) {
         if (!indiv_study_condition_find(c->cmp[k].treatment) ||
             !indiv_study_condition_find(c->cmp[k].reference))
-            return indiv_error_set(err, INDIV_EINVAL, "claim '%s': comparison %zu names an "
-                                   "unknown condition", c->id, k + 1);
+            return indiv_error_set(err, INDIV_EINVAL,
+                                   "claim '%s': comparison %zu names an "
+                                   "unknown condition",
+                                   c->id, k + 1);
         primary += c->cmp[k].primary;
     }
     if (!primary)
@@ -426,7 +522,8 @@ static int check_claim(const indiv_study_claim *c, indiv_error *err) {
 
 int indiv_study_table_check(indiv_error *err) {
     for (size_t i = 0; i < NCONDITIONS; i++) {
-        if (check_settings("condition", conditions[i].id, conditions[i].settings, err) < 0)
+        if (check_settings("condition", conditions[i].id, conditions[i].settings, err) <
+            0)
             return INDIV_EINVAL;
         if (conditions[i].rounds_factor < 1)
             return indiv_error_set(err, INDIV_EINVAL, "condition '%s': rounds factor < 1",
@@ -445,10 +542,11 @@ int indiv_study_table_check(indiv_error *err) {
 
 /* ---- statistics -------------------------------------------------------------------- */
 
-int indiv_study_paired(const double *t, const double *r, size_t n, indiv_study_effect *out,
-                       indiv_error *err) {
+int indiv_study_paired(const double *t, const double *r, size_t n,
+                       indiv_study_effect *out, indiv_error *err) {
     if (n < INDIV_STUDY_SEEDS_MIN)
-        return indiv_error_set(err, INDIV_EINVAL, "a paired interval needs %d seeds, not %zu",
+        return indiv_error_set(err, INDIV_EINVAL,
+                               "a paired interval needs %d seeds, not %zu",
                                INDIV_STUDY_SEEDS_MIN, n);
     double *d = malloc(n * sizeof *d);
     if (!d)
@@ -463,9 +561,9 @@ int indiv_study_paired(const double *t, const double *r, size_t n, indiv_study_e
     free(d);
     if (rc < 0)
         return rc;
-    *out = (indiv_study_effect){n, gsl_stats_mean(t, 1, n), gsl_stats_mean(r, 1, n),
-                                st.mean, st.sd, st.half, st.mean - st.half,
-                                st.mean + st.half};
+    *out = (indiv_study_effect){
+        n,       gsl_stats_mean(t, 1, n), gsl_stats_mean(r, 1, n), st.mean, st.sd,
+        st.half, st.mean - st.half,       st.mean + st.half};
     return INDIV_OK;
 }
 
@@ -475,7 +573,8 @@ double indiv_study_delta(const indiv_study_claim *c, const indiv_study_effect *e
     return c->delta_abs + c->delta_rel * fabs(e->mean_r);
 }
 
-static indiv_verdict effect_rule(const indiv_study_claim *c, const indiv_study_effect *e) {
+static indiv_verdict effect_rule(const indiv_study_claim *c,
+                                 const indiv_study_effect *e) {
     double delta = indiv_study_delta(c, e), s = c->direction;
     double mean = s * e->mean, lo = mean - e->half, hi = mean + e->half;
     if (lo > 0 && mean >= delta)
@@ -499,9 +598,12 @@ indiv_verdict indiv_study_rule(const indiv_study_claim *c, const indiv_study_eff
     if (!isfinite(e->mean) || !isfinite(e->half))
         return INDIV_VERDICT_INCONCLUSIVE;
     switch (c->kind) {
-    case INDIV_STUDY_EFFECT: return effect_rule(c, e);
-    case INDIV_STUDY_NONINFERIOR: return noninferior_rule(c, e);
-    default: return INDIV_VERDICT_NONE;
+    case INDIV_STUDY_EFFECT:
+        return effect_rule(c, e);
+    case INDIV_STUDY_NONINFERIOR:
+        return noninferior_rule(c, e);
+    default:
+        return INDIV_VERDICT_NONE;
     }
 }
 
@@ -526,10 +628,15 @@ indiv_verdict indiv_study_final(indiv_verdict base, indiv_verdict mild) {
 
 const char *indiv_verdict_name(indiv_verdict v) {
     switch (v) {
-    case INDIV_VERDICT_SUPPORTED: return "supported";
-    case INDIV_VERDICT_NOT_SUPPORTED: return "not supported";
-    case INDIV_VERDICT_INCONCLUSIVE: return "inconclusive";
-    case INDIV_VERDICT_DEPENDS: return "depends on an assumption";
-    default: return "not run";
+    case INDIV_VERDICT_SUPPORTED:
+        return "supported";
+    case INDIV_VERDICT_NOT_SUPPORTED:
+        return "not supported";
+    case INDIV_VERDICT_INCONCLUSIVE:
+        return "inconclusive";
+    case INDIV_VERDICT_DEPENDS:
+        return "depends on an assumption";
+    default:
+        return "not run";
     }
 }

@@ -14,17 +14,10 @@
 #define STUDY_SETTINGS_MAX 512
 #define STUDY_METRICS_MAX  6 /* the primary metric and up to five secondary ones */
 #define STUDY_NAME_MAX     32
-#define STUDY_LINE_MAX     768
+#define STUDY_LINE_MAX     2048
 
 /* Levels of a claim: the study's values, then the two sensitivity directions. */
-enum {
-    LV_BASE = 0,
-    LV_CONTRA_MILD,
-    LV_CONTRA_FULL,
-    LV_PRO_MILD,
-    LV_PRO_FULL,
-    LV_COUNT
-};
+enum { LV_BASE = 0, LV_CONTRA_MILD, LV_CONTRA_FULL, LV_PRO_MILD, LV_PRO_FULL, LV_COUNT };
 
 typedef struct study_world {
     char settings[STUDY_SETTINGS_MAX]; /* its "w:" overrides, in order */
@@ -74,7 +67,7 @@ typedef struct study_measure {
     int have;
     char source[96];
     int64_t consumers, offers, events;
-    double import_seconds; /* real sample only */
+    double import_seconds;      /* real sample only */
     study_profile_cost prof[2]; /* all features; tastes only over 90 days */
     double decide_mean, decide_half;
     double candidates; /* consumers × offers × channels of one decision run */
@@ -112,6 +105,10 @@ struct indiv_study_results {
 /* Values of metric `name` of cell `cell`, one per seed, into x (seeds values). */
 int study_cell_values(const indiv_study_results *r, size_t cell, const char *name,
                       double *x /* OUT */, indiv_error *err);
+
+/* 1 when comparison k of claim c runs at level lv: every comparison at the study's
+ * values, the primary ones only at the sensitivity levels. */
+int study_cmp_in_level(const indiv_study_claim *c, int lv, size_t k);
 
 /* Human names of levels ("study values", "mild contra", ...). */
 const char *study_level_name(int level);

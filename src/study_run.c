@@ -75,14 +75,16 @@ static int check_claim_list(const char *list, indiv_error *err) {
 int indiv_study_opts_validate(const indiv_study_opts *o, indiv_error *err) {
     if (!o->dir || !*o->dir)
         return indiv_error_set(err, INDIV_EINVAL, "the study needs an output directory");
-    if (o->seeds != 0 && (o->seeds < INDIV_STUDY_SEEDS_MIN || o->seeds > INDIV_STUDY_SEEDS_MAX))
+    if (o->seeds != 0 &&
+        (o->seeds < INDIV_STUDY_SEEDS_MIN || o->seeds > INDIV_STUDY_SEEDS_MAX))
         return indiv_error_set(err, INDIV_EINVAL, "seeds %d is not in [%d, %d]", o->seeds,
                                INDIV_STUDY_SEEDS_MIN, INDIV_STUDY_SEEDS_MAX);
     if (o->jobs < 1 || o->jobs > INDIV_STUDY_JOBS_MAX)
         return indiv_error_set(err, INDIV_EINVAL, "jobs %d is not in [1, %d]", o->jobs,
                                INDIV_STUDY_JOBS_MAX);
     if (o->consumers < 0 || o->rounds < 0 || o->repeats < 0 || o->base_seed > INT64_MAX)
-        return indiv_error_set(err, INDIV_EINVAL, "consumers, rounds, repeats and the seed "
+        return indiv_error_set(err, INDIV_EINVAL,
+                               "consumers, rounds, repeats and the seed "
                                "must not be negative");
     return check_claim_list(o->claims, err);
 }
@@ -184,8 +186,9 @@ int study_cell_values(const indiv_study_results *r, size_t cell, const char *nam
                       double *x, indiv_error *err) {
     const study_cell *c = &r->cells[cell];
     for (int s = 0; s < r->seeds; s++) {
-        int rc = indiv_study_metric_value(name, c->agg + (size_t)s * INDIV_SIM_NMETRICS,
-                                          r->worlds[c->world[s]].latent_tastes, &x[s], err);
+        int rc =
+            indiv_study_metric_value(name, c->agg + (size_t)s * INDIV_SIM_NMETRICS,
+                                     r->worlds[c->world[s]].latent_tastes, &x[s], err);
         if (rc < 0)
             return rc;
     }
@@ -290,8 +293,9 @@ static int cell_get(indiv_study_results *r, const indiv_study_condition *cond,
     snprintf(c->settings, sizeof c->settings, "%s", settings);
     c->rounds = rounds;
     *out = r->ncells++; /* counted before alloc, so that free() releases a partial one */
-    return cell_alloc(r, c) == INDIV_OK ? INDIV_OK
-                                        : indiv_error_set(err, INDIV_ENOMEM, "out of memory");
+    return cell_alloc(r, c) == INDIV_OK
+               ? INDIV_OK
+               : indiv_error_set(err, INDIV_ENOMEM, "out of memory");
 }
 
 /* ---- the worker pool --------------------------------------------------------------- */
@@ -331,7 +335,8 @@ static void *pool_worker(void *arg) {
 }
 
 /* Waits for the workers, calling progress (outside the lock) whenever a task ends. */
-static void pool_wait(pool *p, const char *stage, indiv_progress_fn progress, void *pctx) {
+static void pool_wait(pool *p, const char *stage, indiv_progress_fn progress,
+                      void *pctx) {
     pthread_mutex_lock(&p->mu);
     size_t shown = (size_t)-1;
     while (p->active > 0 || shown != p->done) {
@@ -419,8 +424,8 @@ static int on_round(void *ctx, const indiv_round_metrics *m) {
     if (x->n >= x->cell->rounds)
         return INDIV_EINVAL; /* more rounds than asked: cannot happen */
     x->rounds[x->n] = *m;
-    memcpy(x->cell->round_v +
-               ((size_t)x->seed * (size_t)x->cell->rounds + (size_t)x->n) * INDIV_SIM_NMETRICS,
+    memcpy(x->cell->round_v + ((size_t)x->seed * (size_t)x->cell->rounds + (size_t)x->n) *
+                                  INDIV_SIM_NMETRICS,
            m->v, sizeof m->v);
     x->n++;
     return 0;
@@ -429,22 +434,23 @@ static int on_round(void *ctx, const indiv_round_metrics *m) {
 static int run_task(void *ctx, size_t i, indiv_error *err) {
     const phase *ph = ctx;
     indiv_study_results *r = ph->r;
-    run_ctx x = {r, &r->cells[ph->first + i / (size_t)r->seeds], (int)(i % (size_t)r->seeds),
-                 NULL, 0};
+    run_ctx x = {r, &r->cells[ph->first + i / (size_t)r->seeds],
+                 (int)(i % (size_t)r->seeds), NULL, 0};
     indiv_sim_params p = r->sp;
     p.rounds = x.cell->rounds;
     p.seed = r->base_seed + (uint64_t)x.seed;
     int rc = indiv_study_apply(x.cell->settings, &p, NULL, err);
-    char *work = path_printf("%s/work/run-%zu-%d.db", r->dir, ph->first + i / (size_t)r->seeds,
-                             x.seed);
+    char *work = path_printf("%s/work/run-%zu-%d.db", r->dir,
+                             ph->first + i / (size_t)r->seeds, x.seed);
     x.rounds = malloc((size_t)p.rounds * sizeof *x.rounds);
     if (rc == INDIV_OK && (!work || !x.rounds))
         rc = indiv_error_set(err, INDIV_ENOMEM, "out of memory");
     if (rc == INDIV_OK)
-        rc = indiv_sim_run(r->worlds[x.cell->world[x.seed]].path, work, &p, &r->model, NULL,
-                           NULL, on_round, &x, err);
+        rc = indiv_sim_run(r->worlds[x.cell->world[x.seed]].path, work, &p, &r->model,
+                           NULL, NULL, on_round, &x, err);
     if (rc == INDIV_OK)
-        indiv_sim_aggregate(x.rounds, x.n, x.cell->agg + (size_t)x.seed * INDIV_SIM_NMETRICS);
+        indiv_sim_aggregate(x.rounds, x.n,
+                            x.cell->agg + (size_t)x.seed * INDIV_SIM_NMETRICS);
     if (work)
         unlink(work);
     free(work);
@@ -457,8 +463,8 @@ static int run_phase(indiv_study_results *r, size_t worlds0, size_t cells0,
                      const char *stage_w, const char *stage_r, indiv_progress_fn progress,
                      void *pctx, indiv_error *err) {
     phase pw = {r, worlds0}, pc = {r, cells0};
-    int rc = pool_run(r->nworlds - worlds0, r->jobs, world_task, &pw, stage_w, progress, pctx,
-                      err);
+    int rc = pool_run(r->nworlds - worlds0, r->jobs, world_task, &pw, stage_w, progress,
+                      pctx, err);
     size_t jobs = (r->ncells - cells0) * (size_t)r->seeds;
     if (rc == INDIV_OK)
         rc = pool_run(jobs, r->jobs, run_task, &pc, stage_r, progress, pctx, err);
@@ -476,7 +482,8 @@ static int base_value(const indiv_study_results *r, const char *name, double *ou
         const indiv_world_param *d = indiv_world_param_find(name + 2);
         char buf[64];
         if (!d)
-            return indiv_error_set(err, INDIV_EINVAL, "unknown world parameter '%s'", name);
+            return indiv_error_set(err, INDIV_EINVAL, "unknown world parameter '%s'",
+                                   name);
         indiv_world_params_format(&r->wp, d, buf, sizeof buf);
         *out = strtod(buf, NULL);
         return INDIV_OK;
@@ -484,9 +491,10 @@ static int base_value(const indiv_study_results *r, const char *name, double *ou
     char *js = indiv_sim_params_json(&r->sp);
     json_t *o = js ? json_loads(js, 0, NULL) : NULL;
     json_t *v = o ? json_object_get(o, name) : NULL;
-    int rc = json_is_number(v) ? (*out = json_number_value(v), INDIV_OK)
-                               : indiv_error_set(err, INDIV_EINVAL,
-                                                 "no numeric simulation parameter '%s'", name);
+    int rc = json_is_number(v)
+                 ? (*out = json_number_value(v), INDIV_OK)
+                 : indiv_error_set(err, INDIV_EINVAL,
+                                   "no numeric simulation parameter '%s'", name);
     json_decref(o);
     free(js);
     return rc;
@@ -501,7 +509,7 @@ static int mild_of(const indiv_study_results *r, const char *full, char *out, si
         size_t len = strcspn(p, " ");
         const char *eq = memchr(p, '=', len);
         char name[64];
-        double b;
+        double b = 0;
         if (!eq || (size_t)(eq - p) >= sizeof name)
             return indiv_error_set(err, INDIV_EINVAL, "override '%.*s'", (int)len, p);
         snprintf(name, sizeof name, "%.*s", (int)(eq - p), p);
@@ -513,11 +521,12 @@ static int mild_of(const indiv_study_results *r, const char *full, char *out, si
                                  used ? " " : "", name, v);
         p += len;
     }
-    return used < cap ? INDIV_OK : indiv_error_set(err, INDIV_EINVAL, "override too long");
+    return used < cap ? INDIV_OK
+                      : indiv_error_set(err, INDIV_EINVAL, "override too long");
 }
 
-static int level_overrides(const indiv_study_results *r, const indiv_study_claim *c, int lv,
-                           char *out, size_t cap, indiv_error *err) {
+static int level_overrides(const indiv_study_results *r, const indiv_study_claim *c,
+                           int lv, char *out, size_t cap, indiv_error *err) {
     const char *full = lv == LV_CONTRA_MILD || lv == LV_CONTRA_FULL ? c->contra : c->pro;
     if (lv == LV_BASE) {
         out[0] = '\0';
@@ -530,15 +539,21 @@ static int level_overrides(const indiv_study_results *r, const indiv_study_claim
     return mild_of(r, full, out, cap, err);
 }
 
+int study_cmp_in_level(const indiv_study_claim *c, int lv, size_t k) {
+    return lv == LV_BASE || c->cmp[k].primary;
+}
+
 /* Adds the cells of level lv of claim cr. */
-static int plan_level(indiv_study_results *r, claim_result *cr, int lv, indiv_error *err) {
+static int plan_level(indiv_study_results *r, claim_result *cr, int lv,
+                      indiv_error *err) {
     claim_level *L = &cr->lv[lv];
     int rc = level_overrides(r, cr->c, lv, L->overrides, sizeof L->overrides, err);
     for (size_t k = 0; rc == INDIV_OK && k < cr->c->ncmp; k++)
-        for (int side = 0; rc == INDIV_OK && side < 2; side++) {
+        for (int side = 0; rc == INDIV_OK && side < 2 && study_cmp_in_level(cr->c, lv, k);
+             side++) {
             const char *id = side ? cr->c->cmp[k].reference : cr->c->cmp[k].treatment;
-            rc = cell_get(r, indiv_study_condition_find(id), L->overrides, &L->cell[k][side],
-                          err);
+            rc = cell_get(r, indiv_study_condition_find(id), L->overrides,
+                          &L->cell[k][side], err);
         }
     L->run = rc == INDIV_OK;
     return rc;
@@ -552,6 +567,8 @@ static int level_effects(const indiv_study_results *r, claim_result *cr, int lv,
     indiv_verdict prim[INDIV_STUDY_CMP_MAX];
     size_t np = 0;
     for (size_t k = 0; rc == INDIV_OK && k < cr->c->ncmp; k++) {
+        if (!study_cmp_in_level(cr->c, lv, k))
+            continue;
         for (size_t m = 0; rc == INDIV_OK && m < cr->nmetrics; m++) {
             rc = study_cell_values(r, L->cell[k][0], cr->metric[m], t, err);
             if (rc == INDIV_OK)
@@ -579,10 +596,14 @@ static int simulated(const claim_result *cr) {
 static int wants_level(const claim_result *cr, int lv) {
     int contra = lv == LV_CONTRA_MILD || lv == LV_CONTRA_FULL;
     switch (cr->base) {
-    case INDIV_VERDICT_SUPPORTED: return contra;
-    case INDIV_VERDICT_NOT_SUPPORTED: return !contra;
-    case INDIV_VERDICT_INCONCLUSIVE: return 1;
-    default: return 0;
+    case INDIV_VERDICT_SUPPORTED:
+        return contra;
+    case INDIV_VERDICT_NOT_SUPPORTED:
+        return !contra;
+    case INDIV_VERDICT_INCONCLUSIVE:
+        return 1;
+    default:
+        return 0;
     }
 }
 
@@ -591,43 +612,50 @@ static void line_direction(const claim_result *cr, int mild, int full, char *out
     const claim_level *m = &cr->lv[mild], *f = &cr->lv[full];
     indiv_verdict base = cr->base;
     if (indiv_study_final(base, m->verdict) == INDIV_VERDICT_DEPENDS)
-        snprintf(out, cap, "flips at the mild level: with %s the verdict is already %s "
-                 "(%s with %s).", m->overrides, indiv_verdict_name(m->verdict),
+        snprintf(out, cap,
+                 "flips at the mild level: with %s the verdict is already %s "
+                 "(%s with %s).",
+                 m->overrides, indiv_verdict_name(m->verdict),
                  indiv_verdict_name(f->verdict), f->overrides);
     else if (indiv_study_final(base, f->verdict) == INDIV_VERDICT_DEPENDS)
-        snprintf(out, cap, "flips only at the full level: %s gives %s (the mild level, %s, "
-                 "gives %s).", f->overrides, indiv_verdict_name(f->verdict), m->overrides,
+        snprintf(out, cap, "flips only at the full level: %s gives %s (mild, %s: %s).",
+                 f->overrides, indiv_verdict_name(f->verdict), m->overrides,
                  indiv_verdict_name(m->verdict));
     else
-        snprintf(out, cap, "does not flip: even %s gives %s (mild, %s: %s).", f->overrides,
-                 indiv_verdict_name(f->verdict), m->overrides,
+        snprintf(out, cap, "does not flip: even %s gives %s (mild, %s: %s).",
+                 f->overrides, indiv_verdict_name(f->verdict), m->overrides,
                  indiv_verdict_name(m->verdict));
 }
 
+/* The sensitivity line: the direction run (contra after a supported verdict, pro after
+ * a not-supported one) and what it did to the verdict. */
 static void sensitivity_line(claim_result *cr) {
-    char a[STUDY_LINE_MAX / 2], b[STUDY_LINE_MAX / 2];
+    char a[STUDY_LINE_MAX / 2];
     const claim_level *L = cr->lv;
     if (cr->base == INDIV_VERDICT_INCONCLUSIVE) {
-        snprintf(cr->sensitivity, sizeof cr->sensitivity,
-                 "inconclusive at the study's values; without the assumption (%s): %s; "
-                 "pushed further (%s): %s.", L[LV_CONTRA_FULL].overrides,
-                 indiv_verdict_name(L[LV_CONTRA_FULL].verdict), L[LV_PRO_FULL].overrides,
-                 indiv_verdict_name(L[LV_PRO_FULL].verdict));
+        snprintf(
+            cr->sensitivity, sizeof cr->sensitivity,
+            "Inconclusive at the study's values; against the claim (contra, %s): %s; "
+            "in its favour (pro, %s): %s.",
+            L[LV_CONTRA_FULL].overrides, indiv_verdict_name(L[LV_CONTRA_FULL].verdict),
+            L[LV_PRO_FULL].overrides, indiv_verdict_name(L[LV_PRO_FULL].verdict));
         return;
     }
     int contra = cr->base == INDIV_VERDICT_SUPPORTED;
     line_direction(cr, contra ? LV_CONTRA_MILD : LV_PRO_MILD,
                    contra ? LV_CONTRA_FULL : LV_PRO_FULL, a, sizeof a);
-    snprintf(b, sizeof b, "%s", contra ? "Removing the assumption" : "Pushing the assumption "
-                                                                     "further");
-    snprintf(cr->sensitivity, sizeof cr->sensitivity, "%s %s", b, a);
+    snprintf(cr->sensitivity, sizeof cr->sensitivity, "%s %s",
+             contra ? "Against the claim (contra), the verdict"
+                    : "In favour of the claim (pro), the verdict",
+             a);
 }
 
 static void finish_claim(claim_result *cr) {
     int contra = cr->base == INDIV_VERDICT_SUPPORTED;
     indiv_verdict mild = cr->lv[contra ? LV_CONTRA_MILD : LV_PRO_MILD].verdict;
-    cr->final = cr->base == INDIV_VERDICT_INCONCLUSIVE ? cr->base
-                                                       : indiv_study_final(cr->base, mild);
+    cr->final = cr->base == INDIV_VERDICT_INCONCLUSIVE
+                    ? cr->base
+                    : indiv_study_final(cr->base, mild);
     sensitivity_line(cr);
 }
 
@@ -658,8 +686,8 @@ static int run_sensitivity(indiv_study_results *r, indiv_progress_fn progress, v
             if (simulated(&r->claims[i]) && wants_level(&r->claims[i], lv))
                 rc = plan_level(r, &r->claims[i], lv, err);
     if (rc == INDIV_OK)
-        rc = run_phase(r, w0, c0, "sensitivity worlds", "sensitivity runs", progress, pctx,
-                       err);
+        rc = run_phase(r, w0, c0, "sensitivity worlds", "sensitivity runs", progress,
+                       pctx, err);
     for (size_t i = 0; rc == INDIV_OK && i < r->nclaims; i++) {
         claim_result *cr = &r->claims[i];
         for (int lv = LV_CONTRA_MILD; rc == INDIV_OK && lv < LV_COUNT; lv++)
@@ -711,8 +739,8 @@ static int time_profiles(const indiv_study_results *r, indiv_eventlog *log,
 }
 
 /* Decision runs on the profiles just built (all features), timed. */
-static int time_decisions(const indiv_study_results *r, indiv_eventlog *log, int64_t as_of,
-                          study_measure *m, indiv_error *err) {
+static int time_decisions(const indiv_study_results *r, indiv_eventlog *log,
+                          int64_t as_of, study_measure *m, indiv_error *err) {
     indiv_decide_opts o;
     indiv_decide_opts_init(&o);
     o.policy.as_of = as_of;
@@ -805,8 +833,8 @@ static int import_real(const indiv_study_results *r, const char *path, study_mea
                  ? indiv_error_set(err, INDIV_EIO, "%s: cannot remove", path)
                  : INDIV_OK;
     if (rc == INDIV_OK)
-        rc = indiv_eventlog_open(path, INDIV_EVENTLOG_CREATE | INDIV_EVENTLOG_SCRATCH, &log,
-                                 err);
+        rc = indiv_eventlog_open(path, INDIV_EVENTLOG_CREATE | INDIV_EVENTLOG_SCRATCH,
+                                 &log, err);
     if (rc == INDIV_OK)
         rc = indiv_import_run(log, &io, &sum, err);
     indiv_eventlog_close(log);
@@ -847,16 +875,16 @@ static void finish_scale(indiv_study_results *r, claim_result *cr) {
     snprintf(cr->measured, sizeof cr->measured,
              "%.2g candidates per campaign: %.2g to %.2g hours for the engine on this "
              "machine (%d threads); %.1f years for a person judging one per second",
-             STUDY_TARGET_CONSUMERS * STUDY_TARGET_OFFERS * STUDY_CHANNELS, low, high, r->jobs,
-             person_years);
+             STUDY_TARGET_CONSUMERS * STUDY_TARGET_OFFERS * STUDY_CHANNELS, low, high,
+             r->jobs, person_years);
     snprintf(cr->sensitivity, sizeof cr->sensitivity,
-             "not simulated: the bound moves with the machine and its load; the verdict "
+             "Not simulated: the bound moves with the machine and its load; the verdict "
              "flips if the decision run became %.0f times slower.",
              high > 0 ? floor(STUDY_BUDGET_HOURS / high) : 0);
 }
 
-static int run_measurements(indiv_study_results *r, indiv_progress_fn progress, void *pctx,
-                            indiv_error *err) {
+static int run_measurements(indiv_study_results *r, indiv_progress_fn progress,
+                            void *pctx, indiv_error *err) {
     claim_result *scale = NULL, *mini = NULL;
     for (size_t i = 0; i < r->nclaims; i++) {
         if (strcmp(r->claims[i].c->id, "scale") == 0)
@@ -897,13 +925,14 @@ static int make_dirs(const indiv_study_results *r, indiv_error *err) {
 static void cleanup(const indiv_study_results *r) {
     for (size_t w = 0; !r->keep_worlds && w < r->nworlds; w++)
         unlink(r->worlds[w].path);
-    char *d = path_printf("%s/work", r->dir);
-    if (d)
-        rmdir(d);
-    free(d);
-    if (!r->keep_worlds && (d = path_printf("%s/worlds", r->dir)))
-        rmdir(d);
-    free(d);
+    char *work = path_printf("%s/work", r->dir),
+         *worlds = path_printf("%s/worlds", r->dir);
+    if (work)
+        rmdir(work);
+    if (worlds && !r->keep_worlds)
+        rmdir(worlds);
+    free(work);
+    free(worlds);
 }
 
 static int run_all(indiv_study_results *r, indiv_progress_fn progress, void *pctx,
@@ -956,7 +985,8 @@ size_t indiv_study_results_claims(const indiv_study_results *r) {
     return r->nclaims;
 }
 
-const indiv_study_claim *indiv_study_results_claim(const indiv_study_results *r, size_t i) {
+const indiv_study_claim *indiv_study_results_claim(const indiv_study_results *r,
+                                                   size_t i) {
     return i < r->nclaims ? r->claims[i].c : NULL;
 }
 
@@ -990,7 +1020,7 @@ double indiv_study_results_seconds(const indiv_study_results *r) {
 }
 
 const char *study_level_name(int level) {
-    static const char *const names[LV_COUNT] = {
-        "study values", "mild contra", "full contra", "mild pro", "full pro"};
+    static const char *const names[LV_COUNT] = {"study values", "mild contra",
+                                                "full contra", "mild pro", "full pro"};
     return level >= 0 && level < LV_COUNT ? names[level] : "?";
 }

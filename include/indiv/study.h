@@ -8,8 +8,8 @@
  * the project's materials, so it is never a verbatim quotation), an English paraphrase,
  * a source note, the conditions compared (simulation settings), the primary metric with
  * the direction the claim predicts, the verdict rule, and the assumption the verdict
- * rests on, as two sets of parameter overrides: `contra` removes it, `pro` pushes it
- * further.
+ * rests on, as two sets of parameter overrides: `contra` works against the claim
+ * (removes the assumption), `pro` in its favour.
  *
  * Effects. Every condition of a claim runs on the same worlds and seeds: seed s
  * generates world s and drives the simulation's random streams, so two conditions meet
@@ -34,11 +34,11 @@
  * when one is not, inconclusive otherwise.
  *
  * Sensitivity. A supported claim is run again under `contra`, a not-supported one under
- * `pro`, an inconclusive one under both; each at two levels: "mild" (every overridden
- * parameter halfway between the study's value and the override) and "full". The final
- * verdict is "depends on an assumption" when the mild level already turns a conclusive
- * verdict into the opposite one; otherwise it is the base verdict, and the sensitivity
- * line says whether the full override flips it.
+ * `pro`, an inconclusive one under both (its primary comparisons only); each at two
+ * levels: "mild" (every overridden parameter halfway between the study's value and the
+ * override) and "full". The final verdict is "depends on an assumption" when the mild
+ * level already turns a conclusive verdict into the opposite one; otherwise it is the
+ * base verdict, and the sensitivity line says whether the full override flips it.
  *
  * Usage:
  *     indiv_study_opts o;
@@ -61,8 +61,8 @@
 #include "indiv/sim.h"
 #include "indiv/simulate.h"
 
-#define INDIV_STUDY_CMP_MAX   3    /* comparisons of one claim */
-#define INDIV_STUDY_SEEDS_MIN 2    /* a confidence interval needs two */
+#define INDIV_STUDY_CMP_MAX   3 /* comparisons of one claim */
+#define INDIV_STUDY_SEEDS_MIN 2 /* a confidence interval needs two */
 #define INDIV_STUDY_SEEDS_MAX 1000
 #define INDIV_STUDY_JOBS_MAX  64
 #define INDIV_STUDY_CI_LEVEL  0.95
@@ -107,16 +107,16 @@ typedef struct indiv_study_claim {
     const char *source;     /* where the claim comes from, as far as known */
     const char *design;     /* why these conditions and parameters */
     indiv_study_kind kind;
-    const char *metric;  /* primary study metric (indiv_study_metric_find) */
-    int direction;       /* +1: the claim predicts T − R > 0; −1: < 0 (effect kind) */
-    double delta_abs;    /* δ = delta_abs + delta_rel · |mean of the reference| */
+    const char *metric; /* primary study metric (indiv_study_metric_find) */
+    int direction;      /* +1: the claim predicts T − R > 0; −1: < 0 (effect kind) */
+    double delta_abs;   /* δ = delta_abs + delta_rel · |mean of the reference| */
     double delta_rel;
     const char *secondary; /* other metrics reported, comma-separated */
     size_t ncmp;
     indiv_study_comparison cmp[INDIV_STUDY_CMP_MAX];
     const char *assumption; /* in words: what the verdict rests on */
-    const char *contra;     /* overrides that remove it; "w:" marks world parameters */
-    const char *pro;        /* overrides that push it further */
+    const char *contra;     /* overrides against the claim; "w:": world parameters */
+    const char *pro;        /* overrides in its favour */
     const char *figure;     /* "conditions", "rounds", "scatter" or NULL */
 } indiv_study_claim;
 
@@ -192,19 +192,19 @@ const char *indiv_verdict_name(indiv_verdict v);
 /* ---- the run ----------------------------------------------------------------------- */
 
 typedef struct indiv_study_opts {
-    const char *dir;      /* output directory (created) */
-    int quick;            /* quick preset instead of the thorough one */
-    int seeds;            /* 0: the preset's (quick 3, thorough 10) */
-    uint64_t base_seed;   /* seed s = base_seed + s, s = 0..seeds−1 */
-    int jobs;             /* worker threads over runs */
-    int64_t consumers;    /* 0: the preset's (quick 1,000, thorough 10,000) */
-    int rounds;           /* 0: the preset's (quick 8, thorough 26) */
-    const char *claims;   /* comma-separated claim ids, NULL: all */
+    const char *dir;            /* output directory (created) */
+    int quick;                  /* quick preset instead of the thorough one */
+    int seeds;                  /* 0: the preset's (quick 3, thorough 10) */
+    uint64_t base_seed;         /* seed s = base_seed + s, s = 0..seeds−1 */
+    int jobs;                   /* worker threads over runs */
+    int64_t consumers;          /* 0: the preset's (quick 1,000, thorough 10,000) */
+    int rounds;                 /* 0: the preset's (quick 8, thorough 26) */
+    const char *claims;         /* comma-separated claim ids, NULL: all */
     const char *world_settings; /* "w:NAME=VALUE ..." applied to every world (NULL) */
-    const char *real_csv; /* Online Retail CSV for the measurements, NULL: none */
-    int keep_worlds;      /* keep DIR/worlds/ (deleted otherwise) */
-    int repeats;          /* timed repetitions of measurements, 0: preset (3 / 5) */
-    const char *command;  /* the command line, quoted in the report (may be NULL) */
+    const char *real_csv;       /* Online Retail CSV for the measurements, NULL: none */
+    int keep_worlds;            /* keep DIR/worlds/ (deleted otherwise) */
+    int repeats;                /* timed repetitions of measurements, 0: preset (3 / 5) */
+    const char *command;        /* the command line, quoted in the report (may be NULL) */
     indiv_model model;
 } indiv_study_opts;
 

@@ -26,6 +26,7 @@ static const struct {
     {"profile", cli_profile, "build, update or show consumer profiles"},
     {"train", cli_train, "fit a model file: offer embedding and propensity weights"},
     {"sweep", cli_sweep, "simulate a grid of parameters × seeds: results, 95% CIs, figures"},
+    {"study", cli_study, "the ethics study: each interview claim tested, report with figures"},
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 
