@@ -8,6 +8,8 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <fcntl.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -101,4 +103,28 @@ void cli_progress(void *ctx, const char *stage, int64_t done, int64_t total) {
     if (final)
         fputc('\n', stderr);
     fflush(stderr);
+}
+
+int cli_run_gnuplot(const char *dir, const char *script) {
+    char fig[4096];
+    snprintf(fig, sizeof fig, "%s/figures", dir);
+    fflush(NULL); /* the child must not write our buffered output twice */
+    pid_t pid = fork();
+    if (pid < 0)
+        return 1;
+    if (pid == 0) {
+        int fd = chdir(fig) == 0 ? open("gnuplot.log", O_WRONLY | O_CREAT | O_TRUNC, 0666)
+                                 : -1;
+        if (fd < 0)
+            _exit(1);
+        dup2(fd, STDOUT_FILENO);
+        dup2(fd, STDERR_FILENO);
+        close(fd);
+        execlp("gnuplot", "gnuplot", script, (char *)NULL);
+        _exit(CLI_GNUPLOT_MISSING);
+    }
+    int st;
+    if (waitpid(pid, &st, 0) != pid || !WIFEXITED(st))
+        return 1;
+    return WEXITSTATUS(st);
 }

@@ -55,6 +55,12 @@ typedef struct cli_progress_state {
 } cli_progress_state;
 void cli_progress(void *ctx, const char *stage, int64_t done, int64_t total);
 
+/* Runs gnuplot on DIR/figures/<script> with DIR/figures as its working directory and
+ * its output in DIR/figures/gnuplot.log. Returns 0 when it drew, CLI_GNUPLOT_MISSING
+ * when gnuplot is not installed, another code when it failed (sweep and study). */
+#define CLI_GNUPLOT_MISSING 127 /* the shell's "command not found", from the child's exec */
+int cli_run_gnuplot(const char *dir, const char *script);
+
 /* Monotonic wall clock in seconds. */
 double cli_now(void);
 

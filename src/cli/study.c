@@ -6,12 +6,10 @@
  * library write report.md and report.html (which inline the figures drawn), and prints
  * the verdicts for people.
  */
-#include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -19,7 +17,6 @@
 
 #define CMD            "study"
 #define DEFAULT_REAL   "datasets/online-retail-2010-12_2011-02.csv.gz"
-#define EXIT_NOT_FOUND 127 /* the shell's "command not found", from the child's exec */
 #define SETTINGS_MAX   1024
 #define COMMAND_MAX    2048
 
@@ -215,39 +212,14 @@ static int load_model(study_args *a) {
     return CLI_OK;
 }
 
-/* Runs gnuplot on DIR/figures/study.gp, its output in gnuplot.log. 0 when it drew,
- * EXIT_NOT_FOUND when gnuplot is not installed, another code when it failed. */
-static int run_gnuplot(const char *dir) {
-    char fig[4096];
-    snprintf(fig, sizeof fig, "%s/figures", dir);
-    fflush(NULL);
-    pid_t pid = fork();
-    if (pid < 0)
-        return 1;
-    if (pid == 0) {
-        int fd = chdir(fig) == 0 ? open("gnuplot.log", O_WRONLY | O_CREAT | O_TRUNC, 0666)
-                                 : -1;
-        if (fd < 0)
-            _exit(1);
-        dup2(fd, STDOUT_FILENO);
-        dup2(fd, STDERR_FILENO);
-        close(fd);
-        execlp("gnuplot", "gnuplot", "study.gp", (char *)NULL);
-        _exit(EXIT_NOT_FOUND);
-    }
-    int st;
-    if (waitpid(pid, &st, 0) != pid || !WIFEXITED(st))
-        return 1;
-    return WEXITSTATUS(st);
-}
 
 static const char *figures(const study_args *a) {
     if (a->no_figures)
         return "not drawn (--no-figures)";
-    int st = run_gnuplot(a->o.dir);
+    int st = cli_run_gnuplot(a->o.dir, "study.gp");
     if (st == 0)
         return "drawn (SVG and PNG)";
-    if (st == EXIT_NOT_FOUND)
+    if (st == CLI_GNUPLOT_MISSING)
         return "not drawn: gnuplot is not installed (make deps installs it)";
     fprintf(stderr,
             "indiv %s: gnuplot failed (see %s/figures/gnuplot.log); the report is "

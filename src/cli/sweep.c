@@ -9,13 +9,11 @@
  * indiv_sim_params_set in command-line order, so a later one wins and every error names
  * the parameter.
  */
-#include <fcntl.h>
 #include <getopt.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -25,7 +23,6 @@
 #define TABLE_CELLS_MAX                                                                  \
     40                     /* cells printed in the final table; all are in summary.csv   \
                             */
-#define EXIT_NOT_FOUND 127 /* the shell's "command not found", from the child's exec */
 
 enum {
     OPT_DB = 1,
@@ -372,31 +369,6 @@ static void print_table(const indiv_sweep_grid *g, const indiv_sweep_report *r) 
         printf("  (the first %d cells; every cell is in summary.csv)\n", TABLE_CELLS_MAX);
 }
 
-/* Runs gnuplot on DIR/figures/figures.gp, its output in gnuplot.log. Returns 0 when
- * it drew, EXIT_NOT_FOUND when gnuplot is not installed, another code when it failed. */
-static int run_gnuplot(const char *dir) {
-    char fig[4096];
-    snprintf(fig, sizeof fig, "%s/figures", dir);
-    fflush(NULL);
-    pid_t pid = fork();
-    if (pid < 0)
-        return 1;
-    if (pid == 0) {
-        int fd = chdir(fig) == 0 ? open("gnuplot.log", O_WRONLY | O_CREAT | O_TRUNC, 0666)
-                                 : -1;
-        if (fd < 0)
-            _exit(1);
-        dup2(fd, STDOUT_FILENO);
-        dup2(fd, STDERR_FILENO);
-        close(fd);
-        execlp("gnuplot", "gnuplot", "figures.gp", (char *)NULL);
-        _exit(EXIT_NOT_FOUND);
-    }
-    int st;
-    if (waitpid(pid, &st, 0) != pid || !WIFEXITED(st))
-        return 1;
-    return WEXITSTATUS(st);
-}
 
 /* Figures line of the summary; CLI_FAIL when gnuplot is there but failed. */
 static int figures(const sweep_args *a, const indiv_sweep_report *r) {
@@ -409,10 +381,10 @@ static int figures(const sweep_args *a, const indiv_sweep_report *r) {
                dir);
         return CLI_OK;
     }
-    int st = run_gnuplot(dir);
+    int st = cli_run_gnuplot(dir, "figures.gp");
     if (st == 0)
         printf("  figures    %s/figures/ (%d figures, SVG and PNG)\n", dir, r->figures);
-    else if (st == EXIT_NOT_FOUND)
+    else if (st == CLI_GNUPLOT_MISSING)
         printf("  figures    skipped: gnuplot is not installed (make deps installs it; "
                "then: cd %s/figures && gnuplot figures.gp)\n",
                dir);
@@ -421,7 +393,7 @@ static int figures(const sweep_args *a, const indiv_sweep_report *r) {
                 "indiv %s: gnuplot failed drawing the figures (see "
                 "%s/figures/gnuplot.log); results.csv and summary.csv are complete\n",
                 CMD, dir);
-    return st == 0 || st == EXIT_NOT_FOUND ? CLI_OK : CLI_FAIL;
+    return st == 0 || st == CLI_GNUPLOT_MISSING ? CLI_OK : CLI_FAIL;
 }
 
 static void print_summary(const sweep_args *a, const indiv_sweep_report *r, double secs) {
