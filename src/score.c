@@ -1,7 +1,7 @@
 /*
  * score.c — the block scorer: taste block × offer features with one dgemm (OpenBLAS).
  *
- * The only file of indiv that calls BLAS. Memory per block: B × d (tastes) + B × n
+ * With src/train.c, the only file of indiv that calls BLAS. Memory per block: B × d (tastes) + B × n
  * (affinities) doubles, allocated once per workspace; nothing is allocated while
  * scoring.
  */

@@ -14,7 +14,8 @@
  *
  * The policy selects on z (monotone in p), so the exponential is paid only for the few
  * offers it keeps. A channel's reaction rate turns p into a propensity per (consumer,
- * offer, channel): p · rate. This module is the only BLAS caller in indiv; it runs
+ * offer, channel): p · rate. This module is the only BLAS caller of the decision path
+ * (training, src/train.c, is the other one); it runs
  * OpenBLAS single-threaded, because the decision engine parallelises over blocks (one
  * block per thread), which is faster (DESIGN.md §6) and keeps results independent of the
  * thread count.
