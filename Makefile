@@ -154,5 +154,12 @@ install: all
 	install -m 755 $(BUILD)/release/indiv $(DESTDIR)$(PREFIX)/bin/
 	install -m 644 $(BUILD)/release/libindiv.a $(DESTDIR)$(PREFIX)/lib/
 	install -m 644 include/indiv/*.h $(DESTDIR)$(PREFIX)/include/indiv/
+	install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig
+	printf '%s\n' 'prefix=$(PREFIX)' 'libdir=$${prefix}/lib' 'includedir=$${prefix}/include' '' \
+	  'Name: indiv' 'Description: individuation engine with programmed serendipity' \
+	  'Version: 0.1.0' 'Requires.private: sqlite3 jansson zlib openblas' \
+	  'Libs: -L$${libdir} -lindiv' \
+	  'Libs.private: -lgsl -lpthread -lm' 'Cflags: -I$${includedir}' \
+	  > $(DESTDIR)$(PREFIX)/lib/pkgconfig/indiv.pc
 
 -include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_OBJ:.o=.d)
