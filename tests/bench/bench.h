@@ -7,10 +7,17 @@
 #ifndef INDIV_BENCH_H
 #define INDIV_BENCH_H
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
+
+#include "indiv/eventlog.h"
+#include "indiv/sim.h"
 
 static inline double bench_now(void) {
     struct timespec ts;
@@ -23,6 +30,58 @@ static inline double bench_peak_rss_mb(void) {
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     return (double)ru.ru_maxrss / 1024.0; /* ru_maxrss is in KiB on Linux */
+}
+
+/* CPU seconds of this process, every thread: on a shared machine the wall clock also
+ * counts other people's work, the CPU time does not. */
+static inline double bench_cpu_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* Builds a cached input file: make(tmp, ctx) writes it under a temporary name in a child
+ * process (so its memory does not count in this process's peak), then it is renamed into
+ * place (an interrupted run never leaves a partial cache). Nothing happens when path
+ * exists. *seconds (may be NULL) gets the time spent, 0 when cached. 0 on success. */
+static inline int bench_cached(const char *path, const char *who,
+                               int (*make)(const char *tmp, void *ctx), void *ctx,
+                               double *seconds) {
+    struct stat sb;
+    if (seconds)
+        *seconds = 0;
+    if (stat(path, &sb) == 0)
+        return 0;
+    char tmp[4096];
+    snprintf(tmp, sizeof tmp, "%s.part", path);
+    unlink(tmp);
+    fprintf(stderr, "%s: building %s (cached for later runs)\n", who, path);
+    double t0 = bench_now();
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0)
+        return 1;
+    if (pid == 0)
+        _exit(make(tmp, ctx) != 0 || rename(tmp, path) != 0);
+    int st;
+    if (waitpid(pid, &st, 0) < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
+        return 1;
+    if (seconds)
+        *seconds = bench_now() - t0;
+    return 0;
+}
+
+/* Generates a world with parameters p into path (for bench_cached). 0 on success. */
+static inline int bench_generate(const char *path, const indiv_world_params *p) {
+    indiv_eventlog *log = NULL;
+    indiv_error err = {0};
+    int rc = indiv_eventlog_open(path, INDIV_EVENTLOG_CREATE, &log, &err);
+    if (rc == INDIV_OK)
+        rc = indiv_world_generate(log, p, NULL, NULL, NULL, &err);
+    indiv_eventlog_close(log);
+    if (rc < 0)
+        fprintf(stderr, "generating %s: %s\n", path, err.msg);
+    return rc < 0;
 }
 
 /* The SCALE environment variable (default 1, clamped to (0, 100]). */

@@ -60,69 +60,35 @@
 /* ---- the world
  * ------------------------------------------------------------------------- */
 
-/* Generates and profiles the world into path through a temporary name (an interrupted
- * run never leaves a partial cache). Runs in a child process. 0 on success. */
-static int make_world(const char *path, int64_t consumers) {
-    char tmp[1100];
-    snprintf(tmp, sizeof tmp, "%s.part", path);
-    unlink(tmp);
+/* Generates the world and builds its profiles into tmp (for bench_cached). */
+static int make_world(const char *tmp, void *ctx) {
     indiv_world_params p;
     indiv_world_params_init(&p);
-    p.consumers = consumers;
+    p.consumers = *(const int64_t *)ctx;
     p.offers = OFFERS;
     p.categories = CATEGORIES;
     p.days = DAYS;
     p.seed = SEED;
+    if (bench_generate(tmp, &p) != 0)
+        return 1;
     indiv_eventlog *log = NULL;
     indiv_catalog *cat = NULL;
     indiv_error err = {0};
     indiv_profile_params pp;
     indiv_profile_params_init(&pp);
     pp.as_of = p.start_ts + p.days * INDIV_SECONDS_PER_DAY;
-    int rc = indiv_eventlog_open(tmp, INDIV_EVENTLOG_CREATE, &log, &err);
-    if (rc == INDIV_OK)
-        rc = indiv_world_generate(log, &p, NULL, NULL, NULL, &err);
+    int rc = indiv_eventlog_open(tmp, 0, &log, &err);
     if (rc == INDIV_OK)
         rc = indiv_catalog_load(log, &cat, &err);
     if (rc == INDIV_OK)
         rc = indiv_profile_build(log, cat, &pp, 0, NULL, NULL, NULL, &err);
     indiv_catalog_free(cat);
     indiv_eventlog_close(log);
-    if (rc == INDIV_OK && rename(tmp, path) != 0)
-        rc = indiv_error_set(&err, INDIV_EIO, "cannot rename %s", tmp);
     if (rc < 0)
-        fprintf(stderr, "bench_decide: making %s: %s\n", tmp, err.msg);
+        fprintf(stderr, "bench_decide: profiling %s: %s\n", tmp, err.msg);
     return rc < 0;
 }
 
-static int ensure_world(const char *path, int64_t consumers, double *gen_s) {
-    struct stat sb;
-    *gen_s = 0;
-    if (stat(path, &sb) == 0)
-        return 0;
-    fprintf(stderr, "bench_decide: generating and profiling %lld consumers into %s\n",
-            (long long)consumers, path);
-    double t0 = bench_now();
-    pid_t pid = fork();
-    if (pid < 0)
-        return 1;
-    if (pid == 0)
-        _exit(make_world(path, consumers));
-    int st;
-    if (waitpid(pid, &st, 0) < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
-        return 1;
-    *gen_s = bench_now() - t0;
-    return 0;
-}
-
-/* CPU seconds of this process (all threads): on a shared machine the wall clock also
- * counts other people's work, the CPU time does not. */
-static double cpu_now(void) {
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
-           1e-6 * (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
-}
 
 /* ---- (a) the decision run -------------------------------------------------------------
  */
@@ -394,7 +360,7 @@ int main(void) {
     double gen_s;
     indiv_eventlog *log = NULL;
     int64_t as_of;
-    if (ensure_world(path, consumers, &gen_s) || open_world(path, &log, &as_of))
+    if (bench_cached(path, "bench_decide", make_world, &consumers, &gen_s) || open_world(path, &log, &as_of))
         return 1;
     double dec_s = -1, gemm_s = -1, json_s = -1;
     indiv_decide_summary sum, best;
@@ -402,16 +368,16 @@ int main(void) {
     size_t dec_bytes = 0, ref_bytes = 0;
     double cpu[3] = {-1, -1, -1}; /* decide, gemm, json: best CPU seconds */
     for (int r = 0; r < RUNS; r++) {
-        double c0 = cpu_now();
+        double c0 = bench_cpu_now();
         double t = run_decide(log, as_of, out, &sum, &dec_bytes);
-        double c1 = cpu_now();
+        double c1 = bench_cpu_now();
         if (t < 0)
             return 1;
         if (dec_s < 0 || t < dec_s)
             best = sum;
         dec_s = min_pos(dec_s, t);
         gemm_s = min_pos(gemm_s, run_gemm(consumers));
-        double c2 = cpu_now();
+        double c2 = bench_cpu_now();
         const indiv_decision_counts *c = &best.counts;
         int64_t with = c->by_action[INDIV_CONTACT] + c->by_action[INDIV_DEFER];
         json_shape shape = {(double)with / (double)c->consumers,
@@ -419,7 +385,7 @@ int main(void) {
                                                 (double)c->by_action[INDIV_CONTACT])
                                  : 0};
         json_s = min_pos(json_s, run_json(consumers, &shape, ref, &ref_bytes));
-        double c3 = cpu_now();
+        double c3 = bench_cpu_now();
         cpu[0] = min_pos(cpu[0], c1 - c0);
         cpu[1] = min_pos(cpu[1], c2 - c1);
         cpu[2] = min_pos(cpu[2], c3 - c2);

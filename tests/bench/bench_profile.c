@@ -41,65 +41,24 @@
 #define SEED           7
 #define RUNS           2
 
-/* Process CPU seconds: on a shared machine, wall times also measure the neighbours, so
- * the informational line gives both. */
-static double cpu_now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+
+/* The world: every consumer consents to profiling, so the build reads exactly the rows
+ * the reference scan reads. */
+static int make_world(const char *tmp, void *ctx) {
+    indiv_world_params p;
+    indiv_world_params_init(&p);
+    p.consumers = *(const int64_t *)ctx;
+    p.days = DAYS;
+    p.seed = SEED;
+    p.p_consent_profiling = 1.0;
+    return bench_generate(tmp, &p);
 }
 
 static const char scan_sql[] =
     "SELECT consumer_id, ts, id, offer_id, type, channel, quantity, value"
     " FROM events ORDER BY consumer_id, ts, id";
 
-/* Generates the world into path (through a temporary name, so that an interrupted run
- * never leaves a partial cache). Runs in a child process. 0 on success. */
-static int generate(const char *path, int64_t consumers) {
-    char tmp[1100];
-    snprintf(tmp, sizeof tmp, "%s.part", path);
-    unlink(tmp);
-    indiv_world_params p;
-    indiv_world_params_init(&p);
-    p.consumers = consumers;
-    p.days = DAYS;
-    p.seed = SEED;
-    p.p_consent_profiling = 1.0; /* the build reads what the reference reads */
-    indiv_eventlog *log = NULL;
-    indiv_error err = {0};
-    indiv_world_summary sum;
-    int rc = indiv_eventlog_open(tmp, INDIV_EVENTLOG_CREATE, &log, &err);
-    if (rc == INDIV_OK)
-        rc = indiv_world_generate(log, &p, NULL, NULL, &sum, &err);
-    indiv_eventlog_close(log);
-    if (rc == INDIV_OK && rename(tmp, path) != 0)
-        rc = indiv_error_set(&err, INDIV_EIO, "cannot rename %s", tmp);
-    if (rc < 0)
-        fprintf(stderr, "bench_profile: generating %s: %s\n", tmp, err.msg);
-    return rc < 0;
-}
 
-/* Makes sure the cached world exists; *gen_s gets the seconds spent generating (0 when
- * it was cached). 0 on success. */
-static int ensure_world(const char *path, int64_t consumers, double *gen_s) {
-    struct stat sb;
-    *gen_s = 0;
-    if (stat(path, &sb) == 0)
-        return 0;
-    fprintf(stderr, "bench_profile: generating %lld consumers into %s\n",
-            (long long)consumers, path);
-    double t0 = bench_now();
-    pid_t pid = fork();
-    if (pid < 0)
-        return 1;
-    if (pid == 0)
-        _exit(generate(path, consumers));
-    int st;
-    if (waitpid(pid, &st, 0) < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
-        return 1;
-    *gen_s = bench_now() - t0;
-    return 0;
-}
 
 /* The reference: every column of every row, in clustered order. Wall seconds (CPU
  * seconds in *cpu), or < 0. */
@@ -115,7 +74,7 @@ static double bare_scan(const char *path, int64_t *rows, double *cpu) {
         fprintf(stderr, "bench_profile: scan: %s\n", sqlite3_errmsg(db));
         goto out;
     }
-    double t0 = bench_now(), c0 = cpu_now(), acc = 0;
+    double t0 = bench_now(), c0 = bench_cpu_now(), acc = 0;
     int rc;
     int64_t n = 0;
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
@@ -130,7 +89,7 @@ static double bare_scan(const char *path, int64_t *rows, double *cpu) {
         goto out;
     }
     t = bench_now() - t0;
-    *cpu = cpu_now() - c0;
+    *cpu = bench_cpu_now() - c0;
     sink = acc;
     *rows = n;
 out:
@@ -150,14 +109,14 @@ static double full_build(const char *path, int64_t as_of, indiv_profile_summary 
     indiv_profile_params_init(&p);
     p.as_of = as_of;
     *cpu = -1;
-    double t0 = bench_now(), c0 = cpu_now();
+    double t0 = bench_now(), c0 = bench_cpu_now();
     int rc = indiv_eventlog_open(path, 0, &log, &err);
     if (rc == INDIV_OK)
         rc = indiv_catalog_load(log, &cat, &err);
     if (rc == INDIV_OK)
         rc = indiv_profile_build(log, cat, &p, 0, NULL, NULL, sum, &err);
     double t = bench_now() - t0;
-    *cpu = cpu_now() - c0;
+    *cpu = bench_cpu_now() - c0;
     indiv_catalog_free(cat);
     indiv_eventlog_close(log);
     if (rc < 0) {
@@ -202,7 +161,7 @@ int main(int argc, char **argv) {
     double gen_s, scan_s = -1, build_s = -1, scan_cpu = -1, build_cpu = -1, cpu;
     int64_t as_of, ncons, rows = 0;
     indiv_profile_summary sum = {0};
-    if (ensure_world(path, consumers, &gen_s) || last_event(path, &as_of, &ncons))
+    if (bench_cached(path, "bench_profile", make_world, &consumers, &gen_s) || last_event(path, &as_of, &ncons))
         return 1;
     for (int r = 0; r < RUNS; r++) {
         scan_s = min_pos(scan_s, bare_scan(path, &rows, &cpu));

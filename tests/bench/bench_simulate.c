@@ -53,61 +53,8 @@
 #define ROUND_DAYS     7
 #define SEED           7
 
-/* Generates the world into path (through a temporary name, so that an interrupted run
- * never leaves a partial cache). Runs in a child process. 0 on success. */
-static int generate(const char *path, int64_t consumers) {
-    char tmp[1300];
-    snprintf(tmp, sizeof tmp, "%s.part", path);
-    unlink(tmp);
-    indiv_world_params p;
-    indiv_world_params_init(&p);
-    p.consumers = consumers;
-    p.seed = SEED;
-    indiv_eventlog *log = NULL;
-    indiv_error err = {0};
-    indiv_world_summary sum;
-    int rc = indiv_eventlog_open(tmp, INDIV_EVENTLOG_CREATE, &log, &err);
-    if (rc == INDIV_OK)
-        rc = indiv_world_generate(log, &p, NULL, NULL, &sum, &err);
-    indiv_eventlog_close(log);
-    if (rc == INDIV_OK && rename(tmp, path) != 0)
-        rc = indiv_error_set(&err, INDIV_EIO, "cannot rename %s", tmp);
-    if (rc < 0)
-        fprintf(stderr, "bench_simulate: generating %s: %s\n", tmp, err.msg);
-    return rc < 0;
-}
 
-/* Makes sure the cached world exists; *gen_s gets the seconds spent generating (0 when
- * it was cached). 0 on success. */
-static int ensure_world(const char *path, int64_t consumers, double *gen_s) {
-    struct stat sb;
-    *gen_s = 0;
-    if (stat(path, &sb) == 0)
-        return 0;
-    fprintf(stderr, "bench_simulate: generating %lld consumers into %s\n",
-            (long long)consumers, path);
-    double t0 = bench_now();
-    fflush(NULL);
-    pid_t pid = fork();
-    if (pid < 0)
-        return 1;
-    if (pid == 0)
-        _exit(generate(path, consumers));
-    int st;
-    if (waitpid(pid, &st, 0) < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
-        return 1;
-    *gen_s = bench_now() - t0;
-    return 0;
-}
 
-/* User + system CPU seconds of this process so far (every thread): with other jobs on
- * the machine, wall time stretches and this does not. */
-static double cpu_now(void) {
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
-           1e-6 * (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
-}
 
 /* What the run reports back, round by round. */
 typedef struct tally {
@@ -116,6 +63,15 @@ typedef struct tally {
     int64_t start, end;
     int rounds;
 } tally;
+
+/* The world: the generator's defaults with this many consumers. */
+static int make_world(const char *tmp, void *ctx) {
+    indiv_world_params p;
+    indiv_world_params_init(&p);
+    p.consumers = *(const int64_t *)ctx;
+    p.seed = SEED;
+    return bench_generate(tmp, &p);
+}
 
 static int on_round(void *ctx, const indiv_round_metrics *m) {
     tally *t = ctx;
@@ -139,10 +95,10 @@ static double simulate(const char *world, const char *work, tally *t, double *cp
     indiv_model m;
     indiv_model_default(&m);
     indiv_error err = {0};
-    double c0 = cpu_now(), t0 = bench_now();
+    double c0 = bench_cpu_now(), t0 = bench_now();
     int rc = indiv_sim_run(world, work, &p, &m, NULL, NULL, on_round, t, &err);
     double s = bench_now() - t0;
-    *cpu = cpu_now() - c0;
+    *cpu = bench_cpu_now() - c0;
     if (rc < 0) {
         fprintf(stderr, "bench_simulate: %s\n", err.msg);
         return -1;
@@ -213,7 +169,8 @@ int main(int argc, char **argv) {
     snprintf(tmpdir, sizeof tmpdir, "%s/indiv-bench-XXXXXX",
              base && *base ? base : "/tmp");
     double gen_s;
-    if (ensure_world(world, consumers, &gen_s) || !mkdtemp(tmpdir))
+    if (bench_cached(world, "bench_simulate", make_world, &consumers, &gen_s) ||
+        !mkdtemp(tmpdir))
         return 1;
     snprintf(work, sizeof work, "%s/work.db", tmpdir);
     snprintf(copy, sizeof copy, "%s/first.db", tmpdir);
