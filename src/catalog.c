@@ -23,12 +23,12 @@ struct indiv_catalog {
     char **cat_names;
     int64_t *cat_ids; /* category id of each dense category index, ascending */
     size_t ncat, cat_cap;
-    double *features; /* n × d */
-    double *popularity; /* n, normalised */
+    double *features;            /* n × d */
+    double *popularity;          /* n, normalised */
     double pop_t, pop_half_life; /* for the popularity walk */
     size_t d;
     char source[160]; /* "category" or "embedding:<model id>" (ids < 128 bytes) */
-    int64_t *direct; /* offer id → index + 1 (0 = absent), or NULL */
+    int64_t *direct;  /* offer id → index + 1 (0 = absent), or NULL */
     int64_t max_id;
 };
 
@@ -256,8 +256,8 @@ int indiv_catalog_load_popularity(indiv_catalog *cat, indiv_eventlog *log, int64
                                   double half_life_days, indiv_error *err) {
     if (!(half_life_days > 0))
         return indiv_error_set(err, INDIV_EINVAL, "popularity half-life must be > 0");
-    int64_t day = t >= 0 ? t / INDIV_SECONDS_PER_DAY : -((-t + INDIV_SECONDS_PER_DAY - 1) /
-                                                        INDIV_SECONDS_PER_DAY);
+    int64_t day = t >= 0 ? t / INDIV_SECONDS_PER_DAY
+                         : -((-t + INDIV_SECONDS_PER_DAY - 1) / INDIV_SECONDS_PER_DAY);
     memset(cat->popularity, 0, cat->n * sizeof *cat->popularity);
     cat->pop_t = (double)day;
     cat->pop_half_life = half_life_days;

@@ -32,7 +32,7 @@ struct indiv_csv {
 };
 
 #define FNV_OFFSET 0xcbf29ce484222325ULL
-#define FNV_PRIME 0x100000001b3ULL
+#define FNV_PRIME  0x100000001b3ULL
 
 int indiv_csv_open(const char *path, indiv_csv **out, indiv_error *err) {
     *out = NULL;
@@ -171,7 +171,8 @@ static int read_quoted(indiv_csv *c, indiv_error *err) {
             c->line++;
         }
         if (put(c, (char)b) < 0)
-            return indiv_error_set(err, INDIV_ENOMEM, "out of memory reading %s", c->name);
+            return indiv_error_set(err, INDIV_ENOMEM, "out of memory reading %s",
+                                   c->name);
     }
 }
 
@@ -237,6 +238,7 @@ int indiv_csv_next(indiv_csv *c, char ***fields, size_t *n, indiv_error *err) {
         if (b == '"' || quoted_done)
             return skip_bad_line(c, err);
         if (put(c, (char)b) < 0)
-            return indiv_error_set(err, INDIV_ENOMEM, "out of memory reading %s", c->name);
+            return indiv_error_set(err, INDIV_ENOMEM, "out of memory reading %s",
+                                   c->name);
     }
 }

@@ -28,7 +28,7 @@
 
 /* FNV-1a 64 (Fowler, Noll, Vo). */
 #define FNV_OFFSET 0xcbf29ce484222325ULL
-#define FNV_PRIME 0x100000001b3ULL
+#define FNV_PRIME  0x100000001b3ULL
 
 int indiv_shard_of(const char *ext_id, int n) {
     uint64_t h = FNV_OFFSET;
@@ -52,7 +52,8 @@ static double now_s(void) {
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-/* ---- blocks --------------------------------------------------------------------------- */
+/* ---- blocks ---------------------------------------------------------------------------
+ */
 
 /* What the whole run shares, read-only while threads work. */
 struct run {
@@ -68,7 +69,7 @@ struct block {
     const struct run *run;
     size_t n, cap;
     indiv_consumer_row *rows;
-    size_t *ext_off;     /* offsets of the ext ids in `ext` */
+    size_t *ext_off; /* offsets of the ext ids in `ext` */
     indiv_buf ext;
     indiv_profile *prof;
     int *has_prof;
@@ -191,11 +192,12 @@ static int take_row(struct reader *r, struct block *b, const indiv_consumer_row 
         if (rc < 0)
             return rc;
         if (b->prof[i].as_of > r->o->policy.as_of)
-            return indiv_error_set(err, INDIV_EINVAL,
-                                   "the profile of consumer %s was built from events up to "
-                                   "after the decision time; rebuild profiles with an "
-                                   "--as-of at or before it",
-                                   row->ext_id);
+            return indiv_error_set(
+                err, INDIV_EINVAL,
+                "the profile of consumer %s was built from events up to "
+                "after the decision time; rebuild profiles with an "
+                "--as-of at or before it",
+                row->ext_id);
         indiv_profile_project(&b->prof[i], r->o->policy.as_of, r->pp->half_life_days);
     }
     int rc = prepare(r, b, i, err);
@@ -227,7 +229,8 @@ static int read_block(struct reader *r, struct block *b, indiv_error *err) {
     return rc < 0 ? rc : INDIV_OK;
 }
 
-/* ---- the run ----------------------------------------------------------------------------- */
+/* ---- the run
+ * ----------------------------------------------------------------------------- */
 
 /* One round: read up to `threads` blocks, work them in parallel, write them in order. */
 static int round_run(struct reader *r, struct block *blocks, int nthreads, FILE *f,
@@ -241,7 +244,8 @@ static int round_run(struct reader *r, struct block *blocks, int nthreads, FILE 
     pthread_t tid[INDIV_THREADS_MAX];
     int started[INDIV_THREADS_MAX] = {0};
     for (int k = 0; k < used; k++)
-        started[k] = used > 1 && pthread_create(&tid[k], NULL, block_work, &blocks[k]) == 0;
+        started[k] =
+            used > 1 && pthread_create(&tid[k], NULL, block_work, &blocks[k]) == 0;
     for (int k = 0; k < used; k++) {
         if (started[k])
             pthread_join(tid[k], NULL);
@@ -251,7 +255,8 @@ static int round_run(struct reader *r, struct block *blocks, int nthreads, FILE 
     double t2 = now_s();
     for (int k = 0; k < used && rc == INDIV_OK; k++) {
         if (blocks[k].rc < 0)
-            rc = indiv_error_set(err, blocks[k].rc, "scoring or serialising a block failed");
+            rc = indiv_error_set(err, blocks[k].rc,
+                                 "scoring or serialising a block failed");
         else if (f && blocks[k].out.len &&
                  fwrite(blocks[k].out.data, 1, blocks[k].out.len, f) != blocks[k].out.len)
             rc = indiv_error_set(err, INDIV_EIO, "write failed: %s", strerror(errno));
@@ -299,17 +304,19 @@ static int check_profile_space(indiv_eventlog *log, const indiv_catalog *cat,
     const char *src = json_string_value(json_object_get(j, "feature_source"));
     int rc = INDIV_OK;
     if (src && strcmp(src, indiv_catalog_feature_source(cat)) != 0)
-        rc = indiv_error_set(err, INDIV_EINVAL,
-                             "%s: profiles were built in feature space '%s' but the model "
-                             "scores in '%s'; rebuild them with indiv profile (--model for "
-                             "an embedding model)",
-                             indiv_eventlog_path(log), src, indiv_catalog_feature_source(cat));
+        rc = indiv_error_set(
+            err, INDIV_EINVAL,
+            "%s: profiles were built in feature space '%s' but the model "
+            "scores in '%s'; rebuild them with indiv profile (--model for "
+            "an embedding model)",
+            indiv_eventlog_path(log), src, indiv_catalog_feature_source(cat));
     json_decref(j);
     return rc;
 }
 
-static int load_world(indiv_eventlog *log, const indiv_model *m, const indiv_decide_opts *o,
-                      indiv_catalog **cat, unsigned char **valid, indiv_decide_summary *sum,
+static int load_world(indiv_eventlog *log, const indiv_model *m,
+                      const indiv_decide_opts *o, indiv_catalog **cat,
+                      unsigned char **valid, indiv_decide_summary *sum,
                       indiv_error *err) {
     int64_t consumers = 0, consenting;
     size_t missing = 0;
@@ -349,7 +356,8 @@ static int check_opts(const indiv_decide_opts *o, indiv_error *err) {
         return indiv_error_set(err, INDIV_EINVAL, "shard %d/%d is not a valid I/N",
                                o->shard_index, o->shard_count);
     if ((!o->out_path || !*o->out_path) && !o->on_decision)
-        return indiv_error_set(err, INDIV_EINVAL, "no output path and no decision callback");
+        return indiv_error_set(err, INDIV_EINVAL,
+                               "no output path and no decision callback");
     return INDIV_OK;
 }
 
@@ -379,10 +387,12 @@ static FILE *open_temp(const char *path, char **tmp, indiv_error *err) {
 /* Closes f and renames tmp to path on success; removes tmp otherwise. */
 static int finish_file(FILE *f, char *tmp, const char *path, int rc, indiv_error *err) {
     if (fclose(f) != 0 && rc == INDIV_OK)
-        rc = indiv_error_set(err, INDIV_EIO, "%s: write failed: %s", path, strerror(errno));
+        rc = indiv_error_set(err, INDIV_EIO, "%s: write failed: %s", path,
+                             strerror(errno));
     if (rc == INDIV_OK && rename(tmp, path) != 0)
-        rc = indiv_error_set(err, INDIV_EIO, "%s: cannot rename the output into place: %s",
-                             path, strerror(errno));
+        rc =
+            indiv_error_set(err, INDIV_EIO, "%s: cannot rename the output into place: %s",
+                            path, strerror(errno));
     if (rc != INDIV_OK) /* a callback may stop the run with a positive code */
         unlink(tmp);
     free(tmp);
@@ -402,9 +412,9 @@ static int read_profile_params(indiv_eventlog *log, indiv_profile_params *pp,
     return rc;
 }
 
-int indiv_decide_run(indiv_eventlog *log, const indiv_model *m, const indiv_decide_opts *o,
-                     indiv_progress_fn progress, void *ctx, indiv_decide_summary *sum,
-                     indiv_error *err) {
+int indiv_decide_run(indiv_eventlog *log, const indiv_model *m,
+                     const indiv_decide_opts *o, indiv_progress_fn progress, void *ctx,
+                     indiv_decide_summary *sum, indiv_error *err) {
     double t0 = now_s();
     memset(sum, 0, sizeof *sum);
     indiv_profile_params pp;
@@ -429,8 +439,9 @@ int indiv_decide_run(indiv_eventlog *log, const indiv_model *m, const indiv_deci
     if (rc == INDIV_OK && o->out_path && !f)
         rc = err ? err->code : INDIV_EIO;
     if (rc == INDIV_OK) {
-        struct run run = {o, scorer, cat, valid, &sum->prior,
-                          {cat, m->id, o->policy.seed, o->policy.as_of}};
+        struct run run = {o,           scorer,
+                          cat,         valid,
+                          &sum->prior, {cat, m->id, o->policy.seed, o->policy.as_of}};
         rc = run_all(&r, &run, f, progress, ctx, sum, err);
     }
     if (f)
@@ -443,22 +454,23 @@ int indiv_decide_run(indiv_eventlog *log, const indiv_model *m, const indiv_deci
     return rc;
 }
 
-/* ---- summary ---------------------------------------------------------------------------- */
+/* ---- summary
+ * ---------------------------------------------------------------------------- */
 
 static json_t *params_json(const indiv_decide_opts *o) {
     const indiv_policy_params *p = &o->policy;
     char asof[INDIV_ISO_LEN];
-    return json_pack("{s:s, s:f, s:i, s:s, s:f, s:f, s:f, s:s, s:i, s:f, s:f, s:f, s:f, "
-                     "s:I, s:i, s:i, s:s}",
-                     "as_of", indiv_time_format(p->as_of, asof), "threshold", p->threshold,
-                     "slots", p->slots, "rank_by", p->rank_by_value ? "value" : "propensity",
-                     "serendipity", p->serendipity, "bubble", p->bubble, "floor", p->floor,
-                     "divergence", indiv_divergence_name(p->divergence), "max_contacts",
-                     p->max_contacts, "per_days", p->per_days, "min_readiness",
-                     p->min_readiness, "readiness_horizon_days", p->readiness_horizon_days,
-                     "rhythm_prior_strength", p->rhythm_prior_strength, "seed",
-                     (json_int_t)p->seed, "threads", o->threads, "block", (int)o->block,
-                     "shard", "");
+    return json_pack(
+        "{s:s, s:f, s:i, s:s, s:f, s:f, s:f, s:s, s:i, s:f, s:f, s:f, s:f, "
+        "s:I, s:i, s:i, s:s}",
+        "as_of", indiv_time_format(p->as_of, asof), "threshold", p->threshold, "slots",
+        p->slots, "rank_by", p->rank_by_value ? "value" : "propensity", "serendipity",
+        p->serendipity, "bubble", p->bubble, "floor", p->floor, "divergence",
+        indiv_divergence_name(p->divergence), "max_contacts", p->max_contacts, "per_days",
+        p->per_days, "min_readiness", p->min_readiness, "readiness_horizon_days",
+        p->readiness_horizon_days, "rhythm_prior_strength", p->rhythm_prior_strength,
+        "seed", (json_int_t)p->seed, "threads", o->threads, "block", (int)o->block,
+        "shard", "");
 }
 
 static json_t *counts_json(const indiv_decision_counts *c) {
@@ -495,12 +507,12 @@ char *indiv_decide_summary_json(const indiv_decide_opts *o, const indiv_model *m
         "{s:s, s:o, s:o, s:{s:I, s:I, s:I, s:b, s:s?, s:f, s:f}, s:{s:f, s:f, s:f, s:f}}",
         "model", m->id, "parameters", params, "counts", counts_json(&s->counts), "data",
         "consumers_in_database", (json_int_t)s->consumers_total, "offers",
-        (json_int_t)s->offers, "offers_valid", (json_int_t)s->offers_valid, "profiles_built",
-        s->profiles_built, "profiles_as_of",
+        (json_int_t)s->offers, "offers_valid", (json_int_t)s->offers_valid,
+        "profiles_built", s->profiles_built, "profiles_as_of",
         s->profiles_built ? indiv_time_format(s->profiles_as_of, asof) : NULL,
-        "prior_mean_interval_days", s->prior.mean_days, "prior_interval_cv2", s->prior.cv2,
-        "seconds", "read", s->seconds_read, "decide", s->seconds_decide, "write",
-        s->seconds_write, "total", s->seconds_total);
+        "prior_mean_interval_days", s->prior.mean_days, "prior_interval_cv2",
+        s->prior.cv2, "seconds", "read", s->seconds_read, "decide", s->seconds_decide,
+        "write", s->seconds_write, "total", s->seconds_total);
     char *txt = root ? json_dumps(root, JSON_INDENT(2) | JSON_REAL_PRECISION(6)) : NULL;
     json_decref(root);
     return txt;

@@ -93,8 +93,8 @@ static json_t *offer_json(const indiv_decided_offer *o, const indiv_catalog *cat
     set(j, "name", text(of->name));
     set(j, "category", text(indiv_catalog_category_name(cat, of->category)));
     set(j, "rank", json_integer(o->rank));
-    set(j, "kind", json_string_nocheck(o->kind == INDIV_KIND_DIVERGENT ? "divergent"
-                                                                        : "relevant"));
+    set(j, "kind",
+        json_string_nocheck(o->kind == INDIV_KIND_DIVERGENT ? "divergent" : "relevant"));
     set(j, "score", num(o->p));
     set(j, "channel_score", num(o->p_channel));
     set(j, "affinity", num(o->affinity));
@@ -110,8 +110,8 @@ static json_t *drivers_json(const indiv_decision *d) {
     for (int t = 0; t < INDIV_TERM_COUNT; t++)
         order[t] = t;
     for (int a = 1; a < INDIV_TERM_COUNT; a++) /* insertion sort, stable on ties */
-        for (int b = a; b > 0 && fabs(d->drivers[order[b]]) > fabs(d->drivers[order[b - 1]]);
-             b--) {
+        for (int b = a;
+             b > 0 && fabs(d->drivers[order[b]]) > fabs(d->drivers[order[b - 1]]); b--) {
             int t = order[b];
             order[b] = order[b - 1];
             order[b - 1] = t;
@@ -126,7 +126,8 @@ static json_t *drivers_json(const indiv_decision *d) {
     return a;
 }
 
-static void add_offers(json_t *o, const indiv_decision *d, const indiv_decision_ctx *ctx) {
+static void add_offers(json_t *o, const indiv_decision *d,
+                       const indiv_decision_ctx *ctx) {
     json_t *a = json_array();
     for (int k = 0; k < d->n_offers; k++)
         json_array_append_new(a, offer_json(&d->offers[k], ctx->cat));
@@ -142,7 +143,8 @@ static void add_divergence(json_t *o, const indiv_decision *d) {
     set(j, "drawn", json_true());
     set(j, "placed", json_boolean(d->divergence_miss == INDIV_DIVMISS_NONE));
     if (d->divergence_miss != INDIV_DIVMISS_NONE)
-        set(j, "why", json_string_nocheck(indiv_divergence_miss_name(d->divergence_miss)));
+        set(j, "why",
+            json_string_nocheck(indiv_divergence_miss_name(d->divergence_miss)));
     set(o, "divergence", j);
 }
 
@@ -219,7 +221,8 @@ void indiv_decision_count(indiv_decision_counts *c, const indiv_decision *d) {
     }
 }
 
-void indiv_decision_counts_add(indiv_decision_counts *into, const indiv_decision_counts *c) {
+void indiv_decision_counts_add(indiv_decision_counts *into,
+                               const indiv_decision_counts *c) {
     into->consumers += c->consumers;
     for (int a = 0; a < 3; a++)
         into->by_action[a] += c->by_action[a];

@@ -26,16 +26,27 @@ int indiv_error_set(indiv_error *err, int code, const char *fmt, ...) {
 
 const char *indiv_status_str(int code) {
     switch (code) {
-    case INDIV_OK: return "ok";
-    case INDIV_EINVAL: return "invalid argument";
-    case INDIV_EIO: return "input/output error";
-    case INDIV_ENOMEM: return "out of memory";
-    case INDIV_EDB: return "database error";
-    case INDIV_ESCHEMA: return "incompatible database";
-    case INDIV_EFORMAT: return "malformed input";
-    case INDIV_EDUP: return "already imported";
-    case INDIV_ENOTFOUND: return "not found";
-    case INDIV_EREADONLY: return "read-only";
-    default: return "unknown error";
+    case INDIV_OK:
+        return "ok";
+    case INDIV_EINVAL:
+        return "invalid argument";
+    case INDIV_EIO:
+        return "input/output error";
+    case INDIV_ENOMEM:
+        return "out of memory";
+    case INDIV_EDB:
+        return "database error";
+    case INDIV_ESCHEMA:
+        return "incompatible database";
+    case INDIV_EFORMAT:
+        return "malformed input";
+    case INDIV_EDUP:
+        return "already imported";
+    case INDIV_ENOTFOUND:
+        return "not found";
+    case INDIV_EREADONLY:
+        return "read-only";
+    default:
+        return "unknown error";
     }
 }

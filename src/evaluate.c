@@ -37,12 +37,12 @@
 #define NACC 4
 /* Salts of the two hashes drawn per (consumer, offer). */
 #define SALT_RANDOM 1
-#define SALT_TIE 2
+#define SALT_TIE    2
 
 static const double default_taus[] = {0,   0.01, 0.02, 0.05, 0.1, 0.15, 0.2,
                                       0.3, 0.4,  0.5,  0.6,  0.7, 0.8,  0.9};
-static const char *const method_names[INDIV_EVAL_METHODS] = {"indiv", "random", "popularity",
-                                                             "mass", "repeat"};
+static const char *const method_names[INDIV_EVAL_METHODS] = {
+    "indiv", "random", "popularity", "mass", "repeat"};
 static const char *const mode_names[INDIV_EVAL_MODES] = {"all", "new"};
 
 void indiv_eval_params_init(indiv_eval_params *p) {
@@ -69,14 +69,16 @@ const char *indiv_eval_mode_name(indiv_eval_mode m) {
 
 static int check_params(const indiv_eval_params *p, indiv_error *err) {
     if (p->split == INT64_MIN || p->until == INT64_MIN || p->until <= p->split)
-        return indiv_error_set(err, INDIV_EINVAL,
-                               "evaluation needs a split time and an until time after it");
+        return indiv_error_set(
+            err, INDIV_EINVAL,
+            "evaluation needs a split time and an until time after it");
     if (p->k < 1 || p->n_taus < 1 || p->n_taus > INDIV_EVAL_TAUS_MAX)
         return indiv_error_set(err, INDIV_EINVAL, "k must be >= 1 and 1 to %d taus",
                                INDIV_EVAL_TAUS_MAX);
     for (size_t t = 0; t < p->n_taus; t++)
         if (!(p->taus[t] >= 0 && p->taus[t] <= 1))
-            return indiv_error_set(err, INDIV_EINVAL, "tau %g is not in [0, 1]", p->taus[t]);
+            return indiv_error_set(err, INDIV_EINVAL, "tau %g is not in [0, 1]",
+                                   p->taus[t]);
     int rc = indiv_policy_params_validate(&p->decide.policy, err);
     return rc < 0 ? rc : indiv_profile_params_validate(&p->profile, err);
 }
@@ -153,8 +155,9 @@ struct eval {
 };
 
 static double *val_at(struct eval *e, int mode, int method, int acc) {
-    return e->vals + (((size_t)mode * INDIV_EVAL_METHODS + (size_t)method) * NACC +
-                      (size_t)acc) * e->n_known;
+    return e->vals +
+           (((size_t)mode * INDIV_EVAL_METHODS + (size_t)method) * NACC + (size_t)acc) *
+               e->n_known;
 }
 
 static void eval_free(struct eval *e) {
@@ -268,7 +271,8 @@ static int read_history(struct eval *e, indiv_error *err) {
         if (ev.type != INDIV_EV_PURCHASE || ev.offer_id <= 0 ||
             indiv_catalog_index(e->cat, ev.offer_id, &i) < 0)
             continue;
-        if (ev.consumer_id != current && (rc = add_known(e, current = ev.consumer_id)) < 0)
+        if (ev.consumer_id != current &&
+            (rc = add_known(e, current = ev.consumer_id)) < 0)
             break;
         rc = triplet_add(&t, e->n_known - 1, i);
     }
@@ -276,7 +280,8 @@ static int read_history(struct eval *e, indiv_error *err) {
     if (rc == INDIV_ENOMEM)
         indiv_error_set(err, rc, "out of memory reading the history");
     if (rc >= 0)
-        rc = indiv_sparse_from_triplets(e->n_known, e->n, t.n, t.r, t.c, t.v, &e->hist, err);
+        rc = indiv_sparse_from_triplets(e->n_known, e->n, t.n, t.r, t.c, t.v, &e->hist,
+                                        err);
     triplets_free(&t);
     return rc < 0 ? rc : INDIV_OK;
 }
@@ -444,15 +449,17 @@ static int decide(struct eval *e, indiv_error *err) {
 /* ---- one consumer, every method ---------------------------------------------------- */
 
 /* Scores in the "all" mode; -INFINITY for offers that cannot be listed. */
-static void method_scores(struct eval *e, const indiv_scorer *s, const indiv_score_block *b,
-                          size_t slot, size_t row, uint64_t base) {
+static void method_scores(struct eval *e, const indiv_scorer *s,
+                          const indiv_score_block *b, size_t slot, size_t row,
+                          uint64_t base) {
     const double *c = indiv_scorer_offer_terms(s);
     double **sc = e->score;
     for (size_t j = 0; j < e->n; j++) {
         int v = e->valid[j];
         sc[INDIV_EVAL_INDIV][j] = v ? indiv_score_logit(s, b, slot, j) : -INFINITY;
         sc[INDIV_EVAL_RANDOM][j] =
-            v ? (double)(indiv_rng_derive(base, j, SALT_RANDOM) >> 11) * 0x1.0p-53 : -INFINITY;
+            v ? (double)(indiv_rng_derive(base, j, SALT_RANDOM) >> 11) * 0x1.0p-53
+              : -INFINITY;
         sc[INDIV_EVAL_POPULARITY][j] = v ? e->pop_count[j] : -INFINITY;
         sc[INDIV_EVAL_MASS][j] = v ? c[j] : -INFINITY;
         sc[INDIV_EVAL_REPEAT][j] = -INFINITY;
@@ -549,8 +556,8 @@ static void list_stats(struct eval *e, int mode, int me, const size_t *list, siz
         e->ild_sum[mode][me] += indiv_metrics_ild(list, len, e->category);
         e->ild_n[mode][me]++;
     }
-    m->unexpected_hits += (int64_t)indiv_metrics_unexpected_hits(list, len, e->rel,
-                                                                 e->category, e->past_cat);
+    m->unexpected_hits += (int64_t)indiv_metrics_unexpected_hits(
+        list, len, e->rel, e->category, e->past_cat);
 }
 
 /* Contacting with the first min(len, slots) offers of list; hits under both truths
@@ -602,8 +609,8 @@ static void csv_field(FILE *f, const char *s) {
     fputc('"', f);
 }
 
-static void write_list(struct eval *e, const char *ext, int mode, int me, const size_t *list,
-                       size_t len) {
+static void write_list(struct eval *e, const char *ext, int mode, int me,
+                       const size_t *list, size_t len) {
     for (size_t i = 0; e->lists && i < len; i++) {
         csv_field(e->lists, ext);
         fprintf(e->lists, ",%s,%s,%zu,", mode_names[mode], method_names[me], i + 1);
@@ -632,9 +639,11 @@ static void rank_method(struct eval *e, int mode, int me, size_t row, const char
         curve_add(e, e->list, len);
 }
 
-static void eval_consumer(struct eval *e, const indiv_scorer *s, const indiv_score_block *b,
-                          size_t slot, size_t row, const char *ext) {
-    uint64_t base = indiv_rng_derive(e->p->seed, (uint64_t)e->ids[row], INDIV_RNG_EVALUATE);
+static void eval_consumer(struct eval *e, const indiv_scorer *s,
+                          const indiv_score_block *b, size_t slot, size_t row,
+                          const char *ext) {
+    uint64_t base =
+        indiv_rng_derive(e->p->seed, (uint64_t)e->ids[row], INDIV_RNG_EVALUATE);
     size_t slots = (size_t)e->p->decide.policy.slots;
     size_t n_rel = e->truth->ptr[row + 1] - e->truth->ptr[row];
     mark(e, row, 1);
@@ -647,8 +656,8 @@ static void eval_consumer(struct eval *e, const indiv_scorer *s, const indiv_sco
         for (int me = 0; me < INDIV_EVAL_METHODS; me++)
             rank_method(e, mode, me, row, ext, n_rel, base);
         if (mode == INDIV_EVAL_ALL && e->action[row] == INDIV_CONTACT)
-            contact_with(e, &e->out->contacts[INDIV_EVAL_DECIDED], e->dec_offers + row * slots,
-                         (size_t)e->n_dec[row]);
+            contact_with(e, &e->out->contacts[INDIV_EVAL_DECIDED],
+                         e->dec_offers + row * slots, (size_t)e->n_dec[row]);
     }
     mark(e, row, 0);
 }
@@ -798,9 +807,9 @@ static double now_s(void) {
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-int indiv_evaluate_run(indiv_eventlog *log, const indiv_model *m, const indiv_eval_params *p,
-                       indiv_progress_fn progress, void *ctx, indiv_eval_result *out,
-                       indiv_error *err) {
+int indiv_evaluate_run(indiv_eventlog *log, const indiv_model *m,
+                       const indiv_eval_params *p, indiv_progress_fn progress, void *ctx,
+                       indiv_eval_result *out, indiv_error *err) {
     double t0 = now_s();
     memset(out, 0, sizeof *out);
     int rc = check_params(p, err);
@@ -810,12 +819,14 @@ int indiv_evaluate_run(indiv_eventlog *log, const indiv_model *m, const indiv_ev
         rc = check_model_time(m, p->split, err);
     if (rc < 0)
         return rc;
-    struct eval e = {.log = log, .m = m, .p = p, .progress = progress, .ctx = ctx, .out = out};
+    struct eval e = {
+        .log = log, .m = m, .p = p, .progress = progress, .ctx = ctx, .out = out};
     rc = setup(&e, err);
     if (rc == INDIV_OK && e.n_known == 0)
-        rc = indiv_error_set(err, INDIV_EINVAL,
-                             "no consumer with profiling consent bought anything before the "
-                             "split: nothing to evaluate");
+        rc = indiv_error_set(
+            err, INDIV_EINVAL,
+            "no consumer with profiling consent bought anything before the "
+            "split: nothing to evaluate");
     if (rc == INDIV_OK)
         rc = decide(&e, err);
     if (rc == INDIV_OK)
@@ -840,28 +851,31 @@ static double ratio(int64_t a, int64_t b) {
 
 static json_t *metrics_json(const indiv_eval_metrics *m) {
     return json_pack(
-        "{s:I, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, "
+        "{s:I, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, "
+        "s:f, "
         "s:f, s:I, s:I}",
         "consumers", (json_int_t)m->consumers, "hit_rate", m->hit_rate, "hit_rate_se",
-        m->hit_rate_se, "precision", m->precision, "precision_se", m->precision_se, "recall",
-        m->recall, "recall_se", m->recall_se, "ndcg", m->ndcg, "ndcg_se", m->ndcg_se,
-        "indiv_minus_this_hit_rate", m->diff_hit_rate, "indiv_minus_this_hit_rate_se",
-        m->diff_hit_rate_se, "indiv_minus_this_ndcg", m->diff_ndcg,
-        "indiv_minus_this_ndcg_se", m->diff_ndcg_se, "coverage", m->coverage, "novelty",
-        m->novelty, "diversity", m->diversity, "serendipity", m->serendipity, "hits",
-        (json_int_t)m->hits, "unexpected_hits", (json_int_t)m->unexpected_hits);
+        m->hit_rate_se, "precision", m->precision, "precision_se", m->precision_se,
+        "recall", m->recall, "recall_se", m->recall_se, "ndcg", m->ndcg, "ndcg_se",
+        m->ndcg_se, "indiv_minus_this_hit_rate", m->diff_hit_rate,
+        "indiv_minus_this_hit_rate_se", m->diff_hit_rate_se, "indiv_minus_this_ndcg",
+        m->diff_ndcg, "indiv_minus_this_ndcg_se", m->diff_ndcg_se, "coverage",
+        m->coverage, "novelty", m->novelty, "diversity", m->diversity, "serendipity",
+        m->serendipity, "hits", (json_int_t)m->hits, "unexpected_hits",
+        (json_int_t)m->unexpected_hits);
 }
 
 static json_t *contacts_json(const indiv_eval_contacts *c, int64_t consumers) {
     return json_pack("{s:I, s:f, s:I, s:I, s:f, s:I, s:f, s:f, s:f}", "contacted",
-                     (json_int_t)c->contacted, "share_contacted", ratio(c->contacted, consumers),
-                     "offers", (json_int_t)c->offers, "contacted_with_hit",
-                     (json_int_t)c->with_hit[INDIV_EVAL_ALL], "precision",
-                     ratio(c->with_hit[INDIV_EVAL_ALL], c->contacted),
+                     (json_int_t)c->contacted, "share_contacted",
+                     ratio(c->contacted, consumers), "offers", (json_int_t)c->offers,
+                     "contacted_with_hit", (json_int_t)c->with_hit[INDIV_EVAL_ALL],
+                     "precision", ratio(c->with_hit[INDIV_EVAL_ALL], c->contacted),
                      "contacted_with_new_hit", (json_int_t)c->with_hit[INDIV_EVAL_NEW],
                      "precision_new", ratio(c->with_hit[INDIV_EVAL_NEW], c->contacted),
                      "offer_precision", ratio(c->offer_hits[INDIV_EVAL_ALL], c->offers),
-                     "offer_precision_new", ratio(c->offer_hits[INDIV_EVAL_NEW], c->offers));
+                     "offer_precision_new",
+                     ratio(c->offer_hits[INDIV_EVAL_NEW], c->offers));
 }
 
 static json_t *decisions_json(const indiv_decision_counts *c) {
@@ -882,17 +896,17 @@ static json_t *params_json(const indiv_eval_params *p) {
     json_t *taus = json_array();
     for (size_t t = 0; t < p->n_taus; t++)
         json_array_append_new(taus, json_real(p->taus[t]));
-    return json_pack("{s:s, s:s, s:i, s:I, s:o, s:{s:f, s:i, s:s, s:f, s:f, s:f, s:s, s:i, "
-                     "s:f, s:f, s:I}, s:f}",
-                     "split", indiv_time_format(p->split, a), "until",
-                     indiv_time_format(p->until, b), "k", p->k, "seed", (json_int_t)p->seed,
-                     "taus", taus, "policy", "threshold", pol->threshold, "slots", pol->slots,
-                     "rank_by", pol->rank_by_value ? "value" : "propensity", "serendipity",
-                     pol->serendipity, "bubble", pol->bubble, "floor", pol->floor,
-                     "divergence", indiv_divergence_name(pol->divergence), "max_contacts",
-                     pol->max_contacts, "per_days", pol->per_days, "min_readiness",
-                     pol->min_readiness, "seed", (json_int_t)pol->seed,
-                     "taste_half_life_days", p->profile.half_life_days);
+    return json_pack(
+        "{s:s, s:s, s:i, s:I, s:o, s:{s:f, s:i, s:s, s:f, s:f, s:f, s:s, s:i, "
+        "s:f, s:f, s:I}, s:f}",
+        "split", indiv_time_format(p->split, a), "until", indiv_time_format(p->until, b),
+        "k", p->k, "seed", (json_int_t)p->seed, "taus", taus, "policy", "threshold",
+        pol->threshold, "slots", pol->slots, "rank_by",
+        pol->rank_by_value ? "value" : "propensity", "serendipity", pol->serendipity,
+        "bubble", pol->bubble, "floor", pol->floor, "divergence",
+        indiv_divergence_name(pol->divergence), "max_contacts", pol->max_contacts,
+        "per_days", pol->per_days, "min_readiness", pol->min_readiness, "seed",
+        (json_int_t)pol->seed, "taste_half_life_days", p->profile.half_life_days);
 }
 
 static json_t *model_json(const indiv_model *m, const indiv_eval_result *r) {
@@ -934,16 +948,16 @@ char *indiv_eval_result_json(const indiv_eval_params *p, const indiv_model *m,
     json_t *contacts, *metrics = tables_json(r, &contacts);
     json_t *root = json_pack(
         "{s:s?, s:o, s:o, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:i}, s:o, s:o, s:o, s:o}",
-        "command", command, "parameters", params_json(p), "model", model_json(m, r), "data",
-        "known_customers", (json_int_t)r->consumers, "cold_buyers_not_evaluated",
+        "command", command, "parameters", params_json(p), "model", model_json(m, r),
+        "data", "known_customers", (json_int_t)r->consumers, "cold_buyers_not_evaluated",
         (json_int_t)r->cold_buyers, "buyers_all", (json_int_t)r->buyers[INDIV_EVAL_ALL],
         "buyers_new", (json_int_t)r->buyers[INDIV_EVAL_NEW], "truth_purchases",
         (json_int_t)r->truth_purchases, "candidate_offers", (json_int_t)r->candidates,
         "slots", r->slots, "metrics", metrics, "decisions", decisions_json(&r->decisions),
         "contacts", contacts, "curve", curve_json(r));
-    char *txt = root ? json_dumps(root, JSON_INDENT(2) | JSON_SORT_KEYS |
-                                            JSON_REAL_PRECISION(6))
-                     : NULL;
+    char *txt =
+        root ? json_dumps(root, JSON_INDENT(2) | JSON_SORT_KEYS | JSON_REAL_PRECISION(6))
+             : NULL;
     json_decref(root);
     return txt;
 }
@@ -960,14 +974,16 @@ int indiv_eval_write_metrics_csv(const indiv_eval_result *r, const char *path,
     for (int mo = 0; mo < INDIV_EVAL_MODES; mo++)
         for (int me = 0; me < INDIV_EVAL_METHODS; me++) {
             const indiv_eval_metrics *m = &r->m[mo][me];
-            fprintf(f, "%s,%s,%lld,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,"
-                       "%.6g,%.6g,%.6g\n",
-                    mode_names[mo], method_names[me], (long long)m->consumers, m->hit_rate,
-                    m->hit_rate_se, m->precision, m->precision_se, m->recall, m->recall_se,
-                    m->ndcg, m->ndcg_se, m->diff_ndcg, m->diff_ndcg_se, m->coverage,
-                    m->novelty, m->diversity, m->serendipity);
+            fprintf(f,
+                    "%s,%s,%lld,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,"
+                    "%.6g,%.6g,%.6g\n",
+                    mode_names[mo], method_names[me], (long long)m->consumers,
+                    m->hit_rate, m->hit_rate_se, m->precision, m->precision_se, m->recall,
+                    m->recall_se, m->ndcg, m->ndcg_se, m->diff_ndcg, m->diff_ndcg_se,
+                    m->coverage, m->novelty, m->diversity, m->serendipity);
         }
-    return fclose(f) == 0 ? INDIV_OK : indiv_error_set(err, INDIV_EIO, "%s: write failed", path);
+    return fclose(f) == 0 ? INDIV_OK
+                          : indiv_error_set(err, INDIV_EIO, "%s: write failed", path);
 }
 
 int indiv_eval_write_curve_csv(const indiv_eval_result *r, const char *path,
@@ -987,5 +1003,6 @@ int indiv_eval_write_curve_csv(const indiv_eval_result *r, const char *path,
                 ratio(c->offer_hits[INDIV_EVAL_ALL], c->offers),
                 ratio(c->offer_hits[INDIV_EVAL_NEW], c->offers));
     }
-    return fclose(f) == 0 ? INDIV_OK : indiv_error_set(err, INDIV_EIO, "%s: write failed", path);
+    return fclose(f) == 0 ? INDIV_OK
+                          : indiv_error_set(err, INDIV_EIO, "%s: write failed", path);
 }

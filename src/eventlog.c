@@ -58,8 +58,9 @@ enum stmt_id {
 
 static const char *const stmt_sql[ST_COUNT] = {
     [ST_CONSUMER_GET] = "SELECT id FROM consumers WHERE ext_id = ?1",
-    [ST_CONSUMER_INS] = "INSERT INTO consumers (ext_id, consent_profiling, consent_contact,"
-                        " channels, country) VALUES (?1, ?2, ?3, ?4, ?5)",
+    [ST_CONSUMER_INS] =
+        "INSERT INTO consumers (ext_id, consent_profiling, consent_contact,"
+        " channels, country) VALUES (?1, ?2, ?3, ?4, ?5)",
     [ST_CATEGORY_GET] = "SELECT id FROM categories WHERE name = ?1",
     [ST_CATEGORY_INS] = "INSERT INTO categories (name) VALUES (?1)",
     [ST_OFFER_GET] = "SELECT id FROM offers WHERE ext_id = ?1",
@@ -75,12 +76,14 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_IMPORT_INS] = "INSERT INTO imports (fingerprint, format, source, imported_ts,"
                       " rows_read, rows_imported, rows_skipped)"
                       " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-    [ST_TRUTH_C_INS] = "INSERT INTO truth_consumers (consumer_id, interval_mean_days,"
-                       " interval_shape, pref_hour, pref_dow, openness, fatigue_tolerance,"
-                       " react_email, react_sms, react_push)"
-                       " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-    [ST_TRUTH_T_INS] = "INSERT INTO truth_tastes (consumer_id, category_id, weight, latent)"
-                       " VALUES (?1, ?2, ?3, ?4)",
+    [ST_TRUTH_C_INS] =
+        "INSERT INTO truth_consumers (consumer_id, interval_mean_days,"
+        " interval_shape, pref_hour, pref_dow, openness, fatigue_tolerance,"
+        " react_email, react_sms, react_push)"
+        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+    [ST_TRUTH_T_INS] =
+        "INSERT INTO truth_tastes (consumer_id, category_id, weight, latent)"
+        " VALUES (?1, ?2, ?3, ?4)",
     [ST_CONSUMER_ROW] = "SELECT id, ext_id, consent_profiling, consent_contact, channels,"
                         " unsubscribed_ts FROM consumers WHERE id = ?1",
     [ST_PROFILE_PUT] = "INSERT OR REPLACE INTO profiles (consumer_id, as_of, version,"
@@ -89,8 +92,9 @@ static const char *const stmt_sql[ST_COUNT] = {
                        " FROM profiles WHERE consumer_id = ?1",
     [ST_COUNT_EVENTS] = "SELECT count(*) FROM events WHERE consumer_id = ?1"
                         " AND ts >= ?2 AND ts < ?3 AND type = ?4",
-    [ST_DAILY_ADD] = "INSERT INTO offer_daily (offer_id, day, purchases) VALUES (?1, ?2, ?3)"
-                     " ON CONFLICT (offer_id, day) DO UPDATE SET purchases = purchases + ?3",
+    [ST_DAILY_ADD] =
+        "INSERT INTO offer_daily (offer_id, day, purchases) VALUES (?1, ?2, ?3)"
+        " ON CONFLICT (offer_id, day) DO UPDATE SET purchases = purchases + ?3",
     [ST_SET_CONTACT] = "UPDATE consumers SET consent_contact = ?2, unsubscribed_ts = ?3"
                        " WHERE id = ?1",
     [ST_UNSUBSCRIBED] = "UPDATE consumers SET unsubscribed_ts = ?2 WHERE id = ?1"
@@ -111,10 +115,10 @@ struct indiv_eventlog {
     char *path;
     unsigned flags;
     int in_tx;
-    int64_t next_event_id; /* 0 until read in this transaction */
-    int64_t txn_min_ts;    /* earliest ts appended in this transaction */
-    int64_t txn_max_ts;    /* latest ts appended in this transaction */
-    int64_t prev_last_ts;  /* last event time before this transaction's appends */
+    int64_t next_event_id;  /* 0 until read in this transaction */
+    int64_t txn_min_ts;     /* earliest ts appended in this transaction */
+    int64_t txn_max_ts;     /* latest ts appended in this transaction */
+    int64_t prev_last_ts;   /* last event time before this transaction's appends */
     struct daily_map daily; /* purchases per (offer, day) appended in this transaction */
     sqlite3_stmt *st[ST_COUNT];
 };
@@ -122,7 +126,8 @@ struct indiv_eventlog {
 struct indiv_event_cursor {
     indiv_eventlog *log;
     sqlite3_stmt *stmt;
-    int per_consumer; /* bound parameters: (consumer, from, before) instead of (from, before) */
+    int per_consumer; /* bound parameters: (consumer, from, before) instead of (from,
+                         before) */
 };
 
 struct indiv_profile_cursor {
@@ -140,8 +145,8 @@ struct indiv_consumer_cursor {
 static int db_error(indiv_eventlog *log, indiv_error *err, const char *what) {
     int rc = sqlite3_errcode(log->db);
     int code = (rc == SQLITE_READONLY || rc == SQLITE_CANTOPEN) ? INDIV_EREADONLY
-               : (rc == SQLITE_NOTADB)                         ? INDIV_ESCHEMA
-                                                               : INDIV_EDB;
+               : (rc == SQLITE_NOTADB)                          ? INDIV_ESCHEMA
+                                                                : INDIV_EDB;
     return indiv_error_set(err, code, "%s: %s: %s", log->path, what,
                            sqlite3_errmsg(log->db));
 }
@@ -184,7 +189,8 @@ static int step_id(indiv_eventlog *log, sqlite3_stmt *s, int64_t *id, indiv_erro
 static int exec(indiv_eventlog *log, const char *sql, indiv_error *err) {
     char *msg = NULL;
     if (sqlite3_exec(log->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
-        int code = sqlite3_errcode(log->db) == SQLITE_READONLY ? INDIV_EREADONLY : INDIV_EDB;
+        int code =
+            sqlite3_errcode(log->db) == SQLITE_READONLY ? INDIV_EREADONLY : INDIV_EDB;
         indiv_error_set(err, code, "%s: %s", log->path, msg ? msg : "exec failed");
         sqlite3_free(msg);
         return code;
@@ -193,7 +199,8 @@ static int exec(indiv_eventlog *log, const char *sql, indiv_error *err) {
 }
 
 /* Reads a one-integer PRAGMA or query. */
-static int query_int(indiv_eventlog *log, const char *sql, int64_t *out, indiv_error *err) {
+static int query_int(indiv_eventlog *log, const char *sql, int64_t *out,
+                     indiv_error *err) {
     sqlite3_stmt *s = NULL;
     int res = INDIV_OK;
     if (sqlite3_prepare_v2(log->db, sql, -1, &s, NULL) != SQLITE_OK)
@@ -219,7 +226,8 @@ static int create_schema(indiv_eventlog *log, indiv_error *err) {
     return exec(log, "COMMIT", err);
 }
 
-/* Applies migrations from version `from` up to INDIV_SCHEMA_VERSION in one transaction. */
+/* Applies migrations from version `from` up to INDIV_SCHEMA_VERSION in one transaction.
+ */
 static int migrate(indiv_eventlog *log, int64_t from, indiv_error *err) {
     for (int64_t v = from; v < INDIV_SCHEMA_VERSION; v++)
         if (!migrations[v])
@@ -253,7 +261,8 @@ static int check_schema(indiv_eventlog *log, indiv_error *err) {
         return rc;
     }
     if (app == 0 && ver == 0 && nobj == 0) {
-        if ((log->flags & INDIV_EVENTLOG_CREATE) && !(log->flags & INDIV_EVENTLOG_READONLY))
+        if ((log->flags & INDIV_EVENTLOG_CREATE) &&
+            !(log->flags & INDIV_EVENTLOG_READONLY))
             return create_schema(log, err);
         return indiv_error_set(err, INDIV_ESCHEMA,
                                "%s: empty database, not an indiv event log (create one "
@@ -352,7 +361,8 @@ const char *indiv_eventlog_path(const indiv_eventlog *log) {
 /* ---- offer_daily accumulation -------------------------------------------------- */
 
 static size_t daily_slot(const struct daily_map *m, int64_t offer, int64_t day) {
-    uint64_t h = (uint64_t)offer * 0x9e3779b97f4a7c15ULL ^ (uint64_t)day * 0xc2b2ae3d27d4eb4fULL;
+    uint64_t h =
+        (uint64_t)offer * 0x9e3779b97f4a7c15ULL ^ (uint64_t)day * 0xc2b2ae3d27d4eb4fULL;
     size_t i = (size_t)(h ^ (h >> 29)) & (m->cap - 1);
     while (m->e[i].n && (m->e[i].offer != offer || m->e[i].day != day))
         i = (i + 1) & (m->cap - 1); /* linear probing; load <= 1/2 keeps probes short */
@@ -413,7 +423,8 @@ static int daily_flush(indiv_eventlog *log, indiv_error *err) {
 
 int indiv_eventlog_begin(indiv_eventlog *log, indiv_error *err) {
     if (log->in_tx)
-        return indiv_error_set(err, INDIV_EINVAL, "%s: transaction already open", log->path);
+        return indiv_error_set(err, INDIV_EINVAL, "%s: transaction already open",
+                               log->path);
     int rc = exec(log, "BEGIN IMMEDIATE", err);
     if (rc == INDIV_OK) {
         log->in_tx = 1;
@@ -452,7 +463,8 @@ static int save_appended_min_ts(indiv_eventlog *log, indiv_error *err) {
 static int save_last_event_ts(indiv_eventlog *log, indiv_error *err) {
     if (log->txn_max_ts == INT64_MIN)
         return INDIV_OK;
-    int64_t prev = log->prev_last_ts; /* read before the first append (load_next_event_id) */
+    int64_t prev =
+        log->prev_last_ts; /* read before the first append (load_next_event_id) */
     if (prev != INDIV_TS_NONE && prev >= log->txn_max_ts)
         return INDIV_OK;
     char buf[32];
@@ -462,7 +474,8 @@ static int save_last_event_ts(indiv_eventlog *log, indiv_error *err) {
 
 int indiv_eventlog_commit(indiv_eventlog *log, indiv_error *err) {
     if (!log->in_tx)
-        return indiv_error_set(err, INDIV_EINVAL, "%s: no transaction to commit", log->path);
+        return indiv_error_set(err, INDIV_EINVAL, "%s: no transaction to commit",
+                               log->path);
     int rc = save_next_event_id(log, err);
     if (rc == INDIV_OK)
         rc = save_appended_min_ts(log, err);
@@ -494,13 +507,14 @@ void indiv_eventlog_rollback(indiv_eventlog *log) {
 
 static int need_tx(const indiv_eventlog *log, indiv_error *err) {
     if (!log->in_tx)
-        return indiv_error_set(err, INDIV_EINVAL,
-                               "%s: writes need an open transaction (indiv_eventlog_begin)",
-                               log->path);
+        return indiv_error_set(
+            err, INDIV_EINVAL,
+            "%s: writes need an open transaction (indiv_eventlog_begin)", log->path);
     return INDIV_OK;
 }
 
-/* ---- writes -------------------------------------------------------------------------- */
+/* ---- writes --------------------------------------------------------------------------
+ */
 
 static int bind_text_or_null(sqlite3_stmt *s, int i, const char *v) {
     return v ? sqlite3_bind_text(s, i, v, -1, SQLITE_STATIC) : sqlite3_bind_null(s, i);
@@ -511,8 +525,8 @@ static int bind_ts(sqlite3_stmt *s, int i, int64_t ts) {
 }
 
 /* Looks ext_id up with statement `get`; 1 found, 0 absent, <0 error. */
-static int lookup_text(indiv_eventlog *log, enum stmt_id get, const char *key, int64_t *id,
-                       indiv_error *err) {
+static int lookup_text(indiv_eventlog *log, enum stmt_id get, const char *key,
+                       int64_t *id, indiv_error *err) {
     sqlite3_stmt *s = stmt(log, get, err);
     if (!s)
         return err ? err->code : INDIV_EDB;
@@ -529,8 +543,10 @@ int indiv_eventlog_add_consumer(indiv_eventlog *log, const indiv_consumer_rec *r
     if (!rec->ext_id || !*rec->ext_id)
         return indiv_error_set(err, INDIV_EINVAL, "consumer id is empty");
     if ((rec->channels & ~INDIV_CH_CONTACTABLE) != 0)
-        return indiv_error_set(err, INDIV_EINVAL, "consumer %s: channels mask 0x%x has "
-                               "non-contactable bits", rec->ext_id, rec->channels);
+        return indiv_error_set(err, INDIV_EINVAL,
+                               "consumer %s: channels mask 0x%x has "
+                               "non-contactable bits",
+                               rec->ext_id, rec->channels);
     int rc = lookup_text(log, ST_CONSUMER_GET, rec->ext_id, id, err);
     if (rc != 0)
         return rc < 0 ? rc : INDIV_OK;
@@ -573,8 +589,10 @@ static int check_offer(const indiv_offer_rec *rec, indiv_error *err) {
     if (!rec->ext_id || !*rec->ext_id)
         return indiv_error_set(err, INDIV_EINVAL, "offer id is empty");
     if (!isfinite(rec->price) || rec->price < 0)
-        return indiv_error_set(err, INDIV_EINVAL, "offer %s: price %g is not a finite "
-                               "non-negative number", rec->ext_id, rec->price);
+        return indiv_error_set(err, INDIV_EINVAL,
+                               "offer %s: price %g is not a finite "
+                               "non-negative number",
+                               rec->ext_id, rec->price);
     if (!isfinite(rec->margin))
         return indiv_error_set(err, INDIV_EINVAL, "offer %s: margin is not finite",
                                rec->ext_id);
@@ -645,7 +663,8 @@ static int load_next_event_id(indiv_eventlog *log, indiv_error *err) {
         log->next_event_id = strtoll(buf, NULL, 10);
     } else if (rc == INDIV_ENOTFOUND) {
         int64_t mx = 0;
-        if ((rc = query_int(log, "SELECT coalesce(max(id), 0) FROM events", &mx, err)) < 0)
+        if ((rc = query_int(log, "SELECT coalesce(max(id), 0) FROM events", &mx, err)) <
+            0)
             return rc;
         log->next_event_id = mx + 1;
     } else {
@@ -660,9 +679,11 @@ static int load_next_event_id(indiv_eventlog *log, indiv_error *err) {
 
 static int check_event(const indiv_event *ev, indiv_error *err) {
     if (ev->type < 1 || ev->type > INDIV_EV_MAX)
-        return indiv_error_set(err, INDIV_EINVAL, "event type code %d is unknown", ev->type);
+        return indiv_error_set(err, INDIV_EINVAL, "event type code %d is unknown",
+                               ev->type);
     if (ev->channel < 0 || ev->channel > INDIV_CH_MAX)
-        return indiv_error_set(err, INDIV_EINVAL, "channel code %d is unknown", ev->channel);
+        return indiv_error_set(err, INDIV_EINVAL, "channel code %d is unknown",
+                               ev->channel);
     if (!isfinite(ev->quantity) || !isfinite(ev->value))
         return indiv_error_set(err, INDIV_EINVAL, "event quantity/value not finite");
     if (ev->consumer_id <= 0)
@@ -673,7 +694,8 @@ static int check_event(const indiv_event *ev, indiv_error *err) {
 /* An unsubscribe event withdraws contact consent from its time on: the earliest one is
  * kept in consumers.unsubscribed_ts, which the policy compares with the decision time
  * (so that a decision as of an earlier date still sees the consent of that date). */
-static int mark_unsubscribed(indiv_eventlog *log, const indiv_event *ev, indiv_error *err) {
+static int mark_unsubscribed(indiv_eventlog *log, const indiv_event *ev,
+                             indiv_error *err) {
     sqlite3_stmt *s = stmt(log, ST_UNSUBSCRIBED, err);
     if (!s)
         return INDIV_EDB;
@@ -829,12 +851,13 @@ int indiv_eventlog_rebuild_offer_daily(indiv_eventlog *log, indiv_error *err) {
         return INDIV_EINVAL;
     int rc = exec(log, "DELETE FROM offer_daily", err);
     if (rc == INDIV_OK)
-        rc = exec(log,
-                  "INSERT INTO offer_daily (offer_id, day, purchases)"
-                  " SELECT offer_id, (ts - ((ts % 86400) + 86400) % 86400) / 86400 AS day,"
-                  " count(*) FROM events WHERE type = 2 AND offer_id IS NOT NULL"
-                  " GROUP BY offer_id, day",
-                  err);
+        rc =
+            exec(log,
+                 "INSERT INTO offer_daily (offer_id, day, purchases)"
+                 " SELECT offer_id, (ts - ((ts % 86400) + 86400) % 86400) / 86400 AS day,"
+                 " count(*) FROM events WHERE type = 2 AND offer_id IS NOT NULL"
+                 " GROUP BY offer_id, day",
+                 err);
     return rc;
 }
 
@@ -852,7 +875,8 @@ int indiv_eventlog_stats_get(indiv_eventlog *log, indiv_eventlog_stats *st,
         {"SELECT count(*) FROM categories", &st->categories},
         {"SELECT count(*) FROM events", &st->events},
         {"SELECT count(*) FROM profiles", &st->profiles},
-        {"SELECT count(*) FROM consumers WHERE consent_profiling", &st->consent_profiling},
+        {"SELECT count(*) FROM consumers WHERE consent_profiling",
+         &st->consent_profiling},
         {"SELECT count(*) FROM consumers WHERE consent_contact", &st->consent_contact},
         {"SELECT coalesce(min(ts), -9223372036854775807 - 1) FROM events", &st->first_ts},
         {"SELECT coalesce(max(ts), -9223372036854775807 - 1) FROM events", &st->last_ts},
@@ -885,8 +909,8 @@ int indiv_eventlog_last_event_ts(indiv_eventlog *log, int64_t *ts, indiv_error *
         return rc;
     /* Not recorded (events written by other tools): ask the events (the ones appended in
      * the open transaction, if any, are then included too). */
-    return query_int(log, "SELECT coalesce(max(ts), -9223372036854775807 - 1) FROM events",
-                     ts, err);
+    return query_int(
+        log, "SELECT coalesce(max(ts), -9223372036854775807 - 1) FROM events", ts, err);
 }
 
 int indiv_eventlog_consumer_counts(indiv_eventlog *log, int64_t *consumers,
@@ -911,14 +935,14 @@ int indiv_eventlog_offer_id(indiv_eventlog *log, const char *ext_id, int64_t *id
                             indiv_error *err) {
     int rc = lookup_text(log, ST_OFFER_GET, ext_id, id, err);
     if (rc == 0)
-        return indiv_error_set(err, INDIV_ENOTFOUND, "%s: no offer with id '%s'", log->path,
-                               ext_id);
+        return indiv_error_set(err, INDIV_ENOTFOUND, "%s: no offer with id '%s'",
+                               log->path, ext_id);
     return rc < 0 ? rc : INDIV_OK;
 }
 
 /* FNV-1a 64 (Fowler, Noll, Vo; http://www.isthe.com/chongo/tech/comp/fnv/). */
 #define FNV_OFFSET 0xcbf29ce484222325ULL
-#define FNV_PRIME 0x100000001b3ULL
+#define FNV_PRIME  0x100000001b3ULL
 
 static uint64_t fnv1a(uint64_t h, const void *data, size_t n) {
     const unsigned char *p = data;
@@ -977,7 +1001,8 @@ int indiv_eventlog_content_hash(indiv_eventlog *log, char out[17], indiv_error *
     return INDIV_OK;
 }
 
-/* ---- ordered scan ---------------------------------------------------------------------- */
+/* ---- ordered scan
+ * ---------------------------------------------------------------------- */
 
 int indiv_eventlog_scan(indiv_eventlog *log, int64_t from_ts, int64_t before_ts,
                         indiv_event_cursor **out, indiv_error *err) {
@@ -987,9 +1012,10 @@ int indiv_eventlog_scan(indiv_eventlog *log, int64_t from_ts, int64_t before_ts,
         return indiv_error_set(err, INDIV_ENOMEM, "out of memory");
     cur->log = log;
     /* The primary key order is the storage order: no sort step, a sequential read. */
-    const char *sql = "SELECT consumer_id, ts, id, offer_id, type, channel, quantity, value"
-                      " FROM events WHERE ts >= ?1 AND ts < ?2"
-                      " ORDER BY consumer_id, ts, id";
+    const char *sql =
+        "SELECT consumer_id, ts, id, offer_id, type, channel, quantity, value"
+        " FROM events WHERE ts >= ?1 AND ts < ?2"
+        " ORDER BY consumer_id, ts, id";
     if (sqlite3_prepare_v2(log->db, sql, -1, &cur->stmt, NULL) != SQLITE_OK) {
         free(cur);
         return db_error(log, err, "scan events");
@@ -1000,8 +1026,8 @@ int indiv_eventlog_scan(indiv_eventlog *log, int64_t from_ts, int64_t before_ts,
     return INDIV_OK;
 }
 
-static const char scan_cols[] =
-    "SELECT e.consumer_id, e.ts, e.id, e.offer_id, e.type, e.channel, e.quantity, e.value";
+static const char scan_cols[] = "SELECT e.consumer_id, e.ts, e.id, e.offer_id, e.type, "
+                                "e.channel, e.quantity, e.value";
 
 /* Prepares an event cursor over sql (bounds bound by the caller). */
 static int cursor_new(indiv_eventlog *log, const char *sql, indiv_event_cursor **out,
@@ -1037,9 +1063,9 @@ int indiv_eventlog_scan_consented(indiv_eventlog *log, int64_t from_ts, int64_t 
     return rc;
 }
 
-int indiv_eventlog_scan_consumer(indiv_eventlog *log, int64_t consumer_id, int64_t from_ts,
-                                 int64_t before_ts, indiv_event_cursor **out,
-                                 indiv_error *err) {
+int indiv_eventlog_scan_consumer(indiv_eventlog *log, int64_t consumer_id,
+                                 int64_t from_ts, int64_t before_ts,
+                                 indiv_event_cursor **out, indiv_error *err) {
     char sql[512];
     snprintf(sql, sizeof sql,
              "%s FROM events e WHERE e.consumer_id = ?1 AND e.ts >= ?2 AND e.ts < ?3"
@@ -1098,7 +1124,8 @@ int indiv_eventlog_each_category(indiv_eventlog *log,
         return db_error(log, err, "read categories");
     int rc, res = INDIV_OK;
     while (res == INDIV_OK && (rc = sqlite3_step(s)) == SQLITE_ROW)
-        res = fn(ctx, sqlite3_column_int64(s, 0), (const char *)sqlite3_column_text(s, 1));
+        res =
+            fn(ctx, sqlite3_column_int64(s, 0), (const char *)sqlite3_column_text(s, 1));
     if (res == INDIV_OK && rc != SQLITE_DONE)
         res = db_error(log, err, "read categories");
     sqlite3_finalize(s);
@@ -1162,7 +1189,8 @@ int indiv_eventlog_each_offer_day(indiv_eventlog *log, int64_t before_day,
     return res;
 }
 
-/* ---- consumers ---------------------------------------------------------------------- */
+/* ---- consumers ----------------------------------------------------------------------
+ */
 
 int indiv_eventlog_consumer_get(indiv_eventlog *log, int64_t id, indiv_consumer_row *row,
                                 char *ext_buf, size_t cap, indiv_error *err) {
@@ -1190,7 +1218,8 @@ int indiv_eventlog_consumer_get(indiv_eventlog *log, int64_t id, indiv_consumer_
     return res;
 }
 
-/* ---- profiles storage ------------------------------------------------------------------ */
+/* ---- profiles storage
+ * ------------------------------------------------------------------ */
 
 static void profile_row_read(sqlite3_stmt *s, indiv_profile_row *row) {
     row->consumer_id = sqlite3_column_int64(s, 0);
@@ -1404,7 +1433,8 @@ int indiv_eventlog_count_events(indiv_eventlog *log, int64_t consumer_id, int ty
     return rc < 0 ? rc : INDIV_OK;
 }
 
-/* ---- appends since a mark ----------------------------------------------------------- */
+/* ---- appends since a mark -----------------------------------------------------------
+ */
 
 int indiv_eventlog_appended_min_ts(indiv_eventlog *log, int64_t *ts, indiv_error *err) {
     char buf[32];
@@ -1461,22 +1491,28 @@ int indiv_eventlog_set_contact_consent(indiv_eventlog *log, int64_t consumer_id,
 }
 
 int indiv_eventlog_each_truth_consumer(indiv_eventlog *log,
-                                       int (*fn)(void *ctx, const indiv_truth_consumer *t),
+                                       int (*fn)(void *ctx,
+                                                 const indiv_truth_consumer *t),
                                        void *ctx, indiv_error *err) {
     sqlite3_stmt *s = NULL;
-    if (sqlite3_prepare_v2(log->db,
-                           "SELECT consumer_id, interval_mean_days, interval_shape, pref_hour,"
-                           " pref_dow, openness, fatigue_tolerance, react_email, react_sms,"
-                           " react_push FROM truth_consumers ORDER BY consumer_id",
-                           -1, &s, NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(
+            log->db,
+            "SELECT consumer_id, interval_mean_days, interval_shape, pref_hour,"
+            " pref_dow, openness, fatigue_tolerance, react_email, react_sms,"
+            " react_push FROM truth_consumers ORDER BY consumer_id",
+            -1, &s, NULL) != SQLITE_OK)
         return db_error(log, err, "read truth_consumers");
     int rc, res = INDIV_OK;
     while (res == INDIV_OK && (rc = sqlite3_step(s)) == SQLITE_ROW) {
-        indiv_truth_consumer t = {sqlite3_column_int64(s, 0), sqlite3_column_double(s, 1),
-                                  sqlite3_column_double(s, 2), sqlite3_column_int(s, 3),
-                                  sqlite3_column_int(s, 4), sqlite3_column_double(s, 5),
+        indiv_truth_consumer t = {sqlite3_column_int64(s, 0),
+                                  sqlite3_column_double(s, 1),
+                                  sqlite3_column_double(s, 2),
+                                  sqlite3_column_int(s, 3),
+                                  sqlite3_column_int(s, 4),
+                                  sqlite3_column_double(s, 5),
                                   sqlite3_column_double(s, 6),
-                                  {sqlite3_column_double(s, 7), sqlite3_column_double(s, 8),
+                                  {sqlite3_column_double(s, 7),
+                                   sqlite3_column_double(s, 8),
                                    sqlite3_column_double(s, 9)}};
         res = fn(ctx, &t);
     }
@@ -1492,10 +1528,11 @@ int indiv_eventlog_each_truth_taste(indiv_eventlog *log,
                                               int latent),
                                     void *ctx, indiv_error *err) {
     sqlite3_stmt *s = NULL;
-    if (sqlite3_prepare_v2(log->db,
-                           "SELECT consumer_id, category_id, weight, latent FROM truth_tastes"
-                           " ORDER BY consumer_id, category_id",
-                           -1, &s, NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(
+            log->db,
+            "SELECT consumer_id, category_id, weight, latent FROM truth_tastes"
+            " ORDER BY consumer_id, category_id",
+            -1, &s, NULL) != SQLITE_OK)
         return db_error(log, err, "read truth_tastes");
     int rc, res = INDIV_OK;
     while (res == INDIV_OK && (rc = sqlite3_step(s)) == SQLITE_ROW)
@@ -1508,7 +1545,8 @@ int indiv_eventlog_each_truth_taste(indiv_eventlog *log,
 }
 
 int indiv_eventlog_each_last_purchase(indiv_eventlog *log, int64_t before_ts,
-                                      int (*fn)(void *ctx, int64_t consumer_id, int64_t ts),
+                                      int (*fn)(void *ctx, int64_t consumer_id,
+                                                int64_t ts),
                                       void *ctx, indiv_error *err) {
     sqlite3_stmt *s = NULL;
     if (sqlite3_prepare_v2(log->db,
@@ -1526,7 +1564,8 @@ int indiv_eventlog_each_last_purchase(indiv_eventlog *log, int64_t before_ts,
     return res;
 }
 
-/* ---- snapshots ----------------------------------------------------------------------------- */
+/* ---- snapshots
+ * ----------------------------------------------------------------------------- */
 
 /* What a snapshot copies from the attached source ("src"); ?1 is the cut. Columns are
  * named, so that the copy does not depend on column order. */
@@ -1536,7 +1575,8 @@ static const char *const snapshot_sql[] = {
     " channels, country, CASE WHEN unsubscribed_ts < ?1 THEN unsubscribed_ts END"
     " FROM src.consumers ORDER BY id",
     "INSERT INTO categories (id, name) SELECT id, name FROM src.categories ORDER BY id",
-    "INSERT INTO offers (id, ext_id, name, category_id, price, margin, valid_from, valid_to)"
+    "INSERT INTO offers (id, ext_id, name, category_id, price, margin, valid_from, "
+    "valid_to)"
     " SELECT id, ext_id, name, category_id, price, margin, valid_from, valid_to"
     " FROM src.offers ORDER BY id",
     "INSERT INTO events (consumer_id, ts, id, offer_id, type, channel, quantity, value)"
@@ -1570,7 +1610,8 @@ static int attach_source(indiv_eventlog *snap, const char *src_path, indiv_error
 
 static int snapshot_copy(indiv_eventlog *snap, int64_t before_ts, indiv_error *err) {
     int rc = indiv_eventlog_begin(snap, err);
-    for (size_t i = 0; rc == INDIV_OK && i < sizeof snapshot_sql / sizeof *snapshot_sql; i++)
+    for (size_t i = 0; rc == INDIV_OK && i < sizeof snapshot_sql / sizeof *snapshot_sql;
+         i++)
         rc = run_bound(snap, snapshot_sql[i], before_ts, err);
     if (rc == INDIV_OK)
         rc = indiv_eventlog_rebuild_offer_daily(snap, err);
@@ -1590,8 +1631,8 @@ int indiv_eventlog_snapshot(indiv_eventlog *log, const char *path, int64_t befor
         return indiv_error_set(err, INDIV_EINVAL,
                                "a snapshot needs a database file, not an in-memory one");
     if (!memory && stat(path, &sb) == 0)
-        return indiv_error_set(err, INDIV_EINVAL, "%s: exists; a snapshot needs a new file",
-                               path);
+        return indiv_error_set(err, INDIV_EINVAL,
+                               "%s: exists; a snapshot needs a new file", path);
     indiv_eventlog *snap;
     int rc = indiv_eventlog_open(path, INDIV_EVENTLOG_CREATE, &snap, err);
     if (rc < 0)
@@ -1611,10 +1652,12 @@ int indiv_eventlog_snapshot(indiv_eventlog *log, const char *path, int64_t befor
     return INDIV_OK;
 }
 
-/* ---- names ----------------------------------------------------------------------------- */
+/* ---- names
+ * ----------------------------------------------------------------------------- */
 
 static const char *const type_names[INDIV_EV_MAX + 1] = {
-    NULL, "view", "purchase", "return", "contact", "open", "click", "dismiss", "unsubscribe"};
+    NULL,   "view",  "purchase", "return",     "contact",
+    "open", "click", "dismiss",  "unsubscribe"};
 static const char *const channel_names[INDIV_CH_MAX + 1] = {"none", "email", "sms",
                                                             "push", "web",   "store"};
 

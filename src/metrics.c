@@ -16,7 +16,8 @@
 #include <gsl/gsl_sort.h>
 #include <gsl/gsl_statistics_double.h>
 
-/* Clamp of probabilities in the log-loss: log(1e-15) ≈ -34.5 bounds one example's loss. */
+/* Clamp of probabilities in the log-loss: log(1e-15) ≈ -34.5 bounds one example's loss.
+ */
 #define LOG_LOSS_EPS 1e-15
 
 static double score_of(const double *score, size_t i) {
@@ -190,8 +191,8 @@ double indiv_metrics_ild(const size_t *list, size_t len, const size_t *category)
 }
 
 size_t indiv_metrics_unexpected_hits(const size_t *list, size_t len,
-                                     const unsigned char *relevant, const size_t *category,
-                                     const unsigned char *past) {
+                                     const unsigned char *relevant,
+                                     const size_t *category, const unsigned char *past) {
     size_t n = 0;
     for (size_t i = 0; i < len; i++)
         n += relevant[list[i]] && !past[category[list[i]]];
@@ -250,7 +251,7 @@ double indiv_metrics_log_loss(const double *p, const double *label, const double
                               size_t n) {
     double s = 0, tw = 0;
     for (size_t i = 0; i < n; i++) {
-        double q = p[i] < LOG_LOSS_EPS ? LOG_LOSS_EPS
+        double q = p[i] < LOG_LOSS_EPS       ? LOG_LOSS_EPS
                    : p[i] > 1 - LOG_LOSS_EPS ? 1 - LOG_LOSS_EPS
                                              : p[i];
         double wi = w ? w[i] : 1.0;

@@ -41,15 +41,17 @@ void indiv_model_default(indiv_model *m) {
 static int validate_space(const indiv_model *m, indiv_error *err) {
     int emb = strcmp(m->feature_space, "embedding") == 0;
     if (!emb && strcmp(m->feature_space, "category") != 0)
-        return indiv_error_set(err, INDIV_EINVAL,
-                               "model %s: field 'feature_space' is '%s'; this build knows "
-                               "'category' and 'embedding'",
-                               m->id, m->feature_space);
+        return indiv_error_set(
+            err, INDIV_EINVAL,
+            "model %s: field 'feature_space' is '%s'; this build knows "
+            "'category' and 'embedding'",
+            m->id, m->feature_space);
     if (emb && !m->embedding)
-        return indiv_error_set(err, INDIV_EINVAL,
-                               "model %s: field 'feature_space' is 'embedding' but the model "
-                               "has no embedding",
-                               m->id);
+        return indiv_error_set(
+            err, INDIV_EINVAL,
+            "model %s: field 'feature_space' is 'embedding' but the model "
+            "has no embedding",
+            m->id);
     if (!emb && m->embedding)
         return indiv_error_set(err, INDIV_EINVAL,
                                "model %s: an embedding needs field 'feature_space' = "
@@ -62,8 +64,8 @@ static int validate_space(const indiv_model *m, indiv_error *err) {
                                "and 1 to %d dims",
                                m->id, INDIV_EMBEDDING_DIMS_MAX);
     if (m->taste_norm < INDIV_TASTE_NORM_DEFAULT || m->taste_norm > INDIV_TASTE_NORM_L2)
-        return indiv_error_set(err, INDIV_EINVAL, "model %s: field 'taste_norm' is invalid",
-                               m->id);
+        return indiv_error_set(err, INDIV_EINVAL,
+                               "model %s: field 'taste_norm' is invalid", m->id);
     return INDIV_OK;
 }
 
@@ -83,7 +85,8 @@ int indiv_model_validate(const indiv_model *m, indiv_error *err) {
                                    term_names[t]);
     if (!(m->popularity_half_life_days > 0) || !isfinite(m->popularity_half_life_days))
         return indiv_error_set(err, INDIV_EINVAL,
-                               "model %s: 'popularity_half_life_days' must be > 0", m->id);
+                               "model %s: 'popularity_half_life_days' must be > 0",
+                               m->id);
     return INDIV_OK;
 }
 
@@ -92,8 +95,9 @@ static int get_number(const json_t *o, const char *key, const char *where, doubl
                       const char *path, indiv_error *err) {
     json_t *v = json_object_get(o, key);
     if (!v || !json_is_number(v) || !isfinite(json_number_value(v)))
-        return indiv_error_set(err, INDIV_EFORMAT, "%s: field '%s%s' must be a finite number",
-                               path, where, key);
+        return indiv_error_set(err, INDIV_EFORMAT,
+                               "%s: field '%s%s' must be a finite number", path, where,
+                               key);
     *out = json_number_value(v);
     return INDIV_OK;
 }
@@ -113,8 +117,8 @@ static int get_string(const json_t *o, const char *key, char *out, size_t cap,
 static int load_weights(const json_t *w, indiv_model *m, const char *path,
                         indiv_error *err) {
     if (!json_is_object(w))
-        return indiv_error_set(err, INDIV_EFORMAT, "%s: field 'weights' must be an object",
-                               path);
+        return indiv_error_set(err, INDIV_EFORMAT,
+                               "%s: field 'weights' must be an object", path);
     const char *key;
     json_t *v;
     json_object_foreach((json_t *)w, key, v) {
@@ -144,10 +148,11 @@ static int load_vector(const json_t *v, const char *offer, double *row, size_t d
     for (size_t k = 0; k < dims; k++) {
         json_t *x = json_array_get(v, k);
         if (!json_is_number(x) || !isfinite(json_number_value(x)))
-            return indiv_error_set(err, INDIV_EFORMAT,
-                                   "%s: field 'embedding.offers.%s[%zu]' must be a finite "
-                                   "number",
-                                   path, offer, k);
+            return indiv_error_set(
+                err, INDIV_EFORMAT,
+                "%s: field 'embedding.offers.%s[%zu]' must be a finite "
+                "number",
+                path, offer, k);
         row[k] = json_number_value(x);
     }
     return INDIV_OK;
@@ -160,8 +165,8 @@ static int embedding_shape(const json_t *e, size_t *dims, const char *path,
     const char *key;
     json_t *v;
     if (!json_is_object(e))
-        return indiv_error_set(err, INDIV_EFORMAT, "%s: field 'embedding' must be an object",
-                               path);
+        return indiv_error_set(err, INDIV_EFORMAT,
+                               "%s: field 'embedding' must be an object", path);
     json_object_foreach((json_t *)e, key, v) {
         if (strcmp(key, "dims") != 0 && strcmp(key, "offers") != 0)
             return indiv_error_set(err, INDIV_EFORMAT,
@@ -176,17 +181,18 @@ static int embedding_shape(const json_t *e, size_t *dims, const char *path,
                                "%s: field 'embedding.dims' must be an integer in [1, %d]",
                                path, INDIV_EMBEDDING_DIMS_MAX);
     if (!json_is_object(offers) || json_object_size(offers) == 0)
-        return indiv_error_set(err, INDIV_EFORMAT,
-                               "%s: field 'embedding.offers' must be a non-empty object of "
-                               "vectors",
-                               path);
+        return indiv_error_set(
+            err, INDIV_EFORMAT,
+            "%s: field 'embedding.offers' must be a non-empty object of "
+            "vectors",
+            path);
     *dims = (size_t)json_integer_value(d);
     return INDIV_OK;
 }
 
 static int load_embedding(const json_t *e, indiv_model *m, const char *path,
                           indiv_error *err) {
-    size_t dims, i = 0;
+    size_t dims = 0, i = 0; /* set by embedding_shape; 0 keeps -O2 from warning */
     int rc = embedding_shape(e, &dims, path, err);
     if (rc < 0)
         return rc;
@@ -195,7 +201,8 @@ static int load_embedding(const json_t *e, indiv_model *m, const char *path,
         return indiv_error_set(err, INDIV_ENOMEM, "%s: out of memory", path);
     const char *key;
     json_object_foreach(offers, key, v) {
-        if ((rc = load_vector(v, key, m->embedding->vectors + i * dims, dims, path, err)) < 0)
+        if ((rc = load_vector(v, key, m->embedding->vectors + i * dims, dims, path,
+                              err)) < 0)
             return rc;
         if (!(m->embedding->offer_ids[i++] = strdup(key)))
             return indiv_error_set(err, INDIV_ENOMEM, "%s: out of memory", path);
@@ -209,27 +216,31 @@ static int load_embedding(const json_t *e, indiv_model *m, const char *path,
 /* Optional fields of trained models: taste_norm, embedding, provenance. */
 static int load_extras(const json_t *root, indiv_model *m, const char *path,
                        indiv_error *err) {
-    json_t *tn = json_object_get(root, "taste_norm"), *e = json_object_get(root, "embedding");
+    json_t *tn = json_object_get(root, "taste_norm"),
+           *e = json_object_get(root, "embedding");
     json_t *prov = json_object_get(root, "provenance");
     const char *t = json_string_value(tn);
     if (tn && !(t && (strcmp(t, "share") == 0 || strcmp(t, "l2") == 0)))
         return indiv_error_set(err, INDIV_EFORMAT,
-                               "%s: field 'taste_norm' must be \"share\" or \"l2\"", path);
+                               "%s: field 'taste_norm' must be \"share\" or \"l2\"",
+                               path);
     if (t)
-        m->taste_norm = strcmp(t, "l2") == 0 ? INDIV_TASTE_NORM_L2 : INDIV_TASTE_NORM_SHARE;
+        m->taste_norm =
+            strcmp(t, "l2") == 0 ? INDIV_TASTE_NORM_L2 : INDIV_TASTE_NORM_SHARE;
     int emb = strcmp(m->feature_space, "embedding") == 0;
     if (emb && !e)
-        return indiv_error_set(err, INDIV_EFORMAT,
-                               "%s: field 'feature_space' is \"embedding\" but there is no "
-                               "field 'embedding'",
-                               path);
+        return indiv_error_set(
+            err, INDIV_EFORMAT,
+            "%s: field 'feature_space' is \"embedding\" but there is no "
+            "field 'embedding'",
+            path);
     if (!emb && e)
-        return indiv_error_set(err, INDIV_EFORMAT,
-                               "%s: field 'embedding' needs 'feature_space' = \"embedding\"",
-                               path);
+        return indiv_error_set(
+            err, INDIV_EFORMAT,
+            "%s: field 'embedding' needs 'feature_space' = \"embedding\"", path);
     if (prov && !json_is_object(prov))
-        return indiv_error_set(err, INDIV_EFORMAT, "%s: field 'provenance' must be an object",
-                               path);
+        return indiv_error_set(err, INDIV_EFORMAT,
+                               "%s: field 'provenance' must be an object", path);
     if (prov && !(m->provenance = json_dumps(prov, JSON_COMPACT | JSON_SORT_KEYS |
                                                        JSON_REAL_PRECISION(17))))
         return indiv_error_set(err, INDIV_ENOMEM, "%s: out of memory", path);
@@ -241,20 +252,22 @@ static int load_json(const json_t *root, indiv_model *m, const char *path,
     const char *fmt = json_string_value(json_object_get(root, "format"));
     if (!fmt || strcmp(fmt, INDIV_MODEL_FORMAT) != 0)
         return indiv_error_set(err, INDIV_EFORMAT,
-                               "%s: field 'format' must be \"" INDIV_MODEL_FORMAT "\"", path);
+                               "%s: field 'format' must be \"" INDIV_MODEL_FORMAT "\"",
+                               path);
     json_t *ver = json_object_get(root, "version");
     if (!json_is_integer(ver) || json_integer_value(ver) != INDIV_MODEL_VERSION)
-        return indiv_error_set(err, INDIV_EFORMAT,
-                               "%s: field 'version' must be %d (this build's model format)",
-                               path, INDIV_MODEL_VERSION);
+        return indiv_error_set(
+            err, INDIV_EFORMAT,
+            "%s: field 'version' must be %d (this build's model format)", path,
+            INDIV_MODEL_VERSION);
     int rc = get_string(root, "id", m->id, sizeof m->id, path, err);
     if (rc == INDIV_OK)
         rc = get_string(root, "feature_space", m->feature_space, sizeof m->feature_space,
                         path, err);
     json_t *prop = json_object_get(root, "propensity");
     if (rc == INDIV_OK && !json_is_object(prop))
-        rc = indiv_error_set(err, INDIV_EFORMAT, "%s: field 'propensity' must be an object",
-                             path);
+        rc = indiv_error_set(err, INDIV_EFORMAT,
+                             "%s: field 'propensity' must be an object", path);
     if (rc == INDIV_OK)
         rc = get_number(prop, "intercept", "propensity.", &m->intercept, path, err);
     if (rc == INDIV_OK)
@@ -272,8 +285,8 @@ int indiv_model_load(const char *path, indiv_model *m, indiv_error *err) {
     json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
     memset(m, 0, sizeof *m);
     if (!root)
-        return indiv_error_set(err, INDIV_EFORMAT, "%s:%d:%d: %s", path, je.line, je.column,
-                               je.text);
+        return indiv_error_set(err, INDIV_EFORMAT, "%s:%d:%d: %s", path, je.line,
+                               je.column, je.text);
     int rc = json_is_object(root)
                  ? load_json(root, m, path, err)
                  : indiv_error_set(err, INDIV_EFORMAT, "%s: not a JSON object", path);
@@ -323,23 +336,24 @@ int indiv_model_save(const indiv_model *m, const char *path, indiv_error *err) {
     json_t *w = json_object();
     for (int t = 0; t < INDIV_TERM_COUNT; t++)
         json_object_set_new(w, term_names[t], json_real(m->weight[t]));
-    json_t *root = json_pack("{s:s, s:i, s:s, s:s, s:{s:f, s:o, s:f}}", "format",
-                             INDIV_MODEL_FORMAT, "version", INDIV_MODEL_VERSION, "id", m->id,
-                             "feature_space", m->feature_space, "propensity", "intercept",
-                             m->intercept, "weights", w, "popularity_half_life_days",
-                             m->popularity_half_life_days);
+    json_t *root =
+        json_pack("{s:s, s:i, s:s, s:s, s:{s:f, s:o, s:f}}", "format", INDIV_MODEL_FORMAT,
+                  "version", INDIV_MODEL_VERSION, "id", m->id, "feature_space",
+                  m->feature_space, "propensity", "intercept", m->intercept, "weights", w,
+                  "popularity_half_life_days", m->popularity_half_life_days);
     if (!root || save_extras(m, root) < 0) {
         json_decref(root);
         return indiv_error_set(err, INDIV_ENOMEM, "out of memory");
     }
-    if (json_dump_file(root, path, JSON_INDENT(2) | JSON_SORT_KEYS | JSON_REAL_PRECISION(17)) <
-        0)
+    if (json_dump_file(root, path,
+                       JSON_INDENT(2) | JSON_SORT_KEYS | JSON_REAL_PRECISION(17)) < 0)
         rc = indiv_error_set(err, INDIV_EIO, "%s: cannot write the model", path);
     json_decref(root);
     return rc;
 }
 
-/* ---- trained models ------------------------------------------------------------------ */
+/* ---- trained models ------------------------------------------------------------------
+ */
 
 void indiv_model_clear(indiv_model *m) {
     if (!m)
@@ -358,7 +372,9 @@ indiv_taste_norm indiv_model_taste_norm(const indiv_model *m) {
 }
 
 const char *indiv_taste_norm_name(indiv_taste_norm t) {
-    return t == INDIV_TASTE_NORM_L2 ? "l2" : t == INDIV_TASTE_NORM_SHARE ? "share" : "default";
+    return t == INDIV_TASTE_NORM_L2      ? "l2"
+           : t == INDIV_TASTE_NORM_SHARE ? "share"
+                                         : "default";
 }
 
 void indiv_model_feature_source(const indiv_model *m, char *buf, size_t cap) {
@@ -378,7 +394,8 @@ int indiv_model_apply(const indiv_model *m, indiv_catalog *cat, size_t *missing,
     size_t n = indiv_catalog_size(cat), miss = 0;
     double *f = calloc(n * e->dims, sizeof *f);
     if (!f)
-        return indiv_error_set(err, INDIV_ENOMEM, "out of memory applying model %s", m->id);
+        return indiv_error_set(err, INDIV_ENOMEM, "out of memory applying model %s",
+                               m->id);
     for (size_t i = 0; i < n; i++) {
         const double *row = indiv_embedding_find(e, indiv_catalog_offer(cat, i)->ext_id);
         if (row)
@@ -411,7 +428,8 @@ int indiv_model_set_provenance(indiv_model *m, const char *json, indiv_error *er
     return INDIV_OK;
 }
 
-/* ---- embeddings ------------------------------------------------------------------------ */
+/* ---- embeddings
+ * ------------------------------------------------------------------------ */
 
 indiv_embedding *indiv_embedding_new(size_t n, size_t dims) {
     indiv_embedding *e = calloc(1, sizeof *e);
@@ -451,7 +469,8 @@ static int cmp_id_row(const void *a, const void *b) {
 static int check_rows(const indiv_embedding *e, indiv_error *err) {
     for (size_t i = 0; i < e->n; i++) {
         if (!e->offer_ids[i] || !e->offer_ids[i][0])
-            return indiv_error_set(err, INDIV_EINVAL, "embedding row %zu has no offer id", i);
+            return indiv_error_set(err, INDIV_EINVAL, "embedding row %zu has no offer id",
+                                   i);
         for (size_t k = 0; k < e->dims; k++)
             if (!isfinite(e->vectors[i * e->dims + k]))
                 return indiv_error_set(err, INDIV_EINVAL,

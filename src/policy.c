@@ -16,24 +16,23 @@
 #include "indiv/timeutil.h"
 
 /* Defaults (README.md, "Decisions"). */
-#define DEF_THRESHOLD 0.30
-#define DEF_SLOTS 3
-#define DEF_SERENDIPITY 0.10
-#define DEF_BUBBLE 0.05
-#define DEF_FLOOR 0.05
-#define DEF_MAX_CONTACTS 3
-#define DEF_PER_DAYS 14.0
-#define DEF_MIN_READINESS 0.05
-#define DEF_HORIZON_DAYS 7.0
+#define DEF_THRESHOLD      0.30
+#define DEF_SLOTS          3
+#define DEF_SERENDIPITY    0.10
+#define DEF_BUBBLE         0.05
+#define DEF_FLOOR          0.05
+#define DEF_MAX_CONTACTS   3
+#define DEF_PER_DAYS       14.0
+#define DEF_MIN_READINESS  0.05
+#define DEF_HORIZON_DAYS   7.0
 #define DEF_PRIOR_STRENGTH 2.0
-#define HOURS_PER_WEEK (7 * 24)
+#define HOURS_PER_WEEK     (7 * 24)
 
 static const char *const action_names[] = {"none", "contact", "defer"};
 static const char *const reason_names[INDIV_R_COUNT] = {
-    "relevant_offers", "divergent_offer_alone", "not_ready",
-    "no_contact_consent", "unsubscribed", "no_accepted_channel",
-    "pressure_cap", "no_valid_offer", "below_threshold",
-    "not_ready_within_horizon"};
+    "relevant_offers", "divergent_offer_alone",   "not_ready",    "no_contact_consent",
+    "unsubscribed",    "no_accepted_channel",     "pressure_cap", "no_valid_offer",
+    "below_threshold", "not_ready_within_horizon"};
 static const char *const miss_names[] = {"", "no_plausible_offer_outside_bubble",
                                          "no_relevant_offer_to_ride_along",
                                          "no_room_in_a_single_slot"};
@@ -81,8 +80,9 @@ int indiv_policy_params_validate(const indiv_policy_params *p, indiv_error *err)
     };
     for (size_t i = 0; i < sizeof c / sizeof c[0]; i++)
         if (!c[i].ok)
-            return indiv_error_set(err, INDIV_EINVAL, "policy parameter %s = %g is invalid",
-                                   c[i].name, c[i].v);
+            return indiv_error_set(err, INDIV_EINVAL,
+                                   "policy parameter %s = %g is invalid", c[i].name,
+                                   c[i].v);
     return INDIV_OK;
 }
 
@@ -128,7 +128,8 @@ static int ineligible(const indiv_policy_params *p, const indiv_policy_input *in
     return -1;
 }
 
-/* ---- ranking ------------------------------------------------------------------------ */
+/* ---- ranking ------------------------------------------------------------------------
+ */
 
 typedef struct kept {
     double key;
@@ -138,7 +139,8 @@ typedef struct kept {
 /* Inserts (key, j) into the sorted array k[0..*n) of capacity cap (best first). */
 static void keep(kept *k, int *n, int cap, double key, size_t j) {
     int pos = *n;
-    while (pos > 0 && (k[pos - 1].key < key || (k[pos - 1].key == key && k[pos - 1].j > j)))
+    while (pos > 0 &&
+           (k[pos - 1].key < key || (k[pos - 1].key == key && k[pos - 1].j > j)))
         pos--;
     if (pos >= cap)
         return;
@@ -156,8 +158,9 @@ static double expected_value(const indiv_catalog *cat, size_t j, double p) {
 
 /* Scans every valid offer once: best logit, and the top `slots` above the threshold. */
 static int select_relevant(const indiv_policy_params *p, const indiv_scorer *s,
-                           const indiv_score_block *b, size_t row, const indiv_catalog *cat,
-                           const unsigned char *valid, kept *top, indiv_decision *out) {
+                           const indiv_score_block *b, size_t row,
+                           const indiv_catalog *cat, const unsigned char *valid,
+                           kept *top, indiv_decision *out) {
     const double *c = indiv_scorer_offer_terms(s), *aff = indiv_score_affinity(b, row);
     double w = indiv_scorer_affinity_weight(s), u = indiv_score_consumer_term(b, row);
     double zt = indiv_logit(p->threshold), best = -INFINITY;
@@ -182,8 +185,9 @@ static int select_relevant(const indiv_policy_params *p, const indiv_scorer *s,
     return kept_n;
 }
 
-static void add_offer(indiv_decision *out, const indiv_scorer *s, const indiv_score_block *b,
-                      size_t row, const indiv_catalog *cat, size_t j, indiv_offer_kind kind) {
+static void add_offer(indiv_decision *out, const indiv_scorer *s,
+                      const indiv_score_block *b, size_t row, const indiv_catalog *cat,
+                      size_t j, indiv_offer_kind kind) {
     indiv_decided_offer *o = &out->offers[out->n_offers++];
     o->offer = j;
     o->kind = kind;
@@ -193,7 +197,8 @@ static void add_offer(indiv_decision *out, const indiv_scorer *s, const indiv_sc
     o->value = expected_value(cat, j, o->p);
 }
 
-/* ---- divergence ------------------------------------------------------------------------ */
+/* ---- divergence
+ * ------------------------------------------------------------------------ */
 
 static int is_kept(const indiv_decision *out, size_t j) {
     for (int k = 0; k < out->n_offers; k++)
@@ -261,7 +266,8 @@ static int diverge(const indiv_policy_params *p, const indiv_scorer *s,
     return 1;
 }
 
-/* ---- channel and timing ----------------------------------------------------------------- */
+/* ---- channel and timing
+ * ----------------------------------------------------------------- */
 
 static void choose_channel(const indiv_policy_input *in, indiv_decision *out) {
     const indiv_profile *pr = in->profile;
@@ -269,7 +275,8 @@ static void choose_channel(const indiv_policy_input *in, indiv_decision *out) {
     for (int ch = INDIV_CH_EMAIL; ch <= INDIV_CH_PUSH; ch++) {
         if (!(in->consumer->channels & INDIV_CH_BIT(ch)))
             continue;
-        double rate = (pr && (pr->features & INDIV_FEAT_CHANNELS)) ? pr->react_rate[ch - 1] : 0;
+        double rate =
+            (pr && (pr->features & INDIV_FEAT_CHANNELS)) ? pr->react_rate[ch - 1] : 0;
         if (rate > best) {
             best = rate;
             out->channel = ch;
@@ -320,7 +327,8 @@ static void timing(const indiv_policy_params *p, const indiv_policy_input *in,
     out->send_at = INDIV_TS_NONE;
 }
 
-/* ---- the decision ------------------------------------------------------------------------ */
+/* ---- the decision
+ * ------------------------------------------------------------------------ */
 
 void indiv_policy_decide(const indiv_policy_params *p, const indiv_scorer *s,
                          const indiv_score_block *b, size_t row, const indiv_catalog *cat,
@@ -355,7 +363,8 @@ void indiv_policy_decide(const indiv_policy_params *p, const indiv_scorer *s,
     }
     /* A lone divergent offer, placed alone or replacing the only relevant one
      * (standalone, one slot), is what the contact rests on. */
-    out->reason = placed && out->n_offers == 1 ? INDIV_R_DIVERGENT_ALONE : INDIV_R_RELEVANT;
+    out->reason =
+        placed && out->n_offers == 1 ? INDIV_R_DIVERGENT_ALONE : INDIV_R_RELEVANT;
     indiv_score_terms(s, b, row, out->offers[0].offer, out->drivers);
     choose_channel(in, out);
     timing(p, in, prior, out);

@@ -27,24 +27,25 @@
 
 /* Defaults (README.md, "Profiles"). */
 #define DEF_HALF_LIFE_DAYS 90.0
-#define DEF_MOMENT_ALPHA 1.0
-#define DEF_CHANNEL_A 1.0 /* Beta(1, 9): a prior reaction rate of 10% worth 10 contacts */
-#define DEF_CHANNEL_B 9.0
-#define DEF_OPENNESS_A 1.0 /* Beta(1, 4): prior openness 20% worth 5 purchases */
-#define DEF_OPENNESS_B 4.0
-#define DEF_PRESSURE_DAYS 14.0
-#define DEF_RHYTHM_STRENGTH 2.0 /* the population counts as 2 observed intervals */
+#define DEF_MOMENT_ALPHA   1.0
+#define DEF_CHANNEL_A      1.0 /* Beta(1, 9): a prior reaction rate of 10% worth 10 contacts \
+                                */
+#define DEF_CHANNEL_B         9.0
+#define DEF_OPENNESS_A        1.0 /* Beta(1, 4): prior openness 20% worth 5 purchases */
+#define DEF_OPENNESS_B        4.0
+#define DEF_PRESSURE_DAYS     14.0
+#define DEF_RHYTHM_STRENGTH   2.0 /* the population counts as 2 observed intervals */
 #define DEF_READINESS_HORIZON 7.0
 /* Population prior when no consumer has an interval yet: 30-day mean, exponential. */
 #define FALLBACK_PRIOR_MEAN_DAYS 30.0
-#define FALLBACK_PRIOR_CV2 1.0
+#define FALLBACK_PRIOR_CV2       1.0
 
 /* The largest feature dimension (or category count) a stored vector may claim: far above
  * any catalogue or embedding, it bounds what a corrupt blob can make decode allocate. */
 #define MAX_STORED_DIMS (1 << 20)
 
-#define RHYTHM_SLOTS 7
-#define MOMENT_SLOTS 32
+#define RHYTHM_SLOTS  7
+#define MOMENT_SLOTS  32
 #define CHANNEL_SLOTS (3 * INDIV_CONTACT_CHANNELS + INDIV_CH_MAX + 1)
 #define PRESSURE_HEAD 2 /* then 3 values per stored contact */
 #define OPENNESS_HEAD 4 /* then one value per category bought */
@@ -103,14 +104,16 @@ int indiv_profile_params_validate(const indiv_profile_params *p, indiv_error *er
     };
     for (size_t i = 0; i < sizeof checks / sizeof checks[0]; i++)
         if (!checks[i].ok)
-            return indiv_error_set(err, INDIV_EINVAL, "profile parameter %s = %g is invalid",
-                                   checks[i].name, checks[i].v);
+            return indiv_error_set(err, INDIV_EINVAL,
+                                   "profile parameter %s = %g is invalid", checks[i].name,
+                                   checks[i].v);
     for (int t = 0; t <= INDIV_EV_MAX; t++)
         if (!isfinite(p->type_weight[t]))
             return indiv_error_set(err, INDIV_EINVAL, "type weight of %s is not finite",
                                    t ? indiv_event_type_name(t) : "none");
     if (p->features & ~(unsigned)INDIV_FEAT_ALL)
-        return indiv_error_set(err, INDIV_EINVAL, "unknown feature bits 0x%x", p->features);
+        return indiv_error_set(err, INDIV_EINVAL, "unknown feature bits 0x%x",
+                               p->features);
     return INDIV_OK;
 }
 
@@ -135,16 +138,18 @@ static int token_mask(const char *name, size_t len, unsigned *bits) {
 int indiv_profile_features_parse(const char *list, unsigned *mask, indiv_error *err) {
     unsigned m = list[0] == '-' ? INDIV_FEAT_ALL : 0, bits;
     if (!*list) /* an unset shell variable must not silently mean "none" */
-        return indiv_error_set(err, INDIV_EINVAL,
-                               "empty feature list (use 'none' to switch every group off)");
+        return indiv_error_set(
+            err, INDIV_EINVAL,
+            "empty feature list (use 'none' to switch every group off)");
     for (const char *p = list; *p;) {
         size_t len = strcspn(p, ",");
         int neg = *p == '-';
         if (!token_mask(p + neg, len - (size_t)neg, &bits))
-            return indiv_error_set(err, INDIV_EINVAL,
-                                   "unknown feature group '%.*s' (known: all, none, taste, "
-                                   "rhythm, moments, channels, pressure, openness)",
-                                   (int)(len - (size_t)neg), p + neg);
+            return indiv_error_set(
+                err, INDIV_EINVAL,
+                "unknown feature group '%.*s' (known: all, none, taste, "
+                "rhythm, moments, channels, pressure, openness)",
+                (int)(len - (size_t)neg), p + neg);
         if (!neg && bits == 0)
             m = 0; /* "none" */
         else
@@ -173,12 +178,12 @@ struct acc {
     const indiv_profile_params *p;
     const indiv_catalog *cat;
     indiv_profile pr;
-    int64_t last_order_ts;    /* previous distinct purchase time */
-    double iv_mean, iv_m2;    /* Welford running moments of intervals (days) */
+    int64_t last_order_ts; /* previous distinct purchase time */
+    double iv_mean, iv_m2; /* Welford running moments of intervals (days) */
     double hour_n[24], dow_n[7];
-    uint64_t gen, *stamp;     /* category stamps (ncat) */
-    int64_t *first_ts;        /* first purchase ts per category (valid iff stamped) */
-    int one_hot;              /* F is the one-hot category matrix (see is_one_hot) */
+    uint64_t gen, *stamp; /* category stamps (ncat) */
+    int64_t *first_ts;    /* first purchase ts per category (valid iff stamped) */
+    int one_hot;          /* F is the one-hot category matrix (see is_one_hot) */
 };
 
 /* 1 when every row of F is the one-hot vector of its offer's category (the default
@@ -198,7 +203,8 @@ static int is_one_hot(const indiv_catalog *cat) {
     return 1;
 }
 
-static int acc_init(struct acc *a, const indiv_catalog *cat, const indiv_profile_params *p) {
+static int acc_init(struct acc *a, const indiv_catalog *cat,
+                    const indiv_profile_params *p) {
     memset(a, 0, sizeof *a);
     a->p = p;
     a->cat = cat;
@@ -214,7 +220,7 @@ static int acc_init(struct acc *a, const indiv_catalog *cat, const indiv_profile
     a->pr.bought = calloc(ncat, sizeof *a->pr.bought);
     a->pr.bought_cap = ncat;
     return (a->stamp && a->first_ts && a->pr.taste && a->pr.bought) ? INDIV_OK
-                                                                     : INDIV_ENOMEM;
+                                                                    : INDIV_ENOMEM;
 }
 
 static void acc_free(struct acc *a) {
@@ -302,7 +308,8 @@ static void add_moment(struct acc *a, const indiv_event *ev) {
 /* Keeps the last INDIV_PRESSURE_SLOTS contacts, oldest first. */
 static void push_contact(indiv_profile *pr, int64_t ts, int channel) {
     if (pr->n_slots == INDIV_PRESSURE_SLOTS) {
-        memmove(pr->contact_ts, pr->contact_ts + 1, (INDIV_PRESSURE_SLOTS - 1) * sizeof(int64_t));
+        memmove(pr->contact_ts, pr->contact_ts + 1,
+                (INDIV_PRESSURE_SLOTS - 1) * sizeof(int64_t));
         memmove(pr->contact_channel, pr->contact_channel + 1,
                 (INDIV_PRESSURE_SLOTS - 1) * sizeof(int));
         memmove(pr->answered, pr->answered + 1, (INDIV_PRESSURE_SLOTS - 1) * sizeof(int));
@@ -342,12 +349,13 @@ static void add_contact_or_reaction(struct acc *a, const indiv_event *ev) {
  * at the first purchase time are not counted (everything is new then). */
 static void add_openness(struct acc *a, const indiv_event *ev) {
     size_t i;
-    if (ev->type != INDIV_EV_PURCHASE || indiv_catalog_index(a->cat, ev->offer_id, &i) < 0)
+    if (ev->type != INDIV_EV_PURCHASE ||
+        indiv_catalog_index(a->cat, ev->offer_id, &i) < 0)
         return;
     size_t c = indiv_catalog_offer(a->cat, i)->category;
     int seen = a->stamp[c] == a->gen;
-    int first_order = a->pr.first_purchase_ts == INDIV_TS_NONE ||
-                      ev->ts == a->pr.first_purchase_ts;
+    int first_order =
+        a->pr.first_purchase_ts == INDIV_TS_NONE || ev->ts == a->pr.first_purchase_ts;
     if (!seen) {
         a->stamp[c] = a->gen;
         a->first_ts[c] = ev->ts;
@@ -394,12 +402,15 @@ static void acc_finish(struct acc *a) {
     pr->openness = (pr->new_category_purchases + p->openness_prior_a) /
                    (pr->later_purchases + p->openness_prior_a + p->openness_prior_b);
     pr->interval_mean_days = pr->n_intervals > 0 ? a->iv_mean : 0;
-    pr->interval_sd_days = pr->n_intervals > 1 ? sqrt(a->iv_m2 / (pr->n_intervals - 1)) : 0;
+    pr->interval_sd_days =
+        pr->n_intervals > 1 ? sqrt(a->iv_m2 / (pr->n_intervals - 1)) : 0;
 }
 
-/* ---- storage ------------------------------------------------------------------------ */
+/* ---- storage ------------------------------------------------------------------------
+ */
 
-/* Values stored for pr: fixed groups, plus the contacts kept and the categories bought. */
+/* Values stored for pr: fixed groups, plus the contacts kept and the categories bought.
+ */
 static size_t vector_len(const indiv_profile *pr) {
     unsigned f = pr->features;
     return 2 + ((f & INDIV_FEAT_TASTE) ? pr->dims : 0) +
@@ -451,9 +462,12 @@ static void xfer_count(vcur *c, double value, double max, size_t *out) {
 }
 
 static void xfer_rhythm(vcur *c, indiv_profile *pr) {
-    double t[RHYTHM_SLOTS] = {pr->orders,      ts_d(pr->first_purchase_ts),
-                              ts_d(pr->last_purchase_ts), pr->monetary,
-                              pr->n_intervals, pr->interval_mean_days,
+    double t[RHYTHM_SLOTS] = {pr->orders,
+                              ts_d(pr->first_purchase_ts),
+                              ts_d(pr->last_purchase_ts),
+                              pr->monetary,
+                              pr->n_intervals,
+                              pr->interval_mean_days,
                               pr->interval_sd_days};
     xfer(c, t, RHYTHM_SLOTS);
     if (c->store || c->bad)
@@ -486,7 +500,8 @@ static void xfer_pressure(vcur *c, indiv_profile *pr) {
     xfer_count(c, (double)pr->n_slots, INDIV_PRESSURE_SLOTS, &n);
     xfer(c, &pr->contacts_total, 1);
     for (size_t s = 0; s < n && !c->bad; s++) {
-        double t[3] = {(double)pr->contact_ts[s], pr->contact_channel[s], pr->answered[s]};
+        double t[3] = {(double)pr->contact_ts[s], pr->contact_channel[s],
+                       pr->answered[s]};
         xfer(c, t, 3);
         if (c->store)
             continue;
@@ -569,7 +584,6 @@ static void set_neutral(indiv_profile *pr) {
         pr->dow[d] = 1.0 / 7;
 }
 
-
 /* 1 when v is an integer in [0, max] (so that converting it is defined). */
 static int exact_in(double v, double max) {
     return v >= 0 && v <= max && v == floor(v);
@@ -610,13 +624,17 @@ int indiv_profile_decode(const indiv_profile_row *row, indiv_profile *pr,
     double head[2];
     memcpy(head, row->blob, sizeof head);
     if (!exact_in(head[0], INDIV_FEAT_ALL) || !exact_in(head[1], MAX_STORED_DIMS))
-        return indiv_error_set(err, INDIV_EFORMAT,
-                               "profile of consumer %lld: header (features %g, dims %g) is "
-                               "not valid", (long long)row->consumer_id, head[0], head[1]);
+        return indiv_error_set(
+            err, INDIV_EFORMAT,
+            "profile of consumer %lld: header (features %g, dims %g) is "
+            "not valid",
+            (long long)row->consumer_id, head[0], head[1]);
     size_t d = (size_t)head[1];
     if (((unsigned)head[0] & INDIV_FEAT_TASTE) && nd < 2 + d)
-        return indiv_error_set(err, INDIV_EFORMAT, "profile of consumer %lld: %zu values "
-                               "do not match its layout", (long long)row->consumer_id, nd);
+        return indiv_error_set(err, INDIV_EFORMAT,
+                               "profile of consumer %lld: %zu values "
+                               "do not match its layout",
+                               (long long)row->consumer_id, nd);
     if (decode_reset(pr, d) < 0)
         return indiv_error_set(err, INDIV_ENOMEM, "out of memory");
     pr->consumer_id = row->consumer_id;
@@ -656,8 +674,8 @@ static int store_profile(indiv_eventlog *log, indiv_profile *pr, double **buf,
     (*buf)[1] = (double)pr->dims;
     vcur c = {*buf, n, 0, 1, 0};
     xfer_groups(&c, pr); /* storing cannot fail: n is the exact length */
-    indiv_profile_row row = {pr->consumer_id, pr->as_of, pr->n_events,
-                             INDIV_PROFILE_VERSION, *buf, n * sizeof(double)};
+    indiv_profile_row row = {pr->consumer_id,       pr->as_of, pr->n_events,
+                             INDIV_PROFILE_VERSION, *buf,      n * sizeof(double)};
     *bytes += (int64_t)row.size;
     return indiv_eventlog_profile_put(log, &row, err);
 }
@@ -678,24 +696,24 @@ void indiv_profile_project(indiv_profile *pr, int64_t t, double half_life_days) 
     pr->as_of = t;
 }
 
-/* ---- stored parameters ------------------------------------------------------------------ */
+/* ---- stored parameters
+ * ------------------------------------------------------------------ */
 
 static json_t *params_json(const indiv_profile_params *p, const indiv_catalog *cat) {
     json_t *w = json_array();
     for (int t = 0; t <= INDIV_EV_MAX; t++)
         json_array_append_new(w, json_real(p->type_weight[t]));
-    return json_pack("{s:I, s:f, s:f, s:I, s:o, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, "
-                     "s:I, s:s}",
-                     "as_of", (json_int_t)p->as_of, "half_life_days", p->half_life_days,
-                     "window_days", p->window_days, "features", (json_int_t)p->features,
-                     "type_weight", w, "moment_alpha", p->moment_alpha, "channel_prior_a",
-                     p->channel_prior_a, "channel_prior_b", p->channel_prior_b,
-                     "openness_prior_a", p->openness_prior_a, "openness_prior_b",
-                     p->openness_prior_b, "pressure_days", p->pressure_days,
-                     "rhythm_prior_strength", p->rhythm_prior_strength,
-                     "readiness_horizon_days", p->readiness_horizon_days, "dims",
-                     (json_int_t)indiv_catalog_dims(cat), "feature_source",
-                     indiv_catalog_feature_source(cat));
+    return json_pack(
+        "{s:I, s:f, s:f, s:I, s:o, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, "
+        "s:I, s:s}",
+        "as_of", (json_int_t)p->as_of, "half_life_days", p->half_life_days, "window_days",
+        p->window_days, "features", (json_int_t)p->features, "type_weight", w,
+        "moment_alpha", p->moment_alpha, "channel_prior_a", p->channel_prior_a,
+        "channel_prior_b", p->channel_prior_b, "openness_prior_a", p->openness_prior_a,
+        "openness_prior_b", p->openness_prior_b, "pressure_days", p->pressure_days,
+        "rhythm_prior_strength", p->rhythm_prior_strength, "readiness_horizon_days",
+        p->readiness_horizon_days, "dims", (json_int_t)indiv_catalog_dims(cat),
+        "feature_source", indiv_catalog_feature_source(cat));
 }
 
 static int params_from_json(const json_t *j, indiv_profile_params *p) {
@@ -706,12 +724,12 @@ static int params_from_json(const json_t *j, indiv_profile_params *p) {
                     "{s:I, s:F, s:F, s:I, s:o, s:F, s:F, s:F, s:F, s:F, s:F, s:F, s:F}",
                     "as_of", &as_of, "half_life_days", &p->half_life_days, "window_days",
                     &p->window_days, "features", &features, "type_weight", &w,
-                    "moment_alpha", &p->moment_alpha, "channel_prior_a", &p->channel_prior_a,
-                    "channel_prior_b", &p->channel_prior_b, "openness_prior_a",
-                    &p->openness_prior_a, "openness_prior_b", &p->openness_prior_b,
-                    "pressure_days", &p->pressure_days, "rhythm_prior_strength",
-                    &p->rhythm_prior_strength, "readiness_horizon_days",
-                    &p->readiness_horizon_days) < 0 ||
+                    "moment_alpha", &p->moment_alpha, "channel_prior_a",
+                    &p->channel_prior_a, "channel_prior_b", &p->channel_prior_b,
+                    "openness_prior_a", &p->openness_prior_a, "openness_prior_b",
+                    &p->openness_prior_b, "pressure_days", &p->pressure_days,
+                    "rhythm_prior_strength", &p->rhythm_prior_strength,
+                    "readiness_horizon_days", &p->readiness_horizon_days) < 0 ||
         !json_is_array(w) || json_array_size(w) != INDIV_EV_MAX + 1)
         return -1;
     p->as_of = as_of;
@@ -770,7 +788,8 @@ int indiv_profile_stored_params(indiv_eventlog *log, indiv_profile_params *p,
     return rc;
 }
 
-/* ---- building --------------------------------------------------------------------------- */
+/* ---- building
+ * --------------------------------------------------------------------------- */
 
 /* State of one build: the accumulator, the encode buffer, counters. */
 struct build {
@@ -811,7 +830,8 @@ static int build_full(struct build *b, indiv_error *err) {
     indiv_event ev;
     int rc = indiv_eventlog_profile_clear(b->log, err);
     if (rc == INDIV_OK)
-        rc = indiv_eventlog_scan_consented(b->log, window_from(b->p), b->p->as_of, &cur, err);
+        rc = indiv_eventlog_scan_consented(b->log, window_from(b->p), b->p->as_of, &cur,
+                                           err);
     if (rc < 0)
         return rc;
     int64_t current = -1;
@@ -858,8 +878,8 @@ static void acc_resume(struct acc *a, const indiv_profile *old) {
     }
     a->last_order_ts = old->last_purchase_ts;
     a->iv_mean = old->interval_mean_days;
-    a->iv_m2 = old->n_intervals > 1 ? pow(old->interval_sd_days, 2) * (old->n_intervals - 1)
-                                    : 0;
+    a->iv_m2 =
+        old->n_intervals > 1 ? pow(old->interval_sd_days, 2) * (old->n_intervals - 1) : 0;
     double al = a->p->moment_alpha, n = old->activity;
     for (int h = 0; h < 24; h++)
         a->hour_n[h] = round(old->hour[h] * (n + 24 * al) - al);
@@ -873,8 +893,9 @@ static void acc_resume(struct acc *a, const indiv_profile *old) {
 static int foldable(const struct build *b, const indiv_profile *old) {
     size_t ncat = indiv_catalog_categories(b->acc.cat);
     if (!(b->p->features == INDIV_FEAT_ALL && b->p->window_days <= 0 &&
-          old->features == INDIV_FEAT_ALL && old->dims == indiv_catalog_dims(b->acc.cat) &&
-          old->as_of <= b->p->as_of && old->n_bought <= b->acc.pr.bought_cap))
+          old->features == INDIV_FEAT_ALL &&
+          old->dims == indiv_catalog_dims(b->acc.cat) && old->as_of <= b->p->as_of &&
+          old->n_bought <= b->acc.pr.bought_cap))
         return 0;
     for (size_t i = 0; i < old->n_bought; i++) /* indices of the stamp array */
         if (old->bought[i] < 0 || (size_t)old->bought[i] >= ncat)
@@ -903,7 +924,8 @@ static int begin_stale(struct build *b, indiv_event_cursor *cur, int64_t id,
 
 /* Incremental build: one seek per stale consumer, then stale consents are dropped. */
 static int build_stale(struct build *b, indiv_error *err) {
-    int64_t *ids = NULL, win = b->p->window_days > 0 ? llround(b->p->window_days * DAY) : 0;
+    int64_t *ids = NULL,
+            win = b->p->window_days > 0 ? llround(b->p->window_days * DAY) : 0;
     size_t n = 0;
     indiv_event_cursor *cur = NULL;
     indiv_event ev;
@@ -922,12 +944,14 @@ static int build_stale(struct build *b, indiv_error *err) {
     indiv_event_cursor_free(cur);
     free(ids);
     if (rc == INDIV_OK)
-        rc = indiv_eventlog_profile_drop_unconsented(b->log, &b->sum->dropped_consent, err);
+        rc = indiv_eventlog_profile_drop_unconsented(b->log, &b->sum->dropped_consent,
+                                                     err);
     return rc;
 }
 
 /* Population prior from every stored profile (see README.md, "readiness"). */
-static int compute_prior(indiv_eventlog *log, indiv_rhythm_prior *prior, indiv_error *err) {
+static int compute_prior(indiv_eventlog *log, indiv_rhythm_prior *prior,
+                         indiv_error *err) {
     indiv_profile_cursor *cur;
     indiv_profile_row row;
     indiv_profile pr;
@@ -987,13 +1011,15 @@ static int choose_mode(indiv_eventlog *log, const indiv_catalog *cat,
     }
     int rc = indiv_profile_stored_params(log, &prev, NULL, err);
     if (rc == INDIV_ENOTFOUND) {
-        snprintf(sum->mode_reason, sizeof sum->mode_reason, "no previous build: full build");
+        snprintf(sum->mode_reason, sizeof sum->mode_reason,
+                 "no previous build: full build");
         return 0;
     }
     if (rc < 0)
         return rc;
     char buf[4096];
-    if (indiv_eventlog_meta_get(log, "profile_params", buf, sizeof buf, NULL) == INDIV_OK) {
+    if (indiv_eventlog_meta_get(log, "profile_params", buf, sizeof buf, NULL) ==
+        INDIV_OK) {
         json_t *j = json_loads(buf, 0, NULL);
         json_int_t dims = json_integer_value(json_object_get(j, "dims"));
         const char *src = json_string_value(json_object_get(j, "feature_source"));
@@ -1007,14 +1033,16 @@ static int choose_mode(indiv_eventlog *log, const indiv_catalog *cat,
         }
     }
     if (!same_shape(p, &prev))
-        return indiv_error_set(err, INDIV_EINVAL,
-                               "an incremental build needs the parameters of the last build "
-                               "(half-life, window, features, weights, priors); run a full "
-                               "build to change them");
+        return indiv_error_set(
+            err, INDIV_EINVAL,
+            "an incremental build needs the parameters of the last build "
+            "(half-life, window, features, weights, priors); run a full "
+            "build to change them");
     if (p->as_of < prev.as_of)
-        return indiv_error_set(err, INDIV_EINVAL,
-                               "an incremental build cannot go back in time (as_of before "
-                               "the last build's); run a full build");
+        return indiv_error_set(
+            err, INDIV_EINVAL,
+            "an incremental build cannot go back in time (as_of before "
+            "the last build's); run a full build");
     if (indiv_eventlog_appended_min_ts(log, &appended, NULL) == INDIV_OK &&
         appended < prev.as_of) {
         snprintf(sum->mode_reason, sizeof sum->mode_reason,
@@ -1102,7 +1130,8 @@ int indiv_profile_build(indiv_eventlog *log, const indiv_catalog *cat,
     return rc;
 }
 
-/* ---- derived features ---------------------------------------------------------------- */
+/* ---- derived features ----------------------------------------------------------------
+ */
 
 /* Residual-life probability of a renewal process with gamma inter-arrival times (Cox,
  * "Renewal Theory", 1962): P(T <= s + h | T > s) = (Q(s) - Q(s + h)) / Q(s), with Q the
@@ -1113,7 +1142,7 @@ double indiv_readiness_gamma(double s, double h, double k, double theta) {
     double q0 = gsl_cdf_gamma_Q(s, k, theta);
     if (!(q0 > 1e-300))
         return 1.0 - exp(-h / theta); /* long overdue: the gamma hazard tends to 1/θ, so
-                                        * the residual life is exponential */
+                                       * the residual life is exponential */
     double r = (q0 - gsl_cdf_gamma_Q(s + h, k, theta)) / q0;
     return r < 0 ? 0 : (r > 1 ? 1 : r);
 }
@@ -1125,7 +1154,8 @@ double indiv_readiness_gamma(double s, double h, double k, double theta) {
 double indiv_profile_readiness(const indiv_profile *pr, const indiv_rhythm_prior *prior,
                                double strength, int64_t t, double horizon_days) {
     double n = pr->n_intervals, w = n > 1 ? n - 1 : 0;
-    double mean = (n * pr->interval_mean_days + strength * prior->mean_days) / (n + strength);
+    double mean =
+        (n * pr->interval_mean_days + strength * prior->mean_days) / (n + strength);
     double cv2_i = n > 1 && pr->interval_mean_days > 0
                        ? pow(pr->interval_sd_days / pr->interval_mean_days, 2)
                        : prior->cv2;
@@ -1138,8 +1168,8 @@ double indiv_profile_readiness(const indiv_profile *pr, const indiv_rhythm_prior
     return indiv_readiness_gamma(s, horizon_days, 1.0 / cv2, mean * cv2);
 }
 
-void indiv_profile_pressure(const indiv_profile *pr, int64_t t, double days, int *contacts,
-                            int *unanswered) {
+void indiv_profile_pressure(const indiv_profile *pr, int64_t t, double days,
+                            int *contacts, int *unanswered) {
     int64_t from = t - (int64_t)llround(days * DAY);
     *contacts = *unanswered = 0;
     for (int s = 0; s < pr->n_slots; s++)
@@ -1165,7 +1195,8 @@ int indiv_profile_preferred_dow(const indiv_profile *pr) {
     return argmax(pr->dow, 7);
 }
 
-/* ---- readable JSON ------------------------------------------------------------------- */
+/* ---- readable JSON -------------------------------------------------------------------
+ */
 
 static json_t *json_ts(int64_t ts) {
     char buf[INDIV_ISO_LEN];
@@ -1198,11 +1229,12 @@ static json_t *taste_json(const indiv_profile *pr, const indiv_catalog *cat) {
 
 static json_t *rhythm_json(const indiv_profile *pr, const indiv_profile_params *p,
                            const indiv_rhythm_prior *prior, int64_t t) {
-    return json_pack("{s:f, s:o, s:o, s:f, s:f, s:f, s:f, s:f, s:f}", "orders", pr->orders,
-                     "first_purchase", json_ts(pr->first_purchase_ts), "last_purchase",
-                     json_ts(pr->last_purchase_ts), "monetary", pr->monetary, "intervals",
-                     pr->n_intervals, "interval_mean_days", pr->interval_mean_days,
-                     "interval_sd_days", pr->interval_sd_days, "readiness",
+    return json_pack("{s:f, s:o, s:o, s:f, s:f, s:f, s:f, s:f, s:f}", "orders",
+                     pr->orders, "first_purchase", json_ts(pr->first_purchase_ts),
+                     "last_purchase", json_ts(pr->last_purchase_ts), "monetary",
+                     pr->monetary, "intervals", pr->n_intervals, "interval_mean_days",
+                     pr->interval_mean_days, "interval_sd_days", pr->interval_sd_days,
+                     "readiness",
                      indiv_profile_readiness(pr, prior, p->rhythm_prior_strength, t,
                                              p->readiness_horizon_days),
                      "readiness_horizon_days", p->readiness_horizon_days);
@@ -1229,17 +1261,17 @@ static json_t *pressure_json(const indiv_profile *pr, const indiv_profile_params
                                               indiv_channel_name(pr->contact_channel[s]),
                                               "answered", pr->answered[s]));
     return json_pack("{s:f, s:i, s:i, s:f, s:o}", "window_days", p->pressure_days,
-                     "contacts", n, "unanswered", un, "contacts_total", pr->contacts_total,
-                     "last_contacts", last);
+                     "contacts", n, "unanswered", un, "contacts_total",
+                     pr->contacts_total, "last_contacts", last);
 }
 
 static json_t *moments_json(const indiv_profile *pr) {
     static const char *const days[7] = {"Monday", "Tuesday",  "Wednesday", "Thursday",
                                         "Friday", "Saturday", "Sunday"};
     return json_pack("{s:f, s:i, s:s, s:o, s:o}", "activity", pr->activity,
-                     "preferred_hour_utc", indiv_profile_preferred_hour(pr), "preferred_day",
-                     days[indiv_profile_preferred_dow(pr)], "hour", json_doubles(pr->hour, 24),
-                     "day_of_week", json_doubles(pr->dow, 7));
+                     "preferred_hour_utc", indiv_profile_preferred_hour(pr),
+                     "preferred_day", days[indiv_profile_preferred_dow(pr)], "hour",
+                     json_doubles(pr->hour, 24), "day_of_week", json_doubles(pr->dow, 7));
 }
 
 char *indiv_profile_to_json(const indiv_profile *pr, const char *ext_id,
@@ -1266,9 +1298,11 @@ char *indiv_profile_to_json(const indiv_profile *pr, const char *ext_id,
         json_object_set_new(o, "openness",
                             json_pack("{s:f, s:f, s:f}", "openness", pr->openness,
                                       "later_purchases", pr->later_purchases,
-                                      "new_category_purchases", pr->new_category_purchases));
-    char *txt = o ? json_dumps(o, JSON_INDENT(2) | JSON_SORT_KEYS | JSON_REAL_PRECISION(6))
-                  : NULL;
+                                      "new_category_purchases",
+                                      pr->new_category_purchases));
+    char *txt =
+        o ? json_dumps(o, JSON_INDENT(2) | JSON_SORT_KEYS | JSON_REAL_PRECISION(6))
+          : NULL;
     json_decref(o);
     return txt;
 }

@@ -62,9 +62,9 @@ static double xoshiro_get_double(void *vstate) {
     return (double)(xoshiro_next(vstate) >> 11) * 0x1.0p-53;
 }
 
-static const gsl_rng_type xoshiro_type = {"indiv-xoshiro256**", 0xffffffffUL, 0,
-                                          sizeof(xoshiro_state), xoshiro_set,
-                                          xoshiro_get, xoshiro_get_double};
+static const gsl_rng_type xoshiro_type = {
+    "indiv-xoshiro256**", 0xffffffffUL,      0, sizeof(xoshiro_state), xoshiro_set,
+    xoshiro_get,          xoshiro_get_double};
 
 const gsl_rng_type *const indiv_rng_xoshiro256ss = &xoshiro_type;
 

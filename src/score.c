@@ -1,9 +1,9 @@
 /*
  * score.c — the block scorer: taste block × offer features with one dgemm (OpenBLAS).
  *
- * With src/train.c, the only file of indiv that calls BLAS. Memory per block: B × d (tastes) + B × n
- * (affinities) doubles, allocated once per workspace; nothing is allocated while
- * scoring.
+ * With src/train.c, the only file of indiv that calls BLAS. Memory per block: B × d
+ * (tastes) + B × n (affinities) doubles, allocated once per workspace; nothing is
+ * allocated while scoring.
  */
 #include "indiv/score.h"
 
@@ -27,9 +27,9 @@ struct indiv_scorer {
 
 struct indiv_score_block {
     size_t cap, n, d;
-    double *x;    /* cap × d */
-    double *aff;  /* cap × n */
-    double *u;    /* cap: per-consumer logit term */
+    double *x;            /* cap × d */
+    double *aff;          /* cap × n */
+    double *u;            /* cap: per-consumer logit term */
     double *ready, *freq; /* cap: its inputs, kept for the drivers */
 };
 
@@ -39,9 +39,10 @@ int indiv_scorer_new(const indiv_model *m, const indiv_catalog *cat, indiv_score
     char want[INDIV_MODEL_ID_MAX + 16]; /* "category" or "embedding:<model id>" */
     indiv_model_feature_source(m, want, sizeof want);
     if (strcmp(want, indiv_catalog_feature_source(cat)) != 0)
-        return indiv_error_set(err, INDIV_EINVAL,
-                               "model %s uses feature space '%s' but the catalog has '%s'",
-                               m->id, want, indiv_catalog_feature_source(cat));
+        return indiv_error_set(
+            err, INDIV_EINVAL,
+            "model %s uses feature space '%s' but the catalog has '%s'", m->id, want,
+            indiv_catalog_feature_source(cat));
     indiv_scorer *s = calloc(1, sizeof *s);
     if (!s || !(s->offer_term = malloc(indiv_catalog_size(cat) * sizeof(double)))) {
         free(s);
@@ -139,7 +140,8 @@ void indiv_score_set_row(const indiv_scorer *s, indiv_score_block *b, size_t i,
         b->freq[i] = frequency(pr);
     }
     const double *w = s->model.weight;
-    b->u[i] = w[INDIV_TERM_READINESS] * b->ready[i] + w[INDIV_TERM_FREQUENCY] * b->freq[i];
+    b->u[i] =
+        w[INDIV_TERM_READINESS] * b->ready[i] + w[INDIV_TERM_FREQUENCY] * b->freq[i];
 }
 
 int indiv_score_run(const indiv_scorer *s, indiv_score_block *b, size_t nrows,
@@ -147,8 +149,8 @@ int indiv_score_run(const indiv_scorer *s, indiv_score_block *b, size_t nrows,
     if (nrows == 0)
         return INDIV_OK;
     if (nrows > b->cap)
-        return indiv_error_set(err, INDIV_EINVAL, "block of %zu rows > capacity %zu", nrows,
-                               b->cap);
+        return indiv_error_set(err, INDIV_EINVAL, "block of %zu rows > capacity %zu",
+                               nrows, b->cap);
     gsl_matrix_const_view X = gsl_matrix_const_view_array(b->x, nrows, s->d);
     gsl_matrix_const_view F =
         gsl_matrix_const_view_array(indiv_catalog_matrix(s->cat), s->n, s->d);

@@ -35,14 +35,14 @@
 #include "indiv/sim.h"
 #include "indiv/timeutil.h"
 
-#define DAY ((double)INDIV_SECONDS_PER_DAY)
+#define DAY  ((double)INDIV_SECONDS_PER_DAY)
 #define HOUR 3600
 /* Reference policies send at noon of the round's first day: no knowledge of moments. */
 #define REFERENCE_SEND_OFFSET (12 * HOUR)
 /* Minutes between a contact and the reactions it causes. */
-#define OPEN_DELAY (10 * 60)
+#define OPEN_DELAY  (10 * 60)
 #define CLICK_DELAY (15 * 60)
-#define BUY_DELAY (20 * 60)
+#define BUY_DELAY   (20 * 60)
 /* Consumers in the pairs sampled for homogenisation (DESIGN.md §8). */
 #define HOMOGENISATION_PAIRS 2000
 /* Lloyd iterations of the persona policy's k-means. */
@@ -59,7 +59,7 @@ static const char *const policy_names[INDIV_SIM_POLICY_COUNT] = {
     "oracle"};
 
 #define INDIV_SIM_NAME(name, doc) #name,
-#define INDIV_SIM_DOC(name, doc) doc,
+#define INDIV_SIM_DOC(name, doc)  doc,
 static const char *const metric_names[] = {INDIV_SIM_METRICS(INDIV_SIM_NAME)};
 static const char *const metric_docs[] = {INDIV_SIM_METRICS(INDIV_SIM_DOC)};
 
@@ -118,7 +118,8 @@ typedef struct named {
     size_t off; /* offset in indiv_sim_params */
 } named;
 
-#define R_(field, lo, hi) {#field, 0, lo, hi, offsetof(indiv_sim_params, response.field)}
+#define R_(field, lo, hi)                                                                \
+    { #field, 0, lo, hi, offsetof(indiv_sim_params, response.field) }
 #define P_(name, field, lo, hi)                                                          \
     { name, 0, lo, hi, offsetof(indiv_sim_params, policy_params.field) }
 static const named params_by_name[] = {
@@ -134,7 +135,8 @@ static const named params_by_name[] = {
     P_("per_days", per_days, 0, 3650),
     {"slots", 1, 1, INDIV_SLOTS_MAX, offsetof(indiv_sim_params, policy_params.slots)},
     {"max_contacts", 1, 0, 1e6, offsetof(indiv_sim_params, policy_params.max_contacts)},
-    {"half_life", 0, 1e-3, 1e6, offsetof(indiv_sim_params, profile_params.half_life_days)},
+    {"half_life", 0, 1e-3, 1e6,
+     offsetof(indiv_sim_params, profile_params.half_life_days)},
     {"window", 0, 0, 1e6, offsetof(indiv_sim_params, profile_params.window_days)},
     R_(irrelevant_utility, 0, 1),
     R_(conversion_max, 0, 1),
@@ -169,7 +171,8 @@ static int set_special(indiv_sim_params *p, const char *name, const char *value,
     }
     if (same_name(name, "divergence")) {
         if (indiv_divergence_parse(value, &p->policy_params.divergence) < 0)
-            return indiv_error_set(err, INDIV_EINVAL, "divergence '%s' is unknown", value);
+            return indiv_error_set(err, INDIV_EINVAL, "divergence '%s' is unknown",
+                                   value);
         return 1;
     }
     if (same_name(name, "seed")) {
@@ -178,7 +181,8 @@ static int set_special(indiv_sim_params *p, const char *name, const char *value,
         unsigned long long v = strtoull(value, &end, 10);
         /* strtoull takes "-1" as 2^64 - 1, and the seed is written as a JSON integer
          * (int64): refuse both, as the world generator does. */
-        if (end == value || *end || errno == ERANGE || strchr(value, '-') || v > INT64_MAX)
+        if (end == value || *end || errno == ERANGE || strchr(value, '-') ||
+            v > INT64_MAX)
             return indiv_error_set(err, INDIV_EINVAL,
                                    "seed '%s' is not an integer in [0, 2^63-1]", value);
         p->seed = v;
@@ -206,8 +210,8 @@ int indiv_sim_params_set(indiv_sim_params *p, const char *name, const char *valu
         if (end == value || *end || !isfinite(v) || v < n->lo || v > n->hi ||
             (n->is_int && v != floor(v)))
             return indiv_error_set(err, INDIV_EINVAL,
-                                   "%s = '%s' is not a%s number in [%g, %g]", n->name, value,
-                                   n->is_int ? "n integer" : "", n->lo, n->hi);
+                                   "%s = '%s' is not a%s number in [%g, %g]", n->name,
+                                   value, n->is_int ? "n integer" : "", n->lo, n->hi);
         if (n->is_int)
             *(int *)((char *)p + n->off) = (int)v;
         else
@@ -223,14 +227,18 @@ int indiv_sim_params_validate(const indiv_sim_params *p, indiv_error *err) {
         double v = n->is_int ? *(const int *)((const char *)p + n->off)
                              : *(const double *)((const char *)p + n->off);
         if (!(v >= n->lo && v <= n->hi))
-            return indiv_error_set(err, INDIV_EINVAL, "simulation parameter %s = %g is "
-                                   "out of [%g, %g]", n->name, v, n->lo, n->hi);
+            return indiv_error_set(err, INDIV_EINVAL,
+                                   "simulation parameter %s = %g is "
+                                   "out of [%g, %g]",
+                                   n->name, v, n->lo, n->hi);
     }
     if ((unsigned)p->policy >= INDIV_SIM_POLICY_COUNT)
         return indiv_error_set(err, INDIV_EINVAL, "unknown policy %d", (int)p->policy);
     if (p->seed > INT64_MAX)
-        return indiv_error_set(err, INDIV_EINVAL, "simulation parameter seed = %llu is out "
-                               "of [0, 2^63-1]", (unsigned long long)p->seed);
+        return indiv_error_set(err, INDIV_EINVAL,
+                               "simulation parameter seed = %llu is out "
+                               "of [0, 2^63-1]",
+                               (unsigned long long)p->seed);
     int rc = indiv_policy_params_validate(&p->policy_params, err);
     return rc < 0 ? rc : indiv_profile_params_validate(&p->profile_params, err);
 }
@@ -256,13 +264,14 @@ char *indiv_sim_params_json(const indiv_sim_params *p) {
     return txt;
 }
 
-/* ---- state ---------------------------------------------------------------------------- */
+/* ---- state ----------------------------------------------------------------------------
+ */
 
 typedef struct taste_e {
-    int32_t cat;     /* dense category index */
-    float w;         /* true weight */
-    uint8_t state;   /* T_KNOWN, T_LATENT, T_REVEALED, T_LEAKED */
-    int32_t bought;  /* purchases in this category during the simulation */
+    int32_t cat;    /* dense category index */
+    float w;        /* true weight */
+    uint8_t state;  /* T_KNOWN, T_LATENT, T_REVEALED, T_LEAKED */
+    int32_t bought; /* purchases in this category during the simulation */
 } taste_e;
 
 typedef struct sconsumer {
@@ -392,7 +401,8 @@ static int load_consumers(sim *s, indiv_error *err) {
     indiv_consumer_row row;
     indiv_profile_row prow;
     int has, rc = indiv_eventlog_consumer_scan(s->log, &cur, err);
-    while (rc == INDIV_OK && (rc = indiv_consumer_cursor_next(cur, &row, &prow, &has, err)) == 1)
+    while (rc == INDIV_OK &&
+           (rc = indiv_consumer_cursor_next(cur, &row, &prow, &has, err)) == 1)
         rc = load_consumer_row(s, &row);
     indiv_consumer_cursor_free(cur);
     if (rc == INDIV_ENOMEM)
@@ -433,7 +443,8 @@ static int on_truth_taste(void *ctx, int64_t consumer_id, int64_t category_id, d
     sconsumer *c = &s->c[i];
     if (c->ntaste == 0)
         c->taste_off = (uint32_t)s->ntastes;
-    s->tastes[s->ntastes++] = (taste_e){(int32_t)cat, (float)w, latent ? T_LATENT : T_KNOWN, 0};
+    s->tastes[s->ntastes++] =
+        (taste_e){(int32_t)cat, (float)w, latent ? T_LATENT : T_KNOWN, 0};
     c->ntaste++;
     return INDIV_OK;
 }
@@ -494,15 +505,18 @@ static int load_world_params(sim *s, indiv_error *err) {
     return rc;
 }
 
-/* ---- events ------------------------------------------------------------------------------ */
+/* ---- events
+ * ------------------------------------------------------------------------------ */
 
-static int emit(sim *s, const sconsumer *c, int64_t ts, size_t offer, int type, int channel,
-                double value) {
+static int emit(sim *s, const sconsumer *c, int64_t ts, size_t offer, int type,
+                int channel, double value) {
     sevent *e = vec_push(&s->events);
     if (!e)
         return INDIV_ENOMEM;
-    *e = (sevent){c->id, ts, offer == (size_t)-1 ? 0 : indiv_catalog_offer(s->cat, offer)->id,
-                  s->seq++, type, channel, 1, value};
+    *e = (sevent){
+        c->id,    ts,   offer == (size_t)-1 ? 0 : indiv_catalog_offer(s->cat, offer)->id,
+        s->seq++, type, channel,
+        1,        value};
     return INDIV_OK;
 }
 
@@ -521,15 +535,16 @@ static int flush_events(sim *s, indiv_error *err) {
     int rc = INDIV_OK;
     for (size_t k = 0; rc == INDIV_OK && k < s->events.n; k++) {
         const sevent *e = (const sevent *)s->events.data + k;
-        indiv_event ev = {e->consumer_id, e->ts, 0, e->offer_id, e->type, e->channel,
-                          e->quantity, e->value};
+        indiv_event ev = {e->consumer_id, e->ts,      0,           e->offer_id,
+                          e->type,        e->channel, e->quantity, e->value};
         rc = indiv_eventlog_add_event(s->log, &ev, err);
     }
     s->events.n = 0;
     return rc;
 }
 
-/* ---- organic behaviour --------------------------------------------------------------------- */
+/* ---- organic behaviour
+ * --------------------------------------------------------------------- */
 
 static double interval_days(const sconsumer *c, gsl_rng *r, double min_days) {
     double x = gsl_ran_gamma(r, c->shape, c->mean_days / c->shape);
@@ -539,8 +554,8 @@ static double interval_days(const sconsumer *c, gsl_rng *r, double min_days) {
 /* The generator's moments: the preferred hour (spread hour_sd) except for a share of
  * random hours (docs/worlds.md). */
 static int64_t at_moment(const sim *s, const sconsumer *c, gsl_rng *r, int64_t ts) {
-    int64_t day = ts - (ts % INDIV_SECONDS_PER_DAY + INDIV_SECONDS_PER_DAY) %
-                           INDIV_SECONDS_PER_DAY;
+    int64_t day =
+        ts - (ts % INDIV_SECONDS_PER_DAY + INDIV_SECONDS_PER_DAY) % INDIV_SECONDS_PER_DAY;
     double h = gsl_rng_uniform(r) < s->wp.p_random_hour
                    ? 24 * gsl_rng_uniform(r)
                    : c->pref_hour + 0.5 + gsl_ran_gaussian(r, s->wp.hour_sd);
@@ -624,10 +639,11 @@ static int organic_purchase(sim *s, sconsumer *c, gsl_rng *r, int64_t ts, int64_
         return INDIV_OK;
     unsigned views = gsl_ran_poisson(r, s->wp.views_per_purchase);
     for (unsigned v = 0; v < views; v++) {
-        int64_t vts = ts - (int64_t)(60 * gsl_ran_exponential(r, s->wp.view_lead_minutes)) - 1;
+        int64_t vts =
+            ts - (int64_t)(60 * gsl_ran_exponential(r, s->wp.view_lead_minutes)) - 1;
         size_t seen = pick_offer(s, r, (size_t)t->cat, vts);
-        if (seen != (size_t)-1 && vts >= from && emit(s, c, vts, seen, INDIV_EV_VIEW,
-                                                        INDIV_CH_WEB, 0) < 0)
+        if (seen != (size_t)-1 && vts >= from &&
+            emit(s, c, vts, seen, INDIV_EV_VIEW, INDIV_CH_WEB, 0) < 0)
             return INDIV_ENOMEM;
     }
     double price = indiv_catalog_offer(s->cat, offer)->price;
@@ -682,7 +698,8 @@ static void start_clocks(sim *s) {
     }
 }
 
-/* ---- policies ------------------------------------------------------------------------------ */
+/* ---- policies
+ * ------------------------------------------------------------------------------ */
 
 static int eligible(const sconsumer *c) {
     return c->has_truth && c->subscribed && (c->channels & INDIV_CH_CONTACTABLE);
@@ -695,8 +712,8 @@ static int first_channel(unsigned mask) {
     return INDIV_CH_EMAIL;
 }
 
-static int push_contact(sim *s, size_t ci, const int32_t *offers, const uint8_t *div, int n,
-                        int channel, int64_t send_at) {
+static int push_contact(sim *s, size_t ci, const int32_t *offers, const uint8_t *div,
+                        int n, int channel, int64_t send_at) {
     contact *k = vec_push(&s->contacts);
     if (!k)
         return INDIV_ENOMEM;
@@ -724,7 +741,9 @@ static int on_decision(void *ctx, const indiv_decision *d, const char *ext_id) {
         offers[k] = (int32_t)d->offers[k].offer;
         div[k] = d->offers[k].kind == INDIV_KIND_DIVERGENT;
     }
-    return push_contact(s, ci, offers, div, d->n_offers, d->channel, d->send_at) < 0 ? INDIV_ENOMEM : 0;
+    return push_contact(s, ci, offers, div, d->n_offers, d->channel, d->send_at) < 0
+               ? INDIV_ENOMEM
+               : 0;
 }
 
 static int build_profiles(sim *s, int64_t t, indiv_error *err) {
@@ -803,7 +822,8 @@ static int policy_random(sim *s, int64_t t, uint64_t round_seed, indiv_error *er
     for (size_t j = 0; j < s->noff; j++)
         if (indiv_catalog_valid_at(s->cat, j, t))
             valid[nv++] = j;
-    int k = s->p->policy_params.slots < (int)nv ? s->p->policy_params.slots : (int)nv, rc = 0;
+    int k = s->p->policy_params.slots < (int)nv ? s->p->policy_params.slots : (int)nv,
+        rc = 0;
     size_t pick[INDIV_SLOTS_MAX];
     int32_t offers[INDIV_SLOTS_MAX];
     for (size_t i = 0; rc == INDIV_OK && k > 0 && i < s->nc; i++) {
@@ -881,7 +901,8 @@ static int oracle_one(sim *s, size_t i, int64_t t) {
     }
     if (m == 0 || best < s->p->response.irrelevant_utility)
         return INDIV_OK;
-    return push_contact(s, i, offers, NULL, m, best_react_channel(c), next_pref_hour(c, t));
+    return push_contact(s, i, offers, NULL, m, best_react_channel(c),
+                        next_pref_hour(c, t));
 }
 
 static int policy_oracle(sim *s, int64_t t, indiv_error *err) {
@@ -892,7 +913,8 @@ static int policy_oracle(sim *s, int64_t t, indiv_error *err) {
     return rc < 0 ? indiv_error_set(err, rc, "out of memory") : rc;
 }
 
-/* ---- persona: k segments of profiles ------------------------------------------------------ */
+/* ---- persona: k segments of profiles
+ * ------------------------------------------------------ */
 
 /* Profiles' taste shares (rows of x, d wide) and their consumer indices. */
 typedef struct personas {
@@ -1062,7 +1084,8 @@ static int policy_persona(sim *s, int64_t t, uint64_t round_seed, indiv_error *e
     return rc;
 }
 
-/* ---- responses ------------------------------------------------------------------------------ */
+/* ---- responses
+ * ------------------------------------------------------------------------------ */
 
 static int right_moment(const sconsumer *c, int64_t ts, double window_hours) {
     int d = abs(indiv_time_hour(ts) - c->pref_hour);
@@ -1081,7 +1104,8 @@ static int fatigue_exit(sim *s, sconsumer *c, gsl_rng *r, int64_t ts, indiv_erro
     }
     c->subscribed = 0;
     s->m[INDIV_M_unsubscribes]++;
-    if (emit(s, c, ts + OPEN_DELAY, (size_t)-1, INDIV_EV_UNSUBSCRIBE, INDIV_CH_NONE, 0) < 0)
+    if (emit(s, c, ts + OPEN_DELAY, (size_t)-1, INDIV_EV_UNSUBSCRIBE, INDIV_CH_NONE, 0) <
+        0)
         return indiv_error_set(err, INDIV_ENOMEM, "out of memory");
     return indiv_eventlog_set_contact_consent(s->log, c->id, 0, ts + OPEN_DELAY, err);
 }
@@ -1090,8 +1114,9 @@ static int fatigue_exit(sim *s, sconsumer *c, gsl_rng *r, int64_t ts, indiv_erro
  * readiness factor, independently per offer). */
 static int convert(sim *s, sconsumer *c, const contact *k, gsl_rng *r, int *bought) {
     const indiv_response_params *rp = &s->p->response;
-    int recent = c->last_buy != INDIV_TS_NONE &&
-                 (double)(k->send_at - c->last_buy) < rp->ready_fraction * c->mean_days * DAY;
+    int recent =
+        c->last_buy != INDIV_TS_NONE &&
+        (double)(k->send_at - c->last_buy) < rp->ready_fraction * c->mean_days * DAY;
     for (int q = 0; q < k->n; q++) {
         taste_e *t;
         double u = utility(s, c, (size_t)k->offer[q], &t);
@@ -1126,7 +1151,8 @@ static int tally_contact(sim *s, const sconsumer *c, const contact *k) {
         double u = utility(s, c, (size_t)k->offer[q], &t);
         best = u > best ? u : best;
         s->offer_exposure[k->offer[q]]++;
-        s->m[INDIV_M_bubble_share] += t && (t->state == T_KNOWN || t->state == T_REVEALED);
+        s->m[INDIV_M_bubble_share] +=
+            t && (t->state == T_KNOWN || t->state == T_REVEALED);
         div |= k->divergent[q];
     }
     s->m[INDIV_M_divergent_share] += div;
@@ -1145,12 +1171,14 @@ static int respond(sim *s, const contact *k, uint64_t round_seed, indiv_error *e
     s->m[INDIV_M_irrelevant_share] += irrelevant;
     if (!c->active)
         return INDIV_OK; /* gone: the message is never read */
-    c->annoyance += rp->annoyance_per_contact + (irrelevant ? rp->annoyance_per_irrelevant : 0);
+    c->annoyance +=
+        rp->annoyance_per_contact + (irrelevant ? rp->annoyance_per_irrelevant : 0);
     double rate = k->channel >= 1 && k->channel <= 3 ? c->react[k->channel - 1] : 0;
-    double p_open = rate * (right_moment(c, k->send_at, rp->moment_window_hours)
-                                ? 1.0
-                                : rp->wrong_moment_factor) *
-                    exp(-rp->fatigue_open_effect * c->annoyance);
+    double p_open =
+        rate *
+        (right_moment(c, k->send_at, rp->moment_window_hours) ? 1.0
+                                                              : rp->wrong_moment_factor) *
+        exp(-rp->fatigue_open_effect * c->annoyance);
     int bought = 0, rc = INDIV_OK;
     if (gsl_rng_uniform(s->r) < p_open) {
         rc = emit(s, c, k->send_at + OPEN_DELAY, (size_t)k->offer[0], INDIV_EV_OPEN,
@@ -1158,15 +1186,16 @@ static int respond(sim *s, const contact *k, uint64_t round_seed, indiv_error *e
         if (rc == INDIV_OK)
             rc = convert(s, c, k, s->r, &bought);
         if (rc == INDIV_OK && !bought && irrelevant)
-            rc = emit(s, c, k->send_at + CLICK_DELAY, (size_t)k->offer[0], INDIV_EV_DISMISS,
-                      k->channel, 0);
+            rc = emit(s, c, k->send_at + CLICK_DELAY, (size_t)k->offer[0],
+                      INDIV_EV_DISMISS, k->channel, 0);
         if (rc < 0)
             return indiv_error_set(err, INDIV_ENOMEM, "out of memory");
     }
     return fatigue_exit(s, c, s->r, k->send_at, err);
 }
 
-/* ---- metrics --------------------------------------------------------------------------------- */
+/* ---- metrics
+ * --------------------------------------------------------------------------------- */
 
 /* Gini coefficient of non-negative values (sorted in place): G = Σ (2i − n − 1) x_i /
  * (n Σ x_i), i = 1..n (e.g. Damgaard & Weiner 2000). 0 when all are zero. */
@@ -1256,8 +1285,10 @@ static int finish_metrics(sim *s) {
     s->m[INDIV_M_exposure_gini] = gini(buf, s->noff);
     s->m[INDIV_M_coverage] = bought / (double)s->noff;
     s->m[INDIV_M_conversion_rate] = contacts ? s->m[INDIV_M_conversions] / contacts : 0;
-    s->m[INDIV_M_irrelevant_share] = contacts ? s->m[INDIV_M_irrelevant_share] / contacts : 0;
-    s->m[INDIV_M_divergent_share] = contacts ? s->m[INDIV_M_divergent_share] / contacts : 0;
+    s->m[INDIV_M_irrelevant_share] =
+        contacts ? s->m[INDIV_M_irrelevant_share] / contacts : 0;
+    s->m[INDIV_M_divergent_share] =
+        contacts ? s->m[INDIV_M_divergent_share] / contacts : 0;
     s->m[INDIV_M_bubble_share] = offered ? s->m[INDIV_M_bubble_share] / offered : 0;
     for (size_t i = 0; i < s->nc; i++)
         if (s->c[i].has_truth && s->c[i].active) {
@@ -1273,7 +1304,8 @@ static int finish_metrics(sim *s) {
     return INDIV_OK;
 }
 
-/* ---- the loop --------------------------------------------------------------------------------- */
+/* ---- the loop
+ * --------------------------------------------------------------------------------- */
 
 static double now_s(void) {
     struct timespec ts;
@@ -1293,11 +1325,21 @@ static int decide_round(sim *s, int64_t t, uint64_t round_seed, indiv_error *err
     double t1 = now_s();
     if (rc == INDIV_OK) {
         switch (pol) {
-        case INDIV_SIM_MASS: rc = policy_mass(s, t, err); break;
-        case INDIV_SIM_RANDOM: rc = policy_random(s, t, round_seed, err); break;
-        case INDIV_SIM_ORACLE: rc = policy_oracle(s, t, err); break;
-        case INDIV_SIM_PERSONA: rc = policy_persona(s, t, round_seed, err); break;
-        default: rc = policy_indiv(s, t, err); break;
+        case INDIV_SIM_MASS:
+            rc = policy_mass(s, t, err);
+            break;
+        case INDIV_SIM_RANDOM:
+            rc = policy_random(s, t, round_seed, err);
+            break;
+        case INDIV_SIM_ORACLE:
+            rc = policy_oracle(s, t, err);
+            break;
+        case INDIV_SIM_PERSONA:
+            rc = policy_persona(s, t, round_seed, err);
+            break;
+        default:
+            rc = policy_indiv(s, t, err);
+            break;
         }
     }
     s->seconds[INDIV_SIM_T_PROFILE] = t1 - t0;
@@ -1306,7 +1348,8 @@ static int decide_round(sim *s, int64_t t, uint64_t round_seed, indiv_error *err
 }
 
 /* Steps 1, 2 and 4: responses, organic purchases, latent drift, fatigue decay. */
-static int live_round(sim *s, int64_t t, int64_t end, uint64_t round_seed, indiv_error *err) {
+static int live_round(sim *s, int64_t t, int64_t end, uint64_t round_seed,
+                      indiv_error *err) {
     int rc = INDIV_OK;
     const contact *k = s->contacts.data;
     for (size_t q = 0; rc == INDIV_OK && q < s->contacts.n; q++)
@@ -1328,7 +1371,8 @@ static int live_round(sim *s, int64_t t, int64_t end, uint64_t round_seed, indiv
 static int run_round(sim *s, int round, int64_t t, indiv_round_metrics *out,
                      indiv_error *err) {
     int64_t end = t + (int64_t)llround(s->p->round_days * DAY);
-    uint64_t round_seed = indiv_rng_derive(s->p->seed, (uint64_t)round, INDIV_RNG_RESPONSE);
+    uint64_t round_seed =
+        indiv_rng_derive(s->p->seed, (uint64_t)round, INDIV_RNG_RESPONSE);
     memset(s->m, 0, sizeof s->m);
     memset(s->offer_exposure, 0, s->noff * sizeof *s->offer_exposure);
     memset(s->offer_bought, 0, s->noff);
@@ -1483,8 +1527,10 @@ int indiv_sim_run(const char *world_db, const char *work_db, const indiv_sim_par
     if (rc == INDIV_OK)
         rc = indiv_model_validate(m, err);
     if (rc == INDIV_OK && same_file(world_db, work_db))
-        rc = indiv_error_set(err, INDIV_EINVAL, "the work database must differ from the "
-                             "world (%s): the world is never changed", world_db);
+        rc = indiv_error_set(err, INDIV_EINVAL,
+                             "the work database must differ from the "
+                             "world (%s): the world is never changed",
+                             world_db);
     if (rc == INDIV_OK)
         rc = indiv_eventlog_copy(world_db, work_db, err);
     if (rc == INDIV_OK)
@@ -1506,7 +1552,8 @@ int indiv_sim_run(const char *world_db, const char *work_db, const indiv_sim_par
     return rc;
 }
 
-/* ---- aggregation ------------------------------------------------------------------------- */
+/* ---- aggregation
+ * ------------------------------------------------------------------------- */
 
 int indiv_sim_metric_is_count(int m) {
     switch (m) {
@@ -1517,8 +1564,10 @@ int indiv_sim_metric_is_count(int m) {
     case INDIV_M_unsubscribes:
     case INDIV_M_departures:
     case INDIV_M_leakage:
-    case INDIV_M_latent_revealed: return 1;
-    default: return 0;
+    case INDIV_M_latent_revealed:
+        return 1;
+    default:
+        return 0;
     }
 }
 

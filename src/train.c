@@ -29,12 +29,12 @@
 /* ALS defaults (docs/evaluation.md). Hu et al. use alpha = 40 on TV watching times;
  * purchase counts are far smaller numbers, and 10 did better on the validation tail of
  * the shipped sample. */
-#define DEF_DIMS 32
+#define DEF_DIMS       32
 #define DEF_ITERATIONS 15
-#define DEF_ALPHA 10.0
-#define DEF_LAMBDA 1.0
-#define DEF_INIT_SD 0.01
-#define DEF_THREADS 2
+#define DEF_ALPHA      10.0
+#define DEF_LAMBDA     1.0
+#define DEF_INIT_SD    0.01
+#define DEF_THREADS    2
 
 /* ---- sparse matrices --------------------------------------------------------------- */
 
@@ -115,16 +115,18 @@ int indiv_sparse_from_triplets(size_t rows, size_t cols, size_t n, const size_t 
     *out = NULL;
     for (size_t k = 0; k < n; k++)
         if (r[k] >= rows || c[k] >= cols || !isfinite(v[k]))
-            return indiv_error_set(err, INDIV_EINVAL,
-                                   "interaction %zu: (%zu, %zu) outside %zu × %zu, or not "
-                                   "finite",
-                                   k, r[k], c[k], rows, cols);
+            return indiv_error_set(
+                err, INDIV_EINVAL,
+                "interaction %zu: (%zu, %zu) outside %zu × %zu, or not "
+                "finite",
+                k, r[k], c[k], rows, cols);
     indiv_sparse *m = sparse_alloc(rows, cols, n);
     size_t *fill = malloc((rows + 1) * sizeof *fill);
     if (!m || !fill) {
         indiv_sparse_free(m);
         free(fill);
-        return indiv_error_set(err, INDIV_ENOMEM, "out of memory for %zu interactions", n);
+        return indiv_error_set(err, INDIV_ENOMEM, "out of memory for %zu interactions",
+                               n);
     }
     bucket_rows(m, n, r, c, v, fill);
     free(fill);
@@ -203,8 +205,8 @@ struct indiv_als {
     const indiv_sparse *r; /* consumers × offers */
     indiv_sparse *rt;      /* offers × consumers */
     indiv_als_params p;
-    double *x, *y;         /* rows × K, cols × K */
-    double *gram;          /* K × K */
+    double *x, *y; /* rows × K, cols × K */
+    double *gram;  /* K × K */
     struct ws ws[INDIV_TRAIN_THREADS_MAX];
     double last_sweep;
 };
@@ -270,8 +272,8 @@ static int als_alloc(indiv_als *a, indiv_error *err) {
     a->x = calloc(a->r->rows * k + 1, sizeof *a->x);
     a->y = calloc(a->r->cols * k + 1, sizeof *a->y);
     a->gram = calloc(k * k, sizeof *a->gram);
-    size_t zrows = longest_row(a->r) > longest_row(a->rt) ? longest_row(a->r)
-                                                          : longest_row(a->rt);
+    size_t zrows =
+        longest_row(a->r) > longest_row(a->rt) ? longest_row(a->r) : longest_row(a->rt);
     rc = a->x && a->y && a->gram ? INDIV_OK : INDIV_ENOMEM;
     for (int t = 0; rc == INDIV_OK && t < a->p.threads; t++)
         rc = ws_init(&a->ws[t], k, zrows);
@@ -335,7 +337,8 @@ static int solve_row(const struct half *h, struct ws *w, size_t u) {
     gsl_vector_set_zero(w->b);
     for (size_t j = 0; j < n; j++) {
         const double *yi = h->fixed + h->m->idx[from + j] * k;
-        double r = h->m->val[from + j], s = sqrt(h->p->alpha * r), c = 1 + h->p->alpha * r;
+        double r = h->m->val[from + j], s = sqrt(h->p->alpha * r),
+               c = 1 + h->p->alpha * r;
         for (size_t d = 0; d < k; d++) {
             w->z[j * k + d] = s * yi[d];
             w->b->data[d] += c * yi[d];
@@ -394,7 +397,8 @@ static int half_sweep(indiv_als *a, const struct half *h, indiv_error *err) {
     pthread_t tid[INDIV_TRAIN_THREADS_MAX];
     int started[INDIV_TRAIN_THREADS_MAX] = {0};
     if (rc != GSL_SUCCESS)
-        return indiv_error_set(err, INDIV_EINVAL, "ALS Gram matrix: %s", gsl_strerror(rc));
+        return indiv_error_set(err, INDIV_EINVAL, "ALS Gram matrix: %s",
+                               gsl_strerror(rc));
     split_rows(h->m, a->p.dims, nt, bounds);
     for (int t = 0; t < nt; t++) {
         jobs[t] = (struct job){h, &a->ws[t], bounds[t], bounds[t + 1], 0};
@@ -503,7 +507,8 @@ int indiv_als_whiten(const indiv_als *a, double lambda, double *f, indiv_error *
                             &F.matrix); /* F L^T = Y */
     gsl_matrix_free(l);
     if (rc != GSL_SUCCESS)
-        return indiv_error_set(err, INDIV_EINVAL, "whitening failed: %s", gsl_strerror(rc));
+        return indiv_error_set(err, INDIV_EINVAL, "whitening failed: %s",
+                               gsl_strerror(rc));
     return INDIV_OK;
 }
 
@@ -623,10 +628,18 @@ int indiv_logit_fit(const double *x, const double *y, const double *w, size_t n,
                     indiv_logit_stats *st, indiv_error *err) {
     if (n == 0 || p == 0 || !(ridge >= 0) || max_iter < 1 || !(tol > 0))
         return indiv_error_set(err, INDIV_EINVAL, "logistic fit: bad arguments");
-    struct logit_ws s = {x, y, w, n, p, ridge, malloc(n * sizeof(double)),
+    struct logit_ws s = {x,
+                         y,
+                         w,
+                         n,
+                         p,
+                         ridge,
+                         malloc(n * sizeof(double)),
                          malloc((n > p ? n : p) * sizeof(double)),
-                         malloc(n * p * sizeof(double)), gsl_matrix_alloc(p, p),
-                         gsl_vector_alloc(p), gsl_vector_alloc(p)};
+                         malloc(n * p * sizeof(double)),
+                         gsl_matrix_alloc(p, p),
+                         gsl_vector_alloc(p),
+                         gsl_vector_alloc(p)};
     indiv_logit_stats local = {0};
     int rc = s.eta && s.v && s.xs && s.h && s.g && s.delta ? GSL_SUCCESS : GSL_ENOMEM;
     memset(beta, 0, p * sizeof *beta);

@@ -35,16 +35,17 @@
 #include "indiv/timeutil.h"
 
 /* Defaults (docs/evaluation.md). */
-#define DEF_HOLDOUT_DAYS 14.0
-#define DEF_NEGATIVES 50
-#define DEF_RIDGE 1e-3
-#define DEF_K 10
+#define DEF_HOLDOUT_DAYS  14.0
+#define DEF_NEGATIVES     50
+#define DEF_RIDGE         1e-3
+#define DEF_K             10
 #define DEF_REACTION_DAYS 7.0
 #define DEF_POP_HALF_LIFE 30.0
 /* Newton iterations and coefficient tolerance of the logistic fits. */
 #define LOGIT_MAX_ITER 50
-#define LOGIT_TOL 1e-8
-/* Features of an example: 1 (intercept), then the model terms in indiv_model_term order. */
+#define LOGIT_TOL      1e-8
+/* Features of an example: 1 (intercept), then the model terms in indiv_model_term order.
+ */
 #define NFEAT (1 + INDIV_TERM_COUNT)
 /* Consumers scored per block (one dgemm each), as in the decision run. */
 #define BLOCK 256
@@ -67,15 +68,17 @@ void indiv_train_params_init(indiv_train_params *p) {
 
 static int validate(const indiv_train_params *p, indiv_error *err) {
     if (!p->id || !*p->id || strlen(p->id) >= INDIV_MODEL_ID_MAX)
-        return indiv_error_set(err, INDIV_EINVAL, "a model id (1 to %d bytes) is required",
+        return indiv_error_set(err, INDIV_EINVAL,
+                               "a model id (1 to %d bytes) is required",
                                INDIV_MODEL_ID_MAX - 1);
     if (p->as_of == INT64_MAX || p->as_of == INT64_MIN)
         return indiv_error_set(err, INDIV_EINVAL, "training needs an as-of time");
     if (!(p->holdout_days > 0) || !(p->reaction_days > 0) || p->negatives < 1 ||
         !(p->ridge >= 0) || p->k < 1 || !(p->popularity_half_life_days > 0))
-        return indiv_error_set(err, INDIV_EINVAL,
-                               "holdout, reaction days and popularity half-life must be > "
-                               "0, negatives and k >= 1, ridge >= 0");
+        return indiv_error_set(
+            err, INDIV_EINVAL,
+            "holdout, reaction days and popularity half-life must be > "
+            "0, negatives and k >= 1, ridge >= 0");
     int rc = indiv_als_params_validate(&p->als, err);
     return rc < 0 ? rc : indiv_profile_params_validate(&p->profile, err);
 }
@@ -115,7 +118,8 @@ static int grow(void **p, size_t *cap, size_t need, size_t size) {
     return INDIV_OK;
 }
 
-/* Appends a row of the entries of val[] (indexed by idx[0..n), ascending) that are > 0. */
+/* Appends a row of the entries of val[] (indexed by idx[0..n), ascending) that are > 0.
+ */
 static int csr_push(struct csr *c, const size_t *idx, const double *val, size_t n) {
     indiv_sparse *m = c->m;
     size_t ptr_cap = c->rows_cap + 1, idx_cap = c->cap, val_cap = c->cap;
@@ -148,8 +152,8 @@ struct contact {
 /* Everything the pass over the events gives, plus one consumer's accumulator. */
 struct data {
     size_t n_offers;
-    int64_t *ids;           /* row -> consumer id (consenting consumers, id order) */
-    unsigned char *known;   /* row had an event before the tail */
+    int64_t *ids;         /* row -> consumer id (consenting consumers, id order) */
+    unsigned char *known; /* row had an event before the tail */
     size_t n_rows, ids_cap;
     struct csr before, all, tail; /* tail: offers bought in the tail, value 1 */
     struct contact *contacts;
@@ -202,7 +206,8 @@ static void data_free(struct data *d) {
     indiv_sparse_free(d->tail.m);
 }
 
-/* FNV-1a 64 (Fowler, Noll, Vo) over the bytes of every event read: the data fingerprint. */
+/* FNV-1a 64 (Fowler, Noll, Vo) over the bytes of every event read: the data fingerprint.
+ */
 static void hash_bytes(struct data *d, const void *p, size_t n) {
     const unsigned char *b = p;
     for (size_t i = 0; i < n; i++)
@@ -273,7 +278,8 @@ static int add_contact_event(struct data *d, const indiv_event *ev, size_t offer
                       sizeof *d->contacts);
         if (rc < 0)
             return rc;
-        d->contacts[d->n_contacts] = (struct contact){d->n_rows - 1, offer, ev->ts, ch, 0};
+        d->contacts[d->n_contacts] =
+            (struct contact){d->n_rows - 1, offer, ev->ts, ch, 0};
         d->pending[ch] = d->n_contacts++;
     } else if ((ev->type == INDIV_EV_OPEN || ev->type == INDIV_EV_CLICK) &&
                d->pending[ch] != SIZE_MAX) {
@@ -284,15 +290,16 @@ static int add_contact_event(struct data *d, const indiv_event *ev, size_t offer
     return INDIV_OK;
 }
 
-static int add_event(struct data *d, const indiv_catalog *cat, const indiv_train_params *p,
-                     int64_t t_tail, const indiv_event *ev) {
+static int add_event(struct data *d, const indiv_catalog *cat,
+                     const indiv_train_params *p, int64_t t_tail, const indiv_event *ev) {
     size_t i = 0;
     int has = ev->offer_id > 0 && indiv_catalog_index(cat, ev->offer_id, &i) == INDIV_OK;
     int tail = ev->ts >= t_tail;
     d->events++;
     hash_event(d, ev);
     d->known[d->n_rows - 1] |= !tail;
-    double w = ev->type >= 1 && ev->type <= INDIV_EV_MAX ? p->profile.type_weight[ev->type] : 0;
+    double w =
+        ev->type >= 1 && ev->type <= INDIV_EV_MAX ? p->profile.type_weight[ev->type] : 0;
     if (has && w != 0) { /* interaction strength: the taste weights of event types */
         touch(d, i);
         d->acc_all[i] += w;
@@ -372,7 +379,7 @@ struct run {
     indiv_catalog *cat;
     struct data d;
     indiv_rhythm_prior prior;
-    unsigned char *valid;    /* offers valid at the start of the tail */
+    unsigned char *valid; /* offers valid at the start of the tail */
     size_t *valid_list, n_valid;
     struct examples ex;
     struct validation val;
@@ -413,7 +420,8 @@ static size_t nonzero_rows(const indiv_sparse *m) {
     return n;
 }
 
-static size_t nonzero_cols(const indiv_sparse *m, unsigned char *seen /* cols, zeroed */) {
+static size_t nonzero_cols(const indiv_sparse *m,
+                           unsigned char *seen /* cols, zeroed */) {
     size_t n = 0;
     for (size_t e = 0; e < m->nnz; e++)
         if (!seen[m->idx[e]]) {
@@ -432,14 +440,16 @@ static int check_enough(struct run *r, indiv_error *err) {
     r->offers_tail = nonzero_cols(r->d.before.m, seen);
     free(seen);
     indiv_time_format(r->t_tail, t);
-    if (r->consumers_tail < INDIV_TRAIN_MIN_CONSUMERS || r->offers_tail < INDIV_TRAIN_MIN_OFFERS)
-        return indiv_error_set(err, INDIV_EINVAL,
-                               "the log is too small to learn from: %zu consumers (with "
-                               "profiling consent) and %zu offers have interactions before "
-                               "%s, the start of the %g-day held-back tail; at least %d and "
-                               "%d are needed",
-                               r->consumers_tail, r->offers_tail, t, r->p->holdout_days,
-                               INDIV_TRAIN_MIN_CONSUMERS, INDIV_TRAIN_MIN_OFFERS);
+    if (r->consumers_tail < INDIV_TRAIN_MIN_CONSUMERS ||
+        r->offers_tail < INDIV_TRAIN_MIN_OFFERS)
+        return indiv_error_set(
+            err, INDIV_EINVAL,
+            "the log is too small to learn from: %zu consumers (with "
+            "profiling consent) and %zu offers have interactions before "
+            "%s, the start of the %g-day held-back tail; at least %d and "
+            "%d are needed",
+            r->consumers_tail, r->offers_tail, t, r->p->holdout_days,
+            INDIV_TRAIN_MIN_CONSUMERS, INDIV_TRAIN_MIN_OFFERS);
     return INDIV_OK;
 }
 
@@ -467,7 +477,8 @@ static int factorise(struct run *r, const indiv_sparse *m, const char *stage, do
 
 /* The model the examples are scored with: every weight 1 and no intercept, so that the
  * scorer's terms are the raw features; with beta, the fitted model. */
-static void feature_model(const indiv_train_params *p, const double *beta, indiv_model *m) {
+static void feature_model(const indiv_train_params *p, const double *beta,
+                          indiv_model *m) {
     memset(m, 0, sizeof *m);
     snprintf(m->id, sizeof m->id, "%s", p->id);
     snprintf(m->feature_space, sizeof m->feature_space, "embedding");
@@ -575,7 +586,8 @@ static int pass_scan(struct pass *ps, const char *stage, indiv_error *err) {
     indiv_consumer_row row;
     indiv_profile_row prow;
     int has, rc = indiv_eventlog_consumer_scan(ps->r->snap, &cur, err);
-    while (rc >= 0 && (rc = indiv_consumer_cursor_next(cur, &row, &prow, &has, err)) == 1) {
+    while (rc >= 0 &&
+           (rc = indiv_consumer_cursor_next(cur, &row, &prow, &has, err)) == 1) {
         size_t before = ps->done;
         rc = has ? pass_take(ps, &row, &prow, err) : INDIV_OK;
         if (ps->done != before)
@@ -658,7 +670,8 @@ static void features(const struct pass *ps, size_t slot, size_t j, double *x) {
 }
 
 /* A valid offer the consumer did not buy in the tail, uniformly. */
-static size_t draw_negative(gsl_rng *g, const struct run *r, const size_t *pos, size_t npos) {
+static size_t draw_negative(gsl_rng *g, const struct run *r, const size_t *pos,
+                            size_t npos) {
     for (int t = 0;; t++) {
         size_t j = r->valid_list[gsl_rng_uniform_int(g, r->n_valid)];
         if (!bsearch(&j, pos, npos, sizeof *pos, cmp_size) || t == MAX_REDRAWS)
@@ -684,7 +697,8 @@ static int purchase_examples(struct pass *ps, size_t slot) {
     if (r->n_valid <= pos_valid)
         return rc;
     double w = (double)(r->n_valid - pos_valid) / r->p->negatives;
-    indiv_rng_reseed(ps->rng, r->p->als.seed, (uint64_t)ps->ids[slot], INDIV_RNG_TRAIN_SAMPLE);
+    indiv_rng_reseed(ps->rng, r->p->als.seed, (uint64_t)ps->ids[slot],
+                     INDIV_RNG_TRAIN_SAMPLE);
     for (int k = 0; k < r->p->negatives && rc == INDIV_OK; k++) {
         features(ps, slot, draw_negative(ps->rng, r, tail->idx + from, npos), x);
         rc = add_example(&ps->r->ex, x, 0, w, ps->half[slot]);
@@ -719,8 +733,8 @@ static int collect_examples(struct run *r, indiv_error *err) {
     indiv_model fm;
     feature_model(r->p, NULL, &fm);
     r->from_contacts = r->d.n_contacts >= INDIV_TRAIN_MIN_CONTACTS;
-    int rc = pass_run(r, &fm, r->from_contacts ? contact_examples : purchase_examples, NULL,
-                      "examples", err);
+    int rc = pass_run(r, &fm, r->from_contacts ? contact_examples : purchase_examples,
+                      NULL, "examples", err);
     char t[INDIV_ISO_LEN];
     if (rc == INDIV_OK && r->ex.positives < INDIV_TRAIN_MIN_POSITIVES)
         rc = indiv_error_set(err, INDIV_EINVAL,
@@ -857,7 +871,8 @@ static int final_embedding(struct run *r, indiv_model *m, indiv_error *err) {
         if (!seen[j])
             continue;
         memcpy(m->embedding->vectors + used * k, f + j * k, k * sizeof *f);
-        if (!(m->embedding->offer_ids[used++] = strdup(indiv_catalog_offer(r->cat, j)->ext_id)))
+        if (!(m->embedding->offer_ids[used++] =
+                  strdup(indiv_catalog_offer(r->cat, j)->ext_id)))
             rc = indiv_error_set(err, INDIV_ENOMEM, "out of memory");
     }
     if (rc == INDIV_OK)
@@ -896,7 +911,8 @@ static json_t *validation_json(const struct run *r) {
                           "indiv", topk_json(v->indiv, v->consumers), "popularity",
                           topk_json(v->pop, v->consumers), "propensity_examples",
                           (json_int_t)v->examples, "propensity_log_loss", v->log_loss);
-    json_object_set_new(j, "propensity_auc", v->has_auc ? json_real(v->auc) : json_null());
+    json_object_set_new(j, "propensity_auc",
+                        v->has_auc ? json_real(v->auc) : json_null());
     return j;
 }
 
@@ -905,13 +921,12 @@ static json_t *fit_json(const struct run *r) {
     json_object_set_new(se, "intercept", json_real(r->se[0]));
     for (int t = 0; t < INDIV_TERM_COUNT; t++)
         json_object_set_new(se, indiv_model_term_name(t), json_real(r->se[1 + t]));
-    return json_pack("{s:s, s:I, s:I, s:i, s:b, s:f, s:o}", "labels",
-                     r->from_contacts ? "contacts answered in the tail"
-                                      : "offers bought in the tail",
-                     "examples", (json_int_t)r->ex.n, "positives", (json_int_t)r->ex.positives,
-                     "iterations", r->fit_stats.iterations, "converged",
-                     r->fit_stats.converged, "deviance", r->fit_stats.deviance,
-                     "standard_errors", se);
+    return json_pack(
+        "{s:s, s:I, s:I, s:i, s:b, s:f, s:o}", "labels",
+        r->from_contacts ? "contacts answered in the tail" : "offers bought in the tail",
+        "examples", (json_int_t)r->ex.n, "positives", (json_int_t)r->ex.positives,
+        "iterations", r->fit_stats.iterations, "converged", r->fit_stats.converged,
+        "deviance", r->fit_stats.deviance, "standard_errors", se);
 }
 
 static json_t *data_json(const struct run *r) {
@@ -928,18 +943,19 @@ static json_t *data_json(const struct run *r) {
 }
 
 /* The provenance object: data, times, parameters, seed, fits and validation. */
-static int set_provenance(struct run *r, indiv_model *m, double seconds, indiv_error *err) {
-    json_t *j = json_pack("{s:s, s:o, s:o, s:o, s:o, s:I, s:s?, s:f, s:{s:f, s:f, s:f}, "
-                          "s:o, s:o}",
-                          "tool", "indiv train", "data", data_json(r), "as_of",
-                          iso(r->p->as_of), "holdout_from", iso(r->t_tail), "parameters",
-                          params_json(r->p), "seed", (json_int_t)r->p->als.seed,
-                          "trained_at", r->p->trained_at, "training_seconds", seconds,
-                          "als", "loss", r->loss, "loss_before_tail", r->loss_tail,
-                          "seconds_per_sweep", r->sweep_seconds, "propensity_fit",
-                          fit_json(r), "validation", validation_json(r));
-    char *txt = j ? json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS | JSON_REAL_PRECISION(17))
-                  : NULL;
+static int set_provenance(struct run *r, indiv_model *m, double seconds,
+                          indiv_error *err) {
+    json_t *j =
+        json_pack("{s:s, s:o, s:o, s:o, s:o, s:I, s:s?, s:f, s:{s:f, s:f, s:f}, "
+                  "s:o, s:o}",
+                  "tool", "indiv train", "data", data_json(r), "as_of", iso(r->p->as_of),
+                  "holdout_from", iso(r->t_tail), "parameters", params_json(r->p), "seed",
+                  (json_int_t)r->p->als.seed, "trained_at", r->p->trained_at,
+                  "training_seconds", seconds, "als", "loss", r->loss, "loss_before_tail",
+                  r->loss_tail, "seconds_per_sweep", r->sweep_seconds, "propensity_fit",
+                  fit_json(r), "validation", validation_json(r));
+    char *txt =
+        j ? json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS | JSON_REAL_PRECISION(17)) : NULL;
     json_decref(j);
     int rc = txt ? indiv_model_set_provenance(m, txt, err)
                  : indiv_error_set(err, INDIV_ENOMEM, "out of memory");

@@ -15,8 +15,9 @@
 static char *dir;
 
 /* A small generated world with a split at day 90 of 120. */
-#define GEN "\"$INDIV\" generate --db '%s/w.db' --consumers 300 --offers 80 --categories 8 " \
-            "--days 120 --seed 3 >/dev/null"
+#define GEN                                                                              \
+    "\"$INDIV\" generate --db '%s/w.db' --consumers 300 --offers 80 --categories 8 "     \
+    "--days 120 --seed 3 >/dev/null"
 #define SPLIT "2024-03-31"
 
 static void setup(void) {
@@ -39,7 +40,8 @@ static size_t count_lines(const char *s) {
 Test(cli_evaluate, help_goes_to_stdout_and_exits_0) {
     tu_run r;
     cr_assert_eq(tu_sh(&r, "\"$INDIV\" evaluate --help"), 0);
-    cr_assert(strstr(r.out, "usage: indiv evaluate --db FILE --split-at TIME"), "%s", r.out);
+    cr_assert(strstr(r.out, "usage: indiv evaluate --db FILE --split-at TIME"), "%s",
+              r.out);
     cr_assert(strstr(r.out, "--threshold"), "policy flags are documented");
     tu_run_free(&r);
     cr_assert_eq(tu_sh(&r, "\"$INDIV\" train --help"), 0);
@@ -55,18 +57,23 @@ Test(cli_evaluate, usage_errors_exit_2_and_name_the_option) {
         const char *args, *msg;
     } cases[] = {
         {"evaluate --db x.db", "--split-at TIME are required"},
-        {"evaluate --db x.db --split-at yesterday", "--split-at: 'yesterday' is not a time"},
-        {"evaluate --db x.db --split-at 2011-02-01 --until 2011-01-01", "--until must be after"},
+        {"evaluate --db x.db --split-at yesterday",
+         "--split-at: 'yesterday' is not a time"},
+        {"evaluate --db x.db --split-at 2011-02-01 --until 2011-01-01",
+         "--until must be after"},
         {"evaluate --db x.db --split-at 2011-02-01 --k 0", "--k: 0 is out of range"},
-        {"evaluate --db x.db --split-at 2011-02-01 --taus 0.1,2", "--taus: 2 is out of range"},
-        {"evaluate --db x.db --split-at 2011-02-01 --bogus", "unknown or incomplete option"},
+        {"evaluate --db x.db --split-at 2011-02-01 --taus 0.1,2",
+         "--taus: 2 is out of range"},
+        {"evaluate --db x.db --split-at 2011-02-01 --bogus",
+         "unknown or incomplete option"},
         {"train --db x.db", "--db FILE and --out FILE are required"},
         {"train --db x.db --out m.json --dims 0", "--dims: 0 is out of range"},
         {"train --db x.db --out m.json extra", "unexpected argument 'extra'"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         tu_run r;
-        cr_assert_eq(tu_sh(&r, "\"$INDIV\" %s", cases[i].args), 2, "case %zu: %s", i, r.err);
+        cr_assert_eq(tu_sh(&r, "\"$INDIV\" %s", cases[i].args), 2, "case %zu: %s", i,
+                     r.err);
         cr_assert(strncmp(r.err, "indiv ", 6) == 0, "case %zu: %s", i, r.err);
         cr_assert(strstr(r.err, cases[i].msg), "case %zu: '%s' lacks '%s'", i, r.err,
                   cases[i].msg);
@@ -76,16 +83,18 @@ Test(cli_evaluate, usage_errors_exit_2_and_name_the_option) {
 
 Test(cli_evaluate, train_then_evaluate_writes_every_file_and_prints_the_tables) {
     tu_run r;
-    cr_assert_eq(tu_sh(&r, GEN " && \"$INDIV\" train --db '%s/w.db' --out '%s/m.json' "
+    cr_assert_eq(tu_sh(&r,
+                       GEN " && \"$INDIV\" train --db '%s/w.db' --out '%s/m.json' "
                            "--as-of " SPLIT " --dims 8 --iterations 5",
                        dir, dir, dir),
                  0, "%s", r.err);
     cr_assert(strstr(r.err, "indiv train: model m (embedding, d = 8"), "%s", r.err);
     tu_run_free(&r);
-    cr_assert_eq(tu_sh(&r, "\"$INDIV\" evaluate --db '%s/w.db' --split-at " SPLIT
-                           " --until 2024-04-20 --model '%s/m.json' --json '%s/e.json' "
-                           "--csv '%s/e.csv' --curve '%s/c.csv' --taus 0,0.05,0.5 "
-                           "--threshold 0.05",
+    cr_assert_eq(tu_sh(&r,
+                       "\"$INDIV\" evaluate --db '%s/w.db' --split-at " SPLIT
+                       " --until 2024-04-20 --model '%s/m.json' --json '%s/e.json' "
+                       "--csv '%s/e.csv' --curve '%s/c.csv' --taus 0,0.05,0.5 "
+                       "--threshold 0.05",
                        dir, dir, dir, dir, dir),
                  0, "%s", r.err);
     cr_assert(strstr(r.out, "ranking, every purchase counts"), "%s", r.out);
@@ -98,10 +107,12 @@ Test(cli_evaluate, train_then_evaluate_writes_every_file_and_prints_the_tables) 
     json_t *j = json_loads(js, 0, NULL);
     cr_assert_not_null(j, "%s is not JSON", p);
     const char *cmd = json_string_value(json_object_get(j, "command"));
-    cr_assert(cmd && strstr(cmd, "indiv evaluate --db") && strstr(cmd, "--threshold 0.05"),
+    cr_assert(cmd && strstr(cmd, "indiv evaluate --db") &&
+                  strstr(cmd, "--threshold 0.05"),
               "%s", cmd);
     json_t *model = json_object_get(j, "model");
-    cr_assert_str_eq(json_string_value(json_object_get(model, "feature_space")), "embedding");
+    cr_assert_str_eq(json_string_value(json_object_get(model, "feature_space")),
+                     "embedding");
     cr_assert(json_is_object(json_object_get(model, "provenance")));
     cr_assert_eq(json_array_size(json_object_get(j, "curve")), 3);
     json_decref(j);
@@ -116,9 +127,10 @@ Test(cli_evaluate, train_then_evaluate_writes_every_file_and_prints_the_tables) 
     cr_assert_eq(count_lines(js), 4, "%s", js);
     free(js), free(p);
     /* the same command again gives the same bytes (no timing in the files) */
-    cr_assert_eq(tu_sh(&r, "\"$INDIV\" evaluate --db '%s/w.db' --split-at " SPLIT
-                           " --until 2024-04-20 --model '%s/m.json' --json '%s/e2.json' "
-                           "--csv '%s/e2.csv' --taus 0,0.05,0.5 --threshold 0.05 >/dev/null",
+    cr_assert_eq(tu_sh(&r,
+                       "\"$INDIV\" evaluate --db '%s/w.db' --split-at " SPLIT
+                       " --until 2024-04-20 --model '%s/m.json' --json '%s/e2.json' "
+                       "--csv '%s/e2.csv' --taus 0,0.05,0.5 --threshold 0.05 >/dev/null",
                        dir, dir, dir, dir),
                  0, "%s", r.err);
     tu_run_free(&r);
@@ -138,38 +150,45 @@ Test(cli_evaluate, train_then_evaluate_writes_every_file_and_prints_the_tables) 
 Test(cli_evaluate, failures_exit_1_and_say_why) {
     tu_run r;
     /* a model trained after the split */
-    cr_assert_eq(tu_sh(&r, GEN " && \"$INDIV\" train --db '%s/w.db' --out '%s/late.json' "
-                           "--dims 4 --iterations 2 2>/dev/null && \"$INDIV\" evaluate --db "
-                           "'%s/w.db' --split-at " SPLIT " --model '%s/late.json'",
+    cr_assert_eq(tu_sh(&r,
+                       GEN
+                       " && \"$INDIV\" train --db '%s/w.db' --out '%s/late.json' "
+                       "--dims 4 --iterations 2 2>/dev/null && \"$INDIV\" evaluate --db "
+                       "'%s/w.db' --split-at " SPLIT " --model '%s/late.json'",
                        dir, dir, dir, dir, dir),
                  1, "%s", r.err);
-    cr_assert(strstr(r.err, "indiv evaluate: model late was trained on events before"), "%s",
-              r.err);
+    cr_assert(strstr(r.err, "indiv evaluate: model late was trained on events before"),
+              "%s", r.err);
     tu_run_free(&r);
     /* a log too small to learn from */
-    cr_assert_eq(tu_sh(&r, "\"$INDIV\" generate --db '%s/tiny.db' --consumers 10 --offers 20 "
-                           "--categories 4 --days 60 >/dev/null && \"$INDIV\" train --db "
-                           "'%s/tiny.db' --out '%s/t.json'",
+    cr_assert_eq(tu_sh(&r,
+                       "\"$INDIV\" generate --db '%s/tiny.db' --consumers 10 --offers 20 "
+                       "--categories 4 --days 60 >/dev/null && \"$INDIV\" train --db "
+                       "'%s/tiny.db' --out '%s/t.json'",
                        dir, dir, dir),
                  1, "%s", r.err);
-    cr_assert(strstr(r.err, "indiv train: the log is too small to learn from"), "%s", r.err);
+    cr_assert(strstr(r.err, "indiv train: the log is too small to learn from"), "%s",
+              r.err);
     char *t = tu_path(dir, "t.json");
     cr_assert_null(tu_read(t, NULL), "no model may be left behind");
     free(t);
     tu_run_free(&r);
     /* a missing database */
-    cr_assert_eq(tu_sh(&r, "\"$INDIV\" evaluate --db '%s/none.db' --split-at " SPLIT, dir), 1);
+    cr_assert_eq(
+        tu_sh(&r, "\"$INDIV\" evaluate --db '%s/none.db' --split-at " SPLIT, dir), 1);
     cr_assert(strstr(r.err, "no such database"), "%s", r.err);
     tu_run_free(&r);
 }
 
 Test(cli_evaluate, profile_and_decide_use_the_model_embedding_together) {
     tu_run r;
-    cr_assert_eq(tu_sh(&r, GEN " && \"$INDIV\" train --db '%s/w.db' --out '%s/m.json' "
-                           "--as-of " SPLIT " --dims 8 --iterations 4 2>/dev/null && "
-                           "\"$INDIV\" profile --db '%s/w.db' --as-of " SPLIT
-                           " --model '%s/m.json' && \"$INDIV\" decide --db '%s/w.db' --out "
-                           "'%s/d.jsonl' --model '%s/m.json' --threshold 0.01",
+    cr_assert_eq(tu_sh(&r,
+                       GEN
+                       " && \"$INDIV\" train --db '%s/w.db' --out '%s/m.json' "
+                       "--as-of " SPLIT " --dims 8 --iterations 4 2>/dev/null && "
+                       "\"$INDIV\" profile --db '%s/w.db' --as-of " SPLIT
+                       " --model '%s/m.json' && \"$INDIV\" decide --db '%s/w.db' --out "
+                       "'%s/d.jsonl' --model '%s/m.json' --threshold 0.01",
                        dir, dir, dir, dir, dir, dir, dir, dir),
                  0, "%s", r.err);
     cr_assert(strstr(r.err, "feature space 'embedding:m' (d = 8)"), "%s", r.err);
@@ -177,14 +196,17 @@ Test(cli_evaluate, profile_and_decide_use_the_model_embedding_together) {
     tu_run_free(&r);
     char *p = tu_path(dir, "d.jsonl"), *d = tu_read(p, NULL);
     cr_assert(d && strstr(d, "\"model\":\"m\""), "decisions carry the model id");
-    cr_assert(strstr(d, "\"action\":\"contact\""), "some consumer is contacted at τ 0.01");
+    cr_assert(strstr(d, "\"action\":\"contact\""),
+              "some consumer is contacted at τ 0.01");
     free(d), free(p);
     /* decide with the embedding model on category profiles: refused, not ignored */
-    cr_assert_eq(tu_sh(&r, "\"$INDIV\" profile --db '%s/w.db' --as-of " SPLIT
-                           " 2>/dev/null && \"$INDIV\" decide --db '%s/w.db' --out "
-                           "'%s/d2.jsonl' --model '%s/m.json'",
+    cr_assert_eq(tu_sh(&r,
+                       "\"$INDIV\" profile --db '%s/w.db' --as-of " SPLIT
+                       " 2>/dev/null && \"$INDIV\" decide --db '%s/w.db' --out "
+                       "'%s/d2.jsonl' --model '%s/m.json'",
                        dir, dir, dir, dir),
                  1, "%s", r.err);
-    cr_assert(strstr(r.err, "profiles were built in feature space 'category'"), "%s", r.err);
+    cr_assert(strstr(r.err, "profiles were built in feature space 'category'"), "%s",
+              r.err);
     tu_run_free(&r);
 }

@@ -133,7 +133,8 @@ Test(csv, gzip_and_plain_have_the_same_fingerprint) {
     cr_assert_eq(fp[0], fp[1]);
     /* FNV-1a 64 of "x,y\n1,2\n", computed independently with python3:
      * h=0xcbf29ce484222325; for b in b"x,y\n1,2\n": h=((h^b)*0x100000001b3)%2**64 */
-    cr_assert_eq(fp[0], 0x894cdc679ed13de3ULL, "fingerprint %llx", (unsigned long long)fp[0]);
+    cr_assert_eq(fp[0], 0x894cdc679ed13de3ULL, "fingerprint %llx",
+                 (unsigned long long)fp[0]);
     free(gz);
     free(p);
     tu_rmtree(dir);

@@ -20,9 +20,9 @@
 #include "indiv/timeutil.h"
 #include "testutil.h"
 
-#define EPS 1e-12
-#define DAY INDIV_SECONDS_PER_DAY
-#define SPLIT 1296518400       /* 2011-02-01T00:00:00Z */
+#define EPS   1e-12
+#define DAY   INDIV_SECONDS_PER_DAY
+#define SPLIT 1296518400         /* 2011-02-01T00:00:00Z */
 #define UNTIL (SPLIT + 28 * DAY) /* 2011-03-01 */
 
 static char *dir;
@@ -55,8 +55,13 @@ static int64_t offer(indiv_eventlog *log, const char *id, const char *cat) {
 }
 
 static void buy(indiv_eventlog *log, int64_t c, int64_t o, int64_t ts) {
-    indiv_event ev = {.consumer_id = c, .ts = ts, .offer_id = o, .type = INDIV_EV_PURCHASE,
-                      .channel = INDIV_CH_WEB, .quantity = 1, .value = 10};
+    indiv_event ev = {.consumer_id = c,
+                      .ts = ts,
+                      .offer_id = o,
+                      .type = INDIV_EV_PURCHASE,
+                      .channel = INDIV_CH_WEB,
+                      .quantity = 1,
+                      .value = 10};
     cr_assert_eq(indiv_eventlog_add_event(log, &ev, NULL), 0);
 }
 
@@ -68,8 +73,8 @@ static char *hand_log(void) {
     indiv_eventlog *log;
     cr_assert_eq(indiv_eventlog_open(path, INDIV_EVENTLOG_CREATE, &log, NULL), 0);
     cr_assert_eq(indiv_eventlog_begin(log, NULL), 0);
-    int64_t o1 = offer(log, "o1", "A"), o2 = offer(log, "o2", "A"), o3 = offer(log, "o3", "B"),
-            o4 = offer(log, "o4", "B");
+    int64_t o1 = offer(log, "o1", "A"), o2 = offer(log, "o2", "A"),
+            o3 = offer(log, "o3", "B"), o4 = offer(log, "o4", "B");
     int64_t c1 = consumer(log, "c1", 1), c2 = consumer(log, "c2", 1),
             c3 = consumer(log, "c3", 1), c4 = consumer(log, "c4", 1),
             c5 = consumer(log, "c5", 0);
@@ -131,9 +136,9 @@ Test(evaluate, figures_of_a_hand_built_log_match_the_hand_computation) {
     /* popularity before the split (every consumer): o1 3, o2 1, o3 1, o4 1 */
     const indiv_eval_metrics *pop = &r->m[INDIV_EVAL_ALL][INDIV_EVAL_POPULARITY];
     cr_assert_float_eq(pop->hit_rate, 0.5, EPS);
-    cr_assert_float_eq(pop->coverage, 0.25, EPS);                /* o1 for everyone */
-    cr_assert_float_eq(pop->novelty, -log2(4.0 / 10), 1e-12);    /* (3 + 1) / (6 + 4) */
-    cr_assert_float_eq(pop->diversity, 0, EPS);                  /* lists of one offer */
+    cr_assert_float_eq(pop->coverage, 0.25, EPS);             /* o1 for everyone */
+    cr_assert_float_eq(pop->novelty, -log2(4.0 / 10), 1e-12); /* (3 + 1) / (6 + 4) */
+    cr_assert_float_eq(pop->diversity, 0, EPS);               /* lists of one offer */
     /* new offers only: c1 ranks o3 and o4 (tied at 1 purchase) and bought o3: 1/2;
      * c2 ranks o2, o3, o4 (tied) and bought o2: 1/3 */
     const indiv_eval_metrics *pn = &r->m[INDIV_EVAL_NEW][INDIV_EVAL_POPULARITY];
@@ -141,7 +146,8 @@ Test(evaluate, figures_of_a_hand_built_log_match_the_hand_computation) {
     cr_assert_float_eq(pn->ndcg, (0.5 + 1.0 / 3) / 2, EPS);
     cr_assert_float_eq(r->m[INDIV_EVAL_NEW][INDIV_EVAL_REPEAT].hit_rate, 0, EPS);
     /* paired difference indiv - repeat on the same two consumers */
-    cr_assert_float_eq(rep->diff_ndcg, r->m[INDIV_EVAL_ALL][INDIV_EVAL_INDIV].ndcg - 0.5, EPS);
+    cr_assert_float_eq(rep->diff_ndcg, r->m[INDIV_EVAL_ALL][INDIV_EVAL_INDIV].ndcg - 0.5,
+                       EPS);
     cr_assert_eq(r->decisions.consumers, 3);
     free(r);
     free(db);
@@ -151,8 +157,8 @@ Test(evaluate, a_model_trained_on_events_after_the_split_is_refused) {
     char *db = hand_log();
     indiv_model m;
     indiv_model_default(&m);
-    cr_assert_eq(indiv_model_set_provenance(&m, "{\"as_of\": \"2011-02-15T00:00:00Z\"}", NULL),
-                 0);
+    cr_assert_eq(
+        indiv_model_set_provenance(&m, "{\"as_of\": \"2011-02-15T00:00:00Z\"}", NULL), 0);
     indiv_eval_params p;
     params(&p, SPLIT, UNTIL, 3);
     indiv_eval_result *r = calloc(1, sizeof *r);
@@ -160,8 +166,8 @@ Test(evaluate, a_model_trained_on_events_after_the_split_is_refused) {
     cr_assert_eq(run(db, &m, &p, r, &err), INDIV_EINVAL);
     cr_assert(strstr(err.msg, "after the split"), "%s", err.msg);
     /* trained up to the split exactly is fine */
-    cr_assert_eq(indiv_model_set_provenance(&m, "{\"as_of\": \"2011-02-01T00:00:00Z\"}", NULL),
-                 0);
+    cr_assert_eq(
+        indiv_model_set_provenance(&m, "{\"as_of\": \"2011-02-01T00:00:00Z\"}", NULL), 0);
     cr_assert_eq(run(db, &m, &p, r, &err), 0, "%s", err.msg);
     indiv_model_clear(&m);
     free(r);
@@ -204,7 +210,8 @@ static char *world(const char *name) {
     p.seed = 21;
     indiv_eventlog *log;
     indiv_error err = {0};
-    cr_assert_eq(indiv_eventlog_open(path, INDIV_EVENTLOG_CREATE, &log, &err), 0, "%s", err.msg);
+    cr_assert_eq(indiv_eventlog_open(path, INDIV_EVENTLOG_CREATE, &log, &err), 0, "%s",
+                 err.msg);
     cr_assert_eq(indiv_world_generate(log, &p, NULL, NULL, NULL, &err), 0, "%s", err.msg);
     indiv_eventlog_close(log);
     return path;
@@ -247,16 +254,17 @@ static int same_figures(const indiv_eval_result *a, const indiv_eval_result *b) 
     return memcmp(a->m, b->m, sizeof a->m) == 0 &&
            memcmp(&a->decisions, &b->decisions, sizeof a->decisions) == 0 &&
            memcmp(a->contacts, b->contacts, sizeof a->contacts) == 0 &&
-           memcmp(a->curve, b->curve, sizeof a->curve) == 0 && a->buyers[0] == b->buyers[0];
+           memcmp(a->curve, b->curve, sizeof a->curve) == 0 &&
+           a->buyers[0] == b->buyers[0];
 }
 
 Test(evaluate, no_event_at_or_after_the_split_reaches_profiles_scores_or_baselines) {
     char *a = world("a.db"), *b = tu_path(dir, "b.db"), *c = tu_path(dir, "c.db");
     cr_assert_eq(indiv_eventlog_copy(a, b, NULL), 0);
     cr_assert_eq(indiv_eventlog_copy(a, c, NULL), 0);
-    plant(b, W_SPLIT);            /* at the split exactly: truth, nothing else */
-    plant(b, W_SPLIT + 5 * DAY);  /* inside the window */
-    plant(c, W_UNTIL);            /* after the window: nothing at all */
+    plant(b, W_SPLIT);           /* at the split exactly: truth, nothing else */
+    plant(b, W_SPLIT + 5 * DAY); /* inside the window */
+    plant(c, W_UNTIL);           /* after the window: nothing at all */
     indiv_model m;
     indiv_model_default(&m);
     indiv_eval_params p;
@@ -264,7 +272,8 @@ Test(evaluate, no_event_at_or_after_the_split_reaches_profiles_scores_or_baselin
     p.decide.policy.threshold = 0.2;
     indiv_eval_result *ra = calloc(1, sizeof *ra), *rb = calloc(1, sizeof *rb),
                       *rc = calloc(1, sizeof *rc);
-    char *la = tu_path(dir, "a.csv"), *lb = tu_path(dir, "b.csv"), *lc = tu_path(dir, "c.csv");
+    char *la = tu_path(dir, "a.csv"), *lb = tu_path(dir, "b.csv"),
+         *lc = tu_path(dir, "c.csv");
     indiv_error err = {0};
     p.lists_path = la;
     cr_assert_eq(run(a, &m, &p, ra, &err), 0, "%s", err.msg);
@@ -300,8 +309,8 @@ Test(evaluate, threshold_curve_contacts_fewer_as_tau_rises_and_starts_at_everyon
     cr_assert_eq(r->n_curve, 14);
     cr_assert_float_eq(r->curve[0].tau, 0, EPS);
     /* at τ = 0 the curve sends indiv's top offers to everyone */
-    cr_assert_eq(memcmp(&r->curve[0].c, &r->contacts[INDIV_EVAL_INDIV], sizeof r->curve[0].c),
-                 0);
+    cr_assert_eq(
+        memcmp(&r->curve[0].c, &r->contacts[INDIV_EVAL_INDIV], sizeof r->curve[0].c), 0);
     cr_assert_eq(r->curve[0].c.contacted, r->consumers);
     for (size_t t = 1; t < r->n_curve; t++) {
         cr_assert_leq(r->curve[t].c.contacted, r->curve[t - 1].c.contacted);
@@ -361,12 +370,13 @@ Test(evaluate, outputs_hold_every_table) {
     char *js = indiv_eval_result_json(&p, &m, r, "indiv evaluate --db x");
     cr_assert_not_null(js);
     json_t *j = json_loads(js, 0, NULL);
-    cr_assert_str_eq(json_string_value(json_object_get(j, "command")), "indiv evaluate --db x");
-    cr_assert(json_is_object(json_object_get(json_object_get(json_object_get(j, "metrics"),
-                                                              "new"),
-                                             "repeat")));
+    cr_assert_str_eq(json_string_value(json_object_get(j, "command")),
+                     "indiv evaluate --db x");
+    cr_assert(json_is_object(json_object_get(
+        json_object_get(json_object_get(j, "metrics"), "new"), "repeat")));
     cr_assert_eq(json_array_size(json_object_get(j, "curve")), 14);
-    cr_assert(json_is_object(json_object_get(json_object_get(j, "contacts"), "indiv-decided")));
+    cr_assert(
+        json_is_object(json_object_get(json_object_get(j, "contacts"), "indiv-decided")));
     json_decref(j);
     free(js);
     cr_assert_eq(indiv_eval_write_metrics_csv(r, csv, NULL), 0);

@@ -38,8 +38,8 @@ static void fill_small(indiv_eventlog *log) {
     indiv_error err = {0};
     int64_t c1, c2, o;
     indiv_consumer_rec c = {"alice", 1, 0, INDIV_CH_BIT(INDIV_CH_EMAIL), "FR"};
-    indiv_offer_rec of = {"sku1", "Red sweater", "SWEATER", 39.5, 0.3, INDIV_TS_NONE,
-                          INDIV_TS_NONE};
+    indiv_offer_rec of = {"sku1", "Red sweater", "SWEATER",    39.5,
+                          0.3,    INDIV_TS_NONE, INDIV_TS_NONE};
     cr_assert_eq(indiv_eventlog_begin(log, &err), 0, "%s", err.msg);
     cr_assert_eq(indiv_eventlog_add_consumer(log, &c, &c1, NULL, &err), 0, "%s", err.msg);
     c.ext_id = "bob";
@@ -60,7 +60,8 @@ Test(eventlog, creates_schema_with_version_and_application_id) {
     tu_sh(&r, "sqlite3 '%s' 'PRAGMA user_version; PRAGMA application_id;'", db);
     cr_assert_eq(r.status, 0, "%s", r.err);
     char expect[64];
-    snprintf(expect, sizeof expect, "%d\n%d\n", INDIV_SCHEMA_VERSION, INDIV_APPLICATION_ID);
+    snprintf(expect, sizeof expect, "%d\n%d\n", INDIV_SCHEMA_VERSION,
+             INDIV_APPLICATION_ID);
     cr_assert_str_eq(r.out, expect);
     tu_run_free(&r);
 }
@@ -82,7 +83,8 @@ Test(eventlog, newer_schema_version_is_refused_untouched) {
     tu_run_free(&r);
     indiv_eventlog *log;
     indiv_error err = {0};
-    cr_assert_eq(indiv_eventlog_open(db, INDIV_EVENTLOG_CREATE, &log, &err), INDIV_ESCHEMA);
+    cr_assert_eq(indiv_eventlog_open(db, INDIV_EVENTLOG_CREATE, &log, &err),
+                 INDIV_ESCHEMA);
     cr_assert(strstr(err.msg, "schema version 99") && strstr(err.msg, "newer"), "%s",
               err.msg);
     tu_sh(&r, "sqlite3 '%s' 'PRAGMA user_version;'", db);
@@ -96,7 +98,8 @@ Test(eventlog, foreign_database_is_refused_untouched) {
     tu_run_free(&r);
     indiv_eventlog *log;
     indiv_error err = {0};
-    cr_assert_eq(indiv_eventlog_open(db, INDIV_EVENTLOG_CREATE, &log, &err), INDIV_ESCHEMA);
+    cr_assert_eq(indiv_eventlog_open(db, INDIV_EVENTLOG_CREATE, &log, &err),
+                 INDIV_ESCHEMA);
     cr_assert(strstr(err.msg, "not an indiv database"), "%s", err.msg);
     tu_sh(&r, "sqlite3 '%s' '.tables'", db);
     cr_assert_str_eq(r.out, "t\n");
@@ -324,7 +327,8 @@ Test(eventlog, offer_daily_counts_committed_purchases_only) {
     cr_assert_eq(indiv_eventlog_rebuild_offer_daily(log, NULL), 0);
     cr_assert_eq(indiv_eventlog_commit(log, NULL), 0);
     int64_t rebuilt[3] = {0};
-    cr_assert_eq(indiv_eventlog_each_offer_day(log, INT64_MAX, sum_days, rebuilt, NULL), 0);
+    cr_assert_eq(indiv_eventlog_each_offer_day(log, INT64_MAX, sum_days, rebuilt, NULL),
+                 0);
     cr_assert_eq(memcmp(acc, rebuilt, sizeof acc), 0);
     indiv_eventlog_close(log);
 }

@@ -10,7 +10,7 @@
 
 #include "indiv/metrics.h"
 
-#define EPS 1e-12
+#define EPS   1e-12
 #define L2(x) (1.0 / log2(x)) /* discount of rank x - 1 */
 
 static indiv_topk topk(const double *s, const unsigned char *rel, size_t n, size_t n_rel,
@@ -27,7 +27,7 @@ Test(metrics, ndcg_of_a_list_without_ties_matches_the_hand_computation) {
     double s[] = {0.9, 0.8, 0.7, 0.6, 0.5};
     unsigned char rel[] = {0, 1, 0, 1, 0};
     indiv_topk t = topk(s, rel, 5, 3, 3);
-    double idcg = 1 + L2(3) + L2(4); /* min(k, 3) = 3 hits at the top */
+    double idcg = 1 + L2(3) + L2(4);               /* min(k, 3) = 3 hits at the top */
     cr_assert_float_eq(t.ndcg, L2(3) / idcg, EPS); /* 0.63093 / 2.13093 = 0.29608 */
     cr_assert_float_eq(t.ndcg, 0.296082, 1e-6);
     cr_assert_float_eq(t.hits, 1, EPS);
@@ -48,7 +48,8 @@ Test(metrics, ndcg_with_ties_averages_over_the_orders_of_the_tied_offers) {
     cr_assert_float_eq(t.hit, 1.0 / 3, EPS);
     /* k = 4: the whole tie is in, each of its ranks gains 1/3 */
     t = topk(s, rel, 5, 2, 4);
-    cr_assert_float_eq(t.ndcg, (L2(3) + L2(4) + L2(5)) / 3 / (1 + L2(3)), EPS); /* 0.319165 */
+    cr_assert_float_eq(t.ndcg, (L2(3) + L2(4) + L2(5)) / 3 / (1 + L2(3)),
+                       EPS); /* 0.319165 */
     cr_assert_float_eq(t.hit, 1, EPS);
     cr_assert_float_eq(t.recall, 0.5, EPS);
 }
@@ -181,7 +182,8 @@ Test(metrics, novelty_is_the_mean_self_information_with_add_one_smoothing) {
 
 Test(metrics, intra_list_diversity_counts_pairs_across_categories) {
     size_t cat[] = {0, 0, 1, 2}, all[] = {0, 1, 2, 3}, same[] = {0, 1};
-    cr_assert_float_eq(indiv_metrics_ild(all, 4, cat), 5.0 / 6, EPS); /* only (0,1) alike */
+    cr_assert_float_eq(indiv_metrics_ild(all, 4, cat), 5.0 / 6,
+                       EPS); /* only (0,1) alike */
     cr_assert_float_eq(indiv_metrics_ild(same, 2, cat), 0, EPS);
     cr_assert(isnan(indiv_metrics_ild(all, 1, cat)));
 }

@@ -1147,8 +1147,7 @@ Test(profile, groups_switched_off_take_no_bytes_and_leave_the_others_identical) 
         int64_t less = 0;
         for (int i = 0; i < N; i++)
             less += (int64_t)group_doubles(g, &ref[i]) * 8;
-        cr_expect_eq(all.bytes - sum.bytes, less,
-                     "group 0x%x: %lld bytes less", g,
+        cr_expect_eq(all.bytes - sum.bytes, less, "group 0x%x: %lld bytes less", g,
                      (long long)(all.bytes - sum.bytes));
         for (int i = 0; i < N; i++) {
             load_ok(log, c[i], &pr);

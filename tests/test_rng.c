@@ -17,7 +17,8 @@ Test(rng, same_inputs_same_stream) {
     indiv_rng_reseed(a, 42, 7, INDIV_RNG_DIVERGENCE);
     gsl_rng *c = indiv_rng_new(42, 7, INDIV_RNG_DIVERGENCE);
     for (int i = 0; i < 100; i++)
-        cr_assert_eq(gsl_rng_uniform(a), gsl_rng_uniform(c), "reseed restarts the stream");
+        cr_assert_eq(gsl_rng_uniform(a), gsl_rng_uniform(c),
+                     "reseed restarts the stream");
     gsl_rng_free(a);
     gsl_rng_free(b);
     gsl_rng_free(c);

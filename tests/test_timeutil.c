@@ -9,7 +9,7 @@
 
 typedef struct {
     char text[40]; /* an array, not a pointer: Criterion runs params in a new process */
-    long long ts; /* expected; computed with `date -u -d <text> +%s` */
+    long long ts;  /* expected; computed with `date -u -d <text> +%s` */
 } time_case;
 
 ParameterizedTestParameters(timeutil, parses_known_times) {
@@ -36,10 +36,17 @@ ParameterizedTest(time_case *c, timeutil, parses_known_times) {
 }
 
 Test(timeutil, refuses_malformed_times) {
-    static const char *bad[] = {"",           "2011-13-01",          "2011-02-29",
-                                "2011-02-30", "2011-02-01T24:00:00", "2011-02-01T10:60",
-                                "2011/02/01", "2011-02-01 10:00 UTC", "12abc",
-                                "2011-02-01T10:00:00+25:00", "2011-2-1"};
+    static const char *bad[] = {"",
+                                "2011-13-01",
+                                "2011-02-29",
+                                "2011-02-30",
+                                "2011-02-01T24:00:00",
+                                "2011-02-01T10:60",
+                                "2011/02/01",
+                                "2011-02-01 10:00 UTC",
+                                "12abc",
+                                "2011-02-01T10:00:00+25:00",
+                                "2011-2-1"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         int64_t ts = 42;
         cr_assert_lt(indiv_time_parse(bad[i], &ts), 0, "'%s' accepted", bad[i]);
@@ -52,7 +59,8 @@ Test(timeutil, formats_round_trip) {
     cr_assert_str_eq(indiv_time_format(1291191960, buf), "2010-12-01T08:26:00Z");
     cr_assert_str_eq(indiv_time_format(-1, buf), "1969-12-31T23:59:59Z");
     cr_assert_str_eq(indiv_time_format(951868799, buf), "2000-02-29T23:59:59Z");
-    for (int64_t ts = -400LL * 86400 * 366; ts < 400LL * 86400 * 366; ts += 86400 * 37 + 3599) {
+    for (int64_t ts = -400LL * 86400 * 366; ts < 400LL * 86400 * 366;
+         ts += 86400 * 37 + 3599) {
         int64_t back;
         cr_assert_eq(indiv_time_parse(indiv_time_format(ts, buf), &back), 0);
         cr_assert_eq(back, ts, "%s", buf);

@@ -48,7 +48,8 @@ Test(train, sparse_rows_are_sorted_summed_and_keep_positive_entries) {
     double v[] = {1, 2, 0.5, -1, 0.5, 4};
     indiv_sparse *m, *t;
     indiv_error err = {0};
-    cr_assert_eq(indiv_sparse_from_triplets(3, 4, 6, r, c, v, &m, &err), 0, "%s", err.msg);
+    cr_assert_eq(indiv_sparse_from_triplets(3, 4, 6, r, c, v, &m, &err), 0, "%s",
+                 err.msg);
     cr_assert_eq(m->nnz, 3); /* (1,1) sums to -0.5 and is dropped */
     size_t want_ptr[] = {0, 2, 2, 3}, want_idx[] = {0, 2, 3};
     double want_val[] = {2, 1.5, 4};
@@ -66,24 +67,26 @@ Test(train, sparse_rows_are_sorted_summed_and_keep_positive_entries) {
     indiv_sparse_free(m);
     indiv_sparse_free(t);
     size_t bad_r[] = {3};
-    cr_assert_eq(indiv_sparse_from_triplets(3, 4, 1, bad_r, c, v, &m, &err), INDIV_EINVAL);
+    cr_assert_eq(indiv_sparse_from_triplets(3, 4, 1, bad_r, c, v, &m, &err),
+                 INDIV_EINVAL);
     cr_assert(strstr(err.msg, "outside"), "%s", err.msg);
 }
 
 /* ---- a planted low-rank world ------------------------------------------------------ */
 
-#define PU 400     /* consumers */
-#define PI 500     /* offers */
-#define PGROUPS 10 /* taste groups, each owning PI / PGROUPS offers */
-#define PBUYS 20   /* interactions per consumer */
-#define PHELD 4    /* of which held out */
+#define PU      400 /* consumers */
+#define PI      500 /* offers */
+#define PGROUPS 10  /* taste groups, each owning PI / PGROUPS offers */
+#define PBUYS   20  /* interactions per consumer */
+#define PHELD   4   /* of which held out */
 
 /* Each consumer belongs to one group and buys mostly (85 %) its offers, the rest among
  * globally popular offers; popularity inside a group is Zipf-like, so that popularity
  * is a real baseline. held[] gets the held-out offers: the last 4 distinct ones drawn. */
 static indiv_sparse *planted(size_t held[PU][PHELD], uint64_t seed) {
     gsl_rng *g = indiv_rng_new(seed, 0, INDIV_RNG_TRAIN);
-    size_t *r = malloc(PU * PBUYS * sizeof *r), *c = malloc(PU * PBUYS * sizeof *c), n = 0;
+    size_t *r = malloc(PU * PBUYS * sizeof *r), *c = malloc(PU * PBUYS * sizeof *c),
+           n = 0;
     double *v = malloc(PU * PBUYS * sizeof *v), w[PI / PGROUPS];
     for (size_t k = 0; k < PI / PGROUPS; k++)
         w[k] = 1.0 / (1.0 + (double)k);
@@ -92,8 +95,9 @@ static indiv_sparse *planted(size_t held[PU][PHELD], uint64_t seed) {
         size_t group = u % PGROUPS, seen[PBUYS], ns = 0;
         while (ns < PBUYS) {
             size_t rank = gsl_ran_discrete(g, zipf);
-            size_t i = gsl_rng_uniform(g) < 0.85 ? group * (PI / PGROUPS) + rank
-                                                 : rank % 10 * (PI / PGROUPS); /* popular */
+            size_t i = gsl_rng_uniform(g) < 0.85
+                           ? group * (PI / PGROUPS) + rank
+                           : rank % 10 * (PI / PGROUPS); /* popular */
             int dup = 0;
             for (size_t s = 0; s < ns; s++)
                 dup |= seen[s] == i;
@@ -185,22 +189,26 @@ Test(train, als_recovers_a_planted_low_rank_structure_better_than_popularity) {
     indiv_error err = {0};
     cr_assert_eq(indiv_als_new(m, &p, &a, &err), 0, "%s", err.msg);
     cr_assert_eq(indiv_als_fit(a, NULL, NULL, &err), 0, "%s", err.msg);
-    double pop[PI] = {0}, *f = malloc(PI * 8 * sizeof *f), *taste = calloc(PU * 8, sizeof *taste);
+    double pop[PI] = {0}, *f = malloc(PI * 8 * sizeof *f),
+           *taste = calloc(PU * 8, sizeof *taste);
     for (size_t e = 0; e < m->nnz; e++)
         pop[m->idx[e]]++;
     cr_assert_eq(indiv_als_whiten(a, p.lambda, f, &err), 0, "%s", err.msg);
-    for (size_t u = 0; u < PU; u++) /* a profile's taste: the sum of its offers' vectors */
+    for (size_t u = 0; u < PU;
+         u++) /* a profile's taste: the sum of its offers' vectors */
         for (size_t e = m->ptr[u]; e < m->ptr[u + 1]; e++)
             for (size_t d = 0; d < 8; d++)
                 taste[u * 8 + d] += m->val[e] * f[m->idx[e] * 8 + d];
     struct als_ctx c = {indiv_als_users(a), indiv_als_items(a), f, taste, pop, 8};
-    double hr_als = hit_rate(m, held, score_als, &c), hr_pop = hit_rate(m, held, score_pop, &c);
+    double hr_als = hit_rate(m, held, score_als, &c),
+           hr_pop = hit_rate(m, held, score_pop, &c);
     double hr_fold = hit_rate(m, held, score_fold_in, &c);
-    cr_log_info("HitRate@10 held out: ALS %.3f, fold-in %.3f, popularity %.3f", hr_als, hr_fold,
-                hr_pop);
+    cr_log_info("HitRate@10 held out: ALS %.3f, fold-in %.3f, popularity %.3f", hr_als,
+                hr_fold, hr_pop);
     /* measured: ALS 0.917, fold-in 0.905, popularity 0.605 (data and seeds fixed) */
     cr_assert_gt(hr_als, hr_pop + 0.25, "ALS %.3f vs popularity %.3f", hr_als, hr_pop);
-    cr_assert_gt(hr_fold, hr_pop + 0.25, "fold-in %.3f vs popularity %.3f", hr_fold, hr_pop);
+    cr_assert_gt(hr_fold, hr_pop + 0.25, "fold-in %.3f vs popularity %.3f", hr_fold,
+                 hr_pop);
     free(f);
     free(taste);
     indiv_als_free(a);
@@ -223,8 +231,10 @@ Test(train, als_objective_never_increases_and_results_ignore_the_thread_count) {
         cr_assert_leq(l, prev * (1 + 1e-12), "sweep %d: %.9g after %.9g", it, l, prev);
         prev = l;
     }
-    cr_assert_eq(memcmp(indiv_als_users(a1), indiv_als_users(a3), PU * 6 * sizeof(double)), 0);
-    cr_assert_eq(memcmp(indiv_als_items(a1), indiv_als_items(a3), PI * 6 * sizeof(double)), 0);
+    cr_assert_eq(
+        memcmp(indiv_als_users(a1), indiv_als_users(a3), PU * 6 * sizeof(double)), 0);
+    cr_assert_eq(
+        memcmp(indiv_als_items(a1), indiv_als_items(a3), PI * 6 * sizeof(double)), 0);
     indiv_als_free(a1);
     indiv_als_free(a3);
     indiv_sparse_free(m);
@@ -312,14 +322,14 @@ Test(train, logistic_fit_recovers_known_weights) {
     double b[LP], se[LP];
     indiv_logit_stats st;
     indiv_error err = {0};
-    cr_assert_eq(indiv_logit_fit(x, y, NULL, LN, LP, 0, 50, 1e-10, b, se, &st, &err), 0, "%s",
-                 err.msg);
+    cr_assert_eq(indiv_logit_fit(x, y, NULL, LN, LP, 0, 50, 1e-10, b, se, &st, &err), 0,
+                 "%s", err.msg);
     cr_assert(st.converged);
     cr_assert_lt(st.iterations, 15); /* Newton: quadratic convergence */
     for (size_t j = 0; j < LP; j++) {
         cr_log_info("beta %zu: %.4f (true %.2f, se %.4f)", j, b[j], beta[j], se[j]);
-        cr_assert_lt(fabs(b[j] - beta[j]), 4 * se[j], "beta %zu = %.4f, true %.2f, se %.4f", j,
-                     b[j], beta[j], se[j]);
+        cr_assert_lt(fabs(b[j] - beta[j]), 4 * se[j],
+                     "beta %zu = %.4f, true %.2f, se %.4f", j, b[j], beta[j], se[j]);
         cr_assert_lt(fabs(b[j] - beta[j]), 0.1);
         cr_assert(se[j] > 0.01 && se[j] < 0.05, "se %zu = %g", j, se[j]);
     }
@@ -341,9 +351,11 @@ Test(train, weighted_case_control_sample_recovers_the_same_weights) {
         ws[n++] = y[i] > 0.5 ? 1 : 5;
     }
     double b[LP];
-    cr_assert_eq(indiv_logit_fit(xs, ys, ws, n, LP, 0, 50, 1e-10, b, NULL, NULL, NULL), 0);
+    cr_assert_eq(indiv_logit_fit(xs, ys, ws, n, LP, 0, 50, 1e-10, b, NULL, NULL, NULL),
+                 0);
     for (size_t j = 0; j < LP; j++)
-        cr_assert_lt(fabs(b[j] - beta[j]), 0.15, "beta %zu = %.4f, true %.2f", j, b[j], beta[j]);
+        cr_assert_lt(fabs(b[j] - beta[j]), 0.15, "beta %zu = %.4f, true %.2f", j, b[j],
+                     beta[j]);
 }
 
 Test(train, logistic_fit_names_a_singular_design_and_a_ridge_fixes_it) {
@@ -358,14 +370,15 @@ Test(train, logistic_fit_names_a_singular_design_and_a_ridge_fixes_it) {
     cr_assert_eq(indiv_logit_fit(x, y, NULL, 200, 3, 0, 50, 1e-10, b, NULL, NULL, &err),
                  INDIV_EINVAL);
     cr_assert(strstr(err.msg, "singular"), "%s", err.msg);
-    cr_assert_eq(indiv_logit_fit(x, y, NULL, 200, 3, 1e-3, 50, 1e-10, b, NULL, NULL, NULL), 0);
+    cr_assert_eq(
+        indiv_logit_fit(x, y, NULL, 200, 3, 1e-3, 50, 1e-10, b, NULL, NULL, NULL), 0);
     cr_assert_float_eq(b[1], b[2], 1e-9); /* the ridge splits the weight evenly */
 }
 
 /* ---- the training run -------------------------------------------------------------- */
 
 #define WORLD_START 1704067200 /* 2024-01-01T00:00:00Z, the generator's default */
-#define DAY INDIV_SECONDS_PER_DAY
+#define DAY         INDIV_SECONDS_PER_DAY
 
 static char *make_world(const char *name, int64_t consumers, uint64_t seed) {
     char *path = tu_path(dir, name);
@@ -378,7 +391,8 @@ static char *make_world(const char *name, int64_t consumers, uint64_t seed) {
     p.seed = seed;
     indiv_eventlog *log;
     indiv_error err = {0};
-    cr_assert_eq(indiv_eventlog_open(path, INDIV_EVENTLOG_CREATE, &log, &err), 0, "%s", err.msg);
+    cr_assert_eq(indiv_eventlog_open(path, INDIV_EVENTLOG_CREATE, &log, &err), 0, "%s",
+                 err.msg);
     cr_assert_eq(indiv_world_generate(log, &p, NULL, NULL, NULL, &err), 0, "%s", err.msg);
     indiv_eventlog_close(log);
     return path;
@@ -435,21 +449,25 @@ Test(train, run_writes_an_embedding_model_with_its_provenance) {
     cr_assert_eq(indiv_model_validate(&m, &err), 0, "%s", err.msg);
     cr_assert_gt(m.weight[INDIV_TERM_AFFINITY], 0, "taste should raise the propensity");
     json_t *pv = provenance(&m);
-    cr_assert_str_eq(json_string_value(json_object_get(pv, "as_of")), "2024-03-31T00:00:00Z");
+    cr_assert_str_eq(json_string_value(json_object_get(pv, "as_of")),
+                     "2024-03-31T00:00:00Z");
     cr_assert_str_eq(json_string_value(json_object_get(pv, "holdout_from")),
                      "2024-03-17T00:00:00Z");
     cr_assert_eq(json_integer_value(json_object_get(pv, "seed")), 1);
-    const char *fp = json_string_value(json_object_get(json_object_get(pv, "data"), "fingerprint"));
+    const char *fp =
+        json_string_value(json_object_get(json_object_get(pv, "data"), "fingerprint"));
     cr_assert(fp && strncmp(fp, "fnv1a64:", 8) == 0);
     json_t *v = json_object_get(pv, "validation");
     double ndcg = json_real_value(json_object_get(json_object_get(v, "indiv"), "ndcg"));
-    double pop = json_real_value(json_object_get(json_object_get(v, "popularity"), "ndcg"));
+    double pop =
+        json_real_value(json_object_get(json_object_get(v, "popularity"), "ndcg"));
     cr_assert_gt(json_integer_value(json_object_get(v, "consumers")), 10);
     cr_assert_gt(ndcg, pop, "validation NDCG: indiv %.3f, popularity %.3f", ndcg, pop);
     cr_assert_gt(json_real_value(json_object_get(v, "propensity_auc")), 0.6);
-    cr_assert(json_is_object(json_object_get(json_object_get(pv, "parameters"), "dims")) ||
-              json_integer_value(json_object_get(json_object_get(pv, "parameters"), "dims")) ==
-                  8);
+    cr_assert(
+        json_is_object(json_object_get(json_object_get(pv, "parameters"), "dims")) ||
+        json_integer_value(json_object_get(json_object_get(pv, "parameters"), "dims")) ==
+            8);
     json_decref(pv);
     /* the file round-trips: same vectors, same provenance */
     char *path = tu_path(dir, "m.json");
@@ -485,9 +503,13 @@ static void plant(const char *db, int64_t ts) {
     cr_assert_eq(indiv_eventlog_begin(log, NULL), 0);
     for (int64_t c = 1; c <= 300; c += 3)
         for (int k = 0; k < 5; k++) {
-            indiv_event ev = {.consumer_id = c, .ts = ts + k, .offer_id = 1,
-                              .type = INDIV_EV_PURCHASE, .channel = INDIV_CH_WEB,
-                              .quantity = 1, .value = 1};
+            indiv_event ev = {.consumer_id = c,
+                              .ts = ts + k,
+                              .offer_id = 1,
+                              .type = INDIV_EV_PURCHASE,
+                              .channel = INDIV_CH_WEB,
+                              .quantity = 1,
+                              .value = 1};
             cr_assert_eq(indiv_eventlog_add_event(log, &ev, NULL), 0);
         }
     cr_assert_eq(indiv_eventlog_commit(log, NULL), 0);
@@ -506,11 +528,13 @@ Test(train, no_event_at_or_after_as_of_reaches_the_model) {
     assert_same_trained(&before, &after);
     json_t *a = provenance(&before), *b = provenance(&after);
     cr_assert(json_equal(json_object_get(a, "data"), json_object_get(b, "data")));
-    cr_assert(json_equal(json_object_get(a, "validation"), json_object_get(b, "validation")));
+    cr_assert(
+        json_equal(json_object_get(a, "validation"), json_object_get(b, "validation")));
     /* and the planted events do matter once they are before as_of */
     p.as_of += 4 * DAY;
     cr_assert_eq(train(db, &p, &later, NULL), 0);
-    cr_assert_neq(later.weight[INDIV_TERM_POPULARITY], after.weight[INDIV_TERM_POPULARITY]);
+    cr_assert_neq(later.weight[INDIV_TERM_POPULARITY],
+                  after.weight[INDIV_TERM_POPULARITY]);
     json_decref(a);
     json_decref(b);
     indiv_model_clear(&before);
@@ -526,8 +550,11 @@ static void plant_contacts(const char *db, int64_t tail) {
     cr_assert_eq(indiv_eventlog_open(db, 0, &log, NULL), 0);
     cr_assert_eq(indiv_eventlog_begin(log, NULL), 0);
     for (int64_t c = 1; c <= 300; c++) {
-        indiv_event ev = {.consumer_id = c, .ts = tail + DAY, .offer_id = 1 + c % 60,
-                          .type = INDIV_EV_CONTACT, .channel = INDIV_CH_EMAIL};
+        indiv_event ev = {.consumer_id = c,
+                          .ts = tail + DAY,
+                          .offer_id = 1 + c % 60,
+                          .type = INDIV_EV_CONTACT,
+                          .channel = INDIV_CH_EMAIL};
         cr_assert_eq(indiv_eventlog_add_event(log, &ev, NULL), 0);
         ev.ts = tail + 5 * DAY;
         cr_assert_eq(indiv_eventlog_add_event(log, &ev, NULL), 0);
@@ -632,14 +659,17 @@ Test(train, embedding_model_files_are_checked_field_by_field) {
         {"", "'embedding'"},
         {", \"embedding\": []", "'embedding'"},
         {", \"embedding\": {\"dims\": 0, \"offers\": {\"a\": []}}", "'embedding.dims'"},
-        {", \"embedding\": {\"dims\": 2.5, \"offers\": {\"a\": [1, 2]}}", "'embedding.dims'"},
+        {", \"embedding\": {\"dims\": 2.5, \"offers\": {\"a\": [1, 2]}}",
+         "'embedding.dims'"},
         {", \"embedding\": {\"dims\": 2, \"offers\": {}}", "'embedding.offers'"},
-        {", \"embedding\": {\"dims\": 2, \"offers\": {\"a\": [1]}}", "'embedding.offers.a'"},
+        {", \"embedding\": {\"dims\": 2, \"offers\": {\"a\": [1]}}",
+         "'embedding.offers.a'"},
         {", \"embedding\": {\"dims\": 2, \"offers\": {\"a\": [1, \"x\"]}}",
          "'embedding.offers.a[1]'"},
         {", \"embedding\": {\"dims\": 2, \"offers\": {\"a\": [1, 2]}, \"bias\": 1}",
          "'embedding.bias'"},
-        {", \"embedding\": {\"dims\": 2, \"offers\": {\"a\": [1, 2]}}, \"taste_norm\": \"l1\"",
+        {", \"embedding\": {\"dims\": 2, \"offers\": {\"a\": [1, 2]}}, \"taste_norm\": "
+         "\"l1\"",
          "'taste_norm'"},
         {", \"embedding\": {\"dims\": 2, \"offers\": {\"a\": [1, 2]}}, \"provenance\": 3",
          "'provenance'"},
@@ -652,15 +682,17 @@ Test(train, embedding_model_files_are_checked_field_by_field) {
         cr_assert_lt(indiv_model_load(path, &m, &err), 0, "case %zu accepted", i);
         cr_assert(strstr(err.msg, bad[i].field), "case %zu: '%s' lacks %s", i, err.msg,
                   bad[i].field);
-        cr_assert(strstr(err.msg, path), "case %zu: '%s' does not name the file", i, err.msg);
+        cr_assert(strstr(err.msg, path), "case %zu: '%s' does not name the file", i,
+                  err.msg);
         cr_assert_null(m.embedding);
     }
     /* a category model may not carry an embedding */
-    tu_write(path, "{\"format\": \"indiv-model\", \"version\": 1, \"id\": \"c\", "
-                   "\"feature_space\": \"category\", \"embedding\": {\"dims\": 1, \"offers\": "
-                   "{\"a\": [1]}}, \"propensity\": {\"intercept\": -1, \"weights\": "
-                   "{\"affinity\": 2, \"popularity\": 1, \"readiness\": 0.5, \"frequency\": "
-                   "0.25}, \"popularity_half_life_days\": 30}}");
+    tu_write(path,
+             "{\"format\": \"indiv-model\", \"version\": 1, \"id\": \"c\", "
+             "\"feature_space\": \"category\", \"embedding\": {\"dims\": 1, \"offers\": "
+             "{\"a\": [1]}}, \"propensity\": {\"intercept\": -1, \"weights\": "
+             "{\"affinity\": 2, \"popularity\": 1, \"readiness\": 0.5, \"frequency\": "
+             "0.25}, \"popularity_half_life_days\": 30}}");
     indiv_model m;
     indiv_error err = {0};
     cr_assert_lt(indiv_model_load(path, &m, &err), 0);
@@ -671,9 +703,10 @@ Test(train, embedding_model_files_are_checked_field_by_field) {
 Test(train, an_embedding_is_applied_to_the_catalog_with_zero_rows_for_missing_offers) {
     char *db = make_world("w.db", 30, 9), *path = tu_path(dir, "e.json");
     /* offers o01 and o02 have vectors, and one offer unknown to the catalog */
-    write_model(path, ", \"taste_norm\": \"l2\", \"embedding\": {\"dims\": 2, \"offers\": "
-                      "{\"o02\": [0.5, -1.5], \"zzz\": [9, 9], \"o01\": [1, 2]}}, "
-                      "\"provenance\": {\"as_of\": \"2024-03-01\", \"note\": [1, 2]}");
+    write_model(path,
+                ", \"taste_norm\": \"l2\", \"embedding\": {\"dims\": 2, \"offers\": "
+                "{\"o02\": [0.5, -1.5], \"zzz\": [9, 9], \"o01\": [1, 2]}}, "
+                "\"provenance\": {\"as_of\": \"2024-03-01\", \"note\": [1, 2]}");
     indiv_model m;
     indiv_error err = {0};
     cr_assert_eq(indiv_model_load(path, &m, &err), 0, "%s", err.msg);
@@ -700,7 +733,8 @@ Test(train, an_embedding_is_applied_to_the_catalog_with_zero_rows_for_missing_of
     indiv_scorer *s;
     indiv_model def;
     indiv_model_default(&def);
-    cr_assert_eq(indiv_catalog_load_popularity(cat, log, WORLD_START + 60 * DAY, 30, NULL), 0);
+    cr_assert_eq(
+        indiv_catalog_load_popularity(cat, log, WORLD_START + 60 * DAY, 30, NULL), 0);
     cr_assert_eq(indiv_scorer_new(&m, cat, &s, &err), 0, "%s", err.msg);
     indiv_scorer_free(s);
     cr_assert_eq(indiv_scorer_new(&def, cat, &s, &err), INDIV_EINVAL);

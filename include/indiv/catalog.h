@@ -20,8 +20,8 @@
 typedef struct indiv_catalog indiv_catalog;
 
 typedef struct indiv_offer {
-    int64_t id;      /* our id (offers.id) */
-    char *ext_id;    /* source system id */
+    int64_t id;   /* our id (offers.id) */
+    char *ext_id; /* source system id */
     char *name;
     size_t category; /* dense category index */
     double price, margin;

@@ -25,7 +25,7 @@
 #include "indiv/progress.h"
 
 #define INDIV_DECIDE_BLOCK 256 /* consumers per block (DESIGN.md §6) */
-#define INDIV_THREADS_MAX 64
+#define INDIV_THREADS_MAX  64
 
 /* Called for every decision, in consumer order, from the calling thread (evaluation and
  * simulation read decisions this way instead of parsing JSON). A non-zero return stops
@@ -33,13 +33,13 @@
 typedef int (*indiv_decision_fn)(void *ctx, const indiv_decision *d, const char *ext_id);
 
 typedef struct indiv_decide_opts {
-    indiv_policy_params policy; /* policy.as_of is the decision time */
-    const char *out_path;       /* JSON Lines output, or NULL with on_decision set */
+    indiv_policy_params policy;    /* policy.as_of is the decision time */
+    const char *out_path;          /* JSON Lines output, or NULL with on_decision set */
     indiv_decision_fn on_decision; /* may be NULL */
-    void *ctx;                  /* passed to on_decision */
-    int threads;                /* 1..INDIV_THREADS_MAX */
-    size_t block;               /* consumers per block */
-    int shard_index, shard_count; /* decide only shard I of N (0 of 1: everyone) */
+    void *ctx;                     /* passed to on_decision */
+    int threads;                   /* 1..INDIV_THREADS_MAX */
+    size_t block;                  /* consumers per block */
+    int shard_index, shard_count;  /* decide only shard I of N (0 of 1: everyone) */
 } indiv_decide_opts;
 
 typedef struct indiv_decide_summary {
@@ -47,7 +47,7 @@ typedef struct indiv_decide_summary {
     int64_t consumers_total; /* consumers in the database */
     int64_t offers, offers_valid;
     int64_t offers_without_embedding; /* embedding models: offers given a zero vector */
-    int profiles_built;      /* 1 when profiles exist (meta('profile_params')) */
+    int profiles_built;               /* 1 when profiles exist (meta('profile_params')) */
     int64_t profiles_as_of;
     indiv_rhythm_prior prior;
     double seconds_read, seconds_decide, seconds_write, seconds_total;
@@ -59,8 +59,8 @@ void indiv_decide_opts_init(indiv_decide_opts *o);
  * (indiv_model_apply), and the stored profiles must have been built in the same feature
  * space (INDIV_EINVAL otherwise). On error nothing is left at o->out_path (an existing
  * file there is kept as it was). */
-int indiv_decide_run(indiv_eventlog *log, const indiv_model *m, const indiv_decide_opts *o,
-                     indiv_progress_fn progress, void *ctx,
+int indiv_decide_run(indiv_eventlog *log, const indiv_model *m,
+                     const indiv_decide_opts *o, indiv_progress_fn progress, void *ctx,
                      indiv_decide_summary *sum /* OUT */, indiv_error *err);
 
 /* The run summary as pretty JSON (parameters, model id, counts by action and reason,

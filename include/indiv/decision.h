@@ -45,8 +45,8 @@ typedef struct indiv_decision_counts {
     int64_t by_action[3];
     int64_t by_reason[INDIV_R_COUNT];
     int64_t personalised;
-    int64_t offers_sent;          /* offers in contact decisions */
-    int64_t contacts_divergent;   /* contacts that carry a divergent offer */
+    int64_t offers_sent;        /* offers in contact decisions */
+    int64_t contacts_divergent; /* contacts that carry a divergent offer */
     int64_t divergence_drawn;
     int64_t divergence_missed[4]; /* by indiv_divergence_miss */
     double sum_best_p_none;       /* over `none` decisions with a best score */
@@ -54,6 +54,7 @@ typedef struct indiv_decision_counts {
 } indiv_decision_counts;
 
 void indiv_decision_count(indiv_decision_counts *c, const indiv_decision *d);
-void indiv_decision_counts_add(indiv_decision_counts *into, const indiv_decision_counts *c);
+void indiv_decision_counts_add(indiv_decision_counts *into,
+                               const indiv_decision_counts *c);
 
 #endif /* INDIV_DECISION_H */

@@ -66,15 +66,15 @@ typedef enum indiv_eval_mode {
 #define INDIV_EVAL_TAUS_MAX 64
 
 typedef struct indiv_eval_params {
-    int64_t split, until;          /* truth window [split, until) */
-    int k;                         /* list length of the ranking metrics */
-    uint64_t seed;                 /* random baseline and tie-breaks */
-    indiv_decide_opts decide;      /* policy of the decision run (as_of = split) */
-    indiv_profile_params profile;  /* profiles (as_of = split) */
+    int64_t split, until;             /* truth window [split, until) */
+    int k;                            /* list length of the ranking metrics */
+    uint64_t seed;                    /* random baseline and tie-breaks */
+    indiv_decide_opts decide;         /* policy of the decision run (as_of = split) */
+    indiv_profile_params profile;     /* profiles (as_of = split) */
     double taus[INDIV_EVAL_TAUS_MAX]; /* threshold curve */
     size_t n_taus;
-    const char *scratch;           /* the snapshot: ":memory:" or a new file path */
-    const char *lists_path;        /* per-consumer lists as CSV, or NULL */
+    const char *scratch;    /* the snapshot: ":memory:" or a new file path */
+    const char *lists_path; /* per-consumer lists as CSV, or NULL */
 } indiv_eval_params;
 
 /* One method in one mode. Means over consumers with standard errors; diff_* are the
@@ -109,8 +109,8 @@ typedef struct indiv_eval_result {
     int64_t candidates;      /* offers valid at the split */
     int64_t offers_without_embedding;
     indiv_eval_metrics m[INDIV_EVAL_MODES][INDIV_EVAL_METHODS];
-    indiv_decision_counts decisions;                       /* known customers only */
-    indiv_eval_contacts contacts[INDIV_EVAL_METHODS + 1];  /* + INDIV_EVAL_DECIDED */
+    indiv_decision_counts decisions;                      /* known customers only */
+    indiv_eval_contacts contacts[INDIV_EVAL_METHODS + 1]; /* + INDIV_EVAL_DECIDED */
     indiv_eval_curve_point curve[INDIV_EVAL_TAUS_MAX];
     size_t n_curve;
     int slots;

@@ -64,7 +64,8 @@ typedef enum indiv_channel {
 #define INDIV_CH_BIT(ch) (1u << (ch))
 /* All contactable channels. */
 #define INDIV_CH_CONTACTABLE                                                             \
-    (INDIV_CH_BIT(INDIV_CH_EMAIL) | INDIV_CH_BIT(INDIV_CH_SMS) | INDIV_CH_BIT(INDIV_CH_PUSH))
+    (INDIV_CH_BIT(INDIV_CH_EMAIL) | INDIV_CH_BIT(INDIV_CH_SMS) |                         \
+     INDIV_CH_BIT(INDIV_CH_PUSH))
 
 typedef struct indiv_consumer_rec {
     const char *ext_id;    /* required, non-empty */
@@ -219,15 +220,16 @@ int indiv_eventlog_last_event_ts(indiv_eventlog *log, int64_t *ts /* OUT */,
 /* Consumers, and how many gave profiling consent: two cheap counts, no event scan (the
  * per-round path of decisions and profile builds uses this, not stats_get). */
 int indiv_eventlog_consumer_counts(indiv_eventlog *log, int64_t *consumers /* OUT */,
-                                   int64_t *consent_profiling /* OUT */, indiv_error *err);
+                                   int64_t *consent_profiling /* OUT */,
+                                   indiv_error *err);
 
 /* Looks up our id of a consumer from its source id. INDIV_ENOTFOUND when absent. */
 int indiv_eventlog_consumer_id(indiv_eventlog *log, const char *ext_id,
                                int64_t *id /* OUT */, indiv_error *err);
 
 /* Looks up our id of an offer from its source id. INDIV_ENOTFOUND when absent. */
-int indiv_eventlog_offer_id(indiv_eventlog *log, const char *ext_id, int64_t *id /* OUT */,
-                            indiv_error *err);
+int indiv_eventlog_offer_id(indiv_eventlog *log, const char *ext_id,
+                            int64_t *id /* OUT */, indiv_error *err);
 
 /* FNV-1a 64 over the content of every data table, in primary-key order, as 16 hex
  * digits plus NUL: equal databases give equal hashes (determinism tests, model
@@ -247,7 +249,8 @@ void indiv_event_cursor_free(indiv_event_cursor *cur);
 
 /* ---- catalogue reads ------------------------------------------------------------- */
 
-/* One offer as stored, with its category's name (strings borrowed during the callback). */
+/* One offer as stored, with its category's name (strings borrowed during the callback).
+ */
 typedef struct indiv_offer_row {
     int64_t id, category_id;
     const char *ext_id, *name, *category;
@@ -288,13 +291,14 @@ int indiv_eventlog_scan_consented(indiv_eventlog *log, int64_t from_ts, int64_t 
 
 /* Ordered pass over one consumer's events in [from_ts, before_ts). The cursor can be
  * re-aimed at another consumer with indiv_event_cursor_rebind (no new statement). */
-int indiv_eventlog_scan_consumer(indiv_eventlog *log, int64_t consumer_id, int64_t from_ts,
-                                 int64_t before_ts, indiv_event_cursor **out /* OUT */,
-                                 indiv_error *err);
+int indiv_eventlog_scan_consumer(indiv_eventlog *log, int64_t consumer_id,
+                                 int64_t from_ts, int64_t before_ts,
+                                 indiv_event_cursor **out /* OUT */, indiv_error *err);
 void indiv_event_cursor_rebind(indiv_event_cursor *cur, int64_t consumer_id,
                                int64_t from_ts, int64_t before_ts);
 
-/* ---- consumers ------------------------------------------------------------------------ */
+/* ---- consumers ------------------------------------------------------------------------
+ */
 
 typedef struct indiv_consumer_row {
     int64_t id;
@@ -355,13 +359,14 @@ void indiv_profile_cursor_free(indiv_profile_cursor *cur);
 /* Every consumer in id order, with their stored profile when they have one (the
  * decision engine's read). */
 typedef struct indiv_consumer_cursor indiv_consumer_cursor;
-int indiv_eventlog_consumer_scan(indiv_eventlog *log, indiv_consumer_cursor **out /* OUT */,
-                                 indiv_error *err);
+int indiv_eventlog_consumer_scan(indiv_eventlog *log,
+                                 indiv_consumer_cursor **out /* OUT */, indiv_error *err);
 /* 1 with *row filled (ext_id borrowed until the next call) and *has_profile set (and
  * *prof filled, blob borrowed, when 1); 0 at the end; negative on error. */
-int indiv_consumer_cursor_next(indiv_consumer_cursor *cur, indiv_consumer_row *row /* OUT */,
-                               indiv_profile_row *prof /* OUT */, int *has_profile /* OUT */,
-                               indiv_error *err);
+int indiv_consumer_cursor_next(indiv_consumer_cursor *cur,
+                               indiv_consumer_row *row /* OUT */,
+                               indiv_profile_row *prof /* OUT */,
+                               int *has_profile /* OUT */, indiv_error *err);
 void indiv_consumer_cursor_free(indiv_consumer_cursor *cur);
 
 /* Number of events of one type for one consumer in [from_ts, before_ts): one b-tree
@@ -395,7 +400,8 @@ int indiv_eventlog_set_contact_consent(indiv_eventlog *log, int64_t consumer_id,
 /* Ground truth, in consumer order: fn is called once per truth_consumers row, and
  * taste_fn once per truth_tastes row. A non-zero return of a callback stops the walk. */
 int indiv_eventlog_each_truth_consumer(indiv_eventlog *log,
-                                       int (*fn)(void *ctx, const indiv_truth_consumer *t),
+                                       int (*fn)(void *ctx,
+                                                 const indiv_truth_consumer *t),
                                        void *ctx, indiv_error *err);
 int indiv_eventlog_each_truth_taste(indiv_eventlog *log,
                                     int (*fn)(void *ctx, int64_t consumer_id,
@@ -405,10 +411,12 @@ int indiv_eventlog_each_truth_taste(indiv_eventlog *log,
 
 /* Time of each consumer's last purchase before before_ts (one pass over the events). */
 int indiv_eventlog_each_last_purchase(indiv_eventlog *log, int64_t before_ts,
-                                      int (*fn)(void *ctx, int64_t consumer_id, int64_t ts),
+                                      int (*fn)(void *ctx, int64_t consumer_id,
+                                                int64_t ts),
                                       void *ctx, indiv_error *err);
 
-/* ---- snapshots (training, evaluation) ----------------------------------------------- */
+/* ---- snapshots (training, evaluation) -----------------------------------------------
+ */
 
 /* Creates at path a new indiv database holding what was known strictly before
  * before_ts: every consumer (an unsubscription at or after before_ts cleared), category

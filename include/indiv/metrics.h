@@ -83,8 +83,8 @@ double indiv_metrics_ild(const size_t *list, size_t len, const size_t *category)
 /* Hits of the list whose category is not in past (past[c] = 1: the consumer had bought
  * category c): the serendipitous hits. */
 size_t indiv_metrics_unexpected_hits(const size_t *list, size_t len,
-                                     const unsigned char *relevant, const size_t *category,
-                                     const unsigned char *past);
+                                     const unsigned char *relevant,
+                                     const size_t *category, const unsigned char *past);
 
 /* Share of n offers marked in seen. */
 double indiv_metrics_coverage(const unsigned char *seen, size_t n);
@@ -94,7 +94,8 @@ double indiv_metrics_coverage(const unsigned char *seen, size_t n);
 int indiv_metrics_auc(const double *score, const double *label, const double *w, size_t n,
                       double *auc /* OUT */, indiv_error *err);
 
-/* Weighted mean log-loss -[y log p + (1 - y) log(1 - p)], p clamped to [1e-15, 1 - 1e-15]. */
+/* Weighted mean log-loss -[y log p + (1 - y) log(1 - p)], p clamped to [1e-15, 1 -
+ * 1e-15]. */
 double indiv_metrics_log_loss(const double *p, const double *label, const double *w,
                               size_t n);
 

@@ -36,9 +36,9 @@
 #include "indiv/catalog.h"
 #include "indiv/error.h"
 
-#define INDIV_MODEL_FORMAT "indiv-model"
+#define INDIV_MODEL_FORMAT  "indiv-model"
 #define INDIV_MODEL_VERSION 1
-#define INDIV_MODEL_ID_MAX 128
+#define INDIV_MODEL_ID_MAX  128
 
 typedef enum indiv_model_term {
     INDIV_TERM_AFFINITY = 0,

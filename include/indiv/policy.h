@@ -15,7 +15,8 @@
  *     probability proportional to its propensity from the consumer's own stream (never
  *     the argmax). In ride-along mode it only joins a contact that already has a
  *     relevant offer (taking the last slot if all are full); in standalone mode it may
- *     justify a contact on its own. Its distance from the person's tastes is 1 − affinity;
+ *     justify a contact on its own. Its distance from the person's tastes is 1 −
+ * affinity;
  *  5. channel: the accepted channel with the best reaction rate (ties: email, sms, push);
  *  6. timing: the next preferred slot (preferred hour, on a day the person is usually
  *     active) at or after the decision time; a consumer whose readiness is below
@@ -36,22 +37,26 @@
 #include "indiv/profile.h"
 #include "indiv/score.h"
 
-#define INDIV_SLOTS_MAX 16
+#define INDIV_SLOTS_MAX      16
 #define INDIV_DEFER_MAX_DAYS 60
 
-typedef enum indiv_action { INDIV_NONE = 0, INDIV_CONTACT = 1, INDIV_DEFER = 2 } indiv_action;
+typedef enum indiv_action {
+    INDIV_NONE = 0,
+    INDIV_CONTACT = 1,
+    INDIV_DEFER = 2
+} indiv_action;
 
 typedef enum indiv_reason {
-    INDIV_R_RELEVANT = 0,        /* contact: relevant offers above the threshold */
-    INDIV_R_DIVERGENT_ALONE,     /* contact: a standalone divergent offer */
-    INDIV_R_NOT_READY,           /* defer: readiness below the minimum now */
-    INDIV_R_NO_CONTACT_CONSENT,  /* none */
-    INDIV_R_UNSUBSCRIBED,        /* none */
-    INDIV_R_NO_CHANNEL,          /* none: no accepted contact channel */
-    INDIV_R_PRESSURE_CAP,        /* none: too many recent contacts */
-    INDIV_R_NO_VALID_OFFER,      /* none: no offer valid at the decision time */
-    INDIV_R_BELOW_THRESHOLD,     /* none: no offer reaches the threshold */
-    INDIV_R_NEVER_READY,         /* none: readiness stays below the minimum */
+    INDIV_R_RELEVANT = 0,       /* contact: relevant offers above the threshold */
+    INDIV_R_DIVERGENT_ALONE,    /* contact: a standalone divergent offer */
+    INDIV_R_NOT_READY,          /* defer: readiness below the minimum now */
+    INDIV_R_NO_CONTACT_CONSENT, /* none */
+    INDIV_R_UNSUBSCRIBED,       /* none */
+    INDIV_R_NO_CHANNEL,         /* none: no accepted contact channel */
+    INDIV_R_PRESSURE_CAP,       /* none: too many recent contacts */
+    INDIV_R_NO_VALID_OFFER,     /* none: no offer valid at the decision time */
+    INDIV_R_BELOW_THRESHOLD,    /* none: no offer reaches the threshold */
+    INDIV_R_NEVER_READY,        /* none: readiness stays below the minimum */
     INDIV_R_COUNT
 } indiv_reason;
 
@@ -60,23 +65,26 @@ typedef enum indiv_divergence_mode {
     INDIV_DIV_STANDALONE = 1
 } indiv_divergence_mode;
 
-typedef enum indiv_offer_kind { INDIV_KIND_RELEVANT = 0, INDIV_KIND_DIVERGENT = 1 } indiv_offer_kind;
+typedef enum indiv_offer_kind {
+    INDIV_KIND_RELEVANT = 0,
+    INDIV_KIND_DIVERGENT = 1
+} indiv_offer_kind;
 
 typedef enum indiv_divergence_miss {
-    INDIV_DIVMISS_NONE = 0,      /* not drawn, or placed */
-    INDIV_DIVMISS_NO_CANDIDATE,  /* no valid offer outside the bubble above the floor */
-    INDIV_DIVMISS_NO_COMPANION,  /* ride-along with no relevant offer to ride with */
-    INDIV_DIVMISS_NO_ROOM        /* ride-along with a single slot, already relevant */
+    INDIV_DIVMISS_NONE = 0,     /* not drawn, or placed */
+    INDIV_DIVMISS_NO_CANDIDATE, /* no valid offer outside the bubble above the floor */
+    INDIV_DIVMISS_NO_COMPANION, /* ride-along with no relevant offer to ride with */
+    INDIV_DIVMISS_NO_ROOM       /* ride-along with a single slot, already relevant */
 } indiv_divergence_miss;
 
 typedef struct indiv_policy_params {
-    int64_t as_of;        /* decision time */
-    double threshold;     /* τ, on propensity */
-    int slots;            /* offers per contact, 1..INDIV_SLOTS_MAX */
-    int rank_by_value;    /* rank by p · price · margin instead of p */
-    double serendipity;   /* ε in [0, 1] */
-    double bubble;        /* affinity below this = outside the bubble */
-    double floor;         /* plausibility floor on propensity for divergent offers */
+    int64_t as_of;      /* decision time */
+    double threshold;   /* τ, on propensity */
+    int slots;          /* offers per contact, 1..INDIV_SLOTS_MAX */
+    int rank_by_value;  /* rank by p · price · margin instead of p */
+    double serendipity; /* ε in [0, 1] */
+    double bubble;      /* affinity below this = outside the bubble */
+    double floor;       /* plausibility floor on propensity for divergent offers */
     indiv_divergence_mode divergence;
     int max_contacts;     /* pressure cap: at most this many contacts ... */
     double per_days;      /* ... in this many days (0 contacts = no cap when 0 days) */
@@ -89,30 +97,30 @@ typedef struct indiv_policy_params {
 typedef struct indiv_decided_offer {
     size_t offer; /* catalog index */
     indiv_offer_kind kind;
-    int rank;        /* 1-based */
-    double p;        /* propensity */
+    int rank;         /* 1-based */
+    double p;         /* propensity */
     double p_channel; /* p · reaction rate of the chosen channel */
     double affinity;
-    double value;    /* p · price · margin */
+    double value; /* p · price · margin */
 } indiv_decided_offer;
 
 typedef struct indiv_decision {
     int64_t consumer_id;
     indiv_action action;
     indiv_reason reason;
-    int personalised;            /* 1 when a profile was used */
-    int channel;                 /* indiv_channel, 0 when none */
-    int64_t send_at;             /* contact/defer: when (INDIV_TS_NONE otherwise) */
+    int personalised; /* 1 when a profile was used */
+    int channel;      /* indiv_channel, 0 when none */
+    int64_t send_at;  /* contact/defer: when (INDIV_TS_NONE otherwise) */
     double readiness;
     int n_offers;
     indiv_decided_offer offers[INDIV_SLOTS_MAX];
-    int has_best;                /* none: best valid offer and its score */
+    int has_best; /* none: best valid offer and its score */
     size_t best_offer;
     double best_p;
-    double drivers[INDIV_TERM_COUNT]; /* logit contributions for the first offer */
-    int divergence_drawn;        /* the ε · openness draw succeeded */
+    double drivers[INDIV_TERM_COUNT];      /* logit contributions for the first offer */
+    int divergence_drawn;                  /* the ε · openness draw succeeded */
     indiv_divergence_miss divergence_miss; /* why a drawn divergence was not placed */
-    int contacts_recent;         /* contacts in the cap window */
+    int contacts_recent;                   /* contacts in the cap window */
 } indiv_decision;
 
 /* Defaults (README.md, "Decisions"). */
@@ -130,9 +138,9 @@ const char *indiv_divergence_name(indiv_divergence_mode m);
 /* What the policy knows of one consumer besides the scores. */
 typedef struct indiv_policy_input {
     const indiv_consumer_row *consumer;
-    const indiv_profile *profile;  /* projected to as_of, or NULL (no profiling consent) */
-    double readiness;              /* at as_of (1 without a profile: no deferral) */
-    int contacts_recent;           /* contacts in [as_of - per_days, as_of) */
+    const indiv_profile *profile; /* projected to as_of, or NULL (no profiling consent) */
+    double readiness;             /* at as_of (1 without a profile: no deferral) */
+    int contacts_recent;          /* contacts in [as_of - per_days, as_of) */
 } indiv_policy_input;
 
 /* Decides for one consumer whose scores are row `row` of block b. valid[j] = 1 when

@@ -39,8 +39,8 @@
 #include "indiv/progress.h"
 
 /* Layout version of the stored vector (profiles.version). */
-#define INDIV_PROFILE_VERSION 1
-#define INDIV_PRESSURE_SLOTS 16
+#define INDIV_PROFILE_VERSION  1
+#define INDIV_PRESSURE_SLOTS   16
 #define INDIV_CONTACT_CHANNELS 3 /* email, sms, push: channel codes 1..3 */
 
 typedef enum indiv_feature_group {
@@ -58,11 +58,11 @@ typedef struct indiv_profile_params {
     double half_life_days; /* taste decay: weight 2^(-age / half_life) */
     double window_days;    /* ignore events older than as_of - window; 0 = no window */
     unsigned features;     /* INDIV_FEAT_* mask */
-    double type_weight[INDIV_EV_MAX + 1]; /* taste weight of each event type */
-    double moment_alpha;   /* pseudo-count per hour / day bin */
+    double type_weight[INDIV_EV_MAX + 1];      /* taste weight of each event type */
+    double moment_alpha;                       /* pseudo-count per hour / day bin */
     double channel_prior_a, channel_prior_b;   /* Beta prior of reaction rates */
     double openness_prior_a, openness_prior_b; /* Beta prior of openness */
-    double pressure_days;      /* window of the pressure summary in --show */
+    double pressure_days;         /* window of the pressure summary in --show */
     double rhythm_prior_strength; /* shrinkage weight of the population, in intervals */
     double readiness_horizon_days;
 } indiv_profile_params;
@@ -81,14 +81,14 @@ typedef struct indiv_profile {
     double *taste; /* dims values, owned (capacity taste_cap) */
     size_t taste_cap;
     /* rhythm */
-    double orders; /* distinct purchase times */
+    double orders;                               /* distinct purchase times */
     int64_t first_purchase_ts, last_purchase_ts; /* INDIV_TS_NONE when no purchase */
-    double monetary; /* purchase value minus returned value */
+    double monetary;                             /* purchase value minus returned value */
     double n_intervals, interval_mean_days, interval_sd_days;
     /* moments */
-    double activity;     /* events counted (views, purchases, opens, clicks) */
-    double hour[24];     /* smoothed distribution over hours (UTC) */
-    double dow[7];       /* smoothed distribution over days, 0 = Monday */
+    double activity; /* events counted (views, purchases, opens, clicks) */
+    double hour[24]; /* smoothed distribution over hours (UTC) */
+    double dow[7];   /* smoothed distribution over days, 0 = Monday */
     /* channels (index 0..2 = email, sms, push) */
     double contacts[INDIV_CONTACT_CHANNELS], reactions[INDIV_CONTACT_CHANNELS];
     double react_rate[INDIV_CONTACT_CHANNELS];
@@ -136,7 +136,8 @@ int indiv_profile_features_parse(const char *list, unsigned *mask /* OUT */,
 /* Writes the comma-separated names of mask into buf. */
 void indiv_profile_features_format(unsigned mask, char *buf, size_t cap);
 
-/* ---- building ------------------------------------------------------------------------ */
+/* ---- building ------------------------------------------------------------------------
+ */
 
 /* Builds and stores profiles for every consumer with profiling consent, in one
  * transaction. incremental = 1 rebuilds only consumers with events since their
@@ -146,7 +147,8 @@ void indiv_profile_features_format(unsigned mask, char *buf, size_t cap);
 int indiv_profile_build(indiv_eventlog *log, const indiv_catalog *cat,
                         const indiv_profile_params *p, int incremental,
                         indiv_progress_fn progress, void *ctx,
-                        indiv_profile_summary *sum /* OUT, may be NULL */, indiv_error *err);
+                        indiv_profile_summary *sum /* OUT, may be NULL */,
+                        indiv_error *err);
 
 /* The parameters and the rhythm prior of the last build (from meta). INDIV_ENOTFOUND
  * when profiles were never built. */
@@ -154,10 +156,12 @@ int indiv_profile_stored_params(indiv_eventlog *log, indiv_profile_params *p /* 
                                 indiv_rhythm_prior *prior /* OUT, may be NULL */,
                                 indiv_error *err);
 
-/* ---- reading ---------------------------------------------------------------------------- */
+/* ---- reading
+ * ---------------------------------------------------------------------------- */
 
 void indiv_profile_init(indiv_profile *pr);
-void indiv_profile_clear(indiv_profile *pr); /* frees taste; pr can be reused after init */
+void indiv_profile_clear(
+    indiv_profile *pr); /* frees taste; pr can be reused after init */
 
 /* Decodes a stored row into pr (reusing its taste buffer). INDIV_EFORMAT on a vector of
  * another version or size. */
@@ -172,7 +176,8 @@ int indiv_profile_load(indiv_eventlog *log, int64_t consumer_id, indiv_profile *
  * the consumer had no event in [as_of, t). */
 void indiv_profile_project(indiv_profile *pr, int64_t t, double half_life_days);
 
-/* ---- derived features ------------------------------------------------------------------ */
+/* ---- derived features
+ * ------------------------------------------------------------------ */
 
 /* Probability that the next purchase falls within horizon_days of t, given the time since
  * the last purchase, under a gamma renewal model whose mean and squared coefficient of

@@ -45,8 +45,8 @@ uint64_t indiv_rng_derive(uint64_t seed, uint64_t entity, uint64_t purpose);
 /* The generator type (gsl_rng_alloc(indiv_rng_xoshiro256ss) works too). */
 extern const gsl_rng_type *const indiv_rng_xoshiro256ss;
 
-/* A new xoshiro256** generator seeded for (seed, entity, purpose); NULL when out of memory.
- * Free with gsl_rng_free. */
+/* A new xoshiro256** generator seeded for (seed, entity, purpose); NULL when out of
+ * memory. Free with gsl_rng_free. */
 gsl_rng *indiv_rng_new(uint64_t seed, uint64_t entity, indiv_rng_purpose purpose);
 
 /* Re-seeds an existing generator for (seed, entity, purpose): no allocation, for loops

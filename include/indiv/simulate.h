@@ -10,8 +10,8 @@
  *      generator), appended as events;
  *   2. latent needs not yet revealed may be met elsewhere (leakage);
  *   3. the policy decides: the indiv engine (profiles rebuilt incrementally, then the
- *      same decide code as `indiv decide`), or a reference policy (mass campaign, persona,
- *      random, oracle);
+ *      same decide code as `indiv decide`), or a reference policy (mass campaign,
+ * persona, random, oracle);
  *   4. each contacted consumer reacts by the stated response model (true utility of the
  *      offers, right or wrong moment, readiness, accumulated fatigue); contacts, opens,
  *      purchases, dismissals and unsubscriptions are appended as events; a purchase in a
@@ -33,13 +33,13 @@
 #include "indiv/progress.h"
 
 typedef enum indiv_sim_policy {
-    INDIV_SIM_INDIV = 0,        /* threshold + serendipity, as configured */
-    INDIV_SIM_NO_SERENDIPITY,   /* indiv with ε = 0 */
-    INDIV_SIM_NO_THRESHOLD,     /* indiv with τ = 0 */
-    INDIV_SIM_MASS,             /* everyone eligible gets the same best offers */
-    INDIV_SIM_PERSONA,          /* k segments of profiles, each its segment's best offers */
-    INDIV_SIM_RANDOM,           /* random offers to every eligible consumer */
-    INDIV_SIM_ORACLE,           /* knows true utility (Chaney, Stewart & Engelhardt 2018) */
+    INDIV_SIM_INDIV = 0,      /* threshold + serendipity, as configured */
+    INDIV_SIM_NO_SERENDIPITY, /* indiv with ε = 0 */
+    INDIV_SIM_NO_THRESHOLD,   /* indiv with τ = 0 */
+    INDIV_SIM_MASS,           /* everyone eligible gets the same best offers */
+    INDIV_SIM_PERSONA,        /* k segments of profiles, each its segment's best offers */
+    INDIV_SIM_RANDOM,         /* random offers to every eligible consumer */
+    INDIV_SIM_ORACLE,         /* knows true utility (Chaney, Stewart & Engelhardt 2018) */
     INDIV_SIM_POLICY_COUNT
 } indiv_sim_policy;
 
@@ -51,16 +51,17 @@ typedef struct indiv_response_params {
     double wrong_moment_factor; /* open probability × this when sent far from the
                                    preferred hour */
     double moment_window_hours; /* "right moment": within this of the preferred hour */
-    double not_ready_factor;    /* purchase probability × this shortly after a purchase */
-    double ready_fraction;      /* "shortly": before this fraction of the mean interval */
+    double not_ready_factor; /* purchase probability × this shortly after a purchase */
+    double ready_fraction;   /* "shortly": before this fraction of the mean interval */
     double annoyance_per_irrelevant; /* annoyance added by an irrelevant contact */
     double annoyance_per_contact;    /* added by any contact (pressure) */
-    double annoyance_decay;     /* annoyance × this each round */
-    double fatigue_open_effect; /* open probability × exp(−effect · annoyance) */
-    double p_leave;             /* when annoyance reaches tolerance: leave with this
-                                   probability, otherwise unsubscribe */
-    double leakage_per_round;   /* P(an unrevealed latent need is met elsewhere) */
-    double organic_latent_discovery; /* P(per round) of discovering a latent taste alone */
+    double annoyance_decay;          /* annoyance × this each round */
+    double fatigue_open_effect;      /* open probability × exp(−effect · annoyance) */
+    double p_leave;                  /* when annoyance reaches tolerance: leave with this
+                                        probability, otherwise unsubscribe */
+    double leakage_per_round;        /* P(an unrevealed latent need is met elsewhere) */
+    double
+        organic_latent_discovery; /* P(per round) of discovering a latent taste alone */
 } indiv_response_params;
 
 typedef struct indiv_sim_params {
@@ -68,49 +69,56 @@ typedef struct indiv_sim_params {
     double round_days;
     uint64_t seed;
     indiv_sim_policy policy;
-    indiv_policy_params policy_params; /* threshold, serendipity, slots, ... (as_of set
-                                          each round) */
+    indiv_policy_params policy_params;   /* threshold, serendipity, slots, ... (as_of set
+                                            each round) */
     indiv_profile_params profile_params; /* half-life, window, features */
-    int persona_k;                /* segments of the persona policy */
-    int threads;                  /* decision threads */
+    int persona_k;                       /* segments of the persona policy */
+    int threads;                         /* decision threads */
     indiv_response_params response;
 } indiv_sim_params;
 
 /* Metrics of one round: one X-macro so that CSV headers, JSON keys and sweeps share the
  * list. X(name, description) */
 #define INDIV_SIM_METRICS(X)                                                             \
-    X(contacts, "contacts sent this round")                                            \
-    X(conversions, "purchases caused by contacts")                                     \
-    X(conversion_rate, "conversions per contact")                                      \
-    X(irrelevant_share, "share of contacts whose best offer is below the irrelevant "   \
+    X(contacts, "contacts sent this round")                                              \
+    X(conversions, "purchases caused by contacts")                                       \
+    X(conversion_rate, "conversions per contact")                                        \
+    X(irrelevant_share, "share of contacts whose best offer is below the irrelevant "    \
                         "utility")                                                       \
-    X(revenue, "value of all purchases this round (organic and from contacts)")         \
-    X(revenue_contacts, "value of purchases caused by contacts")                        \
-    X(unsubscribes, "consumers who withdrew contact consent this round")               \
-    X(departures, "consumers who left this round")                                      \
-    X(active, "consumers still active at the end of the round")                        \
-    X(leakage, "latent needs met elsewhere this round")                                \
-    X(latent_revealed, "latent tastes revealed by a purchase from a contact")           \
-    X(latent_revealed_total, "latent tastes revealed by contacts since the start")      \
-    X(diversity, "mean category entropy (bits) of each consumer's purchases so far")    \
-    X(coverage, "share of offers bought at least once this round")                      \
-    X(exposure_gini, "Gini coefficient of contacts over offers this round")             \
-    X(jaccard_items, "mean Jaccard similarity of consumed offers, sampled pairs")       \
-    X(jaccard_categories, "mean Jaccard similarity of consumed categories, pairs")      \
-    X(contacts_p50, "median contacts per eligible consumer so far")                     \
-    X(contacts_p90, "90th percentile of contacts per eligible consumer so far")         \
-    X(contacts_max, "most contacts received by one consumer so far")                    \
-    X(never_contacted_share, "share of eligible consumers never contacted so far")      \
-    X(bubble_share, "share of contacted offers inside the person's known tastes")       \
+    X(revenue, "value of all purchases this round (organic and from contacts)")          \
+    X(revenue_contacts, "value of purchases caused by contacts")                         \
+    X(unsubscribes, "consumers who withdrew contact consent this round")                 \
+    X(departures, "consumers who left this round")                                       \
+    X(active, "consumers still active at the end of the round")                          \
+    X(leakage, "latent needs met elsewhere this round")                                  \
+    X(latent_revealed, "latent tastes revealed by a purchase from a contact")            \
+    X(latent_revealed_total, "latent tastes revealed by contacts since the start")       \
+    X(diversity, "mean category entropy (bits) of each consumer's purchases so far")     \
+    X(coverage, "share of offers bought at least once this round")                       \
+    X(exposure_gini, "Gini coefficient of contacts over offers this round")              \
+    X(jaccard_items, "mean Jaccard similarity of consumed offers, sampled pairs")        \
+    X(jaccard_categories, "mean Jaccard similarity of consumed categories, pairs")       \
+    X(contacts_p50, "median contacts per eligible consumer so far")                      \
+    X(contacts_p90, "90th percentile of contacts per eligible consumer so far")          \
+    X(contacts_max, "most contacts received by one consumer so far")                     \
+    X(never_contacted_share, "share of eligible consumers never contacted so far")       \
+    X(bubble_share, "share of contacted offers inside the person's known tastes")        \
     X(divergent_share, "share of contacts carrying a divergent offer")
 
 #define INDIV_SIM_ENUM(name, doc) INDIV_M_##name,
-typedef enum indiv_sim_metric { INDIV_SIM_METRICS(INDIV_SIM_ENUM) INDIV_SIM_NMETRICS } indiv_sim_metric;
+typedef enum indiv_sim_metric {
+    INDIV_SIM_METRICS(INDIV_SIM_ENUM) INDIV_SIM_NMETRICS
+} indiv_sim_metric;
 #undef INDIV_SIM_ENUM
 
 /* Wall-clock seconds of a round's stages. Kept apart from the metrics, which are
  * reproducible to the byte while timings are not. */
-enum { INDIV_SIM_T_PROFILE = 0, INDIV_SIM_T_DECIDE, INDIV_SIM_T_RESPOND, INDIV_SIM_NTIMES };
+enum {
+    INDIV_SIM_T_PROFILE = 0,
+    INDIV_SIM_T_DECIDE,
+    INDIV_SIM_T_RESPOND,
+    INDIV_SIM_NTIMES
+};
 
 typedef struct indiv_round_metrics {
     int round; /* 1-based */

@@ -76,7 +76,7 @@ typedef struct indiv_als_params {
     double lambda;  /* ridge on the factors (and of the whitening) */
     double init_sd; /* offer factors start as N(0, init_sd^2) */
     uint64_t seed;
-    int threads;    /* 1..INDIV_TRAIN_THREADS_MAX */
+    int threads; /* 1..INDIV_TRAIN_THREADS_MAX */
 } indiv_als_params;
 
 #define INDIV_TRAIN_THREADS_MAX 64
@@ -136,15 +136,16 @@ int indiv_logit_fit(const double *x, const double *y, const double *w, size_t n,
 /* ---- the training run -------------------------------------------------------------- */
 
 typedef struct indiv_train_params {
-    const char *id;        /* model id (required) */
-    int64_t as_of;         /* train on events with ts < as_of (required) */
-    double holdout_days;   /* the tail [as_of - holdout, as_of) gives labels and validation */
+    const char *id; /* model id (required) */
+    int64_t as_of;  /* train on events with ts < as_of (required) */
+    double
+        holdout_days; /* the tail [as_of - holdout, as_of) gives labels and validation */
     indiv_als_params als;
-    int negatives;         /* non-bought offers sampled per consumer for the logistic fit */
-    double ridge;          /* logistic penalty */
-    int k;                 /* cut-off of the validation metrics */
-    double reaction_days;  /* a contact is answered by an open/click within this time */
-    const char *scratch;   /* where the snapshot lives: ":memory:" or a new file path */
+    int negatives; /* non-bought offers sampled per consumer for the logistic fit */
+    double ridge;  /* logistic penalty */
+    int k;         /* cut-off of the validation metrics */
+    double reaction_days;   /* a contact is answered by an open/click within this time */
+    const char *scratch;    /* where the snapshot lives: ":memory:" or a new file path */
     const char *trained_at; /* wall-clock time to record (ISO 8601), or NULL */
     indiv_profile_params profile; /* profile parameters (as_of is set by training) */
     double popularity_half_life_days;
@@ -152,13 +153,13 @@ typedef struct indiv_train_params {
 
 /* What the run did (all of it is also in the model's provenance). */
 typedef struct indiv_train_summary {
-    int64_t events;            /* events read (consenting consumers, ts < as_of) */
-    int64_t consumers, offers; /* with at least one interaction before as_of */
-    int64_t interactions;      /* distinct (consumer, offer) pairs before as_of */
+    int64_t events;              /* events read (consenting consumers, ts < as_of) */
+    int64_t consumers, offers;   /* with at least one interaction before as_of */
+    int64_t interactions;        /* distinct (consumer, offer) pairs before as_of */
     int64_t examples, positives; /* propensity examples */
-    int labels_from_contacts;  /* 1: contacts and reactions; 0: "bought in the tail" */
-    double loss;               /* ALS objective after the final fit */
-    double seconds_per_sweep;  /* mean over the final fit */
+    int labels_from_contacts;    /* 1: contacts and reactions; 0: "bought in the tail" */
+    double loss;                 /* ALS objective after the final fit */
+    double seconds_per_sweep;    /* mean over the final fit */
     double seconds;
 } indiv_train_summary;
 
@@ -185,9 +186,9 @@ int indiv_train_run(indiv_eventlog *log, const indiv_train_params *p,
                     indiv_train_summary *sum /* OUT, may be NULL */, indiv_error *err);
 
 /* Minimum amounts of data (named in the errors). */
-#define INDIV_TRAIN_MIN_CONSUMERS 20 /* consumers with interactions before the tail */
-#define INDIV_TRAIN_MIN_OFFERS 10    /* offers with interactions before the tail */
-#define INDIV_TRAIN_MIN_POSITIVES 20 /* positive examples for the logistic fit */
-#define INDIV_TRAIN_MIN_CONTACTS 200 /* contacts in the tail to learn from reactions */
+#define INDIV_TRAIN_MIN_CONSUMERS 20  /* consumers with interactions before the tail */
+#define INDIV_TRAIN_MIN_OFFERS    10  /* offers with interactions before the tail */
+#define INDIV_TRAIN_MIN_POSITIVES 20  /* positive examples for the logistic fit */
+#define INDIV_TRAIN_MIN_CONTACTS  200 /* contacts in the tail to learn from reactions */
 
 #endif /* INDIV_TRAIN_H */

@@ -33,7 +33,8 @@ int cli_study(int argc, char **argv);
 int cli_fail(const char *cmd, const indiv_error *err);
 
 /* Prints "indiv <cmd>: <message>" and a hint to run --help; returns CLI_USAGE. */
-int cli_usage(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int cli_usage(const char *cmd, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 /* Option value parsers: on a bad value they print a usage error naming the option and
  * return CLI_USAGE; on success they return CLI_OK. Ranges are inclusive. */
@@ -58,7 +59,8 @@ void cli_progress(void *ctx, const char *stage, int64_t done, int64_t total);
 /* Runs gnuplot on DIR/figures/<script> with DIR/figures as its working directory and
  * its output in DIR/figures/gnuplot.log. Returns 0 when it drew, CLI_GNUPLOT_MISSING
  * when gnuplot is not installed, another code when it failed (sweep and study). */
-#define CLI_GNUPLOT_MISSING 127 /* the shell's "command not found", from the child's exec */
+#define CLI_GNUPLOT_MISSING                                                              \
+    127 /* the shell's "command not found", from the child's exec */
 int cli_run_gnuplot(const char *dir, const char *script);
 
 /* Monotonic wall clock in seconds. */

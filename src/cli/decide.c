@@ -37,7 +37,8 @@ static const char decide_help[] =
     "  --as-of TIME         decision time (default: the profiles' as-of time)\n"
     "  --threshold P        relevance threshold τ on propensity (default 0.3)\n"
     "  --slots K            offers per contact, 1-16 (default 3)\n"
-    "  --rank-by WHAT       propensity | value (p · price · margin) (default propensity)\n"
+    "  --rank-by WHAT       propensity | value (p · price · margin) (default "
+    "propensity)\n"
     "  --serendipity E      divergence probability ε, scaled by openness (default 0.1)\n"
     "  --bubble A           affinity below A is outside the bubble (default 0.05)\n"
     "  --floor P            plausibility floor of divergent offers (default 0.05)\n"
@@ -57,18 +58,28 @@ struct decide_args {
     indiv_decide_opts o;
 };
 
-static const struct option long_opts[] = {
-    {"db", required_argument, NULL, 1},          {"out", required_argument, NULL, 2},
-    {"model", required_argument, NULL, 3},       {"summary", required_argument, NULL, 4},
-    {"config", required_argument, NULL, 5},      {"as-of", required_argument, NULL, 6},
-    {"threshold", required_argument, NULL, 7},   {"slots", required_argument, NULL, 8},
-    {"rank-by", required_argument, NULL, 9},     {"serendipity", required_argument, NULL, 10},
-    {"bubble", required_argument, NULL, 11},     {"floor", required_argument, NULL, 12},
-    {"divergence", required_argument, NULL, 13}, {"max-contacts", required_argument, NULL, 14},
-    {"per-days", required_argument, NULL, 15},   {"min-readiness", required_argument, NULL, 16},
-    {"seed", required_argument, NULL, 17},       {"threads", required_argument, NULL, 18},
-    {"shard", required_argument, NULL, 19},      {"block", required_argument, NULL, 20},
-    {"help", no_argument, NULL, 'h'},            {0}};
+static const struct option long_opts[] = {{"db", required_argument, NULL, 1},
+                                          {"out", required_argument, NULL, 2},
+                                          {"model", required_argument, NULL, 3},
+                                          {"summary", required_argument, NULL, 4},
+                                          {"config", required_argument, NULL, 5},
+                                          {"as-of", required_argument, NULL, 6},
+                                          {"threshold", required_argument, NULL, 7},
+                                          {"slots", required_argument, NULL, 8},
+                                          {"rank-by", required_argument, NULL, 9},
+                                          {"serendipity", required_argument, NULL, 10},
+                                          {"bubble", required_argument, NULL, 11},
+                                          {"floor", required_argument, NULL, 12},
+                                          {"divergence", required_argument, NULL, 13},
+                                          {"max-contacts", required_argument, NULL, 14},
+                                          {"per-days", required_argument, NULL, 15},
+                                          {"min-readiness", required_argument, NULL, 16},
+                                          {"seed", required_argument, NULL, 17},
+                                          {"threads", required_argument, NULL, 18},
+                                          {"shard", required_argument, NULL, 19},
+                                          {"block", required_argument, NULL, 20},
+                                          {"help", no_argument, NULL, 'h'},
+                                          {0}};
 
 static int parse_shard(const char *s, indiv_decide_opts *o) {
     int i, n;
@@ -93,42 +104,66 @@ static int set_option(struct decide_args *a, int code, const char *v) {
     indiv_policy_params *p = &a->o.policy;
     int64_t x;
     switch (code) {
-    case 1: a->db = v; return CLI_OK;
-    case 2: snprintf(a->out_buf, sizeof a->out_buf, "%s", v); return CLI_OK;
-    case 3: a->model = v; return CLI_OK;
-    case 4: a->summary = v; return CLI_OK;
-    case 5: a->config = v; return CLI_OK;
-    case 6: a->have_as_of = 1; return cli_time("decide", "--as-of", v, &p->as_of);
-    case 7: return cli_double("decide", "--threshold", v, 0, 1, &p->threshold);
-    case 8: return set_int("--slots", v, 1, INDIV_SLOTS_MAX, &p->slots);
+    case 1:
+        a->db = v;
+        return CLI_OK;
+    case 2:
+        snprintf(a->out_buf, sizeof a->out_buf, "%s", v);
+        return CLI_OK;
+    case 3:
+        a->model = v;
+        return CLI_OK;
+    case 4:
+        a->summary = v;
+        return CLI_OK;
+    case 5:
+        a->config = v;
+        return CLI_OK;
+    case 6:
+        a->have_as_of = 1;
+        return cli_time("decide", "--as-of", v, &p->as_of);
+    case 7:
+        return cli_double("decide", "--threshold", v, 0, 1, &p->threshold);
+    case 8:
+        return set_int("--slots", v, 1, INDIV_SLOTS_MAX, &p->slots);
     case 9:
         if (strcmp(v, "propensity") && strcmp(v, "value"))
             return cli_usage("decide", "--rank-by: '%s' is not propensity or value", v);
         p->rank_by_value = strcmp(v, "value") == 0;
         return CLI_OK;
-    case 10: return cli_double("decide", "--serendipity", v, 0, 1, &p->serendipity);
-    case 11: return cli_double("decide", "--bubble", v, 0, 1, &p->bubble);
-    case 12: return cli_double("decide", "--floor", v, 0, 1, &p->floor);
+    case 10:
+        return cli_double("decide", "--serendipity", v, 0, 1, &p->serendipity);
+    case 11:
+        return cli_double("decide", "--bubble", v, 0, 1, &p->bubble);
+    case 12:
+        return cli_double("decide", "--floor", v, 0, 1, &p->floor);
     case 13:
         if (indiv_divergence_parse(v, &p->divergence) < 0)
-            return cli_usage("decide", "--divergence: '%s' is not ride-along or standalone", v);
+            return cli_usage("decide",
+                             "--divergence: '%s' is not ride-along or standalone", v);
         return CLI_OK;
-    case 14: return set_int("--max-contacts", v, 0, 1000000, &p->max_contacts);
-    case 15: return cli_double("decide", "--per-days", v, 0, 3650, &p->per_days);
-    case 16: return cli_double("decide", "--min-readiness", v, 0, 1, &p->min_readiness);
+    case 14:
+        return set_int("--max-contacts", v, 0, 1000000, &p->max_contacts);
+    case 15:
+        return cli_double("decide", "--per-days", v, 0, 3650, &p->per_days);
+    case 16:
+        return cli_double("decide", "--min-readiness", v, 0, 1, &p->min_readiness);
     case 17: {
         int rc = cli_int64("decide", "--seed", v, 0, INT64_MAX, &x);
         p->seed = (uint64_t)x;
         return rc;
     }
-    case 18: return set_int("--threads", v, 1, INDIV_THREADS_MAX, &a->o.threads);
-    case 19: return parse_shard(v, &a->o);
+    case 18:
+        return set_int("--threads", v, 1, INDIV_THREADS_MAX, &a->o.threads);
+    case 19:
+        return parse_shard(v, &a->o);
     case 20: {
         int rc = cli_int64("decide", "--block", v, 1, 1 << 20, &x);
         a->o.block = (size_t)x;
         return rc;
     }
-    default: return CLI_USAGE;
+    default:
+        return CLI_USAGE;
     }
 }
 
@@ -217,17 +252,19 @@ static int default_as_of(indiv_eventlog *log, struct decide_args *a, indiv_error
 static void print_summary(const indiv_decide_summary *s, const indiv_model *m) {
     const indiv_decision_counts *c = &s->counts;
     int64_t contacts = c->by_action[INDIV_CONTACT];
-    fprintf(stderr,
-            "indiv decide: %lld consumers in %.2f s (model %s): contact %lld, defer %lld, "
-            "none %lld\n",
-            (long long)c->consumers, s->seconds_total, m->id, (long long)contacts,
-            (long long)c->by_action[INDIV_DEFER], (long long)c->by_action[INDIV_NONE]);
+    fprintf(
+        stderr,
+        "indiv decide: %lld consumers in %.2f s (model %s): contact %lld, defer %lld, "
+        "none %lld\n",
+        (long long)c->consumers, s->seconds_total, m->id, (long long)contacts,
+        (long long)c->by_action[INDIV_DEFER], (long long)c->by_action[INDIV_NONE]);
     fprintf(stderr, "  reasons:");
     for (int r = 0; r < INDIV_R_COUNT; r++)
         if (c->by_reason[r])
             fprintf(stderr, " %s %lld", indiv_reason_name((indiv_reason)r),
                     (long long)c->by_reason[r]);
-    fprintf(stderr, "\n  divergent offers in %.1f%% of contacts; %.2f offers per contact%s\n",
+    fprintf(stderr,
+            "\n  divergent offers in %.1f%% of contacts; %.2f offers per contact%s\n",
             contacts ? 100.0 * (double)c->contacts_divergent / (double)contacts : 0.0,
             contacts ? (double)c->offers_sent / (double)contacts : 0.0,
             s->profiles_built ? "" : "; no profiles built: run indiv profile first");
@@ -245,8 +282,10 @@ static int summary_open(const char *path, summary_file *s, indiv_error *err) {
     struct stat st;
     s->f = NULL;
     if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) /* the final rename would fail */
-        return indiv_error_set(err, INDIV_EIO, "%s: cannot write the summary: it is a "
-                                               "directory", path);
+        return indiv_error_set(err, INDIV_EIO,
+                               "%s: cannot write the summary: it is a "
+                               "directory",
+                               path);
     if (!(s->tmp = malloc(n)))
         return indiv_error_set(err, INDIV_ENOMEM, "out of memory");
     snprintf(s->tmp, n, "%s.tmp-XXXXXX", path);
@@ -286,7 +325,8 @@ static int run(struct decide_args *a, indiv_error *err) {
     indiv_model m;
     indiv_eventlog *log = NULL;
     indiv_decide_summary sum;
-    int rc = a->model ? indiv_model_load(a->model, &m, err) : (indiv_model_default(&m), 0);
+    int rc =
+        a->model ? indiv_model_load(a->model, &m, err) : (indiv_model_default(&m), 0);
     if (rc == INDIV_OK)
         rc = indiv_eventlog_open(a->db, INDIV_EVENTLOG_READONLY, &log, err);
     if (rc == INDIV_OK)
@@ -308,8 +348,10 @@ static int run(struct decide_args *a, indiv_error *err) {
     rc = summary_close(&sf, a->summary, js, rc, err);
     free(js);
     if (rc == INDIV_OK && sum.offers_without_embedding > 0)
-        fprintf(stderr, "  %lld offers have no vector in the model's embedding (scored with "
-                        "a zero vector)\n", (long long)sum.offers_without_embedding);
+        fprintf(stderr,
+                "  %lld offers have no vector in the model's embedding (scored with "
+                "a zero vector)\n",
+                (long long)sum.offers_without_embedding);
     indiv_model_clear(&m);
     return rc;
 }

@@ -22,11 +22,11 @@
 #include "indiv/sim.h"
 
 /* The embedded default world: small enough to build in about a second. */
-#define DEMO_CONSUMERS 2000
-#define DEMO_OFFERS 300
+#define DEMO_CONSUMERS  2000
+#define DEMO_OFFERS     300
 #define DEMO_CATEGORIES 20
-#define DEMO_DAYS 365
-#define DEMO_SEED 42
+#define DEMO_DAYS       365
+#define DEMO_SEED       42
 
 static const char demo_help[] =
     "usage: indiv demo [--db FILE] [--out FILE]\n\n"
@@ -71,10 +71,11 @@ static int demo_profile(indiv_eventlog *log, const indiv_eventlog_stats *st,
     if (rc == INDIV_OK)
         rc = indiv_profile_build(log, cat, &p, 0, NULL, NULL, &sum, err);
     if (rc == INDIV_OK)
-        printf("profiles    %lld built from %lld events; %lld consumers without profiling "
-               "consent have none\n",
-               (long long)sum.profiled, (long long)sum.events,
-               (long long)sum.skipped_consent);
+        printf(
+            "profiles    %lld built from %lld events; %lld consumers without profiling "
+            "consent have none\n",
+            (long long)sum.profiled, (long long)sum.events,
+            (long long)sum.skipped_consent);
     indiv_catalog_free(cat);
     return rc;
 }
@@ -96,15 +97,17 @@ static int demo_decide(indiv_eventlog *log, const indiv_eventlog_stats *st,
     int64_t contacts = c->by_action[INDIV_CONTACT];
     printf("decisions   %lld in %.2f s: contact %lld, defer %lld, none %lld -> %s\n",
            (long long)c->consumers, sum.seconds_total, (long long)contacts,
-           (long long)c->by_action[INDIV_DEFER], (long long)c->by_action[INDIV_NONE], out);
-    printf("  why none: below threshold %lld, no contact consent %lld, pressure cap %lld\n",
-           (long long)c->by_reason[INDIV_R_BELOW_THRESHOLD],
-           (long long)c->by_reason[INDIV_R_NO_CONTACT_CONSENT],
-           (long long)c->by_reason[INDIV_R_PRESSURE_CAP]);
+           (long long)c->by_action[INDIV_DEFER], (long long)c->by_action[INDIV_NONE],
+           out);
+    printf(
+        "  why none: below threshold %lld, no contact consent %lld, pressure cap %lld\n",
+        (long long)c->by_reason[INDIV_R_BELOW_THRESHOLD],
+        (long long)c->by_reason[INDIV_R_NO_CONTACT_CONSENT],
+        (long long)c->by_reason[INDIV_R_PRESSURE_CAP]);
     printf("  programmed serendipity: a divergent offer in %.1f%% of contacts (model %s, "
            "threshold %.2f, serendipity %.2f, seed %d)\n",
-           contacts ? 100.0 * (double)c->contacts_divergent / (double)contacts : 0.0, m.id,
-           o.policy.threshold, o.policy.serendipity, DEMO_SEED);
+           contacts ? 100.0 * (double)c->contacts_divergent / (double)contacts : 0.0,
+           m.id, o.policy.threshold, o.policy.serendipity, DEMO_SEED);
     return INDIV_OK;
 }
 
@@ -113,7 +116,10 @@ static int action_index(const json_t *j) {
     const char *a = json_string_value(json_object_get(j, "action"));
     if (!a)
         return -1;
-    return !strcmp(a, "contact") ? 0 : !strcmp(a, "defer") ? 1 : !strcmp(a, "none") ? 2 : -1;
+    return !strcmp(a, "contact") ? 0
+           : !strcmp(a, "defer") ? 1
+           : !strcmp(a, "none")  ? 2
+                                 : -1;
 }
 
 /* Prints the first decision of each action, preferring the ones that show the two ideas
@@ -140,7 +146,8 @@ static void print_examples(const char *out) {
     if (f)
         fclose(f);
     for (int k = 0; k < 3; k++) {
-        char *s = pick[k] ? json_dumps(pick[k], JSON_INDENT(2) | JSON_REAL_PRECISION(4)) : NULL;
+        char *s =
+            pick[k] ? json_dumps(pick[k], JSON_INDENT(2) | JSON_REAL_PRECISION(4)) : NULL;
         if (s)
             printf("\nexample %s:\n%s\n",
                    json_string_value(json_object_get(pick[k], "action")), s);

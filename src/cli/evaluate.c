@@ -26,7 +26,8 @@ static const char evaluate_help[] =
     "docs/evaluation.md. The database is only read.\n\n"
     "  --db FILE            event log\n"
     "  --split-at TIME      decision time: nothing at or after it is used but the truth\n"
-    "  --until TIME         end of the truth window (default: just after the last event)\n"
+    "  --until TIME         end of the truth window (default: just after the last "
+    "event)\n"
     "  --k K                list length of the ranking metrics (default 10)\n"
     "  --model FILE         model file (default: the built-in models/default.json); a\n"
     "                       trained one must be trained with --as-of <= --split-at\n"
@@ -51,20 +52,32 @@ struct eval_args {
     indiv_eval_params p;
 };
 
-static const struct option long_opts[] = {
-    {"db", required_argument, NULL, 1},          {"split-at", required_argument, NULL, 2},
-    {"until", required_argument, NULL, 3},       {"k", required_argument, NULL, 4},
-    {"model", required_argument, NULL, 5},       {"json", required_argument, NULL, 6},
-    {"csv", required_argument, NULL, 7},         {"curve", required_argument, NULL, 8},
-    {"lists", required_argument, NULL, 9},       {"taus", required_argument, NULL, 10},
-    {"seed", required_argument, NULL, 11},       {"scratch", required_argument, NULL, 12},
-    {"threshold", required_argument, NULL, 13},  {"slots", required_argument, NULL, 14},
-    {"rank-by", required_argument, NULL, 15},    {"serendipity", required_argument, NULL, 16},
-    {"bubble", required_argument, NULL, 17},     {"floor", required_argument, NULL, 18},
-    {"divergence", required_argument, NULL, 19}, {"max-contacts", required_argument, NULL, 20},
-    {"per-days", required_argument, NULL, 21},   {"min-readiness", required_argument, NULL, 22},
-    {"threads", required_argument, NULL, 23},    {"half-life", required_argument, NULL, 24},
-    {"help", no_argument, NULL, 'h'},            {0}};
+static const struct option long_opts[] = {{"db", required_argument, NULL, 1},
+                                          {"split-at", required_argument, NULL, 2},
+                                          {"until", required_argument, NULL, 3},
+                                          {"k", required_argument, NULL, 4},
+                                          {"model", required_argument, NULL, 5},
+                                          {"json", required_argument, NULL, 6},
+                                          {"csv", required_argument, NULL, 7},
+                                          {"curve", required_argument, NULL, 8},
+                                          {"lists", required_argument, NULL, 9},
+                                          {"taus", required_argument, NULL, 10},
+                                          {"seed", required_argument, NULL, 11},
+                                          {"scratch", required_argument, NULL, 12},
+                                          {"threshold", required_argument, NULL, 13},
+                                          {"slots", required_argument, NULL, 14},
+                                          {"rank-by", required_argument, NULL, 15},
+                                          {"serendipity", required_argument, NULL, 16},
+                                          {"bubble", required_argument, NULL, 17},
+                                          {"floor", required_argument, NULL, 18},
+                                          {"divergence", required_argument, NULL, 19},
+                                          {"max-contacts", required_argument, NULL, 20},
+                                          {"per-days", required_argument, NULL, 21},
+                                          {"min-readiness", required_argument, NULL, 22},
+                                          {"threads", required_argument, NULL, 23},
+                                          {"half-life", required_argument, NULL, 24},
+                                          {"help", no_argument, NULL, 'h'},
+                                          {0}};
 
 static int set_int(const char *opt, const char *v, int64_t lo, int64_t hi, int *out) {
     int64_t x = 0;
@@ -80,7 +93,8 @@ static int parse_taus(const char *v, indiv_eval_params *p) {
     for (char *t = copy ? strtok_r(copy, ",", &save) : NULL; t && rc == CLI_OK;
          t = strtok_r(NULL, ",", &save)) {
         if (p->n_taus == INDIV_EVAL_TAUS_MAX)
-            rc = cli_usage("evaluate", "--taus: at most %d thresholds", INDIV_EVAL_TAUS_MAX);
+            rc = cli_usage("evaluate", "--taus: at most %d thresholds",
+                           INDIV_EVAL_TAUS_MAX);
         else
             rc = cli_double("evaluate", "--taus", t, 0, 1, &p->taus[p->n_taus++]);
     }
@@ -94,26 +108,36 @@ static int parse_taus(const char *v, indiv_eval_params *p) {
 static int set_policy(struct eval_args *a, int code, const char *v) {
     indiv_policy_params *p = &a->p.decide.policy;
     switch (code) {
-    case 13: return cli_double("evaluate", "--threshold", v, 0, 1, &p->threshold);
-    case 14: return set_int("--slots", v, 1, INDIV_SLOTS_MAX, &p->slots);
+    case 13:
+        return cli_double("evaluate", "--threshold", v, 0, 1, &p->threshold);
+    case 14:
+        return set_int("--slots", v, 1, INDIV_SLOTS_MAX, &p->slots);
     case 15:
         if (strcmp(v, "propensity") && strcmp(v, "value"))
             return cli_usage("evaluate", "--rank-by: '%s' is not propensity or value", v);
         p->rank_by_value = strcmp(v, "value") == 0;
         return CLI_OK;
-    case 16: return cli_double("evaluate", "--serendipity", v, 0, 1, &p->serendipity);
-    case 17: return cli_double("evaluate", "--bubble", v, 0, 1, &p->bubble);
-    case 18: return cli_double("evaluate", "--floor", v, 0, 1, &p->floor);
+    case 16:
+        return cli_double("evaluate", "--serendipity", v, 0, 1, &p->serendipity);
+    case 17:
+        return cli_double("evaluate", "--bubble", v, 0, 1, &p->bubble);
+    case 18:
+        return cli_double("evaluate", "--floor", v, 0, 1, &p->floor);
     case 19:
         if (indiv_divergence_parse(v, &p->divergence) < 0)
-            return cli_usage("evaluate", "--divergence: '%s' is not ride-along or standalone",
-                             v);
+            return cli_usage("evaluate",
+                             "--divergence: '%s' is not ride-along or standalone", v);
         return CLI_OK;
-    case 20: return set_int("--max-contacts", v, 0, 1000000, &p->max_contacts);
-    case 21: return cli_double("evaluate", "--per-days", v, 0, 3650, &p->per_days);
-    case 22: return cli_double("evaluate", "--min-readiness", v, 0, 1, &p->min_readiness);
-    case 23: return set_int("--threads", v, 1, INDIV_THREADS_MAX, &a->p.decide.threads);
-    default: return CLI_USAGE;
+    case 20:
+        return set_int("--max-contacts", v, 0, 1000000, &p->max_contacts);
+    case 21:
+        return cli_double("evaluate", "--per-days", v, 0, 3650, &p->per_days);
+    case 22:
+        return cli_double("evaluate", "--min-readiness", v, 0, 1, &p->min_readiness);
+    case 23:
+        return set_int("--threads", v, 1, INDIV_THREADS_MAX, &a->p.decide.threads);
+    default:
+        return CLI_USAGE;
     }
 }
 
@@ -121,24 +145,45 @@ static int set_option(struct eval_args *a, int code, const char *v) {
     int64_t x = 0;
     int rc;
     switch (code) {
-    case 1: a->db = v; return CLI_OK;
-    case 2: return cli_time("evaluate", "--split-at", v, &a->p.split);
-    case 3: a->have_until = 1; return cli_time("evaluate", "--until", v, &a->p.until);
-    case 4: return set_int("--k", v, 1, 1000, &a->p.k);
-    case 5: a->model = v; return CLI_OK;
-    case 6: a->json = v; return CLI_OK;
-    case 7: a->csv = v; return CLI_OK;
-    case 8: a->curve = v; return CLI_OK;
-    case 9: a->p.lists_path = v; return CLI_OK;
-    case 10: return parse_taus(v, &a->p);
+    case 1:
+        a->db = v;
+        return CLI_OK;
+    case 2:
+        return cli_time("evaluate", "--split-at", v, &a->p.split);
+    case 3:
+        a->have_until = 1;
+        return cli_time("evaluate", "--until", v, &a->p.until);
+    case 4:
+        return set_int("--k", v, 1, 1000, &a->p.k);
+    case 5:
+        a->model = v;
+        return CLI_OK;
+    case 6:
+        a->json = v;
+        return CLI_OK;
+    case 7:
+        a->csv = v;
+        return CLI_OK;
+    case 8:
+        a->curve = v;
+        return CLI_OK;
+    case 9:
+        a->p.lists_path = v;
+        return CLI_OK;
+    case 10:
+        return parse_taus(v, &a->p);
     case 11:
         rc = cli_int64("evaluate", "--seed", v, 0, INT64_MAX, &x);
         a->p.seed = a->p.decide.policy.seed = (uint64_t)x;
         return rc;
-    case 12: a->p.scratch = v; return CLI_OK;
+    case 12:
+        a->p.scratch = v;
+        return CLI_OK;
     case 24:
-        return cli_double("evaluate", "--half-life", v, 1e-3, 1e6, &a->p.profile.half_life_days);
-    default: return set_policy(a, code, v);
+        return cli_double("evaluate", "--half-life", v, 1e-3, 1e6,
+                          &a->p.profile.half_life_days);
+    default:
+        return set_policy(a, code, v);
     }
 }
 
@@ -170,30 +215,34 @@ static void print_header(FILE *o, const struct eval_args *a, const indiv_model *
                          const indiv_eval_result *r) {
     char s[INDIV_ISO_LEN], u[INDIV_ISO_LEN];
     fprintf(o, "split %s, truth until %s, k = %d, model %s (%s, taste %s), seed %llu\n",
-            indiv_time_format(a->p.split, s), indiv_time_format(a->p.until, u), a->p.k, m->id,
-            m->feature_space, indiv_taste_norm_name(indiv_model_taste_norm(m)),
+            indiv_time_format(a->p.split, s), indiv_time_format(a->p.until, u), a->p.k,
+            m->id, m->feature_space, indiv_taste_norm_name(indiv_model_taste_norm(m)),
             (unsigned long long)a->p.seed);
-    fprintf(o,
-            "known customers %lld (profiling consent, a purchase before the split); bought "
-            "in the window: %lld (%lld of offers new to them); cold buyers not evaluated: "
-            "%lld\n",
-            (long long)r->consumers, (long long)r->buyers[INDIV_EVAL_ALL],
-            (long long)r->buyers[INDIV_EVAL_NEW], (long long)r->cold_buyers);
+    fprintf(
+        o,
+        "known customers %lld (profiling consent, a purchase before the split); bought "
+        "in the window: %lld (%lld of offers new to them); cold buyers not evaluated: "
+        "%lld\n",
+        (long long)r->consumers, (long long)r->buyers[INDIV_EVAL_ALL],
+        (long long)r->buyers[INDIV_EVAL_NEW], (long long)r->cold_buyers);
     fprintf(o, "candidate offers %lld (valid at the split)", (long long)r->candidates);
     if (m->embedding)
-        fprintf(o, "; %lld without a vector in the embedding", (long long)r->offers_without_embedding);
+        fprintf(o, "; %lld without a vector in the embedding",
+                (long long)r->offers_without_embedding);
     fputc('\n', o);
 }
 
 /* Column widths count bytes: "±" takes two bytes for one column, so the header is
  * written out rather than padded by printf. */
 static void print_ranking(FILE *o, const indiv_eval_result *r, int mode) {
-    fprintf(o, "\n%s (%lld consumers; mean ± standard error; Δ = indiv − method, paired)\n",
+    fprintf(o,
+            "\n%s (%lld consumers; mean ± standard error; Δ = indiv − method, paired)\n",
             mode == INDIV_EVAL_ALL ? "ranking, every purchase counts"
                                    : "ranking, only offers new to the person count",
             (long long)r->buyers[mode]);
-    fprintf(o, "method      HitRate       Prec   Recall NDCG          ΔNDCG          cover  "
-               "novelty ILD  serendipity\n");
+    fprintf(o,
+            "method      HitRate       Prec   Recall NDCG          ΔNDCG          cover  "
+            "novelty ILD  serendipity\n");
     for (int me = 0; me < INDIV_EVAL_METHODS; me++) {
         const indiv_eval_metrics *x = &r->m[mode][me];
         char hr[32], nd[32], dn[32];
@@ -204,23 +253,26 @@ static void print_ranking(FILE *o, const indiv_eval_result *r, int mode) {
         else
             snprintf(dn, sizeof dn, "%+.3f±%.3f", x->diff_ndcg, x->diff_ndcg_se);
         fprintf(o, "%-11s %-14s %-6.3f %-6.3f %-14s %-*s %-6.3f %-7.2f %-4.2f %.3f\n",
-                indiv_eval_method_name((indiv_eval_method)me), hr, x->precision, x->recall, nd,
-                me == INDIV_EVAL_INDIV ? 14 : 15, dn, x->coverage, x->novelty, x->diversity,
-                x->serendipity);
+                indiv_eval_method_name((indiv_eval_method)me), hr, x->precision,
+                x->recall, nd, me == INDIV_EVAL_INDIV ? 14 : 15, dn, x->coverage,
+                x->novelty, x->diversity, x->serendipity);
     }
 }
 
 static void print_contact_row(FILE *o, const char *name, const indiv_eval_contacts *c,
                               int64_t n) {
-    double d = c->contacted ? (double)c->contacted : 1, f = c->offers ? (double)c->offers : 1;
+    double d = c->contacted ? (double)c->contacted : 1,
+           f = c->offers ? (double)c->offers : 1;
     fprintf(o, "%-24s %9lld %6.3f %9.3f %9.3f %7lld %9.3f %9.3f\n", name,
             (long long)c->contacted, n ? (double)c->contacted / (double)n : 0,
-            (double)c->with_hit[INDIV_EVAL_ALL] / d, (double)c->with_hit[INDIV_EVAL_NEW] / d,
-            (long long)c->offers, (double)c->offer_hits[INDIV_EVAL_ALL] / f,
+            (double)c->with_hit[INDIV_EVAL_ALL] / d,
+            (double)c->with_hit[INDIV_EVAL_NEW] / d, (long long)c->offers,
+            (double)c->offer_hits[INDIV_EVAL_ALL] / f,
             (double)c->offer_hits[INDIV_EVAL_NEW] / f);
 }
 
-static void print_contacts(FILE *o, const indiv_eval_result *r, const indiv_eval_params *p) {
+static void print_contacts(FILE *o, const indiv_eval_result *r,
+                           const indiv_eval_params *p) {
     const indiv_decision_counts *d = &r->decisions;
     const indiv_policy_params *pol = &p->decide.policy;
     fprintf(o, "\ndecisions (τ %g, %d slots, ε %g): contact %lld, defer %lld, none %lld;",
@@ -233,20 +285,23 @@ static void print_contacts(FILE *o, const indiv_eval_result *r, const indiv_eval
                     (long long)d->by_reason[why]);
     fprintf(o, "\n\ncontacts: precision = share of the contacted who bought one of their "
                "offers (new: one new to them)\n");
-    fprintf(o, "%-24s %9s %6s %9s %9s %7s %9s %9s\n", "who gets what", "contacted", "share",
-            "precision", "(new)", "offers", "offer-hit", "(new)");
-    print_contact_row(o, "indiv as decided", &r->contacts[INDIV_EVAL_DECIDED], r->consumers);
+    fprintf(o, "%-24s %9s %6s %9s %9s %7s %9s %9s\n", "who gets what", "contacted",
+            "share", "precision", "(new)", "offers", "offer-hit", "(new)");
+    print_contact_row(o, "indiv as decided", &r->contacts[INDIV_EVAL_DECIDED],
+                      r->consumers);
     for (int me = 0; me < INDIV_EVAL_METHODS; me++) {
         char name[64];
-        snprintf(name, sizeof name, "%s, top %d to all", indiv_eval_method_name((indiv_eval_method)me), pol->slots);
+        snprintf(name, sizeof name, "%s, top %d to all",
+                 indiv_eval_method_name((indiv_eval_method)me), pol->slots);
         print_contact_row(o, name, &r->contacts[me], r->consumers);
     }
 }
 
 static void print_curve(FILE *o, const indiv_eval_result *r) {
-    fprintf(o, "\nthreshold curve: contact when indiv's best offer has p >= τ, with its top "
-               "%d offers above τ\n",
-               r->slots);
+    fprintf(o,
+            "\nthreshold curve: contact when indiv's best offer has p >= τ, with its top "
+            "%d offers above τ\n",
+            r->slots);
     fprintf(o, "τ                        contacted  share precision     (new)  offers "
                "offer-hit     (new)\n");
     for (size_t t = 0; t < r->n_curve; t++) {
@@ -322,7 +377,8 @@ static int run(struct eval_args *a, const char *cmd, indiv_error *err) {
     indiv_eval_result *r = calloc(1, sizeof *r);
     int rc = r ? INDIV_OK : indiv_error_set(err, INDIV_ENOMEM, "out of memory");
     if (rc == INDIV_OK)
-        rc = a->model ? indiv_model_load(a->model, &m, err) : (indiv_model_default(&m), 0);
+        rc =
+            a->model ? indiv_model_load(a->model, &m, err) : (indiv_model_default(&m), 0);
     if (rc == INDIV_OK)
         rc = indiv_eventlog_open(a->db, INDIV_EVENTLOG_READONLY, &log, err);
     if (rc == INDIV_OK && !a->have_until) {
@@ -330,7 +386,8 @@ static int run(struct eval_args *a, const char *cmd, indiv_error *err) {
         if ((rc = indiv_eventlog_stats_get(log, &st, err)) == INDIV_OK)
             a->p.until = st.events ? st.last_ts + 1 : a->p.split + 1;
         if (rc == INDIV_OK && a->p.until <= a->p.split)
-            rc = indiv_error_set(err, INDIV_EINVAL, "%s: no event after the split", a->db);
+            rc =
+                indiv_error_set(err, INDIV_EINVAL, "%s: no event after the split", a->db);
     }
     cli_progress_state ps = {0};
     if (rc == INDIV_OK)

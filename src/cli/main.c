@@ -18,24 +18,30 @@ static const struct {
 } commands[] = {
     {"decide", cli_decide, "decide for every consumer: contact, defer or nothing"},
     {"demo", cli_demo, "run the pipeline on the embedded default world"},
-    {"evaluate", cli_evaluate, "replay a log: indiv and baselines against what people bought"},
+    {"evaluate", cli_evaluate,
+     "replay a log: indiv and baselines against what people bought"},
     {"generate", cli_generate, "write a synthetic world with known ground truth"},
-    {"import", cli_import, "import a real log (Online Retail CSV, or generic events CSV)"},
+    {"import", cli_import,
+     "import a real log (Online Retail CSV, or generic events CSV)"},
     {"info", cli_info, "print what an event log holds"},
-    {"simulate", cli_simulate, "closed loop: consumers answer the decisions, round by round"},
+    {"simulate", cli_simulate,
+     "closed loop: consumers answer the decisions, round by round"},
     {"profile", cli_profile, "build, update or show consumer profiles"},
     {"train", cli_train, "fit a model file: offer embedding and propensity weights"},
-    {"sweep", cli_sweep, "simulate a grid of parameters × seeds: results, 95% CIs, figures"},
-    {"study", cli_study, "the ethics study: each interview claim tested, report with figures"},
+    {"sweep", cli_sweep,
+     "simulate a grid of parameters × seeds: results, 95% CIs, figures"},
+    {"study", cli_study,
+     "the ethics study: each interview claim tested, report with figures"},
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 
 static void usage(FILE *out) {
-    fprintf(out, "usage: indiv <command> [options]   (indiv <command> --help for more)\n\n"
-                 "indiv decides, for each consumer on their own, whether to contact them,\n"
-                 "with what, on which channel and when; below a relevance threshold it does\n"
-                 "nothing, and now and then it proposes something outside their bubble.\n\n"
-                 "commands:\n");
+    fprintf(out,
+            "usage: indiv <command> [options]   (indiv <command> --help for more)\n\n"
+            "indiv decides, for each consumer on their own, whether to contact them,\n"
+            "with what, on which channel and when; below a relevance threshold it does\n"
+            "nothing, and now and then it proposes something outside their bubble.\n\n"
+            "commands:\n");
     for (size_t i = 0; i < NCOMMANDS; i++)
         fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
 }
@@ -49,7 +55,8 @@ int main(int argc, char **argv) {
         return CLI_USAGE;
     }
     const char *cmd = argv[1];
-    if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
+    if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 ||
+        strcmp(cmd, "help") == 0) {
         usage(stdout);
         return CLI_OK;
     }

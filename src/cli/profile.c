@@ -57,23 +57,36 @@ static int parse_args(int argc, char **argv, struct profile_args *a) {
     opterr = 0; /* our own message, in the "indiv profile: ..." form */
     while (rc == CLI_OK && (c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
-        case 'd': a->db = optarg; break;
+        case 'd':
+            a->db = optarg;
+            break;
         case 'a':
             rc = cli_time("profile", "--as-of", optarg, &a->p.as_of);
             a->have_as_of = 1;
             break;
         case 'l':
-            rc = cli_double("profile", "--half-life", optarg, 1e-3, 1e6, &a->p.half_life_days);
+            rc = cli_double("profile", "--half-life", optarg, 1e-3, 1e6,
+                            &a->p.half_life_days);
             break;
-        case 'w': rc = cli_double("profile", "--window", optarg, 0, 1e6, &a->p.window_days); break;
+        case 'w':
+            rc = cli_double("profile", "--window", optarg, 0, 1e6, &a->p.window_days);
+            break;
         case 'f':
             if (indiv_profile_features_parse(optarg, &a->p.features, &err) < 0)
                 rc = cli_usage("profile", "--features: %s", err.msg);
             break;
-        case 'i': a->incremental = 1; break;
-        case 's': a->show = optarg; break;
-        case 'm': a->model = optarg; break;
-        case 'h': fputs(profile_help, stdout); return -1;
+        case 'i':
+            a->incremental = 1;
+            break;
+        case 's':
+            a->show = optarg;
+            break;
+        case 'm':
+            a->model = optarg;
+            break;
+        case 'h':
+            fputs(profile_help, stdout);
+            return -1;
         default:
             return cli_usage("profile", "unknown or incomplete option '%s'",
                              argv[optind - 1]);
@@ -99,16 +112,19 @@ static int show(indiv_eventlog *log, const struct profile_args *a, indiv_error *
                              a->db, a->db);
     if (rc == INDIV_OK)
         rc = indiv_eventlog_consumer_id(log, a->show, &cid, err);
-    if (rc == INDIV_OK && (rc = indiv_profile_load(log, cid, &pr, err)) == INDIV_ENOTFOUND)
+    if (rc == INDIV_OK &&
+        (rc = indiv_profile_load(log, cid, &pr, err)) == INDIV_ENOTFOUND)
         rc = indiv_error_set(err, rc,
                              "consumer %s has no profile (no profiling consent, or added "
-                             "after the last build)", a->show);
+                             "after the last build)",
+                             a->show);
     if (rc == INDIV_OK)
         rc = indiv_catalog_load(log, &cat, err);
     if (rc == INDIV_OK) {
         int64_t t = a->have_as_of ? a->p.as_of : pr.as_of;
         if (t < pr.as_of)
-            rc = indiv_error_set(err, INDIV_EINVAL, "--as-of is before the profile's time");
+            rc = indiv_error_set(err, INDIV_EINVAL,
+                                 "--as-of is before the profile's time");
         indiv_profile_project(&pr, t, p.half_life_days);
         char *js = rc ? NULL : indiv_profile_to_json(&pr, a->show, cat, &p, &prior, t);
         if (js)
@@ -145,8 +161,9 @@ static int apply_model(const char *path, indiv_catalog *cat, indiv_error *err) {
     if (rc == INDIV_OK)
         rc = indiv_model_apply(&m, cat, &missing, err);
     if (rc == INDIV_OK)
-        fprintf(stderr, "indiv profile: feature space '%s' (d = %zu); %zu offers have no "
-                        "vector in the model (zero rows)\n",
+        fprintf(stderr,
+                "indiv profile: feature space '%s' (d = %zu); %zu offers have no "
+                "vector in the model (zero rows)\n",
                 indiv_catalog_feature_source(cat), indiv_catalog_dims(cat), missing);
     indiv_model_clear(&m);
     return rc;

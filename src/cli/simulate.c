@@ -34,7 +34,8 @@ static const char simulate_help[] =
     "  --out DIR          output directory (created)\n"
     "  --rounds R         rounds (default 12)\n"
     "  --round-days D     days per round (default 7)\n"
-    "  --policy NAME      indiv, indiv-no-serendipity, indiv-no-threshold, mass, persona,\n"
+    "  --policy NAME      indiv, indiv-no-serendipity, indiv-no-threshold, mass, "
+    "persona,\n"
     "                     random, oracle, or all (default indiv)\n"
     "  --seed S           seed of every random stream (default 1)\n"
     "  --model FILE       decision model (default: models/default.json's built-in copy)\n"
@@ -44,7 +45,8 @@ static const char simulate_help[] =
     "  --set NAME=VALUE   any simulation parameter, e.g. --set p_leave=0.5\n"
     "                     (response model: irrelevant_utility, conversion_max,\n"
     "                     wrong_moment_factor, moment_window_hours, not_ready_factor,\n"
-    "                     ready_fraction, annoyance_per_irrelevant, annoyance_per_contact,\n"
+    "                     ready_fraction, annoyance_per_irrelevant, "
+    "annoyance_per_contact,\n"
     "                     annoyance_decay, fatigue_open_effect, p_leave,\n"
     "                     leakage_per_round, organic_latent_discovery; and persona_k,\n"
     "                     half_life, window, features, threads)\n"
@@ -63,17 +65,25 @@ struct collect {
     int n;
 };
 
-static const struct option long_opts[] = {
-    {"db", required_argument, NULL, 'd'},          {"out", required_argument, NULL, 'o'},
-    {"model", required_argument, NULL, 'm'},       {"policy", required_argument, NULL, 'p'},
-    {"rounds", required_argument, NULL, 1},        {"round-days", required_argument, NULL, 2},
-    {"seed", required_argument, NULL, 3},          {"threshold", required_argument, NULL, 4},
-    {"serendipity", required_argument, NULL, 5},   {"slots", required_argument, NULL, 6},
-    {"bubble", required_argument, NULL, 7},        {"floor", required_argument, NULL, 8},
-    {"divergence", required_argument, NULL, 9},    {"max-contacts", required_argument, NULL, 10},
-    {"per-days", required_argument, NULL, 11},     {"min-readiness", required_argument, NULL, 12},
-    {"set", required_argument, NULL, 's'},         {"help", no_argument, NULL, 'h'},
-    {0}};
+static const struct option long_opts[] = {{"db", required_argument, NULL, 'd'},
+                                          {"out", required_argument, NULL, 'o'},
+                                          {"model", required_argument, NULL, 'm'},
+                                          {"policy", required_argument, NULL, 'p'},
+                                          {"rounds", required_argument, NULL, 1},
+                                          {"round-days", required_argument, NULL, 2},
+                                          {"seed", required_argument, NULL, 3},
+                                          {"threshold", required_argument, NULL, 4},
+                                          {"serendipity", required_argument, NULL, 5},
+                                          {"slots", required_argument, NULL, 6},
+                                          {"bubble", required_argument, NULL, 7},
+                                          {"floor", required_argument, NULL, 8},
+                                          {"divergence", required_argument, NULL, 9},
+                                          {"max-contacts", required_argument, NULL, 10},
+                                          {"per-days", required_argument, NULL, 11},
+                                          {"min-readiness", required_argument, NULL, 12},
+                                          {"set", required_argument, NULL, 's'},
+                                          {"help", no_argument, NULL, 'h'},
+                                          {0}};
 
 /* Options 1..12 are simulation parameters of the same name. */
 static int set_param(struct sim_args *a, const char *name, const char *value) {
@@ -169,7 +179,8 @@ static int write_rounds_json(const char *path, const struct collect *c) {
         json_t *o = json_object();
         json_object_set_new(o, "round", json_integer(c->rounds[r].round));
         for (int k = 0; k < INDIV_SIM_NMETRICS; k++)
-            json_object_set_new(o, indiv_sim_metric_name(k), json_real(c->rounds[r].v[k]));
+            json_object_set_new(o, indiv_sim_metric_name(k),
+                                json_real(c->rounds[r].v[k]));
         json_array_append_new(arr, o);
     }
     int rc = json_dump_file(arr, path, JSON_INDENT(1) | JSON_REAL_PRECISION(6));
@@ -178,18 +189,21 @@ static int write_rounds_json(const char *path, const struct collect *c) {
 }
 
 /* Runs one policy into DIR/<policy>/; totals (indiv_sim_aggregate) into tot. */
-static int run_policy(const struct sim_args *a, const indiv_model *m, indiv_sim_policy pol,
-                      double tot[INDIV_SIM_NMETRICS], indiv_error *err) {
+static int run_policy(const struct sim_args *a, const indiv_model *m,
+                      indiv_sim_policy pol, double tot[INDIV_SIM_NMETRICS],
+                      indiv_error *err) {
     indiv_sim_params p = a->p;
     p.policy = pol;
     const char *name = indiv_sim_policy_name(pol);
     char *dir = path2(a->out, name, NULL), *db = path2(a->out, name, "world.db");
-    char *csv = path2(a->out, name, "rounds.csv"), *js = path2(a->out, name, "rounds.json");
+    char *csv = path2(a->out, name, "rounds.csv"),
+         *js = path2(a->out, name, "rounds.json");
     char *tm = path2(a->out, name, "timings.csv");
     struct collect col = {0};
     int rc = dir && db && csv && js && tm ? make_dir(dir, err) : INDIV_ENOMEM;
     if (rc == INDIV_OK && (!(col.csv = fopen(csv, "w")) || !(col.times = fopen(tm, "w"))))
-        rc = indiv_error_set(err, INDIV_EIO, "%s: cannot write: %s", csv, strerror(errno));
+        rc =
+            indiv_error_set(err, INDIV_EIO, "%s: cannot write: %s", csv, strerror(errno));
     if (rc == INDIV_OK) {
         csv_header(col.csv);
         fputs("round,seconds_profile,seconds_decide,seconds_respond\n", col.times);
@@ -215,14 +229,15 @@ static int run_policy(const struct sim_args *a, const indiv_model *m, indiv_sim_
 }
 
 static void print_totals(FILE *f, const char *policy, const double *t) {
-    fprintf(f,
-            "  %-22s contacts %8.0f  conversions %6.0f (%.2f%%)  irrelevant %5.1f%%  "
-            "revenue %10.0f  unsub %5.0f  left %5.0f  latent revealed %5.0f  leakage %5.0f  "
-            "diversity %.3f\n",
-            policy, t[INDIV_M_contacts], t[INDIV_M_conversions],
-            100 * t[INDIV_M_conversion_rate], 100 * t[INDIV_M_irrelevant_share],
-            t[INDIV_M_revenue], t[INDIV_M_unsubscribes], t[INDIV_M_departures],
-            t[INDIV_M_latent_revealed], t[INDIV_M_leakage], t[INDIV_M_diversity]);
+    fprintf(
+        f,
+        "  %-22s contacts %8.0f  conversions %6.0f (%.2f%%)  irrelevant %5.1f%%  "
+        "revenue %10.0f  unsub %5.0f  left %5.0f  latent revealed %5.0f  leakage %5.0f  "
+        "diversity %.3f\n",
+        policy, t[INDIV_M_contacts], t[INDIV_M_conversions],
+        100 * t[INDIV_M_conversion_rate], 100 * t[INDIV_M_irrelevant_share],
+        t[INDIV_M_revenue], t[INDIV_M_unsubscribes], t[INDIV_M_departures],
+        t[INDIV_M_latent_revealed], t[INDIV_M_leakage], t[INDIV_M_diversity]);
 }
 
 /* comparison.csv: one row per policy, totals and the difference to the oracle. */
@@ -249,12 +264,14 @@ static int write_comparison(const char *out, double tot[][INDIV_SIM_NMETRICS],
             fprintf(f, ",%.6g", tot[p][m] - tot[INDIV_SIM_ORACLE][m]);
         fputc('\n', f);
     }
-    int rc = fclose(f) == 0 ? INDIV_OK : indiv_error_set(err, INDIV_EIO, "%s: write", path);
+    int rc =
+        fclose(f) == 0 ? INDIV_OK : indiv_error_set(err, INDIV_EIO, "%s: write", path);
     free(path);
     return rc;
 }
 
-static int write_params(const struct sim_args *a, const indiv_model *m, indiv_error *err) {
+static int write_params(const struct sim_args *a, const indiv_model *m,
+                        indiv_error *err) {
     char *path = path2(a->out, "params.json", NULL);
     char *sp = indiv_sim_params_json(&a->p);
     json_t *root = json_object();
@@ -268,8 +285,9 @@ static int write_params(const struct sim_args *a, const indiv_model *m, indiv_er
                             json_string(indiv_sim_metric_doc(k)));
     json_object_set_new(root, "metrics", docs);
     int rc = INDIV_OK;
-    if (!path || json_dump_file(root, path,
-                                JSON_INDENT(2) | JSON_SORT_KEYS | JSON_REAL_PRECISION(10)) < 0)
+    if (!path ||
+        json_dump_file(root, path,
+                       JSON_INDENT(2) | JSON_SORT_KEYS | JSON_REAL_PRECISION(10)) < 0)
         rc = indiv_error_set(err, INDIV_EIO, "%s: cannot write", path ? path : a->out);
     json_decref(root);
     free(sp);
@@ -280,12 +298,14 @@ static int write_params(const struct sim_args *a, const indiv_model *m, indiv_er
 static int run(struct sim_args *a, indiv_error *err) {
     indiv_model m;
     static double tot[INDIV_SIM_POLICY_COUNT][INDIV_SIM_NMETRICS];
-    int rc = a->model ? indiv_model_load(a->model, &m, err) : (indiv_model_default(&m), 0);
+    int rc =
+        a->model ? indiv_model_load(a->model, &m, err) : (indiv_model_default(&m), 0);
     if (rc == INDIV_OK)
         rc = make_dir(a->out, err);
     if (rc == INDIV_OK)
         rc = write_params(a, &m, err);
-    int first = a->all ? 0 : (int)a->p.policy, last = a->all ? INDIV_SIM_POLICY_COUNT : first + 1;
+    int first = a->all ? 0 : (int)a->p.policy,
+        last = a->all ? INDIV_SIM_POLICY_COUNT : first + 1;
     for (int p = first; rc == INDIV_OK && p < last; p++)
         rc = run_policy(a, &m, (indiv_sim_policy)p, tot[p], err);
     if (rc == INDIV_OK && a->all)

@@ -15,10 +15,10 @@
 #include "cli.h"
 #include "indiv/study.h"
 
-#define CMD            "study"
-#define DEFAULT_REAL   "datasets/online-retail-2010-12_2011-02.csv.gz"
-#define SETTINGS_MAX   1024
-#define COMMAND_MAX    2048
+#define CMD          "study"
+#define DEFAULT_REAL "datasets/online-retail-2010-12_2011-02.csv.gz"
+#define SETTINGS_MAX 1024
+#define COMMAND_MAX  2048
 
 static const char study_help[] =
     "usage: indiv study --out DIR [--quick] [--seeds N] [--seed S] [--jobs J]\n"
@@ -211,7 +211,6 @@ static int load_model(study_args *a) {
         a->o.real_csv = DEFAULT_REAL;
     return CLI_OK;
 }
-
 
 static const char *figures(const study_args *a) {
     if (a->no_figures)

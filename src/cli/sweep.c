@@ -21,8 +21,8 @@
 
 #define CMD "sweep"
 #define TABLE_CELLS_MAX                                                                  \
-    40                     /* cells printed in the final table; all are in summary.csv   \
-                            */
+    40 /* cells printed in the final table; all are in summary.csv                       \
+        */
 
 enum {
     OPT_DB = 1,
@@ -368,7 +368,6 @@ static void print_table(const indiv_sweep_grid *g, const indiv_sweep_report *r) 
     if (printed == TABLE_CELLS_MAX)
         printf("  (the first %d cells; every cell is in summary.csv)\n", TABLE_CELLS_MAX);
 }
-
 
 /* Figures line of the summary; CLI_FAIL when gnuplot is there but failed. */
 static int figures(const sweep_args *a, const indiv_sweep_report *r) {

@@ -18,7 +18,8 @@
 static const char train_help[] =
     "usage: indiv train --db FILE --out FILE [--as-of TIME] [--dims K] [--seed S]\n"
     "                   [--id ID] [--iterations N] [--alpha A] [--lambda L]\n"
-    "                   [--holdout DAYS] [--negatives N] [--threads T] [--scratch PATH]\n\n"
+    "                   [--holdout DAYS] [--negatives N] [--threads T] [--scratch "
+    "PATH]\n\n"
     "Learns a model file from the events strictly before --as-of (consumers with\n"
     "profiling consent only): an offer embedding by implicit-feedback matrix\n"
     "factorisation (ALS, Hu, Koren & Volinsky 2008) that profiles and the scorer use\n"
@@ -51,15 +52,22 @@ struct train_args {
     indiv_train_params p;
 };
 
-static const struct option long_opts[] = {
-    {"db", required_argument, NULL, 1},         {"out", required_argument, NULL, 2},
-    {"as-of", required_argument, NULL, 3},      {"id", required_argument, NULL, 4},
-    {"dims", required_argument, NULL, 5},       {"iterations", required_argument, NULL, 6},
-    {"alpha", required_argument, NULL, 7},      {"lambda", required_argument, NULL, 8},
-    {"holdout", required_argument, NULL, 9},    {"negatives", required_argument, NULL, 10},
-    {"half-life", required_argument, NULL, 11}, {"seed", required_argument, NULL, 12},
-    {"threads", required_argument, NULL, 13},   {"scratch", required_argument, NULL, 14},
-    {"help", no_argument, NULL, 'h'},           {0}};
+static const struct option long_opts[] = {{"db", required_argument, NULL, 1},
+                                          {"out", required_argument, NULL, 2},
+                                          {"as-of", required_argument, NULL, 3},
+                                          {"id", required_argument, NULL, 4},
+                                          {"dims", required_argument, NULL, 5},
+                                          {"iterations", required_argument, NULL, 6},
+                                          {"alpha", required_argument, NULL, 7},
+                                          {"lambda", required_argument, NULL, 8},
+                                          {"holdout", required_argument, NULL, 9},
+                                          {"negatives", required_argument, NULL, 10},
+                                          {"half-life", required_argument, NULL, 11},
+                                          {"seed", required_argument, NULL, 12},
+                                          {"threads", required_argument, NULL, 13},
+                                          {"scratch", required_argument, NULL, 14},
+                                          {"help", no_argument, NULL, 'h'},
+                                          {0}};
 
 static int set_int(const char *opt, const char *v, int64_t lo, int64_t hi, int *out) {
     int64_t x = 0;
@@ -74,28 +82,46 @@ static int set_option(struct train_args *a, int code, const char *v) {
     int64_t x = 0;
     int rc = CLI_OK;
     switch (code) {
-    case 1: a->db = v; return CLI_OK;
-    case 2: a->out = v; return CLI_OK;
-    case 3: a->have_as_of = 1; return cli_time("train", "--as-of", v, &p->as_of);
-    case 4: a->id = v; return CLI_OK;
+    case 1:
+        a->db = v;
+        return CLI_OK;
+    case 2:
+        a->out = v;
+        return CLI_OK;
+    case 3:
+        a->have_as_of = 1;
+        return cli_time("train", "--as-of", v, &p->as_of);
+    case 4:
+        a->id = v;
+        return CLI_OK;
     case 5:
         rc = cli_int64("train", "--dims", v, 1, INDIV_EMBEDDING_DIMS_MAX, &x);
         p->als.dims = (size_t)x;
         return rc;
-    case 6: return set_int("--iterations", v, 1, 10000, &p->als.iterations);
-    case 7: return cli_double("train", "--alpha", v, 0, 1e6, &p->als.alpha);
-    case 8: return cli_double("train", "--lambda", v, 1e-9, 1e9, &p->als.lambda);
-    case 9: return cli_double("train", "--holdout", v, 1e-3, 3650, &p->holdout_days);
-    case 10: return set_int("--negatives", v, 1, 100000, &p->negatives);
+    case 6:
+        return set_int("--iterations", v, 1, 10000, &p->als.iterations);
+    case 7:
+        return cli_double("train", "--alpha", v, 0, 1e6, &p->als.alpha);
+    case 8:
+        return cli_double("train", "--lambda", v, 1e-9, 1e9, &p->als.lambda);
+    case 9:
+        return cli_double("train", "--holdout", v, 1e-3, 3650, &p->holdout_days);
+    case 10:
+        return set_int("--negatives", v, 1, 100000, &p->negatives);
     case 11:
-        return cli_double("train", "--half-life", v, 1e-3, 1e6, &p->profile.half_life_days);
+        return cli_double("train", "--half-life", v, 1e-3, 1e6,
+                          &p->profile.half_life_days);
     case 12:
         rc = cli_int64("train", "--seed", v, 0, INT64_MAX, &x);
         p->als.seed = (uint64_t)x;
         return rc;
-    case 13: return set_int("--threads", v, 1, INDIV_TRAIN_THREADS_MAX, &p->als.threads);
-    case 14: a->scratch = v; return CLI_OK;
-    default: return CLI_USAGE;
+    case 13:
+        return set_int("--threads", v, 1, INDIV_TRAIN_THREADS_MAX, &p->als.threads);
+    case 14:
+        a->scratch = v;
+        return CLI_OK;
+    default:
+        return CLI_USAGE;
     }
 }
 
@@ -106,7 +132,8 @@ static int parse_args(int argc, char **argv, struct train_args *a) {
         if (c == 'h')
             return fputs(train_help, stdout), -1;
         if (c == '?')
-            return cli_usage("train", "unknown or incomplete option '%s'", argv[optind - 1]);
+            return cli_usage("train", "unknown or incomplete option '%s'",
+                             argv[optind - 1]);
         rc = set_option(a, c, optarg);
     }
     if (rc != CLI_OK)
@@ -143,9 +170,9 @@ static void print_summary(const struct train_args *a, const indiv_model *m,
             "  propensity (%s): %lld examples, %lld positive; intercept %.4g, affinity "
             "%.4g, popularity %.4g, readiness %.4g, frequency %.4g\n",
             m->id, m->embedding->dims, m->embedding->n, a->out, s->seconds,
-            (long long)s->events, indiv_time_format(a->p.as_of, t), (long long)s->consumers,
-            (long long)s->offers, (long long)s->interactions, a->p.als.iterations,
-            s->seconds_per_sweep, s->loss,
+            (long long)s->events, indiv_time_format(a->p.as_of, t),
+            (long long)s->consumers, (long long)s->offers, (long long)s->interactions,
+            a->p.als.iterations, s->seconds_per_sweep, s->loss,
             s->labels_from_contacts ? "contacts answered in the tail"
                                     : "offers bought in the tail",
             (long long)s->examples, (long long)s->positives, m->intercept,
@@ -163,7 +190,8 @@ static int save_atomically(const indiv_model *m, const char *path, indiv_error *
     snprintf(tmp, n, "%s.tmp-%ld", path, (long)getpid());
     int rc = indiv_model_save(m, tmp, err);
     if (rc == INDIV_OK && rename(tmp, path) != 0)
-        rc = indiv_error_set(err, INDIV_EIO, "%s: cannot move the model into place", path);
+        rc =
+            indiv_error_set(err, INDIV_EIO, "%s: cannot move the model into place", path);
     if (rc < 0)
         unlink(tmp);
     free(tmp);

@@ -89,7 +89,6 @@ static int make_world(const char *tmp, void *ctx) {
     return rc < 0;
 }
 
-
 /* ---- (a) the decision run -------------------------------------------------------------
  */
 
@@ -360,7 +359,8 @@ int main(void) {
     double gen_s;
     indiv_eventlog *log = NULL;
     int64_t as_of;
-    if (bench_cached(path, "bench_decide", make_world, &consumers, &gen_s) || open_world(path, &log, &as_of))
+    if (bench_cached(path, "bench_decide", make_world, &consumers, &gen_s) ||
+        open_world(path, &log, &as_of))
         return 1;
     double dec_s = -1, gemm_s = -1, json_s = -1;
     indiv_decide_summary sum, best;

@@ -41,7 +41,6 @@
 #define SEED           7
 #define RUNS           2
 
-
 /* The world: every consumer consents to profiling, so the build reads exactly the rows
  * the reference scan reads. */
 static int make_world(const char *tmp, void *ctx) {
@@ -57,8 +56,6 @@ static int make_world(const char *tmp, void *ctx) {
 static const char scan_sql[] =
     "SELECT consumer_id, ts, id, offer_id, type, channel, quantity, value"
     " FROM events ORDER BY consumer_id, ts, id";
-
-
 
 /* The reference: every column of every row, in clustered order. Wall seconds (CPU
  * seconds in *cpu), or < 0. */
@@ -161,7 +158,8 @@ int main(int argc, char **argv) {
     double gen_s, scan_s = -1, build_s = -1, scan_cpu = -1, build_cpu = -1, cpu;
     int64_t as_of, ncons, rows = 0;
     indiv_profile_summary sum = {0};
-    if (bench_cached(path, "bench_profile", make_world, &consumers, &gen_s) || last_event(path, &as_of, &ncons))
+    if (bench_cached(path, "bench_profile", make_world, &consumers, &gen_s) ||
+        last_event(path, &as_of, &ncons))
         return 1;
     for (int r = 0; r < RUNS; r++) {
         scan_s = min_pos(scan_s, bare_scan(path, &rows, &cpu));

@@ -53,9 +53,6 @@
 #define ROUND_DAYS     7
 #define SEED           7
 
-
-
-
 /* What the run reports back, round by round. */
 typedef struct tally {
     double stage[INDIV_SIM_NTIMES];

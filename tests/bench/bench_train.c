@@ -35,13 +35,13 @@
 #include "indiv/sim.h"
 #include "indiv/train.h"
 
-#define SAMPLE "datasets/online-retail-2010-12_2011-02.csv.gz"
+#define SAMPLE         "datasets/online-retail-2010-12_2011-02.csv.gz"
 #define BASE_CONSUMERS 100000
-#define OFFERS 1000
-#define CATEGORIES 50
-#define DAYS 365
-#define SEED 42
-#define SWEEPS 3
+#define OFFERS         1000
+#define CATEGORIES     50
+#define DAYS           365
+#define SEED           42
+#define SWEEPS         3
 
 static int fail(const char *what, const indiv_error *err) {
     fprintf(stderr, "bench_train: %s: %s\n", what, err->msg);
@@ -104,9 +104,10 @@ static double ours(const indiv_sparse *m, int threads, indiv_error *err) {
 }
 
 /* The bare work of one half sweep over the rows of m, with dims k. */
-static void bare_half(const indiv_sparse *m, size_t k, const double *z, const gsl_matrix *g,
-                      gsl_matrix *a, gsl_vector *b, gsl_vector *x) {
-    gsl_vector_const_view one = gsl_vector_const_view_array(z, k); /* any vector: a dgemv */
+static void bare_half(const indiv_sparse *m, size_t k, const double *z,
+                      const gsl_matrix *g, gsl_matrix *a, gsl_vector *b, gsl_vector *x) {
+    gsl_vector_const_view one =
+        gsl_vector_const_view_array(z, k); /* any vector: a dgemv */
     for (size_t u = 0; u < m->rows; u++) {
         size_t n = m->ptr[u + 1] - m->ptr[u];
         if (n == 0)
@@ -242,7 +243,8 @@ int main(void) {
     indiv_blas_single_thread();
     const char *base = getenv("TMPDIR");
     char dir[512], cmd[600];
-    snprintf(dir, sizeof dir, "%s/indiv-bench-train-XXXXXX", base && *base ? base : "/tmp");
+    snprintf(dir, sizeof dir, "%s/indiv-bench-train-XXXXXX",
+             base && *base ? base : "/tmp");
     if (!mkdtemp(dir)) {
         perror("bench_train: mkdtemp");
         return 1;
