@@ -15,7 +15,7 @@
 #include "indiv/rng.h"
 #include "indiv/timeutil.h"
 
-/* Defaults (README.md, "Decisions"). */
+/* Defaults (docs/decisions.md). */
 #define DEF_THRESHOLD      0.30
 #define DEF_SLOTS          3
 #define DEF_SERENDIPITY    0.10

@@ -25,11 +25,11 @@
 
 #define DAY ((double)INDIV_SECONDS_PER_DAY)
 
-/* Defaults (README.md, "Profiles"). */
+/* Defaults (docs/profiles.md). */
 #define DEF_HALF_LIFE_DAYS 90.0
 #define DEF_MOMENT_ALPHA   1.0
-#define DEF_CHANNEL_A      1.0 /* Beta(1, 9): a prior reaction rate of 10% worth 10 contacts \
-                                */
+/* Beta(1, 9): a prior reaction rate of 10% worth 10 contacts. */
+#define DEF_CHANNEL_A         1.0
 #define DEF_CHANNEL_B         9.0
 #define DEF_OPENNESS_A        1.0 /* Beta(1, 4): prior openness 20% worth 5 purchases */
 #define DEF_OPENNESS_B        4.0
@@ -949,7 +949,7 @@ static int build_stale(struct build *b, indiv_error *err) {
     return rc;
 }
 
-/* Population prior from every stored profile (see README.md, "readiness"). */
+/* Population prior from every stored profile (see docs/profiles.md, "rhythm"). */
 static int compute_prior(indiv_eventlog *log, indiv_rhythm_prior *prior,
                          indiv_error *err) {
     indiv_profile_cursor *cur;

@@ -48,30 +48,6 @@ static void small_params(indiv_world_params *p) {
     p->seed = 20240607;
 }
 
-/* Generates p into dir/name (a new database) and returns its path (owned). */
-static char *make_world(const char *name, const indiv_world_params *p,
-                        indiv_world_summary *sum) {
-    char *path = tu_path(dir, name);
-    indiv_eventlog *log;
-    indiv_error err = {0};
-    indiv_world_summary local;
-    cr_assert_eq(indiv_eventlog_open(path, INDIV_EVENTLOG_CREATE, &log, &err), 0, "%s",
-                 err.msg);
-    cr_assert_eq(indiv_world_generate(log, p, NULL, NULL, sum ? sum : &local, &err), 0,
-                 "%s", err.msg);
-    indiv_eventlog_close(log);
-    return path;
-}
-
-static void content_hash(const char *path, char out[17]) {
-    indiv_eventlog *log;
-    indiv_error err = {0};
-    cr_assert_eq(indiv_eventlog_open(path, INDIV_EVENTLOG_READONLY, &log, &err), 0, "%s",
-                 err.msg);
-    cr_assert_eq(indiv_eventlog_content_hash(log, out, &err), 0, "%s", err.msg);
-    indiv_eventlog_close(log);
-}
-
 static sqlite3 *sql_open(const char *path) {
     sqlite3 *db;
     cr_assert_eq(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
@@ -289,13 +265,13 @@ Test(sim, params_from_json_refuses_unknown_keys_types_and_values) {
 Test(sim, same_seed_gives_same_content_and_another_seed_differs) {
     indiv_world_params p;
     small_params(&p);
-    char *a = make_world("a.db", &p, NULL), *b = make_world("b.db", &p, NULL);
+    char *a = tu_world(dir, "a.db", &p, NULL), *b = tu_world(dir, "b.db", &p, NULL);
     p.seed++;
-    char *c = make_world("c.db", &p, NULL);
+    char *c = tu_world(dir, "c.db", &p, NULL);
     char ha[17], hb[17], hc[17];
-    content_hash(a, ha);
-    content_hash(b, hb);
-    content_hash(c, hc);
+    tu_content_hash(a, ha);
+    tu_content_hash(b, hb);
+    tu_content_hash(c, hc);
     cr_assert_str_eq(ha, hb);
     cr_assert_str_neq(ha, hc);
     free(a);
@@ -309,9 +285,9 @@ Test(sim, a_consumer_does_not_depend_on_the_others) {
     indiv_world_params p;
     small_params(&p);
     p.consumers = 150;
-    char *a = make_world("a.db", &p, NULL);
+    char *a = tu_world(dir, "a.db", &p, NULL);
     p.consumers = 300;
-    char *b = make_world("b.db", &p, NULL);
+    char *b = tu_world(dir, "b.db", &p, NULL);
     sqlite3 *db = sql_open(a);
     char sql[512];
     snprintf(sql, sizeof sql, "ATTACH '%s' AS b", b);
@@ -339,12 +315,12 @@ Test(sim, a_consumer_does_not_depend_on_the_others) {
 Test(sim, traits_do_not_depend_on_history_parameters) {
     indiv_world_params p;
     small_params(&p);
-    char *a = make_world("a.db", &p, NULL);
+    char *a = tu_world(dir, "a.db", &p, NULL);
     p.views_per_purchase = 0.5;
     p.browse_views_per_week = 3;
     p.p_on_pref_dow = 0.9;
     p.quantity_mean = 4;
-    char *b = make_world("b.db", &p, NULL);
+    char *b = tu_world(dir, "b.db", &p, NULL);
     sqlite3 *db = sql_open(a);
     char sql[512];
     snprintf(sql, sizeof sql, "ATTACH '%s' AS b", b);
@@ -375,7 +351,7 @@ Test(sim, consent_and_latent_shares_lie_in_binomial_intervals) {
     p.p_consent_contact = 0.45;
     p.latent_share = 0.25;
     indiv_world_summary s;
-    char *path = make_world("w.db", &p, &s);
+    char *path = tu_world(dir, "w.db", &p, &s);
     sqlite3 *db = sql_open(path);
     int64_t n = p.consumers;
     int64_t prof = q_int(db, "SELECT count(*) FROM consumers WHERE consent_profiling");
@@ -409,7 +385,7 @@ Test(sim, latent_categories_have_no_history_at_all) {
     p.latent_share = 0.6;
     p.latent_tastes_mean = 2.5;
     p.p_browse_explore = 0.5; /* exploring views must still avoid latent categories */
-    char *path = make_world("w.db", &p, NULL);
+    char *path = tu_world(dir, "w.db", &p, NULL);
     sqlite3 *db = sql_open(path);
     cr_assert_gt(q_int(db, "SELECT count(*) FROM truth_tastes WHERE latent"), 100);
     cr_assert_eq(q_int(db,
@@ -424,7 +400,7 @@ Test(sim, latent_categories_have_no_history_at_all) {
 Test(sim, purchases_are_only_in_known_categories) {
     indiv_world_params p;
     small_params(&p);
-    char *path = make_world("w.db", &p, NULL);
+    char *path = tu_world(dir, "w.db", &p, NULL);
     sqlite3 *db = sql_open(path);
     cr_assert_gt(q_int(db, "SELECT count(*) FROM events WHERE type = 2"), 1000);
     cr_assert_eq(q_int(db,
@@ -450,7 +426,7 @@ Test(sim, events_lie_in_the_history_window) {
     p.start_ts = 1678023000; /* 2023-03-05T13:30:00Z: not a midnight */
     p.p_on_pref_dow = 0.9;   /* many moves towards the week's edges */
     indiv_world_summary s;
-    char *path = make_world("w.db", &p, &s);
+    char *path = tu_world(dir, "w.db", &p, &s);
     sqlite3 *db = sql_open(path);
     int64_t end = p.start_ts + p.days * INDIV_SECONDS_PER_DAY;
     cr_assert_geq(q_int(db, "SELECT min(ts) FROM events"), p.start_ts);
@@ -467,7 +443,7 @@ Test(sim, events_are_only_of_offers_valid_at_their_time) {
     p.validity_days_min = 5;
     p.validity_days_max = 30;
     indiv_world_summary s;
-    char *path = make_world("w.db", &p, &s);
+    char *path = tu_world(dir, "w.db", &p, &s);
     sqlite3 *db = sql_open(path);
     cr_assert_gt(s.limited_offers, 30);
     cr_assert_gt(q_int(db,
@@ -487,7 +463,7 @@ Test(sim, catalogue_keeps_its_invariants) {
     indiv_world_params p;
     small_params(&p);
     indiv_world_summary s;
-    char *path = make_world("w.db", &p, &s);
+    char *path = tu_world(dir, "w.db", &p, &s);
     sqlite3 *db = sql_open(path);
     int64_t end = p.start_ts + p.days * INDIV_SECONDS_PER_DAY;
     char sql[512];
@@ -523,7 +499,7 @@ Test(sim, values_are_quantity_times_price_on_the_web) {
     indiv_world_params p;
     small_params(&p);
     p.quantity_mean = 2.5;
-    char *path = make_world("w.db", &p, NULL);
+    char *path = tu_world(dir, "w.db", &p, NULL);
     sqlite3 *db = sql_open(path);
     cr_assert_eq(q_int(db, "SELECT count(*) FROM events WHERE channel IS NOT 4"), 0);
     cr_assert_eq(q_int(db,
@@ -545,7 +521,7 @@ Test(sim, values_are_quantity_times_price_on_the_web) {
 Test(sim, events_are_appended_in_storage_order) {
     indiv_world_params p;
     small_params(&p);
-    char *path = make_world("w.db", &p, NULL);
+    char *path = tu_world(dir, "w.db", &p, NULL);
     sqlite3 *db = sql_open(path);
     /* Ids follow (consumer_id, ts) order exactly, from 1 without gaps. */
     cr_assert_eq(
@@ -560,7 +536,7 @@ Test(sim, truth_tables_are_complete_and_weights_sum_to_one) {
     indiv_world_params p;
     small_params(&p);
     indiv_world_summary s;
-    char *path = make_world("w.db", &p, &s);
+    char *path = tu_world(dir, "w.db", &p, &s);
     sqlite3 *db = sql_open(path);
     cr_assert_eq(q_int(db, "SELECT count(*) FROM truth_consumers"), p.consumers);
     cr_assert_eq(
@@ -590,7 +566,7 @@ Test(sim, preferred_hour_and_day_dominate_event_times) {
     indiv_world_params p;
     small_params(&p);
     p.days = 365; /* most consumers then have 30 events or more */
-    char *path = make_world("w.db", &p, NULL);
+    char *path = tu_world(dir, "w.db", &p, NULL);
     sqlite3 *db = sql_open(path);
     /* Per consumer with >= 30 events: events within 2 hours of the preferred hour,
      * against the 5/24 a uniform hour would give. */
@@ -635,7 +611,7 @@ Test(sim, purchase_counts_follow_the_renewal_rate) {
     p.days = 365;
     p.views_per_purchase = 0;
     p.browse_views_per_week = 0;
-    char *path = make_world("w.db", &p, NULL);
+    char *path = tu_world(dir, "w.db", &p, NULL);
     sqlite3 *db = sql_open(path);
     double t = (double)p.days;
     char sql[256];
@@ -660,9 +636,9 @@ Test(sim, refuses_a_database_that_holds_data) {
     indiv_world_params p;
     small_params(&p);
     p.consumers = 40;
-    char *path = make_world("w.db", &p, NULL);
+    char *path = tu_world(dir, "w.db", &p, NULL);
     char before[17], after[17];
-    content_hash(path, before);
+    tu_content_hash(path, before);
     indiv_eventlog *log;
     indiv_error err = {0};
     indiv_world_summary s;
@@ -672,7 +648,7 @@ Test(sim, refuses_a_database_that_holds_data) {
     cr_assert(strstr(err.msg, "already holds 40 consumers"), "%s", err.msg);
     cr_assert_eq(s.consumers, 0);
     indiv_eventlog_close(log);
-    content_hash(path, after);
+    tu_content_hash(path, after);
     cr_assert_str_eq(before, after);
     free(path);
 }
@@ -766,7 +742,7 @@ Test(sim, meta_records_generator_seed_and_parameters) {
     small_params(&p);
     p.consumers = 20;
     p.latent_share = 0.55;
-    char *path = make_world("w.db", &p, NULL);
+    char *path = tu_world(dir, "w.db", &p, NULL);
     indiv_eventlog *log;
     indiv_error err = {0};
     char buf[4096];

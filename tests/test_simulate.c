@@ -81,30 +81,6 @@ static void world_params(indiv_world_params *p, int64_t consumers) {
     p->p_consent_contact = 1.0;
 }
 
-/* Generates p into dir/name and returns its path (owned). */
-static char *make_world(const char *name, const indiv_world_params *p,
-                        indiv_world_summary *sum) {
-    char *path = tu_path(dir, name);
-    indiv_eventlog *log;
-    indiv_error err = {0};
-    indiv_world_summary local;
-    cr_assert_eq(indiv_eventlog_open(path, INDIV_EVENTLOG_CREATE, &log, &err), 0, "%s",
-                 err.msg);
-    cr_assert_eq(indiv_world_generate(log, p, NULL, NULL, sum ? sum : &local, &err), 0,
-                 "%s", err.msg);
-    indiv_eventlog_close(log);
-    return path;
-}
-
-static void content_hash(const char *path, char out[17]) {
-    indiv_eventlog *log;
-    indiv_error err = {0};
-    cr_assert_eq(indiv_eventlog_open(path, INDIV_EVENTLOG_READONLY, &log, &err), 0, "%s",
-                 err.msg);
-    cr_assert_eq(indiv_eventlog_content_hash(log, out, &err), 0, "%s", err.msg);
-    indiv_eventlog_close(log);
-}
-
 static sqlite3 *sql_open(const char *path) {
     sqlite3 *db;
     cr_assert_eq(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
@@ -591,7 +567,7 @@ static char *latent_world(void) {
     wp.react_alpha = 8;
     wp.react_beta = 2;
     indiv_world_summary sum;
-    char *w = make_world("latent.db", &wp, &sum);
+    char *w = tu_world(dir, "latent.db", &wp, &sum);
     cr_assert_gt(sum.latent_tastes, 1000);
     return w;
 }
@@ -653,7 +629,7 @@ Test(simulate, world_without_latent_tastes_shows_no_discovery) {
     wp.react_alpha = 8;
     wp.react_beta = 2;
     indiv_world_summary sum;
-    char *world = make_world("nolatent.db", &wp, &sum);
+    char *world = tu_world(dir, "nolatent.db", &wp, &sum);
     cr_assert_eq(sum.latent_tastes, 0);
     indiv_sim_params p;
     sim_params(&p, INDIV_SIM_INDIV, 4);
@@ -694,7 +670,7 @@ Test(simulate, leakage_follows_the_stated_rate) {
     wp.latent_share = 0.8;
     wp.latent_tastes_mean = 2;
     indiv_world_summary sum;
-    char *world = make_world("leak.db", &wp, &sum);
+    char *world = tu_world(dir, "leak.db", &wp, &sum);
     indiv_sim_params p;
     sim_params(&p, INDIV_SIM_MASS, 4);
     p.response.conversion_max = 0;
@@ -726,7 +702,7 @@ Test(simulate, no_event_is_written_before_the_round_that_writes_it) {
      * go back before the start. */
     indiv_world_params wp;
     world_params(&wp, 400);
-    char *world = make_world("w.db", &wp, NULL);
+    char *world = tu_world(dir, "w.db", &wp, NULL);
     int64_t first_id = q_int_at(world, "SELECT max(id) FROM events");
     static const double days[] = {7, 2.5};
     for (size_t i = 0; i < 2; i++) {
@@ -787,7 +763,7 @@ Test(simulate, mass_campaign_contacts_every_eligible_consumer_every_round) {
     world_params(&wp, 700);
     wp.p_consent_contact = 0.7;
     wp.fatigue_mean = 2; /* so that some unsubscribe and the eligible set shrinks */
-    char *world = make_world("mass.db", &wp, NULL);
+    char *world = tu_world(dir, "mass.db", &wp, NULL);
     spoil_world(world);
     int64_t eligible = q_int_at(world, eligible_sql);
     int64_t all = q_int_at(world, "SELECT count(*) FROM consumers");
@@ -820,7 +796,7 @@ static char *fatigue_world(void) {
     indiv_world_params wp;
     world_params(&wp, 1500);
     wp.fatigue_mean = 2;
-    return make_world("fatigue.db", &wp, NULL);
+    return tu_world(dir, "fatigue.db", &wp, NULL);
 }
 
 Test(simulate, fatigue_exits_leave_at_the_stated_rate) {
@@ -891,7 +867,7 @@ Test(simulate, without_annoyance_nobody_exits) {
 Test(simulate, oracle_never_sends_an_irrelevant_contact) {
     indiv_world_params wp;
     world_params(&wp, 600);
-    char *world = make_world("w.db", &wp, NULL);
+    char *world = tu_world(dir, "w.db", &wp, NULL);
     indiv_sim_params p;
     sim_params(&p, INDIV_SIM_ORACLE, 4);
     p.response.irrelevant_utility = 0.2; /* a demanding bar: many tastes fall below it */
@@ -920,7 +896,7 @@ Test(simulate, indiv_contacts_respect_contact_consent) {
     world_params(&wp, 700);
     wp.p_consent_contact = 0.6;
     wp.fatigue_mean = 2;
-    char *world = make_world("w.db", &wp, NULL);
+    char *world = tu_world(dir, "w.db", &wp, NULL);
     spoil_world(world);
     indiv_sim_params p;
     sim_params(&p, INDIV_SIM_INDIV, 5);
@@ -985,7 +961,7 @@ Test(simulate, same_seed_same_metrics_whatever_the_threads_and_another_seed_diff
     indiv_world_params wp;
     world_params(&wp, 500);
     wp.p_consent_contact = 0.7;
-    char *world = make_world("w.db", &wp, NULL);
+    char *world = tu_world(dir, "w.db", &wp, NULL);
     indiv_sim_params p;
     sim_params(&p, INDIV_SIM_INDIV, 4);
     p.policy_params.serendipity = 0.5;
@@ -1003,8 +979,8 @@ Test(simulate, same_seed_same_metrics_whatever_the_threads_and_another_seed_diff
     char ha[17], hb[17];
     char *pa = tu_path(dir, "a.db"), *pb = tu_path(dir, "b.db"),
          *pc = tu_path(dir, "c.db");
-    content_hash(pa, ha);
-    content_hash(pb, hb);
+    tu_content_hash(pa, ha);
+    tu_content_hash(pb, hb);
     cr_assert_str_eq(ha, hb);
     sqlite3 *db = sql_open(pa);
     char sql[512];
@@ -1036,19 +1012,19 @@ Test(simulate, same_seed_same_metrics_whatever_the_threads_and_another_seed_diff
 Test(simulate, every_policy_leaves_the_world_unchanged) {
     indiv_world_params wp;
     world_params(&wp, 300);
-    char *world = make_world("w.db", &wp, NULL);
+    char *world = tu_world(dir, "w.db", &wp, NULL);
     char *copy = tu_path(dir, "copy.db");
     tu_run sh;
     cr_assert_eq(tu_sh(&sh, "cp '%s' '%s'", world, copy), 0);
     tu_run_free(&sh);
     char before[17], after[17];
-    content_hash(world, before);
+    tu_content_hash(world, before);
     for (int pol = 0; pol < INDIV_SIM_POLICY_COUNT; pol++) {
         indiv_sim_params p;
         sim_params(&p, (indiv_sim_policy)pol, 2);
         run x;
         simulate(world, "work.db", &p, &x);
-        content_hash(world, after);
+        tu_content_hash(world, after);
         cr_assert_str_eq(before, after, "%s changed the world",
                          indiv_sim_policy_name((indiv_sim_policy)pol));
         cr_assert(tu_same_file(world, copy), "%s changed the world file",
@@ -1062,9 +1038,9 @@ Test(simulate, every_policy_leaves_the_world_unchanged) {
 Test(simulate, the_world_itself_is_refused_as_work_database_under_any_name) {
     indiv_world_params wp;
     world_params(&wp, 100);
-    char *world = make_world("w.db", &wp, NULL);
+    char *world = tu_world(dir, "w.db", &wp, NULL);
     char before[17], after[17];
-    content_hash(world, before);
+    tu_content_hash(world, before);
     char *alias = tu_path(dir, "./w.db"), *link = tu_path(dir, "link.db");
     cr_assert_eq(symlink(world, link), 0);
     const char *const works[] = {world, alias, link};
@@ -1082,7 +1058,7 @@ Test(simulate, the_world_itself_is_refused_as_work_database_under_any_name) {
         cr_assert_eq(x.n, 0);
         struct stat st;
         cr_assert_eq(lstat(world, &st), 0, "%s: the world is gone", works[i]);
-        content_hash(world, after);
+        tu_content_hash(world, after);
         cr_assert_str_eq(before, after, "%s changed the world", works[i]);
     }
     free(alias);
@@ -1119,7 +1095,7 @@ Test(simulate, a_database_that_is_not_a_generated_world_is_refused) {
 Test(simulate, invalid_parameters_are_refused_before_anything_is_written) {
     indiv_world_params wp;
     world_params(&wp, 100);
-    char *world = make_world("w.db", &wp, NULL);
+    char *world = tu_world(dir, "w.db", &wp, NULL);
     indiv_sim_params p;
     sim_params(&p, INDIV_SIM_INDIV, 2);
     p.response.p_leave = 1.5;
@@ -1146,7 +1122,7 @@ Test(simulate, invalid_parameters_are_refused_before_anything_is_written) {
 Test(simulate, the_round_callback_can_stop_the_run) {
     indiv_world_params wp;
     world_params(&wp, 150);
-    char *world = make_world("w.db", &wp, NULL);
+    char *world = tu_world(dir, "w.db", &wp, NULL);
     indiv_sim_params p;
     sim_params(&p, INDIV_SIM_RANDOM, 5);
     indiv_model m;

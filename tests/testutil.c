@@ -101,3 +101,26 @@ void tu_run_free(tu_run *r) {
     free(r->err);
     r->out = r->err = NULL;
 }
+
+char *tu_world(const char *dir, const char *name, const indiv_world_params *p,
+               indiv_world_summary *sum) {
+    char *path = tu_path(dir, name);
+    indiv_eventlog *log;
+    indiv_error err = {0};
+    indiv_world_summary local;
+    cr_assert_eq(indiv_eventlog_open(path, INDIV_EVENTLOG_CREATE, &log, &err), 0, "%s",
+                 err.msg);
+    cr_assert_eq(indiv_world_generate(log, p, NULL, NULL, sum ? sum : &local, &err), 0,
+                 "%s", err.msg);
+    indiv_eventlog_close(log);
+    return path;
+}
+
+void tu_content_hash(const char *path, char out[17]) {
+    indiv_eventlog *log;
+    indiv_error err = {0};
+    cr_assert_eq(indiv_eventlog_open(path, INDIV_EVENTLOG_READONLY, &log, &err), 0, "%s",
+                 err.msg);
+    cr_assert_eq(indiv_eventlog_content_hash(log, out, &err), 0, "%s", err.msg);
+    indiv_eventlog_close(log);
+}

@@ -11,6 +11,8 @@
 
 #include <stddef.h>
 
+#include "indiv/sim.h"
+
 typedef struct tu_run {
     int status; /* exit code of the command, or -1 when it did not exit normally */
     char *out;  /* captured stdout (NUL-terminated, owned) */
@@ -41,5 +43,13 @@ char *tu_read(const char *path, size_t *len);
 
 /* Byte-for-byte file comparison: 1 equal, 0 different or missing. */
 int tu_same_file(const char *a, const char *b);
+
+/* Generates world p into a new database dir/name (asserting success); returns its path
+ * (owned). sum may be NULL. */
+char *tu_world(const char *dir, const char *name, const indiv_world_params *p,
+               indiv_world_summary *sum);
+
+/* indiv_eventlog_content_hash of the database at path (asserting success). */
+void tu_content_hash(const char *path, char out[17]);
 
 #endif /* INDIV_TESTUTIL_H */

@@ -12,7 +12,7 @@
  * where affinity is the consumer's normalised taste times the offer's features,
  * popularity the offer's normalised recent purchase count, readiness the renewal-model
  * probability of buying within the horizon, and frequency log(1 + orders) / log(1 + 50)
- * (definitions: README.md, "Decisions"). The loader checks everything (format, version,
+ * (definitions: docs/decisions.md). The loader checks everything (format, version,
  * id, feature space, every weight name and that every number is finite) and names the
  * field at fault. Every decision carries the model's id.
  *

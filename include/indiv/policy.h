@@ -123,7 +123,7 @@ typedef struct indiv_decision {
     int contacts_recent;                   /* contacts in the cap window */
 } indiv_decision;
 
-/* Defaults (README.md, "Decisions"). */
+/* Defaults (docs/decisions.md). */
 void indiv_policy_params_init(indiv_policy_params *p);
 int indiv_policy_params_validate(const indiv_policy_params *p, indiv_error *err);
 

@@ -124,7 +124,7 @@ typedef struct indiv_profile_summary {
 
 /* ---- parameters ------------------------------------------------------------------ */
 
-/* Documented defaults (README.md, "Profiles"); as_of = INT64_MAX (all events). */
+/* Documented defaults (docs/profiles.md); as_of = INT64_MAX (all events). */
 void indiv_profile_params_init(indiv_profile_params *p);
 int indiv_profile_params_validate(const indiv_profile_params *p, indiv_error *err);
 
