@@ -11,6 +11,7 @@
 #include "cli.h"
 #include "indiv/evaluate.h"
 #include "indiv/eventlog.h"
+#include "indiv/fileio.h"
 #include "indiv/model.h"
 #include "indiv/timeutil.h"
 
@@ -336,19 +337,28 @@ static char *command_line(int argc, char **argv) {
     return s;
 }
 
+static int put_text(FILE *f, void *ctx, indiv_error *err) {
+    (void)err;
+    return fputs(ctx, f) < 0 || fputc('\n', f) == EOF ? INDIV_EIO : INDIV_OK;
+}
+
 static int write_json(const struct eval_args *a, const indiv_model *m,
                       const indiv_eval_result *r, const char *cmd, indiv_error *err) {
     char *js = indiv_eval_result_json(&a->p, m, r, cmd);
-    FILE *f = js ? fopen(a->json, "w") : NULL;
-    int rc = INDIV_OK;
-    if (!js)
-        rc = indiv_error_set(err, INDIV_ENOMEM, "out of memory");
-    else if (!f || fputs(js, f) < 0 || fputc('\n', f) == EOF)
-        rc = indiv_error_set(err, INDIV_EIO, "%s: cannot write", a->json);
-    if (f && fclose(f) != 0 && rc == INDIV_OK)
-        rc = indiv_error_set(err, INDIV_EIO, "%s: write failed", a->json);
+    int rc = js ? indiv_file_write_atomic(a->json, put_text, js, err)
+                : indiv_error_set(err, INDIV_ENOMEM, "out of memory");
     free(js);
     return rc;
+}
+
+/* Every output must differ from the database and from the others (checked before the
+ * work, so that a mistake costs nothing). */
+static int check_outputs(const struct eval_args *a, indiv_error *err) {
+    static const char *const names[] = {"--json", "--csv", "--curve", "--lists",
+                                        "--scratch"};
+    const char *outs[] = {a->json, a->csv, a->curve, a->p.lists_path,
+                          strcmp(a->p.scratch, ":memory:") ? a->p.scratch : NULL};
+    return indiv_path_check_outputs(a->db, outs, names, 5, err);
 }
 
 static int write_files(const struct eval_args *a, const indiv_model *m,
@@ -379,6 +389,8 @@ static int run(struct eval_args *a, const char *cmd, indiv_error *err) {
     if (rc == INDIV_OK)
         rc =
             a->model ? indiv_model_load(a->model, &m, err) : (indiv_model_default(&m), 0);
+    if (rc == INDIV_OK)
+        rc = check_outputs(a, err);
     if (rc == INDIV_OK)
         rc = indiv_eventlog_open(a->db, INDIV_EVENTLOG_READONLY, &log, err);
     if (rc == INDIV_OK && !a->have_until) {
