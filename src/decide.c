@@ -229,8 +229,7 @@ static int read_block(struct reader *r, struct block *b, indiv_error *err) {
     return rc < 0 ? rc : INDIV_OK;
 }
 
-/* ---- the run
- * ----------------------------------------------------------------------------- */
+/* ---- the run ----------------------------------------------------------------------- */
 
 /* One round: read up to `threads` blocks, work them in parallel, write them in order. */
 static int round_run(struct reader *r, struct block *blocks, int nthreads, FILE *f,
@@ -454,8 +453,7 @@ int indiv_decide_run(indiv_eventlog *log, const indiv_model *m,
     return rc;
 }
 
-/* ---- summary
- * ---------------------------------------------------------------------------- */
+/* ---- summary ----------------------------------------------------------------------- */
 
 /* as_of, the policy table's parameters (in table order), then the run's own. */
 static json_t *params_json(const indiv_decide_opts *o) {

@@ -137,8 +137,7 @@ static void add_offer(indiv_decision *out, const indiv_scorer *s,
     o->value = expected_value(cat, j, o->p);
 }
 
-/* ---- divergence
- * ------------------------------------------------------------------------ */
+/* ---- divergence -------------------------------------------------------------------- */
 
 static int is_kept(const indiv_decision *out, size_t j) {
     for (int k = 0; k < out->n_offers; k++)
@@ -206,8 +205,7 @@ static int diverge(const indiv_policy_params *p, const indiv_scorer *s,
     return 1;
 }
 
-/* ---- channel and timing
- * ----------------------------------------------------------------- */
+/* ---- channel and timing ------------------------------------------------------------ */
 
 static void choose_channel(const indiv_policy_input *in, indiv_decision *out) {
     const indiv_profile *pr = in->profile;
@@ -267,8 +265,7 @@ static void timing(const indiv_policy_params *p, const indiv_policy_input *in,
     out->send_at = INDIV_TS_NONE;
 }
 
-/* ---- the decision
- * ------------------------------------------------------------------------ */
+/* ---- the decision ------------------------------------------------------------------ */
 
 void indiv_policy_decide(const indiv_policy_params *p, const indiv_scorer *s,
                          const indiv_score_block *b, size_t row, const indiv_catalog *cat,

@@ -185,8 +185,7 @@ static double half_width(double v) {
     return gsl_cdf_ugaussian_Pinv(1 - (1 - CONFIDENCE) / 2) * sqrt(v);
 }
 
-/* ---- eligibility
- * ------------------------------------------------------------------------ */
+/* ---- eligibility ------------------------------------------------------------------- */
 
 Test(policy, no_contact_consent_gives_none_before_anything_else) {
     double t[DIMS] = {1, 0, 0, 0, 0};
@@ -345,8 +344,7 @@ Test(policy, invalid_offers_are_never_proposed_nor_best) {
     cr_assert_eq(d.best_offer, A1);
 }
 
-/* ---- ranking
- * ------------------------------------------------------------------------------ */
+/* ---- ranking ----------------------------------------------------------------------- */
 
 Test(policy, ranking_orders_by_propensity_and_ties_by_catalog_index) {
     /* Logits: ALPHA -0.8 (three tied offers), DELTA -2.0, BRAVO -2.2, CHARLIE -2.6,
@@ -418,8 +416,7 @@ Test(policy, rank_by_value_orders_by_expected_margin) {
     cr_assert_eq(d.offers[2].offer, A1);
 }
 
-/* ---- channel
- * ------------------------------------------------------------------------------ */
+/* ---- channel ----------------------------------------------------------------------- */
 
 Test(policy, channel_is_the_best_reaction_rate_among_accepted_channels) {
     double t[DIMS] = {1, 0, 0, 0, 0};
@@ -475,8 +472,7 @@ Test(policy, without_channel_features_the_first_accepted_channel_is_used) {
     cr_assert_eq(d.personalised, 0);
 }
 
-/* ---- divergence
- * ------------------------------------------------------------------------- */
+/* ---- divergence -------------------------------------------------------------------- */
 
 /* Tastes that cycle over consumers: each leaves at least one category at zero. */
 static void taste_of(int64_t id, double t[DIMS]) {
@@ -788,8 +784,7 @@ Test(policy, divergent_picks_depend_on_seed_and_consumer_only) {
     cr_assert_gt(changed, 0, "another seed must change some picks");
 }
 
-/* ---- timing
- * ----------------------------------------------------------------------------- */
+/* ---- timing ------------------------------------------------------------------------ */
 
 /* Active at 19:00 on Wednesdays and Saturdays. */
 static indiv_profile evening_person(double *t) {
@@ -960,8 +955,7 @@ Test(policy, ready_or_without_rhythm_is_contacted_now) {
     cr_assert_eq(d.action, INDIV_CONTACT);
 }
 
-/* ---- parameters and names
- * ---------------------------------------------------------------- */
+/* ---- parameters and names ---------------------------------------------------------- */
 
 Test(policy, params_init_gives_the_documented_defaults) {
     indiv_policy_params p;

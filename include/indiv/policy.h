@@ -1,6 +1,6 @@
 /*
  * policy.h — what to do for one consumer: eligibility, relevance threshold, ranking,
- * programmed serendipity, channel, timing (DESIGN.md §6).
+ * programmed serendipity, channel, timing (docs/architecture.md §6).
  *
  * Per consumer, in this order, each step leaving a reason when it stops:
  *  1. eligibility: contact consent, unsubscribed, an accepted channel, the contact-
@@ -15,8 +15,8 @@
  *     probability proportional to its propensity from the consumer's own stream (never
  *     the argmax). In ride-along mode it only joins a contact that already has a
  *     relevant offer (taking the last slot if all are full); in standalone mode it may
- *     justify a contact on its own. Its distance from the person's tastes is 1 −
- * affinity;
+ *     justify a contact on its own. Its distance from the person's tastes is
+ *     1 − affinity;
  *  5. channel: the accepted channel with the best reaction rate (ties: email, sms, push);
  *  6. timing: the next preferred slot (preferred hour, on a day the person is usually
  *     active) at or after the decision time; a consumer whose readiness is below
