@@ -230,8 +230,7 @@ static int read_block(struct reader *r, struct block *b, indiv_error *err) {
     return rc < 0 ? rc : INDIV_OK;
 }
 
-/* ---- the run
- * ----------------------------------------------------------------------------- */
+/* ---- the run ----------------------------------------------------------------------- */
 
 /* One round: read up to `threads` blocks, work them in parallel, write them in order. */
 static int round_run(struct reader *r, struct block *blocks, int nthreads, FILE *f,
@@ -416,23 +415,21 @@ int indiv_decide_run(indiv_eventlog *log, const indiv_model *m,
     return rc;
 }
 
-/* ---- summary
- * ---------------------------------------------------------------------------- */
+/* ---- summary ----------------------------------------------------------------------- */
 
+/* as_of, the policy table's parameters (in table order), then the run's own. */
 static json_t *params_json(const indiv_decide_opts *o) {
     const indiv_policy_params *p = &o->policy;
     char asof[INDIV_ISO_LEN];
-    return json_pack(
-        "{s:s, s:f, s:i, s:s, s:f, s:f, s:f, s:s, s:i, s:f, s:f, s:f, s:f, "
-        "s:I, s:i, s:i, s:s}",
-        "as_of", indiv_time_format(p->as_of, asof), "threshold", p->threshold, "slots",
-        p->slots, "rank_by", p->rank_by_value ? "value" : "propensity", "serendipity",
-        p->serendipity, "bubble", p->bubble, "floor", p->floor, "divergence",
-        indiv_divergence_name(p->divergence), "max_contacts", p->max_contacts, "per_days",
-        p->per_days, "min_readiness", p->min_readiness, "readiness_horizon_days",
-        p->readiness_horizon_days, "rhythm_prior_strength", p->rhythm_prior_strength,
-        "seed", (json_int_t)p->seed, "threads", o->threads, "block", (int)o->block,
-        "shard", "");
+    json_t *j = json_pack("{s:s}", "as_of", indiv_time_format(p->as_of, asof));
+    if (j && indiv_policy_params_to_json(p, j) == INDIV_OK &&
+        json_object_set_new(j, "seed", json_integer((json_int_t)p->seed)) == 0 &&
+        json_object_set_new(j, "threads", json_integer(o->threads)) == 0 &&
+        json_object_set_new(j, "block", json_integer((json_int_t)o->block)) == 0 &&
+        json_object_set_new(j, "shard", json_string("")) == 0)
+        return j;
+    json_decref(j);
+    return NULL;
 }
 
 static json_t *counts_json(const indiv_decision_counts *c) {

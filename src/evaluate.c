@@ -888,20 +888,20 @@ static json_t *decisions_json(const indiv_decision_counts *c) {
 static json_t *params_json(const indiv_eval_params *p) {
     const indiv_policy_params *pol = &p->decide.policy;
     char a[INDIV_ISO_LEN], b[INDIV_ISO_LEN];
-    json_t *taus = json_array();
+    json_t *taus = json_array(), *policy = json_object();
     for (size_t t = 0; t < p->n_taus; t++)
         json_array_append_new(taus, json_real(p->taus[t]));
-    return json_pack(
-        "{s:s, s:s, s:i, s:I, s:o, s:{s:f, s:i, s:s, s:f, s:f, s:f, s:s, s:i, "
-        "s:f, s:f, s:I}, s:f}",
-        "split", indiv_time_format(p->split, a), "until", indiv_time_format(p->until, b),
-        "k", p->k, "seed", (json_int_t)p->seed, "taus", taus, "policy", "threshold",
-        pol->threshold, "slots", pol->slots, "rank_by",
-        pol->rank_by_value ? "value" : "propensity", "serendipity", pol->serendipity,
-        "bubble", pol->bubble, "floor", pol->floor, "divergence",
-        indiv_divergence_name(pol->divergence), "max_contacts", pol->max_contacts,
-        "per_days", pol->per_days, "min_readiness", pol->min_readiness, "seed",
-        (json_int_t)pol->seed, "taste_half_life_days", p->profile.half_life_days);
+    if (!policy || indiv_policy_params_to_json(pol, policy) != INDIV_OK ||
+        json_object_set_new(policy, "seed", json_integer((json_int_t)pol->seed)) < 0) {
+        json_decref(taus);
+        json_decref(policy);
+        return NULL;
+    }
+    return json_pack("{s:s, s:s, s:i, s:I, s:o, s:o, s:f}", "split",
+                     indiv_time_format(p->split, a), "until",
+                     indiv_time_format(p->until, b), "k", p->k, "seed",
+                     (json_int_t)p->seed, "taus", taus, "policy", policy,
+                     "taste_half_life_days", p->profile.half_life_days);
 }
 
 static json_t *model_json(const indiv_model *m, const indiv_eval_result *r) {
