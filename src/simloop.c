@@ -43,7 +43,7 @@
 #define OPEN_DELAY  (10 * 60)
 #define CLICK_DELAY (15 * 60)
 #define BUY_DELAY   (20 * 60)
-/* Consumers in the pairs sampled for homogenisation (docs/simulation.md). */
+/* Consumers in the pairs sampled for homogenisation (docs/architecture.md §8). */
 #define HOMOGENISATION_PAIRS 2000
 /* Taste-matched pairs: this many anchors, each matched with the most similar (cosine of
  * true tastes) of this many random candidates (Chaney, Stewart & Engelhardt 2018 pair
@@ -520,8 +520,7 @@ static int load_world_params(sim *s, indiv_error *err) {
     return rc;
 }
 
-/* ---- events
- * ------------------------------------------------------------------------------ */
+/* ---- events ------------------------------------------------------------------------ */
 
 static int emit(sim *s, const sconsumer *c, int64_t ts, size_t offer, int type,
                 int channel, double value) {
@@ -558,8 +557,7 @@ static int flush_events(sim *s, indiv_error *err) {
     return rc;
 }
 
-/* ---- organic behaviour
- * --------------------------------------------------------------------- */
+/* ---- organic behaviour ------------------------------------------------------------- */
 
 static double interval_days(const sconsumer *c, gsl_rng *r, double min_days) {
     double x = gsl_ran_gamma(r, c->shape, c->mean_days / c->shape);
@@ -713,8 +711,7 @@ static void start_clocks(sim *s) {
     }
 }
 
-/* ---- policies
- * ------------------------------------------------------------------------------ */
+/* ---- policies ---------------------------------------------------------------------- */
 
 static int eligible(const sconsumer *c) {
     return c->has_truth && c->subscribed && (c->channels & INDIV_CH_CONTACTABLE);
@@ -965,8 +962,7 @@ static int policy_oracle(sim *s, int64_t t, uint64_t round_seed, indiv_error *er
     return rc < 0 ? indiv_error_set(err, rc, "out of memory") : rc;
 }
 
-/* ---- persona: k segments of profiles
- * ------------------------------------------------------ */
+/* ---- persona: k segments of profiles ----------------------------------------------- */
 
 /* Profiles' taste shares (rows of x, d wide) and their consumer indices. */
 typedef struct personas {
@@ -1136,8 +1132,7 @@ static int policy_persona(sim *s, int64_t t, uint64_t round_seed, indiv_error *e
     return rc;
 }
 
-/* ---- responses
- * ------------------------------------------------------------------------------ */
+/* ---- responses --------------------------------------------------------------------- */
 
 static int right_moment(const sconsumer *c, int64_t ts, double window_hours) {
     int d = abs(indiv_time_hour(ts) - c->pref_hour);
@@ -1279,8 +1274,7 @@ static int respond(sim *s, const contact *k, uint64_t round_seed, indiv_error *e
     return fatigue_exit(s, c, s->r, k->send_at, err);
 }
 
-/* ---- metrics
- * --------------------------------------------------------------------------------- */
+/* ---- metrics ----------------------------------------------------------------------- */
 
 /* Gini coefficient of non-negative values (sorted in place): G = Σ (2i − n − 1) x_i /
  * (n Σ x_i), i = 1..n (e.g. Damgaard & Weiner 2000). 0 when all are zero. */
@@ -1399,8 +1393,7 @@ static int finish_metrics(sim *s) {
     return INDIV_OK;
 }
 
-/* ---- the loop
- * --------------------------------------------------------------------------------- */
+/* ---- the loop ---------------------------------------------------------------------- */
 
 static double now_s(void) {
     struct timespec ts;
@@ -1707,8 +1700,7 @@ int indiv_sim_run(const char *world_db, const char *work_db, const indiv_sim_par
     return rc;
 }
 
-/* ---- aggregation
- * ------------------------------------------------------------------------- */
+/* ---- aggregation ------------------------------------------------------------------- */
 
 int indiv_sim_metric_is_count(int m) {
     switch (m) {
