@@ -21,6 +21,7 @@
 #include <gsl/gsl_cdf.h>
 #include <jansson.h>
 
+#include "indiv/eventlog.h"
 #include "indiv/timeutil.h"
 
 #define DAY ((double)INDIV_SECONDS_PER_DAY)

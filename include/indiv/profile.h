@@ -38,8 +38,10 @@
 
 #include "indiv/catalog.h"
 #include "indiv/error.h"
-#include "indiv/eventlog.h"
 #include "indiv/progress.h"
+#include "indiv/vocab.h"
+
+struct indiv_profile_row; /* a stored profile (eventlog.h) */
 
 /* Layout version of the stored vector (profiles.version). */
 #define INDIV_PROFILE_VERSION  1
@@ -184,7 +186,7 @@ void indiv_profile_clear(indiv_profile *pr);
 
 /* Decodes a stored row into pr (reusing its taste buffer). INDIV_EFORMAT on a vector of
  * another version or size. */
-int indiv_profile_decode(const indiv_profile_row *row, indiv_profile *pr,
+int indiv_profile_decode(const struct indiv_profile_row *row, indiv_profile *pr,
                          indiv_error *err);
 
 /* Loads the profile of consumer_id. INDIV_ENOTFOUND when there is none. */
