@@ -120,9 +120,12 @@ static int block_init(struct block *b, const struct run *run, size_t cap) {
 static void *block_work(void *arg) {
     struct block *b = arg;
     const struct run *run = b->run;
-    for (size_t i = 0; i < b->n; i++)
-        indiv_score_set_row(run->scorer, b->sb, i, b->has_prof[i] ? &b->prof[i] : NULL,
-                            b->in[i].readiness);
+    for (size_t i = 0; i < b->n; i++) {
+        const indiv_profile *pr = b->has_prof[i] ? &b->prof[i] : NULL;
+        indiv_score_set_row(run->scorer, b->sb, i, pr, b->in[i].readiness);
+        /* the person's offer history: repeat and item-to-item terms */
+        indiv_score_set_history(run->scorer, b->sb, i, pr, run->o->policy.as_of);
+    }
     b->rc = indiv_score_run(run->scorer, b->sb, b->n, NULL);
     for (size_t i = 0; b->rc == INDIV_OK && i < b->n; i++) {
         b->in[i].consumer = &b->rows[i];
