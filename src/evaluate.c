@@ -364,17 +364,18 @@ static void count_occasions(struct eval *e, struct lines *l) {
 
 static int build_history(struct eval *e, struct lines *l, indiv_error *err) {
     struct hist_t h = {0};
-    int64_t t_val = e->p->split -
-                    (int64_t)llround(e->p->ease_validation_days * INDIV_SECONDS_PER_DAY);
-    int rc = (e->occasions = calloc(e->n_known + 1, sizeof *e->occasions)) ? INDIV_OK
-                                                                           : INDIV_ENOMEM;
+    int64_t t_val =
+        e->p->split - (int64_t)llround(e->p->ease_validation_days * INDIV_SECONDS_PER_DAY);
+    int rc = (e->occasions = calloc(e->n_known + 1, sizeof *e->occasions))
+                 ? INDIV_OK
+                 : INDIV_ENOMEM;
     if (rc == INDIV_OK) { /* by row and time: occasions */
         count_occasions(e, l);
         qsort(l->v, l->n, sizeof *l->v, line_cmp);
     }
     for (size_t a = 0, b; rc == INDIV_OK && a < l->n; a = b) {
-        for (b = a + 1;
-             b < l->n && l->v[b].row == l->v[a].row && l->v[b].offer == l->v[a].offer;
+        for (b = a + 1; b < l->n && l->v[b].row == l->v[a].row &&
+                        l->v[b].offer == l->v[a].offer;
              b++)
             ;
         rc = hist_offer(&h, l->v + a, b - a, t_val);
@@ -1325,8 +1326,9 @@ int indiv_eval_write_curve_csv(const indiv_eval_result *r, const char *path,
           f);
     for (size_t t = 0; t < r->n_curve; t++) {
         const indiv_eval_contacts *c = &r->curve[t].c, *nv = &r->naive[t];
-        fprintf(f, "%.6g,%lld,%.6g,%.6g,%.6g,%lld,%.6g,%.6g,%.6g,%.6g\n", r->curve[t].tau,
-                (long long)c->contacted, ratio(c->contacted, r->consumers),
+        fprintf(f, "%.6g,%lld,%.6g,%.6g,%.6g,%lld,%.6g,%.6g,%.6g,%.6g\n",
+                r->curve[t].tau, (long long)c->contacted,
+                ratio(c->contacted, r->consumers),
                 ratio(c->with_hit[INDIV_EVAL_ALL], c->contacted),
                 ratio(c->with_hit[INDIV_EVAL_NEW], c->contacted), (long long)c->offers,
                 ratio(c->offer_hits[INDIV_EVAL_ALL], c->offers),

@@ -41,10 +41,8 @@ int indiv_itemsim_ease(double *g, size_t n, double lambda, indiv_error *err) {
     if (rc == GSL_SUCCESS)
         rc = gsl_linalg_cholesky_invert(&m.matrix); /* P = (G + lambda I)^-1, full */
     if (rc != GSL_SUCCESS)
-        return indiv_error_set(err, INDIV_EINVAL,
-                               "EASE: G + %g I is not positive "
-                               "definite (%s)",
-                               lambda, gsl_strerror(rc));
+        return indiv_error_set(err, INDIV_EINVAL, "EASE: G + %g I is not positive "
+                               "definite (%s)", lambda, gsl_strerror(rc));
     /* B_ij = -P_ij / P_jj: column j divided by its diagonal (Steck 2019, eq. 8). */
     double *inv_diag = malloc(n * sizeof *inv_diag);
     if (!inv_diag)
@@ -147,10 +145,8 @@ int indiv_itemsim_topk(const double *s, size_t n, size_t k, indiv_sparse **out,
     if (!m || !h || !m->ptr || !m->idx || !m->val) {
         free(h);
         indiv_sparse_free(m);
-        return indiv_error_set(err, INDIV_ENOMEM,
-                               "out of memory for %zu × %zu "
-                               "neighbours",
-                               n, kk);
+        return indiv_error_set(err, INDIV_ENOMEM, "out of memory for %zu × %zu "
+                               "neighbours", n, kk);
     }
     for (size_t i = 0; i < n; i++) {
         size_t used = row_topk(s + i * n, n, kk, h);

@@ -434,8 +434,7 @@ static void list_of(const char *csv, const char *who, const char *mode,
     char *t = tu_read(csv, NULL), *save = NULL, prefix[64];
     snprintf(prefix, sizeof prefix, "%s,%s,%s,", who, mode, method);
     out[0] = '\0';
-    for (char *line = strtok_r(t, "\n", &save); line;
-         line = strtok_r(NULL, "\n", &save)) {
+    for (char *line = strtok_r(t, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
         if (strncmp(line, prefix, strlen(prefix)) != 0)
             continue;
         char *offer_f = strchr(line + strlen(prefix), ',') + 1;
@@ -486,8 +485,9 @@ Test(evaluate, item_baselines_are_fitted_and_the_naive_row_matches_the_curve_cou
         cr_assert_leq(r->naive[t].with_hit[INDIV_EVAL_ALL], r->naive[t].contacted);
     }
     /* everyone contacted: the naive rule is repeat-buy's top 3 sent to all */
-    cr_assert_eq(
-        memcmp(&r->naive[0], &r->contacts[INDIV_EVAL_REPEAT], sizeof r->naive[0]), 0);
+    cr_assert_eq(memcmp(&r->naive[0], &r->contacts[INDIV_EVAL_REPEAT],
+                        sizeof r->naive[0]),
+                 0);
     /* a given lambda is used as is */
     p.ease_lambda = 7.5;
     cr_assert_eq(run(db, &m, &p, r, &err), 0, "%s", err.msg);

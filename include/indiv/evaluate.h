@@ -83,10 +83,10 @@ typedef struct indiv_eval_params {
     indiv_profile_params profile;     /* profiles (as_of = split) */
     double taus[INDIV_EVAL_TAUS_MAX]; /* threshold curve */
     size_t n_taus;
-    const char *scratch;         /* the snapshot: ":memory:" or a new file path */
-    const char *lists_path;      /* per-consumer lists as CSV, or NULL */
-    int knn_k;                   /* neighbours per offer of item-kNN */
-    double ease_lambda;          /* EASE's lambda; 0: chosen on the validation split */
+    const char *scratch;    /* the snapshot: ":memory:" or a new file path */
+    const char *lists_path; /* per-consumer lists as CSV, or NULL */
+    int knn_k;              /* neighbours per offer of item-kNN */
+    double ease_lambda;     /* EASE's lambda; 0: chosen on the validation split */
     double ease_validation_days; /* EASE validation: the days just before the split */
 } indiv_eval_params;
 
