@@ -26,6 +26,7 @@
 #include "indiv/catalog.h"
 #include "indiv/eventlog.h"
 #include "indiv/model.h"
+#include "indiv/plausibility.h"
 #include "indiv/policy.h"
 #include "indiv/profile.h"
 #include "indiv/rng.h"
@@ -54,6 +55,7 @@ static indiv_score_block *block;
 static gsl_rng *rng;
 static unsigned char valid[NOFF];
 static indiv_policy_params P;
+static const indiv_plausibility *plaus_; /* population counts of the adjacent aim tests */
 static const indiv_rhythm_prior prior0 = {30.0, 0.5, 100, 100};
 
 static void add_offers(void) {
@@ -109,6 +111,13 @@ static void setup(void) {
     memset(valid, 1, sizeof valid);
     indiv_policy_params_init(&P);
     P.as_of = T0;
+    /* The tests of the first divergence rule run under it: drawn ∝ propensity above an
+     * absolute floor, taking the last slot; the aim, floor and slot tests set theirs. */
+    P.divergence_aim = INDIV_AIM_POPULAR;
+    P.divergent_slot = INDIV_SLOT_REPLACE;
+    P.floor = 0.05;
+    P.relative_floor = 0;
+    plaus_ = NULL;
 }
 
 static void teardown(void) {
@@ -157,7 +166,7 @@ static indiv_decision decide_full(const indiv_profile *pr, const indiv_consumer_
                                   double readiness, int contacts_recent) {
     indiv_score_set_row(scorer, block, 0, pr, readiness);
     cr_assert_eq(indiv_score_run(scorer, block, 1, NULL), 0);
-    indiv_policy_input in = {c, pr, readiness, contacts_recent};
+    indiv_policy_input in = {c, pr, readiness, contacts_recent, plaus_};
     indiv_decision d;
     indiv_policy_decide(&P, scorer, block, 0, cat, valid, &in, &prior0, rng, &d);
     return d;
@@ -859,7 +868,7 @@ static indiv_decision decide_ready(const indiv_profile *pr,
     double r = readiness_at(pr, prior, P.as_of);
     indiv_score_set_row(scorer, block, 0, pr, r);
     cr_assert_eq(indiv_score_run(scorer, block, 1, NULL), 0);
-    indiv_policy_input in = {&c, pr, r, 0};
+    indiv_policy_input in = {&c, pr, r, 0, NULL};
     indiv_decision d;
     indiv_policy_decide(&P, scorer, block, 0, cat, valid, &in, prior, rng, &d);
     cr_assert_float_eq(d.readiness, r, EPS);
@@ -965,7 +974,15 @@ Test(policy, params_init_gives_the_documented_defaults) {
     cr_assert_eq(p.rank_by_value, 0);
     cr_assert_float_eq(p.serendipity, 0.10, EPS);
     cr_assert_float_eq(p.bubble, 0.05, EPS);
-    cr_assert_float_eq(p.floor, 0.05, EPS);
+    cr_assert_float_eq(p.floor, 0, EPS);
+    cr_assert_float_eq(p.relative_floor, 0.1, EPS);
+    cr_assert_eq(p.divergence_aim, INDIV_AIM_ADJACENT);
+    cr_assert_float_eq(p.divergence_temperature, 1, EPS);
+    cr_assert_float_eq(p.plausibility_smoothing, 10, EPS);
+    cr_assert_eq(p.divergent_slot, INDIV_SLOT_EXTRA);
+    cr_assert_eq(p.rerank, INDIV_RERANK_NONE);
+    cr_assert_float_eq(p.rerank_lambda, 0.5, EPS);
+    cr_assert_eq(p.rerank_pool, 20);
     cr_assert_eq(p.divergence, INDIV_DIV_RIDE_ALONG);
     cr_assert_eq(p.max_contacts, 3);
     cr_assert_float_eq(p.per_days, 14, EPS);
