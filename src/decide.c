@@ -22,6 +22,7 @@
 #include <jansson.h>
 
 #include "indiv/catalog.h"
+#include "indiv/fileio.h"
 #include "indiv/plausibility.h"
 #include "indiv/rng.h"
 #include "indiv/score.h"
@@ -363,44 +364,6 @@ static int check_opts(const indiv_decide_opts *o, indiv_error *err) {
     return INDIV_OK;
 }
 
-/* Opens a temporary file next to path. */
-static FILE *open_temp(const char *path, char **tmp, indiv_error *err) {
-    size_t n = strlen(path) + 16;
-    if (!(*tmp = malloc(n))) {
-        indiv_error_set(err, INDIV_ENOMEM, "out of memory");
-        return NULL;
-    }
-    snprintf(*tmp, n, "%s.tmp-XXXXXX", path);
-    int fd = mkstemp(*tmp);
-    FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
-    if (!f) {
-        indiv_error_set(err, INDIV_EIO, "%s: cannot create a temporary file: %s", path,
-                        strerror(errno));
-        if (fd >= 0) {
-            close(fd);
-            unlink(*tmp);
-        }
-        free(*tmp);
-        *tmp = NULL;
-    }
-    return f;
-}
-
-/* Closes f and renames tmp to path on success; removes tmp otherwise. */
-static int finish_file(FILE *f, char *tmp, const char *path, int rc, indiv_error *err) {
-    if (fclose(f) != 0 && rc == INDIV_OK)
-        rc = indiv_error_set(err, INDIV_EIO, "%s: write failed: %s", path,
-                             strerror(errno));
-    if (rc == INDIV_OK && rename(tmp, path) != 0)
-        rc =
-            indiv_error_set(err, INDIV_EIO, "%s: cannot rename the output into place: %s",
-                            path, strerror(errno));
-    if (rc != INDIV_OK) /* a callback may stop the run with a positive code */
-        unlink(tmp);
-    free(tmp);
-    return rc;
-}
-
 /* ---- plausibility (adjacent aim) ---------------------------------------------------- */
 
 /* The co-purchase counts of every consumer with a profile (all shards, so that shard
@@ -486,10 +449,10 @@ int indiv_decide_run(indiv_eventlog *log, const indiv_model *m,
     sum->plausibility_people = plaus ? indiv_plausibility_people(plaus) : 0;
     if (rc == INDIV_OK)
         rc = indiv_eventlog_consumer_scan(log, &r.cur, err);
-    char *tmp = NULL;
-    FILE *f = rc == INDIV_OK && o->out_path ? open_temp(o->out_path, &tmp, err) : NULL;
-    if (rc == INDIV_OK && o->out_path && !f)
-        rc = err ? err->code : INDIV_EIO;
+    indiv_outfile *out = NULL;
+    if (rc == INDIV_OK && o->out_path)
+        rc = indiv_outfile_open(o->out_path, &out, err);
+    FILE *f = out ? indiv_outfile_stream(out) : NULL;
     if (rc == INDIV_OK) {
         struct run run = {o,           scorer,
                           cat,         valid,
@@ -497,8 +460,7 @@ int indiv_decide_run(indiv_eventlog *log, const indiv_model *m,
                           plaus};
         rc = run_all(&r, &run, f, progress, ctx, sum, err);
     }
-    if (f)
-        rc = finish_file(f, tmp, o->out_path, rc, err);
+    rc = indiv_outfile_finish(out, rc, err); /* a callback may stop with rc > 0 */
     indiv_consumer_cursor_free(r.cur);
     indiv_plausibility_free(plaus);
     indiv_scorer_free(scorer);

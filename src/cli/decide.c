@@ -18,6 +18,7 @@
 #include "cli.h"
 #include "indiv/decide.h"
 #include "indiv/eventlog.h"
+#include "indiv/fileio.h"
 #include "indiv/model.h"
 #include "indiv/profile.h"
 #include "indiv/timeutil.h"
@@ -70,18 +71,19 @@ enum {
     OPT_BLOCK
 };
 
-static const struct option fixed_opts[] = {{"db", required_argument, NULL, OPT_DB},
-                                           {"out", required_argument, NULL, OPT_OUT},
-                                           {"model", required_argument, NULL, OPT_MODEL},
-                                           {"summary", required_argument, NULL, OPT_SUMMARY},
-                                           {"config", required_argument, NULL, OPT_CONFIG},
-                                           {"as-of", required_argument, NULL, OPT_AS_OF},
-                                           {"seed", required_argument, NULL, OPT_SEED},
-                                           {"threads", required_argument, NULL, OPT_THREADS},
-                                           {"shard", required_argument, NULL, OPT_SHARD},
-                                           {"block", required_argument, NULL, OPT_BLOCK},
-                                           {"help", no_argument, NULL, 'h'},
-                                           {0}};
+static const struct option fixed_opts[] = {
+    {"db", required_argument, NULL, OPT_DB},
+    {"out", required_argument, NULL, OPT_OUT},
+    {"model", required_argument, NULL, OPT_MODEL},
+    {"summary", required_argument, NULL, OPT_SUMMARY},
+    {"config", required_argument, NULL, OPT_CONFIG},
+    {"as-of", required_argument, NULL, OPT_AS_OF},
+    {"seed", required_argument, NULL, OPT_SEED},
+    {"threads", required_argument, NULL, OPT_THREADS},
+    {"shard", required_argument, NULL, OPT_SHARD},
+    {"block", required_argument, NULL, OPT_BLOCK},
+    {"help", no_argument, NULL, 'h'},
+    {0}};
 
 /* Room for the fixed options, the policy table and the terminator. */
 #define MAX_OPTS 64
@@ -264,70 +266,25 @@ static void print_summary(const indiv_decide_summary *s, const indiv_model *m) {
     print_divergence(c);
 }
 
-/* The summary goes to a temporary file next to its path, created before the run, so
- * that an unwritable --summary fails before the decisions replace anything. */
-typedef struct summary_file {
-    FILE *f;
-    char *tmp;
-} summary_file;
-
-static int summary_open(const char *path, summary_file *s, indiv_error *err) {
-    size_t n = strlen(path) + 16;
-    struct stat st;
-    s->f = NULL;
-    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) /* the final rename would fail */
-        return indiv_error_set(err, INDIV_EIO,
-                               "%s: cannot write the summary: it is a "
-                               "directory",
-                               path);
-    if (!(s->tmp = malloc(n)))
-        return indiv_error_set(err, INDIV_ENOMEM, "out of memory");
-    snprintf(s->tmp, n, "%s.tmp-XXXXXX", path);
-    int fd = mkstemp(s->tmp);
-    if (fd >= 0 && !(s->f = fdopen(fd, "w"))) {
-        close(fd);
-        unlink(s->tmp);
-    }
-    if (!s->f) {
-        free(s->tmp);
-        s->tmp = NULL;
-        return indiv_error_set(err, INDIV_EIO, "%s: cannot write the summary: %s", path,
-                               strerror(errno));
-    }
-    return INDIV_OK;
-}
-
-/* Writes text and renames the file into place (rc == INDIV_OK), or removes it. */
-static int summary_close(summary_file *s, const char *path, const char *text, int rc,
-                         indiv_error *err) {
-    if (!s->f)
-        return rc;
-    if (rc == INDIV_OK && (fputs(text, s->f) < 0 || fputc('\n', s->f) == EOF))
-        rc = indiv_error_set(err, INDIV_EIO, "%s: cannot write the summary", path);
-    if (fclose(s->f) != 0 && rc == INDIV_OK)
-        rc = indiv_error_set(err, INDIV_EIO, "%s: cannot write the summary", path);
-    if (rc == INDIV_OK && rename(s->tmp, path) != 0)
-        rc = indiv_error_set(err, INDIV_EIO, "%s: cannot write the summary: %s", path,
-                             strerror(errno));
-    if (rc != INDIV_OK)
-        unlink(s->tmp);
-    free(s->tmp);
-    return rc;
-}
-
 static int run(struct decide_args *a, indiv_error *err) {
     indiv_model m;
     indiv_eventlog *log = NULL;
     indiv_decide_summary sum;
-    int rc =
-        a->model ? indiv_model_load(a->model, &m, err) : (indiv_model_default(&m), 0);
+    const char *outs[] = {a->o.out_path, a->summary};
+    static const char *const names[] = {"--out", "--summary"};
+    int rc = indiv_path_check_outputs(a->db, outs, names, 2, err);
+    if (rc < 0)
+        return rc;
+    rc = a->model ? indiv_model_load(a->model, &m, err) : (indiv_model_default(&m), 0);
     if (rc == INDIV_OK)
         rc = indiv_eventlog_open(a->db, INDIV_EVENTLOG_READONLY, &log, err);
     if (rc == INDIV_OK)
         rc = default_as_of(log, a, err);
-    summary_file sf = {NULL, NULL};
+    /* The summary's file exists before the run, so that an unwritable --summary fails
+     * before the decisions replace anything. */
+    indiv_outfile *sf = NULL;
     if (rc == INDIV_OK && a->summary)
-        rc = summary_open(a->summary, &sf, err);
+        rc = indiv_outfile_open(a->summary, &sf, err);
     if (rc == INDIV_OK) {
         cli_progress_state ps = {0};
         rc = indiv_decide_run(log, &m, &a->o, cli_progress, &ps, &sum, err);
@@ -339,7 +296,9 @@ static int run(struct decide_args *a, indiv_error *err) {
         if (!(js = indiv_decide_summary_json(&a->o, &m, &sum)))
             rc = indiv_error_set(err, INDIV_ENOMEM, "out of memory");
     }
-    rc = summary_close(&sf, a->summary, js, rc, err);
+    if (rc == INDIV_OK && sf && fprintf(indiv_outfile_stream(sf), "%s\n", js) < 0)
+        rc = indiv_error_set(err, INDIV_EIO, "%s: cannot write the summary", a->summary);
+    rc = indiv_outfile_finish(sf, rc, err);
     free(js);
     if (rc == INDIV_OK && sum.offers_without_embedding > 0)
         fprintf(stderr,
