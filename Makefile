@@ -24,7 +24,8 @@ PKGS := gsl sqlite3 jansson zlib openblas
 
 # Evaluated once, on first use (after `deps` has run): the classic lazy-once idiom.
 PKG_CFLAGS = $(eval PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS)))$(PKG_CFLAGS)
-# GSL's own reference CBLAS (-lgslcblas) is replaced by OpenBLAS (DESIGN.md §6).
+# GSL's own reference CBLAS (-lgslcblas) is replaced by OpenBLAS (docs/architecture.md
+# §6).
 PKG_LIBS = $(eval PKG_LIBS := $(filter-out -lgslcblas,$(shell pkg-config --libs $(PKGS))))$(PKG_LIBS)
 CRIT_LIBS = $(eval CRIT_LIBS := $(shell pkg-config --libs criterion))$(CRIT_LIBS)
 

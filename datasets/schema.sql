@@ -68,7 +68,7 @@ CREATE INDEX offers_category ON offers (category_id);
 
 -- Typed events, clustered by (consumer_id, ts, id): a WITHOUT ROWID table stores rows in
 -- primary-key order, so one ordered pass per consumer is a sequential read of the b-tree
--- (DESIGN.md §4: ~5M rows/s clustered vs ~0.5M rows/s through a non-covering index).
+-- instead of a lookup per row through a non-covering index (docs/architecture.md §4).
 -- id is unique across the table (assigned max+1 by the eventlog module, so no extra
 -- index is paid for it) and breaks ties between events of the same second in
 -- the order they were appended. offer_id is NULL for events about no offer
@@ -138,7 +138,7 @@ CREATE TABLE truth_consumers (
 );
 
 -- weight: true taste of the consumer for the category (sums to 1 over the consumer's
--- rows). latent = 1: a real taste with no purchase history (DESIGN.md §8).
+-- rows). latent = 1: a real taste with no purchase history (docs/architecture.md §8).
 CREATE TABLE truth_tastes (
     consumer_id INTEGER NOT NULL REFERENCES consumers (id),
     category_id INTEGER NOT NULL REFERENCES categories (id),

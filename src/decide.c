@@ -22,6 +22,7 @@
 #include <jansson.h>
 
 #include "indiv/catalog.h"
+#include "indiv/fileio.h"
 #include "indiv/rng.h"
 #include "indiv/score.h"
 #include "indiv/timeutil.h"
@@ -229,8 +230,7 @@ static int read_block(struct reader *r, struct block *b, indiv_error *err) {
     return rc < 0 ? rc : INDIV_OK;
 }
 
-/* ---- the run
- * ----------------------------------------------------------------------------- */
+/* ---- the run ----------------------------------------------------------------------- */
 
 /* One round: read up to `threads` blocks, work them in parallel, write them in order. */
 static int round_run(struct reader *r, struct block *blocks, int nthreads, FILE *f,
@@ -361,44 +361,6 @@ static int check_opts(const indiv_decide_opts *o, indiv_error *err) {
     return INDIV_OK;
 }
 
-/* Opens a temporary file next to path. */
-static FILE *open_temp(const char *path, char **tmp, indiv_error *err) {
-    size_t n = strlen(path) + 16;
-    if (!(*tmp = malloc(n))) {
-        indiv_error_set(err, INDIV_ENOMEM, "out of memory");
-        return NULL;
-    }
-    snprintf(*tmp, n, "%s.tmp-XXXXXX", path);
-    int fd = mkstemp(*tmp);
-    FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
-    if (!f) {
-        indiv_error_set(err, INDIV_EIO, "%s: cannot create a temporary file: %s", path,
-                        strerror(errno));
-        if (fd >= 0) {
-            close(fd);
-            unlink(*tmp);
-        }
-        free(*tmp);
-        *tmp = NULL;
-    }
-    return f;
-}
-
-/* Closes f and renames tmp to path on success; removes tmp otherwise. */
-static int finish_file(FILE *f, char *tmp, const char *path, int rc, indiv_error *err) {
-    if (fclose(f) != 0 && rc == INDIV_OK)
-        rc = indiv_error_set(err, INDIV_EIO, "%s: write failed: %s", path,
-                             strerror(errno));
-    if (rc == INDIV_OK && rename(tmp, path) != 0)
-        rc =
-            indiv_error_set(err, INDIV_EIO, "%s: cannot rename the output into place: %s",
-                            path, strerror(errno));
-    if (rc != INDIV_OK) /* a callback may stop the run with a positive code */
-        unlink(tmp);
-    free(tmp);
-    return rc;
-}
-
 static int read_profile_params(indiv_eventlog *log, indiv_profile_params *pp,
                                indiv_decide_summary *sum, indiv_error *err) {
     int rc = indiv_profile_stored_params(log, pp, &sum->prior, err);
@@ -434,18 +396,17 @@ int indiv_decide_run(indiv_eventlog *log, const indiv_model *m,
         rc = indiv_scorer_new(m, cat, &scorer, err);
     if (rc == INDIV_OK)
         rc = indiv_eventlog_consumer_scan(log, &r.cur, err);
-    char *tmp = NULL;
-    FILE *f = rc == INDIV_OK && o->out_path ? open_temp(o->out_path, &tmp, err) : NULL;
-    if (rc == INDIV_OK && o->out_path && !f)
-        rc = err ? err->code : INDIV_EIO;
+    indiv_outfile *out = NULL;
+    if (rc == INDIV_OK && o->out_path)
+        rc = indiv_outfile_open(o->out_path, &out, err);
+    FILE *f = out ? indiv_outfile_stream(out) : NULL;
     if (rc == INDIV_OK) {
         struct run run = {o,           scorer,
                           cat,         valid,
                           &sum->prior, {cat, m->id, o->policy.seed, o->policy.as_of}};
         rc = run_all(&r, &run, f, progress, ctx, sum, err);
     }
-    if (f)
-        rc = finish_file(f, tmp, o->out_path, rc, err);
+    rc = indiv_outfile_finish(out, rc, err); /* a callback may stop with rc > 0 */
     indiv_consumer_cursor_free(r.cur);
     indiv_scorer_free(scorer);
     indiv_catalog_free(cat);
@@ -454,23 +415,21 @@ int indiv_decide_run(indiv_eventlog *log, const indiv_model *m,
     return rc;
 }
 
-/* ---- summary
- * ---------------------------------------------------------------------------- */
+/* ---- summary ----------------------------------------------------------------------- */
 
+/* as_of, the policy table's parameters (in table order), then the run's own. */
 static json_t *params_json(const indiv_decide_opts *o) {
     const indiv_policy_params *p = &o->policy;
     char asof[INDIV_ISO_LEN];
-    return json_pack(
-        "{s:s, s:f, s:i, s:s, s:f, s:f, s:f, s:s, s:i, s:f, s:f, s:f, s:f, "
-        "s:I, s:i, s:i, s:s}",
-        "as_of", indiv_time_format(p->as_of, asof), "threshold", p->threshold, "slots",
-        p->slots, "rank_by", p->rank_by_value ? "value" : "propensity", "serendipity",
-        p->serendipity, "bubble", p->bubble, "floor", p->floor, "divergence",
-        indiv_divergence_name(p->divergence), "max_contacts", p->max_contacts, "per_days",
-        p->per_days, "min_readiness", p->min_readiness, "readiness_horizon_days",
-        p->readiness_horizon_days, "rhythm_prior_strength", p->rhythm_prior_strength,
-        "seed", (json_int_t)p->seed, "threads", o->threads, "block", (int)o->block,
-        "shard", "");
+    json_t *j = json_pack("{s:s}", "as_of", indiv_time_format(p->as_of, asof));
+    if (j && indiv_policy_params_to_json(p, j) == INDIV_OK &&
+        json_object_set_new(j, "seed", json_integer((json_int_t)p->seed)) == 0 &&
+        json_object_set_new(j, "threads", json_integer(o->threads)) == 0 &&
+        json_object_set_new(j, "block", json_integer((json_int_t)o->block)) == 0 &&
+        json_object_set_new(j, "shard", json_string("")) == 0)
+        return j;
+    json_decref(j);
+    return NULL;
 }
 
 static json_t *counts_json(const indiv_decision_counts *c) {

@@ -25,6 +25,7 @@
 #include <jansson.h>
 
 #include "indiv/catalog.h"
+#include "indiv/fileio.h"
 #include "indiv/metrics.h"
 #include "indiv/rng.h"
 #include "indiv/score.h"
@@ -151,7 +152,8 @@ struct eval {
     indiv_scored *ws;
     struct cand *heap;
     size_t *list;
-    FILE *lists;
+    FILE *lists;              /* the stream of lists_out */
+    indiv_outfile *lists_out; /* --lists: appears only when the run succeeds */
 };
 
 static double *val_at(struct eval *e, int mode, int method, int acc) {
@@ -186,8 +188,7 @@ static void eval_free(struct eval *e) {
     free(e->ws);
     free(e->heap);
     free(e->list);
-    if (e->lists)
-        fclose(e->lists);
+    indiv_outfile_finish(e->lists_out, INDIV_EIO, NULL); /* unfinished: removed */
     if (e->snap) {
         indiv_eventlog_close(e->snap);
         if (strcmp(e->p->scratch, ":memory:") != 0)
@@ -394,9 +395,10 @@ static int alloc_work(struct eval *e, indiv_error *err) {
 static int open_lists(struct eval *e, indiv_error *err) {
     if (!e->p->lists_path)
         return INDIV_OK;
-    if (!(e->lists = fopen(e->p->lists_path, "w")))
-        return indiv_error_set(err, INDIV_EIO, "%s: cannot write the lists",
-                               e->p->lists_path);
+    int rc = indiv_outfile_open(e->p->lists_path, &e->lists_out, err);
+    if (rc < 0)
+        return rc;
+    e->lists = indiv_outfile_stream(e->lists_out);
     fputs("consumer,mode,method,rank,offer,score,bought\n", e->lists);
     return INDIV_OK;
 }
@@ -793,12 +795,10 @@ static int finish(struct eval *e, indiv_error *err) {
     for (size_t t = 0; t < e->p->n_taus; t++)
         e->out->curve[t].tau = e->p->taus[t];
     e->out->slots = e->p->decide.policy.slots;
-    if (e->lists && fclose(e->lists) != 0) {
-        e->lists = NULL;
-        return indiv_error_set(err, INDIV_EIO, "%s: write failed", e->p->lists_path);
-    }
+    int rc = indiv_outfile_finish(e->lists_out, INDIV_OK, err);
+    e->lists_out = NULL;
     e->lists = NULL;
-    return INDIV_OK;
+    return rc;
 }
 
 static double now_s(void) {
@@ -833,11 +833,6 @@ int indiv_evaluate_run(indiv_eventlog *log, const indiv_model *m,
         rc = rank_all(&e, err);
     if (rc == INDIV_OK)
         rc = finish(&e, err);
-    if (rc < 0 && e.lists && p->lists_path) {
-        fclose(e.lists);
-        e.lists = NULL;
-        remove(p->lists_path);
-    }
     eval_free(&e);
     out->seconds = now_s() - t0;
     return rc;
@@ -893,20 +888,20 @@ static json_t *decisions_json(const indiv_decision_counts *c) {
 static json_t *params_json(const indiv_eval_params *p) {
     const indiv_policy_params *pol = &p->decide.policy;
     char a[INDIV_ISO_LEN], b[INDIV_ISO_LEN];
-    json_t *taus = json_array();
+    json_t *taus = json_array(), *policy = json_object();
     for (size_t t = 0; t < p->n_taus; t++)
         json_array_append_new(taus, json_real(p->taus[t]));
-    return json_pack(
-        "{s:s, s:s, s:i, s:I, s:o, s:{s:f, s:i, s:s, s:f, s:f, s:f, s:s, s:i, "
-        "s:f, s:f, s:I}, s:f}",
-        "split", indiv_time_format(p->split, a), "until", indiv_time_format(p->until, b),
-        "k", p->k, "seed", (json_int_t)p->seed, "taus", taus, "policy", "threshold",
-        pol->threshold, "slots", pol->slots, "rank_by",
-        pol->rank_by_value ? "value" : "propensity", "serendipity", pol->serendipity,
-        "bubble", pol->bubble, "floor", pol->floor, "divergence",
-        indiv_divergence_name(pol->divergence), "max_contacts", pol->max_contacts,
-        "per_days", pol->per_days, "min_readiness", pol->min_readiness, "seed",
-        (json_int_t)pol->seed, "taste_half_life_days", p->profile.half_life_days);
+    if (!policy || indiv_policy_params_to_json(pol, policy) != INDIV_OK ||
+        json_object_set_new(policy, "seed", json_integer((json_int_t)pol->seed)) < 0) {
+        json_decref(taus);
+        json_decref(policy);
+        return NULL;
+    }
+    return json_pack("{s:s, s:s, s:i, s:I, s:o, s:o, s:f}", "split",
+                     indiv_time_format(p->split, a), "until",
+                     indiv_time_format(p->until, b), "k", p->k, "seed",
+                     (json_int_t)p->seed, "taus", taus, "policy", policy,
+                     "taste_half_life_days", p->profile.half_life_days);
 }
 
 static json_t *model_json(const indiv_model *m, const indiv_eval_result *r) {
@@ -964,9 +959,11 @@ char *indiv_eval_result_json(const indiv_eval_params *p, const indiv_model *m,
 
 int indiv_eval_write_metrics_csv(const indiv_eval_result *r, const char *path,
                                  indiv_error *err) {
-    FILE *f = fopen(path, "w");
-    if (!f)
-        return indiv_error_set(err, INDIV_EIO, "%s: cannot write", path);
+    indiv_outfile *o;
+    int rc = indiv_outfile_open(path, &o, err);
+    if (rc < 0)
+        return rc;
+    FILE *f = indiv_outfile_stream(o);
     fputs("mode,method,consumers,hit_rate,hit_rate_se,precision,precision_se,recall,"
           "recall_se,ndcg,ndcg_se,indiv_minus_ndcg,indiv_minus_ndcg_se,coverage,novelty,"
           "diversity,serendipity\n",
@@ -982,15 +979,19 @@ int indiv_eval_write_metrics_csv(const indiv_eval_result *r, const char *path,
                     m->recall_se, m->ndcg, m->ndcg_se, m->diff_ndcg, m->diff_ndcg_se,
                     m->coverage, m->novelty, m->diversity, m->serendipity);
         }
-    return fclose(f) == 0 ? INDIV_OK
-                          : indiv_error_set(err, INDIV_EIO, "%s: write failed", path);
+    return indiv_outfile_finish(
+        o,
+        ferror(f) ? indiv_error_set(err, INDIV_EIO, "%s: write failed", path) : INDIV_OK,
+        err);
 }
 
 int indiv_eval_write_curve_csv(const indiv_eval_result *r, const char *path,
                                indiv_error *err) {
-    FILE *f = fopen(path, "w");
-    if (!f)
-        return indiv_error_set(err, INDIV_EIO, "%s: cannot write", path);
+    indiv_outfile *o;
+    int rc = indiv_outfile_open(path, &o, err);
+    if (rc < 0)
+        return rc;
+    FILE *f = indiv_outfile_stream(o);
     fputs("tau,contacted,share_contacted,precision,precision_new,offers,offer_precision,"
           "offer_precision_new\n",
           f);
@@ -1003,6 +1004,8 @@ int indiv_eval_write_curve_csv(const indiv_eval_result *r, const char *path,
                 ratio(c->offer_hits[INDIV_EVAL_ALL], c->offers),
                 ratio(c->offer_hits[INDIV_EVAL_NEW], c->offers));
     }
-    return fclose(f) == 0 ? INDIV_OK
-                          : indiv_error_set(err, INDIV_EIO, "%s: write failed", path);
+    return indiv_outfile_finish(
+        o,
+        ferror(f) ? indiv_error_set(err, INDIV_EIO, "%s: write failed", path) : INDIV_OK,
+        err);
 }

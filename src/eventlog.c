@@ -126,8 +126,8 @@ struct indiv_eventlog {
 struct indiv_event_cursor {
     indiv_eventlog *log;
     sqlite3_stmt *stmt;
-    int per_consumer; /* bound parameters: (consumer, from, before) instead of (from,
-                         before) */
+    /* bound parameters: (consumer, from, before) instead of (from, before) */
+    int per_consumer;
 };
 
 struct indiv_profile_cursor {
@@ -1001,8 +1001,7 @@ int indiv_eventlog_content_hash(indiv_eventlog *log, char out[17], indiv_error *
     return INDIV_OK;
 }
 
-/* ---- ordered scan
- * ---------------------------------------------------------------------- */
+/* ---- ordered scan ------------------------------------------------------------------ */
 
 int indiv_eventlog_scan(indiv_eventlog *log, int64_t from_ts, int64_t before_ts,
                         indiv_event_cursor **out, indiv_error *err) {
@@ -1218,8 +1217,7 @@ int indiv_eventlog_consumer_get(indiv_eventlog *log, int64_t id, indiv_consumer_
     return res;
 }
 
-/* ---- profiles storage
- * ------------------------------------------------------------------ */
+/* ---- profiles storage -------------------------------------------------------------- */
 
 static void profile_row_read(sqlite3_stmt *s, indiv_profile_row *row) {
     row->consumer_id = sqlite3_column_int64(s, 0);
@@ -1564,8 +1562,7 @@ int indiv_eventlog_each_last_purchase(indiv_eventlog *log, int64_t before_ts,
     return res;
 }
 
-/* ---- snapshots
- * ----------------------------------------------------------------------------- */
+/* ---- snapshots --------------------------------------------------------------------- */
 
 /* What a snapshot copies from the attached source ("src"); ?1 is the cut. Columns are
  * named, so that the copy does not depend on column order. */
@@ -1652,8 +1649,7 @@ int indiv_eventlog_snapshot(indiv_eventlog *log, const char *path, int64_t befor
     return INDIV_OK;
 }
 
-/* ---- names
- * ----------------------------------------------------------------------------- */
+/* ---- names ------------------------------------------------------------------------- */
 
 static const char *const type_names[INDIV_EV_MAX + 1] = {
     NULL,   "view",  "purchase", "return",     "contact",

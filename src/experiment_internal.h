@@ -16,14 +16,4 @@ int indiv_sweep_figures_write(const indiv_sweep_grid *g, const char *fig_dir,
                               const indiv_sweep_stat *stat, indiv_sweep_report *rep,
                               indiv_error *err);
 
-/* Writes path atomically: write(f, ctx) into a temporary file of the same directory,
- * flushed and fsync'ed, then renamed over path. On error nothing is left at path (an
- * earlier file there is kept). write returns 0 or a negative status with err set. */
-int indiv_sweep_write_atomic(const char *path,
-                             int (*write)(FILE *f, void *ctx, indiv_error *err),
-                             void *ctx, indiv_error *err);
-
-/* dir + "/" + name, malloc'ed; NULL when out of memory. */
-char *indiv_sweep_path(const char *dir, const char *name);
-
 #endif /* INDIV_EXPERIMENT_INTERNAL_H */

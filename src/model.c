@@ -21,10 +21,10 @@ const char *indiv_model_term_name(int term) {
     return term >= 0 && term < INDIV_TERM_COUNT ? term_names[term] : "?";
 }
 
-/* The default model: hand-set weights, not trained (README.md explains the choice). A
- * consumer whose whole taste is in the offer's category, with an average-popularity
- * offer and readiness 0.5, gets logit -3.2 + 4 + 0.6 + 0.5 = 1.9 (p = 0.87); one with
- * no taste for it, -3.2 + 0.6 + 0.5 = -2.1 (p = 0.11). */
+/* The default model: hand-set weights, not trained (docs/decisions.md, "The model",
+ * explains the choice). A consumer whose whole taste is in the offer's category, with an
+ * average-popularity offer and readiness 0.5, gets logit -3.2 + 4 + 0.6 + 0.5 = 1.9 (p =
+ * 0.87); one with no taste for it, -3.2 + 0.6 + 0.5 = -2.1 (p = 0.11). */
 void indiv_model_default(indiv_model *m) {
     memset(m, 0, sizeof *m);
     snprintf(m->id, sizeof m->id, "default-category-v1");
@@ -428,8 +428,7 @@ int indiv_model_set_provenance(indiv_model *m, const char *json, indiv_error *er
     return INDIV_OK;
 }
 
-/* ---- embeddings
- * ------------------------------------------------------------------------ */
+/* ---- embeddings -------------------------------------------------------------------- */
 
 indiv_embedding *indiv_embedding_new(size_t n, size_t dims) {
     indiv_embedding *e = calloc(1, sizeof *e);

@@ -15,17 +15,6 @@
 #include "indiv/rng.h"
 #include "indiv/timeutil.h"
 
-/* Defaults (docs/decisions.md). */
-#define DEF_THRESHOLD      0.30
-#define DEF_SLOTS          3
-#define DEF_SERENDIPITY    0.10
-#define DEF_BUBBLE         0.05
-#define DEF_FLOOR          0.05
-#define DEF_MAX_CONTACTS   3
-#define DEF_PER_DAYS       14.0
-#define DEF_MIN_READINESS  0.05
-#define DEF_HORIZON_DAYS   7.0
-#define DEF_PRIOR_STRENGTH 2.0
 #define HOURS_PER_WEEK     (7 * 24)
 
 static const char *const action_names[] = {"none", "contact", "defer"};
@@ -36,55 +25,6 @@ static const char *const reason_names[INDIV_R_COUNT] = {
 static const char *const miss_names[] = {"", "no_plausible_offer_outside_bubble",
                                          "no_relevant_offer_to_ride_along",
                                          "no_room_in_a_single_slot"};
-
-void indiv_policy_params_init(indiv_policy_params *p) {
-    memset(p, 0, sizeof *p);
-    p->threshold = DEF_THRESHOLD;
-    p->slots = DEF_SLOTS;
-    p->serendipity = DEF_SERENDIPITY;
-    p->bubble = DEF_BUBBLE;
-    p->floor = DEF_FLOOR;
-    p->divergence = INDIV_DIV_RIDE_ALONG;
-    p->max_contacts = DEF_MAX_CONTACTS;
-    p->per_days = DEF_PER_DAYS;
-    p->min_readiness = DEF_MIN_READINESS;
-    p->readiness_horizon_days = DEF_HORIZON_DAYS;
-    p->rhythm_prior_strength = DEF_PRIOR_STRENGTH;
-    p->seed = 1;
-}
-
-static int in01(double v) {
-    return isfinite(v) && v >= 0 && v <= 1;
-}
-
-int indiv_policy_params_validate(const indiv_policy_params *p, indiv_error *err) {
-    struct {
-        const char *name;
-        double v;
-        int ok;
-    } c[] = {
-        {"threshold", p->threshold, in01(p->threshold)},
-        {"slots", p->slots, p->slots >= 1 && p->slots <= INDIV_SLOTS_MAX},
-        {"serendipity", p->serendipity, in01(p->serendipity)},
-        {"bubble", p->bubble, in01(p->bubble)},
-        {"floor", p->floor, in01(p->floor)},
-        {"max-contacts", p->max_contacts, p->max_contacts >= 0},
-        {"per-days", p->per_days, isfinite(p->per_days) && p->per_days >= 0},
-        {"min-readiness", p->min_readiness, in01(p->min_readiness)},
-        {"readiness horizon", p->readiness_horizon_days,
-         isfinite(p->readiness_horizon_days) && p->readiness_horizon_days > 0},
-        {"rhythm prior strength", p->rhythm_prior_strength, /* a divisor in readiness */
-         isfinite(p->rhythm_prior_strength) && p->rhythm_prior_strength > 0},
-        {"divergence", p->divergence,
-         p->divergence == INDIV_DIV_RIDE_ALONG || p->divergence == INDIV_DIV_STANDALONE},
-    };
-    for (size_t i = 0; i < sizeof c / sizeof c[0]; i++)
-        if (!c[i].ok)
-            return indiv_error_set(err, INDIV_EINVAL,
-                                   "policy parameter %s = %g is invalid", c[i].name,
-                                   c[i].v);
-    return INDIV_OK;
-}
 
 const char *indiv_action_name(indiv_action a) {
     return (unsigned)a < 3 ? action_names[a] : "?";
@@ -197,8 +137,7 @@ static void add_offer(indiv_decision *out, const indiv_scorer *s,
     o->value = expected_value(cat, j, o->p);
 }
 
-/* ---- divergence
- * ------------------------------------------------------------------------ */
+/* ---- divergence -------------------------------------------------------------------- */
 
 static int is_kept(const indiv_decision *out, size_t j) {
     for (int k = 0; k < out->n_offers; k++)
@@ -266,8 +205,7 @@ static int diverge(const indiv_policy_params *p, const indiv_scorer *s,
     return 1;
 }
 
-/* ---- channel and timing
- * ----------------------------------------------------------------- */
+/* ---- channel and timing ------------------------------------------------------------ */
 
 static void choose_channel(const indiv_policy_input *in, indiv_decision *out) {
     const indiv_profile *pr = in->profile;
@@ -327,8 +265,7 @@ static void timing(const indiv_policy_params *p, const indiv_policy_input *in,
     out->send_at = INDIV_TS_NONE;
 }
 
-/* ---- the decision
- * ------------------------------------------------------------------------ */
+/* ---- the decision ------------------------------------------------------------------ */
 
 void indiv_policy_decide(const indiv_policy_params *p, const indiv_scorer *s,
                          const indiv_score_block *b, size_t row, const indiv_catalog *cat,

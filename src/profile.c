@@ -696,8 +696,7 @@ void indiv_profile_project(indiv_profile *pr, int64_t t, double half_life_days) 
     pr->as_of = t;
 }
 
-/* ---- stored parameters
- * ------------------------------------------------------------------ */
+/* ---- stored parameters ------------------------------------------------------------- */
 
 static json_t *params_json(const indiv_profile_params *p, const indiv_catalog *cat) {
     json_t *w = json_array();
@@ -788,8 +787,7 @@ int indiv_profile_stored_params(indiv_eventlog *log, indiv_profile_params *p,
     return rc;
 }
 
-/* ---- building
- * --------------------------------------------------------------------------- */
+/* ---- building ---------------------------------------------------------------------- */
 
 /* State of one build: the accumulator, the encode buffer, counters. */
 struct build {

@@ -43,7 +43,7 @@
 #define OPEN_DELAY  (10 * 60)
 #define CLICK_DELAY (15 * 60)
 #define BUY_DELAY   (20 * 60)
-/* Consumers in the pairs sampled for homogenisation (DESIGN.md §8). */
+/* Consumers in the pairs sampled for homogenisation (docs/architecture.md §8). */
 #define HOMOGENISATION_PAIRS 2000
 /* Lloyd iterations of the persona policy's k-means. */
 #define KMEANS_ITERATIONS 20
@@ -505,8 +505,7 @@ static int load_world_params(sim *s, indiv_error *err) {
     return rc;
 }
 
-/* ---- events
- * ------------------------------------------------------------------------------ */
+/* ---- events ------------------------------------------------------------------------ */
 
 static int emit(sim *s, const sconsumer *c, int64_t ts, size_t offer, int type,
                 int channel, double value) {
@@ -543,8 +542,7 @@ static int flush_events(sim *s, indiv_error *err) {
     return rc;
 }
 
-/* ---- organic behaviour
- * --------------------------------------------------------------------- */
+/* ---- organic behaviour ------------------------------------------------------------- */
 
 static double interval_days(const sconsumer *c, gsl_rng *r, double min_days) {
     double x = gsl_ran_gamma(r, c->shape, c->mean_days / c->shape);
@@ -698,8 +696,7 @@ static void start_clocks(sim *s) {
     }
 }
 
-/* ---- policies
- * ------------------------------------------------------------------------------ */
+/* ---- policies ---------------------------------------------------------------------- */
 
 static int eligible(const sconsumer *c) {
     return c->has_truth && c->subscribed && (c->channels & INDIV_CH_CONTACTABLE);
@@ -913,8 +910,7 @@ static int policy_oracle(sim *s, int64_t t, indiv_error *err) {
     return rc < 0 ? indiv_error_set(err, rc, "out of memory") : rc;
 }
 
-/* ---- persona: k segments of profiles
- * ------------------------------------------------------ */
+/* ---- persona: k segments of profiles ----------------------------------------------- */
 
 /* Profiles' taste shares (rows of x, d wide) and their consumer indices. */
 typedef struct personas {
@@ -1084,8 +1080,7 @@ static int policy_persona(sim *s, int64_t t, uint64_t round_seed, indiv_error *e
     return rc;
 }
 
-/* ---- responses
- * ------------------------------------------------------------------------------ */
+/* ---- responses --------------------------------------------------------------------- */
 
 static int right_moment(const sconsumer *c, int64_t ts, double window_hours) {
     int d = abs(indiv_time_hour(ts) - c->pref_hour);
@@ -1194,8 +1189,7 @@ static int respond(sim *s, const contact *k, uint64_t round_seed, indiv_error *e
     return fatigue_exit(s, c, s->r, k->send_at, err);
 }
 
-/* ---- metrics
- * --------------------------------------------------------------------------------- */
+/* ---- metrics ----------------------------------------------------------------------- */
 
 /* Gini coefficient of non-negative values (sorted in place): G = Σ (2i − n − 1) x_i /
  * (n Σ x_i), i = 1..n (e.g. Damgaard & Weiner 2000). 0 when all are zero. */
@@ -1304,8 +1298,7 @@ static int finish_metrics(sim *s) {
     return INDIV_OK;
 }
 
-/* ---- the loop
- * --------------------------------------------------------------------------------- */
+/* ---- the loop ---------------------------------------------------------------------- */
 
 static double now_s(void) {
     struct timespec ts;
@@ -1552,8 +1545,7 @@ int indiv_sim_run(const char *world_db, const char *work_db, const indiv_sim_par
     return rc;
 }
 
-/* ---- aggregation
- * ------------------------------------------------------------------------- */
+/* ---- aggregation ------------------------------------------------------------------- */
 
 int indiv_sim_metric_is_count(int m) {
     switch (m) {

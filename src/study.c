@@ -5,9 +5,9 @@
  * study_report.c writes.
  *
  * The interview transcripts are not among the project's materials. Every French line
- * below is a reconstruction from the English wording of the project brief (DESIGN.md
- * and the study's issue), labelled as such wherever it is shown; no interviewee is
- * named and nothing is presented as a verbatim quotation.
+ * below is a reconstruction from the English wording of the project brief (quoted in
+ * docs/architecture.md §1, and the study's issue), labelled as such wherever it is shown;
+ * no interviewee is named and nothing is presented as a verbatim quotation.
  */
 #include "indiv/study.h"
 

@@ -7,7 +7,7 @@
  * base64 data URI (SVG preferred, PNG otherwise).
  *
  * Every file is written atomically (temporary file, then rename) with
- * indiv_sweep_write_atomic, the experiment module's writer.
+ * indiv_file_write_atomic (fileio.h).
  */
 #include "indiv/study.h"
 
@@ -20,6 +20,7 @@
 #include <jansson.h>
 
 #include "experiment_internal.h"
+#include "indiv/fileio.h"
 #include "study_internal.h"
 
 #define FIG_WIDTH   720
@@ -97,14 +98,14 @@ static int cell_stat(const indiv_study_results *r, size_t cell, const char *metr
 }
 
 static char *dir_path(const indiv_study_results *r, const char *name) {
-    return indiv_sweep_path(r->dir, name);
+    return indiv_path_join(r->dir, name);
 }
 
 static int write_file(const indiv_study_results *r, const char *name,
                       int (*fn)(FILE *f, void *ctx, indiv_error *err), void *ctx,
                       indiv_error *err) {
     char *path = dir_path(r, name);
-    int rc = path ? indiv_sweep_write_atomic(path, fn, ctx, err)
+    int rc = path ? indiv_file_write_atomic(path, fn, ctx, err)
                   : indiv_error_set(err, INDIV_ENOMEM, "out of memory");
     free(path);
     return rc;

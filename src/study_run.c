@@ -29,6 +29,7 @@
 #include "indiv/decide.h"
 #include "indiv/eventlog.h"
 #include "indiv/experiment.h"
+#include "indiv/fileio.h"
 #include "indiv/import.h"
 #include "indiv/profile.h"
 #include "study_internal.h"
@@ -196,13 +197,6 @@ int study_cell_values(const indiv_study_results *r, size_t cell, const char *nam
 }
 
 /* ---- worlds and cells -------------------------------------------------------------- */
-
-static int make_dir(const char *d, indiv_error *err) {
-    if (mkdir(d, 0777) != 0 && errno != EEXIST)
-        return indiv_error_set(err, INDIV_EIO, "%s: cannot create directory: %s", d,
-                               strerror(errno));
-    return INDIV_OK;
-}
 
 static char *path_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static char *path_printf(const char *fmt, ...) {
@@ -915,7 +909,8 @@ static int make_dirs(const indiv_study_results *r, indiv_error *err) {
     int rc = INDIV_OK;
     for (size_t i = 0; rc == INDIV_OK && i < sizeof subs / sizeof subs[0]; i++) {
         char *d = path_printf("%s%s", r->dir, subs[i]);
-        rc = d ? make_dir(d, err) : indiv_error_set(err, INDIV_ENOMEM, "out of memory");
+        rc = d ? indiv_dir_make(d, NULL, err)
+               : indiv_error_set(err, INDIV_ENOMEM, "out of memory");
         free(d);
     }
     return rc;

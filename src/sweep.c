@@ -35,6 +35,7 @@
 #include <jansson.h>
 
 #include "experiment_internal.h"
+#include "indiv/fileio.h"
 
 #define SWEEP_FORMAT  "indiv-sweep"
 #define SWEEP_VERSION 1
@@ -107,14 +108,6 @@ int indiv_sweep_opts_validate(const indiv_sweep_opts *o, indiv_error *err) {
     return rc < 0 ? rc : indiv_sim_params_validate(&o->base, err);
 }
 
-char *indiv_sweep_path(const char *dir, const char *name) {
-    size_t n = strlen(dir) + strlen(name) + 2;
-    char *p = malloc(n);
-    if (p)
-        snprintf(p, n, "%s/%s", dir, name);
-    return p;
-}
-
 static void sweep_free(struct sweep *s) {
     if (s->pfd >= 0)
         close(s->pfd);
@@ -151,12 +144,12 @@ static int sweep_init(struct sweep *s, const indiv_sweep_grid *g,
                                "%zu cells × %zu seeds is more than %d jobs", s->cells,
                                s->seeds, INDIV_SWEEP_CELLS_MAX);
     s->njobs = s->cells * s->seeds;
-    s->json = indiv_sweep_path(o->dir, "sweep.json");
-    s->partial = indiv_sweep_path(o->dir, "results.partial.csv");
-    s->results = indiv_sweep_path(o->dir, "results.csv");
-    s->summary = indiv_sweep_path(o->dir, "summary.csv");
-    s->work = indiv_sweep_path(o->dir, "work");
-    s->figures = indiv_sweep_path(o->dir, "figures");
+    s->json = indiv_path_join(o->dir, "sweep.json");
+    s->partial = indiv_path_join(o->dir, "results.partial.csv");
+    s->results = indiv_path_join(o->dir, "results.csv");
+    s->summary = indiv_path_join(o->dir, "summary.csv");
+    s->work = indiv_path_join(o->dir, "work");
+    s->figures = indiv_path_join(o->dir, "figures");
     s->done = calloc(s->njobs, 1);
     s->rows = calloc(s->njobs * s->ncols, sizeof *s->rows);
     s->todo = calloc(s->njobs, sizeof *s->todo);
@@ -357,16 +350,6 @@ static int write_json(FILE *f, void *ctx, indiv_error *err) {
 
 /* ---- the directory ----------------------------------------------------------------- */
 
-static int make_dir(const char *path, indiv_error *err) {
-    struct stat st;
-    if (mkdir(path, 0777) != 0 && errno != EEXIST)
-        return indiv_error_set(err, INDIV_EIO, "%s: cannot create the directory: %s",
-                               path, strerror(errno));
-    if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode))
-        return indiv_error_set(err, INDIV_EIO, "%s: not a directory", path);
-    return INDIV_OK;
-}
-
 /* 1 when dir has no entry but . and .. (or cannot be listed: then mkdir said it is
  * there and a later open names the problem). */
 static int dir_empty(const char *dir) {
@@ -387,7 +370,7 @@ static void clean_work(const char *work) {
     while (d && (e = readdir(d))) {
         if (strncmp(e->d_name, WORK_PREFIX, strlen(WORK_PREFIX)) != 0)
             continue;
-        char *p = indiv_sweep_path(work, e->d_name);
+        char *p = indiv_path_join(work, e->d_name);
         if (p)
             unlink(p);
         free(p);
@@ -398,7 +381,7 @@ static void clean_work(const char *work) {
 
 /* A new or empty DIR gets sweep.json; an existing sweep must be the same sweep. */
 static int claim_dir(const struct sweep *s, json_t *desc, indiv_error *err) {
-    int rc = make_dir(s->o->dir, err);
+    int rc = indiv_dir_make(s->o->dir, NULL, err);
     if (rc < 0)
         return rc;
     struct stat st;
@@ -408,7 +391,7 @@ static int claim_dir(const struct sweep *s, json_t *desc, indiv_error *err) {
                                    "%s exists and is not a sweep directory (no "
                                    "sweep.json); give a new or empty directory",
                                    s->o->dir);
-        return indiv_sweep_write_atomic(s->json, write_json, desc, err);
+        return indiv_file_write_atomic(s->json, write_json, desc, err);
     }
     json_error_t je;
     json_t *was = json_load_file(s->json, 0, &je);
@@ -424,7 +407,7 @@ static int claim_dir(const struct sweep *s, json_t *desc, indiv_error *err) {
  * lines: the second one is refused. The lock is released when the file is closed, even
  * by a crash. */
 static int lock_dir(struct sweep *s, indiv_error *err) {
-    char *path = indiv_sweep_path(s->o->dir, "sweep.lock");
+    char *path = indiv_path_join(s->o->dir, "sweep.lock");
     if (!path)
         return indiv_error_set(err, INDIV_ENOMEM, "out of memory");
     s->lock_fd = open(path, O_RDWR | O_CREAT, 0666);
@@ -451,10 +434,10 @@ static int prepare_dir(struct sweep *s, indiv_error *err) {
     if (rc == INDIV_OK)
         rc = lock_dir(s, err);
     if (rc == INDIV_OK)
-        rc = make_dir(s->work, err);
+        rc = indiv_dir_make(s->work, NULL, err);
     if (rc == INDIV_OK)
         clean_work(s->work);
-    return rc == INDIV_OK ? make_dir(s->figures, err) : rc;
+    return rc == INDIV_OK ? indiv_dir_make(s->figures, NULL, err) : rc;
 }
 
 /* ---- rows and results.partial.csv -------------------------------------------------- */
@@ -632,10 +615,6 @@ static int read_all(const char *path, char **text, size_t *len, indiv_error *err
     return INDIV_OK;
 }
 
-static int sync_file(FILE *f) {
-    return fflush(f) == 0 && fsync(fileno(f)) == 0 ? INDIV_OK : INDIV_EIO;
-}
-
 /* Appends n bytes and syncs them; on failure cuts the file back to its former length,
  * so that a half-written line never precedes the next one. */
 static int append_synced(int fd, const char *buf, size_t n) {
@@ -766,7 +745,7 @@ static int run_job(struct worker *w, size_t job, double *row, indiv_error *err) 
     p.seed = s->o->base_seed + (uint64_t)k;
     char name[64];
     snprintf(name, sizeof name, WORK_PREFIX "%zu-seed-%d.db", cell, k);
-    char *work = indiv_sweep_path(s->work, name);
+    char *work = indiv_path_join(s->work, name);
     if (!work)
         return indiv_error_set(err, INDIV_ENOMEM, "out of memory");
     indiv_sweep_job j = {cell, k, &p, s->o->world_db, work, &s->o->model};
@@ -879,31 +858,6 @@ static int run_jobs(struct sweep *s, indiv_progress_fn progress, void *pctx,
 
 /* ---- final files ------------------------------------------------------------------- */
 
-int indiv_sweep_write_atomic(const char *path,
-                             int (*write)(FILE *f, void *ctx, indiv_error *err),
-                             void *ctx, indiv_error *err) {
-    size_t n = strlen(path) + 32;
-    char *tmp = malloc(n);
-    if (!tmp)
-        return indiv_error_set(err, INDIV_ENOMEM, "out of memory");
-    snprintf(tmp, n, "%s.tmp-%ld", path, (long)getpid());
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0666);
-    FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
-    int rc = f ? write(f, ctx, err) : INDIV_EIO;
-    if (rc == INDIV_OK && sync_file(f) < 0)
-        rc = INDIV_EIO;
-    if (f ? fclose(f) != 0 : (fd >= 0 && close(fd) != 0))
-        rc = rc == INDIV_OK ? INDIV_EIO : rc;
-    if (rc == INDIV_OK && rename(tmp, path) != 0)
-        rc = INDIV_EIO;
-    if (rc < 0) {
-        indiv_error_set(err, rc, "%s: cannot write: %s", path, strerror(errno));
-        unlink(tmp);
-    }
-    free(tmp);
-    return rc;
-}
-
 static int write_results(FILE *f, void *ctx, indiv_error *err) {
     const struct sweep *s = ctx;
     char line[LINE_BYTES];
@@ -986,9 +940,9 @@ static int finish(struct sweep *s, indiv_sweep_report *rep, indiv_error *err) {
     struct summary_ctx sc = {s, stat};
     int rc = compute_stats(s, stat, err);
     if (rc == INDIV_OK)
-        rc = indiv_sweep_write_atomic(s->results, write_results, s, err);
+        rc = indiv_file_write_atomic(s->results, write_results, s, err);
     if (rc == INDIV_OK)
-        rc = indiv_sweep_write_atomic(s->summary, write_summary, &sc, err);
+        rc = indiv_file_write_atomic(s->summary, write_summary, &sc, err);
     if (rc == INDIV_OK)
         rc = indiv_sweep_figures_write(s->g, s->figures, stat, rep, err);
     if (rc == INDIV_OK)

@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "experiment_internal.h"
+#include "indiv/fileio.h"
 
 #define LABELS_MAX      40 /* label every point of a scatter plot up to this many cells */
 #define HEAT_VALUES_MAX 150 /* print the value in each heatmap cell up to this many */
@@ -346,21 +347,20 @@ int indiv_sweep_figures_write(const indiv_sweep_grid *g, const char *fig_dir,
     choose_heatmaps(&f, rep->heatmap_note, sizeof rep->heatmap_note);
     rep->heatmaps = f.ax_t >= 0;
     rep->figures = (int)NFRONTIERS + (rep->heatmaps ? (int)NHEAT : 0);
-    char *path = indiv_sweep_path(fig_dir, "cells.dat");
-    int rc = path ? indiv_sweep_write_atomic(path, write_cells, &f, err) : INDIV_ENOMEM;
+    char *path = indiv_path_join(fig_dir, "cells.dat");
+    int rc = path ? indiv_file_write_atomic(path, write_cells, &f, err) : INDIV_ENOMEM;
     for (size_t k = 0; rc == INDIV_OK && k < NFRONTIERS; k++) {
         char name[96];
         struct frontier_ctx c = {&f, &frontiers[k]};
         snprintf(name, sizeof name, "%s.dat", frontiers[k].name);
         free(path);
-        path = indiv_sweep_path(fig_dir, name);
-        rc =
-            path ? indiv_sweep_write_atomic(path, write_frontier, &c, err) : INDIV_ENOMEM;
+        path = indiv_path_join(fig_dir, name);
+        rc = path ? indiv_file_write_atomic(path, write_frontier, &c, err) : INDIV_ENOMEM;
     }
     free(path);
-    path = rc == INDIV_OK ? indiv_sweep_path(fig_dir, "figures.gp") : NULL;
+    path = rc == INDIV_OK ? indiv_path_join(fig_dir, "figures.gp") : NULL;
     if (rc == INDIV_OK)
-        rc = path ? indiv_sweep_write_atomic(path, write_script, &f, err) : INDIV_ENOMEM;
+        rc = path ? indiv_file_write_atomic(path, write_script, &f, err) : INDIV_ENOMEM;
     free(path);
     return rc == INDIV_ENOMEM ? indiv_error_set(err, rc, "out of memory") : rc;
 }

@@ -120,8 +120,7 @@ Test(cli_decide, help_exits_0_and_lists_the_options) {
     tu_run_free(&r);
 }
 
-/* ---- refusals
- * --------------------------------------------------------------------------- */
+/* ---- refusals ---------------------------------------------------------------------- */
 
 typedef struct refusal {
     const char *opts;   /* after --db and --out, or the whole line when no_db_out */
@@ -230,8 +229,7 @@ Test(cli_decide, failures_exit_1_name_the_cause_and_write_nothing) {
     tu_run_free(&r);
 }
 
-/* ---- determinism and shards
- * ------------------------------------------------------------- */
+/* ---- determinism and shards -------------------------------------------------------- */
 
 Test(cli_decide, same_seed_gives_identical_bytes_whatever_threads_and_blocks) {
     make_world("--seed 4");
@@ -304,8 +302,7 @@ Test(cli_decide, three_shards_together_equal_the_unsharded_run) {
     tu_run_free(&r);
 }
 
-/* ---- config and summary
- * ------------------------------------------------------------------- */
+/* ---- config and summary ------------------------------------------------------------ */
 
 Test(cli_decide, config_overrides_defaults_and_flags_override_config) {
     make_world("--seed 6");
@@ -391,8 +388,7 @@ Test(cli_decide, summary_records_defaults_and_counts_match_the_lines) {
     free(sum);
 }
 
-/* ---- policy end to end
- * ---------------------------------------------------------------------- */
+/* ---- policy end to end ------------------------------------------------------------- */
 
 Test(cli_decide, ride_along_never_sends_a_divergent_offer_alone_but_standalone_does) {
     make_world("--seed 8");

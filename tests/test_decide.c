@@ -52,8 +52,7 @@ static void teardown(void) {
 
 TestSuite(decide, .init = setup, .fini = teardown);
 
-/* ---- helpers
- * ----------------------------------------------------------------------------- */
+/* ---- helpers ----------------------------------------------------------------------- */
 
 static indiv_eventlog *open_log(void) {
     indiv_eventlog *log;
@@ -189,8 +188,7 @@ static int extra_files(const char *const *keep) {
     return n;
 }
 
-/* ---- the decision line
- * ------------------------------------------------------------------- */
+/* ---- the decision line ------------------------------------------------------------- */
 
 /* A catalog of three offers (one with a name that is not valid UTF-8). */
 static indiv_catalog *tiny_catalog(void) {
@@ -699,8 +697,7 @@ Test(decide, the_cap_holds_beyond_the_contacts_a_profile_keeps) {
     json_decref(lines);
 }
 
-/* ---- the run on generated worlds
- * -------------------------------------------------------- */
+/* ---- the run on generated worlds --------------------------------------------------- */
 
 Test(decide, output_is_the_same_whatever_threads_and_block_size) {
     int64_t as_of;
@@ -958,8 +955,7 @@ Test(decide, divergence_draws_match_epsilon_times_openness) {
     indiv_eventlog_close(log);
 }
 
-/* ---- errors
- * --------------------------------------------------------------------------------- */
+/* ---- errors ------------------------------------------------------------------------ */
 
 static void assert_refused(indiv_eventlog *log, const indiv_model *m,
                            const indiv_decide_opts *o, const char *what) {

@@ -185,8 +185,7 @@ static double half_width(double v) {
     return gsl_cdf_ugaussian_Pinv(1 - (1 - CONFIDENCE) / 2) * sqrt(v);
 }
 
-/* ---- eligibility
- * ------------------------------------------------------------------------ */
+/* ---- eligibility ------------------------------------------------------------------- */
 
 Test(policy, no_contact_consent_gives_none_before_anything_else) {
     double t[DIMS] = {1, 0, 0, 0, 0};
@@ -345,8 +344,7 @@ Test(policy, invalid_offers_are_never_proposed_nor_best) {
     cr_assert_eq(d.best_offer, A1);
 }
 
-/* ---- ranking
- * ------------------------------------------------------------------------------ */
+/* ---- ranking ----------------------------------------------------------------------- */
 
 Test(policy, ranking_orders_by_propensity_and_ties_by_catalog_index) {
     /* Logits: ALPHA -0.8 (three tied offers), DELTA -2.0, BRAVO -2.2, CHARLIE -2.6,
@@ -418,8 +416,7 @@ Test(policy, rank_by_value_orders_by_expected_margin) {
     cr_assert_eq(d.offers[2].offer, A1);
 }
 
-/* ---- channel
- * ------------------------------------------------------------------------------ */
+/* ---- channel ----------------------------------------------------------------------- */
 
 Test(policy, channel_is_the_best_reaction_rate_among_accepted_channels) {
     double t[DIMS] = {1, 0, 0, 0, 0};
@@ -475,8 +472,7 @@ Test(policy, without_channel_features_the_first_accepted_channel_is_used) {
     cr_assert_eq(d.personalised, 0);
 }
 
-/* ---- divergence
- * ------------------------------------------------------------------------- */
+/* ---- divergence -------------------------------------------------------------------- */
 
 /* Tastes that cycle over consumers: each leaves at least one category at zero. */
 static void taste_of(int64_t id, double t[DIMS]) {
@@ -788,8 +784,7 @@ Test(policy, divergent_picks_depend_on_seed_and_consumer_only) {
     cr_assert_gt(changed, 0, "another seed must change some picks");
 }
 
-/* ---- timing
- * ----------------------------------------------------------------------------- */
+/* ---- timing ------------------------------------------------------------------------ */
 
 /* Active at 19:00 on Wednesdays and Saturdays. */
 static indiv_profile evening_person(double *t) {
@@ -960,8 +955,7 @@ Test(policy, ready_or_without_rhythm_is_contacted_now) {
     cr_assert_eq(d.action, INDIV_CONTACT);
 }
 
-/* ---- parameters and names
- * ---------------------------------------------------------------- */
+/* ---- parameters and names ---------------------------------------------------------- */
 
 Test(policy, params_init_gives_the_documented_defaults) {
     indiv_policy_params p;
@@ -998,10 +992,10 @@ Test(policy, params_validate_names_each_bad_parameter) {
                  {"per-days", -1},
                  {"per-days", INFINITY},
                  {"min-readiness", 1.1},
-                 {"readiness horizon", 0},
+                 {"readiness-horizon-days", 0},
                  {"divergence", 7},
-                 {"rhythm prior strength", 0},
-                 {"rhythm prior strength", NAN}};
+                 {"rhythm-prior-strength", 0},
+                 {"rhythm-prior-strength", NAN}};
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         indiv_policy_params p;
         indiv_policy_params_init(&p);
@@ -1023,7 +1017,7 @@ Test(policy, params_validate_names_each_bad_parameter) {
             p.per_days = v;
         else if (!strcmp(n, "min-readiness"))
             p.min_readiness = v;
-        else if (!strcmp(n, "readiness horizon"))
+        else if (!strcmp(n, "readiness-horizon-days"))
             p.readiness_horizon_days = v;
         else if (!strcmp(n, "divergence"))
             p.divergence = (indiv_divergence_mode)v;
@@ -1066,4 +1060,66 @@ Test(policy, names_are_stable) {
     cr_assert_eq(indiv_divergence_parse("Standalone", &m), INDIV_EINVAL);
     cr_assert_eq(indiv_divergence_parse("", &m), INDIV_EINVAL);
     cr_assert_eq(m, INDIV_DIV_RIDE_ALONG, "a refused name leaves the value");
+}
+
+/* ---- the parameter table ------------------------------------------------------------ */
+
+Test(policy, every_table_row_round_trips_its_default_through_text) {
+    indiv_policy_params p, q;
+    indiv_policy_params_init(&p);
+    memset(&q, 0, sizeof q);
+    q.seed = 1;
+    cr_assert_gt(indiv_policy_param_count(), 10);
+    cr_assert_null(indiv_policy_param_at(indiv_policy_param_count()));
+    for (size_t i = 0; i < indiv_policy_param_count(); i++) {
+        const indiv_policy_param *d = indiv_policy_param_at(i);
+        char text[64];
+        indiv_policy_params_format(&p, d, text, sizeof text);
+        indiv_error err = {0};
+        cr_assert_eq(indiv_policy_params_set(&q, d->name, text, &err), 0, "%s = %s: %s",
+                     d->name, text, err.msg);
+        cr_assert_eq(indiv_policy_param_find(d->name), d);
+        cr_assert(strchr(d->key, '-') == NULL, "%s: JSON keys use '_'", d->key);
+    }
+    /* every field the table does not describe is as_of or seed, zero and 1 */
+    cr_assert_eq(memcmp(&p, &q, sizeof p), 0, "init and the table's defaults differ");
+}
+
+Test(policy, set_parses_checks_ranges_and_names_the_parameter) {
+    static const struct {
+        const char *name, *text, *says;
+    } bad[] = {
+        {"threshold", "1.5", "threshold: 1.5 is out of range [0, 1]"},
+        {"threshold", "abc", "threshold: 'abc' is not a finite number"},
+        {"threshold", "inf", "threshold: 'inf' is not a finite number"},
+        {"slots", "2.5", "slots: '2.5' is not an integer"},
+        {"slots", "17", "slots: 17 is out of range [1, 16]"},
+        {"rank-by", "margin", "rank-by: 'margin' is not propensity or value"},
+        {"divergence", "sideways", "divergence: 'sideways' is not ride-along or standalone"},
+        {"readiness-horizon-days", "0", "readiness-horizon-days: 0 is out of range (0,"},
+        {"colour", "3", "unknown policy parameter 'colour'"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        indiv_policy_params p, before;
+        indiv_policy_params_init(&p);
+        before = p;
+        indiv_error err = {0};
+        cr_assert_eq(indiv_policy_params_set(&p, bad[i].name, bad[i].text, &err),
+                     INDIV_EINVAL, "%s = %s accepted", bad[i].name, bad[i].text);
+        cr_assert(strstr(err.msg, bad[i].says), "'%s' lacks '%s'", err.msg, bad[i].says);
+        cr_assert_eq(memcmp(&p, &before, sizeof p), 0, "a refused value changed p");
+    }
+    indiv_policy_params p;
+    indiv_policy_params_init(&p);
+    cr_assert_eq(indiv_policy_params_set(&p, "max_contacts", "7", NULL), 0);
+    cr_assert_eq(p.max_contacts, 7, "'_' and '-' are alike");
+    cr_assert_eq(indiv_policy_params_set(&p, "rank-by", "value", NULL), 0);
+    cr_assert_eq(p.rank_by_value, 1);
+    cr_assert_eq(indiv_policy_params_set(&p, "divergence", "standalone", NULL), 0);
+    cr_assert_eq(p.divergence, INDIV_DIV_STANDALONE);
+    cr_assert_eq(indiv_policy_params_set(&p, "per-days", "2.385", NULL), 0);
+    cr_assert_float_eq(p.per_days, 2.385, EPS);
+    char text[64];
+    indiv_policy_params_format(&p, indiv_policy_param_find("rank_by"), text, sizeof text);
+    cr_assert_str_eq(text, "value");
 }

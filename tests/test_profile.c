@@ -158,8 +158,7 @@ static void build_and_load(indiv_eventlog *log, int64_t c, indiv_profile *pr) {
     load_ok(log, c, pr);
 }
 
-/* ---- comparing profiles
- * ---------------------------------------------------------------- */
+/* ---- comparing profiles ------------------------------------------------------------ */
 
 static int close_rel(double x, double y, double rel) {
     return x == y || fabs(x - y) <= rel * fmax(fabs(x), fabs(y));
@@ -231,8 +230,7 @@ static void expect_same_profile(const indiv_profile *a, const indiv_profile *b,
     }
 }
 
-/* ---- parameters and feature lists
- * ------------------------------------------------------ */
+/* ---- parameters and feature lists -------------------------------------------------- */
 
 Test(profile, params_defaults_are_the_documented_ones) {
     indiv_profile_params p;
@@ -385,8 +383,7 @@ Test(profile, features_format_round_trips_every_mask) {
     }
 }
 
-/* ---- taste
- * ------------------------------------------------------------------------------- */
+/* ---- taste ------------------------------------------------------------------------- */
 
 Test(profile, taste_event_one_half_life_old_counts_half) {
     indiv_eventlog *log = tiny_log();
@@ -673,8 +670,7 @@ Test(profile, readiness_with_zero_intervals_uses_the_population_prior) {
     indiv_eventlog_close(log);
 }
 
-/* ---- moments
- * ----------------------------------------------------------------------------- */
+/* ---- moments ----------------------------------------------------------------------- */
 
 /* Activity at 09:xx three times (Wed, Thu, Thu) and 20:xx twice (Thu, Wed); contacts,
  * a dismissal and a return at 14:00 on Friday are not activity. N = 5, α = 1:
@@ -866,8 +862,7 @@ Test(profile, pressure_keeps_the_last_16_contacts_and_saturates) {
     indiv_eventlog_close(log);
 }
 
-/* ---- openness
- * ---------------------------------------------------------------------------- */
+/* ---- openness ---------------------------------------------------------------------- */
 
 /* docs/profiles.md: A | A | B | A | C, one purchase per order: the later purchases are A,
  * B, A, C, of which B and C are new: (2 + 1) / (4 + 5) = 1/3. The second A is another
@@ -915,8 +910,7 @@ Test(profile, openness_counts_lines_of_one_order_at_their_order_time) {
     indiv_eventlog_close(log);
 }
 
-/* ---- boundaries: as_of, consent, window, groups
- * ------------------------------------------- */
+/* ---- boundaries: as_of, consent, window, groups ------------------------------------ */
 
 /* n events of consumer c in [from, to), drawn from a fixed stream: every type, the three
  * contact channels (so that some contacts are answered), orders of one or two lines. */
@@ -1164,8 +1158,7 @@ Test(profile, groups_switched_off_take_no_bytes_and_leave_the_others_identical) 
     indiv_eventlog_close(log);
 }
 
-/* ---- storage
- * ------------------------------------------------------------------------------ */
+/* ---- storage ----------------------------------------------------------------------- */
 
 /* A stored row of features taste + rhythm whose header (mask, dims) or size is spoilt. */
 Test(profile, decode_refuses_a_corrupt_blob) {
@@ -1297,8 +1290,7 @@ Test(profile, to_json_names_the_enabled_sections_only) {
     indiv_eventlog_close(log);
 }
 
-/* ---- incremental builds
- * -------------------------------------------------------------------- */
+/* ---- incremental builds ------------------------------------------------------------ */
 
 /* The world of the incremental tests, with T1 = AS_OF and T2 = T1 + 20 days:
  *   c00..c11 histories by i % 3: "old" in [T1-300d, T1-150d), "recent" in [T1-40d, T1),

@@ -184,8 +184,7 @@ Test(score, rows_can_be_reused_without_leftovers) {
     indiv_scorer_free(s);
 }
 
-/* ---- logits
- * ---------------------------------------------------------------------------- */
+/* ---- logits ------------------------------------------------------------------------ */
 
 Test(score, logit_equals_the_model_formula_term_by_term) {
     indiv_error err = {0};

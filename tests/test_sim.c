@@ -259,8 +259,7 @@ Test(sim, params_from_json_refuses_unknown_keys_types_and_values) {
     cr_assert_float_eq(p.latent_share, 0.3, 1e-12); /* the rest are defaults */
 }
 
-/* ---- determinism
- * ----------------------------------------------------------------------- */
+/* ---- determinism ------------------------------------------------------------------- */
 
 Test(sim, same_seed_gives_same_content_and_another_seed_differs) {
     indiv_world_params p;
@@ -441,8 +440,7 @@ Test(sim, consent_and_latent_shares_lie_in_binomial_intervals) {
     free(path);
 }
 
-/* ---- the history
- * ----------------------------------------------------------------------- */
+/* ---- the history ------------------------------------------------------------------- */
 
 Test(sim, latent_categories_have_no_history_at_all) {
     indiv_world_params p;

@@ -196,8 +196,7 @@ static double total(const run *x, int m) {
     return s;
 }
 
-/* ---- parameters
- * ------------------------------------------------------------------------ */
+/* ---- parameters -------------------------------------------------------------------- */
 
 Test(simulate, defaults_are_valid) {
     indiv_sim_params p;
@@ -888,8 +887,7 @@ Test(simulate, oracle_never_sends_an_irrelevant_contact) {
     free(world);
 }
 
-/* ---- consent
- * --------------------------------------------------------------------------- */
+/* ---- consent ----------------------------------------------------------------------- */
 
 Test(simulate, indiv_contacts_respect_contact_consent) {
     indiv_world_params wp;

@@ -1,6 +1,6 @@
 /*
  * decide.h — the decision run: every consumer (or one shard of them) through scorer and
- * policy, into a JSON Lines file and a run summary (DESIGN.md §2, §6, §7).
+ * policy, into a JSON Lines file and a run summary (docs/architecture.md §2, §6, §7).
  *
  * The main thread reads consumers and their profiles in id order, in blocks; the blocks
  * of one round are scored (one dgemm each), decided and serialised by one thread each,
@@ -24,7 +24,7 @@
 #include "indiv/profile.h"
 #include "indiv/progress.h"
 
-#define INDIV_DECIDE_BLOCK 256 /* consumers per block (DESIGN.md §6) */
+#define INDIV_DECIDE_BLOCK 256 /* consumers per block (docs/architecture.md §6) */
 #define INDIV_THREADS_MAX  64
 
 /* Called for every decision, in consumer order, from the calling thread (evaluation and

@@ -4,7 +4,7 @@
  *
  * A line is a JSON object whose keys come in a fixed order (consumer, action, reason,
  * ...), reals with 6 significant digits, times in ISO 8601 UTC and ids from the source
- * system; the format is described field by field in README.md ("Decisions") and only
+ * system; the format is described field by field in docs/decisions.md ("Output") and only
  * ever grows (a field is added, never renamed). Lines are serialised into a caller-owned
  * growing buffer, so that each thread formats its own block and the writer only copies.
  */

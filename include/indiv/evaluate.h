@@ -1,7 +1,7 @@
 /*
  * evaluate.h — offline evaluation on a real or simulated log: profiles as of a split
  * time, decisions and rankings, compared with what each consumer did between the split
- * and `until` (DESIGN.md §2). Definitions of every figure: docs/evaluation.md.
+ * and `until` (docs/architecture.md §2). Definitions of every figure: docs/evaluation.md.
  *
  * Who is evaluated: the "known customers", consumers with profiling consent and at
  * least one purchase before the split (consumers without consent have no profile and

@@ -1,7 +1,7 @@
 /*
  * eventlog.h — the SQLite event log: open/create, schema version, writes, ordered reads.
  *
- * The event log is the source of truth of indiv (DESIGN.md §4): consumers with
+ * The event log is the source of truth of indiv (docs/architecture.md §4): consumers with
  * per-purpose consent, offers in categories, typed events, built profiles and, for
  * simulated worlds, ground truth. This module is the only one that talks to SQLite; the
  * others see an opaque handle and plain C records.

@@ -1,7 +1,8 @@
 /*
  * experiment.h — sweeps: the closed-loop simulation (simulate.h) over a grid of
  * parameters and seeds, with per-cell means and 95% confidence intervals, run in
- * parallel and resumable (DESIGN.md §2, §9). docs/sweep.md describes the files.
+ * parallel and resumable (docs/architecture.md §2, §9). docs/sweep.md describes the
+ * files.
  *
  * Grid. The cartesian product of axes; each axis is a simulation parameter (any name
  * indiv_sim_params_set accepts) and a list of values, given as

@@ -1,6 +1,6 @@
 /*
  * policy.h — what to do for one consumer: eligibility, relevance threshold, ranking,
- * programmed serendipity, channel, timing (DESIGN.md §6).
+ * programmed serendipity, channel, timing (docs/architecture.md §6).
  *
  * Per consumer, in this order, each step leaving a reason when it stops:
  *  1. eligibility: contact consent, unsubscribed, an accepted channel, the contact-
@@ -15,8 +15,8 @@
  *     probability proportional to its propensity from the consumer's own stream (never
  *     the argmax). In ride-along mode it only joins a contact that already has a
  *     relevant offer (taking the last slot if all are full); in standalone mode it may
- *     justify a contact on its own. Its distance from the person's tastes is 1 −
- * affinity;
+ *     justify a contact on its own. Its distance from the person's tastes is
+ *     1 − affinity;
  *  5. channel: the accepted channel with the best reaction rate (ties: email, sms, push);
  *  6. timing: the next preferred slot (preferred hour, on a day the person is usually
  *     active) at or after the decision time; a consumer whose readiness is below
@@ -123,8 +123,66 @@ typedef struct indiv_decision {
     int contacts_recent;                   /* contacts in the cap window */
 } indiv_decision;
 
-/* Defaults (docs/decisions.md). */
+/* ---- the parameter table -------------------------------------------------------------
+ *
+ * Every tunable policy parameter (all fields but as_of and seed, which each command sets
+ * from its own decision time and seed) is described once, in src/policy_params.c: name,
+ * kind, default, range and a one-line meaning. The defaults, validation, the flags and
+ * --config keys of `indiv decide` and `indiv evaluate`, their --help lines and the
+ * "parameters" objects of their JSON outputs all come from it, so that a new parameter
+ * is one row there (and its field here). Names are the option names without dashes
+ * ("max-contacts"); lookups also accept '_' for '-' ("max_contacts"). */
+
+typedef enum indiv_policy_param_kind {
+    INDIV_PP_REAL = 1,  /* double */
+    INDIV_PP_INT = 2,   /* int */
+    INDIV_PP_CHOICE = 3 /* int: the index of one of `choices` */
+} indiv_policy_param_kind;
+
+typedef struct indiv_policy_param {
+    const char *name;    /* option and --config key: "max-contacts" */
+    const char *key;     /* JSON key of the run summaries: "max_contacts" */
+    const char *metavar; /* value placeholder in --help: "N" */
+    indiv_policy_param_kind kind;
+    double def;                 /* default (CHOICE: index) */
+    double min, max;            /* inclusive range (REAL, INT) ... */
+    int min_exclusive;          /* ... or min < v when set */
+    const char *const *choices; /* CHOICE: the names, NULL-terminated */
+    const char *doc;            /* one line: meaning and unit */
+} indiv_policy_param;
+
+/* Number of parameters, and the i-th one's description (NULL past the end). */
+size_t indiv_policy_param_count(void);
+const indiv_policy_param *indiv_policy_param_at(size_t i);
+
+/* The parameter called name ('-' and '_' alike), or NULL. */
+const indiv_policy_param *indiv_policy_param_find(const char *name);
+
+/* Parses text as the value of parameter name and stores it in p after checking its
+ * range. On failure p is unchanged and INDIV_EINVAL is returned with a message of the
+ * form "<name>: <what is wrong>" ("threshold: 1.5 is out of range [0, 1]"). */
+int indiv_policy_params_set(indiv_policy_params *p, const char *name, const char *text,
+                            indiv_error *err);
+
+/* Writes the value in p of parameter d as text (the form _set reads back: %.17g for
+ * reals, the name for choices). Cannot fail; truncates to cap. */
+void indiv_policy_params_format(const indiv_policy_params *p,
+                                const indiv_policy_param *d, char *buf, size_t cap);
+
+/* Writes the default of d as people read it ("0.3", "ride-along") into buf. */
+void indiv_policy_param_default_text(const indiv_policy_param *d, char *buf, size_t cap);
+
+/* Adds every parameter of p to the JSON object obj under its key, in table
+ * order: reals as reals, integers as integers, choices as their names. Returns 0, or
+ * INDIV_ENOMEM. */
+struct json_t;
+int indiv_policy_params_to_json(const indiv_policy_params *p, struct json_t *obj);
+
+/* Defaults, from the table (docs/decisions.md); as_of 0, seed 1. */
 void indiv_policy_params_init(indiv_policy_params *p);
+
+/* Checks every parameter against its row of the table. INDIV_EINVAL names the first bad
+ * one: "policy parameter <name> = <value> is invalid". */
 int indiv_policy_params_validate(const indiv_policy_params *p, indiv_error *err);
 
 const char *indiv_divergence_miss_name(indiv_divergence_miss m);

@@ -3,7 +3,7 @@
  *
  * A profile is built in one ordered pass over a consumer's events strictly before
  * `as_of` (and, with a window, not older than as_of - window). Six feature groups, each
- * of which can be switched off for data-minimisation studies (DESIGN.md §5):
+ * of which can be switched off for data-minimisation studies (docs/architecture.md §5):
  *
  *   taste     time-decayed affinity over the catalog's feature space (d values)
  *   rhythm    orders, first/last purchase, monetary value, inter-purchase intervals;
@@ -21,8 +21,7 @@
  * the incremental build exact: it updates only consumers with events since their
  * profile's as_of, by folding those events into the stored profile (it also keeps the
  * few extra state values that needs: unanswered channels, categories bought); the
- * others are projected when read. Formulas and defaults: README.md,
- * "Profiles".
+ * others are projected when read. Formulas and defaults: docs/profiles.md.
  *
  * Memory: one consumer's accumulators at a time (plus the catalog); never one entry per
  * consumer.
@@ -156,12 +155,11 @@ int indiv_profile_stored_params(indiv_eventlog *log, indiv_profile_params *p /* 
                                 indiv_rhythm_prior *prior /* OUT, may be NULL */,
                                 indiv_error *err);
 
-/* ---- reading
- * ---------------------------------------------------------------------------- */
+/* ---- reading ----------------------------------------------------------------------- */
 
 void indiv_profile_init(indiv_profile *pr);
-void indiv_profile_clear(
-    indiv_profile *pr); /* frees taste; pr can be reused after init */
+/* Frees taste; pr can be reused after indiv_profile_init. */
+void indiv_profile_clear(indiv_profile *pr);
 
 /* Decodes a stored row into pr (reusing its taste buffer). INDIV_EFORMAT on a vector of
  * another version or size. */
@@ -176,13 +174,12 @@ int indiv_profile_load(indiv_eventlog *log, int64_t consumer_id, indiv_profile *
  * the consumer had no event in [as_of, t). */
 void indiv_profile_project(indiv_profile *pr, int64_t t, double half_life_days);
 
-/* ---- derived features
- * ------------------------------------------------------------------ */
+/* ---- derived features -------------------------------------------------------------- */
 
 /* Probability that the next purchase falls within horizon_days of t, given the time since
  * the last purchase, under a gamma renewal model whose mean and squared coefficient of
- * variation are shrunk toward the population prior (see README.md). With no purchase
- * yet, the population model with the time since the first event unknown: the
+ * variation are shrunk toward the population prior (docs/profiles.md, "rhythm"). With no
+ * purchase yet, the population model with the time since the first event unknown: the
  * unconditional P(T <= horizon). */
 double indiv_profile_readiness(const indiv_profile *pr, const indiv_rhythm_prior *prior,
                                double strength, int64_t t, double horizon_days);

@@ -17,8 +17,8 @@
  * offer, channel): p · rate. This module is the only BLAS caller of the decision path
  * (training, src/train.c, is the other one); it runs
  * OpenBLAS single-threaded, because the decision engine parallelises over blocks (one
- * block per thread), which is faster (DESIGN.md §6) and keeps results independent of the
- * thread count.
+ * block per thread), which is faster (docs/architecture.md §6) and keeps results
+ * independent of the thread count.
  */
 #ifndef INDIV_SCORE_H
 #define INDIV_SCORE_H

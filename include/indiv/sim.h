@@ -1,5 +1,5 @@
 /*
- * sim.h — synthetic worlds with known ground truth (DESIGN.md §8).
+ * sim.h — synthetic worlds with known ground truth (docs/architecture.md §8).
  *
  * indiv_world_generate writes, into an empty event log, a world of offers in categories
  * and consumers with true tastes (some latent: liked but never bought), purchase rhythms,
@@ -22,7 +22,8 @@
  *     indiv_world_params_set(&p, "latent_share", "0.4", &err);
  *     indiv_world_generate(log, &p, NULL, NULL, &summary, &err);
  *
- * Later issues add the closed loop (organic rounds, responses to contacts) here.
+ * The closed loop (organic rounds, responses to contacts) that runs on such a world is
+ * simulate.h.
  */
 #ifndef INDIV_SIM_H
 #define INDIV_SIM_H
@@ -66,15 +67,14 @@ typedef struct indiv_world_params {
     int64_t taste_groups;  /* groups of categories that "near" means (rho > 0) */
 
     /* rhythm and history */
-    double
-        interval_median_days;  /* per-consumer mean inter-purchase interval: lognormal */
-    double interval_sigma;     /* log-scale spread of that mean across consumers */
-    double interval_min_days;  /* floor of a consumer's mean interval */
-    double interval_shape_min; /* gamma shape of a consumer's intervals, uniform in */
-    double interval_shape_max; /* [min, max] (1 = memoryless, larger = regular) */
-    double views_per_purchase; /* Poisson mean of views before a purchase */
-    double p_view_same_offer;  /* share of those views on the offer then bought */
-    double view_lead_minutes;  /* mean (exponential) time from such a view to the buy */
+    double interval_median_days; /* consumers' mean inter-purchase interval: lognormal */
+    double interval_sigma;       /* log-scale spread of that mean across consumers */
+    double interval_min_days;    /* floor of a consumer's mean interval */
+    double interval_shape_min;   /* gamma shape of a consumer's intervals, uniform in */
+    double interval_shape_max;   /* [min, max] (1 = memoryless, larger = regular) */
+    double views_per_purchase;   /* Poisson mean of views before a purchase */
+    double p_view_same_offer;    /* share of those views on the offer then bought */
+    double view_lead_minutes;    /* mean (exponential) time from such a view to the buy */
     double browse_views_per_week; /* Poisson rate of browsing views */
     double p_browse_explore;      /* share of browsing outside known tastes */
     double quantity_mean;         /* quantity per purchase: 1 + Poisson(mean - 1) */

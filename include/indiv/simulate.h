@@ -1,7 +1,7 @@
 /*
- * simulate.h — the closed loop (DESIGN.md §8): simulated consumers answer the engine's
- * decisions, their answers are appended to the event log, profiles are rebuilt, next
- * round.
+ * simulate.h — the closed loop (docs/architecture.md §8): simulated consumers answer the
+ * engine's decisions, their answers are appended to the event log, profiles are rebuilt,
+ * next round.
  *
  * A simulation runs on a generated world (truth_* tables) copied to a work database, so
  * the world itself is never changed and every policy starts from the same state. Each
@@ -11,7 +11,7 @@
  *   2. latent needs not yet revealed may be met elsewhere (leakage);
  *   3. the policy decides: the indiv engine (profiles rebuilt incrementally, then the
  *      same decide code as `indiv decide`), or a reference policy (mass campaign,
- * persona, random, oracle);
+ *      persona, random, oracle);
  *   4. each contacted consumer reacts by the stated response model (true utility of the
  *      offers, right or wrong moment, readiness, accumulated fatigue); contacts, opens,
  *      purchases, dismissals and unsubscriptions are appended as events; a purchase in a
@@ -43,7 +43,7 @@ typedef enum indiv_sim_policy {
     INDIV_SIM_POLICY_COUNT
 } indiv_sim_policy;
 
-/* The response model's assumptions (README.md / docs/simulation.md give each formula). */
+/* The response model's assumptions (docs/simulation.md gives each formula). */
 typedef struct indiv_response_params {
     double irrelevant_utility;  /* a contact whose best offer has true utility below
                                    this is irrelevant */
@@ -60,8 +60,7 @@ typedef struct indiv_response_params {
     double p_leave;                  /* when annoyance reaches tolerance: leave with this
                                         probability, otherwise unsubscribe */
     double leakage_per_round;        /* P(an unrevealed latent need is met elsewhere) */
-    double
-        organic_latent_discovery; /* P(per round) of discovering a latent taste alone */
+    double organic_latent_discovery; /* P(per round) of finding a latent taste alone */
 } indiv_response_params;
 
 typedef struct indiv_sim_params {

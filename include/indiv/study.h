@@ -1,7 +1,7 @@
 /*
- * study.h — the ethics study (DESIGN.md §1, §2): the interviews' claims, each tested by
- * an experiment under stated assumptions, with a verdict and a sensitivity line.
- * docs/study.md describes the method and the files; `indiv study` is the command.
+ * study.h — the ethics study (docs/architecture.md §1, §2): the interviews' claims, each
+ * tested by an experiment under stated assumptions, with a verdict and a sensitivity
+ * line. docs/study.md describes the method and the files; `indiv study` is the command.
  *
  * The claim table is data (indiv_study_claim_at): for each claim an id, a French
  * rendering reconstructed from the project brief (the interview transcripts are not in

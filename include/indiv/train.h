@@ -1,7 +1,7 @@
 /*
  * train.h — training of model files from an event log (part of the `model` module,
- * DESIGN.md §3): offer embeddings by implicit-feedback matrix factorisation, propensity
- * weights by logistic regression, and the run that puts both in a model file.
+ * docs/architecture.md §3): offer embeddings by implicit-feedback matrix factorisation,
+ * propensity weights by logistic regression, and the run that puts both in a model file.
  *
  * Embeddings: alternating least squares with confidence weights (Hu, Koren & Volinsky,
  * "Collaborative filtering for implicit feedback datasets", ICDM 2008). With r_ui the
@@ -16,10 +16,11 @@
  *
  * where Y^T Y is computed once per sweep and the correction only touches the offers u
  * interacted with: a rank-n_u update (dsyrk) and a Cholesky solve of a dims × dims
- * system per consumer. This file and score.c are the BLAS callers of indiv (DESIGN.md
- * gives that role to the scorer; training needs gemm, syrk and Cholesky too). Sweeps run
- * on `threads` POSIX threads over disjoint rows; every row's solve depends only on the
- * other side's factors, so the result does not depend on the thread count.
+ * system per consumer. This file and score.c are the BLAS callers of indiv
+ * (docs/architecture.md §3 gives that role to the scorer; training needs gemm, syrk and
+ * Cholesky too). Sweeps run on `threads` POSIX threads over disjoint rows; every row's
+ * solve depends only on the other side's factors, so the result does not depend on the
+ * thread count.
  *
  * The embedding written to the model is not Y itself but F = Y L^-T, with L L^T =
  * Y^T Y + lambda I (whitening). Then F_i · F_j = y_i^T (Y^T Y + lambda I)^-1 y_j, and
@@ -136,10 +137,9 @@ int indiv_logit_fit(const double *x, const double *y, const double *w, size_t n,
 /* ---- the training run -------------------------------------------------------------- */
 
 typedef struct indiv_train_params {
-    const char *id; /* model id (required) */
-    int64_t as_of;  /* train on events with ts < as_of (required) */
-    double
-        holdout_days; /* the tail [as_of - holdout, as_of) gives labels and validation */
+    const char *id;      /* model id (required) */
+    int64_t as_of;       /* train on events with ts < as_of (required) */
+    double holdout_days; /* the tail [as_of - holdout, as_of): labels and validation */
     indiv_als_params als;
     int negatives; /* non-bought offers sampled per consumer for the logistic fit */
     double ridge;  /* logistic penalty */

@@ -18,11 +18,13 @@
 #include "cli.h"
 #include "indiv/decide.h"
 #include "indiv/eventlog.h"
+#include "indiv/fileio.h"
 #include "indiv/model.h"
 #include "indiv/profile.h"
 #include "indiv/timeutil.h"
+#include "policy_opts.h"
 
-static const char decide_help[] =
+static const char decide_usage[] =
     "usage: indiv decide --db FILE --out FILE [--model FILE] [policy options]\n"
     "                    [--seed S] [--summary FILE] [--config FILE]\n\n"
     "Decides, for every consumer (or one shard), whether to contact them, with what, on\n"
@@ -34,22 +36,19 @@ static const char decide_help[] =
     "  --model FILE         model file (default: the built-in models/default.json)\n"
     "  --summary FILE       run summary JSON (a short version always goes to stderr)\n"
     "  --config FILE        JSON object of options (keys: long option names)\n"
-    "  --as-of TIME         decision time (default: the profiles' as-of time)\n"
-    "  --threshold P        relevance threshold τ on propensity (default 0.3)\n"
-    "  --slots K            offers per contact, 1-16 (default 3)\n"
-    "  --rank-by WHAT       propensity | value (p · price · margin) (default "
-    "propensity)\n"
-    "  --serendipity E      divergence probability ε, scaled by openness (default 0.1)\n"
-    "  --bubble A           affinity below A is outside the bubble (default 0.05)\n"
-    "  --floor P            plausibility floor of divergent offers (default 0.05)\n"
-    "  --divergence MODE    ride-along | standalone (default ride-along)\n"
-    "  --max-contacts N     pressure cap: at most N contacts ... (default 3)\n"
-    "  --per-days W         ... in W days (default 14; 0 disables the cap)\n"
-    "  --min-readiness R    defer consumers less ready than R (default 0.05)\n"
+    "  --as-of TIME         decision time (default: the profiles' as-of time)\n";
+
+static const char decide_usage_end[] =
     "  --seed S             seed of the divergence draws (default 1)\n"
     "  --threads T          worker threads (default 2; output does not depend on it)\n"
     "  --shard I/N          decide only consumers whose id hashes to shard I of N\n"
     "  -h, --help           this help\n";
+
+static void print_help(void) {
+    fputs(decide_usage, stdout);
+    cli_policy_help(stdout);
+    fputs(decide_usage_end, stdout);
+}
 
 struct decide_args {
     const char *db, *model, *summary, *config;
@@ -58,28 +57,35 @@ struct decide_args {
     indiv_decide_opts o;
 };
 
-static const struct option long_opts[] = {{"db", required_argument, NULL, 1},
-                                          {"out", required_argument, NULL, 2},
-                                          {"model", required_argument, NULL, 3},
-                                          {"summary", required_argument, NULL, 4},
-                                          {"config", required_argument, NULL, 5},
-                                          {"as-of", required_argument, NULL, 6},
-                                          {"threshold", required_argument, NULL, 7},
-                                          {"slots", required_argument, NULL, 8},
-                                          {"rank-by", required_argument, NULL, 9},
-                                          {"serendipity", required_argument, NULL, 10},
-                                          {"bubble", required_argument, NULL, 11},
-                                          {"floor", required_argument, NULL, 12},
-                                          {"divergence", required_argument, NULL, 13},
-                                          {"max-contacts", required_argument, NULL, 14},
-                                          {"per-days", required_argument, NULL, 15},
-                                          {"min-readiness", required_argument, NULL, 16},
-                                          {"seed", required_argument, NULL, 17},
-                                          {"threads", required_argument, NULL, 18},
-                                          {"shard", required_argument, NULL, 19},
-                                          {"block", required_argument, NULL, 20},
-                                          {"help", no_argument, NULL, 'h'},
-                                          {0}};
+/* The command's own options; the policy parameters are added from their table. */
+enum {
+    OPT_DB = 1,
+    OPT_OUT,
+    OPT_MODEL,
+    OPT_SUMMARY,
+    OPT_CONFIG,
+    OPT_AS_OF,
+    OPT_SEED,
+    OPT_THREADS,
+    OPT_SHARD,
+    OPT_BLOCK
+};
+
+static const struct option fixed_opts[] = {{"db", required_argument, NULL, OPT_DB},
+                                           {"out", required_argument, NULL, OPT_OUT},
+                                           {"model", required_argument, NULL, OPT_MODEL},
+                                           {"summary", required_argument, NULL, OPT_SUMMARY},
+                                           {"config", required_argument, NULL, OPT_CONFIG},
+                                           {"as-of", required_argument, NULL, OPT_AS_OF},
+                                           {"seed", required_argument, NULL, OPT_SEED},
+                                           {"threads", required_argument, NULL, OPT_THREADS},
+                                           {"shard", required_argument, NULL, OPT_SHARD},
+                                           {"block", required_argument, NULL, OPT_BLOCK},
+                                           {"help", no_argument, NULL, 'h'},
+                                           {0}};
+
+/* Room for the fixed options, the policy table and the terminator. */
+#define MAX_OPTS 64
 
 static int parse_shard(const char *s, indiv_decide_opts *o) {
     int i, n;
@@ -91,92 +97,62 @@ static int parse_shard(const char *s, indiv_decide_opts *o) {
     return CLI_OK;
 }
 
-static int set_int(const char *opt, const char *v, int64_t lo, int64_t hi, int *out) {
-    int64_t x;
-    int rc = cli_int64("decide", opt, v, lo, hi, &x);
-    if (rc == CLI_OK)
-        *out = (int)x;
-    return rc;
-}
-
-/* Applies one option (code from long_opts) with its text value. */
+/* Applies one option (an OPT_ code or a policy table code) with its text value. */
 static int set_option(struct decide_args *a, int code, const char *v) {
     indiv_policy_params *p = &a->o.policy;
     int64_t x;
+    int rc;
+    if (cli_policy_is_code(code))
+        return cli_policy_set("decide", p, code, NULL, v);
     switch (code) {
-    case 1:
+    case OPT_DB:
         a->db = v;
         return CLI_OK;
-    case 2:
+    case OPT_OUT:
         snprintf(a->out_buf, sizeof a->out_buf, "%s", v);
         return CLI_OK;
-    case 3:
+    case OPT_MODEL:
         a->model = v;
         return CLI_OK;
-    case 4:
+    case OPT_SUMMARY:
         a->summary = v;
         return CLI_OK;
-    case 5:
+    case OPT_CONFIG:
         a->config = v;
         return CLI_OK;
-    case 6:
+    case OPT_AS_OF:
         a->have_as_of = 1;
         return cli_time("decide", "--as-of", v, &p->as_of);
-    case 7:
-        return cli_double("decide", "--threshold", v, 0, 1, &p->threshold);
-    case 8:
-        return set_int("--slots", v, 1, INDIV_SLOTS_MAX, &p->slots);
-    case 9:
-        if (strcmp(v, "propensity") && strcmp(v, "value"))
-            return cli_usage("decide", "--rank-by: '%s' is not propensity or value", v);
-        p->rank_by_value = strcmp(v, "value") == 0;
-        return CLI_OK;
-    case 10:
-        return cli_double("decide", "--serendipity", v, 0, 1, &p->serendipity);
-    case 11:
-        return cli_double("decide", "--bubble", v, 0, 1, &p->bubble);
-    case 12:
-        return cli_double("decide", "--floor", v, 0, 1, &p->floor);
-    case 13:
-        if (indiv_divergence_parse(v, &p->divergence) < 0)
-            return cli_usage("decide",
-                             "--divergence: '%s' is not ride-along or standalone", v);
-        return CLI_OK;
-    case 14:
-        return set_int("--max-contacts", v, 0, 1000000, &p->max_contacts);
-    case 15:
-        return cli_double("decide", "--per-days", v, 0, 3650, &p->per_days);
-    case 16:
-        return cli_double("decide", "--min-readiness", v, 0, 1, &p->min_readiness);
-    case 17: {
-        int rc = cli_int64("decide", "--seed", v, 0, INT64_MAX, &x);
+    case OPT_SEED:
+        rc = cli_int64("decide", "--seed", v, 0, INT64_MAX, &x);
         p->seed = (uint64_t)x;
         return rc;
-    }
-    case 18:
-        return set_int("--threads", v, 1, INDIV_THREADS_MAX, &a->o.threads);
-    case 19:
+    case OPT_THREADS:
+        rc = cli_int64("decide", "--threads", v, 1, INDIV_THREADS_MAX, &x);
+        a->o.threads = (int)x;
+        return rc;
+    case OPT_SHARD:
         return parse_shard(v, &a->o);
-    case 20: {
-        int rc = cli_int64("decide", "--block", v, 1, 1 << 20, &x);
+    case OPT_BLOCK:
+        rc = cli_int64("decide", "--block", v, 1, 1 << 20, &x);
         a->o.block = (size_t)x;
         return rc;
-    }
     default:
         return CLI_USAGE;
     }
 }
 
-static int option_code(const char *name) {
-    for (const struct option *o = long_opts; o->name; o++)
-        if (strcmp(o->name, name) == 0 && o->val != 'h' && o->val != 5)
+/* The option code of a --config key (a long option name), or 0. */
+static int option_code(const struct option *opts, const char *name) {
+    for (const struct option *o = opts; o->name; o++)
+        if (strcmp(o->name, name) == 0 && o->val != 'h' && o->val != OPT_CONFIG)
             return o->val;
     return 0;
 }
 
 /* Applies a JSON config file: every key is a long option name. Strings are kept alive
  * by the config object, which the caller frees after the run. */
-static int apply_config(struct decide_args *a, json_t **keep) {
+static int apply_config(struct decide_args *a, const struct option *opts, json_t **keep) {
     json_error_t je;
     json_t *root = json_load_file(a->config, 0, &je);
     if (!root || !json_is_object(root)) {
@@ -188,7 +164,7 @@ static int apply_config(struct decide_args *a, json_t **keep) {
     const char *key;
     json_t *v;
     json_object_foreach(root, key, v) {
-        int code = option_code(key);
+        int code = option_code(opts, key);
         char num[64];
         if (!code)
             return cli_usage("decide", "--config %s: unknown key '%s'", a->config, key);
@@ -209,13 +185,16 @@ static int apply_config(struct decide_args *a, json_t **keep) {
 /* Two passes: find --config and apply it first, then let the flags override it. */
 static int parse_args(int argc, char **argv, struct decide_args *a, json_t **keep) {
     int c, rc = CLI_OK;
+    struct option long_opts[MAX_OPTS];
+    if (!cli_policy_options(fixed_opts, long_opts, MAX_OPTS))
+        return cli_usage("decide", "too many options (raise MAX_OPTS)");
     opterr = 0;
     while ((c = getopt_long(argc, argv, "h", long_opts, NULL)) != -1)
-        if (c == 5)
+        if (c == OPT_CONFIG)
             a->config = optarg;
         else if (c == 'h')
-            return fputs(decide_help, stdout), -1;
-    if (a->config && (rc = apply_config(a, keep)) != CLI_OK)
+            return print_help(), -1;
+    if (a->config && (rc = apply_config(a, long_opts, keep)) != CLI_OK)
         return rc;
     optind = 0;
     opterr = 1;
@@ -270,70 +249,25 @@ static void print_summary(const indiv_decide_summary *s, const indiv_model *m) {
             s->profiles_built ? "" : "; no profiles built: run indiv profile first");
 }
 
-/* The summary goes to a temporary file next to its path, created before the run, so
- * that an unwritable --summary fails before the decisions replace anything. */
-typedef struct summary_file {
-    FILE *f;
-    char *tmp;
-} summary_file;
-
-static int summary_open(const char *path, summary_file *s, indiv_error *err) {
-    size_t n = strlen(path) + 16;
-    struct stat st;
-    s->f = NULL;
-    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) /* the final rename would fail */
-        return indiv_error_set(err, INDIV_EIO,
-                               "%s: cannot write the summary: it is a "
-                               "directory",
-                               path);
-    if (!(s->tmp = malloc(n)))
-        return indiv_error_set(err, INDIV_ENOMEM, "out of memory");
-    snprintf(s->tmp, n, "%s.tmp-XXXXXX", path);
-    int fd = mkstemp(s->tmp);
-    if (fd >= 0 && !(s->f = fdopen(fd, "w"))) {
-        close(fd);
-        unlink(s->tmp);
-    }
-    if (!s->f) {
-        free(s->tmp);
-        s->tmp = NULL;
-        return indiv_error_set(err, INDIV_EIO, "%s: cannot write the summary: %s", path,
-                               strerror(errno));
-    }
-    return INDIV_OK;
-}
-
-/* Writes text and renames the file into place (rc == INDIV_OK), or removes it. */
-static int summary_close(summary_file *s, const char *path, const char *text, int rc,
-                         indiv_error *err) {
-    if (!s->f)
-        return rc;
-    if (rc == INDIV_OK && (fputs(text, s->f) < 0 || fputc('\n', s->f) == EOF))
-        rc = indiv_error_set(err, INDIV_EIO, "%s: cannot write the summary", path);
-    if (fclose(s->f) != 0 && rc == INDIV_OK)
-        rc = indiv_error_set(err, INDIV_EIO, "%s: cannot write the summary", path);
-    if (rc == INDIV_OK && rename(s->tmp, path) != 0)
-        rc = indiv_error_set(err, INDIV_EIO, "%s: cannot write the summary: %s", path,
-                             strerror(errno));
-    if (rc != INDIV_OK)
-        unlink(s->tmp);
-    free(s->tmp);
-    return rc;
-}
-
 static int run(struct decide_args *a, indiv_error *err) {
     indiv_model m;
     indiv_eventlog *log = NULL;
     indiv_decide_summary sum;
-    int rc =
-        a->model ? indiv_model_load(a->model, &m, err) : (indiv_model_default(&m), 0);
+    const char *outs[] = {a->o.out_path, a->summary};
+    static const char *const names[] = {"--out", "--summary"};
+    int rc = indiv_path_check_outputs(a->db, outs, names, 2, err);
+    if (rc < 0)
+        return rc;
+    rc = a->model ? indiv_model_load(a->model, &m, err) : (indiv_model_default(&m), 0);
     if (rc == INDIV_OK)
         rc = indiv_eventlog_open(a->db, INDIV_EVENTLOG_READONLY, &log, err);
     if (rc == INDIV_OK)
         rc = default_as_of(log, a, err);
-    summary_file sf = {NULL, NULL};
+    /* The summary's file exists before the run, so that an unwritable --summary fails
+     * before the decisions replace anything. */
+    indiv_outfile *sf = NULL;
     if (rc == INDIV_OK && a->summary)
-        rc = summary_open(a->summary, &sf, err);
+        rc = indiv_outfile_open(a->summary, &sf, err);
     if (rc == INDIV_OK) {
         cli_progress_state ps = {0};
         rc = indiv_decide_run(log, &m, &a->o, cli_progress, &ps, &sum, err);
@@ -345,7 +279,9 @@ static int run(struct decide_args *a, indiv_error *err) {
         if (!(js = indiv_decide_summary_json(&a->o, &m, &sum)))
             rc = indiv_error_set(err, INDIV_ENOMEM, "out of memory");
     }
-    rc = summary_close(&sf, a->summary, js, rc, err);
+    if (rc == INDIV_OK && sf && fprintf(indiv_outfile_stream(sf), "%s\n", js) < 0)
+        rc = indiv_error_set(err, INDIV_EIO, "%s: cannot write the summary", a->summary);
+    rc = indiv_outfile_finish(sf, rc, err);
     free(js);
     if (rc == INDIV_OK && sum.offers_without_embedding > 0)
         fprintf(stderr,

@@ -11,8 +11,10 @@
 #include "cli.h"
 #include "indiv/evaluate.h"
 #include "indiv/eventlog.h"
+#include "indiv/fileio.h"
 #include "indiv/model.h"
 #include "indiv/timeutil.h"
+#include "policy_opts.h"
 
 static const char evaluate_help[] =
     "usage: indiv evaluate --db FILE --split-at TIME [--until TIME] [--k K]\n"
@@ -40,11 +42,14 @@ static const char evaluate_help[] =
     "  --seed S             random baseline, ties and divergence draws (default 1)\n"
     "  --half-life DAYS     taste half-life of the profiles (default 90)\n"
     "  --scratch PATH       snapshot database: a new file, or :memory: (default)\n"
-    "policy (as in indiv decide):\n"
-    "  --threshold P --slots K --rank-by propensity|value --serendipity E --bubble A\n"
-    "  --floor P --divergence ride-along|standalone --max-contacts N --per-days W\n"
-    "  --min-readiness R --threads T\n"
-    "  -h, --help           this help\n";
+    "  --threads T          worker threads of the decision run (default 2)\n"
+    "  -h, --help           this help\n"
+    "policy of the decision run (as in indiv decide):\n";
+
+static void print_help(void) {
+    fputs(evaluate_help, stdout);
+    cli_policy_help(stdout);
+}
 
 struct eval_args {
     const char *db, *model, *json, *csv, *curve;
@@ -52,32 +57,44 @@ struct eval_args {
     indiv_eval_params p;
 };
 
-static const struct option long_opts[] = {{"db", required_argument, NULL, 1},
-                                          {"split-at", required_argument, NULL, 2},
-                                          {"until", required_argument, NULL, 3},
-                                          {"k", required_argument, NULL, 4},
-                                          {"model", required_argument, NULL, 5},
-                                          {"json", required_argument, NULL, 6},
-                                          {"csv", required_argument, NULL, 7},
-                                          {"curve", required_argument, NULL, 8},
-                                          {"lists", required_argument, NULL, 9},
-                                          {"taus", required_argument, NULL, 10},
-                                          {"seed", required_argument, NULL, 11},
-                                          {"scratch", required_argument, NULL, 12},
-                                          {"threshold", required_argument, NULL, 13},
-                                          {"slots", required_argument, NULL, 14},
-                                          {"rank-by", required_argument, NULL, 15},
-                                          {"serendipity", required_argument, NULL, 16},
-                                          {"bubble", required_argument, NULL, 17},
-                                          {"floor", required_argument, NULL, 18},
-                                          {"divergence", required_argument, NULL, 19},
-                                          {"max-contacts", required_argument, NULL, 20},
-                                          {"per-days", required_argument, NULL, 21},
-                                          {"min-readiness", required_argument, NULL, 22},
-                                          {"threads", required_argument, NULL, 23},
-                                          {"half-life", required_argument, NULL, 24},
-                                          {"help", no_argument, NULL, 'h'},
-                                          {0}};
+/* The command's own options; the policy parameters are added from their table. */
+enum {
+    OPT_DB = 1,
+    OPT_SPLIT_AT,
+    OPT_UNTIL,
+    OPT_K,
+    OPT_MODEL,
+    OPT_JSON,
+    OPT_CSV,
+    OPT_CURVE,
+    OPT_LISTS,
+    OPT_TAUS,
+    OPT_SEED,
+    OPT_SCRATCH,
+    OPT_THREADS,
+    OPT_HALF_LIFE
+};
+
+static const struct option fixed_opts[] = {
+    {"db", required_argument, NULL, OPT_DB},
+    {"split-at", required_argument, NULL, OPT_SPLIT_AT},
+    {"until", required_argument, NULL, OPT_UNTIL},
+    {"k", required_argument, NULL, OPT_K},
+    {"model", required_argument, NULL, OPT_MODEL},
+    {"json", required_argument, NULL, OPT_JSON},
+    {"csv", required_argument, NULL, OPT_CSV},
+    {"curve", required_argument, NULL, OPT_CURVE},
+    {"lists", required_argument, NULL, OPT_LISTS},
+    {"taus", required_argument, NULL, OPT_TAUS},
+    {"seed", required_argument, NULL, OPT_SEED},
+    {"scratch", required_argument, NULL, OPT_SCRATCH},
+    {"threads", required_argument, NULL, OPT_THREADS},
+    {"half-life", required_argument, NULL, OPT_HALF_LIFE},
+    {"help", no_argument, NULL, 'h'},
+    {0}};
+
+/* Room for the fixed options, the policy table and the terminator. */
+#define MAX_OPTS 64
 
 static int set_int(const char *opt, const char *v, int64_t lo, int64_t hi, int *out) {
     int64_t x = 0;
@@ -104,95 +121,65 @@ static int parse_taus(const char *v, indiv_eval_params *p) {
     return rc;
 }
 
-/* The policy flags, with indiv decide's names and ranges. */
-static int set_policy(struct eval_args *a, int code, const char *v) {
-    indiv_policy_params *p = &a->p.decide.policy;
+static int set_option(struct eval_args *a, int code, const char *v) {
+    int64_t x = 0;
+    int rc;
+    if (cli_policy_is_code(code))
+        return cli_policy_set("evaluate", &a->p.decide.policy, code, NULL, v);
     switch (code) {
-    case 13:
-        return cli_double("evaluate", "--threshold", v, 0, 1, &p->threshold);
-    case 14:
-        return set_int("--slots", v, 1, INDIV_SLOTS_MAX, &p->slots);
-    case 15:
-        if (strcmp(v, "propensity") && strcmp(v, "value"))
-            return cli_usage("evaluate", "--rank-by: '%s' is not propensity or value", v);
-        p->rank_by_value = strcmp(v, "value") == 0;
+    case OPT_DB:
+        a->db = v;
         return CLI_OK;
-    case 16:
-        return cli_double("evaluate", "--serendipity", v, 0, 1, &p->serendipity);
-    case 17:
-        return cli_double("evaluate", "--bubble", v, 0, 1, &p->bubble);
-    case 18:
-        return cli_double("evaluate", "--floor", v, 0, 1, &p->floor);
-    case 19:
-        if (indiv_divergence_parse(v, &p->divergence) < 0)
-            return cli_usage("evaluate",
-                             "--divergence: '%s' is not ride-along or standalone", v);
+    case OPT_SPLIT_AT:
+        return cli_time("evaluate", "--split-at", v, &a->p.split);
+    case OPT_UNTIL:
+        a->have_until = 1;
+        return cli_time("evaluate", "--until", v, &a->p.until);
+    case OPT_K:
+        return set_int("--k", v, 1, 1000, &a->p.k);
+    case OPT_MODEL:
+        a->model = v;
         return CLI_OK;
-    case 20:
-        return set_int("--max-contacts", v, 0, 1000000, &p->max_contacts);
-    case 21:
-        return cli_double("evaluate", "--per-days", v, 0, 3650, &p->per_days);
-    case 22:
-        return cli_double("evaluate", "--min-readiness", v, 0, 1, &p->min_readiness);
-    case 23:
+    case OPT_JSON:
+        a->json = v;
+        return CLI_OK;
+    case OPT_CSV:
+        a->csv = v;
+        return CLI_OK;
+    case OPT_CURVE:
+        a->curve = v;
+        return CLI_OK;
+    case OPT_LISTS:
+        a->p.lists_path = v;
+        return CLI_OK;
+    case OPT_TAUS:
+        return parse_taus(v, &a->p);
+    case OPT_SEED:
+        rc = cli_int64("evaluate", "--seed", v, 0, INT64_MAX, &x);
+        a->p.seed = a->p.decide.policy.seed = (uint64_t)x;
+        return rc;
+    case OPT_SCRATCH:
+        a->p.scratch = v;
+        return CLI_OK;
+    case OPT_THREADS:
         return set_int("--threads", v, 1, INDIV_THREADS_MAX, &a->p.decide.threads);
+    case OPT_HALF_LIFE:
+        return cli_double("evaluate", "--half-life", v, 1e-3, 1e6,
+                          &a->p.profile.half_life_days);
     default:
         return CLI_USAGE;
     }
 }
 
-static int set_option(struct eval_args *a, int code, const char *v) {
-    int64_t x = 0;
-    int rc;
-    switch (code) {
-    case 1:
-        a->db = v;
-        return CLI_OK;
-    case 2:
-        return cli_time("evaluate", "--split-at", v, &a->p.split);
-    case 3:
-        a->have_until = 1;
-        return cli_time("evaluate", "--until", v, &a->p.until);
-    case 4:
-        return set_int("--k", v, 1, 1000, &a->p.k);
-    case 5:
-        a->model = v;
-        return CLI_OK;
-    case 6:
-        a->json = v;
-        return CLI_OK;
-    case 7:
-        a->csv = v;
-        return CLI_OK;
-    case 8:
-        a->curve = v;
-        return CLI_OK;
-    case 9:
-        a->p.lists_path = v;
-        return CLI_OK;
-    case 10:
-        return parse_taus(v, &a->p);
-    case 11:
-        rc = cli_int64("evaluate", "--seed", v, 0, INT64_MAX, &x);
-        a->p.seed = a->p.decide.policy.seed = (uint64_t)x;
-        return rc;
-    case 12:
-        a->p.scratch = v;
-        return CLI_OK;
-    case 24:
-        return cli_double("evaluate", "--half-life", v, 1e-3, 1e6,
-                          &a->p.profile.half_life_days);
-    default:
-        return set_policy(a, code, v);
-    }
-}
-
 static int parse_args(int argc, char **argv, struct eval_args *a) {
     int c, rc = CLI_OK;
+    struct option long_opts[MAX_OPTS];
+    if (!cli_policy_options(fixed_opts, long_opts, MAX_OPTS))
+        return cli_usage("evaluate", "too many options (raise MAX_OPTS)");
     opterr = 0; /* our own message, in the "indiv evaluate: ..." form */
     while (rc == CLI_OK && (c = getopt_long(argc, argv, "h", long_opts, NULL)) != -1) {
         if (c == 'h')
-            return fputs(evaluate_help, stdout), -1;
+            return print_help(), -1;
         if (c == '?')
             return cli_usage("evaluate", "unknown or incomplete option '%s'",
                              argv[optind - 1]);
@@ -336,19 +323,28 @@ static char *command_line(int argc, char **argv) {
     return s;
 }
 
+static int put_text(FILE *f, void *ctx, indiv_error *err) {
+    (void)err;
+    return fputs(ctx, f) < 0 || fputc('\n', f) == EOF ? INDIV_EIO : INDIV_OK;
+}
+
 static int write_json(const struct eval_args *a, const indiv_model *m,
                       const indiv_eval_result *r, const char *cmd, indiv_error *err) {
     char *js = indiv_eval_result_json(&a->p, m, r, cmd);
-    FILE *f = js ? fopen(a->json, "w") : NULL;
-    int rc = INDIV_OK;
-    if (!js)
-        rc = indiv_error_set(err, INDIV_ENOMEM, "out of memory");
-    else if (!f || fputs(js, f) < 0 || fputc('\n', f) == EOF)
-        rc = indiv_error_set(err, INDIV_EIO, "%s: cannot write", a->json);
-    if (f && fclose(f) != 0 && rc == INDIV_OK)
-        rc = indiv_error_set(err, INDIV_EIO, "%s: write failed", a->json);
+    int rc = js ? indiv_file_write_atomic(a->json, put_text, js, err)
+                : indiv_error_set(err, INDIV_ENOMEM, "out of memory");
     free(js);
     return rc;
+}
+
+/* Every output must differ from the database and from the others (checked before the
+ * work, so that a mistake costs nothing). */
+static int check_outputs(const struct eval_args *a, indiv_error *err) {
+    static const char *const names[] = {"--json", "--csv", "--curve", "--lists",
+                                        "--scratch"};
+    const char *outs[] = {a->json, a->csv, a->curve, a->p.lists_path,
+                          strcmp(a->p.scratch, ":memory:") ? a->p.scratch : NULL};
+    return indiv_path_check_outputs(a->db, outs, names, 5, err);
 }
 
 static int write_files(const struct eval_args *a, const indiv_model *m,
@@ -379,6 +375,8 @@ static int run(struct eval_args *a, const char *cmd, indiv_error *err) {
     if (rc == INDIV_OK)
         rc =
             a->model ? indiv_model_load(a->model, &m, err) : (indiv_model_default(&m), 0);
+    if (rc == INDIV_OK)
+        rc = check_outputs(a, err);
     if (rc == INDIV_OK)
         rc = indiv_eventlog_open(a->db, INDIV_EVENTLOG_READONLY, &log, err);
     if (rc == INDIV_OK && !a->have_until) {

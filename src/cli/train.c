@@ -11,6 +11,7 @@
 
 #include "cli.h"
 #include "indiv/eventlog.h"
+#include "indiv/fileio.h"
 #include "indiv/model.h"
 #include "indiv/timeutil.h"
 #include "indiv/train.h"
@@ -181,23 +182,6 @@ static void print_summary(const struct train_args *a, const indiv_model *m,
     fprintf(stderr, "  validation: see \"provenance\".\"validation\" in %s\n", a->out);
 }
 
-/* Writes the model next to its final name, then renames it into place. */
-static int save_atomically(const indiv_model *m, const char *path, indiv_error *err) {
-    size_t n = strlen(path) + 16;
-    char *tmp = malloc(n);
-    if (!tmp)
-        return indiv_error_set(err, INDIV_ENOMEM, "out of memory");
-    snprintf(tmp, n, "%s.tmp-%ld", path, (long)getpid());
-    int rc = indiv_model_save(m, tmp, err);
-    if (rc == INDIV_OK && rename(tmp, path) != 0)
-        rc =
-            indiv_error_set(err, INDIV_EIO, "%s: cannot move the model into place", path);
-    if (rc < 0)
-        unlink(tmp);
-    free(tmp);
-    return rc;
-}
-
 /* Wall-clock time of training, for the provenance only (nothing depends on it). */
 static void now_iso(char buf[INDIV_ISO_LEN]) {
     struct timespec ts;
@@ -213,7 +197,15 @@ static int run(struct train_args *a, indiv_error *err) {
     now_iso(when);
     a->p.trained_at = when;
     a->p.scratch = a->scratch ? a->scratch : ":memory:";
-    int rc = indiv_eventlog_open(a->db, INDIV_EVENTLOG_READONLY, &log, err);
+    /* The output is checked and created before the work: a bad --out fails at once. */
+    static const char *const names[] = {"--out", "--scratch"};
+    const char *outs[] = {a->out, a->scratch};
+    indiv_outfile *out = NULL;
+    int rc = indiv_path_check_outputs(a->db, outs, names, 2, err);
+    if (rc == INDIV_OK)
+        rc = indiv_outfile_open(a->out, &out, err);
+    if (rc == INDIV_OK)
+        rc = indiv_eventlog_open(a->db, INDIV_EVENTLOG_READONLY, &log, err);
     if (rc == INDIV_OK && !a->have_as_of) {
         indiv_eventlog_stats st;
         if ((rc = indiv_eventlog_stats_get(log, &st, err)) == INDIV_OK)
@@ -224,7 +216,8 @@ static int run(struct train_args *a, indiv_error *err) {
         rc = indiv_train_run(log, &a->p, cli_progress, &ps, &m, &sum, err);
     indiv_eventlog_close(log);
     if (rc == INDIV_OK)
-        rc = save_atomically(&m, a->out, err);
+        rc = indiv_model_save(&m, indiv_outfile_write_path(out), err);
+    rc = indiv_outfile_finish(out, rc, err);
     if (rc == INDIV_OK)
         print_summary(a, &m, &sum);
     indiv_model_clear(&m);

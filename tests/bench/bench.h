@@ -1,6 +1,6 @@
 /*
  * bench.h — what every benchmark needs: a wall clock, peak memory, the SCALE knob, and
- * the one-line result format of DESIGN.md §10:
+ * the one-line result format of docs/architecture.md §10:
  *   BENCH <name> <value> <unit> ref=<reference>:<value> ratio=<x> peak_rss_mb=<m>
  * Header-only (static functions) so that each bench_*.c stays a single file.
  */

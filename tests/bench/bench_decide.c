@@ -20,9 +20,9 @@
  *       proportions of the run's decisions (a contact with its offers and drivers, or a
  *       bare `none`), each dumped with json_dumpb into a reused buffer, serialised by 2
  *       threads into per-block buffers that are fwrite'n in order to a file.
- * Prints the BENCH line of DESIGN.md §10 (consumers/s of decide; reference consumers/s
- * of gemm + JSON; ratio = decide time / (gemm time + JSON time); goal <= 2) and an info
- * line with candidates/s, the three times and the decide phases.
+ * Prints the BENCH line of docs/architecture.md §10 (consumers/s of decide; reference
+ * consumers/s of gemm + JSON; ratio = decide time / (gemm time + JSON time); goal <= 2)
+ * and an info line with candidates/s, the three times and the decide phases.
  */
 #include <math.h>
 #include <pthread.h>
@@ -57,8 +57,7 @@
 #define THREADS        2
 #define LINE_FLAGS     (JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6))
 
-/* ---- the world
- * ------------------------------------------------------------------------- */
+/* ---- the world --------------------------------------------------------------------- */
 
 /* Generates the world and builds its profiles into tmp (for bench_cached). */
 static int make_world(const char *tmp, void *ctx) {
@@ -323,8 +322,7 @@ static double run_json(int64_t consumers, const json_shape *shape, const char *p
     return rc ? -1 : el;
 }
 
-/* ---- main
- * ------------------------------------------------------------------------------- */
+/* ---- main -------------------------------------------------------------------------- */
 
 static double min_pos(double a, double b) {
     return a < 0 ? b : (b < 0 || a < b ? a : b);

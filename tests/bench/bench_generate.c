@@ -8,7 +8,7 @@
  * clustered order: the events of a consumer in time order, consumers in id order). The
  * reference is the floor for writing that many events; the ratio says what the model,
  * the other tables and the eventlog layer cost on top. Prints the BENCH line of
- * DESIGN.md §10 and one informational line.
+ * docs/architecture.md §10 and one informational line.
  */
 #include <math.h>
 #include <sqlite3.h>

@@ -11,7 +11,8 @@
  * program loading the CSV into a new database as one table of text columns, with no
  * parsing of numbers or dates, no lookups and no index: the floor for "CSV into SQLite".
  * Each side runs 3 times into a fresh database; the best time counts. Prints the BENCH
- * line of DESIGN.md §10 and one informational line. Run from the repository root.
+ * line of docs/architecture.md §10 and one informational line. Run from the repository
+ * root.
  */
 #include <math.h>
 #include <stdint.h>

@@ -15,8 +15,9 @@
  *       last event: catalogue load, the consent-filtered scan, the accumulators, the
  *       writes of every profile (and the delete of the previous run's) in one
  *       transaction, and the population prior.
- * Prints the BENCH line of DESIGN.md §10 (events/s of the build, rows/s of the scan,
- * ratio = build time / scan time) and one informational line with counts and seconds.
+ * Prints the BENCH line of docs/architecture.md §10 (events/s of the build, rows/s of the
+ * scan, ratio = build time / scan time) and one informational line with counts and
+ * seconds.
  */
 #include <libgen.h>
 #include <sqlite3.h>

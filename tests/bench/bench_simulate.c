@@ -26,8 +26,8 @@
  * naively. (A bare scan of the events would be a floor for reading them, but the loop
  * does far more than read, so that ratio would say little.)
  *
- * Prints the BENCH line of DESIGN.md §10 (seconds of the run, ratio = run / reference)
- * and an info line with the shares, the counts and the reference's parts.
+ * Prints the BENCH line of docs/architecture.md §10 (seconds of the run, ratio = run /
+ * reference) and an info line with the shares, the counts and the reference's parts.
  */
 #include <libgen.h>
 #include <stdint.h>

@@ -2,7 +2,7 @@
 # Runs the benchmarks (all, or the one named) and collects their BENCH lines into
 # bench-results.json. Each benchmark prints one line
 #   BENCH <name> <value> <unit> ref=<reference>:<value> ratio=<x> peak_rss_mb=<m>
-# where the reference is measured in the same run (DESIGN.md §10).
+# where the reference is measured in the same run (docs/architecture.md §10).
 # Environment: BENCH_DIR (benchmark binaries), INDIV_BIN, SCALE (size knob, default 1).
 set -u
 dir=${BENCH_DIR:?BENCH_DIR is not set}

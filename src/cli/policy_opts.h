@@ -1,0 +1,33 @@
+/*
+ * policy_opts.h — the policy parameter table (policy.h) as command-line options, shared
+ * by `indiv decide` and `indiv evaluate`: long options, their setter and --help lines.
+ */
+#ifndef INDIV_CLI_POLICY_OPTS_H
+#define INDIV_CLI_POLICY_OPTS_H
+
+#include <getopt.h>
+#include <stdio.h>
+
+#include "indiv/policy.h"
+
+/* getopt_long codes of the table's options: CLI_POLICY_CODE + row index. */
+#define CLI_POLICY_CODE 1000
+
+/* Copies the command's own options (fixed, up to its {0} terminator), then one option
+ * per table row, then the terminator, into out (capacity cap). Returns the number of
+ * options written, or 0 when cap is too small. */
+size_t cli_policy_options(const struct option *fixed, struct option *out, size_t cap);
+
+/* 1 when code is a table option's code. */
+int cli_policy_is_code(int code);
+
+/* Sets the parameter of a table option code (or, code 0, the one called name) from its
+ * text; on a bad value prints "indiv <cmd>: --<name>: <what is wrong>" and returns
+ * CLI_USAGE. */
+int cli_policy_set(const char *cmd, indiv_policy_params *p, int code, const char *name,
+                   const char *v);
+
+/* One help line per table row: "  --name META        meaning (default D)". */
+void cli_policy_help(FILE *o);
+
+#endif /* INDIV_CLI_POLICY_OPTS_H */

@@ -1,0 +1,373 @@
+/*
+ * fileio.c — the one writer of output files (see indiv/fileio.h for the contract).
+ *
+ * Invariants: a temporary file is created with O_EXCL (never clobbers anything), is
+ * registered in `temps` while it exists, and is either renamed over its target after
+ * fsync or unlinked. A process removes only temporary files it created. Nothing here
+ * prints.
+ */
+#include "indiv/fileio.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define SYMLINK_DEPTH_MAX 40 /* as the kernel's ELOOP limit */
+#define TEMP_SLOTS        32 /* temporary files open at once that a signal can remove */
+#define TEMP_PATH_MAX     4096
+
+struct indiv_outfile {
+    FILE *f;
+    char *target; /* the file finally written: path with symbolic links followed */
+    char *tmp;    /* NULL when written through */
+    int slot;     /* registry slot of tmp, -1 when none */
+    char *shown;  /* the path as the user gave it, for messages */
+};
+
+/* Registry of the temporary files that exist now. A signal handler has no context
+ * argument, so this is the one mutable global of the library; it holds only names of
+ * files this process created. state: 0 free, 1 being filled, 2 published. */
+static struct {
+    atomic_int state;
+    char path[TEMP_PATH_MAX];
+} temps[TEMP_SLOTS];
+
+/* Distinguishes the temporary names of one process (several outputs, several threads). */
+static atomic_uint temp_counter;
+
+static int register_temp(const char *path) {
+    if (strlen(path) >= TEMP_PATH_MAX)
+        return -1; /* still correct, only not removable by a signal */
+    for (int i = 0; i < TEMP_SLOTS; i++) {
+        int expect = 0;
+        if (atomic_compare_exchange_strong(&temps[i].state, &expect, 1)) {
+            strcpy(temps[i].path, path);
+            atomic_store(&temps[i].state, 2);
+            return i;
+        }
+    }
+    return -1;
+}
+
+static void unregister_temp(int slot) {
+    if (slot >= 0)
+        atomic_store(&temps[slot].state, 0);
+}
+
+void indiv_fileio_remove_temps(void) {
+    for (int i = 0; i < TEMP_SLOTS; i++)
+        if (atomic_load(&temps[i].state) == 2)
+            unlink(temps[i].path);
+}
+
+char *indiv_path_join(const char *dir, const char *name) {
+    size_t n = strlen(dir) + strlen(name) + 2;
+    char *p = malloc(n);
+    if (p)
+        snprintf(p, n, "%s/%s", dir, name);
+    return p;
+}
+
+/* The directory part of path ("." when none), malloc'ed. */
+static char *dir_of(const char *path) {
+    const char *slash = strrchr(path, '/');
+    if (!slash)
+        return strdup(".");
+    size_t n = slash == path ? 1 : (size_t)(slash - path);
+    char *d = malloc(n + 1);
+    if (d) {
+        memcpy(d, path, n);
+        d[n] = '\0';
+    }
+    return d;
+}
+
+/* path with every symbolic link of its last component followed (the link may dangle:
+ * then the file it names is the one to create). malloc'ed; NULL on ENOMEM or ELOOP. */
+static char *follow_links(const char *path) {
+    char *p = strdup(path);
+    for (int depth = 0; p && depth <= SYMLINK_DEPTH_MAX; depth++) {
+        struct stat st;
+        if (lstat(p, &st) != 0 || !S_ISLNK(st.st_mode))
+            return p;
+        char link[PATH_MAX];
+        ssize_t k = readlink(p, link, sizeof link - 1);
+        if (k < 0) {
+            free(p);
+            return NULL;
+        }
+        link[k] = '\0';
+        char *d = link[0] == '/' ? NULL : dir_of(p);
+        char *next = link[0] == '/' ? strdup(link) : d ? indiv_path_join(d, link) : NULL;
+        free(d);
+        free(p);
+        p = next;
+    }
+    free(p);
+    errno = ELOOP;
+    return NULL;
+}
+
+/* The descriptor number of /dev/stdout, /dev/stderr or /dev/fd/N, or -1: these are
+ * written through a duplicate of the process's own descriptor, so that a shell's
+ * `>> file` keeps appending. */
+static int std_fd(const char *path) {
+    if (strcmp(path, "/dev/stdout") == 0 || strcmp(path, "-") == 0)
+        return STDOUT_FILENO;
+    if (strcmp(path, "/dev/stderr") == 0)
+        return STDERR_FILENO;
+    if (strncmp(path, "/dev/fd/", 8) == 0 && path[8] >= '0' && path[8] <= '9' &&
+        strspn(path + 8, "0123456789") == strlen(path + 8) && strlen(path + 8) < 6)
+        return atoi(path + 8);
+    return -1;
+}
+
+static void outfile_free(indiv_outfile *o) {
+    if (!o)
+        return;
+    free(o->target);
+    free(o->tmp);
+    free(o->shown);
+    free(o);
+}
+
+/* Opens the target itself (no temporary file): for a device, FIFO, socket, terminal. */
+static int open_through(indiv_outfile *o, indiv_error *err) {
+    int sfd = std_fd(o->shown);
+    int fd = sfd >= 0 ? dup(sfd) : open(o->target, O_WRONLY | O_CLOEXEC);
+    if (fd >= 0 && !(o->f = fdopen(fd, "w")))
+        close(fd);
+    if (!o->f)
+        return indiv_error_set(err, INDIV_EIO, "%s: cannot write: %s", o->shown,
+                               strerror(errno));
+    return INDIV_OK;
+}
+
+/* Creates <target>.tmp-<pid>-<n> exclusively, with the target's mode when it exists
+ * (otherwise 0666 less the umask, as any new file). */
+static int open_temp(indiv_outfile *o, const struct stat *st, indiv_error *err) {
+    size_t n = strlen(o->target) + 48;
+    if (!(o->tmp = malloc(n)))
+        return indiv_error_set(err, INDIV_ENOMEM, "out of memory");
+    int fd = -1;
+    for (int attempt = 0; fd < 0 && attempt < 100; attempt++) {
+        snprintf(o->tmp, n, "%s.tmp-%ld-%u", o->target, (long)getpid(),
+                 atomic_fetch_add(&temp_counter, 1));
+        fd = open(o->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+        if (fd < 0 && errno != EEXIST)
+            break;
+    }
+    if (fd < 0)
+        return indiv_error_set(err, INDIV_EIO, "%s: cannot create a file there: %s",
+                               o->shown, strerror(errno));
+    o->slot = register_temp(o->tmp);
+    if (st)
+        (void)fchmod(fd, st->st_mode & 07777); /* best effort: the content matters */
+    if (!(o->f = fdopen(fd, "w"))) {
+        int e = errno;
+        close(fd);
+        unlink(o->tmp);
+        unregister_temp(o->slot);
+        return indiv_error_set(err, INDIV_EIO, "%s: cannot write: %s", o->shown,
+                               strerror(e));
+    }
+    return INDIV_OK;
+}
+
+int indiv_outfile_open(const char *path, indiv_outfile **out, indiv_error *err) {
+    *out = NULL;
+    if (!path || !*path)
+        return indiv_error_set(err, INDIV_EINVAL, "empty output path");
+    indiv_outfile *o = calloc(1, sizeof *o);
+    if (!o || !(o->shown = strdup(path))) {
+        free(o);
+        return indiv_error_set(err, INDIV_ENOMEM, "out of memory");
+    }
+    o->slot = -1;
+    int rc = INDIV_OK;
+    struct stat st;
+    int exists = stat(path, &st) == 0;
+    if (!(o->target = follow_links(path)))
+        rc = indiv_error_set(err, errno == ENOMEM ? INDIV_ENOMEM : INDIV_EIO,
+                             "%s: cannot resolve the path: %s", path, strerror(errno));
+    else if (exists && S_ISDIR(st.st_mode))
+        rc = indiv_error_set(err, INDIV_EIO, "%s: is a directory, not a file", path);
+    else if (std_fd(path) >= 0 || (exists && !S_ISREG(st.st_mode)))
+        rc = open_through(o, err);
+    else
+        rc = open_temp(o, exists ? &st : NULL, err);
+    if (rc < 0)
+        outfile_free(o);
+    else
+        *out = o;
+    return rc;
+}
+
+FILE *indiv_outfile_stream(const indiv_outfile *o) {
+    return o->f;
+}
+
+const char *indiv_outfile_write_path(const indiv_outfile *o) {
+    return o->tmp ? o->tmp : o->target;
+}
+
+/* fsync of the directory that holds path, so that the rename itself is durable. Some
+ * file systems refuse fsync on a directory (EINVAL): nothing more can be done there. */
+static int sync_dir_of(const char *path) {
+    char *d = dir_of(path);
+    int fd = d ? open(d, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
+    int ok = fd >= 0 && (fsync(fd) == 0 || errno == EINVAL);
+    if (fd >= 0)
+        close(fd);
+    free(d);
+    return ok ? 0 : -1;
+}
+
+static int commit(indiv_outfile *o, indiv_error *err) {
+    int e = 0;
+    if (fflush(o->f) != 0 || (o->tmp && fsync(fileno(o->f)) != 0))
+        e = errno;
+    if (fclose(o->f) != 0 && !e)
+        e = errno;
+    o->f = NULL;
+    if (e)
+        return indiv_error_set(err, INDIV_EIO, "%s: write failed: %s", o->shown,
+                               strerror(e));
+    if (!o->tmp)
+        return INDIV_OK;
+    if (rename(o->tmp, o->target) != 0)
+        return indiv_error_set(err, INDIV_EIO,
+                               "%s: cannot move the output into place: %s", o->shown,
+                               strerror(errno));
+    unregister_temp(o->slot);
+    o->slot = -1;
+    free(o->tmp);
+    o->tmp = NULL; /* renamed: nothing left to remove */
+    if (sync_dir_of(o->target) != 0)
+        return indiv_error_set(err, INDIV_EIO, "%s: cannot sync its directory: %s",
+                               o->shown, strerror(errno));
+    return INDIV_OK;
+}
+
+int indiv_outfile_finish(indiv_outfile *o, int rc, indiv_error *err) {
+    if (!o)
+        return rc;
+    if (rc == INDIV_OK)
+        rc = commit(o, err);
+    if (o->f)
+        fclose(o->f);
+    if (o->tmp && rc != INDIV_OK)
+        unlink(o->tmp); /* ours: created with O_EXCL above */
+    unregister_temp(o->slot);
+    outfile_free(o);
+    return rc;
+}
+
+int indiv_file_write_atomic(const char *path,
+                            int (*write)(FILE *f, void *ctx, indiv_error *err), void *ctx,
+                            indiv_error *err) {
+    indiv_outfile *o;
+    int rc = indiv_outfile_open(path, &o, err);
+    if (rc < 0)
+        return rc;
+    rc = write(o->f, ctx, err);
+    if (rc == INDIV_OK && ferror(o->f))
+        rc = indiv_error_set(err, INDIV_EIO, "%s: write failed: %s", path,
+                             strerror(errno));
+    return indiv_outfile_finish(o, rc, err);
+}
+
+/* The directory of path resolved (realpath) joined to its last component; NULL when
+ * the directory does not exist. */
+static char *canonical(const char *path) {
+    char *t = follow_links(path), *d = t ? dir_of(t) : NULL;
+    char *r = d ? realpath(d, NULL) : NULL, *c = NULL;
+    if (r) {
+        const char *base = strrchr(t, '/');
+        c = indiv_path_join(r, base ? base + 1 : t);
+    }
+    free(t);
+    free(d);
+    free(r);
+    return c;
+}
+
+int indiv_path_same(const char *a, const char *b) {
+    struct stat sa, sb;
+    int ea = stat(a, &sa) == 0, eb = stat(b, &sb) == 0;
+    if (ea && eb)
+        return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+    if (ea || eb)
+        return 0;
+    char *ca = canonical(a), *cb = canonical(b);
+    int same = ca && cb ? strcmp(ca, cb) == 0 : strcmp(a, b) == 0;
+    free(ca);
+    free(cb);
+    return same;
+}
+
+/* 1 when path is the database or one of SQLite's companion files of it. */
+static int is_database(const char *path, const char *db) {
+    static const char *const suffix[] = {"", "-journal", "-wal", "-shm"};
+    int same = 0;
+    for (size_t i = 0; !same && i < sizeof suffix / sizeof suffix[0]; i++) {
+        char *p = malloc(strlen(db) + strlen(suffix[i]) + 1);
+        if (!p)
+            return 0;
+        strcat(strcpy(p, db), suffix[i]);
+        same = indiv_path_same(path, p);
+        free(p);
+    }
+    return same;
+}
+
+/* 1 for an existing file that is written through (two outputs to /dev/null are fine). */
+static int written_through(const char *path) {
+    struct stat st;
+    return std_fd(path) >= 0 || (stat(path, &st) == 0 && !S_ISREG(st.st_mode));
+}
+
+int indiv_path_check_outputs(const char *db, const char *const *paths,
+                             const char *const *names, size_t n, indiv_error *err) {
+    for (size_t i = 0; i < n; i++) {
+        struct stat st;
+        if (!paths[i])
+            continue;
+        if (stat(paths[i], &st) == 0 && S_ISDIR(st.st_mode))
+            return indiv_error_set(err, INDIV_EINVAL,
+                                   "%s %s is a directory: give a file name", names[i],
+                                   paths[i]);
+        if (written_through(paths[i]))
+            continue;
+        if (db && is_database(paths[i], db))
+            return indiv_error_set(err, INDIV_EINVAL,
+                                   "%s %s would overwrite the database %s: give another "
+                                   "path",
+                                   names[i], paths[i], db);
+        for (size_t j = 0; j < i; j++)
+            if (paths[j] && indiv_path_same(paths[i], paths[j]))
+                return indiv_error_set(err, INDIV_EINVAL,
+                                       "%s %s and %s %s are the same file: give each "
+                                       "output its own path",
+                                       names[j], paths[j], names[i], paths[i]);
+    }
+    return INDIV_OK;
+}
+
+int indiv_dir_make(const char *path, int *created, indiv_error *err) {
+    struct stat st;
+    int made = mkdir(path, 0777) == 0;
+    if (created)
+        *created = made;
+    if (!made && errno != EEXIST)
+        return indiv_error_set(err, INDIV_EIO, "%s: cannot create the directory: %s",
+                               path, strerror(errno));
+    if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode))
+        return indiv_error_set(err, INDIV_EIO, "%s: exists and is not a directory", path);
+    return INDIV_OK;
+}

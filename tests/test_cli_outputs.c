@@ -1,0 +1,192 @@
+/*
+ * test_cli_outputs.c — the output files of every command, end to end (issue 14, items
+ * 1, 2, 16–18): an output naming the database or another output is refused before any
+ * work and the database is unchanged; a symbolic link is followed and stays a link; a
+ * FIFO and /dev/null are written through; a failed run leaves a pre-existing output as
+ * it was; an output directory that does not exist fails at once with the system's
+ * reason; SIGTERM during a run removes the temporary file.
+ */
+#include <criterion/criterion.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "testutil.h"
+
+static char *dir, *db;
+
+#define WORLD "--consumers 200 --offers 40 --categories 6 --days 90"
+
+static void setup(void) {
+    dir = tu_tmpdir();
+    db = tu_path(dir, "w.db");
+    tu_run r;
+    cr_assert_eq(tu_sh(&r,
+                       "\"$INDIV\" generate --db '%s' " WORLD " >/dev/null && "
+                       "\"$INDIV\" profile --db '%s' >/dev/null 2>&1",
+                       db, db),
+                 0, "%s", r.err);
+    tu_run_free(&r);
+}
+
+static void teardown(void) {
+    free(db);
+    tu_rmtree(dir);
+}
+
+TestSuite(cli_outputs, .init = setup, .fini = teardown);
+
+static int temps_in(const char *d) {
+    DIR *h = opendir(d);
+    cr_assert_not_null(h);
+    int n = 0;
+    for (struct dirent *e; (e = readdir(h));)
+        n += strstr(e->d_name, ".tmp-") != NULL;
+    closedir(h);
+    return n;
+}
+
+/* cmd with every '@' replaced by the test directory (owned). */
+static char *in_dir(const char *cmd) {
+    size_t n = strlen(cmd) + 1;
+    for (const char *c = cmd; *c; c++)
+        n += *c == '@' ? strlen(dir) : 0;
+    char *s = malloc(n), *p = s;
+    cr_assert_not_null(s);
+    for (const char *c = cmd; *c; c++)
+        p = *c == '@' ? stpcpy(p, dir) : (*p = *c, p + 1);
+    *p = '\0';
+    return s;
+}
+
+/* Runs cmd ('@' stands for the test directory), expects exit 1 with every needle in
+ * stderr, and the database byte-identical to before. */
+static void refused(const char *tmpl, const char *const *needles) {
+    char *cmd = in_dir(tmpl);
+    char before[17], after[17];
+    tu_content_hash(db, before);
+    char *copy = tu_path(dir, "copy.db");
+    tu_run r;
+    cr_assert_eq(tu_sh(&r, "cp '%s' '%s'", db, copy), 0);
+    tu_run_free(&r);
+    int st = tu_sh(&r, "%s", cmd);
+    cr_assert_eq(st, 1, "%s: exit %d: %s", cmd, st, r.err);
+    for (const char *const *n = needles; *n; n++)
+        cr_assert(strstr(r.err, *n), "%s: '%s' not in: %s", cmd, *n, r.err);
+    tu_run_free(&r);
+    cr_assert(tu_same_file(db, copy), "%s changed the database", cmd);
+    tu_content_hash(db, after);
+    cr_assert_str_eq(before, after);
+    cr_assert_eq(temps_in(dir), 0);
+    unlink(copy);
+    free(copy);
+    free(cmd);
+}
+
+Test(cli_outputs, an_output_that_is_the_database_is_refused) {
+    static const char *const needles[] = {"database", "w.db", NULL};
+    refused("\"$INDIV\" decide --db '@/w.db' --out '@/w.db'", needles);
+    refused("\"$INDIV\" decide --db '@/w.db' --out '@/d.jsonl' --summary '@/./w.db'",
+            needles);
+    refused("\"$INDIV\" train --db '@/w.db' --out '@/w.db' --dims 4", needles);
+    refused("\"$INDIV\" evaluate --db '@/w.db' --split-at 2024-03-01 --json '@/w.db'",
+            needles);
+    refused("\"$INDIV\" evaluate --db '@/w.db' --split-at 2024-03-01 --csv '@/w.db'",
+            needles);
+}
+
+Test(cli_outputs, two_outputs_naming_one_file_are_refused) {
+    static const char *const needles[] = {"--out", "--summary", "same file", NULL};
+    refused("\"$INDIV\" decide --db '@/w.db' --out '@/x' --summary '@/x'", needles);
+}
+
+Test(cli_outputs, a_symlink_is_followed_and_stays_a_link) {
+    char *link = tu_path(dir, "link.jsonl"), *real = tu_path(dir, "real.jsonl");
+    cr_assert_eq(symlink("real.jsonl", link), 0);
+    tu_run r;
+    cr_assert_eq(tu_sh(&r, "\"$INDIV\" decide --db '%s' --out '%s'", db, link), 0, "%s",
+                 r.err);
+    tu_run_free(&r);
+    struct stat st;
+    cr_assert_eq(lstat(link, &st), 0);
+    cr_assert(S_ISLNK(st.st_mode), "--out replaced the symbolic link");
+    cr_assert_eq(stat(real, &st), 0);
+    cr_assert_gt(st.st_size, 0);
+    free(link);
+    free(real);
+}
+
+Test(cli_outputs, fifo_and_dev_null_are_written_through) {
+    char *fifo = tu_path(dir, "pipe"), *copy = tu_path(dir, "through.jsonl");
+    cr_assert_eq(mkfifo(fifo, 0600), 0);
+    tu_run r;
+    cr_assert_eq(tu_sh(&r,
+                       "cat '%s' > '%s' & \"$INDIV\" decide --db '%s' --out '%s' && wait",
+                       fifo, copy, db, fifo),
+                 0, "%s", r.err);
+    tu_run_free(&r);
+    struct stat st;
+    cr_assert_eq(lstat(fifo, &st), 0);
+    cr_assert(S_ISFIFO(st.st_mode), "--out replaced the FIFO by a file");
+    cr_assert_eq(stat(copy, &st), 0);
+    cr_assert_gt(st.st_size, 0, "nothing came through the FIFO");
+    cr_assert_eq(
+        tu_sh(&r, "\"$INDIV\" decide --db '%s' --out /dev/null --summary /dev/null", db),
+        0, "%s", r.err);
+    tu_run_free(&r);
+    cr_assert_eq(stat("/dev/null", &st), 0);
+    cr_assert(S_ISCHR(st.st_mode));
+    free(fifo);
+    free(copy);
+}
+
+Test(cli_outputs, a_failed_run_keeps_an_existing_output) {
+    char *lists = tu_path(dir, "lists.csv");
+    tu_write(lists, "old\n");
+    tu_run r;
+    /* No purchase before the split: evaluate fails after opening --lists. */
+    int st = tu_sh(&r, "\"$INDIV\" evaluate --db '%s' --split-at 2000-01-01 --lists '%s'",
+                   db, lists);
+    cr_assert_eq(st, 1, "%s", r.err);
+    tu_run_free(&r);
+    char *text = tu_read(lists, NULL);
+    cr_assert_not_null(text, "a failed evaluate removed the existing --lists file");
+    cr_assert_str_eq(text, "old\n");
+    cr_assert_eq(temps_in(dir), 0);
+    free(text);
+    free(lists);
+}
+
+Test(cli_outputs, a_missing_output_directory_fails_before_the_work) {
+    tu_run r;
+    int st = tu_sh(&r, "\"$INDIV\" train --db '%s' --out '%s/no/such/m.json' --dims 4",
+                   db, dir);
+    cr_assert_eq(st, 1, "%s", r.err);
+    cr_assert(strstr(r.err, "No such file or directory"), "%s", r.err);
+    cr_assert_null(strstr(r.err, "ALS"), "trained before checking --out: %s", r.err);
+    tu_run_free(&r);
+}
+
+/* train opens --out before the database; a FIFO as database blocks its open, so the run
+ * is certainly in progress, with its temporary file, when SIGTERM arrives. */
+Test(cli_outputs, sigterm_removes_the_temporary_file) {
+    char *fifo = tu_path(dir, "blocked.db");
+    cr_assert_eq(mkfifo(fifo, 0600), 0);
+    tu_run r;
+    int st =
+        tu_sh(&r,
+              "\"$INDIV\" train --db '%s' --out '%s/m.json' 2>/dev/null & pid=$!; "
+              "i=0; while [ $i -lt 400 ] && ! ls '%s' | grep -q 'm.json.tmp-'; do "
+              "sleep 0.05; i=$((i+1)); done; ls '%s' | grep -q 'm.json.tmp-' || exit 9; "
+              "kill -TERM $pid; wait $pid; echo $?",
+              fifo, dir, dir, dir);
+    cr_assert_eq(st, 0, "no temporary file appeared: %s", r.err);
+    cr_assert_str_eq(r.out, "143\n", "not ended by SIGTERM: %s", r.out);
+    tu_run_free(&r);
+    cr_assert_eq(temps_in(dir), 0, "SIGTERM left the temporary file");
+    free(fifo);
+}

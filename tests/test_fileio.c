@@ -1,0 +1,238 @@
+/*
+ * test_fileio.c — the one output writer: complete files or nothing, the old content
+ * kept on failure, no temporary file left, symbolic links followed (not replaced),
+ * devices and FIFOs written through (never replaced), directories refused; the output
+ * path checks (the database, its journal, two outputs naming one file); the temporary
+ * files a signal handler removes.
+ */
+#include <criterion/criterion.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "indiv/fileio.h"
+#include "testutil.h"
+
+static char *dir;
+
+static void setup(void) {
+    dir = tu_tmpdir();
+}
+
+static void teardown(void) {
+    tu_rmtree(dir);
+}
+
+TestSuite(fileio, .init = setup, .fini = teardown);
+
+/* Number of entries of dir whose name contains ".tmp-". */
+static int temps_in(const char *d) {
+    DIR *h = opendir(d);
+    cr_assert_not_null(h);
+    int n = 0;
+    for (struct dirent *e; (e = readdir(h));)
+        n += strstr(e->d_name, ".tmp-") != NULL;
+    closedir(h);
+    return n;
+}
+
+static int put_hello(FILE *f, void *ctx, indiv_error *err) {
+    (void)ctx;
+    (void)err;
+    return fputs("hello\n", f) < 0 ? INDIV_EIO : INDIV_OK;
+}
+
+static int put_then_fail(FILE *f, void *ctx, indiv_error *err) {
+    (void)ctx;
+    fputs("half", f);
+    return indiv_error_set(err, INDIV_EFORMAT, "stopped on purpose");
+}
+
+Test(fileio, regular_file_replaced_complete_and_no_temp_left) {
+    char *p = tu_path(dir, "out.txt");
+    tu_write(p, "old\n");
+    indiv_error err = {0};
+    cr_assert_eq(indiv_file_write_atomic(p, put_hello, NULL, &err), 0, "%s", err.msg);
+    char *text = tu_read(p, NULL);
+    cr_assert_str_eq(text, "hello\n");
+    cr_assert_eq(temps_in(dir), 0);
+    free(text);
+    free(p);
+}
+
+Test(fileio, failure_keeps_the_old_content_and_removes_the_temp) {
+    char *p = tu_path(dir, "out.txt"), *q = tu_path(dir, "new.txt");
+    tu_write(p, "old\n");
+    indiv_error err = {0};
+    cr_assert_eq(indiv_file_write_atomic(p, put_then_fail, NULL, &err), INDIV_EFORMAT);
+    cr_assert_str_eq(err.msg, "stopped on purpose");
+    char *text = tu_read(p, NULL);
+    cr_assert_str_eq(text, "old\n");
+    cr_assert_eq(indiv_file_write_atomic(q, put_then_fail, NULL, NULL), INDIV_EFORMAT);
+    cr_assert_null(tu_read(q, NULL), "a failed output must not appear");
+    cr_assert_eq(temps_in(dir), 0);
+    free(text);
+    free(p);
+    free(q);
+}
+
+Test(fileio, positive_status_discards_and_passes_through) {
+    char *p = tu_path(dir, "out.txt");
+    indiv_outfile *o;
+    cr_assert_eq(indiv_outfile_open(p, &o, NULL), 0);
+    fputs("x", indiv_outfile_stream(o));
+    cr_assert_eq(indiv_outfile_finish(o, 7, NULL), 7);
+    cr_assert_null(tu_read(p, NULL));
+    cr_assert_eq(indiv_outfile_finish(NULL, 3, NULL), 3);
+    free(p);
+}
+
+Test(fileio, symlink_is_followed_not_replaced) {
+    char *target = tu_path(dir, "real.txt"), *link = tu_path(dir, "link.txt");
+    char *dangling = tu_path(dir, "dangling.txt"), *later = tu_path(dir, "later.txt");
+    tu_write(target, "old\n");
+    cr_assert_eq(symlink("real.txt", link), 0);
+    cr_assert_eq(symlink("later.txt", dangling), 0);
+    cr_assert_eq(indiv_file_write_atomic(link, put_hello, NULL, NULL), 0);
+    cr_assert_eq(indiv_file_write_atomic(dangling, put_hello, NULL, NULL), 0);
+    struct stat st;
+    cr_assert_eq(lstat(link, &st), 0);
+    cr_assert(S_ISLNK(st.st_mode), "the link was replaced by a file");
+    cr_assert_eq(lstat(dangling, &st), 0);
+    cr_assert(S_ISLNK(st.st_mode));
+    char *a = tu_read(target, NULL), *b = tu_read(later, NULL);
+    cr_assert_str_eq(a, "hello\n");
+    cr_assert_str_eq(b, "hello\n");
+    free(a);
+    free(b);
+    free(target);
+    free(link);
+    free(dangling);
+    free(later);
+}
+
+Test(fileio, dev_null_is_written_through) {
+    indiv_error err = {0};
+    cr_assert_eq(indiv_file_write_atomic("/dev/null", put_hello, NULL, &err), 0, "%s",
+                 err.msg);
+    struct stat st;
+    cr_assert_eq(stat("/dev/null", &st), 0);
+    cr_assert(S_ISCHR(st.st_mode), "/dev/null is no longer a device");
+    cr_assert_eq(temps_in("/dev"), 0);
+}
+
+Test(fileio, fifo_is_written_through) {
+    char *p = tu_path(dir, "pipe");
+    cr_assert_eq(mkfifo(p, 0600), 0);
+    int rd = open(p, O_RDONLY | O_NONBLOCK); /* a reader, so the writer's open returns */
+    cr_assert_geq(rd, 0);
+    cr_assert_eq(indiv_file_write_atomic(p, put_hello, NULL, NULL), 0);
+    char buf[16] = {0};
+    cr_assert_eq(read(rd, buf, sizeof buf - 1), 6);
+    cr_assert_str_eq(buf, "hello\n");
+    close(rd);
+    struct stat st;
+    cr_assert_eq(lstat(p, &st), 0);
+    cr_assert(S_ISFIFO(st.st_mode), "the FIFO was replaced by a file");
+    cr_assert_eq(temps_in(dir), 0);
+    free(p);
+}
+
+Test(fileio, directory_and_missing_parent_refused_with_reason) {
+    indiv_error err = {0};
+    cr_assert_eq(indiv_file_write_atomic(dir, put_hello, NULL, &err), INDIV_EIO);
+    cr_assert(strstr(err.msg, "is a directory"), "%s", err.msg);
+    char *p = tu_path(dir, "no/such/file");
+    indiv_error_clear(&err);
+    cr_assert_eq(indiv_file_write_atomic(p, put_hello, NULL, &err), INDIV_EIO);
+    cr_assert(strstr(err.msg, "No such file or directory"), "%s", err.msg);
+    cr_assert(strstr(err.msg, p), "%s", err.msg);
+    free(p);
+}
+
+Test(fileio, existing_mode_is_kept) {
+    char *p = tu_path(dir, "out.txt");
+    tu_write(p, "old\n");
+    cr_assert_eq(chmod(p, 0640), 0);
+    cr_assert_eq(indiv_file_write_atomic(p, put_hello, NULL, NULL), 0);
+    struct stat st;
+    cr_assert_eq(stat(p, &st), 0);
+    cr_assert_eq(st.st_mode & 0777, 0640);
+    free(p);
+}
+
+Test(fileio, remove_temps_removes_unfinished_outputs_only) {
+    char *p = tu_path(dir, "a.txt"), *q = tu_path(dir, "b.txt");
+    indiv_outfile *a, *b;
+    cr_assert_eq(indiv_outfile_open(p, &a, NULL), 0);
+    cr_assert_eq(indiv_outfile_open(q, &b, NULL), 0);
+    cr_assert_eq(temps_in(dir), 2);
+    cr_assert_eq(indiv_outfile_finish(b, 0, NULL), 0);
+    indiv_fileio_remove_temps();
+    cr_assert_eq(temps_in(dir), 0);
+    indiv_outfile_finish(a, INDIV_EIO, NULL);
+    char *text = tu_read(q, NULL);
+    cr_assert_not_null(text, "a finished output must survive");
+    free(text);
+    free(p);
+    free(q);
+}
+
+Test(fileio, outputs_that_name_the_database_are_refused) {
+    char *db = tu_path(dir, "w.db"), *journal = tu_path(dir, "w.db-journal");
+    tu_write(db, "data");
+    char *other = tu_path(dir, "./w.db");
+    static const char *const names[] = {"--out", "--summary"};
+    const char *outs[] = {other, NULL};
+    indiv_error err = {0};
+    cr_assert_eq(indiv_path_check_outputs(db, outs, names, 2, &err), INDIV_EINVAL);
+    cr_assert(strstr(err.msg, "--out") && strstr(err.msg, "database"), "%s", err.msg);
+    outs[0] = journal;
+    indiv_error_clear(&err);
+    cr_assert_eq(indiv_path_check_outputs(db, outs, names, 2, &err), INDIV_EINVAL);
+    char *text = tu_read(db, NULL);
+    cr_assert_str_eq(text, "data");
+    free(text);
+    free(db);
+    free(journal);
+    free(other);
+}
+
+Test(fileio, two_outputs_naming_one_file_are_refused) {
+    char *a = tu_path(dir, "x.json"), *b = tu_path(dir, "sub/../x.json");
+    char *sub = tu_path(dir, "sub");
+    cr_assert_eq(mkdir(sub, 0700), 0);
+    static const char *const names[] = {"--out", "--summary"};
+    const char *outs[] = {a, b};
+    indiv_error err = {0};
+    cr_assert_eq(indiv_path_check_outputs(NULL, outs, names, 2, &err), INDIV_EINVAL);
+    cr_assert(strstr(err.msg, "--out") && strstr(err.msg, "--summary"), "%s", err.msg);
+    const char *devs[] = {"/dev/null", "/dev/null"};
+    cr_assert_eq(indiv_path_check_outputs(NULL, devs, names, 2, NULL), 0);
+    const char *fine[] = {a, sub};
+    indiv_error_clear(&err);
+    cr_assert_eq(indiv_path_check_outputs(NULL, fine, names, 2, &err), INDIV_EINVAL);
+    cr_assert(strstr(err.msg, "is a directory"), "%s", err.msg);
+    free(a);
+    free(b);
+    free(sub);
+}
+
+Test(fileio, dir_make_reports_creation_and_refuses_a_file) {
+    char *d = tu_path(dir, "made"), *f = tu_path(dir, "file");
+    int created = -1;
+    cr_assert_eq(indiv_dir_make(d, &created, NULL), 0);
+    cr_assert_eq(created, 1);
+    cr_assert_eq(indiv_dir_make(d, &created, NULL), 0);
+    cr_assert_eq(created, 0);
+    tu_write(f, "x");
+    indiv_error err = {0};
+    cr_assert_eq(indiv_dir_make(f, NULL, &err), INDIV_EIO);
+    cr_assert(strstr(err.msg, "not a directory"), "%s", err.msg);
+    free(d);
+    free(f);
+}
