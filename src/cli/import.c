@@ -275,6 +275,14 @@ static int set_int(json_t *obj, const char *key, int64_t v) {
     return json_object_set_new(obj, key, json_integer(v));
 }
 
+/* A JSON string of a file name that may not be UTF-8 (read as Latin-1 then). */
+static json_t *utf8_string(const char *s) {
+    char *u = indiv_import_utf8(s);
+    json_t *j = u ? json_string(u) : NULL;
+    free(u);
+    return j;
+}
+
 static json_t *summary_json(const import_args *a, const indiv_import_summary *s) {
     json_t *o = json_object(), *skipped = json_object(), *bad = json_object();
     json_t *events = json_object();
@@ -295,8 +303,8 @@ static json_t *summary_json(const import_args *a, const indiv_import_summary *s)
     for (int t = 1; !fail && t <= INDIV_EV_MAX; t++)
         if (s->by_type[t])
             fail = set_int(events, indiv_event_type_name(t), s->by_type[t]);
-    fail = fail || json_object_set_new(o, "db", json_string(a->db)) ||
-           json_object_set_new(o, "source", json_string(a->input)) ||
+    fail = fail || json_object_set_new(o, "db", utf8_string(a->db)) ||
+           json_object_set_new(o, "source", utf8_string(a->input)) ||
            json_object_set_new(o, "format",
                                json_string(indiv_import_format_name(a->o.format))) ||
            json_object_set_new(o, "fingerprint", json_string(s->fingerprint)) ||
@@ -314,15 +322,18 @@ static json_t *summary_json(const import_args *a, const indiv_import_summary *s)
     return o;
 }
 
+/* The import is committed when this runs: a summary that cannot be written is said on
+ * stderr, and the exit status stays 0 (a retry would be refused as a duplicate). */
 static int print_json(const import_args *a, const indiv_import_summary *s) {
     json_t *o = summary_json(a, s);
     int rc = o ? json_dumpf(o, stdout, JSON_SORT_KEYS | JSON_COMPACT) : -1;
     json_decref(o);
-    if (rc < 0) {
-        fprintf(stderr, "indiv %s: out of memory writing the JSON summary\n", CMD);
-        return CLI_FAIL;
-    }
-    putchar('\n');
+    if (rc < 0 || putchar('\n') == EOF || fflush(stdout) != 0)
+        fprintf(
+            stderr,
+            "indiv %s: the import is committed (fingerprint %s), but its JSON summary "
+            "could not be written\n",
+            CMD, s->fingerprint);
     return CLI_OK;
 }
 
