@@ -26,6 +26,7 @@
 
 #include "indiv/catalog.h"
 #include "indiv/fileio.h"
+#include "indiv/itemsim.h"
 #include "indiv/metrics.h"
 #include "indiv/rng.h"
 #include "indiv/score.h"
@@ -43,7 +44,13 @@
 static const double default_taus[] = {0,   0.01, 0.02, 0.05, 0.1, 0.15, 0.2,
                                       0.3, 0.4,  0.5,  0.6,  0.7, 0.8,  0.9};
 static const char *const method_names[INDIV_EVAL_METHODS] = {
-    "indiv", "random", "popularity", "mass", "repeat"};
+    "indiv", "random", "popularity", "mass", "repeat", "item-knn", "ease"};
+/* Baseline defaults (docs/evaluation.md): k = 100 is Deshpande & Karypis' usual size;
+ * EASE's lambda is searched on a half-decade grid around the values Steck (2019) reports
+ * (200 to 3000 on far larger data; smaller data needs less shrinkage, hence from 10). */
+#define DEF_KNN_K           100
+#define DEF_EASE_VALID_DAYS 28.0
+static const double ease_grid[INDIV_EVAL_EASE_GRID] = {10, 30, 100, 300, 1000};
 static const char *const mode_names[INDIV_EVAL_MODES] = {"all", "new"};
 
 void indiv_eval_params_init(indiv_eval_params *p) {
@@ -56,6 +63,9 @@ void indiv_eval_params_init(indiv_eval_params *p) {
     p->n_taus = sizeof default_taus / sizeof *default_taus;
     memcpy(p->taus, default_taus, sizeof default_taus);
     p->scratch = ":memory:";
+    p->knn_k = DEF_KNN_K;
+    p->ease_lambda = 0;
+    p->ease_validation_days = DEF_EASE_VALID_DAYS;
 }
 
 const char *indiv_eval_method_name(indiv_eval_method m) {
@@ -76,6 +86,10 @@ static int check_params(const indiv_eval_params *p, indiv_error *err) {
     if (p->k < 1 || p->n_taus < 1 || p->n_taus > INDIV_EVAL_TAUS_MAX)
         return indiv_error_set(err, INDIV_EINVAL, "k must be >= 1 and 1 to %d taus",
                                INDIV_EVAL_TAUS_MAX);
+    if (p->knn_k < 1 || !(p->ease_lambda >= 0) || !(p->ease_validation_days > 0))
+        return indiv_error_set(err, INDIV_EINVAL,
+                               "knn_k must be >= 1, ease_lambda >= 0 (0: chosen on the "
+                               "validation split), ease_validation_days > 0");
     for (size_t t = 0; t < p->n_taus; t++)
         if (!(p->taus[t] >= 0 && p->taus[t] <= 1))
             return indiv_error_set(err, INDIV_EINVAL, "tau %g is not in [0, 1]",
@@ -131,7 +145,14 @@ struct eval {
     double *pop_count, *self_info;
     int64_t *ids; /* known customers, ascending */
     size_t n_known, ids_cap;
-    indiv_sparse *hist, *truth;
+    indiv_sparse *hist, *truth; /* hist: purchase occasions before the split */
+    indiv_sparse *last;         /* time of the last purchase of each history offer */
+    indiv_sparse *hist_train, *val_truth; /* EASE validation: before / in the window */
+    double *occasions;                    /* per known customer: purchase occasions */
+    indiv_sparse *knn;                    /* item-kNN neighbours (n × n, k per row) */
+    double *ease;                         /* EASE's B (n × n) */
+    unsigned char *rep_hit[INDIV_EVAL_MODES]; /* hits among repeat's top `slots` */
+    unsigned char *rep_len;                   /* offers in repeat's top `slots` */
     indiv_rhythm_prior prior;
     /* decisions of the known customers */
     unsigned char *action;
@@ -151,7 +172,7 @@ struct eval {
     unsigned char *rel, *hflag, *past_cat;
     indiv_scored *ws;
     struct cand *heap;
-    size_t *list;
+    size_t *list, *list_hist;
     FILE *lists;              /* the stream of lists_out */
     indiv_outfile *lists_out; /* --lists: appears only when the run succeeds */
 };
@@ -171,6 +192,15 @@ static void eval_free(struct eval *e) {
     free(e->ids);
     indiv_sparse_free(e->hist);
     indiv_sparse_free(e->truth);
+    indiv_sparse_free(e->last);
+    indiv_sparse_free(e->hist_train);
+    indiv_sparse_free(e->val_truth);
+    indiv_sparse_free(e->knn);
+    free(e->occasions);
+    free(e->ease);
+    for (int mo = 0; mo < INDIV_EVAL_MODES; mo++)
+        free(e->rep_hit[mo]);
+    free(e->rep_len);
     free(e->action);
     free(e->n_dec);
     free(e->dec_offers);
@@ -188,6 +218,7 @@ static void eval_free(struct eval *e) {
     free(e->ws);
     free(e->heap);
     free(e->list);
+    free(e->list_hist);
     indiv_outfile_finish(e->lists_out, INDIV_EIO, NULL); /* unfinished: removed */
     if (e->snap) {
         indiv_eventlog_close(e->snap);
@@ -259,11 +290,115 @@ static size_t row_of(const struct eval *e, int64_t id) {
 
 /* ---- history and truth ------------------------------------------------------------- */
 
-/* Purchases before the split (snapshot): a row per consumer with at least one. */
+/* One purchase line before the split. */
+struct line {
+    size_t row, offer;
+    int64_t ts;
+};
+
+struct lines {
+    struct line *v;
+    size_t n, cap;
+};
+
+static int line_add(struct lines *l, size_t row, size_t offer, int64_t ts) {
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? 2 * l->cap : 4096;
+        struct line *v = realloc(l->v, cap * sizeof *v);
+        if (!v)
+            return INDIV_ENOMEM;
+        l->v = v;
+        l->cap = cap;
+    }
+    l->v[l->n++] = (struct line){row, offer, ts};
+    return INDIV_OK;
+}
+
+static int line_cmp(const void *a, const void *b) {
+    const struct line *x = a, *y = b;
+    if (x->row != y->row)
+        return x->row < y->row ? -1 : 1;
+    if (x->offer != y->offer)
+        return x->offer < y->offer ? -1 : 1;
+    return (x->ts > y->ts) - (x->ts < y->ts);
+}
+
+/* The matrices of the history, from the lines sorted by (row, offer, time): purchase
+ * occasions (distinct times) and last time per offer; occasions before the EASE
+ * validation window and purchases in it. */
+struct hist_t {
+    struct triplets occ, last, train, val;
+};
+
+static int hist_offer(struct hist_t *h, const struct line *v, size_t n, int64_t t_val) {
+    double occ = 0, occ_train = 0;
+    int in_val = 0;
+    for (size_t a = 0; a < n; a++) {
+        int fresh = a == 0 || v[a].ts != v[a - 1].ts;
+        occ += fresh;
+        occ_train += fresh && v[a].ts < t_val;
+        in_val |= v[a].ts >= t_val;
+    }
+    int rc = triplet_add(&h->occ, v->row, v->offer);
+    if (rc == INDIV_OK)
+        rc = triplet_add(&h->last, v->row, v->offer);
+    if (rc == INDIV_OK && occ_train > 0)
+        rc = triplet_add(&h->train, v->row, v->offer);
+    if (rc == INDIV_OK && in_val)
+        rc = triplet_add(&h->val, v->row, v->offer);
+    if (rc == INDIV_OK) {
+        h->occ.v[h->occ.n - 1] = occ;
+        h->last.v[h->last.n - 1] = (double)v[n - 1].ts;
+        if (occ_train > 0)
+            h->train.v[h->train.n - 1] = occ_train;
+    }
+    return rc;
+}
+
+/* Occasions per known customer: distinct purchase times over every offer. */
+static void count_occasions(struct eval *e, struct lines *l) {
+    for (size_t a = 0; a < l->n; a++)
+        if (a == 0 || l->v[a].row != l->v[a - 1].row || l->v[a].ts != l->v[a - 1].ts)
+            e->occasions[l->v[a].row]++;
+}
+
+static int build_history(struct eval *e, struct lines *l, indiv_error *err) {
+    struct hist_t h = {0};
+    int64_t t_val =
+        e->p->split - (int64_t)llround(e->p->ease_validation_days * INDIV_SECONDS_PER_DAY);
+    int rc = (e->occasions = calloc(e->n_known + 1, sizeof *e->occasions))
+                 ? INDIV_OK
+                 : INDIV_ENOMEM;
+    if (rc == INDIV_OK) { /* by row and time: occasions */
+        count_occasions(e, l);
+        qsort(l->v, l->n, sizeof *l->v, line_cmp);
+    }
+    for (size_t a = 0, b; rc == INDIV_OK && a < l->n; a = b) {
+        for (b = a + 1; b < l->n && l->v[b].row == l->v[a].row &&
+                        l->v[b].offer == l->v[a].offer;
+             b++)
+            ;
+        rc = hist_offer(&h, l->v + a, b - a, t_val);
+    }
+    if (rc == INDIV_ENOMEM)
+        rc = indiv_error_set(err, rc, "out of memory reading the history");
+    struct triplets *t[4] = {&h.occ, &h.last, &h.train, &h.val};
+    indiv_sparse **m[4] = {&e->hist, &e->last, &e->hist_train, &e->val_truth};
+    for (int k = 0; k < 4; k++) {
+        if (rc == INDIV_OK)
+            rc = indiv_sparse_from_triplets(e->n_known, e->n, t[k]->n, t[k]->r, t[k]->c,
+                                            t[k]->v, m[k], err);
+        triplets_free(t[k]);
+    }
+    return rc;
+}
+
+/* Purchases before the split (snapshot): a row per consumer with at least one. Events
+ * come in (consumer, time) order. */
 static int read_history(struct eval *e, indiv_error *err) {
     indiv_event_cursor *cur;
     indiv_event ev;
-    struct triplets t = {0};
+    struct lines l = {0};
     int64_t current = -1;
     size_t i;
     int rc = indiv_eventlog_scan_consented(e->snap, INT64_MIN, e->p->split, &cur, err);
@@ -275,15 +410,14 @@ static int read_history(struct eval *e, indiv_error *err) {
         if (ev.consumer_id != current &&
             (rc = add_known(e, current = ev.consumer_id)) < 0)
             break;
-        rc = triplet_add(&t, e->n_known - 1, i);
+        rc = line_add(&l, e->n_known - 1, i, ev.ts);
     }
     indiv_event_cursor_free(cur);
     if (rc == INDIV_ENOMEM)
         indiv_error_set(err, rc, "out of memory reading the history");
     if (rc >= 0)
-        rc = indiv_sparse_from_triplets(e->n_known, e->n, t.n, t.r, t.c, t.v, &e->hist,
-                                        err);
-    triplets_free(&t);
+        rc = build_history(e, &l, err);
+    free(l.v);
     return rc < 0 ? rc : INDIV_OK;
 }
 
@@ -362,6 +496,95 @@ static int load_catalog(struct eval *e, indiv_error *err) {
     return rc;
 }
 
+/* ---- item-to-item baselines ------------------------------------------------------- */
+
+/* Offer indices of row `row` of m (valid or not: history counts whatever is on sale). */
+static size_t row_items(const indiv_sparse *m, size_t row, size_t *out) {
+    size_t n = 0;
+    for (size_t k = m->ptr[row]; k < m->ptr[row + 1]; k++)
+        out[n++] = m->idx[k];
+    return n;
+}
+
+/* Mean NDCG@k of EASE's B on the validation window: consumers who bought in it and
+ * before it, every purchase counting, among the offers valid at the split. */
+static double ease_validation(struct eval *e, const double *b, size_t *items,
+                              double *score, int64_t *consumers) {
+    double sum = 0;
+    int64_t n_val = 0;
+    for (size_t row = 0; row < e->n_known; row++) {
+        size_t v0 = e->val_truth->ptr[row], v1 = e->val_truth->ptr[row + 1];
+        size_t h = row_items(e->hist_train, row, items);
+        if (v0 == v1 || h == 0)
+            continue;
+        memset(score, 0, e->n * sizeof *score);
+        indiv_itemsim_score(b, NULL, e->n, items, h, score);
+        for (size_t j = 0; j < e->n; j++)
+            score[j] = e->valid[j] ? score[j] : -INFINITY;
+        for (size_t k = v0; k < v1; k++)
+            e->rel[e->val_truth->idx[k]] = 1;
+        indiv_topk t;
+        indiv_metrics_topk(score, e->rel, e->n, v1 - v0, (size_t)e->p->k, e->ws, &t);
+        for (size_t k = v0; k < v1; k++)
+            e->rel[e->val_truth->idx[k]] = 0;
+        sum += t.ndcg;
+        n_val++;
+    }
+    *consumers = n_val;
+    return n_val ? sum / (double)n_val : 0;
+}
+
+/* EASE's lambda: the given one, or the grid's best on the validation window (the
+ * smaller lambda on a tie). */
+static int ease_choose(struct eval *e, size_t *items, double *score, indiv_error *err) {
+    indiv_eval_result *o = e->out;
+    double best = -1;
+    memcpy(o->ease_grid, ease_grid, sizeof ease_grid);
+    o->ease_lambda = e->p->ease_lambda;
+    for (int g = 0; e->p->ease_lambda == 0 && g < INDIV_EVAL_EASE_GRID; g++) {
+        int rc = indiv_itemsim_gram(e->hist_train, e->ease, err);
+        if (rc == INDIV_OK)
+            rc = indiv_itemsim_ease(e->ease, e->n, ease_grid[g], err);
+        if (rc < 0)
+            return rc;
+        o->ease_val_ndcg[g] =
+            ease_validation(e, e->ease, items, score, &o->ease_val_consumers);
+        if (o->ease_val_ndcg[g] > best) {
+            best = o->ease_val_ndcg[g];
+            o->ease_lambda = ease_grid[g];
+        }
+        report(e, "ease-validation", g + 1, INDIV_EVAL_EASE_GRID);
+    }
+    return INDIV_OK;
+}
+
+/* Item-kNN's neighbours and EASE's B from the history before the split. */
+static int fit_item_models(struct eval *e, indiv_error *err) {
+    size_t n = e->n;
+    size_t *items = malloc((n + 1) * sizeof *items);
+    double *score = malloc((n + 1) * sizeof *score);
+    e->ease = malloc((n * n + 1) * sizeof *e->ease);
+    int rc = items && score && e->ease && e->rel && e->ws
+                 ? INDIV_OK
+                 : indiv_error_set(err, INDIV_ENOMEM,
+                                   "out of memory for a %zu × %zu item matrix", n, n);
+    if (rc == INDIV_OK)
+        rc = indiv_itemsim_gram(e->hist, e->ease, err);
+    if (rc == INDIV_OK) {
+        indiv_itemsim_cosine(e->ease, n);
+        rc = indiv_itemsim_topk(e->ease, n, (size_t)e->p->knn_k, &e->knn, err);
+    }
+    if (rc == INDIV_OK)
+        rc = ease_choose(e, items, score, err);
+    if (rc == INDIV_OK)
+        rc = indiv_itemsim_gram(e->hist, e->ease, err);
+    if (rc == INDIV_OK)
+        rc = indiv_itemsim_ease(e->ease, n, e->out->ease_lambda, err);
+    free(items);
+    free(score);
+    return rc;
+}
+
 static int build_profiles(struct eval *e, indiv_error *err) {
     indiv_profile_params pp = e->p->profile;
     indiv_profile_summary sum = {0};
@@ -381,9 +604,11 @@ static int alloc_work(struct eval *e, indiv_error *err) {
              (e->past_cat = calloc(indiv_catalog_categories(e->cat) + 1, 1)) &&
              (e->ws = malloc((size_t)e->p->k * sizeof *e->ws)) &&
              (e->heap = malloc((size_t)e->p->k * sizeof *e->heap)) &&
-             (e->list = malloc((size_t)e->p->k * sizeof *e->list));
+             (e->list = malloc((size_t)e->p->k * sizeof *e->list)) &&
+             (e->list_hist = malloc((e->n + 1) * sizeof *e->list_hist)) &&
+             (e->rep_len = calloc(nk, 1));
     for (int mo = 0; ok && mo < INDIV_EVAL_MODES; mo++) {
-        ok = (e->counted[mo] = calloc(nk, 1)) != NULL;
+        ok = (e->counted[mo] = calloc(nk, 1)) && (e->rep_hit[mo] = calloc(nk, 1));
         for (int me = 0; ok && me < INDIV_EVAL_METHODS; me++)
             ok = (e->seen[mo][me] = calloc(e->n, 1)) != NULL;
     }
@@ -416,6 +641,8 @@ static int setup(struct eval *e, indiv_error *err) {
         rc = read_truth(e, err);
     if (rc == INDIV_OK)
         rc = alloc_work(e, err);
+    if (rc == INDIV_OK)
+        rc = fit_item_models(e, err);
     if (rc == INDIV_OK)
         rc = open_lists(e, err);
     e->out->consumers = (int64_t)e->n_known;
@@ -450,6 +677,36 @@ static int decide(struct eval *e, indiv_error *err) {
 
 /* ---- one consumer, every method ---------------------------------------------------- */
 
+/* Repeat-buy: occasions, ties to the most recent (the fraction orders times before the
+ * split within one occasion count), then every other valid offer by popularity, below
+ * any offer bought (scores in [-1, 0)). */
+static void repeat_scores(struct eval *e, size_t row, double *sc) {
+    double top = 0;
+    for (size_t j = 0; j < e->n; j++)
+        top = fmax(top, e->pop_count[j]);
+    for (size_t j = 0; j < e->n; j++)
+        sc[j] = e->valid[j] ? -1 + 0.5 * e->pop_count[j] / (top + 1) : -INFINITY;
+    for (size_t k = e->hist->ptr[row]; k < e->hist->ptr[row + 1]; k++) {
+        size_t j = e->hist->idx[k];
+        double recency = 0.5 * e->last->val[k] / (double)e->p->split; /* in (0, 0.5) */
+        if (e->valid[j])
+            sc[j] = e->hist->val[k] + recency;
+    }
+}
+
+/* Item-kNN and EASE: sums of the similarities of the offers bought before the split. */
+static void item_scores(struct eval *e, size_t row) {
+    double *knn = e->score[INDIV_EVAL_ITEMKNN], *ease = e->score[INDIV_EVAL_EASE];
+    size_t *items = e->list_hist, h = row_items(e->hist, row, items);
+    memset(knn, 0, e->n * sizeof *knn);
+    memset(ease, 0, e->n * sizeof *ease);
+    indiv_itemsim_score(NULL, e->knn, e->n, items, h, knn);
+    indiv_itemsim_score(e->ease, NULL, e->n, items, h, ease);
+    for (size_t j = 0; j < e->n; j++)
+        if (!e->valid[j])
+            knn[j] = ease[j] = -INFINITY;
+}
+
 /* Scores in the "all" mode; -INFINITY for offers that cannot be listed. */
 static void method_scores(struct eval *e, const indiv_scorer *s,
                           const indiv_score_block *b, size_t slot, size_t row,
@@ -464,11 +721,9 @@ static void method_scores(struct eval *e, const indiv_scorer *s,
               : -INFINITY;
         sc[INDIV_EVAL_POPULARITY][j] = v ? e->pop_count[j] : -INFINITY;
         sc[INDIV_EVAL_MASS][j] = v ? c[j] : -INFINITY;
-        sc[INDIV_EVAL_REPEAT][j] = -INFINITY;
     }
-    for (size_t k = e->hist->ptr[row]; k < e->hist->ptr[row + 1]; k++)
-        if (e->valid[e->hist->idx[k]])
-            sc[INDIV_EVAL_REPEAT][e->hist->idx[k]] = e->hist->val[k]; /* purchases */
+    repeat_scores(e, row, sc[INDIV_EVAL_REPEAT]);
+    item_scores(e, row);
 }
 
 /* "new" mode: what the person bought before leaves every list but the mass campaign's
@@ -611,13 +866,26 @@ static void csv_field(FILE *f, const char *s) {
     fputc('"', f);
 }
 
+/* What sending repeat-buy's first `slots` offers to this consumer would hit (the naive
+ * rule of the threshold curve; called in the "all" mode, rel holding every purchase). */
+static void note_repeat(struct eval *e, size_t row, const size_t *list, size_t len) {
+    size_t slots = (size_t)e->p->decide.policy.slots, n = len < slots ? len : slots;
+    e->rep_len[row] = (unsigned char)n;
+    for (size_t i = 0; i < n; i++) {
+        e->rep_hit[INDIV_EVAL_ALL][row] += e->rel[list[i]];
+        e->rep_hit[INDIV_EVAL_NEW][row] += e->rel[list[i]] && !e->hflag[list[i]];
+    }
+}
+
 static void write_list(struct eval *e, const char *ext, int mode, int me,
                        const size_t *list, size_t len) {
     for (size_t i = 0; e->lists && i < len; i++) {
         csv_field(e->lists, ext);
         fprintf(e->lists, ",%s,%s,%zu,", mode_names[mode], method_names[me], i + 1);
         csv_field(e->lists, indiv_catalog_offer(e->cat, list[i])->ext_id);
-        fprintf(e->lists, ",%.9g,%d\n", e->score[me][list[i]], e->rel[list[i]]);
+        double sc = e->score[me][list[i]]; /* indiv: the propensity, as in decide */
+        fprintf(e->lists, ",%.9g,%d\n", me == INDIV_EVAL_INDIV ? indiv_sigmoid(sc) : sc,
+                e->rel[list[i]]);
     }
 }
 
@@ -637,6 +905,8 @@ static void rank_method(struct eval *e, int mode, int me, size_t row, const char
     write_list(e, ext, mode, me, e->list, len);
     if (mode == INDIV_EVAL_ALL)
         contact_with(e, &e->out->contacts[me], e->list, len);
+    if (mode == INDIV_EVAL_ALL && me == INDIV_EVAL_REPEAT)
+        note_repeat(e, row, e->list, len);
     if (mode == INDIV_EVAL_ALL && me == INDIV_EVAL_INDIV)
         curve_add(e, e->list, len);
 }
@@ -783,6 +1053,45 @@ static void finish_method(struct eval *e, int mo, int me, double *buf) {
     m->serendipity = m->hits ? (double)m->unexpected_hits / (double)m->hits : 0;
 }
 
+/* Known customers by purchase occasions before the split, most first (ties: lower id,
+ * i.e. lower row). */
+struct active {
+    double occ;
+    size_t row;
+};
+
+static int by_activity(const void *a, const void *b) {
+    const struct active *x = a, *y = b;
+    if (x->occ != y->occ)
+        return x->occ > y->occ ? -1 : 1;
+    return (x->row > y->row) - (x->row < y->row);
+}
+
+/* The naive rule at each curve point: as many of the most active customers as the
+ * curve contacts there, each sent their repeat-buy top `slots`. */
+static int naive_rows(struct eval *e, indiv_error *err) {
+    struct active *order = malloc((e->n_known + 1) * sizeof *order);
+    if (!order)
+        return indiv_error_set(err, INDIV_ENOMEM, "out of memory");
+    for (size_t r = 0; r < e->n_known; r++)
+        order[r] = (struct active){e->occasions[r], r};
+    qsort(order, e->n_known, sizeof *order, by_activity);
+    for (size_t t = 0; t < e->p->n_taus; t++) {
+        indiv_eval_contacts *c = &e->out->naive[t];
+        for (int64_t i = 0; i < e->out->curve[t].c.contacted; i++) {
+            size_t r = order[i].row;
+            c->contacted++;
+            c->offers += e->rep_len[r];
+            for (int mo = 0; mo < INDIV_EVAL_MODES; mo++) {
+                c->with_hit[mo] += e->rep_hit[mo][r] > 0;
+                c->offer_hits[mo] += e->rep_hit[mo][r];
+            }
+        }
+    }
+    free(order);
+    return INDIV_OK;
+}
+
 static int finish(struct eval *e, indiv_error *err) {
     double *buf = malloc((e->n_known + 1) * sizeof *buf);
     if (!buf)
@@ -795,6 +1104,8 @@ static int finish(struct eval *e, indiv_error *err) {
     for (size_t t = 0; t < e->p->n_taus; t++)
         e->out->curve[t].tau = e->p->taus[t];
     e->out->slots = e->p->decide.policy.slots;
+    if (naive_rows(e, err) < 0)
+        return err ? err->code : INDIV_ENOMEM;
     int rc = indiv_outfile_finish(e->lists_out, INDIV_OK, err);
     e->lists_out = NULL;
     e->lists = NULL;
@@ -918,6 +1229,8 @@ static json_t *curve_json(const indiv_eval_result *r) {
     for (size_t t = 0; t < r->n_curve; t++) {
         json_t *c = contacts_json(&r->curve[t].c, r->consumers);
         json_object_set_new(c, "tau", json_real(r->curve[t].tau));
+        json_object_set_new(c, "naive_most_active_repeat",
+                            contacts_json(&r->naive[t], r->consumers));
         json_array_append_new(a, c);
     }
     return a;
@@ -938,6 +1251,21 @@ static json_t *tables_json(const indiv_eval_result *r, json_t **contacts) {
     return metrics;
 }
 
+/* How the item-to-item baselines were fitted (EASE's lambda and its validation). */
+static json_t *baselines_json(const indiv_eval_params *p, const indiv_eval_result *r) {
+    json_t *grid = json_array(), *ndcg = json_array();
+    for (int g = 0; p->ease_lambda == 0 && g < INDIV_EVAL_EASE_GRID; g++) {
+        json_array_append_new(grid, json_real(r->ease_grid[g]));
+        json_array_append_new(ndcg, json_real(r->ease_val_ndcg[g]));
+    }
+    return json_pack("{s:{s:i}, s:{s:f, s:s, s:f, s:o, s:o, s:I}}", "item_knn", "k",
+                     p->knn_k, "ease", "lambda", r->ease_lambda, "lambda_from",
+                     p->ease_lambda > 0 ? "given" : "validation split before the split",
+                     "validation_days", p->ease_validation_days, "grid", grid,
+                     "validation_ndcg", ndcg, "validation_consumers",
+                     (json_int_t)r->ease_val_consumers);
+}
+
 char *indiv_eval_result_json(const indiv_eval_params *p, const indiv_model *m,
                              const indiv_eval_result *r, const char *command) {
     json_t *contacts, *metrics = tables_json(r, &contacts);
@@ -950,6 +1278,7 @@ char *indiv_eval_result_json(const indiv_eval_params *p, const indiv_model *m,
         (json_int_t)r->truth_purchases, "candidate_offers", (json_int_t)r->candidates,
         "slots", r->slots, "metrics", metrics, "decisions", decisions_json(&r->decisions),
         "contacts", contacts, "curve", curve_json(r));
+    json_object_set_new(root, "baselines", baselines_json(p, r));
     char *txt =
         root ? json_dumps(root, JSON_INDENT(2) | JSON_SORT_KEYS | JSON_REAL_PRECISION(6))
              : NULL;
@@ -993,16 +1322,19 @@ int indiv_eval_write_curve_csv(const indiv_eval_result *r, const char *path,
         return rc;
     FILE *f = indiv_outfile_stream(o);
     fputs("tau,contacted,share_contacted,precision,precision_new,offers,offer_precision,"
-          "offer_precision_new\n",
+          "offer_precision_new,naive_precision,naive_precision_new\n",
           f);
     for (size_t t = 0; t < r->n_curve; t++) {
-        const indiv_eval_contacts *c = &r->curve[t].c;
-        fprintf(f, "%.6g,%lld,%.6g,%.6g,%.6g,%lld,%.6g,%.6g\n", r->curve[t].tau,
-                (long long)c->contacted, ratio(c->contacted, r->consumers),
+        const indiv_eval_contacts *c = &r->curve[t].c, *nv = &r->naive[t];
+        fprintf(f, "%.6g,%lld,%.6g,%.6g,%.6g,%lld,%.6g,%.6g,%.6g,%.6g\n",
+                r->curve[t].tau, (long long)c->contacted,
+                ratio(c->contacted, r->consumers),
                 ratio(c->with_hit[INDIV_EVAL_ALL], c->contacted),
                 ratio(c->with_hit[INDIV_EVAL_NEW], c->contacted), (long long)c->offers,
                 ratio(c->offer_hits[INDIV_EVAL_ALL], c->offers),
-                ratio(c->offer_hits[INDIV_EVAL_NEW], c->offers));
+                ratio(c->offer_hits[INDIV_EVAL_NEW], c->offers),
+                ratio(nv->with_hit[INDIV_EVAL_ALL], nv->contacted),
+                ratio(nv->with_hit[INDIV_EVAL_NEW], nv->contacted));
     }
     return indiv_outfile_finish(
         o,

@@ -350,6 +350,13 @@ static const struct column {
     {INDIV_M_never_contacted_share, INDIV_AGG_LAST},
     {INDIV_M_bubble_share, INDIV_AGG_CONTACT_MEAN},
     {INDIV_M_divergent_share, INDIV_AGG_CONTACT_MEAN},
+    {INDIV_M_latent_revealed_engaged, INDIV_AGG_SUM},
+    {INDIV_M_jaccard_matched, INDIV_AGG_LAST},
+    {INDIV_M_divergent_offers, INDIV_AGG_SUM},
+    {INDIV_M_divergent_hits, INDIV_AGG_SUM},
+    {INDIV_M_divergent_hit_rate, INDIV_AGG_HIT_RATE},
+    {INDIV_M_unwanted_divergent, INDIV_AGG_SUM},
+    {INDIV_M_model_version, INDIV_AGG_LAST},
 };
 #define NCOLUMNS (sizeof columns / sizeof columns[0])
 
@@ -377,6 +384,8 @@ const char *indiv_sweep_agg_name(indiv_sweep_agg a) {
         return "last";
     case INDIV_AGG_CONTACT_MEAN:
         return "contact_mean";
+    case INDIV_AGG_HIT_RATE:
+        return "hit_rate";
     }
     return "?";
 }
@@ -409,6 +418,11 @@ void indiv_sweep_acc_row(const indiv_sweep_acc *a, double *row) {
         case INDIV_AGG_CONTACT_MEAN:
             row[i] = a->contacts > 0 ? a->wsum[k] / a->contacts : 0;
             break;
+        case INDIV_AGG_HIT_RATE: {
+            double n = a->sum[INDIV_M_divergent_offers];
+            row[i] = n > 0 ? a->sum[INDIV_M_divergent_hits] / n : 0;
+            break;
+        }
         }
     }
 }

@@ -15,7 +15,7 @@
 #include "indiv/rng.h"
 #include "indiv/timeutil.h"
 
-#define HOURS_PER_WEEK     (7 * 24)
+#define HOURS_PER_WEEK (7 * 24)
 
 static const char *const action_names[] = {"none", "contact", "defer"};
 static const char *const reason_names[INDIV_R_COUNT] = {

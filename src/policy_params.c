@@ -44,7 +44,7 @@ static const pp_entry table[] = {
         "relevance threshold τ on propensity"),
     ROW("slots", slots, "K", I_, 3, 1, INDIV_SLOTS_MAX, 0, NULL, "offers per contact"),
     ROWK("rank-by", "rank_by", rank_by_value, "WHAT", C_, 0, 0, 0, 0, rank_by_names,
-        "propensity | value (p · price · margin)"),
+         "propensity | value (p · price · margin)"),
     ROW("serendipity", serendipity, "E", R_, 0.10, 0, 1, 0, NULL,
         "divergence probability ε, scaled by openness"),
     ROW("bubble", bubble, "A", R_, 0.05, 0, 1, 0, NULL,
@@ -196,8 +196,8 @@ static const char *choice_name(const indiv_policy_param *d, int v) {
     return v >= 0 && v < n_choices(d) ? d->choices[v] : "?";
 }
 
-void indiv_policy_params_format(const indiv_policy_params *p,
-                                const indiv_policy_param *d, char *buf, size_t cap) {
+void indiv_policy_params_format(const indiv_policy_params *p, const indiv_policy_param *d,
+                                char *buf, size_t cap) {
     const pp_entry *e = entry_of(d);
     if (d->kind == INDIV_PP_REAL)
         snprintf(buf, cap, "%.17g", CFIELD(double, p, e));
@@ -245,8 +245,8 @@ void indiv_policy_params_init(indiv_policy_params *p) {
 int indiv_policy_params_validate(const indiv_policy_params *p, indiv_error *err) {
     for (size_t i = 0; i < NPARAMS; i++) {
         const pp_entry *e = &table[i];
-        double v = e->d.kind == INDIV_PP_REAL ? CFIELD(double, p, e)
-                                              : (double)CFIELD(int, p, e);
+        double v =
+            e->d.kind == INDIV_PP_REAL ? CFIELD(double, p, e) : (double)CFIELD(int, p, e);
         int ok = e->d.kind == INDIV_PP_CHOICE ? v >= 0 && v < n_choices(&e->d)
                                               : in_range(&e->d, v);
         if (!ok)

@@ -45,6 +45,12 @@
 #define BUY_DELAY   (20 * 60)
 /* Consumers in the pairs sampled for homogenisation (docs/architecture.md §8). */
 #define HOMOGENISATION_PAIRS 2000
+/* Taste-matched pairs: this many anchors, each matched with the most similar (cosine of
+ * true tastes) of this many random candidates (Chaney, Stewart & Engelhardt 2018 pair
+ * each user with the most similar one; a candidate pool bounds the work to
+ * anchors × pool whatever the world's size). */
+#define MATCHED_ANCHORS 1000
+#define MATCHED_POOL    2000
 /* Lloyd iterations of the persona policy's k-means. */
 #define KMEANS_ITERATIONS 20
 /* Draws from a category's popularity table before scanning for a valid offer. */
@@ -108,6 +114,9 @@ void indiv_sim_params_init(indiv_sim_params *p) {
     r->p_leave = 0.3;
     r->leakage_per_round = 0.02;
     r->organic_latent_discovery = 0.0;
+    r->reveal_on_engagement = 0.1;
+    r->annoyance_per_unwanted_divergent = 0.5;
+    r->perfect_aim = 0;
 }
 
 /* Parameters settable by name: name, address kind, offset resolver. */
@@ -151,6 +160,9 @@ static const named params_by_name[] = {
     R_(p_leave, 0, 1),
     R_(leakage_per_round, 0, 1),
     R_(organic_latent_discovery, 0, 1),
+    R_(reveal_on_engagement, 0, 1),
+    R_(annoyance_per_unwanted_divergent, 0, 1e6),
+    {"perfect_aim", 1, 0, 1, offsetof(indiv_sim_params, response.perfect_aim)},
 };
 #define NNAMED (sizeof params_by_name / sizeof params_by_name[0])
 
@@ -347,9 +359,12 @@ typedef struct sim {
     double seconds[INDIV_SIM_NTIMES];
     double *offer_exposure;
     unsigned char *offer_bought;
-    /* homogenisation sample */
+    /* homogenisation sample: random pairs, then taste-matched pairs */
     int32_t (*pairs)[2];
     int npairs;
+    int32_t (*matched)[2];
+    int nmatched;
+    size_t *scratch; /* noff offer indices (oracle's random choice) */
     iset *consumed;
     int nconsumed;
     int64_t latent_revealed_total;
@@ -725,6 +740,23 @@ static int push_contact(sim *s, size_t ci, const int32_t *offers, const uint8_t 
     return INDIV_OK;
 }
 
+/* The ceiling of aiming a divergent offer: the most popular valid offer of the person's
+ * heaviest latent, unrevealed taste (the truth, which no engine knows); the engine's
+ * own offer when none is left. */
+static int32_t perfect_aim(const sim *s, const sconsumer *c, int32_t offer, int64_t t) {
+    const taste_e *tt = s->tastes + c->taste_off, *best = NULL;
+    for (int k = 0; k < c->ntaste; k++)
+        if (tt[k].state == T_LATENT && (!best || tt[k].w > best->w))
+            best = &tt[k];
+    if (!best)
+        return offer;
+    size_t first = s->cat_first[best->cat], cnt = s->cat_first[best->cat + 1] - first;
+    for (size_t q = 0; q < cnt; q++)
+        if (indiv_catalog_valid_at(s->cat, s->cat_offers[first + q], t))
+            return (int32_t)s->cat_offers[first + q];
+    return offer;
+}
+
 /* indiv decisions arrive here, in consumer order (decide.h). */
 static int on_decision(void *ctx, const indiv_decision *d, const char *ext_id) {
     sim *s = ctx;
@@ -737,6 +769,8 @@ static int on_decision(void *ctx, const indiv_decision *d, const char *ext_id) {
     for (int k = 0; k < d->n_offers; k++) {
         offers[k] = (int32_t)d->offers[k].offer;
         div[k] = d->offers[k].kind == INDIV_KIND_DIVERGENT;
+        if (div[k] && s->p->response.perfect_aim)
+            offers[k] = perfect_aim(s, &s->c[ci], offers[k], d->send_at);
     }
     return push_contact(s, ci, offers, div, d->n_offers, d->channel, d->send_at) < 0
                ? INDIV_ENOMEM
@@ -868,10 +902,30 @@ static int64_t next_pref_hour(const sconsumer *c, int64_t t) {
     return t;
 }
 
-/* The oracle: the offers of highest true utility (most popular valid offers of the
- * person's best categories), at the right moment, on the best channel, and only when the
- * best offer is relevant. */
-static int oracle_one(sim *s, size_t i, int64_t t) {
+/* Up to `want` valid offers of category cat at t, drawn at random without replacement
+ * (every offer of a category has the same true utility: ties broken at random, not by
+ * popularity, so that the oracle does not homogenise by itself; Chaney, Stewart &
+ * Engelhardt 2018's ideal recommender). Returns how many were written to out. */
+static int random_valid_offers(sim *s, size_t cat, int64_t t, int want, int32_t *out) {
+    size_t first = s->cat_first[cat], cnt = s->cat_first[cat + 1] - first, nv = 0;
+    for (size_t q = 0; q < cnt; q++)
+        if (indiv_catalog_valid_at(s->cat, s->cat_offers[first + q], t))
+            s->scratch[nv++] = s->cat_offers[first + q];
+    int m = 0;
+    for (; m < want && (size_t)m < nv; m++) { /* partial Fisher-Yates */
+        size_t j = (size_t)m + gsl_rng_uniform_int(s->r, nv - (size_t)m);
+        size_t x = s->scratch[m];
+        s->scratch[m] = s->scratch[j];
+        s->scratch[j] = x;
+        out[m] = (int32_t)s->scratch[m];
+    }
+    return m;
+}
+
+/* The oracle: offers of highest true utility (random valid offers of the person's best
+ * categories), at the right moment, on the best channel, and only when the best offer
+ * is relevant. */
+static int oracle_one(sim *s, size_t i, int64_t t, uint64_t round_seed) {
     sconsumer *c = &s->c[i];
     const taste_e *tt = s->tastes + c->taste_off;
     int order[64], n = c->ntaste < 64 ? c->ntaste : 64;
@@ -886,15 +940,13 @@ static int oracle_one(sim *s, size_t i, int64_t t) {
     int32_t offers[INDIV_SLOTS_MAX];
     int m = 0, slots = s->p->policy_params.slots;
     double best = 0;
+    indiv_rng_reseed(s->r, round_seed, (uint64_t)c->id, INDIV_RNG_SIM_POLICY);
     for (int k = 0; k < n && m < slots; k++) {
         const taste_e *te = &tt[order[k]];
         if (te->state == T_LEAKED || te->w < s->p->response.irrelevant_utility)
             continue;
         best = best > te->w ? best : te->w;
-        size_t first = s->cat_first[te->cat], cnt = s->cat_first[te->cat + 1] - first;
-        for (size_t q = 0; q < cnt && m < slots; q++)
-            if (indiv_catalog_valid_at(s->cat, s->cat_offers[first + q], t))
-                offers[m++] = (int32_t)s->cat_offers[first + q];
+        m += random_valid_offers(s, (size_t)te->cat, t, slots - m, offers + m);
     }
     if (m == 0 || best < s->p->response.irrelevant_utility)
         return INDIV_OK;
@@ -902,11 +954,11 @@ static int oracle_one(sim *s, size_t i, int64_t t) {
                         next_pref_hour(c, t));
 }
 
-static int policy_oracle(sim *s, int64_t t, indiv_error *err) {
+static int policy_oracle(sim *s, int64_t t, uint64_t round_seed, indiv_error *err) {
     int rc = INDIV_OK;
     for (size_t i = 0; rc == INDIV_OK && i < s->nc; i++)
         if (eligible(&s->c[i]) && s->c[i].active)
-            rc = oracle_one(s, i, t);
+            rc = oracle_one(s, i, t, round_seed);
     return rc < 0 ? indiv_error_set(err, rc, "out of memory") : rc;
 }
 
@@ -1105,6 +1157,31 @@ static int fatigue_exit(sim *s, sconsumer *c, gsl_rng *r, int64_t ts, indiv_erro
     return indiv_eventlog_set_contact_consent(s->log, c->id, 0, ts + OPEN_DELAY, err);
 }
 
+static void reveal(sim *s, taste_e *t) {
+    t->state = T_REVEALED;
+    s->m[INDIV_M_latent_revealed]++;
+    s->latent_revealed_total++;
+}
+
+/* Engagement without a purchase: each offer of the opened contact still in a latent
+ * category is clicked with probability reveal_on_engagement, and the click reveals the
+ * taste (the person sees what they were missing; it then drives organic purchases). */
+static int engage(sim *s, sconsumer *c, const contact *k, gsl_rng *r) {
+    for (int q = 0; q < k->n; q++) {
+        taste_e *t;
+        utility(s, c, (size_t)k->offer[q], &t);
+        if (!t || t->state != T_LATENT ||
+            !(gsl_rng_uniform(r) < s->p->response.reveal_on_engagement))
+            continue;
+        if (emit(s, c, k->send_at + CLICK_DELAY + q, (size_t)k->offer[q], INDIV_EV_CLICK,
+                 k->channel, 0) < 0)
+            return INDIV_ENOMEM;
+        reveal(s, t);
+        s->m[INDIV_M_latent_revealed_engaged]++;
+    }
+    return INDIV_OK;
+}
+
 /* Purchases among the offers of an opened contact (P = conversion_max · utility ·
  * readiness factor, independently per offer). */
 static int convert(sim *s, sconsumer *c, const contact *k, gsl_rng *r, int *bought) {
@@ -1124,11 +1201,8 @@ static int convert(sim *s, sconsumer *c, const contact *k, gsl_rng *r, int *boug
                  k->channel, 0) < 0 ||
             emit(s, c, ts, (size_t)k->offer[q], INDIV_EV_PURCHASE, k->channel, price) < 0)
             return INDIV_ENOMEM;
-        if (t->state == T_LATENT) {
-            t->state = T_REVEALED; /* a latent taste revealed: a new need */
-            s->m[INDIV_M_latent_revealed]++;
-            s->latent_revealed_total++;
-        }
+        if (t->state == T_LATENT)
+            reveal(s, t); /* a latent taste revealed: a new need */
         record_purchase(s, c, t, (size_t)k->offer[q], ts, price);
         s->m[INDIV_M_conversions]++;
         s->m[INDIV_M_revenue_contacts] += price;
@@ -1137,10 +1211,12 @@ static int convert(sim *s, sconsumer *c, const contact *k, gsl_rng *r, int *boug
     return INDIV_OK;
 }
 
-/* Exposure, relevance and bubble statistics of one contact. 1 when irrelevant. */
-static int tally_contact(sim *s, const sconsumer *c, const contact *k) {
-    double best = 0;
+/* Exposure, relevance, bubble and divergence statistics of one contact. Returns 1 when
+ * irrelevant; *unwanted gets its divergent offers below the irrelevant utility. */
+static int tally_contact(sim *s, const sconsumer *c, const contact *k, int *unwanted) {
+    double best = 0, floor_u = s->p->response.irrelevant_utility;
     int div = 0;
+    *unwanted = 0;
     for (int q = 0; q < k->n; q++) {
         taste_e *t;
         double u = utility(s, c, (size_t)k->offer[q], &t);
@@ -1149,25 +1225,32 @@ static int tally_contact(sim *s, const sconsumer *c, const contact *k) {
         s->m[INDIV_M_bubble_share] +=
             t && (t->state == T_KNOWN || t->state == T_REVEALED);
         div |= k->divergent[q];
+        if (k->divergent[q]) {
+            s->m[INDIV_M_divergent_offers]++;
+            s->m[INDIV_M_divergent_hits] += t && t->state == T_LATENT;
+            *unwanted += u < floor_u;
+        }
     }
+    s->m[INDIV_M_unwanted_divergent] += *unwanted;
     s->m[INDIV_M_divergent_share] += div;
     s->m[INDIV_M_contacts]++;
-    return best < s->p->response.irrelevant_utility;
+    return best < floor_u;
 }
 
 static int respond(sim *s, const contact *k, uint64_t round_seed, indiv_error *err) {
     sconsumer *c = &s->c[k->ci];
     const indiv_response_params *rp = &s->p->response;
     indiv_rng_reseed(s->r, round_seed, (uint64_t)c->id, INDIV_RNG_RESPONSE);
-    int irrelevant = tally_contact(s, c, k);
+    int unwanted, irrelevant = tally_contact(s, c, k, &unwanted);
     c->contacts++;
     if (emit(s, c, k->send_at, (size_t)k->offer[0], INDIV_EV_CONTACT, k->channel, 0) < 0)
         return indiv_error_set(err, INDIV_ENOMEM, "out of memory");
     s->m[INDIV_M_irrelevant_share] += irrelevant;
     if (!c->active)
         return INDIV_OK; /* gone: the message is never read */
-    c->annoyance +=
-        rp->annoyance_per_contact + (irrelevant ? rp->annoyance_per_irrelevant : 0);
+    c->annoyance += rp->annoyance_per_contact +
+                    (irrelevant ? rp->annoyance_per_irrelevant : 0) +
+                    unwanted * rp->annoyance_per_unwanted_divergent;
     double rate = k->channel >= 1 && k->channel <= 3 ? c->react[k->channel - 1] : 0;
     double p_open =
         rate *
@@ -1180,6 +1263,8 @@ static int respond(sim *s, const contact *k, uint64_t round_seed, indiv_error *e
                   k->channel, 0);
         if (rc == INDIV_OK)
             rc = convert(s, c, k, s->r, &bought);
+        if (rc == INDIV_OK)
+            rc = engage(s, c, k, s->r);
         if (rc == INDIV_OK && !bought && irrelevant)
             rc = emit(s, c, k->send_at + CLICK_DELAY, (size_t)k->offer[0],
                       INDIV_EV_DISMISS, k->channel, 0);
@@ -1247,6 +1332,12 @@ static void homogenisation(sim *s) {
     }
     s->m[INDIV_M_jaccard_items] = s->npairs ? ji / s->npairs : 0;
     s->m[INDIV_M_jaccard_categories] = s->npairs ? jc / s->npairs : 0;
+    double jm = 0;
+    for (int p = 0; p < s->nmatched; p++) {
+        const sconsumer *a = &s->c[s->matched[p][0]], *b = &s->c[s->matched[p][1]];
+        jm += jaccard_sets(&s->consumed[a->pair_slot], &s->consumed[b->pair_slot]);
+    }
+    s->m[INDIV_M_jaccard_matched] = s->nmatched ? jm / s->nmatched : 0;
 }
 
 /* Distribution of contacts over consumers eligible at the start. */
@@ -1283,6 +1374,10 @@ static int finish_metrics(sim *s) {
         contacts ? s->m[INDIV_M_irrelevant_share] / contacts : 0;
     s->m[INDIV_M_divergent_share] =
         contacts ? s->m[INDIV_M_divergent_share] / contacts : 0;
+    s->m[INDIV_M_divergent_hit_rate] =
+        s->m[INDIV_M_divergent_offers]
+            ? s->m[INDIV_M_divergent_hits] / s->m[INDIV_M_divergent_offers]
+            : 0;
     s->m[INDIV_M_bubble_share] = offered ? s->m[INDIV_M_bubble_share] / offered : 0;
     for (size_t i = 0; i < s->nc; i++)
         if (s->c[i].has_truth && s->c[i].active) {
@@ -1325,7 +1420,7 @@ static int decide_round(sim *s, int64_t t, uint64_t round_seed, indiv_error *err
             rc = policy_random(s, t, round_seed, err);
             break;
         case INDIV_SIM_ORACLE:
-            rc = policy_oracle(s, t, err);
+            rc = policy_oracle(s, t, round_seed, err);
             break;
         case INDIV_SIM_PERSONA:
             rc = policy_persona(s, t, round_seed, err);
@@ -1393,6 +1488,59 @@ static int run_round(sim *s, int round, int64_t t, indiv_round_metrics *out,
     return rc;
 }
 
+/* Cosine similarity of two consumers' true taste vectors (latent tastes included). */
+static double taste_cosine(const sim *s, const sconsumer *a, const sconsumer *b) {
+    const taste_e *ta = s->tastes + a->taste_off, *tb = s->tastes + b->taste_off;
+    double dot = 0, na = 0, nb = 0;
+    for (int i = 0; i < a->ntaste; i++) {
+        na += (double)ta[i].w * ta[i].w;
+        for (int j = 0; j < b->ntaste; j++)
+            dot += ta[i].cat == tb[j].cat ? (double)ta[i].w * tb[j].w : 0;
+    }
+    for (int j = 0; j < b->ntaste; j++)
+        nb += (double)tb[j].w * tb[j].w;
+    return na > 0 && nb > 0 ? dot / sqrt(na * nb) : 0;
+}
+
+static void track_consumed(sim *s, size_t i) {
+    if (s->c[i].pair_slot < 0)
+        s->c[i].pair_slot = s->nconsumed++;
+}
+
+/* Taste-matched pairs: each anchor with the most similar of a random candidate pool
+ * (first on ties, pool order). idx holds the n simulated consumers. */
+static int sample_matched(sim *s, const size_t *idx, size_t n) {
+    s->nmatched = n >= 2 ? MATCHED_ANCHORS : 0;
+    s->matched = calloc((size_t)s->nmatched + 1, sizeof *s->matched);
+    if (!s->matched)
+        return INDIV_ENOMEM;
+    indiv_rng_reseed(s->r, s->p->seed, 1, INDIV_RNG_SIM_PAIRS);
+    size_t pool[MATCHED_POOL];
+    for (int k = 0; k < MATCHED_POOL; k++)
+        pool[k] = idx[gsl_rng_uniform_int(s->r, n)];
+    for (int p = 0; p < s->nmatched; p++) {
+        size_t a = idx[gsl_rng_uniform_int(s->r, n)], best = a;
+        double best_sim = -1;
+        for (int k = 0; k < MATCHED_POOL; k++) {
+            double cs = pool[k] == a ? -1 : taste_cosine(s, &s->c[a], &s->c[pool[k]]);
+            if (cs > best_sim) {
+                best_sim = cs;
+                best = pool[k];
+            }
+        }
+        if (best == a) { /* a pool made only of the anchor: any other consumer */
+            do
+                best = idx[gsl_rng_uniform_int(s->r, n)];
+            while (best == a);
+        }
+        s->matched[p][0] = (int32_t)a;
+        s->matched[p][1] = (int32_t)best;
+        track_consumed(s, a);
+        track_consumed(s, best);
+    }
+    return INDIV_OK;
+}
+
 /* Pairs of distinct simulated consumers for the homogenisation metrics. */
 static int sample_pairs(sim *s) {
     size_t n = 0, *idx = malloc(s->nc * sizeof *idx);
@@ -1403,7 +1551,8 @@ static int sample_pairs(sim *s) {
             idx[n++] = i;
     s->npairs = n >= 2 ? HOMOGENISATION_PAIRS : 0;
     s->pairs = calloc((size_t)s->npairs + 1, sizeof *s->pairs);
-    s->consumed = calloc(2 * (size_t)s->npairs + 1, sizeof *s->consumed);
+    s->consumed =
+        calloc(2 * (size_t)s->npairs + 2 * MATCHED_ANCHORS + 1, sizeof *s->consumed);
     if (!s->pairs || !s->consumed) {
         free(idx);
         return INDIV_ENOMEM;
@@ -1416,11 +1565,14 @@ static int sample_pairs(sim *s) {
                 i = idx[gsl_rng_uniform_int(s->r, n)];
             while (side == 1 && i == (size_t)s->pairs[p][0]);
             s->pairs[p][side] = (int32_t)i;
-            if (s->c[i].pair_slot < 0)
-                s->c[i].pair_slot = s->nconsumed++;
         }
+    /* Slots after the draws, so that the random pairs are those of earlier versions. */
+    for (int p = 0; p < s->npairs; p++)
+        for (int side = 0; side < 2; side++)
+            track_consumed(s, (size_t)s->pairs[p][side]);
+    int rc = sample_matched(s, idx, n);
     free(idx);
-    return INDIV_OK;
+    return rc;
 }
 
 static void sim_free(sim *s) {
@@ -1431,6 +1583,8 @@ static void sim_free(sim *s) {
         free(s->consumed[k].v);
     free(s->consumed);
     free(s->pairs);
+    free(s->matched);
+    free(s->scratch);
     free(s->cat_table);
     free(s->cat_first);
     free(s->cat_offers);
@@ -1466,8 +1620,9 @@ static int setup(sim *s, const char *work_db, indiv_error *err) {
     s->events.size = sizeof(sevent);
     s->offer_exposure = calloc(s->noff, sizeof *s->offer_exposure);
     s->offer_bought = calloc(s->noff, 1);
+    s->scratch = calloc(s->noff + 1, sizeof *s->scratch);
     s->r = indiv_rng_new(s->p->seed, 0, INDIV_RNG_SIM_ORGANIC);
-    if (!s->offer_exposure || !s->offer_bought || !s->r)
+    if (!s->offer_exposure || !s->offer_bought || !s->scratch || !s->r)
         return indiv_error_set(err, INDIV_ENOMEM, "out of memory");
     rc = load_consumers(s, err);
     if (rc == INDIV_OK)
@@ -1557,6 +1712,10 @@ int indiv_sim_metric_is_count(int m) {
     case INDIV_M_departures:
     case INDIV_M_leakage:
     case INDIV_M_latent_revealed:
+    case INDIV_M_latent_revealed_engaged:
+    case INDIV_M_divergent_offers:
+    case INDIV_M_divergent_hits:
+    case INDIV_M_unwanted_divergent:
         return 1;
     default:
         return 0;
@@ -1586,4 +1745,8 @@ void indiv_sim_aggregate(const indiv_round_metrics *rounds, int n,
             out[m] = rounds[n - 1].v[m];
     }
     out[INDIV_M_conversion_rate] = contacts > 0 ? out[INDIV_M_conversions] / contacts : 0;
+    out[INDIV_M_divergent_hit_rate] =
+        out[INDIV_M_divergent_offers] > 0
+            ? out[INDIV_M_divergent_hits] / out[INDIV_M_divergent_offers]
+            : 0;
 }

@@ -71,10 +71,12 @@ const indiv_study_condition *indiv_study_condition_find(const char *id) {
 /* ---- claims ------------------------------------------------------------------------ */
 
 /* The assumptions shared by several claims, as override strings. */
-#define LATENT_NONE  "w:latent_share=0"
-#define LATENT_RICH  "w:latent_share=1 w:latent_tastes_mean=4"
-#define RESPONSIVE   "w:react_alpha=5 w:react_beta=5 conversion_max=1"
-#define NEVER_TIRE   "annoyance_per_irrelevant=0 annoyance_per_contact=0"
+#define LATENT_NONE "w:latent_share=0"
+#define LATENT_RICH "w:latent_share=1 w:latent_tastes_mean=4"
+#define RESPONSIVE  "w:react_alpha=5 w:react_beta=5 conversion_max=1"
+#define NEVER_TIRE                                                                       \
+    "annoyance_per_irrelevant=0 annoyance_per_contact=0 "                                \
+    "annoyance_per_unwanted_divergent=0"
 #define EASILY_TIRED "annoyance_per_irrelevant=4 annoyance_per_contact=0.4"
 #define MOMENT_FREE  "wrong_moment_factor=1 not_ready_factor=1"
 #define MOMENT_ONLY  "wrong_moment_factor=0 not_ready_factor=0"

@@ -144,7 +144,9 @@ Test(evaluate, figures_of_a_hand_built_log_match_the_hand_computation) {
     const indiv_eval_metrics *pn = &r->m[INDIV_EVAL_NEW][INDIV_EVAL_POPULARITY];
     cr_assert_float_eq(pn->hit_rate, (0.5 + 1.0 / 3) / 2, EPS);
     cr_assert_float_eq(pn->ndcg, (0.5 + 1.0 / 3) / 2, EPS);
-    cr_assert_float_eq(r->m[INDIV_EVAL_NEW][INDIV_EVAL_REPEAT].hit_rate, 0, EPS);
+    /* new offers only, repeat-buy is its popularity fill: the popularity list */
+    cr_assert_float_eq(r->m[INDIV_EVAL_NEW][INDIV_EVAL_REPEAT].hit_rate, pn->hit_rate,
+                       EPS);
     /* paired difference indiv - repeat on the same two consumers */
     cr_assert_float_eq(rep->diff_ndcg, r->m[INDIV_EVAL_ALL][INDIV_EVAL_INDIV].ndcg - 0.5,
                        EPS);
@@ -386,9 +388,112 @@ Test(evaluate, outputs_hold_every_table) {
     for (char *s = t; *s; s++)
         lines += *s == '\n';
     cr_assert_eq(lines, 1 + INDIV_EVAL_MODES * INDIV_EVAL_METHODS);
-    cr_assert(strstr(t, "\nnew,repeat,2,0,"), "%s", t);
+    cr_assert(strstr(t, "\nnew,repeat,2,"), "%s", t);
+    cr_assert(strstr(t, "\nall,ease,2,"), "%s", t);
     free(t);
     free(csv), free(curve);
+    free(r);
+    free(db);
+}
+
+/* ---- baselines ----------------------------------------------------------------------- */
+
+/* c1 before the split: o1 on two occasions (days 2, 9), o2 on two occasions (days 3, 12:
+ * the more recent), o3 on one occasion in three lines (day 20); c2 buys o4 three times
+ * and o5 once (popularity: o4 > o5). After the split c1 buys o2; c2 buys o4. */
+static char *tie_log(void) {
+    char *path = tu_path(dir, "ties.db");
+    indiv_eventlog *log;
+    cr_assert_eq(indiv_eventlog_open(path, INDIV_EVENTLOG_CREATE, &log, NULL), 0);
+    cr_assert_eq(indiv_eventlog_begin(log, NULL), 0);
+    int64_t o[6];
+    const char *ids[6] = {"o1", "o2", "o3", "o4", "o5", "o6"};
+    for (int i = 0; i < 6; i++)
+        o[i] = offer(log, ids[i], i < 3 ? "A" : "B");
+    int64_t c1 = consumer(log, "c1", 1), c2 = consumer(log, "c2", 1);
+    int64_t jan = SPLIT - 31 * DAY;
+    buy(log, c1, o[0], jan + 2 * DAY);
+    buy(log, c1, o[1], jan + 3 * DAY);
+    buy(log, c1, o[0], jan + 9 * DAY);
+    buy(log, c1, o[1], jan + 12 * DAY);
+    for (int k = 0; k < 3; k++)
+        buy(log, c1, o[2], jan + 20 * DAY);
+    for (int k = 0; k < 3; k++)
+        buy(log, c2, o[3], jan + (4 + k) * DAY);
+    buy(log, c2, o[4], jan + 8 * DAY);
+    buy(log, c1, o[1], SPLIT + 2 * DAY);
+    buy(log, c2, o[3], SPLIT + 3 * DAY);
+    cr_assert_eq(indiv_eventlog_commit(log, NULL), 0);
+    indiv_eventlog_close(log);
+    return path;
+}
+
+/* The offers of one consumer's list for one mode and method, in rank order. */
+static void list_of(const char *csv, const char *who, const char *mode,
+                    const char *method, char *out, size_t cap) {
+    char *t = tu_read(csv, NULL), *save = NULL, prefix[64];
+    snprintf(prefix, sizeof prefix, "%s,%s,%s,", who, mode, method);
+    out[0] = '\0';
+    for (char *line = strtok_r(t, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        if (strncmp(line, prefix, strlen(prefix)) != 0)
+            continue;
+        char *offer_f = strchr(line + strlen(prefix), ',') + 1;
+        size_t len = (size_t)(strchr(offer_f, ',') - offer_f);
+        snprintf(out + strlen(out), cap - strlen(out), "%s%.*s", *out ? " " : "",
+                 (int)len, offer_f);
+    }
+    free(t);
+}
+
+Test(evaluate, repeat_buy_ranks_by_occasions_then_recency_then_popularity) {
+    char *db = tie_log(), *lists = tu_path(dir, "lists.csv");
+    indiv_model m;
+    indiv_model_default(&m);
+    indiv_eval_params p;
+    params(&p, SPLIT, UNTIL, 5);
+    p.lists_path = lists;
+    indiv_eval_result *r = calloc(1, sizeof *r);
+    indiv_error err = {0};
+    cr_assert_eq(run(db, &m, &p, r, &err), 0, "%s", err.msg);
+    char got[256];
+    /* o2 and o1 both have two occasions, o2's last is more recent; o3's three lines
+     * are one occasion; then o4 (3 purchases), o5 (1) by popularity */
+    list_of(lists, "c1", "all", "repeat", got, sizeof got);
+    cr_assert_str_eq(got, "o2 o1 o3 o4 o5");
+    /* the first offer is a hit for c1 (o2) and c2 (o4): NDCG 1 for both */
+    cr_assert_float_eq(r->m[INDIV_EVAL_ALL][INDIV_EVAL_REPEAT].ndcg, 1, EPS);
+    free(r);
+    free(lists);
+    free(db);
+}
+
+Test(evaluate, item_baselines_are_fitted_and_the_naive_row_matches_the_curve_counts) {
+    char *db = tie_log();
+    indiv_model m;
+    indiv_model_default(&m);
+    indiv_eval_params p;
+    params(&p, SPLIT, UNTIL, 3);
+    indiv_eval_result *r = calloc(1, sizeof *r);
+    indiv_error err = {0};
+    cr_assert_eq(run(db, &m, &p, r, &err), 0, "%s", err.msg);
+    int in_grid = 0;
+    for (int g = 0; g < INDIV_EVAL_EASE_GRID; g++)
+        in_grid |= r->ease_lambda == r->ease_grid[g];
+    cr_assert(in_grid, "lambda %g is not from the grid", r->ease_lambda);
+    for (size_t t = 0; t < r->n_curve; t++) {
+        cr_assert_eq(r->naive[t].contacted, r->curve[t].c.contacted);
+        cr_assert_leq(r->naive[t].with_hit[INDIV_EVAL_ALL], r->naive[t].contacted);
+    }
+    /* everyone contacted: the naive rule is repeat-buy's top 3 sent to all */
+    cr_assert_eq(memcmp(&r->naive[0], &r->contacts[INDIV_EVAL_REPEAT],
+                        sizeof r->naive[0]),
+                 0);
+    /* a given lambda is used as is */
+    p.ease_lambda = 7.5;
+    cr_assert_eq(run(db, &m, &p, r, &err), 0, "%s", err.msg);
+    cr_assert_float_eq(r->ease_lambda, 7.5, EPS);
+    p.knn_k = 0;
+    cr_assert_eq(run(db, &m, &p, r, &err), INDIV_EINVAL);
     free(r);
     free(db);
 }

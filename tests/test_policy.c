@@ -1095,7 +1095,8 @@ Test(policy, set_parses_checks_ranges_and_names_the_parameter) {
         {"slots", "2.5", "slots: '2.5' is not an integer"},
         {"slots", "17", "slots: 17 is out of range [1, 16]"},
         {"rank-by", "margin", "rank-by: 'margin' is not propensity or value"},
-        {"divergence", "sideways", "divergence: 'sideways' is not ride-along or standalone"},
+        {"divergence", "sideways",
+         "divergence: 'sideways' is not ride-along or standalone"},
         {"readiness-horizon-days", "0", "readiness-horizon-days: 0 is out of range (0,"},
         {"colour", "3", "unknown policy parameter 'colour'"},
     };

@@ -388,7 +388,10 @@ static const char *const every_param[] = {"rounds",
                                           "fatigue_open_effect",
                                           "p_leave",
                                           "leakage_per_round",
-                                          "organic_latent_discovery"};
+                                          "organic_latent_discovery",
+                                          "reveal_on_engagement",
+                                          "annoyance_per_unwanted_divergent",
+                                          "perfect_aim"};
 #define N_EVERY_PARAM (sizeof every_param / sizeof every_param[0])
 
 /* The JSON value of a key as the text indiv_sim_params_set reads. */
@@ -448,7 +451,7 @@ Test(simulate, params_json_holds_every_parameter_and_reads_back) {
 }
 
 Test(simulate, metric_and_policy_names_cover_every_value) {
-    cr_assert_eq(INDIV_SIM_NMETRICS, 23);
+    cr_assert_eq(INDIV_SIM_NMETRICS, 30);
     for (int m = 0; m < INDIV_SIM_NMETRICS; m++) {
         const char *name = indiv_sim_metric_name(m), *doc = indiv_sim_metric_doc(m);
         cr_assert(name && *name && strcmp(name, "?") != 0, "metric %d has no name", m);
@@ -503,6 +506,9 @@ Test(simulate, aggregate_sums_counts_weights_shares_and_keeps_the_last_round) {
         r[i].v[INDIV_M_conversion_rate] = contacts[i] ? conversions[i] / contacts[i] : 0;
         r[i].v[INDIV_M_irrelevant_share] = irrelevant[i];
         r[i].v[INDIV_M_divergent_share] = divergent[i];
+        r[i].v[INDIV_M_divergent_offers] = 10 * (i + 1);
+        r[i].v[INDIV_M_divergent_hits] = i + 1 + (i == 2);
+        r[i].v[INDIV_M_divergent_hit_rate] = 0.123; /* recomputed from the sums */
         r[i].v[INDIV_M_bubble_share] = bubble[i];
         r[i].v[INDIV_M_revenue] = revenue[i];
         r[i].v[INDIV_M_revenue_contacts] = revenue[i] / 4;
@@ -524,6 +530,7 @@ Test(simulate, aggregate_sums_counts_weights_shares_and_keeps_the_last_round) {
     cr_assert_float_eq(out[INDIV_M_irrelevant_share], (100 * 0.25 + 300 * 0.125) / 400,
                        EPS);
     cr_assert_float_eq(out[INDIV_M_divergent_share], (100 * 0.1 + 300 * 0.3) / 400, EPS);
+    cr_assert_float_eq(out[INDIV_M_divergent_hit_rate], 7.0 / 60, EPS);
     cr_assert_float_eq(out[INDIV_M_bubble_share], (100 * 0.6 + 300 * 0.2) / 400, EPS);
     cr_assert_float_eq(out[INDIV_M_revenue], 3252.5, EPS);
     cr_assert_float_eq(out[INDIV_M_revenue_contacts], 3252.5 / 4, EPS);
@@ -541,7 +548,10 @@ Test(simulate, aggregate_sums_counts_weights_shares_and_keeps_the_last_round) {
                      m == INDIV_M_contacts || m == INDIV_M_conversions ||
                          m == INDIV_M_revenue || m == INDIV_M_revenue_contacts ||
                          m == INDIV_M_unsubscribes || m == INDIV_M_departures ||
-                         m == INDIV_M_leakage || m == INDIV_M_latent_revealed,
+                         m == INDIV_M_leakage || m == INDIV_M_latent_revealed ||
+                         m == INDIV_M_latent_revealed_engaged ||
+                         m == INDIV_M_divergent_offers || m == INDIV_M_divergent_hits ||
+                         m == INDIV_M_unwanted_divergent,
                      "%s", indiv_sim_metric_name(m));
     /* No contacts at all: shares 0, not NaN; no rounds: all zero. */
     indiv_sim_aggregate(r + 1, 1, out);
@@ -676,6 +686,7 @@ Test(simulate, leakage_follows_the_stated_rate) {
     p.response.annoyance_per_contact = 0;
     p.response.annoyance_per_irrelevant = 0;
     p.response.leakage_per_round = 0.15;
+    p.response.reveal_on_engagement = 0;
     run x;
     simulate(world, "work.db", &p, &x);
     double q = p.response.leakage_per_round, left = (double)sum.latent_tastes;
@@ -1135,6 +1146,115 @@ Test(simulate, the_round_callback_can_stop_the_run) {
     cr_assert_eq(x.r[0].round_end, x.r[1].round_start);
     cr_assert_eq(x.r[1].round_end - x.r[1].round_start, 7 * DAY_S);
     cr_assert_eq(x.r[0].round_start % DAY_S, 0, "the simulation starts at midnight");
+    free(work);
+    free(world);
+}
+
+/* ---- both sides of divergence (issue 11 item 4) ---------------------------------------
+ */
+
+/* Engagement alone reveals: with no purchase possible (conversion_max 0), opened
+ * divergent offers of latent categories reveal them at rate reveal_on_engagement; at 0
+ * nothing is revealed. Every revelation then counts as engaged. */
+Test(simulate, engagement_without_purchase_reveals_at_the_stated_probability) {
+    char *world = latent_world();
+    indiv_sim_params p;
+    sim_params(&p, INDIV_SIM_INDIV, 3);
+    p.response.conversion_max = 0;
+    p.policy_params.serendipity = 1;
+    p.response.reveal_on_engagement = 0;
+    run none, all;
+    simulate(world, "r0.db", &p, &none);
+    cr_assert_eq(total(&none, INDIV_M_latent_revealed), 0);
+    cr_assert_gt(total(&none, INDIV_M_divergent_hits), 50, "not vacuous");
+    p.response.reveal_on_engagement = 1;
+    simulate(world, "r1.db", &p, &all);
+    double rev = total(&all, INDIV_M_latent_revealed);
+    cr_assert_gt(rev, 0);
+    cr_assert_float_eq(total(&all, INDIV_M_latent_revealed_engaged), rev, EPS);
+    cr_assert_eq(total(&all, INDIV_M_conversions), 0);
+    /* Each revelation needs an offer of a latent category: never more than the hits. */
+    cr_assert_leq(rev, total(&all, INDIV_M_divergent_hits));
+    free(world);
+}
+
+/* An unwanted divergent offer annoys: with every other source of annoyance off, nobody
+ * exits when it costs nothing, and people exit when it costs more than their tolerance.
+ */
+Test(simulate, unwanted_divergent_offers_add_annoyance) {
+    char *world = latent_world();
+    indiv_sim_params p;
+    sim_params(&p, INDIV_SIM_INDIV, 3);
+    p.policy_params.serendipity = 1;
+    p.response.annoyance_per_contact = 0;
+    p.response.annoyance_per_irrelevant = 0;
+    p.response.annoyance_per_unwanted_divergent = 0;
+    run free_, costly;
+    simulate(world, "a0.db", &p, &free_);
+    cr_assert_gt(total(&free_, INDIV_M_unwanted_divergent), 20, "not vacuous");
+    cr_assert_eq(total(&free_, INDIV_M_unsubscribes) + total(&free_, INDIV_M_departures),
+                 0);
+    p.response.annoyance_per_unwanted_divergent = 1e3; /* above any tolerance */
+    simulate(world, "a1.db", &p, &costly);
+    cr_assert_gt(
+        total(&costly, INDIV_M_unsubscribes) + total(&costly, INDIV_M_departures), 0);
+    free(world);
+}
+
+/* The perfect-aim ceiling: aimed at the truth, divergent offers hit latent tastes far
+ * more often than the engine's own aim (rates compared with their binomial CIs). */
+Test(simulate, perfect_aim_hits_latent_tastes_more_often) {
+    char *world = latent_world();
+    indiv_sim_params p;
+    sim_params(&p, INDIV_SIM_INDIV, 2);
+    p.policy_params.serendipity = 1;
+    run own, perfect;
+    simulate(world, "own.db", &p, &own);
+    p.response.perfect_aim = 1;
+    simulate(world, "perfect.db", &p, &perfect);
+    double n1 = total(&own, INDIV_M_divergent_offers),
+           n2 = total(&perfect, INDIV_M_divergent_offers);
+    double r1 = total(&own, INDIV_M_divergent_hits) / n1,
+           r2 = total(&perfect, INDIV_M_divergent_hits) / n2;
+    double half = z_conf() * sqrt(r1 * (1 - r1) / n1 + r2 * (1 - r2) / n2);
+    cr_assert_gt(r2 - r1, half, "own %.3f (n %.0f), perfect %.3f (n %.0f)", r1, n1, r2,
+                 n2);
+    free(world);
+}
+
+/* Homogenisation as Chaney, Stewart & Engelhardt 2018 measure it: consumers paired by
+ * similar true tastes consume more alike than random pairs (under the oracle, which
+ * serves true tastes); both Jaccard indices stay in [0, 1]. */
+Test(simulate, taste_matched_pairs_consume_more_alike_than_random_pairs) {
+    char *world = latent_world();
+    indiv_sim_params p;
+    sim_params(&p, INDIV_SIM_ORACLE, 3);
+    run x;
+    simulate(world, "work.db", &p, &x);
+    for (int r = 0; r < p.rounds; r++) {
+        double m = x.r[r].v[INDIV_M_jaccard_matched], a = x.r[r].v[INDIV_M_jaccard_items];
+        cr_assert(m >= 0 && m <= 1 && a >= 0 && a <= 1, "round %d: %g %g", r + 1, m, a);
+    }
+    const double *last = x.r[p.rounds - 1].v;
+    cr_assert_gt(last[INDIV_M_jaccard_matched], 1.5 * last[INDIV_M_jaccard_items],
+                 "matched %g, random %g", last[INDIV_M_jaccard_matched],
+                 last[INDIV_M_jaccard_items]);
+    free(world);
+}
+
+/* The oracle breaks ties among a category's offers at random: the first offers of its
+ * contacts are spread over many offers, not the top offer of each category. */
+Test(simulate, oracle_breaks_ties_at_random) {
+    char *world = latent_world();
+    indiv_sim_params p;
+    sim_params(&p, INDIV_SIM_ORACLE, 2);
+    run x;
+    simulate(world, "work.db", &p, &x);
+    char *work = tu_path(dir, "work.db");
+    int64_t distinct = q_int_at(
+        work, "SELECT count(DISTINCT offer_id) FROM events WHERE type = 4"); /* contact */
+    cr_assert_gt(distinct, 3 * 8, "%lld distinct first offers over 8 categories",
+                 (long long)distinct);
     free(work);
     free(world);
 }

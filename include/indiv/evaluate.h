@@ -17,7 +17,13 @@
  *   popularity  the most bought offers before the split (all consumers, non-personal);
  *   mass        the model's non-personal score (intercept + popularity term): the same
  *               best offers for everyone;
- *   repeat      what the person bought most before the split (nothing else).
+ *   repeat      repeat-buy with the standard tie-breaking: the offers the person bought
+ *               on the most purchase occasions (distinct purchase times) before the
+ *               split, ties to the most recently bought, then the rest of the list
+ *               filled by popularity;
+ *   item-knn    cosine item-kNN (Deshpande & Karypis 2004), k = knn_k neighbours;
+ *   ease        EASE (Steck 2019) on who bought what before the split, its lambda
+ *               chosen on a validation split before the split (itemsim.h).
  * Ranking accuracy (HitRate, Precision, Recall, NDCG at k, tie-aware, metrics.h) is
  * averaged over the known customers who bought something in the window; coverage,
  * novelty and diversity over every known customer's list; serendipity over the hits.
@@ -51,6 +57,8 @@ typedef enum indiv_eval_method {
     INDIV_EVAL_POPULARITY,
     INDIV_EVAL_MASS,
     INDIV_EVAL_REPEAT,
+    INDIV_EVAL_ITEMKNN,
+    INDIV_EVAL_EASE,
     INDIV_EVAL_METHODS
 } indiv_eval_method;
 
@@ -64,6 +72,8 @@ typedef enum indiv_eval_mode {
 } indiv_eval_mode;
 
 #define INDIV_EVAL_TAUS_MAX 64
+/* Candidate lambdas of EASE tried on the validation split. */
+#define INDIV_EVAL_EASE_GRID 5
 
 typedef struct indiv_eval_params {
     int64_t split, until;             /* truth window [split, until) */
@@ -75,6 +85,9 @@ typedef struct indiv_eval_params {
     size_t n_taus;
     const char *scratch;    /* the snapshot: ":memory:" or a new file path */
     const char *lists_path; /* per-consumer lists as CSV, or NULL */
+    int knn_k;              /* neighbours per offer of item-kNN */
+    double ease_lambda;     /* EASE's lambda; 0: chosen on the validation split */
+    double ease_validation_days; /* EASE validation: the days just before the split */
 } indiv_eval_params;
 
 /* One method in one mode. Means over consumers with standard errors; diff_* are the
@@ -114,12 +127,22 @@ typedef struct indiv_eval_result {
     indiv_eval_curve_point curve[INDIV_EVAL_TAUS_MAX];
     size_t n_curve;
     int slots;
+    /* EASE's lambda: the grid, the validation NDCG@k of each (consumers who bought in
+     * [split - validation days, split) and before), and the one used */
+    double ease_grid[INDIV_EVAL_EASE_GRID], ease_val_ndcg[INDIV_EVAL_EASE_GRID];
+    int64_t ease_val_consumers;
+    double ease_lambda;
+    /* the naive rule at each point of the curve: contact the same number of known
+     * customers, the most active first (most purchase occasions before the split, ties
+     * to the lower id), each with their repeat-buy top `slots` */
+    indiv_eval_contacts naive[INDIV_EVAL_TAUS_MAX];
     double seconds;
 } indiv_eval_result;
 
 /* Defaults: k 10, seed 1, decide and profile defaults, taus 0, 0.01, 0.02, 0.05, 0.1,
- * 0.15, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9; scratch ":memory:". split and until
- * must be set. */
+ * 0.15, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9; scratch ":memory:"; knn_k 100; EASE
+ * lambda chosen among 10, 30, 100, 300, 1000 on the 28 days before the split. split
+ * and until must be set. */
 void indiv_eval_params_init(indiv_eval_params *p);
 
 const char *indiv_eval_method_name(indiv_eval_method m);

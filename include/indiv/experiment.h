@@ -113,11 +113,12 @@ int indiv_sweep_grid_check(const indiv_sweep_grid *g, const indiv_sim_params *ba
 /* ---- columns: a job's result row --------------------------------------------------- */
 
 typedef enum indiv_sweep_agg {
-    INDIV_AGG_SUM = 0,     /* Σ over rounds (flows: contacts, revenue, ...) */
-    INDIV_AGG_LAST,        /* value at the last round (stocks, "so far" metrics, and
-                              the final state of coverage, Gini, Jaccard) */
-    INDIV_AGG_CONTACT_MEAN /* Σ v·contacts / Σ contacts (shares among contacts; 0
+    INDIV_AGG_SUM = 0,      /* Σ over rounds (flows: contacts, revenue, ...) */
+    INDIV_AGG_LAST,         /* value at the last round (stocks, "so far" metrics, and
+                               the final state of coverage, Gini, Jaccard) */
+    INDIV_AGG_CONTACT_MEAN, /* Σ v·contacts / Σ contacts (shares among contacts; 0
                               when there was no contact) */
+    INDIV_AGG_HIT_RATE      /* Σ divergent_hits / Σ divergent_offers (0 without any) */
 } indiv_sweep_agg;
 
 /* The result columns, in file order: a fixed table, one entry per simulation metric. */

@@ -166,8 +166,8 @@ int indiv_policy_params_set(indiv_policy_params *p, const char *name, const char
 
 /* Writes the value in p of parameter d as text (the form _set reads back: %.17g for
  * reals, the name for choices). Cannot fail; truncates to cap. */
-void indiv_policy_params_format(const indiv_policy_params *p,
-                                const indiv_policy_param *d, char *buf, size_t cap);
+void indiv_policy_params_format(const indiv_policy_params *p, const indiv_policy_param *d,
+                                char *buf, size_t cap);
 
 /* Writes the default of d as people read it ("0.3", "ride-along") into buf. */
 void indiv_policy_param_default_text(const indiv_policy_param *d, char *buf, size_t cap);

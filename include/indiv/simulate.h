@@ -61,6 +61,12 @@ typedef struct indiv_response_params {
                                         probability, otherwise unsubscribe */
     double leakage_per_round;        /* P(an unrevealed latent need is met elsewhere) */
     double organic_latent_discovery; /* P(per round) of finding a latent taste alone */
+    double reveal_on_engagement;     /* P that an opened, unbought offer of a latent
+                                        category is clicked and reveals the taste */
+    double annoyance_per_unwanted_divergent; /* added per divergent offer below the
+                                                irrelevant utility */
+    int perfect_aim; /* 1: every divergent offer is replaced by one of the person's
+                        best unrevealed latent category (the ceiling of aiming) */
 } indiv_response_params;
 
 typedef struct indiv_sim_params {
@@ -90,19 +96,27 @@ typedef struct indiv_sim_params {
     X(departures, "consumers who left this round")                                       \
     X(active, "consumers still active at the end of the round")                          \
     X(leakage, "latent needs met elsewhere this round")                                  \
-    X(latent_revealed, "latent tastes revealed by a purchase from a contact")            \
+    X(latent_revealed, "latent tastes revealed by a contact (purchase or engagement)")   \
     X(latent_revealed_total, "latent tastes revealed by contacts since the start")       \
+    X(latent_revealed_engaged, "of latent_revealed: by engagement without a purchase")   \
     X(diversity, "mean category entropy (bits) of each consumer's purchases so far")     \
     X(coverage, "share of offers bought at least once this round")                       \
     X(exposure_gini, "Gini coefficient of contacts over offers this round")              \
     X(jaccard_items, "mean Jaccard similarity of consumed offers, sampled pairs")        \
     X(jaccard_categories, "mean Jaccard similarity of consumed categories, pairs")       \
+    X(jaccard_matched,                                                                   \
+      "mean Jaccard similarity of consumed offers, taste-matched pairs")                 \
     X(contacts_p50, "median contacts per eligible consumer so far")                      \
     X(contacts_p90, "90th percentile of contacts per eligible consumer so far")          \
     X(contacts_max, "most contacts received by one consumer so far")                     \
     X(never_contacted_share, "share of eligible consumers never contacted so far")       \
     X(bubble_share, "share of contacted offers inside the person's known tastes")        \
-    X(divergent_share, "share of contacts carrying a divergent offer")
+    X(divergent_share, "share of contacts carrying a divergent offer")                   \
+    X(divergent_offers, "divergent offers sent this round")                              \
+    X(divergent_hits, "divergent offers of a latent, unrevealed taste of the person")    \
+    X(divergent_hit_rate, "divergent_hits per divergent offer")                          \
+    X(unwanted_divergent, "divergent offers below the irrelevant utility")               \
+    X(model_version, "trainings of the engine's model so far (0: the given model)")
 
 #define INDIV_SIM_ENUM(name, doc) INDIV_M_##name,
 typedef enum indiv_sim_metric {

@@ -71,18 +71,19 @@ enum {
     OPT_BLOCK
 };
 
-static const struct option fixed_opts[] = {{"db", required_argument, NULL, OPT_DB},
-                                           {"out", required_argument, NULL, OPT_OUT},
-                                           {"model", required_argument, NULL, OPT_MODEL},
-                                           {"summary", required_argument, NULL, OPT_SUMMARY},
-                                           {"config", required_argument, NULL, OPT_CONFIG},
-                                           {"as-of", required_argument, NULL, OPT_AS_OF},
-                                           {"seed", required_argument, NULL, OPT_SEED},
-                                           {"threads", required_argument, NULL, OPT_THREADS},
-                                           {"shard", required_argument, NULL, OPT_SHARD},
-                                           {"block", required_argument, NULL, OPT_BLOCK},
-                                           {"help", no_argument, NULL, 'h'},
-                                           {0}};
+static const struct option fixed_opts[] = {
+    {"db", required_argument, NULL, OPT_DB},
+    {"out", required_argument, NULL, OPT_OUT},
+    {"model", required_argument, NULL, OPT_MODEL},
+    {"summary", required_argument, NULL, OPT_SUMMARY},
+    {"config", required_argument, NULL, OPT_CONFIG},
+    {"as-of", required_argument, NULL, OPT_AS_OF},
+    {"seed", required_argument, NULL, OPT_SEED},
+    {"threads", required_argument, NULL, OPT_THREADS},
+    {"shard", required_argument, NULL, OPT_SHARD},
+    {"block", required_argument, NULL, OPT_BLOCK},
+    {"help", no_argument, NULL, 'h'},
+    {0}};
 
 /* Room for the fixed options, the policy table and the terminator. */
 #define MAX_OPTS 64

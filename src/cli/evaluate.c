@@ -22,8 +22,9 @@ static const char evaluate_help[] =
     "                      [--lists FILE] [--taus LIST] [--seed S] [--scratch PATH]\n"
     "                      [policy options]\n\n"
     "Replays the log: profiles and decisions as of --split-at (from the events before\n"
-    "it only), rankings by indiv and by four baselines (random, popularity, mass\n"
-    "campaign, repeat-buy) for the same consumers, compared with what each bought in\n"
+    "it only), rankings by indiv and by six baselines (random, popularity, mass\n"
+    "campaign, repeat-buy, item-knn, ease) for the same consumers, compared with what\n"
+    "each bought in\n"
     "[--split-at, --until). Prints the tables; every figure is defined in\n"
     "docs/evaluation.md. The database is only read.\n\n"
     "  --db FILE            event log\n"
@@ -43,6 +44,9 @@ static const char evaluate_help[] =
     "  --half-life DAYS     taste half-life of the profiles (default 90)\n"
     "  --scratch PATH       snapshot database: a new file, or :memory: (default)\n"
     "  --threads T          worker threads of the decision run (default 2)\n"
+    "  --knn-k K            neighbours per offer of the item-knn baseline (default 100)\n"
+    "  --ease-lambda L      EASE's lambda (default: the best of 10,30,100,300,1000 on\n"
+    "                       the 28 days before the split)\n"
     "  -h, --help           this help\n"
     "policy of the decision run (as in indiv decide):\n";
 
@@ -72,7 +76,9 @@ enum {
     OPT_SEED,
     OPT_SCRATCH,
     OPT_THREADS,
-    OPT_HALF_LIFE
+    OPT_HALF_LIFE,
+    OPT_KNN_K,
+    OPT_EASE_LAMBDA
 };
 
 static const struct option fixed_opts[] = {
@@ -90,6 +96,8 @@ static const struct option fixed_opts[] = {
     {"scratch", required_argument, NULL, OPT_SCRATCH},
     {"threads", required_argument, NULL, OPT_THREADS},
     {"half-life", required_argument, NULL, OPT_HALF_LIFE},
+    {"knn-k", required_argument, NULL, OPT_KNN_K},
+    {"ease-lambda", required_argument, NULL, OPT_EASE_LAMBDA},
     {"help", no_argument, NULL, 'h'},
     {0}};
 
@@ -137,6 +145,10 @@ static int set_option(struct eval_args *a, int code, const char *v) {
         return cli_time("evaluate", "--until", v, &a->p.until);
     case OPT_K:
         return set_int("--k", v, 1, 1000, &a->p.k);
+    case OPT_KNN_K:
+        return set_int("--knn-k", v, 1, 100000, &a->p.knn_k);
+    case OPT_EASE_LAMBDA:
+        return cli_double("evaluate", "--ease-lambda", v, 1e-9, 1e12, &a->p.ease_lambda);
     case OPT_MODEL:
         a->model = v;
         return CLI_OK;
@@ -216,7 +228,9 @@ static void print_header(FILE *o, const struct eval_args *a, const indiv_model *
     if (m->embedding)
         fprintf(o, "; %lld without a vector in the embedding",
                 (long long)r->offers_without_embedding);
-    fputc('\n', o);
+    fprintf(o, "\nbaselines: item-knn k = %d; ease lambda = %g (%s)\n", a->p.knn_k,
+            r->ease_lambda,
+            a->p.ease_lambda > 0 ? "given" : "best NDCG on the validation window");
 }
 
 /* Column widths count bytes: "±" takes two bytes for one column, so the header is
@@ -295,6 +309,17 @@ static void print_curve(FILE *o, const indiv_eval_result *r) {
         char tau[32];
         snprintf(tau, sizeof tau, "%g", r->curve[t].tau);
         print_contact_row(o, tau, &r->curve[t].c, r->consumers);
+    }
+    fprintf(o,
+            "\nnaive rule at the same numbers contacted: the most active customers (most "
+            "purchase occasions), each with their repeat-buy top %d\n",
+            r->slots);
+    fprintf(o, "τ of the same count        contacted  share precision     (new)  offers "
+               "offer-hit     (new)\n");
+    for (size_t t = 0; t < r->n_curve; t++) {
+        char tau[32];
+        snprintf(tau, sizeof tau, "%g", r->curve[t].tau);
+        print_contact_row(o, tau, &r->naive[t], r->consumers);
     }
 }
 

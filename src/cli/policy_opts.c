@@ -32,8 +32,9 @@ int cli_policy_is_code(int code) {
 
 int cli_policy_set(const char *cmd, indiv_policy_params *p, int code, const char *name,
                    const char *v) {
-    const indiv_policy_param *d = code ? indiv_policy_param_at((size_t)(code - CLI_POLICY_CODE))
-                                       : indiv_policy_param_find(name);
+    const indiv_policy_param *d =
+        code ? indiv_policy_param_at((size_t)(code - CLI_POLICY_CODE))
+             : indiv_policy_param_find(name);
     indiv_error err = {0};
     if (!d)
         return cli_usage(cmd, "unknown policy parameter '%s'", name ? name : "?");
