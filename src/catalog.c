@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "indiv/eventlog.h"
 #include "indiv/timeutil.h"
 
 /* A direct id → index table is used while max_id <= DIRECT_FACTOR * n. */

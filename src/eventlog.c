@@ -16,7 +16,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -1647,38 +1646,4 @@ int indiv_eventlog_snapshot(indiv_eventlog *log, const char *path, int64_t befor
     }
     *out = snap;
     return INDIV_OK;
-}
-
-/* ---- names ------------------------------------------------------------------------- */
-
-static const char *const type_names[INDIV_EV_MAX + 1] = {
-    NULL,   "view",  "purchase", "return",     "contact",
-    "open", "click", "dismiss",  "unsubscribe"};
-static const char *const channel_names[INDIV_CH_MAX + 1] = {"none", "email", "sms",
-                                                            "push", "web",   "store"};
-
-const char *indiv_event_type_name(int type) {
-    return (type >= 1 && type <= INDIV_EV_MAX) ? type_names[type] : NULL;
-}
-
-int indiv_event_type_parse(const char *name, int *type) {
-    for (int t = 1; t <= INDIV_EV_MAX; t++)
-        if (strcasecmp(name, type_names[t]) == 0) {
-            *type = t;
-            return INDIV_OK;
-        }
-    return INDIV_EINVAL;
-}
-
-const char *indiv_channel_name(int channel) {
-    return (channel >= 0 && channel <= INDIV_CH_MAX) ? channel_names[channel] : NULL;
-}
-
-int indiv_channel_parse(const char *name, int *channel) {
-    for (int c = 0; c <= INDIV_CH_MAX; c++)
-        if (strcasecmp(name, channel_names[c]) == 0) {
-            *channel = c;
-            return INDIV_OK;
-        }
-    return INDIV_EINVAL;
 }

@@ -21,6 +21,7 @@
 #include <gsl/gsl_cdf.h>
 #include <jansson.h>
 
+#include "indiv/eventlog.h"
 #include "indiv/timeutil.h"
 
 #define DAY ((double)INDIV_SECONDS_PER_DAY)
@@ -49,10 +50,17 @@
 #define CHANNEL_SLOTS (3 * INDIV_CONTACT_CHANNELS + INDIV_CH_MAX + 1)
 #define PRESSURE_HEAD 2 /* then 3 values per stored contact */
 #define OPENNESS_HEAD 4 /* then one value per category bought */
+#define HISTORY_HEAD  1 /* then HISTORY_VALUES per offer kept */
+#define HISTORY_VALUES 6
+/* Offers kept per person: a regular customer of a gift shop re-buys a few dozen
+ * offers; 64 keeps them (the mean of the known customers of the shipped sample is 31
+ * distinct offers) while bounding the vector at 385 values. */
+#define DEF_HISTORY_MAX 64
+#define MAX_HISTORY     4096
 
-static const char *const group_names[] = {"taste",    "rhythm",   "moments",
-                                          "channels", "pressure", "openness"};
-#define NGROUPS 6
+static const char *const group_names[] = {"taste",    "rhythm",   "moments", "channels",
+                                          "pressure", "openness", "history"};
+#define NGROUPS 7
 
 /* ---- parameters ------------------------------------------------------------------ */
 
@@ -77,6 +85,7 @@ void indiv_profile_params_init(indiv_profile_params *p) {
     p->pressure_days = DEF_PRESSURE_DAYS;
     p->rhythm_prior_strength = DEF_RHYTHM_STRENGTH;
     p->readiness_horizon_days = DEF_READINESS_HORIZON;
+    p->history_max = DEF_HISTORY_MAX;
 }
 
 static int positive(double v) {
@@ -111,6 +120,10 @@ int indiv_profile_params_validate(const indiv_profile_params *p, indiv_error *er
         if (!isfinite(p->type_weight[t]))
             return indiv_error_set(err, INDIV_EINVAL, "type weight of %s is not finite",
                                    t ? indiv_event_type_name(t) : "none");
+    if (p->history_max < 1 || p->history_max > MAX_HISTORY)
+        return indiv_error_set(err, INDIV_EINVAL,
+                               "profile parameter history_max = %d is not in [1, %d]",
+                               p->history_max, MAX_HISTORY);
     if (p->features & ~(unsigned)INDIV_FEAT_ALL)
         return indiv_error_set(err, INDIV_EINVAL, "unknown feature bits 0x%x",
                                p->features);
@@ -148,7 +161,7 @@ int indiv_profile_features_parse(const char *list, unsigned *mask, indiv_error *
             return indiv_error_set(
                 err, INDIV_EINVAL,
                 "unknown feature group '%.*s' (known: all, none, taste, "
-                "rhythm, moments, channels, pressure, openness)",
+                "rhythm, moments, channels, pressure, openness, history)",
                 (int)(len - (size_t)neg), p + neg);
         if (!neg && bits == 0)
             m = 0; /* "none" */
@@ -219,8 +232,12 @@ static int acc_init(struct acc *a, const indiv_catalog *cat,
     /* A consumer buys at most every category once: no growth during the pass. */
     a->pr.bought = calloc(ncat, sizeof *a->pr.bought);
     a->pr.bought_cap = ncat;
-    return (a->stamp && a->first_ts && a->pr.taste && a->pr.bought) ? INDIV_OK
-                                                                    : INDIV_ENOMEM;
+    /* at most history_max offers: no growth during the pass */
+    a->pr.history = calloc((size_t)p->history_max, sizeof *a->pr.history);
+    a->pr.history_cap = (size_t)p->history_max;
+    return (a->stamp && a->first_ts && a->pr.taste && a->pr.bought && a->pr.history)
+               ? INDIV_OK
+               : INDIV_ENOMEM;
 }
 
 static void acc_free(struct acc *a) {
@@ -232,13 +249,17 @@ static void acc_free(struct acc *a) {
 static void acc_reset(struct acc *a, int64_t consumer_id) {
     double *taste = a->pr.taste;
     int32_t *bought = a->pr.bought;
+    indiv_offer_history *hist = a->pr.history;
     size_t cap = a->pr.taste_cap, bcap = a->pr.bought_cap, d = indiv_catalog_dims(a->cat);
+    size_t hcap = a->pr.history_cap;
     memset(&a->pr, 0, sizeof a->pr);
     memset(taste, 0, d * sizeof *taste);
     a->pr.taste = taste;
     a->pr.taste_cap = cap;
     a->pr.bought = bought;
     a->pr.bought_cap = bcap;
+    a->pr.history = hist;
+    a->pr.history_cap = hcap;
     a->pr.dims = d;
     a->pr.consumer_id = consumer_id;
     a->pr.as_of = a->p->as_of;
@@ -369,6 +390,48 @@ static void add_openness(struct acc *a, const indiv_event *ev) {
         a->pr.new_category_purchases++;
 }
 
+/* The entry that makes room for a new offer in a full history: the smallest decayed
+ * count (the least recent and frequent), ties to the oldest last purchase. */
+static size_t history_victim(const indiv_profile *pr) {
+    size_t v = 0;
+    for (size_t i = 1; i < pr->n_history; i++) {
+        const indiv_offer_history *h = &pr->history[i], *w = &pr->history[v];
+        if (h->decayed < w->decayed || (h->decayed == w->decayed && h->last_ts < w->last_ts))
+            v = i;
+    }
+    return v;
+}
+
+/* One more occasion of an offer already in the history: Welford's update of the
+ * intervals, whose mean is (last - first) / (occasions - 1) (Welford 1962). */
+static void history_again(indiv_offer_history *h, int64_t ts, double weight) {
+    double x = (double)(ts - h->last_ts) / DAY, n = h->occasions; /* n intervals after */
+    double mean_old = n > 1 ? (double)(h->last_ts - h->first_ts) / DAY / (n - 1) : 0;
+    double mean_new = mean_old + (x - mean_old) / n;
+    h->interval_m2 += (x - mean_old) * (x - mean_new);
+    h->occasions++;
+    h->last_ts = ts;
+    h->decayed += weight;
+}
+
+/* Purchase occasions per offer; several lines of one order (same time) count once. */
+static void add_history(struct acc *a, const indiv_event *ev) {
+    indiv_profile *pr = &a->pr;
+    if (ev->type != INDIV_EV_PURCHASE || ev->offer_id <= 0)
+        return;
+    double weight = exp2(-(double)(a->p->as_of - ev->ts) / DAY / a->p->half_life_days);
+    for (size_t i = 0; i < pr->n_history; i++)
+        if (pr->history[i].offer_id == ev->offer_id) {
+            if (ev->ts != pr->history[i].last_ts)
+                history_again(&pr->history[i], ev->ts, weight);
+            return;
+        }
+    size_t at = pr->n_history < pr->history_cap ? pr->n_history++ : history_victim(pr);
+    if (pr->history_cap == 0)
+        return;
+    pr->history[at] = (indiv_offer_history){ev->offer_id, 1, weight, ev->ts, ev->ts, 0};
+}
+
 static void acc_add(struct acc *a, const indiv_event *ev) {
     unsigned f = a->p->features;
     if (ev->channel < 0 || ev->channel > INDIV_CH_MAX || ev->type < 1 ||
@@ -385,6 +448,8 @@ static void acc_add(struct acc *a, const indiv_event *ev) {
         add_moment(a, ev);
     if (f & (INDIV_FEAT_CHANNELS | INDIV_FEAT_PRESSURE))
         add_contact_or_reaction(a, ev);
+    if (f & INDIV_FEAT_HISTORY)
+        add_history(a, ev);
 }
 
 /* Derived values: smoothed distributions, Beta-smoothed rates, interval spread. */
@@ -418,7 +483,8 @@ static size_t vector_len(const indiv_profile *pr) {
            ((f & INDIV_FEAT_MOMENTS) ? MOMENT_SLOTS : 0) +
            ((f & INDIV_FEAT_CHANNELS) ? CHANNEL_SLOTS : 0) +
            ((f & INDIV_FEAT_PRESSURE) ? PRESSURE_HEAD + 3 * (size_t)pr->n_slots : 0) +
-           ((f & INDIV_FEAT_OPENNESS) ? OPENNESS_HEAD + pr->n_bought : 0);
+           ((f & INDIV_FEAT_OPENNESS) ? OPENNESS_HEAD + pr->n_bought : 0) +
+           ((f & INDIV_FEAT_HISTORY) ? HISTORY_HEAD + HISTORY_VALUES * pr->n_history : 0);
 }
 
 static double ts_d(int64_t ts) {
@@ -542,6 +608,37 @@ static void xfer_openness(vcur *c, indiv_profile *pr, size_t max_cats) {
         pr->n_bought = n;
 }
 
+/* [offers kept, then (offer id, occasions, decayed, first, last, interval m2) per
+ * offer]. The list is read into pr->history, grown as needed. */
+static void xfer_history(vcur *c, indiv_profile *pr) {
+    size_t n = pr->n_history;
+    xfer_count(c, (double)pr->n_history, MAX_HISTORY, &n);
+    if (!c->store && !c->bad && n > pr->history_cap) {
+        indiv_offer_history *h = realloc(pr->history, n * sizeof *h);
+        if (!h) {
+            c->bad = 2; /* out of memory */
+            return;
+        }
+        pr->history = h;
+        pr->history_cap = n;
+    }
+    for (size_t i = 0; i < n && !c->bad; i++) {
+        indiv_offer_history *h = &pr->history[i];
+        double t[HISTORY_VALUES] = {(double)h->offer_id, h->occasions,
+                                    h->decayed,          (double)h->first_ts,
+                                    (double)h->last_ts,  h->interval_m2};
+        xfer(c, t, HISTORY_VALUES);
+        if (c->store || c->bad)
+            continue;
+        if (!(t[0] >= 1 && t[0] < 0x1p53 && t[0] == floor(t[0]) && t[1] >= 1))
+            c->bad = 1;
+        *h = (indiv_offer_history){(int64_t)t[0], t[1], t[2], (int64_t)t[3],
+                                   (int64_t)t[4], t[5]};
+    }
+    if (!c->store && !c->bad)
+        pr->n_history = n;
+}
+
 /* Moves the enabled groups between pr and the vector (after the 2-value header). */
 static void xfer_groups(vcur *c, indiv_profile *pr) {
     unsigned f = pr->features;
@@ -561,6 +658,8 @@ static void xfer_groups(vcur *c, indiv_profile *pr) {
         xfer_pressure(c, pr);
     if (f & INDIV_FEAT_OPENNESS)
         xfer_openness(c, pr, MAX_STORED_DIMS);
+    if (f & INDIV_FEAT_HISTORY)
+        xfer_history(c, pr);
 }
 
 void indiv_profile_init(indiv_profile *pr) {
@@ -570,9 +669,12 @@ void indiv_profile_init(indiv_profile *pr) {
 void indiv_profile_clear(indiv_profile *pr) {
     free(pr->taste);
     free(pr->bought);
+    free(pr->history);
     pr->taste = NULL;
     pr->bought = NULL;
+    pr->history = NULL;
     pr->taste_cap = pr->bought_cap = pr->n_bought = 0;
+    pr->history_cap = pr->n_history = 0;
 }
 
 /* Neutral values of the groups a profile does not have (features switched off). */
@@ -593,12 +695,15 @@ static int exact_in(double v, double max) {
 static int decode_reset(indiv_profile *pr, size_t d) {
     double *taste = pr->taste;
     int32_t *bought = pr->bought;
-    size_t cap = pr->taste_cap, bcap = pr->bought_cap;
+    indiv_offer_history *hist = pr->history;
+    size_t cap = pr->taste_cap, bcap = pr->bought_cap, hcap = pr->history_cap;
     memset(pr, 0, sizeof *pr);
     pr->taste = taste;
     pr->taste_cap = cap;
     pr->bought = bought;
     pr->bought_cap = bcap;
+    pr->history = hist;
+    pr->history_cap = hcap;
     if (d > pr->taste_cap) {
         double *t = realloc(pr->taste, d * sizeof *t);
         if (!t)
@@ -661,7 +766,8 @@ int indiv_profile_decode(const indiv_profile_row *row, indiv_profile *pr,
 
 /* Encodes pr into *buf (grown as needed) and stores it. */
 static int store_profile(indiv_eventlog *log, indiv_profile *pr, double **buf,
-                         size_t *cap, int64_t *bytes, indiv_error *err) {
+                         size_t *cap, int64_t *bytes, int64_t *hbytes,
+                         indiv_error *err) {
     size_t n = vector_len(pr);
     if (n > *cap) {
         double *b = realloc(*buf, n * sizeof *b);
@@ -674,6 +780,9 @@ static int store_profile(indiv_eventlog *log, indiv_profile *pr, double **buf,
     (*buf)[1] = (double)pr->dims;
     vcur c = {*buf, n, 0, 1, 0};
     xfer_groups(&c, pr); /* storing cannot fail: n is the exact length */
+    if (pr->features & INDIV_FEAT_HISTORY)
+        *hbytes += (int64_t)((HISTORY_HEAD + HISTORY_VALUES * pr->n_history) *
+                             sizeof(double));
     indiv_profile_row row = {pr->consumer_id,       pr->as_of, pr->n_events,
                              INDIV_PROFILE_VERSION, *buf,      n * sizeof(double)};
     *bytes += (int64_t)row.size;
@@ -693,6 +802,8 @@ void indiv_profile_project(indiv_profile *pr, int64_t t, double half_life_days) 
     double k = exp2(-(double)(t - pr->as_of) / DAY / half_life_days);
     for (size_t j = 0; j < pr->dims && (pr->features & INDIV_FEAT_TASTE); j++)
         pr->taste[j] *= k;
+    for (size_t i = 0; i < pr->n_history && (pr->features & INDIV_FEAT_HISTORY); i++)
+        pr->history[i].decayed *= k;
     pr->as_of = t;
 }
 
@@ -702,7 +813,7 @@ static json_t *params_json(const indiv_profile_params *p, const indiv_catalog *c
     json_t *w = json_array();
     for (int t = 0; t <= INDIV_EV_MAX; t++)
         json_array_append_new(w, json_real(p->type_weight[t]));
-    return json_pack(
+    json_t *j = json_pack(
         "{s:I, s:f, s:f, s:I, s:o, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, "
         "s:I, s:s}",
         "as_of", (json_int_t)p->as_of, "half_life_days", p->half_life_days, "window_days",
@@ -713,6 +824,8 @@ static json_t *params_json(const indiv_profile_params *p, const indiv_catalog *c
         "rhythm_prior_strength", p->rhythm_prior_strength, "readiness_horizon_days",
         p->readiness_horizon_days, "dims", (json_int_t)indiv_catalog_dims(cat),
         "feature_source", indiv_catalog_feature_source(cat));
+    json_object_set_new(j, "history_max", json_integer(p->history_max));
+    return j;
 }
 
 static int params_from_json(const json_t *j, indiv_profile_params *p) {
@@ -733,6 +846,9 @@ static int params_from_json(const json_t *j, indiv_profile_params *p) {
         return -1;
     p->as_of = as_of;
     p->features = (unsigned)features;
+    json_t *hm = json_object_get(j, "history_max"); /* absent before the history group */
+    if (json_is_integer(hm))
+        p->history_max = (int)json_integer_value(hm);
     for (int t = 0; t <= INDIV_EV_MAX; t++)
         p->type_weight[t] = json_number_value(json_array_get(w, (size_t)t));
     return 0;
@@ -813,7 +929,9 @@ static int flush(struct build *b, indiv_error *err) {
     b->sum->events += b->acc.pr.n_events;
     if (b->progress && b->sum->profiled % PROGRESS_EVERY == 0)
         b->progress(b->ctx, "profiles", b->sum->profiled, b->total);
-    return store_profile(b->log, &b->acc.pr, &b->buf, &b->buf_cap, &b->sum->bytes, err);
+    b->sum->history_entries += (int64_t)b->acc.pr.n_history;
+    return store_profile(b->log, &b->acc.pr, &b->buf, &b->buf_cap, &b->sum->bytes,
+                         &b->sum->history_bytes, err);
 }
 
 static int64_t window_from(const indiv_profile_params *p) {
@@ -858,16 +976,23 @@ static void acc_resume(struct acc *a, const indiv_profile *old) {
     indiv_profile *pr = &a->pr;
     double *taste = pr->taste;
     int32_t *bought = pr->bought;
-    size_t tcap = pr->taste_cap, bcap = pr->bought_cap;
+    indiv_offer_history *hist = pr->history;
+    size_t tcap = pr->taste_cap, bcap = pr->bought_cap, hcap = pr->history_cap;
     *pr = *old;
     pr->taste = taste;
     pr->taste_cap = tcap;
     pr->bought = bought;
     pr->bought_cap = bcap;
+    pr->history = hist;
+    pr->history_cap = hcap;
     pr->as_of = a->p->as_of;
     double k = exp2(-(double)(a->p->as_of - old->as_of) / DAY / a->p->half_life_days);
     for (size_t j = 0; j < pr->dims; j++)
         taste[j] = old->taste[j] * k;
+    for (size_t i = 0; i < old->n_history; i++) {
+        hist[i] = old->history[i];
+        hist[i].decayed *= k;
+    }
     if (old->n_bought)
         memcpy(bought, old->bought, old->n_bought * sizeof *bought);
     for (size_t i = 0; i < old->n_bought; i++) {
@@ -893,7 +1018,8 @@ static int foldable(const struct build *b, const indiv_profile *old) {
     if (!(b->p->features == INDIV_FEAT_ALL && b->p->window_days <= 0 &&
           old->features == INDIV_FEAT_ALL &&
           old->dims == indiv_catalog_dims(b->acc.cat) && old->as_of <= b->p->as_of &&
-          old->n_bought <= b->acc.pr.bought_cap))
+          old->n_bought <= b->acc.pr.bought_cap &&
+          old->n_history <= b->acc.pr.history_cap))
         return 0;
     for (size_t i = 0; i < old->n_bought; i++) /* indices of the stamp array */
         if (old->bought[i] < 0 || (size_t)old->bought[i] >= ncat)
@@ -994,7 +1120,8 @@ static int same_shape(const indiv_profile_params *a, const indiv_profile_params 
            a->openness_prior_b == b->openness_prior_b &&
            a->pressure_days == b->pressure_days &&
            a->rhythm_prior_strength == b->rhythm_prior_strength &&
-           a->readiness_horizon_days == b->readiness_horizon_days;
+           a->readiness_horizon_days == b->readiness_horizon_days &&
+           a->history_max == b->history_max;
 }
 
 /* Decides full or incremental; fills sum->mode_reason. 1 = incremental. */
@@ -1166,6 +1293,19 @@ double indiv_profile_readiness(const indiv_profile *pr, const indiv_rhythm_prior
     return indiv_readiness_gamma(s, horizon_days, 1.0 / cv2, mean * cv2);
 }
 
+double indiv_history_mean_interval_days(const indiv_offer_history *h) {
+    return h->occasions > 1 ? (double)(h->last_ts - h->first_ts) / DAY / (h->occasions - 1)
+                            : 0;
+}
+
+const indiv_offer_history *indiv_profile_history_find(const indiv_profile *pr,
+                                                      int64_t offer_id) {
+    for (size_t i = 0; i < pr->n_history; i++)
+        if (pr->history[i].offer_id == offer_id)
+            return &pr->history[i];
+    return NULL;
+}
+
 void indiv_profile_pressure(const indiv_profile *pr, int64_t t, double days,
                             int *contacts, int *unanswered) {
     int64_t from = t - (int64_t)llround(days * DAY);
@@ -1272,6 +1412,27 @@ static json_t *moments_json(const indiv_profile *pr) {
                      json_doubles(pr->hour, 24), "day_of_week", json_doubles(pr->dow, 7));
 }
 
+/* The history as a list: offer (source id when in the catalog), occasions, decayed
+ * count, first and last purchase, mean interval between re-purchases (days). */
+static json_t *history_json(const indiv_profile *pr, const indiv_catalog *cat) {
+    json_t *a = json_array();
+    for (size_t i = 0; i < pr->n_history; i++) {
+        const indiv_offer_history *h = &pr->history[i];
+        size_t j;
+        char id[32];
+        snprintf(id, sizeof id, "#%lld", (long long)h->offer_id);
+        const char *name = indiv_catalog_index(cat, h->offer_id, &j) == INDIV_OK
+                               ? indiv_catalog_offer(cat, j)->ext_id
+                               : id;
+        json_array_append_new(
+            a, json_pack("{s:s, s:f, s:f, s:o, s:o, s:f}", "offer", name, "occasions",
+                         h->occasions, "decayed", h->decayed, "first_purchase",
+                         json_ts(h->first_ts), "last_purchase", json_ts(h->last_ts),
+                         "mean_interval_days", indiv_history_mean_interval_days(h)));
+    }
+    return a;
+}
+
 char *indiv_profile_to_json(const indiv_profile *pr, const char *ext_id,
                             const indiv_catalog *cat, const indiv_profile_params *p,
                             const indiv_rhythm_prior *prior, int64_t t) {
@@ -1298,6 +1459,8 @@ char *indiv_profile_to_json(const indiv_profile *pr, const char *ext_id,
                                       "later_purchases", pr->later_purchases,
                                       "new_category_purchases",
                                       pr->new_category_purchases));
+    if (o && (f & INDIV_FEAT_HISTORY))
+        json_object_set_new(o, "history", history_json(pr, cat));
     char *txt =
         o ? json_dumps(o, JSON_INDENT(2) | JSON_SORT_KEYS | JSON_REAL_PRECISION(6))
           : NULL;

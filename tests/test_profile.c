@@ -228,6 +228,18 @@ static void expect_same_profile(const indiv_profile *a, const indiv_profile *b,
                      "new purchases");
         EXPECT_CLOSE(a->openness, b->openness, "openness");
     }
+    if (mask & INDIV_FEAT_HISTORY) {
+        EXPECT_SAME(a->n_history, b->n_history, "history entries");
+        for (size_t i = 0; i < a->n_history && i < b->n_history; i++) {
+            const indiv_offer_history *x = &a->history[i], *y = &b->history[i];
+            EXPECT_SAME(x->offer_id, y->offer_id, "history offer");
+            EXPECT_CLOSE(x->occasions, y->occasions, "history occasions");
+            EXPECT_CLOSE(x->decayed, y->decayed, "history decayed count");
+            EXPECT_SAME(x->first_ts, y->first_ts, "history first purchase");
+            EXPECT_SAME(x->last_ts, y->last_ts, "history last purchase");
+            EXPECT_CLOSE(x->interval_m2, y->interval_m2, "history interval m2");
+        }
+    }
 }
 
 /* ---- parameters and feature lists -------------------------------------------------- */
@@ -315,6 +327,7 @@ Test(profile, build_refuses_invalid_params_and_a_missing_as_of) {
 #define F_C   INDIV_FEAT_CHANNELS
 #define F_P   INDIV_FEAT_PRESSURE
 #define F_O   INDIV_FEAT_OPENNESS
+#define F_H   INDIV_FEAT_HISTORY
 
 Test(profile, features_parse_accepts_lists_and_removals) {
     static const struct {
@@ -328,7 +341,7 @@ Test(profile, features_parse_accepts_lists_and_removals) {
         {"openness,pressure,channels", F_O | F_P | F_C},
         {"all,-moments", F_ALL & ~F_M},
         {"-moments", F_ALL & ~F_M}, /* a list starting with a removal starts from all */
-        {"-taste,-openness", F_R | F_M | F_C | F_P},
+        {"-taste,-openness", F_R | F_M | F_C | F_P | F_H},
         {"none,channels", F_C},
         {"taste,none,rhythm", F_R}, /* "none" clears what came before it */
         {"taste,taste", F_T},
@@ -370,7 +383,7 @@ Test(profile, features_parse_refuses_unknown_groups_naming_them) {
 Test(profile, features_format_round_trips_every_mask) {
     char buf[128];
     indiv_profile_features_format(F_ALL, buf, sizeof buf);
-    cr_assert_str_eq(buf, "taste,rhythm,moments,channels,pressure,openness");
+    cr_assert_str_eq(buf, "taste,rhythm,moments,channels,pressure,openness,history");
     indiv_profile_features_format(0, buf, sizeof buf);
     cr_assert_str_eq(buf, "none");
     indiv_profile_features_format(F_R | F_P, buf, sizeof buf);
@@ -482,11 +495,82 @@ Test(profile, project_decays_taste_and_keeps_the_rest) {
     /* 2^(-10/90) at as_of, then half a half-life more: 2^(-55/90). */
     cr_assert_float_eq(pr.taste[CAT_B], 0.6546922875874867, 1e-15, "%.17g",
                        pr.taste[CAT_B]);
+    /* the history's decayed count decays the same way */
+    cr_assert_float_eq(pr.history[0].decayed, 0.6546922875874867, 1e-15, "%.17g",
+                       pr.history[0].decayed);
     pr.as_of = before.as_of;
     pr.taste[CAT_B] = before.taste[CAT_B];
+    pr.history[0].decayed = before.history[0].decayed;
     expect_same_profile(&pr, &before, F_ALL, 0);
     indiv_profile_clear(&pr);
     indiv_profile_clear(&before);
+    indiv_eventlog_close(log);
+}
+
+/* ---- offer history ---------------------------------------------------------------- */
+
+Test(profile, history_counts_occasions_decay_and_intervals_per_offer) {
+    indiv_eventlog *log = tiny_log();
+    int64_t c = consumer(log, "ann", 1);
+    /* a1 bought 90, 80 (two lines of one order), 60 and 45 days ago: intervals 10, 20,
+     * 15 days; b1 once, 30 days ago; a view and a return add nothing */
+    event(log, c, ago(90), OA, INDIV_EV_PURCHASE, INDIV_CH_WEB, 10);
+    event(log, c, ago(80), OA, INDIV_EV_PURCHASE, INDIV_CH_WEB, 10);
+    event(log, c, ago(80), OA, INDIV_EV_PURCHASE, INDIV_CH_WEB, 10);
+    event(log, c, ago(60), OA, INDIV_EV_PURCHASE, INDIV_CH_WEB, 10);
+    event(log, c, ago(45), OA, INDIV_EV_PURCHASE, INDIV_CH_WEB, 10);
+    event(log, c, ago(30), OB, INDIV_EV_PURCHASE, INDIV_CH_WEB, 10);
+    event(log, c, ago(20), OC, INDIV_EV_VIEW, INDIV_CH_WEB, 0);
+    event(log, c, ago(10), OB, INDIV_EV_RETURN, INDIV_CH_WEB, 10);
+    indiv_profile pr;
+    build_and_load(log, c, &pr);
+    cr_assert_eq(pr.n_history, 2);
+    const indiv_offer_history *a = indiv_profile_history_find(&pr, offer[OA]);
+    const indiv_offer_history *b = indiv_profile_history_find(&pr, offer[OB]);
+    cr_assert(a && b && !indiv_profile_history_find(&pr, offer[OC]));
+    cr_assert_eq(a->occasions, 4.0);
+    cr_assert_eq(a->first_ts, ago(90));
+    cr_assert_eq(a->last_ts, ago(45));
+    cr_assert_float_eq(indiv_history_mean_interval_days(a), 15, 1e-12);
+    /* deviations -5, +5, 0 from the mean 15: m2 = 50 */
+    cr_assert_float_eq(a->interval_m2, 50, 1e-9);
+    double h = 90; /* default half-life */
+    cr_assert_float_eq(a->decayed,
+                       exp2(-90 / h) + exp2(-80 / h) + exp2(-60 / h) + exp2(-45 / h),
+                       1e-12);
+    cr_assert_eq(b->occasions, 1.0);
+    cr_assert_float_eq(indiv_history_mean_interval_days(b), 0, EPS);
+    indiv_profile_clear(&pr);
+    indiv_eventlog_close(log);
+}
+
+Test(profile, history_keeps_the_largest_decayed_counts_when_full) {
+    indiv_eventlog *log = tiny_log();
+    int64_t c = consumer(log, "bob", 1);
+    /* a1 three times long ago, a2 once recently, b1 twice recently, c1 once last */
+    for (int k = 0; k < 3; k++)
+        event(log, c, ago(300 - k), OA, INDIV_EV_PURCHASE, INDIV_CH_WEB, 1);
+    event(log, c, ago(20), OA2, INDIV_EV_PURCHASE, INDIV_CH_WEB, 1);
+    event(log, c, ago(15), OB, INDIV_EV_PURCHASE, INDIV_CH_WEB, 1);
+    event(log, c, ago(12), OB, INDIV_EV_PURCHASE, INDIV_CH_WEB, 1);
+    event(log, c, ago(10), OC, INDIV_EV_PURCHASE, INDIV_CH_WEB, 1);
+    commit(log);
+    indiv_profile_params p = params_at(AS_OF);
+    p.history_max = 2;
+    build_ok(log, &p, 0);
+    indiv_profile pr;
+    indiv_profile_init(&pr);
+    load_ok(log, c, &pr);
+    /* when a2 came, a1 (3 × ~0.1) still outweighed nothing: kept; b1 then evicted the
+     * smaller of a1 (~0.3) and a2 (~0.86): a1; c1 evicted a2 (0.86 < b1's ~1.8) */
+    cr_assert_eq(pr.n_history, 2);
+    cr_assert_not_null(indiv_profile_history_find(&pr, offer[OB]));
+    cr_assert_not_null(indiv_profile_history_find(&pr, offer[OC]));
+    p.history_max = 0;
+    indiv_error err = {0};
+    cr_assert_eq(indiv_profile_params_validate(&p, &err), INDIV_EINVAL);
+    cr_assert(strstr(err.msg, "history_max"), "%s", err.msg);
+    indiv_profile_clear(&pr);
     indiv_eventlog_close(log);
 }
 
@@ -1084,6 +1168,8 @@ static size_t group_doubles(unsigned g, const indiv_profile *pr) {
         return 9 + 6;
     case INDIV_FEAT_PRESSURE:
         return 2 + 3 * (size_t)pr->n_slots;
+    case INDIV_FEAT_HISTORY:
+        return 1 + 6 * pr->n_history;
     default:
         return 4 + pr->n_bought; /* openness */
     }
@@ -1106,6 +1192,8 @@ static void expect_neutral(const indiv_profile *pr, unsigned g) {
         cr_expect(pr->n_slots == 0 && pr->contacts_total == 0);
     if (g == INDIV_FEAT_OPENNESS)
         cr_expect(pr->later_purchases == 0 && pr->new_category_purchases == 0);
+    if (g == INDIV_FEAT_HISTORY)
+        cr_expect(pr->n_history == 0);
 }
 
 Test(profile, groups_switched_off_take_no_bytes_and_leave_the_others_identical) {
@@ -1130,12 +1218,13 @@ Test(profile, groups_switched_off_take_no_bytes_and_leave_the_others_identical) 
         indiv_profile_init(&ref[i]);
         load_ok(log, c[i], &ref[i]);
         expect += 2 * 8;
-        for (unsigned g = 1; g <= INDIV_FEAT_OPENNESS; g <<= 1)
+        for (unsigned g = 1; g <= INDIV_FEAT_HISTORY; g <<= 1)
             expect += (int64_t)group_doubles(g, &ref[i]) * 8;
     }
     cr_assert_eq(all.bytes, expect, "%lld", (long long)all.bytes);
     cr_assert_gt(ref[N - 1].n_bought, 0, "the test needs purchases in the log");
-    for (unsigned g = 1; g <= INDIV_FEAT_OPENNESS; g <<= 1) {
+    cr_assert_gt(ref[N - 1].n_history, 0, "the test needs an offer history");
+    for (unsigned g = 1; g <= INDIV_FEAT_HISTORY; g <<= 1) {
         p.features = F_ALL & ~g;
         indiv_profile_summary sum = build_ok(log, &p, 0);
         int64_t less = 0;

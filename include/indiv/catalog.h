@@ -15,7 +15,7 @@
 #include <stdint.h>
 
 #include "indiv/error.h"
-#include "indiv/eventlog.h"
+#include "indiv/vocab.h"
 
 typedef struct indiv_catalog indiv_catalog;
 

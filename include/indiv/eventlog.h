@@ -26,46 +26,13 @@
 #include <stdint.h>
 
 #include "indiv/error.h"
+#include "indiv/vocab.h"
 
 /* Schema version this build reads and writes (PRAGMA user_version). */
 #define INDIV_SCHEMA_VERSION 1
 /* PRAGMA application_id of indiv databases: "INDV". */
 #define INDIV_APPLICATION_ID 0x494E4456
-/* "No timestamp" for optional times (offer validity bounds). */
-#define INDIV_TS_NONE INT64_MIN
-
-typedef struct indiv_eventlog indiv_eventlog;
-
-/* Event types; codes are stored in events.type and named in the event_types table. */
-typedef enum indiv_event_type {
-    INDIV_EV_NONE = 0, /* no event: only in scan rows of consumers without events */
-    INDIV_EV_VIEW = 1,
-    INDIV_EV_PURCHASE = 2,
-    INDIV_EV_RETURN = 3,
-    INDIV_EV_CONTACT = 4, /* we sent something */
-    INDIV_EV_OPEN = 5,    /* they opened it */
-    INDIV_EV_CLICK = 6,   /* they clicked through */
-    INDIV_EV_DISMISS = 7,
-    INDIV_EV_UNSUBSCRIBE = 8
-} indiv_event_type;
-#define INDIV_EV_MAX 8
-
-/* Channels; email, sms and push can carry a contact, web and store cannot. */
-typedef enum indiv_channel {
-    INDIV_CH_NONE = 0, /* unknown (stored as NULL) */
-    INDIV_CH_EMAIL = 1,
-    INDIV_CH_SMS = 2,
-    INDIV_CH_PUSH = 3,
-    INDIV_CH_WEB = 4,
-    INDIV_CH_STORE = 5
-} indiv_channel;
-#define INDIV_CH_MAX 5
-/* Bit of a channel in consumers.channels. */
-#define INDIV_CH_BIT(ch) (1u << (ch))
-/* All contactable channels. */
-#define INDIV_CH_CONTACTABLE                                                             \
-    (INDIV_CH_BIT(INDIV_CH_EMAIL) | INDIV_CH_BIT(INDIV_CH_SMS) |                         \
-     INDIV_CH_BIT(INDIV_CH_PUSH))
+/* Event types, channels and their names, INDIV_TS_NONE, the handle's name: vocab.h. */
 
 typedef struct indiv_consumer_rec {
     const char *ext_id;    /* required, non-empty */
@@ -300,13 +267,7 @@ void indiv_event_cursor_rebind(indiv_event_cursor *cur, int64_t consumer_id,
 /* ---- consumers ------------------------------------------------------------------------
  */
 
-typedef struct indiv_consumer_row {
-    int64_t id;
-    const char *ext_id; /* borrowed until the next call on the cursor */
-    int consent_profiling, consent_contact;
-    unsigned channels;
-    int64_t unsubscribed_ts; /* INDIV_TS_NONE when subscribed */
-} indiv_consumer_row;
+/* indiv_consumer_row, the record of a consumer this section returns: vocab.h. */
 
 /* Looks a consumer up by our id. INDIV_ENOTFOUND when absent. ext_id is copied into
  * ext_buf (may be NULL) and row->ext_id points there. */
@@ -428,14 +389,5 @@ int indiv_eventlog_each_last_purchase(indiv_eventlog *log, int64_t before_ts,
  * left at path. */
 int indiv_eventlog_snapshot(indiv_eventlog *log, const char *path, int64_t before_ts,
                             indiv_eventlog **out /* OUT */, indiv_error *err);
-
-/* ---- names --------------------------------------------------------------------- */
-
-/* "purchase", ... for a valid code, NULL otherwise. */
-const char *indiv_event_type_name(int type);
-/* Parses a type name (case-insensitive); INDIV_EINVAL when unknown. */
-int indiv_event_type_parse(const char *name, int *type /* OUT */);
-const char *indiv_channel_name(int channel);
-int indiv_channel_parse(const char *name, int *channel /* OUT */);
 
 #endif /* INDIV_EVENTLOG_H */

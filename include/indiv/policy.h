@@ -33,9 +33,9 @@
 #include <gsl/gsl_rng.h>
 
 #include "indiv/catalog.h"
-#include "indiv/eventlog.h"
 #include "indiv/profile.h"
 #include "indiv/score.h"
+#include "indiv/vocab.h"
 
 #define INDIV_SLOTS_MAX      16
 #define INDIV_DEFER_MAX_DAYS 60

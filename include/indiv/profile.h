@@ -2,7 +2,7 @@
  * profile.h — from one consumer's ordered events to what the engine knows of them.
  *
  * A profile is built in one ordered pass over a consumer's events strictly before
- * `as_of` (and, with a window, not older than as_of - window). Six feature groups, each
+ * `as_of` (and, with a window, not older than as_of - window). Seven feature groups, each
  * of which can be switched off for data-minimisation studies (docs/architecture.md §5):
  *
  *   taste     time-decayed affinity over the catalog's feature space (d values)
@@ -14,6 +14,10 @@
  *   pressure  the last INDIV_PRESSURE_SLOTS contacts with answered flags; contacts left
  *             unanswered in any window before any time are derived from them
  *   openness  share of purchases in a category new to the person at the time
+ *   history   the offers the person bought (at most history_max of them): purchase
+ *             occasions, decayed count, first and last purchase, spread of the
+ *             intervals between re-purchases; the person's own re-buy cycle of each
+ *             offer (indiv_history_mean_interval_days) feeds the scorer's repeat terms
  *
  * Every stored quantity is either time-invariant or decays by a known factor (taste), so
  * a profile built as of T1 can be projected to any T2 >= T1 without reading events
@@ -34,8 +38,10 @@
 
 #include "indiv/catalog.h"
 #include "indiv/error.h"
-#include "indiv/eventlog.h"
 #include "indiv/progress.h"
+#include "indiv/vocab.h"
+
+struct indiv_profile_row; /* a stored profile (eventlog.h) */
 
 /* Layout version of the stored vector (profiles.version). */
 #define INDIV_PROFILE_VERSION  1
@@ -49,7 +55,8 @@ typedef enum indiv_feature_group {
     INDIV_FEAT_CHANNELS = 1 << 3,
     INDIV_FEAT_PRESSURE = 1 << 4,
     INDIV_FEAT_OPENNESS = 1 << 5,
-    INDIV_FEAT_ALL = (1 << 6) - 1
+    INDIV_FEAT_HISTORY = 1 << 6,
+    INDIV_FEAT_ALL = (1 << 7) - 1
 } indiv_feature_group;
 
 typedef struct indiv_profile_params {
@@ -64,7 +71,18 @@ typedef struct indiv_profile_params {
     double pressure_days;         /* window of the pressure summary in --show */
     double rhythm_prior_strength; /* shrinkage weight of the population, in intervals */
     double readiness_horizon_days;
+    int history_max; /* offers kept in the history group (the largest decayed counts) */
 } indiv_profile_params;
+
+/* One offer of a person's purchase history. Decayed like taste: every occasion weighs
+ * 2^(-age / half_life) at the profile's as_of. */
+typedef struct indiv_offer_history {
+    int64_t offer_id;     /* offers.id */
+    double occasions;     /* distinct purchase times of the offer */
+    double decayed;       /* decayed count of the occasions */
+    int64_t first_ts, last_ts;
+    double interval_m2;   /* Welford sum of squared deviations of the re-buy intervals */
+} indiv_offer_history;
 
 /* Population prior of inter-purchase intervals (for readiness shrinkage). */
 typedef struct indiv_rhythm_prior {
@@ -106,6 +124,9 @@ typedef struct indiv_profile {
     int pending[INDIV_CH_MAX + 1]; /* the newest contact on the channel is unanswered */
     int32_t *bought;               /* categories bought so far (owned) */
     size_t n_bought, bought_cap;
+    /* history: offers bought, in order of first purchase (owned) */
+    indiv_offer_history *history;
+    size_t n_history, history_cap;
 } indiv_profile;
 
 typedef struct indiv_profile_summary {
@@ -118,6 +139,8 @@ typedef struct indiv_profile_summary {
     int64_t empty;           /* profiles written with no event in range */
     int64_t events;          /* events read */
     int64_t bytes;           /* vector bytes written */
+    int64_t history_bytes;   /* of which the history group */
+    int64_t history_entries; /* offers kept in the histories written */
     indiv_rhythm_prior prior;
 } indiv_profile_summary;
 
@@ -163,7 +186,7 @@ void indiv_profile_clear(indiv_profile *pr);
 
 /* Decodes a stored row into pr (reusing its taste buffer). INDIV_EFORMAT on a vector of
  * another version or size. */
-int indiv_profile_decode(const indiv_profile_row *row, indiv_profile *pr,
+int indiv_profile_decode(const struct indiv_profile_row *row, indiv_profile *pr,
                          indiv_error *err);
 
 /* Loads the profile of consumer_id. INDIV_ENOTFOUND when there is none. */
@@ -187,6 +210,14 @@ double indiv_profile_readiness(const indiv_profile *pr, const indiv_rhythm_prior
 /* Conditional gamma renewal probability P(T <= s + h | T > s) for shape k, scale theta
  * (all in days). Exposed for tests. */
 double indiv_readiness_gamma(double s, double h, double k, double theta);
+
+/* The person's mean interval between two purchases of h's offer, in days; 0 with a
+ * single occasion. */
+double indiv_history_mean_interval_days(const indiv_offer_history *h);
+
+/* The entry of offer_id in pr's history, or NULL. */
+const indiv_offer_history *indiv_profile_history_find(const indiv_profile *pr,
+                                                      int64_t offer_id);
 
 /* Contacts in [t - days, t) and how many of them were left unanswered. */
 void indiv_profile_pressure(const indiv_profile *pr, int64_t t, double days,

@@ -15,7 +15,8 @@
 
 static const char profile_help[] =
     "usage: indiv profile --db FILE [--as-of TIME] [--half-life DAYS] [--window DAYS]\n"
-    "                     [--features LIST] [--incremental] [--model FILE]\n"
+    "                     [--features LIST] [--history-max N] [--incremental]\n"
+    "                     [--model FILE]\n"
     "       indiv profile --db FILE --show CONSUMER [--as-of TIME]\n\n"
     "Builds and stores a profile for every consumer who gave profiling consent, in one\n"
     "ordered pass over the events strictly before --as-of (consumers without consent\n"
@@ -26,8 +27,9 @@ static const char profile_help[] =
     "  --half-life DAYS   taste decay half-life (default 90)\n"
     "  --window DAYS      ignore events older than this before --as-of (default: none)\n"
     "  --features LIST    feature groups: all, none, or a list of taste, rhythm,\n"
-    "                     moments, channels, pressure, openness; '-name' removes one\n"
-    "                     (default all)\n"
+    "                     moments, channels, pressure, openness, history; '-name'\n"
+    "                     removes one (default all)\n"
+    "  --history-max N    offers kept per person in the history group (default 64)\n"
     "  --incremental      rebuild only consumers with events since their profile\n"
     "                     (same parameters as the last build required)\n"
     "  --model FILE       express tastes in the offer embedding of a trained model\n"
@@ -48,6 +50,7 @@ static int parse_args(int argc, char **argv, struct profile_args *a) {
                                          {"window", required_argument, NULL, 'w'},
                                          {"features", required_argument, NULL, 'f'},
                                          {"incremental", no_argument, NULL, 'i'},
+                                         {"history-max", required_argument, NULL, 'x'},
                                          {"show", required_argument, NULL, 's'},
                                          {"model", required_argument, NULL, 'm'},
                                          {"help", no_argument, NULL, 'h'},
@@ -78,6 +81,12 @@ static int parse_args(int argc, char **argv, struct profile_args *a) {
         case 'i':
             a->incremental = 1;
             break;
+        case 'x': {
+            int64_t v = 0;
+            rc = cli_int64("profile", "--history-max", optarg, 1, 4096, &v);
+            a->p.history_max = (int)v;
+            break;
+        }
         case 's':
             a->show = optarg;
             break;
@@ -144,12 +153,14 @@ static void print_summary(const indiv_profile_summary *s, double secs) {
             "events in %.2f s [%s]\n"
             "  consumers: %lld; skipped for lack of profiling consent: %lld; profiles "
             "dropped (consent withdrawn): %lld\n"
-            "  vector bytes written: %lld; rhythm prior: mean interval %.1f days (%lld "
-            "consumers), cv² %.2f (%lld consumers)\n",
+            "  vector bytes written: %lld (offer history: %lld bytes, %lld offers); "
+            "rhythm prior: mean interval %.1f days (%lld consumers), cv² %.2f (%lld "
+            "consumers)\n",
             (long long)s->profiled, (long long)s->empty, (long long)s->events, secs,
             s->mode_reason, (long long)s->consumers, (long long)s->skipped_consent,
-            (long long)s->dropped_consent, (long long)s->bytes, s->prior.mean_days,
-            (long long)s->prior.consumers_mean, s->prior.cv2,
+            (long long)s->dropped_consent, (long long)s->bytes,
+            (long long)s->history_bytes, (long long)s->history_entries,
+            s->prior.mean_days, (long long)s->prior.consumers_mean, s->prior.cv2,
             (long long)s->prior.consumers_cv2);
 }
 
