@@ -364,3 +364,38 @@ Test(cli_import, uci_original_dates_import_and_an_all_bad_file_is_refused) {
     free(uci);
     free(bad);
 }
+
+/* Six imports race to create one new database: every one must land in it (before, the
+ * losers of the creation race removed the file under the winners, exit 0). */
+Test(cli_import, concurrent_imports_into_a_new_database_all_land) {
+    char *in[6];
+    for (int i = 0; i < 6; i++) {
+        char name[32], row[256];
+        snprintf(name, sizeof name, "p%d.csv", i);
+        snprintf(row, sizeof row,
+                 OR_HEADER "53600%d,85123A,HOLDER,6,2010-12-01 08:26,2.55,1234%d.0,UK\n",
+                 i, i);
+        in[i] = input(name, row);
+    }
+    for (int round = 0; round < 10; round++) {
+        tu_run r;
+        cr_assert_eq(tu_sh(&r, "rm -f '%s'", db), 0);
+        tu_run_free(&r);
+        int st = tu_sh(&r,
+                       "fail=0; pids=; for f in '%s' '%s' '%s' '%s' '%s' '%s'; do "
+                       "\"$INDIV\" import --db '%s' --format online-retail \"$f\" "
+                       ">/dev/null & pids=\"$pids $!\"; done; for p in $pids; do "
+                       "wait $p || fail=1; done; exit $fail",
+                       in[0], in[1], in[2], in[3], in[4], in[5], db);
+        cr_assert_eq(st, 0, "an import failed: %s", r.err);
+        tu_run_free(&r);
+        cr_assert_eq(tu_sh(&r, "sqlite3 '%s' 'SELECT count(*) FROM imports'", db), 0);
+        cr_assert_str_eq(r.out, "6\n", "round %d: imports lost", round);
+        tu_run_free(&r);
+        cr_assert_eq(tu_sh(&r, "ls '%s' | grep -c tmp- ; true", dir), 0);
+        cr_assert_str_eq(r.out, "0\n", "temporary files left: %s", r.out);
+        tu_run_free(&r);
+    }
+    for (int i = 0; i < 6; i++)
+        free(in[i]);
+}

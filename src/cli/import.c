@@ -8,6 +8,7 @@
  * A database this command created is removed again when the import fails, so that a
  * failed import leaves the file system as it found it.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +20,7 @@
 
 #include "cli.h"
 #include "indiv/eventlog.h"
+#include "indiv/fileio.h"
 #include "indiv/import.h"
 
 #define CMD "import"
@@ -339,22 +341,11 @@ static int print_json(const import_args *a, const indiv_import_summary *s) {
 
 /* ---- run --------------------------------------------------------------------------- */
 
-/* Removes a database file this run created (and SQLite's side files). */
-static void remove_created_db(const char *db) {
-    char side[4096];
-    unlink(db);
-    snprintf(side, sizeof side, "%s-journal", db);
-    unlink(side);
-    snprintf(side, sizeof side, "%s-wal", db);
-    unlink(side);
-}
-
-static int run(import_args *a, report_ctx *ctx, indiv_import_summary *sum,
-               indiv_error *err) {
-    struct stat sb;
-    int existed = stat(a->db, &sb) == 0;
+/* Imports into the database at path (created when missing or empty). */
+static int import_into(const char *path, import_args *a, report_ctx *ctx,
+                       indiv_import_summary *sum, indiv_error *err) {
     indiv_eventlog *log = NULL;
-    int rc = indiv_eventlog_open(a->db, INDIV_EVENTLOG_CREATE, &log, err);
+    int rc = indiv_eventlog_open(path, INDIV_EVENTLOG_CREATE, &log, err);
     if (rc == INDIV_OK) {
         a->o.on_bad_row = on_bad_row;
         a->o.on_progress = ctx->tty ? on_progress : NULL;
@@ -362,10 +353,49 @@ static int run(import_args *a, report_ctx *ctx, indiv_import_summary *sum,
         rc = indiv_import_run(log, &a->o, sum, err);
     }
     indiv_eventlog_close(log);
+    return rc;
+}
+
+/* A new database is built under a temporary name and linked into place only when the
+ * import is committed: a failed import leaves nothing, and of several imports racing to
+ * create one path, the first link wins and the others import into its database, never
+ * removing a file they did not create. */
+static int import_new(import_args *a, report_ctx *ctx, indiv_import_summary *sum,
+                      indiv_error *err, int *again) {
+    char *tmp = NULL;
+    int rc = indiv_file_temp_create(a->db, &tmp, err);
+    if (rc < 0)
+        return rc;
+    rc = import_into(tmp, a, ctx, sum, err);
+    *again = 0;
+    if (rc == INDIV_OK && link(tmp, a->db) != 0) {
+        if (errno == EEXIST && strcmp(a->o.path, "-") != 0)
+            *again = 1; /* created meanwhile by another process: import into it */
+        else if (errno == EEXIST)
+            rc = indiv_error_set(err, INDIV_EIO,
+                                 "%s was created by another process during this import, "
+                                 "and standard input cannot be read again: nothing was "
+                                 "written; run the import again",
+                                 a->db);
+        else
+            rc = indiv_error_set(err, INDIV_EIO, "%s: cannot create: %s", a->db,
+                                 strerror(errno));
+    }
+    indiv_file_temp_release(tmp,
+                            1); /* linked (the name stays) or failed: ours to remove */
+    return rc;
+}
+
+static int run(import_args *a, report_ctx *ctx, indiv_import_summary *sum,
+               indiv_error *err) {
+    struct stat sb;
+    int again = 1, rc = INDIV_OK;
+    if (stat(a->db, &sb) != 0 && errno == ENOENT)
+        rc = import_new(a, ctx, sum, err, &again);
+    if (rc == INDIV_OK && again)
+        rc = import_into(a->db, a, ctx, sum, err);
     if (rc < 0 && ctx->tty)
         fputs("\r\033[K", stderr); /* a progress line may be half drawn */
-    if (rc < 0 && !existed)
-        remove_created_db(a->db);
     return rc;
 }
 
