@@ -52,6 +52,12 @@
 #define REJECT_TRIES 32
 /* Progress is reported once per this many consumers. */
 #define PROGRESS_EVERY 1024
+/* Default taste locality: calibrated so that a world fitted to the shipped sample has its
+ * new-category adoption lift (docs/worlds.md, "Adoption lift"). */
+#define TASTE_LOCALITY_DEFAULT 0.14
+/* Entity number of the world-level stream that deals categories into taste groups
+ * (entity 0 is the stream of category sizes and prices). */
+#define GROUP_STREAM 1
 /* What the generator writes into meta('generator'). */
 #define GENERATOR_NAME "indiv generate"
 
@@ -110,6 +116,12 @@ static const param_entry params[] = {
       "mean number of latent categories of those: 1 + Poisson(mean - 1)"),
     P("tastes", taste_concentration, "taste-concentration", R_, 1.0, 0, 1e3, 1,
       "Dirichlet concentration of taste weights (1: uniform; small: one dominates)"),
+    P("tastes", taste_locality, "taste-locality", R_, TASTE_LOCALITY_DEFAULT, 0, 1, 0,
+      "chance that each further taste (known or latent) is drawn in the group of an "
+      "earlier one (0: independent of them)"),
+    P("tastes", taste_groups, "taste-groups", I_, 10, 1, 1e5, 0,
+      "groups of categories (dealt at random, mixed popularity) that taste-locality "
+      "draws within"),
 
     P("rhythm", interval_median_days, "interval-median-days", R_, 30, 0, 36500, 1,
       "median across consumers of the mean days between purchases (lognormal)"),
@@ -521,6 +533,12 @@ typedef struct world {
     double *offer_pop;                /* Zipf weight of an offer in its category */
     gsl_ran_discrete_t **offer_table; /* per category, over its offers */
     offer_info *offers;
+    /* taste groups (taste_locality > 0 only): members of group g are
+     * group_cats[group_first[g] .. group_first[g + 1]), in category order */
+    size_t ngroup;
+    size_t *group_of, *group_first, *group_cats;
+    double *group_pop;                /* popularity of group_cats[i] */
+    gsl_ran_discrete_t **group_table; /* per group, over its members */
 } world;
 
 static int digits_of(int64_t n) {
@@ -544,6 +562,14 @@ static void world_free(world *w) {
     free(w->cat_first);
     free(w->offer_pop);
     free(w->offers);
+    if (w->group_table)
+        for (size_t g = 0; g < w->ngroup; g++)
+            gsl_ran_discrete_free(w->group_table[g]);
+    free(w->group_table);
+    free(w->group_of);
+    free(w->group_first);
+    free(w->group_cats);
+    free(w->group_pop);
 }
 
 static int world_alloc(world *w, const indiv_world_params *p, indiv_error *err) {
@@ -654,6 +680,49 @@ static int build_offers(world *w, indiv_eventlog *elog, gsl_rng *r,
                 return rc;
         }
     }
+    return INDIV_OK;
+}
+
+/* Taste groups: the categories, shuffled on their own world-level stream, are dealt
+ * round-robin into min(taste_groups, categories) groups, so every group mixes popular
+ * and rare categories. Only built when taste_locality > 0 (nothing else uses them). */
+static int build_groups(world *w, gsl_rng *r, indiv_error *err) {
+    size_t n = w->ncat,
+           G = (size_t)w->p->taste_groups < n ? (size_t)w->p->taste_groups : n;
+    w->ngroup = G;
+    w->group_of = calloc(n, sizeof *w->group_of);
+    w->group_first = calloc(G + 1, sizeof *w->group_first);
+    w->group_cats = calloc(n, sizeof *w->group_cats);
+    w->group_pop = calloc(n, sizeof *w->group_pop);
+    w->group_table = calloc(G, sizeof *w->group_table);
+    if (!w->group_of || !w->group_first || !w->group_cats || !w->group_pop ||
+        !w->group_table)
+        return indiv_error_set(err, INDIV_ENOMEM, "out of memory (taste groups)");
+    for (size_t c = 0; c < n; c++)
+        w->group_cats[c] = c;
+    indiv_rng_reseed(r, w->p->seed, GROUP_STREAM, INDIV_RNG_WORLD_GLOBAL);
+    gsl_ran_shuffle(r, w->group_cats, n, sizeof *w->group_cats);
+    for (size_t i = 0; i < n; i++)
+        w->group_of[w->group_cats[i]] = i % G;
+    size_t *fill = w->group_first; /* counts, then starts */
+    for (size_t c = 0; c < n; c++)
+        fill[w->group_of[c] + 1]++;
+    for (size_t g = 0; g < G; g++)
+        fill[g + 1] += fill[g];
+    size_t *pos = calloc(G, sizeof *pos);
+    if (!pos)
+        return indiv_error_set(err, INDIV_ENOMEM, "out of memory (taste groups)");
+    for (size_t c = 0; c < n; c++) { /* members in category order */
+        size_t g = w->group_of[c], i = w->group_first[g] + pos[g]++;
+        w->group_cats[i] = c;
+        w->group_pop[i] = w->cat_pop[c];
+    }
+    free(pos);
+    for (size_t g = 0; g < G; g++)
+        if (!(w->group_table[g] =
+                  gsl_ran_discrete_preproc(w->group_first[g + 1] - w->group_first[g],
+                                           w->group_pop + w->group_first[g])))
+            return indiv_error_set(err, INDIV_ENOMEM, "out of memory (taste groups)");
     return INDIV_OK;
 }
 
@@ -778,8 +847,37 @@ static int accept_unmarked(const void *ctx, size_t i) {
     return ((const unsigned char *)ctx)[i] == 0;
 }
 
+typedef struct member_ctx {
+    const size_t *cats;        /* the group's categories */
+    const unsigned char *mark; /* per category */
+} member_ctx;
+
+static int accept_member_unmarked(const void *ctx, size_t i) {
+    const member_ctx *m = ctx;
+    return m->mark[m->cats[i]] == 0;
+}
+
+/* The category of taste k: with probability taste_locality (k > 0), in the group of an
+ * earlier taste picked uniformly, by popularity among the group's unchosen categories;
+ * otherwise (or when that group is exhausted) by popularity among all unchosen ones.
+ * At taste_locality = 0 no extra number is drawn: the worlds are those of the
+ * independent model, draw for draw. */
+static size_t draw_taste_cat(const world *w, const consumer *c, size_t k, gsl_rng *r) {
+    if (k > 0 && w->p->taste_locality > 0 && gsl_rng_uniform(r) < w->p->taste_locality) {
+        size_t g = w->group_of[c->tastes[gsl_rng_uniform_int(r, k)].cat];
+        size_t first = w->group_first[g], n = w->group_first[g + 1] - first;
+        member_ctx mc = {w->group_cats + first, c->mark};
+        size_t i = draw_accepted(r, w->group_table[g], w->group_pop + first, n,
+                                 accept_member_unmarked, &mc);
+        if (i < n)
+            return w->group_cats[first + i];
+    }
+    return draw_accepted(r, w->cat_table, w->cat_pop, w->ncat, accept_unmarked, c->mark);
+}
+
 /* Taste categories by successive sampling without replacement in proportion to category
- * popularity; weights ~ Dirichlet(concentration) over known and latent together. */
+ * popularity, near earlier tastes with probability taste_locality (draw_taste_cat);
+ * weights ~ Dirichlet(concentration) over known and latent together. */
 static void draw_tastes(const world *w, consumer *c, gsl_rng *r) {
     const indiv_world_params *p = w->p;
     int has_latent = gsl_rng_uniform(r) < p->latent_share;
@@ -788,8 +886,7 @@ static void draw_tastes(const world *w, consumer *c, gsl_rng *r) {
     size_t nl = has_latent ? 1 + gsl_ran_poisson(r, p->latent_tastes_mean - 1) : 0;
     c->ntaste = c->nknown + (nl < w->ncat - c->nknown ? nl : w->ncat - c->nknown);
     for (size_t k = 0; k < c->ntaste; k++) {
-        size_t cat =
-            draw_accepted(r, w->cat_table, w->cat_pop, w->ncat, accept_unmarked, c->mark);
+        size_t cat = draw_taste_cat(w, c, k, r);
         int latent = k >= c->nknown;
         c->mark[cat] = latent ? MARK_LATENT : MARK_KNOWN;
         c->tastes[k] = (taste){cat, 0, latent};
@@ -1121,6 +1218,24 @@ static int write_meta(indiv_eventlog *elog, const indiv_world_params *p,
     return rc;
 }
 
+/* meta('taste_groups'): the group of each category, in category order (only written
+ * when taste_locality > 0, so worlds at 0 stay those of the independent model). */
+static int write_groups(const world *w, indiv_eventlog *elog, indiv_error *err) {
+    json_t *a = json_array();
+    for (size_t c = 0; a && c < w->ncat; c++)
+        if (json_array_append_new(a, json_integer((json_int_t)w->group_of[c])) < 0) {
+            json_decref(a);
+            a = NULL;
+        }
+    char *s = a ? json_dumps(a, JSON_COMPACT) : NULL;
+    json_decref(a);
+    if (!s)
+        return indiv_error_set(err, INDIV_ENOMEM, "out of memory (taste_groups)");
+    int rc = indiv_eventlog_meta_set(elog, "taste_groups", s, err);
+    free(s);
+    return rc;
+}
+
 /* Everything inside the transaction. */
 static int generate_all(run *g, indiv_error *err) {
     int rc;
@@ -1131,6 +1246,9 @@ static int generate_all(run *g, indiv_error *err) {
         return rc;
     if ((rc = build_categories(&g->w, g->elog, g->r, err)) < 0 ||
         (rc = build_offers(&g->w, g->elog, g->r, g->sum, err)) < 0)
+        return rc;
+    if (g->p->taste_locality > 0 && ((rc = build_groups(&g->w, g->r, err)) < 0 ||
+                                     (rc = write_groups(&g->w, g->elog, err)) < 0))
         return rc;
     g->sum->categories = (int64_t)g->w.ncat;
     g->sum->offers = (int64_t)g->w.noff;

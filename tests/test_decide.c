@@ -233,6 +233,10 @@ static void add_decided(indiv_decision *d, size_t offer, indiv_offer_kind kind, 
     o->p_channel = p * 0.25;
     o->affinity = aff;
     o->value = p * 7.5;
+    /* as the policy logs them: 1 for a relevant pick, ε · openness · P(pick) and the
+     * category's lift for a divergent one */
+    o->logged_p = kind == INDIV_KIND_DIVERGENT ? 0.0125 : 1;
+    o->plausibility = kind == INDIV_KIND_DIVERGENT ? 2.385 : 0;
 }
 
 static json_t *line_of(const indiv_decision *d, const indiv_catalog *cat, const char *ext,
@@ -288,10 +292,10 @@ static void assert_offer_fields(const json_t *offers, const indiv_decision *d) {
     cr_assert_eq(json_array_size(offers), (size_t)d->n_offers);
     static const char *const rel[] = {
         "offer", "name",          "category", "rank",           "kind",
-        "score", "channel_score", "affinity", "expected_value", NULL};
+        "score", "channel_score", "affinity", "expected_value", "propensity", NULL};
     for (int k = 0; k < d->n_offers; k++) {
         json_t *o = json_array_get(offers, (size_t)k);
-        size_t want = 9 + (d->offers[k].kind == INDIV_KIND_DIVERGENT);
+        size_t want = 10 + 2 * (d->offers[k].kind == INDIV_KIND_DIVERGENT);
         cr_assert_eq(json_object_size(o), want, "offer %d", k);
         for (const char *const *key = rel; *key; key++)
             cr_assert_not_null(json_object_get(o, *key), "offer %d lacks %s", k, *key);
@@ -302,9 +306,13 @@ static void assert_offer_fields(const json_t *offers, const indiv_decision *d) {
             cr_assert_str_eq(str(o, "kind"), "divergent");
             cr_assert_float_eq(json_number_value(json_object_get(o, "distance")),
                                1 - d->offers[k].affinity, 1e-6);
+            cr_assert_float_eq(json_number_value(json_object_get(o, "plausibility")),
+                               2.385, 1e-6);
         } else {
             cr_assert_str_eq(str(o, "kind"), "relevant");
         }
+        cr_assert_float_eq(json_number_value(json_object_get(o, "propensity")),
+                           d->offers[k].logged_p, 1e-9);
     }
 }
 
@@ -1001,6 +1009,28 @@ Test(decide, every_refusal_leaves_the_output_untouched) {
     indiv_model_default(&m);
     snprintf(m.feature_space, sizeof m.feature_space, "emb");
     assert_refused(log, &m, &o, "feature_space");
+    indiv_eventlog_close(log);
+}
+
+/* The feature space of the stored profiles is read by the same reader as the profile
+ * builder's: a value it cannot read stops the run instead of letting it pass. */
+Test(decide, profiles_whose_feature_space_cannot_be_read_are_refused) {
+    int64_t as_of;
+    indiv_eventlog *log = world(30, 11, &as_of);
+    tu_write(out, "previous run\n");
+    char buf[4096];
+    cr_assert_eq(indiv_eventlog_meta_get(log, "profile_params", buf, sizeof buf, NULL),
+                 0);
+    json_t *j = json_loads(buf, 0, NULL);
+    cr_assert_eq(json_object_set_new(j, "feature_source", json_integer(42)), 0);
+    char *txt = json_dumps(j, JSON_COMPACT);
+    cr_assert_eq(indiv_eventlog_meta_set(log, "profile_params", txt, NULL), 0);
+    free(txt);
+    json_decref(j);
+    indiv_model m;
+    indiv_model_default(&m);
+    indiv_decide_opts o = opts_at(as_of, out);
+    assert_refused(log, &m, &o, "feature_source");
     indiv_eventlog_close(log);
 }
 

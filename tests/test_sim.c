@@ -339,6 +339,71 @@ Test(sim, traits_do_not_depend_on_history_parameters) {
     free(b);
 }
 
+/* At taste_locality 0 the groups are neither built nor drawn from: the world is the
+ * independent model's, whatever taste_groups says, and no taste_groups meta is written.
+ */
+Test(sim, zero_taste_locality_is_the_independent_model) {
+    indiv_world_params p;
+    small_params(&p);
+    p.taste_locality = 0;
+    char *a = tu_world(dir, "a.db", &p, NULL);
+    p.taste_groups = 3;
+    char *b = tu_world(dir, "b.db", &p, NULL);
+    sqlite3 *db = sql_open(a);
+    char sql[512];
+    snprintf(sql, sizeof sql, "ATTACH '%s' AS b", b);
+    cr_assert_eq(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+    static const char *const tables[] = {"offers", "consumers", "truth_consumers",
+                                         "truth_tastes", "events"};
+    for (size_t i = 0; i < sizeof tables / sizeof tables[0]; i++) {
+        snprintf(sql, sizeof sql,
+                 "SELECT count(*) FROM (SELECT * FROM main.%s EXCEPT SELECT * FROM b.%s)",
+                 tables[i], tables[i]);
+        cr_assert_eq(q_int(db, sql), 0, "%s differ", tables[i]);
+    }
+    cr_assert_eq(q_int(db, "SELECT count(*) FROM meta WHERE key = 'taste_groups'"), 0);
+    sqlite3_close(db);
+    free(a);
+    free(b);
+}
+
+/* Share of a consumer's taste pairs (known and latent together) in the same group. */
+static double same_group_share(const char *path) {
+    sqlite3 *db = sql_open(path);
+    const char *sql =
+        "WITH g(cat, grp) AS (SELECT c.id, j.value FROM meta m, json_each(m.value) j "
+        "JOIN categories c ON c.name = printf('cat-%02d', j.key + 1) "
+        "WHERE m.key = 'taste_groups') "
+        "SELECT avg(ga.grp = gb.grp) FROM truth_tastes a JOIN truth_tastes b "
+        "ON a.consumer_id = b.consumer_id AND a.category_id < b.category_id "
+        "JOIN g ga ON ga.cat = a.category_id JOIN g gb ON gb.cat = b.category_id";
+    double v = q_real(db, sql);
+    sqlite3_close(db);
+    return v;
+}
+
+/* With rho > 0 a consumer's tastes gather in groups: pairs of tastes share a group far
+ * more often than the 1/G (about) of independent draws, and more so as rho grows. */
+Test(sim, taste_locality_gathers_tastes_in_groups) {
+    indiv_world_params p;
+    small_params(&p);
+    p.taste_groups = 4; /* 12 categories: groups of 3 */
+    double prev = 0;
+    const double rho[] = {0.01, 0.5, 1.0};
+    for (size_t i = 0; i < 3; i++) {
+        p.taste_locality = rho[i];
+        char name[16];
+        snprintf(name, sizeof name, "r%zu.db", i);
+        char *path = tu_world(dir, name, &p, NULL);
+        double share = same_group_share(path);
+        cr_assert_gt(share, prev + 0.05, "rho %g: same-group share %g", rho[i], share);
+        prev = share;
+        free(path);
+    }
+    /* independent draws: about (3 - 1) / (12 - 1) = 0.18 of pairs share a group */
+    cr_assert_gt(prev, 0.4, "rho 1: tastes stay near each other (share %g)", prev);
+}
+
 /* ---- consent, channels, latent share ---------------------------------------------- */
 
 Test(sim, consent_and_latent_shares_lie_in_binomial_intervals) {

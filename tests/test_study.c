@@ -287,7 +287,7 @@ Test(study, threshold_verdict_flips_when_consumers_never_tire) {
     o.consumers = 200;
     o.rounds = 4;
     o.claims = "threshold";
-    o.world_settings = "w:fatigue_mean=1";
+    o.world_settings = "w:fatigue_mean=1 w:taste_locality=0"; /* independent tastes */
     indiv_study_results *r = NULL;
     indiv_error err = {0};
     cr_assert_eq(indiv_study_run(&o, NULL, NULL, &r, &err), 0, "%s", err.msg);

@@ -17,14 +17,21 @@
 #include "indiv/eventlog.h"
 #include "indiv/sim.h"
 #include "indiv/timeutil.h"
+#include "indiv/worldfit.h"
 
 #define CMD "generate"
 /* getopt_long values of the parameter options: PARAM_OPT + index in the table. */
 #define PARAM_OPT 256
-enum { OPT_DB = 1, OPT_PARAMS, OPT_HELP };
+/* Options before the parameter ones in the getopt_long table. */
+#define NFIXED 7
+enum { OPT_DB = 1, OPT_PARAMS, OPT_HELP, OPT_MEASURE, OPT_LIKE, OPT_REPORT, OPT_SPLIT };
 
 typedef struct gen_opts {
     const char *db;
+    const char *measure; /* --measure DB: print its statistics only */
+    const char *like;    /* --like DB: fit the world to it */
+    const char *report;  /* --report FILE: where the fit report goes */
+    indiv_lift_opts lift;
     int print_params;
     indiv_world_params p;
 } gen_opts;
@@ -60,15 +67,19 @@ static void print_help(void) {
 /* getopt_long table: the fixed options, then one per parameter. Caller frees. */
 static struct option *build_options(void) {
     size_t n = indiv_world_param_count();
-    struct option *o = calloc(n + 4, sizeof *o);
+    struct option *o = calloc(n + NFIXED + 1, sizeof *o);
     if (!o)
         return NULL;
     o[0] = (struct option){"db", required_argument, NULL, OPT_DB};
     o[1] = (struct option){"params", no_argument, NULL, OPT_PARAMS};
     o[2] = (struct option){"help", no_argument, NULL, OPT_HELP};
+    o[3] = (struct option){"measure", required_argument, NULL, OPT_MEASURE};
+    o[4] = (struct option){"like", required_argument, NULL, OPT_LIKE};
+    o[5] = (struct option){"report", required_argument, NULL, OPT_REPORT};
+    o[6] = (struct option){"lift-split", required_argument, NULL, OPT_SPLIT};
     for (size_t i = 0; i < n; i++)
-        o[3 + i] = (struct option){indiv_world_param_at(i)->option, required_argument,
-                                   NULL, PARAM_OPT + (int)i};
+        o[NFIXED + i] = (struct option){indiv_world_param_at(i)->option,
+                                        required_argument, NULL, PARAM_OPT + (int)i};
     return o;
 }
 
@@ -85,6 +96,18 @@ static int parse_args(int argc, char **argv, gen_opts *g) {
     while (rc == CLI_OK && (c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         if (c == OPT_DB) {
             g->db = optarg;
+        } else if (c == OPT_MEASURE) {
+            g->measure = optarg;
+        } else if (c == OPT_LIKE) {
+            g->like = optarg;
+        } else if (c == OPT_REPORT) {
+            g->report = optarg;
+        } else if (c == OPT_SPLIT) {
+            char *end;
+            g->lift.split = strtod(optarg, &end);
+            if (*end || end == optarg || !(g->lift.split > 0 && g->lift.split < 1))
+                rc = cli_usage(CMD, "--lift-split: '%s' is not a number in (0, 1)",
+                               optarg);
         } else if (c == OPT_PARAMS) {
             g->print_params = 1;
         } else if (c == OPT_HELP || c == 'h') {
@@ -143,6 +166,43 @@ static void print_summary(const gen_opts *g, const indiv_world_summary *s, doubl
            secs > 0 ? (double)s->events / secs : 0.0);
 }
 
+/* Prints one statistic per line: rows from indiv_worldfit_compare(s, s). */
+static void print_stats(const char *db, const indiv_log_stats *s) {
+    indiv_fit_row rows[INDIV_FIT_ROWS_MAX];
+    size_t n = indiv_worldfit_compare(s, s, rows);
+    char a[INDIV_ISO_LEN], b[INDIV_ISO_LEN];
+    printf("statistics of %s (purchases %s to %s)\n", db,
+           indiv_time_format(s->first_ts, a), indiv_time_format(s->last_ts, b));
+    for (size_t i = 0; i < n; i++)
+        if (strstr(rows[i].name, "distance") == NULL && rows[i].name[0] != 'n')
+            printf("  %-44s %.6g\n", rows[i].name, rows[i].real);
+    printf("  %-44s %lld lines in %lld orders\n", "lines", (long long)s->lines,
+           (long long)s->orders);
+    const indiv_lift *l = &s->lift;
+    char split[INDIV_ISO_LEN];
+    printf("  %-44s %.3f (95%% CI %.3f to %.3f)\n", "new-category adoption lift", l->lift,
+           l->ci_lo, l->ci_hi);
+    printf(
+        "    split at %s; %lld consumers on both sides; %lld new (consumer, category)\n"
+        "    pairs, %lld near; adopted %.4f near vs %.4f far (crude)\n",
+        indiv_time_format(l->split_ts, split), (long long)l->consumers,
+        (long long)l->pairs, (long long)l->pairs_near, l->rate_near, l->rate_far);
+}
+
+static int run_measure(const gen_opts *g) {
+    indiv_error err = {0};
+    indiv_eventlog *log = NULL;
+    indiv_log_stats s;
+    if (indiv_eventlog_open(g->measure, INDIV_EVENTLOG_READONLY, &log, &err) < 0)
+        return cli_fail(CMD, &err);
+    int rc = indiv_worldfit_measure(log, &g->lift, &s, &err);
+    indiv_eventlog_close(log);
+    if (rc < 0)
+        return cli_fail(CMD, &err);
+    print_stats(g->measure, &s);
+    return CLI_OK;
+}
+
 static int run(gen_opts *g) {
     indiv_error err = {0};
     indiv_eventlog *log = NULL;
@@ -176,6 +236,8 @@ int cli_generate(int argc, char **argv) {
         return cli_usage(CMD, "%s", err.msg);
     if (g.print_params)
         return print_params(&g.p);
+    if (g.measure)
+        return run_measure(&g);
     if (!g.db)
         return cli_usage(CMD, "--db FILE is required");
     return run(&g);

@@ -1,0 +1,144 @@
+/*
+ * test_worldfit.c — statistics of a purchase log and the new-category adoption lift
+ * (worldfit.h), on small generated worlds: counts against SQL on the same database, the
+ * lift at taste_locality 0 (independent tastes: 1 within its 95 % interval) and above
+ * (clearly above 1, rising with rho), ρ = 0 being the independent model draw for draw,
+ * and the error paths.
+ *
+ * Worlds have a few thousand consumers in 20 categories: enough pairs that the lift's
+ * interval is narrow (the tests check its width, so a vacuous interval cannot pass),
+ * small enough for ASan.
+ */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "indiv/eventlog.h"
+#include "indiv/sim.h"
+#include "indiv/worldfit.h"
+#include "testutil.h"
+
+static char *dir;
+
+static void setup(void) {
+    dir = tu_tmpdir();
+}
+
+static void teardown(void) {
+    tu_rmtree(dir);
+}
+
+TestSuite(worldfit, .init = setup, .fini = teardown);
+
+static void lift_params(indiv_world_params *p, double rho) {
+    indiv_world_params_init(p);
+    p->consumers = 2500;
+    p->offers = 60;
+    p->categories = 20;
+    p->taste_groups = 5;
+    p->days = 240;
+    p->interval_median_days = 20;
+    p->browse_views_per_week = 0;
+    p->views_per_purchase = 0;
+    p->taste_locality = rho;
+    p->seed = 7031;
+}
+
+static void measure(const char *path, indiv_log_stats *s) {
+    indiv_eventlog *log;
+    indiv_error err = {0};
+    cr_assert_eq(indiv_eventlog_open(path, INDIV_EVENTLOG_READONLY, &log, &err), 0, "%s",
+                 err.msg);
+    cr_assert_eq(indiv_worldfit_measure(log, NULL, s, &err), 0, "%s", err.msg);
+    indiv_eventlog_close(log);
+}
+
+static int64_t q_int(const char *path, const char *sql) {
+    sqlite3 *db;
+    sqlite3_stmt *st;
+    cr_assert_eq(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    cr_assert_eq(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK, "%s", sql);
+    cr_assert_eq(sqlite3_step(st), SQLITE_ROW);
+    int64_t v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return v;
+}
+
+Test(worldfit, counts_match_sql_on_the_same_database) {
+    indiv_world_params p;
+    lift_params(&p, 0);
+    p.consumers = 300;
+    char *path = tu_world(dir, "w.db", &p, NULL);
+    indiv_log_stats s;
+    measure(path, &s);
+    cr_assert_eq(s.consumers,
+                 q_int(path, "SELECT count(DISTINCT consumer_id) FROM events "
+                             "WHERE type = 2"));
+    cr_assert_eq(s.lines, q_int(path, "SELECT count(*) FROM events WHERE type = 2"));
+    cr_assert_eq(s.orders, q_int(path, "SELECT count(*) FROM (SELECT DISTINCT "
+                                       "consumer_id, ts FROM events WHERE type = 2)"));
+    cr_assert_float_eq(s.orders_mean, (double)s.orders / (double)s.consumers, 1e-12);
+    cr_assert_float_eq(s.basket_mean, (double)s.lines / (double)s.orders, 1e-12);
+    double hours = 0, days = 0;
+    for (int h = 0; h < INDIV_HOURS; h++)
+        hours += s.hour[h];
+    for (int d = 0; d < INDIV_WEEKDAYS; d++)
+        days += s.weekday[d];
+    cr_assert_float_eq(hours, 1.0, 1e-9);
+    cr_assert_float_eq(days, 1.0, 1e-9);
+    cr_assert_float_eq(s.channel[INDIV_CH_WEB], 1.0, 1e-12, "generated orders are web");
+    free(path);
+}
+
+Test(worldfit, lift_is_one_within_its_interval_when_tastes_are_independent) {
+    indiv_world_params p;
+    lift_params(&p, 0);
+    char *path = tu_world(dir, "w.db", &p, NULL);
+    indiv_log_stats s;
+    measure(path, &s);
+    const indiv_lift *l = &s.lift;
+    cr_assert(l->ci_lo <= 1 && 1 <= l->ci_hi, "lift %g [%g, %g] at rho 0", l->lift,
+              l->ci_lo, l->ci_hi);
+    cr_assert_lt(l->ci_hi / l->ci_lo, 1.5, "interval too wide to test anything: [%g, %g]",
+                 l->ci_lo, l->ci_hi);
+    cr_assert_gt(l->pairs_near, l->pairs / 3);
+    free(path);
+}
+
+Test(worldfit, lift_rises_with_taste_locality) {
+    double prev = 0;
+    const double rho[] = {0, 0.3, 0.7};
+    for (size_t i = 0; i < 3; i++) {
+        indiv_world_params p;
+        lift_params(&p, rho[i]);
+        char name[32];
+        snprintf(name, sizeof name, "w%zu.db", i);
+        char *path = tu_world(dir, name, &p, NULL);
+        indiv_log_stats s;
+        measure(path, &s);
+        cr_assert_gt(s.lift.lift, prev, "rho %g: lift %g not above %g", rho[i],
+                     s.lift.lift, prev);
+        if (rho[i] > 0)
+            cr_assert_gt(s.lift.ci_lo, 1.0, "rho %g: lift %g [%g, %g]", rho[i],
+                         s.lift.lift, s.lift.ci_lo, s.lift.ci_hi);
+        prev = s.lift.lift;
+        free(path);
+    }
+}
+
+Test(worldfit, measure_refuses_a_log_without_purchases) {
+    char *path = tu_path(dir, "empty.db");
+    indiv_eventlog *log;
+    indiv_error err = {0};
+    cr_assert_eq(indiv_eventlog_open(path, INDIV_EVENTLOG_CREATE, &log, &err), 0);
+    indiv_log_stats s;
+    cr_assert_eq(indiv_worldfit_measure(log, NULL, &s, &err), INDIV_EINVAL);
+    cr_assert(strstr(err.msg, "0 consumers with purchases"), "%s", err.msg);
+    cr_assert_eq(s.consumers, 0);
+    indiv_eventlog_close(log);
+    free(path);
+}
