@@ -23,6 +23,7 @@
 
 #include "indiv/catalog.h"
 #include "indiv/fileio.h"
+#include "indiv/plausibility.h"
 #include "indiv/rng.h"
 #include "indiv/score.h"
 #include "indiv/timeutil.h"
@@ -64,6 +65,7 @@ struct run {
     const unsigned char *valid;
     const indiv_rhythm_prior *prior;
     indiv_decision_ctx ctx;
+    const indiv_plausibility *plaus; /* adjacent aim: co-purchase counts, or NULL */
 };
 
 struct block {
@@ -127,6 +129,7 @@ static void *block_work(void *arg) {
     for (size_t i = 0; b->rc == INDIV_OK && i < b->n; i++) {
         b->in[i].consumer = &b->rows[i];
         b->in[i].profile = b->has_prof[i] ? &b->prof[i] : NULL;
+        b->in[i].plaus = run->plaus;
         indiv_decision *d = &b->dec[i];
         indiv_policy_decide(&run->o->policy, run->scorer, b->sb, i, run->cat, run->valid,
                             &b->in[i], run->prior, b->rng, d);
@@ -361,6 +364,52 @@ static int check_opts(const indiv_decide_opts *o, indiv_error *err) {
     return INDIV_OK;
 }
 
+/* ---- plausibility (adjacent aim) ---------------------------------------------------- */
+
+/* The co-purchase counts of every consumer with a profile (all shards, so that shard
+ * outputs add up to the unsharded one): one pass over the profiles before deciding.
+ * NULL (no error) when the aim does not need them, when no profiles exist, or with more
+ * categories than the table takes (the aim then falls back to popular). */
+static int build_plausibility(indiv_eventlog *log, const indiv_catalog *cat,
+                              const indiv_decide_opts *o, const indiv_profile_params *pp,
+                              indiv_plausibility **out, indiv_error *err) {
+    const indiv_policy_params *p = &o->policy;
+    size_t n_cat = indiv_catalog_categories(cat);
+    *out = NULL;
+    if (p->divergence_aim != INDIV_AIM_ADJACENT || !(p->serendipity > 0) || !pp ||
+        n_cat == 0 || n_cat > INDIV_PLAUS_MAX_CATEGORIES)
+        return INDIV_OK;
+    indiv_plausibility *pl = indiv_plausibility_new(n_cat, p->plausibility_smoothing);
+    int32_t *buf = malloc(n_cat * sizeof *buf);
+    indiv_consumer_cursor *cur = NULL;
+    indiv_profile pr = {0};
+    int rc = pl && buf ? indiv_eventlog_consumer_scan(log, &cur, err)
+                       : indiv_error_set(err, INDIV_ENOMEM, "out of memory");
+    while (rc == INDIV_OK) {
+        indiv_consumer_row row;
+        indiv_profile_row prow;
+        int has;
+        if ((rc = indiv_consumer_cursor_next(cur, &row, &prow, &has, err)) <= 0)
+            break;
+        rc = has ? indiv_profile_decode(&prow, &pr, err) : INDIV_OK;
+        const int32_t *kc;
+        size_t nk = has && rc == INDIV_OK
+                        ? indiv_policy_known_categories(&pr, cat, buf, n_cat, &kc)
+                        : 0;
+        if (nk)
+            indiv_plausibility_add(pl, kc, nk);
+    }
+    indiv_profile_clear(&pr);
+    indiv_consumer_cursor_free(cur);
+    free(buf);
+    if (rc < 0) {
+        indiv_plausibility_free(pl);
+        return rc;
+    }
+    *out = pl;
+    return INDIV_OK;
+}
+
 static int read_profile_params(indiv_eventlog *log, indiv_profile_params *pp,
                                indiv_decide_summary *sum, indiv_error *err) {
     int rc = indiv_profile_stored_params(log, pp, &sum->prior, err);
@@ -394,6 +443,10 @@ int indiv_decide_run(indiv_eventlog *log, const indiv_model *m,
         rc = load_world(log, m, o, &cat, &valid, sum, err);
     if (rc == INDIV_OK)
         rc = indiv_scorer_new(m, cat, &scorer, err);
+    indiv_plausibility *plaus = NULL;
+    if (rc == INDIV_OK)
+        rc = build_plausibility(log, cat, o, r.pp, &plaus, err);
+    sum->plausibility_people = plaus ? indiv_plausibility_people(plaus) : 0;
     if (rc == INDIV_OK)
         rc = indiv_eventlog_consumer_scan(log, &r.cur, err);
     indiv_outfile *out = NULL;
@@ -403,11 +456,13 @@ int indiv_decide_run(indiv_eventlog *log, const indiv_model *m,
     if (rc == INDIV_OK) {
         struct run run = {o,           scorer,
                           cat,         valid,
-                          &sum->prior, {cat, m->id, o->policy.seed, o->policy.as_of}};
+                          &sum->prior, {cat, m->id, o->policy.seed, o->policy.as_of},
+                          plaus};
         rc = run_all(&r, &run, f, progress, ctx, sum, err);
     }
     rc = indiv_outfile_finish(out, rc, err); /* a callback may stop with rc > 0 */
     indiv_consumer_cursor_free(r.cur);
+    indiv_plausibility_free(plaus);
     indiv_scorer_free(scorer);
     indiv_catalog_free(cat);
     free(valid);
@@ -441,7 +496,7 @@ static json_t *counts_json(const indiv_decision_counts *c) {
         json_object_set_new(why, indiv_reason_name((indiv_reason)r),
                             json_integer(c->by_reason[r]));
     int64_t contacts = c->by_action[INDIV_CONTACT];
-    return json_pack(
+    json_t *j = json_pack(
         "{s:I, s:o, s:o, s:I, s:I, s:f, s:f, s:I, s:{s:I, s:I, s:I}, s:f}", "consumers",
         (json_int_t)c->consumers, "by_action", act, "by_reason", why, "personalised",
         (json_int_t)c->personalised, "offers_sent", (json_int_t)c->offers_sent,
@@ -454,6 +509,12 @@ static json_t *counts_json(const indiv_decision_counts *c) {
         "no_room_in_a_single_slot", (json_int_t)c->divergence_missed[3],
         "mean_best_score_of_none",
         c->n_best_p_none ? c->sum_best_p_none / (double)c->n_best_p_none : 0.0);
+    if (j && json_object_set_new(j, "divergence_placed",
+                                 json_integer((json_int_t)c->divergence_placed)) < 0) {
+        json_decref(j);
+        return NULL;
+    }
+    return j;
 }
 
 char *indiv_decide_summary_json(const indiv_decide_opts *o, const indiv_model *m,
@@ -463,14 +524,16 @@ char *indiv_decide_summary_json(const indiv_decide_opts *o, const indiv_model *m
     json_t *params = params_json(o);
     json_object_set_new(params, "shard", json_string(shard));
     json_t *root = json_pack(
-        "{s:s, s:o, s:o, s:{s:I, s:I, s:I, s:b, s:s?, s:f, s:f}, s:{s:f, s:f, s:f, s:f}}",
+        "{s:s, s:o, s:o, s:{s:I, s:I, s:I, s:b, s:s?, s:f, s:f, s:I}, s:{s:f, s:f, s:f, "
+        "s:f}}",
         "model", m->id, "parameters", params, "counts", counts_json(&s->counts), "data",
         "consumers_in_database", (json_int_t)s->consumers_total, "offers",
         (json_int_t)s->offers, "offers_valid", (json_int_t)s->offers_valid,
         "profiles_built", s->profiles_built, "profiles_as_of",
         s->profiles_built ? indiv_time_format(s->profiles_as_of, asof) : NULL,
         "prior_mean_interval_days", s->prior.mean_days, "prior_interval_cv2",
-        s->prior.cv2, "seconds", "read", s->seconds_read, "decide", s->seconds_decide,
+        s->prior.cv2, "plausibility_people", (json_int_t)s->plausibility_people,
+        "seconds", "read", s->seconds_read, "decide", s->seconds_decide,
         "write", s->seconds_write, "total", s->seconds_total);
     char *txt = root ? json_dumps(root, JSON_INDENT(2) | JSON_REAL_PRECISION(6)) : NULL;
     json_decref(root);

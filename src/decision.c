@@ -100,7 +100,10 @@ static json_t *offer_json(const indiv_decided_offer *o, const indiv_catalog *cat
     set(j, "affinity", num(o->affinity));
     if (o->kind == INDIV_KIND_DIVERGENT)
         set(j, "distance", num(1.0 - o->affinity));
+    if (o->kind == INDIV_KIND_DIVERGENT && o->plausibility > 0)
+        set(j, "plausibility", num(o->plausibility));
     set(j, "expected_value", num(o->value));
+    set(j, "propensity", num(o->logged_p));
     return j;
 }
 
@@ -208,6 +211,8 @@ void indiv_decision_count(indiv_decision_counts *c, const indiv_decision *d) {
     c->divergence_drawn += d->divergence_drawn;
     if (d->divergence_drawn)
         c->divergence_missed[d->divergence_miss]++;
+    for (int k = 0; k < d->n_offers; k++)
+        c->divergence_placed += d->offers[k].kind == INDIV_KIND_DIVERGENT;
     if (d->action == INDIV_CONTACT) {
         c->offers_sent += d->n_offers;
         int div = 0;
@@ -232,6 +237,7 @@ void indiv_decision_counts_add(indiv_decision_counts *into,
     into->offers_sent += c->offers_sent;
     into->contacts_divergent += c->contacts_divergent;
     into->divergence_drawn += c->divergence_drawn;
+    into->divergence_placed += c->divergence_placed;
     for (int m = 0; m < 4; m++)
         into->divergence_missed[m] += c->divergence_missed[m];
     into->sum_best_p_none += c->sum_best_p_none;

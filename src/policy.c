@@ -12,6 +12,8 @@
 #include <math.h>
 #include <string.h>
 
+#include "indiv/plausibility.h"
+#include "indiv/rerank.h"
 #include "indiv/rng.h"
 #include "indiv/timeutil.h"
 
@@ -50,6 +52,10 @@ int indiv_divergence_parse(const char *name, indiv_divergence_mode *out) {
 
 const char *indiv_divergence_name(indiv_divergence_mode m) {
     return m == INDIV_DIV_STANDALONE ? "standalone" : "ride-along";
+}
+
+const char *indiv_divergence_aim_name(indiv_divergence_aim a) {
+    return a == INDIV_AIM_ADJACENT ? "adjacent" : "popular";
 }
 
 /* ---- eligibility ------------------------------------------------------------------ */
@@ -96,7 +102,16 @@ static double expected_value(const indiv_catalog *cat, size_t j, double p) {
     return p * o->price * o->margin;
 }
 
-/* Scans every valid offer once: best logit, and the top `slots` above the threshold. */
+/* Offers kept by the scan: the slots, or the re-ranker's pool. */
+static int pool_size(const indiv_policy_params *p) {
+    if (p->rerank == INDIV_RERANK_NONE)
+        return p->slots;
+    int n = p->rerank_pool > p->slots ? p->rerank_pool : p->slots;
+    return n < INDIV_RERANK_POOL_MAX ? n : INDIV_RERANK_POOL_MAX;
+}
+
+/* Scans every valid offer once: best logit, and the top pool_size() above the
+ * threshold. */
 static int select_relevant(const indiv_policy_params *p, const indiv_scorer *s,
                            const indiv_score_block *b, size_t row,
                            const indiv_catalog *cat, const unsigned char *valid,
@@ -105,7 +120,7 @@ static int select_relevant(const indiv_policy_params *p, const indiv_scorer *s,
     double w = indiv_scorer_affinity_weight(s), u = indiv_score_consumer_term(b, row);
     double zt = indiv_logit(p->threshold), best = -INFINITY;
     size_t n = indiv_catalog_size(cat);
-    int kept_n = 0;
+    int kept_n = 0, cap = pool_size(p);
     for (size_t j = 0; j < n; j++) {
         if (!valid[j])
             continue;
@@ -118,7 +133,7 @@ static int select_relevant(const indiv_policy_params *p, const indiv_scorer *s,
         if (z < zt)
             continue;
         double key = p->rank_by_value ? expected_value(cat, j, indiv_sigmoid(z)) : z;
-        keep(top, &kept_n, p->slots, key, j);
+        keep(top, &kept_n, cap, key, j);
     }
     if (out->has_best)
         out->best_p = indiv_sigmoid(best);
@@ -135,9 +150,86 @@ static void add_offer(indiv_decision *out, const indiv_scorer *s,
     o->p = indiv_score_propensity(s, b, row, j);
     o->affinity = indiv_score_affinity(b, row)[j];
     o->value = expected_value(cat, j, o->p);
+    o->logged_p = 1;
+    o->plausibility = 0;
 }
 
-/* ---- divergence -------------------------------------------------------------------- */
+/* ---- the person's categories ----------------------------------------------------- */
+
+/* Scores live in category space: taste[c] is the share of category c. */
+static int category_space(const indiv_profile *pr, const indiv_catalog *cat) {
+    return pr->dims == indiv_catalog_categories(cat) &&
+           strcmp(indiv_catalog_feature_source(cat), "category") == 0;
+}
+
+size_t indiv_policy_known_categories(const indiv_profile *pr, const indiv_catalog *cat,
+                                     int32_t *buf, size_t cap, const int32_t **out) {
+    size_t n = 0;
+    *out = buf;
+    if (pr->features & INDIV_FEAT_OPENNESS) {
+        *out = pr->bought;
+        return pr->n_bought;
+    }
+    if (!category_space(pr, cat))
+        return 0;
+    for (size_t c = 0; c < pr->dims && n < cap; c++)
+        if (pr->taste[c] > 0)
+            buf[n++] = (int32_t)c;
+    return n;
+}
+
+/* The person's category distribution into dist (n_cat values): positive taste shares in
+ * category space, else equal shares over the categories bought. 0 when there is none. */
+static int history_distribution(const indiv_profile *pr, const indiv_catalog *cat,
+                                double *dist) {
+    size_t n_cat = indiv_catalog_categories(cat);
+    double total = 0;
+    memset(dist, 0, n_cat * sizeof *dist);
+    if (category_space(pr, cat) && (pr->features & INDIV_FEAT_TASTE))
+        for (size_t c = 0; c < n_cat; c++)
+            total += dist[c] = pr->taste[c] > 0 ? pr->taste[c] : 0;
+    if (total <= 0 && (pr->features & INDIV_FEAT_OPENNESS))
+        for (size_t i = 0; i < pr->n_bought; i++)
+            if (pr->bought[i] >= 0 && (size_t)pr->bought[i] < n_cat && !dist[pr->bought[i]])
+                total += dist[pr->bought[i]] = 1;
+    for (size_t c = 0; total > 0 && c < n_cat; c++)
+        dist[c] /= total;
+    return total > 0;
+}
+
+/* ---- re-ranking ------------------------------------------------------------------- */
+
+/* Replaces the pool top[0..n) by the re-ranker's choice of at most `slots`, in order.
+ * Without a usable history (or with more categories than the scratch holds) the
+ * calibrated re-ranker leaves the plain ranking. Returns the number kept. */
+static int rerank(const indiv_policy_params *p, const indiv_scorer *s,
+                  const indiv_score_block *b, size_t row, const indiv_catalog *cat,
+                  const indiv_profile *pr, kept *top, int n) {
+    double rel[INDIV_RERANK_POOL_MAX];
+    size_t cats[INDIV_RERANK_POOL_MAX], order[INDIV_RERANK_POOL_MAX], k;
+    kept pool[INDIV_RERANK_POOL_MAX];
+    size_t n_cat = indiv_catalog_categories(cat);
+    for (int i = 0; i < n; i++) {
+        pool[i] = top[i];
+        rel[i] = indiv_score_propensity(s, b, row, top[i].j);
+        cats[i] = indiv_catalog_offer(cat, top[i].j)->category;
+    }
+    if (p->rerank == INDIV_RERANK_MMR) {
+        k = indiv_rerank_mmr(rel, cats, (size_t)n, (size_t)p->slots, p->rerank_lambda,
+                             order);
+    } else {
+        double dist[INDIV_PLAUS_MAX_CATEGORIES], work[INDIV_PLAUS_MAX_CATEGORIES];
+        if (!pr || n_cat > INDIV_PLAUS_MAX_CATEGORIES || !history_distribution(pr, cat, dist))
+            return n < p->slots ? n : p->slots;
+        k = indiv_rerank_calibrated(rel, cats, (size_t)n, (size_t)p->slots,
+                                    p->rerank_lambda, dist, n_cat, work, order);
+    }
+    for (size_t i = 0; i < k; i++)
+        top[i] = pool[order[i]];
+    return (int)k;
+}
+
+/* ---- divergence ------------------------------------------------------------------- */
 
 static int is_kept(const indiv_decision *out, size_t j) {
     for (int k = 0; k < out->n_offers; k++)
@@ -146,33 +238,156 @@ static int is_kept(const indiv_decision *out, size_t j) {
     return 0;
 }
 
-/* Draws one offer outside the bubble above the floor, with probability proportional to
- * its propensity (inverse-CDF over the candidates, u in [0, 1)). 0 when none. */
-static int draw_divergent(const indiv_policy_params *p, const indiv_scorer *s,
-                          const indiv_score_block *b, size_t row, size_t n,
-                          const unsigned char *valid, const indiv_decision *out, double u,
-                          size_t *pick) {
-    const double *aff = indiv_score_affinity(b, row);
-    double zf = indiv_logit(p->floor), total = 0;
-    for (int pass = 0; pass < 2; pass++) {
-        double acc = 0, target = u * total;
-        for (size_t j = 0; j < n; j++) {
-            if (!valid[j] || aff[j] >= p->bubble || is_kept(out, j))
-                continue;
-            double z = indiv_score_logit(s, b, row, j);
-            if (z < zf)
-                continue;
-            acc += indiv_sigmoid(z);
-            if (pass == 1 && acc > target) {
-                *pick = j;
-                return 1;
-            }
-        }
-        if (acc <= 0)
+/* What the divergence draw of one consumer looks at. */
+typedef struct aim {
+    const indiv_policy_params *p;
+    const indiv_scorer *s;
+    const indiv_score_block *b;
+    size_t row;
+    const indiv_catalog *cat;
+    const unsigned char *valid;
+    const indiv_decision *out;
+    double zf;                  /* logit of the higher of the two floors */
+    const double *lift;         /* adjacent: per category; NULL: popular */
+    const unsigned char *known; /* adjacent: 1 for categories the person bought */
+    double log_max;             /* adjacent, T > 0: log of the largest candidate lift */
+    double *cat_p;              /* adjacent, T > 0: candidate propensity per category */
+} aim;
+
+/* Is offer j a candidate? Its logit in *z when it is. */
+static int candidate(const aim *a, size_t j, double *z) {
+    if (!a->valid[j] || indiv_score_affinity(a->b, a->row)[j] >= a->p->bubble ||
+        is_kept(a->out, j))
+        return 0;
+    if (a->lift) {
+        size_t c = indiv_catalog_offer(a->cat, j)->category;
+        if (a->known[c] || !(a->lift[c] > 0))
             return 0;
-        total = acc;
     }
-    return 0; /* not reached: pass 1 always picks when total > 0 */
+    *z = indiv_score_logit(a->s, a->b, a->row, j);
+    return *z >= a->zf;
+}
+
+/* Weight of candidate j with logit z: p under `popular`; under `adjacent`, the share of
+ * its category, lift^(1/T) (scaled by the largest so that a small T cannot overflow),
+ * times its share of the category's candidate propensity, so that a category is aimed
+ * at whatever its number of offers and its best-liked offers are preferred. */
+static double weight(const aim *a, size_t j, double z) {
+    if (!a->lift)
+        return indiv_sigmoid(z);
+    size_t c = indiv_catalog_offer(a->cat, j)->category;
+    return exp((log(a->lift[c]) - a->log_max) / a->p->divergence_temperature) *
+           indiv_sigmoid(z) / a->cat_p[c];
+}
+
+/* T = 0: the candidate of largest lift (ties: larger logit, then smaller index). */
+static int most_plausible(const aim *a, size_t *pick, int *n_cand) {
+    size_t n = indiv_catalog_size(a->cat);
+    double best_l = -INFINITY, best_z = -INFINITY, z;
+    *n_cand = 0;
+    for (size_t j = 0; j < n; j++) {
+        if (!candidate(a, j, &z))
+            continue;
+        double l = a->lift[indiv_catalog_offer(a->cat, j)->category];
+        (*n_cand)++;
+        if (l > best_l || (l == best_l && z > best_z)) {
+            best_l = l;
+            best_z = z;
+            *pick = j;
+        }
+    }
+    return *n_cand > 0;
+}
+
+/* Draws one candidate ∝ its weight (inverse CDF, u in [0, 1)); *share is its
+ * probability. 0 when there is no candidate. */
+static int draw_weighted(aim *a, double u, size_t *pick, double *share, int *n_cand) {
+    size_t n = indiv_catalog_size(a->cat), n_cat = indiv_catalog_categories(a->cat);
+    double z, total = 0, acc = 0;
+    *n_cand = 0;
+    a->log_max = -INFINITY;
+    if (a->lift)
+        memset(a->cat_p, 0, n_cat * sizeof *a->cat_p);
+    for (size_t j = 0; j < n; j++)
+        if (candidate(a, j, &z)) {
+            (*n_cand)++;
+            if (!a->lift)
+                continue;
+            size_t c = indiv_catalog_offer(a->cat, j)->category;
+            a->cat_p[c] += indiv_sigmoid(z);
+            a->log_max = log(a->lift[c]) > a->log_max ? log(a->lift[c]) : a->log_max;
+        }
+    if (*n_cand == 0)
+        return 0;
+    for (size_t j = 0; j < n; j++)
+        if (candidate(a, j, &z))
+            total += weight(a, j, z);
+    for (size_t j = 0; j < n; j++) {
+        if (!candidate(a, j, &z))
+            continue;
+        double w = weight(a, j, z);
+        acc += w;
+        *pick = j;
+        *share = w / total;
+        if (acc > u * total)
+            return 1;
+    }
+    return 1; /* rounding left u * total past the sum: the last candidate */
+}
+
+/* Fills a for this consumer; lift, known and cat_p are the caller's scratch (n_cat
+ * values each). */
+static void aim_init(aim *a, const indiv_policy_params *p, const indiv_scorer *s,
+                     const indiv_score_block *b, size_t row, const indiv_catalog *cat,
+                     const unsigned char *valid, const indiv_policy_input *in,
+                     const indiv_decision *out, double *lift, unsigned char *known,
+                     double *cat_p) {
+    size_t n_cat = indiv_catalog_categories(cat);
+    double floor = p->floor > p->relative_floor * out->best_p ? p->floor
+                                                               : p->relative_floor * out->best_p;
+    *a = (aim){p, s, b, row, cat, valid, out, indiv_logit(floor), NULL, NULL, 0, cat_p};
+    if (p->divergence_aim != INDIV_AIM_ADJACENT || n_cat > INDIV_PLAUS_MAX_CATEGORIES)
+        return; /* popular, or too many categories for the scratch: popular */
+    int32_t buf[INDIV_PLAUS_MAX_CATEGORIES];
+    const int32_t *kc;
+    size_t nk = indiv_policy_known_categories(in->profile, cat, buf, n_cat, &kc);
+    memset(known, 0, n_cat);
+    for (size_t i = 0; i < nk; i++)
+        if (kc[i] >= 0 && (size_t)kc[i] < n_cat)
+            known[kc[i]] = 1;
+    if (in->plaus && indiv_plausibility_categories(in->plaus) == n_cat)
+        indiv_plausibility_lift(in->plaus, kc, nk, lift);
+    else
+        for (size_t c = 0; c < n_cat; c++)
+            lift[c] = 1;
+    a->lift = lift;
+    a->known = known;
+}
+
+/* Picks the divergent offer: 1 with *pick, its pick probability and the number of
+ * candidates, or 0 when there is none. */
+static int draw_divergent(aim *a, double u, size_t *pick, double *share, int *n_cand) {
+    *share = 1;
+    if (a->lift && a->p->divergence_temperature == 0)
+        return most_plausible(a, pick, n_cand);
+    return draw_weighted(a, u, pick, share, n_cand);
+}
+
+/* Under `replace` with full slots, the last relevant offer is listed unless a divergent
+ * offer takes its place: probability 1 − ε · openness when a candidate exists and may
+ * take it. */
+static void log_last_slot(const indiv_policy_params *p, aim *a, double eps,
+                          indiv_decision *out) {
+    if (p->divergent_slot != INDIV_SLOT_REPLACE || out->n_offers < p->slots ||
+        (p->divergence == INDIV_DIV_RIDE_ALONG && p->slots == 1))
+        return;
+    size_t n = indiv_catalog_size(a->cat);
+    double z;
+    for (size_t j = 0; j < n; j++)
+        if (candidate(a, j, &z)) {
+            out->offers[out->n_offers - 1].logged_p = 1 - eps;
+            return;
+        }
 }
 
 /* Step 4. Returns 1 when a divergent offer was placed. */
@@ -182,12 +397,24 @@ static int diverge(const indiv_policy_params *p, const indiv_scorer *s,
                    indiv_decision *out) {
     const indiv_profile *pr = in->profile;
     double openness = (pr->features & INDIV_FEAT_OPENNESS) ? pr->openness : 1.0;
+    double eps = p->serendipity * openness;
     double u1 = gsl_rng_uniform(r), u2 = gsl_rng_uniform(r); /* always two draws */
-    if (!(u1 < p->serendipity * openness))
+    double lift[INDIV_PLAUS_MAX_CATEGORIES], cat_p[INDIV_PLAUS_MAX_CATEGORIES], share;
+    unsigned char known[INDIV_PLAUS_MAX_CATEGORIES];
+    aim a;
+    if (eps <= 0)
         return 0;
+    if (!(u1 < eps)) {
+        if (p->divergent_slot == INDIV_SLOT_REPLACE && out->n_offers == p->slots) {
+            aim_init(&a, p, s, b, row, cat, valid, in, out, lift, known, cat_p);
+            log_last_slot(p, &a, eps, out);
+        }
+        return 0;
+    }
+    aim_init(&a, p, s, b, row, cat, valid, in, out, lift, known, cat_p);
     out->divergence_drawn = 1;
-    size_t j;
-    if (!draw_divergent(p, s, b, row, indiv_catalog_size(cat), valid, out, u2, &j)) {
+    size_t j = 0;
+    if (!draw_divergent(&a, u2, &j, &share, &out->divergence_candidates)) {
         out->divergence_miss = INDIV_DIVMISS_NO_CANDIDATE;
         return 0;
     }
@@ -195,13 +422,17 @@ static int diverge(const indiv_policy_params *p, const indiv_scorer *s,
         out->divergence_miss = INDIV_DIVMISS_NO_COMPANION;
         return 0;
     }
-    if (p->divergence == INDIV_DIV_RIDE_ALONG && p->slots == 1) {
+    int extra = p->divergent_slot == INDIV_SLOT_EXTRA && out->n_offers < INDIV_SLOTS_MAX;
+    if (!extra && p->divergence == INDIV_DIV_RIDE_ALONG && p->slots == 1) {
         out->divergence_miss = INDIV_DIVMISS_NO_ROOM;
         return 0;
     }
-    if (out->n_offers == p->slots)
+    if (!extra && out->n_offers == p->slots)
         out->n_offers--; /* the divergent offer takes the last slot */
     add_offer(out, s, b, row, cat, j, INDIV_KIND_DIVERGENT);
+    indiv_decided_offer *o = &out->offers[out->n_offers - 1];
+    o->logged_p = eps * share;
+    o->plausibility = a.lift ? a.lift[indiv_catalog_offer(cat, j)->category] : 0;
     return 1;
 }
 
@@ -284,12 +515,14 @@ void indiv_policy_decide(const indiv_policy_params *p, const indiv_scorer *s,
         out->reason = (indiv_reason)why;
         return;
     }
-    kept top[INDIV_SLOTS_MAX];
+    kept top[INDIV_RERANK_POOL_MAX];
     int n = select_relevant(p, s, b, row, cat, valid, top, out);
     if (!out->has_best) {
         out->reason = INDIV_R_NO_VALID_OFFER;
         return;
     }
+    if (p->rerank != INDIV_RERANK_NONE && n > 0)
+        n = rerank(p, s, b, row, cat, in->profile, top, n);
     for (int k = 0; k < n; k++)
         add_offer(out, s, b, row, cat, top[k].j, INDIV_KIND_RELEVANT);
     indiv_rng_reseed(r, p->seed, (uint64_t)in->consumer->id, INDIV_RNG_DIVERGENCE);

@@ -20,7 +20,8 @@
 
 typedef struct pp_entry {
     indiv_policy_param d;
-    size_t off; /* offset of the field in indiv_policy_params */
+    size_t off;  /* offset of the field in indiv_policy_params */
+    size_t off2; /* CHOICE_REAL: offset of the real after ':' */
 } pp_entry;
 
 #define R_ INDIV_PP_REAL
@@ -29,14 +30,17 @@ typedef struct pp_entry {
 /* A row whose JSON key is not its field's name. */
 #define ROWK(name, key, field, meta, kind, def, lo, hi, excl, choices, doc)              \
     {                                                                                    \
-        {name, key, meta, kind, def, lo, hi, excl, choices, doc},                        \
-            offsetof(indiv_policy_params, field)                                         \
+        {name, key, meta, kind, def, lo, hi, excl, choices, doc, 0},                     \
+            offsetof(indiv_policy_params, field), 0                                      \
     }
 #define ROW(name, field, meta, kind, def, lo, hi, excl, choices, doc)                    \
     ROWK(name, #field, field, meta, kind, def, lo, hi, excl, choices, doc)
 
 static const char *const rank_by_names[] = {"propensity", "value", NULL};
 static const char *const divergence_names[] = {"ride-along", "standalone", NULL};
+static const char *const aim_names[] = {"popular", "adjacent", NULL};
+static const char *const slot_names[] = {"replace", "extra", NULL};
+static const char *const rerank_names[] = {"none", "mmr", "calibrated", NULL};
 
 /* The order is the order of --help and of the JSON objects. */
 static const pp_entry table[] = {
@@ -49,10 +53,31 @@ static const pp_entry table[] = {
         "divergence probability ε, scaled by openness"),
     ROW("bubble", bubble, "A", R_, 0.05, 0, 1, 0, NULL,
         "affinity below A is outside the bubble"),
-    ROW("floor", floor, "P", R_, 0.05, 0, 1, 0, NULL,
-        "plausibility floor of divergent offers"),
+    ROW("floor", floor, "P", R_, 0, 0, 1, 0, NULL,
+        "absolute floor on the propensity of divergent offers"),
+    ROW("relative-floor", relative_floor, "F", R_, 0.1, 0, 1, 0, NULL,
+        "divergent offers need p >= F x the person's best p"),
     ROW("divergence", divergence, "MODE", C_, INDIV_DIV_RIDE_ALONG, 0, 0, 0,
         divergence_names, "ride-along | standalone"),
+    ROW("divergence-aim", divergence_aim, "AIM", C_, INDIV_AIM_ADJACENT, 0, 0, 0,
+        aim_names,
+        "popular (drawn by propensity) | adjacent (by the co-purchase lift of a "
+        "category the person never bought)"),
+    ROW("divergence-temperature", divergence_temperature, "T", R_, 1, 0, 100, 0, NULL,
+        "adjacent: draw by lift^(1/T); 0 = the most plausible"),
+    ROW("plausibility-smoothing", plausibility_smoothing, "M", R_, 10, 0, 1e6, 0, NULL,
+        "pseudo-people pulling rare co-purchase lifts toward 1"),
+    ROW("divergent-slot", divergent_slot, "SLOT", C_, INDIV_SLOT_EXTRA, 0, 0, 0,
+        slot_names, "extra (one more slot) | replace (takes the last slot)"),
+    {{"rerank", "rerank", "R[:L]", INDIV_PP_CHOICE_REAL, INDIV_RERANK_NONE, 0, 1, 0,
+      rerank_names,
+      "none | mmr:L (Carbonell & Goldstein 1998) | calibrated:L (Steck 2018), L in [0, 1], "
+      "0.5 when omitted",
+      0.5},
+     offsetof(indiv_policy_params, rerank),
+     offsetof(indiv_policy_params, rerank_lambda)},
+    ROW("rerank-pool", rerank_pool, "N", I_, 20, 1, INDIV_RERANK_POOL_MAX, 0, NULL,
+        "relevant offers above τ the re-ranker chooses from"),
     ROW("max-contacts", max_contacts, "N", I_, 3, 0, 1000000, 0, NULL,
         "pressure cap: at most N contacts ..."),
     ROW("per-days", per_days, "W", R_, 14, 0, 3650, 0, NULL,
@@ -104,6 +129,15 @@ static const pp_entry *entry_of(const indiv_policy_param *d) {
 
 #define FIELD(type, p, e)  (*(type *)(void *)((char *)(p) + (e)->off))
 #define CFIELD(type, p, e) (*(const type *)(const void *)((const char *)(p) + (e)->off))
+
+/* The real of a CHOICE_REAL row. */
+static double *real_of(indiv_policy_params *p, const pp_entry *e) {
+    return (double *)(void *)((char *)p + e->off2);
+}
+
+static double creal_of(const indiv_policy_params *p, const pp_entry *e) {
+    return *(const double *)(const void *)((const char *)p + e->off2);
+}
 
 static int in_range(const indiv_policy_param *d, double v) {
     return isfinite(v) && (d->min_exclusive ? v > d->min : v >= d->min) && v <= d->max;
@@ -166,6 +200,38 @@ static int set_choice(indiv_policy_params *p, const pp_entry *e, const char *t,
     return indiv_error_set(err, INDIV_EINVAL, "%s: '%s' is not %s", e->d.name, t, names);
 }
 
+/* "name" or "name:x" (CHOICE_REAL); the first choice ("none") takes no real. */
+static int set_choice_real(indiv_policy_params *p, const pp_entry *e, const char *t,
+                           indiv_error *err) {
+    char name[64];
+    const char *colon = strchr(t, ':');
+    size_t len = colon ? (size_t)(colon - t) : strlen(t);
+    snprintf(name, sizeof name, "%.*s", (int)(len < sizeof name ? len : 0), t);
+    indiv_policy_params q = *p;
+    pp_entry choice = *e;
+    choice.d.kind = INDIV_PP_CHOICE;
+    int rc = set_choice(&q, &choice, len < sizeof name ? name : t, err);
+    if (rc < 0)
+        return rc;
+    double x = e->d.def2;
+    if (colon && FIELD(int, &q, e) == 0)
+        return indiv_error_set(err, INDIV_EINVAL, "%s: '%s' takes no value", e->d.name,
+                               name);
+    if (colon) {
+        char *end;
+        errno = 0;
+        x = strtod(colon + 1, &end);
+        if (errno || end == colon + 1 || *end || !isfinite(x))
+            return indiv_error_set(err, INDIV_EINVAL, "%s: '%s' is not a finite number",
+                                   e->d.name, colon + 1);
+        if (!in_range(&e->d, x))
+            return out_of_range(&e->d, x, err);
+    }
+    FIELD(int, p, e) = FIELD(int, &q, e);
+    *real_of(p, e) = x;
+    return INDIV_OK;
+}
+
 int indiv_policy_params_set(indiv_policy_params *p, const char *name, const char *text,
                             indiv_error *err) {
     const pp_entry *e = name ? entry_find(name) : NULL;
@@ -179,6 +245,8 @@ int indiv_policy_params_set(indiv_policy_params *p, const char *name, const char
         return set_real(p, e, text, err);
     case INDIV_PP_INT:
         return set_int(p, e, text, err);
+    case INDIV_PP_CHOICE_REAL:
+        return set_choice_real(p, e, text, err);
     default:
         return set_choice(p, e, text, err);
     }
@@ -203,12 +271,14 @@ void indiv_policy_params_format(const indiv_policy_params *p, const indiv_policy
         snprintf(buf, cap, "%.17g", CFIELD(double, p, e));
     else if (d->kind == INDIV_PP_INT)
         snprintf(buf, cap, "%d", CFIELD(int, p, e));
+    else if (d->kind == INDIV_PP_CHOICE_REAL && CFIELD(int, p, e) != 0)
+        snprintf(buf, cap, "%s:%.17g", choice_name(d, CFIELD(int, p, e)), creal_of(p, e));
     else
         snprintf(buf, cap, "%s", choice_name(d, CFIELD(int, p, e)));
 }
 
 void indiv_policy_param_default_text(const indiv_policy_param *d, char *buf, size_t cap) {
-    if (d->kind == INDIV_PP_CHOICE)
+    if (d->kind == INDIV_PP_CHOICE || d->kind == INDIV_PP_CHOICE_REAL)
         snprintf(buf, cap, "%s", choice_name(d, (int)d->def));
     else
         snprintf(buf, cap, "%g", d->def);
@@ -222,7 +292,12 @@ int indiv_policy_params_to_json(const indiv_policy_params *p, json_t *obj) {
             v = json_real(CFIELD(double, p, e));
         else if (e->d.kind == INDIV_PP_INT)
             v = json_integer(CFIELD(int, p, e));
-        else
+        else if (e->d.kind == INDIV_PP_CHOICE_REAL && CFIELD(int, p, e) != 0) {
+            char text[96];
+            snprintf(text, sizeof text, "%s:%g", choice_name(&e->d, CFIELD(int, p, e)),
+                     creal_of(p, e));
+            v = json_string(text);
+        } else
             v = json_string(choice_name(&e->d, CFIELD(int, p, e)));
         if (json_object_set_new(obj, e->d.key, v) < 0)
             return INDIV_ENOMEM;
@@ -238,6 +313,8 @@ void indiv_policy_params_init(indiv_policy_params *p) {
             FIELD(double, p, e) = e->d.def;
         else
             FIELD(int, p, e) = (int)e->d.def;
+        if (e->d.kind == INDIV_PP_CHOICE_REAL)
+            *real_of(p, e) = e->d.def2;
     }
     p->seed = 1;
 }
@@ -245,10 +322,15 @@ void indiv_policy_params_init(indiv_policy_params *p) {
 int indiv_policy_params_validate(const indiv_policy_params *p, indiv_error *err) {
     for (size_t i = 0; i < NPARAMS; i++) {
         const pp_entry *e = &table[i];
-        double v =
-            e->d.kind == INDIV_PP_REAL ? CFIELD(double, p, e) : (double)CFIELD(int, p, e);
-        int ok = e->d.kind == INDIV_PP_CHOICE ? v >= 0 && v < n_choices(&e->d)
-                                              : in_range(&e->d, v);
+        double v = e->d.kind == INDIV_PP_REAL ? CFIELD(double, p, e)
+                                              : (double)CFIELD(int, p, e);
+        int ok = e->d.kind == INDIV_PP_CHOICE || e->d.kind == INDIV_PP_CHOICE_REAL
+                     ? v >= 0 && v < n_choices(&e->d)
+                     : in_range(&e->d, v);
+        if (ok && e->d.kind == INDIV_PP_CHOICE_REAL && !in_range(&e->d, creal_of(p, e))) {
+            v = creal_of(p, e);
+            ok = 0;
+        }
         if (!ok)
             return indiv_error_set(err, INDIV_EINVAL,
                                    "policy parameter %s = %g is invalid", e->d.name, v);

@@ -327,7 +327,11 @@ Test(cli_decide, config_overrides_defaults_and_flags_override_config) {
                  "seed %lld", (long long)json_integer_value(json_object_get(p, "seed")));
     /* Defaults where neither says anything. */
     cr_assert_float_eq(json_number_value(json_object_get(p, "bubble")), 0.05, 1e-12);
-    cr_assert_float_eq(json_number_value(json_object_get(p, "floor")), 0.05, 1e-12);
+    cr_assert_float_eq(json_number_value(json_object_get(p, "floor")), 0, 1e-12);
+    cr_assert_float_eq(json_number_value(json_object_get(p, "relative_floor")), 0.1, 1e-12);
+    cr_assert_str_eq(str(p, "divergence_aim"), "adjacent");
+    cr_assert_str_eq(str(p, "divergent_slot"), "extra");
+    cr_assert_str_eq(str(p, "rerank"), "none");
     cr_assert_eq(json_integer_value(json_object_get(p, "max_contacts")), 3);
     cr_assert_str_eq(str(p, "shard"), "0/1");
     /* The lines agree with the summary. */
@@ -336,7 +340,8 @@ Test(cli_decide, config_overrides_defaults_and_flags_override_config) {
     json_t *l;
     json_array_foreach(lines, i, l) {
         cr_assert_eq(json_integer_value(json_object_get(l, "seed")), 123456789012345678);
-        cr_assert_leq(json_array_size(json_object_get(l, "offers")), 4);
+        /* 4 slots, and one more for a divergent offer (extra slot by default) */
+        cr_assert_leq(json_array_size(json_object_get(l, "offers")), 5);
     }
     json_t *c = json_object_get(s, "counts");
     cr_assert_eq(json_integer_value(json_object_get(c, "consumers")), 300);

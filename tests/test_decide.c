@@ -233,6 +233,10 @@ static void add_decided(indiv_decision *d, size_t offer, indiv_offer_kind kind, 
     o->p_channel = p * 0.25;
     o->affinity = aff;
     o->value = p * 7.5;
+    /* as the policy logs them: 1 for a relevant pick, ε · openness · P(pick) and the
+     * category's lift for a divergent one */
+    o->logged_p = kind == INDIV_KIND_DIVERGENT ? 0.0125 : 1;
+    o->plausibility = kind == INDIV_KIND_DIVERGENT ? 2.385 : 0;
 }
 
 static json_t *line_of(const indiv_decision *d, const indiv_catalog *cat, const char *ext,
@@ -288,10 +292,10 @@ static void assert_offer_fields(const json_t *offers, const indiv_decision *d) {
     cr_assert_eq(json_array_size(offers), (size_t)d->n_offers);
     static const char *const rel[] = {
         "offer", "name",          "category", "rank",           "kind",
-        "score", "channel_score", "affinity", "expected_value", NULL};
+        "score", "channel_score", "affinity", "expected_value", "propensity", NULL};
     for (int k = 0; k < d->n_offers; k++) {
         json_t *o = json_array_get(offers, (size_t)k);
-        size_t want = 9 + (d->offers[k].kind == INDIV_KIND_DIVERGENT);
+        size_t want = 10 + 2 * (d->offers[k].kind == INDIV_KIND_DIVERGENT);
         cr_assert_eq(json_object_size(o), want, "offer %d", k);
         for (const char *const *key = rel; *key; key++)
             cr_assert_not_null(json_object_get(o, *key), "offer %d lacks %s", k, *key);
@@ -302,9 +306,13 @@ static void assert_offer_fields(const json_t *offers, const indiv_decision *d) {
             cr_assert_str_eq(str(o, "kind"), "divergent");
             cr_assert_float_eq(json_number_value(json_object_get(o, "distance")),
                                1 - d->offers[k].affinity, 1e-6);
+            cr_assert_float_eq(json_number_value(json_object_get(o, "plausibility")),
+                               2.385, 1e-6);
         } else {
             cr_assert_str_eq(str(o, "kind"), "relevant");
         }
+        cr_assert_float_eq(json_number_value(json_object_get(o, "propensity")),
+                           d->offers[k].logged_p, 1e-9);
     }
 }
 

@@ -26,6 +26,7 @@
 #include "indiv/catalog.h"
 #include "indiv/eventlog.h"
 #include "indiv/model.h"
+#include "indiv/plausibility.h"
 #include "indiv/policy.h"
 #include "indiv/profile.h"
 #include "indiv/rng.h"
@@ -54,6 +55,7 @@ static indiv_score_block *block;
 static gsl_rng *rng;
 static unsigned char valid[NOFF];
 static indiv_policy_params P;
+static const indiv_plausibility *plaus_; /* population counts of the adjacent aim tests */
 static const indiv_rhythm_prior prior0 = {30.0, 0.5, 100, 100};
 
 static void add_offers(void) {
@@ -109,6 +111,13 @@ static void setup(void) {
     memset(valid, 1, sizeof valid);
     indiv_policy_params_init(&P);
     P.as_of = T0;
+    /* The tests of the first divergence rule run under it: drawn ∝ propensity above an
+     * absolute floor, taking the last slot; the aim, floor and slot tests set theirs. */
+    P.divergence_aim = INDIV_AIM_POPULAR;
+    P.divergent_slot = INDIV_SLOT_REPLACE;
+    P.floor = 0.05;
+    P.relative_floor = 0;
+    plaus_ = NULL;
 }
 
 static void teardown(void) {
@@ -157,7 +166,7 @@ static indiv_decision decide_full(const indiv_profile *pr, const indiv_consumer_
                                   double readiness, int contacts_recent) {
     indiv_score_set_row(scorer, block, 0, pr, readiness);
     cr_assert_eq(indiv_score_run(scorer, block, 1, NULL), 0);
-    indiv_policy_input in = {c, pr, readiness, contacts_recent};
+    indiv_policy_input in = {c, pr, readiness, contacts_recent, plaus_};
     indiv_decision d;
     indiv_policy_decide(&P, scorer, block, 0, cat, valid, &in, &prior0, rng, &d);
     return d;
@@ -859,7 +868,7 @@ static indiv_decision decide_ready(const indiv_profile *pr,
     double r = readiness_at(pr, prior, P.as_of);
     indiv_score_set_row(scorer, block, 0, pr, r);
     cr_assert_eq(indiv_score_run(scorer, block, 1, NULL), 0);
-    indiv_policy_input in = {&c, pr, r, 0};
+    indiv_policy_input in = {&c, pr, r, 0, NULL};
     indiv_decision d;
     indiv_policy_decide(&P, scorer, block, 0, cat, valid, &in, prior, rng, &d);
     cr_assert_float_eq(d.readiness, r, EPS);
@@ -965,7 +974,15 @@ Test(policy, params_init_gives_the_documented_defaults) {
     cr_assert_eq(p.rank_by_value, 0);
     cr_assert_float_eq(p.serendipity, 0.10, EPS);
     cr_assert_float_eq(p.bubble, 0.05, EPS);
-    cr_assert_float_eq(p.floor, 0.05, EPS);
+    cr_assert_float_eq(p.floor, 0, EPS);
+    cr_assert_float_eq(p.relative_floor, 0.1, EPS);
+    cr_assert_eq(p.divergence_aim, INDIV_AIM_ADJACENT);
+    cr_assert_float_eq(p.divergence_temperature, 1, EPS);
+    cr_assert_float_eq(p.plausibility_smoothing, 10, EPS);
+    cr_assert_eq(p.divergent_slot, INDIV_SLOT_EXTRA);
+    cr_assert_eq(p.rerank, INDIV_RERANK_NONE);
+    cr_assert_float_eq(p.rerank_lambda, 0.5, EPS);
+    cr_assert_eq(p.rerank_pool, 20);
     cr_assert_eq(p.divergence, INDIV_DIV_RIDE_ALONG);
     cr_assert_eq(p.max_contacts, 3);
     cr_assert_float_eq(p.per_days, 14, EPS);
@@ -1123,4 +1140,256 @@ Test(policy, set_parses_checks_ranges_and_names_the_parameter) {
     char text[64];
     indiv_policy_params_format(&p, indiv_policy_param_find("rank_by"), text, sizeof text);
     cr_assert_str_eq(text, "value");
+}
+
+/* ---- aims, floors, slots and logged propensities ----------------------------------- */
+
+/* A population in which BRAVO is always bought with ALPHA and never without it, and
+ * the other categories go alone or together: 20 {ALPHA, BRAVO}, 20 {CHARLIE}, 20
+ * {DELTA}, 20 {ECHO}, 20 {CHARLIE, DELTA}. */
+static indiv_plausibility *bravo_follows_alpha(void) {
+    indiv_plausibility *pl = indiv_plausibility_new(5, 10);
+    static const int32_t ab[] = {ALPHA, BRAVO}, c[] = {CHARLIE}, d[] = {DELTA},
+                         e[] = {ECHO}, cd[] = {CHARLIE, DELTA};
+    cr_assert_not_null(pl);
+    for (int k = 0; k < 20; k++) {
+        indiv_plausibility_add(pl, ab, 2);
+        indiv_plausibility_add(pl, c, 1);
+        indiv_plausibility_add(pl, d, 1);
+        indiv_plausibility_add(pl, e, 1);
+        indiv_plausibility_add(pl, cd, 2);
+    }
+    return pl;
+}
+
+/* A person who bought only ALPHA (taste all ALPHA, bought list [ALPHA]). */
+static indiv_profile alpha_buyer(double *t, int32_t *bought) {
+    indiv_profile pr = person(t, PLAIN | INDIV_FEAT_OPENNESS);
+    bought[0] = ALPHA;
+    pr.bought = bought;
+    pr.n_bought = 1;
+    return pr;
+}
+
+Test(policy, adjacent_aim_at_temperature_zero_picks_the_co_bought_category) {
+    indiv_plausibility *pl = bravo_follows_alpha();
+    double t[DIMS] = {1, 0, 0, 0, 0};
+    int32_t bought[1];
+    indiv_profile pr = alpha_buyer(t, bought);
+    plaus_ = pl;
+    P.serendipity = 1;
+    P.floor = 0.03;
+    P.divergence_aim = INDIV_AIM_ADJACENT;
+    P.divergence_temperature = 0;
+    for (int64_t id = 1; id <= 50; id++) {
+        indiv_decision d = decide(&pr, id);
+        cr_assert_eq(n_divergent(&d), 1, "consumer %lld", (long long)id);
+        const indiv_decided_offer *o = &d.offers[d.n_offers - 1];
+        /* B0 and B1 tie on lift and propensity: the smaller index */
+        cr_assert_eq(o->offer, B0, "consumer %lld got offer %zu", (long long)id, o->offer);
+        cr_assert_float_eq(o->logged_p, 1.0, EPS, "greedy: ε · openness · 1");
+        /* lift(BRAVO | ALPHA) = ((20 + 10 · 21/102) / 30) / (21/102) */
+        double base = 21.0 / 102, lift = (20 + 10 * base) / 30 / base;
+        cr_assert_float_eq(o->plausibility, lift, 1e-9);
+    }
+    indiv_plausibility_free(pl);
+}
+
+Test(policy, popular_aim_ignores_the_co_purchase_structure) {
+    indiv_plausibility *pl = bravo_follows_alpha();
+    double t[DIMS] = {1, 0, 0, 0, 0};
+    int32_t bought[1];
+    indiv_profile pr = alpha_buyer(t, bought);
+    P.serendipity = 1;
+    P.floor = 0.03;
+    P.divergence_aim = INDIV_AIM_POPULAR;
+    int64_t bravo = 0;
+    for (int64_t id = 1; id <= 2000; id++) {
+        plaus_ = pl;
+        indiv_decision with = decide(&pr, id);
+        plaus_ = NULL;
+        indiv_decision without = decide(&pr, id);
+        cr_assert_eq(with.offers[with.n_offers - 1].offer,
+                     without.offers[without.n_offers - 1].offer,
+                     "consumer %lld: the counts changed a popular pick", (long long)id);
+        cr_assert_float_eq(with.offers[with.n_offers - 1].plausibility, 0, EPS);
+        size_t j = with.offers[with.n_offers - 1].offer;
+        bravo += j == B0 || j == B1;
+    }
+    /* ∝ propensity: BRAVO's two offers weigh 2 p(B) out of the five candidates */
+    double pb = p_of(0, B0), tot = 2 * pb + p_of(0, C0) + p_of(0, D0) + p_of(0, E0);
+    double mean = 2000 * 2 * pb / tot, hw = half_width(mean * (1 - 2 * pb / tot));
+    cr_assert(fabs((double)bravo - mean) <= hw, "BRAVO %lld times, expected %.1f ± %.1f",
+              (long long)bravo, mean, hw);
+    indiv_plausibility_free(pl);
+}
+
+Test(policy, adjacent_never_aims_at_a_category_the_person_bought) {
+    double t[DIMS] = {0.97, 0, 0, 0.03, 0}; /* DELTA bought, below the bubble */
+    int32_t bought[2] = {ALPHA, DELTA};
+    indiv_profile pr = person(t, PLAIN | INDIV_FEAT_OPENNESS);
+    pr.bought = bought;
+    pr.n_bought = 2;
+    P.serendipity = 1;
+    P.floor = 0.03;
+    P.divergence_aim = INDIV_AIM_ADJACENT;
+    for (int64_t id = 1; id <= 500; id++) {
+        indiv_decision d = decide(&pr, id);
+        cr_assert_eq(n_divergent(&d), 1);
+        size_t c = indiv_catalog_offer(cat, d.offers[d.n_offers - 1].offer)->category;
+        cr_assert(c != ALPHA && c != DELTA, "consumer %lld: category %zu", (long long)id,
+                  c);
+    }
+}
+
+Test(policy, relative_floor_scales_with_the_persons_best_offer) {
+    double t[DIMS] = {1, 0, 0, 0, 0}; /* best p(A0) 0.69; outsiders 0.039 .. 0.13 */
+    indiv_profile pr = person(t, PLAIN);
+    P.serendipity = 1;
+    P.floor = 0;
+    P.relative_floor = 0.1; /* 0.069: D0 (popular) clears it, C0 does not */
+    for (int64_t id = 1; id <= 300; id++) {
+        indiv_decision d = decide(&pr, id);
+        cr_assert_eq(n_divergent(&d), 1);
+        cr_assert_geq(d.offers[d.n_offers - 1].p, 0.1 * d.best_p - EPS);
+    }
+    P.relative_floor = 0.99; /* nothing outside the bubble is that likely */
+    indiv_decision d = decide(&pr, 7);
+    cr_assert_eq(d.divergence_miss, INDIV_DIVMISS_NO_CANDIDATE);
+}
+
+Test(policy, extra_slot_never_removes_a_relevant_offer) {
+    P.serendipity = 1;
+    P.floor = 0.03;
+    P.divergent_slot = INDIV_SLOT_EXTRA;
+    for (P.slots = 1; P.slots <= 4; P.slots++)
+        for (int64_t id = 1; id <= 300; id++) {
+            double t[DIMS];
+            taste_of(id, t);
+            indiv_profile pr = person(t, PLAIN);
+            indiv_decision d = decide(&pr, id);
+            P.serendipity = 0;
+            indiv_decision plain = decide(&pr, id);
+            P.serendipity = 1;
+            int rel = 0;
+            for (int k = 0; k < d.n_offers; k++)
+                if (d.offers[k].kind == INDIV_KIND_RELEVANT) {
+                    cr_assert_eq(d.offers[k].offer, plain.offers[rel].offer);
+                    cr_assert_float_eq(d.offers[k].logged_p, 1, EPS);
+                    rel++;
+                }
+            cr_assert_eq(rel, plain.n_offers, "slots %d consumer %lld", P.slots,
+                         (long long)id);
+            cr_assert_leq(d.n_offers, P.slots + 1);
+            if (plain.n_offers > 0) /* ride-along: a companion exists */
+                cr_assert_eq(n_divergent(&d), 1, "slots %d consumer %lld", P.slots,
+                             (long long)id);
+        }
+}
+
+/* The logged propensity of each divergent offer is the probability of listing it:
+ * across many consumers with the same scores, offer j is listed about Σ logged_p(j)
+ * times, and the logged propensities of the candidates add up to ε · openness. */
+static void check_logged(indiv_divergence_aim aim, double eps, double temperature) {
+    indiv_plausibility *pl = bravo_follows_alpha();
+    double t[DIMS] = {1, 0, 0, 0, 0};
+    int32_t bought[1];
+    indiv_profile pr = alpha_buyer(t, bought);
+    plaus_ = pl;
+    P.serendipity = eps;
+    P.floor = 0.03;
+    P.divergence_aim = aim;
+    P.divergence_temperature = temperature;
+    const int64_t n = 20000;
+    int64_t count[NOFF] = {0};
+    double logged[NOFF] = {0};
+    for (int64_t id = 1; id <= n; id++) {
+        indiv_decision d = decide(&pr, id);
+        for (int k = 0; k < d.n_offers; k++) {
+            const indiv_decided_offer *o = &d.offers[k];
+            if (o->kind != INDIV_KIND_DIVERGENT)
+                continue;
+            count[o->offer]++;
+            if (logged[o->offer] > 0)
+                cr_assert_float_eq(o->logged_p, logged[o->offer], 1e-12);
+            logged[o->offer] = o->logged_p;
+        }
+    }
+    double sum = 0;
+    for (int j = 0; j < NOFF; j++) {
+        double mean = (double)n * logged[j], hw = half_width(mean * (1 - logged[j]));
+        cr_assert(fabs((double)count[j] - mean) <= hw,
+                  "offer %d listed %lld times, logged %.5f: expected %.1f ± %.1f", j,
+                  (long long)count[j], logged[j], mean, hw);
+        sum += logged[j];
+    }
+    cr_assert_float_eq(sum, eps, 1e-9, "the candidates' logged propensities add up to ε");
+    indiv_plausibility_free(pl);
+}
+
+Test(policy, logged_propensities_of_divergent_picks_match_their_frequency) {
+    check_logged(INDIV_AIM_ADJACENT, 0.4, 1);
+    check_logged(INDIV_AIM_ADJACENT, 0.4, 0.5);
+    check_logged(INDIV_AIM_POPULAR, 0.25, 1);
+}
+
+Test(policy, replace_slot_logs_the_last_relevant_offer_at_one_minus_epsilon) {
+    double t[DIMS] = {0.7, 0.3, 0, 0, 0}; /* three relevant offers, slots full */
+    indiv_profile pr = person(t, PLAIN);
+    P.serendipity = 0.3;
+    P.floor = 0.03;
+    P.slots = 3;
+    P.divergent_slot = INDIV_SLOT_REPLACE;
+    int64_t kept = 0;
+    const int64_t n = 20000;
+    for (int64_t id = 1; id <= n; id++) {
+        indiv_decision d = decide(&pr, id);
+        cr_assert_eq(d.n_offers, 3);
+        for (int k = 0; k < 2; k++)
+            cr_assert_float_eq(d.offers[k].logged_p, 1, EPS);
+        if (d.offers[2].kind == INDIV_KIND_RELEVANT) {
+            cr_assert_float_eq(d.offers[2].logged_p, 0.7, EPS);
+            kept++;
+        }
+    }
+    double hw = half_width(n * 0.3 * 0.7);
+    cr_assert(fabs((double)kept - 0.7 * n) <= hw, "kept %lld of %lld", (long long)kept,
+              (long long)n);
+}
+
+Test(policy, mmr_with_lambda_one_is_the_plain_ranking) {
+    P.rerank = INDIV_RERANK_MMR;
+    P.rerank_lambda = 1;
+    P.serendipity = 0;
+    for (int64_t id = 1; id <= 300; id++) {
+        double t[DIMS];
+        taste_of(id, t);
+        indiv_profile pr = person(t, PLAIN);
+        indiv_decision d = decide(&pr, id);
+        P.rerank = INDIV_RERANK_NONE;
+        indiv_decision plain = decide(&pr, id);
+        P.rerank = INDIV_RERANK_MMR;
+        cr_assert_eq(d.n_offers, plain.n_offers);
+        for (int k = 0; k < d.n_offers; k++)
+            cr_assert_eq(d.offers[k].offer, plain.offers[k].offer);
+    }
+}
+
+Test(policy, mmr_with_lambda_zero_spreads_the_list_over_categories) {
+    double t[DIMS] = {0.5, 0.5, 0, 0, 0}; /* ALPHA and BRAVO, 5 offers above τ */
+    indiv_profile pr = person(t, PLAIN);
+    P.serendipity = 0;
+    P.threshold = 0.1;
+    P.slots = 2;
+    indiv_decision plain = decide(&pr, 3);
+    size_t c0 = indiv_catalog_offer(cat, plain.offers[0].offer)->category,
+           c1 = indiv_catalog_offer(cat, plain.offers[1].offer)->category;
+    cr_assert_eq(c0, c1, "the plain top 2 share a category, or the test cannot bite");
+    P.rerank = INDIV_RERANK_MMR;
+    P.rerank_lambda = 0;
+    indiv_decision d = decide(&pr, 3);
+    cr_assert_eq(d.n_offers, 2);
+    cr_assert_neq(indiv_catalog_offer(cat, d.offers[0].offer)->category,
+                  indiv_catalog_offer(cat, d.offers[1].offer)->category);
+    cr_assert_eq(d.offers[0].offer, plain.offers[0].offer, "the first is the best");
 }

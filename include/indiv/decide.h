@@ -50,6 +50,7 @@ typedef struct indiv_decide_summary {
     int profiles_built;               /* 1 when profiles exist (meta('profile_params')) */
     int64_t profiles_as_of;
     indiv_rhythm_prior prior;
+    int64_t plausibility_people; /* adjacent aim: people in the co-purchase counts */
     double seconds_read, seconds_decide, seconds_write, seconds_total;
 } indiv_decide_summary;
 

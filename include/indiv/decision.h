@@ -48,6 +48,7 @@ typedef struct indiv_decision_counts {
     int64_t offers_sent;        /* offers in contact decisions */
     int64_t contacts_divergent; /* contacts that carry a divergent offer */
     int64_t divergence_drawn;
+    int64_t divergence_placed;    /* decisions listing a divergent offer */
     int64_t divergence_missed[4]; /* by indiv_divergence_miss */
     double sum_best_p_none;       /* over `none` decisions with a best score */
     int64_t n_best_p_none;

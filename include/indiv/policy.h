@@ -8,15 +8,23 @@
  *  2. relevance threshold τ on the propensity p(c, o): if no valid offer reaches τ and no
  *     divergent offer may stand alone, the action is `none`, with the best score;
  *  3. ranking: up to `slots` offers above τ, by propensity, or by expected margin
- *     p · price · margin when rank_by_value;
+ *     p · price · margin when rank_by_value; with a re-ranker (rerank.h), the `slots`
+ *     are chosen greedily from the best `rerank_pool` offers above τ (MMR or calibrated);
  *  4. divergence: with probability ε · openness (the person's openness from their
- *     profile), one slot goes to an offer outside their bubble (affinity below `bubble`)
- *     whose propensity still clears the plausibility `floor`, drawn at random with
- *     probability proportional to its propensity from the consumer's own stream (never
- *     the argmax). In ride-along mode it only joins a contact that already has a
- *     relevant offer (taking the last slot if all are full); in standalone mode it may
- *     justify a contact on its own. Its distance from the person's tastes is
- *     1 − affinity;
+ *     profile), one offer outside their bubble (affinity below `bubble`) whose
+ *     propensity clears both floors (absolute `floor`, and `relative_floor` × the
+ *     person's best propensity) is drawn from the consumer's own stream: under the
+ *     `popular` aim ∝ propensity; under the `adjacent` aim among offers of categories the
+ *     person never bought, ∝ lift^(1/T) of their category (plausibility.h), the most
+ *     plausible at T = 0 (ties: higher propensity, then catalog index). In ride-along
+ *     mode it only joins a contact that already has a relevant offer; in standalone mode
+ *     it may justify a contact on its own. Slot `replace` takes the last slot when all
+ *     are full (so ride-along with one slot has no room); slot `extra` adds it as one
+ *     more (at most INDIV_SLOTS_MAX offers in all). Its distance from the person's
+ *     tastes is 1 − affinity. Every listed offer carries logged_p, the probability that
+ *     the policy lists it given the scores: ε · openness · P(pick) for the divergent
+ *     offer; 1 for relevant ones, except the last of full slots under `replace`, listed
+ *     with probability 1 − ε · openness when a divergent offer could take its place;
  *  5. channel: the accepted channel with the best reaction rate (ties: email, sms, push);
  *  6. timing: the next preferred slot (preferred hour, on a day the person is usually
  *     active) at or after the decision time; a consumer whose readiness is below
@@ -65,6 +73,28 @@ typedef enum indiv_divergence_mode {
     INDIV_DIV_STANDALONE = 1
 } indiv_divergence_mode;
 
+/* How the divergent offer is chosen among the candidates outside the bubble. */
+typedef enum indiv_divergence_aim {
+    INDIV_AIM_POPULAR = 0, /* ∝ propensity (the engine's first rule, for comparison) */
+    INDIV_AIM_ADJACENT = 1 /* ∝ plausibility^(1/T): co-purchase lift (plausibility.h) */
+} indiv_divergence_aim;
+
+/* Where the divergent offer goes. */
+typedef enum indiv_divergent_slot {
+    INDIV_SLOT_REPLACE = 0, /* takes the last slot when all are full */
+    INDIV_SLOT_EXTRA = 1    /* one more slot (up to INDIV_SLOTS_MAX offers in all) */
+} indiv_divergent_slot;
+
+/* Diversity re-ranking of the relevant offers (rerank.h). */
+typedef enum indiv_rerank_kind {
+    INDIV_RERANK_NONE = 0,
+    INDIV_RERANK_MMR = 1,       /* Carbonell & Goldstein 1998 */
+    INDIV_RERANK_CALIBRATED = 2 /* Steck 2018 */
+} indiv_rerank_kind;
+
+/* Largest candidate pool a re-ranker chooses from. */
+#define INDIV_RERANK_POOL_MAX 64
+
 typedef enum indiv_offer_kind {
     INDIV_KIND_RELEVANT = 0,
     INDIV_KIND_DIVERGENT = 1
@@ -84,8 +114,16 @@ typedef struct indiv_policy_params {
     int rank_by_value;  /* rank by p · price · margin instead of p */
     double serendipity; /* ε in [0, 1] */
     double bubble;      /* affinity below this = outside the bubble */
-    double floor;       /* plausibility floor on propensity for divergent offers */
+    double floor;       /* absolute floor on the propensity of divergent offers */
+    double relative_floor; /* ... and this fraction of the person's best propensity */
     indiv_divergence_mode divergence;
+    indiv_divergence_aim divergence_aim;
+    double divergence_temperature; /* T: 0 = the most plausible, 1 = ∝ plausibility */
+    double plausibility_smoothing; /* m of the lift, in pseudo-people */
+    indiv_divergent_slot divergent_slot;
+    indiv_rerank_kind rerank;
+    double rerank_lambda;
+    int rerank_pool; /* relevant candidates the re-ranker chooses from */
     int max_contacts;     /* pressure cap: at most this many contacts ... */
     double per_days;      /* ... in this many days (0 contacts = no cap when 0 days) */
     double min_readiness; /* below it: defer */
@@ -102,6 +140,8 @@ typedef struct indiv_decided_offer {
     double p_channel; /* p · reaction rate of the chosen channel */
     double affinity;
     double value; /* p · price · margin */
+    double logged_p; /* probability that the policy lists this offer (see step 4) */
+    double plausibility; /* divergent, adjacent aim: lift of its category; else 0 */
 } indiv_decided_offer;
 
 typedef struct indiv_decision {
@@ -121,6 +161,7 @@ typedef struct indiv_decision {
     int divergence_drawn;                  /* the ε · openness draw succeeded */
     indiv_divergence_miss divergence_miss; /* why a drawn divergence was not placed */
     int contacts_recent;                   /* contacts in the cap window */
+    int divergence_candidates;             /* drawn: candidates the pick was made from */
 } indiv_decision;
 
 /* ---- the parameter table -------------------------------------------------------------
@@ -136,7 +177,9 @@ typedef struct indiv_decision {
 typedef enum indiv_policy_param_kind {
     INDIV_PP_REAL = 1,  /* double */
     INDIV_PP_INT = 2,   /* int */
-    INDIV_PP_CHOICE = 3 /* int: the index of one of `choices` */
+    INDIV_PP_CHOICE = 3,     /* int: the index of one of `choices` */
+    INDIV_PP_CHOICE_REAL = 4 /* "name" or "name:x": a choice (int) and a real in
+                                [min, max] (def2 when omitted; "none" takes none) */
 } indiv_policy_param_kind;
 
 typedef struct indiv_policy_param {
@@ -149,6 +192,7 @@ typedef struct indiv_policy_param {
     int min_exclusive;          /* ... or min < v when set */
     const char *const *choices; /* CHOICE: the names, NULL-terminated */
     const char *doc;            /* one line: meaning and unit */
+    double def2;                /* CHOICE_REAL: default of the real */
 } indiv_policy_param;
 
 /* Number of parameters, and the i-th one's description (NULL past the end). */
@@ -192,13 +236,17 @@ const char *indiv_action_name(indiv_action a);
 const char *indiv_reason_name(indiv_reason r);
 int indiv_divergence_parse(const char *name, indiv_divergence_mode *out);
 const char *indiv_divergence_name(indiv_divergence_mode m);
+const char *indiv_divergence_aim_name(indiv_divergence_aim a);
 
 /* What the policy knows of one consumer besides the scores. */
+typedef struct indiv_plausibility indiv_plausibility;
+
 typedef struct indiv_policy_input {
     const indiv_consumer_row *consumer;
     const indiv_profile *profile; /* projected to as_of, or NULL (no profiling consent) */
     double readiness;             /* at as_of (1 without a profile: no deferral) */
     int contacts_recent;          /* contacts in [as_of - per_days, as_of) */
+    const indiv_plausibility *plaus; /* population co-purchase counts, or NULL (lift 1) */
 } indiv_policy_input;
 
 /* Decides for one consumer whose scores are row `row` of block b. valid[j] = 1 when
@@ -210,6 +258,13 @@ void indiv_policy_decide(const indiv_policy_params *p, const indiv_scorer *s,
                          const unsigned char *valid, const indiv_policy_input *in,
                          const indiv_rhythm_prior *prior, gsl_rng *r,
                          indiv_decision *out /* OUT */);
+
+/* The categories the person is known to have bought (what the adjacent aim and the
+ * plausibility counts use): the profile's list when it has the openness feature, else
+ * the categories of positive taste when scores live in category space (into buf, of
+ * capacity cap), else none. Returns their number; *out points at them (borrowed). */
+size_t indiv_policy_known_categories(const indiv_profile *pr, const indiv_catalog *cat,
+                                     int32_t *buf, size_t cap, const int32_t **out);
 
 /* The next preferred contact slot at or after t (see step 6 above); t itself without a
  * profile or without the moments feature. */

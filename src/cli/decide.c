@@ -229,6 +229,21 @@ static int default_as_of(indiv_eventlog *log, struct decide_args *a, indiv_error
     return rc;
 }
 
+/* Serendipity draws: made, placed, and why the others were not. */
+static void print_divergence(const indiv_decision_counts *c) {
+    fprintf(stderr, "  divergence: %lld draws, %lld placed", (long long)c->divergence_drawn,
+            (long long)c->divergence_placed);
+    const char *sep = "; not placed:";
+    for (int m = 1; m < 4; m++)
+        if (c->divergence_missed[m]) {
+            fprintf(stderr, "%s %s %lld", sep,
+                    indiv_divergence_miss_name((indiv_divergence_miss)m),
+                    (long long)c->divergence_missed[m]);
+            sep = ",";
+        }
+    fputc('\n', stderr);
+}
+
 static void print_summary(const indiv_decide_summary *s, const indiv_model *m) {
     const indiv_decision_counts *c = &s->counts;
     int64_t contacts = c->by_action[INDIV_CONTACT];
@@ -248,6 +263,7 @@ static void print_summary(const indiv_decide_summary *s, const indiv_model *m) {
             contacts ? 100.0 * (double)c->contacts_divergent / (double)contacts : 0.0,
             contacts ? (double)c->offers_sent / (double)contacts : 0.0,
             s->profiles_built ? "" : "; no profiles built: run indiv profile first");
+    print_divergence(c);
 }
 
 static int run(struct decide_args *a, indiv_error *err) {
