@@ -58,7 +58,10 @@ static void print_help(void) {
     printf(
         "usage: indiv generate --db FILE [--consumers N] [--offers M] [--categories C]\n"
         "                      [--days D] [--seed S] [--start TIME] [--PARAM VALUE...]\n"
-        "       indiv generate --params [--PARAM VALUE...]\n\n"
+        "       indiv generate --params [--PARAM VALUE...]\n"
+        "       indiv generate --like REAL.db --db FILE [--report FILE] [--pilots N]\n"
+        "                      [--PARAM VALUE...]\n"
+        "       indiv generate --measure DB [--lift-split S]\n\n"
         "Writes a synthetic world into a new database FILE: offers in categories, and\n"
         "consumers with true tastes (some latent), rhythms, preferred moments, channel\n"
         "habits and consent, with their history of purchases and views; the ground\n"
@@ -67,6 +70,14 @@ static void print_help(void) {
         "docs/worlds.md.\n\n"
         "  --db FILE     database to create (refused if it already holds data)\n"
         "  --params      print the parameters as JSON and exit without writing\n"
+        "  --like DB     fit the world to the purchases of DB (an imported log): its\n"
+        "                popularity, orders, intervals, baskets, hours, weekdays and\n"
+        "                adoption lift; parameters given as options are kept as given\n"
+        "                (--consumers N: a world of N consumers); prints a fit report\n"
+        "  --report FILE where the fit report goes as JSON (default FILE.fit.json)\n"
+        "  --pilots N    pilot worlds of the fit (default 6; 0: statistics only)\n"
+        "  --measure DB  print the statistics of DB's purchases and exit\n"
+        "  --lift-split S  share of the period before the adoption lift's split (0.5)\n"
         "  --help        this text\n\n"
         "World parameters (docs/worlds.md), each with its default value:\n");
     indiv_world_params defaults;
