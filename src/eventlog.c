@@ -482,6 +482,12 @@ int indiv_eventlog_commit(indiv_eventlog *log, indiv_error *err) {
         rc = save_last_event_ts(log, err);
     if (rc == INDIV_OK)
         rc = daily_flush(log, err);
+    /* A profile read in the transaction is left un-reset (its blob stays valid until the
+     * next read); its row does not outlive the transaction, and an un-reset statement
+     * would keep a read transaction open on the file after the commit, so that a
+     * snapshot's connection (training in the simulation loop) finds it locked. */
+    if (rc == INDIV_OK && log->st[ST_PROFILE_GET])
+        sqlite3_reset(log->st[ST_PROFILE_GET]);
     if (rc == INDIV_OK)
         rc = exec(log, "COMMIT", err);
     if (rc < 0) {

@@ -34,6 +34,7 @@
 #include "indiv/rng.h"
 #include "indiv/sim.h"
 #include "indiv/timeutil.h"
+#include "indiv/train.h"
 
 #define DAY  ((double)INDIV_SECONDS_PER_DAY)
 #define HOUR 3600
@@ -100,6 +101,10 @@ void indiv_sim_params_init(indiv_sim_params *p) {
     indiv_profile_params_init(&p->profile_params);
     p->persona_k = 5;
     p->threads = 2;
+    p->trained = 0;
+    p->retrain_every = 0;
+    p->train_dims = 16;
+    p->train_iterations = 8;
     indiv_response_params *r = &p->response;
     r->irrelevant_utility = 0.05;
     r->conversion_max = 0.3;
@@ -136,6 +141,11 @@ static const named params_by_name[] = {
     {"round_days", 0, 0.01, 3650, offsetof(indiv_sim_params, round_days)},
     {"persona_k", 1, 1, 1000, offsetof(indiv_sim_params, persona_k)},
     {"threads", 1, 1, INDIV_THREADS_MAX, offsetof(indiv_sim_params, threads)},
+    {"trained", 1, 0, 1, offsetof(indiv_sim_params, trained)},
+    {"retrain_every", 1, 0, 10000, offsetof(indiv_sim_params, retrain_every)},
+    {"train_dims", 1, 1, INDIV_EMBEDDING_DIMS_MAX,
+     offsetof(indiv_sim_params, train_dims)},
+    {"train_iterations", 1, 1, 1000, offsetof(indiv_sim_params, train_iterations)},
     P_("threshold", threshold, 0, 1),
     P_("serendipity", serendipity, 0, 1),
     P_("bubble", bubble, 0, 1),
@@ -255,6 +265,26 @@ int indiv_sim_params_validate(const indiv_sim_params *p, indiv_error *err) {
     return rc < 0 ? rc : indiv_profile_params_validate(&p->profile_params, err);
 }
 
+int indiv_sim_model_spec(const char *spec, indiv_sim_params *p, indiv_error *err) {
+    if (strncmp(spec, "trained", 7) != 0 || (spec[7] != '\0' && spec[7] != ':'))
+        return 0;
+    int every = 0;
+    if (spec[7] == ':') {
+        if (strncmp(spec + 8, "every=", 6) != 0)
+            return indiv_error_set(err, INDIV_EINVAL,
+                                   "model '%s': expected trained or trained:every=R",
+                                   spec);
+        indiv_sim_params q = *p;
+        int rc = indiv_sim_params_set(&q, "retrain_every", spec + 14, err);
+        if (rc < 0)
+            return rc;
+        every = q.retrain_every;
+    }
+    p->trained = 1;
+    p->retrain_every = every;
+    return 1;
+}
+
 char *indiv_sim_params_json(const indiv_sim_params *p) {
     json_t *o = json_object();
     for (size_t i = 0; i < NNAMED; i++) {
@@ -368,7 +398,9 @@ typedef struct sim {
     iset *consumed;
     int nconsumed;
     int64_t latent_revealed_total;
-    int64_t t0; /* simulation start */
+    int64_t t0;        /* simulation start */
+    indiv_model own;   /* the engine's own model when p->trained */
+    int model_version; /* trainings so far */
 } sim;
 
 static int find_consumer(const sim *s, int64_t id, size_t *i) {
@@ -1387,6 +1419,7 @@ static int finish_metrics(sim *s) {
     s->m[INDIV_M_active] = active;
     s->m[INDIV_M_diversity] = active ? h / active : 0;
     s->m[INDIV_M_latent_revealed_total] = (double)s->latent_revealed_total;
+    s->m[INDIV_M_model_version] = s->model_version;
     homogenisation(s);
     contact_distribution(s, buf);
     free(buf);
@@ -1456,6 +1489,40 @@ static int live_round(sim *s, int64_t t, int64_t end, uint64_t round_seed,
     return rc;
 }
 
+/* 1 when the engine trains its model before round `round` (1-based). */
+static int trains_at(const indiv_sim_params *p, int round) {
+    return p->trained &&
+           (round == 1 || (p->retrain_every > 0 && (round - 1) % p->retrain_every == 0));
+}
+
+/* The engine learns in the loop: a model trained on everything logged before t (the
+ * history, then its own contacts and their outcomes), put in the catalog so that the
+ * next profile build (a full one: the feature source names the new model) and the
+ * decisions use it. The feedback loop of Chaney, Stewart & Engelhardt 2018. */
+static int retrain(sim *s, int round, int64_t t, indiv_error *err) {
+    indiv_train_params tp;
+    indiv_train_params_init(&tp);
+    char id[64];
+    snprintf(id, sizeof id, "sim-trained-round-%d", round);
+    tp.id = id;
+    tp.as_of = t;
+    tp.als.dims = (size_t)s->p->train_dims;
+    tp.als.iterations = s->p->train_iterations;
+    tp.als.seed = indiv_rng_derive(s->p->seed, (uint64_t)round, INDIV_RNG_TRAIN);
+    tp.als.threads = s->p->threads;
+    tp.profile = s->p->profile_params;
+    indiv_model m;
+    memset(&m, 0, sizeof m);
+    int rc = indiv_train_run(s->log, &tp, NULL, NULL, &m, NULL, err);
+    if (rc < 0)
+        return rc;
+    indiv_model_clear(&s->own);
+    s->own = m;
+    s->model = &s->own;
+    s->model_version++;
+    return indiv_model_apply(&s->own, s->cat, NULL, err);
+}
+
 static int run_round(sim *s, int round, int64_t t, indiv_round_metrics *out,
                      indiv_error *err) {
     int64_t end = t + (int64_t)llround(s->p->round_days * DAY);
@@ -1464,7 +1531,15 @@ static int run_round(sim *s, int round, int64_t t, indiv_round_metrics *out,
     memset(s->m, 0, sizeof s->m);
     memset(s->offer_exposure, 0, s->noff * sizeof *s->offer_exposure);
     memset(s->offer_bought, 0, s->noff);
-    int rc = decide_round(s, t, round_seed, err);
+    double tt = now_s();
+    int rc = INDIV_OK;
+    s->seconds[INDIV_SIM_T_TRAIN] = 0;
+    if (trains_at(s->p, round)) {
+        rc = retrain(s, round, t, err);
+        s->seconds[INDIV_SIM_T_TRAIN] = now_s() - tt;
+    }
+    if (rc == INDIV_OK)
+        rc = decide_round(s, t, round_seed, err);
     double t0 = now_s();
     if (rc == INDIV_OK)
         rc = indiv_eventlog_begin(s->log, err);
@@ -1595,6 +1670,7 @@ static void sim_free(sim *s) {
     free(s->offer_exposure);
     free(s->offer_bought);
     gsl_rng_free(s->r);
+    indiv_model_clear(&s->own);
     indiv_catalog_free(s->cat);
     indiv_eventlog_close(s->log);
 }

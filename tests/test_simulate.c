@@ -391,7 +391,11 @@ static const char *const every_param[] = {"rounds",
                                           "organic_latent_discovery",
                                           "reveal_on_engagement",
                                           "annoyance_per_unwanted_divergent",
-                                          "perfect_aim"};
+                                          "perfect_aim",
+                                          "trained",
+                                          "retrain_every",
+                                          "train_dims",
+                                          "train_iterations"};
 #define N_EVERY_PARAM (sizeof every_param / sizeof every_param[0])
 
 /* The JSON value of a key as the text indiv_sim_params_set reads. */
@@ -1256,5 +1260,65 @@ Test(simulate, oracle_breaks_ties_at_random) {
     cr_assert_gt(distinct, 3 * 8, "%lld distinct first offers over 8 categories",
                  (long long)distinct);
     free(work);
+    free(world);
+}
+
+/* ---- the engine learns in the loop (issue 11 item 3) --------------------------------- */
+
+Test(simulate, model_spec_parses_trained_and_every) {
+    indiv_sim_params p;
+    indiv_sim_params_init(&p);
+    indiv_error err = {0};
+    cr_assert_eq(indiv_sim_model_spec("models/default.json", &p, &err), 0);
+    cr_assert_eq(indiv_sim_model_spec("trainedx", &p, &err), 0);
+    cr_assert_eq(p.trained, 0);
+    cr_assert_eq(indiv_sim_model_spec("trained", &p, &err), 1);
+    cr_assert(p.trained == 1 && p.retrain_every == 0);
+    cr_assert_eq(indiv_sim_model_spec("trained:every=3", &p, &err), 1);
+    cr_assert_eq(p.retrain_every, 3);
+    static const char *const bad[] = {"trained:every=", "trained:every=-1",
+                                      "trained:every=2.5", "trained:each=2"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        indiv_sim_params q = p;
+        cr_assert_eq(indiv_sim_model_spec(bad[i], &q, &err), INDIV_EINVAL, "%s", bad[i]);
+        cr_assert_eq(q.retrain_every, 3, "%s changed the parameters", bad[i]);
+    }
+}
+
+/* Trained before round 1 and every R = 2 rounds: the model changes at rounds 1, 3, 5
+ * only, decisions differ from those of the given model, and two runs with the same
+ * seed give the same metrics to the byte. */
+Test(simulate, retraining_every_r_rounds_changes_the_model_only_then_reproducibly) {
+    indiv_world_params wp;
+    world_params(&wp, 400);
+    indiv_world_summary sum;
+    char *world = tu_world(dir, "trained.db", &wp, &sum);
+    indiv_sim_params p;
+    sim_params(&p, INDIV_SIM_INDIV, 5);
+    p.trained = 1;
+    p.retrain_every = 2;
+    p.train_dims = 4;
+    p.train_iterations = 3;
+    run a, b, given;
+    simulate(world, "a.db", &p, &a);
+    p.threads = 1; /* the thread count changes nothing either */
+    simulate(world, "b.db", &p, &b);
+    static const double version[5] = {1, 1, 2, 2, 3};
+    for (int r = 0; r < p.rounds; r++) {
+        cr_assert_float_eq(a.r[r].v[INDIV_M_model_version], version[r], EPS, "round %d",
+                           r + 1);
+        cr_assert_eq(memcmp(a.r[r].v, b.r[r].v, sizeof a.r[r].v), 0, "round %d", r + 1);
+        cr_assert_eq(a.r[r].seconds[INDIV_SIM_T_TRAIN] > 0,
+                     version[r] != (r ? version[r - 1] : 0),
+                     "round %d: training time outside a training round", r + 1);
+    }
+    p.trained = 0;
+    simulate(world, "given.db", &p, &given);
+    int differ = 0;
+    for (int r = 0; r < p.rounds; r++) {
+        cr_assert_float_eq(given.r[r].v[INDIV_M_model_version], 0, EPS);
+        differ |= memcmp(a.r[r].v, given.r[r].v, INDIV_M_model_version * sizeof(double));
+    }
+    cr_assert(differ, "the trained model decided exactly as the given one");
     free(world);
 }

@@ -80,6 +80,13 @@ typedef struct indiv_sim_params {
     int persona_k;                       /* segments of the persona policy */
     int threads;                         /* decision threads */
     indiv_response_params response;
+    int trained;       /* 1: the engine trains its own model on the log (indiv_train_run)
+                          before round 1, replacing the given one */
+    int retrain_every; /* with trained: retrain every R rounds (rounds 1, 1+R, 1+2R, ...)
+                          on everything logged so far, its own contacts and outcomes
+                          included; 0: train once */
+    int train_dims;    /* embedding dimension of the trained model */
+    int train_iterations; /* ALS sweeps of each training */
 } indiv_sim_params;
 
 /* Metrics of one round: one X-macro so that CSV headers, JSON keys and sweeps share the
@@ -130,6 +137,7 @@ enum {
     INDIV_SIM_T_PROFILE = 0,
     INDIV_SIM_T_DECIDE,
     INDIV_SIM_T_RESPOND,
+    INDIV_SIM_T_TRAIN,
     INDIV_SIM_NTIMES
 };
 
@@ -137,7 +145,8 @@ typedef struct indiv_round_metrics {
     int round; /* 1-based */
     int64_t round_start, round_end;
     double v[INDIV_SIM_NMETRICS];
-    double seconds[INDIV_SIM_NTIMES]; /* profile rebuild, decisions, responses */
+    double
+        seconds[INDIV_SIM_NTIMES]; /* profile rebuild, decisions, responses, training */
 } indiv_round_metrics;
 
 /* Called after every round (from the calling thread). Non-zero stops the run. */
@@ -151,6 +160,11 @@ int indiv_sim_params_validate(const indiv_sim_params *p, indiv_error *err);
  * config files. INDIV_EINVAL naming the parameter or the value at fault. */
 int indiv_sim_params_set(indiv_sim_params *p, const char *name, const char *value,
                          indiv_error *err);
+
+/* A --model argument: "trained" or "trained:every=R" sets p->trained (and
+ * p->retrain_every) and returns 1; anything else is a model file path: 0, p unchanged.
+ * INDIV_EINVAL on a malformed "trained:..." spec. */
+int indiv_sim_model_spec(const char *spec, indiv_sim_params *p, indiv_error *err);
 
 /* Every parameter as a JSON object with sorted keys (caller frees). */
 char *indiv_sim_params_json(const indiv_sim_params *p);

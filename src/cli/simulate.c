@@ -39,6 +39,10 @@ static const char simulate_help[] =
     "                     random, oracle, or all (default indiv)\n"
     "  --seed S           seed of every random stream (default 1)\n"
     "  --model FILE       decision model (default: models/default.json's built-in copy)\n"
+    "  --model trained[:every=R]\n"
+    "                     the engine trains its own model (indiv train) on the world's\n"
+    "                     history before round 1, and retrains every R rounds on all\n"
+    "                     that was logged, its own contacts and outcomes included\n"
     "  --threshold P, --serendipity E, --slots K, --bubble A, --floor P,\n"
     "  --divergence MODE, --max-contacts N, --per-days W, --min-readiness R\n"
     "                     policy flags, as for indiv decide\n"
@@ -102,6 +106,17 @@ static int set_pair(struct sim_args *a, const char *pair) {
     return set_param(a, name, eq + 1);
 }
 
+/* --model FILE, or trained[:every=R] (the engine trains its own model in the loop). */
+static int set_model(struct sim_args *a, const char *v) {
+    indiv_error err = {0};
+    int rc = indiv_sim_model_spec(v, &a->p, &err);
+    if (rc < 0)
+        return cli_usage("simulate", "--model: %s", err.msg);
+    if (rc == 0)
+        a->model = v;
+    return CLI_OK;
+}
+
 static int parse_args(int argc, char **argv, struct sim_args *a) {
     int c, rc = CLI_OK;
     opterr = 0; /* our own message, in the "indiv simulate: ..." form */
@@ -111,7 +126,7 @@ static int parse_args(int argc, char **argv, struct sim_args *a) {
         else if (c == 'o')
             a->out = optarg;
         else if (c == 'm')
-            a->model = optarg;
+            rc = set_model(a, optarg);
         else if (c == 'p' && strcmp(optarg, "all") == 0)
             a->all = 1;
         else if (c == 'p')
@@ -148,8 +163,9 @@ static int on_round(void *ctx, const indiv_round_metrics *m) {
     for (int k = 0; k < INDIV_SIM_NMETRICS; k++)
         fprintf(c->csv, ",%.6g", m->v[k]);
     fputc('\n', c->csv);
-    fprintf(c->times, "%d,%.3f,%.3f,%.3f\n", m->round, m->seconds[INDIV_SIM_T_PROFILE],
-            m->seconds[INDIV_SIM_T_DECIDE], m->seconds[INDIV_SIM_T_RESPOND]);
+    fprintf(c->times, "%d,%.3f,%.3f,%.3f,%.3f\n", m->round,
+            m->seconds[INDIV_SIM_T_PROFILE], m->seconds[INDIV_SIM_T_DECIDE],
+            m->seconds[INDIV_SIM_T_RESPOND], m->seconds[INDIV_SIM_T_TRAIN]);
     indiv_round_metrics *r = realloc(c->rounds, (size_t)(c->n + 1) * sizeof *r);
     if (!r)
         return INDIV_ENOMEM;
@@ -206,7 +222,8 @@ static int run_policy(const struct sim_args *a, const indiv_model *m,
             indiv_error_set(err, INDIV_EIO, "%s: cannot write: %s", csv, strerror(errno));
     if (rc == INDIV_OK) {
         csv_header(col.csv);
-        fputs("round,seconds_profile,seconds_decide,seconds_respond\n", col.times);
+        fputs("round,seconds_profile,seconds_decide,seconds_respond,seconds_train\n",
+              col.times);
         cli_progress_state ps = {0};
         fprintf(stderr, "indiv simulate: policy %s, %d rounds\n", name, p.rounds);
         rc = indiv_sim_run(a->db, db, &p, m, cli_progress, &ps, on_round, &col, err);

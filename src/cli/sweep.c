@@ -88,6 +88,8 @@ static const char sweep_help[] =
     "  --policy NAME       indiv | indiv-no-serendipity | indiv-no-threshold | mass |\n"
     "                      persona | random | oracle (default indiv)\n"
     "  --model FILE        model file (default: the built-in models/default.json)\n"
+    "  --model trained[:every=R]  the engine trains its own model in the loop\n"
+    "                      (simulate --help)\n"
     "  --set NAME=VALUE    any other simulation parameter, for every cell\n"
     "  --jobs J            simulations run at once (default 2, one per core); each runs\n"
     "                      its decisions on one thread (--set threads=T to change)\n"
@@ -170,9 +172,15 @@ static int set_option(sweep_args *a, int c, const char *v) {
         return set_param(a, "--round-days", "round_days", v);
     case OPT_POLICY:
         return set_param(a, "--policy", "policy", v);
-    case OPT_MODEL:
-        a->model = v;
+    case OPT_MODEL: {
+        indiv_error e = {0};
+        int rc = indiv_sim_model_spec(v, &a->o.base, &e);
+        if (rc < 0)
+            return cli_usage(CMD, "--model: %s", e.msg);
+        if (rc == 0)
+            a->model = v;
         return CLI_OK;
+    }
     case OPT_SET:
         return set_pair(a, v);
     case OPT_JOBS:
