@@ -1037,6 +1037,7 @@ struct seren {
     unsigned char *pop_top;   /* n: in popularity's top k */
     unsigned char *expected;  /* n: in popularity's or the person's repeat-buy top k */
     unsigned char *truth_cat; /* categories: bought in the window */
+    unsigned char *past_cat;  /* categories: bought before the split */
     double *dist, *work;      /* categories: the person's history distribution, scratch */
     size_t *list;
     double sum_ndcg, sum_ge, sum_zhang, sum_kl, sum_ild;
@@ -1073,7 +1074,9 @@ static int history_dist(struct seren *s, size_t row) {
 }
 
 static void truth_marks(struct seren *s, size_t row, unsigned char on) {
-    const indiv_sparse *t = s->e->truth;
+    const indiv_sparse *t = s->e->truth, *h = s->e->hist;
+    for (size_t a = h->ptr[row]; a < h->ptr[row + 1]; a++)
+        s->past_cat[s->e->category[h->idx[a]]] = on;
     for (size_t a = t->ptr[row]; a < t->ptr[row + 1]; a++) {
         s->e->rel[t->idx[a]] = on;
         s->truth_cat[s->e->category[t->idx[a]]] = on;
@@ -1092,7 +1095,9 @@ static void seren_measure(struct seren *s, size_t row, const indiv_decision *d) 
         v->offer_hits += relv[i];
         if (d->offers[i].kind == INDIV_KIND_DIVERGENT) {
             v->divergent++;
-            v->divergent_hits += s->truth_cat[e->category[s->list[i]]];
+            size_t c = e->category[s->list[i]];
+            v->divergent_hits += s->truth_cat[c];
+            v->divergent_new_hits += s->truth_cat[c] && !s->past_cat[c];
         }
     }
     v->contacted++;
@@ -1202,10 +1207,11 @@ static int seren_all(struct eval *e, indiv_error *err) {
     s.pop_top = calloc(e->n + 1, 1);
     s.expected = calloc(e->n + 1, 1);
     s.truth_cat = calloc(nc, 1);
+    s.past_cat = calloc(nc, 1);
     s.dist = calloc(nc, sizeof *s.dist);
     s.work = calloc(nc, sizeof *s.work);
     s.list = calloc(INDIV_SLOTS_MAX, sizeof *s.list);
-    int rc = s.pop_top && s.expected && s.truth_cat && s.dist && s.work && s.list
+    int rc = s.pop_top && s.expected && s.truth_cat && s.past_cat && s.dist && s.work && s.list
                  ? INDIV_OK
                  : indiv_error_set(err, INDIV_ENOMEM, "out of memory");
     indiv_policy_params v[INDIV_EVAL_SEREN_MAX];
@@ -1223,6 +1229,7 @@ static int seren_all(struct eval *e, indiv_error *err) {
     free(s.pop_top);
     free(s.expected);
     free(s.truth_cat);
+    free(s.past_cat);
     free(s.dist);
     free(s.work);
     free(s.list);
@@ -1442,8 +1449,7 @@ static json_t *seren_json(const indiv_eval_result *r) {
         json_t *pol = json_object();
         if (pol)
             indiv_policy_params_to_json(&v->policy, pol);
-        json_array_append_new(
-            a, json_pack("{s:s, s:o, s:I, s:I, s:I, s:f, s:I, s:I, s:f, s:f, s:f, s:f, "
+        json_t *row = json_pack("{s:s, s:o, s:I, s:I, s:I, s:f, s:I, s:I, s:f, s:f, s:f, s:f, "
                          "s:f, s:f}",
                          "variant", v->name, "policy", pol ? pol : json_null(),
                          "contacted", (json_int_t)v->contacted, "offers",
@@ -1453,7 +1459,12 @@ static json_t *seren_json(const indiv_eval_result *r) {
                          (json_int_t)v->divergent_hits, "divergent_hit_rate",
                          ratio(v->divergent_hits, v->divergent), "ndcg", v->ndcg,
                          "serendipity_ge", v->ge, "serendipity_zhang", v->zhang,
-                         "miscalibration", v->miscalibration, "ild", v->ild));
+                         "miscalibration", v->miscalibration, "ild", v->ild);
+        json_object_set_new(row, "divergent_new_category_hits",
+                            json_integer((json_int_t)v->divergent_new_hits));
+        json_object_set_new(row, "divergent_new_category_hit_rate",
+                            json_real(ratio(v->divergent_new_hits, v->divergent)));
+        json_array_append_new(a, row);
     }
     return a;
 }

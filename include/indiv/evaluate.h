@@ -101,6 +101,7 @@ typedef struct indiv_eval_seren {
     indiv_policy_params policy;      /* the variant's parameters */
     int64_t contacted, offers, offer_hits; /* offers bought in the window */
     int64_t divergent, divergent_hits;     /* placed; their category bought in the window */
+    int64_t divergent_new_hits; /* ... a category the person had never bought before */
     int64_t ndcg_consumers;                /* contacted who bought something */
     double ndcg;           /* mean NDCG of the sent list over ndcg_consumers */
     double ge, zhang;      /* mean serendipity (Ge 2010; Zhang 2012) over the contacted */

@@ -15,8 +15,10 @@
  *     propensity clears both floors (absolute `floor`, and `relative_floor` × the
  *     person's best propensity) is drawn from the consumer's own stream: under the
  *     `popular` aim ∝ propensity; under the `adjacent` aim among offers of categories the
- *     person never bought, ∝ lift^(1/T) of their category (plausibility.h), the most
- *     plausible at T = 0 (ties: higher propensity, then catalog index). In ride-along
+ *     person never bought, ∝ (p · plausibility of the category)^(1/T), plausibility the
+ *     co-purchase lift or P(c | A) (plausibility.h), the most plausible at T = 0 (ties:
+ *     catalog index). Without counts (no profiles, or more categories than
+ *     INDIV_PLAUS_MAX_CATEGORIES) the plausibility is 1, resp. the aim is popular. In ride-along
  *     mode it only joins a contact that already has a relevant offer; in standalone mode
  *     it may justify a contact on its own. Slot `replace` takes the last slot when all
  *     are full (so ride-along with one slot has no room); slot `extra` adds it as one
@@ -79,6 +81,12 @@ typedef enum indiv_divergence_aim {
     INDIV_AIM_ADJACENT = 1 /* ∝ plausibility^(1/T): co-purchase lift (plausibility.h) */
 } indiv_divergence_aim;
 
+/* What the adjacent aim weighs a category by (plausibility.h). */
+typedef enum indiv_plausibility_kind {
+    INDIV_PLAUS_LIFT = 0,       /* P(c | A) / P(c) */
+    INDIV_PLAUS_CONDITIONAL = 1 /* P(c | A) */
+} indiv_plausibility_kind;
+
 /* Where the divergent offer goes. */
 typedef enum indiv_divergent_slot {
     INDIV_SLOT_REPLACE = 0, /* takes the last slot when all are full */
@@ -120,6 +128,7 @@ typedef struct indiv_policy_params {
     indiv_divergence_aim divergence_aim;
     double divergence_temperature; /* T: 0 = the most plausible, 1 = ∝ plausibility */
     double plausibility_smoothing; /* m of the lift, in pseudo-people */
+    indiv_plausibility_kind plausibility; /* lift, or P(c | A) */
     indiv_divergent_slot divergent_slot;
     indiv_rerank_kind rerank;
     double rerank_lambda;
