@@ -300,8 +300,9 @@ double indiv_metrics_serendipity_zhang(const size_t *list, size_t len,
     return len ? s / (double)len : 0;
 }
 
-double indiv_metrics_miscalibration(const size_t *list, size_t len, const size_t *category,
-                                    const double *p, size_t n_cat, double *work) {
+double indiv_metrics_miscalibration(const size_t *list, size_t len,
+                                    const size_t *category, const double *p, size_t n_cat,
+                                    double *work) {
     if (len == 0)
         return 0;
     memset(work, 0, n_cat * sizeof *work);

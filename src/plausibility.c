@@ -15,7 +15,7 @@ struct indiv_plausibility {
     size_t c;
     double m;
     int64_t people;
-    uint32_t *pair;       /* c × c: pair[a * c + b] = people with a and b; diagonal n_a */
+    uint32_t *pair; /* c × c: pair[a * c + b] = people with a and b; diagonal n_a */
     unsigned char *stamp; /* c: scratch for de-duplication in _add and _lift */
 };
 

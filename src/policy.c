@@ -190,7 +190,8 @@ static int history_distribution(const indiv_profile *pr, const indiv_catalog *ca
             total += dist[c] = pr->taste[c] > 0 ? pr->taste[c] : 0;
     if (total <= 0 && (pr->features & INDIV_FEAT_OPENNESS))
         for (size_t i = 0; i < pr->n_bought; i++)
-            if (pr->bought[i] >= 0 && (size_t)pr->bought[i] < n_cat && !dist[pr->bought[i]])
+            if (pr->bought[i] >= 0 && (size_t)pr->bought[i] < n_cat &&
+                !dist[pr->bought[i]])
                 total += dist[pr->bought[i]] = 1;
     for (size_t c = 0; total > 0 && c < n_cat; c++)
         dist[c] /= total;
@@ -219,7 +220,8 @@ static int rerank(const indiv_policy_params *p, const indiv_scorer *s,
                              order);
     } else {
         double dist[INDIV_PLAUS_MAX_CATEGORIES], work[INDIV_PLAUS_MAX_CATEGORIES];
-        if (!pr || n_cat > INDIV_PLAUS_MAX_CATEGORIES || !history_distribution(pr, cat, dist))
+        if (!pr || n_cat > INDIV_PLAUS_MAX_CATEGORIES ||
+            !history_distribution(pr, cat, dist))
             return n < p->slots ? n : p->slots;
         k = indiv_rerank_calibrated(rel, cats, (size_t)n, (size_t)p->slots,
                                     p->rerank_lambda, dist, n_cat, work, order);
@@ -338,8 +340,9 @@ static void aim_init(aim *a, const indiv_policy_params *p, const indiv_scorer *s
                      const unsigned char *valid, const indiv_policy_input *in,
                      const indiv_decision *out, double *lift, unsigned char *known) {
     size_t n_cat = indiv_catalog_categories(cat);
-    double floor = p->floor > p->relative_floor * out->best_p ? p->floor
-                                                               : p->relative_floor * out->best_p;
+    double floor = p->floor > p->relative_floor * out->best_p
+                       ? p->floor
+                       : p->relative_floor * out->best_p;
     *a = (aim){p, s, b, row, cat, valid, out, indiv_logit(floor), NULL, NULL, 0};
     if (p->divergence_aim != INDIV_AIM_ADJACENT || n_cat > INDIV_PLAUS_MAX_CATEGORIES)
         return; /* popular, or too many categories for the scratch: popular */

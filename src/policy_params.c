@@ -74,7 +74,8 @@ static const pp_entry table[] = {
         slot_names, "extra (one more slot) | replace (takes the last slot)"),
     {{"rerank", "rerank", "R[:L]", INDIV_PP_CHOICE_REAL, INDIV_RERANK_NONE, 0, 1, 0,
       rerank_names,
-      "none | mmr:L (Carbonell & Goldstein 1998) | calibrated:L (Steck 2018), L in [0, 1], "
+      "none | mmr:L (Carbonell & Goldstein 1998) | calibrated:L (Steck 2018), L in [0, "
+      "1], "
       "0.5 when omitted",
       0.5},
      offsetof(indiv_policy_params, rerank),
@@ -325,8 +326,8 @@ void indiv_policy_params_init(indiv_policy_params *p) {
 int indiv_policy_params_validate(const indiv_policy_params *p, indiv_error *err) {
     for (size_t i = 0; i < NPARAMS; i++) {
         const pp_entry *e = &table[i];
-        double v = e->d.kind == INDIV_PP_REAL ? CFIELD(double, p, e)
-                                              : (double)CFIELD(int, p, e);
+        double v =
+            e->d.kind == INDIV_PP_REAL ? CFIELD(double, p, e) : (double)CFIELD(int, p, e);
         int ok = e->d.kind == INDIV_PP_CHOICE || e->d.kind == INDIV_PP_CHOICE_REAL
                      ? v >= 0 && v < n_choices(&e->d)
                      : in_range(&e->d, v);

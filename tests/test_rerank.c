@@ -64,7 +64,7 @@ Test(rerank, lift_is_the_smoothed_hand_computation) {
     for (int k = 0; k < 3; k++)
         indiv_plausibility_add(pl, ab, 3); /* duplicates count once */
     indiv_plausibility_add(pl, a, 1);
-    indiv_plausibility_add(pl, c, 3); /* out-of-range categories are ignored */
+    indiv_plausibility_add(pl, c, 3);     /* out-of-range categories are ignored */
     indiv_plausibility_add(pl, c + 1, 2); /* nothing in range: not a person */
     cr_assert_eq(indiv_plausibility_people(pl), 5);
     double lift[3];

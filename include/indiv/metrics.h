@@ -122,11 +122,11 @@ double indiv_metrics_serendipity_ge(const size_t *list, size_t len,
                                     const unsigned char *expected,
                                     const unsigned char *relevant);
 
-/* Serendipity in the history-distance form of Zhang, Séaghdha, Quercia & Jambor ("Auralist:
- * introducing serendipity into music recommendation", WSDM 2012): the mean over listed
- * offers of (1 − similarity to the person's history) × relevance, the similarity being
- * the share history[c] of the offer's category c in the person's history (the mean 0/1
- * category similarity to the items of the history). 0 for an empty list. */
+/* Serendipity in the history-distance form of Zhang, Séaghdha, Quercia & Jambor
+ * ("Auralist: introducing serendipity into music recommendation", WSDM 2012): the mean
+ * over listed offers of (1 − similarity to the person's history) × relevance, the
+ * similarity being the share history[c] of the offer's category c in the person's history
+ * (the mean 0/1 category similarity to the items of the history). 0 for an empty list. */
 double indiv_metrics_serendipity_zhang(const size_t *list, size_t len,
                                        const size_t *category, const double *history,
                                        const unsigned char *relevant);
@@ -135,8 +135,9 @@ double indiv_metrics_serendipity_zhang(const size_t *list, size_t len,
  * KL(p ‖ q̃) between the person's category distribution p (n_cat values summing to 1)
  * and the list's q (each listed offer weighs the same), q̃ = (1 − α) q + α p with α =
  * INDIV_CALIBRATION_ALPHA. work holds n_cat doubles. 0 when p is empty or len is 0. */
-double indiv_metrics_miscalibration(const size_t *list, size_t len, const size_t *category,
-                                    const double *p, size_t n_cat, double *work);
+double indiv_metrics_miscalibration(const size_t *list, size_t len,
+                                    const size_t *category, const double *p, size_t n_cat,
+                                    double *work);
 
 /* Mean and standard error (sd / sqrt(n)) of x[0..n); se is 0 when n < 2. */
 void indiv_metrics_mean_se(const double *x, size_t n, double *mean /* OUT */,

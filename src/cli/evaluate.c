@@ -308,21 +308,23 @@ static void print_contacts(FILE *o, const indiv_eval_result *r,
 static void print_serendipity(FILE *o, const indiv_eval_result *r) {
     if (!r->n_seren)
         return;
-    fprintf(o, "\nserendipity: the decision run again under each variant, on the lists sent "
-               "to the contacted known customers\n");
+    fprintf(o,
+            "\nserendipity: the decision run again under each variant, on the lists sent "
+            "to the contacted known customers\n");
     fprintf(o, "%-18s %9s %6s %9s %6s %9s %7s %7s %6s %6s %6s %5s\n", "variant",
             "contacted", "offers", "offer-hit", "NDCG", "divergent", "div-hit", "(new)",
             "Ge", "Zhang", "miscal", "ILD");
     for (size_t i = 0; i < r->n_seren; i++) {
         const indiv_eval_seren *v = &r->seren[i];
         double nd = v->divergent ? (double)v->divergent : 1;
-        fprintf(o,
-                "%-18s %9lld %6lld %9.3f %6.3f %9lld %7.3f %7.3f %6.3f %6.3f %6.3f %5.2f\n",
-                v->name, (long long)v->contacted, (long long)v->offers,
-                v->offers ? (double)v->offer_hits / (double)v->offers : 0.0, v->ndcg,
-                (long long)v->divergent, (double)v->divergent_hits / nd,
-                (double)v->divergent_new_hits / nd, v->ge, v->zhang, v->miscalibration,
-                v->ild);
+        fprintf(
+            o,
+            "%-18s %9lld %6lld %9.3f %6.3f %9lld %7.3f %7.3f %6.3f %6.3f %6.3f %5.2f\n",
+            v->name, (long long)v->contacted, (long long)v->offers,
+            v->offers ? (double)v->offer_hits / (double)v->offers : 0.0, v->ndcg,
+            (long long)v->divergent, (double)v->divergent_hits / nd,
+            (double)v->divergent_new_hits / nd, v->ge, v->zhang, v->miscalibration,
+            v->ild);
     }
 }
 
