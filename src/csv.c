@@ -4,6 +4,13 @@
  * The parser is a small state machine over a 64 KiB input buffer; field bytes go to one
  * growing record buffer and field starts are recorded as offsets, then turned into
  * pointers when the record is complete (the buffer may move while it grows).
+ *
+ * A malformed record never takes its neighbours with it: the raw bytes of the current
+ * record are kept (at most INDIV_CSV_RECORD_MAX of them), and when a record that spans
+ * several lines (a quote opened and not closed where it should be) is rejected, the
+ * bytes after its first line are pushed back and read again as the following lines.
+ * So an unterminated quote costs one row, not every row up to the next quote, and
+ * memory stays bounded by the record limit whatever the input.
  */
 #include "csv_internal.h"
 
@@ -15,6 +22,7 @@
 #include <zlib.h>
 
 #define CSV_INBUF (64 * 1024)
+#define RAW_CAP   (INDIV_CSV_RECORD_MAX + 2)
 
 struct indiv_csv {
     gzFile gz;
@@ -23,6 +31,10 @@ struct indiv_csv {
     size_t in_len, in_pos;
     int eof;
     long line, rec_line;
+    unsigned char *pb; /* bytes pushed back, read before `in` */
+    size_t pb_len, pb_pos;
+    unsigned char *raw; /* raw bytes of the current record (capped) */
+    size_t raw_len;
     uint64_t fnv;
     char *rec; /* field bytes, each field NUL-terminated */
     size_t rec_len, rec_cap;
@@ -38,7 +50,10 @@ int indiv_csv_open(const char *path, indiv_csv **out, indiv_error *err) {
     *out = NULL;
     indiv_csv *c = calloc(1, sizeof *c);
     int is_stdin = strcmp(path, "-") == 0;
-    if (!c || !(c->name = strdup(is_stdin ? "stdin" : path))) {
+    if (!c || !(c->name = strdup(is_stdin ? "stdin" : path)) ||
+        !(c->raw = malloc(RAW_CAP))) {
+        if (c)
+            free(c->name);
         free(c);
         return indiv_error_set(err, INDIV_ENOMEM, "out of memory opening %s", path);
     }
@@ -62,6 +77,8 @@ void indiv_csv_close(indiv_csv *c) {
     if (c->gz)
         gzclose(c->gz);
     free(c->name);
+    free(c->raw);
+    free(c->pb);
     free(c->rec);
     free(c->starts);
     free(c->fields);
@@ -80,6 +97,19 @@ const char *indiv_csv_name(const indiv_csv *c) {
     return c->name;
 }
 
+/* 0 at the true end of the input; an error when the stream stopped short (a truncated
+ * or corrupt gzip file reads as a shorter file otherwise). */
+static int check_end(indiv_csv *c, indiv_error *err) {
+    int zerr = Z_OK;
+    const char *m = gzerror(c->gz, &zerr);
+    if (zerr == Z_OK || zerr == Z_STREAM_END)
+        return 0;
+    return indiv_error_set(err, INDIV_EIO,
+                           "%s: the input ends early or is corrupt (%s): nothing of it "
+                           "is imported",
+                           c->name, m && *m ? m : "read error");
+}
+
 /* Refills the input buffer; 1 data, 0 end, <0 error. Hashes every byte read. */
 static int refill(indiv_csv *c, indiv_error *err) {
     if (c->eof)
@@ -91,6 +121,8 @@ static int refill(indiv_csv *c, indiv_error *err) {
         return indiv_error_set(err, INDIV_EIO, "%s: read error: %s", c->name, m);
     }
     if (n == 0) {
+        if (check_end(c, err) < 0)
+            return INDIV_EIO;
         c->eof = 1;
         return 0;
     }
@@ -103,20 +135,29 @@ static int refill(indiv_csv *c, indiv_error *err) {
     return 1;
 }
 
-/* Next input byte, or -1 at end, or -2 on error. */
-static int getbyte(indiv_csv *c, indiv_error *err) {
+/* Next input byte without consuming it, or -1 at end, or -2 on error. */
+static int peekbyte(indiv_csv *c, indiv_error *err) {
+    if (c->pb_pos < c->pb_len)
+        return c->pb[c->pb_pos];
     if (c->in_pos == c->in_len) {
         int r = refill(c, err);
         if (r <= 0)
             return r == 0 ? -1 : -2;
     }
-    return c->in[c->in_pos++];
+    return c->in[c->in_pos];
 }
 
-static int peekbyte(indiv_csv *c, indiv_error *err) {
-    int b = getbyte(c, err);
-    if (b >= 0)
-        c->in_pos--;
+/* Next input byte, or -1 at end, or -2 on error; kept in raw while there is room. */
+static int getbyte(indiv_csv *c, indiv_error *err) {
+    int b = peekbyte(c, err);
+    if (b < 0)
+        return b;
+    if (c->pb_pos < c->pb_len)
+        c->pb_pos++;
+    else
+        c->in_pos++;
+    if (c->raw_len < RAW_CAP)
+        c->raw[c->raw_len++] = (unsigned char)b;
     return b;
 }
 
@@ -153,6 +194,64 @@ static int new_field(indiv_csv *c, int first) {
     return 0;
 }
 
+/* Offset just after the first line break of the current record's raw bytes, 0 when the
+ * record has not gone past its first line (a line break as its very last byte ends
+ * that line and does not count). */
+static size_t second_line(const indiv_csv *c) {
+    if (c->raw_len < 2)
+        return 0;
+    const unsigned char *nl = memchr(c->raw, '\n', c->raw_len - 1);
+    return nl ? (size_t)(nl - c->raw) + 1 : 0;
+}
+
+int indiv_csv_reread(indiv_csv *c) {
+    size_t k = second_line(c);
+    if (k == 0)
+        return 0;
+    size_t keep = c->pb_len - c->pb_pos, n = c->raw_len - k + keep;
+    unsigned char *pb = malloc(n ? n : 1);
+    if (!pb)
+        return INDIV_ENOMEM;
+    memcpy(pb, c->raw + k, c->raw_len - k);
+    if (keep)
+        memcpy(pb + c->raw_len - k, c->pb + c->pb_pos, keep);
+    free(c->pb);
+    c->pb = pb;
+    c->pb_len = n;
+    c->pb_pos = 0;
+    c->raw_len = 0;
+    c->line = c->rec_line + 1;
+    return 1;
+}
+
+/* Rejects the current record: a record that spans lines is cut after its first line
+ * and the rest read again; a one-line record is skipped to the end of its line. */
+static int reject(indiv_csv *c, const char *why, indiv_error *err) {
+    int again = indiv_csv_reread(c);
+    if (again < 0)
+        return indiv_error_set(err, INDIV_ENOMEM, "out of memory reading %s", c->name);
+    if (!again) {
+        int b;
+        while ((b = getbyte(c, err)) >= 0 && b != '\n')
+            ;
+        if (b == '\n')
+            c->line++;
+        if (b == -2)
+            return INDIV_EIO;
+    }
+    return indiv_error_set(err, INDIV_EFORMAT, "%s:%ld: %s%s", c->name, c->rec_line, why,
+                           again ? " (the lines after it are read again)" : "");
+}
+
+/* Why byte b cannot be taken into the current record, or NULL when it can. */
+static const char *refused(const indiv_csv *c, int b) {
+    if (b == 0)
+        return "NUL byte in the record";
+    if (c->raw_len > INDIV_CSV_RECORD_MAX)
+        return "record longer than " INDIV_CSV_RECORD_MAX_TEXT " bytes";
+    return NULL;
+}
+
 /* Reads a quoted field body after its opening quote, up to the closing quote. */
 static int read_quoted(indiv_csv *c, indiv_error *err) {
     for (;;) {
@@ -160,13 +259,17 @@ static int read_quoted(indiv_csv *c, indiv_error *err) {
         if (b == -2)
             return INDIV_EIO;
         if (b == -1)
-            return indiv_error_set(err, INDIV_EFORMAT,
-                                   "%s:%ld: quoted field not closed before end of file",
-                                   c->name, c->rec_line);
+            return reject(c, "quote not closed before the end of the input", err);
+        const char *why = refused(c, b);
+        if (why)
+            return reject(c, why, err);
         if (b == '"') {
-            if (peekbyte(c, err) != '"')
+            int next = peekbyte(c, err);
+            if (next == -2)
+                return INDIV_EIO;
+            if (next != '"')
                 return INDIV_OK;
-            c->in_pos++; /* "" is a literal quote */
+            getbyte(c, err); /* "" is a literal quote */
         } else if (b == '\n') {
             c->line++;
         }
@@ -186,28 +289,14 @@ static int finish(indiv_csv *c, char ***fields, size_t *n, indiv_error *err) {
     return 1;
 }
 
-/* A stray quote: the rest of the line is dropped so that the next call starts on the
- * next line, and the record is reported as malformed (the caller may skip it). */
-static int skip_bad_line(indiv_csv *c, indiv_error *err) {
-    int b;
-    while ((b = getbyte(c, err)) >= 0 && b != '\n')
-        ;
-    if (b == '\n')
-        c->line++;
-    if (b == -2)
-        return INDIV_EIO;
-    return indiv_error_set(err, INDIV_EFORMAT,
-                           "%s:%ld: stray quote or text after a closing quote", c->name,
-                           c->rec_line);
-}
-
 int indiv_csv_next(indiv_csv *c, char ***fields, size_t *n, indiv_error *err) {
     c->rec_len = 0;
     c->nfields = 0;
+    c->raw_len = 0;
     c->rec_line = c->line;
     int b = getbyte(c, err), quoted_done = 0;
-    if (b == -1)
-        return 0;
+    if (b < 0)
+        return b == -1 ? 0 : INDIV_EIO;
     if (new_field(c, 1) < 0)
         return indiv_error_set(err, INDIV_ENOMEM, "out of memory reading %s", c->name);
     for (;; b = getbyte(c, err)) {
@@ -220,6 +309,9 @@ int indiv_csv_next(indiv_csv *c, char ***fields, size_t *n, indiv_error *err) {
                 c->rec_len--; /* CR LF */
             return finish(c, fields, n, err);
         }
+        const char *why = refused(c, b);
+        if (why)
+            return reject(c, why, err);
         if (b == ',') {
             quoted_done = 0;
             if (new_field(c, 0) < 0)
@@ -236,7 +328,7 @@ int indiv_csv_next(indiv_csv *c, char ***fields, size_t *n, indiv_error *err) {
         if (quoted_done && b == '\r')
             continue; /* CR after a closing quote, before LF */
         if (b == '"' || quoted_done)
-            return skip_bad_line(c, err);
+            return reject(c, "stray quote or text after a closing quote", err);
         if (put(c, (char)b) < 0)
             return indiv_error_set(err, INDIV_ENOMEM, "out of memory reading %s",
                                    c->name);

@@ -283,6 +283,99 @@ static int check_schema(indiv_eventlog *log, indiv_error *err) {
     return INDIV_OK;
 }
 
+/* Size of path + suffix in bytes, -1 when it does not exist. */
+static long long side_size(const char *path, const char *suffix) {
+    char side[4096];
+    struct stat sb;
+    snprintf(side, sizeof side, "%s%s", path, suffix);
+    return stat(side, &sb) == 0 ? (long long)sb.st_size : -1;
+}
+
+/* A writer killed in the middle of a commit leaves a hot journal, which SQLite rolls back
+ * on the next read, but only through a handle that may write. A read-only open would
+ * fail with "attempt to write a readonly database", which looks like corruption: so the
+ * journal is rolled back here, through a short read-write handle, when this process may
+ * write the file; otherwise the message says what to do. No data is lost either way. */
+static int recover_hot_journal(indiv_eventlog *log, indiv_error *err) {
+    if (side_size(log->path, "-journal") <= 0)
+        return INDIV_OK;
+    sqlite3 *db = NULL;
+    int ok = access(log->path, W_OK) == 0 &&
+             sqlite3_open_v2(log->path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
+                             NULL) == SQLITE_OK;
+    if (ok) {
+        sqlite3_busy_timeout(db, 5000);
+        ok = sqlite3_exec(db, "SELECT count(*) FROM sqlite_master", NULL, NULL, NULL) ==
+             SQLITE_OK;
+    }
+    sqlite3_close(db);
+    if (ok)
+        return INDIV_OK;
+    return indiv_error_set(err, INDIV_EREADONLY,
+                           "%s: a write to this database was interrupted and its journal "
+                           "(%s-journal) must be rolled back, which needs write access "
+                           "once: run any indiv command that writes it (e.g. indiv "
+                           "profile --db %s) as a user who may write the file and its "
+                           "directory. No data is lost.",
+                           log->path, log->path, log->path);
+}
+
+static uint32_t be32(const unsigned char *p) {
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/* 1 when the file is shorter than its own header says (bytes 28-31: size in pages, valid
+ * when bytes 92-95 equal the change counter at 24-27; SQLite file format, "The database
+ * header") or not a whole number of pages. Cheap: 100 bytes read and one stat. */
+static int looks_truncated(const char *path) {
+    unsigned char h[100];
+    struct stat sb;
+    FILE *f = fopen(path, "rb");
+    size_t n = f ? fread(h, 1, sizeof h, f) : 0;
+    if (f)
+        fclose(f);
+    if (stat(path, &sb) != 0 || sb.st_size == 0 || n < sizeof h ||
+        memcmp(h, "SQLite format 3", 16) != 0)
+        return 0; /* empty, or not SQLite: check_schema says what it is */
+    uint32_t page = (uint32_t)h[16] << 8 | h[17];
+    page = page == 1 ? 65536 : page;
+    if (page < 512)
+        return 0;
+    uint64_t pages = be32(h + 28), size = (uint64_t)sb.st_size;
+    return size % page != 0 || (be32(h + 92) == be32(h + 24) && pages * page > size);
+}
+
+/* Refuses a database cut at its tail (a copy stopped short, a full disk) before anything
+ * reads wrong numbers from it or writes into it. The header is read under a read
+ * transaction, so that no writer is in the middle of a commit. PRAGMA quick_check then
+ * confirms (a file can be longer than its header says after some crashes). */
+static int check_intact(indiv_eventlog *log, indiv_error *err) {
+    if (side_size(log->path, "-wal") > 0 || exec(log, "BEGIN", NULL) < 0)
+        return INDIV_OK; /* WAL sizes differ; a busy database is checked next time */
+    /* the read takes the shared lock; it may itself fail on a damaged file */
+    query_int(log, "SELECT count(*) FROM sqlite_master", &(int64_t){0}, NULL);
+    int suspect = looks_truncated(log->path);
+    exec(log, "COMMIT", NULL);
+    if (!suspect)
+        return INDIV_OK;
+    sqlite3_stmt *s = NULL;
+    const char *verdict = "unreadable";
+    int bad = 1;
+    if (sqlite3_prepare_v2(log->db, "PRAGMA quick_check(1)", -1, &s, NULL) == SQLITE_OK &&
+        sqlite3_step(s) == SQLITE_ROW) {
+        verdict = (const char *)sqlite3_column_text(s, 0);
+        bad = !verdict || strcmp(verdict, "ok") != 0;
+    }
+    if (bad)
+        indiv_error_set(err, INDIV_EDB,
+                        "%s: the database is damaged (cut short at its tail?): SQLite's "
+                        "quick_check says '%.200s'; nothing was read or written. Restore "
+                        "a copy, or re-create it (indiv import / indiv generate)",
+                        log->path, verdict ? verdict : "unreadable");
+    sqlite3_finalize(s);
+    return bad ? INDIV_EDB : INDIV_OK;
+}
+
 static int open_file(indiv_eventlog *log, indiv_error *err) {
     struct stat sb;
     int exists = stat(log->path, &sb) == 0;
@@ -290,6 +383,11 @@ static int open_file(indiv_eventlog *log, indiv_error *err) {
         return indiv_error_set(err, INDIV_EIO, "%s: no such database", log->path);
     if (exists && S_ISDIR(sb.st_mode))
         return indiv_error_set(err, INDIV_EIO, "%s: is a directory", log->path);
+    if (exists && (log->flags & INDIV_EVENTLOG_READONLY)) {
+        int rc = recover_hot_journal(log, err);
+        if (rc < 0)
+            return rc;
+    }
     /* NOMUTEX: a handle is used by one thread at a time (eventlog.h), so SQLite's
      * per-call locking is pure cost (about 6% of a simulation's profile of work). */
     int oflags = SQLITE_OPEN_NOMUTEX | ((log->flags & INDIV_EVENTLOG_READONLY)
@@ -306,7 +404,7 @@ static int open_file(indiv_eventlog *log, indiv_error *err) {
                                "%s: database file is read-only; nothing was written",
                                log->path);
     sqlite3_busy_timeout(log->db, 5000);
-    return INDIV_OK;
+    return exists ? check_intact(log, err) : INDIV_OK;
 }
 
 int indiv_eventlog_open(const char *path, unsigned flags, indiv_eventlog **out,

@@ -59,10 +59,32 @@ static void unregister_temp(int slot) {
         atomic_store(&temps[slot].state, 0);
 }
 
+/* The slot of path, -1 when it is not registered. */
+static int find_temp(const char *path) {
+    for (int i = 0; i < TEMP_SLOTS; i++)
+        if (atomic_load(&temps[i].state) == 2 && strcmp(temps[i].path, path) == 0)
+            return i;
+    return -1;
+}
+
+/* unlink(path + "-journal") with no library call a signal handler may not make. */
+static void unlink_journal(const char *path) {
+    static const char suffix[] = "-journal";
+    char buf[TEMP_PATH_MAX + sizeof suffix];
+    size_t n = 0;
+    while (path[n] && n < TEMP_PATH_MAX)
+        buf[n] = path[n], n++;
+    for (size_t i = 0; i < sizeof suffix; i++)
+        buf[n + i] = suffix[i];
+    unlink(buf);
+}
+
 void indiv_fileio_remove_temps(void) {
     for (int i = 0; i < TEMP_SLOTS; i++)
-        if (atomic_load(&temps[i].state) == 2)
+        if (atomic_load(&temps[i].state) == 2) {
             unlink(temps[i].path);
+            unlink_journal(temps[i].path);
+        }
 }
 
 char *indiv_path_join(const char *dir, const char *name) {
@@ -148,20 +170,54 @@ static int open_through(indiv_outfile *o, indiv_error *err) {
     return INDIV_OK;
 }
 
-/* Creates <target>.tmp-<pid>-<n> exclusively, with the target's mode when it exists
- * (otherwise 0666 less the umask, as any new file). */
+/* Creates <target>.tmp-<pid>-<n> exclusively (0666 less the umask, as any new file);
+ * the descriptor, or -1 with errno set. */
+static int create_exclusive(const char *target, char *tmp, size_t n) {
+    int fd = -1;
+    for (int attempt = 0; fd < 0 && attempt < 100; attempt++) {
+        snprintf(tmp, n, "%s.tmp-%ld-%u", target, (long)getpid(),
+                 atomic_fetch_add(&temp_counter, 1));
+        fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+        if (fd < 0 && errno != EEXIST)
+            break;
+    }
+    return fd;
+}
+
+int indiv_file_temp_create(const char *target, char **tmp, indiv_error *err) {
+    size_t n = strlen(target) + 48;
+    if (!(*tmp = malloc(n)))
+        return indiv_error_set(err, INDIV_ENOMEM, "out of memory");
+    int fd = create_exclusive(target, *tmp, n);
+    if (fd < 0) {
+        int e = errno;
+        free(*tmp);
+        *tmp = NULL;
+        return indiv_error_set(err, INDIV_EIO, "%s: cannot create a file there: %s",
+                               target, strerror(e));
+    }
+    close(fd);
+    register_temp(*tmp);
+    return INDIV_OK;
+}
+
+void indiv_file_temp_release(char *tmp, int remove) {
+    if (!tmp)
+        return;
+    if (remove) {
+        unlink(tmp);
+        unlink_journal(tmp);
+    }
+    unregister_temp(find_temp(tmp));
+    free(tmp);
+}
+
+/* Creates the temporary file of o, with the target's mode when it exists. */
 static int open_temp(indiv_outfile *o, const struct stat *st, indiv_error *err) {
     size_t n = strlen(o->target) + 48;
     if (!(o->tmp = malloc(n)))
         return indiv_error_set(err, INDIV_ENOMEM, "out of memory");
-    int fd = -1;
-    for (int attempt = 0; fd < 0 && attempt < 100; attempt++) {
-        snprintf(o->tmp, n, "%s.tmp-%ld-%u", o->target, (long)getpid(),
-                 atomic_fetch_add(&temp_counter, 1));
-        fd = open(o->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-        if (fd < 0 && errno != EEXIST)
-            break;
-    }
+    int fd = create_exclusive(o->target, o->tmp, n);
     if (fd < 0)
         return indiv_error_set(err, INDIV_EIO, "%s: cannot create a file there: %s",
                                o->shown, strerror(errno));

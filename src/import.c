@@ -380,6 +380,8 @@ typedef struct importer {
     int64_t last_consumer_id;
     char last_date[32];
     int64_t last_ts;
+    char *text; /* fields of the current row read as Latin-1 (fields_to_utf8) */
+    size_t cap_text;
 } importer;
 
 static int oom(importer *im) {
@@ -399,11 +401,28 @@ static void importer_free(importer *im) {
     }
     free(im->offers);
     free(im->events);
+    free(im->text);
+}
+
+/* s without leading and trailing blanks, in place (fields are writable). */
+static char *trim(char *s) {
+    while (*s == ' ' || *s == '\t')
+        s++;
+    size_t n = strlen(s);
+    while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t'))
+        s[--n] = '\0';
+    return s;
 }
 
 /* Field c of the current format in row f; "" when the file has no such column. */
 static const char *fld(const importer *im, char **f, int c) {
     return im->cols[c] >= 0 ? f[im->cols[c]] : "";
+}
+
+/* Field c trimmed in place; "" when absent. */
+static char *fld_trim(const importer *im, char **f, int c) {
+    static char empty[1];
+    return im->cols[c] >= 0 ? trim(f[im->cols[c]]) : empty;
 }
 
 /* ---- skipped rows ------------------------------------------------------------------ */
@@ -526,6 +545,82 @@ static void trim_copy(const char *s, char *out, size_t cap) {
     out[n] = '\0';
 }
 
+/* ---- text encoding ----------------------------------------------------------------- */
+
+/* Length of the valid UTF-8 sequence at s (1-4), 0 when s does not start one (RFC 3629:
+ * no overlong forms, no surrogates, nothing above U+10FFFF). */
+static size_t utf8_seq(const unsigned char *s) {
+    if (s[0] < 0x80)
+        return 1;
+    size_t n = s[0] >= 0xC2 && s[0] <= 0xDF   ? 2
+               : s[0] >= 0xE0 && s[0] <= 0xEF ? 3
+               : s[0] >= 0xF0 && s[0] <= 0xF4 ? 4
+                                              : 0;
+    for (size_t i = 1; i < n; i++)
+        if ((s[i] & 0xC0) != 0x80)
+            return 0;
+    if ((s[0] == 0xE0 && s[1] < 0xA0) || (s[0] == 0xED && s[1] > 0x9F) ||
+        (s[0] == 0xF0 && s[1] < 0x90) || (s[0] == 0xF4 && s[1] > 0x8F))
+        return 0;
+    return n;
+}
+
+static int utf8_valid(const char *s) {
+    for (const unsigned char *p = (const unsigned char *)s; *p;) {
+        size_t n = utf8_seq(p);
+        if (n == 0)
+            return 0;
+        p += n;
+    }
+    return 1;
+}
+
+/* s as UTF-8 into out (2 · strlen(s) + 1 bytes): a valid UTF-8 text is copied, any other
+ * is read as Latin-1 (ISO 8859-1, each byte the code point of its value: the usual
+ * encoding of files that are not UTF-8), so the database holds only UTF-8. */
+static void latin1_to_utf8(const char *s, char *out) {
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p < 0x80) {
+            *out++ = (char)*p;
+        } else {
+            *out++ = (char)(0xC0 | (*p >> 6));
+            *out++ = (char)(0x80 | (*p & 0x3F));
+        }
+    }
+    *out = '\0';
+}
+
+char *indiv_import_utf8(const char *s) {
+    if (!s)
+        return NULL;
+    if (utf8_valid(s))
+        return strdup(s);
+    char *out = malloc(2 * strlen(s) + 1);
+    if (out)
+        latin1_to_utf8(s, out);
+    return out;
+}
+
+/* Points every field of f that is not valid UTF-8 at its Latin-1 reading, kept in
+ * im->text (valid until the next record). */
+static int fields_to_utf8(importer *im, char **f, size_t n) {
+    size_t need = 0;
+    for (size_t i = 0; i < n; i++)
+        need += utf8_valid(f[i]) ? 0 : 2 * strlen(f[i]) + 1;
+    if (need == 0)
+        return INDIV_OK;
+    if (grow((void **)&im->text, &im->cap_text, need, 1) < 0)
+        return oom(im);
+    char *at = im->text;
+    for (size_t i = 0; i < n; i++)
+        if (!utf8_valid(f[i])) {
+            latin1_to_utf8(f[i], at);
+            f[i] = at;
+            at += strlen(at) + 1;
+        }
+    return INDIV_OK;
+}
+
 /* ---- reading ----------------------------------------------------------------------- */
 
 typedef struct colspec {
@@ -615,9 +710,14 @@ static int read_rows(importer *im, indiv_csv *c, size_t ncols, row_fn fn, int64_
         if (rc == 2) {
             rc = bad_row(im, indiv_csv_line(c), "malformed row", why);
         } else if (n != ncols) {
-            snprintf(why, sizeof why, "%zu fields, the header has %zu", n, ncols);
+            /* A quote opened by mistake joins lines: they are read again on their own. */
+            int again = indiv_csv_reread(c);
+            if (again < 0)
+                return oom(im);
+            snprintf(why, sizeof why, "%zu fields, the header has %zu%s", n, ncols,
+                     again ? "; the lines after it are read again" : "");
             rc = bad_row(im, indiv_csv_line(c), "malformed row", why);
-        } else {
+        } else if ((rc = fields_to_utf8(im, f, n)) == INDIV_OK) {
             rc = fn(im, f, indiv_csv_line(c));
         }
         if (rc < 0)
@@ -793,14 +893,46 @@ static int is_non_product(const char *code) {
            strncmp(code, GIFT_VOUCHER_PREFIX, strlen(GIFT_VOUCHER_PREFIX)) == 0;
 }
 
-/* "YYYY-MM-DD HH:MM[:SS]", the retailer's local time, taken as UTC (docs/import.md). */
+/* Reads 1 to max digits at *p into *v. */
+static int small_number(const char **p, int max, int *v) {
+    int n = 0;
+    *v = 0;
+    while (n < max && **p >= '0' && **p <= '9')
+        *v = *v * 10 + (*(*p)++ - '0'), n++;
+    return n > 0 && !(**p >= '0' && **p <= '9') ? 0 : -1;
+}
+
+/* The UCI distribution's own form "M/D/YYYY H:MM[:SS]" (month first: 12/1/2010 8:26 is
+ * 1 December 2010) rewritten as ISO 8601 into iso (32 bytes); -1 when s is not that. */
+static int us_date_to_iso(const char *s, char iso[32]) {
+    int mo, d, y, h, mi, sec = 0;
+    const char *p = s;
+    if (small_number(&p, 2, &mo) < 0 || *p++ != '/' || small_number(&p, 2, &d) < 0 ||
+        *p++ != '/' || small_number(&p, 4, &y) < 0 || y < 1000 || *p++ != ' ' ||
+        small_number(&p, 2, &h) < 0 || *p++ != ':' || small_number(&p, 2, &mi) < 0)
+        return -1;
+    if (*p == ':' && (p++, small_number(&p, 2, &sec) < 0))
+        return -1;
+    if (*p)
+        return -1;
+    snprintf(iso, 32, "%04d-%02d-%02d %02d:%02d:%02d", y, mo, d, h, mi, sec);
+    return 0;
+}
+
+/* "YYYY-MM-DD HH:MM[:SS]", or the UCI original's "M/D/YYYY H:MM", the retailer's local
+ * time, taken as UTC (docs/import.md). */
 static int or_date(importer *im, const char *s, int64_t *ts) {
     if (strcmp(s, im->last_date) == 0) {
         *ts = im->last_ts;
         return 0;
     }
     size_t len = strlen(s);
-    if ((len != 16 && len != 19) || s[10] != ' ' || indiv_time_parse(s, ts) < 0)
+    char iso[32];
+    if (len >= sizeof im->last_date)
+        return -1;
+    if (strchr(s, '/')
+            ? us_date_to_iso(s, iso) < 0 || indiv_time_parse(iso, ts) < 0
+            : (len != 16 && len != 19) || s[10] != ' ' || indiv_time_parse(s, ts) < 0)
         return -1;
     memcpy(im->last_date, s, len + 1);
     im->last_ts = *ts;
@@ -873,7 +1005,7 @@ static int or_check(importer *im, char **f, long line, or_fields *r) {
 
 /* Turns a checked row into a pending event, counting its description and price. */
 static int or_event(importer *im, char **f, const or_fields *r) {
-    char desc[256];
+    const char *desc = fld_trim(im, f, OR_DESC); /* whole: the record limit bounds it */
     size_t ix;
     const char *country = fld(im, f, OR_COUNTRY);
     pending_event ev = {.type = r->cancel ? INDIV_EV_RETURN : INDIV_EV_PURCHASE,
@@ -881,7 +1013,6 @@ static int or_event(importer *im, char **f, const or_fields *r) {
                         .ts = r->ts,
                         .quantity = (double)llabs(r->qty)};
     ev.value = ev.quantity * r->price;
-    trim_copy(fld(im, f, OR_DESC), desc, sizeof desc);
     int rc = consumer_id(im, r->customer, *country ? country : NULL, &ev.consumer_id);
     if (rc < 0 || (rc = offer_index(im, r->code, 0, &ix, NULL)) < 0 ||
         (rc = count_desc(im, &im->offers[ix], desc)) < 0 ||
@@ -965,8 +1096,15 @@ static const colspec ev_cols[EV_NCOLS] = {
     {"consumer", 1}, {"offer", 1},    {"type", 1}, {"ts", 1},
     {"channel", 0},  {"quantity", 0}, {"value", 0}};
 
-/* Ids longer than this are cut (and then rarely match anything): source ids are short. */
+/* Longest source id, in bytes: source ids are short, and a longer one is a bad row
+ * (never cut, which could merge two ids). */
 #define ID_MAX 128
+
+/* id (trimmed in place) into *out: 0, or 1 when longer than ID_MAX - 1 bytes. */
+static int take_id(const importer *im, char **f, int c, const char **out) {
+    *out = fld_trim(im, f, c);
+    return strlen(*out) >= ID_MAX;
+}
 
 /* *offer: the index in im->offers of offer ext, known from the offers file, the database
  * or an earlier row; -1 when it is known nowhere. */
@@ -1006,6 +1144,12 @@ static int ev_parse(importer *im, char **f, long line, pending_event *ev) {
         rc = bad_row(im, line, "bad quantity", q);
     else if (*v && parse_number(v, &ev->value) < 0)
         rc = bad_row(im, line, "bad value", v);
+    else if (ev->quantity <= 0)
+        rc = bad_row(im, line, "quantity not positive", q);
+    else if (ev->value < 0)
+        rc = bad_row(im, line, "negative value", v);
+    else if (*v && ev->value == 0 && (t == INDIV_EV_PURCHASE || t == INDIV_EV_RETURN))
+        rc = bad_row(im, line, "zero value on a purchase or return", NULL);
     else {
         ev->type = (int16_t)t;
         ev->channel = (int16_t)c;
@@ -1015,10 +1159,10 @@ static int ev_parse(importer *im, char **f, long line, pending_event *ev) {
 }
 
 static int ev_row(importer *im, char **f, long line) {
-    char consumer[ID_MAX], offer[ID_MAX];
+    const char *consumer, *offer;
     pending_event ev = {0};
-    trim_copy(fld(im, f, EV_CONSUMER), consumer, sizeof consumer);
-    trim_copy(fld(im, f, EV_OFFER), offer, sizeof offer);
+    if (take_id(im, f, EV_CONSUMER, &consumer) || take_id(im, f, EV_OFFER, &offer))
+        return bad_row(im, line, "id longer than 127 bytes", NULL);
     if (!consumer[0])
         return bad_row(im, line, "no consumer id", NULL);
     int rc = ev_parse(im, f, line, &ev);
@@ -1071,10 +1215,10 @@ static int of_parse(importer *im, char **f, long line, indiv_offer_rec *rec) {
 
 /* An offers row: the offer is created, or left as it is when the database has it. */
 static int of_row(importer *im, char **f, long line) {
-    char ext[ID_MAX], category[ID_MAX];
+    const char *ext, *category;
     int64_t id;
-    trim_copy(fld(im, f, OF_OFFER), ext, sizeof ext);
-    trim_copy(fld(im, f, OF_CATEGORY), category, sizeof category);
+    if (take_id(im, f, OF_OFFER, &ext) || take_id(im, f, OF_CATEGORY, &category))
+        return bad_row(im, line, "id longer than 127 bytes", NULL);
     if (!ext[0])
         return bad_row(im, line, "no offer id", NULL);
     if (strmap_get(&im->offer_ix, ext, &id))
@@ -1121,9 +1265,10 @@ static int co_parse(importer *im, char **f, long line, indiv_consumer_rec *rec) 
 
 /* A consumers row: the consumer is created, or left as it is when the database has it. */
 static int co_row(importer *im, char **f, long line) {
-    char ext[ID_MAX];
+    const char *ext;
     int64_t id;
-    trim_copy(fld(im, f, CO_CONSUMER), ext, sizeof ext);
+    if (take_id(im, f, CO_CONSUMER, &ext))
+        return bad_row(im, line, "id longer than 127 bytes", NULL);
     if (!ext[0])
         return bad_row(im, line, "no consumer id", NULL);
     if (strmap_get(&im->consumers, ext, &id))
@@ -1229,25 +1374,52 @@ static int check_duplicate(importer *im) {
                            im->sum->fingerprint);
 }
 
+/* A data file whose rows were all skipped is refused: nothing usable was read, and
+ * recording it as imported would refuse the corrected retry as a duplicate. */
+static int check_usable(const importer *im) {
+    const indiv_import_summary *s = im->sum;
+    if (s->rows_read == 0 || s->rows_imported > 0)
+        return INDIV_OK;
+    size_t top = 0;
+    for (size_t i = 1; i < s->n_reasons; i++)
+        if (s->skipped[i].count > s->skipped[top].count)
+            top = i;
+    return indiv_error_set(im->err, INDIV_EFORMAT,
+                           "%s: none of its %lld rows could be imported (most were "
+                           "'%s': %lld); nothing was written%s",
+                           im->file, (long long)s->rows_read, s->skipped[top].reason,
+                           (long long)s->skipped[top].count,
+                           strcmp(s->skipped[top].reason, "bad date") == 0
+                               ? "; dates must be YYYY-MM-DD HH:MM[:SS] or M/D/YYYY H:MM"
+                               : "");
+}
+
 /* Everything after the last row: duplicate check, offers, events, imports record. */
 static int write_all(importer *im, const inputs *in) {
     snprintf(im->sum->fingerprint, sizeof im->sum->fingerprint, "%016llx",
              (unsigned long long)indiv_csv_fingerprint(in->data));
-    int rc = check_duplicate(im);
+    int rc = check_usable(im);
+    if (rc == INDIV_OK)
+        rc = check_duplicate(im);
     if (rc == INDIV_OK && im->o->format == INDIV_IMPORT_ONLINE_RETAIL)
         rc = or_write_offers(im);
     if (rc == INDIV_OK)
         rc = write_events(im);
+    char *source = rc == INDIV_OK ? indiv_import_utf8(indiv_csv_name(in->data)) : NULL;
+    if (rc == INDIV_OK && !source)
+        rc = oom(im);
     if (rc < 0)
         return rc;
     indiv_import_rec rec = {.fingerprint = im->sum->fingerprint,
                             .format = indiv_import_format_name(im->o->format),
-                            .source = indiv_csv_name(in->data),
+                            .source = source,
                             .imported_ts = (int64_t)time(NULL), /* when, not what */
                             .rows_read = im->sum->rows_read,
                             .rows_imported = im->sum->rows_imported,
                             .rows_skipped = im->sum->rows_skipped};
-    return indiv_eventlog_import_record(im->log, &rec, im->err);
+    rc = indiv_eventlog_import_record(im->log, &rec, im->err);
+    free(source);
+    return rc;
 }
 
 int indiv_import_run(indiv_eventlog *log, const indiv_import_opts *o,

@@ -53,14 +53,21 @@ static int digits(const char **p, int n, int *v) {
     return 0;
 }
 
+/* Unix seconds: an optional '-' and digits only (no blank, no '+', which strtoll would
+ * take), within the years 1-9999. */
 static int parse_unix(const char *s, int64_t *ts) {
-    char *end;
-    errno = 0;
-    long long v = strtoll(s, &end, 10);
-    if (errno || end == s || *end)
+    const char *d = *s == '-' ? s + 1 : s;
+    if (!*d || strspn(d, "0123456789") != strlen(d) || strlen(d) > 18)
+        return INDIV_EINVAL;
+    long long v = strtoll(s, NULL, 10);
+    if (!indiv_time_valid(v))
         return INDIV_EINVAL;
     *ts = v;
     return INDIV_OK;
+}
+
+int indiv_time_valid(int64_t ts) {
+    return ts >= INDIV_TIME_MIN && ts <= INDIV_TIME_MAX;
 }
 
 /* Optional "Z" or "+HH:MM" / "-HH:MM" at *p; offset in seconds east of UTC. */
@@ -100,15 +107,19 @@ int indiv_time_parse(const char *s, int64_t *ts) {
     if (digits(&p, 4, &y) < 0 || *p++ != '-' || digits(&p, 2, &mo) < 0 || *p++ != '-' ||
         digits(&p, 2, &d) < 0)
         return INDIV_EINVAL;
-    if (mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, (unsigned)mo))
+    if (y < 1 || mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, (unsigned)mo))
         return INDIV_EINVAL;
     if ((*p == 'T' || *p == ' ') && (p++, parse_clock(&p, &hh, &mi, &ss) < 0))
         return INDIV_EINVAL;
     int64_t off;
     if (parse_zone(p, &off) < 0)
         return INDIV_EINVAL;
-    *ts = indiv_days_from_civil(y, (unsigned)mo, (unsigned)d) * INDIV_SECONDS_PER_DAY +
-          hh * 3600 + mi * 60 + ss - off;
+    int64_t t =
+        indiv_days_from_civil(y, (unsigned)mo, (unsigned)d) * INDIV_SECONDS_PER_DAY +
+        hh * 3600 + mi * 60 + ss - off;
+    if (!indiv_time_valid(t)) /* an offset may push 0001-01-01 or 9999-12-31 out */
+        return INDIV_EINVAL;
+    *ts = t;
     return INDIV_OK;
 }
 

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "testutil.h"
@@ -176,7 +177,11 @@ Test(cli_import,
     expect_run(1, ":2: bad unit price 'two'", args);
     expect_db_unchanged();
     snprintf(args, sizeof args, "--format online-retail '%s'", nan);
-    expect_run(0, ":3: bad unit price 'nan'", args);
+    expect_run(1, ":3: bad unit price 'nan'",
+               args); /* reported; no row usable: refused */
+    expect_run(1, "none of its 2 rows could be imported (most were 'bad unit price': 2)",
+               args);
+    expect_db_unchanged();
     free(neg);
     free(nan);
 }
@@ -325,4 +330,72 @@ Test(cli_import, bad_rows_are_capped_with_a_final_count) {
         "%s", r.out);
     tu_run_free(&r);
     free(in);
+}
+
+Test(cli_import, latin1_file_name_gives_valid_json_and_exit_0) {
+    char *in = input("caf\xe9.csv", OR_HEADER OR_ROW("536001", "2.1", "12346.0"));
+    tu_run r;
+    int st = tu_sh(&r, "\"$INDIV\" import --db '%s' --format online-retail --json '%s'",
+                   db, in);
+    cr_assert_eq(st, 0, "%s", r.err);
+    json_error_t je;
+    json_t *o = json_loads(r.out, 0, &je);
+    cr_assert_not_null(o, "%s: %s", je.text, r.out);
+    const char *src = json_string_value(json_object_get(o, "source"));
+    cr_assert_not_null(src);
+    cr_expect(strstr(src, "caf\xc3\xa9.csv"), "%s", src);
+    json_decref(o);
+    tu_run_free(&r);
+    free(in);
+}
+
+Test(cli_import, uci_original_dates_import_and_an_all_bad_file_is_refused) {
+    char *uci = input("uci.csv", OR_HEADER "536365,85123A,HOLDER,6,12/1/2010 8:26,2.55,"
+                                           "17850,United Kingdom\n");
+    char *bad = input("bad.csv", OR_HEADER "536365,85123A,HOLDER,6,1.12.2010 8:26,2.55,"
+                                           "17850,United Kingdom\n");
+    char args[1024];
+    snprintf(args, sizeof args, "--format online-retail '%s'", bad);
+    expect_run(1, "none of its 1 rows could be imported", args);
+    struct stat st;
+    cr_expect_neq(stat(db, &st), 0, "a database created for a refused import remains");
+    snprintf(args, sizeof args, "--format online-retail '%s'", uci);
+    expect_run(0, "", args);
+    free(uci);
+    free(bad);
+}
+
+/* Six imports race to create one new database: every one must land in it (before, the
+ * losers of the creation race removed the file under the winners, exit 0). */
+Test(cli_import, concurrent_imports_into_a_new_database_all_land) {
+    char *in[6];
+    for (int i = 0; i < 6; i++) {
+        char name[32], row[256];
+        snprintf(name, sizeof name, "p%d.csv", i);
+        snprintf(row, sizeof row,
+                 OR_HEADER "53600%d,85123A,HOLDER,6,2010-12-01 08:26,2.55,1234%d.0,UK\n",
+                 i, i);
+        in[i] = input(name, row);
+    }
+    for (int round = 0; round < 10; round++) {
+        tu_run r;
+        cr_assert_eq(tu_sh(&r, "rm -f '%s'", db), 0);
+        tu_run_free(&r);
+        int st = tu_sh(&r,
+                       "fail=0; pids=; for f in '%s' '%s' '%s' '%s' '%s' '%s'; do "
+                       "\"$INDIV\" import --db '%s' --format online-retail \"$f\" "
+                       ">/dev/null & pids=\"$pids $!\"; done; for p in $pids; do "
+                       "wait $p || fail=1; done; exit $fail",
+                       in[0], in[1], in[2], in[3], in[4], in[5], db);
+        cr_assert_eq(st, 0, "an import failed: %s", r.err);
+        tu_run_free(&r);
+        cr_assert_eq(tu_sh(&r, "sqlite3 '%s' 'SELECT count(*) FROM imports'", db), 0);
+        cr_assert_str_eq(r.out, "6\n", "round %d: imports lost", round);
+        tu_run_free(&r);
+        cr_assert_eq(tu_sh(&r, "ls '%s' | grep -c tmp- ; true", dir), 0);
+        cr_assert_str_eq(r.out, "0\n", "temporary files left: %s", r.out);
+        tu_run_free(&r);
+    }
+    for (int i = 0; i < 6; i++)
+        free(in[i]);
 }

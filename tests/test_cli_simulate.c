@@ -115,9 +115,13 @@ Test(cli_simulate, a_database_that_is_not_a_generated_world_exits_1) {
     tu_write(csv, "consumer,offer,type,ts,channel,quantity,value\n"
                   "c1,o1,purchase,2024-03-05T10:00:00Z,web,1,4.5\n"
                   "c2,o1,view,2024-03-05T11:00:00Z,web,,\n");
+    char *offers = tu_path(dir, "o.csv");
+    tu_write(offers, "offer,category\no1,mugs\n"); /* an event's offer must be known */
     tu_run r;
-    cr_assert_eq(tu_sh(&r, "\"$INDIV\" import --db '%s' --format events '%s'", db, csv),
+    cr_assert_eq(tu_sh(&r, "\"$INDIV\" import --db '%s' --format events --offers '%s' '%s'",
+                       db, offers, csv),
                  0, "%s", r.err);
+    free(offers);
     tu_run_free(&r);
     char args[1024];
     snprintf(args, sizeof args, "--db '%s' --out '%s' --rounds 2", db, out);

@@ -147,3 +147,164 @@ Test(csv, missing_file_names_it) {
     cr_assert_null(c);
     cr_assert(strstr(err.msg, "/nonexistent/x.csv"), "%s", err.msg);
 }
+
+/* Like read_all, over len bytes that may hold NULs. */
+static char *read_bytes(const char *data, size_t len, int *errors) {
+    char *dir = tu_tmpdir(), *p = tu_path(dir, "in.csv");
+    FILE *f = fopen(p, "wb");
+    cr_assert_not_null(f);
+    cr_assert_eq(fwrite(data, 1, len, f), len);
+    fclose(f);
+    indiv_csv *c;
+    cr_assert_eq(indiv_csv_open(p, &c, NULL), 0);
+    char *out = calloc(1, 1 << 20), **fl;
+    size_t n;
+    int rc;
+    *errors = 0;
+    indiv_error err = {0};
+    while ((rc = indiv_csv_next(c, &fl, &n, &err)) != 0) {
+        if (rc < 0) {
+            cr_assert_eq(rc, INDIV_EFORMAT, "%s", err.msg);
+            (*errors)++;
+            indiv_error_clear(&err);
+            strcat(out, "!ERR\n");
+            continue;
+        }
+        for (size_t i = 0; i < n; i++) {
+            strcat(out, fl[i]);
+            strcat(out, i + 1 < n ? "|" : "\n");
+        }
+    }
+    indiv_csv_close(c);
+    free(p);
+    tu_rmtree(dir);
+    return out;
+}
+
+Test(csv, nul_byte_makes_the_record_malformed_not_shorter) {
+    static const char data[] = "q,c\n6\0"
+                               "00,17850\n600,1\0"
+                               "7850\n\"6\0\",1\n7,8\n";
+    int e;
+    char *s = read_bytes(data, sizeof data - 1, &e);
+    cr_assert_eq(e, 3);
+    cr_assert_str_eq(s, "q|c\n!ERR\n!ERR\n!ERR\n7|8\n");
+    free(s);
+}
+
+Test(csv, unterminated_quote_costs_one_line_not_the_rest) {
+    int e;
+    char *s = read_all("a,b\n\"open,1\nx,2\ny,3\n", &e);
+    cr_assert_eq(e, 1);
+    cr_assert_str_eq(s, "a|b\n!ERR\nx|2\ny|3\n");
+    free(s);
+    /* closed by mistake by a later row's quote: still only the one line is lost */
+    s = read_all("a,b\n\"open,1\nx,2\ny,\"q\"\nz,4\n", &e);
+    cr_assert_eq(e, 1);
+    cr_assert_str_eq(s, "a|b\n!ERR\nx|2\ny|q\nz|4\n");
+    free(s);
+}
+
+Test(csv, unterminated_quote_error_names_its_line) {
+    char *dir = tu_tmpdir(), *p = tu_path(dir, "in.csv");
+    tu_write(p, "a\n1\n\"open\n2\n3\n");
+    indiv_csv *c;
+    indiv_error err = {0};
+    cr_assert_eq(indiv_csv_open(p, &c, NULL), 0);
+    char **f;
+    size_t n;
+    for (int i = 0; i < 2; i++)
+        cr_assert_eq(indiv_csv_next(c, &f, &n, NULL), 1);
+    cr_assert_eq(indiv_csv_next(c, &f, &n, &err), INDIV_EFORMAT);
+    cr_assert(strstr(err.msg, "in.csv:3: quote not closed"), "%s", err.msg);
+    cr_assert(strstr(err.msg, "read again"), "%s", err.msg);
+    cr_assert_eq(indiv_csv_next(c, &f, &n, NULL), 1);
+    cr_assert_str_eq(f[0], "2");
+    cr_assert_eq(indiv_csv_line(c), 4);
+    cr_assert_eq(indiv_csv_next(c, &f, &n, NULL), 1);
+    cr_assert_eq(indiv_csv_line(c), 5);
+    indiv_csv_close(c);
+    free(p);
+    tu_rmtree(dir);
+}
+
+Test(csv, record_longer_than_the_limit_is_malformed) {
+    size_t big = INDIV_CSV_RECORD_MAX + 100;
+    char *data = malloc(big + 16);
+    strcpy(data, "a\n");
+    memset(data + 2, 'x', big);
+    strcpy(data + 2 + big, "\nb\n");
+    int e;
+    char *s = read_bytes(data, strlen(data), &e);
+    cr_assert_eq(e, 1);
+    cr_assert_str_eq(s, "a\n!ERR\nb\n");
+    free(s);
+    /* a quote opened on a long multi-line stretch: cut at the limit, lines read again */
+    size_t lines = INDIV_CSV_RECORD_MAX / 3 + 10;
+    char *q = malloc(3 * lines + 8), *p = q;
+    *p++ = '"';
+    for (size_t i = 0; i < lines; i++)
+        p = stpcpy(p, "xy\n");
+    s = read_bytes(q, (size_t)(p - q), &e);
+    cr_assert_eq(e, 1);
+    cr_assert(strncmp(s, "!ERR\nxy\nxy\n", 11) == 0, "%.40s", s);
+    cr_assert_eq(strlen(s), 5 + 3 * (lines - 1));
+    free(s);
+    free(q);
+    free(data);
+}
+
+Test(csv, reread_takes_a_multi_line_record_again_from_its_second_line) {
+    char *dir = tu_tmpdir(), *p = tu_path(dir, "in.csv");
+    tu_write(p, "\"x\ny\",1\nz,2\n");
+    indiv_csv *c;
+    cr_assert_eq(indiv_csv_open(p, &c, NULL), 0);
+    char **f;
+    size_t n;
+    cr_assert_eq(indiv_csv_next(c, &f, &n, NULL), 1);
+    cr_assert_str_eq(f[0], "x\ny");
+    cr_assert_eq(indiv_csv_reread(c), 1);
+    cr_assert_eq(indiv_csv_next(c, &f, &n, NULL), INDIV_EFORMAT); /* y",1 */
+    cr_assert_eq(indiv_csv_next(c, &f, &n, NULL), 1);
+    cr_assert_str_eq(f[0], "z");
+    cr_assert_eq(indiv_csv_line(c), 3);
+    cr_assert_eq(indiv_csv_reread(c), 0);
+    cr_assert_eq(indiv_csv_next(c, &f, &n, NULL), 0);
+    indiv_csv_close(c);
+    free(p);
+    tu_rmtree(dir);
+}
+
+Test(csv, truncated_gzip_is_an_error_not_a_shorter_file) {
+    char *dir = tu_tmpdir(), *p = tu_path(dir, "in.csv");
+    FILE *f = fopen(p, "w");
+    cr_assert_not_null(f);
+    fputs("a,b\n", f);
+    for (int i = 0; i < 20000; i++)
+        fprintf(f, "%d,1999.95\n", i);
+    fclose(f);
+    char cmd[1024];
+    snprintf(
+        cmd, sizeof cmd,
+        "gzip '%s' && head -c $(( $(stat -c %%s '%s.gz') / 2 )) '%s.gz' > '%s.cut.gz'", p,
+        p, p, p);
+    cr_assert_eq(system(cmd), 0);
+    char *cut = tu_path(dir, "in.csv.cut.gz");
+    indiv_csv *c;
+    indiv_error err = {0};
+    cr_assert_eq(indiv_csv_open(cut, &c, NULL), 0);
+    char **fl;
+    size_t n;
+    int rc;
+    long rows = 0;
+    while ((rc = indiv_csv_next(c, &fl, &n, &err)) > 0)
+        rows++;
+    cr_assert_eq(rc, INDIV_EIO, "a truncated stream read as complete after %ld rows",
+                 rows);
+    cr_assert(strstr(err.msg, "ends early"), "%s", err.msg);
+    cr_assert_lt(rows, 20001);
+    indiv_csv_close(c);
+    free(cut);
+    free(p);
+    tu_rmtree(dir);
+}

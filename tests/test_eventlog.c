@@ -382,3 +382,88 @@ Test(eventlog, last_event_time_is_kept_across_commits) {
     cr_assert_eq(ts, 777);
     indiv_eventlog_close(log);
 }
+
+/* ---- damaged files (issue 14, items 8 and 11) ----------------------------------------- */
+
+/* Many consumers, so that the file spans a good number of pages. */
+static void fill_many(indiv_eventlog *log, int n) {
+    indiv_error err = {0};
+    cr_assert_eq(indiv_eventlog_begin(log, &err), 0, "%s", err.msg);
+    for (int i = 0; i < n; i++) {
+        char id[64];
+        snprintf(id, sizeof id, "consumer-%06d-with-a-longish-id", i);
+        indiv_consumer_rec c = {id, 1, 1, INDIV_CH_BIT(INDIV_CH_EMAIL), "FR"};
+        int64_t cid;
+        cr_assert_eq(indiv_eventlog_add_consumer(log, &c, &cid, NULL, &err), 0, "%s",
+                     err.msg);
+    }
+    cr_assert_eq(indiv_eventlog_commit(log, &err), 0, "%s", err.msg);
+}
+
+static int64_t consumers_in(indiv_eventlog *log) {
+    indiv_eventlog_stats st;
+    indiv_error err = {0};
+    cr_assert_eq(indiv_eventlog_stats_get(log, &st, &err), 0, "%s", err.msg);
+    return st.consumers;
+}
+
+Test(eventlog, read_only_open_rolls_back_a_hot_journal) {
+    indiv_eventlog *log = open_new();
+    fill_many(log, 200);
+    indiv_eventlog_close(log);
+    /* A writer killed in mid-commit: a small page cache spills changed pages into the
+     * database file while the journal holds the originals; the sqlite3 shell then kills
+     * itself inside the transaction. */
+    tu_run r;
+    tu_sh(&r,
+          "printf 'PRAGMA cache_size=2;\\nBEGIN;\\nUPDATE consumers SET country = "
+          "hex(randomblob(300));\\n.system kill -9 $PPID\\nCOMMIT;\\n' | sqlite3 '%s'",
+          db);
+    tu_run_free(&r);
+    struct stat sb;
+    char journal[4096];
+    snprintf(journal, sizeof journal, "%s-journal", db);
+    cr_assert_eq(stat(journal, &sb), 0, "no hot journal was left");
+    cr_assert_gt(sb.st_size, 0);
+    indiv_error err = {0};
+    cr_assert_eq(indiv_eventlog_open(db, INDIV_EVENTLOG_READONLY, &log, &err), 0,
+                 "a read-only command refuses the database: %s", err.msg);
+    cr_expect_eq(consumers_in(log), 200);
+    indiv_eventlog_close(log);
+}
+
+static void truncate_to(const char *path, long long size) {
+    tu_run r;
+    cr_assert_eq(tu_sh(&r, "truncate -s %lld '%s'", size, path), 0);
+    tu_run_free(&r);
+}
+
+Test(eventlog, database_cut_at_its_tail_is_refused) {
+    indiv_eventlog *log = open_new();
+    fill_many(log, 3000);
+    indiv_eventlog_close(log);
+    struct stat sb;
+    cr_assert_eq(stat(db, &sb), 0);
+    char *copy = tu_path(dir, "copy.db");
+    tu_run r;
+    cr_assert_eq(tu_sh(&r, "cp '%s' '%s'", db, copy), 0);
+    tu_run_free(&r);
+    long long cuts[] = {sb.st_size - 1000, sb.st_size - 4 * 4096};
+    for (int i = 0; i < 2; i++) {
+        cr_assert_eq(tu_sh(&r, "cp '%s' '%s'", copy, db), 0);
+        tu_run_free(&r);
+        truncate_to(db, cuts[i]);
+        indiv_error err = {0};
+        cr_expect_eq(indiv_eventlog_open(db, INDIV_EVENTLOG_READONLY, &log, &err),
+                     INDIV_EDB, "cut to %lld bytes of %lld: opened", cuts[i],
+                     (long long)sb.st_size);
+        cr_expect(strstr(err.msg, "damaged"), "%s", err.msg);
+        indiv_error_clear(&err);
+        cr_expect_eq(indiv_eventlog_open(db, INDIV_EVENTLOG_CREATE, &log, &err),
+                     INDIV_EDB, "a writer must not write into it either");
+        struct stat after;
+        cr_assert_eq(stat(db, &after), 0);
+        cr_expect_eq(after.st_size, cuts[i], "the refused file was changed");
+    }
+    free(copy);
+}

@@ -13,6 +13,7 @@
 
 #include "indiv/eventlog.h"
 #include "indiv/import.h"
+#include "indiv/timeutil.h"
 #include "testutil.h"
 
 #define SAMPLE "datasets/online-retail-2010-12_2011-02.csv.gz"
@@ -621,4 +622,226 @@ Test(import, category_is_cut_to_the_buffer_and_accepts_null) {
     char big[16];
     indiv_import_category_of(NULL, big, sizeof big);
     cr_expect_str_eq(big, "OTHER");
+}
+
+/* ---- the edges (issue 14) ------------------------------------------------------------ */
+
+/* The first event's time (of the only consumer), through the stats. */
+static int64_t first_ts(void) {
+    return stats().first_ts;
+}
+
+Test(import, uci_original_date_format_is_read_month_first) {
+    char *in = write_input("uci.csv", OR_HEADER
+                           "536365,85123A,WHITE HANGING HEART T-LIGHT HOLDER,6,12/1/2010 "
+                           "8:26,2.55,17850,United Kingdom\n"
+                           "536366,22633,HAND WARMER UNION JACK,6,12/1/2010 8:28:05,1.85,"
+                           "17850,United Kingdom\n"
+                           "536367,22633,HAND WARMER UNION JACK,6,13/1/2010 8:28,1.85,"
+                           "17850,United Kingdom\n");
+    indiv_import_summary s;
+    indiv_error err = {0};
+    bad_log bad = {0};
+    cr_assert_eq(import(INDIV_IMPORT_ONLINE_RETAIL, in, 0, &bad, &s, &err), 0, "%s",
+                 err.msg);
+    cr_expect_eq(s.rows_imported, 2);
+    cr_expect_eq(reason_count(&s, "bad date"), 1, "month 13 does not exist");
+    int64_t want;
+    cr_assert_eq(indiv_time_parse("2010-12-01T08:26:00Z", &want), 0);
+    cr_expect_eq(first_ts(), want);
+    cr_expect_eq(stats().last_ts, want + 2 * 60 + 5);
+    free(in);
+}
+
+Test(import, a_file_with_no_usable_row_fails_and_is_not_recorded) {
+    char *bad = write_input("bad.csv", OR_HEADER
+                            "536365,85123A,HOLDER,6,2010/12/01 08:26,2.55,17850,UK\n"
+                            "536366,85123A,HOLDER,6,yesterday,2.55,17850,UK\n");
+    char *good = write_input("good.csv", OR_HEADER
+                             "536365,85123A,HOLDER,6,2010-12-01 08:26,2.55,17850,UK\n");
+    char before[17], after[17];
+    content_hash(before);
+    indiv_import_summary s;
+    indiv_error err = {0};
+    cr_assert_eq(import(INDIV_IMPORT_ONLINE_RETAIL, bad, 0, NULL, &s, &err),
+                 INDIV_EFORMAT);
+    cr_expect(strstr(err.msg, "none of its 2 rows could be imported"), "%s", err.msg);
+    cr_expect(strstr(err.msg, "M/D/YYYY"), "the fix is named: %s", err.msg);
+    content_hash(after);
+    cr_expect_str_eq(before, after);
+    indiv_error_clear(&err);
+    cr_expect_eq(import(INDIV_IMPORT_ONLINE_RETAIL, good, 0, NULL, &s, &err), 0, "%s",
+                 err.msg);
+    free(bad);
+    free(good);
+}
+
+Test(import, header_only_file_imports_nothing_and_succeeds) {
+    char *in = write_input("h.csv", OR_HEADER);
+    indiv_import_summary s;
+    indiv_error err = {0};
+    cr_expect_eq(import(INDIV_IMPORT_ONLINE_RETAIL, in, 0, NULL, &s, &err), 0, "%s",
+                 err.msg);
+    cr_expect_eq(s.rows_read, 0);
+    free(in);
+}
+
+Test(import, nul_byte_is_a_malformed_row_even_when_not_strict) {
+    static const char data[] =
+        OR_HEADER "536365,85123A,HOLDER,6\0"
+                  "00,2010-12-01 08:26,2.55,17850,UK\n"
+                  "536366,85123A,HOLDER,600,2010-12-01 08:26,2.55,1\0"
+                  "7850,UK\n"
+                  "536367,85123A,HOLDER,2,2010-12-01 08:27,2.55,17851,UK\n";
+    char *p = tu_path(dir, "nul.csv");
+    FILE *f = fopen(p, "wb");
+    cr_assert_not_null(f);
+    fwrite(data, 1, sizeof data - 1, f);
+    fclose(f);
+    indiv_import_summary s;
+    indiv_error err = {0};
+    bad_log bad = {0};
+    cr_assert_eq(import(INDIV_IMPORT_ONLINE_RETAIL, p, 0, &bad, &s, &err), 0, "%s",
+                 err.msg);
+    cr_expect_eq(s.rows_imported, 1);
+    cr_expect_eq(reason_count(&s, "malformed row"), 2);
+    cr_expect_eq(bad.lines[0], 2);
+    cr_expect(strstr(bad.reasons[0], "NUL byte"), "%s", bad.reasons[0]);
+    cr_expect_eq(stats().consumers, 1, "customer '1' must not appear");
+    indiv_error_clear(&err);
+    cr_expect_eq(import(INDIV_IMPORT_ONLINE_RETAIL, p, 1, NULL, &s, &err), INDIV_EFORMAT);
+    free(p);
+}
+
+Test(import, unterminated_quote_loses_only_its_own_row) {
+    char text[16384] =
+        OR_HEADER "536365,85123A,\"HOLDER,6,2010-12-01 08:26,2.55,17850,UK\n";
+    for (int i = 0; i < 109; i++)
+        snprintf(text + strlen(text), sizeof text - strlen(text),
+                 "5364%02d,22633,WARMER,1,2010-12-01 09:%02d,1.85,%d,UK\n", i, i % 60,
+                 17000 + i);
+    strcat(text, "536999,22633,\"WARMER\",1,2010-12-02 09:00,1.85,17999,UK\n");
+    char *in = write_input("q.csv", text);
+    indiv_import_summary s;
+    indiv_error err = {0};
+    bad_log bad = {0};
+    cr_assert_eq(import(INDIV_IMPORT_ONLINE_RETAIL, in, 0, &bad, &s, &err), 0, "%s",
+                 err.msg);
+    cr_expect_eq(s.rows_imported, 110, "the rows after the open quote were lost");
+    cr_expect_eq(s.rows_read, 111);
+    cr_expect_eq(bad.n, 1);
+    cr_expect_eq(bad.lines[0], 2);
+    free(in);
+}
+
+Test(import, truncated_gzip_fails_even_without_strict_and_writes_nothing) {
+    char *p = tu_path(dir, "big.csv");
+    FILE *f = fopen(p, "w");
+    cr_assert_not_null(f);
+    fputs(OR_HEADER, f);
+    for (int i = 0; i < 20000; i++)
+        fprintf(f, "5%05d,85123A,HOLDER,1,2010-12-01 08:26,1999.95,%d,UK\n", i,
+                17000 + i % 500);
+    fclose(f);
+    tu_run r;
+    cr_assert_eq(tu_sh(&r,
+                       "gzip '%s' && head -c $(( $(stat -c %%s '%s.gz') * 2 / 3 )) "
+                       "'%s.gz' > '%s.cut.gz'",
+                       p, p, p, p),
+                 0);
+    tu_run_free(&r);
+    char *cut = tu_path(dir, "big.csv.cut.gz");
+    char before[17], after[17];
+    content_hash(before);
+    indiv_import_summary s;
+    indiv_error err = {0};
+    cr_assert_eq(import(INDIV_IMPORT_ONLINE_RETAIL, cut, 0, NULL, &s, &err), INDIV_EIO);
+    cr_expect(strstr(err.msg, "ends early"), "%s", err.msg);
+    content_hash(after);
+    cr_expect_str_eq(before, after);
+    free(cut);
+    free(p);
+}
+
+Test(import, events_quantities_values_and_times_are_validated) {
+    char *offers = write_input("offers.csv", "offer,category\no1,mugs\n");
+    char *events = write_input("events.csv", "consumer,offer,type,ts,quantity,value\n"
+                                             "c1,o1,purchase,2011-01-02,-1,5\n"
+                                             "c1,o1,purchase,2011-01-02,0,5\n"
+                                             "c1,o1,purchase,2011-01-02,1,-5\n"
+                                             "c1,o1,purchase,2011-01-02,1,0\n"
+                                             "c1,o1,view,2011-01-02,,0\n"
+                                             "c1,o1,view, 1293962400,,\n"
+                                             "c1,o1,view,+1293962400,,\n"
+                                             "c1,o1,view,-9223372036854775808,,\n"
+                                             "c1,o1,view,10000-01-01,,\n"
+                                             "c1,o1,purchase,1293962400,2,4.5\n");
+    indiv_import_opts o;
+    indiv_import_opts_init(&o);
+    o.format = INDIV_IMPORT_EVENTS;
+    o.path = events;
+    o.offers_path = offers;
+    indiv_import_summary s;
+    indiv_error err = {0};
+    cr_assert_eq(indiv_import_run(log_, &o, &s, &err), 0, "%s", err.msg);
+    cr_expect_eq(s.rows_imported, 2, "the view with value 0 and the last purchase");
+    cr_expect_eq(reason_count(&s, "quantity not positive"), 2);
+    cr_expect_eq(reason_count(&s, "negative value"), 1);
+    cr_expect_eq(reason_count(&s, "zero value on a purchase or return"), 1);
+    cr_expect_eq(reason_count(&s, "bad timestamp"), 4);
+    free(offers);
+    free(events);
+}
+
+Test(import, latin1_text_is_stored_as_utf8_and_long_ids_are_refused) {
+    char *offers = write_input("offers.csv", "offer,name,category\n"
+                                             "o\xe9,Caf\xe9 cup,tasses\xe0the\n");
+    char id[200];
+    memset(id, 'x', 150);
+    id[150] = '\0';
+    char text[512];
+    snprintf(
+        text, sizeof text,
+        "consumer,offer,type,ts\nc\xe9,o\xe9,view,2011-01-02\n%s,o\xe9,view,2011-01-02\n",
+        id);
+    char *events = write_input("events.csv", text);
+    indiv_import_opts o;
+    indiv_import_opts_init(&o);
+    o.format = INDIV_IMPORT_EVENTS;
+    o.path = events;
+    o.offers_path = offers;
+    indiv_import_summary s;
+    indiv_error err = {0};
+    cr_assert_eq(indiv_import_run(log_, &o, &s, &err), 0, "%s", err.msg);
+    cr_expect_eq(s.rows_imported, 1);
+    cr_expect_eq(reason_count(&s, "id longer than 127 bytes"), 1);
+    offer_probe p = offer("o\xc3\xa9");
+    cr_expect_str_eq(p.name, "Caf\xc3\xa9 cup");
+    cr_expect_str_eq(p.category, "tasses\xc3\xa0the");
+    char *u = indiv_import_utf8("ok \xc3\xa9");
+    cr_expect_str_eq(u, "ok \xc3\xa9", "valid UTF-8 is kept as it is");
+    free(u);
+    free(offers);
+    free(events);
+}
+
+Test(import, record_longer_than_the_limit_is_reported_not_cut) {
+    size_t big = 70000;
+    char *text = malloc(big + 512), *p = text;
+    p = stpcpy(p, OR_HEADER "536365,85123A,");
+    memset(p, 'D', big);
+    p += big;
+    strcpy(p, ",6,2010-12-01 08:26,2.55,17850,UK\n"
+              "536366,85123A,HOLDER,6,2010-12-01 08:26,2.55,17850,UK\n");
+    char *in = write_input("long.csv", text);
+    indiv_import_summary s;
+    indiv_error err = {0};
+    bad_log bad = {0};
+    cr_assert_eq(import(INDIV_IMPORT_ONLINE_RETAIL, in, 0, &bad, &s, &err), 0, "%s",
+                 err.msg);
+    cr_expect_eq(s.rows_imported, 1);
+    cr_expect_eq(bad.n, 1);
+    cr_expect(strstr(bad.reasons[0], "longer than 65536 bytes"), "%s", bad.reasons[0]);
+    free(text);
+    free(in);
 }

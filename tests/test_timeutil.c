@@ -76,3 +76,32 @@ Test(timeutil, hour_and_day_of_week) {
     cr_assert_eq(indiv_time_dow(0), 3); /* Thursday */
     cr_assert_eq(indiv_days_from_civil(2011, 2, 1), 15006);
 }
+
+Test(timeutil, accepts_only_the_years_1_to_9999) {
+    static const char *bad[] = {"-9223372036854775808",
+                                "9223372036854775807",
+                                "253402300800",
+                                "-62135596801",
+                                "0000-12-31",
+                                "10000-01-01",
+                                " 1293962400",
+                                "+1293962400",
+                                "1293962400 ",
+                                "0001-01-01T00:00:00+00:01",
+                                "9999-12-31T23:59:59-00:01",
+                                "-"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        int64_t ts = 42;
+        cr_expect_lt(indiv_time_parse(bad[i], &ts), 0, "'%s' accepted", bad[i]);
+        cr_expect_eq(ts, 42);
+    }
+    int64_t lo, hi;
+    cr_assert_eq(indiv_time_parse("0001-01-01", &lo), 0);
+    cr_assert_eq(indiv_time_parse("9999-12-31T23:59:59Z", &hi), 0);
+    cr_expect_eq(lo, INDIV_TIME_MIN);
+    cr_expect_eq(hi, INDIV_TIME_MAX);
+    cr_expect_eq(indiv_time_parse("-62135596800", &lo), 0);
+    cr_expect_eq(indiv_time_parse("253402300799", &hi), 0);
+    cr_expect(indiv_time_valid(hi) && !indiv_time_valid(hi + 1));
+    cr_expect(!indiv_time_valid(INT64_MIN));
+}

@@ -76,9 +76,19 @@ char *indiv_path_join(const char *dir, const char *name);
  * *created (optional) is set to 1 when this call created it. */
 int indiv_dir_make(const char *path, int *created /* OUT */, indiv_error *err);
 
-/* Removes every temporary file of an unfinished indiv_outfile of this process.
- * Async-signal-safe (unlink only): meant for a SIGINT/SIGTERM handler, which then
- * re-raises the signal. */
+/* Creates an empty file <target>.tmp-<pid>-<n> exclusively (mode 0666 less the umask),
+ * registered like an outfile's temporary file, for a caller that builds a file by other
+ * means (a database) and moves it into place itself. *tmp is malloc'ed. Release it with
+ * indiv_file_temp_release once it is renamed, linked or removed. */
+int indiv_file_temp_create(const char *target, char **tmp /* OUT */, indiv_error *err);
+
+/* Unlinks tmp when remove is set (and its SQLite journal, tmp + "-journal"), forgets it
+ * from the registry, and frees it. Accepts NULL. */
+void indiv_file_temp_release(char *tmp, int remove);
+
+/* Removes every temporary file of an unfinished indiv_outfile of this process, and of
+ * indiv_file_temp_create (with its journal). Async-signal-safe (unlink only): meant for a
+ * SIGINT/SIGTERM handler, which then re-raises the signal. */
 void indiv_fileio_remove_temps(void);
 
 #endif /* INDIV_FILEIO_H */

@@ -95,10 +95,16 @@ const char *indiv_import_format_name(indiv_import_format f);
  * summary is filled and the import recorded in the imports table. On failure nothing is
  * written; the summary still holds the counts up to the failure. Errors: INDIV_EIO (an
  * input cannot be read), INDIV_EFORMAT (a header is not the format's, or a bad row under
- * strict), INDIV_EDUP (the input was imported before and !o->force; the message names
- * the earlier import), INDIV_EINVAL (options), database errors of the event log. */
+ * strict, or a data file none of whose rows could be imported), INDIV_EDUP (the input was
+ * imported before and !o->force; the message names the earlier import), INDIV_EINVAL
+ * (options), database errors of the event log. */
 int indiv_import_run(indiv_eventlog *log, const indiv_import_opts *o,
                      indiv_import_summary *sum /* OUT */, indiv_error *err);
+
+/* s as UTF-8, malloc'ed: a copy when s is valid UTF-8, otherwise s read as Latin-1
+ * (ISO 8859-1). The importer stores every text field this way; callers use it for file
+ * names they print as JSON. NULL when out of memory (or s is NULL). */
+char *indiv_import_utf8(const char *s);
 
 /* Derives the coarse category of an Online Retail description: the rightmost known
  * product noun, else the rightmost remaining word, after dropping colours, sizes,

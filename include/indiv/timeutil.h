@@ -17,10 +17,21 @@
 /* Length of "YYYY-MM-DDTHH:MM:SSZ" plus NUL. */
 #define INDIV_ISO_LEN 21
 
-/* Parses a time: Unix seconds ("1291191960", optionally negative), or ISO 8601 date /
- * date-time: "YYYY-MM-DD", "YYYY-MM-DD HH:MM", "YYYY-MM-DDTHH:MM:SS", optionally followed
- * by "Z" or a "+HH:MM"/"-HH:MM" offset (no offset means UTC). Fields are range-checked
- * (month 1-12, day valid for the month, hour < 24...). INDIV_EINVAL on anything else. */
+/* The times indiv accepts from any input (files, flags, model files): the years 1 to
+ * 9999, 0001-01-01T00:00:00Z to 9999-12-31T23:59:59Z. Far from INT64_MIN (the "no time"
+ * sentinel) and from overflow in any day or week arithmetic. */
+#define INDIV_TIME_MIN (-62135596800LL)
+#define INDIV_TIME_MAX 253402300799LL
+
+/* 1 when ts is within [INDIV_TIME_MIN, INDIV_TIME_MAX]. */
+int indiv_time_valid(int64_t ts);
+
+/* Parses a time: Unix seconds ("1291191960", optionally negative: digits only, no blank
+ * or '+'), or ISO 8601 date / date-time: "YYYY-MM-DD", "YYYY-MM-DD HH:MM",
+ * "YYYY-MM-DDTHH:MM:SS", optionally followed by "Z" or a "+HH:MM"/"-HH:MM" offset (no
+ * offset means UTC). Fields are range-checked (month 1-12, day valid for the month,
+ * hour < 24...) and the result must be within the years 1-9999 (indiv_time_valid).
+ * INDIV_EINVAL on anything else. */
 int indiv_time_parse(const char *s, int64_t *ts /* OUT */);
 
 /* Writes ts as "YYYY-MM-DDTHH:MM:SSZ" into buf (INDIV_ISO_LEN bytes). Returns buf. */

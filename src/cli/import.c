@@ -8,6 +8,7 @@
  * A database this command created is removed again when the import fails, so that a
  * failed import leaves the file system as it found it.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +20,7 @@
 
 #include "cli.h"
 #include "indiv/eventlog.h"
+#include "indiv/fileio.h"
 #include "indiv/import.h"
 
 #define CMD "import"
@@ -275,6 +277,14 @@ static int set_int(json_t *obj, const char *key, int64_t v) {
     return json_object_set_new(obj, key, json_integer(v));
 }
 
+/* A JSON string of a file name that may not be UTF-8 (read as Latin-1 then). */
+static json_t *utf8_string(const char *s) {
+    char *u = indiv_import_utf8(s);
+    json_t *j = u ? json_string(u) : NULL;
+    free(u);
+    return j;
+}
+
 static json_t *summary_json(const import_args *a, const indiv_import_summary *s) {
     json_t *o = json_object(), *skipped = json_object(), *bad = json_object();
     json_t *events = json_object();
@@ -295,8 +305,8 @@ static json_t *summary_json(const import_args *a, const indiv_import_summary *s)
     for (int t = 1; !fail && t <= INDIV_EV_MAX; t++)
         if (s->by_type[t])
             fail = set_int(events, indiv_event_type_name(t), s->by_type[t]);
-    fail = fail || json_object_set_new(o, "db", json_string(a->db)) ||
-           json_object_set_new(o, "source", json_string(a->input)) ||
+    fail = fail || json_object_set_new(o, "db", utf8_string(a->db)) ||
+           json_object_set_new(o, "source", utf8_string(a->input)) ||
            json_object_set_new(o, "format",
                                json_string(indiv_import_format_name(a->o.format))) ||
            json_object_set_new(o, "fingerprint", json_string(s->fingerprint)) ||
@@ -314,36 +324,28 @@ static json_t *summary_json(const import_args *a, const indiv_import_summary *s)
     return o;
 }
 
+/* The import is committed when this runs: a summary that cannot be written is said on
+ * stderr, and the exit status stays 0 (a retry would be refused as a duplicate). */
 static int print_json(const import_args *a, const indiv_import_summary *s) {
     json_t *o = summary_json(a, s);
     int rc = o ? json_dumpf(o, stdout, JSON_SORT_KEYS | JSON_COMPACT) : -1;
     json_decref(o);
-    if (rc < 0) {
-        fprintf(stderr, "indiv %s: out of memory writing the JSON summary\n", CMD);
-        return CLI_FAIL;
-    }
-    putchar('\n');
+    if (rc < 0 || putchar('\n') == EOF || fflush(stdout) != 0)
+        fprintf(
+            stderr,
+            "indiv %s: the import is committed (fingerprint %s), but its JSON summary "
+            "could not be written\n",
+            CMD, s->fingerprint);
     return CLI_OK;
 }
 
 /* ---- run --------------------------------------------------------------------------- */
 
-/* Removes a database file this run created (and SQLite's side files). */
-static void remove_created_db(const char *db) {
-    char side[4096];
-    unlink(db);
-    snprintf(side, sizeof side, "%s-journal", db);
-    unlink(side);
-    snprintf(side, sizeof side, "%s-wal", db);
-    unlink(side);
-}
-
-static int run(import_args *a, report_ctx *ctx, indiv_import_summary *sum,
-               indiv_error *err) {
-    struct stat sb;
-    int existed = stat(a->db, &sb) == 0;
+/* Imports into the database at path (created when missing or empty). */
+static int import_into(const char *path, import_args *a, report_ctx *ctx,
+                       indiv_import_summary *sum, indiv_error *err) {
     indiv_eventlog *log = NULL;
-    int rc = indiv_eventlog_open(a->db, INDIV_EVENTLOG_CREATE, &log, err);
+    int rc = indiv_eventlog_open(path, INDIV_EVENTLOG_CREATE, &log, err);
     if (rc == INDIV_OK) {
         a->o.on_bad_row = on_bad_row;
         a->o.on_progress = ctx->tty ? on_progress : NULL;
@@ -351,10 +353,49 @@ static int run(import_args *a, report_ctx *ctx, indiv_import_summary *sum,
         rc = indiv_import_run(log, &a->o, sum, err);
     }
     indiv_eventlog_close(log);
+    return rc;
+}
+
+/* A new database is built under a temporary name and linked into place only when the
+ * import is committed: a failed import leaves nothing, and of several imports racing to
+ * create one path, the first link wins and the others import into its database, never
+ * removing a file they did not create. */
+static int import_new(import_args *a, report_ctx *ctx, indiv_import_summary *sum,
+                      indiv_error *err, int *again) {
+    char *tmp = NULL;
+    int rc = indiv_file_temp_create(a->db, &tmp, err);
+    if (rc < 0)
+        return rc;
+    rc = import_into(tmp, a, ctx, sum, err);
+    *again = 0;
+    if (rc == INDIV_OK && link(tmp, a->db) != 0) {
+        if (errno == EEXIST && strcmp(a->o.path, "-") != 0)
+            *again = 1; /* created meanwhile by another process: import into it */
+        else if (errno == EEXIST)
+            rc = indiv_error_set(err, INDIV_EIO,
+                                 "%s was created by another process during this import, "
+                                 "and standard input cannot be read again: nothing was "
+                                 "written; run the import again",
+                                 a->db);
+        else
+            rc = indiv_error_set(err, INDIV_EIO, "%s: cannot create: %s", a->db,
+                                 strerror(errno));
+    }
+    indiv_file_temp_release(tmp,
+                            1); /* linked (the name stays) or failed: ours to remove */
+    return rc;
+}
+
+static int run(import_args *a, report_ctx *ctx, indiv_import_summary *sum,
+               indiv_error *err) {
+    struct stat sb;
+    int again = 1, rc = INDIV_OK;
+    if (stat(a->db, &sb) != 0 && errno == ENOENT)
+        rc = import_new(a, ctx, sum, err, &again);
+    if (rc == INDIV_OK && again)
+        rc = import_into(a->db, a, ctx, sum, err);
     if (rc < 0 && ctx->tty)
         fputs("\r\033[K", stderr); /* a progress line may be half drawn */
-    if (rc < 0 && !existed)
-        remove_created_db(a->db);
     return rc;
 }
 
