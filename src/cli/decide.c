@@ -231,8 +231,8 @@ static int default_as_of(indiv_eventlog *log, struct decide_args *a, indiv_error
 
 /* Serendipity draws: made, placed, and why the others were not. */
 static void print_divergence(const indiv_decision_counts *c) {
-    fprintf(stderr, "  divergence: %lld draws, %lld placed", (long long)c->divergence_drawn,
-            (long long)c->divergence_placed);
+    fprintf(stderr, "  divergence: %lld draws, %lld placed",
+            (long long)c->divergence_drawn, (long long)c->divergence_placed);
     const char *sep = "; not placed:";
     for (int m = 1; m < 4; m++)
         if (c->divergence_missed[m]) {
