@@ -616,8 +616,7 @@ static int need_tx(const indiv_eventlog *log, indiv_error *err) {
     return INDIV_OK;
 }
 
-/* ---- writes --------------------------------------------------------------------------
- */
+/* ---- writes ------------------------------------------------------------------------ */
 
 static int bind_text_or_null(sqlite3_stmt *s, int i, const char *v) {
     return v ? sqlite3_bind_text(s, i, v, -1, SQLITE_STATIC) : sqlite3_bind_null(s, i);
@@ -1291,8 +1290,7 @@ int indiv_eventlog_each_offer_day(indiv_eventlog *log, int64_t before_day,
     return res;
 }
 
-/* ---- consumers ----------------------------------------------------------------------
- */
+/* ---- consumers --------------------------------------------------------------------- */
 
 int indiv_eventlog_consumer_get(indiv_eventlog *log, int64_t id, indiv_consumer_row *row,
                                 char *ext_buf, size_t cap, indiv_error *err) {
@@ -1534,8 +1532,7 @@ int indiv_eventlog_count_events(indiv_eventlog *log, int64_t consumer_id, int ty
     return rc < 0 ? rc : INDIV_OK;
 }
 
-/* ---- appends since a mark -----------------------------------------------------------
- */
+/* ---- appends since a mark ---------------------------------------------------------- */
 
 int indiv_eventlog_appended_min_ts(indiv_eventlog *log, int64_t *ts, indiv_error *err) {
     char buf[32];

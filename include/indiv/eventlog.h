@@ -264,8 +264,7 @@ int indiv_eventlog_scan_consumer(indiv_eventlog *log, int64_t consumer_id,
 void indiv_event_cursor_rebind(indiv_event_cursor *cur, int64_t consumer_id,
                                int64_t from_ts, int64_t before_ts);
 
-/* ---- consumers ------------------------------------------------------------------------
- */
+/* ---- consumers --------------------------------------------------------------------- */
 
 /* indiv_consumer_row, the record of a consumer this section returns: vocab.h. */
 
@@ -376,8 +375,7 @@ int indiv_eventlog_each_last_purchase(indiv_eventlog *log, int64_t before_ts,
                                                 int64_t ts),
                                       void *ctx, indiv_error *err);
 
-/* ---- snapshots (training, evaluation) -----------------------------------------------
- */
+/* ---- snapshots (training, evaluation) ---------------------------------------------- */
 
 /* Creates at path a new indiv database holding what was known strictly before
  * before_ts: every consumer (an unsubscription at or after before_ts cleared), category
