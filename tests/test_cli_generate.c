@@ -54,9 +54,9 @@ Test(cli_generate, usage_errors_exit_2_and_name_the_option) {
         {"--db x.db --latent-share 1.5", "--latent-share: latent_share = 1.5 is out of"},
         {"--db x.db --offers 5 --categories 10", "offers = 5 is less than categories"},
         {"--db x.db --start yesterday", "--start: start_ts: 'yesterday' is not a time"},
-        {"--db x.db --bogus 3", "unknown or incomplete option '--bogus'"},
+        {"--db x.db --bogus 3", "unknown option '--bogus'"},
         {"--db x.db stray", "unexpected argument 'stray'"},
-        {"--db", "unknown or incomplete option '--db'"}};
+        {"--db", "option '--db' needs a value"}};
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         tu_run r;
         /* Relative names: the working directory is the repository root, where nothing

@@ -89,13 +89,8 @@ static const struct option fixed_opts[] = {
 #define MAX_OPTS 64
 
 static int parse_shard(const char *s, indiv_decide_opts *o) {
-    int i, n;
-    char tail;
-    if (sscanf(s, "%d/%d%c", &i, &n, &tail) != 2 || n < 1 || i < 0 || i >= n)
-        return cli_usage("decide", "--shard: '%s' is not I/N with 0 <= I < N", s);
-    o->shard_index = i;
-    o->shard_count = n;
-    return CLI_OK;
+    return cli_shard("decide", "--shard", s, CLI_SHARD_MAX, &o->shard_index,
+                     &o->shard_count);
 }
 
 /* Applies one option (an OPT_ code or a policy table code) with its text value. */
@@ -198,11 +193,11 @@ static int parse_args(int argc, char **argv, struct decide_args *a, json_t **kee
     if (a->config && (rc = apply_config(a, long_opts, keep)) != CLI_OK)
         return rc;
     optind = 0;
-    opterr = 1;
     while (rc == CLI_OK && (c = getopt_long(argc, argv, "h", long_opts, NULL)) != -1)
-        rc = c == '?' ? CLI_USAGE : set_option(a, c, optarg);
+        rc = c == '?' ? cli_bad_option("decide", argv[optind - 1], long_opts)
+                      : set_option(a, c, optarg);
     if (rc != CLI_OK)
-        return rc == CLI_USAGE && c == '?' ? cli_usage("decide", "unknown option") : rc;
+        return rc;
     if (optind < argc)
         return cli_usage("decide", "unexpected argument '%s'", argv[optind]);
     if (!a->db || !a->out_buf[0])
@@ -231,8 +226,8 @@ static int default_as_of(indiv_eventlog *log, struct decide_args *a, indiv_error
 
 /* Serendipity draws: made, placed, and why the others were not. */
 static void print_divergence(const indiv_decision_counts *c) {
-    fprintf(stderr, "  divergence: %lld draws, %lld placed", (long long)c->divergence_drawn,
-            (long long)c->divergence_placed);
+    fprintf(stderr, "  divergence: %lld draws, %lld placed",
+            (long long)c->divergence_drawn, (long long)c->divergence_placed);
     const char *sep = "; not placed:";
     for (int m = 1; m < 4; m++)
         if (c->divergence_missed[m]) {

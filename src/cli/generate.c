@@ -118,7 +118,7 @@ static int parse_args(int argc, char **argv, gen_opts *g) {
             if (indiv_world_params_set(&g->p, d->name, optarg, &err) < 0)
                 rc = cli_usage(CMD, "--%s: %s", d->option, err.msg);
         } else {
-            rc = cli_usage(CMD, "unknown or incomplete option '%s'", argv[optind - 1]);
+            rc = cli_bad_option(CMD, argv[optind - 1], opts);
         }
     }
     if (rc == CLI_OK && optind < argc)

@@ -138,8 +138,7 @@ static int parse_args(int argc, char **argv, struct sim_args *a) {
         else if (c == 'h')
             return fputs(simulate_help, stdout), -1;
         else
-            return cli_usage("simulate", "unknown or incomplete option '%s'",
-                             argv[optind - 1]);
+            return cli_bad_option("simulate", argv[optind - 1], long_opts);
     }
     if (rc == CLI_OK && (!a->db || !a->out))
         rc = cli_usage("simulate", "--db WORLD and --out DIR are required");
