@@ -300,21 +300,20 @@ static int run_all(struct reader *r, const struct run *run, FILE *f,
  * or categories): a taste vector of another space would be silently ignored. */
 static int check_profile_space(indiv_eventlog *log, const indiv_catalog *cat,
                                indiv_error *err) {
-    char buf[4096];
-    if (indiv_eventlog_meta_get(log, "profile_params", buf, sizeof buf, NULL) != INDIV_OK)
+    indiv_profile_space space;
+    int rc = indiv_profile_stored_space(log, &space, err);
+    if (rc == INDIV_ENOTFOUND)
         return INDIV_OK; /* no profiles: nothing to check */
-    json_t *j = json_loads(buf, 0, NULL);
-    const char *src = json_string_value(json_object_get(j, "feature_source"));
-    int rc = INDIV_OK;
-    if (src && strcmp(src, indiv_catalog_feature_source(cat)) != 0)
-        rc = indiv_error_set(
-            err, INDIV_EINVAL,
-            "%s: profiles were built in feature space '%s' but the model "
-            "scores in '%s'; rebuild them with indiv profile (--model for "
-            "an embedding model)",
-            indiv_eventlog_path(log), src, indiv_catalog_feature_source(cat));
-    json_decref(j);
-    return rc;
+    if (rc < 0)
+        return rc;
+    if (strcmp(space.source, indiv_catalog_feature_source(cat)) != 0)
+        return indiv_error_set(err, INDIV_EINVAL,
+                               "%s: profiles were built in feature space '%s' but the "
+                               "model scores in '%s'; rebuild them with indiv profile "
+                               "(--model for an embedding model)",
+                               indiv_eventlog_path(log), space.source,
+                               indiv_catalog_feature_source(cat));
+    return INDIV_OK;
 }
 
 static int load_world(indiv_eventlog *log, const indiv_model *m,

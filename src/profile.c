@@ -13,7 +13,9 @@
  */
 #include "indiv/profile.h"
 
+#include <limits.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -809,49 +811,158 @@ void indiv_profile_project(indiv_profile *pr, int64_t t, double half_life_days) 
 
 /* ---- stored parameters ------------------------------------------------------------- */
 
-static json_t *params_json(const indiv_profile_params *p, const indiv_catalog *cat) {
+/* The settings a build records in meta('profile_params'), one row each: its JSON key,
+ * where it lives in indiv_profile_params, its kind, and whether it shapes the vectors (an
+ * incremental build must then use the stored value; as_of is the one that may move). The
+ * writer, the reader and same_shape all walk this table. */
+enum stored_kind {
+    STORED_REAL,    /* double */
+    STORED_INT,     /* int */
+    STORED_INT64,   /* int64_t */
+    STORED_BITS,    /* unsigned (feature groups) */
+    STORED_WEIGHTS, /* double[INDIV_EV_MAX + 1] */
+};
+static const struct stored_field {
+    const char *key;
+    size_t off;
+    enum stored_kind kind;
+    int shapes;
+    int optional; /* older builds lack the key, which then reads as its default */
+} stored_fields[] = {
+#define F(field, kind, shapes)                                                           \
+    { #field, offsetof(indiv_profile_params, field), kind, shapes, 0 }
+    F(as_of, STORED_INT64, 0),
+    F(half_life_days, STORED_REAL, 1),
+    F(window_days, STORED_REAL, 1),
+    F(features, STORED_BITS, 1),
+    F(type_weight, STORED_WEIGHTS, 1),
+    F(moment_alpha, STORED_REAL, 1),
+    F(channel_prior_a, STORED_REAL, 1),
+    F(channel_prior_b, STORED_REAL, 1),
+    F(openness_prior_a, STORED_REAL, 1),
+    F(openness_prior_b, STORED_REAL, 1),
+    F(pressure_days, STORED_REAL, 1),
+    F(rhythm_prior_strength, STORED_REAL, 1),
+    F(readiness_horizon_days, STORED_REAL, 1),
+    /* absent before the history group */
+    {"history_max", offsetof(indiv_profile_params, history_max), STORED_INT, 1, 1},
+#undef F
+};
+#define NSTORED (sizeof stored_fields / sizeof stored_fields[0])
+
+static const void *field_at(const indiv_profile_params *p, const struct stored_field *f) {
+    return (const char *)p + f->off;
+}
+
+static json_t *field_json(const indiv_profile_params *p, const struct stored_field *f) {
+    const void *v = field_at(p, f);
+    switch (f->kind) {
+    case STORED_REAL:
+        return json_real(*(const double *)v);
+    case STORED_INT:
+        return json_integer(*(const int *)v);
+    case STORED_INT64:
+        return json_integer(*(const int64_t *)v);
+    case STORED_BITS:
+        return json_integer(*(const unsigned *)v);
+    case STORED_WEIGHTS:
+        break;
+    }
     json_t *w = json_array();
     for (int t = 0; t <= INDIV_EV_MAX; t++)
-        json_array_append_new(w, json_real(p->type_weight[t]));
-    json_t *j = json_pack(
-        "{s:I, s:f, s:f, s:I, s:o, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, "
-        "s:I, s:s}",
-        "as_of", (json_int_t)p->as_of, "half_life_days", p->half_life_days, "window_days",
-        p->window_days, "features", (json_int_t)p->features, "type_weight", w,
-        "moment_alpha", p->moment_alpha, "channel_prior_a", p->channel_prior_a,
-        "channel_prior_b", p->channel_prior_b, "openness_prior_a", p->openness_prior_a,
-        "openness_prior_b", p->openness_prior_b, "pressure_days", p->pressure_days,
-        "rhythm_prior_strength", p->rhythm_prior_strength, "readiness_horizon_days",
-        p->readiness_horizon_days, "dims", (json_int_t)indiv_catalog_dims(cat),
-        "feature_source", indiv_catalog_feature_source(cat));
-    json_object_set_new(j, "history_max", json_integer(p->history_max));
+        json_array_append_new(w, json_real(((const double *)v)[t]));
+    return w;
+}
+
+/* The object stored in meta('profile_params'); NULL when out of memory. */
+static json_t *params_json(const indiv_profile_params *p, const indiv_catalog *cat) {
+    json_t *j = json_object();
+    int bad = !j;
+    for (size_t i = 0; i < NSTORED && !bad; i++)
+        bad = json_object_set_new(j, stored_fields[i].key,
+                                  field_json(p, &stored_fields[i]));
+    if (!bad)
+        bad = json_object_set_new(j, "dims",
+                                  json_integer((json_int_t)indiv_catalog_dims(cat)));
+    if (!bad)
+        bad = json_object_set_new(j, "feature_source",
+                                  json_string(indiv_catalog_feature_source(cat)));
+    if (bad) {
+        json_decref(j);
+        return NULL;
+    }
     return j;
 }
 
-static int params_from_json(const json_t *j, indiv_profile_params *p) {
-    indiv_profile_params_init(p);
-    json_int_t as_of, features;
-    json_t *w;
-    if (json_unpack((json_t *)j,
-                    "{s:I, s:F, s:F, s:I, s:o, s:F, s:F, s:F, s:F, s:F, s:F, s:F, s:F}",
-                    "as_of", &as_of, "half_life_days", &p->half_life_days, "window_days",
-                    &p->window_days, "features", &features, "type_weight", &w,
-                    "moment_alpha", &p->moment_alpha, "channel_prior_a",
-                    &p->channel_prior_a, "channel_prior_b", &p->channel_prior_b,
-                    "openness_prior_a", &p->openness_prior_a, "openness_prior_b",
-                    &p->openness_prior_b, "pressure_days", &p->pressure_days,
-                    "rhythm_prior_strength", &p->rhythm_prior_strength,
-                    "readiness_horizon_days", &p->readiness_horizon_days) < 0 ||
-        !json_is_array(w) || json_array_size(w) != INDIV_EV_MAX + 1)
+/* Reads one field of the stored object into p; -1 when absent or of another kind. */
+static int field_from_json(const json_t *j, const struct stored_field *f,
+                           indiv_profile_params *p) {
+    const json_t *v = json_object_get(j, f->key);
+    void *dst = (char *)p + f->off;
+    if (!v && f->optional)
+        return 0;
+    switch (f->kind) {
+    case STORED_REAL:
+        if (!json_is_number(v))
+            return -1;
+        *(double *)dst = json_number_value(v);
+        return 0;
+    case STORED_INT:
+        if (!json_is_integer(v) || json_integer_value(v) < INT_MIN ||
+            json_integer_value(v) > INT_MAX)
+            return -1;
+        *(int *)dst = (int)json_integer_value(v);
+        return 0;
+    case STORED_INT64:
+        if (!json_is_integer(v))
+            return -1;
+        *(int64_t *)dst = json_integer_value(v);
+        return 0;
+    case STORED_BITS:
+        if (!json_is_integer(v) || json_integer_value(v) < 0 ||
+            json_integer_value(v) > INDIV_FEAT_ALL)
+            return -1;
+        *(unsigned *)dst = (unsigned)json_integer_value(v);
+        return 0;
+    case STORED_WEIGHTS:
+        break;
+    }
+    if (!json_is_array(v) || json_array_size(v) != INDIV_EV_MAX + 1)
         return -1;
-    p->as_of = as_of;
-    p->features = (unsigned)features;
-    json_t *hm = json_object_get(j, "history_max"); /* absent before the history group */
-    if (json_is_integer(hm))
-        p->history_max = (int)json_integer_value(hm);
-    for (int t = 0; t <= INDIV_EV_MAX; t++)
-        p->type_weight[t] = json_number_value(json_array_get(w, (size_t)t));
+    for (size_t t = 0; t <= INDIV_EV_MAX; t++) {
+        const json_t *x = json_array_get(v, t);
+        if (!json_is_number(x))
+            return -1;
+        ((double *)dst)[t] = json_number_value(x);
+    }
     return 0;
+}
+
+/* The stored build's parameters and feature space (space may be NULL). INDIV_EFORMAT,
+ * naming the key, on any value that is missing or cannot be read. */
+static int params_from_json(const json_t *j, indiv_profile_params *p,
+                            indiv_profile_space *space, indiv_error *err) {
+    indiv_profile_params_init(p);
+    for (size_t i = 0; i < NSTORED; i++)
+        if (field_from_json(j, &stored_fields[i], p) < 0)
+            return indiv_error_set(err, INDIV_EFORMAT,
+                                   "meta('profile_params'): '%s' is missing or malformed",
+                                   stored_fields[i].key);
+    const json_t *dims = json_object_get(j, "dims");
+    const char *src = json_string_value(json_object_get(j, "feature_source"));
+    if (!json_is_integer(dims) || json_integer_value(dims) < 1 ||
+        json_integer_value(dims) > MAX_STORED_DIMS)
+        return indiv_error_set(err, INDIV_EFORMAT,
+                               "meta('profile_params'): 'dims' is missing or malformed");
+    if (!src || (space && strlen(src) >= sizeof space->source))
+        return indiv_error_set(
+            err, INDIV_EFORMAT,
+            "meta('profile_params'): 'feature_source' is missing or malformed");
+    if (space) {
+        space->dims = (size_t)json_integer_value(dims);
+        snprintf(space->source, sizeof space->source, "%s", src);
+    }
+    return INDIV_OK;
 }
 
 /* JSON text of meta values: sorted keys, reals with full precision (exact round trip). */
@@ -880,19 +991,32 @@ static json_t *meta_get_json(indiv_eventlog *log, const char *key, int *rc,
     return j;
 }
 
-int indiv_profile_stored_params(indiv_eventlog *log, indiv_profile_params *p,
-                                indiv_rhythm_prior *prior, indiv_error *err) {
+/* The one reader of meta('profile_params'): fills p and, when not NULL, space. */
+static int read_stored(indiv_eventlog *log, indiv_profile_params *p,
+                       indiv_profile_space *space, indiv_error *err) {
     int rc;
     json_t *j = meta_get_json(log, "profile_params", &rc, err);
     if (!j)
         return rc;
-    if (params_from_json(j, p) < 0)
-        rc = indiv_error_set(err, INDIV_EFORMAT, "meta('profile_params') is malformed");
+    rc = params_from_json(j, p, space, err);
     json_decref(j);
+    return rc;
+}
+
+int indiv_profile_stored_space(indiv_eventlog *log, indiv_profile_space *space,
+                               indiv_error *err) {
+    indiv_profile_params p;
+    return read_stored(log, &p, space, err);
+}
+
+int indiv_profile_stored_params(indiv_eventlog *log, indiv_profile_params *p,
+                                indiv_rhythm_prior *prior, indiv_error *err) {
+    int rc = read_stored(log, p, NULL, err);
     if (rc < 0 || !prior)
         return rc;
     json_int_t n1 = 0, n2 = 0;
-    if (!(j = meta_get_json(log, "profile_prior", &rc, err)))
+    json_t *j = meta_get_json(log, "profile_prior", &rc, err);
+    if (!j)
         return rc;
     if (json_unpack(j, "{s:F, s:F, s:I, s:I}", "mean_days", &prior->mean_days, "cv2",
                     &prior->cv2, "consumers_mean", &n1, "consumers_cv2", &n2) < 0)
@@ -1109,19 +1233,34 @@ static int compute_prior(indiv_eventlog *log, indiv_rhythm_prior *prior,
 
 /* 1 when the parameters that shape vectors equal the stored build's (as_of aside). */
 static int same_shape(const indiv_profile_params *a, const indiv_profile_params *b) {
-    for (int t = 0; t <= INDIV_EV_MAX; t++)
-        if (a->type_weight[t] != b->type_weight[t])
+    for (size_t i = 0; i < NSTORED; i++) {
+        const struct stored_field *f = &stored_fields[i];
+        if (!f->shapes)
+            continue;
+        const void *x = field_at(a, f), *y = field_at(b, f);
+        int equal = 1;
+        switch (f->kind) {
+        case STORED_REAL:
+            equal = *(const double *)x == *(const double *)y;
+            break;
+        case STORED_INT:
+            equal = *(const int *)x == *(const int *)y;
+            break;
+        case STORED_INT64:
+            equal = *(const int64_t *)x == *(const int64_t *)y;
+            break;
+        case STORED_BITS:
+            equal = *(const unsigned *)x == *(const unsigned *)y;
+            break;
+        case STORED_WEIGHTS:
+            for (int t = 0; t <= INDIV_EV_MAX; t++)
+                equal &= ((const double *)x)[t] == ((const double *)y)[t];
+            break;
+        }
+        if (!equal)
             return 0;
-    return a->half_life_days == b->half_life_days && a->window_days == b->window_days &&
-           a->features == b->features && a->moment_alpha == b->moment_alpha &&
-           a->channel_prior_a == b->channel_prior_a &&
-           a->channel_prior_b == b->channel_prior_b &&
-           a->openness_prior_a == b->openness_prior_a &&
-           a->openness_prior_b == b->openness_prior_b &&
-           a->pressure_days == b->pressure_days &&
-           a->rhythm_prior_strength == b->rhythm_prior_strength &&
-           a->readiness_horizon_days == b->readiness_horizon_days &&
-           a->history_max == b->history_max;
+    }
+    return 1;
 }
 
 /* Decides full or incremental; fills sum->mode_reason. 1 = incremental. */
@@ -1134,7 +1273,8 @@ static int choose_mode(indiv_eventlog *log, const indiv_catalog *cat,
         snprintf(sum->mode_reason, sizeof sum->mode_reason, "full build requested");
         return 0;
     }
-    int rc = indiv_profile_stored_params(log, &prev, NULL, err);
+    indiv_profile_space space;
+    int rc = read_stored(log, &prev, &space, err);
     if (rc == INDIV_ENOTFOUND) {
         snprintf(sum->mode_reason, sizeof sum->mode_reason,
                  "no previous build: full build");
@@ -1142,20 +1282,11 @@ static int choose_mode(indiv_eventlog *log, const indiv_catalog *cat,
     }
     if (rc < 0)
         return rc;
-    char buf[4096];
-    if (indiv_eventlog_meta_get(log, "profile_params", buf, sizeof buf, NULL) ==
-        INDIV_OK) {
-        json_t *j = json_loads(buf, 0, NULL);
-        json_int_t dims = json_integer_value(json_object_get(j, "dims"));
-        const char *src = json_string_value(json_object_get(j, "feature_source"));
-        int same = (size_t)dims == indiv_catalog_dims(cat) && src &&
-                   strcmp(src, indiv_catalog_feature_source(cat)) == 0;
-        json_decref(j);
-        if (!same) {
-            snprintf(sum->mode_reason, sizeof sum->mode_reason,
-                     "the catalog's feature space changed: full build");
-            return 0;
-        }
+    if (space.dims != indiv_catalog_dims(cat) ||
+        strcmp(space.source, indiv_catalog_feature_source(cat)) != 0) {
+        snprintf(sum->mode_reason, sizeof sum->mode_reason,
+                 "the catalog's feature space changed: full build");
+        return 0;
     }
     if (!same_shape(p, &prev))
         return indiv_error_set(

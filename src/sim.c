@@ -145,6 +145,8 @@ static const param_entry params[] = {
       "share of browsing in any non-latent category, by popularity"),
     P("rhythm", quantity_mean, "quantity-mean", R_, 1.5, 1, 1000, 0,
       "mean quantity per purchase: 1 + Poisson(mean - 1)"),
+    P("rhythm", basket_lines_mean, "basket-lines-mean", R_, 1, 1, 1000, 0,
+      "mean lines (purchases at one time) per order: 1 + Poisson(mean - 1)"),
 
     P("moments", pref_hour_mean, "pref-hour-mean", R_, 19, 0, 24, 0,
       "mean preferred hour across consumers (UTC)"),
@@ -156,6 +158,20 @@ static const param_entry params[] = {
       "share of activity at a uniformly random hour"),
     P("moments", p_on_pref_dow, "p-on-pref-dow", R_, 0.3, 0, 1, 0,
       "share of activity moved to the nearest preferred day of week"),
+    P("moments", weekday_weight_mon, "weekday-weight-mon", R_, 1, 0, 1e6, 0,
+      "relative activity on Monday (all equal: no weekday profile)"),
+    P("moments", weekday_weight_tue, "weekday-weight-tue", R_, 1, 0, 1e6, 0,
+      "relative activity on Tuesday (all equal: no weekday profile)"),
+    P("moments", weekday_weight_wed, "weekday-weight-wed", R_, 1, 0, 1e6, 0,
+      "relative activity on Wednesday (all equal: no weekday profile)"),
+    P("moments", weekday_weight_thu, "weekday-weight-thu", R_, 1, 0, 1e6, 0,
+      "relative activity on Thursday (all equal: no weekday profile)"),
+    P("moments", weekday_weight_fri, "weekday-weight-fri", R_, 1, 0, 1e6, 0,
+      "relative activity on Friday (all equal: no weekday profile)"),
+    P("moments", weekday_weight_sat, "weekday-weight-sat", R_, 1, 0, 1e6, 0,
+      "relative activity on Saturday (all equal: no weekday profile)"),
+    P("moments", weekday_weight_sun, "weekday-weight-sun", R_, 1, 0, 1e6, 0,
+      "relative activity on Sunday (all equal: no weekday profile)"),
 
     P("consent", p_consent_profiling, "p-consent-profiling", R_, 0.8, 0, 1, 0,
       "probability a consumer consents to profiling"),
@@ -317,6 +333,13 @@ static int check_relations(const indiv_world_params *p, indiv_error *err) {
             err, INDIV_EINVAL,
             "p_channel_email, p_channel_sms and p_channel_push are all "
             "0: every consumer accepts at least one channel");
+    if (p->weekday_weight_mon + p->weekday_weight_tue + p->weekday_weight_wed +
+            p->weekday_weight_thu + p->weekday_weight_fri + p->weekday_weight_sat +
+            p->weekday_weight_sun <=
+        0)
+        return indiv_error_set(err, INDIV_EINVAL,
+                               "weekday_weight_mon ... weekday_weight_sun are all 0: "
+                               "some weekday must have activity");
     if ((double)p->start_ts + (double)p->days * DAY > TIME_MAX)
         return indiv_error_set(err, INDIV_EINVAL,
                                "days = %lld: the history would end after year 9999",
@@ -539,6 +562,7 @@ typedef struct world {
     size_t *group_of, *group_first, *group_cats;
     double *group_pop;                /* popularity of group_cats[i] */
     gsl_ran_discrete_t **group_table; /* per group, over its members */
+    gsl_ran_discrete_t *dow_table;    /* weekdays by weight; NULL when all are equal */
 } world;
 
 static int digits_of(int64_t n) {
@@ -570,6 +594,23 @@ static void world_free(world *w) {
     free(w->group_first);
     free(w->group_cats);
     free(w->group_pop);
+    gsl_ran_discrete_free(w->dow_table);
+}
+
+/* The weekday table, only when the weights differ: equal weights draw exactly as the
+ * model without a weekday profile did. */
+static int build_weekdays(world *w, indiv_error *err) {
+    const indiv_world_params *p = w->p;
+    const double wd[DAYS_PER_WEEK] = {p->weekday_weight_mon, p->weekday_weight_tue,
+                                      p->weekday_weight_wed, p->weekday_weight_thu,
+                                      p->weekday_weight_fri, p->weekday_weight_sat,
+                                      p->weekday_weight_sun};
+    int equal = 1;
+    for (int d = 1; d < DAYS_PER_WEEK; d++)
+        equal &= wd[d] == wd[0];
+    if (!equal && !(w->dow_table = gsl_ran_discrete_preproc(DAYS_PER_WEEK, wd)))
+        return indiv_error_set(err, INDIV_ENOMEM, "out of memory (weekday table)");
+    return INDIV_OK;
 }
 
 static int world_alloc(world *w, const indiv_world_params *p, indiv_error *err) {
@@ -593,7 +634,7 @@ static int world_alloc(world *w, const indiv_world_params *p, indiv_error *err) 
         !w->offer_pop || !w->offers)
         return indiv_error_set(err, INDIV_ENOMEM, "out of memory for %zu offers",
                                w->noff);
-    return INDIV_OK;
+    return build_weekdays(w, err);
 }
 
 static void category_name(const world *w, size_t c, char *buf, size_t cap) {
@@ -905,14 +946,16 @@ static int wrap_hour(long h) {
 }
 
 /* Rhythm (lognormal mean across consumers, uniform gamma shape), moments and habits. */
-static void draw_habits(const indiv_world_params *p, consumer *c, gsl_rng *r) {
+static void draw_habits(const world *w, consumer *c, gsl_rng *r) {
+    const indiv_world_params *p = w->p;
     indiv_truth_consumer *t = &c->truth;
     double mean = gsl_ran_lognormal(r, log(p->interval_median_days), p->interval_sigma);
     t->interval_mean_days = fmax(p->interval_min_days, mean);
     t->interval_shape = gsl_ran_flat(r, p->interval_shape_min, p->interval_shape_max);
     t->pref_hour =
         wrap_hour(lround(p->pref_hour_mean + gsl_ran_gaussian(r, p->pref_hour_sd)));
-    t->pref_dow = (int)gsl_rng_uniform_int(r, DAYS_PER_WEEK);
+    t->pref_dow = w->dow_table ? (int)gsl_ran_discrete(r, w->dow_table)
+                               : (int)gsl_rng_uniform_int(r, DAYS_PER_WEEK);
     t->openness = gsl_ran_beta(r, p->openness_alpha, p->openness_beta);
     t->fatigue_tolerance =
         gsl_ran_gamma(r, p->fatigue_shape, p->fatigue_mean / p->fatigue_shape);
@@ -930,7 +973,7 @@ static void draw_consumer(const world *w, consumer *c, int64_t index, gsl_rng *r
     c->consent_contact = gsl_rng_uniform(r) < p->p_consent_contact;
     c->channels = draw_channels(p, r);
     draw_tastes(w, c, r);
-    draw_habits(p, c, r);
+    draw_habits(w, c, r);
 }
 
 static int taste_by_cat(const void *a, const void *b) {
@@ -1006,6 +1049,9 @@ static int64_t moment(const world *w, const consumer *c, gsl_rng *r, int64_t raw
         int shift =
             (c->truth.pref_dow - indiv_time_dow(day) + DAYS_PER_WEEK) % DAYS_PER_WEEK;
         day += (int64_t)(shift > DAYS_PER_WEEK / 2 ? shift - DAYS_PER_WEEK : shift) * DAY;
+    } else if (w->dow_table) { /* a day of the same (Monday-based) week, by weight */
+        day +=
+            (int64_t)((int)gsl_ran_discrete(r, w->dow_table) - indiv_time_dow(day)) * DAY;
     }
     int hour =
         gsl_rng_uniform(r) < p->p_random_hour
@@ -1048,6 +1094,23 @@ static int pre_purchase_views(const world *w, gsl_rng *r, size_t cat, size_t o,
     return INDIV_OK;
 }
 
+/* The further lines of an order at ts (basket_lines_mean > 1 only, so that one-line
+ * orders draw exactly as before): each in a known category by weight, of an offer by
+ * popularity, with its own quantity. */
+static int basket_lines(const world *w, const consumer *c, gsl_rng *r, int64_t ts,
+                        evbuf *b) {
+    if (w->p->basket_lines_mean <= 1)
+        return INDIV_OK;
+    unsigned n = gsl_ran_poisson(r, w->p->basket_lines_mean - 1);
+    for (unsigned i = 0; i < n; i++) {
+        size_t o = pick_offer(w, r, pick_known(c, r), ts);
+        double qty = 1 + gsl_ran_poisson(r, w->p->quantity_mean - 1);
+        if (push(b, ts, &w->offers[o], INDIV_EV_PURCHASE, qty) < 0)
+            return INDIV_ENOMEM;
+    }
+    return INDIV_OK;
+}
+
 static int purchase(const world *w, const consumer *c, gsl_rng *r, int64_t raw,
                     evbuf *b) {
     int64_t ts = moment(w, c, r, raw);
@@ -1056,7 +1119,8 @@ static int purchase(const world *w, const consumer *c, gsl_rng *r, int64_t raw,
     double qty = 1 + gsl_ran_poisson(r, w->p->quantity_mean - 1);
     if (push(b, ts, &w->offers[o], INDIV_EV_PURCHASE, qty) < 0)
         return INDIV_ENOMEM;
-    return pre_purchase_views(w, r, cat, o, ts, b);
+    int rc = pre_purchase_views(w, r, cat, o, ts, b);
+    return rc < 0 ? rc : basket_lines(w, c, r, ts, b);
 }
 
 /* Organic purchases as an equilibrium gamma renewal process: intervals ~ Gamma(k, mu/k);
@@ -1123,7 +1187,8 @@ static int draw_history(const world *w, const consumer *c, int64_t index, gsl_rn
         return indiv_error_set(err, INDIV_ENOMEM,
                                "out of memory (history of consumer %lld)",
                                (long long)index);
-    qsort(b->ev, b->n, sizeof *b->ev, by_time);
+    if (b->n > 1) /* b->ev is still NULL when no consumer had an event yet */
+        qsort(b->ev, b->n, sizeof *b->ev, by_time);
     return INDIV_OK;
 }
 

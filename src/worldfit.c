@@ -22,6 +22,8 @@
 
 #include <jansson.h>
 
+#include <stdio.h>
+
 #include "indiv/timeutil.h"
 
 #define DAY_S ((double)INDIV_SECONDS_PER_DAY)
@@ -189,7 +191,7 @@ typedef struct tally {
     dvec gaps;   /* days, all consumers */
     double cv2_sum;
     int64_t cv2_n;
-    int64_t norders, nlines, single_line_orders, distinct_sum;
+    int64_t norders, nlines, single_line_orders, distinct_sum, nviews;
     double quantity_sum;
     int64_t first_ts, last_ts;
     double hour[INDIV_HOURS], weekday[INDIV_WEEKDAYS], channel[INDIV_CH_MAX + 1];
@@ -325,6 +327,7 @@ static int scan_purchases(indiv_eventlog *log, tally *t, indiv_error *err) {
         if (ev.consumer_id != who && flush_consumer(t) < 0)
             break;
         who = ev.consumer_id;
+        t->nviews += ev.type == INDIV_EV_VIEW;
         if (ev.type == INDIV_EV_PURCHASE && buffer_line(t, &ev) < 0)
             break;
     }
@@ -740,6 +743,7 @@ static void order_stats(tally *t, indiv_log_stats *s) {
     s->basket_mean = (double)t->nlines / (double)t->norders;
     s->single_line_share = (double)t->single_line_orders / (double)t->norders;
     s->quantity_mean = t->quantity_sum / (double)t->nlines;
+    s->views_per_order = (double)t->nviews / (double)t->norders;
     s->categories_per_consumer = (double)t->distinct_sum / (double)n;
     for (int h = 0; h < INDIV_HOURS; h++)
         s->hour[h] = t->hour[h] / (double)t->norders;
@@ -830,7 +834,7 @@ static const row_spec rows_spec[] = {
     {"consumers with purchases", SPECIAL(ROW_CONSUMERS), NAN, 0},
     {"categories bought", SPECIAL(ROW_CATEGORIES), 0.10, 1},
     {"days of purchases", S_(days), 2.0, 0},
-    {"top category share of lines", S_(top_category_share), 0.35, 1},
+    {"top category share of lines", S_(top_category_share), 0.50, 1},
     {"top 10% categories share of lines", S_(top10_category_share), 0.08, 0},
     {"category Zipf exponent", S_(category_zipf), 0.25, 0},
     {"offer Zipf exponent (within category)", S_(offer_zipf), 0.30, 0},
@@ -939,4 +943,194 @@ char *indiv_worldfit_report_json(const indiv_world_params *p, const indiv_fit_ro
     json_decref(arr);
     json_decref(top);
     return s;
+}
+
+/* ---- fitting ------------------------------------------------------------------------ */
+
+/* Bounds of the fitted values (within the parameter ranges of sim.c). */
+#define FIT_SHAPE_MIN    0.5
+#define FIT_SHAPE_MAX    20.0
+#define FIT_LOCALITY_MAX 0.95
+/* Initial taste count per category seen: the history shows only part of the tastes. */
+#define FIT_TASTES_PER_SEEN 1.3
+/* d ln(lift) / d rho near the calibrated default (docs/worlds.md): the locality step. */
+#define FIT_LIFT_SLOPE 2.0
+/* Fixed-point steps are damped (half the log gap) past the first round. */
+#define FIT_DAMPING 0.5
+/* Categories per taste group of a fitted world: groups small enough that "near" means
+ * something among a few dozen tastes. */
+#define FIT_GROUP_SIZE 10
+/* interval_sigma of a fitted world. Not calibrated: with the median interval calibrated
+ * on orders per consumer, the share of one-order consumers does not move monotonically
+ * with sigma (the rarest buyers drop out of the log), and the two steps ran away
+ * together. 1.4 is the value at which a world fitted to the shipped sample matches its
+ * share of one-order consumers (docs/worlds.md, "Worlds like a real log"). */
+#define FIT_INTERVAL_SIGMA 1.4
+
+static double clamp(double x, double lo, double hi) {
+    return x < lo ? lo : x > hi ? hi : x;
+}
+
+/* Circular mean hour and the spread (hours) of order hours around it. */
+static void hour_moments(const double *share, double *mean, double *sd) {
+    double cx = 0, sy = 0;
+    for (int h = 0; h < INDIV_HOURS; h++) {
+        double a = 2 * M_PI * (h + 0.5) / INDIV_HOURS;
+        cx += share[h] * cos(a);
+        sy += share[h] * sin(a);
+    }
+    double m = atan2(sy, cx) * INDIV_HOURS / (2 * M_PI) - 0.5;
+    m = fmod(m + INDIV_HOURS, INDIV_HOURS);
+    double v = 0;
+    for (int h = 0; h < INDIV_HOURS; h++) {
+        double d = fmod(h - m + 1.5 * INDIV_HOURS, INDIV_HOURS) - INDIV_HOURS / 2.0;
+        v += share[h] * d * d;
+    }
+    *mean = m;
+    *sd = sqrt(v);
+}
+
+/* Moments: preferred hours spread so that preferred-hour spread and personal spread add
+ * up to the observed one; the quietest hour's share, spread over the day, is the share
+ * of random hours; weekday weights are the weekday shares. */
+static void fit_moments(const indiv_log_stats *s, indiv_world_params *p) {
+    double mean, sd, low = 1;
+    hour_moments(s->hour, &mean, &sd);
+    for (int h = 0; h < INDIV_HOURS; h++)
+        low = fmin(low, s->hour[h]);
+    p->pref_hour_mean = clamp(round(mean * 100) / 100, 0, 24);
+    p->hour_sd = clamp(fmin(p->hour_sd, sd / M_SQRT2), 0, 24);
+    p->pref_hour_sd = clamp(sqrt(fmax(0, sd * sd - p->hour_sd * p->hour_sd)), 0, 24);
+    p->p_random_hour = clamp(low * INDIV_HOURS, 0, 1);
+    double *wd[INDIV_WEEKDAYS] = {&p->weekday_weight_mon, &p->weekday_weight_tue,
+                                  &p->weekday_weight_wed, &p->weekday_weight_thu,
+                                  &p->weekday_weight_fri, &p->weekday_weight_sat,
+                                  &p->weekday_weight_sun};
+    for (int d = 0; d < INDIV_WEEKDAYS; d++)
+        *wd[d] = s->weekday[d];
+}
+
+static void fit_catalogue(const indiv_log_stats *s, indiv_world_params *p) {
+    p->categories = (int64_t)clamp((double)s->categories, 2, 1e5);
+    p->offers = (int64_t)clamp(
+        (double)(s->offers > p->categories ? s->offers : p->categories), 2, 1e7);
+    p->category_zipf = clamp(s->category_zipf, 0, 10);
+    p->offer_zipf = clamp(s->offer_zipf, 0, 10);
+    if (s->price_median > 0)
+        p->price_median = s->price_median;
+    p->category_price_sigma = clamp(s->price_log_sd_between, 0, 5);
+    p->price_sigma = clamp(s->price_log_sd_within, 0, 5);
+    p->p_limited_validity = 0; /* a log does not tell validity windows */
+}
+
+static void fit_rhythm(const indiv_log_stats *s, indiv_world_params *p) {
+    double k = isfinite(s->gap_cv2) && s->gap_cv2 > 0 ? 1 / s->gap_cv2 : 1;
+    p->interval_shape_min = p->interval_shape_max =
+        clamp(k, FIT_SHAPE_MIN, FIT_SHAPE_MAX);
+    double gap =
+        isfinite(s->gap_mean_days) && s->gap_mean_days > 0 ? s->gap_mean_days : p->days;
+    p->interval_median_days = clamp(gap, 0.01, 36500);
+    p->interval_sigma = FIT_INTERVAL_SIGMA;
+    p->interval_min_days = fmin(p->interval_min_days, p->interval_median_days);
+    p->quantity_mean = clamp(s->quantity_mean, 1, 1000);
+    p->basket_lines_mean = clamp(s->basket_mean, 1, 1000);
+    p->views_per_purchase = clamp(s->views_per_order, 0, 100);
+    p->browse_views_per_week = 0; /* views of a log are all counted before orders */
+    p->known_tastes_mean = clamp(FIT_TASTES_PER_SEEN * s->categories_per_consumer, 1,
+                                 (double)p->categories - 1);
+}
+
+int indiv_worldfit_params(const indiv_log_stats *s, indiv_world_params *p,
+                          indiv_error *err) {
+    indiv_world_params_init(p);
+    if (s->consumers < 2 || s->orders < 1)
+        return indiv_error_set(err, INDIV_EINVAL,
+                               "statistics of %lld consumers: nothing to fit",
+                               (long long)s->consumers);
+    p->consumers = s->consumers;
+    p->days = (int64_t)clamp(ceil(s->days), 1, 36500);
+    p->start_ts = (int64_t)floor((double)s->first_ts / DAY_S) * INDIV_SECONDS_PER_DAY;
+    fit_catalogue(s, p);
+    fit_rhythm(s, p);
+    fit_moments(s, p);
+    p->taste_groups =
+        (int64_t)clamp(round((double)p->categories / FIT_GROUP_SIZE), 1, 1e5);
+    if (isfinite(s->lift.lift))
+        p->taste_locality =
+            clamp(log(fmax(s->lift.lift, 1)) / FIT_LIFT_SLOPE, 0, FIT_LOCALITY_MAX);
+    return indiv_world_params_validate(p, err);
+}
+
+/* One pilot: generate p at scratch, measure it. */
+static int pilot(const indiv_world_params *p, const char *scratch, indiv_log_stats *g,
+                 indiv_error *err) {
+    remove(scratch);
+    indiv_eventlog *log = NULL;
+    int rc = indiv_eventlog_open(scratch, INDIV_EVENTLOG_CREATE | INDIV_EVENTLOG_SCRATCH,
+                                 &log, err);
+    if (rc == INDIV_OK)
+        rc = indiv_world_generate(log, p, NULL, NULL, NULL, err);
+    if (rc == INDIV_OK)
+        rc = indiv_worldfit_measure(log, NULL, g, err);
+    indiv_eventlog_close(log);
+    remove(scratch);
+    return rc;
+}
+
+/* x * (target / got)^power, guarded against zero and undefined values. */
+static double step(double x, double target, double got, double power) {
+    if (!(target > 0) || !(got > 0) || !isfinite(target) || !isfinite(got))
+        return x;
+    return x * pow(target / got, power);
+}
+
+static void adjust(const indiv_log_stats *r, const indiv_log_stats *g,
+                   indiv_world_params *p, unsigned fixed, double damp) {
+    if (!(fixed & INDIV_FIT_FIX_CONSUMERS))
+        p->consumers =
+            (int64_t)clamp(round(step((double)p->consumers, (double)r->consumers,
+                                      (double)g->consumers, 1)),
+                           1, 1e8);
+    if (!(fixed & INDIV_FIT_FIX_INTERVAL)) /* more orders than real: longer intervals */
+        p->interval_median_days =
+            clamp(step(p->interval_median_days, g->orders_mean, r->orders_mean, damp),
+                  0.01, 36500);
+    if (!(fixed & INDIV_FIT_FIX_TASTES))
+        p->known_tastes_mean =
+            clamp(step(p->known_tastes_mean, r->categories_per_consumer,
+                       g->categories_per_consumer, damp),
+                  1, (double)p->categories - 1);
+    if (!(fixed & INDIV_FIT_FIX_LOCALITY) && isfinite(r->lift.lift) &&
+        isfinite(g->lift.lift) && r->lift.lift > 0 && g->lift.lift > 0)
+        p->taste_locality =
+            clamp(p->taste_locality +
+                      damp * (log(r->lift.lift) - log(g->lift.lift)) / FIT_LIFT_SLOPE,
+                  0, FIT_LOCALITY_MAX);
+    if (!(fixed & INDIV_FIT_FIX_POPULARITY)) {
+        p->category_zipf =
+            clamp(p->category_zipf + damp * (r->category_zipf - g->category_zipf), 0, 10);
+        p->offer_zipf =
+            clamp(p->offer_zipf + damp * (r->offer_zipf - g->offer_zipf), 0, 10);
+        p->price_median = step(p->price_median, r->price_median, g->price_median, damp);
+    }
+    p->interval_min_days = fmin(p->interval_min_days, p->interval_median_days);
+}
+
+int indiv_worldfit_calibrate(const indiv_log_stats *real, indiv_world_params *p,
+                             unsigned fixed, int rounds, const char *scratch_path,
+                             indiv_progress_fn progress, void *ctx, indiv_error *err) {
+    indiv_world_params q = *p;
+    for (int i = 0; i < rounds; i++) {
+        indiv_log_stats g;
+        int rc = pilot(&q, scratch_path, &g, err);
+        if (rc < 0)
+            return rc;
+        adjust(real, &g, &q, fixed, i == 0 ? 1.0 : FIT_DAMPING);
+        if ((rc = indiv_world_params_validate(&q, err)) < 0)
+            return rc;
+        if (progress)
+            progress(ctx, "pilot", i + 1, rounds);
+    }
+    *p = q;
+    return INDIV_OK;
 }

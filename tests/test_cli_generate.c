@@ -5,6 +5,7 @@
  */
 #include <criterion/criterion.h>
 #include <jansson.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,7 +57,10 @@ Test(cli_generate, usage_errors_exit_2_and_name_the_option) {
         {"--db x.db --start yesterday", "--start: start_ts: 'yesterday' is not a time"},
         {"--db x.db --bogus 3", "unknown option '--bogus'"},
         {"--db x.db stray", "unexpected argument 'stray'"},
-        {"--db", "option '--db' needs a value"}};
+        {"--db", "option '--db' needs a value"},
+        {"--like real.db", "--like needs --db FILE"},
+        {"--db x.db --like r.db --pilots 99", "--pilots: 99 is out of range"},
+        {"--measure r.db --lift-split 1", "--lift-split: '1' is not a number in (0, 1)"}};
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         tu_run r;
         /* Relative names: the working directory is the repository root, where nothing
@@ -149,4 +153,55 @@ Test(cli_generate, rerun_into_the_same_database_is_refused_and_changes_nothing) 
     tu_run_free(&r);
     cr_assert(tu_same_file(db, copy), "the refused run changed the database");
     free(copy);
+}
+
+/* The shipped sample, imported, then a world fitted to it at the sample's size: every
+ * statistic of the fit report lies within its stated tolerance (docs/worlds.md, "Worlds
+ * like a real log"), checked here from the numbers of the saved report, not only from
+ * its "ok" flags; the world has the sample's basket size and is saved with its fitted
+ * parameters. */
+Test(cli_generate, like_fits_the_shipped_sample_within_tolerance, .timeout = 300) {
+    tu_run r;
+    cr_assert_eq(tu_sh(&r,
+                       "d='%s'; \"$INDIV\" import --db $d/real.db --format online-retail"
+                       " datasets/online-retail-2010-12_2011-02.csv.gz >/dev/null &&"
+                       " \"$INDIV\" generate --like $d/real.db --db $d/like.db"
+                       " --report $d/fit.json",
+                       dir),
+                 0, "%s%s", r.out, r.err);
+    cr_assert(strstr(r.out, "fit report: "), "%s", r.out);
+    tu_run_free(&r);
+    char *path = tu_path(dir, "fit.json");
+    size_t len;
+    char *text = tu_read(path, &len);
+    cr_assert_not_null(text);
+    json_error_t jerr;
+    json_t *rep = json_loads(text, 0, &jerr), *rows = json_object_get(rep, "rows");
+    cr_assert(json_is_array(rows), "%s", jerr.text);
+    cr_assert_geq(json_array_size(rows), 20);
+    size_t i, checked = 0;
+    json_t *row;
+    json_array_foreach(rows, i, row) {
+        const char *name = json_string_value(json_object_get(row, "statistic"));
+        json_t *tol = json_object_get(row, "tolerance");
+        if (json_is_null(tol))
+            continue; /* scales with the size asked for */
+        double real = json_number_value(json_object_get(row, "real"));
+        double gen = json_number_value(json_object_get(row, "generated"));
+        double allowed =
+            json_number_value(tol) *
+            (json_is_true(json_object_get(row, "relative")) ? fabs(real) : 1);
+        cr_assert_leq(fabs(gen - real), allowed, "%s: real %g, generated %g, allowed %g",
+                      name, real, gen, allowed);
+        cr_assert(json_is_true(json_object_get(row, "ok")), "%s", name);
+        checked++;
+    }
+    cr_assert_geq(checked, 19);
+    json_t *params = json_object_get(rep, "params");
+    cr_assert_float_eq(json_real_value(json_object_get(params, "basket_lines_mean")),
+                       19.95, 0.01);
+    cr_assert_gt(json_real_value(json_object_get(params, "taste_locality")), 0);
+    json_decref(rep);
+    free(text);
+    free(path);
 }

@@ -1012,6 +1012,28 @@ Test(decide, every_refusal_leaves_the_output_untouched) {
     indiv_eventlog_close(log);
 }
 
+/* The feature space of the stored profiles is read by the same reader as the profile
+ * builder's: a value it cannot read stops the run instead of letting it pass. */
+Test(decide, profiles_whose_feature_space_cannot_be_read_are_refused) {
+    int64_t as_of;
+    indiv_eventlog *log = world(30, 11, &as_of);
+    tu_write(out, "previous run\n");
+    char buf[4096];
+    cr_assert_eq(indiv_eventlog_meta_get(log, "profile_params", buf, sizeof buf, NULL),
+                 0);
+    json_t *j = json_loads(buf, 0, NULL);
+    cr_assert_eq(json_object_set_new(j, "feature_source", json_integer(42)), 0);
+    char *txt = json_dumps(j, JSON_COMPACT);
+    cr_assert_eq(indiv_eventlog_meta_set(log, "profile_params", txt, NULL), 0);
+    free(txt);
+    json_decref(j);
+    indiv_model m;
+    indiv_model_default(&m);
+    indiv_decide_opts o = opts_at(as_of, out);
+    assert_refused(log, &m, &o, "feature_source");
+    indiv_eventlog_close(log);
+}
+
 Test(decide, an_unwritable_output_place_is_an_error_naming_it) {
     int64_t as_of;
     indiv_eventlog *log = world(30, 12, &as_of);

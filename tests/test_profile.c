@@ -658,6 +658,96 @@ Test(profile, rhythm_prior_falls_back_to_thirty_days_exponential) {
     indiv_eventlog_close(log);
 }
 
+/* Replaces one key of the stored meta('profile_params') by the JSON text bad. */
+static void corrupt_stored(indiv_eventlog *log, const char *key, const char *bad) {
+    char buf[4096];
+    indiv_error err = {0};
+    cr_assert_eq(indiv_eventlog_meta_get(log, "profile_params", buf, sizeof buf, &err),
+                 0);
+    json_t *j = json_loads(buf, 0, NULL), *v = json_loads(bad, JSON_DECODE_ANY, NULL);
+    cr_assert(j && v);
+    cr_assert_eq(json_object_set_new(j, key, v), 0);
+    char *txt = json_dumps(j, JSON_COMPACT);
+    cr_assert_eq(indiv_eventlog_meta_set(log, "profile_params", txt, &err), 0, "%s",
+                 err.msg);
+    free(txt);
+    json_decref(j);
+}
+
+/* Every stored setting that cannot be read is an error naming it, for the parameters
+ * and for the feature space alike: none is silently taken as 0 or skipped. */
+Test(profile, a_stored_setting_that_cannot_be_read_is_an_error_naming_it) {
+    static const struct {
+        const char *key, *bad;
+    } cases[] = {
+        {"half_life_days", "\"ninety\""},
+        {"features", "1.5"},
+        {"type_weight", "[0, 1, \"x\", 0, 0, 0, 0, 0, 0]"},
+        {"type_weight", "[1, 2]"},
+        {"as_of", "null"},
+        {"history_max", "\"64\""},
+        {"dims", "0"},
+        {"feature_source", "42"},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        indiv_eventlog *log = tiny_log();
+        consumer(log, "ann", 1);
+        commit(log);
+        indiv_profile_params p = params_at(AS_OF), stored;
+        build_ok(log, &p, 0);
+        corrupt_stored(log, cases[k].key, cases[k].bad);
+        indiv_error err = {0};
+        cr_assert_eq(indiv_profile_stored_params(log, &stored, NULL, &err), INDIV_EFORMAT,
+                     "%s = %s was accepted", cases[k].key, cases[k].bad);
+        cr_assert(strstr(err.msg, cases[k].key), "%s", err.msg);
+        indiv_profile_space space;
+        indiv_error err2 = {0};
+        cr_assert_eq(indiv_profile_stored_space(log, &space, &err2), INDIV_EFORMAT);
+        /* an incremental build refuses rather than guessing the old settings */
+        indiv_profile_summary sum;
+        indiv_error err3 = {0};
+        cr_assert_eq(build(log, &p, 1, &sum, &err3), INDIV_EFORMAT, "%s", cases[k].key);
+        indiv_eventlog_close(log);
+        remove(db);
+    }
+}
+
+/* Builds from before the history group stored no history_max: it reads as the default. */
+Test(profile, a_stored_build_without_history_max_reads_as_the_default) {
+    indiv_eventlog *log = tiny_log();
+    consumer(log, "ann", 1);
+    commit(log);
+    indiv_profile_params p = params_at(AS_OF), stored, def;
+    build_ok(log, &p, 0);
+    char buf[4096];
+    cr_assert_eq(indiv_eventlog_meta_get(log, "profile_params", buf, sizeof buf, NULL), 0);
+    json_t *j = json_loads(buf, 0, NULL);
+    cr_assert_eq(json_object_del(j, "history_max"), 0);
+    char *txt = json_dumps(j, JSON_COMPACT);
+    cr_assert_eq(indiv_eventlog_meta_set(log, "profile_params", txt, NULL), 0);
+    free(txt);
+    json_decref(j);
+    indiv_error err = {0};
+    cr_assert_eq(indiv_profile_stored_params(log, &stored, NULL, &err), 0, "%s", err.msg);
+    indiv_profile_params_init(&def);
+    cr_assert_eq(stored.history_max, def.history_max);
+    indiv_eventlog_close(log);
+}
+
+Test(profile, the_stored_feature_space_round_trips) {
+    indiv_eventlog *log = tiny_log();
+    consumer(log, "ann", 1);
+    commit(log);
+    indiv_profile_params p = params_at(AS_OF);
+    build_ok(log, &p, 0);
+    indiv_profile_space space;
+    indiv_error err = {0};
+    cr_assert_eq(indiv_profile_stored_space(log, &space, &err), 0, "%s", err.msg);
+    cr_assert_eq(space.dims, 3); /* one-hot over ALPHA, BRAVO, CHARLIE */
+    cr_assert_str_eq(space.source, "category");
+    indiv_eventlog_close(log);
+}
+
 /* k = 1 is memoryless: 1 - e^(-H/θ) whatever the time since the last order, including
  * times so long that the gamma survival function underflows. */
 Test(profile, readiness_gamma_k1_is_memoryless) {

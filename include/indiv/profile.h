@@ -173,10 +173,22 @@ int indiv_profile_build(indiv_eventlog *log, const indiv_catalog *cat,
                         indiv_error *err);
 
 /* The parameters and the rhythm prior of the last build (from meta). INDIV_ENOTFOUND
- * when profiles were never built. */
+ * when profiles were never built; INDIV_EFORMAT, naming the key, when a stored value is
+ * missing or cannot be read. */
 int indiv_profile_stored_params(indiv_eventlog *log, indiv_profile_params *p /* OUT */,
                                 indiv_rhythm_prior *prior /* OUT, may be NULL */,
                                 indiv_error *err);
+
+/* The feature space the stored profiles were built in: the catalog's at build time. */
+typedef struct indiv_profile_space {
+    size_t dims;
+    char source[160]; /* indiv_catalog_feature_source: "category" or "embedding:<id>" */
+} indiv_profile_space;
+
+/* The stored profiles' feature space (same reader and errors as
+ * indiv_profile_stored_params). INDIV_ENOTFOUND when profiles were never built. */
+int indiv_profile_stored_space(indiv_eventlog *log, indiv_profile_space *space /* OUT */,
+                               indiv_error *err);
 
 /* ---- reading ----------------------------------------------------------------------- */
 

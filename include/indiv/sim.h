@@ -78,6 +78,7 @@ typedef struct indiv_world_params {
     double browse_views_per_week; /* Poisson rate of browsing views */
     double p_browse_explore;      /* share of browsing outside known tastes */
     double quantity_mean;         /* quantity per purchase: 1 + Poisson(mean - 1) */
+    double basket_lines_mean;     /* lines (purchases) per order: 1 + Poisson(mean - 1) */
 
     /* moments */
     double pref_hour_mean; /* preferred hours across consumers: normal, this mean ... */
@@ -85,6 +86,9 @@ typedef struct indiv_world_params {
     double hour_sd;        /* spread (hours) of a consumer's activity around it */
     double p_random_hour;  /* share of activity at a uniformly random hour */
     double p_on_pref_dow;  /* share of activity moved to the preferred day of week */
+    /* relative activity per weekday; all equal (the default): no weekday profile */
+    double weekday_weight_mon, weekday_weight_tue, weekday_weight_wed, weekday_weight_thu,
+        weekday_weight_fri, weekday_weight_sat, weekday_weight_sun;
 
     /* consent, channels, reactions */
     double p_consent_profiling;

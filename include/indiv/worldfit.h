@@ -29,6 +29,7 @@
 
 #include "indiv/error.h"
 #include "indiv/eventlog.h"
+#include "indiv/progress.h"
 #include "indiv/sim.h"
 
 #define INDIV_HOURS    24
@@ -74,6 +75,7 @@ typedef struct indiv_log_stats {
     double basket_mean;       /* lines per order */
     double single_line_share; /* orders of one line */
     double quantity_mean;     /* quantity per line */
+    double views_per_order;   /* view events / orders */
     double categories_per_consumer; /* distinct categories bought, mean */
     double price_median;            /* median price of the bought offers */
     double price_log_sd_between, price_log_sd_within; /* of log prices, by category */
@@ -107,6 +109,25 @@ int indiv_worldfit_measure(indiv_eventlog *log, const indiv_lift_opts *opts,
  * keep their defaults; seed too. Cannot fail on stats from indiv_worldfit_measure. */
 int indiv_worldfit_params(const indiv_log_stats *s, indiv_world_params *p /* OUT */,
                           indiv_error *err);
+
+/* Parameters that indiv_worldfit_calibrate adjusts, unless fixed by the caller. */
+enum {
+    INDIV_FIT_FIX_CONSUMERS = 1 << 0, /* consumers: as many buyers as the real log */
+    INDIV_FIT_FIX_INTERVAL = 1 << 1,  /* interval_median_days: orders per consumer */
+    INDIV_FIT_FIX_TASTES = 1 << 2,    /* known_tastes_mean: categories per consumer */
+    INDIV_FIT_FIX_LOCALITY = 1 << 3,  /* taste_locality: the adoption lift */
+    INDIV_FIT_FIX_POPULARITY = 1 << 5 /* category_zipf, offer_zipf, price_median: the
+                                         Zipf exponents and median price of purchases */
+};
+
+/* Refines p (from indiv_worldfit_params) by pilot worlds: `rounds` times, generates p
+ * into a new database at scratch_path (removed before and after), measures it and moves
+ * each adjusted parameter (those not in `fixed`) toward the statistic it drives, by
+ * the damped fixed-point steps of docs/worlds.md. Deterministic: same stats, p and seed,
+ * same result. progress (may be NULL) gets stage "pilot", round, rounds. */
+int indiv_worldfit_calibrate(const indiv_log_stats *real, indiv_world_params *p,
+                             unsigned fixed, int rounds, const char *scratch_path,
+                             indiv_progress_fn progress, void *ctx, indiv_error *err);
 
 /* Fills rows (at least INDIV_FIT_ROWS_MAX) with real against generated statistics, each
  * with its tolerance; returns the number of rows. Cannot fail. */

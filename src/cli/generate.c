@@ -7,6 +7,7 @@
  * fault; this file prints, draws the progress line (only on a terminal) and the summary.
  */
 #include <getopt.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,7 @@
 
 #include "cli.h"
 #include "indiv/eventlog.h"
+#include "indiv/fileio.h"
 #include "indiv/sim.h"
 #include "indiv/timeutil.h"
 #include "indiv/worldfit.h"
@@ -23,8 +25,22 @@
 /* getopt_long values of the parameter options: PARAM_OPT + index in the table. */
 #define PARAM_OPT 256
 /* Options before the parameter ones in the getopt_long table. */
-#define NFIXED 7
-enum { OPT_DB = 1, OPT_PARAMS, OPT_HELP, OPT_MEASURE, OPT_LIKE, OPT_REPORT, OPT_SPLIT };
+#define NFIXED 8
+enum {
+    OPT_DB = 1,
+    OPT_PARAMS,
+    OPT_HELP,
+    OPT_MEASURE,
+    OPT_LIKE,
+    OPT_REPORT,
+    OPT_SPLIT,
+    OPT_PILOTS
+};
+/* Pilot worlds of --like (indiv_worldfit_calibrate). */
+#define PILOTS_DEFAULT 6
+#define PILOTS_MAX     50
+/* Most parameters the table may hold (flags of those given on the command line). */
+#define MAX_PARAMS 256
 
 typedef struct gen_opts {
     const char *db;
@@ -32,6 +48,8 @@ typedef struct gen_opts {
     const char *like;    /* --like DB: fit the world to it */
     const char *report;  /* --report FILE: where the fit report goes */
     indiv_lift_opts lift;
+    int64_t pilots;
+    unsigned char given[MAX_PARAMS]; /* parameters set on the command line */
     int print_params;
     indiv_world_params p;
 } gen_opts;
@@ -40,7 +58,10 @@ static void print_help(void) {
     printf(
         "usage: indiv generate --db FILE [--consumers N] [--offers M] [--categories C]\n"
         "                      [--days D] [--seed S] [--start TIME] [--PARAM VALUE...]\n"
-        "       indiv generate --params [--PARAM VALUE...]\n\n"
+        "       indiv generate --params [--PARAM VALUE...]\n"
+        "       indiv generate --like REAL.db --db FILE [--report FILE] [--pilots N]\n"
+        "                      [--PARAM VALUE...]\n"
+        "       indiv generate --measure DB [--lift-split S]\n\n"
         "Writes a synthetic world into a new database FILE: offers in categories, and\n"
         "consumers with true tastes (some latent), rhythms, preferred moments, channel\n"
         "habits and consent, with their history of purchases and views; the ground\n"
@@ -49,6 +70,14 @@ static void print_help(void) {
         "docs/worlds.md.\n\n"
         "  --db FILE     database to create (refused if it already holds data)\n"
         "  --params      print the parameters as JSON and exit without writing\n"
+        "  --like DB     fit the world to the purchases of DB (an imported log): its\n"
+        "                popularity, orders, intervals, baskets, hours, weekdays and\n"
+        "                adoption lift; parameters given as options are kept as given\n"
+        "                (--consumers N: a world of N consumers); prints a fit report\n"
+        "  --report FILE where the fit report goes as JSON (default FILE.fit.json)\n"
+        "  --pilots N    pilot worlds of the fit (default 6; 0: statistics only)\n"
+        "  --measure DB  print the statistics of DB's purchases and exit\n"
+        "  --lift-split S  share of the period before the adoption lift's split (0.5)\n"
         "  --help        this text\n\n"
         "World parameters (docs/worlds.md), each with its default value:\n");
     indiv_world_params defaults;
@@ -77,6 +106,7 @@ static struct option *build_options(void) {
     o[4] = (struct option){"like", required_argument, NULL, OPT_LIKE};
     o[5] = (struct option){"report", required_argument, NULL, OPT_REPORT};
     o[6] = (struct option){"lift-split", required_argument, NULL, OPT_SPLIT};
+    o[7] = (struct option){"pilots", required_argument, NULL, OPT_PILOTS};
     for (size_t i = 0; i < n; i++)
         o[NFIXED + i] = (struct option){indiv_world_param_at(i)->option,
                                         required_argument, NULL, PARAM_OPT + (int)i};
@@ -108,6 +138,8 @@ static int parse_args(int argc, char **argv, gen_opts *g) {
             if (*end || end == optarg || !(g->lift.split > 0 && g->lift.split < 1))
                 rc = cli_usage(CMD, "--lift-split: '%s' is not a number in (0, 1)",
                                optarg);
+        } else if (c == OPT_PILOTS) {
+            rc = cli_int64(CMD, "--pilots", optarg, 0, PILOTS_MAX, &g->pilots);
         } else if (c == OPT_PARAMS) {
             g->print_params = 1;
         } else if (c == OPT_HELP || c == 'h') {
@@ -117,6 +149,8 @@ static int parse_args(int argc, char **argv, gen_opts *g) {
             indiv_error err = {0};
             if (indiv_world_params_set(&g->p, d->name, optarg, &err) < 0)
                 rc = cli_usage(CMD, "--%s: %s", d->option, err.msg);
+            else if ((size_t)(c - PARAM_OPT) < MAX_PARAMS)
+                g->given[c - PARAM_OPT] = 1;
         } else {
             rc = cli_bad_option(CMD, argv[optind - 1], opts);
         }
@@ -221,8 +255,141 @@ static int run(gen_opts *g) {
     return CLI_OK;
 }
 
+/* ---- --like ------------------------------------------------------------------------ */
+
+static int measure_db(const char *path, const indiv_lift_opts *lift, indiv_log_stats *s,
+                      indiv_error *err) {
+    indiv_eventlog *log = NULL;
+    int rc = indiv_eventlog_open(path, INDIV_EVENTLOG_READONLY, &log, err);
+    if (rc == INDIV_OK)
+        rc = indiv_worldfit_measure(log, lift, s, err);
+    indiv_eventlog_close(log);
+    return rc;
+}
+
+/* Parameters given on the command line win over fitted ones; the calibration leaves
+ * those it would adjust alone. */
+static unsigned apply_given(const gen_opts *g, indiv_world_params *fit) {
+    unsigned fixed = 0;
+    char buf[64];
+    for (size_t i = 0; i < indiv_world_param_count() && i < MAX_PARAMS; i++) {
+        if (!g->given[i])
+            continue;
+        const indiv_world_param *d = indiv_world_param_at(i);
+        indiv_world_params_format(&g->p, d, buf, sizeof buf);
+        indiv_world_params_set(fit, d->name, buf, NULL); /* valid: it was set once */
+        fixed |= strcmp(d->name, "interval_median_days") == 0 ? INDIV_FIT_FIX_INTERVAL
+                 : strcmp(d->name, "known_tastes_mean") == 0  ? INDIV_FIT_FIX_TASTES
+                 : strcmp(d->name, "taste_locality") == 0     ? INDIV_FIT_FIX_LOCALITY
+                 : strcmp(d->name, "category_zipf") == 0 ||
+                         strcmp(d->name, "offer_zipf") == 0 ||
+                         strcmp(d->name, "price_median") == 0
+                     ? INDIV_FIT_FIX_POPULARITY
+                     : 0;
+    }
+    return fixed;
+}
+
+static int given(const gen_opts *g, const char *name) {
+    for (size_t i = 0; i < indiv_world_param_count() && i < MAX_PARAMS; i++)
+        if (g->given[i] && strcmp(indiv_world_param_at(i)->name, name) == 0)
+            return 1;
+    return 0;
+}
+
+static void print_report(const char *real, const char *gen, const indiv_fit_row *rows,
+                         size_t n) {
+    printf("fit report: %s (real) against %s (generated)\n", real, gen);
+    printf("  %-44s %12s %12s %12s  %s\n", "statistic", "real", "generated", "tolerance",
+           "");
+    for (size_t i = 0; i < n; i++) {
+        const indiv_fit_row *r = &rows[i];
+        char tol[32];
+        if (isnan(r->tolerance))
+            snprintf(tol, sizeof tol, "(size)");
+        else
+            snprintf(tol, sizeof tol, r->rel ? "%.0f%%" : "%.3g",
+                     r->rel ? 100 * r->tolerance : r->tolerance);
+        printf("  %-44s %12.4g %12.4g %12s  %s\n", r->name, r->real, r->gen, tol,
+               isnan(r->tolerance) ? ""
+               : r->ok             ? "ok"
+                                   : "OFF");
+    }
+}
+
+typedef struct report_ctx {
+    const char *json;
+} report_ctx;
+
+static int write_report(FILE *f, void *ctx, indiv_error *err) {
+    const report_ctx *r = ctx;
+    if (fputs(r->json, f) < 0 || fputc('\n', f) < 0)
+        return indiv_error_set(err, INDIV_EIO, "cannot write the fit report");
+    return INDIV_OK;
+}
+
+/* Measures the generated world, prints the report and saves it as JSON. */
+static int report_fit(const gen_opts *g, const indiv_log_stats *real,
+                      const char *report_path) {
+    indiv_error err = {0};
+    indiv_log_stats gen;
+    if (measure_db(g->db, &g->lift, &gen, &err) < 0)
+        return cli_fail(CMD, &err);
+    indiv_fit_row rows[INDIV_FIT_ROWS_MAX];
+    size_t n = indiv_worldfit_compare(real, &gen, rows);
+    print_report(g->like, g->db, rows, n);
+    report_ctx rc = {indiv_worldfit_report_json(&g->p, rows, n)};
+    if (!rc.json) {
+        fprintf(stderr, "indiv %s: out of memory\n", CMD);
+        return CLI_FAIL;
+    }
+    int st = indiv_file_write_atomic(report_path, write_report, &rc, &err);
+    free((void *)rc.json);
+    if (st < 0)
+        return cli_fail(CMD, &err);
+    printf("  report saved to %s\n", report_path);
+    return CLI_OK;
+}
+
+/* Fits the world's parameters to g->like (statistics, then pilot worlds), generates it
+ * into g->db, and reports real against generated. */
+static int run_like(gen_opts *g) {
+    indiv_error err = {0};
+    indiv_log_stats real;
+    if (measure_db(g->like, &g->lift, &real, &err) < 0)
+        return cli_fail(CMD, &err);
+    indiv_world_params fit;
+    if (indiv_worldfit_params(&real, &fit, &err) < 0)
+        return cli_fail(CMD, &err);
+    unsigned fixed = apply_given(g, &fit);
+    int64_t consumers = fit.consumers;
+    if (given(g, "consumers")) /* pilots at the real size; the world at the asked one */
+        fit.consumers = real.consumers;
+    char *scratch = malloc(strlen(g->db) + 8), *report = NULL;
+    if (!scratch)
+        return fprintf(stderr, "indiv %s: out of memory\n", CMD), CLI_FAIL;
+    sprintf(scratch, "%s.pilot", g->db);
+    cli_progress_state ps = {0};
+    int rc = indiv_worldfit_calibrate(&real, &fit, fixed, (int)g->pilots, scratch,
+                                      cli_progress, &ps, &err);
+    free(scratch);
+    if (rc < 0)
+        return cli_fail(CMD, &err);
+    if (given(g, "consumers"))
+        fit.consumers = consumers;
+    g->p = fit;
+    if ((rc = run(g)) != CLI_OK)
+        return rc;
+    if (!g->report && (report = malloc(strlen(g->db) + 10)))
+        sprintf(report, "%s.fit.json", g->db);
+    rc = report_fit(g, &real, g->report ? g->report : report);
+    free(report);
+    return rc;
+}
+
 int cli_generate(int argc, char **argv) {
     gen_opts g = {0};
+    g.pilots = PILOTS_DEFAULT;
     indiv_world_params_init(&g.p);
     int rc = parse_args(argc, argv, &g);
     if (rc == -1) {
@@ -238,6 +405,10 @@ int cli_generate(int argc, char **argv) {
         return print_params(&g.p);
     if (g.measure)
         return run_measure(&g);
+    if (g.like && !g.db)
+        return cli_usage(CMD, "--like needs --db FILE (the world to write)");
+    if (g.like)
+        return run_like(&g);
     if (!g.db)
         return cli_usage(CMD, "--db FILE is required");
     return run(&g);
