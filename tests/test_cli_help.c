@@ -190,3 +190,20 @@ Test(cli_help, a_real_log_is_not_imported_into_a_generated_world_unless_forced) 
     tu_run_free(&r);
     tu_rmtree(dir);
 }
+
+Test(cli_help, config_file_errors_name_the_file_and_duplicates_are_refused) {
+    char *dir = tu_tmpdir(), *cfg = tu_path(dir, "p.json"), *bad = tu_path(dir, "b.json");
+    tu_write(cfg, "{\"threshold\": 0.4,\n \"threshold\": 0.9}\n");
+    tu_write(bad, "{\"threshold\": 7}\n");
+    tu_run r;
+    cr_assert_eq(tu_sh(&r, "\"$INDIV\" decide --db x.db --out y --config '%s'", cfg), 2);
+    cr_expect(strstr(r.err, "p.json") && strstr(r.err, "duplicate"), "%s", r.err);
+    tu_run_free(&r);
+    cr_assert_eq(tu_sh(&r, "\"$INDIV\" decide --db x.db --out y --config '%s'", bad), 2);
+    cr_expect(strstr(r.err, "--config ") && strstr(r.err, "b.json, key 'threshold': "),
+              "%s", r.err);
+    tu_run_free(&r);
+    free(cfg);
+    free(bad);
+    tu_rmtree(dir);
+}

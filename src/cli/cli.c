@@ -22,9 +22,17 @@ int cli_fail(const char *cmd, const indiv_error *err) {
     return CLI_FAIL;
 }
 
+static const char *usage_where;
+
+void cli_usage_where(const char *where) {
+    usage_where = where;
+}
+
 int cli_usage(const char *cmd, const char *fmt, ...) {
     va_list ap;
     fprintf(stderr, "indiv %s: ", cmd);
+    if (usage_where)
+        fprintf(stderr, "%s: ", usage_where);
     va_start(ap, fmt);
     vfprintf(stderr, fmt, ap);
     va_end(ap);

@@ -33,6 +33,11 @@ int cli_study(int argc, char **argv);
 /* Prints "indiv <cmd>: <err->msg>" to stderr and returns CLI_FAIL. */
 int cli_fail(const char *cmd, const indiv_error *err);
 
+/* While where is set (not NULL), cli_usage names it before its message: "indiv decide:
+ * --config p.json: --threshold: ..." for an error found in a file rather than on the
+ * command line. The CLI is single-threaded; this is its one piece of mutable state. */
+void cli_usage_where(const char *where);
+
 /* Prints "indiv <cmd>: <message>" and a hint to run --help; returns CLI_USAGE. */
 int cli_usage(const char *cmd, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

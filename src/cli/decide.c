@@ -150,7 +150,7 @@ static int option_code(const struct option *opts, const char *name) {
  * by the config object, which the caller frees after the run. */
 static int apply_config(struct decide_args *a, const struct option *opts, json_t **keep) {
     json_error_t je;
-    json_t *root = json_load_file(a->config, 0, &je);
+    json_t *root = json_load_file(a->config, JSON_REJECT_DUPLICATES, &je);
     if (!root || !json_is_object(root)) {
         json_decref(root);
         return cli_usage("decide", "--config %s: %s (line %d)", a->config,
@@ -171,7 +171,11 @@ static int apply_config(struct decide_args *a, const struct option *opts, json_t
         if (!json_is_number(v) && !json_is_string(v))
             return cli_usage("decide", "--config %s: '%s' must be a number or a string",
                              a->config, key);
+        char where[4200];
+        snprintf(where, sizeof where, "--config %s, key '%s'", a->config, key);
+        cli_usage_where(where); /* a bad value names the file, not a flag */
         int rc = set_option(a, code, json_is_number(v) ? num : json_string_value(v));
+        cli_usage_where(NULL);
         if (rc != CLI_OK)
             return rc;
     }
