@@ -66,6 +66,7 @@ void indiv_eval_params_init(indiv_eval_params *p) {
     p->knn_k = DEF_KNN_K;
     p->ease_lambda = 0;
     p->ease_validation_days = DEF_EASE_VALID_DAYS;
+    p->serendipity_table = 1;
 }
 
 const char *indiv_eval_method_name(indiv_eval_method m) {
@@ -594,8 +595,13 @@ static int build_profiles(struct eval *e, indiv_error *err) {
     return rc;
 }
 
+/* Offers kept per decision: the slots and one divergent offer in an extra slot. */
+static size_t dec_stride(const struct eval *e) {
+    return (size_t)e->p->decide.policy.slots + 1;
+}
+
 static int alloc_work(struct eval *e, indiv_error *err) {
-    size_t nk = e->n_known + 1, slots = (size_t)e->p->decide.policy.slots;
+    size_t nk = e->n_known + 1, slots = dec_stride(e);
     int ok = (e->action = calloc(nk, 1)) && (e->n_dec = calloc(nk, sizeof *e->n_dec)) &&
              (e->dec_offers = calloc(nk * slots, sizeof *e->dec_offers)) &&
              (e->vals = calloc(nk * INDIV_EVAL_MODES * INDIV_EVAL_METHODS * NACC,
@@ -653,7 +659,7 @@ static int setup(struct eval *e, indiv_error *err) {
 
 static int on_decision(void *ctx, const indiv_decision *d, const char *ext_id) {
     struct eval *e = ctx;
-    size_t row = row_of(e, d->consumer_id), slots = (size_t)e->p->decide.policy.slots;
+    size_t row = row_of(e, d->consumer_id), slots = dec_stride(e);
     (void)ext_id;
     if (row == SIZE_MAX)
         return 0;
@@ -916,7 +922,7 @@ static void eval_consumer(struct eval *e, const indiv_scorer *s,
                           const char *ext) {
     uint64_t base =
         indiv_rng_derive(e->p->seed, (uint64_t)e->ids[row], INDIV_RNG_EVALUATE);
-    size_t slots = (size_t)e->p->decide.policy.slots;
+    size_t slots = dec_stride(e);
     size_t n_rel = e->truth->ptr[row + 1] - e->truth->ptr[row];
     mark(e, row, 1);
     method_scores(e, s, b, slot, row, base);
@@ -1017,6 +1023,216 @@ static int rank_all(struct eval *e, indiv_error *err) {
     indiv_score_block_free(bl->b);
     indiv_scorer_free(s);
     free(bl);
+    return rc;
+}
+
+
+/* ---- serendipity: the decision run under policy variants -------------------------- */
+
+/* What the variant runs share: the primitive lists of Ge et al. (popularity's top k,
+ * global), and per-consumer scratch. */
+struct seren {
+    struct eval *e;
+    indiv_eval_seren *v;
+    unsigned char *pop_top;   /* n: in popularity's top k */
+    unsigned char *expected;  /* n: in popularity's or the person's repeat-buy top k */
+    unsigned char *truth_cat; /* categories: bought in the window */
+    unsigned char *past_cat;  /* categories: bought before the split */
+    double *dist, *work;      /* categories: the person's history distribution, scratch */
+    size_t *list;
+    double sum_ndcg, sum_ge, sum_zhang, sum_kl, sum_ild;
+    int64_t n_kl, n_ild;
+};
+
+/* Marks the person's repeat-buy top k (history offers by occasions, ties to the lower
+ * index) in s->expected, or clears them (on = 0). */
+static void mark_repeat(struct seren *s, size_t row, unsigned char on) {
+    const indiv_sparse *h = s->e->hist;
+    size_t k = (size_t)s->e->p->k, from = h->ptr[row], to = h->ptr[row + 1];
+    for (size_t a = from; a < to; a++) {
+        size_t better = 0;
+        for (size_t b = from; b < to && better < k; b++)
+            better += h->val[b] > h->val[a] || (h->val[b] == h->val[a] && b < a);
+        if (better < k)
+            s->expected[h->idx[a]] = on ? 1 : s->pop_top[h->idx[a]];
+    }
+}
+
+/* The person's category distribution of purchase occasions before the split. */
+static int history_dist(struct seren *s, size_t row) {
+    const indiv_sparse *h = s->e->hist;
+    size_t nc = indiv_catalog_categories(s->e->cat);
+    double tot = 0;
+    memset(s->dist, 0, nc * sizeof *s->dist);
+    for (size_t a = h->ptr[row]; a < h->ptr[row + 1]; a++) {
+        tot += h->val[a];
+        s->dist[s->e->category[h->idx[a]]] += h->val[a];
+    }
+    for (size_t c = 0; tot > 0 && c < nc; c++)
+        s->dist[c] /= tot;
+    return tot > 0;
+}
+
+static void truth_marks(struct seren *s, size_t row, unsigned char on) {
+    const indiv_sparse *t = s->e->truth, *h = s->e->hist;
+    for (size_t a = h->ptr[row]; a < h->ptr[row + 1]; a++)
+        s->past_cat[s->e->category[h->idx[a]]] = on;
+    for (size_t a = t->ptr[row]; a < t->ptr[row + 1]; a++) {
+        s->e->rel[t->idx[a]] = on;
+        s->truth_cat[s->e->category[t->idx[a]]] = on;
+    }
+}
+
+/* One contacted known customer's list, measured. */
+static void seren_measure(struct seren *s, size_t row, const indiv_decision *d) {
+    struct eval *e = s->e;
+    indiv_eval_seren *v = s->v;
+    size_t len = (size_t)d->n_offers, n_rel = e->truth->ptr[row + 1] - e->truth->ptr[row];
+    unsigned char relv[INDIV_SLOTS_MAX];
+    for (size_t i = 0; i < len; i++) {
+        s->list[i] = d->offers[i].offer;
+        relv[i] = e->rel[s->list[i]];
+        v->offer_hits += relv[i];
+        if (d->offers[i].kind == INDIV_KIND_DIVERGENT) {
+            v->divergent++;
+            size_t c = e->category[s->list[i]];
+            v->divergent_hits += s->truth_cat[c];
+            v->divergent_new_hits += s->truth_cat[c] && !s->past_cat[c];
+        }
+    }
+    v->contacted++;
+    v->offers += (int64_t)len;
+    if (n_rel > 0) {
+        indiv_topk tk;
+        indiv_metrics_list(relv, len, n_rel, len, &tk);
+        s->sum_ndcg += tk.ndcg;
+        v->ndcg_consumers++;
+    }
+    s->sum_ge += indiv_metrics_serendipity_ge(s->list, len, s->expected, e->rel);
+    int has_hist = history_dist(s, row);
+    s->sum_zhang += indiv_metrics_serendipity_zhang(s->list, len, e->category, s->dist,
+                                                    e->rel);
+    if (has_hist) {
+        s->sum_kl += indiv_metrics_miscalibration(s->list, len, e->category, s->dist,
+                                                  indiv_catalog_categories(e->cat),
+                                                  s->work);
+        s->n_kl++;
+    }
+    if (len >= 2) {
+        s->sum_ild += indiv_metrics_ild(s->list, len, e->category);
+        s->n_ild++;
+    }
+}
+
+static int on_variant(void *ctx, const indiv_decision *d, const char *ext_id) {
+    struct seren *s = ctx;
+    size_t row = row_of(s->e, d->consumer_id);
+    (void)ext_id;
+    if (row == SIZE_MAX || d->action != INDIV_CONTACT || d->n_offers == 0)
+        return 0;
+    truth_marks(s, row, 1);
+    mark_repeat(s, row, 1);
+    seren_measure(s, row, d);
+    mark_repeat(s, row, 0);
+    truth_marks(s, row, 0);
+    return 0;
+}
+
+/* Runs the decisions under pol and fills the table's row v. */
+static int seren_variant(struct seren *s, const char *name, const indiv_policy_params *pol,
+                         indiv_error *err) {
+    indiv_decide_opts o = s->e->p->decide;
+    indiv_decide_summary sum;
+    memset(s->v, 0, sizeof *s->v);
+    snprintf(s->v->name, sizeof s->v->name, "%s", name);
+    s->sum_ndcg = s->sum_ge = s->sum_zhang = s->sum_kl = s->sum_ild = 0;
+    s->n_kl = s->n_ild = 0;
+    o.policy = *pol;
+    o.policy.as_of = s->e->p->split;
+    o.out_path = NULL;
+    o.on_decision = on_variant;
+    o.ctx = s;
+    s->v->policy = o.policy;
+    int rc = indiv_decide_run(s->e->snap, s->e->m, &o, NULL, NULL, &sum, err);
+    indiv_eval_seren *v = s->v;
+    v->ndcg = v->ndcg_consumers ? s->sum_ndcg / (double)v->ndcg_consumers : 0;
+    v->ge = v->contacted ? s->sum_ge / (double)v->contacted : 0;
+    v->zhang = v->contacted ? s->sum_zhang / (double)v->contacted : 0;
+    v->miscalibration = s->n_kl ? s->sum_kl / (double)s->n_kl : 0;
+    v->ild = s->n_ild ? s->sum_ild / (double)s->n_ild : 0;
+    return rc;
+}
+
+/* Popularity's top k of the valid offers (ties to the lower index). */
+static void popularity_top(struct seren *s) {
+    const struct eval *e = s->e;
+    size_t k = (size_t)e->p->k;
+    for (size_t j = 0; j < e->n; j++) {
+        size_t better = 0;
+        for (size_t i = 0; i < e->n && better < k && e->valid[j]; i++)
+            better += e->valid[i] && (e->pop_count[i] > e->pop_count[j] ||
+                                      (e->pop_count[i] == e->pop_count[j] && i < j));
+        s->pop_top[j] = s->expected[j] = e->valid[j] && better < k;
+    }
+}
+
+/* The variants: the given policy without serendipity, with each aim, and with each
+ * re-ranker (λ as given, else its default) without serendipity. */
+static size_t seren_variants(const indiv_policy_params *given, indiv_policy_params *v,
+                             const char **names, char (*buf)[48]) {
+    double lambda = given->rerank != INDIV_RERANK_NONE ? given->rerank_lambda : 0.5;
+    for (size_t i = 0; i < 5; i++) {
+        v[i] = *given;
+        v[i].rerank = INDIV_RERANK_NONE;
+    }
+    v[0].serendipity = 0;
+    names[0] = "no serendipity";
+    v[1].divergence_aim = INDIV_AIM_POPULAR;
+    names[1] = "popular aim";
+    v[2].divergence_aim = INDIV_AIM_ADJACENT;
+    names[2] = "adjacent aim";
+    for (size_t i = 3; i < 5; i++) {
+        v[i].serendipity = 0;
+        v[i].rerank = i == 3 ? INDIV_RERANK_MMR : INDIV_RERANK_CALIBRATED;
+        v[i].rerank_lambda = lambda;
+        snprintf(buf[i], 48, "%s:%g", i == 3 ? "mmr" : "calibrated", lambda);
+        names[i] = buf[i];
+    }
+    return 5;
+}
+
+static int seren_all(struct eval *e, indiv_error *err) {
+    size_t nc = indiv_catalog_categories(e->cat) + 1;
+    struct seren s = {.e = e};
+    s.pop_top = calloc(e->n + 1, 1);
+    s.expected = calloc(e->n + 1, 1);
+    s.truth_cat = calloc(nc, 1);
+    s.past_cat = calloc(nc, 1);
+    s.dist = calloc(nc, sizeof *s.dist);
+    s.work = calloc(nc, sizeof *s.work);
+    s.list = calloc(INDIV_SLOTS_MAX, sizeof *s.list);
+    int rc = s.pop_top && s.expected && s.truth_cat && s.past_cat && s.dist && s.work && s.list
+                 ? INDIV_OK
+                 : indiv_error_set(err, INDIV_ENOMEM, "out of memory");
+    indiv_policy_params v[INDIV_EVAL_SEREN_MAX];
+    const char *names[INDIV_EVAL_SEREN_MAX];
+    char buf[INDIV_EVAL_SEREN_MAX][48];
+    size_t n = seren_variants(&e->p->decide.policy, v, names, buf);
+    if (rc == INDIV_OK)
+        popularity_top(&s);
+    for (size_t i = 0; rc == INDIV_OK && i < n; i++) {
+        s.v = &e->out->seren[i];
+        rc = seren_variant(&s, names[i], &v[i], err);
+        e->out->n_seren = i + 1;
+        report(e, "serendipity variants", (int64_t)i + 1, (int64_t)n);
+    }
+    free(s.pop_top);
+    free(s.expected);
+    free(s.truth_cat);
+    free(s.past_cat);
+    free(s.dist);
+    free(s.work);
+    free(s.list);
     return rc;
 }
 
@@ -1142,6 +1358,8 @@ int indiv_evaluate_run(indiv_eventlog *log, const indiv_model *m,
         rc = decide(&e, err);
     if (rc == INDIV_OK)
         rc = rank_all(&e, err);
+    if (rc == INDIV_OK && p->serendipity_table)
+        rc = seren_all(&e, err);
     if (rc == INDIV_OK)
         rc = finish(&e, err);
     eval_free(&e);
@@ -1224,6 +1442,33 @@ static json_t *model_json(const indiv_model *m, const indiv_eval_result *r) {
                      "provenance", prov ? prov : json_null());
 }
 
+static json_t *seren_json(const indiv_eval_result *r) {
+    json_t *a = json_array();
+    for (size_t i = 0; a && i < r->n_seren; i++) {
+        const indiv_eval_seren *v = &r->seren[i];
+        json_t *pol = json_object();
+        if (pol)
+            indiv_policy_params_to_json(&v->policy, pol);
+        json_t *row = json_pack("{s:s, s:o, s:I, s:I, s:I, s:f, s:I, s:I, s:f, s:f, s:f, s:f, "
+                         "s:f, s:f}",
+                         "variant", v->name, "policy", pol ? pol : json_null(),
+                         "contacted", (json_int_t)v->contacted, "offers",
+                         (json_int_t)v->offers, "offer_hits", (json_int_t)v->offer_hits,
+                         "offer_hit_rate", ratio(v->offer_hits, v->offers), "divergent",
+                         (json_int_t)v->divergent, "divergent_hits",
+                         (json_int_t)v->divergent_hits, "divergent_hit_rate",
+                         ratio(v->divergent_hits, v->divergent), "ndcg", v->ndcg,
+                         "serendipity_ge", v->ge, "serendipity_zhang", v->zhang,
+                         "miscalibration", v->miscalibration, "ild", v->ild);
+        json_object_set_new(row, "divergent_new_category_hits",
+                            json_integer((json_int_t)v->divergent_new_hits));
+        json_object_set_new(row, "divergent_new_category_hit_rate",
+                            json_real(ratio(v->divergent_new_hits, v->divergent)));
+        json_array_append_new(a, row);
+    }
+    return a;
+}
+
 static json_t *curve_json(const indiv_eval_result *r) {
     json_t *a = json_array();
     for (size_t t = 0; t < r->n_curve; t++) {
@@ -1279,6 +1524,8 @@ char *indiv_eval_result_json(const indiv_eval_params *p, const indiv_model *m,
         "slots", r->slots, "metrics", metrics, "decisions", decisions_json(&r->decisions),
         "contacts", contacts, "curve", curve_json(r));
     json_object_set_new(root, "baselines", baselines_json(p, r));
+    if (r->n_seren)
+        json_object_set_new(root, "serendipity", seren_json(r));
     char *txt =
         root ? json_dumps(root, JSON_INDENT(2) | JSON_SORT_KEYS | JSON_REAL_PRECISION(6))
              : NULL;

@@ -9,12 +9,15 @@
  */
 #include "indiv/metrics.h"
 
+#include <assert.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <gsl/gsl_sort.h>
 #include <gsl/gsl_statistics_double.h>
+
+#include "indiv/rerank.h" /* the calibration KL */
 
 /* Clamp of probabilities in the log-loss: log(1e-15) ≈ -34.5 bounds one example's loss.
  */
@@ -136,6 +139,9 @@ void indiv_metrics_topk(const double *score, const unsigned char *relevant, size
             tied_rel += relevant[i] != 0;
         }
     }
+    /* only scores above the k-th best are listed before the boundary group, which then
+     * starts within the list (k - na below cannot wrap around) */
+    assert(na <= k && (tied == 0 || na < k));
     qsort(ws, na, sizeof *ws, by_score_desc);
     double dcg = 0, hits = 0;
     above_gains(ws, na, &dcg, &hits);
@@ -264,4 +270,47 @@ double indiv_metrics_log_loss(const double *p, const double *label, const double
 void indiv_metrics_mean_se(const double *x, size_t n, double *mean, double *se) {
     *mean = n ? gsl_stats_mean(x, 1, n) : 0;
     *se = n >= 2 ? gsl_stats_sd_m(x, 1, n, *mean) / sqrt((double)n) : 0;
+}
+
+/* ---- serendipity and calibration ------------------------------------------------------ */
+
+void indiv_divergent_tally_add(indiv_divergent_tally *t, int hit) {
+    t->placed++;
+    t->hits += hit != 0;
+}
+
+double indiv_divergent_hit_rate(const indiv_divergent_tally *t, double *se) {
+    double r = t->placed ? (double)t->hits / (double)t->placed : 0;
+    if (se)
+        *se = t->placed ? sqrt(r * (1 - r) / (double)t->placed) : 0;
+    return r;
+}
+
+double indiv_metrics_serendipity_ge(const size_t *list, size_t len,
+                                    const unsigned char *expected,
+                                    const unsigned char *relevant) {
+    size_t n = 0;
+    for (size_t i = 0; i < len; i++)
+        n += !expected[list[i]] && relevant[list[i]];
+    return len ? (double)n / (double)len : 0;
+}
+
+double indiv_metrics_serendipity_zhang(const size_t *list, size_t len,
+                                       const size_t *category, const double *history,
+                                       const unsigned char *relevant) {
+    double s = 0;
+    for (size_t i = 0; i < len; i++)
+        s += (1 - history[category[list[i]]]) * (relevant[list[i]] ? 1 : 0);
+    return len ? s / (double)len : 0;
+}
+
+double indiv_metrics_miscalibration(const size_t *list, size_t len,
+                                    const size_t *category, const double *p, size_t n_cat,
+                                    double *work) {
+    if (len == 0)
+        return 0;
+    memset(work, 0, n_cat * sizeof *work);
+    for (size_t i = 0; i < len; i++)
+        work[category[list[i]]] += 1;
+    return indiv_calibration_kl(p, work, (double)len, n_cat, INDIV_CALIBRATION_ALPHA);
 }

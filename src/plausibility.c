@@ -15,7 +15,7 @@ struct indiv_plausibility {
     size_t c;
     double m;
     int64_t people;
-    uint32_t *pair;       /* c × c: pair[a * c + b] = people with a and b; diagonal n_a */
+    uint32_t *pair; /* c × c: pair[a * c + b] = people with a and b; diagonal n_a */
     unsigned char *stamp; /* c: scratch for de-duplication in _add and _lift */
 };
 
@@ -81,7 +81,7 @@ void indiv_plausibility_add(indiv_plausibility *pl, const int32_t *cats, size_t 
 }
 
 void indiv_plausibility_lift(const indiv_plausibility *pl, const int32_t *known, size_t n,
-                             double *lift) {
+                             int conditional, double *lift) {
     size_t c = pl->c, k = 0;
     double big_n = (double)pl->people, m = pl->m;
     /* distinct known categories, without touching the shared scratch (threads read the
@@ -106,6 +106,9 @@ void indiv_plausibility_lift(const indiv_plausibility *pl, const int32_t *known,
         }
         k++;
     }
-    for (size_t x = 0; x < c; x++)
+    for (size_t x = 0; x < c; x++) {
         lift[x] = k ? lift[x] / (double)k : 1.0;
+        if (conditional)
+            lift[x] *= ((double)pl->pair[x * c + x] + 1) / (big_n + 2);
+    }
 }

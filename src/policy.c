@@ -9,6 +9,7 @@
  */
 #include "indiv/policy.h"
 
+#include <assert.h>
 #include <math.h>
 #include <string.h>
 
@@ -84,6 +85,7 @@ typedef struct kept {
 
 /* Inserts (key, j) into the sorted array k[0..*n) of capacity cap (best first). */
 static void keep(kept *k, int *n, int cap, double key, size_t j) {
+    assert(cap >= 1 && *n <= cap);
     int pos = *n;
     while (pos > 0 &&
            (k[pos - 1].key < key || (k[pos - 1].key == key && k[pos - 1].j > j)))
@@ -95,6 +97,7 @@ static void keep(kept *k, int *n, int cap, double key, size_t j) {
     k[pos] = (kept){key, j};
     if (*n < cap)
         (*n)++;
+    assert(pos + 1 >= *n || k[pos + 1].key <= key); /* still best first */
 }
 
 static double expected_value(const indiv_catalog *cat, size_t j, double p) {
@@ -121,6 +124,7 @@ static int select_relevant(const indiv_policy_params *p, const indiv_scorer *s,
     double zt = indiv_logit(p->threshold), best = -INFINITY;
     size_t n = indiv_catalog_size(cat);
     int kept_n = 0, cap = pool_size(p);
+    assert(cap >= 1 && cap <= INDIV_RERANK_POOL_MAX); /* top[] holds the pool */
     for (size_t j = 0; j < n; j++) {
         if (!valid[j])
             continue;
@@ -143,6 +147,7 @@ static int select_relevant(const indiv_policy_params *p, const indiv_scorer *s,
 static void add_offer(indiv_decision *out, const indiv_scorer *s,
                       const indiv_score_block *b, size_t row, const indiv_catalog *cat,
                       size_t j, indiv_offer_kind kind) {
+    assert(out->n_offers < INDIV_SLOTS_MAX && j < indiv_catalog_size(cat));
     indiv_decided_offer *o = &out->offers[out->n_offers++];
     o->offer = j;
     o->kind = kind;
@@ -190,7 +195,8 @@ static int history_distribution(const indiv_profile *pr, const indiv_catalog *ca
             total += dist[c] = pr->taste[c] > 0 ? pr->taste[c] : 0;
     if (total <= 0 && (pr->features & INDIV_FEAT_OPENNESS))
         for (size_t i = 0; i < pr->n_bought; i++)
-            if (pr->bought[i] >= 0 && (size_t)pr->bought[i] < n_cat && !dist[pr->bought[i]])
+            if (pr->bought[i] >= 0 && (size_t)pr->bought[i] < n_cat &&
+                !dist[pr->bought[i]])
                 total += dist[pr->bought[i]] = 1;
     for (size_t c = 0; total > 0 && c < n_cat; c++)
         dist[c] /= total;
@@ -219,7 +225,8 @@ static int rerank(const indiv_policy_params *p, const indiv_scorer *s,
                              order);
     } else {
         double dist[INDIV_PLAUS_MAX_CATEGORIES], work[INDIV_PLAUS_MAX_CATEGORIES];
-        if (!pr || n_cat > INDIV_PLAUS_MAX_CATEGORIES || !history_distribution(pr, cat, dist))
+        if (!pr || n_cat > INDIV_PLAUS_MAX_CATEGORIES ||
+            !history_distribution(pr, cat, dist))
             return n < p->slots ? n : p->slots;
         k = indiv_rerank_calibrated(rel, cats, (size_t)n, (size_t)p->slots,
                                     p->rerank_lambda, dist, n_cat, work, order);
@@ -250,8 +257,7 @@ typedef struct aim {
     double zf;                  /* logit of the higher of the two floors */
     const double *lift;         /* adjacent: per category; NULL: popular */
     const unsigned char *known; /* adjacent: 1 for categories the person bought */
-    double log_max;             /* adjacent, T > 0: log of the largest candidate lift */
-    double *cat_p;              /* adjacent, T > 0: candidate propensity per category */
+    double log_max;             /* adjacent, T > 0: the largest log plausibility */
 } aim;
 
 /* Is offer j a candidate? Its logit in *z when it is. */
@@ -268,33 +274,36 @@ static int candidate(const aim *a, size_t j, double *z) {
     return *z >= a->zf;
 }
 
-/* Weight of candidate j with logit z: p under `popular`; under `adjacent`, the share of
- * its category, lift^(1/T) (scaled by the largest so that a small T cannot overflow),
- * times its share of the category's candidate propensity, so that a category is aimed
- * at whatever its number of offers and its best-liked offers are preferred. */
+/* log of the plausibility of candidate j with logit z under `adjacent`: its propensity
+ * times the lift of its category, log p + log lift (the population's co-purchase signal
+ * multiplies the engine's own estimate, so that popularity stays held and a category
+ * that people like this person buy more often gains in proportion). */
+static double log_plausibility(const aim *a, size_t j, double z) {
+    return log(indiv_sigmoid(z)) + log(a->lift[indiv_catalog_offer(a->cat, j)->category]);
+}
+
+/* Weight of candidate j with logit z: p under `popular`; plausibility^(1/T) under
+ * `adjacent`, scaled by the largest so that a small T cannot overflow. */
 static double weight(const aim *a, size_t j, double z) {
     if (!a->lift)
         return indiv_sigmoid(z);
-    size_t c = indiv_catalog_offer(a->cat, j)->category;
-    return exp((log(a->lift[c]) - a->log_max) / a->p->divergence_temperature) *
-           indiv_sigmoid(z) / a->cat_p[c];
+    return exp((log_plausibility(a, j, z) - a->log_max) / a->p->divergence_temperature);
 }
 
-/* T = 0: the candidate of largest lift (ties: larger logit, then smaller index). */
+/* T = 0: the most plausible candidate (ties: the smaller index). */
 static int most_plausible(const aim *a, size_t *pick, int *n_cand) {
     size_t n = indiv_catalog_size(a->cat);
-    double best_l = -INFINITY, best_z = -INFINITY, z;
+    double best = -INFINITY, z;
     *n_cand = 0;
     for (size_t j = 0; j < n; j++) {
         if (!candidate(a, j, &z))
             continue;
-        double l = a->lift[indiv_catalog_offer(a->cat, j)->category];
-        (*n_cand)++;
-        if (l > best_l || (l == best_l && z > best_z)) {
-            best_l = l;
-            best_z = z;
+        double l = log_plausibility(a, j, z);
+        if (*n_cand == 0 || l > best) {
+            best = l;
             *pick = j;
         }
+        (*n_cand)++;
     }
     return *n_cand > 0;
 }
@@ -302,23 +311,19 @@ static int most_plausible(const aim *a, size_t *pick, int *n_cand) {
 /* Draws one candidate ∝ its weight (inverse CDF, u in [0, 1)); *share is its
  * probability. 0 when there is no candidate. */
 static int draw_weighted(aim *a, double u, size_t *pick, double *share, int *n_cand) {
-    size_t n = indiv_catalog_size(a->cat), n_cat = indiv_catalog_categories(a->cat);
+    size_t n = indiv_catalog_size(a->cat);
     double z, total = 0, acc = 0;
     *n_cand = 0;
     a->log_max = -INFINITY;
-    if (a->lift)
-        memset(a->cat_p, 0, n_cat * sizeof *a->cat_p);
     for (size_t j = 0; j < n; j++)
         if (candidate(a, j, &z)) {
             (*n_cand)++;
-            if (!a->lift)
-                continue;
-            size_t c = indiv_catalog_offer(a->cat, j)->category;
-            a->cat_p[c] += indiv_sigmoid(z);
-            a->log_max = log(a->lift[c]) > a->log_max ? log(a->lift[c]) : a->log_max;
+            if (a->lift && log_plausibility(a, j, z) > a->log_max)
+                a->log_max = log_plausibility(a, j, z);
         }
     if (*n_cand == 0)
         return 0;
+    assert(u >= 0 && u < 1);
     for (size_t j = 0; j < n; j++)
         if (candidate(a, j, &z))
             total += weight(a, j, z);
@@ -335,17 +340,16 @@ static int draw_weighted(aim *a, double u, size_t *pick, double *share, int *n_c
     return 1; /* rounding left u * total past the sum: the last candidate */
 }
 
-/* Fills a for this consumer; lift, known and cat_p are the caller's scratch (n_cat
- * values each). */
+/* Fills a for this consumer; lift and known are the caller's scratch (n_cat values). */
 static void aim_init(aim *a, const indiv_policy_params *p, const indiv_scorer *s,
                      const indiv_score_block *b, size_t row, const indiv_catalog *cat,
                      const unsigned char *valid, const indiv_policy_input *in,
-                     const indiv_decision *out, double *lift, unsigned char *known,
-                     double *cat_p) {
+                     const indiv_decision *out, double *lift, unsigned char *known) {
     size_t n_cat = indiv_catalog_categories(cat);
-    double floor = p->floor > p->relative_floor * out->best_p ? p->floor
-                                                               : p->relative_floor * out->best_p;
-    *a = (aim){p, s, b, row, cat, valid, out, indiv_logit(floor), NULL, NULL, 0, cat_p};
+    double floor = p->floor > p->relative_floor * out->best_p
+                       ? p->floor
+                       : p->relative_floor * out->best_p;
+    *a = (aim){p, s, b, row, cat, valid, out, indiv_logit(floor), NULL, NULL, 0};
     if (p->divergence_aim != INDIV_AIM_ADJACENT || n_cat > INDIV_PLAUS_MAX_CATEGORIES)
         return; /* popular, or too many categories for the scratch: popular */
     int32_t buf[INDIV_PLAUS_MAX_CATEGORIES];
@@ -356,7 +360,8 @@ static void aim_init(aim *a, const indiv_policy_params *p, const indiv_scorer *s
         if (kc[i] >= 0 && (size_t)kc[i] < n_cat)
             known[kc[i]] = 1;
     if (in->plaus && indiv_plausibility_categories(in->plaus) == n_cat)
-        indiv_plausibility_lift(in->plaus, kc, nk, lift);
+        indiv_plausibility_lift(in->plaus, kc, nk,
+                                p->plausibility == INDIV_PLAUS_CONDITIONAL, lift);
     else
         for (size_t c = 0; c < n_cat; c++)
             lift[c] = 1;
@@ -398,20 +403,21 @@ static int diverge(const indiv_policy_params *p, const indiv_scorer *s,
     const indiv_profile *pr = in->profile;
     double openness = (pr->features & INDIV_FEAT_OPENNESS) ? pr->openness : 1.0;
     double eps = p->serendipity * openness;
+    assert(eps >= 0 && eps <= 1); /* a probability: ε and openness are both in [0, 1] */
     double u1 = gsl_rng_uniform(r), u2 = gsl_rng_uniform(r); /* always two draws */
-    double lift[INDIV_PLAUS_MAX_CATEGORIES], cat_p[INDIV_PLAUS_MAX_CATEGORIES], share;
+    double lift[INDIV_PLAUS_MAX_CATEGORIES], share;
     unsigned char known[INDIV_PLAUS_MAX_CATEGORIES];
     aim a;
     if (eps <= 0)
         return 0;
     if (!(u1 < eps)) {
         if (p->divergent_slot == INDIV_SLOT_REPLACE && out->n_offers == p->slots) {
-            aim_init(&a, p, s, b, row, cat, valid, in, out, lift, known, cat_p);
+            aim_init(&a, p, s, b, row, cat, valid, in, out, lift, known);
             log_last_slot(p, &a, eps, out);
         }
         return 0;
     }
-    aim_init(&a, p, s, b, row, cat, valid, in, out, lift, known, cat_p);
+    aim_init(&a, p, s, b, row, cat, valid, in, out, lift, known);
     out->divergence_drawn = 1;
     size_t j = 0;
     if (!draw_divergent(&a, u2, &j, &share, &out->divergence_candidates)) {
@@ -431,6 +437,7 @@ static int diverge(const indiv_policy_params *p, const indiv_scorer *s,
         out->n_offers--; /* the divergent offer takes the last slot */
     add_offer(out, s, b, row, cat, j, INDIV_KIND_DIVERGENT);
     indiv_decided_offer *o = &out->offers[out->n_offers - 1];
+    assert(share > 0 && share <= 1);
     o->logged_p = eps * share;
     o->plausibility = a.lift ? a.lift[indiv_catalog_offer(cat, j)->category] : 0;
     return 1;
@@ -523,6 +530,7 @@ void indiv_policy_decide(const indiv_policy_params *p, const indiv_scorer *s,
     }
     if (p->rerank != INDIV_RERANK_NONE && n > 0)
         n = rerank(p, s, b, row, cat, in->profile, top, n);
+    assert(n >= 0 && n <= p->slots);
     for (int k = 0; k < n; k++)
         add_offer(out, s, b, row, cat, top[k].j, INDIV_KIND_RELEVANT);
     indiv_rng_reseed(r, p->seed, (uint64_t)in->consumer->id, INDIV_RNG_DIVERGENCE);

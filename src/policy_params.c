@@ -40,6 +40,7 @@ static const char *const rank_by_names[] = {"propensity", "value", NULL};
 static const char *const divergence_names[] = {"ride-along", "standalone", NULL};
 static const char *const aim_names[] = {"popular", "adjacent", NULL};
 static const char *const slot_names[] = {"replace", "extra", NULL};
+static const char *const plaus_names[] = {"lift", "conditional", NULL};
 static const char *const rerank_names[] = {"none", "mmr", "calibrated", NULL};
 
 /* The order is the order of --help and of the JSON objects. */
@@ -67,11 +68,14 @@ static const pp_entry table[] = {
         "adjacent: draw by lift^(1/T); 0 = the most plausible"),
     ROW("plausibility-smoothing", plausibility_smoothing, "M", R_, 10, 0, 1e6, 0, NULL,
         "pseudo-people pulling rare co-purchase lifts toward 1"),
+    ROW("plausibility", plausibility, "KIND", C_, INDIV_PLAUS_LIFT, 0, 0, 0, plaus_names,
+        "adjacent: weigh a category by lift P(c|A)/P(c) or by P(c|A)"),
     ROW("divergent-slot", divergent_slot, "SLOT", C_, INDIV_SLOT_EXTRA, 0, 0, 0,
         slot_names, "extra (one more slot) | replace (takes the last slot)"),
     {{"rerank", "rerank", "R[:L]", INDIV_PP_CHOICE_REAL, INDIV_RERANK_NONE, 0, 1, 0,
       rerank_names,
-      "none | mmr:L (Carbonell & Goldstein 1998) | calibrated:L (Steck 2018), L in [0, 1], "
+      "none | mmr:L (Carbonell & Goldstein 1998) | calibrated:L (Steck 2018), L in [0, "
+      "1], "
       "0.5 when omitted",
       0.5},
      offsetof(indiv_policy_params, rerank),
@@ -322,8 +326,8 @@ void indiv_policy_params_init(indiv_policy_params *p) {
 int indiv_policy_params_validate(const indiv_policy_params *p, indiv_error *err) {
     for (size_t i = 0; i < NPARAMS; i++) {
         const pp_entry *e = &table[i];
-        double v = e->d.kind == INDIV_PP_REAL ? CFIELD(double, p, e)
-                                              : (double)CFIELD(int, p, e);
+        double v =
+            e->d.kind == INDIV_PP_REAL ? CFIELD(double, p, e) : (double)CFIELD(int, p, e);
         int ok = e->d.kind == INDIV_PP_CHOICE || e->d.kind == INDIV_PP_CHOICE_REAL
                      ? v >= 0 && v < n_choices(&e->d)
                      : in_range(&e->d, v);

@@ -55,6 +55,8 @@
 /* Default taste locality: calibrated so that a world fitted to the shipped sample has its
  * new-category adoption lift (docs/worlds.md, "Adoption lift"). */
 #define TASTE_LOCALITY_DEFAULT 0.14
+/* Default taste breadth dispersion (docs/worlds.md, "Propensity spread"). */
+#define TASTE_BREADTH_DEFAULT 0.0
 /* Entity number of the world-level stream that deals categories into taste groups
  * (entity 0 is the stream of category sizes and prices). */
 #define GROUP_STREAM 1
@@ -116,6 +118,10 @@ static const param_entry params[] = {
       "mean number of latent categories of those: 1 + Poisson(mean - 1)"),
     P("tastes", taste_concentration, "taste-concentration", R_, 1.0, 0, 1e3, 1,
       "Dirichlet concentration of taste weights (1: uniform; small: one dominates)"),
+    P("tastes", taste_breadth_dispersion, "taste-breadth-dispersion", R_,
+      TASTE_BREADTH_DEFAULT, 0, 100, 0,
+      "variance d of a consumer's multiplier Gamma(1/d, d) of the known taste count's "
+      "mean (0: all alike)"),
     P("tastes", taste_locality, "taste-locality", R_, TASTE_LOCALITY_DEFAULT, 0, 1, 0,
       "chance that each further taste (known or latent) is drawn in the group of an "
       "earlier one (0: independent of them)"),
@@ -888,6 +894,16 @@ static int accept_unmarked(const void *ctx, size_t i) {
     return ((const unsigned char *)ctx)[i] == 0;
 }
 
+/* A consumer's multiplier of the mean number of further known tastes: Gamma(1/d, d)
+ * (mean 1, variance d = taste_breadth_dispersion), so that taste counts are negative
+ * binomial, the mixed Poisson of A. S. C. Ehrenberg's NBD model (Repeat-Buying, 1988):
+ * some people buy in one or two categories, some in many, and the engine's propensity
+ * for their best offer spreads with it. At d = 0 nothing is drawn (1). */
+static double breadth(const indiv_world_params *p, gsl_rng *r) {
+    double d = p->taste_breadth_dispersion;
+    return d > 0 ? gsl_ran_gamma(r, 1 / d, d) : 1;
+}
+
 typedef struct member_ctx {
     const size_t *cats;        /* the group's categories */
     const unsigned char *mark; /* per category */
@@ -922,7 +938,7 @@ static size_t draw_taste_cat(const world *w, const consumer *c, size_t k, gsl_rn
 static void draw_tastes(const world *w, consumer *c, gsl_rng *r) {
     const indiv_world_params *p = w->p;
     int has_latent = gsl_rng_uniform(r) < p->latent_share;
-    size_t nk = 1 + gsl_ran_poisson(r, p->known_tastes_mean - 1);
+    size_t nk = 1 + gsl_ran_poisson(r, breadth(p, r) * (p->known_tastes_mean - 1));
     c->nknown = nk < w->ncat - (size_t)has_latent ? nk : w->ncat - (size_t)has_latent;
     size_t nl = has_latent ? 1 + gsl_ran_poisson(r, p->latent_tastes_mean - 1) : 0;
     c->ntaste = c->nknown + (nl < w->ncat - c->nknown ? nl : w->ncat - c->nknown);

@@ -91,90 +91,121 @@ const char *indiv_sim_metric_doc(int m) {
     return m >= 0 && m < INDIV_SIM_NMETRICS ? metric_docs[m] : "?";
 }
 
-void indiv_sim_params_init(indiv_sim_params *p) {
-    memset(p, 0, sizeof *p);
-    p->rounds = 12;
-    p->round_days = 7;
-    p->seed = 1;
-    p->policy = INDIV_SIM_INDIV;
-    indiv_policy_params_init(&p->policy_params);
-    indiv_profile_params_init(&p->profile_params);
-    p->persona_k = 5;
-    p->threads = 2;
-    p->trained = 0;
-    p->retrain_every = 0;
-    p->train_dims = 16;
-    p->train_iterations = 8;
-    indiv_response_params *r = &p->response;
-    r->irrelevant_utility = 0.05;
-    r->conversion_max = 0.3;
-    r->wrong_moment_factor = 0.5;
-    r->moment_window_hours = 2;
-    r->not_ready_factor = 0.5;
-    r->ready_fraction = 0.3;
-    r->annoyance_per_irrelevant = 1.0;
-    r->annoyance_per_contact = 0.1;
-    r->annoyance_decay = 0.9;
-    r->fatigue_open_effect = 0.1;
-    r->p_leave = 0.3;
-    r->leakage_per_round = 0.02;
-    r->organic_latent_discovery = 0.0;
-    r->reveal_on_engagement = 0.1;
-    r->annoyance_per_unwanted_divergent = 0.5;
-    r->perfect_aim = 0;
-}
-
-/* Parameters settable by name: name, address kind, offset resolver. */
+/* The simulation parameter table (issue 13: one table per parameter family): name,
+ * integer or real, range, default (NAN: the policy's or the profile's own default, from
+ * their tables), one-line meaning, and where the value lives. indiv_sim_params_init,
+ * _set, _validate, _json, the study's assumption table and `indiv simulate --help` all
+ * read it, so a new parameter is one row here (and its field in simulate.h). */
 typedef struct named {
     const char *name;
     int is_int; /* 1 int, 0 double */
     double lo, hi;
+    double def;
+    const char *doc;
     size_t off; /* offset in indiv_sim_params */
 } named;
 
-#define R_(field, lo, hi)                                                                \
-    { #field, 0, lo, hi, offsetof(indiv_sim_params, response.field) }
-#define P_(name, field, lo, hi)                                                          \
-    { name, 0, lo, hi, offsetof(indiv_sim_params, policy_params.field) }
+#define S_(field, is_int, lo, hi, def, doc)                                              \
+    { #field, is_int, lo, hi, def, doc, offsetof(indiv_sim_params, field) }
+#define R_(field, lo, hi, def, doc)                                                      \
+    { #field, 0, lo, hi, def, doc, offsetof(indiv_sim_params, response.field) }
+/* Policy parameters: default and meaning from the policy's table (policy.h). */
+#define P_(name, field, is_int, lo, hi)                                                  \
+    { name, is_int, lo, hi, NAN, NULL, offsetof(indiv_sim_params, policy_params.field) }
 static const named params_by_name[] = {
-    {"rounds", 1, 1, 10000, offsetof(indiv_sim_params, rounds)},
-    {"round_days", 0, 0.01, 3650, offsetof(indiv_sim_params, round_days)},
-    {"persona_k", 1, 1, 1000, offsetof(indiv_sim_params, persona_k)},
-    {"threads", 1, 1, INDIV_THREADS_MAX, offsetof(indiv_sim_params, threads)},
-    {"trained", 1, 0, 1, offsetof(indiv_sim_params, trained)},
-    {"retrain_every", 1, 0, 10000, offsetof(indiv_sim_params, retrain_every)},
-    {"train_dims", 1, 1, INDIV_EMBEDDING_DIMS_MAX,
-     offsetof(indiv_sim_params, train_dims)},
-    {"train_iterations", 1, 1, 1000, offsetof(indiv_sim_params, train_iterations)},
-    P_("threshold", threshold, 0, 1),
-    P_("serendipity", serendipity, 0, 1),
-    P_("bubble", bubble, 0, 1),
-    P_("floor", floor, 0, 1),
-    P_("min_readiness", min_readiness, 0, 1),
-    P_("per_days", per_days, 0, 3650),
-    {"slots", 1, 1, INDIV_SLOTS_MAX, offsetof(indiv_sim_params, policy_params.slots)},
-    {"max_contacts", 1, 0, 1e6, offsetof(indiv_sim_params, policy_params.max_contacts)},
-    {"half_life", 0, 1e-3, 1e6,
+    S_(rounds, 1, 1, 10000, 12, "rounds simulated"),
+    S_(round_days, 0, 0.01, 3650, 7, "days per round"),
+    S_(persona_k, 1, 1, 1000, 5, "segments of the persona policy"),
+    S_(threads, 1, 1, INDIV_THREADS_MAX, 2,
+       "decision threads (results do not depend on it)"),
+    S_(trained, 1, 0, 1, 0, "1: the engine trains its own model in the loop"),
+    S_(retrain_every, 1, 0, 10000, 0,
+       "with trained: retrain every R rounds on all that was logged (0: once)"),
+    S_(train_dims, 1, 1, INDIV_EMBEDDING_DIMS_MAX, 16,
+       "embedding dimension of each training"),
+    S_(train_iterations, 1, 1, 1000, 8, "ALS sweeps of each training"),
+    P_("threshold", threshold, 0, 0, 1),
+    P_("serendipity", serendipity, 0, 0, 1),
+    P_("bubble", bubble, 0, 0, 1),
+    P_("floor", floor, 0, 0, 1),
+    P_("min_readiness", min_readiness, 0, 0, 1),
+    P_("per_days", per_days, 0, 0, 3650),
+    P_("slots", slots, 1, 1, INDIV_SLOTS_MAX),
+    P_("max_contacts", max_contacts, 1, 0, 1e6),
+    {"half_life", 0, 1e-3, 1e6, NAN, "profiles: half-life of the taste decay, days",
      offsetof(indiv_sim_params, profile_params.half_life_days)},
-    {"window", 0, 0, 1e6, offsetof(indiv_sim_params, profile_params.window_days)},
-    R_(irrelevant_utility, 0, 1),
-    R_(conversion_max, 0, 1),
-    R_(wrong_moment_factor, 0, 1),
-    R_(moment_window_hours, 0, 12),
-    R_(not_ready_factor, 0, 1),
-    R_(ready_fraction, 0, 10),
-    R_(annoyance_per_irrelevant, 0, 1e6),
-    R_(annoyance_per_contact, 0, 1e6),
-    R_(annoyance_decay, 0, 1),
-    R_(fatigue_open_effect, 0, 1e6),
-    R_(p_leave, 0, 1),
-    R_(leakage_per_round, 0, 1),
-    R_(organic_latent_discovery, 0, 1),
-    R_(reveal_on_engagement, 0, 1),
-    R_(annoyance_per_unwanted_divergent, 0, 1e6),
-    {"perfect_aim", 1, 0, 1, offsetof(indiv_sim_params, response.perfect_aim)},
+    {"window", 0, 0, 1e6, NAN, "profiles: history window in days (0: all)",
+     offsetof(indiv_sim_params, profile_params.window_days)},
+    R_(irrelevant_utility, 0, 1, 0.05,
+       "a contact is irrelevant when its best offer's true utility is below this"),
+    R_(conversion_max, 0, 1, 0.3,
+       "P(buy an offer | opened) = conversion_max × true utility"),
+    R_(wrong_moment_factor, 0, 1, 0.5,
+       "P(open) × this when sent away from the preferred hour"),
+    R_(moment_window_hours, 0, 12, 2,
+       "\"right moment\": within this many hours of the preferred hour"),
+    R_(not_ready_factor, 0, 1, 0.5, "P(buy) × this shortly after a purchase"),
+    R_(ready_fraction, 0, 10, 0.3,
+       "\"shortly\": before this fraction of the person's mean interval"),
+    R_(annoyance_per_irrelevant, 0, 1e6, 1.0, "annoyance added by an irrelevant contact"),
+    R_(annoyance_per_contact, 0, 1e6, 0.1, "annoyance added by any contact"),
+    R_(annoyance_decay, 0, 1, 0.9, "annoyance × this each round"),
+    R_(fatigue_open_effect, 0, 1e6, 0.1, "P(open) × exp(−this × annoyance)"),
+    R_(p_leave, 0, 1, 0.3,
+       "at the tolerance: leave with this probability, else unsubscribe"),
+    R_(leakage_per_round, 0, 1, 0.02,
+       "P(an unrevealed latent need is met elsewhere), per round"),
+    R_(organic_latent_discovery, 0, 1, 0.0,
+       "P(a latent taste is discovered alone), per round"),
+    R_(reveal_on_engagement, 0, 1, 0.1,
+       "P(an opened, unbought offer of a latent taste is clicked and reveals it)"),
+    R_(annoyance_per_unwanted_divergent, 0, 1e6, 0.5,
+       "annoyance added per divergent offer below the irrelevant utility"),
+    {"perfect_aim", 1, 0, 1, 0,
+     "1: divergent offers aimed at the person's heaviest latent taste (the ceiling)",
+     offsetof(indiv_sim_params, response.perfect_aim)},
 };
 #define NNAMED (sizeof params_by_name / sizeof params_by_name[0])
+
+static void put(indiv_sim_params *p, const named *n, double v) {
+    if (n->is_int)
+        *(int *)((char *)p + n->off) = (int)v;
+    else
+        *(double *)((char *)p + n->off) = v;
+}
+
+static double get(const indiv_sim_params *p, const named *n) {
+    return n->is_int ? *(const int *)((const char *)p + n->off)
+                     : *(const double *)((const char *)p + n->off);
+}
+
+void indiv_sim_params_init(indiv_sim_params *p) {
+    memset(p, 0, sizeof *p);
+    p->seed = 1;
+    p->policy = INDIV_SIM_INDIV;
+    indiv_policy_params_init(&p->policy_params);
+    indiv_profile_params_init(&p->profile_params);
+    for (size_t i = 0; i < NNAMED; i++)
+        if (!isnan(params_by_name[i].def))
+            put(p, &params_by_name[i], params_by_name[i].def);
+}
+
+size_t indiv_sim_param_count(void) {
+    return NNAMED;
+}
+
+int indiv_sim_param_at(size_t i, indiv_sim_param *out) {
+    if (i >= NNAMED)
+        return INDIV_EINVAL;
+    const named *n = &params_by_name[i];
+    indiv_sim_params d;
+    indiv_sim_params_init(&d);
+    const indiv_policy_param *pp = n->doc ? NULL : indiv_policy_param_find(n->name);
+    *out = (indiv_sim_param){
+        n->name, n->is_int,  n->lo,
+        n->hi,   get(&d, n), n->doc ? n->doc : pp ? pp->doc : "engine parameter"};
+    return INDIV_OK;
+}
 
 /* Compares names with '-' and '_' treated alike. */
 static int same_name(const char *a, const char *b) {
@@ -234,10 +265,7 @@ int indiv_sim_params_set(indiv_sim_params *p, const char *name, const char *valu
             return indiv_error_set(err, INDIV_EINVAL,
                                    "%s = '%s' is not a%s number in [%g, %g]", n->name,
                                    value, n->is_int ? "n integer" : "", n->lo, n->hi);
-        if (n->is_int)
-            *(int *)((char *)p + n->off) = (int)v;
-        else
-            *(double *)((char *)p + n->off) = v;
+        put(p, n, v);
         return INDIV_OK;
     }
     return indiv_error_set(err, INDIV_EINVAL, "unknown simulation parameter '%s'", name);
@@ -246,8 +274,7 @@ int indiv_sim_params_set(indiv_sim_params *p, const char *name, const char *valu
 int indiv_sim_params_validate(const indiv_sim_params *p, indiv_error *err) {
     for (size_t i = 0; i < NNAMED; i++) {
         const named *n = &params_by_name[i];
-        double v = n->is_int ? *(const int *)((const char *)p + n->off)
-                             : *(const double *)((const char *)p + n->off);
+        double v = get(p, n);
         if (!(v >= n->lo && v <= n->hi))
             return indiv_error_set(err, INDIV_EINVAL,
                                    "simulation parameter %s = %g is "

@@ -4,10 +4,10 @@
  * verdict rules. Nothing here runs a simulation or touches a file: study_run.c runs,
  * study_report.c writes.
  *
- * The interview transcripts are not among the project's materials. Every French line
- * below is a reconstruction from the English wording of the project brief (quoted in
- * docs/architecture.md §1, and the study's issue), labelled as such wherever it is shown;
- * no interviewee is named and nothing is presented as a verbatim quotation.
+ * Every quotation below is an exact substring of ../shared/interviews.md (the
+ * interviews' exact words with speaker and source id; a test holds them to it), shown
+ * in « » with its speaker and source. Claims of that file the study does not test are
+ * listed with the reason (indiv_study_unstudied_at).
  */
 #include "indiv/study.h"
 
@@ -20,10 +20,20 @@
 #include <gsl/gsl_statistics_double.h>
 
 #include "indiv/experiment.h"
+#include "study_internal.h"
 
-#define SOURCE_UNKNOWN                                                                   \
-    "interview not identified in the available materials (the transcripts are not in "   \
-    "the repository; wording reconstructed from the project brief)"
+/* Speakers and sources of ../shared/interviews.md (ids S1..S4 as there). */
+#define SPEAKER_AMARSY  "Stéphane Amarsy"
+#define SPEAKER_LE_ROUX "Arnaud Le Roux"
+#define SOURCE_S1                                                                        \
+    "S1: Stéphane Amarsy (CEO and founder of D-AIM), podcast How I met your algo #02, " \
+    "published transcript"
+#define SOURCE_S2                                                                        \
+    "S2: Stéphane Amarsy, written interview \"Qu'est-ce que l'hyper-personnalisation "  \
+    "?\""
+#define SOURCE_S3                                                                        \
+    "S3: Arnaud Le Roux (then Chief Digital Officer, Solutions #ByOpen), \"IA et "       \
+    "Transmarketing 4ème interview\", Kiss The Bride agency blog"
 
 /* Settings tokens are at most this long ("features=all,-moments"). */
 #define TOKEN_MAX 128
@@ -35,6 +45,9 @@ static const indiv_study_condition conditions[] = {
      "the engine at its defaults (threshold 0.3, serendipity 0.1)"},
     {"indiv-e0.3", "policy=indiv serendipity=0.3", 1, "the engine with serendipity 0.3"},
     {"indiv-e0", "policy=indiv serendipity=0", 1, "the engine without serendipity"},
+    {"indiv-e0.3-perfect", "policy=indiv serendipity=0.3 perfect_aim=1", 1,
+     "serendipity 0.3 with every divergent offer aimed at the person's heaviest latent "
+     "taste (the truth: the ceiling of aiming, no engine can do it)"},
     {"no-threshold", "policy=indiv-no-threshold", 1,
      "the engine with threshold 0: every eligible consumer gets their best offers"},
     {"mass", "policy=mass", 1,
@@ -84,43 +97,64 @@ const indiv_study_condition *indiv_study_condition_find(const char *id) {
 static const indiv_study_claim claims[] = {
     {.id = "serendipity",
      .title = "Convergent engines forbid new things; the consumer goes elsewhere",
-     .quote_fr =
-         "« Les moteurs qui ne font que converger interdisent la nouveauté ; alors "
-         "le consommateur va chercher ailleurs. »",
+     .nquotes = 2,
+     .quotes = {{"les algorithmes vont tout faire pour que cet objectif se réalise, et "
+                 "donc de fait, ils interdisent de nouvelles choses.",
+                 SPEAKER_AMARSY, "S1"},
+                {"si on interdit de façon inconsciente certains actes, obligatoirement "
+                 "lorsque le consommateur aura envie de faire ces actes, il ira "
+                 "ailleurs, car il aura jamais identifié que c’était possible de le "
+                 "faire là.",
+                 SPEAKER_AMARSY, "S1"}},
      .paraphrase =
          "Engines that only converge on what a person already likes \"forbid new "
          "things\", and the consumer then looks for them elsewhere.",
-     .source = SOURCE_UNKNOWN,
+     .source = SOURCE_S1,
      .design =
          "indiv with serendipity ε = 0.3 against ε = 0, all else at the engine's "
          "defaults. ε = 0.3 rather than the default 0.1 because the draw is ε × the "
          "person's openness (mean 0.29): at 0.1 about one contact in fifty carries a "
          "divergent offer, too few to measure in a few seeds; 0.3 about triples it "
-         "and keeps it a minority (it rides along, in the last of three slots). The "
-         "oracle, which knows every latent taste, shows what could be revealed at "
-         "most (reported, not part of the verdict).",
+         "and keeps it a minority (it rides along, in the last of three slots). "
+         "Reference conditions, reported beside the verdict: the same ε with every "
+         "divergent offer aimed at the truth (perfect aim, the ceiling of aiming), "
+         "the mass campaign, and the oracle that knows every latent taste; each "
+         "with its divergent hit rate (divergent offers landing in a latent taste) "
+         "and its cost (unwanted divergent offers, irrelevant share, conversions). "
+         "A latent taste is revealed by buying an offer of it or by engaging with "
+         "one (reveal_on_engagement). The serendipity issue's aims (popular, "
+         "adjacent) join these references once the policy has them.",
      .kind = INDIV_STUDY_EFFECT,
      .metric = "latent_revealed_pct",
      .direction = +1,
      .delta_abs = 1.0, /* one percentage point of the world's latent tastes */
-     .secondary = "leakage_pct,diversity,revenue,divergent_share",
-     .ncmp = 2,
-     .cmp = {{"indiv-e0.3", "indiv-e0", 1}, {"oracle", "indiv-e0", 0}},
+     .secondary = "divergent_hit_rate,unwanted_divergent,irrelevant_share,conversions,"
+                  "leakage_pct,latent_revealed_engaged_pct",
+     .ncmp = 4,
+     .cmp = {{"indiv-e0.3", "indiv-e0", 1},
+             {"indiv-e0.3-perfect", "indiv-e0", 0},
+             {"mass", "indiv-e0", 0},
+             {"oracle", "indiv-e0", 0}},
      .assumption =
          "consumers have latent tastes (30% of them, 1.5 on average) and answer "
          "contacts (reaction rate Beta(2, 18), purchase 0.3 × utility)",
-     .contra = LATENT_NONE,
-     .pro = LATENT_RICH " " RESPONSIVE,
+     .contra = LATENT_NONE " reveal_on_engagement=0",
+     .pro = LATENT_RICH " " RESPONSIVE " reveal_on_engagement=0.5",
      .figure = "conditions"},
     {.id = "bubbles",
      .title = "Deliberate error breaks bubbles (the red sweaters)",
-     .quote_fr = "« Vous aimez les pulls rouges, alors on ne vous propose que des pulls "
-                 "rouges : l'erreur volontaire casse la bulle. »",
+     .nquotes = 1,
+     .quotes = {{"Chez D-AIM, nous fabriquons volontairement de l’erreur pour pouvoir "
+                 "casser les phénomènes de bulles. Par exemple, si je sais que tu aimes "
+                 "les pulls rouges, l’algorithme pourrait te proposer uniquement des "
+                 "pulls rouges, sauf que tu pourrais apprécier les pulls d’une autre "
+                 "couleur, sans le savoir.",
+                 SPEAKER_AMARSY, "S2"}},
      .paraphrase =
          "Proposing now and then something outside a person's known tastes (a "
          "deliberate \"error\") breaks the bubble of \"you like red sweaters, so "
          "only red sweaters\".",
-     .source = SOURCE_UNKNOWN,
+     .source = SOURCE_S2,
      .design = "The same runs as the serendipity claim (ε = 0.3 against 0), read on what "
                "people end up consuming: the diversity of their purchases, the share of "
                "contacted offers inside their known tastes, and how alike consumers "
@@ -129,24 +163,31 @@ static const indiv_study_claim claims[] = {
      .metric = "diversity",
      .direction = +1,
      .delta_rel = 0.01,
-     .secondary = "bubble_share,jaccard_categories,divergent_share",
-     .ncmp = 2,
-     .cmp = {{"indiv-e0.3", "indiv-e0", 1}, {"oracle", "indiv-e0", 0}},
+     .secondary = "bubble_share,jaccard_matched,divergent_hit_rate,unwanted_divergent,"
+                  "irrelevant_share,conversions",
+     .ncmp = 4,
+     .cmp = {{"indiv-e0.3", "indiv-e0", 1},
+             {"indiv-e0.3-perfect", "indiv-e0", 0},
+             {"mass", "indiv-e0", 0},
+             {"oracle", "indiv-e0", 0}},
      .assumption =
          "consumers have latent tastes and answer contacts (as for serendipity)",
-     .contra = LATENT_NONE,
-     .pro = LATENT_RICH " " RESPONSIVE,
+     .contra = LATENT_NONE " reveal_on_engagement=0",
+     .pro = LATENT_RICH " " RESPONSIVE " reveal_on_engagement=0.5",
      .figure = "conditions"},
     {.id = "threshold",
      .title = "Below a certain relevance, do nothing — rather than campaigns to everyone",
-     .quote_fr =
-         "« En dessous d'un certain niveau de pertinence, on ne fait rien », plutôt "
-         "que d'envoyer les campagnes à tout le monde en comptant sur la loi des "
-         "grands nombres.",
+     .nquotes = 2,
+     .quotes = {{"en-dessous d’un certain niveau de pertinence, on ne fait rien.",
+                 SPEAKER_AMARSY, "S2"},
+                {"En envoyant une campagne à tout le monde, ils vont forcément récupérer "
+                 "des individus intéressés. Sauf que beaucoup auront reçu une "
+                 "communication non pertinente.",
+                 SPEAKER_AMARSY, "S2"}},
      .paraphrase = "\"Below a certain level of relevance, we do nothing\", instead of "
                    "sending campaigns to everyone and counting on the law of large "
                    "numbers.",
-     .source = SOURCE_UNKNOWN,
+     .source = SOURCE_S2,
      .design = "indiv (threshold τ = 0.3) against a mass campaign and against the same "
                "engine with τ = 0. The claim is about people lost: unsubscribes and "
                "departures.",
@@ -166,10 +207,14 @@ static const indiv_study_claim claims[] = {
      .figure = "conditions"},
     {.id = "respect",
      .title = "Respect of the individual is what makes the relationship last",
-     .quote_fr = "« C'est le respect de l'individu qui fait que la relation dure. »",
+     .nquotes = 1,
+     .quotes = {{"Selon moi, le respect de l’individu est gage de durée de vie dans la "
+                 "relation. Si je ne le respecte pas, un jour il y aura une rupture "
+                 "parce qu’il va s’en rendre compte.",
+                 SPEAKER_AMARSY, "S2"}},
      .paraphrase = "Respecting the individual (not soliciting them when there is nothing "
                    "relevant) is what makes the relationship last.",
-     .source = SOURCE_UNKNOWN,
+     .source = SOURCE_S2,
      .design = "indiv against the same engine without threshold (τ = 0) and against a "
                "mass campaign, over twice the study's rounds: revenue over the long "
                "horizon, and who is still there at the end.",
@@ -188,11 +233,14 @@ static const indiv_study_claim claims[] = {
      .figure = "rounds"},
     {.id = "personas",
      .title = "From mass marketing, to personas, to individuation",
-     .quote_fr = "« On est passé du marketing de masse aux personas, puis à "
-                 "l'individuation. »",
+     .nquotes = 1,
+     .quotes = {{"Nous sommes passés d’une ère du marketing de masse à celle du persona. "
+                 "On adresse toujours massivement mais vers des groupes identifiés. Et "
+                 "la prochaine ère du marketing sera celle de l’ultra-personnalisation.",
+                 SPEAKER_LE_ROUX, "S3"}},
      .paraphrase = "Marketing went from mass campaigns to personas (segments), and then "
                    "to individuation; each step serves people better.",
-     .source = SOURCE_UNKNOWN,
+     .source = SOURCE_S3,
      .design =
          "The three policies on the same worlds: mass (same offers to everyone), "
          "persona (5 k-means segments of the profiles' tastes) and indiv. Each step "
@@ -211,12 +259,15 @@ static const indiv_study_claim claims[] = {
      .figure = "conditions"},
     {.id = "timing",
      .title = "The right moment matters (rhythm, readiness)",
-     .quote_fr =
-         "« Le bon moment compte : le rythme de la personne, le moment où elle est "
-         "prête. »",
+     .nquotes = 1,
+     .quotes = {{"Le rythme aussi est essentiel. Lorsque vous recevez un message, si "
+                 "c’est dans une problématique de moment où on est plus enclin à aimer "
+                 "ce centre d’intérêt, ce n’est que mieux, l’expérience n’est que plus "
+                 "riche.",
+                 SPEAKER_AMARSY, "S1"}},
      .paraphrase = "The right moment matters: the person's rhythm, and whether they are "
                    "ready to buy.",
-     .source = SOURCE_UNKNOWN,
+     .source = SOURCE_S1,
      .design = "indiv against the same engine with timing off: profiles without the "
                "moments feature (the send time falls back to the decision time) and no "
                "readiness deferral (min_readiness 0).",
@@ -235,11 +286,16 @@ static const indiv_study_claim claims[] = {
      .figure = "conditions"},
     {.id = "minimisation",
      .title = "We don't need all this data (data minimisation, digital sobriety)",
-     .quote_fr = "« On n'a pas besoin de toutes ces données. »",
+     .nquotes = 2,
+     .quotes = {{"De plus, on n’a pas besoin de toutes ces données.", SPEAKER_AMARSY,
+                 "S2"},
+                {"Donc je peux accepter que la stratégie ne soit pas parfaite si je ne "
+                 "donne pas accès à toutes les données.",
+                 SPEAKER_AMARSY, "S2"}},
      .paraphrase = "\"We don't need all this data\": a profile built from less data "
                    "(tastes only, the last 90 days) decides about as well, for less "
                    "storage and computation.",
-     .source = SOURCE_UNKNOWN,
+     .source = SOURCE_S2,
      .design =
          "indiv with profiles from tastes only over the last 90 days against all "
          "six feature groups over the whole history. Non-inferiority: the claim "
@@ -260,13 +316,16 @@ static const indiv_study_claim claims[] = {
      .figure = "conditions"},
     {.id = "scale",
      .title = "A million customers × campaigns × channels × options is beyond any person",
-     .quote_fr = "« Un million de clients × les campagnes × les canaux × une centaine "
-                 "d'options : environ 500 millions de possibilités, aucune personne ne "
-                 "peut traiter ça. »",
+     .nquotes = 1,
+     .quotes = {{"vous avez 1 million de clients, aujourd’hui un marketeur va faire 3 ou "
+                 "4 campagnes, avec 4 ou 5 canaux différents et une centaine de "
+                 "possibilités opérationnelles, on arrive à 500 millions de "
+                 "possibilités, aucun humain n’est capable de traiter ça.",
+                 SPEAKER_AMARSY, "S1"}},
      .paraphrase = "A million customers × campaigns × channels × about a hundred options "
                    "— about 500 million possibilities — is beyond what any person can "
                    "handle.",
-     .source = SOURCE_UNKNOWN,
+     .source = SOURCE_S1,
      .design =
          "Measured, not simulated: candidates (consumer × offer × 3 channels) "
          "evaluated per second by the decision run on a study world and on the real "
@@ -281,21 +340,28 @@ static const indiv_study_claim claims[] = {
                    "extrapolated)"},
     {.id = "enclosure",
      .title = "Personalisation can enclose and manipulate",
-     .quote_fr = "« La personnalisation peut enfermer, et manipuler. »",
+     .nquotes = 2,
+     .quotes = {{"il y a une dimension de manipulation, d’orientation, liberticide qui "
+                 "est sous-jacente, et qu’on ne regarde pas assez.",
+                 SPEAKER_AMARSY, "S1"},
+                {"Ils peuvent ainsi pousser des contenus qui vont enfermer les individus "
+                 "dans une « bulle » parfois peu objective et qui peut déformer la "
+                 "vision des choses.",
+                 SPEAKER_AMARSY, "S2"}},
      .paraphrase = "Personalisation can enclose people (everyone pushed toward the same "
                    "things, the same few offers) and manipulate them.",
-     .source = SOURCE_UNKNOWN,
-     .design =
-         "indiv, mass and persona against the oracle that knows every true taste: "
-         "homogenisation is the excess Jaccard similarity of what pairs of "
-         "consumers consumed over the oracle's (Chaney, Stewart & Engelhardt 2018); "
-         "exposure concentration is the Gini of contacts over offers. Manipulation "
-         "is not modelled.",
+     .source = SOURCE_S1 "; " SOURCE_S2,
+     .design = "indiv, mass and persona against the oracle that knows every true taste: "
+               "homogenisation is the excess Jaccard similarity of the offers that "
+               "taste-matched pairs of consumers consumed over the oracle's, whose ties "
+               "are broken at random (Chaney, Stewart & Engelhardt 2018); "
+               "exposure concentration is the Gini of contacts over offers. Manipulation "
+               "is not modelled.",
      .kind = INDIV_STUDY_EFFECT,
-     .metric = "jaccard_categories",
+     .metric = "jaccard_matched",
      .direction = +1,
      .delta_rel = 0.05,
-     .secondary = "exposure_gini,diversity",
+     .secondary = "jaccard_items,jaccard_categories,exposure_gini,diversity",
      .ncmp = 3,
      .cmp = {{"indiv", "oracle", 1}, {"mass", "oracle", 0}, {"persona", "oracle", 0}},
      .assumption = "consumers have latent tastes the ideal recommender can serve",
@@ -339,6 +405,16 @@ static const indiv_study_metric metrics[] = {
     {"divergent_share", "share", "share of contacts carrying a divergent offer"},
     {"jaccard_categories", "similarity",
      "mean Jaccard similarity of the categories pairs of consumers bought"},
+    {"jaccard_items", "similarity",
+     "mean Jaccard similarity of the offers random pairs of consumers bought"},
+    {"jaccard_matched", "similarity",
+     "mean Jaccard similarity of the offers taste-matched pairs of consumers bought"},
+    {"divergent_hit_rate", "share",
+     "divergent offers landing in a latent taste, per "
+     "divergent offer"},
+    {"unwanted_divergent", "offers", "divergent offers below the irrelevant utility"},
+    {"latent_revealed_engaged_pct", "%",
+     "latent tastes revealed by engagement without a purchase, % of the world's"},
     {"exposure_gini", "Gini", "concentration of contacts over offers (last round)"},
 };
 #define NMETRICS_STUDY (sizeof metrics / sizeof metrics[0])
@@ -384,6 +460,8 @@ int indiv_study_metric_value(const char *name, const double agg[INDIV_SIM_NMETRI
         *out = agg[INDIV_M_irrelevant_share] * agg[INDIV_M_contacts];
     else if (strcmp(name, "latent_revealed_pct") == 0)
         *out = pct_of(agg[INDIV_M_latent_revealed_total], latent_tastes);
+    else if (strcmp(name, "latent_revealed_engaged_pct") == 0)
+        *out = pct_of(agg[INDIV_M_latent_revealed_engaged], latent_tastes);
     else
         *out = pct_of(agg[INDIV_M_leakage], latent_tastes);
     return INDIV_OK;
@@ -506,10 +584,57 @@ static int check_rule(const indiv_study_claim *c, indiv_error *err) {
     return rc == INDIV_OK ? check_settings("pro of claim", c->id, c->pro, err) : rc;
 }
 
+/* Claims of ../shared/interviews.md that the study does not test. */
+static const indiv_study_unstudied unstudied[] = {
+    {"singularity",
+     "it states the engine's premise (per-person profiles from consented data, rhythms "
+     "included) rather than an effect; its measurable parts are the timing, threshold "
+     "and personas claims"},
+    {"realtime",
+     "it needs the event-driven service (decisions on event arrival); the simulation "
+     "decides once per round"},
+    {"consent",
+     "a deployment rule, enforced by the engine (only consented data and channels are "
+     "used; tested in decide and simulate), not an effect to measure"},
+    {"bounds",
+     "a deployment rule (explicit limits on what the engine may do and aim at), not an "
+     "effect of decisions"},
+    {"promise", "about a brand's claims, not about marketing decisions"},
+    {"testlearn",
+     "about the project method (short proof-of-concept cycles); it argues for control "
+     "groups and off-policy evaluation (indiv evaluate), not for a simulated claim"},
+};
+#define NUNSTUDIED (sizeof unstudied / sizeof unstudied[0])
+
+size_t indiv_study_unstudied_count(void) {
+    return NUNSTUDIED;
+}
+
+const indiv_study_unstudied *indiv_study_unstudied_at(size_t i) {
+    return i < NUNSTUDIED ? &unstudied[i] : NULL;
+}
+
+/* Every quotation: text, speaker and source id present, at most the maximum. */
+static int check_quotes(const indiv_study_claim *c, indiv_error *err) {
+    if (c->nquotes < 1 || c->nquotes > INDIV_STUDY_QUOTES_MAX)
+        return indiv_error_set(err, INDIV_EINVAL, "claim '%s': %zu quotations", c->id,
+                               c->nquotes);
+    for (size_t k = 0; k < c->nquotes; k++) {
+        const indiv_study_quote *q = &c->quotes[k];
+        if (!q->text || !*q->text || !q->speaker || !*q->speaker || !q->source_id ||
+            !*q->source_id)
+            return indiv_error_set(err, INDIV_EINVAL,
+                                   "claim '%s': quotation %zu lacks its text, speaker "
+                                   "or source",
+                                   c->id, k + 1);
+    }
+    return INDIV_OK;
+}
+
 static int check_claim(const indiv_study_claim *c, indiv_error *err) {
     const char *texts[][2] = {{"id", c->id},
                               {"title", c->title},
-                              {"quote_fr", c->quote_fr},
+                              {"quote", c->nquotes ? c->quotes[0].text : NULL},
                               {"paraphrase", c->paraphrase},
                               {"source", c->source},
                               {"design", c->design},
@@ -518,7 +643,9 @@ static int check_claim(const indiv_study_claim *c, indiv_error *err) {
     for (size_t k = 0; k < sizeof texts / sizeof texts[0]; k++)
         if (check_text(c, texts[k][0], texts[k][1], err) < 0)
             return INDIV_EINVAL;
-    int rc = check_metrics(c, err);
+    int rc = check_quotes(c, err);
+    if (rc == INDIV_OK)
+        rc = check_metrics(c, err);
     return rc == INDIV_OK ? check_rule(c, err) : rc;
 }
 
@@ -563,10 +690,32 @@ int indiv_study_paired(const double *t, const double *r, size_t n,
     free(d);
     if (rc < 0)
         return rc;
-    *out = (indiv_study_effect){
-        n,       gsl_stats_mean(t, 1, n), gsl_stats_mean(r, 1, n), st.mean, st.sd,
-        st.half, st.mean - st.half,       st.mean + st.half};
+    *out = (indiv_study_effect){n,
+                                gsl_stats_mean(t, 1, n),
+                                gsl_stats_mean(r, 1, n),
+                                st.mean,
+                                st.sd,
+                                st.half,
+                                st.mean - st.half,
+                                st.mean + st.half,
+                                indiv_study_mde(st.sd, n)};
     return INDIV_OK;
+}
+
+double indiv_study_mde(double sd, size_t n) {
+    if (n < 2)
+        return INFINITY;
+    double df = (double)n - 1, alpha = 1 - INDIV_STUDY_CI_LEVEL;
+    return (gsl_cdf_tdist_Pinv(1 - alpha / 2, df) +
+            gsl_cdf_tdist_Pinv(INDIV_STUDY_POWER, df)) *
+           sd / sqrt((double)n);
+}
+
+size_t indiv_study_seeds_needed(double sd, double delta) {
+    for (size_t n = INDIV_STUDY_SEEDS_MIN; n <= INDIV_STUDY_SEEDS_MAX; n++)
+        if (indiv_study_mde(sd, n) <= delta)
+            return n;
+    return 0;
 }
 
 /* ---- rules ------------------------------------------------------------------------- */
@@ -581,6 +730,8 @@ static indiv_verdict effect_rule(const indiv_study_claim *c,
     double mean = s * e->mean, lo = mean - e->half, hi = mean + e->half;
     if (lo > 0 && mean >= delta)
         return INDIV_VERDICT_SUPPORTED;
+    if (!(e->mde <= delta)) /* too small a run to conclude against the claim */
+        return INDIV_VERDICT_UNDERPOWERED;
     if (hi < 0 || (lo >= -delta && hi <= delta))
         return INDIV_VERDICT_NOT_SUPPORTED;
     return INDIV_VERDICT_INCONCLUSIVE;
@@ -610,15 +761,18 @@ indiv_verdict indiv_study_rule(const indiv_study_claim *c, const indiv_study_eff
 }
 
 indiv_verdict indiv_study_combine(const indiv_verdict *v, size_t n) {
-    size_t supported = 0;
+    size_t supported = 0, underpowered = 0;
     for (size_t i = 0; i < n; i++) {
         if (v[i] == INDIV_VERDICT_NOT_SUPPORTED)
             return INDIV_VERDICT_NOT_SUPPORTED;
         supported += v[i] == INDIV_VERDICT_SUPPORTED;
+        underpowered += v[i] == INDIV_VERDICT_UNDERPOWERED;
     }
     if (n == 0)
         return INDIV_VERDICT_NONE;
-    return supported == n ? INDIV_VERDICT_SUPPORTED : INDIV_VERDICT_INCONCLUSIVE;
+    if (supported == n)
+        return INDIV_VERDICT_SUPPORTED;
+    return underpowered ? INDIV_VERDICT_UNDERPOWERED : INDIV_VERDICT_INCONCLUSIVE;
 }
 
 indiv_verdict indiv_study_final(indiv_verdict base, indiv_verdict mild) {
@@ -638,7 +792,34 @@ const char *indiv_verdict_name(indiv_verdict v) {
         return "inconclusive";
     case INDIV_VERDICT_DEPENDS:
         return "depends on an assumption";
+    case INDIV_VERDICT_UNDERPOWERED:
+        return "underpowered";
     default:
         return "not run";
     }
+}
+
+/* ---- helpers over results (study_internal.h), shared by study_run.c and study_report.c */
+
+int study_cell_values(const indiv_study_results *r, size_t cell, const char *name,
+                      double *x, indiv_error *err) {
+    const study_cell *c = &r->cells[cell];
+    for (int s = 0; s < r->seeds; s++) {
+        int rc =
+            indiv_study_metric_value(name, c->agg + (size_t)s * INDIV_SIM_NMETRICS,
+                                     r->worlds[c->world[s]].latent_tastes, &x[s], err);
+        if (rc < 0)
+            return rc;
+    }
+    return INDIV_OK;
+}
+
+int study_cmp_in_level(const indiv_study_claim *c, int lv, size_t k) {
+    return lv == LV_BASE || c->cmp[k].primary;
+}
+
+const char *study_level_name(int level) {
+    static const char *const names[LV_COUNT] = {"study values", "mild contra",
+                                                "full contra", "mild pro", "full pro"};
+    return level >= 0 && level < LV_COUNT ? names[level] : "?";
 }

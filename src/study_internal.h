@@ -12,7 +12,7 @@
 #include "indiv/study.h"
 
 #define STUDY_SETTINGS_MAX 512
-#define STUDY_METRICS_MAX  6 /* the primary metric and up to five secondary ones */
+#define STUDY_METRICS_MAX  7 /* the primary metric and up to six secondary ones */
 #define STUDY_NAME_MAX     32
 #define STUDY_LINE_MAX     2048
 
@@ -50,6 +50,8 @@ typedef struct claim_result {
     char metric[STUDY_METRICS_MAX][STUDY_NAME_MAX];
     claim_level lv[LV_COUNT];
     indiv_verdict base, final;
+    size_t seeds_needed; /* fewest seeds with MDE ≤ δ on every primary comparison at
+                            the study's values (0: more than INDIV_STUDY_SEEDS_MAX) */
     char sensitivity[STUDY_LINE_MAX];
     char measured[STUDY_LINE_MAX];
 } claim_result;
@@ -112,8 +114,5 @@ int study_cmp_in_level(const indiv_study_claim *c, int lv, size_t k);
 
 /* Human names of levels ("study values", "mild contra", ...). */
 const char *study_level_name(int level);
-
-/* Writes DIR/results.json and DIR/figures/ (data and study.gp). */
-int study_write_data(const indiv_study_results *r, indiv_error *err);
 
 #endif /* INDIV_STUDY_INTERNAL_H */

@@ -124,6 +124,7 @@ static json_t *effect_json(const indiv_study_claim *c, const indiv_study_effect 
     json_object_set_new(o, "mean_reference", jnum(e->mean_r));
     json_object_set_new(o, "effect", jnum(e->mean));
     json_object_set_new(o, "sd", jnum(e->sd));
+    json_object_set_new(o, "mde", jnum(e->mde));
     json_object_set_new(o, "ci_low", jnum(e->lo));
     json_object_set_new(o, "ci_high", jnum(e->hi));
     json_object_set_new(o, "delta", jnum(indiv_study_delta(c, e)));
@@ -195,9 +196,13 @@ static json_t *claim_json(const indiv_study_results *r, const claim_result *cr,
     json_t *o = json_object(), *conds = json_object();
     set_str(o, "id", c->id);
     set_str(o, "title", c->title);
-    set_str(o, "quote_fr", c->quote_fr);
-    set_str(o, "quote_status",
-            "reconstructed from the project brief; not a verbatim quotation");
+    json_t *quotes = json_array();
+    for (size_t k = 0; k < c->nquotes; k++)
+        json_array_append_new(
+            quotes, json_pack("{s:s, s:s, s:s}", "text", c->quotes[k].text, "speaker",
+                              c->quotes[k].speaker, "source_id", c->quotes[k].source_id));
+    json_object_set_new(o, "quotes", quotes);
+    set_str(o, "quote_status", "exact words, from ../shared/interviews.md");
     set_str(o, "paraphrase", c->paraphrase);
     set_str(o, "source", c->source);
     set_str(o, "design", c->design);
@@ -521,7 +526,7 @@ static int write_figure_data(const indiv_study_results *r, const claim_result *c
     return write_file(r, name, fn, &fc, err);
 }
 
-int study_write_data(const indiv_study_results *r, indiv_error *err) {
+int indiv_study_write_data(const indiv_study_results *r, indiv_error *err) {
     double *x = malloc((size_t)r->seeds * sizeof *x);
     if (!x)
         return indiv_error_set(err, INDIV_ENOMEM, "out of memory");
@@ -753,7 +758,8 @@ static void sensitivity_short(const claim_result *cr, char *buf, size_t cap) {
     indiv_verdict full = cr->lv[contra ? LV_CONTRA_FULL : LV_PRO_FULL].verdict;
     if (cr->c->kind == INDIV_STUDY_DESCRIPTIVE)
         snprintf(buf, cap, "measured, not simulated");
-    else if (cr->base == INDIV_VERDICT_INCONCLUSIVE)
+    else if (cr->base == INDIV_VERDICT_INCONCLUSIVE ||
+             cr->base == INDIV_VERDICT_UNDERPOWERED)
         snprintf(buf, cap, "contra: %s; pro: %s",
                  indiv_verdict_name(cr->lv[LV_CONTRA_FULL].verdict),
                  indiv_verdict_name(cr->lv[LV_PRO_FULL].verdict));
@@ -831,11 +837,12 @@ static void section_method(doc *d) {
     doc_h(d, 2, "Method");
     doc_list(d, 1);
     doc_item(d,
-             "**Sources.** The interview transcripts are not among the project's "
-             "materials. Each claim's French wording below is a reconstruction from the "
-             "English wording of the project brief, not a verbatim quotation, and its "
-             "source is given as \"interview not identified in the available "
-             "materials\". No interviewee is named.");
+             "**Sources.** Each claim quotes the interviews' exact words between French "
+             "quotation marks, with "
+             "the speaker and the source id (S1–S3) of `../shared/interviews.md`, where "
+             "the sources are described; the English line under a quotation is a "
+             "summary, not a translation. Claims of the interviews the study does not "
+             "test are listed at the end, with the reason.");
     doc_item(d,
              "**Worlds and seeds.** Seed s (s = %llu … %llu) generates its own world "
              "(`indiv generate` with the parameters in the appendix) and drives the "
@@ -883,34 +890,6 @@ static void param_row(doc *d, const char *name, const char *value, const char *m
     doc_row(d, 3, row, 0);
 }
 
-static const struct {
-    const char *name, *meaning;
-} response_docs[] = {
-    {"irrelevant_utility",
-     "a contact is irrelevant when its best offer's true utility is below this"},
-    {"conversion_max", "P(buy an offer | opened) = conversion_max × true utility"},
-    {"wrong_moment_factor", "P(open) × this when sent away from the preferred hour"},
-    {"moment_window_hours",
-     "\"right moment\": within this many hours of the preferred hour"},
-    {"not_ready_factor", "P(buy) × this shortly after a purchase"},
-    {"ready_fraction", "\"shortly\": before this fraction of the person's mean interval"},
-    {"annoyance_per_irrelevant", "annoyance added by an irrelevant contact"},
-    {"annoyance_per_contact", "annoyance added by any contact"},
-    {"annoyance_decay", "annoyance × this each round"},
-    {"fatigue_open_effect", "P(open) × exp(−this × annoyance)"},
-    {"p_leave", "at the tolerance: leave with this probability, else unsubscribe"},
-    {"leakage_per_round", "P(an unrevealed latent need is met elsewhere), per round"},
-    {"organic_latent_discovery", "P(a latent taste is discovered alone), per round"},
-    {"threshold", "relevance threshold τ of the engine (propensity)"},
-    {"serendipity", "ε: P(divergent slot) = ε × the person's openness"},
-    {"slots", "offers per contact"},
-    {"max_contacts", "pressure cap: at most this many contacts ..."},
-    {"per_days", "... in this many days"},
-    {"min_readiness", "below it, the contact is deferred"},
-    {"persona_k", "segments of the persona policy"},
-    {"round_days", "days per round"},
-};
-
 static void section_assumptions(doc *d) {
     const indiv_study_results *r = d->r;
     static const char *const head[] = {"assumption", "value", "meaning"};
@@ -924,11 +903,14 @@ static void section_assumptions(doc *d) {
              "docs/worlds.md give every formula.");
     doc_table(d, 1);
     doc_row(d, 3, head, 1);
-    for (size_t i = 0; i < sizeof response_docs / sizeof response_docs[0]; i++) {
+    indiv_sim_param sp; /* the simulation parameter table, but the thread count */
+    for (size_t i = 0; indiv_sim_param_at(i, &sp) == INDIV_OK; i++) {
+        if (strcmp(sp.name, "threads") == 0)
+            continue;
         char v[64];
-        json_t *x = o ? json_object_get(o, response_docs[i].name) : NULL;
+        json_t *x = o ? json_object_get(o, sp.name) : NULL;
         snprintf(v, sizeof v, "%.6g", json_is_number(x) ? json_number_value(x) : NAN);
-        param_row(d, response_docs[i].name, v, response_docs[i].meaning);
+        param_row(d, sp.name, v, sp.doc);
     }
     doc_table(d, 0);
     json_decref(o);
@@ -998,13 +980,39 @@ static void claim_heading(doc *d, size_t i, const claim_result *cr) {
     if (d->html)
         fprintf(d->f, "<section class=\"claim\" id=\"%s\">\n", c->id);
     doc_h(d, 3, "%zu. `%s` — %s", i + 1, c->id, c->title);
-    char q[1024];
-    snprintf(q, sizeof q,
-             "%s — *French reconstructed from the project brief, not a "
-             "verbatim quotation.*",
-             c->quote_fr);
-    doc_quote(d, q);
-    doc_p(d, "%s Source: %s.", c->paraphrase, c->source);
+    for (size_t k = 0; k < c->nquotes; k++) {
+        char q[2048];
+        snprintf(q, sizeof q, "« %s » — %s, %s", c->quotes[k].text, c->quotes[k].speaker,
+                 c->quotes[k].source_id);
+        doc_quote(d, q);
+    }
+    doc_p(d, "%s Sources: %s.", c->paraphrase, c->source);
+}
+
+/* The power line: the primary comparison's MDE at the run's size against δ, and the
+ * size that would make MDE ≤ δ. */
+static void claim_power(doc *d, const claim_result *cr) {
+    const claim_level *L = &cr->lv[LV_BASE];
+    for (size_t k = 0; L->run && k < cr->c->ncmp; k++) {
+        if (!cr->c->cmp[k].primary || cr->c->kind != INDIV_STUDY_EFFECT)
+            continue;
+        const indiv_study_effect *e = &L->eff[k][0];
+        double delta = indiv_study_delta(cr->c, e);
+        char need[96];
+        if (cr->seeds_needed)
+            snprintf(need, sizeof need, "%zu seeds", cr->seeds_needed);
+        else
+            snprintf(need, sizeof need, "more than %d seeds", INDIV_STUDY_SEEDS_MAX);
+        doc_p(d,
+              "**Power** (%s vs %s). With %zu seeds the minimum detectable effect "
+              "(α = 0.05 two-sided, power %.0f %%, from the seeds' own variance) is "
+              "%.4g against δ = %.4g: %s. MDE ≤ δ needs %s.",
+              cr->c->cmp[k].treatment, cr->c->cmp[k].reference, e->n,
+              100 * INDIV_STUDY_POWER, e->mde, delta,
+              e->mde <= delta ? "large enough to conclude either way"
+                              : "too small to conclude against the claim (underpowered)",
+              need);
+    }
 }
 
 static void claim_verdict(doc *d, const claim_result *cr) {
@@ -1016,6 +1024,7 @@ static void claim_verdict(doc *d, const claim_result *cr) {
           : cr->c->direction > 0                 ? "higher in the treatment"
                                                  : "lower in the treatment",
           delta, kind_rule(cr->c));
+    claim_power(d, cr);
     doc_p(d, "**Sensitivity.** The verdict rests on: %s. %s", cr->c->assumption,
           cr->sensitivity);
 }
@@ -1135,7 +1144,10 @@ static void section_limits(doc *d) {
              "Long-term effects beyond the horizon (%d rounds, %d for the long-horizon "
              "claim), tastes that change, seasons, competitors: none is modelled.",
              d->r->rounds, 2 * d->r->rounds);
-    doc_item(d, "The wording of the interviews: the French lines are reconstructions.");
+    for (size_t i = 0; i < indiv_study_unstudied_count(); i++) {
+        const indiv_study_unstudied *u = indiv_study_unstudied_at(i);
+        doc_item(d, "Claim `%s` of the interviews is not studied: %s", u->id, u->why);
+    }
     doc_item(d, "Small effects with few seeds: an *inconclusive* verdict means the "
                 "interval is too wide, not that there is no effect; rerun with more "
                 "--seeds.");

@@ -37,11 +37,11 @@
 /* Presets (docs/study.md): quick for a first look in minutes, thorough for the report. */
 typedef struct preset {
     int64_t consumers, offers, categories, days;
-    int rounds, seeds, repeats;
+    int rounds, seeds, repeats, max_seeds;
 } preset;
 
-static const preset quick_preset = {1000, 200, 20, 180, 8, 3, 3};
-static const preset thorough_preset = {10000, 500, 25, 365, 26, 10, 5};
+static const preset quick_preset = {1000, 200, 20, 180, 8, 3, 3, 0};
+static const preset thorough_preset = {10000, 500, 25, 365, 26, 10, 5, 40};
 
 #define MEASURE_WINDOW_DAYS 90.0 /* the data-minimisation setting's history window */
 
@@ -57,6 +57,7 @@ void indiv_study_opts_init(indiv_study_opts *o) {
     memset(o, 0, sizeof *o);
     o->base_seed = 1;
     o->jobs = 2;
+    o->max_seeds = -1;
     indiv_model_default(&o->model);
 }
 
@@ -80,6 +81,9 @@ int indiv_study_opts_validate(const indiv_study_opts *o, indiv_error *err) {
         (o->seeds < INDIV_STUDY_SEEDS_MIN || o->seeds > INDIV_STUDY_SEEDS_MAX))
         return indiv_error_set(err, INDIV_EINVAL, "seeds %d is not in [%d, %d]", o->seeds,
                                INDIV_STUDY_SEEDS_MIN, INDIV_STUDY_SEEDS_MAX);
+    if (o->max_seeds < -1 || o->max_seeds > INDIV_STUDY_SEEDS_MAX)
+        return indiv_error_set(err, INDIV_EINVAL, "max seeds %d is not in [0, %d]",
+                               o->max_seeds, INDIV_STUDY_SEEDS_MAX);
     if (o->jobs < 1 || o->jobs > INDIV_STUDY_JOBS_MAX)
         return indiv_error_set(err, INDIV_EINVAL, "jobs %d is not in [1, %d]", o->jobs,
                                INDIV_STUDY_JOBS_MAX);
@@ -181,19 +185,6 @@ void indiv_study_results_free(indiv_study_results *r) {
     free(r->command);
     free(r->real_csv);
     free(r);
-}
-
-int study_cell_values(const indiv_study_results *r, size_t cell, const char *name,
-                      double *x, indiv_error *err) {
-    const study_cell *c = &r->cells[cell];
-    for (int s = 0; s < r->seeds; s++) {
-        int rc =
-            indiv_study_metric_value(name, c->agg + (size_t)s * INDIV_SIM_NMETRICS,
-                                     r->worlds[c->world[s]].latent_tastes, &x[s], err);
-        if (rc < 0)
-            return rc;
-    }
-    return INDIV_OK;
 }
 
 /* ---- worlds and cells -------------------------------------------------------------- */
@@ -533,10 +524,6 @@ static int level_overrides(const indiv_study_results *r, const indiv_study_claim
     return mild_of(r, full, out, cap, err);
 }
 
-int study_cmp_in_level(const indiv_study_claim *c, int lv, size_t k) {
-    return lv == LV_BASE || c->cmp[k].primary;
-}
-
 /* Adds the cells of level lv of claim cr. */
 static int plan_level(indiv_study_results *r, claim_result *cr, int lv,
                       indiv_error *err) {
@@ -559,7 +546,8 @@ static int level_effects(const indiv_study_results *r, claim_result *cr, int lv,
     double *t = malloc(2 * (size_t)r->seeds * sizeof *t), *ref = t ? t + r->seeds : NULL;
     int rc = t ? INDIV_OK : indiv_error_set(err, INDIV_ENOMEM, "out of memory");
     indiv_verdict prim[INDIV_STUDY_CMP_MAX];
-    size_t np = 0;
+    size_t np = 0, need_max = INDIV_STUDY_SEEDS_MIN;
+    int impossible = 0;
     for (size_t k = 0; rc == INDIV_OK && k < cr->c->ncmp; k++) {
         if (!study_cmp_in_level(cr->c, lv, k))
             continue;
@@ -572,9 +560,16 @@ static int level_effects(const indiv_study_results *r, claim_result *cr, int lv,
         }
         if (rc == INDIV_OK)
             L->cmp_verdict[k] = indiv_study_rule(cr->c, &L->eff[k][0]);
-        if (rc == INDIV_OK && cr->c->cmp[k].primary)
+        if (rc == INDIV_OK && cr->c->cmp[k].primary) {
             prim[np++] = L->cmp_verdict[k];
+            size_t need = indiv_study_seeds_needed(
+                L->eff[k][0].sd, indiv_study_delta(cr->c, &L->eff[k][0]));
+            impossible |= need == 0;
+            need_max = need > need_max ? need : need_max;
+        }
     }
+    if (lv == LV_BASE)
+        cr->seeds_needed = impossible ? 0 : need_max;
     L->verdict = rc == INDIV_OK ? indiv_study_combine(prim, np) : INDIV_VERDICT_NONE;
     free(t);
     return rc;
@@ -595,6 +590,7 @@ static int wants_level(const claim_result *cr, int lv) {
     case INDIV_VERDICT_NOT_SUPPORTED:
         return !contra;
     case INDIV_VERDICT_INCONCLUSIVE:
+    case INDIV_VERDICT_UNDERPOWERED:
         return 1;
     default:
         return 0;
@@ -626,6 +622,21 @@ static void line_direction(const claim_result *cr, int mild, int full, char *out
 static void sensitivity_line(claim_result *cr) {
     char a[STUDY_LINE_MAX / 2];
     const claim_level *L = cr->lv;
+    if (cr->base == INDIV_VERDICT_UNDERPOWERED) {
+        char need[96];
+        if (cr->seeds_needed)
+            snprintf(need, sizeof need, "%zu seeds would be needed", cr->seeds_needed);
+        else
+            snprintf(need, sizeof need, "more than %d seeds would be needed",
+                     INDIV_STUDY_SEEDS_MAX);
+        snprintf(cr->sensitivity, sizeof cr->sensitivity,
+                 "Underpowered at the study's values (MDE > δ; %s); against the claim "
+                 "(contra, %s): %s; in its favour (pro, %s): %s.",
+                 need, L[LV_CONTRA_FULL].overrides,
+                 indiv_verdict_name(L[LV_CONTRA_FULL].verdict), L[LV_PRO_FULL].overrides,
+                 indiv_verdict_name(L[LV_PRO_FULL].verdict));
+        return;
+    }
     if (cr->base == INDIV_VERDICT_INCONCLUSIVE) {
         snprintf(
             cr->sensitivity, sizeof cr->sensitivity,
@@ -647,9 +658,10 @@ static void sensitivity_line(claim_result *cr) {
 static void finish_claim(claim_result *cr) {
     int contra = cr->base == INDIV_VERDICT_SUPPORTED;
     indiv_verdict mild = cr->lv[contra ? LV_CONTRA_MILD : LV_PRO_MILD].verdict;
-    cr->final = cr->base == INDIV_VERDICT_INCONCLUSIVE
-                    ? cr->base
-                    : indiv_study_final(cr->base, mild);
+    cr->final =
+        cr->base == INDIV_VERDICT_INCONCLUSIVE || cr->base == INDIV_VERDICT_UNDERPOWERED
+            ? cr->base
+            : indiv_study_final(cr->base, mild);
     sensitivity_line(cr);
 }
 
@@ -945,7 +957,7 @@ static int run_all(indiv_study_results *r, indiv_progress_fn progress, void *pct
     return rc;
 }
 
-int indiv_study_run(const indiv_study_opts *o, indiv_progress_fn progress, void *pctx,
+static int run_once(const indiv_study_opts *o, indiv_progress_fn progress, void *pctx,
                     indiv_study_results **out, indiv_error *err) {
     *out = NULL;
     int rc = indiv_study_opts_validate(o, err);
@@ -962,8 +974,6 @@ int indiv_study_run(const indiv_study_opts *o, indiv_progress_fn progress, void 
         rc = make_dirs(r, err);
     if (rc == INDIV_OK)
         rc = run_all(r, progress, pctx, err);
-    if (rc == INDIV_OK)
-        rc = study_write_data(r, err);
     if (r)
         cleanup(r);
     if (rc < 0) {
@@ -972,6 +982,33 @@ int indiv_study_run(const indiv_study_opts *o, indiv_progress_fn progress, void 
     }
     *out = r;
     return INDIV_OK;
+}
+
+/* The seeds power sizing asks for after the pilot r: the most any underpowered claim
+ * needs, when more than the pilot's and at most max; 0 when no rerun is called for. */
+static int sized_seeds(const indiv_study_results *r, int max) {
+    size_t want = 0;
+    for (size_t i = 0; i < r->nclaims; i++) {
+        const claim_result *cr = &r->claims[i];
+        if (cr->base == INDIV_VERDICT_UNDERPOWERED && cr->seeds_needed > want &&
+            cr->seeds_needed <= (size_t)max)
+            want = cr->seeds_needed;
+    }
+    return want > (size_t)r->seeds ? (int)want : 0;
+}
+
+int indiv_study_run(const indiv_study_opts *o, indiv_progress_fn progress, void *pctx,
+                    indiv_study_results **out, indiv_error *err) {
+    int rc = run_once(o, progress, pctx, out, err);
+    int max = o->max_seeds >= 0 ? o->max_seeds
+                                : (o->quick ? quick_preset : thorough_preset).max_seeds;
+    int seeds = rc == INDIV_OK ? sized_seeds(*out, max) : 0;
+    if (seeds == 0)
+        return rc;
+    indiv_study_opts sized = *o;
+    sized.seeds = seeds;
+    indiv_study_results_free(*out);
+    return run_once(&sized, progress, pctx, out, err);
 }
 
 /* ---- read access ------------------------------------------------------------------- */
@@ -1012,10 +1049,4 @@ const char *indiv_study_results_measured(const indiv_study_results *r, size_t i)
 
 double indiv_study_results_seconds(const indiv_study_results *r) {
     return r->seconds_total;
-}
-
-const char *study_level_name(int level) {
-    static const char *const names[LV_COUNT] = {"study values", "mild contra",
-                                                "full contra", "mild pro", "full pro"};
-    return level >= 0 && level < LV_COUNT ? names[level] : "?";
 }

@@ -328,7 +328,8 @@ Test(cli_decide, config_overrides_defaults_and_flags_override_config) {
     /* Defaults where neither says anything. */
     cr_assert_float_eq(json_number_value(json_object_get(p, "bubble")), 0.05, 1e-12);
     cr_assert_float_eq(json_number_value(json_object_get(p, "floor")), 0, 1e-12);
-    cr_assert_float_eq(json_number_value(json_object_get(p, "relative_floor")), 0.1, 1e-12);
+    cr_assert_float_eq(json_number_value(json_object_get(p, "relative_floor")), 0.1,
+                       1e-12);
     cr_assert_str_eq(str(p, "divergence_aim"), "adjacent");
     cr_assert_str_eq(str(p, "divergent_slot"), "extra");
     cr_assert_str_eq(str(p, "rerank"), "none");
@@ -509,4 +510,32 @@ Test(cli_decide, without_profiles_nobody_is_personalised_and_it_says_so) {
         cr_assert_eq(n_kind(l, "divergent"), 0);
     }
     json_decref(lines);
+}
+
+/* Every aim, slot and re-ranker: the same bytes with 1 and 2 threads, and each run
+ * differs from the plain one (so the flags reach the policy). */
+Test(cli_decide, aims_slots_and_rerankers_give_identical_bytes_with_1_and_2_threads) {
+    make_world("--seed 4");
+    static const char *const variants[] = {
+        "--divergence-aim adjacent --divergence-temperature 0.5",
+        "--divergence-aim adjacent --divergence-temperature 0 --divergent-slot replace",
+        "--divergence-aim popular --divergent-slot extra",
+        "--plausibility conditional --divergence standalone",
+        "--rerank mmr:0.3",
+        "--rerank calibrated:0.7 --serendipity 0"};
+    char *first = tu_path(dir, "first.jsonl"), *plain = tu_path(dir, "plain.jsonl");
+    decide_ok(plain, "--seed 42 --serendipity 0.5 --threads 1");
+    for (size_t i = 0; i < sizeof variants / sizeof variants[0]; i++) {
+        char opts[256];
+        snprintf(opts, sizeof opts, "--seed 42 --serendipity 0.5 %s --threads 1",
+                 variants[i]);
+        decide_ok(first, opts);
+        snprintf(opts, sizeof opts,
+                 "--seed 42 --serendipity 0.5 %s --threads 2 --block 9", variants[i]);
+        decide_ok(out, opts);
+        cr_assert(tu_same_file(first, out), "%s: 2 threads differ from 1", variants[i]);
+        cr_assert(!tu_same_file(first, plain), "%s: same as the plain run", variants[i]);
+    }
+    free(first);
+    free(plain);
 }

@@ -82,27 +82,60 @@ static void assert_names_every_claim(const char *doc, const char *what) {
         cr_assert(strstr(doc, c->id), "%s lacks claim %s", what, c->id);
         cr_assert(strstr(doc, c->title), "%s lacks the title of %s", what, c->id);
     }
-    static const char *const need[] = {
-        "hold only under the simulation's assumptions",
-        "Assumptions",
-        "annoyance_per_irrelevant",
-        "wrong_moment_factor",
-        "latent_share",
-        "not a verbatim quotation",
-        "interview not identified in the available materials",
-        "Sensitivity",
-        "What this study cannot show"};
+    static const char *const need[] = {"hold only under the simulation's assumptions",
+                                       "Assumptions",
+                                       "annoyance_per_irrelevant",
+                                       "wrong_moment_factor",
+                                       "latent_share",
+                                       "» — Stéphane Amarsy, S1",
+                                       "» — Arnaud Le Roux, S3",
+                                       "of the interviews is not studied",
+                                       "Sensitivity",
+                                       "What this study cannot show"};
     for (size_t i = 0; i < sizeof need / sizeof need[0]; i++)
         cr_assert(strstr(doc, need[i]), "%s lacks '%s'", what, need[i]);
 }
 
 static int known_verdict(const char *v) {
     static const char *const ok[] = {"supported", "not supported", "inconclusive",
-                                     "depends on an assumption"};
+                                     "underpowered", "depends on an assumption"};
     for (size_t i = 0; v && i < sizeof ok / sizeof ok[0]; i++)
         if (strcmp(v, ok[i]) == 0)
             return 1;
     return 0;
+}
+
+/* Every « … » of the report (nested « » inside a quotation kept, as the interviews
+ * have them) is a verbatim substring of ../shared/interviews.md, and there is one per
+ * quotation of the claim table at least. */
+static void assert_quotations_verbatim(const char *md) {
+    const char *path = getenv("INDIV_INTERVIEWS");
+    char *text = tu_read(path ? path : "../shared/interviews.md", NULL);
+    cr_assert_not_null(text, "cannot read ../shared/interviews.md");
+    static const char open_q[] = "« ", close_q[] = " »";
+    size_t found = 0, expected = 0;
+    for (size_t i = 0; i < indiv_study_claim_count(); i++)
+        expected += indiv_study_claim_at(i)->nquotes;
+    for (const char *p = strstr(md, open_q); p; p = strstr(p, open_q)) {
+        const char *start = p + strlen(open_q), *q = start;
+        int depth = 1;
+        while (*q && depth > 0) {
+            if (strncmp(q, "«", strlen("«")) == 0)
+                depth++;
+            else if (strncmp(q, close_q, strlen(close_q)) == 0 && --depth == 0)
+                break;
+            q++;
+        }
+        cr_assert_eq(depth, 0, "unclosed quotation: %.80s", start);
+        char *quote = strndup(start, (size_t)(q - start));
+        cr_assert(strstr(text, quote), "not verbatim in the interviews: « %s »", quote);
+        free(quote);
+        found++;
+        p = q + strlen(close_q);
+    }
+    cr_assert_geq(found, expected, "%zu quotations in the report, %zu in the table",
+                  found, expected);
+    free(text);
 }
 
 static void assert_results_json(void) {
@@ -119,7 +152,9 @@ static void assert_results_json(void) {
         cr_assert_str_eq(id, indiv_study_claim_at(i)->id);
         cr_assert(known_verdict(json_string_value(json_object_get(c, "verdict"))), "%s",
                   id);
-        cr_assert_not_null(json_string_value(json_object_get(c, "quote_fr")));
+        json_t *q0 = json_array_get(json_object_get(c, "quotes"), 0);
+        cr_assert_not_null(json_string_value(json_object_get(q0, "text")), "%s", id);
+        cr_assert_not_null(json_string_value(json_object_get(q0, "speaker")), "%s", id);
     }
     json_t *study = json_object_get(root, "study");
     cr_assert_str_eq(json_string_value(json_object_get(study, "mode")), "quick");
@@ -143,6 +178,7 @@ Test(cli_study, quick_study_on_a_tiny_world_reports_every_claim) {
     tu_run_free(&r);
 
     char *md = read_out("report.md"), *html = read_out("report.html");
+    assert_quotations_verbatim(md);
     assert_names_every_claim(md, "report.md");
     assert_names_every_claim(html, "report.html");
     cr_assert(strstr(md, "Command: `indiv study --quick"),

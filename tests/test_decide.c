@@ -291,8 +291,8 @@ static void assert_offer_fields(const json_t *offers, const indiv_decision *d) {
     cr_assert(json_is_array(offers));
     cr_assert_eq(json_array_size(offers), (size_t)d->n_offers);
     static const char *const rel[] = {
-        "offer", "name",          "category", "rank",           "kind",
-        "score", "channel_score", "affinity", "expected_value", "propensity", NULL};
+        "offer",         "name",     "category",       "rank",       "kind", "score",
+        "channel_score", "affinity", "expected_value", "propensity", NULL};
     for (int k = 0; k < d->n_offers; k++) {
         json_t *o = json_array_get(offers, (size_t)k);
         size_t want = 10 + 2 * (d->offers[k].kind == INDIV_KIND_DIVERGENT);

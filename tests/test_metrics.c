@@ -221,3 +221,56 @@ Test(metrics, log_loss_and_mean_with_standard_error) {
     indiv_metrics_mean_se(x, 1, &mean, &se);
     cr_assert_float_eq(se, 0, EPS);
 }
+
+/* ---- serendipity and calibration ------------------------------------------------------ */
+
+Test(metrics, divergent_hit_rate_and_its_standard_error) {
+    indiv_divergent_tally t = {0, 0};
+    double se = 1;
+    cr_assert_float_eq(indiv_divergent_hit_rate(&t, &se), 0, 1e-12);
+    cr_assert_float_eq(se, 0, 1e-12);
+    for (int i = 0; i < 8; i++)
+        indiv_divergent_tally_add(&t, i % 4 == 0);
+    cr_assert_eq(t.placed, 8);
+    cr_assert_eq(t.hits, 2);
+    cr_assert_float_eq(indiv_divergent_hit_rate(&t, &se), 0.25, 1e-12);
+    cr_assert_float_eq(se, sqrt(0.25 * 0.75 / 8), 1e-12);
+    cr_assert_float_eq(indiv_divergent_hit_rate(&t, NULL), 0.25, 1e-12);
+}
+
+/* Offers 0..5; categories 0 0 1 1 2 3. */
+static const size_t scat[] = {0, 0, 1, 1, 2, 3};
+
+Test(metrics, ge_serendipity_counts_unexpected_and_useful_offers) {
+    const size_t list[] = {0, 2, 4, 5};
+    const unsigned char expected[] = {1, 0, 0, 1, 0, 0}, relevant[] = {1, 0, 1, 0, 0, 1};
+    /* 0: expected; 2: unexpected and bought; 4: not bought; 5: unexpected and bought */
+    cr_assert_float_eq(indiv_metrics_serendipity_ge(list, 4, expected, relevant), 0.5,
+                       1e-12);
+    cr_assert_float_eq(indiv_metrics_serendipity_ge(list, 0, expected, relevant), 0,
+                       1e-12);
+}
+
+Test(metrics, zhang_serendipity_is_distance_to_history_times_relevance) {
+    const size_t list[] = {0, 2, 5};
+    const double history[] = {0.6, 0.3, 0.1, 0};
+    const unsigned char relevant[] = {1, 0, 1, 0, 0, 0};
+    /* (1 − 0.6) · 1 + (1 − 0.3) · 1 + (1 − 0) · 0, over 3 */
+    cr_assert_float_eq(indiv_metrics_serendipity_zhang(list, 3, scat, history, relevant),
+                       (0.4 + 0.7) / 3, 1e-12);
+}
+
+Test(metrics, miscalibration_is_stecks_kl_with_alpha_mixing) {
+    const size_t list[] = {0, 1, 2, 4};
+    const double p[] = {0.5, 0.5, 0, 0};
+    double work[4];
+    /* q = (2/4, 1/4, 1/4, 0); q̃ = 0.99 q + 0.01 p */
+    double q0 = 0.99 * 0.5 + 0.005, q1 = 0.99 * 0.25 + 0.005;
+    double want = 0.5 * log(0.5 / q0) + 0.5 * log(0.5 / q1);
+    cr_assert_float_eq(indiv_metrics_miscalibration(list, 4, scat, p, 4, work), want,
+                       1e-12);
+    const size_t calibrated[] = {0, 2};
+    cr_assert_float_eq(indiv_metrics_miscalibration(calibrated, 2, scat, p, 4, work), 0,
+                       1e-12, "the list has p's own proportions");
+    cr_assert_float_eq(indiv_metrics_miscalibration(list, 0, scat, p, 4, work), 0, 1e-12);
+}

@@ -1186,7 +1186,8 @@ Test(policy, adjacent_aim_at_temperature_zero_picks_the_co_bought_category) {
         cr_assert_eq(n_divergent(&d), 1, "consumer %lld", (long long)id);
         const indiv_decided_offer *o = &d.offers[d.n_offers - 1];
         /* B0 and B1 tie on lift and propensity: the smaller index */
-        cr_assert_eq(o->offer, B0, "consumer %lld got offer %zu", (long long)id, o->offer);
+        cr_assert_eq(o->offer, B0, "consumer %lld got offer %zu", (long long)id,
+                     o->offer);
         cr_assert_float_eq(o->logged_p, 1.0, EPS, "greedy: ε · openness · 1");
         /* lift(BRAVO | ALPHA) = ((20 + 10 · 21/102) / 30) / (21/102) */
         double base = 21.0 / 102, lift = (20 + 10 * base) / 30 / base;

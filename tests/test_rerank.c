@@ -64,21 +64,23 @@ Test(rerank, lift_is_the_smoothed_hand_computation) {
     for (int k = 0; k < 3; k++)
         indiv_plausibility_add(pl, ab, 3); /* duplicates count once */
     indiv_plausibility_add(pl, a, 1);
-    indiv_plausibility_add(pl, c, 3); /* out-of-range categories are ignored */
+    indiv_plausibility_add(pl, c, 3);     /* out-of-range categories are ignored */
     indiv_plausibility_add(pl, c + 1, 2); /* nothing in range: not a person */
     cr_assert_eq(indiv_plausibility_people(pl), 5);
     double lift[3];
-    indiv_plausibility_lift(pl, a, 1, lift);
+    indiv_plausibility_lift(pl, a, 1, 0, lift);
     /* N 5; n_a 4, n_b 3, n_c 1; n_ab 3, n_ac 0; m 2 */
     double pb = 4.0 / 7, pc = 2.0 / 7, pa = 5.0 / 7;
     cr_assert_float_eq(lift[1], (3 + 2 * pb) / 6 / pb, EPS);
     cr_assert_float_eq(lift[2], (0 + 2 * pc) / 6 / pc, EPS);
     cr_assert_float_eq(lift[0], (4 + 2 * pa) / 6 / pa, EPS);
     const int32_t both[] = {0, 2};
-    indiv_plausibility_lift(pl, both, 2, lift);
+    indiv_plausibility_lift(pl, both, 2, 0, lift);
     double b_given_c = (0 + 2 * pb) / 3 / pb;
     cr_assert_float_eq(lift[1], ((3 + 2 * pb) / 6 / pb + b_given_c) / 2, EPS);
-    indiv_plausibility_lift(pl, NULL, 0, lift);
+    indiv_plausibility_lift(pl, a, 1, 1, lift);
+    cr_assert_float_eq(lift[1], (3 + 2 * pb) / 6, EPS, "P(b | a), smoothed");
+    indiv_plausibility_lift(pl, NULL, 0, 0, lift);
     for (int i = 0; i < 3; i++)
         cr_assert_float_eq(lift[i], 1, EPS, "no known category: lift 1");
     indiv_plausibility_free(pl);

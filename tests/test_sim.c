@@ -404,6 +404,33 @@ Test(sim, taste_locality_gathers_tastes_in_groups) {
     cr_assert_gt(prev, 0.4, "rho 1: tastes stay near each other (share %g)", prev);
 }
 
+/* Variance of the number of known tastes per consumer. */
+static double known_count_variance(const char *path) {
+    sqlite3 *db = sql_open(path);
+    double v =
+        q_real(db, "SELECT avg(n * n) - avg(n) * avg(n) FROM (SELECT count(*) AS n "
+                   "FROM truth_tastes WHERE latent = 0 GROUP BY consumer_id)");
+    sqlite3_close(db);
+    return v;
+}
+
+/* taste_breadth_dispersion d mixes the Poisson count of further known tastes with a
+ * Gamma(1/d, d) factor: variance m + d m^2 instead of m (m = known_tastes_mean - 1 = 2:
+ * 2 against 10, less the cap at the 12 categories). */
+Test(sim, taste_breadth_dispersion_widens_taste_counts) {
+    indiv_world_params p;
+    small_params(&p);
+    p.taste_locality = 0;
+    char *a = tu_world(dir, "a.db", &p, NULL);
+    p.taste_breadth_dispersion = 2;
+    char *b = tu_world(dir, "b.db", &p, NULL);
+    double va = known_count_variance(a), vb = known_count_variance(b);
+    cr_assert(va > 1.4 && va < 2.8, "d = 0: variance %g, Poisson says 2", va);
+    cr_assert_gt(vb, 2 * va, "d = 2: variance %g against %g", vb, va);
+    free(a);
+    free(b);
+}
+
 /* ---- consent, channels, latent share ---------------------------------------------- */
 
 Test(sim, consent_and_latent_shares_lie_in_binomial_intervals) {

@@ -40,14 +40,62 @@ Test(study, table_check_passes) {
     cr_assert_eq(indiv_study_table_check(&err), 0, "%s", err.msg);
 }
 
-/* Every claim: texts, the French reconstruction labelled by its source note, an
+/* The interviews' exact words (the study quotes them verbatim). Tests run from the
+ * repository root, beside ../shared (INDIV_INTERVIEWS overrides the path). */
+static char *interviews(void) {
+    const char *path = getenv("INDIV_INTERVIEWS");
+    char *text = tu_read(path ? path : "../shared/interviews.md", NULL);
+    cr_assert_not_null(text, "cannot read the interviews (../shared/interviews.md)");
+    return text;
+}
+
+/* Every quotation is a verbatim substring of the interviews, attributed there (the next
+ * attribution line after it) to the same speaker and source; every claim not studied
+ * is a claim of the interviews, and no studied claim is listed as not studied. */
+Test(study, every_quotation_is_verbatim_with_its_speaker_and_source) {
+    char *text = interviews();
+    size_t quotes = 0;
+    for (size_t i = 0; i < indiv_study_claim_count(); i++) {
+        const indiv_study_claim *c = indiv_study_claim_at(i);
+        cr_assert(c->nquotes >= 1 && c->nquotes <= INDIV_STUDY_QUOTES_MAX, "%s", c->id);
+        for (size_t k = 0; k < c->nquotes; k++, quotes++) {
+            const indiv_study_quote *q = &c->quotes[k];
+            const char *at = strstr(text, q->text);
+            cr_assert_not_null(at, "%s: not verbatim: %s", c->id, q->text);
+            const char *by = strstr(at, "— ");
+            char expect[256];
+            snprintf(expect, sizeof expect, "— %s, %s\n", q->speaker, q->source_id);
+            cr_assert(by && strncmp(by, expect, strlen(expect)) == 0,
+                      "%s: attributed there as %.60s, not %s", c->id, by ? by : "?",
+                      expect);
+            cr_assert(strstr(c->source, q->source_id), "%s: %s not described", c->id,
+                      q->source_id);
+        }
+        char heading[96];
+        snprintf(heading, sizeof heading, "### `%s`", c->id);
+        cr_assert(strstr(text, heading), "%s is not a claim of the interviews", c->id);
+    }
+    cr_assert_geq(quotes, indiv_study_claim_count());
+    cr_assert_eq(indiv_study_unstudied_count(), 6);
+    for (size_t i = 0; i < indiv_study_unstudied_count(); i++) {
+        const indiv_study_unstudied *u = indiv_study_unstudied_at(i);
+        char heading[96];
+        snprintf(heading, sizeof heading, "### `%s`", u->id);
+        cr_assert(strstr(text, heading), "%s is not a claim of the interviews", u->id);
+        cr_assert(u->why && strlen(u->why) > 20, "%s: why", u->id);
+        cr_assert_null(indiv_study_claim_find(u->id), "%s is studied", u->id);
+    }
+    cr_assert_null(indiv_study_unstudied_at(indiv_study_unstudied_count()));
+    free(text);
+}
+
+/* Every claim: texts, quotations, an
  * experiment (conditions that exist), a metric, a verdict rule and the overrides. */
 Test(study, every_claim_has_an_experiment_a_metric_and_a_verdict_rule) {
     for (size_t i = 0; i < indiv_study_claim_count(); i++) {
         const indiv_study_claim *c = indiv_study_claim_at(i);
         cr_assert(c->title && *c->title && c->paraphrase && *c->paraphrase, "%s", c->id);
-        cr_assert(strstr(c->quote_fr, "«") && strstr(c->quote_fr, "»"), "%s", c->id);
-        cr_assert(strstr(c->source, "not identified"), "%s: source note", c->id);
+        cr_assert(c->source && *c->source, "%s: sources", c->id);
         cr_assert(c->design && strlen(c->design) > 40, "%s: experiment", c->id);
         cr_assert(c->metric && *c->metric && c->assumption && *c->assumption, "%s",
                   c->id);
@@ -171,30 +219,38 @@ typedef struct rule_case {
     double delta_abs, delta_rel;
     double mean, half, mean_r;
     indiv_verdict want;
+    double mde; /* 0 when not given: a run large enough */
 } rule_case;
 
 ParameterizedTestParameters(study, verdict_rule_on_constructed_effects) {
     static rule_case cases[] = {
         /* effect, +1, δ = 1 */
-        {INDIV_STUDY_EFFECT, 1, 1, 0, 2.385, 0.5, 10, INDIV_VERDICT_SUPPORTED},
-        {INDIV_STUDY_EFFECT, 1, 1, 0, 0.8, 0.5, 10, INDIV_VERDICT_INCONCLUSIVE},
-        {INDIV_STUDY_EFFECT, 1, 1, 0, 0.5, 0.3, 10, INDIV_VERDICT_NOT_SUPPORTED},
-        {INDIV_STUDY_EFFECT, 1, 1, 0, -2, 0.5, 10, INDIV_VERDICT_NOT_SUPPORTED},
-        {INDIV_STUDY_EFFECT, 1, 1, 0, 0.5, 3, 10, INDIV_VERDICT_INCONCLUSIVE},
-        {INDIV_STUDY_EFFECT, 1, 0, 0, 0, 0, 10, INDIV_VERDICT_NOT_SUPPORTED},
-        {INDIV_STUDY_EFFECT, 1, 1, 0, 2, NAN, 10, INDIV_VERDICT_INCONCLUSIVE},
+        {INDIV_STUDY_EFFECT, 1, 1, 0, 2.385, 0.5, 10, INDIV_VERDICT_SUPPORTED, 0},
+        {INDIV_STUDY_EFFECT, 1, 1, 0, 0.8, 0.5, 10, INDIV_VERDICT_INCONCLUSIVE, 0},
+        {INDIV_STUDY_EFFECT, 1, 1, 0, 0.5, 0.3, 10, INDIV_VERDICT_NOT_SUPPORTED, 0},
+        {INDIV_STUDY_EFFECT, 1, 1, 0, -2, 0.5, 10, INDIV_VERDICT_NOT_SUPPORTED, 0},
+        {INDIV_STUDY_EFFECT, 1, 1, 0, 0.5, 3, 10, INDIV_VERDICT_INCONCLUSIVE, 0},
+        {INDIV_STUDY_EFFECT, 1, 0, 0, 0, 0, 10, INDIV_VERDICT_NOT_SUPPORTED, 0},
+        {INDIV_STUDY_EFFECT, 1, 1, 0, 2, NAN, 10, INDIV_VERDICT_INCONCLUSIVE, 0},
+        /* power: "not supported" only from a run whose MDE ≤ δ */
+        {INDIV_STUDY_EFFECT, 1, 1, 0, 0.5, 0.3, 10, INDIV_VERDICT_UNDERPOWERED, 1.5},
+        {INDIV_STUDY_EFFECT, 1, 1, 0, -2, 0.5, 10, INDIV_VERDICT_UNDERPOWERED, 2},
+        {INDIV_STUDY_EFFECT, 1, 1, 0, 0.5, 0.3, 10, INDIV_VERDICT_NOT_SUPPORTED, 1.0},
+        {INDIV_STUDY_EFFECT, 1, 1, 0, 0.8, 0.5, 10, INDIV_VERDICT_UNDERPOWERED, 1.01},
+        {INDIV_STUDY_EFFECT, 1, 1, 0, 2.385, 0.5, 10, INDIV_VERDICT_SUPPORTED, 3},
         /* effect, −1: the same effects mirrored */
-        {INDIV_STUDY_EFFECT, -1, 1, 0, -2.385, 0.5, 10, INDIV_VERDICT_SUPPORTED},
-        {INDIV_STUDY_EFFECT, -1, 1, 0, 2.385, 0.5, 10, INDIV_VERDICT_NOT_SUPPORTED},
+        {INDIV_STUDY_EFFECT, -1, 1, 0, -2.385, 0.5, 10, INDIV_VERDICT_SUPPORTED, 0},
+        {INDIV_STUDY_EFFECT, -1, 1, 0, 2.385, 0.5, 10, INDIV_VERDICT_NOT_SUPPORTED, 0},
         /* relative δ = 10% of |mean of the reference| = 10 */
-        {INDIV_STUDY_EFFECT, 1, 0, 0.1, 12, 1, -100, INDIV_VERDICT_SUPPORTED},
-        {INDIV_STUDY_EFFECT, 1, 0, 0.1, 8, 1, -100, INDIV_VERDICT_NOT_SUPPORTED},
-        {INDIV_STUDY_EFFECT, 1, 0, 0.1, 9.5, 1, 100, INDIV_VERDICT_INCONCLUSIVE},
+        {INDIV_STUDY_EFFECT, 1, 0, 0.1, 12, 1, -100, INDIV_VERDICT_SUPPORTED, 0},
+        {INDIV_STUDY_EFFECT, 1, 0, 0.1, 8, 1, -100, INDIV_VERDICT_NOT_SUPPORTED, 0},
+        {INDIV_STUDY_EFFECT, 1, 0, 0.1, 9.5, 1, 100, INDIV_VERDICT_INCONCLUSIVE, 0},
         /* non-inferiority, δ = 5% of 100 */
-        {INDIV_STUDY_NONINFERIOR, 1, 0, 0.05, -2, 2, 100, INDIV_VERDICT_SUPPORTED},
-        {INDIV_STUDY_NONINFERIOR, 1, 0, 0.05, 3, 1, 100, INDIV_VERDICT_SUPPORTED},
-        {INDIV_STUDY_NONINFERIOR, 1, 0, 0.05, -10, 2, 100, INDIV_VERDICT_NOT_SUPPORTED},
-        {INDIV_STUDY_NONINFERIOR, 1, 0, 0.05, -5, 3, 100, INDIV_VERDICT_INCONCLUSIVE},
+        {INDIV_STUDY_NONINFERIOR, 1, 0, 0.05, -2, 2, 100, INDIV_VERDICT_SUPPORTED, 0},
+        {INDIV_STUDY_NONINFERIOR, 1, 0, 0.05, 3, 1, 100, INDIV_VERDICT_SUPPORTED, 0},
+        {INDIV_STUDY_NONINFERIOR, 1, 0, 0.05, -10, 2, 100, INDIV_VERDICT_NOT_SUPPORTED,
+         0},
+        {INDIV_STUDY_NONINFERIOR, 1, 0, 0.05, -5, 3, 100, INDIV_VERDICT_INCONCLUSIVE, 0},
     };
     return cr_make_param_array(rule_case, cases, sizeof cases / sizeof cases[0]);
 }
@@ -210,7 +266,8 @@ ParameterizedTest(rule_case *c, study, verdict_rule_on_constructed_effects) {
                             .mean = c->mean,
                             .half = c->half,
                             .lo = c->mean - c->half,
-                            .hi = c->mean + c->half};
+                            .hi = c->mean + c->half,
+                            .mde = c->mde};
     indiv_verdict v = indiv_study_rule(&claim, &e);
     cr_assert_eq(v, c->want, "mean %g ± %g, δ %g: got %s, want %s", c->mean, c->half,
                  indiv_study_delta(&claim, &e), indiv_verdict_name(v),
@@ -224,6 +281,50 @@ Test(study, several_primary_comparisons_need_all_of_them) {
     cr_assert_eq(indiv_study_combine((indiv_verdict[]){S, I}, 2), I);
     cr_assert_eq(indiv_study_combine((indiv_verdict[]){I, N, S}, 3), N);
     cr_assert_eq(indiv_study_combine(NULL, 0), INDIV_VERDICT_NONE);
+    const indiv_verdict U = INDIV_VERDICT_UNDERPOWERED;
+    cr_assert_eq(indiv_study_combine((indiv_verdict[]){S, U}, 2), U);
+    cr_assert_eq(indiv_study_combine((indiv_verdict[]){U, I}, 2), U);
+    cr_assert_eq(indiv_study_combine((indiv_verdict[]){U, N}, 2), N);
+    cr_assert_str_eq(indiv_verdict_name(U), "underpowered");
+}
+
+/* MDE of a paired comparison, by hand from Student tables: n = 10, sd = 2,
+ * t_{0.975, 9} = 2.262157, t_{0.80, 9} = 0.883404:
+ * MDE = (2.262157 + 0.883404) · 2 / √10 = 1.989428. */
+Test(study, mde_matches_hand_computation) {
+    cr_assert_float_eq(indiv_study_mde(2, 10), 1.989428, 2e-6);
+    cr_assert(isinf(indiv_study_mde(2, 1)));
+    cr_assert_float_eq(indiv_study_mde(0, 5), 0, EPS);
+    /* The fewest seeds with MDE ≤ δ: sd 2, δ 1 needs n with MDE(n) ≤ 1 < MDE(n − 1);
+     * the normal approximation (1.960 + 0.842)² · 2² / 1² = 31.4 is a lower bound. */
+    size_t n = indiv_study_seeds_needed(2, 1);
+    cr_assert(n >= 32 && n <= 36, "%zu", n);
+    cr_assert_leq(indiv_study_mde(2, n), 1);
+    cr_assert_gt(indiv_study_mde(2, n - 1), 1);
+    cr_assert_eq(indiv_study_seeds_needed(0, 0.5), 2);
+    cr_assert_eq(indiv_study_seeds_needed(1e6, 1), 0, "beyond the largest study");
+}
+
+/* A run too small to see δ is underpowered, never "not supported": the serendipity
+ * claim (δ = 1 point) on three seeds whose differences straddle 0 with sd 2.5, then on
+ * 40 seeds of the same spread scaled down (sd 0.25): now MDE ≤ δ and the interval inside
+ * ±δ gives "not supported". The paired effect carries the MDE. */
+Test(study, a_too_small_run_is_underpowered_never_not_supported) {
+    const indiv_study_claim *c = indiv_study_claim_find("serendipity");
+    const double t3[] = {-2, 0.5, 3}, r3[] = {0, 0, 0};
+    indiv_study_effect e;
+    cr_assert_eq(indiv_study_paired(t3, r3, 3, &e, NULL), 0);
+    cr_assert_float_eq(e.mde, indiv_study_mde(e.sd, 3), EPS);
+    cr_assert_gt(e.mde, indiv_study_delta(c, &e));
+    cr_assert_eq(indiv_study_rule(c, &e), INDIV_VERDICT_UNDERPOWERED);
+    double t40[40], r40[40];
+    for (int i = 0; i < 40; i++) {
+        t40[i] = 0.1 * t3[i % 3];
+        r40[i] = 0;
+    }
+    cr_assert_eq(indiv_study_paired(t40, r40, 40, &e, NULL), 0);
+    cr_assert_leq(e.mde, indiv_study_delta(c, &e));
+    cr_assert_eq(indiv_study_rule(c, &e), INDIV_VERDICT_NOT_SUPPORTED);
 }
 
 Test(study, depends_only_when_the_mild_level_reverses_a_conclusive_verdict) {
@@ -291,6 +392,7 @@ Test(study, threshold_verdict_flips_when_consumers_never_tire) {
     indiv_study_results *r = NULL;
     indiv_error err = {0};
     cr_assert_eq(indiv_study_run(&o, NULL, NULL, &r, &err), 0, "%s", err.msg);
+    cr_assert_eq(indiv_study_write_data(r, &err), 0, "%s", err.msg);
     cr_assert_eq(indiv_study_results_claims(r), 1);
     cr_assert_eq(indiv_study_results_verdict(r, 0, 0), INDIV_VERDICT_SUPPORTED);
     cr_assert_str_eq(indiv_study_results_claim(r, 0)->id, "threshold");

@@ -88,7 +88,26 @@ typedef struct indiv_eval_params {
     int knn_k;              /* neighbours per offer of item-kNN */
     double ease_lambda;     /* EASE's lambda; 0: chosen on the validation split */
     double ease_validation_days; /* EASE validation: the days just before the split */
+    int serendipity_table;       /* 1: the decision run again under each policy variant */
 } indiv_eval_params;
+
+/* The serendipity table: the decision run repeated on the same snapshot under policy
+ * variants of the given policy (no serendipity; the popular aim; the adjacent aim; MMR
+ * and calibrated re-ranking without serendipity), each measured on the lists it sends to
+ * the known customers it contacts (docs/evaluation.md, "Serendipity"). */
+#define INDIV_EVAL_SEREN_MAX 8
+typedef struct indiv_eval_seren {
+    char name[48];
+    indiv_policy_params policy;      /* the variant's parameters */
+    int64_t contacted, offers, offer_hits; /* offers bought in the window */
+    int64_t divergent, divergent_hits;     /* placed; their category bought in the window */
+    int64_t divergent_new_hits; /* ... a category the person had never bought before */
+    int64_t ndcg_consumers;                /* contacted who bought something */
+    double ndcg;           /* mean NDCG of the sent list over ndcg_consumers */
+    double ge, zhang;      /* mean serendipity (Ge 2010; Zhang 2012) over the contacted */
+    double miscalibration; /* mean Steck KL over the contacted with a history */
+    double ild;            /* mean intra-list diversity over lists of 2+ offers */
+} indiv_eval_seren;
 
 /* One method in one mode. Means over consumers with standard errors; diff_* are the
  * paired differences indiv − this method on the same consumers (0 for indiv). */
@@ -136,6 +155,8 @@ typedef struct indiv_eval_result {
      * customers, the most active first (most purchase occasions before the split, ties
      * to the lower id), each with their repeat-buy top `slots` */
     indiv_eval_contacts naive[INDIV_EVAL_TAUS_MAX];
+    indiv_eval_seren seren[INDIV_EVAL_SEREN_MAX];
+    size_t n_seren;
     double seconds;
 } indiv_eval_result;
 

@@ -99,6 +99,46 @@ int indiv_metrics_auc(const double *score, const double *label, const double *w,
 double indiv_metrics_log_loss(const double *p, const double *label, const double *w,
                               size_t n);
 
+/* ---- serendipity and calibration (docs/evaluation.md, "Serendipity") ---------------- */
+
+/* Divergent hit rate: of the divergent offers placed, the share that hit (evaluate: the
+ * person bought the offer's category in the truth window; simulate: the offer revealed
+ * a latent taste). Tallies add up over consumers, blocks or rounds. */
+typedef struct indiv_divergent_tally {
+    long long placed, hits;
+} indiv_divergent_tally;
+
+void indiv_divergent_tally_add(indiv_divergent_tally *t, int hit);
+
+/* hits / placed (0 when nothing was placed), with its binomial standard error
+ * sqrt(r (1 − r) / placed) in *se when se is not NULL. */
+double indiv_divergent_hit_rate(const indiv_divergent_tally *t, double *se /* OUT */);
+
+/* Serendipity in the sense of Ge, Delgado-Battenfeld & Jannach ("Beyond accuracy:
+ * evaluating recommender systems by coverage and serendipity", RecSys 2010): the share
+ * of the len listed offers that are unexpected — absent from a primitive model's list,
+ * expected[j] = 0 — and useful — relevant[j] = 1. 0 for an empty list. */
+double indiv_metrics_serendipity_ge(const size_t *list, size_t len,
+                                    const unsigned char *expected,
+                                    const unsigned char *relevant);
+
+/* Serendipity in the history-distance form of Zhang, Séaghdha, Quercia & Jambor
+ * ("Auralist: introducing serendipity into music recommendation", WSDM 2012): the mean
+ * over listed offers of (1 − similarity to the person's history) × relevance, the
+ * similarity being the share history[c] of the offer's category c in the person's history
+ * (the mean 0/1 category similarity to the items of the history). 0 for an empty list. */
+double indiv_metrics_serendipity_zhang(const size_t *list, size_t len,
+                                       const size_t *category, const double *history,
+                                       const unsigned char *relevant);
+
+/* Miscalibration of a list (Steck, "Calibrated recommendations", RecSys 2018):
+ * KL(p ‖ q̃) between the person's category distribution p (n_cat values summing to 1)
+ * and the list's q (each listed offer weighs the same), q̃ = (1 − α) q + α p with α =
+ * INDIV_CALIBRATION_ALPHA. work holds n_cat doubles. 0 when p is empty or len is 0. */
+double indiv_metrics_miscalibration(const size_t *list, size_t len,
+                                    const size_t *category, const double *p, size_t n_cat,
+                                    double *work);
+
 /* Mean and standard error (sd / sqrt(n)) of x[0..n); se is 0 when n < 2. */
 void indiv_metrics_mean_se(const double *x, size_t n, double *mean /* OUT */,
                            double *se /* OUT */);

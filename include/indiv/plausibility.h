@@ -15,7 +15,10 @@
  *   lift(c, A) = P(c | A) / P(c)
  *
  * lift > 1: people who buy what this person buys buy c more often than people at large
- * (association-rule lift, Brin, Motwani, Ullman & Tsur 1997); m (the smoothing, in
+ * (association-rule lift, Brin, Motwani, Ullman & Tsur 1997). Lift alone favours rare
+ * categories (one shared buyer makes a large lift of a category few buy), so the
+ * `conditional` form P(c | A) = lift · P(c), the chance that someone with A buys c, is
+ * offered too; m (the smoothing, in
  * pseudo-people) pulls the lift of rarely co-bought pairs toward m / (n_a + m) < 1. A
  * person without known categories gets lift 1 everywhere. The table is C × C counts
  * (32-bit), built once per run; categories above INDIV_PLAUS_MAX_CATEGORIES are refused
@@ -48,8 +51,10 @@ int64_t indiv_plausibility_people(const indiv_plausibility *pl);
 size_t indiv_plausibility_categories(const indiv_plausibility *pl);
 
 /* lift(c, A) of every category c for the person whose known categories are
- * known[0..n), into lift[0..categories). Cannot fail. O(n · categories). */
+ * known[0..n), into lift[0..categories); with conditional set, P(c | A) = lift(c, A) ·
+ * P(c) instead (the base rate of a person without known categories). Cannot fail.
+ * O(n · categories). */
 void indiv_plausibility_lift(const indiv_plausibility *pl, const int32_t *known, size_t n,
-                             double *lift /* OUT */);
+                             int conditional, double *lift /* OUT */);
 
 #endif /* INDIV_PLAUSIBILITY_H */

@@ -15,16 +15,18 @@
  *     propensity clears both floors (absolute `floor`, and `relative_floor` × the
  *     person's best propensity) is drawn from the consumer's own stream: under the
  *     `popular` aim ∝ propensity; under the `adjacent` aim among offers of categories the
- *     person never bought, ∝ lift^(1/T) of their category (plausibility.h), the most
- *     plausible at T = 0 (ties: higher propensity, then catalog index). In ride-along
- *     mode it only joins a contact that already has a relevant offer; in standalone mode
- *     it may justify a contact on its own. Slot `replace` takes the last slot when all
- *     are full (so ride-along with one slot has no room); slot `extra` adds it as one
- *     more (at most INDIV_SLOTS_MAX offers in all). Its distance from the person's
- *     tastes is 1 − affinity. Every listed offer carries logged_p, the probability that
- *     the policy lists it given the scores: ε · openness · P(pick) for the divergent
- *     offer; 1 for relevant ones, except the last of full slots under `replace`, listed
- *     with probability 1 − ε · openness when a divergent offer could take its place;
+ *     person never bought, ∝ (p · plausibility of the category)^(1/T), plausibility the
+ *     co-purchase lift or P(c | A) (plausibility.h), the most plausible at T = 0 (ties:
+ *     catalog index). Without counts (no profiles, or more categories than
+ *     INDIV_PLAUS_MAX_CATEGORIES) the plausibility is 1, resp. the aim is popular. In
+ * ride-along mode it only joins a contact that already has a relevant offer; in
+ * standalone mode it may justify a contact on its own. Slot `replace` takes the last slot
+ * when all are full (so ride-along with one slot has no room); slot `extra` adds it as
+ * one more (at most INDIV_SLOTS_MAX offers in all). Its distance from the person's tastes
+ * is 1 − affinity. Every listed offer carries logged_p, the probability that the policy
+ * lists it given the scores: ε · openness · P(pick) for the divergent offer; 1 for
+ * relevant ones, except the last of full slots under `replace`, listed with probability 1
+ * − ε · openness when a divergent offer could take its place;
  *  5. channel: the accepted channel with the best reaction rate (ties: email, sms, push);
  *  6. timing: the next preferred slot (preferred hour, on a day the person is usually
  *     active) at or after the decision time; a consumer whose readiness is below
@@ -79,6 +81,12 @@ typedef enum indiv_divergence_aim {
     INDIV_AIM_ADJACENT = 1 /* ∝ plausibility^(1/T): co-purchase lift (plausibility.h) */
 } indiv_divergence_aim;
 
+/* What the adjacent aim weighs a category by (plausibility.h). */
+typedef enum indiv_plausibility_kind {
+    INDIV_PLAUS_LIFT = 0,       /* P(c | A) / P(c) */
+    INDIV_PLAUS_CONDITIONAL = 1 /* P(c | A) */
+} indiv_plausibility_kind;
+
 /* Where the divergent offer goes. */
 typedef enum indiv_divergent_slot {
     INDIV_SLOT_REPLACE = 0, /* takes the last slot when all are full */
@@ -108,22 +116,23 @@ typedef enum indiv_divergence_miss {
 } indiv_divergence_miss;
 
 typedef struct indiv_policy_params {
-    int64_t as_of;      /* decision time */
-    double threshold;   /* τ, on propensity */
-    int slots;          /* offers per contact, 1..INDIV_SLOTS_MAX */
-    int rank_by_value;  /* rank by p · price · margin instead of p */
-    double serendipity; /* ε in [0, 1] */
-    double bubble;      /* affinity below this = outside the bubble */
-    double floor;       /* absolute floor on the propensity of divergent offers */
+    int64_t as_of;         /* decision time */
+    double threshold;      /* τ, on propensity */
+    int slots;             /* offers per contact, 1..INDIV_SLOTS_MAX */
+    int rank_by_value;     /* rank by p · price · margin instead of p */
+    double serendipity;    /* ε in [0, 1] */
+    double bubble;         /* affinity below this = outside the bubble */
+    double floor;          /* absolute floor on the propensity of divergent offers */
     double relative_floor; /* ... and this fraction of the person's best propensity */
     indiv_divergence_mode divergence;
     indiv_divergence_aim divergence_aim;
     double divergence_temperature; /* T: 0 = the most plausible, 1 = ∝ plausibility */
     double plausibility_smoothing; /* m of the lift, in pseudo-people */
+    indiv_plausibility_kind plausibility; /* lift, or P(c | A) */
     indiv_divergent_slot divergent_slot;
     indiv_rerank_kind rerank;
     double rerank_lambda;
-    int rerank_pool; /* relevant candidates the re-ranker chooses from */
+    int rerank_pool;      /* relevant candidates the re-ranker chooses from */
     int max_contacts;     /* pressure cap: at most this many contacts ... */
     double per_days;      /* ... in this many days (0 contacts = no cap when 0 days) */
     double min_readiness; /* below it: defer */
@@ -139,8 +148,8 @@ typedef struct indiv_decided_offer {
     double p;         /* propensity */
     double p_channel; /* p · reaction rate of the chosen channel */
     double affinity;
-    double value; /* p · price · margin */
-    double logged_p; /* probability that the policy lists this offer (see step 4) */
+    double value;        /* p · price · margin */
+    double logged_p;     /* probability that the policy lists this offer (see step 4) */
     double plausibility; /* divergent, adjacent aim: lift of its category; else 0 */
 } indiv_decided_offer;
 
@@ -175,8 +184,8 @@ typedef struct indiv_decision {
  * ("max-contacts"); lookups also accept '_' for '-' ("max_contacts"). */
 
 typedef enum indiv_policy_param_kind {
-    INDIV_PP_REAL = 1,  /* double */
-    INDIV_PP_INT = 2,   /* int */
+    INDIV_PP_REAL = 1,       /* double */
+    INDIV_PP_INT = 2,        /* int */
     INDIV_PP_CHOICE = 3,     /* int: the index of one of `choices` */
     INDIV_PP_CHOICE_REAL = 4 /* "name" or "name:x": a choice (int) and a real in
                                 [min, max] (def2 when omitted; "none" takes none) */

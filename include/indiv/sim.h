@@ -63,6 +63,7 @@ typedef struct indiv_world_params {
     double latent_share;        /* share of consumers with latent tastes */
     double latent_tastes_mean;  /* latent categories of those: 1 + Poisson(mean - 1) */
     double taste_concentration; /* Dirichlet concentration of taste weights */
+    double taste_breadth_dispersion; /* variance of the per-consumer taste count factor */
     double taste_locality; /* rho: chance a further taste is drawn near an earlier one */
     int64_t taste_groups;  /* groups of categories that "near" means (rho > 0) */
 

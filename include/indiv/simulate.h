@@ -152,6 +152,24 @@ typedef struct indiv_round_metrics {
 /* Called after every round (from the calling thread). Non-zero stops the run. */
 typedef int (*indiv_round_fn)(void *ctx, const indiv_round_metrics *m);
 
+/* One row of the simulation parameter table (src/simloop.c): every parameter settable
+ * by name, with its range, default and meaning. The defaults, indiv_sim_params_set /
+ * _validate / _json, the study's assumption table and `indiv simulate --help` read it.
+ * Besides these, "policy", "divergence", "seed" and "features" are set by name too. */
+typedef struct indiv_sim_param {
+    const char *name;
+    int is_int;
+    double lo, hi; /* inclusive range */
+    double def;    /* default (indiv_sim_params_init) */
+    const char *doc;
+} indiv_sim_param;
+
+size_t indiv_sim_param_count(void);
+/* Row i of the table; INDIV_EINVAL past the end. */
+int indiv_sim_param_at(size_t i, indiv_sim_param *out /* OUT */);
+
+/* Defaults: every row of the table; seed 1, policy indiv; the policy's and the profile's
+ * own defaults for their parameters. */
 void indiv_sim_params_init(indiv_sim_params *p);
 int indiv_sim_params_validate(const indiv_sim_params *p, indiv_error *err);
 

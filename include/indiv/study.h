@@ -3,13 +3,12 @@
  * tested by an experiment under stated assumptions, with a verdict and a sensitivity
  * line. docs/study.md describes the method and the files; `indiv study` is the command.
  *
- * The claim table is data (indiv_study_claim_at): for each claim an id, a French
- * rendering reconstructed from the project brief (the interview transcripts are not in
- * the project's materials, so it is never a verbatim quotation), an English paraphrase,
- * a source note, the conditions compared (simulation settings), the primary metric with
- * the direction the claim predicts, the verdict rule, and the assumption the verdict
- * rests on, as two sets of parameter overrides: `contra` works against the claim
- * (removes the assumption), `pro` in its favour.
+ * The claim table is data (indiv_study_claim_at): for each claim an id, its exact
+ * words (verbatim substrings of ../shared/interviews.md, with speaker and source id),
+ * an English summary, the sources described, the conditions compared (simulation
+ * settings), the primary metric with the direction the claim predicts, the verdict rule,
+ * and the assumption the verdict rests on, as two sets of parameter overrides: `contra`
+ * works against the claim (removes the assumption), `pro` in its favour.
  *
  * Effects. Every condition of a claim runs on the same worlds and seeds: seed s
  * generates world s and drives the simulation's random streams, so two conditions meet
@@ -61,7 +60,7 @@
 #include "indiv/sim.h"
 #include "indiv/simulate.h"
 
-#define INDIV_STUDY_CMP_MAX   3 /* comparisons of one claim */
+#define INDIV_STUDY_CMP_MAX   5 /* comparisons of one claim */
 #define INDIV_STUDY_SEEDS_MIN 2 /* a confidence interval needs two */
 #define INDIV_STUDY_SEEDS_MAX 1000
 #define INDIV_STUDY_JOBS_MAX  64
@@ -80,7 +79,9 @@ typedef enum indiv_verdict {
     INDIV_VERDICT_SUPPORTED,
     INDIV_VERDICT_NOT_SUPPORTED,
     INDIV_VERDICT_INCONCLUSIVE,
-    INDIV_VERDICT_DEPENDS /* final verdicts only: flips at the mild sensitivity level */
+    INDIV_VERDICT_DEPENDS, /* final verdicts only: flips at the mild sensitivity level */
+    INDIV_VERDICT_UNDERPOWERED /* not supported at this size, but the run could not
+                                  have detected δ (MDE > δ): no conclusion */
 } indiv_verdict;
 
 /* A simulated condition: simulation settings ("policy=indiv serendipity=0.3", each
@@ -99,12 +100,23 @@ typedef struct indiv_study_comparison {
     int primary; /* 1: enters the verdict; 0: reported only */
 } indiv_study_comparison;
 
+#define INDIV_STUDY_QUOTES_MAX 2
+
+/* An exact quotation: a verbatim substring of ../shared/interviews.md, shown in « »
+ * with its speaker and source id (S1..S4, as there). */
+typedef struct indiv_study_quote {
+    const char *text; /* without the « » */
+    const char *speaker;
+    const char *source_id;
+} indiv_study_quote;
+
 typedef struct indiv_study_claim {
     const char *id;
     const char *title;
-    const char *quote_fr;   /* reconstructed from the brief, never verbatim */
-    const char *paraphrase; /* English */
-    const char *source;     /* where the claim comes from, as far as known */
+    size_t nquotes; /* 1..INDIV_STUDY_QUOTES_MAX */
+    indiv_study_quote quotes[INDIV_STUDY_QUOTES_MAX];
+    const char *paraphrase; /* English summary, not a translation */
+    const char *source;     /* the sources of the quotations, described */
     const char *design;     /* why these conditions and parameters */
     indiv_study_kind kind;
     const char *metric; /* primary study metric (indiv_study_metric_find) */
@@ -119,6 +131,15 @@ typedef struct indiv_study_claim {
     const char *pro;        /* overrides in its favour */
     const char *figure;     /* "conditions", "rounds", "scatter" or NULL */
 } indiv_study_claim;
+
+/* A claim of the interviews the study does not test, and why. */
+typedef struct indiv_study_unstudied {
+    const char *id; /* as in ../shared/interviews.md */
+    const char *why;
+} indiv_study_unstudied;
+
+size_t indiv_study_unstudied_count(void);
+const indiv_study_unstudied *indiv_study_unstudied_at(size_t i); /* NULL out of range */
 
 size_t indiv_study_claim_count(void);
 const indiv_study_claim *indiv_study_claim_at(size_t i); /* NULL out of range */
@@ -164,7 +185,24 @@ typedef struct indiv_study_effect {
     double mean_t, mean_r; /* means of the treatment's and the reference's values */
     double mean, sd, half; /* of the differences; half-width of the 95% CI */
     double lo, hi;         /* mean ∓ half */
+    double mde; /* minimum detectable effect at this n (indiv_study_mde), from sd */
 } indiv_study_effect;
+
+/* Power of the paired comparisons: two-sided level 1 − INDIV_STUDY_CI_LEVEL, power
+ * INDIV_STUDY_POWER. */
+#define INDIV_STUDY_POWER 0.8
+
+/* The minimum detectable effect of a paired comparison of n seeds whose differences
+ * have standard deviation sd (from a pilot: the run itself), at level α = 0.05
+ * two-sided and power 0.8, with Student quantiles (Bloom, "Minimum detectable
+ * effects", Evaluation Review 19(5), 1995; Cohen, "Statistical Power Analysis", 1988):
+ *     MDE = (t_{1−α/2, n−1} + t_{power, n−1}) · sd / √n.
+ * +∞ when n < 2. */
+double indiv_study_mde(double sd, size_t n);
+
+/* The fewest seeds n ≥ 2 with indiv_study_mde(sd, n) ≤ delta; 0 when even
+ * INDIV_STUDY_SEEDS_MAX is not enough (or delta ≤ 0 < sd). */
+size_t indiv_study_seeds_needed(double sd, double delta);
 
 /* The paired effect of t against r (n values each, seed by seed). INDIV_EINVAL when
  * n < 2 or a value is not finite. */
@@ -174,11 +212,14 @@ int indiv_study_paired(const double *t, const double *r, size_t n,
 /* δ of a claim for an effect (see the header comment). */
 double indiv_study_delta(const indiv_study_claim *c, const indiv_study_effect *e);
 
-/* The verdict of one comparison by the claim's rule (effect or non-inferiority). */
+/* The verdict of one comparison by the claim's rule (effect or non-inferiority). An
+ * effect claim that is not supported is "not supported" only when the comparison's MDE
+ * is at most δ; otherwise it is UNDERPOWERED (the run was too small to tell). */
 indiv_verdict indiv_study_rule(const indiv_study_claim *c, const indiv_study_effect *e);
 
 /* Several primary comparisons: all supported → supported; one not supported → not
- * supported; otherwise inconclusive. NONE when n == 0. */
+ * supported; else one underpowered → underpowered; otherwise inconclusive. NONE when
+ * n == 0. */
 indiv_verdict indiv_study_combine(const indiv_verdict *v, size_t n);
 
 /* The final verdict from the base verdict and the verdict at the mild sensitivity level
@@ -186,7 +227,8 @@ indiv_verdict indiv_study_combine(const indiv_verdict *v, size_t n);
  * base verdict turns into the opposite conclusive one, else the base verdict. */
 indiv_verdict indiv_study_final(indiv_verdict base, indiv_verdict mild);
 
-/* "supported", "not supported", "inconclusive", "depends on an assumption", "not run". */
+/* "supported", "not supported", "inconclusive", "depends on an assumption",
+ * "underpowered", "not run". */
 const char *indiv_verdict_name(indiv_verdict v);
 
 /* ---- the run ----------------------------------------------------------------------- */
@@ -205,6 +247,10 @@ typedef struct indiv_study_opts {
     int keep_worlds;            /* keep DIR/worlds/ (deleted otherwise) */
     int repeats;                /* timed repetitions of measurements, 0: preset (3 / 5) */
     const char *command;        /* the command line, quoted in the report (may be NULL) */
+    int max_seeds;              /* power sizing: when a claim is underpowered and
+                                   MDE ≤ δ needs more seeds, up to this many, the study is run again
+                                   with that many (the first run is the pilot); 0: never; -1: the
+                                   preset's (quick 0, thorough 40) */
     indiv_model model;
 } indiv_study_opts;
 
@@ -216,14 +262,20 @@ void indiv_study_opts_init(indiv_study_opts *o);
 int indiv_study_opts_validate(const indiv_study_opts *o, indiv_error *err);
 
 /* Generates the worlds, runs every selected claim's conditions on every seed (on
- * o->jobs threads), then the sensitivity runs its base verdict calls for, measures
- * profile and decision costs, and writes DIR/results.json and DIR/figures/ (data files
- * and study.gp, a gnuplot script drawing every figure as SVG and PNG; the library
- * never runs gnuplot). progress is called from the calling thread with stages
- * "worlds", "runs", "sensitivity worlds", "sensitivity runs", "measurements".
- * On error *out is NULL. */
+ * o->jobs threads), then the sensitivity runs its base verdict calls for, and measures
+ * profile and decision costs. With power sizing (max_seeds), a run whose claims are
+ * underpowered is a pilot: the study runs again with the seeds the pilot's variance
+ * says MDE ≤ δ needs (at most max_seeds). Writes nothing but DIR/worlds (deleted
+ * unless kept): indiv_study_write_data then writes the data. progress is called from the
+ * calling thread with stages "worlds", "runs", "sensitivity worlds", "sensitivity runs",
+ * "measurements". On error *out is NULL. */
 int indiv_study_run(const indiv_study_opts *o, indiv_progress_fn progress, void *pctx,
                     indiv_study_results **out /* OUT */, indiv_error *err);
+
+/* Writes DIR/results.json and DIR/figures/ (data files and study.gp, a gnuplot script
+ * drawing every figure; the library never runs gnuplot): the step between the run and
+ * the report. */
+int indiv_study_write_data(const indiv_study_results *r, indiv_error *err);
 
 /* Writes DIR/report.md and DIR/report.html (self-contained: figures found in
  * DIR/figures/ inlined, SVG preferred, PNG otherwise; a note where none was drawn). */

@@ -47,6 +47,8 @@ static const char evaluate_help[] =
     "  --knn-k K            neighbours per offer of the item-knn baseline (default 100)\n"
     "  --ease-lambda L      EASE's lambda (default: the best of 10,30,100,300,1000 on\n"
     "                       the 28 days before the split)\n"
+    "  --no-serendipity-table  skip the serendipity table (the decision run again\n"
+    "                       without serendipity, with each aim and each re-ranker)\n"
     "  -h, --help           this help\n"
     "policy of the decision run (as in indiv decide):\n";
 
@@ -78,7 +80,8 @@ enum {
     OPT_THREADS,
     OPT_HALF_LIFE,
     OPT_KNN_K,
-    OPT_EASE_LAMBDA
+    OPT_EASE_LAMBDA,
+    OPT_NO_SEREN
 };
 
 static const struct option fixed_opts[] = {
@@ -98,6 +101,7 @@ static const struct option fixed_opts[] = {
     {"half-life", required_argument, NULL, OPT_HALF_LIFE},
     {"knn-k", required_argument, NULL, OPT_KNN_K},
     {"ease-lambda", required_argument, NULL, OPT_EASE_LAMBDA},
+    {"no-serendipity-table", no_argument, NULL, OPT_NO_SEREN},
     {"help", no_argument, NULL, 'h'},
     {0}};
 
@@ -178,6 +182,9 @@ static int set_option(struct eval_args *a, int code, const char *v) {
     case OPT_HALF_LIFE:
         return cli_double("evaluate", "--half-life", v, 1e-3, 1e6,
                           &a->p.profile.half_life_days);
+    case OPT_NO_SEREN:
+        a->p.serendipity_table = 0;
+        return CLI_OK;
     default:
         return CLI_USAGE;
     }
@@ -297,6 +304,29 @@ static void print_contacts(FILE *o, const indiv_eval_result *r,
     }
 }
 
+static void print_serendipity(FILE *o, const indiv_eval_result *r) {
+    if (!r->n_seren)
+        return;
+    fprintf(o,
+            "\nserendipity: the decision run again under each variant, on the lists sent "
+            "to the contacted known customers\n");
+    fprintf(o, "%-18s %9s %6s %9s %6s %9s %7s %7s %6s %6s %6s %5s\n", "variant",
+            "contacted", "offers", "offer-hit", "NDCG", "divergent", "div-hit", "(new)",
+            "Ge", "Zhang", "miscal", "ILD");
+    for (size_t i = 0; i < r->n_seren; i++) {
+        const indiv_eval_seren *v = &r->seren[i];
+        double nd = v->divergent ? (double)v->divergent : 1;
+        fprintf(
+            o,
+            "%-18s %9lld %6lld %9.3f %6.3f %9lld %7.3f %7.3f %6.3f %6.3f %6.3f %5.2f\n",
+            v->name, (long long)v->contacted, (long long)v->offers,
+            v->offers ? (double)v->offer_hits / (double)v->offers : 0.0, v->ndcg,
+            (long long)v->divergent, (double)v->divergent_hits / nd,
+            (double)v->divergent_new_hits / nd, v->ge, v->zhang, v->miscalibration,
+            v->ild);
+    }
+}
+
 static void print_curve(FILE *o, const indiv_eval_result *r) {
     fprintf(o,
             "\nthreshold curve: contact when indiv's best offer has p >= τ, with its top "
@@ -388,6 +418,7 @@ static void print_all(const struct eval_args *a, const indiv_model *m,
     print_ranking(stdout, r, INDIV_EVAL_NEW);
     print_contacts(stdout, r, &a->p);
     print_curve(stdout, r);
+    print_serendipity(stdout, r);
     fflush(stdout);
 }
 

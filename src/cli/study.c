@@ -35,6 +35,10 @@ static const char study_help[] =
     "  --quick              first look in minutes: 1,000 consumers, 8 rounds, 3 seeds\n"
     "                       (default: thorough, 10,000 consumers, 26 rounds, 10 seeds)\n"
     "  --seeds N            seeds (worlds) per condition, at least 2\n"
+    "  --max-seeds N        power sizing: when a claim is underpowered (its minimum\n"
+    "                       detectable effect is above δ), run again with the seeds\n"
+    "                       its variance says are needed, up to N (0: never; default\n"
+    "                       0 quick, 40 thorough)\n"
     "  --seed S             first seed (default 1)\n"
     "  --jobs J             worker threads over runs (default 2)\n"
     "  --claims ID,...      only these claims\n"
@@ -55,6 +59,7 @@ enum {
     OPT_OUT = 1,
     OPT_QUICK,
     OPT_SEEDS,
+    OPT_MAX_SEEDS,
     OPT_SEED,
     OPT_JOBS,
     OPT_CLAIMS,
@@ -74,6 +79,7 @@ static const struct option long_opts[] = {
     {"out", required_argument, NULL, OPT_OUT},
     {"quick", no_argument, NULL, OPT_QUICK},
     {"seeds", required_argument, NULL, OPT_SEEDS},
+    {"max-seeds", required_argument, NULL, OPT_MAX_SEEDS},
     {"seed", required_argument, NULL, OPT_SEED},
     {"jobs", required_argument, NULL, OPT_JOBS},
     {"claims", required_argument, NULL, OPT_CLAIMS},
@@ -132,6 +138,8 @@ static int parse_opt(study_args *a, int c, const char *v) {
     case OPT_SEEDS:
         return int_opt("--seeds", v, INDIV_STUDY_SEEDS_MIN, INDIV_STUDY_SEEDS_MAX,
                        &a->o.seeds);
+    case OPT_MAX_SEEDS:
+        return int_opt("--max-seeds", v, 0, INDIV_STUDY_SEEDS_MAX, &a->o.max_seeds);
     case OPT_SEED:
         if ((rc = cli_int64(CMD, "--seed", v, 0, INT64_MAX, &x)) == CLI_OK)
             a->o.base_seed = (uint64_t)x;
@@ -259,6 +267,10 @@ static int run(study_args *a) {
             a->o.quick ? "quick" : "thorough", a->o.dir);
     if (indiv_study_run(&a->o, cli_progress, &ps, &r, &err) < 0)
         return cli_fail(CMD, &err);
+    if (indiv_study_write_data(r, &err) < 0) {
+        indiv_study_results_free(r);
+        return cli_fail(CMD, &err);
+    }
     const char *fig = figures(a);
     int rc = indiv_study_write_report(r, &err);
     if (rc == INDIV_OK)

@@ -91,12 +91,16 @@ static int make_world(const char *tmp, void *ctx) {
 /* ---- (a) the decision run -------------------------------------------------------------
  */
 
-static double run_decide(indiv_eventlog *log, int64_t as_of, const char *out,
-                         indiv_decide_summary *sum, size_t *bytes) {
+/* The policy of a run: the defaults, or a variant's (policy NULL: the defaults). */
+static double run_decide_with(indiv_eventlog *log, int64_t as_of, const char *out,
+                              const indiv_policy_params *policy,
+                              indiv_decide_summary *sum, size_t *bytes) {
     indiv_model m;
     indiv_model_default(&m);
     indiv_decide_opts o;
     indiv_decide_opts_init(&o);
+    if (policy)
+        o.policy = *policy;
     o.policy.as_of = as_of;
     o.out_path = out;
     o.threads = THREADS;
@@ -114,6 +118,60 @@ static double run_decide(indiv_eventlog *log, int64_t as_of, const char *out,
     *bytes = stat(out, &sb) == 0 ? (size_t)sb.st_size : 0;
     unlink(out);
     return t;
+}
+
+static double min_pos(double a, double b) {
+    return a < 0 ? b : (b < 0 || a < b ? a : b);
+}
+
+static double run_decide(indiv_eventlog *log, int64_t as_of, const char *out,
+                         indiv_decide_summary *sum, size_t *bytes) {
+    return run_decide_with(log, as_of, out, NULL, sum, bytes);
+}
+
+/* ---- serendipity variants against plain decide (issue 10, "Speed") -----------------
+ *
+ * Plain: the defaults without serendipity and without re-ranking. Variants: the adjacent
+ * aim with ε = 0.3 and the extra slot (the plausibility pass over the profiles, the lift
+ * and the draws included), and each re-ranker (λ 0.5, pool 20) without serendipity.
+ * Interleaved, best of RUNS; each BENCH line's ratio is variant time / plain time
+ * (goal <= 1.2). */
+
+enum { V_PLAIN, V_ADJACENT, V_MMR, V_CALIBRATED, V_COUNT };
+
+static const char *const variant_names[V_COUNT] = {"decide_plain", "decide_adjacent",
+                                                   "decide_mmr", "decide_calibrated"};
+
+static void variant_policy(int v, indiv_policy_params *p) {
+    indiv_policy_params_init(p);
+    p->serendipity = v == V_ADJACENT ? 0.3 : 0;
+    p->divergence_aim = INDIV_AIM_ADJACENT;
+    p->divergent_slot = INDIV_SLOT_EXTRA;
+    p->rerank = v == V_MMR          ? INDIV_RERANK_MMR
+                : v == V_CALIBRATED ? INDIV_RERANK_CALIBRATED
+                                    : INDIV_RERANK_NONE;
+    p->rerank_lambda = 0.5;
+}
+
+static int bench_variants(indiv_eventlog *log, int64_t as_of, const char *out,
+                          int64_t consumers) {
+    double best[V_COUNT] = {-1, -1, -1, -1};
+    indiv_decide_summary sum;
+    size_t bytes;
+    for (int r = 0; r < RUNS; r++)
+        for (int v = 0; v < V_COUNT; v++) {
+            indiv_policy_params p;
+            variant_policy(v, &p);
+            double t = run_decide_with(log, as_of, out, &p, &sum, &bytes);
+            if (t < 0)
+                return 1;
+            best[v] = min_pos(best[v], t);
+        }
+    double n = (double)consumers;
+    for (int v = V_ADJACENT; v < V_COUNT; v++)
+        bench_report(variant_names[v], n / best[v], "consumers/s", variant_names[V_PLAIN],
+                     n / best[V_PLAIN], best[v] / best[V_PLAIN]);
+    return 0;
 }
 
 /* ---- (b) the reference gemm -----------------------------------------------------------
@@ -324,10 +382,6 @@ static double run_json(int64_t consumers, const json_shape *shape, const char *p
 
 /* ---- main -------------------------------------------------------------------------- */
 
-static double min_pos(double a, double b) {
-    return a < 0 ? b : (b < 0 || a < b ? a : b);
-}
-
 static int open_world(const char *path, indiv_eventlog **log, int64_t *as_of) {
     indiv_error err = {0};
     indiv_profile_params pp;
@@ -388,8 +442,9 @@ int main(void) {
         cpu[1] = min_pos(cpu[1], c2 - c1);
         cpu[2] = min_pos(cpu[2], c3 - c2);
     }
+    int vrc = bench_variants(log, as_of, out, consumers);
     indiv_eventlog_close(log);
-    if (dec_s <= 0 || gemm_s <= 0 || json_s <= 0)
+    if (vrc || dec_s <= 0 || gemm_s <= 0 || json_s <= 0)
         return 1;
     double n = (double)consumers, ref_s = gemm_s + json_s;
     bench_report("decide", n / dec_s, "consumers/s", "gemm+json", n / ref_s,
