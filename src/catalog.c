@@ -7,6 +7,7 @@
  */
 #include "indiv/catalog.h"
 
+#include <assert.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -268,8 +269,10 @@ int indiv_catalog_load_popularity(indiv_catalog *cat, indiv_eventlog *log, int64
     double mx = 0;
     for (size_t i = 0; i < cat->n; i++)
         mx = cat->popularity[i] > mx ? cat->popularity[i] : mx;
-    for (size_t i = 0; i < cat->n && mx > 0; i++)
+    for (size_t i = 0; i < cat->n && mx > 0; i++) {
         cat->popularity[i] = log1p(cat->popularity[i]) / log1p(mx);
+        assert(cat->popularity[i] >= 0 && cat->popularity[i] <= 1);
+    }
     return INDIV_OK;
 }
 

@@ -10,6 +10,7 @@
  */
 #include "indiv/decide.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -122,6 +123,9 @@ static int block_init(struct block *b, const struct run *run, size_t cap) {
 static void *block_work(void *arg) {
     struct block *b = arg;
     const struct run *run = b->run;
+    assert(b->n <= b->cap);
+    for (size_t i = 1; i < b->n; i++)
+        assert(b->rows[i - 1].id < b->rows[i].id); /* consumer order: the output's */
     for (size_t i = 0; i < b->n; i++)
         indiv_score_set_row(run->scorer, b->sb, i, b->has_prof[i] ? &b->prof[i] : NULL,
                             b->in[i].readiness);

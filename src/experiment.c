@@ -10,6 +10,7 @@
  */
 #include "indiv/experiment.h"
 
+#include <assert.h>
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
@@ -256,6 +257,7 @@ size_t indiv_sweep_grid_cells(const indiv_sweep_grid *g) {
 
 /* Row-major: the stride of an axis is the product of the sizes of the axes after it. */
 size_t indiv_sweep_cell_index(const indiv_sweep_grid *g, size_t cell, size_t axis) {
+    assert(axis < g->naxes && cell < g->cells);
     size_t stride = 1;
     for (size_t a = axis + 1; a < g->naxes; a++)
         stride *= g->axes[a].n;

@@ -9,6 +9,7 @@
  */
 #include "indiv/metrics.h"
 
+#include <assert.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -138,6 +139,9 @@ void indiv_metrics_topk(const double *score, const unsigned char *relevant, size
             tied_rel += relevant[i] != 0;
         }
     }
+    /* only scores above the k-th best are listed before the boundary group, which then
+     * starts within the list (k - na below cannot wrap around) */
+    assert(na <= k && (tied == 0 || na < k));
     qsort(ws, na, sizeof *ws, by_score_desc);
     double dcg = 0, hits = 0;
     above_gains(ws, na, &dcg, &hits);

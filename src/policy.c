@@ -9,6 +9,7 @@
  */
 #include "indiv/policy.h"
 
+#include <assert.h>
 #include <math.h>
 #include <string.h>
 
@@ -84,6 +85,7 @@ typedef struct kept {
 
 /* Inserts (key, j) into the sorted array k[0..*n) of capacity cap (best first). */
 static void keep(kept *k, int *n, int cap, double key, size_t j) {
+    assert(cap >= 1 && *n <= cap);
     int pos = *n;
     while (pos > 0 &&
            (k[pos - 1].key < key || (k[pos - 1].key == key && k[pos - 1].j > j)))
@@ -95,6 +97,7 @@ static void keep(kept *k, int *n, int cap, double key, size_t j) {
     k[pos] = (kept){key, j};
     if (*n < cap)
         (*n)++;
+    assert(pos + 1 >= *n || k[pos + 1].key <= key); /* still best first */
 }
 
 static double expected_value(const indiv_catalog *cat, size_t j, double p) {
@@ -121,6 +124,7 @@ static int select_relevant(const indiv_policy_params *p, const indiv_scorer *s,
     double zt = indiv_logit(p->threshold), best = -INFINITY;
     size_t n = indiv_catalog_size(cat);
     int kept_n = 0, cap = pool_size(p);
+    assert(cap >= 1 && cap <= INDIV_RERANK_POOL_MAX); /* top[] holds the pool */
     for (size_t j = 0; j < n; j++) {
         if (!valid[j])
             continue;
@@ -143,6 +147,7 @@ static int select_relevant(const indiv_policy_params *p, const indiv_scorer *s,
 static void add_offer(indiv_decision *out, const indiv_scorer *s,
                       const indiv_score_block *b, size_t row, const indiv_catalog *cat,
                       size_t j, indiv_offer_kind kind) {
+    assert(out->n_offers < INDIV_SLOTS_MAX && j < indiv_catalog_size(cat));
     indiv_decided_offer *o = &out->offers[out->n_offers++];
     o->offer = j;
     o->kind = kind;
@@ -318,6 +323,7 @@ static int draw_weighted(aim *a, double u, size_t *pick, double *share, int *n_c
         }
     if (*n_cand == 0)
         return 0;
+    assert(u >= 0 && u < 1);
     for (size_t j = 0; j < n; j++)
         if (candidate(a, j, &z))
             total += weight(a, j, z);
@@ -397,6 +403,7 @@ static int diverge(const indiv_policy_params *p, const indiv_scorer *s,
     const indiv_profile *pr = in->profile;
     double openness = (pr->features & INDIV_FEAT_OPENNESS) ? pr->openness : 1.0;
     double eps = p->serendipity * openness;
+    assert(eps >= 0 && eps <= 1); /* a probability: ε and openness are both in [0, 1] */
     double u1 = gsl_rng_uniform(r), u2 = gsl_rng_uniform(r); /* always two draws */
     double lift[INDIV_PLAUS_MAX_CATEGORIES], share;
     unsigned char known[INDIV_PLAUS_MAX_CATEGORIES];
@@ -430,6 +437,7 @@ static int diverge(const indiv_policy_params *p, const indiv_scorer *s,
         out->n_offers--; /* the divergent offer takes the last slot */
     add_offer(out, s, b, row, cat, j, INDIV_KIND_DIVERGENT);
     indiv_decided_offer *o = &out->offers[out->n_offers - 1];
+    assert(share > 0 && share <= 1);
     o->logged_p = eps * share;
     o->plausibility = a.lift ? a.lift[indiv_catalog_offer(cat, j)->category] : 0;
     return 1;
@@ -522,6 +530,7 @@ void indiv_policy_decide(const indiv_policy_params *p, const indiv_scorer *s,
     }
     if (p->rerank != INDIV_RERANK_NONE && n > 0)
         n = rerank(p, s, b, row, cat, in->profile, top, n);
+    assert(n >= 0 && n <= p->slots);
     for (int k = 0; k < n; k++)
         add_offer(out, s, b, row, cat, top[k].j, INDIV_KIND_RELEVANT);
     indiv_rng_reseed(r, p->seed, (uint64_t)in->consumer->id, INDIV_RNG_DIVERGENCE);

@@ -13,6 +13,7 @@
  */
 #include "indiv/profile.h"
 
+#include <assert.h>
 #include <limits.h>
 #include <math.h>
 #include <stddef.h>
@@ -1400,6 +1401,7 @@ double indiv_readiness_gamma(double s, double h, double k, double theta) {
         return 1.0 - exp(-h / theta); /* long overdue: the gamma hazard tends to 1/θ, so
                                        * the residual life is exponential */
     double r = (q0 - gsl_cdf_gamma_Q(s + h, k, theta)) / q0;
+    assert(!isnan(r)); /* q0 > 0 and both tails are probabilities */
     return r < 0 ? 0 : (r > 1 ? 1 : r);
 }
 

@@ -7,6 +7,7 @@
  */
 #include "indiv/score.h"
 
+#include <assert.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -126,6 +127,7 @@ static void taste_l2(const double *t, size_t d, double *x) {
 
 void indiv_score_set_row(const indiv_scorer *s, indiv_score_block *b, size_t i,
                          const indiv_profile *pr, double readiness) {
+    assert(i < b->cap && b->d == s->d && b->n == s->n); /* a block of this scorer */
     double *x = b->x + i * b->d;
     memset(x, 0, b->d * sizeof *x);
     b->ready[i] = b->freq[i] = 0;
@@ -151,6 +153,10 @@ int indiv_score_run(const indiv_scorer *s, indiv_score_block *b, size_t nrows,
     if (nrows > b->cap)
         return indiv_error_set(err, INDIV_EINVAL, "block of %zu rows > capacity %zu",
                                nrows, b->cap);
+    /* The block and the catalog's matrix still have the shape the scorer was made for:
+     * features replaced after indiv_scorer_new would be multiplied with the wrong d. */
+    assert(b->d == s->d && b->n == s->n);
+    assert(indiv_catalog_dims(s->cat) == s->d && indiv_catalog_size(s->cat) == s->n);
     gsl_matrix_const_view X = gsl_matrix_const_view_array(b->x, nrows, s->d);
     gsl_matrix_const_view F =
         gsl_matrix_const_view_array(indiv_catalog_matrix(s->cat), s->n, s->d);
@@ -168,6 +174,7 @@ const double *indiv_score_affinity(const indiv_score_block *b, size_t i) {
 
 double indiv_score_logit(const indiv_scorer *s, const indiv_score_block *b, size_t i,
                          size_t j) {
+    assert(i < b->cap && j < b->n);
     return s->offer_term[j] + b->u[i] +
            s->model.weight[INDIV_TERM_AFFINITY] * b->aff[i * b->n + j];
 }

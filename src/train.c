@@ -13,6 +13,7 @@
  */
 #include "indiv/train.h"
 
+#include <assert.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -100,6 +101,8 @@ static void merge_rows(indiv_sparse *m) {
             for (; a < to && m->idx[a] == col; a++)
                 sum += m->val[a];
             if (sum > 0) {
+                /* strictly increasing columns: the transpose and the solves rely on it */
+                assert(out == start || m->idx[out - 1] < col);
                 m->idx[out] = col;
                 m->val[out++] = sum;
             }
