@@ -895,6 +895,32 @@ int indiv_eventlog_import_find(indiv_eventlog *log, const char *fingerprint, int
     return res;
 }
 
+int indiv_eventlog_each_import(indiv_eventlog *log,
+                               int (*fn)(void *ctx, const indiv_import_rec *rec),
+                               void *ctx, indiv_error *err) {
+    sqlite3_stmt *s = NULL;
+    if (sqlite3_prepare_v2(log->db,
+                           "SELECT fingerprint, format, source, imported_ts, rows_read,"
+                           " rows_imported, rows_skipped FROM imports ORDER BY id",
+                           -1, &s, NULL) != SQLITE_OK)
+        return db_error(log, err, "read imports");
+    int rc, res = INDIV_OK;
+    while (res == INDIV_OK && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+        indiv_import_rec r = {(const char *)sqlite3_column_text(s, 0),
+                              (const char *)sqlite3_column_text(s, 1),
+                              (const char *)sqlite3_column_text(s, 2),
+                              sqlite3_column_int64(s, 3),
+                              sqlite3_column_int64(s, 4),
+                              sqlite3_column_int64(s, 5),
+                              sqlite3_column_int64(s, 6)};
+        res = fn(ctx, &r);
+    }
+    if (res == INDIV_OK && rc != SQLITE_DONE)
+        res = db_error(log, err, "read imports");
+    sqlite3_finalize(s);
+    return res < 0 ? res : INDIV_OK;
+}
+
 int indiv_eventlog_import_record(indiv_eventlog *log, const indiv_import_rec *rec,
                                  indiv_error *err) {
     if (need_tx(log, err) < 0)

@@ -94,7 +94,7 @@ typedef struct indiv_eval_params {
 /* The serendipity table: the decision run repeated on the same snapshot under policy
  * variants of the given policy (no serendipity; the popular aim; the adjacent aim; MMR
  * and calibrated re-ranking without serendipity), each measured on the lists it sends to
- * the known customers it contacts (docs/evaluation.md, "Serendipity"). */
+ * the known customers it contacts (docs/decisions.md, "What it costs and buys"). */
 #define INDIV_EVAL_SEREN_MAX 8
 typedef struct indiv_eval_seren {
     char name[48];

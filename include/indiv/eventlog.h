@@ -154,6 +154,12 @@ typedef struct indiv_import_rec {
 int indiv_eventlog_import_find(indiv_eventlog *log, const char *fingerprint,
                                int *found /* OUT */, char *source_buf, size_t cap,
                                indiv_error *err);
+/* Calls fn for every recorded import, oldest first (strings borrowed for the call). fn
+ * returns 0 to go on, non-zero to stop (a negative value is returned). */
+int indiv_eventlog_each_import(indiv_eventlog *log,
+                               int (*fn)(void *ctx, const indiv_import_rec *rec),
+                               void *ctx, indiv_error *err);
+
 int indiv_eventlog_import_record(indiv_eventlog *log, const indiv_import_rec *rec,
                                  indiv_error *err);
 

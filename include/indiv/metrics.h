@@ -99,7 +99,7 @@ int indiv_metrics_auc(const double *score, const double *label, const double *w,
 double indiv_metrics_log_loss(const double *p, const double *label, const double *w,
                               size_t n);
 
-/* ---- serendipity and calibration (docs/evaluation.md, "Serendipity") ---------------- */
+/* ---- serendipity and calibration (docs/decisions.md, "What it costs and buys") --- */
 
 /* Divergent hit rate: of the divergent offers placed, the share that hit (evaluate: the
  * person bought the offer's category in the truth window; simulate: the offer revealed
