@@ -55,8 +55,7 @@ static double now_s(void) {
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-/* ---- blocks ---------------------------------------------------------------------------
- */
+/* ---- blocks ------------------------------------------------------------------------ */
 
 /* What the whole run shares, read-only while threads work. */
 struct run {

@@ -352,8 +352,7 @@ int indiv_model_save(const indiv_model *m, const char *path, indiv_error *err) {
     return rc;
 }
 
-/* ---- trained models ------------------------------------------------------------------
- */
+/* ---- trained models ---------------------------------------------------------------- */
 
 void indiv_model_clear(indiv_model *m) {
     if (!m)

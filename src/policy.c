@@ -75,8 +75,7 @@ static int ineligible(const indiv_policy_params *p, const indiv_policy_input *in
     return -1;
 }
 
-/* ---- ranking ------------------------------------------------------------------------
- */
+/* ---- ranking ----------------------------------------------------------------------- */
 
 typedef struct kept {
     double key;

@@ -138,8 +138,8 @@ static const indiv_study_claim claims[] = {
      .assumption =
          "consumers have latent tastes (30% of them, 1.5 on average) and answer "
          "contacts (reaction rate Beta(2, 18), purchase 0.3 × utility)",
-     .contra = LATENT_NONE " reveal_on_engagement=0",
-     .pro = LATENT_RICH " " RESPONSIVE " reveal_on_engagement=0.5",
+     .contra = LATENT_NONE " reveal_on_engagement=0 w:taste_locality=0",
+     .pro = LATENT_RICH " " RESPONSIVE " reveal_on_engagement=0.5 w:taste_locality=0.5",
      .figure = "conditions"},
     {.id = "bubbles",
      .title = "Deliberate error breaks bubbles (the red sweaters)",
@@ -172,8 +172,8 @@ static const indiv_study_claim claims[] = {
              {"oracle", "indiv-e0", 0}},
      .assumption =
          "consumers have latent tastes and answer contacts (as for serendipity)",
-     .contra = LATENT_NONE " reveal_on_engagement=0",
-     .pro = LATENT_RICH " " RESPONSIVE " reveal_on_engagement=0.5",
+     .contra = LATENT_NONE " reveal_on_engagement=0 w:taste_locality=0",
+     .pro = LATENT_RICH " " RESPONSIVE " reveal_on_engagement=0.5 w:taste_locality=0.5",
      .figure = "conditions"},
     {.id = "threshold",
      .title = "Below a certain relevance, do nothing — rather than campaigns to everyone",

@@ -80,7 +80,7 @@ typedef struct study_measure {
 enum { MEAS_WORLD = 0, MEAS_REAL, MEAS_COUNT };
 
 struct indiv_study_results {
-    char *dir, *command, *real_csv;
+    char *dir, *command, *real_csv, *like;
     int quick, seeds, rounds, repeats, jobs, keep_worlds;
     uint64_t base_seed;
     indiv_world_params wp; /* every world starts from these */

@@ -849,9 +849,15 @@ static void section_method(doc *d) {
              "simulation's random streams. Every condition of a claim runs on the same "
              "worlds and seeds (common random numbers; Law, *Simulation Modeling and "
              "Analysis*, 2015, §11.2), so a difference comes from the conditions, not "
-             "from the draw.",
+             "from the draw.%s%s%s",
              (unsigned long long)r->base_seed,
-             (unsigned long long)(r->base_seed + (uint64_t)r->seeds - 1));
+             (unsigned long long)(r->base_seed + (uint64_t)r->seeds - 1),
+             r->like ? " Every world is fitted to the purchases of `" : "",
+             r->like ? r->like : "",
+             r->like
+                 ? "` (`indiv generate --like`'s statistics, at the study's size)."
+                 : " Tastes are structured (taste_locality, calibrated on the shipped "
+                   "sample: docs/worlds.md).");
     doc_item(d,
              "**Effect.** For treatment T against reference R, d_s = x_s(T) − x_s(R) per "
              "seed; the effect is mean(d) with the paired 95%% interval mean(d) ± "

@@ -32,6 +32,7 @@
 #include "indiv/fileio.h"
 #include "indiv/import.h"
 #include "indiv/profile.h"
+#include "indiv/worldfit.h"
 #include "study_internal.h"
 
 /* Presets (docs/study.md): quick for a first look in minutes, thorough for the report. */
@@ -110,6 +111,20 @@ static char *dup_or_null(const char *s) {
     return s ? strdup(s) : NULL;
 }
 
+/* World parameters fitted to the purchases of the event log at path (the statistics
+ * and their mapping of indiv generate --like, without its pilot rounds). */
+static int fit_like(const char *path, indiv_world_params *wp, indiv_error *err) {
+    indiv_eventlog *log = NULL;
+    indiv_log_stats st;
+    int rc = indiv_eventlog_open(path, INDIV_EVENTLOG_READONLY, &log, err);
+    if (rc == INDIV_OK)
+        rc = indiv_worldfit_measure(log, NULL, &st, err);
+    indiv_eventlog_close(log);
+    if (rc == INDIV_OK)
+        rc = indiv_worldfit_params(&st, wp, err);
+    return rc;
+}
+
 /* The study's base parameters from the preset and the options. */
 static int setup_params(indiv_study_results *r, const indiv_study_opts *o,
                         indiv_error *err) {
@@ -118,10 +133,16 @@ static int setup_params(indiv_study_results *r, const indiv_study_opts *o,
     r->rounds = o->rounds ? o->rounds : pr->rounds;
     r->repeats = o->repeats ? o->repeats : pr->repeats;
     indiv_world_params_init(&r->wp);
+    if (o->like) { /* a world like the shop's log, at the study's size */
+        int rc = fit_like(o->like, &r->wp, err);
+        if (rc < 0)
+            return rc;
+    } else {
+        r->wp.offers = pr->offers;
+        r->wp.categories = pr->categories;
+        r->wp.days = pr->days;
+    }
     r->wp.consumers = o->consumers ? o->consumers : pr->consumers;
-    r->wp.offers = pr->offers;
-    r->wp.categories = pr->categories;
-    r->wp.days = pr->days;
     indiv_sim_params_init(&r->sp);
     r->sp.rounds = r->rounds;
     r->sp.threads = 1; /* the parallelism is over runs */
@@ -149,6 +170,7 @@ static indiv_study_results *results_new(const indiv_study_opts *o, indiv_error *
     r->dir = strdup(o->dir);
     r->command = dup_or_null(o->command);
     r->real_csv = dup_or_null(o->real_csv);
+    r->like = dup_or_null(o->like);
     r->quick = o->quick;
     r->jobs = o->jobs;
     r->keep_worlds = o->keep_worlds;
@@ -160,7 +182,8 @@ static indiv_study_results *results_new(const indiv_study_opts *o, indiv_error *
             cr->c = indiv_study_claim_at(i);
             setup_metrics(cr);
         }
-    if (!r->dir || (o->command && !r->command) || (o->real_csv && !r->real_csv)) {
+    if (!r->dir || (o->command && !r->command) || (o->real_csv && !r->real_csv) ||
+        (o->like && !r->like)) {
         indiv_study_results_free(r);
         indiv_error_set(err, INDIV_ENOMEM, "out of memory");
         return NULL;
@@ -184,6 +207,7 @@ void indiv_study_results_free(indiv_study_results *r) {
     free(r->dir);
     free(r->command);
     free(r->real_csv);
+    free(r->like);
     free(r);
 }
 

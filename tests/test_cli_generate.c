@@ -55,9 +55,9 @@ Test(cli_generate, usage_errors_exit_2_and_name_the_option) {
         {"--db x.db --latent-share 1.5", "--latent-share: latent_share = 1.5 is out of"},
         {"--db x.db --offers 5 --categories 10", "offers = 5 is less than categories"},
         {"--db x.db --start yesterday", "--start: start_ts: 'yesterday' is not a time"},
-        {"--db x.db --bogus 3", "unknown or incomplete option '--bogus'"},
+        {"--db x.db --bogus 3", "unknown option '--bogus'"},
         {"--db x.db stray", "unexpected argument 'stray'"},
-        {"--db", "unknown or incomplete option '--db'"},
+        {"--db", "option '--db' needs a value"},
         {"--like real.db", "--like needs --db FILE"},
         {"--db x.db --like r.db --pilots 99", "--pilots: 99 is out of range"},
         {"--measure r.db --lift-split 1", "--lift-split: '1' is not a number in (0, 1)"}};
@@ -204,4 +204,34 @@ Test(cli_generate, like_fits_the_shipped_sample_within_tolerance, .timeout = 300
     json_decref(rep);
     free(text);
     free(path);
+}
+
+/* --measure prints the statistics of a log; a log without purchases is refused
+ * (exit 1). */
+Test(cli_generate, measure_prints_statistics_and_refuses_an_empty_log) {
+    tu_run r;
+    cr_assert_eq(tu_sh(&r,
+                       "\"$INDIV\" generate --db '%s' " SMALL " >/dev/null &&"
+                       " \"$INDIV\" generate --measure '%s' --lift-split 0.4",
+                       db, db),
+                 0, "%s", r.err);
+    static const char *const want[] = {"statistics of ", "consumers with purchases",
+                                       "orders per consumer (mean)",
+                                       "new-category adoption lift", "split at "};
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
+        cr_assert(strstr(r.out, want[i]), "lacks '%s':\n%s", want[i], r.out);
+    tu_run_free(&r);
+    char *empty = tu_path(dir, "empty.db");
+    /* a world whose consumers never buy within its single day */
+    cr_assert_eq(
+        tu_sh(&r,
+              "\"$INDIV\" generate --db '%s' --consumers 3 --offers 4 --categories 2"
+              " --days 1 --interval-median-days 36500 --interval-min-days 36500"
+              " >/dev/null && \"$INDIV\" generate --measure '%s'",
+              empty, empty),
+        1, "%s%s", r.out, r.err);
+    cr_assert(strstr(r.err, "consumers with purchases; statistics need at least 2"), "%s",
+              r.err);
+    tu_run_free(&r);
+    free(empty);
 }

@@ -110,8 +110,7 @@ static indiv_scorer *scorer_for(const indiv_model *m) {
     return s;
 }
 
-/* ---- the affinity block -------------------------------------------------------------
- */
+/* ---- the affinity block ------------------------------------------------------------ */
 
 Test(score, affinity_block_equals_hand_computed_product) {
     static const double F[4 * 3] = {0.5,  1.25, -0.75, 2.0, 0.0, 0.5,
@@ -282,8 +281,7 @@ Test(score, a_taste_of_another_dimension_is_ignored) {
     indiv_scorer_free(s);
 }
 
-/* ---- refusals ------------------------------------------------------------------------
- */
+/* ---- refusals ---------------------------------------------------------------------- */
 
 Test(score, more_rows_than_the_block_holds_are_refused) {
     indiv_model m = odd_model();
@@ -313,8 +311,7 @@ Test(score, free_functions_accept_null) {
     indiv_score_block_free(NULL);
 }
 
-/* ---- the logistic link --------------------------------------------------------------
- */
+/* ---- the logistic link ------------------------------------------------------------- */
 
 Test(score, sigmoid_and_logit_are_inverse) {
     static const double ps[] = {1e-12, 0.001, 0.05, 0.3, 0.5, 0.77, 0.95, 0.999999};

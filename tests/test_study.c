@@ -422,3 +422,55 @@ Test(study, threshold_verdict_flips_when_consumers_never_tire) {
     free(out);
     tu_rmtree(dir);
 }
+
+/* study --like: every world is fitted to a log (here a generated one standing for a
+ * shop's import, 40 offers over 6 categories, unlike the preset's 200 over 20), at the
+ * study's size; the report says so. A log that cannot be read fails naming it. */
+Test(study, like_fits_every_world_to_the_log) {
+    char *dir = tu_tmpdir(), *out = tu_path(dir, "study");
+    indiv_world_params shop;
+    indiv_world_params_init(&shop);
+    shop.consumers = 300;
+    shop.offers = 40;
+    shop.categories = 6;
+    shop.days = 120;
+    indiv_world_summary sum;
+    char *log = tu_world(dir, "shop.db", &shop, &sum);
+    indiv_study_opts o;
+    indiv_study_opts_init(&o);
+    o.dir = out;
+    o.quick = 1;
+    o.seeds = 2;
+    o.consumers = 120;
+    o.rounds = 2;
+    o.claims = "timing";
+    o.like = log;
+    indiv_study_results *r = NULL;
+    indiv_error err = {0};
+    cr_assert_eq(indiv_study_run(&o, NULL, NULL, &r, &err), 0, "%s", err.msg);
+    cr_assert_eq(indiv_study_write_data(r, &err), 0, "%s", err.msg);
+    cr_assert_eq(indiv_study_write_report(r, &err), 0, "%s", err.msg);
+    char *md_path = tu_path(out, "report.md");
+    char *md = tu_read(md_path, NULL);
+    cr_assert(md && strstr(md, "fitted to the purchases of"), "report lacks the fit");
+    char *res_path = tu_path(out, "results.json");
+    json_t *root = json_load_file(res_path, 0, NULL);
+    cr_assert_not_null(root);
+    char *txt = json_dumps(root, JSON_COMPACT);
+    cr_assert(strstr(txt, "\"offers\":40") || strstr(txt, "\"offers\": 40") ||
+                  strstr(txt, "offers=40"),
+              "the fitted offers (40) are not the worlds': %.400s", txt);
+    free(txt);
+    json_decref(root);
+    indiv_study_results_free(r);
+    o.like = "/nonexistent/shop.db";
+    cr_assert_lt(indiv_study_run(&o, NULL, NULL, &r, &err), 0);
+    cr_assert(strstr(err.msg, "/nonexistent/shop.db"), "%s", err.msg);
+    cr_assert_null(r);
+    free(md);
+    free(md_path);
+    free(res_path);
+    free(log);
+    free(out);
+    tu_rmtree(dir);
+}

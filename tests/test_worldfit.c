@@ -10,6 +10,7 @@
  * small enough for ASan.
  */
 #include <criterion/criterion.h>
+#include <jansson.h>
 #include <math.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -141,4 +142,99 @@ Test(worldfit, measure_refuses_a_log_without_purchases) {
     cr_assert_eq(s.consumers, 0);
     indiv_eventlog_close(log);
     free(path);
+}
+
+/* A row within its tolerance is ok, one just past it is not; rows that scale with the
+ * size are never judged; relative tolerances are shares of the real value. */
+Test(worldfit, compare_applies_each_tolerance_both_ways) {
+    indiv_world_params p;
+    lift_params(&p, 0);
+    p.consumers = 300;
+    char *path = tu_world(dir, "w.db", &p, NULL);
+    indiv_log_stats real, gen;
+    measure(path, &real);
+    indiv_fit_row rows[INDIV_FIT_ROWS_MAX];
+    size_t n = indiv_worldfit_compare(&real, &real, rows);
+    cr_assert_geq(n, 20);
+    cr_assert_leq(n, INDIV_FIT_ROWS_MAX);
+    for (size_t i = 0; i < n; i++)
+        cr_assert(rows[i].ok, "%s differs from itself", rows[i].name);
+    gen = real;
+    gen.orders_mean = real.orders_mean * 1.19;  /* tolerance 20 % */
+    gen.basket_mean = real.basket_mean * 1.151; /* tolerance 15 % */
+    gen.consumers = real.consumers * 10;        /* (size): not judged */
+    gen.hour[0] += 0.4, gen.hour[1] -= 0.4;     /* distance 0.4 > 0.15 */
+    n = indiv_worldfit_compare(&real, &gen, rows);
+    for (size_t i = 0; i < n; i++) {
+        const char *name = rows[i].name;
+        int want = strstr(name, "lines per order") == NULL &&
+                   strstr(name, "hour profile") == NULL;
+        cr_assert_eq(rows[i].ok, want, "%s: real %g gen %g", name, rows[i].real,
+                     rows[i].gen);
+        if (strstr(name, "hour profile"))
+            cr_assert_float_eq(rows[i].gen, 0.4, 1e-12);
+        if (strstr(name, "consumers with purchases"))
+            cr_assert(isnan(rows[i].tolerance));
+    }
+    free(path);
+}
+
+/* Fitted parameters are valid, carry the log's size and moments, and a calibration of
+ * zero rounds changes nothing. */
+Test(worldfit, params_fit_the_statistics_and_validate) {
+    indiv_world_params p;
+    lift_params(&p, 0.3);
+    p.consumers = 400;
+    p.basket_lines_mean = 4;
+    p.weekday_weight_sat = 0;
+    char *path = tu_world(dir, "w.db", &p, NULL);
+    indiv_log_stats s;
+    measure(path, &s);
+    cr_assert_float_eq(s.weekday[5], 0, 1e-12, "no order on a Saturday of weight 0");
+    cr_assert_float_eq(s.basket_mean, 4, 0.3);
+    indiv_world_params f, g;
+    indiv_error err = {0};
+    cr_assert_eq(indiv_worldfit_params(&s, &f, &err), 0, "%s", err.msg);
+    cr_assert_eq(f.consumers, s.consumers);
+    cr_assert_eq(f.categories, s.categories);
+    cr_assert_float_eq(f.basket_lines_mean, s.basket_mean, 1e-12);
+    cr_assert_float_eq(f.weekday_weight_sat, 0, 1e-12);
+    cr_assert_float_eq(f.views_per_purchase, 0, 1e-12);
+    cr_assert_gt(f.taste_locality, 0);
+    cr_assert_eq(indiv_world_params_validate(&f, &err), 0, "%s", err.msg);
+    g = f;
+    char *scratch = tu_path(dir, "pilot.db");
+    cr_assert_eq(indiv_worldfit_calibrate(&s, &g, 0, 0, scratch, NULL, NULL, &err), 0);
+    cr_assert_eq(memcmp(&f, &g, sizeof f), 0);
+    indiv_log_stats empty = {0};
+    cr_assert_eq(indiv_worldfit_params(&empty, &g, &err), INDIV_EINVAL);
+    free(scratch);
+    free(path);
+}
+
+/* The report is JSON with sorted keys: the parameters and one object per row. */
+Test(worldfit, report_json_holds_params_and_rows) {
+    indiv_log_stats s = {0};
+    s.orders_mean = 2;
+    s.lift.lift = NAN;
+    indiv_fit_row rows[INDIV_FIT_ROWS_MAX];
+    size_t n = indiv_worldfit_compare(&s, &s, rows);
+    indiv_world_params p;
+    indiv_world_params_init(&p);
+    char *js = indiv_worldfit_report_json(&p, rows, n);
+    cr_assert_not_null(js);
+    json_error_t jerr;
+    json_t *o = json_loads(js, 0, &jerr);
+    cr_assert_not_null(o, "%s", jerr.text);
+    cr_assert_eq(json_array_size(json_object_get(o, "rows")), n);
+    json_t *r0 = json_array_get(json_object_get(o, "rows"), 0);
+    cr_assert_str_eq(json_string_value(json_object_get(r0, "statistic")),
+                     "consumers with purchases");
+    cr_assert(json_is_null(json_object_get(r0, "tolerance")));
+    cr_assert_float_eq(
+        json_real_value(json_object_get(json_object_get(o, "params"), "taste_locality")),
+        0.14, 1e-12);
+    cr_assert_lt(strstr(js, "\"params\""), strstr(js, "\"rows\""));
+    json_decref(o);
+    free(js);
 }

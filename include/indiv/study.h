@@ -244,6 +244,10 @@ typedef struct indiv_study_opts {
     const char *claims;         /* comma-separated claim ids, NULL: all */
     const char *world_settings; /* "w:NAME=VALUE ..." applied to every world (NULL) */
     const char *real_csv;       /* Online Retail CSV for the measurements, NULL: none */
+    const char *like;           /* an imported event log: every world is fitted to it
+                                   (indiv_worldfit_params; indiv generate --like without
+                                   pilot rounds), at the study's size; NULL: the
+                                   generator's defaults (taste_locality calibrated) */
     int keep_worlds;            /* keep DIR/worlds/ (deleted otherwise) */
     int repeats;                /* timed repetitions of measurements, 0: preset (3 / 5) */
     const char *command;        /* the command line, quoted in the report (may be NULL) */

@@ -200,8 +200,7 @@ static int parse_args(int argc, char **argv, struct eval_args *a) {
         if (c == 'h')
             return print_help(), -1;
         if (c == '?')
-            return cli_usage("evaluate", "unknown or incomplete option '%s'",
-                             argv[optind - 1]);
+            return cli_bad_option("evaluate", argv[optind - 1], long_opts);
         rc = set_option(a, c, optarg);
     }
     if (rc != CLI_OK)

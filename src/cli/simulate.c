@@ -46,15 +46,18 @@ static const char simulate_help[] =
     "  --threshold P, --serendipity E, --slots K, --bubble A, --floor P,\n"
     "  --divergence MODE, --max-contacts N, --per-days W, --min-readiness R\n"
     "                     policy flags, as for indiv decide\n"
-    "  --set NAME=VALUE   any simulation parameter, e.g. --set p_leave=0.5\n"
-    "                     (response model: irrelevant_utility, conversion_max,\n"
-    "                     wrong_moment_factor, moment_window_hours, not_ready_factor,\n"
-    "                     ready_fraction, annoyance_per_irrelevant, "
-    "annoyance_per_contact,\n"
-    "                     annoyance_decay, fatigue_open_effect, p_leave,\n"
-    "                     leakage_per_round, organic_latent_discovery; and persona_k,\n"
-    "                     half_life, window, features, threads)\n"
-    "  -h, --help         this help\n";
+    "  --set NAME=VALUE   any simulation parameter, e.g. --set p_leave=0.5 (also\n"
+    "                     policy, divergence, seed, features); the parameters:\n";
+
+/* The help, then every row of the simulation parameter table (name, default, range,
+ * meaning): the list cannot drift from what --set accepts. */
+static void print_help(void) {
+    fputs(simulate_help, stdout);
+    indiv_sim_param d;
+    for (size_t i = 0; indiv_sim_param_at(i, &d) == INDIV_OK; i++)
+        printf("    %-34s %-7g [%g, %g] %s\n", d.name, d.def, d.lo, d.hi, d.doc);
+    fputs("  -h, --help         this help\n", stdout);
+}
 
 struct sim_args {
     const char *db, *out, *model;
@@ -136,10 +139,9 @@ static int parse_args(int argc, char **argv, struct sim_args *a) {
         else if (c >= 1 && c <= 12)
             rc = set_param(a, long_opts[c + 3].name, optarg);
         else if (c == 'h')
-            return fputs(simulate_help, stdout), -1;
+            return print_help(), -1;
         else
-            return cli_usage("simulate", "unknown or incomplete option '%s'",
-                             argv[optind - 1]);
+            return cli_bad_option("simulate", argv[optind - 1], long_opts);
     }
     if (rc == CLI_OK && (!a->db || !a->out))
         rc = cli_usage("simulate", "--db WORLD and --out DIR are required");

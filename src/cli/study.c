@@ -22,7 +22,7 @@
 
 static const char study_help[] =
     "usage: indiv study --out DIR [--quick] [--seeds N] [--seed S] [--jobs J]\n"
-    "                   [--claims ID,...] [--consumers N] [--rounds R]\n"
+    "                   [--claims ID,...] [--consumers N] [--rounds R] [--like DB]\n"
     "                   [--world-set NAME=VALUE ...] [--real FILE | --no-real]\n"
     "                   [--repeats N] [--model FILE] [--keep-worlds] [--no-figures]\n\n"
     "Tests the interviews' claims (serendipity, bubbles, threshold, respect, personas,\n"
@@ -45,6 +45,8 @@ static const char study_help[] =
     "  --consumers N        consumers per world (overrides the preset)\n"
     "  --rounds R           rounds of 7 days (overrides the preset)\n"
     "  --world-set N=V      a world parameter for every world (repeatable)\n"
+    "  --like DB            every world fitted to the purchases of an imported log\n"
+    "                       (as indiv generate --like, at the study's size)\n"
     "  --real FILE          Online Retail CSV for the measurements "
     "(default: " DEFAULT_REAL "\n"
     "                       when it exists)\n"
@@ -68,6 +70,7 @@ enum {
     OPT_WORLD_SET,
     OPT_REAL,
     OPT_NO_REAL,
+    OPT_LIKE,
     OPT_REPEATS,
     OPT_MODEL,
     OPT_KEEP,
@@ -79,6 +82,7 @@ static const struct option long_opts[] = {
     {"out", required_argument, NULL, OPT_OUT},
     {"quick", no_argument, NULL, OPT_QUICK},
     {"seeds", required_argument, NULL, OPT_SEEDS},
+    {"like", required_argument, NULL, OPT_LIKE},
     {"max-seeds", required_argument, NULL, OPT_MAX_SEEDS},
     {"seed", required_argument, NULL, OPT_SEED},
     {"jobs", required_argument, NULL, OPT_JOBS},
@@ -138,6 +142,9 @@ static int parse_opt(study_args *a, int c, const char *v) {
     case OPT_SEEDS:
         return int_opt("--seeds", v, INDIV_STUDY_SEEDS_MIN, INDIV_STUDY_SEEDS_MAX,
                        &a->o.seeds);
+    case OPT_LIKE:
+        a->o.like = v;
+        break;
     case OPT_MAX_SEEDS:
         return int_opt("--max-seeds", v, 0, INDIV_STUDY_SEEDS_MAX, &a->o.max_seeds);
     case OPT_SEED:
@@ -196,7 +203,7 @@ static int parse_args(int argc, char **argv, study_args *a) {
         if (c == 'h' || c == OPT_HELP)
             return -1;
         if (c == '?' || c == ':')
-            return cli_usage(CMD, "unknown or incomplete option '%s'", argv[optind - 1]);
+            return cli_bad_option(CMD, argv[optind - 1], long_opts);
         rc = parse_opt(a, c, optarg);
     }
     if (rc == CLI_OK && !a->o.dir)

@@ -133,8 +133,7 @@ static int parse_args(int argc, char **argv, struct train_args *a) {
         if (c == 'h')
             return fputs(train_help, stdout), -1;
         if (c == '?')
-            return cli_usage("train", "unknown or incomplete option '%s'",
-                             argv[optind - 1]);
+            return cli_bad_option("train", argv[optind - 1], long_opts);
         rc = set_option(a, c, optarg);
     }
     if (rc != CLI_OK)

@@ -10,9 +10,11 @@
  * temporary directory ($TMPDIR) and is removed at the end.
  *
  * Timed: indiv_sim_run from start to end (copy of the world, setup, every round), and
- * within it each round's profile rebuild, decisions and responses
+ * within it each round's profile rebuild, decisions, responses and training
  * (indiv_round_metrics.seconds), whose sums give the shares; the rest ("other") is the
- * copy, the setup and the metrics.
+ * copy, the setup and the metrics. BENCH_SIM_RETRAIN=R (default 0: the built-in model)
+ * makes the engine train its own model before round 1 and every R rounds
+ * (--model trained:every=R), so that the retraining share is measured too.
  *
  * Reference, measured in the same run: what rebuilding every profile from scratch each
  * round would cost, the design the incremental loop replaces. A full build
@@ -89,6 +91,11 @@ static double simulate(const char *world, const char *work, tally *t, double *cp
     p.rounds = ROUNDS;
     p.round_days = ROUND_DAYS;
     p.seed = SEED;
+    const char *retrain = getenv("BENCH_SIM_RETRAIN");
+    if (retrain && atoi(retrain) > 0) {
+        p.trained = 1;
+        p.retrain_every = atoi(retrain);
+    }
     indiv_model m;
     indiv_model_default(&m);
     indiv_error err = {0};
@@ -190,11 +197,13 @@ int main(int argc, char **argv) {
     printf(
         "info simulate: %lld consumers, %d rounds of %d days: %.1f s, cpu %.1f s (goal "
         "120 s at SCALE=1); profile rebuild %.1f s (%.0f%%), decisions %.1f s (%.0f%%), "
-        "responses %.1f s (%.0f%%), other (copy, setup, metrics) %.1f s (%.0f%%)\n",
+        "responses %.1f s (%.0f%%), training %.1f s (%.0f%%), other (copy, setup, "
+        "metrics) %.1f s (%.0f%%)\n",
         (long long)consumers, t.rounds, ROUND_DAYS, run_s, cpu_s,
         t.stage[INDIV_SIM_T_PROFILE], 100 * t.stage[INDIV_SIM_T_PROFILE] / run_s,
         t.stage[INDIV_SIM_T_DECIDE], 100 * t.stage[INDIV_SIM_T_DECIDE] / run_s,
         t.stage[INDIV_SIM_T_RESPOND], 100 * t.stage[INDIV_SIM_T_RESPOND] / run_s,
+        t.stage[INDIV_SIM_T_TRAIN], 100 * t.stage[INDIV_SIM_T_TRAIN] / run_s,
         run_s - staged, 100 * (run_s - staged) / run_s);
     printf("info simulate: events %lld in the world, %lld after the run; %.0f contacts, "
            "%.0f conversions; reference: full build %.2f s on the first round's log, "
