@@ -1128,3 +1128,18 @@ int indiv_worldfit_calibrate(const indiv_log_stats *real, indiv_world_params *p,
     *p = q;
     return INDIV_OK;
 }
+
+int indiv_worldfit_like(const char *real_path, int pilots, const char *scratch_path,
+                        indiv_world_params *p, indiv_log_stats *real, indiv_error *err) {
+    indiv_log_stats local, *s = real ? real : &local;
+    indiv_eventlog *log = NULL;
+    int rc = indiv_eventlog_open(real_path, INDIV_EVENTLOG_READONLY, &log, err);
+    if (rc == INDIV_OK)
+        rc = indiv_worldfit_measure(log, NULL, s, err);
+    indiv_eventlog_close(log);
+    if (rc == INDIV_OK)
+        rc = indiv_worldfit_params(s, p, err);
+    if (rc == INDIV_OK)
+        rc = indiv_worldfit_calibrate(s, p, 0, pilots, scratch_path, NULL, NULL, err);
+    return rc;
+}
