@@ -63,10 +63,10 @@ static const pp_entry table[] = {
         divergence_names, "ride-along | standalone"),
     ROW("divergence-aim", divergence_aim, "AIM", C_, INDIV_AIM_ADJACENT, 0, 0, 0,
         aim_names,
-        "popular (drawn by propensity) | adjacent (by the co-purchase lift of a "
-        "category the person never bought)"),
+        "popular (drawn by propensity) | adjacent (by propensity x the co-purchase "
+        "plausibility of a category the person never bought)"),
     ROW("divergence-temperature", divergence_temperature, "T", R_, 1, 0, 100, 0, NULL,
-        "adjacent: draw by lift^(1/T); 0 = the most plausible"),
+        "adjacent: draw by (p x plausibility)^(1/T); 0 = the most plausible"),
     ROW("plausibility-smoothing", plausibility_smoothing, "M", R_, 10, 0, 1e6, 0, NULL,
         "pseudo-people pulling rare co-purchase lifts toward 1"),
     ROW("plausibility", plausibility, "KIND", C_, INDIV_PLAUS_LIFT, 0, 0, 0, plaus_names,
