@@ -5,6 +5,7 @@
 #   make check      install what is missing, build with ASan+UBSan, run every test
 #   make bench      benchmarks (BENCH=<name> runs one, SCALE=0.1 makes them quick)
 #   make deps       install missing Debian packages (as root) or print the command
+#   make fuzz       libFuzzer targets (clang) run FUZZ_SECONDS each (default 60)
 #   make format     clang-format every source file
 #   make install PREFIX=/usr/local
 #
@@ -33,7 +34,14 @@ WARN := -std=c11 -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes \
         -Wmissing-prototypes -Wwrite-strings -Wformat=2
 DEFS := -D_DEFAULT_SOURCE
 
-ifeq ($(VARIANT),asan)
+ifeq ($(VARIANT),fuzz)
+  # The library built for libFuzzer (make fuzz): clang, ASan + UBSan, coverage hooks.
+  CC     := clang
+  OPT    := -g -O1 -fsanitize=address,undefined,fuzzer-no-link \
+            -fno-sanitize-recover=all -fno-omit-frame-pointer
+  WERROR :=
+  LDOPT  := -fsanitize=address,undefined
+else ifeq ($(VARIANT),asan)
   OPT    := -g -O1 -fsanitize=address,undefined -fno-sanitize-recover=all \
             -fno-omit-frame-pointer
   WERROR := -Werror
@@ -57,8 +65,12 @@ LIB_OBJ   := $(LIB_SRC:%.c=$(O)/%.o) $(O)/gen/schema_sql.o
 CLI_OBJ   := $(CLI_SRC:%.c=$(O)/%.o)
 TEST_OBJ  := $(TEST_SRC:%.c=$(O)/%.o)
 BENCH_BIN := $(BENCH_SRC:tests/bench/%.c=$(O)/bench/%)
+FUZZ_SRC  := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BIN  := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/bin/%)
+FUZZ_SECONDS ?= 60
 
-.PHONY: all lib bin deps check demo bench format clean install tests-bin
+.PHONY: all lib bin deps check demo bench format clean install tests-bin fuzz fuzz-bin \
+        fuzz-deps
 .DEFAULT_GOAL := all
 
 all: | deps
@@ -98,6 +110,34 @@ $(O)/bench/%: tests/bench/%.c $(O)/libindiv.a
 	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) $^ $(LIBS) -o $@
 
 tests-bin: $(O)/indiv $(O)/tests/run-tests
+
+# ---- fuzzing (docs/fuzzing.md) --------------------------------------------------------
+# Each target is run for FUZZ_SECONDS from its seeds (tests/fuzz/seeds/<target>/, from
+# the shipped samples) and its growing corpus in build/fuzz/corpus/<target>/; a crash
+# stops the run and leaves crash-* in build/fuzz/. Not part of `make check` (4 targets ×
+# a minute would double it); FUZZ_SECONDS=3600 for a longer hunt.
+$(BUILD)/fuzz/bin/%: tests/fuzz/%.c tests/fuzz/fuzz_util.h $(BUILD)/fuzz/libindiv.a
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -fsanitize=fuzzer $< $(BUILD)/fuzz/libindiv.a $(LIBS) -o $@
+
+fuzz-bin: $(FUZZ_BIN)
+
+fuzz-deps:
+	@command -v clang >/dev/null 2>&1 && exit 0; \
+	if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+	  apt-get install -y -qq --no-install-recommends clang libclang-rt-dev; \
+	else echo "fuzz: clang is missing; run: sudo apt-get install -y clang libclang-rt-dev" >&2; \
+	  exit 1; fi
+
+fuzz: | deps fuzz-deps
+	@$(MAKE) --no-print-directory VARIANT=fuzz fuzz-bin
+	@cd $(BUILD)/fuzz && for t in $(notdir $(FUZZ_BIN)); do \
+	  mkdir -p corpus/$$t; echo "fuzz: $$t for $(FUZZ_SECONDS) s"; \
+	  ASAN_OPTIONS=detect_leaks=1 ./bin/$$t -max_total_time=$(FUZZ_SECONDS) \
+	    -max_len=4096 -timeout=20 -print_final_stats=1 corpus/$$t \
+	    $(CURDIR)/tests/fuzz/seeds/$$t > $$t.log 2>&1 \
+	    || { tail -n 40 $$t.log; echo "fuzz: $$t failed (build/fuzz/$$t.log)" >&2; exit 1; }; \
+	  grep -E '^(#[0-9]+.*DONE|Done|stat::number_of_executed_units)' $$t.log | tail -n 2; done
 
 # Missing packages are installed with apt-get when root, otherwise the exact command is
 # printed and the build stops. One dpkg-query call: about 20 ms when all is present.

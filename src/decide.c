@@ -55,8 +55,7 @@ static double now_s(void) {
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-/* ---- blocks ---------------------------------------------------------------------------
- */
+/* ---- blocks ------------------------------------------------------------------------ */
 
 /* What the whole run shares, read-only while threads work. */
 struct run {
@@ -126,9 +125,12 @@ static void *block_work(void *arg) {
     assert(b->n <= b->cap);
     for (size_t i = 1; i < b->n; i++)
         assert(b->rows[i - 1].id < b->rows[i].id); /* consumer order: the output's */
-    for (size_t i = 0; i < b->n; i++)
-        indiv_score_set_row(run->scorer, b->sb, i, b->has_prof[i] ? &b->prof[i] : NULL,
-                            b->in[i].readiness);
+    for (size_t i = 0; i < b->n; i++) {
+        const indiv_profile *pr = b->has_prof[i] ? &b->prof[i] : NULL;
+        indiv_score_set_row(run->scorer, b->sb, i, pr, b->in[i].readiness);
+        /* the person's offer history: repeat and item-to-item terms */
+        indiv_score_set_history(run->scorer, b->sb, i, pr, run->o->policy.as_of);
+    }
     b->rc = indiv_score_run(run->scorer, b->sb, b->n, NULL);
     for (size_t i = 0; b->rc == INDIV_OK && i < b->n; i++) {
         b->in[i].consumer = &b->rows[i];

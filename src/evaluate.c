@@ -983,6 +983,7 @@ static int block_take(struct block *bl, const indiv_consumer_row *row,
     if (rc < 0)
         return rc;
     indiv_score_set_row(bl->s, bl->b, i, &bl->prof[i], readiness(bl->e, &bl->prof[i]));
+    indiv_score_set_history(bl->s, bl->b, i, &bl->prof[i], bl->e->p->split);
     bl->rows[i] = r;
     if (!(bl->ext[i] = strdup(row->ext_id)))
         return indiv_error_set(err, INDIV_ENOMEM, "out of memory");

@@ -616,8 +616,7 @@ static int need_tx(const indiv_eventlog *log, indiv_error *err) {
     return INDIV_OK;
 }
 
-/* ---- writes --------------------------------------------------------------------------
- */
+/* ---- writes ------------------------------------------------------------------------ */
 
 static int bind_text_or_null(sqlite3_stmt *s, int i, const char *v) {
     return v ? sqlite3_bind_text(s, i, v, -1, SQLITE_STATIC) : sqlite3_bind_null(s, i);
@@ -894,6 +893,32 @@ int indiv_eventlog_import_find(indiv_eventlog *log, const char *fingerprint, int
     }
     sqlite3_reset(s);
     return res;
+}
+
+int indiv_eventlog_each_import(indiv_eventlog *log,
+                               int (*fn)(void *ctx, const indiv_import_rec *rec),
+                               void *ctx, indiv_error *err) {
+    sqlite3_stmt *s = NULL;
+    if (sqlite3_prepare_v2(log->db,
+                           "SELECT fingerprint, format, source, imported_ts, rows_read,"
+                           " rows_imported, rows_skipped FROM imports ORDER BY id",
+                           -1, &s, NULL) != SQLITE_OK)
+        return db_error(log, err, "read imports");
+    int rc, res = INDIV_OK;
+    while (res == INDIV_OK && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+        indiv_import_rec r = {(const char *)sqlite3_column_text(s, 0),
+                              (const char *)sqlite3_column_text(s, 1),
+                              (const char *)sqlite3_column_text(s, 2),
+                              sqlite3_column_int64(s, 3),
+                              sqlite3_column_int64(s, 4),
+                              sqlite3_column_int64(s, 5),
+                              sqlite3_column_int64(s, 6)};
+        res = fn(ctx, &r);
+    }
+    if (res == INDIV_OK && rc != SQLITE_DONE)
+        res = db_error(log, err, "read imports");
+    sqlite3_finalize(s);
+    return res < 0 ? res : INDIV_OK;
 }
 
 int indiv_eventlog_import_record(indiv_eventlog *log, const indiv_import_rec *rec,
@@ -1291,8 +1316,7 @@ int indiv_eventlog_each_offer_day(indiv_eventlog *log, int64_t before_day,
     return res;
 }
 
-/* ---- consumers ----------------------------------------------------------------------
- */
+/* ---- consumers --------------------------------------------------------------------- */
 
 int indiv_eventlog_consumer_get(indiv_eventlog *log, int64_t id, indiv_consumer_row *row,
                                 char *ext_buf, size_t cap, indiv_error *err) {
@@ -1534,8 +1558,7 @@ int indiv_eventlog_count_events(indiv_eventlog *log, int64_t consumer_id, int ty
     return rc < 0 ? rc : INDIV_OK;
 }
 
-/* ---- appends since a mark -----------------------------------------------------------
- */
+/* ---- appends since a mark ---------------------------------------------------------- */
 
 int indiv_eventlog_appended_min_ts(indiv_eventlog *log, int64_t *ts, indiv_error *err) {
     char buf[32];

@@ -1422,10 +1422,27 @@ static int write_all(importer *im, const inputs *in) {
     return rc;
 }
 
+/* A generated world holds synthetic consumers with a ground truth: real events mixed
+ * into it would be read as the world's own. Refused unless forced. */
+static int check_not_generated(indiv_eventlog *log, const indiv_import_opts *o,
+                               indiv_error *err) {
+    char gen[64];
+    if (o->force || indiv_eventlog_meta_get(log, "generator", gen, sizeof gen, NULL) != 0)
+        return INDIV_OK;
+    return indiv_error_set(
+        err, INDIV_EINVAL,
+        "%s is a generated world (made by %s): importing a real log "
+        "into it would mix real and synthetic consumers; import into a "
+        "new database, or use --force to do it anyway",
+        indiv_eventlog_path(log), gen);
+}
+
 int indiv_import_run(indiv_eventlog *log, const indiv_import_opts *o,
                      indiv_import_summary *sum, indiv_error *err) {
     memset(sum, 0, sizeof *sum);
     int rc = check_opts(o, err);
+    if (rc == INDIV_OK)
+        rc = check_not_generated(log, o, err);
     if (rc < 0)
         return rc;
     importer im = {.log = log, .o = o, .sum = sum, .err = err, .file = o->path};

@@ -15,6 +15,44 @@
 #include <gsl/gsl_errno.h>
 #include <gsl/gsl_linalg.h>
 
+int indiv_itemsim_compact(const indiv_sparse *x, indiv_sparse **out, size_t **cols,
+                          size_t *n_cols, indiv_error *err) {
+    size_t *map = malloc((x->cols + 1) * sizeof *map), n = 0;
+    size_t *r = malloc((x->nnz + 1) * sizeof *r), *c = malloc((x->nnz + 1) * sizeof *c);
+    *out = NULL;
+    *cols = NULL;
+    int rc = map && r && c ? INDIV_OK : indiv_error_set(err, INDIV_ENOMEM, "out of memory");
+    for (size_t j = 0; rc == INDIV_OK && j < x->cols; j++)
+        map[j] = SIZE_MAX;
+    for (size_t e = 0; rc == INDIV_OK && e < x->nnz; e++)
+        map[x->idx[e]] = 0;
+    for (size_t j = 0; rc == INDIV_OK && j < x->cols; j++)
+        if (map[j] == 0)
+            map[n++] = j; /* map[k] = k-th active column (k <= j: in place is safe) */
+    size_t *inv = rc == INDIV_OK ? calloc(x->cols + 1, sizeof *inv) : NULL;
+    if (rc == INDIV_OK && !inv)
+        rc = indiv_error_set(err, INDIV_ENOMEM, "out of memory");
+    for (size_t k = 0; rc == INDIV_OK && k < n; k++)
+        inv[map[k]] = k;
+    for (size_t u = 0; rc == INDIV_OK && u < x->rows; u++)
+        for (size_t e = x->ptr[u]; e < x->ptr[u + 1]; e++) {
+            r[e] = u;
+            c[e] = inv[x->idx[e]];
+        }
+    if (rc == INDIV_OK)
+        rc = indiv_sparse_from_triplets(x->rows, n, x->nnz, r, c, x->val, out, err);
+    free(inv);
+    free(r);
+    free(c);
+    if (rc < 0) {
+        free(map);
+        return rc;
+    }
+    *cols = map;
+    *n_cols = n;
+    return INDIV_OK;
+}
+
 int indiv_itemsim_gram(const indiv_sparse *x, double *g, indiv_error *err) {
     size_t n = x->cols;
     if (!g)

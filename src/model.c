@@ -12,10 +12,26 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <gsl/gsl_cdf.h>
 #include <jansson.h>
 
-static const char *const term_names[INDIV_TERM_COUNT] = {"affinity", "popularity",
-                                                         "readiness", "frequency"};
+static const char *const term_names[INDIV_TERM_COUNT] = {
+    "affinity", "popularity",        "readiness",        "frequency",
+    "repeat",   "repeat_frequency", "repeat_readiness", "item_item"};
+/* Terms a model file may leave out (weight 0): those added after version 1's first
+ * files, so that older files keep their meaning. */
+#define FIRST_OPTIONAL_TERM INDIV_TERM_REPEAT
+
+/* Repeat defaults (docs/decisions.md): the horizon is training's held-back tail (the
+ * propensity means "buys within 14 days"); the prior is replaced by the population's
+ * values when a model is trained; a cv² of 1 is the exponential's (no rhythm assumed);
+ * the prior weighs as much as two observed intervals, like the order rhythm's. */
+#define DEF_REPEAT_PRIOR_MEAN 60.0
+#define DEF_REPEAT_PRIOR_CV2  1.0
+#define DEF_REPEAT_STRENGTH   2.0
+#define DEF_REPEAT_HORIZON    14.0
+/* Smallest cv² used: a perfectly regular history would make the gamma a spike. */
+#define MIN_REPEAT_CV2 0.05
 
 const char *indiv_model_term_name(int term) {
     return term >= 0 && term < INDIV_TERM_COUNT ? term_names[term] : "?";
@@ -34,7 +50,47 @@ void indiv_model_default(indiv_model *m) {
     m->weight[INDIV_TERM_POPULARITY] = 1.2;
     m->weight[INDIV_TERM_READINESS] = 1.0;
     m->weight[INDIV_TERM_FREQUENCY] = 0.5;
+    /* Repeat weights: those `indiv train` fitted on the nine-month Online Retail file
+     * before 2011-08-01 (rounded), which validated on August 2011 (docs/evaluation.md).
+     * No item-to-item term: it needs trained neighbours. */
+    m->weight[INDIV_TERM_REPEAT] = 1.33;
+    m->weight[INDIV_TERM_REPEAT_FREQUENCY] = 0.14;
+    m->weight[INDIV_TERM_REPEAT_READINESS] = 1.48;
     m->popularity_half_life_days = 30.0;
+    indiv_repeat_params_default(&m->repeat);
+}
+
+indiv_repeat_params indiv_model_repeat(const indiv_model *m) {
+    indiv_repeat_params r = m->repeat;
+    if (r.prior_mean_days == 0 && r.prior_cv2 == 0 && r.prior_strength == 0 &&
+        r.horizon_days == 0)
+        indiv_repeat_params_default(&r);
+    return r;
+}
+
+void indiv_repeat_params_default(indiv_repeat_params *r) {
+    r->prior_mean_days = DEF_REPEAT_PRIOR_MEAN;
+    r->prior_cv2 = DEF_REPEAT_PRIOR_CV2;
+    r->prior_strength = DEF_REPEAT_STRENGTH;
+    r->horizon_days = DEF_REPEAT_HORIZON;
+}
+
+/* Gamma renewal in the spirit of the order readiness (Cox, "Renewal Theory", 1962),
+ * here unconditional on survival: the probability that the next purchase of the offer
+ * falls in the horizon, which is low just after a purchase, highest around the
+ * person's own cycle, and falls again for long-overdue offers (the person may have
+ * moved on). */
+double indiv_repeat_readiness(const indiv_repeat_params *r, double occasions,
+                              double mean_days, double cv2_own, double since_days) {
+    double n = occasions > 1 ? occasions - 1 : 0, a = r->prior_strength;
+    double mean = (a * r->prior_mean_days + n * mean_days) / (a + n);
+    double cv2 = n >= 2 ? (a * r->prior_cv2 + n * cv2_own) / (a + n) : r->prior_cv2;
+    cv2 = cv2 < MIN_REPEAT_CV2 ? MIN_REPEAT_CV2 : cv2;
+    if (!(mean > 0) || since_days < 0)
+        return 0;
+    double k = 1 / cv2, theta = mean * cv2;
+    return gsl_cdf_gamma_P(since_days + r->horizon_days, k, theta) -
+           gsl_cdf_gamma_P(since_days, k, theta);
 }
 
 /* Feature space, its embedding and the taste normalisation agree. */
@@ -87,6 +143,17 @@ int indiv_model_validate(const indiv_model *m, indiv_error *err) {
         return indiv_error_set(err, INDIV_EINVAL,
                                "model %s: 'popularity_half_life_days' must be > 0",
                                m->id);
+    const indiv_repeat_params *r = &m->repeat;
+    int unset = r->prior_mean_days == 0 && r->prior_cv2 == 0 && r->prior_strength == 0 &&
+                r->horizon_days == 0; /* a model built in memory: the defaults apply */
+    int positive = r->prior_mean_days > 0 && r->prior_cv2 > 0 && r->prior_strength > 0 &&
+                   r->horizon_days > 0;
+    if ((!unset && !positive) ||
+        !isfinite(r->prior_mean_days + r->prior_cv2 + r->prior_strength + r->horizon_days))
+        return indiv_error_set(err, INDIV_EINVAL,
+                               "model %s: every field of 'repeat' must be a finite "
+                               "number > 0",
+                               m->id);
     return INDIV_OK;
 }
 
@@ -128,12 +195,17 @@ static int load_weights(const json_t *w, indiv_model *m, const char *path,
         if (!known)
             return indiv_error_set(err, INDIV_EFORMAT,
                                    "%s: field 'weights.%s' is not a known term (known: "
-                                   "affinity, popularity, readiness, frequency)",
+                                   "affinity, popularity, readiness, frequency, repeat, "
+                                   "repeat_frequency, repeat_readiness, item_item)",
                                    path, key);
     }
-    for (int t = 0; t < INDIV_TERM_COUNT; t++)
+    for (int t = 0; t < INDIV_TERM_COUNT; t++) {
+        m->weight[t] = 0;
+        if (t >= FIRST_OPTIONAL_TERM && !json_object_get(w, term_names[t]))
+            continue;
         if (get_number(w, term_names[t], "weights.", &m->weight[t], path, err) < 0)
             return INDIV_EFORMAT;
+    }
     return INDIV_OK;
 }
 
@@ -213,6 +285,177 @@ static int load_embedding(const json_t *e, indiv_model *m, const char *path,
     return INDIV_OK;
 }
 
+/* ---- repeat parameters and item neighbours in files ---------------------------- */
+
+/* "repeat": {"prior_mean_days", "prior_cv2", "prior_strength", "horizon_days"}, every
+ * field optional (the defaults). */
+static int load_repeat(const json_t *r, indiv_model *m, const char *path,
+                       indiv_error *err) {
+    static const char *const keys[4] = {"prior_mean_days", "prior_cv2", "prior_strength",
+                                        "horizon_days"};
+    double *fields[4] = {&m->repeat.prior_mean_days, &m->repeat.prior_cv2,
+                         &m->repeat.prior_strength, &m->repeat.horizon_days};
+    if (!r)
+        return INDIV_OK;
+    if (!json_is_object(r))
+        return indiv_error_set(err, INDIV_EFORMAT, "%s: field 'repeat' must be an object",
+                               path);
+    for (int k = 0; k < 4; k++)
+        if (json_object_get(r, keys[k]) &&
+            get_number(r, keys[k], "repeat.", fields[k], path, err) < 0)
+            return INDIV_EFORMAT;
+    return INDIV_OK;
+}
+
+static int cmp_str(const void *a, const void *b) {
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* The neighbours of one offer: an object {"<id>": weight}; ids must be offers of the
+ * section. */
+static int load_neighbour_row(const json_t *row, const char *offer,
+                              indiv_item_neighbours *nb, size_t *at, const char *path,
+                              indiv_error *err) {
+    const char *key;
+    json_t *v;
+    if (!json_is_object(row))
+        return indiv_error_set(err, INDIV_EFORMAT,
+                               "%s: field 'item_item.offers.%s' must be an object", path,
+                               offer);
+    json_object_foreach((json_t *)row, key, v) {
+        size_t j = indiv_item_neighbours_find(nb, key);
+        if (j == SIZE_MAX || !json_is_number(v) || !isfinite(json_number_value(v)))
+            return indiv_error_set(err, INDIV_EFORMAT,
+                                   "%s: field 'item_item.offers.%s.%s': not an offer of "
+                                   "the section, or not a finite number",
+                                   path, offer, key);
+        nb->idx[*at] = j;
+        nb->w[(*at)++] = json_number_value(v);
+    }
+    return INDIV_OK;
+}
+
+static int load_item_item(const json_t *ii, indiv_model *m, const char *path,
+                          indiv_error *err) {
+    json_t *offers = json_object_get(ii, "offers");
+    if (!json_is_object(offers))
+        return indiv_error_set(err, INDIV_EFORMAT,
+                               "%s: field 'item_item.offers' must be an object", path);
+    size_t n = json_object_size(offers), nnz = 0, i = 0;
+    const char *key;
+    json_t *v;
+    indiv_item_neighbours *nb = calloc(1, sizeof *nb);
+    if (nb && (nb->offer_ids = calloc(n + 1, sizeof *nb->offer_ids)))
+        json_object_foreach(offers, key, v) {
+            nnz += json_object_size(v);
+            nb->offer_ids[i++] = strdup(key);
+        }
+    if (nb && nb->offer_ids) {
+        nb->n = n;
+        nb->ptr = calloc(n + 1, sizeof *nb->ptr);
+        nb->idx = malloc((nnz + 1) * sizeof *nb->idx);
+        nb->w = malloc((nnz + 1) * sizeof *nb->w);
+    }
+    m->item_item = nb;
+    if (!nb || !nb->offer_ids || !nb->ptr || !nb->idx || !nb->w)
+        return indiv_error_set(err, INDIV_ENOMEM, "%s: out of memory", path);
+    for (i = 0; i < n; i++)
+        if (!nb->offer_ids[i])
+            return indiv_error_set(err, INDIV_ENOMEM, "%s: out of memory", path);
+    qsort(nb->offer_ids, n, sizeof *nb->offer_ids, cmp_str);
+    size_t at = 0;
+    for (i = 0; i < n; i++) {
+        int rc = load_neighbour_row(json_object_get(offers, nb->offer_ids[i]),
+                                    nb->offer_ids[i], nb, &at, path, err);
+        if (rc < 0)
+            return rc;
+        nb->ptr[i + 1] = at;
+    }
+    snprintf(nb->method, sizeof nb->method, "%s",
+             json_string_value(json_object_get(ii, "method"))
+                 ? json_string_value(json_object_get(ii, "method"))
+                 : "ease");
+    nb->lambda = json_number_value(json_object_get(ii, "lambda"));
+    nb->k = (size_t)json_integer_value(json_object_get(ii, "k"));
+    return INDIV_OK;
+}
+
+static json_t *item_item_json(const indiv_item_neighbours *nb) {
+    json_t *offers = json_object();
+    for (size_t i = 0; offers && i < nb->n; i++) {
+        json_t *row = json_object();
+        for (size_t e = nb->ptr[i]; row && e < nb->ptr[i + 1]; e++)
+            json_object_set_new(row, nb->offer_ids[nb->idx[e]], json_real(nb->w[e]));
+        if (!row || json_object_set_new(offers, nb->offer_ids[i], row) < 0) {
+            json_decref(offers);
+            return NULL;
+        }
+    }
+    return offers ? json_pack("{s:s, s:f, s:I, s:o}", "method", nb->method, "lambda",
+                              nb->lambda, "k", (json_int_t)nb->k, "offers", offers)
+                  : NULL;
+}
+
+indiv_item_neighbours *indiv_item_neighbours_new(size_t n, const char *const *ids,
+                                                 const size_t *ptr, const size_t *idx,
+                                                 const double *w) {
+    indiv_item_neighbours *nb = calloc(1, sizeof *nb);
+    size_t nnz = ptr[n], *order = malloc((n + 1) * sizeof *order),
+           *pos = malloc((n + 1) * sizeof *pos);
+    const char **sorted = malloc((n + 1) * sizeof *sorted);
+    int ok = nb && order && pos && sorted &&
+             (nb->offer_ids = calloc(n + 1, sizeof *nb->offer_ids)) &&
+             (nb->ptr = calloc(n + 1, sizeof *nb->ptr)) &&
+             (nb->idx = malloc((nnz + 1) * sizeof *nb->idx)) &&
+             (nb->w = malloc((nnz + 1) * sizeof *nb->w));
+    for (size_t i = 0; ok && i < n; i++)
+        sorted[i] = ids[i];
+    if (ok)
+        qsort(sorted, n, sizeof *sorted, cmp_str);
+    for (size_t i = 0; ok && i < n; i++) { /* input row of each sorted position */
+        const char **hit = bsearch(&ids[i], sorted, n, sizeof *sorted, cmp_str);
+        pos[i] = (size_t)(hit - sorted);
+        order[pos[i]] = i;
+        ok = (nb->offer_ids[pos[i]] = strdup(ids[i])) != NULL;
+    }
+    for (size_t r = 0, at = 0; ok && r < n; r++) {
+        for (size_t e = ptr[order[r]]; e < ptr[order[r] + 1]; e++) {
+            nb->idx[at] = pos[idx[e]];
+            nb->w[at++] = w[e];
+        }
+        nb->ptr[r + 1] = at;
+    }
+    if (nb)
+        nb->n = n;
+    free(order);
+    free(pos);
+    free(sorted);
+    if (!ok) {
+        indiv_item_neighbours_free(nb);
+        return NULL;
+    }
+    snprintf(nb->method, sizeof nb->method, "ease");
+    return nb;
+}
+
+void indiv_item_neighbours_free(indiv_item_neighbours *nb) {
+    if (!nb)
+        return;
+    for (size_t i = 0; nb->offer_ids && i < nb->n; i++)
+        free(nb->offer_ids[i]);
+    free(nb->offer_ids);
+    free(nb->ptr);
+    free(nb->idx);
+    free(nb->w);
+    free(nb);
+}
+
+size_t indiv_item_neighbours_find(const indiv_item_neighbours *nb, const char *offer_id) {
+    const char **hit = bsearch(&offer_id, (const char **)nb->offer_ids, nb->n,
+                               sizeof *nb->offer_ids, cmp_str);
+    return hit ? (size_t)(hit - (const char **)nb->offer_ids) : SIZE_MAX;
+}
+
 /* Optional fields of trained models: taste_norm, embedding, provenance. */
 static int load_extras(const json_t *root, indiv_model *m, const char *path,
                        indiv_error *err) {
@@ -244,7 +487,11 @@ static int load_extras(const json_t *root, indiv_model *m, const char *path,
     if (prov && !(m->provenance = json_dumps(prov, JSON_COMPACT | JSON_SORT_KEYS |
                                                        JSON_REAL_PRECISION(17))))
         return indiv_error_set(err, INDIV_ENOMEM, "%s: out of memory", path);
-    return e ? load_embedding(e, m, path, err) : INDIV_OK;
+    int rc = load_repeat(json_object_get(root, "repeat"), m, path, err);
+    json_t *ii = json_object_get(root, "item_item");
+    if (rc == INDIV_OK && ii)
+        rc = load_item_item(ii, m, path, err);
+    return rc == INDIV_OK && e ? load_embedding(e, m, path, err) : rc;
 }
 
 static int load_json(const json_t *root, indiv_model *m, const char *path,
@@ -284,6 +531,7 @@ int indiv_model_load(const char *path, indiv_model *m, indiv_error *err) {
     json_error_t je;
     json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
     memset(m, 0, sizeof *m);
+    indiv_repeat_params_default(&m->repeat);
     if (!root)
         return indiv_error_set(err, INDIV_EFORMAT, "%s:%d:%d: %s", path, je.line,
                                je.column, je.text);
@@ -326,6 +574,16 @@ static int save_extras(const indiv_model *m, json_t *root) {
     json_t *p = m->provenance ? json_loads(m->provenance, 0, NULL) : NULL;
     if (m->provenance && json_object_set_new(root, "provenance", p) < 0)
         return -1;
+    const indiv_repeat_params *r = &m->repeat;
+    if (json_object_set_new(root, "repeat",
+                            json_pack("{s:f, s:f, s:f, s:f}", "prior_mean_days",
+                                      r->prior_mean_days, "prior_cv2", r->prior_cv2,
+                                      "prior_strength", r->prior_strength, "horizon_days",
+                                      r->horizon_days)) < 0)
+        return -1;
+    if (m->item_item &&
+        json_object_set_new(root, "item_item", item_item_json(m->item_item)) < 0)
+        return -1;
     return 0;
 }
 
@@ -352,15 +610,16 @@ int indiv_model_save(const indiv_model *m, const char *path, indiv_error *err) {
     return rc;
 }
 
-/* ---- trained models ------------------------------------------------------------------
- */
+/* ---- trained models ---------------------------------------------------------------- */
 
 void indiv_model_clear(indiv_model *m) {
     if (!m)
         return;
     indiv_embedding_free(m->embedding);
+    indiv_item_neighbours_free(m->item_item);
     free(m->provenance);
     m->embedding = NULL;
+    m->item_item = NULL;
     m->provenance = NULL;
 }
 

@@ -75,8 +75,7 @@ static int ineligible(const indiv_policy_params *p, const indiv_policy_input *in
     return -1;
 }
 
-/* ---- ranking ------------------------------------------------------------------------
- */
+/* ---- ranking ----------------------------------------------------------------------- */
 
 typedef struct kept {
     double key;
@@ -120,6 +119,7 @@ static int select_relevant(const indiv_policy_params *p, const indiv_scorer *s,
                            const indiv_catalog *cat, const unsigned char *valid,
                            kept *top, indiv_decision *out) {
     const double *c = indiv_scorer_offer_terms(s), *aff = indiv_score_affinity(b, row);
+    const double *x = indiv_score_extra(b, row); /* the sparse history terms */
     double w = indiv_scorer_affinity_weight(s), u = indiv_score_consumer_term(b, row);
     double zt = indiv_logit(p->threshold), best = -INFINITY;
     size_t n = indiv_catalog_size(cat);
@@ -128,7 +128,7 @@ static int select_relevant(const indiv_policy_params *p, const indiv_scorer *s,
     for (size_t j = 0; j < n; j++) {
         if (!valid[j])
             continue;
-        double z = c[j] + u + w * aff[j];
+        double z = c[j] + u + w * aff[j] + x[j];
         if (z > best || !out->has_best) {
             best = z;
             out->best_offer = j;

@@ -474,8 +474,7 @@ static void acc_finish(struct acc *a) {
         pr->n_intervals > 1 ? sqrt(a->iv_m2 / (pr->n_intervals - 1)) : 0;
 }
 
-/* ---- storage ------------------------------------------------------------------------
- */
+/* ---- storage ----------------------------------------------------------------------- */
 
 /* Values stored for pr: fixed groups, plus the contacts kept and the categories bought.
  */
@@ -1387,8 +1386,7 @@ int indiv_profile_build(indiv_eventlog *log, const indiv_catalog *cat,
     return rc;
 }
 
-/* ---- derived features ----------------------------------------------------------------
- */
+/* ---- derived features -------------------------------------------------------------- */
 
 /* Residual-life probability of a renewal process with gamma inter-arrival times (Cox,
  * "Renewal Theory", 1962): P(T <= s + h | T > s) = (Q(s) - Q(s + h)) / Q(s), with Q the
@@ -1466,8 +1464,7 @@ int indiv_profile_preferred_dow(const indiv_profile *pr) {
     return argmax(pr->dow, 7);
 }
 
-/* ---- readable JSON -------------------------------------------------------------------
- */
+/* ---- readable JSON ----------------------------------------------------------------- */
 
 static json_t *json_ts(int64_t ts) {
     char buf[INDIV_ISO_LEN];

@@ -16,6 +16,8 @@
 #include <gsl/gsl_errno.h>
 #include <gsl/gsl_matrix.h>
 
+#include "indiv/timeutil.h"
+
 /* OpenBLAS's own control (cblas.h of OpenBLAS declares it; GSL's headers do not). */
 void openblas_set_num_threads(int num_threads);
 
@@ -24,6 +26,16 @@ struct indiv_scorer {
     indiv_model model;
     size_t n, d;
     double *offer_term; /* c_j */
+    indiv_repeat_params repeat;
+    /* item-to-item neighbours by catalog index (CSR), when the model has them */
+    size_t *nb_ptr, *nb_idx;
+    double *nb_w;
+};
+
+/* Repeat features of one offer of a row's history. */
+struct hist_feat {
+    size_t j;
+    double f[3]; /* repeat, repeat_frequency, repeat_readiness */
 };
 
 struct indiv_score_block {
@@ -32,7 +44,43 @@ struct indiv_score_block {
     double *aff;          /* cap × n */
     double *u;            /* cap: per-consumer logit term */
     double *ready, *freq; /* cap: its inputs, kept for the drivers */
+    double *xr;           /* cap × n: the weighted sparse terms (repeat, item-item) */
+    double *ii;           /* cap × n: raw item-item sums (NULL without neighbours) */
+    struct hist_feat *hist; /* cap × hcap */
+    size_t *n_hist, hcap;
 };
+
+/* History entries scored per person: the profile keeps at most history_max (default
+ * 64); a larger stored history is truncated to its first entries here. */
+#define SCORE_HISTORY_MAX 256
+
+/* The model's neighbours (by offer source id) as a CSR by catalog index; neighbours
+ * that are not in the catalog are dropped. n binary searches, no hash table. */
+static int map_neighbours(indiv_scorer *s, const indiv_item_neighbours *nb) {
+    size_t *to_cat = malloc((nb->n + 1) * sizeof *to_cat), *row = malloc((s->n + 1) * sizeof *row);
+    s->nb_ptr = calloc(s->n + 1, sizeof *s->nb_ptr);
+    s->nb_idx = malloc((nb->ptr[nb->n] + 1) * sizeof *s->nb_idx);
+    s->nb_w = malloc((nb->ptr[nb->n] + 1) * sizeof *s->nb_w);
+    int ok = to_cat && row && s->nb_ptr && s->nb_idx && s->nb_w;
+    for (size_t r = 0; ok && r < nb->n; r++)
+        to_cat[r] = SIZE_MAX;
+    for (size_t j = 0; ok && j < s->n; j++)
+        if ((row[j] = indiv_item_neighbours_find(nb, indiv_catalog_offer(s->cat, j)->ext_id)) !=
+            SIZE_MAX)
+            to_cat[row[j]] = j;
+    for (size_t j = 0, at = 0; ok && j < s->n; j++) {
+        for (size_t e = row[j] == SIZE_MAX ? 0 : nb->ptr[row[j]];
+             row[j] != SIZE_MAX && e < nb->ptr[row[j] + 1]; e++)
+            if (to_cat[nb->idx[e]] != SIZE_MAX) {
+                s->nb_idx[at] = to_cat[nb->idx[e]];
+                s->nb_w[at++] = nb->w[e];
+            }
+        s->nb_ptr[j + 1] = at;
+    }
+    free(to_cat);
+    free(row);
+    return ok ? INDIV_OK : INDIV_ENOMEM;
+}
 
 int indiv_scorer_new(const indiv_model *m, const indiv_catalog *cat, indiv_scorer **out,
                      indiv_error *err) {
@@ -56,6 +104,11 @@ int indiv_scorer_new(const indiv_model *m, const indiv_catalog *cat, indiv_score
     const double *pop = indiv_catalog_popularity(cat);
     for (size_t j = 0; j < s->n; j++)
         s->offer_term[j] = m->intercept + m->weight[INDIV_TERM_POPULARITY] * pop[j];
+    s->repeat = indiv_model_repeat(m);
+    if (m->item_item && map_neighbours(s, m->item_item) < 0) {
+        indiv_scorer_free(s);
+        return indiv_error_set(err, INDIV_ENOMEM, "out of memory");
+    }
     indiv_blas_single_thread();
     *out = s;
     return INDIV_OK;
@@ -65,6 +118,9 @@ void indiv_scorer_free(indiv_scorer *s) {
     if (!s)
         return;
     free(s->offer_term);
+    free(s->nb_ptr);
+    free(s->nb_idx);
+    free(s->nb_w);
     free(s);
 }
 
@@ -80,7 +136,13 @@ indiv_score_block *indiv_score_block_new(const indiv_scorer *s, size_t rows) {
     b->u = calloc(b->cap, sizeof *b->u);
     b->ready = calloc(b->cap, sizeof *b->ready);
     b->freq = calloc(b->cap, sizeof *b->freq);
-    if (!b->x || !b->aff || !b->u || !b->ready || !b->freq) {
+    b->xr = calloc(b->cap * b->n + 1, sizeof *b->xr);
+    b->ii = s->nb_ptr ? calloc(b->cap * b->n + 1, sizeof *b->ii) : NULL;
+    b->hcap = SCORE_HISTORY_MAX;
+    b->hist = malloc(b->cap * b->hcap * sizeof *b->hist);
+    b->n_hist = calloc(b->cap, sizeof *b->n_hist);
+    if (!b->x || !b->aff || !b->u || !b->ready || !b->freq || !b->xr ||
+        (s->nb_ptr && !b->ii) || !b->hist || !b->n_hist) {
         indiv_score_block_free(b);
         return NULL;
     }
@@ -95,6 +157,10 @@ void indiv_score_block_free(indiv_score_block *b) {
     free(b->u);
     free(b->ready);
     free(b->freq);
+    free(b->xr);
+    free(b->ii);
+    free(b->hist);
+    free(b->n_hist);
     free(b);
 }
 
@@ -144,6 +210,47 @@ void indiv_score_set_row(const indiv_scorer *s, indiv_score_block *b, size_t i,
     const double *w = s->model.weight;
     b->u[i] =
         w[INDIV_TERM_READINESS] * b->ready[i] + w[INDIV_TERM_FREQUENCY] * b->freq[i];
+    b->n_hist[i] = 0; /* no history terms until indiv_score_set_history */
+    memset(b->xr + i * b->n, 0, b->n * sizeof *b->xr);
+    if (b->ii)
+        memset(b->ii + i * b->n, 0, b->n * sizeof *b->ii);
+}
+
+/* The repeat features of one history entry at time t. */
+static void repeat_features(const indiv_scorer *s, const indiv_offer_history *h, int64_t t,
+                            double f[3]) {
+    double mean = indiv_history_mean_interval_days(h), n_iv = h->occasions - 1;
+    double var = n_iv > 1 ? h->interval_m2 / (n_iv - 1) : 0;
+    double cv2 = mean > 0 ? var / (mean * mean) : 0;
+    double since = (double)(t - h->last_ts) / INDIV_SECONDS_PER_DAY;
+    f[0] = 1;
+    f[1] = log1p(h->occasions);
+    f[2] = indiv_repeat_readiness(&s->repeat, h->occasions, mean, cv2, since);
+}
+
+void indiv_score_set_history(const indiv_scorer *s, indiv_score_block *b, size_t i,
+                             const indiv_profile *pr, int64_t t) {
+    const double *w = s->model.weight;
+    double *xr = b->xr + i * b->n, *ii = b->ii ? b->ii + i * b->n : NULL;
+    struct hist_feat *hf = b->hist + i * b->hcap;
+    size_t j, n = 0;
+    if (!pr || !(pr->features & INDIV_FEAT_HISTORY))
+        return;
+    for (size_t k = 0; k < pr->n_history && n < b->hcap; k++) {
+        if (indiv_catalog_index(s->cat, pr->history[k].offer_id, &j) < 0)
+            continue;
+        hf[n].j = j;
+        repeat_features(s, &pr->history[k], t, hf[n].f);
+        xr[j] += w[INDIV_TERM_REPEAT] * hf[n].f[0] +
+                 w[INDIV_TERM_REPEAT_FREQUENCY] * hf[n].f[1] +
+                 w[INDIV_TERM_REPEAT_READINESS] * hf[n].f[2];
+        for (size_t e = ii ? s->nb_ptr[j] : 0; ii && e < s->nb_ptr[j + 1]; e++) {
+            ii[s->nb_idx[e]] += s->nb_w[e];
+            xr[s->nb_idx[e]] += w[INDIV_TERM_ITEM_ITEM] * s->nb_w[e];
+        }
+        n++;
+    }
+    b->n_hist[i] = n;
 }
 
 int indiv_score_run(const indiv_scorer *s, indiv_score_block *b, size_t nrows,
@@ -176,7 +283,8 @@ double indiv_score_logit(const indiv_scorer *s, const indiv_score_block *b, size
                          size_t j) {
     assert(i < b->cap && j < b->n);
     return s->offer_term[j] + b->u[i] +
-           s->model.weight[INDIV_TERM_AFFINITY] * b->aff[i * b->n + j];
+           s->model.weight[INDIV_TERM_AFFINITY] * b->aff[i * b->n + j] +
+           b->xr[i * b->n + j];
 }
 
 double indiv_sigmoid(double z) {
@@ -204,6 +312,16 @@ void indiv_score_terms(const indiv_scorer *s, const indiv_score_block *b, size_t
         w[INDIV_TERM_POPULARITY] * indiv_catalog_popularity(s->cat)[j];
     terms[INDIV_TERM_READINESS] = w[INDIV_TERM_READINESS] * b->ready[i];
     terms[INDIV_TERM_FREQUENCY] = w[INDIV_TERM_FREQUENCY] * b->freq[i];
+    terms[INDIV_TERM_REPEAT] = terms[INDIV_TERM_REPEAT_FREQUENCY] =
+        terms[INDIV_TERM_REPEAT_READINESS] = 0;
+    const struct hist_feat *hf = b->hist + i * b->hcap;
+    for (size_t k = 0; k < b->n_hist[i]; k++)
+        if (hf[k].j == j) {
+            terms[INDIV_TERM_REPEAT] = w[INDIV_TERM_REPEAT] * hf[k].f[0];
+            terms[INDIV_TERM_REPEAT_FREQUENCY] = w[INDIV_TERM_REPEAT_FREQUENCY] * hf[k].f[1];
+            terms[INDIV_TERM_REPEAT_READINESS] = w[INDIV_TERM_REPEAT_READINESS] * hf[k].f[2];
+        }
+    terms[INDIV_TERM_ITEM_ITEM] = b->ii ? w[INDIV_TERM_ITEM_ITEM] * b->ii[i * b->n + j] : 0;
 }
 
 const double *indiv_scorer_offer_terms(const indiv_scorer *s) {
@@ -216,6 +334,10 @@ double indiv_scorer_affinity_weight(const indiv_scorer *s) {
 
 double indiv_score_consumer_term(const indiv_score_block *b, size_t i) {
     return b->u[i];
+}
+
+const double *indiv_score_extra(const indiv_score_block *b, size_t i) {
+    return b->xr + i * b->n;
 }
 
 void indiv_blas_single_thread(void) {

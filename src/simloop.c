@@ -333,8 +333,7 @@ char *indiv_sim_params_json(const indiv_sim_params *p) {
     return txt;
 }
 
-/* ---- state ----------------------------------------------------------------------------
- */
+/* ---- state ------------------------------------------------------------------------- */
 
 typedef struct taste_e {
     int32_t cat;    /* dense category index */

@@ -12,7 +12,15 @@
  *
  * cells.dat columns: 1 cell, 2 "label" (axis values joined by '/'), 3.. the cell's
  * index on each axis, then for each result column its mean and CI half-width (0 when
- * n < 2), then "losses" = unsubscribes + departures (mean).
+ * n < 2), then "losses" = unsubscribes + departures (mean), then for each heatmap metric
+ * but losses "best_<metric>": 1 when the cell is not different from the best cell at
+ * 95% (the best included), else 0.
+ *
+ * A heatmap colours every mean, but hatches the cells whose difference from the best
+ * is within the confidence intervals: a colour step smaller than the CI is not read as a
+ * real difference. Values are printed with a precision fit for their size (85.4k, 612,
+ * 0.137), not as 8.54e+04. Pareto labels alternate above and below their points, so
+ * neighbours do not overprint.
  */
 #include <math.h>
 #include <stdio.h>
@@ -36,7 +44,12 @@
 static const char *const heat_metrics[] = {
     "revenue",   "irrelevant_share",      "conversions",
     "diversity", "latent_revealed_total", "losses"};
+/* +1 when more is better, −1 when less is; 0: no CI known (losses is a sum of two
+ * correlated means), no "best" marked. */
+static const int heat_sense[] = {+1, -1, +1, +1, +1, 0};
 #define NHEAT (sizeof heat_metrics / sizeof heat_metrics[0])
+/* Label offset of Pareto and cell labels, as a share of the y range. */
+#define LABEL_DY 0.035
 
 struct fig {
     const indiv_sweep_grid *g;
@@ -67,6 +80,35 @@ static const indiv_sweep_stat *stat_of(const struct fig *f, size_t cell,
     return c >= 0 ? &f->stat[cell * f->ncols + (size_t)c] : NULL;
 }
 
+/* The cell with the best mean of metric (sense +1: largest), the lowest on ties; -1 when
+ * no cell has data. */
+static long best_cell(const struct fig *f, const char *metric, int sense) {
+    long best = -1;
+    for (size_t cell = 0; cell < f->cells; cell++) {
+        const indiv_sweep_stat *st = stat_of(f, cell, metric);
+        if (st && st->n > 0 && isfinite(st->mean) &&
+            (best < 0 ||
+             sense * st->mean > sense * stat_of(f, (size_t)best, metric)->mean))
+            best = (long)cell;
+    }
+    return best;
+}
+
+/* 1 when cell's mean of metric is not different from the best cell's at 95%: the gap is
+ * within sqrt(h_c² + h_b²), the half-width of the difference of two independent means
+ * from their own half-widths (a normal approximation; the seeds of two cells are the
+ * same worlds, so the paired test of a study is sharper). Without a spread (n < 2) only
+ * equal means tie. */
+static int ties_best(const struct fig *f, size_t cell, const char *metric, long best) {
+    const indiv_sweep_stat *a = stat_of(f, cell, metric);
+    if (best < 0 || !a || a->n == 0)
+        return 0;
+    const indiv_sweep_stat *b = stat_of(f, (size_t)best, metric);
+    double ha = a->n >= 2 && isfinite(a->half) ? a->half : 0;
+    double hb = b->n >= 2 && isfinite(b->half) ? b->half : 0;
+    return fabs(a->mean - b->mean) <= sqrt(ha * ha + hb * hb);
+}
+
 static void put_number(FILE *out, double x) {
     char buf[32];
     indiv_sweep_format_double(x, buf);
@@ -89,7 +131,14 @@ static int write_cells(FILE *out, void *ctx, indiv_error *err) {
     for (size_t c = 0; c < f->ncols; c++)
         fprintf(out, " %s %s_ci95_half", indiv_sweep_column_name(c),
                 indiv_sweep_column_name(c));
-    fputs(" losses\n", out);
+    fputs(" losses", out);
+    long best[NHEAT];
+    for (size_t h = 0; h < NHEAT; h++) {
+        best[h] = heat_sense[h] ? best_cell(f, heat_metrics[h], heat_sense[h]) : -1;
+        if (heat_sense[h])
+            fprintf(out, " best_%s", heat_metrics[h]);
+    }
+    fputc('\n', out);
     for (size_t cell = 0; cell < f->cells; cell++) {
         const indiv_sweep_stat *st = &f->stat[cell * f->ncols];
         if (st->n == 0)
@@ -104,6 +153,9 @@ static int write_cells(FILE *out, void *ctx, indiv_error *err) {
         }
         put_number(out, stat_of(f, cell, "unsubscribes")->mean +
                             stat_of(f, cell, "departures")->mean);
+        for (size_t h = 0; h < NHEAT; h++)
+            if (heat_sense[h])
+                fprintf(out, " %d", ties_best(f, cell, heat_metrics[h], best[h]));
         fputc('\n', out);
     }
     return ferror(out) ? indiv_error_set(err, INDIV_EIO, "cells.dat: write error") : 0;
@@ -216,15 +268,28 @@ static void put_tics(FILE *out, const struct fig *f, const char *which, int axis
             indiv_sweep_grid_axis(f->g, (size_t)axis));
 }
 
+/* gnuplot column of "best_<metric>" in cells.dat, 0 when the metric has none. */
+static int best_column(const struct fig *f, size_t h) {
+    int c = mean_column(f, "losses") + 1;
+    for (size_t k = 0; k < h; k++)
+        c += heat_sense[k] != 0;
+    return heat_sense[h] ? c : 0;
+}
+
 /* One tile per cell (a box of side 1 around its axis indices, coloured by the mean),
- * with the value printed in it on grids small enough to read. */
-static void put_heatmap(FILE *out, const struct fig *f, const char *metric, size_t term) {
+ * hatched when not different from the best at 95%, with the value printed in it on
+ * grids small enough to read. */
+static void put_heatmap(FILE *out, const struct fig *f, size_t h, size_t term) {
     char name[96];
+    const char *metric = heat_metrics[h];
     int m = mean_column(f, metric), ix = 3 + f->ax_t, iy = 3 + f->ax_s;
+    int tie = best_column(f, h);
     snprintf(name, sizeof name, "heat_%s", metric);
     put_output(out, term, name);
-    fprintf(out, "set title \"%s (mean over seeds)\"\nunset key\nset tics out nomirror\n",
-            strcmp(metric, "losses") == 0 ? "unsubscribes + departures" : metric);
+    fprintf(out,
+            "set title \"%s (mean over seeds)%s\"\nunset key\nset tics out nomirror\n",
+            strcmp(metric, "losses") == 0 ? "unsubscribes + departures" : metric,
+            tie ? "\\nhatched: not different from the best cell at 95%" : "");
     fprintf(out, "%sset cblabel \"%s\"\n", PALETTE, metric);
     put_tics(out, f, "x", f->ax_t);
     put_tics(out, f, "y", f->ax_s);
@@ -232,10 +297,16 @@ static void put_heatmap(FILE *out, const struct fig *f, const char *metric, size
             "plot 'cells.dat' using %d:%d:(0.5):(0.5):%d with boxxyerror "
             "fs solid 1.0 noborder lc palette",
             ix, iy, m);
+    if (tie)
+        fprintf(out,
+                ", \\\n     '' using (column(%d) > 0 ? column(%d) : 1/0):%d:(0.5):(0.5) "
+                "with boxxyerror fs transparent pattern 4 noborder lc rgb '#404040'",
+                tie, ix, iy);
     if (f->with_data <= HEAT_VALUES_MAX)
         fprintf(out,
-                ", \\\n     '' using %d:%d:(sprintf(\"%%.3g\", column(%d))) "
-                "with labels font ',8' tc rgb 'black'",
+                ", \\\n     '' using %d:%d:(v = column(%d), abs(v) >= 1e4 ? "
+                "sprintf(\"%%.1fk\", v / 1000) : abs(v) >= 100 ? sprintf(\"%%.0f\", v) "
+                ": sprintf(\"%%.3g\", v)) with labels font ',8' tc rgb 'black'",
                 ix, iy, m);
     fputc('\n', out);
 }
@@ -251,8 +322,13 @@ static void put_frontier(FILE *out, const struct fig *f, const struct frontier *
             fr->x, fr->sx > 0 ? "higher" : "lower", fr->y,
             fr->sy > 0 ? "higher" : "lower");
     fputs("set key outside bottom center horizontal\nset grid\n"
-          "set offsets graph 0.05, graph 0.05, graph 0.08, graph 0.05\n",
+          "set offsets graph 0.05, graph 0.05, graph 0.08, graph 0.08\n",
           out);
+    /* labels alternate above and below their points: neighbours do not overprint */
+    fprintf(out,
+            "stats 'cells.dat' using %d nooutput name 'Y'\n"
+            "dy = (Y_max > Y_min ? Y_max - Y_min : (Y_max != 0 ? abs(Y_max) : 1)) * %g\n",
+            y, LABEL_DY);
     fprintf(out,
             "set errorbars small\n"
             "plot 'cells.dat' using %d:%d:%d:%d with xyerrorbars pt -1 "
@@ -263,13 +339,15 @@ static void put_frontier(FILE *out, const struct fig *f, const struct frontier *
             "lc rgb '#e31a1c' title 'Pareto frontier', \\\n",
             x, y, x + 1, y + 1, x, y, fr->name);
     if (f->with_data <= LABELS_MAX)
-        fprintf(out,
-                "     'cells.dat' using %d:%d:2 with labels offset 0,0.9 font ',8' "
-                "notitle\n",
-                x, y);
+        fprintf(
+            out,
+            "     'cells.dat' using %d:(column(%d) + (int(column(0)) %% 2 ? -dy : dy)):2 "
+            "with labels font ',8' notitle\n",
+            x, y);
     else
         fprintf(out,
-                "     '%s.dat' using 3:4:2 with labels offset 0,0.9 font ',8' notitle\n",
+                "     '%s.dat' using 3:(column(4) + (int(column(0)) %% 2 ? -dy : dy)):2 "
+                "with labels font ',8' notitle\n",
                 fr->name);
 }
 
@@ -281,7 +359,7 @@ static int write_script(FILE *out, void *ctx, indiv_error *err) {
           out);
     for (size_t term = 0; term < NTERMINALS; term++) {
         for (size_t h = 0; f->ax_t >= 0 && h < NHEAT; h++)
-            put_heatmap(out, f, heat_metrics[h], term);
+            put_heatmap(out, f, h, term);
         for (size_t k = 0; k < NFRONTIERS; k++)
             put_frontier(out, f, &frontiers[k], term);
     }

@@ -29,6 +29,7 @@
 
 #include "indiv/catalog.h"
 #include "indiv/decide.h"
+#include "indiv/itemsim.h"
 #include "indiv/metrics.h"
 #include "indiv/rng.h"
 #include "indiv/score.h"
@@ -41,6 +42,11 @@
 #define DEF_K             10
 #define DEF_REACTION_DAYS 7.0
 #define DEF_POP_HALF_LIFE 30.0
+/* EASE for the item-to-item term: lambda 300 is what the validation of `indiv
+ * evaluate` chose on the nine-month file, split 2011-08-01 (docs/
+ * evaluation.md); 50 neighbours keep the model file to a few MB at 4,000 offers. */
+#define DEF_EASE_LAMBDA 300.0
+#define DEF_ITEM_K      50
 /* Newton iterations and coefficient tolerance of the logistic fits. */
 #define LOGIT_MAX_ITER 50
 #define LOGIT_TOL      1e-8
@@ -64,6 +70,8 @@ void indiv_train_params_init(indiv_train_params *p) {
     p->scratch = ":memory:";
     indiv_profile_params_init(&p->profile);
     p->popularity_half_life_days = DEF_POP_HALF_LIFE;
+    p->ease_lambda = DEF_EASE_LAMBDA;
+    p->item_k = DEF_ITEM_K;
 }
 
 static int validate(const indiv_train_params *p, indiv_error *err) {
@@ -74,11 +82,12 @@ static int validate(const indiv_train_params *p, indiv_error *err) {
     if (p->as_of == INT64_MAX || p->as_of == INT64_MIN)
         return indiv_error_set(err, INDIV_EINVAL, "training needs an as-of time");
     if (!(p->holdout_days > 0) || !(p->reaction_days > 0) || p->negatives < 1 ||
-        !(p->ridge >= 0) || p->k < 1 || !(p->popularity_half_life_days > 0))
+        !(p->ridge >= 0) || p->k < 1 || !(p->popularity_half_life_days > 0) ||
+        !(p->ease_lambda > 0) || p->item_k < 1)
         return indiv_error_set(
             err, INDIV_EINVAL,
-            "holdout, reaction days and popularity half-life must be > "
-            "0, negatives and k >= 1, ridge >= 0");
+            "holdout, reaction days, popularity half-life and EASE lambda must be "
+            "> 0, negatives, k and item_k >= 1, ridge >= 0");
     int rc = indiv_als_params_validate(&p->als, err);
     return rc < 0 ? rc : indiv_profile_params_validate(&p->profile, err);
 }
@@ -379,6 +388,8 @@ struct run {
     indiv_catalog *cat;
     struct data d;
     indiv_rhythm_prior prior;
+    indiv_repeat_params repeat;     /* item readiness prior from the tail's profiles */
+    indiv_item_neighbours *nb_tail; /* EASE on the purchases before the tail */
     unsigned char *valid; /* offers valid at the start of the tail */
     size_t *valid_list, n_valid;
     struct examples ex;
@@ -391,6 +402,7 @@ struct run {
 };
 
 static void run_free(struct run *r) {
+    indiv_item_neighbours_free(r->nb_tail);
     indiv_catalog_free(r->cat);
     data_free(&r->d);
     free(r->valid);
@@ -477,9 +489,11 @@ static int factorise(struct run *r, const indiv_sparse *m, const char *stage, do
 
 /* The model the examples are scored with: every weight 1 and no intercept, so that the
  * scorer's terms are the raw features; with beta, the fitted model. */
-static void feature_model(const indiv_train_params *p, const double *beta,
-                          indiv_model *m) {
+static void feature_model(const struct run *r, const double *beta, indiv_model *m) {
+    const indiv_train_params *p = r->p;
     memset(m, 0, sizeof *m);
+    m->repeat = r->repeat;
+    m->item_item = r->nb_tail; /* borrowed: never cleared (only the run frees it) */
     snprintf(m->id, sizeof m->id, "%s", p->id);
     snprintf(m->feature_space, sizeof m->feature_space, "embedding");
     m->intercept = beta ? beta[0] : 0;
@@ -501,6 +515,82 @@ static int valid_offers(struct run *r) {
     return INDIV_OK;
 }
 
+/* The population prior of the repeat terms, from the stored profiles' histories:
+ * mean re-buy interval over the (person, offer) pairs with 2+ occasions, mean cv² over
+ * those with 3+ (the model's defaults when there are none). */
+static int repeat_prior(struct run *r, indiv_error *err) {
+    indiv_profile_cursor *cur;
+    indiv_profile_row row;
+    indiv_profile pr;
+    double s1 = 0, s2 = 0, n1 = 0, n2 = 0;
+    int rc = indiv_eventlog_profile_scan(r->snap, &cur, err);
+    indiv_repeat_params_default(&r->repeat);
+    if (rc < 0)
+        return rc;
+    indiv_profile_init(&pr);
+    while ((rc = indiv_profile_cursor_next(cur, &row, err)) == 1) {
+        if ((rc = indiv_profile_decode(&row, &pr, err)) < 0)
+            break;
+        for (size_t i = 0; i < pr.n_history; i++) {
+            const indiv_offer_history *h = &pr.history[i];
+            double mean = indiv_history_mean_interval_days(h);
+            if (h->occasions >= 2 && mean > 0) {
+                s1 += mean;
+                n1++;
+            }
+            if (h->occasions >= 3 && mean > 0) {
+                s2 += h->interval_m2 / (h->occasions - 2) / (mean * mean);
+                n2++;
+            }
+        }
+    }
+    indiv_profile_clear(&pr);
+    indiv_profile_cursor_free(cur);
+    if (n1 > 0)
+        r->repeat.prior_mean_days = s1 / n1;
+    if (n2 > 0 && s2 > 0)
+        r->repeat.prior_cv2 = s2 / n2;
+    r->repeat.horizon_days = r->p->holdout_days; /* the labels' horizon */
+    return rc < 0 ? rc : INDIV_OK;
+}
+
+/* EASE on the purchases (interactions > 0) of m, each offer keeping its item_k largest
+ * positive weights, as model neighbours named by the catalog's source ids. */
+static int fit_item_item(struct run *r, const indiv_sparse *m, indiv_item_neighbours **out,
+                         indiv_error *err) {
+    indiv_sparse *x = NULL, *top = NULL;
+    size_t *cols = NULL, n = 0;
+    int rc = indiv_itemsim_compact(m, &x, &cols, &n, err);
+    if (rc < 0)
+        return rc;
+    double *g = malloc((n * n + 1) * sizeof *g);
+    const char **ids = malloc((n + 1) * sizeof *ids);
+    indiv_blas_single_thread(); /* the same bits whatever the machine */
+    rc = g && ids ? indiv_itemsim_gram(x, g, err)
+                  : indiv_error_set(err, INDIV_ENOMEM,
+                                    "out of memory for a %zu × %zu item matrix", n, n);
+    if (rc == INDIV_OK)
+        rc = indiv_itemsim_ease(g, n, r->p->ease_lambda, err);
+    if (rc == INDIV_OK)
+        rc = indiv_itemsim_topk(g, n, (size_t)r->p->item_k, &top, err);
+    for (size_t j = 0; rc == INDIV_OK && j < n; j++)
+        ids[j] = indiv_catalog_offer(r->cat, cols[j])->ext_id;
+    if (rc == INDIV_OK &&
+        !(*out = indiv_item_neighbours_new(n, ids, top->ptr, top->idx, top->val)))
+        rc = indiv_error_set(err, INDIV_ENOMEM, "out of memory");
+    if (rc == INDIV_OK) {
+        (*out)->lambda = r->p->ease_lambda;
+        (*out)->k = (size_t)r->p->item_k;
+    }
+    indiv_sparse_free(top);
+    indiv_sparse_free(x);
+    free(cols);
+    free(g);
+    free(ids);
+    report(r, "ease", 1, 1);
+    return rc;
+}
+
 /* The embedding of the events before the tail, in the catalog; profiles at the start of
  * the tail in it; popularity and validity at that time. */
 static int tail_space(struct run *r, indiv_error *err) {
@@ -511,7 +601,7 @@ static int tail_space(struct run *r, indiv_error *err) {
     int rc = factorise(r, r->d.before.m, "als-tail", f, &r->loss_tail, err);
     indiv_model fm;
     char src[INDIV_MODEL_ID_MAX + 16];
-    feature_model(r->p, NULL, &fm);
+    feature_model(r, NULL, &fm);
     indiv_model_feature_source(&fm, src, sizeof src);
     if (rc == INDIV_OK)
         rc = indiv_catalog_set_features(r->cat, f, k, src, err);
@@ -527,6 +617,10 @@ static int tail_space(struct run *r, indiv_error *err) {
                                            r->p->popularity_half_life_days, err);
     if (rc == INDIV_OK && valid_offers(r) < 0)
         rc = indiv_error_set(err, INDIV_ENOMEM, "out of memory");
+    if (rc == INDIV_OK)
+        rc = repeat_prior(r, err);
+    if (rc == INDIV_OK)
+        rc = fit_item_item(r, r->d.before.m, &r->nb_tail, err);
     return rc;
 }
 
@@ -575,6 +669,7 @@ static int pass_take(struct pass *ps, const indiv_consumer_row *row,
         return rc;
     indiv_score_set_row(ps->s, ps->b, slot, &ps->prof[slot],
                         readiness_at(ps->r, &ps->prof[slot], ps->r->t_tail));
+    indiv_score_set_history(ps->s, ps->b, slot, &ps->prof[slot], ps->r->t_tail);
     ps->rows[slot] = k;
     ps->ids[slot] = row->id;
     ps->half[slot] = (unsigned char)indiv_shard_of(row->ext_id, 2);
@@ -731,7 +826,7 @@ static int contact_examples(struct pass *ps, size_t slot) {
 
 static int collect_examples(struct run *r, indiv_error *err) {
     indiv_model fm;
-    feature_model(r->p, NULL, &fm);
+    feature_model(r, NULL, &fm);
     r->from_contacts = r->d.n_contacts >= INDIV_TRAIN_MIN_CONTACTS;
     int rc = pass_run(r, &fm, r->from_contacts ? contact_examples : purchase_examples,
                       NULL, "examples", err);
@@ -843,7 +938,7 @@ static int validate_ranking(struct run *r, indiv_error *err) {
     struct rank_ws w = {malloc(n * sizeof(double)), malloc(n * sizeof(double)),
                         calloc(n, 1), malloc((size_t)r->p->k * sizeof(indiv_scored))};
     indiv_model fm;
-    feature_model(r->p, r->beta_fit, &fm);
+    feature_model(r, r->beta_fit, &fm);
     int rc = w.score && w.pop && w.rel && w.ws
                  ? pass_run(r, &fm, rank_validation, &w, "validation", err)
                  : indiv_error_set(err, INDIV_ENOMEM, "out of memory");
@@ -1017,9 +1112,12 @@ int indiv_train_run(indiv_eventlog *log, const indiv_train_params *p,
         rc = fit_weights(&r, err);
     if (rc == INDIV_OK)
         rc = validate_ranking(&r, err);
-    feature_model(p, r.beta, out);
+    feature_model(&r, r.beta, out);
+    out->item_item = NULL; /* the final model gets its own, below */
     if (rc == INDIV_OK)
         rc = final_embedding(&r, out, err);
+    if (rc == INDIV_OK)
+        rc = fit_item_item(&r, r.d.all.m, &out->item_item, err);
     if (rc == INDIV_OK)
         rc = set_provenance(&r, out, now_s() - t0, err);
     if (rc == INDIV_OK && sum)

@@ -38,8 +38,7 @@
 /* Significant digits of reals in the JSON report. */
 #define JSON_DIGITS 10
 
-/* ---- growable arrays ----------------------------------------------------------------
- */
+/* ---- growable arrays --------------------------------------------------------------- */
 
 typedef struct dvec {
     double *v;
@@ -93,8 +92,7 @@ static double quantile(const double *v, size_t n, double q) {
     return i + 1 < n ? v[i] + (h - (double)i) * (v[i + 1] - v[i]) : v[n - 1];
 }
 
-/* ---- the catalogue ------------------------------------------------------------------
- */
+/* ---- the catalogue ----------------------------------------------------------------- */
 
 typedef struct offer_slot {
     int32_t cat; /* dense category index, -1 when no such offer */
@@ -167,8 +165,7 @@ static int catalogue_load(indiv_eventlog *log, catalogue *k, indiv_error *err) {
     return INDIV_OK;
 }
 
-/* ---- the scan -----------------------------------------------------------------------
- */
+/* ---- the scan ---------------------------------------------------------------------- */
 
 typedef struct line {
     int64_t ts;
@@ -337,8 +334,7 @@ static int scan_purchases(indiv_eventlog *log, tally *t, indiv_error *err) {
     return rc;
 }
 
-/* ---- adoption lift ------------------------------------------------------------------
- */
+/* ---- adoption lift ----------------------------------------------------------------- */
 
 /* The lift compares observed adoptions with those expected from two main effects only:
  * each consumer's appetite for new categories and each category's draw among adopters,
@@ -590,8 +586,7 @@ static int compute_lift(const tally *t, size_t ncat, indiv_lift *out, indiv_erro
     return INDIV_OK;
 }
 
-/* ---- summaries ----------------------------------------------------------------------
- */
+/* ---- summaries --------------------------------------------------------------------- */
 
 /* Least-squares slope of y on x. */
 static double slope(const double *x, const double *y, size_t n) {
@@ -795,8 +790,7 @@ int indiv_worldfit_measure(indiv_eventlog *log, const indiv_lift_opts *opts,
     return rc;
 }
 
-/* ---- the fit report -----------------------------------------------------------------
- */
+/* ---- the fit report ---------------------------------------------------------------- */
 
 /* Total variation distance between two distributions of n cells. */
 static double tv_distance(const double *a, const double *b, size_t n) {
@@ -1133,4 +1127,19 @@ int indiv_worldfit_calibrate(const indiv_log_stats *real, indiv_world_params *p,
     }
     *p = q;
     return INDIV_OK;
+}
+
+int indiv_worldfit_like(const char *real_path, int pilots, const char *scratch_path,
+                        indiv_world_params *p, indiv_log_stats *real, indiv_error *err) {
+    indiv_log_stats local, *s = real ? real : &local;
+    indiv_eventlog *log = NULL;
+    int rc = indiv_eventlog_open(real_path, INDIV_EVENTLOG_READONLY, &log, err);
+    if (rc == INDIV_OK)
+        rc = indiv_worldfit_measure(log, NULL, s, err);
+    indiv_eventlog_close(log);
+    if (rc == INDIV_OK)
+        rc = indiv_worldfit_params(s, p, err);
+    if (rc == INDIV_OK)
+        rc = indiv_worldfit_calibrate(s, p, 0, pilots, scratch_path, NULL, NULL, err);
+    return rc;
 }

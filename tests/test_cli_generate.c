@@ -55,9 +55,9 @@ Test(cli_generate, usage_errors_exit_2_and_name_the_option) {
         {"--db x.db --latent-share 1.5", "--latent-share: latent_share = 1.5 is out of"},
         {"--db x.db --offers 5 --categories 10", "offers = 5 is less than categories"},
         {"--db x.db --start yesterday", "--start: start_ts: 'yesterday' is not a time"},
-        {"--db x.db --bogus 3", "unknown or incomplete option '--bogus'"},
+        {"--db x.db --bogus 3", "unknown option '--bogus'"},
         {"--db x.db stray", "unexpected argument 'stray'"},
-        {"--db", "unknown or incomplete option '--db'"},
+        {"--db", "option '--db' needs a value"},
         {"--like real.db", "--like needs --db FILE"},
         {"--db x.db --like r.db --pilots 99", "--pilots: 99 is out of range"},
         {"--measure r.db --lift-split 1", "--lift-split: '1' is not a number in (0, 1)"}};

@@ -137,8 +137,8 @@ Test(cli_profile, usage_errors_exit_2_and_name_the_option) {
         {"--db x.db --half-life 0", "--half-life"},
         {"--db x.db --half-life many", "--half-life"},
         {"--db x.db stray", "unexpected argument 'stray'"},
-        {"--db x.db --bogus", "unknown or incomplete option '--bogus'"},
-        {"--db", "unknown or incomplete option '--db'"},
+        {"--db x.db --bogus", "unknown option '--bogus'"},
+        {"--db", "option '--db' needs a value"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         tu_run r;

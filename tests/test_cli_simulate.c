@@ -88,8 +88,8 @@ Test(cli_simulate, usage_errors_exit_2_name_what_is_wrong_and_write_nothing) {
         {1, 1, "--threshold high", "threshold = 'high'"},
         {1, 1, "--divergence sideways", "divergence 'sideways'"},
         {1, 1, "--seed -1", "seed '-1' is not an integer"},
-        {1, 1, "--bogus", "unknown or incomplete option '--bogus'"},
-        {1, 1, "--rounds", "unknown or incomplete option '--rounds'"},
+        {1, 1, "--bogus", "unknown option '--bogus'"},
+        {1, 1, "--rounds", "option '--rounds' needs a value"},
         {1, 1, "stray", "unexpected argument 'stray'"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -118,7 +118,8 @@ Test(cli_simulate, a_database_that_is_not_a_generated_world_exits_1) {
     char *offers = tu_path(dir, "o.csv");
     tu_write(offers, "offer,category\no1,mugs\n"); /* an event's offer must be known */
     tu_run r;
-    cr_assert_eq(tu_sh(&r, "\"$INDIV\" import --db '%s' --format events --offers '%s' '%s'",
+    cr_assert_eq(tu_sh(&r,
+                       "\"$INDIV\" import --db '%s' --format events --offers '%s' '%s'",
                        db, offers, csv),
                  0, "%s", r.err);
     free(offers);

@@ -568,8 +568,7 @@ Test(decide, shard_is_fnv1a_of_the_source_id) {
     }
 }
 
-/* ---- the run on a tiny hand-built log -------------------------------------------------
- */
+/* ---- the run on a tiny hand-built log ---------------------------------------------- */
 
 /* Consumers, each with one reason to be (or not be) contacted. All of them bought ALPHA
  * offers (A0 scores p ≈ 0.8 for a pure ALPHA taste); A-old expired before T0. */

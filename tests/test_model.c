@@ -63,8 +63,9 @@ Test(model, builtin_default_has_the_documented_values) {
 }
 
 Test(model, term_names_are_stable) {
-    static const char *const want[INDIV_TERM_COUNT] = {"affinity", "popularity",
-                                                       "readiness", "frequency"};
+    static const char *const want[INDIV_TERM_COUNT] = {
+        "affinity", "popularity",        "readiness",        "frequency",
+        "repeat",   "repeat_frequency", "repeat_readiness", "item_item"};
     for (int t = 0; t < INDIV_TERM_COUNT; t++)
         cr_assert_str_eq(indiv_model_term_name(t), want[t]);
     cr_assert_str_eq(indiv_model_term_name(INDIV_TERM_COUNT), "?");
@@ -275,12 +276,13 @@ Test(model, validate_names_each_bad_field) {
                  {INDIV_TERM_POPULARITY, NAN, "popularity"},
                  {INDIV_TERM_READINESS, INFINITY, "readiness"},
                  {INDIV_TERM_FREQUENCY, NAN, "frequency"},
-                 {4, 0, "popularity_half_life_days"},
-                 {4, -1, "popularity_half_life_days"},
-                 {4, NAN, "popularity_half_life_days"},
-                 {4, INFINITY, "popularity_half_life_days"},
-                 {5, 0, "'id'"},
-                 {6, 0, "'feature_space'"}};
+                 {100, 0, "popularity_half_life_days"},
+                 {100, -1, "popularity_half_life_days"},
+                 {100, NAN, "popularity_half_life_days"},
+                 {100, INFINITY, "popularity_half_life_days"},
+                 {101, 0, "'id'"},
+                 {102, 0, "'feature_space'"},
+                 {103, -1, "'repeat'"}};
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         indiv_model m;
         indiv_model_default(&m);
@@ -288,10 +290,12 @@ Test(model, validate_names_each_bad_field) {
             m.intercept = cases[i].v;
         else if (cases[i].what < INDIV_TERM_COUNT)
             m.weight[cases[i].what] = cases[i].v;
-        else if (cases[i].what == 4)
+        else if (cases[i].what == 100)
             m.popularity_half_life_days = cases[i].v;
-        else if (cases[i].what == 5)
+        else if (cases[i].what == 101)
             m.id[0] = '\0';
+        else if (cases[i].what == 103)
+            m.repeat.prior_cv2 = cases[i].v;
         else
             snprintf(m.feature_space, sizeof m.feature_space, "embedding");
         indiv_error err = {0};
@@ -300,4 +304,58 @@ Test(model, validate_names_each_bad_field) {
         cr_assert(strstr(err.msg, cases[i].field), "case %zu: '%s' lacks %s", i, err.msg,
                   cases[i].field);
     }
+}
+
+Test(model, history_terms_repeat_and_item_neighbours_round_trip) {
+    indiv_model m, back;
+    indiv_model_default(&m);
+    m.weight[INDIV_TERM_ITEM_ITEM] = 0.615;
+    m.repeat = (indiv_repeat_params){15.8, 0.96, 2.5, 14};
+    const char *ids[3] = {"b", "a", "c"};
+    size_t ptr[4] = {0, 2, 2, 3}, idx[3] = {1, 2, 0};
+    double w[3] = {0.25, 0.125, 2.385};
+    m.item_item = indiv_item_neighbours_new(3, ids, ptr, idx, w);
+    m.item_item->lambda = 300;
+    m.item_item->k = 2;
+    indiv_error err = {0};
+    cr_assert_eq(indiv_model_save(&m, path, &err), 0, "%s", err.msg);
+    cr_assert_eq(indiv_model_load(path, &back, &err), 0, "%s", err.msg);
+    cr_assert_eq(back.weight[INDIV_TERM_ITEM_ITEM], 0.615);
+    cr_assert_eq(back.repeat.prior_mean_days, 15.8);
+    cr_assert_eq(back.repeat.prior_strength, 2.5);
+    cr_assert_eq(back.item_item->n, 3);
+    cr_assert_eq(back.item_item->lambda, 300);
+    /* rows sorted by id: a, b, c; b's neighbours a (0.25) and c (0.125), c's b */
+    size_t rb = indiv_item_neighbours_find(back.item_item, "b");
+    cr_assert_eq(rb, 1);
+    cr_assert_eq(back.item_item->ptr[rb + 1] - back.item_item->ptr[rb], 2);
+    double sum = 0;
+    for (size_t e = back.item_item->ptr[rb]; e < back.item_item->ptr[rb + 1]; e++)
+        sum += back.item_item->w[e] * (double)(back.item_item->idx[e] + 1);
+    cr_assert_eq(sum, 0.25 * 1 + 0.125 * 3); /* a is row 0, c row 2 */
+    size_t rc = indiv_item_neighbours_find(back.item_item, "c");
+    cr_assert_eq(back.item_item->idx[back.item_item->ptr[rc]], rb);
+    cr_assert_eq(indiv_item_neighbours_find(back.item_item, "zz"), SIZE_MAX);
+    indiv_model_clear(&m);
+    indiv_model_clear(&back);
+}
+
+Test(model, a_file_without_the_history_weights_loads_them_as_zero) {
+    FILE *f = fopen(path, "w");
+    fputs("{\"format\": \"indiv-model\", \"version\": 1, \"id\": \"old\", \"feature_space\": "
+          "\"category\", \"propensity\": {\"intercept\": -3.2, \"weights\": {\"affinity\": "
+          "4, \"popularity\": 1.2, \"readiness\": 1, \"frequency\": 0.5}, "
+          "\"popularity_half_life_days\": 30}}",
+          f);
+    fclose(f);
+    indiv_model m;
+    indiv_error err = {0};
+    cr_assert_eq(indiv_model_load(path, &m, &err), 0, "%s", err.msg);
+    for (int t = INDIV_TERM_REPEAT; t < INDIV_TERM_COUNT; t++)
+        cr_assert_eq(m.weight[t], 0, "%s", indiv_model_term_name(t));
+    indiv_repeat_params def;
+    indiv_repeat_params_default(&def);
+    cr_assert_eq(memcmp(&m.repeat, &def, sizeof def), 0);
+    cr_assert_null(m.item_item);
+    indiv_model_clear(&m);
 }

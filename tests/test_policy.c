@@ -132,8 +132,7 @@ static void teardown(void) {
 
 TestSuite(policy, .init = setup, .fini = teardown);
 
-/* ---- helpers ------------------------------------------------------------------------
- */
+/* ---- helpers ----------------------------------------------------------------------- */
 
 /* A profile with taste t (DIMS values, borrowed) and the given feature groups; neutral
  * moments, reaction rates 0.1, openness 1. */
@@ -283,8 +282,7 @@ Test(policy, zero_day_window_disables_the_cap) {
     cr_assert_eq(d.action, INDIV_CONTACT, "%s", indiv_reason_name(d.reason));
 }
 
-/* ---- validity and threshold ---------------------------------------------------------
- */
+/* ---- validity and threshold -------------------------------------------------------- */
 
 Test(policy, all_scores_below_threshold_give_none_with_the_best_score) {
     double t[DIMS] = {0.2, 0.8, 0, 0, 0}; /* BRAVO: logit -3.2 + 3.2 = 0, p = 0.5 */

@@ -43,8 +43,7 @@ static void teardown(void) {
 
 TestSuite(profile, .init = setup, .fini = teardown);
 
-/* ---- tiny logs ------------------------------------------------------------------------
- */
+/* ---- tiny logs --------------------------------------------------------------------- */
 
 /* The catalogue of every tiny log: categories ALPHA (two offers), BRAVO and CHARLIE,
  * created in that order, so their dense indexes are 0, 1, 2. */
@@ -574,8 +573,7 @@ Test(profile, history_keeps_the_largest_decayed_counts_when_full) {
     indiv_eventlog_close(log);
 }
 
-/* ---- rhythm and readiness -------------------------------------------------------------
- */
+/* ---- rhythm and readiness ---------------------------------------------------------- */
 
 Test(profile, rhythm_counts_orders_intervals_and_monetary) {
     indiv_eventlog *log = tiny_log();
@@ -903,8 +901,7 @@ Test(profile, moments_ties_go_to_the_earliest_and_no_activity_is_uniform) {
     indiv_eventlog_close(log);
 }
 
-/* ---- channels and pressure -----------------------------------------------------------
- */
+/* ---- channels and pressure --------------------------------------------------------- */
 
 /* email: an open before any contact (no reaction); contact, open, click (one reaction);
  * a contact followed by another contact (unanswered); contact, click (answered).

@@ -110,8 +110,7 @@ static indiv_scorer *scorer_for(const indiv_model *m) {
     return s;
 }
 
-/* ---- the affinity block -------------------------------------------------------------
- */
+/* ---- the affinity block ------------------------------------------------------------ */
 
 Test(score, affinity_block_equals_hand_computed_product) {
     static const double F[4 * 3] = {0.5,  1.25, -0.75, 2.0, 0.0, 0.5,
@@ -282,8 +281,7 @@ Test(score, a_taste_of_another_dimension_is_ignored) {
     indiv_scorer_free(s);
 }
 
-/* ---- refusals ------------------------------------------------------------------------
- */
+/* ---- refusals ---------------------------------------------------------------------- */
 
 Test(score, more_rows_than_the_block_holds_are_refused) {
     indiv_model m = odd_model();
@@ -313,8 +311,7 @@ Test(score, free_functions_accept_null) {
     indiv_score_block_free(NULL);
 }
 
-/* ---- the logistic link --------------------------------------------------------------
- */
+/* ---- the logistic link ------------------------------------------------------------- */
 
 Test(score, sigmoid_and_logit_are_inverse) {
     static const double ps[] = {1e-12, 0.001, 0.05, 0.3, 0.5, 0.77, 0.95, 0.999999};
@@ -347,4 +344,127 @@ Test(score, extreme_values_stay_finite_and_ordered) {
     cr_assert(isinf(indiv_logit(1.2)) && indiv_logit(1.2) > 0);
     cr_assert(isfinite(indiv_logit(1e-300)));
     cr_assert_float_eq(indiv_logit(1e-300), log(1e-300), 1e-9);
+}
+
+/* ---- the history terms --------------------------------------------------------------- */
+
+/* Only the repeat-readiness term, a 2-day horizon and a 30-day prior. */
+static indiv_model repeat_model(void) {
+    indiv_model m;
+    indiv_model_default(&m);
+    snprintf(m.id, sizeof m.id, "repeat");
+    m.intercept = 0;
+    for (int t = 0; t < INDIV_TERM_COUNT; t++)
+        m.weight[t] = 0;
+    m.weight[INDIV_TERM_REPEAT_READINESS] = 1;
+    m.repeat = (indiv_repeat_params){30, 1, 2, 2};
+    return m;
+}
+
+/* A person who bought o0 on 21 occasions exactly 10 days apart, the last at `last`. */
+static indiv_profile every_ten_days(double *taste, indiv_offer_history *h, int64_t last) {
+    indiv_profile pr = profile_with(taste, 21);
+    *h = (indiv_offer_history){indiv_catalog_offer(cat, 0)->id, 21, 5.0,
+                               last - 200 * DAY_S, last, 0};
+    pr.history = h;
+    pr.n_history = 1;
+    return pr;
+}
+
+Test(score, repeat_readiness_peaks_at_the_persons_cycle_and_is_low_just_after) {
+    indiv_model m = repeat_model();
+    indiv_scorer *s = scorer_for(&m);
+    indiv_score_block *b = indiv_score_block_new(s, 1);
+    double taste[3] = {0, 0, 0}, terms[INDIV_TERM_COUNT], best = -1, day1 = 0;
+    indiv_offer_history h;
+    indiv_profile pr = every_ten_days(taste, &h, T0);
+    int best_day = 0;
+    for (int d = 1; d <= 40; d++) {
+        indiv_score_set_row(s, b, 0, &pr, 0);
+        indiv_score_set_history(s, b, 0, &pr, T0 + d * DAY_S);
+        indiv_score_terms(s, b, 0, 0, terms);
+        double r = terms[INDIV_TERM_REPEAT_READINESS];
+        cr_assert_float_eq(indiv_score_logit(s, b, 0, 0), r, EPS);
+        if (d == 1)
+            day1 = r;
+        if (r > best) {
+            best = r;
+            best_day = d;
+        }
+    }
+    /* mean shrunk to (2·30 + 20·10) / 22 = 11.8 days, cv² to 2 / 22: the window of two
+     * days most likely to hold the next purchase starts around day 10 */
+    cr_assert(best_day >= 8 && best_day <= 12, "peak on day %d", best_day);
+    cr_assert_gt(best, 0.15, "%g", best);
+    cr_assert_lt(day1, 0.01 * best, "day 1: %g", day1);
+    /* long overdue: low again */
+    indiv_score_set_row(s, b, 0, &pr, 0);
+    indiv_score_set_history(s, b, 0, &pr, T0 + 40 * DAY_S);
+    indiv_score_terms(s, b, 0, 0, terms);
+    cr_assert_lt(terms[INDIV_TERM_REPEAT_READINESS], 0.01 * best);
+    indiv_score_block_free(b);
+    indiv_scorer_free(s);
+}
+
+Test(score, a_person_with_no_history_gets_no_repeat_or_item_term) {
+    indiv_model m = repeat_model();
+    m.weight[INDIV_TERM_REPEAT] = 2.385;
+    m.weight[INDIV_TERM_REPEAT_FREQUENCY] = 0.7;
+    indiv_scorer *s = scorer_for(&m);
+    indiv_score_block *b = indiv_score_block_new(s, 2);
+    double taste[3] = {1, 0, 0}, terms[INDIV_TERM_COUNT];
+    indiv_offer_history h;
+    indiv_profile with = every_ten_days(taste, &h, T0), none = profile_with(taste, 3);
+    indiv_score_set_row(s, b, 0, &with, 0);
+    indiv_score_set_history(s, b, 0, &with, T0 + 10 * DAY_S);
+    /* the same block row reused for a person without history: nothing stays behind */
+    indiv_score_set_row(s, b, 0, &none, 0);
+    indiv_score_set_history(s, b, 0, &none, T0 + 10 * DAY_S);
+    indiv_score_set_row(s, b, 1, NULL, 0);
+    indiv_score_set_history(s, b, 1, NULL, T0);
+    for (size_t i = 0; i < 2; i++)
+        for (size_t j = 0; j < 4; j++) {
+            indiv_score_terms(s, b, i, j, terms);
+            for (int t = INDIV_TERM_REPEAT; t < INDIV_TERM_COUNT; t++)
+                cr_assert_eq(terms[t], 0, "row %zu offer %zu term %d", i, j, t);
+            cr_assert_eq(indiv_score_extra(b, i)[j], 0);
+        }
+    /* and with it: the indicator and log(1 + 21) occasions */
+    indiv_score_set_row(s, b, 0, &with, 0);
+    indiv_score_set_history(s, b, 0, &with, T0 + 10 * DAY_S);
+    indiv_score_terms(s, b, 0, 0, terms);
+    cr_assert_float_eq(terms[INDIV_TERM_REPEAT], 2.385, EPS);
+    cr_assert_float_eq(terms[INDIV_TERM_REPEAT_FREQUENCY], 0.7 * log(22.0), EPS);
+    indiv_score_block_free(b);
+    indiv_scorer_free(s);
+}
+
+Test(score, item_term_sums_the_neighbours_of_the_offers_bought) {
+    indiv_model m = repeat_model();
+    m.weight[INDIV_TERM_REPEAT_READINESS] = 0;
+    m.weight[INDIV_TERM_ITEM_ITEM] = 1.5;
+    /* o9 -> o0 (7); o0 -> o2 (0.4), o0 -> o9 (0.3); o9 is not in the catalog: its row
+     * and the neighbour o9 are dropped */
+    const char *ids[3] = {"o9", "o0", "o2"};
+    size_t ptr[4] = {0, 1, 3, 3}, idx[3] = {1, 2, 0};
+    double w[3] = {7, 0.4, 0.3};
+    m.item_item = indiv_item_neighbours_new(3, ids, ptr, idx, w);
+    cr_assert_not_null(m.item_item);
+    indiv_scorer *s = scorer_for(&m);
+    indiv_score_block *b = indiv_score_block_new(s, 1);
+    double taste[3] = {0, 0, 0}, terms[INDIV_TERM_COUNT];
+    indiv_offer_history h;
+    indiv_profile pr = every_ten_days(taste, &h, T0);
+    indiv_score_set_row(s, b, 0, &pr, 0);
+    indiv_score_set_history(s, b, 0, &pr, T0);
+    indiv_score_terms(s, b, 0, 2, terms);
+    cr_assert_float_eq(terms[INDIV_TERM_ITEM_ITEM], 1.5 * 0.4, EPS);
+    cr_assert_float_eq(indiv_score_logit(s, b, 0, 2), 1.5 * 0.4, EPS);
+    indiv_score_terms(s, b, 0, 1, terms);
+    cr_assert_float_eq(terms[INDIV_TERM_ITEM_ITEM], 0, EPS);
+    indiv_score_terms(s, b, 0, 0, terms); /* o9's weight to o0 is not o0's neighbour */
+    cr_assert_float_eq(terms[INDIV_TERM_ITEM_ITEM], 0, EPS);
+    indiv_score_block_free(b);
+    indiv_scorer_free(s);
+    indiv_model_clear(&m);
 }

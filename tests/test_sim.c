@@ -719,8 +719,7 @@ Test(sim, purchase_counts_follow_the_renewal_rate) {
     free(path);
 }
 
-/* ---- refusal, rollback, progress, summary --------------------------------------------
- */
+/* ---- refusal, rollback, progress, summary ------------------------------------------ */
 
 Test(sim, refuses_a_database_that_holds_data) {
     indiv_world_params p;

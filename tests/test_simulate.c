@@ -53,8 +53,7 @@ static void teardown(void) {
 
 TestSuite(simulate, .init = setup, .fini = teardown);
 
-/* ---- helpers ------------------------------------------------------------------------
- */
+/* ---- helpers ----------------------------------------------------------------------- */
 
 /* The two-sided normal quantile of CONFIDENCE (3.29). */
 static double z_conf(void) {
@@ -567,8 +566,7 @@ Test(simulate, aggregate_sums_counts_weights_shares_and_keeps_the_last_round) {
         cr_assert_float_eq(out[m], 0, EPS, "%s", indiv_sim_metric_name(m));
 }
 
-/* ---- discovery -----------------------------------------------------------------------
- */
+/* ---- discovery --------------------------------------------------------------------- */
 
 /* A world where most consumers have latent tastes, quick to react (Beta(8, 2) reaction
  * rates, mean 0.8), so that contacts are opened and tastes can be revealed often. */
@@ -751,8 +749,7 @@ Test(simulate, no_event_is_written_before_the_round_that_writes_it) {
     free(world);
 }
 
-/* ---- reference policies -------------------------------------------------------------
- */
+/* ---- reference policies ------------------------------------------------------------ */
 
 /* Breaks the generated world's regularity: some consenting consumers accept no channel,
  * some unsubscribed before the simulation, some have no ground truth. */
@@ -955,8 +952,7 @@ Test(simulate, indiv_contacts_respect_contact_consent) {
     free(world);
 }
 
-/* ---- reproducibility and the world ---------------------------------------------------
- */
+/* ---- reproducibility and the world ------------------------------------------------- */
 
 static void assert_same_rounds(const run *a, const run *b, const char *what) {
     cr_assert_eq(a->n, b->n, "%s", what);
@@ -1079,8 +1075,7 @@ Test(simulate, the_world_itself_is_refused_as_work_database_under_any_name) {
     free(world);
 }
 
-/* ---- refusals and the callback --------------------------------------------------------
- */
+/* ---- refusals and the callback ----------------------------------------------------- */
 
 Test(simulate, a_database_that_is_not_a_generated_world_is_refused) {
     char *empty = tu_path(dir, "empty.db"), *missing = tu_path(dir, "missing.db");
@@ -1154,8 +1149,7 @@ Test(simulate, the_round_callback_can_stop_the_run) {
     free(world);
 }
 
-/* ---- both sides of divergence (issue 11 item 4) ---------------------------------------
- */
+/* ---- both sides of divergence (issue 11 item 4) ------------------------------------ */
 
 /* Engagement alone reveals: with no purchase possible (conversion_max 0), opened
  * divergent offers of latent categories reveal them at rate reveal_on_engagement; at 0
@@ -1255,8 +1249,9 @@ Test(simulate, oracle_breaks_ties_at_random) {
     run x;
     simulate(world, "work.db", &p, &x);
     char *work = tu_path(dir, "work.db");
-    int64_t distinct = q_int_at(
-        work, "SELECT count(DISTINCT offer_id) FROM events WHERE type = 4"); /* contact */
+    /* type 4: contact */
+    int64_t distinct =
+        q_int_at(work, "SELECT count(DISTINCT offer_id) FROM events WHERE type = 4");
     cr_assert_gt(distinct, 3 * 8, "%lld distinct first offers over 8 categories",
                  (long long)distinct);
     free(work);

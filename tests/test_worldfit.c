@@ -238,3 +238,28 @@ Test(worldfit, report_json_holds_params_and_rows) {
     json_decref(o);
     free(js);
 }
+
+/* indiv_worldfit_like = measure + params + calibrate: with no pilot it gives exactly
+ * the parameters fitted to the statistics; a missing log is an error naming it. */
+Test(worldfit, like_is_measure_fit_and_calibrate) {
+    indiv_world_params p;
+    lift_params(&p, 0);
+    p.consumers = 300;
+    char *path = tu_world(dir, "w.db", &p, NULL);
+    char *scratch = tu_path(dir, "pilot.db");
+    indiv_log_stats s, s2;
+    indiv_world_params a, b;
+    indiv_error err = {0};
+    cr_assert_eq(indiv_worldfit_like(path, 0, scratch, &a, &s, &err), 0, "%s", err.msg);
+    measure(path, &s2);
+    cr_assert_eq(indiv_worldfit_params(&s2, &b, &err), 0);
+    cr_assert_eq(memcmp(&a, &b, sizeof a), 0);
+    cr_assert_eq(s.lines, s2.lines);
+    cr_assert_eq(indiv_worldfit_like(path, 1, scratch, &a, NULL, &err), 0, "%s", err.msg);
+    cr_assert_gt(a.consumers, 0);
+    char *missing = tu_path(dir, "missing.db");
+    cr_assert_lt(indiv_worldfit_like(missing, 0, scratch, &a, NULL, &err), 0);
+    free(missing);
+    free(scratch);
+    free(path);
+}

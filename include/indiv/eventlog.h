@@ -154,6 +154,12 @@ typedef struct indiv_import_rec {
 int indiv_eventlog_import_find(indiv_eventlog *log, const char *fingerprint,
                                int *found /* OUT */, char *source_buf, size_t cap,
                                indiv_error *err);
+/* Calls fn for every recorded import, oldest first (strings borrowed for the call). fn
+ * returns 0 to go on, non-zero to stop (a negative value is returned). */
+int indiv_eventlog_each_import(indiv_eventlog *log,
+                               int (*fn)(void *ctx, const indiv_import_rec *rec),
+                               void *ctx, indiv_error *err);
+
 int indiv_eventlog_import_record(indiv_eventlog *log, const indiv_import_rec *rec,
                                  indiv_error *err);
 
@@ -264,8 +270,7 @@ int indiv_eventlog_scan_consumer(indiv_eventlog *log, int64_t consumer_id,
 void indiv_event_cursor_rebind(indiv_event_cursor *cur, int64_t consumer_id,
                                int64_t from_ts, int64_t before_ts);
 
-/* ---- consumers ------------------------------------------------------------------------
- */
+/* ---- consumers --------------------------------------------------------------------- */
 
 /* indiv_consumer_row, the record of a consumer this section returns: vocab.h. */
 
@@ -376,8 +381,7 @@ int indiv_eventlog_each_last_purchase(indiv_eventlog *log, int64_t before_ts,
                                                 int64_t ts),
                                       void *ctx, indiv_error *err);
 
-/* ---- snapshots (training, evaluation) -----------------------------------------------
- */
+/* ---- snapshots (training, evaluation) ---------------------------------------------- */
 
 /* Creates at path a new indiv database holding what was known strictly before
  * before_ts: every consumer (an unsubscription at or after before_ts cleared), category

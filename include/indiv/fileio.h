@@ -5,10 +5,9 @@
  * sweep and study files) goes through this module:
  *
  *   indiv_outfile *o;
- *   if (indiv_outfile_open(path, &o, err) == 0) {        // before the work: a bad path
- *       rc = write_everything(indiv_outfile_stream(o));  // fails early, with the reason
- *       rc = indiv_outfile_finish(o, rc, err);           // commit on success, else
- * discard
+ *   if (indiv_outfile_open(path, &o, err) == 0) {       // before the work: a bad
+ *       rc = write_everything(indiv_outfile_stream(o)); // path fails early, saying why
+ *       rc = indiv_outfile_finish(o, rc, err);          // commit, or discard
  *   }
  *
  * For a regular file (or a path where nothing exists yet) the data go to a temporary

@@ -50,7 +50,8 @@ typedef struct indiv_import_opts {
     const char *offers_path;    /* events format: offers CSV, or NULL */
     const char *consumers_path; /* events format: consumers CSV, or NULL */
     int strict;                 /* fail on the first bad row instead of skipping it */
-    int force;                  /* import even if this input was imported before */
+    int force; /* import even if this input was imported before, or into a generated
+                  world (whose consumers are synthetic) */
     /* Consent and channels given to consumers the input does not describe. The Online
      * Retail data has no consent information, so this is the caller's stated assumption;
      * the defaults are profiling and contact consent, e-mail only. */

@@ -30,6 +30,14 @@
 #include "indiv/error.h"
 #include "indiv/train.h"
 
+/* The columns of x that hold an entry (ascending, *cols of them, *n_cols) and x with
+ * its columns renumbered to 0..n_cols-1 in that order. Fitting on the compact matrix
+ * makes EASE independent of offers nobody interacted with (their rows and columns of B
+ * are 0 anyway), and smaller. */
+int indiv_itemsim_compact(const indiv_sparse *x, indiv_sparse **out /* OUT */,
+                          size_t **cols /* OUT */, size_t *n_cols /* OUT */,
+                          indiv_error *err);
+
 /* G = X^T X (n × n, row-major, n = x->cols) of the binary pattern of x: every stored
  * entry counts 1, whatever its value. O(sum over rows of nnz_u^2). */
 int indiv_itemsim_gram(const indiv_sparse *x, double *g /* OUT, n × n */,

@@ -8,6 +8,10 @@
  *                             + w_popularity · popularity(o)
  *                             + w_readiness  · readiness(c)
  *                             + w_frequency  · frequency(c)
+ *                             + w_repeat · bought(c, o)
+ *                             + w_repeat_frequency · log(1 + occasions(c, o))
+ *                             + w_repeat_readiness · item_readiness(c, o, t)
+ *                             + w_item_item · sum over offers i bought of S(i, o)
  *
  * where affinity is the consumer's normalised taste times the offer's features,
  * popularity the offer's normalised recent purchase count, readiness the renewal-model
@@ -25,8 +29,15 @@
  * default for categories) or "l2" (unit length, the default for embeddings, where
  * coordinates have no sign). An optional "provenance" object (free form: data
  * fingerprint, as-of time, parameters, validation metrics...) is kept as JSON text.
- * A model holding an embedding or provenance owns memory: release it with
- * indiv_model_clear.
+ * The repeat terms use the person's offer history (profile.h, group "history"); the
+ * item-to-item term a sparse similarity S between offers ("item_item": {"method":
+ * "ease", "lambda": L, "k": K, "offers": {"<id>": {"<neighbour id>": weight, ...}}},
+ * trained by `indiv train`, itemsim.h); the item readiness a gamma renewal model of the
+ * person's re-buy cycle of the offer ("repeat": {...}, see indiv_repeat_params). The
+ * weights of these terms are optional in a file (0 when absent: older files load as
+ * they were). Definitions: docs/decisions.md.
+ * A model holding an embedding, item neighbours or provenance owns memory: release it
+ * with indiv_model_clear.
  */
 #ifndef INDIV_MODEL_H
 #define INDIV_MODEL_H
@@ -45,8 +56,38 @@ typedef enum indiv_model_term {
     INDIV_TERM_POPULARITY,
     INDIV_TERM_READINESS,
     INDIV_TERM_FREQUENCY,
+    INDIV_TERM_REPEAT,           /* the person bought the offer before */
+    INDIV_TERM_REPEAT_FREQUENCY, /* log(1 + purchase occasions of the offer) */
+    INDIV_TERM_REPEAT_READINESS, /* item-level readiness (re-buy cycle) */
+    INDIV_TERM_ITEM_ITEM,        /* similarity to the offers the person bought */
     INDIV_TERM_COUNT
 } indiv_model_term;
+
+/* Item readiness of an offer the person bought (docs/decisions.md): with s the days
+ * since its last purchase, m the person's mean re-buy interval of the offer shrunk
+ * toward prior_mean_days with prior_strength pseudo-intervals, and cv² likewise toward
+ * prior_cv2, the probability that the next purchase of the offer falls in
+ * [s, s + horizon_days] under a gamma renewal model: F(s + h) − F(s), F the gamma
+ * CDF of mean m and squared coefficient of variation cv². It peaks near the person's
+ * own cycle and falls once they are long overdue. */
+typedef struct indiv_repeat_params {
+    double prior_mean_days; /* population mean re-buy interval of an offer */
+    double prior_cv2;       /* population squared coefficient of variation */
+    double prior_strength;  /* weight of the prior, in intervals */
+    double horizon_days;    /* h */
+} indiv_repeat_params;
+
+/* Sparse offer-to-offer similarities: row i (offer_ids[i], sorted by strcmp) holds
+ * neighbours idx[ptr[i]..ptr[i+1]) (indices into offer_ids) with weights w. */
+typedef struct indiv_item_neighbours {
+    size_t n;
+    char **offer_ids;
+    size_t *ptr, *idx;
+    double *w;
+    char method[16]; /* "ease" or "knn" */
+    double lambda;
+    size_t k;
+} indiv_item_neighbours;
 
 /* Largest embedding dimension a model file may declare. */
 #define INDIV_EMBEDDING_DIMS_MAX 1024
@@ -72,6 +113,8 @@ typedef struct indiv_model {
     double popularity_half_life_days; /* decay of purchase counts behind popularity */
     indiv_taste_norm taste_norm;      /* INDIV_TASTE_NORM_DEFAULT when not given */
     indiv_embedding *embedding;       /* owned; set iff feature_space is "embedding" */
+    indiv_repeat_params repeat;       /* item readiness (defaults when not given) */
+    indiv_item_neighbours *item_item; /* owned, or NULL: no item-to-item term */
     char *provenance;                 /* owned JSON text of an object, or NULL */
 } indiv_model;
 
@@ -108,6 +151,28 @@ int indiv_model_apply(const indiv_model *m, indiv_catalog *cat, size_t *missing 
 
 /* Replaces the provenance by json, which must be the text of a JSON object. */
 int indiv_model_set_provenance(indiv_model *m, const char *json, indiv_error *err);
+
+/* Defaults of the repeat parameters (docs/decisions.md). */
+void indiv_repeat_params_default(indiv_repeat_params *r);
+/* The repeat parameters in effect: m's, or the defaults when every field is 0 (a model
+ * built in memory without them). */
+indiv_repeat_params indiv_model_repeat(const indiv_model *m);
+
+/* Item readiness (see indiv_repeat_params) of an offer bought on `occasions` occasions,
+ * with mean re-buy interval mean_days and squared coefficient of variation cv2_own
+ * (ignored below 2 intervals), `since_days` after its last purchase. */
+double indiv_repeat_readiness(const indiv_repeat_params *r, double occasions,
+                              double mean_days, double cv2_own, double since_days);
+
+/* Item neighbours from a sparse n × n similarity (rows and columns: offer ids ids[],
+ * not necessarily sorted; copied). NULL when out of memory. */
+indiv_item_neighbours *indiv_item_neighbours_new(size_t n, const char *const *ids,
+                                                 const size_t *ptr, const size_t *idx,
+                                                 const double *w);
+void indiv_item_neighbours_free(indiv_item_neighbours *nb);
+
+/* Row of an offer source id, or SIZE_MAX (binary search). */
+size_t indiv_item_neighbours_find(const indiv_item_neighbours *nb, const char *offer_id);
 
 /* ---- embeddings -------------------------------------------------------------------- */
 

@@ -158,8 +158,7 @@ int indiv_profile_features_parse(const char *list, unsigned *mask /* OUT */,
 /* Writes the comma-separated names of mask into buf. */
 void indiv_profile_features_format(unsigned mask, char *buf, size_t cap);
 
-/* ---- building ------------------------------------------------------------------------
- */
+/* ---- building ---------------------------------------------------------------------- */
 
 /* Builds and stores profiles for every consumer with profiling consent, in one
  * transaction. incremental = 1 rebuilds only consumers with events since their

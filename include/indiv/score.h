@@ -7,10 +7,17 @@
  * matrix F (n × d) with one gsl_blas_dgemm into the affinity block A = X F^T (B × n), and
  * gives the model's logit of each pair on demand:
  *
- *   z(i, j) = c_j + u_i + w_affinity · A(i, j)
+ *   z(i, j) = c_j + u_i + w_affinity · A(i, j) + x(i, j)
  *   c_j     = intercept + w_popularity · popularity_j                (per offer)
  *   u_i     = w_readiness · readiness_i + w_frequency · frequency_i  (per consumer)
+ *   x(i, j) = w_repeat · [j bought] + w_repeat_frequency · log(1 + occasions_ij)
+ *             + w_repeat_readiness · item_readiness_ij(t)            (offers bought)
+ *             + w_item_item · sum over offers k bought of S(k, j)    (S: model.h)
  *   p(i, j) = 1 / (1 + e^(-z))
+ *
+ * x is sparse: the person's history (at most the profile's history_max offers) and the
+ * neighbours of those offers in S (k per offer); it is added per person into a row of
+ * n values by indiv_score_set_history, next to the dense gemm block.
  *
  * The policy selects on z (monotone in p), so the exponential is paid only for the few
  * offers it keeps. A channel's reaction rate turns p into a propensity per (consumer,
@@ -52,6 +59,12 @@ void indiv_score_block_free(indiv_score_block *b);
 void indiv_score_set_row(const indiv_scorer *s, indiv_score_block *b, size_t i,
                          const indiv_profile *pr, double readiness);
 
+/* Adds the sparse terms x(i, ·) of row i (after indiv_score_set_row, which clears
+ * them): pr's offer history (group "history"; nothing without it) at decision time t,
+ * and the model's item-to-item similarities of the offers in it. */
+void indiv_score_set_history(const indiv_scorer *s, indiv_score_block *b, size_t i,
+                             const indiv_profile *pr, int64_t t);
+
 /* Computes the affinity block for rows [0, nrows) with one dgemm. */
 int indiv_score_run(const indiv_scorer *s, indiv_score_block *b, size_t nrows,
                     indiv_error *err);
@@ -74,6 +87,8 @@ const double *indiv_scorer_offer_terms(const indiv_scorer *s);
 double indiv_scorer_affinity_weight(const indiv_scorer *s);
 /* Per-consumer term u_i of row i. */
 double indiv_score_consumer_term(const indiv_score_block *b, size_t i);
+/* The sparse terms x(i, ·) of row i (n values, mostly 0). */
+const double *indiv_score_extra(const indiv_score_block *b, size_t i);
 
 /* Makes OpenBLAS single-threaded (indiv parallelises over blocks itself). Programs call
  * it once at start: OpenBLAS otherwise keeps a pool of spinning threads that costs CPU

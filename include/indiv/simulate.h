@@ -145,8 +145,8 @@ typedef struct indiv_round_metrics {
     int round; /* 1-based */
     int64_t round_start, round_end;
     double v[INDIV_SIM_NMETRICS];
-    double
-        seconds[INDIV_SIM_NTIMES]; /* profile rebuild, decisions, responses, training */
+    /* profile rebuild, decisions, responses, training */
+    double seconds[INDIV_SIM_NTIMES];
 } indiv_round_metrics;
 
 /* Called after every round (from the calling thread). Non-zero stops the run. */

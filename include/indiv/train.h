@@ -149,6 +149,8 @@ typedef struct indiv_train_params {
     const char *trained_at; /* wall-clock time to record (ISO 8601), or NULL */
     indiv_profile_params profile; /* profile parameters (as_of is set by training) */
     double popularity_half_life_days;
+    double ease_lambda; /* EASE's lambda of the item-to-item term (itemsim.h) */
+    int item_k;         /* neighbours kept per offer in the model file */
 } indiv_train_params;
 
 /* What the run did (all of it is also in the model's provenance). */
@@ -164,7 +166,8 @@ typedef struct indiv_train_summary {
 } indiv_train_summary;
 
 /* Defaults (docs/evaluation.md): holdout 14 days, negatives 50, ridge 1e-3, k 10,
- * reaction 7 days, scratch ":memory:", profile defaults, popularity half-life 30 days. */
+ * reaction 7 days, scratch ":memory:", profile defaults, popularity half-life 30 days,
+ * EASE lambda 300 and 50 neighbours per offer for the item-to-item term. */
 void indiv_train_params_init(indiv_train_params *p);
 
 /* Trains a model from log (only read: the work happens in a snapshot of the events
@@ -176,6 +179,12 @@ void indiv_train_params_init(indiv_train_params *p);
  *     metrics of the tail: the validation recorded in the provenance;
  *  2. refit the weights on every consumer, and the factorisation on every event before
  *     as_of: the model's embedding.
+ * The repeat terms' prior (model.h, indiv_repeat_params) is the population's: the mean
+ * re-buy interval of the (person, offer) pairs of the profiles at the start of the tail
+ * with two occasions or more, and the mean cv² of those with three or more. The
+ * item-to-item term is EASE (itemsim.h) on the purchases before the tail for the fit,
+ * on every purchase before as_of for the model, each offer keeping its item_k largest
+ * positive weights.
  * Labels: contacts (with an offer) in the tail, answered or not, when the log holds at
  * least INDIV_TRAIN_MIN_CONTACTS of them; otherwise whether the consumer bought the
  * offer in the tail, against `negatives` sampled offers per consumer weighted to stand

@@ -129,6 +129,15 @@ int indiv_worldfit_calibrate(const indiv_log_stats *real, indiv_world_params *p,
                              unsigned fixed, int rounds, const char *scratch_path,
                              indiv_progress_fn progress, void *ctx, indiv_error *err);
 
+/* All of --like in one call, for callers that want a world like a log (study --like):
+ * measures the log at real_path (opened read-only), fits p to it and refines it with
+ * `pilots` pilot worlds at scratch_path (see indiv_worldfit_calibrate; nothing fixed).
+ * p gets the log's size (as many buyers as the log); the caller may then change
+ * consumers, seed, etc. real (may be NULL) gets the log's statistics, for a report. */
+int indiv_worldfit_like(const char *real_path, int pilots, const char *scratch_path,
+                        indiv_world_params *p /* OUT */,
+                        indiv_log_stats *real /* OUT, may be NULL */, indiv_error *err);
+
 /* Fills rows (at least INDIV_FIT_ROWS_MAX) with real against generated statistics, each
  * with its tolerance; returns the number of rows. Cannot fail. */
 size_t indiv_worldfit_compare(const indiv_log_stats *real, const indiv_log_stats *gen,

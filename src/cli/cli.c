@@ -9,6 +9,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -21,9 +22,17 @@ int cli_fail(const char *cmd, const indiv_error *err) {
     return CLI_FAIL;
 }
 
+static const char *usage_where;
+
+void cli_usage_where(const char *where) {
+    usage_where = where;
+}
+
 int cli_usage(const char *cmd, const char *fmt, ...) {
     va_list ap;
     fprintf(stderr, "indiv %s: ", cmd);
+    if (usage_where)
+        fprintf(stderr, "%s: ", usage_where);
     va_start(ap, fmt);
     vfprintf(stderr, fmt, ap);
     va_end(ap);
@@ -31,12 +40,81 @@ int cli_usage(const char *cmd, const char *fmt, ...) {
     return CLI_USAGE;
 }
 
+/* Edit distance (Levenshtein) between a[0..na) and b[0..nb), capped at 9: enough to
+ * rank option names, which are short. */
+static int edit_distance(const char *a, size_t na, const char *b, size_t nb) {
+    int row[64];
+    if (na >= 64 || nb >= 64)
+        return 9;
+    for (size_t j = 0; j <= nb; j++)
+        row[j] = (int)j;
+    for (size_t i = 1; i <= na; i++) {
+        int diag = row[0];
+        row[0] = (int)i;
+        for (size_t j = 1; j <= nb; j++) {
+            int up = row[j], best = diag + (a[i - 1] != b[j - 1]);
+            best = up + 1 < best ? up + 1 : best;
+            best = row[j - 1] + 1 < best ? row[j - 1] + 1 : best;
+            diag = up;
+            row[j] = best;
+        }
+    }
+    return row[nb] < 9 ? row[nb] : 9;
+}
+
+int cli_bad_option(const char *cmd, const char *arg, const struct option *opts) {
+    const char *name = arg ? arg : "";
+    while (*name == '-')
+        name++;
+    size_t len = strcspn(name, "=");
+    const char *best = NULL;
+    int best_d = 3; /* suggest only names within two edits */
+    for (const struct option *o = opts; o->name; o++) {
+        if (strlen(o->name) == len && strncmp(o->name, name, len) == 0) {
+            fprintf(stderr, "indiv %s: option '--%s' needs a value (indiv %s --help)\n",
+                    cmd, o->name, cmd);
+            return CLI_USAGE;
+        }
+        int d = edit_distance(name, len, o->name, strlen(o->name));
+        if (d < best_d || (len >= 3 && !best && strncmp(o->name, name, len) == 0))
+            best = o->name, best_d = d < best_d ? d : best_d;
+    }
+    if (best)
+        fprintf(stderr,
+                "indiv %s: unknown option '%s'; did you mean --%s? (indiv %s --help)\n",
+                cmd, arg ? arg : "", best, cmd);
+    else
+        fprintf(stderr, "indiv %s: unknown option '%s' (indiv %s --help lists them)\n",
+                cmd, arg ? arg : "", cmd);
+    return CLI_USAGE;
+}
+
+/* Digits only, at most 18 of them (no sign, blank or '+', which strtoll would take). */
+static int all_digits(const char *s, size_t n) {
+    return n > 0 && n <= 18 && strspn(s, "0123456789") >= n;
+}
+
+int cli_shard(const char *cmd, const char *opt, const char *s, int max, int *i, int *n) {
+    const char *slash = strchr(s, '/');
+    if (slash && all_digits(s, (size_t)(slash - s)) &&
+        all_digits(slash + 1, strlen(slash + 1))) {
+        long long a = strtoll(s, NULL, 10), b = strtoll(slash + 1, NULL, 10);
+        if (b >= 1 && b <= max && a < b) {
+            *i = (int)a;
+            *n = (int)b;
+            return CLI_OK;
+        }
+    }
+    return cli_usage(cmd, "%s: '%s' is not I/N with 0 <= I < N <= %d", opt, s, max);
+}
+
 int cli_int64(const char *cmd, const char *opt, const char *s, int64_t min, int64_t max,
               int64_t *out) {
     char *end;
     errno = 0;
+    const char *d = *s == '-' ? s + 1 : s;
     long long v = strtoll(s, &end, 10);
-    if (errno || end == s || *end)
+    if (errno || end == s || *end || !all_digits(d, strlen(d)))
         return cli_usage(cmd, "%s: '%s' is not an integer", opt, s);
     if (v < min || v > max)
         return cli_usage(cmd, "%s: %lld is out of range [%lld, %lld]", opt, v,

@@ -9,6 +9,7 @@
 #ifndef INDIV_CLI_H
 #define INDIV_CLI_H
 
+#include <getopt.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -32,9 +33,28 @@ int cli_study(int argc, char **argv);
 /* Prints "indiv <cmd>: <err->msg>" to stderr and returns CLI_FAIL. */
 int cli_fail(const char *cmd, const indiv_error *err);
 
+/* While where is set (not NULL), cli_usage names it before its message: "indiv decide:
+ * --config p.json: --threshold: ..." for an error found in a file rather than on the
+ * command line. The CLI is single-threaded; this is its one piece of mutable state. */
+void cli_usage_where(const char *where);
+
 /* Prints "indiv <cmd>: <message>" and a hint to run --help; returns CLI_USAGE. */
 int cli_usage(const char *cmd, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+
+/* For getopt_long's '?': prints one line, "indiv <cmd>: unknown option '--treshold';
+ * did you mean --threshold? (indiv <cmd> --help)", or "option '--db' needs a value",
+ * for arg (the argument getopt stopped at) against opts; returns CLI_USAGE. */
+int cli_bad_option(const char *cmd, const char *arg, const struct option *opts);
+
+/* Most shards a run may be split into: far more machines than anyone has, far from
+ * int overflow. */
+#define CLI_SHARD_MAX 1000000
+
+/* Parses "I/N" (0 <= I < N <= max, digits only) for --shard; CLI_USAGE with a message
+ * naming opt otherwise. */
+int cli_shard(const char *cmd, const char *opt, const char *s, int max, int *i /* OUT */,
+              int *n /* OUT */);
 
 /* Option value parsers: on a bad value they print a usage error naming the option and
  * return CLI_USAGE; on success they return CLI_OK. Ranges are inclusive. */

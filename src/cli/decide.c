@@ -89,13 +89,8 @@ static const struct option fixed_opts[] = {
 #define MAX_OPTS 64
 
 static int parse_shard(const char *s, indiv_decide_opts *o) {
-    int i, n;
-    char tail;
-    if (sscanf(s, "%d/%d%c", &i, &n, &tail) != 2 || n < 1 || i < 0 || i >= n)
-        return cli_usage("decide", "--shard: '%s' is not I/N with 0 <= I < N", s);
-    o->shard_index = i;
-    o->shard_count = n;
-    return CLI_OK;
+    return cli_shard("decide", "--shard", s, CLI_SHARD_MAX, &o->shard_index,
+                     &o->shard_count);
 }
 
 /* Applies one option (an OPT_ code or a policy table code) with its text value. */
@@ -155,7 +150,7 @@ static int option_code(const struct option *opts, const char *name) {
  * by the config object, which the caller frees after the run. */
 static int apply_config(struct decide_args *a, const struct option *opts, json_t **keep) {
     json_error_t je;
-    json_t *root = json_load_file(a->config, 0, &je);
+    json_t *root = json_load_file(a->config, JSON_REJECT_DUPLICATES, &je);
     if (!root || !json_is_object(root)) {
         json_decref(root);
         return cli_usage("decide", "--config %s: %s (line %d)", a->config,
@@ -176,7 +171,11 @@ static int apply_config(struct decide_args *a, const struct option *opts, json_t
         if (!json_is_number(v) && !json_is_string(v))
             return cli_usage("decide", "--config %s: '%s' must be a number or a string",
                              a->config, key);
+        char where[4200];
+        snprintf(where, sizeof where, "--config %s, key '%s'", a->config, key);
+        cli_usage_where(where); /* a bad value names the file, not a flag */
         int rc = set_option(a, code, json_is_number(v) ? num : json_string_value(v));
+        cli_usage_where(NULL);
         if (rc != CLI_OK)
             return rc;
     }
@@ -198,11 +197,11 @@ static int parse_args(int argc, char **argv, struct decide_args *a, json_t **kee
     if (a->config && (rc = apply_config(a, long_opts, keep)) != CLI_OK)
         return rc;
     optind = 0;
-    opterr = 1;
     while (rc == CLI_OK && (c = getopt_long(argc, argv, "h", long_opts, NULL)) != -1)
-        rc = c == '?' ? CLI_USAGE : set_option(a, c, optarg);
+        rc = c == '?' ? cli_bad_option("decide", argv[optind - 1], long_opts)
+                      : set_option(a, c, optarg);
     if (rc != CLI_OK)
-        return rc == CLI_USAGE && c == '?' ? cli_usage("decide", "unknown option") : rc;
+        return rc;
     if (optind < argc)
         return cli_usage("decide", "unexpected argument '%s'", argv[optind]);
     if (!a->db || !a->out_buf[0])

@@ -80,6 +80,22 @@ static int demo_profile(indiv_eventlog *log, const indiv_eventlog_stats *st,
     return rc;
 }
 
+/* Every reason of a `none`, so that the counts add up to it: all reasons but those of a
+ * contact or a deferral. */
+static void print_why_none(const indiv_decision_counts *c) {
+    const char *sep = "";
+    printf("  why none:");
+    for (int r = 0; r < INDIV_R_COUNT; r++) {
+        if (r == INDIV_R_RELEVANT || r == INDIV_R_DIVERGENT_ALONE ||
+            r == INDIV_R_NOT_READY || c->by_reason[r] == 0)
+            continue;
+        printf("%s %s %lld", sep, indiv_reason_name((indiv_reason)r),
+               (long long)c->by_reason[r]);
+        sep = ",";
+    }
+    printf("\n");
+}
+
 static int demo_decide(indiv_eventlog *log, const indiv_eventlog_stats *st,
                        const char *out, indiv_error *err) {
     indiv_model m;
@@ -99,11 +115,7 @@ static int demo_decide(indiv_eventlog *log, const indiv_eventlog_stats *st,
            (long long)c->consumers, sum.seconds_total, (long long)contacts,
            (long long)c->by_action[INDIV_DEFER], (long long)c->by_action[INDIV_NONE],
            out);
-    printf(
-        "  why none: below threshold %lld, no contact consent %lld, pressure cap %lld\n",
-        (long long)c->by_reason[INDIV_R_BELOW_THRESHOLD],
-        (long long)c->by_reason[INDIV_R_NO_CONTACT_CONSENT],
-        (long long)c->by_reason[INDIV_R_PRESSURE_CAP]);
+    print_why_none(c);
     printf("  programmed serendipity: a divergent offer in %.1f%% of contacts (model %s, "
            "threshold %.2f, serendipity %.2f, seed %d)\n",
            contacts ? 100.0 * (double)c->contacts_divergent / (double)contacts : 0.0,
@@ -163,6 +175,7 @@ int cli_demo(int argc, char **argv) {
                                          {0}};
     const char *db = "indiv-demo.db", *out = NULL;
     int c;
+    opterr = 0; /* our own one-line message */
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         if (c == 'd')
             db = optarg;
@@ -171,7 +184,7 @@ int cli_demo(int argc, char **argv) {
         else if (c == 'h')
             return fputs(demo_help, stdout), CLI_OK;
         else
-            return cli_usage("demo", "unknown option");
+            return cli_bad_option("demo", argv[optind - 1], opts);
     }
     if (optind < argc)
         return cli_usage("demo", "unexpected argument '%s'", argv[optind]);

@@ -45,6 +45,9 @@ static const char evaluate_help[] =
     "  --scratch PATH       snapshot database: a new file, or :memory: (default)\n"
     "  --threads T          worker threads of the decision run (default 2)\n"
     "  --knn-k K            neighbours per offer of the item-knn baseline (default 100)\n"
+    "  --without TERMS      ablation: these model terms get weight 0 (comma list of\n"
+    "                       affinity, popularity, readiness, frequency, repeat,\n"
+    "                       repeat_frequency, repeat_readiness, item_item)\n"
     "  --ease-lambda L      EASE's lambda (default: the best of 10,30,100,300,1000 on\n"
     "                       the 28 days before the split)\n"
     "  --no-serendipity-table  skip the serendipity table (the decision run again\n"
@@ -58,7 +61,7 @@ static void print_help(void) {
 }
 
 struct eval_args {
-    const char *db, *model, *json, *csv, *curve;
+    const char *db, *model, *json, *csv, *curve, *without;
     int have_until;
     indiv_eval_params p;
 };
@@ -81,6 +84,7 @@ enum {
     OPT_HALF_LIFE,
     OPT_KNN_K,
     OPT_EASE_LAMBDA,
+    OPT_WITHOUT,
     OPT_NO_SEREN
 };
 
@@ -101,6 +105,7 @@ static const struct option fixed_opts[] = {
     {"half-life", required_argument, NULL, OPT_HALF_LIFE},
     {"knn-k", required_argument, NULL, OPT_KNN_K},
     {"ease-lambda", required_argument, NULL, OPT_EASE_LAMBDA},
+    {"without", required_argument, NULL, OPT_WITHOUT},
     {"no-serendipity-table", no_argument, NULL, OPT_NO_SEREN},
     {"help", no_argument, NULL, 'h'},
     {0}};
@@ -151,6 +156,9 @@ static int set_option(struct eval_args *a, int code, const char *v) {
         return set_int("--k", v, 1, 1000, &a->p.k);
     case OPT_KNN_K:
         return set_int("--knn-k", v, 1, 100000, &a->p.knn_k);
+    case OPT_WITHOUT:
+        a->without = v;
+        return CLI_OK;
     case OPT_EASE_LAMBDA:
         return cli_double("evaluate", "--ease-lambda", v, 1e-9, 1e12, &a->p.ease_lambda);
     case OPT_MODEL:
@@ -200,8 +208,7 @@ static int parse_args(int argc, char **argv, struct eval_args *a) {
         if (c == 'h')
             return print_help(), -1;
         if (c == '?')
-            return cli_usage("evaluate", "unknown or incomplete option '%s'",
-                             argv[optind - 1]);
+            return cli_bad_option("evaluate", argv[optind - 1], long_opts);
         rc = set_option(a, c, optarg);
     }
     if (rc != CLI_OK)
@@ -423,6 +430,25 @@ static void print_all(const struct eval_args *a, const indiv_model *m,
     fflush(stdout);
 }
 
+/* --without: the named terms' weights set to 0 (an ablation of the same model). */
+static int ablate(indiv_model *m, const char *list, indiv_error *err) {
+    for (const char *p = list; *p;) {
+        size_t len = strcspn(p, ",");
+        int found = 0;
+        for (int t = 0; t < INDIV_TERM_COUNT; t++)
+            if (strlen(indiv_model_term_name(t)) == len &&
+                strncmp(indiv_model_term_name(t), p, len) == 0) {
+                m->weight[t] = 0;
+                found = 1;
+            }
+        if (!found)
+            return indiv_error_set(err, INDIV_EINVAL, "--without: '%.*s' is not a model "
+                                   "term", (int)len, p);
+        p += len + (p[len] == ',');
+    }
+    return INDIV_OK;
+}
+
 static int run(struct eval_args *a, const char *cmd, indiv_error *err) {
     indiv_model m = {0};
     indiv_eventlog *log = NULL;
@@ -431,6 +457,8 @@ static int run(struct eval_args *a, const char *cmd, indiv_error *err) {
     if (rc == INDIV_OK)
         rc =
             a->model ? indiv_model_load(a->model, &m, err) : (indiv_model_default(&m), 0);
+    if (rc == INDIV_OK && a->without)
+        rc = ablate(&m, a->without, err);
     if (rc == INDIV_OK)
         rc = check_outputs(a, err);
     if (rc == INDIV_OK)

@@ -152,7 +152,7 @@ static int parse_args(int argc, char **argv, gen_opts *g) {
             else if ((size_t)(c - PARAM_OPT) < MAX_PARAMS)
                 g->given[c - PARAM_OPT] = 1;
         } else {
-            rc = cli_usage(CMD, "unknown or incomplete option '%s'", argv[optind - 1]);
+            rc = cli_bad_option(CMD, argv[optind - 1], opts);
         }
     }
     if (rc == CLI_OK && optind < argc)

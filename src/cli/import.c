@@ -68,7 +68,8 @@ static void usage(FILE *out) {
         "  --channels LIST   their contact channels: email (default), any of\n"
         "                    email,sms,push, or none\n"
         "  --strict          fail on the first bad row instead of skipping it\n"
-        "  --force           import even if the same input was imported before\n"
+        "  --force           import even if the same input was imported before, or into\n"
+        "                    a generated world (real and synthetic consumers then mix)\n"
         "  --max-reported N  bad rows printed on stderr (default %d, 0: none); all\n"
         "                    are counted in the summary\n"
         "  --json            print the summary as one JSON object on stdout\n"
@@ -203,7 +204,7 @@ static int parse_args(int argc, char **argv, import_args *a) {
     int c;
     while ((c = getopt_long(argc, argv, "h", long_opts, NULL)) != -1) {
         if (c == '?')
-            return cli_usage(CMD, "unknown or incomplete option '%s'", argv[optind - 1]);
+            return cli_bad_option(CMD, argv[optind - 1], long_opts);
         int rc = apply_option(c, optarg, a);
         if (rc != CLI_OK)
             return rc;

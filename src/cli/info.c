@@ -4,14 +4,18 @@
 #include <getopt.h>
 #include <stdio.h>
 
+#include <jansson.h>
+
 #include "cli.h"
 #include "indiv/eventlog.h"
 #include "indiv/timeutil.h"
 
 static const char info_help[] =
     "usage: indiv info --db FILE\n\n"
-    "Prints what an indiv event log holds: consumers and their consent, offers,\n"
-    "categories, events by type and the time span they cover. Opens read-only.\n\n"
+    "Prints what an indiv event log holds: where it comes from (a generated world, or\n"
+    "the imports that filled it), consumers and their consent, offers, categories,\n"
+    "events by type and the time span they cover, and the profiles built (as of when,\n"
+    "in which feature space). Opens read-only.\n\n"
     "  --db FILE   the event log (SQLite)\n"
     "  -h, --help  this help\n";
 
@@ -37,18 +41,66 @@ void cli_print_stats(FILE *out, const indiv_eventlog_stats *st) {
     fprintf(out, "profiles    %lld\n", (long long)st->profiles);
 }
 
+static int count_import(void *ctx, const indiv_import_rec *r) {
+    (void)r;
+    ++*(int *)ctx;
+    return 0;
+}
+
+static int print_import(void *ctx, const indiv_import_rec *r) {
+    char when[INDIV_ISO_LEN];
+    int *n = ctx;
+    printf("  import %d  %s (%s): %lld of %lld rows, fingerprint %s, on %s\n", ++*n,
+           r->source, r->format, (long long)r->rows_imported, (long long)r->rows_read,
+           r->fingerprint, indiv_time_format(r->imported_ts, when));
+    return 0;
+}
+
+/* Generated world (generator and seed) and/or imported log (each import). */
+static int print_origin(indiv_eventlog *log, indiv_error *err) {
+    char gen[64], seed[32];
+    int generated = indiv_eventlog_meta_get(log, "generator", gen, sizeof gen, NULL) == 0;
+    int n = 0, k = 0;
+    if (generated && indiv_eventlog_meta_get(log, "seed", seed, sizeof seed, NULL) != 0)
+        snprintf(seed, sizeof seed, "?");
+    if (generated)
+        printf("origin      generated world (%s, seed %s)\n", gen, seed);
+    int rc = indiv_eventlog_each_import(log, count_import, &n, err);
+    if (rc == 0 && n > 0)
+        printf("%s %d import%s\n",
+               generated ? "            and" : "origin      imported log:", n,
+               n == 1 ? "" : "s");
+    return rc == 0 && n > 0 ? indiv_eventlog_each_import(log, print_import, &k, err) : rc;
+}
+
+/* As-of time and feature space of the last profile build (meta 'profile_params'). */
+static void print_profile_build(indiv_eventlog *log) {
+    char buf[8192], when[INDIV_ISO_LEN];
+    if (indiv_eventlog_meta_get(log, "profile_params", buf, sizeof buf, NULL) != 0)
+        return;
+    json_t *j = json_loads(buf, 0, NULL);
+    json_t *as_of = json_object_get(j, "as_of");
+    const char *space = json_string_value(json_object_get(j, "feature_source"));
+    if (json_is_integer(as_of))
+        printf("            built as of %s, feature space %s (%lld dims)\n",
+               indiv_time_format(json_integer_value(as_of), when), space ? space : "?",
+               (long long)json_integer_value(json_object_get(j, "dims")));
+    json_decref(j);
+}
+
 int cli_info(int argc, char **argv) {
     static const struct option opts[] = {
         {"db", required_argument, NULL, 'd'}, {"help", no_argument, NULL, 'h'}, {0}};
     const char *db = NULL;
     int c;
+    opterr = 0; /* our own one-line message */
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         if (c == 'd')
             db = optarg;
         else if (c == 'h')
             return fputs(info_help, stdout), CLI_OK;
         else
-            return cli_usage("info", "unknown option");
+            return cli_bad_option("info", argv[optind - 1], opts);
     }
     if (!db)
         return cli_usage("info", "--db FILE is required");
@@ -63,7 +115,10 @@ int cli_info(int argc, char **argv) {
         return cli_fail("info", &err);
     }
     printf("database    %s (schema version %d)\n", db, INDIV_SCHEMA_VERSION);
+    int rc = print_origin(log, &err);
     cli_print_stats(stdout, &st);
+    if (st.profiles > 0)
+        print_profile_build(log);
     indiv_eventlog_close(log);
-    return CLI_OK;
+    return rc < 0 ? cli_fail("info", &err) : CLI_OK;
 }

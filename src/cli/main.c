@@ -13,27 +13,50 @@
 
 #define INDIV_VERSION "0.1.0"
 
+/* In pipeline order: data in, people described, model, decisions, then measurement.
+ * Each command's examples are printed after its own --help (they must run as written
+ * from the repository root, in this order; tests/test_cli_help.c runs them). */
 static const struct {
     const char *name;
     int (*fn)(int, char **);
     const char *summary;
+    const char *examples;
 } commands[] = {
-    {"decide", cli_decide, "decide for every consumer: contact, defer or nothing"},
-    {"demo", cli_demo, "run the pipeline on the embedded default world"},
+    {"import", cli_import, "import a real log (Online Retail CSV, or generic events CSV)",
+     "  indiv import --db shop.db --format online-retail "
+     "datasets/online-retail-2010-12_2011-02.csv.gz\n"
+     "  indiv import --db ev.db --format events --offers "
+     "datasets/events-sample/offers.csv "
+     "--consumers datasets/events-sample/consumers.csv "
+     "datasets/events-sample/events.csv\n"},
+    {"generate", cli_generate, "write a synthetic world with known ground truth",
+     "  indiv generate --db world.db --consumers 500 --seed 7\n"
+     "  indiv generate --params\n"},
+    {"info", cli_info, "print what an event log holds", "  indiv info --db shop.db\n"},
+    {"profile", cli_profile, "build, update or show consumer profiles",
+     "  indiv profile --db shop.db --as-of 2011-02-01\n"
+     "  indiv profile --db shop.db --show 17850\n"},
+    {"train", cli_train, "fit a model file: offer embedding and propensity weights",
+     "  indiv train --db shop.db --out shop-model.json --as-of 2011-02-01\n"},
+    {"decide", cli_decide, "decide for every consumer: contact, defer or nothing",
+     "  indiv decide --db shop.db --out decisions.jsonl --summary summary.json\n"
+     "  indiv decide --db shop.db --out decisions.jsonl --threshold 0.4 --shard 0/4\n"},
     {"evaluate", cli_evaluate,
-     "replay a log: indiv and baselines against what people bought"},
-    {"generate", cli_generate, "write a synthetic world with known ground truth"},
-    {"import", cli_import,
-     "import a real log (Online Retail CSV, or generic events CSV)"},
-    {"info", cli_info, "print what an event log holds"},
+     "replay a log: indiv and baselines against what people bought",
+     "  indiv evaluate --db shop.db --split-at 2011-02-01 --json eval.json\n"},
     {"simulate", cli_simulate,
-     "closed loop: consumers answer the decisions, round by round"},
-    {"profile", cli_profile, "build, update or show consumer profiles"},
-    {"train", cli_train, "fit a model file: offer embedding and propensity weights"},
+     "closed loop: consumers answer the decisions, round by round",
+     "  indiv simulate --db world.db --out sim --rounds 4 --policy all\n"},
     {"sweep", cli_sweep,
-     "simulate a grid of parameters × seeds: results, 95% CIs, figures"},
+     "simulate a grid of parameters × seeds: results, 95% CIs, figures",
+     "  indiv sweep --db world.db --out sweep --grid threshold=0.2,0.5 --seeds 2 "
+     "--rounds 4\n"},
     {"study", cli_study,
-     "the ethics study: each interview claim tested, report with figures"},
+     "the ethics study: each interview claim tested, report with figures",
+     "  indiv study --out study --quick\n"},
+    {"demo", cli_demo, "run the pipeline on the embedded default world",
+     "  indiv demo\n"
+     "  indiv demo --db /tmp/world.db --out /tmp/decisions.jsonl\n"},
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 
@@ -43,9 +66,21 @@ static void usage(FILE *out) {
             "indiv decides, for each consumer on their own, whether to contact them,\n"
             "with what, on which channel and when; below a relevance threshold it does\n"
             "nothing, and now and then it proposes something outside their bubble.\n\n"
-            "commands:\n");
+            "commands, in pipeline order:\n");
     for (size_t i = 0; i < NCOMMANDS; i++)
         fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
+    fprintf(out, "\ntypical workflow on a real log:\n"
+                 "  indiv import --db shop.db --format online-retail log.csv.gz && "
+                 "indiv profile --db shop.db &&\n"
+                 "  indiv decide --db shop.db --out decisions.jsonl\n");
+}
+
+/* 1 when the subcommand's arguments ask for its help. */
+static int asks_help(int argc, char **argv) {
+    for (int i = 1; i < argc; i++)
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+            return 1;
+    return 0;
 }
 
 /* Ctrl-C or a SIGTERM removes the temporary files of unfinished outputs, then ends the
@@ -86,8 +121,13 @@ int main(int argc, char **argv) {
         return CLI_OK;
     }
     for (size_t i = 0; i < NCOMMANDS; i++)
-        if (strcmp(cmd, commands[i].name) == 0)
-            return commands[i].fn(argc - 1, argv + 1);
+        if (strcmp(cmd, commands[i].name) == 0) {
+            int rc = commands[i].fn(argc - 1, argv + 1);
+            if (rc == CLI_OK && asks_help(argc - 1, argv + 1))
+                printf("\nexamples (from the repository root):\n%s",
+                       commands[i].examples);
+            return rc;
+        }
     fprintf(stderr, "indiv: unknown command '%s'\n", cmd);
     usage(stderr);
     return CLI_USAGE;

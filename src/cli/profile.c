@@ -97,8 +97,7 @@ static int parse_args(int argc, char **argv, struct profile_args *a) {
             fputs(profile_help, stdout);
             return -1;
         default:
-            return cli_usage("profile", "unknown or incomplete option '%s'",
-                             argv[optind - 1]);
+            return cli_bad_option("profile", argv[optind - 1], opts);
         }
     }
     if (rc == CLI_OK && !a->db)

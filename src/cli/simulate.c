@@ -169,10 +169,9 @@ static int parse_args(int argc, char **argv, struct sim_args *a) {
     while (rc == CLI_OK && (c = getopt_long(argc, argv, "h", long_opts, NULL)) != -1) {
         if (c == 'h' || c == OPT_HELP)
             return print_help(), -1;
+        if (c == '?' || c == ':')
+            return cli_bad_option("simulate", argv[optind - 1], long_opts);
         rc = one_option(a, c, optarg);
-        if (rc == CLI_USAGE && (c == '?' || c == ':' || c < OPT_DB || c >= OPT_PARAM_END))
-            return cli_usage("simulate", "unknown or incomplete option '%s'",
-                             argv[optind - 1]);
     }
     if (rc == CLI_OK && (!a->db || !a->out))
         rc = cli_usage("simulate", "--db WORLD and --out DIR are required");

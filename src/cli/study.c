@@ -203,7 +203,7 @@ static int parse_args(int argc, char **argv, study_args *a) {
         if (c == 'h' || c == OPT_HELP)
             return -1;
         if (c == '?' || c == ':')
-            return cli_usage(CMD, "unknown or incomplete option '%s'", argv[optind - 1]);
+            return cli_bad_option(CMD, argv[optind - 1], long_opts);
         rc = parse_opt(a, c, optarg);
     }
     if (rc == CLI_OK && !a->o.dir)

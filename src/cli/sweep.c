@@ -128,13 +128,8 @@ static int set_pair(sweep_args *a, const char *v) {
 }
 
 static int set_shard(sweep_args *a, const char *v) {
-    int i, n;
-    char tail;
-    if (sscanf(v, "%d/%d%c", &i, &n, &tail) != 2 || n < 1 || i < 0 || i >= n)
-        return cli_usage(CMD, "--shard: '%s' is not I/N with 0 <= I < N", v);
-    a->o.shard_index = i;
-    a->o.shard_count = n;
-    return CLI_OK;
+    return cli_shard(CMD, "--shard", v, CLI_SHARD_MAX, &a->o.shard_index,
+                     &a->o.shard_count);
 }
 
 static int set_int(const char *opt, const char *v, int64_t lo, int64_t hi, int *out) {
@@ -206,9 +201,8 @@ static int parse_args(int argc, char **argv, sweep_args *a) {
     while (rc == CLI_OK && (c = getopt_long(argc, argv, "h", long_opts, NULL)) != -1) {
         if (c == OPT_HELP || c == 'h')
             return -1;
-        rc = c == '?'
-                 ? cli_usage(CMD, "unknown or incomplete option '%s'", argv[optind - 1])
-                 : set_option(a, c, optarg);
+        rc = c == '?' ? cli_bad_option(CMD, argv[optind - 1], long_opts)
+                      : set_option(a, c, optarg);
     }
     if (rc == CLI_OK && optind < argc)
         rc = cli_usage(CMD, "unexpected argument '%s'", argv[optind]);

@@ -44,6 +44,8 @@ static const char train_help[] =
     "  --seed S           seed of the initialisation and sampling (default 1)\n"
     "  --threads T        ALS threads (default 2; the model does not depend on it)\n"
     "  --scratch PATH     snapshot database: a new file, or :memory: (default)\n"
+    "  --ease-lambda L    EASE ridge of the item-to-item term (default 300)\n"
+    "  --item-k K         neighbours kept per offer in the model (default 50)\n"
     "  -h, --help         this help\n";
 
 struct train_args {
@@ -67,6 +69,8 @@ static const struct option long_opts[] = {{"db", required_argument, NULL, 1},
                                           {"seed", required_argument, NULL, 12},
                                           {"threads", required_argument, NULL, 13},
                                           {"scratch", required_argument, NULL, 14},
+                                          {"ease-lambda", required_argument, NULL, 15},
+                                          {"item-k", required_argument, NULL, 16},
                                           {"help", no_argument, NULL, 'h'},
                                           {0}};
 
@@ -121,6 +125,10 @@ static int set_option(struct train_args *a, int code, const char *v) {
     case 14:
         a->scratch = v;
         return CLI_OK;
+    case 15:
+        return cli_double("train", "--ease-lambda", v, 1e-9, 1e12, &p->ease_lambda);
+    case 16:
+        return set_int("--item-k", v, 1, 100000, &p->item_k);
     default:
         return CLI_USAGE;
     }
@@ -133,8 +141,7 @@ static int parse_args(int argc, char **argv, struct train_args *a) {
         if (c == 'h')
             return fputs(train_help, stdout), -1;
         if (c == '?')
-            return cli_usage("train", "unknown or incomplete option '%s'",
-                             argv[optind - 1]);
+            return cli_bad_option("train", argv[optind - 1], long_opts);
         rc = set_option(a, c, optarg);
     }
     if (rc != CLI_OK)
@@ -169,7 +176,8 @@ static void print_summary(const struct train_args *a, const indiv_model *m,
             "offers, %lld interactions\n"
             "  ALS: %d sweeps, %.3f s per sweep, final loss %.6g\n"
             "  propensity (%s): %lld examples, %lld positive; intercept %.4g, affinity "
-            "%.4g, popularity %.4g, readiness %.4g, frequency %.4g\n",
+            "%.4g, popularity %.4g, readiness %.4g, frequency %.4g, repeat %.4g, "
+            "repeat_frequency %.4g, repeat_readiness %.4g, item_item %.4g\n",
             m->id, m->embedding->dims, m->embedding->n, a->out, s->seconds,
             (long long)s->events, indiv_time_format(a->p.as_of, t),
             (long long)s->consumers, (long long)s->offers, (long long)s->interactions,
@@ -178,7 +186,9 @@ static void print_summary(const struct train_args *a, const indiv_model *m,
                                     : "offers bought in the tail",
             (long long)s->examples, (long long)s->positives, m->intercept,
             m->weight[INDIV_TERM_AFFINITY], m->weight[INDIV_TERM_POPULARITY],
-            m->weight[INDIV_TERM_READINESS], m->weight[INDIV_TERM_FREQUENCY]);
+            m->weight[INDIV_TERM_READINESS], m->weight[INDIV_TERM_FREQUENCY],
+            m->weight[INDIV_TERM_REPEAT], m->weight[INDIV_TERM_REPEAT_FREQUENCY],
+            m->weight[INDIV_TERM_REPEAT_READINESS], m->weight[INDIV_TERM_ITEM_ITEM]);
     fprintf(stderr, "  validation: see \"provenance\".\"validation\" in %s\n", a->out);
 }
 

@@ -88,8 +88,7 @@ static int make_world(const char *tmp, void *ctx) {
     return rc < 0;
 }
 
-/* ---- (a) the decision run -------------------------------------------------------------
- */
+/* ---- (a) the decision run ---------------------------------------------------------- */
 
 /* The policy of a run: the defaults, or a variant's (policy NULL: the defaults). */
 static double run_decide_with(indiv_eventlog *log, int64_t as_of, const char *out,
@@ -174,8 +173,7 @@ static int bench_variants(indiv_eventlog *log, int64_t as_of, const char *out,
     return 0;
 }
 
-/* ---- (b) the reference gemm -----------------------------------------------------------
- */
+/* ---- (b) the reference gemm -------------------------------------------------------- */
 
 typedef struct gemm_job {
     int64_t consumers;
@@ -234,8 +232,7 @@ static double run_gemm(int64_t consumers) {
     return el;
 }
 
-/* ---- (c) the reference JSON writer ----------------------------------------------------
- */
+/* ---- (c) the reference JSON writer ------------------------------------------------- */
 
 typedef struct json_shape {
     double share_with_offers; /* lines that carry offers (contacts and deferrals) */
