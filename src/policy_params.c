@@ -42,6 +42,7 @@ static const char *const aim_names[] = {"popular", "adjacent", NULL};
 static const char *const slot_names[] = {"replace", "extra", NULL};
 static const char *const plaus_names[] = {"lift", "conditional", NULL};
 static const char *const rerank_names[] = {"none", "mmr", "calibrated", NULL};
+static const char *const yes_no_names[] = {"no", "yes", NULL};
 
 /* The order is the order of --help and of the JSON objects. */
 static const pp_entry table[] = {
@@ -62,10 +63,10 @@ static const pp_entry table[] = {
         divergence_names, "ride-along | standalone"),
     ROW("divergence-aim", divergence_aim, "AIM", C_, INDIV_AIM_ADJACENT, 0, 0, 0,
         aim_names,
-        "popular (drawn by propensity) | adjacent (by the co-purchase lift of a "
-        "category the person never bought)"),
+        "popular (drawn by propensity) | adjacent (by propensity x the co-purchase "
+        "plausibility of a category the person never bought)"),
     ROW("divergence-temperature", divergence_temperature, "T", R_, 1, 0, 100, 0, NULL,
-        "adjacent: draw by lift^(1/T); 0 = the most plausible"),
+        "adjacent: draw by (p x plausibility)^(1/T); 0 = the most plausible"),
     ROW("plausibility-smoothing", plausibility_smoothing, "M", R_, 10, 0, 1e6, 0, NULL,
         "pseudo-people pulling rare co-purchase lifts toward 1"),
     ROW("plausibility", plausibility, "KIND", C_, INDIV_PLAUS_LIFT, 0, 0, 0, plaus_names,
@@ -92,6 +93,8 @@ static const pp_entry table[] = {
         "readiness = chance of a purchase within D days"),
     ROW("rhythm-prior-strength", rhythm_prior_strength, "S", R_, 2, 0, 1e6, 1, NULL,
         "weight, in intervals, of the population's rhythm in readiness"),
+    ROW("exclude-bought", exclude_bought, "YES", C_, 0, 0, 0, 0, yes_no_names,
+        "no | yes: never propose an offer in the person's purchase history"),
 };
 #define NPARAMS (sizeof table / sizeof table[0])
 

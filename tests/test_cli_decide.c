@@ -539,3 +539,31 @@ Test(cli_decide, aims_slots_and_rerankers_give_identical_bytes_with_1_and_2_thre
     free(first);
     free(plain);
 }
+
+/* The table's new parameters reach the summary from --config (with '_' or '-' in their
+ * names) and from flags alike. */
+Test(cli_decide, serendipity_parameters_come_from_config_and_flags) {
+    make_world("--seed 5");
+    char *cfg = tu_path(dir, "cfg.json"), *sum = tu_path(dir, "summary.json");
+    tu_write(cfg, "{\"divergence_aim\": \"popular\", \"relative-floor\": 0.2, "
+                  "\"rerank\": \"mmr:0.3\", \"divergent_slot\": \"replace\"}");
+    char opts[1400];
+    snprintf(opts, sizeof opts,
+             "--config '%s' --summary '%s' --divergence-temperature 0.25 --rerank-pool 7",
+             cfg, sum);
+    decide_ok(out, opts);
+    json_t *s = read_json(sum), *p = json_object_get(s, "parameters");
+    cr_assert_str_eq(str(p, "divergence_aim"), "popular");
+    cr_assert_str_eq(str(p, "divergent_slot"), "replace");
+    cr_assert_str_eq(str(p, "rerank"), "mmr:0.3");
+    cr_assert_float_eq(json_number_value(json_object_get(p, "relative_floor")), 0.2, 1e-12);
+    cr_assert_float_eq(json_number_value(json_object_get(p, "divergence_temperature")),
+                       0.25, 1e-12);
+    cr_assert_eq(json_integer_value(json_object_get(p, "rerank_pool")), 7);
+    json_t *c = json_object_get(s, "counts");
+    cr_assert_geq(json_integer_value(json_object_get(c, "divergence_drawn")),
+                  json_integer_value(json_object_get(c, "divergence_placed")));
+    json_decref(s);
+    free(cfg);
+    free(sum);
+}

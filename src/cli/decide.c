@@ -143,6 +143,10 @@ static int option_code(const struct option *opts, const char *name) {
     for (const struct option *o = opts; o->name; o++)
         if (strcmp(o->name, name) == 0 && o->val != 'h' && o->val != OPT_CONFIG)
             return o->val;
+    const indiv_policy_param *d = indiv_policy_param_find(name); /* "max_contacts" too */
+    for (size_t i = 0; d && i < indiv_policy_param_count(); i++)
+        if (indiv_policy_param_at(i) == d)
+            return CLI_POLICY_CODE + (int)i;
     return 0;
 }
 
