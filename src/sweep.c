@@ -57,6 +57,7 @@ struct sweep {
     int64_t rounds_total;
     int pfd;     /* results.partial.csv, O_APPEND; -1 before */
     int lock_fd; /* DIR/sweep.lock, held (flock) for the whole run; -1 before */
+    int claimed; /* this run made DIR a sweep directory (it was new or empty) */
     /* shared with the workers, under mu */
     pthread_mutex_t mu;
     pthread_cond_t cv;
@@ -380,7 +381,7 @@ static void clean_work(const char *work) {
 }
 
 /* A new or empty DIR gets sweep.json; an existing sweep must be the same sweep. */
-static int claim_dir(const struct sweep *s, json_t *desc, indiv_error *err) {
+static int claim_dir(struct sweep *s, json_t *desc, indiv_error *err) {
     int rc = indiv_dir_make(s->o->dir, NULL, err);
     if (rc < 0)
         return rc;
@@ -391,7 +392,9 @@ static int claim_dir(const struct sweep *s, json_t *desc, indiv_error *err) {
                                    "%s exists and is not a sweep directory (no "
                                    "sweep.json); give a new or empty directory",
                                    s->o->dir);
-        return indiv_file_write_atomic(s->json, write_json, desc, err);
+        rc = indiv_file_write_atomic(s->json, write_json, desc, err);
+        s->claimed = rc == INDIV_OK;
+        return rc;
     }
     json_error_t je;
     json_t *was = json_load_file(s->json, 0, &je);
@@ -954,6 +957,25 @@ static int finish(struct sweep *s, indiv_sweep_report *rep, indiv_error *err) {
 
 /* ---- the run ----------------------------------------------------------------------- */
 
+/* A run that claimed DIR and failed before any job finished leaves nothing behind: the
+ * corrected command must not be refused as "another sweep". Only the names this run
+ * created are removed (rmdir removes a directory only when empty). Called with the lock
+ * still held. */
+static void unclaim_dir(const struct sweep *s) {
+    static const char *const names[] = {"sweep.lock", "results.partial.csv"};
+    unlink(s->json);
+    clean_work(s->work);
+    rmdir(s->work);
+    rmdir(s->figures);
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        char *p = indiv_path_join(s->o->dir, names[i]);
+        if (p)
+            unlink(p);
+        free(p);
+    }
+    rmdir(s->o->dir);
+}
+
 static int sweep_body(struct sweep *s, indiv_progress_fn progress, void *pctx,
                       indiv_sweep_report *rep, indiv_error *err) {
     int rc = prepare_dir(s, err);
@@ -972,6 +994,8 @@ static int sweep_body(struct sweep *s, indiv_progress_fn progress, void *pctx,
         rep->complete = 1;
         rc = finish(s, rep, err);
     }
+    if (rc < 0 && s->claimed && s->finished == 0 && s->before == 0)
+        unclaim_dir(s);
     return rc;
 }
 

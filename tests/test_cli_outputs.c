@@ -190,3 +190,33 @@ Test(cli_outputs, sigterm_removes_the_temporary_file) {
     cr_assert_eq(temps_in(dir), 0, "SIGTERM left the temporary file");
     free(fifo);
 }
+
+/* A sweep that claims a new directory and fails before any job finishes leaves nothing,
+ * so the corrected command is not refused as "another sweep" (issue 14, item 18). */
+Test(cli_outputs, a_failed_sweep_leaves_no_directory_for_the_corrected_command) {
+    tu_run r;
+    cr_assert_eq(tu_sh(&r,
+                       "\"$INDIV\" import --db '%s/log.db' --format events --offers "
+                       "datasets/events-sample/offers.csv "
+                       "datasets/events-sample/events.csv >/dev/null",
+                       dir),
+                 0, "%s", r.err);
+    tu_run_free(&r);
+    cr_assert_eq(tu_sh(&r,
+                       "\"$INDIV\" sweep --db '%s/log.db' --out '%s/sw' --grid "
+                       "threshold=0.1,0.2 --seeds 1 --rounds 1 --no-figures",
+                       dir, dir),
+                 1, "%s", r.err);
+    cr_expect(strstr(r.err, "not a generated world"), "%s", r.err);
+    tu_run_free(&r);
+    cr_expect_neq(tu_sh(&r, "test -e '%s/sw'", dir), 0,
+                  "the failed sweep left its directory");
+    tu_run_free(&r);
+    cr_expect_eq(
+        tu_sh(&r,
+              "\"$INDIV\" sweep --db '%s' --out '%s/sw' --grid threshold=0.1,0.2 "
+              "--seeds 1 --rounds 1 --no-figures >/dev/null",
+              db, dir),
+        0, "the corrected command was refused: %s", r.err);
+    tu_run_free(&r);
+}
