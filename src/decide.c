@@ -80,6 +80,7 @@ struct block {
     indiv_decision *dec; /* kept for on_decision */
     indiv_score_block *sb;
     gsl_rng *rng;
+    unsigned char *valid_own; /* --exclude-bought: validity minus the person's history */
     indiv_buf out;
     indiv_decision_counts counts;
     int rc;
@@ -95,6 +96,7 @@ static void block_free(struct block *b) {
     free(b->has_prof);
     free(b->in);
     free(b->dec);
+    free(b->valid_own);
     indiv_score_block_free(b->sb);
     gsl_rng_free(b->rng);
     indiv_buf_free(&b->out);
@@ -112,10 +114,22 @@ static int block_init(struct block *b, const struct run *run, size_t cap) {
     b->dec = calloc(cap, sizeof *b->dec);
     b->sb = indiv_score_block_new(run->scorer, cap);
     b->rng = indiv_rng_new(0, 0, INDIV_RNG_DIVERGENCE);
+    size_t n = indiv_catalog_size(run->cat);
+    if (run->o->policy.exclude_bought && (b->valid_own = malloc(n + 1)))
+        memcpy(b->valid_own, run->valid, n);
     return b->rows && b->ext_off && b->prof && b->has_prof && b->in && b->dec && b->sb &&
-                   b->rng
+                   b->rng && (b->valid_own || !run->o->policy.exclude_bought)
                ? INDIV_OK
                : INDIV_ENOMEM;
+}
+
+/* Sets valid[j] of every offer j in pr's history to 0 (off), or back to base[j]. */
+static void mark_history(const indiv_catalog *cat, const indiv_profile *pr,
+                         unsigned char *valid, int restore, const unsigned char *base) {
+    size_t j;
+    for (size_t k = 0; pr && (pr->features & INDIV_FEAT_HISTORY) && k < pr->n_history; k++)
+        if (indiv_catalog_index(cat, pr->history[k].offer_id, &j) == INDIV_OK)
+            valid[j] = restore ? base[j] : 0;
 }
 
 /* Scores, decides and serialises one block (runs in its own thread). */
@@ -137,8 +151,15 @@ static void *block_work(void *arg) {
         b->in[i].profile = b->has_prof[i] ? &b->prof[i] : NULL;
         b->in[i].plaus = run->plaus;
         indiv_decision *d = &b->dec[i];
-        indiv_policy_decide(&run->o->policy, run->scorer, b->sb, i, run->cat, run->valid,
+        const unsigned char *valid = run->valid;
+        if (b->valid_own) { /* --exclude-bought: the person's history is not on offer */
+            mark_history(run->cat, b->in[i].profile, b->valid_own, 0, run->valid);
+            valid = b->valid_own;
+        }
+        indiv_policy_decide(&run->o->policy, run->scorer, b->sb, i, run->cat, valid,
                             &b->in[i], run->prior, b->rng, d);
+        if (b->valid_own) /* restored for the next person */
+            mark_history(run->cat, b->in[i].profile, b->valid_own, 1, run->valid);
         indiv_decision_count(&b->counts, d);
         if (run->o->out_path)
             b->rc = indiv_decision_write_json(d, b->ext.data + b->ext_off[i], &run->ctx,

@@ -42,6 +42,7 @@ static const char *const aim_names[] = {"popular", "adjacent", NULL};
 static const char *const slot_names[] = {"replace", "extra", NULL};
 static const char *const plaus_names[] = {"lift", "conditional", NULL};
 static const char *const rerank_names[] = {"none", "mmr", "calibrated", NULL};
+static const char *const yes_no_names[] = {"no", "yes", NULL};
 
 /* The order is the order of --help and of the JSON objects. */
 static const pp_entry table[] = {
@@ -92,6 +93,8 @@ static const pp_entry table[] = {
         "readiness = chance of a purchase within D days"),
     ROW("rhythm-prior-strength", rhythm_prior_strength, "S", R_, 2, 0, 1e6, 1, NULL,
         "weight, in intervals, of the population's rhythm in readiness"),
+    ROW("exclude-bought", exclude_bought, "YES", C_, 0, 0, 0, 0, yes_no_names,
+        "no | yes: never propose an offer in the person's purchase history"),
 };
 #define NPARAMS (sizeof table / sizeof table[0])
 

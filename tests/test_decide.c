@@ -1104,3 +1104,50 @@ Test(decide, summary_json_records_parameters_and_counts) {
     free(txt);
     indiv_eventlog_close(log);
 }
+
+/* ---- --exclude-bought ------------------------------------------------------------------ */
+
+struct bought_check {
+    indiv_eventlog *log;
+    indiv_catalog *cat;
+    indiv_profile pr;
+    int64_t offers, bought_offers;
+};
+
+/* Counts the decided offers, and those in the person's purchase history. */
+static int check_bought(void *ctx, const indiv_decision *d, const char *ext) {
+    struct bought_check *c = ctx;
+    (void)ext;
+    if (indiv_profile_load(c->log, d->consumer_id, &c->pr, NULL) != INDIV_OK)
+        return 0;
+    for (int k = 0; k < d->n_offers; k++) {
+        c->offers++;
+        c->bought_offers += indiv_profile_history_find(
+                                &c->pr, indiv_catalog_offer(c->cat, d->offers[k].offer)->id) != NULL;
+    }
+    return 0;
+}
+
+Test(decide, exclude_bought_never_proposes_an_offer_the_person_bought) {
+    int64_t as_of;
+    indiv_eventlog *log = world(300, 11, &as_of);
+    struct bought_check c = {.log = log};
+    indiv_profile_init(&c.pr);
+    cr_assert_eq(indiv_catalog_load(log, &c.cat, NULL), 0);
+    indiv_decide_opts o = opts_at(as_of, NULL);
+    o.on_decision = check_bought;
+    o.ctx = &c;
+    o.policy.threshold = 0.05;
+    o.policy.serendipity = 1; /* divergent offers too */
+    run_ok(log, &o, NULL);
+    cr_assert_gt(c.bought_offers, 0, "without the flag, bought offers are proposed");
+    c.offers = c.bought_offers = 0;
+    o.policy.exclude_bought = 1;
+    run_ok(log, &o, NULL);
+    cr_assert_gt(c.offers, 0);
+    cr_assert_eq(c.bought_offers, 0, "%lld of %lld offers were bought before",
+                 (long long)c.bought_offers, (long long)c.offers);
+    indiv_profile_clear(&c.pr);
+    indiv_catalog_free(c.cat);
+    indiv_eventlog_close(log);
+}

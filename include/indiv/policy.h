@@ -138,6 +138,7 @@ typedef struct indiv_policy_params {
     double min_readiness; /* below it: defer */
     double readiness_horizon_days;
     double rhythm_prior_strength;
+    int exclude_bought; /* 1: offers in the person's history are never proposed */
     uint64_t seed;
 } indiv_policy_params;
 
