@@ -211,4 +211,31 @@ int indiv_sim_run(const char *world_db, const char *work_db, const indiv_sim_par
                   const indiv_model *m, indiv_progress_fn progress, void *pctx,
                   indiv_round_fn on_round, void *rctx, indiv_error *err);
 
+/* ---- an output directory, as `indiv simulate` writes it (src/simoutput.c) --------- */
+
+/* Creates directory dir unless it exists. INDIV_EIO naming it. */
+int indiv_sim_output_dir(const char *dir, indiv_error *err);
+
+/* Runs p (its policy) on world_db into dir/<policy>/: world.db (the work database),
+ * rounds.csv (one row per round, every metric, %.6g), rounds.json and timings.csv (the
+ * stage seconds, the only non-reproducible file); tot gets indiv_sim_aggregate of the
+ * rounds. on_each (may be NULL) is called after each round, after the files. dir must
+ * exist. */
+int indiv_sim_run_into(const char *world_db, const char *dir, const indiv_sim_params *p,
+                       const indiv_model *m, indiv_progress_fn progress, void *pctx,
+                       indiv_round_fn on_each, void *rctx,
+                       double tot[INDIV_SIM_NMETRICS] /* OUT */, indiv_error *err);
+
+/* dir/comparison.csv: one row per policy (tot[policy]), then each value minus the
+ * oracle's. */
+int indiv_sim_write_comparison(
+    const char *dir, const double tot[INDIV_SIM_POLICY_COUNT][INDIV_SIM_NMETRICS],
+    indiv_error *err);
+
+/* dir/params.json: every simulation parameter, the world, the model id, "all" or "one"
+ * policy, and every metric's meaning (sorted keys). */
+int indiv_sim_write_params(const char *dir, const char *world_db,
+                           const indiv_sim_params *p, const char *model_id, int all,
+                           indiv_error *err);
+
 #endif /* INDIV_SIMULATE_H */
