@@ -9,8 +9,6 @@
 #include <math.h>
 #include <string.h>
 
-#include "indiv/policy.h" /* INDIV_RERANK_POOL_MAX */
-
 double indiv_calibration_kl(const double *p, const double *q, double total, size_t n_cat,
                             double alpha) {
     double kl = 0;

@@ -45,7 +45,6 @@ struct indiv_score_block {
     double *u;            /* cap: per-consumer logit term */
     double *ready, *freq; /* cap: its inputs, kept for the drivers */
     double *xr;           /* cap × n: the weighted sparse terms (repeat, item-item) */
-    double *ii;           /* cap × n: raw item-item sums (NULL without neighbours) */
     struct hist_feat *hist; /* cap × hcap */
     size_t *n_hist, hcap;
 };
@@ -137,12 +136,11 @@ indiv_score_block *indiv_score_block_new(const indiv_scorer *s, size_t rows) {
     b->ready = calloc(b->cap, sizeof *b->ready);
     b->freq = calloc(b->cap, sizeof *b->freq);
     b->xr = calloc(b->cap * b->n + 1, sizeof *b->xr);
-    b->ii = s->nb_ptr ? calloc(b->cap * b->n + 1, sizeof *b->ii) : NULL;
     b->hcap = SCORE_HISTORY_MAX;
     b->hist = malloc(b->cap * b->hcap * sizeof *b->hist);
     b->n_hist = calloc(b->cap, sizeof *b->n_hist);
-    if (!b->x || !b->aff || !b->u || !b->ready || !b->freq || !b->xr ||
-        (s->nb_ptr && !b->ii) || !b->hist || !b->n_hist) {
+    if (!b->x || !b->aff || !b->u || !b->ready || !b->freq || !b->xr || !b->hist ||
+        !b->n_hist) {
         indiv_score_block_free(b);
         return NULL;
     }
@@ -158,7 +156,6 @@ void indiv_score_block_free(indiv_score_block *b) {
     free(b->ready);
     free(b->freq);
     free(b->xr);
-    free(b->ii);
     free(b->hist);
     free(b->n_hist);
     free(b);
@@ -212,8 +209,6 @@ void indiv_score_set_row(const indiv_scorer *s, indiv_score_block *b, size_t i,
         w[INDIV_TERM_READINESS] * b->ready[i] + w[INDIV_TERM_FREQUENCY] * b->freq[i];
     b->n_hist[i] = 0; /* no history terms until indiv_score_set_history */
     memset(b->xr + i * b->n, 0, b->n * sizeof *b->xr);
-    if (b->ii)
-        memset(b->ii + i * b->n, 0, b->n * sizeof *b->ii);
 }
 
 /* The repeat features of one history entry at time t. */
@@ -231,7 +226,7 @@ static void repeat_features(const indiv_scorer *s, const indiv_offer_history *h,
 void indiv_score_set_history(const indiv_scorer *s, indiv_score_block *b, size_t i,
                              const indiv_profile *pr, int64_t t) {
     const double *w = s->model.weight;
-    double *xr = b->xr + i * b->n, *ii = b->ii ? b->ii + i * b->n : NULL;
+    double *xr = b->xr + i * b->n, wi = w[INDIV_TERM_ITEM_ITEM];
     struct hist_feat *hf = b->hist + i * b->hcap;
     size_t j, n = 0;
     if (!pr || !(pr->features & INDIV_FEAT_HISTORY))
@@ -244,10 +239,9 @@ void indiv_score_set_history(const indiv_scorer *s, indiv_score_block *b, size_t
         xr[j] += w[INDIV_TERM_REPEAT] * hf[n].f[0] +
                  w[INDIV_TERM_REPEAT_FREQUENCY] * hf[n].f[1] +
                  w[INDIV_TERM_REPEAT_READINESS] * hf[n].f[2];
-        for (size_t e = ii ? s->nb_ptr[j] : 0; ii && e < s->nb_ptr[j + 1]; e++) {
-            ii[s->nb_idx[e]] += s->nb_w[e];
-            xr[s->nb_idx[e]] += w[INDIV_TERM_ITEM_ITEM] * s->nb_w[e];
-        }
+        for (size_t e = s->nb_ptr && wi != 0 ? s->nb_ptr[j] : 0;
+             s->nb_ptr && wi != 0 && e < s->nb_ptr[j + 1]; e++)
+            xr[s->nb_idx[e]] += wi * s->nb_w[e];
         n++;
     }
     b->n_hist[i] = n;
@@ -304,6 +298,18 @@ double indiv_score_propensity(const indiv_scorer *s, const indiv_score_block *b,
     return indiv_sigmoid(indiv_score_logit(s, b, i, j));
 }
 
+/* Σ over the offers k of row i's history of S(k, j): recomputed from the neighbour lists
+ * (O(history × neighbours)), since only drivers and training features need it apart. */
+static double item_sum(const indiv_scorer *s, const indiv_score_block *b, size_t i,
+                       size_t j) {
+    const struct hist_feat *hf = b->hist + i * b->hcap;
+    double sum = 0;
+    for (size_t k = 0; s->nb_ptr && k < b->n_hist[i]; k++)
+        for (size_t e = s->nb_ptr[hf[k].j]; e < s->nb_ptr[hf[k].j + 1]; e++)
+            sum += s->nb_idx[e] == j ? s->nb_w[e] : 0;
+    return sum;
+}
+
 void indiv_score_terms(const indiv_scorer *s, const indiv_score_block *b, size_t i,
                        size_t j, double terms[INDIV_TERM_COUNT]) {
     const double *w = s->model.weight;
@@ -321,7 +327,7 @@ void indiv_score_terms(const indiv_scorer *s, const indiv_score_block *b, size_t
             terms[INDIV_TERM_REPEAT_FREQUENCY] = w[INDIV_TERM_REPEAT_FREQUENCY] * hf[k].f[1];
             terms[INDIV_TERM_REPEAT_READINESS] = w[INDIV_TERM_REPEAT_READINESS] * hf[k].f[2];
         }
-    terms[INDIV_TERM_ITEM_ITEM] = b->ii ? w[INDIV_TERM_ITEM_ITEM] * b->ii[i * b->n + j] : 0;
+    terms[INDIV_TERM_ITEM_ITEM] = w[INDIV_TERM_ITEM_ITEM] * item_sum(s, b, i, j);
 }
 
 const double *indiv_scorer_offer_terms(const indiv_scorer *s) {

@@ -19,14 +19,15 @@
  *     co-purchase lift or P(c | A) (plausibility.h), the most plausible at T = 0 (ties:
  *     catalog index). Without counts (no profiles, or more categories than
  *     INDIV_PLAUS_MAX_CATEGORIES) the plausibility is 1, resp. the aim is popular. In
- * ride-along mode it only joins a contact that already has a relevant offer; in
- * standalone mode it may justify a contact on its own. Slot `replace` takes the last slot
- * when all are full (so ride-along with one slot has no room); slot `extra` adds it as
- * one more (at most INDIV_SLOTS_MAX offers in all). Its distance from the person's tastes
- * is 1 − affinity. Every listed offer carries logged_p, the probability that the policy
- * lists it given the scores: ε · openness · P(pick) for the divergent offer; 1 for
- * relevant ones, except the last of full slots under `replace`, listed with probability 1
- * − ε · openness when a divergent offer could take its place;
+ *     ride-along mode it only joins a contact that already has a relevant offer; in
+ *     standalone mode it may justify a contact on its own. Slot `replace` takes the last
+ *     slot when all are full (so ride-along with one slot has no room); slot `extra`
+ *     adds it as one more (at most INDIV_SLOTS_MAX offers in all). Its distance from the
+ *     person's tastes is 1 − affinity. Every listed offer carries logged_p, the
+ *     probability that the policy lists it given the scores: ε · openness · P(pick) for
+ *     the divergent offer; 1 for relevant ones, except the last of full slots under
+ *     `replace`, listed with probability 1 − ε · openness when a divergent offer could
+ *     take its place;
  *  5. channel: the accepted channel with the best reaction rate (ties: email, sms, push);
  *  6. timing: the next preferred slot (preferred hour, on a day the person is usually
  *     active) at or after the decision time; a consumer whose readiness is below
@@ -44,6 +45,7 @@
 
 #include "indiv/catalog.h"
 #include "indiv/profile.h"
+#include "indiv/rerank.h" /* INDIV_RERANK_POOL_MAX */
 #include "indiv/score.h"
 #include "indiv/vocab.h"
 
@@ -99,9 +101,6 @@ typedef enum indiv_rerank_kind {
     INDIV_RERANK_MMR = 1,       /* Carbonell & Goldstein 1998 */
     INDIV_RERANK_CALIBRATED = 2 /* Steck 2018 */
 } indiv_rerank_kind;
-
-/* Largest candidate pool a re-ranker chooses from. */
-#define INDIV_RERANK_POOL_MAX 64
 
 typedef enum indiv_offer_kind {
     INDIV_KIND_RELEVANT = 0,

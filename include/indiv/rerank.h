@@ -23,6 +23,8 @@
 #include <stddef.h>
 
 #define INDIV_CALIBRATION_ALPHA 0.01
+/* Largest candidate pool a re-ranker chooses from (a larger n is cut to it). */
+#define INDIV_RERANK_POOL_MAX 64
 
 /* Chooses min(k, n) of the n pool items (relevance rel[i], category cat[i]) by MMR;
  * writes their pool indices in order into order. Returns the number chosen. */

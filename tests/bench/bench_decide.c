@@ -44,6 +44,7 @@
 #include "indiv/eventlog.h"
 #include "indiv/model.h"
 #include "indiv/profile.h"
+#include "indiv/score.h"
 #include "indiv/sim.h"
 #include "indiv/timeutil.h"
 
@@ -401,6 +402,118 @@ static int open_world(const char *path, indiv_eventlog **log, int64_t *as_of) {
     return 0;
 }
 
+/* ---- (d) the history terms (issue 12): scoring with ~20 past offers per person ------ */
+
+#define HIST_PER_PERSON 20
+
+/* Scores `consumers` synthetic people in blocks (one thread): taste, and with_history
+ * HIST_PER_PERSON past offers (repeat and item terms added per person next to the gemm
+ * block), then the policy's scan of every offer's logit. Returns seconds. */
+static double score_pass(const indiv_scorer *s, indiv_score_block *b,
+                         const indiv_catalog *cat, int64_t consumers, int with_history,
+                         int64_t as_of, double *sink) {
+    size_t n = indiv_catalog_size(cat), d = indiv_catalog_dims(cat);
+    double *taste = malloc((d + 1) * sizeof *taste), best = 0;
+    indiv_offer_history hist[HIST_PER_PERSON];
+    indiv_profile pr;
+    indiv_profile_init(&pr);
+    pr.features = INDIV_FEAT_ALL;
+    pr.dims = d;
+    pr.taste = taste;
+    pr.history = hist;
+    pr.orders = 5;
+    double t0 = bench_now();
+    for (int64_t b0 = 0; taste && b0 < consumers; b0 += BLOCK) {
+        size_t rows = (size_t)(consumers - b0 < BLOCK ? consumers - b0 : BLOCK);
+        for (size_t i = 0; i < rows; i++) {
+            uint64_t u = (uint64_t)(b0 + (int64_t)i) * 2654435761u;
+            fill(taste, d, u);
+            for (int k = 0; k < HIST_PER_PERSON; k++)
+                hist[k] = (indiv_offer_history){
+                    indiv_catalog_offer(cat, (u + (uint64_t)k * 37) % n)->id,
+                    1 + k % 4, 1, as_of - (int64_t)(90 + k) * 86400,
+                    as_of - (int64_t)(3 + k) * 86400, 4};
+            pr.n_history = with_history ? HIST_PER_PERSON : 0;
+            indiv_score_set_row(s, b, i, &pr, 0.5);
+            if (with_history)
+                indiv_score_set_history(s, b, i, &pr, as_of);
+        }
+        indiv_score_run(s, b, rows, NULL);
+        const double *c = indiv_scorer_offer_terms(s);
+        double w = indiv_scorer_affinity_weight(s);
+        for (size_t i = 0; i < rows; i++) { /* the policy's scan (policy.c) */
+            const double *aff = indiv_score_affinity(b, i), *x = indiv_score_extra(b, i);
+            double u = indiv_score_consumer_term(b, i), z = -INFINITY;
+            for (size_t j = 0; j < n; j++)
+                z = fmax(z, c[j] + u + w * aff[j] + x[j]);
+            best += z;
+        }
+    }
+    double el = bench_now() - t0;
+    *sink += best;
+    free(taste);
+    return el;
+}
+
+/* The same people scored with and without their history: the ratio is the cost of the
+ * history terms over the plain gemm path. An item-to-item component with 50 neighbours
+ * per offer (as trained models carry) is added to the default model. */
+static int bench_history(indiv_eventlog *log, int64_t as_of, int64_t consumers) {
+    indiv_catalog *cat = NULL;
+    indiv_model m;
+    indiv_scorer *s = NULL;
+    indiv_model_default(&m);
+    m.weight[INDIV_TERM_ITEM_ITEM] = 0.5;
+    int rc = indiv_catalog_load(log, &cat, NULL);
+    if (rc == 0)
+        rc = indiv_catalog_load_popularity(cat, log, as_of, m.popularity_half_life_days,
+                                           NULL);
+    size_t n = cat ? indiv_catalog_size(cat) : 0, k = 50;
+    const char **ids = malloc((n + 1) * sizeof *ids);
+    size_t *ptr = malloc((n + 1) * sizeof *ptr), *idx = malloc((n * k + 1) * sizeof *idx);
+    double *w = malloc((n * k + 1) * sizeof *w);
+    for (size_t j = 0; rc == 0 && ids && ptr && idx && w && j < n; j++) {
+        ids[j] = indiv_catalog_offer(cat, j)->ext_id;
+        ptr[j] = j * k;
+        for (size_t e = 0; e < k; e++) {
+            idx[j * k + e] = (j + 1 + e * 7) % n;
+            w[j * k + e] = 0.01 * (double)(e + 1);
+        }
+    }
+    if (ptr)
+        ptr[n] = n * k;
+    if (rc == 0 && ids && ptr && idx && w)
+        m.item_item = indiv_item_neighbours_new(n, ids, ptr, idx, w);
+    if (rc == 0 && m.item_item)
+        rc = indiv_scorer_new(&m, cat, &s, NULL);
+    indiv_score_block *b = s ? indiv_score_block_new(s, BLOCK) : NULL;
+    double plain = -1, hist = -1, sink = 0;
+    openblas_set_num_threads(1);
+    for (int r = 0; b && r < RUNS; r++) {
+        plain = min_pos(plain, score_pass(s, b, cat, consumers, 0, as_of, &sink));
+        hist = min_pos(hist, score_pass(s, b, cat, consumers, 1, as_of, &sink));
+    }
+    if (b && plain > 0 && hist > 0) {
+        double c = (double)consumers;
+        bench_report("decide_history_terms", c / hist, "consumers/s", "plain_gemm_path",
+                     c / plain, hist / plain);
+        printf("info decide_history_terms: %lld consumers x %zu offers, %d past offers "
+               "per person and %zu neighbours per offer, one thread: %.2f s with the "
+               "history terms, %.2f s without (gemm, set-row, the policy's scan) "
+               "[%g]\n",
+               (long long)consumers, n, HIST_PER_PERSON, k, hist, plain, sink > 0 ? 1.0 : 0.0);
+    }
+    indiv_score_block_free(b);
+    indiv_scorer_free(s);
+    indiv_model_clear(&m);
+    indiv_catalog_free(cat);
+    free(ids);
+    free(ptr);
+    free(idx);
+    free(w);
+    return b && plain > 0 && hist > 0 ? 0 : 1;
+}
+
 int main(void) {
     gsl_set_error_handler_off();
     int64_t consumers = llround(BASE_CONSUMERS * bench_scale());
@@ -448,6 +561,8 @@ int main(void) {
         cpu[2] = min_pos(cpu[2], c3 - c2);
     }
     int vrc = bench_variants(log, as_of, out, consumers);
+    if (vrc == 0)
+        vrc = bench_history(log, as_of, consumers);
     indiv_eventlog_close(log);
     if (vrc || dec_s <= 0 || gemm_s <= 0 || json_s <= 0)
         return 1;

@@ -29,6 +29,7 @@
 #include "bench.h"
 #include "indiv/eventlog.h"
 #include "indiv/import.h"
+#include "indiv/itemsim.h"
 #include "indiv/model.h"
 #include "indiv/profile.h"
 #include "indiv/score.h"
@@ -238,6 +239,70 @@ static int world(const char *dir) {
     return rc;
 }
 
+/* ---- EASE (issue 12): the item-to-item fit on 4,000 offers ----------------------- */
+
+#define EASE_OFFERS    4000
+#define EASE_CONSUMERS 40000
+#define EASE_PER_ROW   20
+
+/* A purchase matrix of EASE_CONSUMERS × n, EASE_PER_ROW offers each (deterministic). */
+static indiv_sparse *ease_matrix(size_t n, indiv_error *err) {
+    size_t nnz = (size_t)EASE_CONSUMERS * EASE_PER_ROW;
+    size_t *r = malloc(nnz * sizeof *r), *c = malloc(nnz * sizeof *c);
+    double *v = malloc(nnz * sizeof *v);
+    indiv_sparse *m = NULL;
+    uint64_t x = 7;
+    for (size_t e = 0; r && c && v && e < nnz; e++) {
+        x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+        r[e] = e / EASE_PER_ROW;
+        c[e] = (size_t)((x >> 33) % n);
+        v[e] = 1;
+    }
+    if (r && c && v)
+        indiv_sparse_from_triplets(EASE_CONSUMERS, n, nnz, r, c, v, &m, err);
+    free(r);
+    free(c);
+    free(v);
+    return m;
+}
+
+/* indiv_itemsim_ease (Cholesky, inverse, B) against a bare Cholesky factorisation of the
+ * same G + lambda I (GSL over single-threaded OpenBLAS). */
+static int bench_ease(void) {
+    size_t n = (size_t)llround(EASE_OFFERS * (bench_scale() < 1 ? bench_scale() : 1));
+    indiv_error err = {0};
+    indiv_sparse *x = ease_matrix(n < 10 ? 10 : n, &err);
+    n = x ? x->cols : 0;
+    double *g = malloc((n * n + 1) * sizeof *g), *h = malloc((n * n + 1) * sizeof *h);
+    if (!x || !g || !h || indiv_itemsim_gram(x, g, &err) < 0) {
+        free(g);
+        free(h);
+        indiv_sparse_free(x);
+        return fail("ease matrix", &err);
+    }
+    memcpy(h, g, n * n * sizeof *h);
+    for (size_t i = 0; i < n; i++)
+        h[i * n + i] += 300;
+    double t0 = bench_now();
+    gsl_matrix_view hv = gsl_matrix_view_array(h, n, n);
+    int rc = gsl_linalg_cholesky_decomp1(&hv.matrix);
+    double bare_s = bench_now() - t0;
+    t0 = bench_now();
+    rc |= indiv_itemsim_ease(g, n, 300, &err);
+    double ease_s = bench_now() - t0;
+    if (rc == 0 && bare_s > 0) {
+        bench_report("train_ease", ease_s, "s", "bare_cholesky", bare_s, ease_s / bare_s);
+        printf("info train_ease: EASE (lambda 300) on %zu offers from %d consumers x %d "
+               "offers: %.2f s; bare Cholesky of the same %zu x %zu matrix %.2f s; one "
+               "OpenBLAS thread\n",
+               n, EASE_CONSUMERS, EASE_PER_ROW, ease_s, n, n, bare_s);
+    }
+    free(g);
+    free(h);
+    indiv_sparse_free(x);
+    return rc == 0 ? 0 : 1;
+}
+
 int main(void) {
     gsl_set_error_handler_off();
     indiv_blas_single_thread();
@@ -252,6 +317,8 @@ int main(void) {
     int rc = retail(dir);
     if (rc == 0)
         rc = world(dir);
+    if (rc == 0)
+        rc = bench_ease();
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     if (system(cmd) != 0)
         fprintf(stderr, "bench_train: could not remove %s\n", dir);
