@@ -207,3 +207,37 @@ Test(cli_help, config_file_errors_name_the_file_and_duplicates_are_refused) {
     free(bad);
     tu_rmtree(dir);
 }
+
+Test(cli_help, decide_warns_about_stale_profiles_and_far_decision_times) {
+    char *dir = tu_tmpdir();
+    tu_run r;
+    cr_assert_eq(tu_sh(&r,
+                       "\"$INDIV\" generate --db '%s/w.db' --consumers 100 --offers 20 "
+                       "--categories 4 --days 60 >/dev/null && \"$INDIV\" profile --db "
+                       "'%s/w.db' --as-of 2024-01-20 >/dev/null 2>&1",
+                       dir, dir),
+                 0, "%s", r.err);
+    tu_run_free(&r);
+    cr_assert_eq(tu_sh(&r, "\"$INDIV\" decide --db '%s/w.db' --out /dev/null", dir), 0);
+    cr_expect(strstr(r.err, "before the newest events") && strstr(r.err, "--incremental"),
+              "%s", r.err);
+    tu_run_free(&r);
+    cr_assert_eq(
+        tu_sh(&r, "\"$INDIV\" decide --db '%s/w.db' --out /dev/null --as-of 2030-01-01",
+              dir),
+        0);
+    cr_expect(strstr(r.err, "by more than the data's whole span"), "%s", r.err);
+    tu_run_free(&r);
+    /* refused later (the profiles are newer than that time), but warned first */
+    tu_sh(&r, "\"$INDIV\" decide --db '%s/w.db' --out /dev/null --as-of 2000-01-01", dir);
+    cr_expect(strstr(r.err, "before the first event"), "%s", r.err);
+    tu_run_free(&r);
+    cr_assert_eq(tu_sh(&r,
+                       "\"$INDIV\" profile --db '%s/w.db' >/dev/null 2>&1 && \"$INDIV\" "
+                       "decide --db '%s/w.db' --out /dev/null",
+                       dir, dir),
+                 0);
+    cr_expect_null(strstr(r.err, "warning"), "up-to-date profiles: %s", r.err);
+    tu_run_free(&r);
+    tu_rmtree(dir);
+}

@@ -46,6 +46,7 @@ static const char decide_usage_end[] =
 
 static void print_help(void) {
     fputs(decide_usage, stdout);
+    cli_policy_set_help(stdout);
     cli_policy_help(stdout);
     fputs(decide_usage_end, stdout);
 }
@@ -68,7 +69,8 @@ enum {
     OPT_SEED,
     OPT_THREADS,
     OPT_SHARD,
-    OPT_BLOCK
+    OPT_BLOCK,
+    OPT_SET
 };
 
 static const struct option fixed_opts[] = {
@@ -82,6 +84,7 @@ static const struct option fixed_opts[] = {
     {"threads", required_argument, NULL, OPT_THREADS},
     {"shard", required_argument, NULL, OPT_SHARD},
     {"block", required_argument, NULL, OPT_BLOCK},
+    {"set", required_argument, NULL, OPT_SET},
     {"help", no_argument, NULL, 'h'},
     {0}};
 
@@ -101,6 +104,8 @@ static int set_option(struct decide_args *a, int code, const char *v) {
     if (cli_policy_is_code(code))
         return cli_policy_set("decide", p, code, NULL, v);
     switch (code) {
+    case OPT_SET:
+        return cli_policy_assign("decide", p, v);
     case OPT_DB:
         a->db = v;
         return CLI_OK;
@@ -269,6 +274,41 @@ static void print_summary(const indiv_decide_summary *s, const indiv_model *m) {
     print_divergence(c);
 }
 
+/* Warnings (stderr) for decisions made on stale or out-of-range times: profiles built
+ * before the newest events, an --as-of before the first event or after the last by more
+ * than the data's whole span. Each says what to run. Nothing is refused. */
+static void warn_times(indiv_eventlog *log, const struct decide_args *a) {
+    char t1[INDIV_ISO_LEN], t2[INDIV_ISO_LEN];
+    indiv_profile_params pp;
+    int64_t last;
+    if (indiv_eventlog_last_event_ts(log, &last, NULL) != INDIV_OK ||
+        last == INDIV_TS_NONE)
+        return;
+    if (indiv_profile_stored_params(log, &pp, NULL, NULL) == INDIV_OK && pp.as_of <= last)
+        fprintf(
+            stderr,
+            "indiv decide: warning: the profiles were built as of %s, before the "
+            "newest events (%s): run indiv profile --db %s --incremental first (unless "
+            "deciding as of that time on purpose)\n",
+            indiv_time_format(pp.as_of, t1), indiv_time_format(last, t2), a->db);
+    indiv_eventlog_stats st;
+    if (!a->have_as_of || indiv_eventlog_stats_get(log, &st, NULL) != INDIV_OK ||
+        st.events == 0)
+        return;
+    int64_t as_of = a->o.policy.as_of, span = st.last_ts - st.first_ts;
+    if (as_of < st.first_ts)
+        fprintf(stderr,
+                "indiv decide: warning: --as-of %s is before the first event (%s): "
+                "nobody has a history yet\n",
+                indiv_time_format(as_of, t1), indiv_time_format(st.first_ts, t2));
+    else if (as_of - st.last_ts > span)
+        fprintf(stderr,
+                "indiv decide: warning: --as-of %s is after the last event (%s) by more "
+                "than the data's whole span: every rhythm and taste is read far beyond "
+                "the data; leave --as-of out to decide just after the data\n",
+                indiv_time_format(as_of, t1), indiv_time_format(st.last_ts, t2));
+}
+
 static int run(struct decide_args *a, indiv_error *err) {
     indiv_model m;
     indiv_eventlog *log = NULL;
@@ -283,6 +323,8 @@ static int run(struct decide_args *a, indiv_error *err) {
         rc = indiv_eventlog_open(a->db, INDIV_EVENTLOG_READONLY, &log, err);
     if (rc == INDIV_OK)
         rc = default_as_of(log, a, err);
+    if (rc == INDIV_OK)
+        warn_times(log, a);
     /* The summary's file exists before the run, so that an unwritable --summary fails
      * before the decisions replace anything. */
     indiv_outfile *sf = NULL;
