@@ -844,15 +844,25 @@ static void contact_with(const struct eval *e, indiv_eval_contacts *c, const siz
         c->with_hit[mo] += any[mo];
 }
 
-/* The threshold curve: at each τ, the offers of the indiv list with p >= τ (a prefix:
- * the list is sorted by p) are sent when there is at least one. */
+/* The threshold curve, with decide's relevance: at each τ, under `best` the offers of
+ * the indiv list with p >= τ (a prefix: the list is sorted by p) are sent when there is
+ * at least one; under `any` its first `slots` offers are sent when the probability of
+ * buying at least one of them, 1 − Π(1 − p_i), reaches τ. */
 static void curve_add(struct eval *e, const size_t *list, size_t len) {
+    size_t slots = (size_t)e->p->decide.policy.slots, m = len < slots ? len : slots;
+    double pr[INDIV_SLOTS_MAX], any;
+    for (size_t i = 0; i < m; i++)
+        pr[i] = indiv_sigmoid(z[list[i]]);
+    any = indiv_relevance_any(pr, m);
     const double *z = e->score[INDIV_EVAL_INDIV];
     for (size_t t = 0; t < e->p->n_taus; t++) {
         double zt = indiv_logit(e->p->taus[t]);
         size_t n = 0;
-        while (n < len && z[list[n]] >= zt)
-            n++;
+        if (e->p->decide.policy.relevance == INDIV_REL_ANY)
+            n = any >= e->p->taus[t] ? m : 0;
+        else
+            while (n < len && z[list[n]] >= zt)
+                n++;
         contact_with(e, &e->out->curve[t].c, list, n);
     }
 }
@@ -1111,8 +1121,8 @@ static void seren_measure(struct seren *s, size_t row, const indiv_decision *d) 
     }
     s->sum_ge += indiv_metrics_serendipity_ge(s->list, len, s->expected, e->rel);
     int has_hist = history_dist(s, row);
-    s->sum_zhang += indiv_metrics_serendipity_zhang(s->list, len, e->category, s->dist,
-                                                    e->rel);
+    s->sum_zhang +=
+        indiv_metrics_serendipity_zhang(s->list, len, e->category, s->dist, e->rel);
     if (has_hist) {
         s->sum_kl += indiv_metrics_miscalibration(s->list, len, e->category, s->dist,
                                                   indiv_catalog_categories(e->cat),
@@ -1320,6 +1330,7 @@ static int finish(struct eval *e, indiv_error *err) {
     e->out->n_curve = e->p->n_taus;
     for (size_t t = 0; t < e->p->n_taus; t++)
         e->out->curve[t].tau = e->p->taus[t];
+    e->out->relevance = e->p->decide.policy.relevance;
     e->out->slots = e->p->decide.policy.slots;
     if (naive_rows(e, err) < 0)
         return err ? err->code : INDIV_ENOMEM;

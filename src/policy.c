@@ -121,7 +121,9 @@ static int select_relevant(const indiv_policy_params *p, const indiv_scorer *s,
     const double *c = indiv_scorer_offer_terms(s), *aff = indiv_score_affinity(b, row);
     const double *x = indiv_score_extra(b, row); /* the sparse history terms */
     double w = indiv_scorer_affinity_weight(s), u = indiv_score_consumer_term(b, row);
-    double zt = indiv_logit(p->threshold), best = -INFINITY;
+    /* Under `any` the threshold gates the contact, not each offer (decide). */
+    double zt = p->relevance == INDIV_REL_ANY ? -INFINITY : indiv_logit(p->threshold);
+    double best = -INFINITY;
     size_t n = indiv_catalog_size(cat);
     int kept_n = 0, cap = pool_size(p);
     assert(cap >= 1 && cap <= INDIV_RERANK_POOL_MAX); /* top[] holds the pool */
@@ -505,6 +507,22 @@ static void timing(const indiv_policy_params *p, const indiv_policy_input *in,
 
 /* ---- the decision ------------------------------------------------------------------ */
 
+double indiv_relevance_any(const double *p, size_t n) {
+    double none = 1; /* P(buys none), purchases taken as independent Bernoulli trials */
+    for (size_t i = 0; i < n; i++)
+        none *= 1 - p[i];
+    return 1 - none;
+}
+
+/* Under `any`: the chosen offers are sent only when P(buys at least one) reaches τ. */
+static int gate_any(const indiv_policy_params *p, const indiv_scorer *s,
+                    const indiv_score_block *b, size_t row, const kept *top, int n) {
+    double pr[INDIV_SLOTS_MAX];
+    for (int k = 0; k < n; k++)
+        pr[k] = indiv_score_propensity(s, b, row, top[k].j);
+    return indiv_relevance_any(pr, (size_t)n) >= p->threshold ? n : 0;
+}
+
 void indiv_policy_decide(const indiv_policy_params *p, const indiv_scorer *s,
                          const indiv_score_block *b, size_t row, const indiv_catalog *cat,
                          const unsigned char *valid, const indiv_policy_input *in,
@@ -531,6 +549,8 @@ void indiv_policy_decide(const indiv_policy_params *p, const indiv_scorer *s,
     if (p->rerank != INDIV_RERANK_NONE && n > 0)
         n = rerank(p, s, b, row, cat, in->profile, top, n);
     assert(n >= 0 && n <= p->slots);
+    if (p->relevance == INDIV_REL_ANY)
+        n = gate_any(p, s, b, row, top, n);
     for (int k = 0; k < n; k++)
         add_offer(out, s, b, row, cat, top[k].j, INDIV_KIND_RELEVANT);
     indiv_rng_reseed(r, p->seed, (uint64_t)in->consumer->id, INDIV_RNG_DIVERGENCE);

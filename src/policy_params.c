@@ -43,11 +43,15 @@ static const char *const slot_names[] = {"replace", "extra", NULL};
 static const char *const plaus_names[] = {"lift", "conditional", NULL};
 static const char *const rerank_names[] = {"none", "mmr", "calibrated", NULL};
 static const char *const yes_no_names[] = {"no", "yes", NULL};
+static const char *const relevance_names[] = {"best", "any", NULL};
 
 /* The order is the order of --help and of the JSON objects. */
 static const pp_entry table[] = {
     ROW("threshold", threshold, "P", R_, 0.30, 0, 1, 0, NULL,
-        "relevance threshold τ on propensity"),
+        "relevance threshold τ (see --relevance)"),
+    ROW("relevance", relevance, "KIND", C_, INDIV_REL_ANY, 0, 0, 0, relevance_names,
+        "what τ is compared with: best (the best offer's p, offers below τ dropped) | "
+        "any (1 - prod(1 - p_i) over the offers sent: P(buys at least one))"),
     ROW("slots", slots, "K", I_, 3, 1, INDIV_SLOTS_MAX, 0, NULL, "offers per contact"),
     ROWK("rank-by", "rank_by", rank_by_value, "WHAT", C_, 0, 0, 0, 0, rank_by_names,
          "propensity | value (p · price · margin)"),

@@ -184,6 +184,9 @@ void indiv_sim_params_init(indiv_sim_params *p) {
     p->seed = 1;
     p->policy = INDIV_SIM_INDIV;
     indiv_policy_params_init(&p->policy_params);
+    /* The simulated figures (README, docs/simulation.md) were measured with τ on the
+     * best offer's propensity; `relevance any` is not re-measured in the simulation. */
+    p->policy_params.relevance = INDIV_REL_BEST;
     indiv_profile_params_init(&p->profile_params);
     for (size_t i = 0; i < NNAMED; i++)
         if (!isnan(params_by_name[i].def))

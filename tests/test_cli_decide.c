@@ -404,7 +404,8 @@ Test(cli_decide, summary_records_defaults_and_counts_match_the_lines) {
 
 Test(cli_decide, ride_along_never_sends_a_divergent_offer_alone_but_standalone_does) {
     make_world("--seed 8");
-    decide_ok(out, "--serendipity 1 --threshold 0.8 --floor 0.02");
+    /* Per-offer relevance, so that some people have no offer above τ. */
+    decide_ok(out, "--serendipity 1 --threshold 0.8 --floor 0.02 --relevance best");
     json_t *lines = read_lines(out);
     size_t i;
     json_t *l;
@@ -422,8 +423,8 @@ Test(cli_decide, ride_along_never_sends_a_divergent_offer_alone_but_standalone_d
     cr_assert_gt(contacts, 0);
     cr_assert_gt(missed, 0, "the world must have people with nothing relevant");
     json_decref(lines);
-    decide_ok(out,
-              "--serendipity 1 --threshold 0.8 --floor 0.02 --divergence standalone");
+    decide_ok(out, "--serendipity 1 --threshold 0.8 --floor 0.02 --divergence standalone "
+                   "--relevance best");
     lines = read_lines(out);
     int alone = 0;
     json_array_foreach(lines, i, l) {

@@ -305,26 +305,38 @@ Test(evaluate, threshold_curve_contacts_fewer_as_tau_rises_and_starts_at_everyon
     indiv_model m;
     indiv_model_default(&m);
     indiv_eval_params p;
-    params(&p, W_SPLIT, W_UNTIL, 10);
-    indiv_eval_result *r = calloc(1, sizeof *r);
-    cr_assert_eq(run(db, &m, &p, r, NULL), 0);
-    cr_assert_eq(r->n_curve, 14);
-    cr_assert_float_eq(r->curve[0].tau, 0, EPS);
-    /* at τ = 0 the curve sends indiv's top offers to everyone */
-    cr_assert_eq(
-        memcmp(&r->curve[0].c, &r->contacts[INDIV_EVAL_INDIV], sizeof r->curve[0].c), 0);
-    cr_assert_eq(r->curve[0].c.contacted, r->consumers);
-    for (size_t t = 1; t < r->n_curve; t++) {
-        cr_assert_leq(r->curve[t].c.contacted, r->curve[t - 1].c.contacted);
-        cr_assert_leq(r->curve[t].c.offers, r->curve[t - 1].c.offers);
-        cr_assert_leq(r->curve[t].c.with_hit[0], r->curve[t].c.contacted);
+    for (int rel = INDIV_REL_BEST; rel <= INDIV_REL_ANY; rel++) {
+        params(&p, W_SPLIT, W_UNTIL, 10);
+        p.decide.policy.relevance = (indiv_relevance)rel;
+        indiv_eval_result *r = calloc(1, sizeof *r);
+        cr_assert_eq(run(db, &m, &p, r, NULL), 0);
+        cr_assert_eq(r->relevance, (indiv_relevance)rel);
+        cr_assert_eq(r->n_curve, 14);
+        cr_assert_float_eq(r->curve[0].tau, 0, EPS);
+        /* at τ = 0 the curve sends indiv's top offers to everyone */
+        cr_assert_eq(
+            memcmp(&r->curve[0].c, &r->contacts[INDIV_EVAL_INDIV], sizeof r->curve[0].c),
+            0);
+        cr_assert_eq(r->curve[0].c.contacted, r->consumers);
+        for (size_t t = 1; t < r->n_curve; t++) {
+            cr_assert_leq(r->curve[t].c.contacted, r->curve[t - 1].c.contacted);
+            cr_assert_leq(r->curve[t].c.offers, r->curve[t - 1].c.offers);
+            cr_assert_leq(r->curve[t].c.with_hit[0], r->curve[t].c.contacted);
+        }
+        /* under `any` a contact sends all the slots (and the default model's high
+         * propensities may keep everyone contacted up to τ = 0.9) */
+        if (rel == INDIV_REL_BEST)
+            cr_assert_lt(r->curve[r->n_curve - 1].c.contacted, r->consumers);
+        else
+            for (size_t t = 0; t < r->n_curve; t++)
+                cr_assert_eq(r->curve[t].c.offers,
+                             r->curve[t].c.contacted * (int64_t)r->slots);
+        /* indiv as decided contacts exactly the decisions' contacts */
+        cr_assert_eq(r->contacts[INDIV_EVAL_DECIDED].contacted,
+                     r->decisions.by_action[INDIV_CONTACT]);
+        cr_assert_eq(r->decisions.consumers, r->consumers);
+        free(r);
     }
-    cr_assert_lt(r->curve[r->n_curve - 1].c.contacted, r->consumers);
-    /* indiv as decided contacts exactly the decisions' contacts */
-    cr_assert_eq(r->contacts[INDIV_EVAL_DECIDED].contacted,
-                 r->decisions.by_action[INDIV_CONTACT]);
-    cr_assert_eq(r->decisions.consumers, r->consumers);
-    free(r);
     free(db);
 }
 

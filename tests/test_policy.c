@@ -117,6 +117,8 @@ static void setup(void) {
     P.divergent_slot = INDIV_SLOT_REPLACE;
     P.floor = 0.05;
     P.relative_floor = 0;
+    /* The per-offer threshold tests run under `best`; the `any` tests set theirs. */
+    P.relevance = INDIV_REL_BEST;
     plaus_ = NULL;
 }
 
@@ -319,6 +321,57 @@ Test(policy, the_threshold_boundary_is_inclusive_both_ways) {
     cr_assert_eq(d.action, INDIV_NONE);
     cr_assert_eq(d.reason, INDIV_R_BELOW_THRESHOLD);
     cr_assert_float_eq(d.best_p, pa, EPS);
+}
+
+Test(policy, relevance_any_is_one_minus_the_product_of_misses) {
+    double p[3] = {0.5, 0.2, 0.1};
+    /* 1 - 0.5 * 0.8 * 0.9 = 0.64, by hand */
+    cr_assert_float_eq(indiv_relevance_any(p, 3), 0.64, EPS);
+    cr_assert_float_eq(indiv_relevance_any(p, 1), 0.5, EPS);
+    cr_assert_float_eq(indiv_relevance_any(p, 0), 0, EPS);
+    double sure[2] = {1, 0.3};
+    cr_assert_float_eq(indiv_relevance_any(sure, 2), 1, EPS);
+}
+
+/* τ is compared with 1 − Π(1 − p_i) over the offers that would be sent: a person whose
+ * best offer is below τ is contacted with all `slots` offers when together they reach
+ * it, and nobody is contacted just above that value. */
+Test(policy, relevance_any_compares_tau_with_p_of_buying_at_least_one) {
+    double t[DIMS] = {0.6, 0.25, 0.15, 0, 0};
+    indiv_profile pr = person(t, PLAIN);
+    P.serendipity = 0;
+    P.slots = 3;
+    P.relevance = INDIV_REL_BEST;
+    P.threshold = 0;
+    indiv_decision d = decide(&pr, 1);
+    cr_assert_eq(d.n_offers, 3);
+    double p[3], hand = 1;
+    for (int k = 0; k < 3; k++) {
+        p[k] = d.offers[k].p;
+        hand *= 1 - p[k];
+    }
+    hand = 1 - hand;
+    cr_assert_float_eq(indiv_relevance_any(p, 3), hand, EPS);
+    cr_assert(hand > d.best_p + 0.01, "the case needs P(any) well above the best p");
+    P.relevance = INDIV_REL_ANY;
+    P.threshold = (hand + d.best_p) / 2; /* above the best p, below P(any) */
+    indiv_decision a = decide(&pr, 1);
+    cr_assert_eq(a.action, INDIV_CONTACT);
+    cr_assert_eq(a.reason, INDIV_R_RELEVANT);
+    cr_assert_eq(a.n_offers, 3, "every offer is sent, even those below τ");
+    for (int k = 0; k < 3; k++)
+        cr_assert_eq(a.offers[k].offer, d.offers[k].offer);
+    P.relevance = INDIV_REL_BEST; /* the same τ under `best`: nobody */
+    d = decide(&pr, 1);
+    cr_assert_eq(d.reason, INDIV_R_BELOW_THRESHOLD);
+    P.relevance = INDIV_REL_ANY;
+    P.threshold = hand - 1e-9;
+    cr_assert_eq(decide(&pr, 1).action, INDIV_CONTACT);
+    P.threshold = hand + 1e-9;
+    a = decide(&pr, 1);
+    cr_assert_eq(a.action, INDIV_NONE);
+    cr_assert_eq(a.reason, INDIV_R_BELOW_THRESHOLD);
+    cr_assert_eq(a.n_offers, 0);
 }
 
 Test(policy, no_valid_offer_gives_none) {
@@ -986,6 +1039,7 @@ Test(policy, params_init_gives_the_documented_defaults) {
     cr_assert_float_eq(p.per_days, 14, EPS);
     cr_assert_float_eq(p.min_readiness, 0.05, EPS);
     cr_assert_float_eq(p.readiness_horizon_days, 7, EPS);
+    cr_assert_eq(p.relevance, INDIV_REL_ANY);
     cr_assert_eq(p.seed, 1);
     cr_assert_eq(indiv_policy_params_validate(&p, NULL), 0);
 }

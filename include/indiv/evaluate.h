@@ -30,8 +30,9 @@
  * The decision run (indiv_decide_run, with the given policy) gives "indiv as decided":
  * who is contacted, deferred or left alone, and with which offers; it is compared with
  * sending each method's first `slots` offers to everyone. The threshold curve gives, for
- * each τ, the share of known customers whose best offer reaches τ (contacted) and the
- * precision among them (the share who bought one of their offers above τ).
+ * each τ, the share of known customers whose relevance (the policy's `relevance`: best
+ * offer's p, or P(buys at least one of the first `slots`)) reaches τ (contacted) and the
+ * precision among them (the share who bought one of the offers sent).
  *
  * No event at or after the split reaches profiles, scores, decisions or baselines: they
  * are computed in a snapshot of the log cut at the split (indiv_eventlog_snapshot); only
@@ -146,6 +147,7 @@ typedef struct indiv_eval_result {
     indiv_eval_curve_point curve[INDIV_EVAL_TAUS_MAX];
     size_t n_curve;
     int slots;
+    indiv_relevance relevance; /* what the curve's τ is compared with */
     /* EASE's lambda: the grid, the validation NDCG@k of each (consumers who bought in
      * [split - validation days, split) and before), and the one used */
     double ease_grid[INDIV_EVAL_EASE_GRID], ease_val_ndcg[INDIV_EVAL_EASE_GRID];

@@ -114,6 +114,13 @@ typedef enum indiv_divergence_miss {
     INDIV_DIVMISS_NO_ROOM       /* ride-along with a single slot, already relevant */
 } indiv_divergence_miss;
 
+/* What τ is compared with (docs/decisions.md, "Relevance"). */
+typedef enum indiv_relevance {
+    INDIV_REL_BEST = 0, /* the best single offer's propensity; offers below τ dropped */
+    INDIV_REL_ANY = 1 /* P(buys at least one) = 1 − Π(1 − p_i) over the offers sent,
+                         assuming independent purchases; gates the whole contact */
+} indiv_relevance;
+
 typedef struct indiv_policy_params {
     int64_t as_of;         /* decision time */
     double threshold;      /* τ, on propensity */
@@ -137,7 +144,8 @@ typedef struct indiv_policy_params {
     double min_readiness; /* below it: defer */
     double readiness_horizon_days;
     double rhythm_prior_strength;
-    int exclude_bought; /* 1: offers in the person's history are never proposed */
+    int exclude_bought;        /* 1: offers in the person's history are never proposed */
+    indiv_relevance relevance; /* what τ is compared with */
     uint64_t seed;
 } indiv_policy_params;
 
@@ -257,6 +265,10 @@ typedef struct indiv_policy_input {
     int contacts_recent;          /* contacts in [as_of - per_days, as_of) */
     const indiv_plausibility *plaus; /* population co-purchase counts, or NULL (lift 1) */
 } indiv_policy_input;
+
+/* The relevance under `any`: 1 − Π(1 − p_i) over p[0..n), the probability of buying at
+ * least one of n offers bought independently with probabilities p_i (0 when n = 0). */
+double indiv_relevance_any(const double *p, size_t n);
 
 /* Decides for one consumer whose scores are row `row` of block b. valid[j] = 1 when
  * offer j is valid at as_of. r is re-seeded here for this consumer's divergence stream

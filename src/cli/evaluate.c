@@ -341,10 +341,16 @@ static void print_serendipity(FILE *o, const indiv_eval_result *r) {
 }
 
 static void print_curve(FILE *o, const indiv_eval_result *r) {
-    fprintf(o,
-            "\nthreshold curve: contact when indiv's best offer has p >= τ, with its top "
-            "%d offers above τ\n",
-            r->slots);
+    if (r->relevance == INDIV_REL_ANY)
+        fprintf(o,
+                "\nthreshold curve (relevance any): contact with indiv's top %d offers "
+                "when P(buys at least one) = 1 - prod(1 - p_i) >= τ\n",
+                r->slots);
+    else
+        fprintf(o,
+                "\nthreshold curve (relevance best): contact when indiv's best offer has "
+                "p >= τ, with its top %d offers above τ\n",
+                r->slots);
     fprintf(o, "τ                        contacted  share precision     (new)  offers "
                "offer-hit     (new)\n");
     for (size_t t = 0; t < r->n_curve; t++) {
