@@ -180,6 +180,12 @@ Test(cli_decide, usage_errors_exit_2_name_the_option_and_write_nothing) {
         {"--shard 1/3x", NULL, "--shard: '1/3x'"},
         {"--as-of yesterday", NULL, "--as-of"},
         {"--bogus 3", NULL, "bogus"},
+        {"--set threshold=1.5", NULL, "--set threshold: 1.5 is out of range"},
+        {"--set rank_by=margin", NULL, "--set rank-by: 'margin'"},
+        {"--set treshold=0.2", NULL, "--set: unknown policy parameter 'treshold'"},
+        {"--set threshold", NULL, "--set: 'threshold' is not NAME=VALUE"},
+        {"--set =0.2", NULL, "--set: '=0.2' is not NAME=VALUE"},
+        {"--set seed=3", NULL, "--set: unknown policy parameter 'seed'"},
         {"stray", NULL, "unexpected argument 'stray'"},
         {cfgopt, "{\"treshold\": 0.4}", "unknown key 'treshold'"},
         {cfgopt, "{\"threshold\": 0.4,", "--config"},
@@ -566,4 +572,30 @@ Test(cli_decide, serendipity_parameters_come_from_config_and_flags) {
     json_decref(s);
     free(cfg);
     free(sum);
+}
+
+Test(cli_decide, set_name_value_equals_the_flag_and_the_last_one_wins) {
+    make_world("--seed 5");
+    char *sum = tu_path(dir, "summary.json"), *out2 = tu_path(dir, "d2.jsonl");
+    char opts[1400];
+    snprintf(opts, sizeof opts,
+             "--summary '%s' --set threshold=0.9 --set threshold=0.2 --set "
+             "divergence_aim=popular --set rerank=mmr:0.3 --set relative-floor=0.25 "
+             "--set serendipity=0.5",
+             sum);
+    decide_ok(out, opts);
+    decide_ok(out2, "--threshold 0.2 --divergence-aim popular --rerank mmr:0.3 "
+                    "--relative-floor 0.25 --serendipity 0.5");
+    json_t *s = read_json(sum), *p = json_object_get(s, "parameters");
+    cr_assert_float_eq(json_number_value(json_object_get(p, "threshold")), 0.2, 1e-12);
+    cr_assert_str_eq(str(p, "divergence_aim"), "popular");
+    cr_assert_str_eq(str(p, "rerank"), "mmr:0.3");
+    cr_assert_float_eq(json_number_value(json_object_get(p, "relative_floor")), 0.25,
+                       1e-12);
+    json_decref(s);
+    size_t n1 = 0, n2 = 0;
+    char *a = tu_read(out, &n1), *b = tu_read(out2, &n2);
+    cr_assert(a && b && n1 > 0 && n1 == n2 && memcmp(a, b, n1) == 0,
+              "--set and the flags decide the same bytes");
+    free(a), free(b), free(sum), free(out2);
 }

@@ -44,6 +44,8 @@ Test(cli_evaluate, help_goes_to_stdout_and_exits_0) {
     cr_assert(strstr(r.out, "usage: indiv evaluate --db FILE --split-at TIME"), "%s",
               r.out);
     cr_assert(strstr(r.out, "--threshold"), "policy flags are documented");
+    cr_assert(strstr(r.out, "--set NAME=VALUE") && strstr(r.out, "e.g. --set threshold="),
+              "--set is documented with an example");
     tu_run_free(&r);
     cr_assert_eq(tu_sh(&r, "\"$INDIV\" train --help"), 0);
     cr_assert(strstr(r.out, "usage: indiv train --db FILE --out FILE"), "%s", r.out);
@@ -66,6 +68,11 @@ Test(cli_evaluate, usage_errors_exit_2_and_name_the_option) {
         {"evaluate --db x.db --split-at 2011-02-01 --taus 0.1,2",
          "--taus: 2 is out of range"},
         {"evaluate --db x.db --split-at 2011-02-01 --bogus", "unknown option"},
+        {"evaluate --db x.db --split-at 2011-02-01 --set slots=0",
+         "--set slots: 0 is out of range"},
+        {"evaluate --db x.db --split-at 2011-02-01 --set treshold=0.2",
+         "--set: unknown policy parameter 'treshold'"},
+        {"evaluate --db x.db --split-at 2011-02-01 --set 0.2", "--set: '0.2' is not"},
         {"train --db x.db", "--db FILE and --out FILE are required"},
         {"train --db x.db --out m.json --dims 0", "--dims: 0 is out of range"},
         {"train --db x.db --out m.json extra", "unexpected argument 'extra'"},

@@ -46,6 +46,7 @@ static const char decide_usage_end[] =
 
 static void print_help(void) {
     fputs(decide_usage, stdout);
+    cli_policy_set_help(stdout);
     cli_policy_help(stdout);
     fputs(decide_usage_end, stdout);
 }
@@ -68,7 +69,8 @@ enum {
     OPT_SEED,
     OPT_THREADS,
     OPT_SHARD,
-    OPT_BLOCK
+    OPT_BLOCK,
+    OPT_SET
 };
 
 static const struct option fixed_opts[] = {
@@ -82,6 +84,7 @@ static const struct option fixed_opts[] = {
     {"threads", required_argument, NULL, OPT_THREADS},
     {"shard", required_argument, NULL, OPT_SHARD},
     {"block", required_argument, NULL, OPT_BLOCK},
+    {"set", required_argument, NULL, OPT_SET},
     {"help", no_argument, NULL, 'h'},
     {0}};
 
@@ -101,6 +104,8 @@ static int set_option(struct decide_args *a, int code, const char *v) {
     if (cli_policy_is_code(code))
         return cli_policy_set("decide", p, code, NULL, v);
     switch (code) {
+    case OPT_SET:
+        return cli_policy_assign("decide", p, v);
     case OPT_DB:
         a->db = v;
         return CLI_OK;

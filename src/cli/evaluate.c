@@ -57,6 +57,7 @@ static const char evaluate_help[] =
 
 static void print_help(void) {
     fputs(evaluate_help, stdout);
+    cli_policy_set_help(stdout);
     cli_policy_help(stdout);
 }
 
@@ -85,7 +86,8 @@ enum {
     OPT_KNN_K,
     OPT_EASE_LAMBDA,
     OPT_WITHOUT,
-    OPT_NO_SEREN
+    OPT_NO_SEREN,
+    OPT_SET
 };
 
 static const struct option fixed_opts[] = {
@@ -107,6 +109,7 @@ static const struct option fixed_opts[] = {
     {"ease-lambda", required_argument, NULL, OPT_EASE_LAMBDA},
     {"without", required_argument, NULL, OPT_WITHOUT},
     {"no-serendipity-table", no_argument, NULL, OPT_NO_SEREN},
+    {"set", required_argument, NULL, OPT_SET},
     {"help", no_argument, NULL, 'h'},
     {0}};
 
@@ -144,6 +147,8 @@ static int set_option(struct eval_args *a, int code, const char *v) {
     if (cli_policy_is_code(code))
         return cli_policy_set("evaluate", &a->p.decide.policy, code, NULL, v);
     switch (code) {
+    case OPT_SET:
+        return cli_policy_assign("evaluate", &a->p.decide.policy, v);
     case OPT_DB:
         a->db = v;
         return CLI_OK;

@@ -43,6 +43,33 @@ int cli_policy_set(const char *cmd, indiv_policy_params *p, int code, const char
     return CLI_OK;
 }
 
+int cli_policy_assign(const char *cmd, indiv_policy_params *p, const char *text) {
+    const char *eq = strchr(text, '=');
+    if (!eq || eq == text)
+        return cli_usage(cmd, "--set: '%s' is not NAME=VALUE (e.g. threshold=0.2)", text);
+    char name[64];
+    size_t len = (size_t)(eq - text);
+    const indiv_policy_param *d = NULL;
+    if (len < sizeof name) {
+        memcpy(name, text, len);
+        name[len] = '\0';
+        d = indiv_policy_param_find(name);
+    }
+    if (!d)
+        return cli_usage(cmd, "--set: unknown policy parameter '%.*s' (see --help)",
+                         (int)len, text);
+    indiv_error err = {0};
+    if (indiv_policy_params_set(p, d->name, eq + 1, &err) < 0)
+        return cli_usage(cmd, "--set %s", err.msg);
+    return CLI_OK;
+}
+
+void cli_policy_set_help(FILE *o) {
+    fprintf(o, "  %-*s %s\n%*s%s\n", HELP_INDENT - 3, "--set NAME=VALUE",
+            "any policy parameter below, by name (repeatable, the last wins),",
+            HELP_INDENT, "", "e.g. --set threshold=0.2 --set divergence-aim=popular");
+}
+
 /* Prints text from column col, wrapped before WRAP_AT onto lines indented HELP_INDENT
  * (columns counted in bytes, so a line with "τ" or "·" wraps a little early). */
 static void wrapped(FILE *o, const char *w, int col) {

@@ -27,6 +27,14 @@ int cli_policy_is_code(int code);
 int cli_policy_set(const char *cmd, indiv_policy_params *p, int code, const char *name,
                    const char *v);
 
+/* --set NAME=VALUE: sets the table parameter NAME (long option name, '-' or '_') from
+ * VALUE. A text without '=' or an unknown name prints "indiv <cmd>: --set: ..."; a bad
+ * value "indiv <cmd>: --set <name>: <what is wrong>"; both return CLI_USAGE. */
+int cli_policy_assign(const char *cmd, indiv_policy_params *p, const char *text);
+
+/* Help lines of --set, with an example, in the layout of cli_policy_help. */
+void cli_policy_set_help(FILE *o);
+
 /* One help line per table row: "  --name META        meaning (default D)". */
 void cli_policy_help(FILE *o);
 
