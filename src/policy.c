@@ -24,7 +24,7 @@ static const char *const action_names[] = {"none", "contact", "defer"};
 static const char *const reason_names[INDIV_R_COUNT] = {
     "relevant_offers", "divergent_offer_alone",   "not_ready",    "no_contact_consent",
     "unsubscribed",    "no_accepted_channel",     "pressure_cap", "no_valid_offer",
-    "below_threshold", "not_ready_within_horizon"};
+    "below_threshold", "not_ready_within_horizon", "no_profile"};
 static const char *const miss_names[] = {"", "no_plausible_offer_outside_bubble",
                                          "no_relevant_offer_to_ride_along",
                                          "no_room_in_a_single_slot"};
@@ -590,7 +590,9 @@ void indiv_policy_decide(const indiv_policy_params *p, const indiv_scorer *s,
     indiv_rng_reseed(r, p->seed, (uint64_t)in->consumer->id, INDIV_RNG_DIVERGENCE);
     int placed = in->profile && diverge(p, s, b, row, cat, valid, in, r, out);
     if (out->n_offers == 0) {
-        out->reason = INDIV_R_BELOW_THRESHOLD;
+        out->reason = !in->profile && in->consumer->consent_profiling
+                          ? INDIV_R_NO_PROFILE
+                          : INDIV_R_BELOW_THRESHOLD;
         return;
     }
     /* A lone divergent offer, placed alone or replacing the only relevant one

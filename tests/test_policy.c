@@ -305,6 +305,32 @@ Test(policy, all_scores_below_threshold_give_none_with_the_best_score) {
     cr_assert_eq(d.offers[0].offer, B0);
 }
 
+/* Issue 14 item 21: a consumer who consented to profiling but has no profile yet is told
+ * apart from one whose profile scores too low; without consent nothing changes. */
+Test(policy, a_consenting_consumer_without_a_profile_gets_no_profile) {
+    P.threshold = 0.6; /* without a profile the best p is about 0.12 */
+    P.serendipity = 0;
+    indiv_consumer_row c = consumer(12);
+    cr_assert_eq(c.consent_profiling, 1);
+    indiv_decision d = decide_full(NULL, &c, 1.0, 0);
+    cr_assert_eq(d.action, INDIV_NONE);
+    cr_assert_eq(d.reason, INDIV_R_NO_PROFILE, "%s", indiv_reason_name(d.reason));
+    cr_assert(d.has_best, "the best score is still reported");
+    c.consent_profiling = 0;
+    d = decide_full(NULL, &c, 1.0, 0);
+    cr_assert_eq(d.reason, INDIV_R_BELOW_THRESHOLD, "%s", indiv_reason_name(d.reason));
+    /* With a profile that scores too low, below_threshold as before. */
+    double t[DIMS] = {0.2, 0.8, 0, 0, 0};
+    indiv_profile pr = person(t, PLAIN);
+    c.consent_profiling = 1;
+    d = decide_full(&pr, &c, 1.0, 0);
+    cr_assert_eq(d.reason, INDIV_R_BELOW_THRESHOLD, "%s", indiv_reason_name(d.reason));
+    /* Above the threshold, a consenting consumer without a profile is still contacted. */
+    P.threshold = 0.1;
+    d = decide_full(NULL, &c, 1.0, 0);
+    cr_assert_eq(d.action, INDIV_CONTACT);
+}
+
 Test(policy, the_threshold_boundary_is_inclusive_both_ways) {
     double t[DIMS] = {0.6, 0.25, 0.15, 0, 0};
     indiv_profile pr = person(t, PLAIN);
@@ -1051,7 +1077,8 @@ Test(policy, names_are_stable) {
         "not_ready",       "no_contact_consent",
         "unsubscribed",    "no_accepted_channel",
         "pressure_cap",    "no_valid_offer",
-        "below_threshold", "not_ready_within_horizon"};
+        "below_threshold", "not_ready_within_horizon",
+        "no_profile"};
     for (int r = 0; r < INDIV_R_COUNT; r++)
         cr_assert_str_eq(indiv_reason_name((indiv_reason)r), reasons[r]);
     cr_assert_str_eq(indiv_reason_name(INDIV_R_COUNT), "?");

@@ -6,7 +6,9 @@
  *  1. eligibility: contact consent, unsubscribed, an accepted channel, the contact-
  *     pressure cap (at most max_contacts in per_days), offers valid at the decision time;
  *  2. relevance threshold τ on the propensity p(c, o): if no valid offer reaches τ and no
- *     divergent offer may stand alone, the action is `none`, with the best score;
+ *     divergent offer may stand alone, the action is `none`, with the best score
+ *     (reason no_profile instead of below_threshold for a consumer with profiling
+ *     consent but no profile: a profile build is missing, not a low score);
  *  3. ranking: up to `slots` offers above τ, by propensity, or by expected margin
  *     p · price · margin when rank_by_value; with a re-ranker (rerank.h), the `slots`
  *     are chosen greedily from the best `rerank_pool` offers above τ (MMR or calibrated);
@@ -70,6 +72,8 @@ typedef enum indiv_reason {
     INDIV_R_NO_VALID_OFFER,     /* none: no offer valid at the decision time */
     INDIV_R_BELOW_THRESHOLD,    /* none: no offer reaches the threshold */
     INDIV_R_NEVER_READY,        /* none: readiness stays below the minimum */
+    INDIV_R_NO_PROFILE,         /* none: as below_threshold, for a consumer with profiling
+                                   consent but no profile built (run `indiv profile`) */
     INDIV_R_COUNT
 } indiv_reason;
 
