@@ -268,6 +268,10 @@ int indiv_sim_params_set(indiv_sim_params *p, const char *name, const char *valu
         put(p, n, v);
         return INDIV_OK;
     }
+    /* The rest of the policy's table (divergence_aim, divergence_temperature,
+     * plausibility, ...): parsed and range-checked by the table itself. */
+    if (indiv_policy_param_find(name))
+        return indiv_policy_params_set(&p->policy_params, name, value, err);
     return indiv_error_set(err, INDIV_EINVAL, "unknown simulation parameter '%s'", name);
 }
 
@@ -326,6 +330,9 @@ char *indiv_sim_params_json(const indiv_sim_params *p) {
     json_object_set_new(o, "policy", json_string(indiv_sim_policy_name(p->policy)));
     json_object_set_new(o, "divergence",
                         json_string(indiv_divergence_name(p->policy_params.divergence)));
+    json_object_set_new(
+        o, "divergence_aim",
+        json_string(indiv_divergence_aim_name(p->policy_params.divergence_aim)));
     json_object_set_new(o, "seed", json_integer((json_int_t)p->seed));
     json_object_set_new(o, "features", json_string(feats));
     char *txt = json_dumps(o, JSON_INDENT(2) | JSON_SORT_KEYS | JSON_REAL_PRECISION(10));

@@ -252,6 +252,16 @@ Test(simulate, params_set_by_name_with_dashes_or_underscores) {
     cr_assert_eq(p.policy, INDIV_SIM_NO_THRESHOLD);
     cr_assert_eq(indiv_sim_params_set(&p, "divergence", "standalone", &err), 0);
     cr_assert_eq(p.policy_params.divergence, INDIV_DIV_STANDALONE);
+    /* The rest of the policy's table, through the table. */
+    cr_assert_eq(p.policy_params.divergence_aim, INDIV_AIM_ADJACENT);
+    cr_assert_eq(indiv_sim_params_set(&p, "divergence_aim", "popular", &err), 0, "%s",
+                 err.msg);
+    cr_assert_eq(p.policy_params.divergence_aim, INDIV_AIM_POPULAR);
+    char *js = indiv_sim_params_json(&p);
+    cr_assert(strstr(js, "\"divergence_aim\": \"popular\""), "%s", js);
+    free(js);
+    cr_assert_eq(indiv_sim_params_set(&p, "divergence-aim", "adjacent", &err), 0);
+    cr_assert_eq(p.policy_params.divergence_aim, INDIV_AIM_ADJACENT);
     cr_assert_eq(indiv_sim_params_set(&p, "seed", "9223372036854775807", &err), 0);
     cr_assert_eq(p.seed, (uint64_t)INT64_MAX);
     cr_assert_eq(indiv_sim_params_set(&p, "features", "taste,rhythm", &err), 0, "%s",
@@ -283,6 +293,7 @@ Test(simulate, params_set_errors_name_the_parameter_and_value_and_change_nothing
         {"seed", "9223372036854775808", "seed '9223372036854775808'"},
         {"seed", "99999999999999999999999", "seed '99999999999999999999999'"},
         {"features", "taste,smell", "smell"},
+        {"divergence_aim", "sideways", "divergence-aim: "},
     };
     indiv_sim_params p, before;
     indiv_sim_params_init(&p);
@@ -375,6 +386,7 @@ static const char *const every_param[] = {"rounds",
                                           "half_life",
                                           "window",
                                           "features",
+                                          "divergence_aim",
                                           "irrelevant_utility",
                                           "conversion_max",
                                           "wrong_moment_factor",
@@ -417,7 +429,7 @@ Test(simulate, params_json_holds_every_parameter_and_reads_back) {
         {"seed", "9007199254740993"}, {"policy", "persona"},
         {"divergence", "standalone"}, {"features", "taste,moments"},
         {"half_life", "33.25"},       {"threshold", "0.42"},
-        {"ready_fraction", "0.6"}};
+        {"ready_fraction", "0.6"},     {"divergence_aim", "popular"}};
     for (size_t i = 0; i < sizeof set / sizeof set[0]; i++)
         cr_assert_eq(indiv_sim_params_set(&p, set[i][0], set[i][1], &err), 0, "%s",
                      err.msg);

@@ -474,3 +474,83 @@ Test(study, like_fits_every_world_to_the_log) {
     free(out);
     tu_rmtree(dir);
 }
+
+/* The divergence aims as reference conditions of the serendipity claim (issue 11 item
+ * 6): both aims are conditions of the claim, differ in the policy's divergence_aim and
+ * in nothing else, and a tiny run (2 rounds, 2 seeds) compares both with ε = 0 on the
+ * divergent hit rate and the costs, in results.json and in the report's tables. */
+Test(study, serendipity_claim_compares_both_divergence_aims) {
+    const char *aims[] = {"indiv-e0.3", "indiv-e0.3-popular"};
+    const indiv_divergence_aim want[] = {INDIV_AIM_ADJACENT, INDIV_AIM_POPULAR};
+    const indiv_study_claim *c = indiv_study_claim_find("serendipity");
+    cr_assert_not_null(c);
+    indiv_sim_params p[2];
+    indiv_error err = {0};
+    for (int a = 0; a < 2; a++) {
+        int found = 0;
+        for (size_t k = 0; k < c->ncmp; k++)
+            found |= strcmp(c->cmp[k].treatment, aims[a]) == 0 &&
+                     strcmp(c->cmp[k].reference, "indiv-e0") == 0;
+        cr_assert(found, "%s is not compared with indiv-e0", aims[a]);
+        indiv_sim_params_init(&p[a]);
+        cr_assert_eq(indiv_study_apply(indiv_study_condition_find(aims[a])->settings, &p[a],
+                                       NULL, &err),
+                     0, "%s", err.msg);
+        cr_assert_eq(p[a].policy_params.divergence_aim, want[a], "%s", aims[a]);
+    }
+    p[1].policy_params.divergence_aim = p[0].policy_params.divergence_aim;
+    cr_assert_eq(memcmp(&p[0], &p[1], sizeof p[0]), 0, "the aims differ in more");
+
+    char *dir = tu_tmpdir(), *out = tu_path(dir, "study");
+    indiv_study_opts o;
+    indiv_study_opts_init(&o);
+    o.dir = out;
+    o.quick = 1;
+    o.seeds = 2;
+    o.consumers = 100;
+    o.rounds = 2;
+    o.claims = "serendipity";
+    o.max_seeds = 0;
+    indiv_study_results *r = NULL;
+    cr_assert_eq(indiv_study_run(&o, NULL, NULL, &r, &err), 0, "%s", err.msg);
+    cr_assert_eq(indiv_study_write_data(r, &err), 0, "%s", err.msg);
+    cr_assert_eq(indiv_study_write_report(r, &err), 0, "%s", err.msg);
+
+    char *path = tu_path(out, "results.json");
+    json_t *root = json_load_file(path, 0, NULL);
+    cr_assert_not_null(root);
+    json_t *claim = json_array_get(json_object_get(root, "claims"), 0);
+    json_t *conds = json_object_get(claim, "conditions");
+    cr_assert(strstr(json_string_value(json_object_get(conds, aims[0])),
+                     "divergence_aim=adjacent"));
+    cr_assert(strstr(json_string_value(json_object_get(conds, aims[1])),
+                     "divergence_aim=popular"));
+    json_t *base = level_named(claim, "study values");
+    cr_assert_not_null(base);
+    for (int a = 0; a < 2; a++) {
+        json_t *hit = NULL, *cmp;
+        size_t k;
+        json_array_foreach(json_object_get(base, "comparisons"), k, cmp) {
+            if (strcmp(json_string_value(json_object_get(cmp, "treatment")), aims[a]) == 0)
+                hit = json_object_get(json_object_get(cmp, "effects"),
+                                      "divergent_hit_rate");
+        }
+        cr_assert_not_null(hit, "%s: no divergent hit rate", aims[a]);
+        cr_assert_eq(json_integer_value(json_object_get(hit, "n")), 2);
+    }
+    json_decref(root);
+    char *md_path = tu_path(out, "report.md");
+    FILE *f = fopen(md_path, "r");
+    cr_assert_not_null(f);
+    char line[4096];
+    int rows = 0;
+    while (fgets(line, sizeof line, f))
+        rows += line[0] == '|' && strstr(line, "indiv-e0.3-popular") != NULL;
+    fclose(f);
+    cr_assert_geq(rows, 1, "no table row of the popular aim in report.md");
+    free(md_path);
+    free(path);
+    indiv_study_results_free(r);
+    free(out);
+    tu_rmtree(dir);
+}

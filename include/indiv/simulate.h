@@ -155,7 +155,9 @@ typedef int (*indiv_round_fn)(void *ctx, const indiv_round_metrics *m);
 /* One row of the simulation parameter table (src/simloop.c): every parameter settable
  * by name, with its range, default and meaning. The defaults, indiv_sim_params_set /
  * _validate / _json, the study's assumption table and `indiv simulate --help` read it.
- * Besides these, "policy", "divergence", "seed" and "features" are set by name too. */
+ * Besides these, "policy", "divergence", "seed" and "features" are set by name too,
+ * and so is every other parameter of the policy's table (policy.h: "divergence_aim",
+ * "divergence_temperature", ...), parsed and checked by that table. */
 typedef struct indiv_sim_param {
     const char *name;
     int is_int;

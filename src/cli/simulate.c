@@ -44,7 +44,9 @@ static const char simulate_help[] =
     "  --divergence MODE, --max-contacts N, --per-days W, --min-readiness R\n"
     "                     policy flags, as for indiv decide\n"
     "  --set NAME=VALUE   any simulation parameter, e.g. --set p_leave=0.5 (also\n"
-    "                     policy, divergence, seed, features); the parameters:\n";
+    "                     policy, divergence, seed, features and every policy\n"
+    "                     parameter of indiv decide, e.g. divergence_aim=popular);\n"
+    "                     the parameters:\n";
 
 struct sim_args {
     const char *db, *out, *model;
