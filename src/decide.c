@@ -403,6 +403,7 @@ static int build_plausibility(indiv_eventlog *log, const indiv_catalog *cat,
     size_t n_cat = indiv_catalog_categories(cat);
     *out = NULL;
     if (p->divergence_aim != INDIV_AIM_ADJACENT || !(p->serendipity > 0) || !pp ||
+        p->plausibility == INDIV_PLAUS_COSINE ||
         n_cat == 0 || n_cat > INDIV_PLAUS_MAX_CATEGORIES)
         return INDIV_OK;
     indiv_plausibility *pl = indiv_plausibility_new(n_cat, p->plausibility_smoothing);
@@ -462,6 +463,8 @@ int indiv_decide_run(indiv_eventlog *log, const indiv_model *m,
     int rc = check_opts(o, err);
     if (rc == INDIV_OK)
         rc = indiv_model_validate(m, err);
+    if (rc == INDIV_OK)
+        rc = indiv_policy_params_check_model(&o->policy, m, err);
     if (rc == INDIV_OK)
         rc = read_profile_params(log, &pp, sum, err);
     r.pp = sum->profiles_built ? &pp : NULL;

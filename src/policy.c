@@ -260,7 +260,38 @@ typedef struct aim {
     const double *lift;         /* adjacent: per category; NULL: popular */
     const unsigned char *known; /* adjacent: 1 for categories the person bought */
     double log_max;             /* adjacent, T > 0: the largest log plausibility */
+    const double *taste;        /* cosine: the person's taste (d values), or NULL */
+    double taste_norm;          /* cosine: its length */
 } aim;
+
+/* Plausibility `cosine` of offer j: (1 + cos θ) / 2 in [0, 1], θ the angle between the
+ * person's taste and the offer's vector in the model's embedding (1 same direction,
+ * 1/2 orthogonal, 0 opposite). Without a taste or an offer vector (zero length) it is
+ * 1/2: no evidence either way. */
+static double cosine_plausibility(const aim *a, size_t j) {
+    size_t d = indiv_catalog_dims(a->cat);
+    const double *f = indiv_catalog_features(a->cat, j);
+    double dot = 0, ff = 0;
+    if (!a->taste || !(a->taste_norm > 0))
+        return 0.5;
+    for (size_t k = 0; k < d; k++) {
+        dot += a->taste[k] * f[k];
+        ff += f[k] * f[k];
+    }
+    if (!(ff > 0))
+        return 0.5;
+    double c = dot / (a->taste_norm * sqrt(ff));
+    c = c > 1 ? 1 : c < -1 ? -1 : c;
+    return (1 + c) / 2;
+}
+
+/* The plausibility of candidate j under `adjacent`: its category's lift (or P(c | A)),
+ * or its own cosine weight. */
+static double plausibility_of(const aim *a, size_t j) {
+    if (a->p->plausibility == INDIV_PLAUS_COSINE)
+        return cosine_plausibility(a, j);
+    return a->lift[indiv_catalog_offer(a->cat, j)->category];
+}
 
 /* Is offer j a candidate? Its logit in *z when it is. */
 static int candidate(const aim *a, size_t j, double *z) {
@@ -269,7 +300,7 @@ static int candidate(const aim *a, size_t j, double *z) {
         return 0;
     if (a->lift) {
         size_t c = indiv_catalog_offer(a->cat, j)->category;
-        if (a->known[c] || !(a->lift[c] > 0))
+        if (a->known[c] || !(plausibility_of(a, j) > 0))
             return 0;
     }
     *z = indiv_score_logit(a->s, a->b, a->row, j);
@@ -281,7 +312,7 @@ static int candidate(const aim *a, size_t j, double *z) {
  * multiplies the engine's own estimate, so that popularity stays held and a category
  * that people like this person buy more often gains in proportion). */
 static double log_plausibility(const aim *a, size_t j, double z) {
-    return log(indiv_sigmoid(z)) + log(a->lift[indiv_catalog_offer(a->cat, j)->category]);
+    return log(indiv_sigmoid(z)) + log(plausibility_of(a, j));
 }
 
 /* Weight of candidate j with logit z: p under `popular`; plausibility^(1/T) under
@@ -351,7 +382,7 @@ static void aim_init(aim *a, const indiv_policy_params *p, const indiv_scorer *s
     double floor = p->floor > p->relative_floor * out->best_p
                        ? p->floor
                        : p->relative_floor * out->best_p;
-    *a = (aim){p, s, b, row, cat, valid, out, indiv_logit(floor), NULL, NULL, 0};
+    *a = (aim){p, s, b, row, cat, valid, out, indiv_logit(floor), NULL, NULL, 0, NULL, 0};
     if (p->divergence_aim != INDIV_AIM_ADJACENT || n_cat > INDIV_PLAUS_MAX_CATEGORIES)
         return; /* popular, or too many categories for the scratch: popular */
     int32_t buf[INDIV_PLAUS_MAX_CATEGORIES];
@@ -361,7 +392,19 @@ static void aim_init(aim *a, const indiv_policy_params *p, const indiv_scorer *s
     for (size_t i = 0; i < nk; i++)
         if (kc[i] >= 0 && (size_t)kc[i] < n_cat)
             known[kc[i]] = 1;
-    if (in->plaus && indiv_plausibility_categories(in->plaus) == n_cat)
+    const indiv_profile *pr = in->profile;
+    if (p->plausibility == INDIV_PLAUS_COSINE && pr && (pr->features & INDIV_FEAT_TASTE) &&
+        pr->dims == indiv_catalog_dims(cat)) {
+        double norm = 0;
+        for (size_t k = 0; k < pr->dims; k++)
+            norm += pr->taste[k] * pr->taste[k];
+        a->taste = pr->taste;
+        a->taste_norm = sqrt(norm);
+    }
+    if (p->plausibility == INDIV_PLAUS_COSINE)
+        for (size_t c = 0; c < n_cat; c++)
+            lift[c] = 1; /* per offer instead (plausibility_of) */
+    else if (in->plaus && indiv_plausibility_categories(in->plaus) == n_cat)
         indiv_plausibility_lift(in->plaus, kc, nk,
                                 p->plausibility == INDIV_PLAUS_CONDITIONAL, lift);
     else
@@ -441,8 +484,19 @@ static int diverge(const indiv_policy_params *p, const indiv_scorer *s,
     indiv_decided_offer *o = &out->offers[out->n_offers - 1];
     assert(share > 0 && share <= 1);
     o->logged_p = eps * share;
-    o->plausibility = a.lift ? a.lift[indiv_catalog_offer(cat, j)->category] : 0;
+    o->plausibility = a.lift ? plausibility_of(&a, j) : 0;
     return 1;
+}
+
+int indiv_policy_params_check_model(const indiv_policy_params *p, const indiv_model *m,
+                                    indiv_error *err) {
+    if (p->plausibility == INDIV_PLAUS_COSINE && strcmp(m->feature_space, "embedding") != 0)
+        return indiv_error_set(err, INDIV_EINVAL,
+                               "plausibility: 'cosine' needs a model with an embedding "
+                               "(feature space 'embedding', trained by indiv train); "
+                               "model '%s' has feature space '%s'",
+                               m->id, m->feature_space);
+    return INDIV_OK;
 }
 
 /* ---- channel and timing ------------------------------------------------------------ */

@@ -217,3 +217,62 @@ Test(cli_evaluate, profile_and_decide_use_the_model_embedding_together) {
               r.err);
     tu_run_free(&r);
 }
+
+/* --plausibility cosine: divergent offers weighed by (1 + cos(taste, offer)) / 2 in the
+ * trained embedding; same bytes with 1 and 2 threads; refused with a category model. */
+Test(cli_evaluate, cosine_plausibility_needs_an_embedding_and_is_reproducible) {
+    tu_run r;
+    const char *pol = "--threshold 0.01 --serendipity 1 --divergence standalone "
+                      "--divergence-aim adjacent --bubble 0.5 --relative-floor 0 --seed 9";
+    cr_assert_eq(tu_sh(&r,
+                       GEN
+                       " && \"$INDIV\" train --db '%s/w.db' --out '%s/m.json' "
+                       "--as-of " SPLIT " --dims 8 --iterations 4 2>/dev/null && "
+                       "\"$INDIV\" profile --db '%s/w.db' --as-of " SPLIT
+                       " --model '%s/m.json' >/dev/null && "
+                       "\"$INDIV\" decide --db '%s/w.db' --out '%s/d1.jsonl' --model "
+                       "'%s/m.json' --plausibility cosine --threads 1 %s && "
+                       "\"$INDIV\" decide --db '%s/w.db' --out '%s/d2.jsonl' --model "
+                       "'%s/m.json' --set plausibility=cosine --threads 2 %s",
+                       dir, dir, dir, dir, dir, dir, dir, dir, pol, dir, dir, dir, pol),
+                 0, "%s", r.err);
+    tu_run_free(&r);
+    char *p1 = tu_path(dir, "d1.jsonl"), *p2 = tu_path(dir, "d2.jsonl");
+    size_t n1 = 0, n2 = 0;
+    char *a = tu_read(p1, &n1), *b = tu_read(p2, &n2);
+    cr_assert(a && b && n1 > 0 && n1 == n2 && memcmp(a, b, n1) == 0,
+              "same seed, 1 and 2 threads: same bytes");
+    /* every divergent offer carries its cosine weight, in (0, 1] */
+    int divergent = 0;
+    double lo = 2, hi = -1;
+    for (char *line = a, *nl; (nl = strchr(line, '\n')); line = nl + 1) {
+        *nl = '\0';
+        json_t *o = json_loads(line, 0, NULL), *of;
+        size_t i;
+        cr_assert_not_null(o);
+        json_array_foreach(json_object_get(o, "offers"), i, of) {
+            if (strcmp(json_string_value(json_object_get(of, "kind")), "divergent"))
+                continue;
+            double pl = json_number_value(json_object_get(of, "plausibility"));
+            cr_assert(pl > 0 && pl <= 1, "plausibility %g outside (0, 1]", pl);
+            lo = pl < lo ? pl : lo;
+            hi = pl > hi ? pl : hi;
+            divergent++;
+        }
+        json_decref(o);
+    }
+    cr_assert_gt(divergent, 1, "ε = 1, standalone: some divergent offers");
+    cr_assert_gt(hi, lo, "per-offer cosines, not one constant");
+    free(a), free(b), free(p1), free(p2);
+    /* the built-in category model has no embedding: refused, naming both */
+    cr_assert_eq(tu_sh(&r,
+                       "\"$INDIV\" profile --db '%s/w.db' --as-of " SPLIT
+                       " >/dev/null 2>&1 && \"$INDIV\" decide --db '%s/w.db' --out "
+                       "'%s/d3.jsonl' --plausibility cosine",
+                       dir, dir, dir),
+                 1, "%s", r.err);
+    cr_assert(strstr(r.err, "plausibility: 'cosine' needs a model with an embedding"),
+              "%s", r.err);
+    cr_assert(strstr(r.err, "feature space 'category'"), "%s", r.err);
+    tu_run_free(&r);
+}

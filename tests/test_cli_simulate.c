@@ -131,6 +131,19 @@ Test(cli_simulate, a_database_that_is_not_a_generated_world_exits_1) {
     cr_assert(strstr(r.err, "not a generated world"), "%s", r.err);
     cr_assert(strstr(r.err, "indiv generate"), "%s", r.err);
     tu_run_free(&r);
+    /* Issue 14 item 18: a failed run leaves nothing behind (it created out). */
+    cr_assert_neq(tu_sh(&r, "ls -A '%s'", out), 0, "left behind: %s", r.out);
+    tu_run_free(&r);
+    /* Into an existing directory: what was there stays, nothing new appears. */
+    cr_assert_eq(tu_sh(&r, "mkdir '%s' && echo keep > '%s/mine.txt'", out, out), 0);
+    tu_run_free(&r);
+    r = simulate(1, args);
+    tu_run_free(&r);
+    cr_assert_eq(tu_sh(&r, "ls -A '%s'", out), 0);
+    cr_assert_str_eq(r.out, "mine.txt\n", "left behind: %s", r.out);
+    tu_run_free(&r);
+    cr_assert_eq(tu_sh(&r, "rm -r '%s'", out), 0);
+    tu_run_free(&r);
     /* A missing world: exit 1 naming it, and nothing created under its name. */
     snprintf(args, sizeof args, "--db '%s/none.db' --out '%s'", dir, out);
     r = simulate(1, args);

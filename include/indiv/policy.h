@@ -18,7 +18,8 @@
  *     person's best propensity) is drawn from the consumer's own stream: under the
  *     `popular` aim ∝ propensity; under the `adjacent` aim among offers of categories the
  *     person never bought, ∝ (p · plausibility of the category)^(1/T), plausibility the
- *     co-purchase lift or P(c | A) (plausibility.h), the most plausible at T = 0 (ties:
+ *     co-purchase lift or P(c | A) (plausibility.h), or, with an embedding model, the
+ *     offer's (1 + cosine to the person's taste) / 2, the most plausible at T = 0 (ties:
  *     catalog index). Without counts (no profiles, or more categories than
  *     INDIV_PLAUS_MAX_CATEGORIES) the plausibility is 1, resp. the aim is popular. In
  *     ride-along mode it only joins a contact that already has a relevant offer; in
@@ -90,7 +91,9 @@ typedef enum indiv_divergence_aim {
 /* What the adjacent aim weighs a category by (plausibility.h). */
 typedef enum indiv_plausibility_kind {
     INDIV_PLAUS_LIFT = 0,       /* P(c | A) / P(c) */
-    INDIV_PLAUS_CONDITIONAL = 1 /* P(c | A) */
+    INDIV_PLAUS_CONDITIONAL = 1, /* P(c | A) */
+    INDIV_PLAUS_COSINE = 2       /* per offer: (1 + cos(taste, offer vector)) / 2;
+                                  * embedding models only */
 } indiv_plausibility_kind;
 
 /* Where the divergent offer goes. */
@@ -162,7 +165,7 @@ typedef struct indiv_decided_offer {
     double affinity;
     double value;        /* p · price · margin */
     double logged_p;     /* probability that the policy lists this offer (see step 4) */
-    double plausibility; /* divergent, adjacent aim: lift of its category; else 0 */
+    double plausibility; /* divergent, adjacent aim: its lift (or cosine weight); else 0 */
 } indiv_decided_offer;
 
 typedef struct indiv_decision {
@@ -290,6 +293,11 @@ void indiv_policy_decide(const indiv_policy_params *p, const indiv_scorer *s,
  * capacity cap), else none. Returns their number; *out points at them (borrowed). */
 size_t indiv_policy_known_categories(const indiv_profile *pr, const indiv_catalog *cat,
                                      int32_t *buf, size_t cap, const int32_t **out);
+
+/* INDIV_EINVAL, naming the parameter and the model, when p needs what model m lacks:
+ * plausibility `cosine` needs an embedding (feature space "embedding"). */
+int indiv_policy_params_check_model(const indiv_policy_params *p, const indiv_model *m,
+                                    indiv_error *err);
 
 /* The next preferred contact slot at or after t (see step 6 above); t itself without a
  * profile or without the moments feature. */

@@ -11,8 +11,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "cli.h"
+#include "indiv/fileio.h"
 #include "indiv/model.h"
 #include "indiv/simulate.h"
 
@@ -207,6 +210,59 @@ static int run_policy(const struct sim_args *a, const indiv_model *m,
                               err);
 }
 
+/* What a failed run must not leave behind (issue 14 item 18): the paths it may write
+ * that did not exist before it started, directories before their contents. */
+enum { SIM_NEW_MAX = 2 + 2 * INDIV_SIM_POLICY_COUNT * 8 };
+struct sim_new {
+    char *path[SIM_NEW_MAX];
+    int n;
+};
+
+static void note_if_new(struct sim_new *nw, char *path) {
+    struct stat sb;
+    if (path && nw->n < SIM_NEW_MAX && lstat(path, &sb) != 0)
+        nw->path[nw->n++] = path;
+    else
+        free(path);
+}
+
+static void note_outputs(struct sim_new *nw, const char *out, int first, int last) {
+    static const char *const top[] = {"params.json", "comparison.csv"};
+    static const char *const per[] = {"rounds.csv",       "rounds.json",  "timings.csv",
+                                      "world.db",         "world.db-wal", "world.db-shm",
+                                      "world.db-journal"};
+    note_if_new(nw, strdup(out));
+    for (size_t k = 0; k < sizeof top / sizeof *top; k++)
+        note_if_new(nw, indiv_path_join(out, top[k]));
+    for (int p = first; p < last; p++) {
+        char *sub = indiv_path_join(out, indiv_sim_policy_name((indiv_sim_policy)p));
+        if (!sub)
+            continue;
+        for (size_t k = 0; k < sizeof per / sizeof *per; k++)
+            note_if_new(nw, indiv_path_join(sub, per[k]));
+        note_if_new(nw, sub);
+    }
+}
+
+/* Removes the noted paths when failed (rmdir only removes an empty directory), in an
+ * order where a directory's files go before it; frees them in every case. */
+static void drop_outputs(struct sim_new *nw, int failed) {
+    /* Files first, then directories: the out directory is noted first. */
+    for (int pass = 0; pass < 2; pass++)
+        for (int i = nw->n - 1; failed && i >= 0; i--) {
+            struct stat sb;
+            if (lstat(nw->path[i], &sb) != 0 || (S_ISDIR(sb.st_mode) != 0) != pass)
+                continue;
+            if (pass)
+                rmdir(nw->path[i]);
+            else
+                unlink(nw->path[i]);
+        }
+    for (int i = 0; i < nw->n; i++)
+        free(nw->path[i]);
+    nw->n = 0;
+}
+
 static int run(struct sim_args *a, indiv_error *err) {
     indiv_model m;
     double tot[INDIV_SIM_POLICY_COUNT][INDIV_SIM_NMETRICS] = {{0}};
@@ -214,11 +270,13 @@ static int run(struct sim_args *a, indiv_error *err) {
         a->model ? indiv_model_load(a->model, &m, err) : (indiv_model_default(&m), 0);
     if (rc < 0)
         return rc;
+    int first = a->all ? 0 : (int)a->p.policy,
+        last = a->all ? INDIV_SIM_POLICY_COUNT : first + 1;
+    struct sim_new nw = {{0}, 0};
+    note_outputs(&nw, a->out, first, last);
     rc = indiv_sim_output_dir(a->out, err);
     if (rc == INDIV_OK)
         rc = indiv_sim_write_params(a->out, a->db, &a->p, m.id, a->all, err);
-    int first = a->all ? 0 : (int)a->p.policy,
-        last = a->all ? INDIV_SIM_POLICY_COUNT : first + 1;
     for (int p = first; rc == INDIV_OK && p < last; p++)
         rc = run_policy(a, &m, (indiv_sim_policy)p, tot[p], err);
     if (rc == INDIV_OK && a->all)
@@ -230,6 +288,7 @@ static int run(struct sim_args *a, indiv_error *err) {
         for (int p = first; p < last; p++)
             print_totals(stderr, indiv_sim_policy_name((indiv_sim_policy)p), tot[p]);
     }
+    drop_outputs(&nw, rc != INDIV_OK);
     indiv_model_clear(&m);
     return rc;
 }
