@@ -849,12 +849,12 @@ static void contact_with(const struct eval *e, indiv_eval_contacts *c, const siz
  * at least one; under `any` its first `slots` offers are sent when the probability of
  * buying at least one of them, 1 − Π(1 − p_i), reaches τ. */
 static void curve_add(struct eval *e, const size_t *list, size_t len) {
+    const double *z = e->score[INDIV_EVAL_INDIV];
     size_t slots = (size_t)e->p->decide.policy.slots, m = len < slots ? len : slots;
     double pr[INDIV_SLOTS_MAX], any;
     for (size_t i = 0; i < m; i++)
         pr[i] = indiv_sigmoid(z[list[i]]);
     any = indiv_relevance_any(pr, m);
-    const double *z = e->score[INDIV_EVAL_INDIV];
     for (size_t t = 0; t < e->p->n_taus; t++) {
         double zt = indiv_logit(e->p->taus[t]);
         size_t n = 0;
@@ -1121,8 +1121,8 @@ static void seren_measure(struct seren *s, size_t row, const indiv_decision *d) 
     }
     s->sum_ge += indiv_metrics_serendipity_ge(s->list, len, s->expected, e->rel);
     int has_hist = history_dist(s, row);
-    s->sum_zhang +=
-        indiv_metrics_serendipity_zhang(s->list, len, e->category, s->dist, e->rel);
+    s->sum_zhang += indiv_metrics_serendipity_zhang(s->list, len, e->category, s->dist,
+                                                    e->rel);
     if (has_hist) {
         s->sum_kl += indiv_metrics_miscalibration(s->list, len, e->category, s->dist,
                                                   indiv_catalog_categories(e->cat),
