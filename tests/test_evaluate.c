@@ -40,31 +40,6 @@ TestSuite(evaluate, .init = setup, .fini = teardown);
 
 /* ---- a log small enough to compute by hand ----------------------------------------- */
 
-static int64_t consumer(indiv_eventlog *log, const char *id, int profiling) {
-    indiv_consumer_rec c = {id, profiling, 1, INDIV_CH_BIT(INDIV_CH_EMAIL), NULL};
-    int64_t cid;
-    cr_assert_eq(indiv_eventlog_add_consumer(log, &c, &cid, NULL, NULL), 0);
-    return cid;
-}
-
-static int64_t offer(indiv_eventlog *log, const char *id, const char *cat) {
-    indiv_offer_rec o = {id, id, cat, 10, 0.3, INDIV_TS_NONE, INDIV_TS_NONE};
-    int64_t oid;
-    cr_assert_eq(indiv_eventlog_add_offer(log, &o, &oid, NULL, NULL), 0);
-    return oid;
-}
-
-static void buy(indiv_eventlog *log, int64_t c, int64_t o, int64_t ts) {
-    indiv_event ev = {.consumer_id = c,
-                      .ts = ts,
-                      .offer_id = o,
-                      .type = INDIV_EV_PURCHASE,
-                      .channel = INDIV_CH_WEB,
-                      .quantity = 1,
-                      .value = 10};
-    cr_assert_eq(indiv_eventlog_add_event(log, &ev, NULL), 0);
-}
-
 /* Offers o1, o2 (category A), o3, o4 (B). Before the split: c1 buys o1, o1, o2; c2 o1;
  * c3 o3; c5 (no profiling consent) o4. After: c1 buys o1 (again) and o3 (new to them),
  * c2 o2 (new), c4 (no history: cold) o2, c5 o4. */
@@ -73,23 +48,23 @@ static char *hand_log(void) {
     indiv_eventlog *log;
     cr_assert_eq(indiv_eventlog_open(path, INDIV_EVENTLOG_CREATE, &log, NULL), 0);
     cr_assert_eq(indiv_eventlog_begin(log, NULL), 0);
-    int64_t o1 = offer(log, "o1", "A"), o2 = offer(log, "o2", "A"),
-            o3 = offer(log, "o3", "B"), o4 = offer(log, "o4", "B");
-    int64_t c1 = consumer(log, "c1", 1), c2 = consumer(log, "c2", 1),
-            c3 = consumer(log, "c3", 1), c4 = consumer(log, "c4", 1),
-            c5 = consumer(log, "c5", 0);
+    int64_t o1 = tu_add_offer(log, "o1", "A"), o2 = tu_add_offer(log, "o2", "A"),
+            o3 = tu_add_offer(log, "o3", "B"), o4 = tu_add_offer(log, "o4", "B");
+    int64_t c1 = tu_add_consumer(log, "c1", 1), c2 = tu_add_consumer(log, "c2", 1),
+            c3 = tu_add_consumer(log, "c3", 1), c4 = tu_add_consumer(log, "c4", 1),
+            c5 = tu_add_consumer(log, "c5", 0);
     int64_t jan = SPLIT - 31 * DAY;
-    buy(log, c1, o1, jan + 4 * DAY);
-    buy(log, c1, o1, jan + 11 * DAY);
-    buy(log, c1, o2, jan + 11 * DAY);
-    buy(log, c2, o1, jan + 7 * DAY);
-    buy(log, c3, o3, jan + 8 * DAY);
-    buy(log, c5, o4, jan + 9 * DAY);
-    buy(log, c1, o1, SPLIT + 4 * DAY);
-    buy(log, c1, o3, SPLIT + 5 * DAY);
-    buy(log, c2, o2, SPLIT + 6 * DAY);
-    buy(log, c4, o2, SPLIT + 7 * DAY);
-    buy(log, c5, o4, SPLIT + 8 * DAY);
+    tu_buy(log, c1, o1, jan + 4 * DAY);
+    tu_buy(log, c1, o1, jan + 11 * DAY);
+    tu_buy(log, c1, o2, jan + 11 * DAY);
+    tu_buy(log, c2, o1, jan + 7 * DAY);
+    tu_buy(log, c3, o3, jan + 8 * DAY);
+    tu_buy(log, c5, o4, jan + 9 * DAY);
+    tu_buy(log, c1, o1, SPLIT + 4 * DAY);
+    tu_buy(log, c1, o3, SPLIT + 5 * DAY);
+    tu_buy(log, c2, o2, SPLIT + 6 * DAY);
+    tu_buy(log, c4, o2, SPLIT + 7 * DAY);
+    tu_buy(log, c5, o4, SPLIT + 8 * DAY);
     cr_assert_eq(indiv_eventlog_commit(log, NULL), 0);
     indiv_eventlog_close(log);
     return path;
@@ -228,7 +203,7 @@ static void plant(const char *db, int64_t ts) {
     for (int64_t c = 1; c <= 300; c += 2)
         for (int64_t o = 1; o <= 6; o++)
             for (int k = 0; k < 2; k++)
-                buy(log, c, o, ts + 60 * (o * 2 + k));
+                tu_buy(log, c, o, ts + 60 * (o * 2 + k));
     cr_assert_eq(indiv_eventlog_commit(log, NULL), 0);
     indiv_eventlog_close(log);
 }
@@ -421,20 +396,20 @@ static char *tie_log(void) {
     int64_t o[6];
     const char *ids[6] = {"o1", "o2", "o3", "o4", "o5", "o6"};
     for (int i = 0; i < 6; i++)
-        o[i] = offer(log, ids[i], i < 3 ? "A" : "B");
-    int64_t c1 = consumer(log, "c1", 1), c2 = consumer(log, "c2", 1);
+        o[i] = tu_add_offer(log, ids[i], i < 3 ? "A" : "B");
+    int64_t c1 = tu_add_consumer(log, "c1", 1), c2 = tu_add_consumer(log, "c2", 1);
     int64_t jan = SPLIT - 31 * DAY;
-    buy(log, c1, o[0], jan + 2 * DAY);
-    buy(log, c1, o[1], jan + 3 * DAY);
-    buy(log, c1, o[0], jan + 9 * DAY);
-    buy(log, c1, o[1], jan + 12 * DAY);
+    tu_buy(log, c1, o[0], jan + 2 * DAY);
+    tu_buy(log, c1, o[1], jan + 3 * DAY);
+    tu_buy(log, c1, o[0], jan + 9 * DAY);
+    tu_buy(log, c1, o[1], jan + 12 * DAY);
     for (int k = 0; k < 3; k++)
-        buy(log, c1, o[2], jan + 20 * DAY);
+        tu_buy(log, c1, o[2], jan + 20 * DAY);
     for (int k = 0; k < 3; k++)
-        buy(log, c2, o[3], jan + (4 + k) * DAY);
-    buy(log, c2, o[4], jan + 8 * DAY);
-    buy(log, c1, o[1], SPLIT + 2 * DAY);
-    buy(log, c2, o[3], SPLIT + 3 * DAY);
+        tu_buy(log, c2, o[3], jan + (4 + k) * DAY);
+    tu_buy(log, c2, o[4], jan + 8 * DAY);
+    tu_buy(log, c1, o[1], SPLIT + 2 * DAY);
+    tu_buy(log, c2, o[3], SPLIT + 3 * DAY);
     cr_assert_eq(indiv_eventlog_commit(log, NULL), 0);
     indiv_eventlog_close(log);
     return path;
@@ -446,7 +421,8 @@ static void list_of(const char *csv, const char *who, const char *mode,
     char *t = tu_read(csv, NULL), *save = NULL, prefix[64];
     snprintf(prefix, sizeof prefix, "%s,%s,%s,", who, mode, method);
     out[0] = '\0';
-    for (char *line = strtok_r(t, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+    for (char *line = strtok_r(t, "\n", &save); line;
+         line = strtok_r(NULL, "\n", &save)) {
         if (strncmp(line, prefix, strlen(prefix)) != 0)
             continue;
         char *offer_f = strchr(line + strlen(prefix), ',') + 1;
@@ -497,9 +473,8 @@ Test(evaluate, item_baselines_are_fitted_and_the_naive_row_matches_the_curve_cou
         cr_assert_leq(r->naive[t].with_hit[INDIV_EVAL_ALL], r->naive[t].contacted);
     }
     /* everyone contacted: the naive rule is repeat-buy's top 3 sent to all */
-    cr_assert_eq(memcmp(&r->naive[0], &r->contacts[INDIV_EVAL_REPEAT],
-                        sizeof r->naive[0]),
-                 0);
+    cr_assert_eq(
+        memcmp(&r->naive[0], &r->contacts[INDIV_EVAL_REPEAT], sizeof r->naive[0]), 0);
     /* a given lambda is used as is */
     p.ease_lambda = 7.5;
     cr_assert_eq(run(db, &m, &p, r, &err), 0, "%s", err.msg);

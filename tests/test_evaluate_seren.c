@@ -43,50 +43,25 @@ static void teardown(void) {
 
 TestSuite(evaluate_seren, .init = setup, .fini = teardown);
 
-static int64_t add_consumer(indiv_eventlog *log, const char *id) {
-    indiv_consumer_rec c = {id, 1, 1, INDIV_CH_BIT(INDIV_CH_EMAIL), NULL};
-    int64_t cid;
-    cr_assert_eq(indiv_eventlog_add_consumer(log, &c, &cid, NULL, NULL), 0);
-    return cid;
-}
-
-static int64_t add_offer(indiv_eventlog *log, const char *id, const char *cat) {
-    indiv_offer_rec o = {id, id, cat, 10, 0.3, INDIV_TS_NONE, INDIV_TS_NONE};
-    int64_t oid;
-    cr_assert_eq(indiv_eventlog_add_offer(log, &o, &oid, NULL, NULL), 0);
-    return oid;
-}
-
-static void buy(indiv_eventlog *log, int64_t c, int64_t o, int64_t ts) {
-    indiv_event ev = {.consumer_id = c,
-                      .ts = ts,
-                      .offer_id = o,
-                      .type = INDIV_EV_PURCHASE,
-                      .channel = INDIV_CH_WEB,
-                      .quantity = 1,
-                      .value = 10};
-    cr_assert_eq(indiv_eventlog_add_event(log, &ev, NULL), 0);
-}
-
 static char *small_log(void) {
     char *path = tu_path(dir, "small.db");
     indiv_eventlog *log;
     cr_assert_eq(indiv_eventlog_open(path, INDIV_EVENTLOG_CREATE, &log, NULL), 0);
     cr_assert_eq(indiv_eventlog_begin(log, NULL), 0);
-    int64_t o1 = add_offer(log, "o1", "A"), o2 = add_offer(log, "o2", "A"),
-            o3 = add_offer(log, "o3", "B");
-    add_offer(log, "o4", "B");
-    int64_t c1 = add_consumer(log, "c1"), c2 = add_consumer(log, "c2"),
-            c3 = add_consumer(log, "c3");
+    int64_t o1 = tu_add_offer(log, "o1", "A"), o2 = tu_add_offer(log, "o2", "A"),
+            o3 = tu_add_offer(log, "o3", "B");
+    tu_add_offer(log, "o4", "B");
+    int64_t c1 = tu_add_consumer(log, "c1", 1), c2 = tu_add_consumer(log, "c2", 1),
+            c3 = tu_add_consumer(log, "c3", 1);
     int64_t jan = SPLIT - 31 * DAY;
-    buy(log, c1, o1, jan + 4 * DAY);
-    buy(log, c1, o1, jan + 11 * DAY);
-    buy(log, c1, o2, jan + 11 * DAY);
-    buy(log, c2, o1, jan + 7 * DAY);
-    buy(log, c3, o3, jan + 8 * DAY);
-    buy(log, c1, o1, SPLIT + 4 * DAY);
-    buy(log, c1, o3, SPLIT + 5 * DAY);
-    buy(log, c2, o2, SPLIT + 6 * DAY);
+    tu_buy(log, c1, o1, jan + 4 * DAY);
+    tu_buy(log, c1, o1, jan + 11 * DAY);
+    tu_buy(log, c1, o2, jan + 11 * DAY);
+    tu_buy(log, c2, o1, jan + 7 * DAY);
+    tu_buy(log, c3, o3, jan + 8 * DAY);
+    tu_buy(log, c1, o1, SPLIT + 4 * DAY);
+    tu_buy(log, c1, o3, SPLIT + 5 * DAY);
+    tu_buy(log, c2, o2, SPLIT + 6 * DAY);
     cr_assert_eq(indiv_eventlog_commit(log, NULL), 0);
     indiv_eventlog_close(log);
     return path;

@@ -124,3 +124,28 @@ void tu_content_hash(const char *path, char out[17]) {
     cr_assert_eq(indiv_eventlog_content_hash(log, out, &err), 0, "%s", err.msg);
     indiv_eventlog_close(log);
 }
+
+int64_t tu_add_consumer(indiv_eventlog *log, const char *id, int profiling) {
+    indiv_consumer_rec c = {id, profiling, 1, INDIV_CH_BIT(INDIV_CH_EMAIL), NULL};
+    int64_t cid;
+    cr_assert_eq(indiv_eventlog_add_consumer(log, &c, &cid, NULL, NULL), 0);
+    return cid;
+}
+
+int64_t tu_add_offer(indiv_eventlog *log, const char *id, const char *cat) {
+    indiv_offer_rec o = {id, id, cat, 10, 0.3, INDIV_TS_NONE, INDIV_TS_NONE};
+    int64_t oid;
+    cr_assert_eq(indiv_eventlog_add_offer(log, &o, &oid, NULL, NULL), 0);
+    return oid;
+}
+
+void tu_buy(indiv_eventlog *log, int64_t consumer, int64_t offer, int64_t ts) {
+    indiv_event ev = {.consumer_id = consumer,
+                      .ts = ts,
+                      .offer_id = offer,
+                      .type = INDIV_EV_PURCHASE,
+                      .channel = INDIV_CH_WEB,
+                      .quantity = 1,
+                      .value = 10};
+    cr_assert_eq(indiv_eventlog_add_event(log, &ev, NULL), 0);
+}

@@ -11,6 +11,7 @@
 
 #include <stddef.h>
 
+#include "indiv/eventlog.h"
 #include "indiv/sim.h"
 
 typedef struct tu_run {
@@ -51,5 +52,13 @@ char *tu_world(const char *dir, const char *name, const indiv_world_params *p,
 
 /* indiv_eventlog_content_hash of the database at path (asserting success). */
 void tu_content_hash(const char *path, char out[17]);
+
+/* Hand-built logs (asserting success inside an open transaction of log): a consumer who
+ * accepts contact by email (profiling consent as given), an offer of price 10 and
+ * margin 0.3 in category cat valid forever, and one purchase (quantity 1, value 10, on
+ * the web) at ts. Return the new row ids. */
+int64_t tu_add_consumer(indiv_eventlog *log, const char *id, int profiling);
+int64_t tu_add_offer(indiv_eventlog *log, const char *id, const char *cat);
+void tu_buy(indiv_eventlog *log, int64_t consumer, int64_t offer, int64_t ts);
 
 #endif /* INDIV_TESTUTIL_H */
