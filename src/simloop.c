@@ -13,6 +13,7 @@
  */
 #include "indiv/simulate.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <math.h>
 #include <stddef.h>
@@ -109,9 +110,10 @@ typedef struct named {
     { #field, is_int, lo, hi, def, doc, offsetof(indiv_sim_params, field) }
 #define R_(field, lo, hi, def, doc)                                                      \
     { #field, 0, lo, hi, def, doc, offsetof(indiv_sim_params, response.field) }
-/* Policy parameters: default and meaning from the policy's table (policy.h). */
-#define P_(name, field, is_int, lo, hi)                                                  \
-    { name, is_int, lo, hi, NAN, NULL, offsetof(indiv_sim_params, policy_params.field) }
+/* Policy parameters that a sweep may grid over: kind, range, default and meaning come
+ * from the policy's own table (policy.h), looked up by name in row() below. */
+#define P_(name, field)                                                                  \
+    { name, 0, NAN, NAN, NAN, NULL, offsetof(indiv_sim_params, policy_params.field) }
 static const named params_by_name[] = {
     S_(rounds, 1, 1, 10000, 12, "rounds simulated"),
     S_(round_days, 0, 0.01, 3650, 7, "days per round"),
@@ -124,14 +126,14 @@ static const named params_by_name[] = {
     S_(train_dims, 1, 1, INDIV_EMBEDDING_DIMS_MAX, 16,
        "embedding dimension of each training"),
     S_(train_iterations, 1, 1, 1000, 8, "ALS sweeps of each training"),
-    P_("threshold", threshold, 0, 0, 1),
-    P_("serendipity", serendipity, 0, 0, 1),
-    P_("bubble", bubble, 0, 0, 1),
-    P_("floor", floor, 0, 0, 1),
-    P_("min_readiness", min_readiness, 0, 0, 1),
-    P_("per_days", per_days, 0, 0, 3650),
-    P_("slots", slots, 1, 1, INDIV_SLOTS_MAX),
-    P_("max_contacts", max_contacts, 1, 0, 1e6),
+    P_("threshold", threshold),
+    P_("serendipity", serendipity),
+    P_("bubble", bubble),
+    P_("floor", floor),
+    P_("min_readiness", min_readiness),
+    P_("per_days", per_days),
+    P_("slots", slots),
+    P_("max_contacts", max_contacts),
     {"half_life", 0, 1e-3, 1e6, NAN, "profiles: half-life of the taste decay, days",
      offsetof(indiv_sim_params, profile_params.half_life_days)},
     {"window", 0, 0, 1e6, NAN, "profiles: history window in days (0: all)",
@@ -167,6 +169,19 @@ static const named params_by_name[] = {
 };
 #define NNAMED (sizeof params_by_name / sizeof params_by_name[0])
 
+/* Row i with a policy parameter's kind and range filled in from the policy's table. */
+static named row(size_t i) {
+    named n = params_by_name[i];
+    if (!n.doc) {
+        const indiv_policy_param *pp = indiv_policy_param_find(n.name);
+        assert(pp && (pp->kind == INDIV_PP_INT || pp->kind == INDIV_PP_REAL));
+        n.is_int = pp->kind == INDIV_PP_INT;
+        n.lo = pp->min;
+        n.hi = pp->max;
+    }
+    return n;
+}
+
 static void put(indiv_sim_params *p, const named *n, double v) {
     if (n->is_int)
         *(int *)((char *)p + n->off) = (int)v;
@@ -200,7 +215,7 @@ size_t indiv_sim_param_count(void) {
 int indiv_sim_param_at(size_t i, indiv_sim_param *out) {
     if (i >= NNAMED)
         return INDIV_EINVAL;
-    const named *n = &params_by_name[i];
+    const named r = row(i), *n = &r;
     indiv_sim_params d;
     indiv_sim_params_init(&d);
     const indiv_policy_param *pp = n->doc ? NULL : indiv_policy_param_find(n->name);
@@ -258,7 +273,7 @@ int indiv_sim_params_set(indiv_sim_params *p, const char *name, const char *valu
     if (rc != 0)
         return rc < 0 ? rc : INDIV_OK;
     for (size_t i = 0; i < NNAMED; i++) {
-        const named *n = &params_by_name[i];
+        const named r = row(i), *n = &r;
         if (!same_name(name, n->name))
             continue;
         char *end;
@@ -280,7 +295,7 @@ int indiv_sim_params_set(indiv_sim_params *p, const char *name, const char *valu
 
 int indiv_sim_params_validate(const indiv_sim_params *p, indiv_error *err) {
     for (size_t i = 0; i < NNAMED; i++) {
-        const named *n = &params_by_name[i];
+        const named r = row(i), *n = &r;
         double v = get(p, n);
         if (!(v >= n->lo && v <= n->hi))
             return indiv_error_set(err, INDIV_EINVAL,
@@ -322,7 +337,7 @@ int indiv_sim_model_spec(const char *spec, indiv_sim_params *p, indiv_error *err
 char *indiv_sim_params_json(const indiv_sim_params *p) {
     json_t *o = json_object();
     for (size_t i = 0; i < NNAMED; i++) {
-        const named *n = &params_by_name[i];
+        const named r = row(i), *n = &r;
         json_object_set_new(o, n->name,
                             n->is_int
                                 ? json_integer(*(const int *)((const char *)p + n->off))
