@@ -77,6 +77,18 @@ static int import(indiv_import_format f, const char *path, int strict, bad_log *
     return indiv_import_run(log_, &o, sum, err);
 }
 
+/* Imports an events file with its offers file, asserting success; fills sum. */
+static void import_events(const char *events, const char *offers,
+                          indiv_import_summary *sum) {
+    indiv_import_opts o;
+    indiv_import_opts_init(&o);
+    o.format = INDIV_IMPORT_EVENTS;
+    o.path = events;
+    o.offers_path = offers;
+    indiv_error err = {0};
+    cr_assert_eq(indiv_import_run(log_, &o, sum, &err), 0, "%s", err.msg);
+}
+
 static int64_t reason_count(const indiv_import_summary *s, const char *reason) {
     for (size_t i = 0; i < s->n_reasons; i++)
         if (strcmp(s->skipped[i].reason, reason) == 0)
@@ -776,14 +788,8 @@ Test(import, events_quantities_values_and_times_are_validated) {
                                              "c1,o1,view,-9223372036854775808,,\n"
                                              "c1,o1,view,10000-01-01,,\n"
                                              "c1,o1,purchase,1293962400,2,4.5\n");
-    indiv_import_opts o;
-    indiv_import_opts_init(&o);
-    o.format = INDIV_IMPORT_EVENTS;
-    o.path = events;
-    o.offers_path = offers;
     indiv_import_summary s;
-    indiv_error err = {0};
-    cr_assert_eq(indiv_import_run(log_, &o, &s, &err), 0, "%s", err.msg);
+    import_events(events, offers, &s);
     cr_expect_eq(s.rows_imported, 2, "the view with value 0 and the last purchase");
     cr_expect_eq(reason_count(&s, "quantity not positive"), 2);
     cr_expect_eq(reason_count(&s, "negative value"), 1);
@@ -805,14 +811,8 @@ Test(import, latin1_text_is_stored_as_utf8_and_long_ids_are_refused) {
         "consumer,offer,type,ts\nc\xe9,o\xe9,view,2011-01-02\n%s,o\xe9,view,2011-01-02\n",
         id);
     char *events = write_input("events.csv", text);
-    indiv_import_opts o;
-    indiv_import_opts_init(&o);
-    o.format = INDIV_IMPORT_EVENTS;
-    o.path = events;
-    o.offers_path = offers;
     indiv_import_summary s;
-    indiv_error err = {0};
-    cr_assert_eq(indiv_import_run(log_, &o, &s, &err), 0, "%s", err.msg);
+    import_events(events, offers, &s);
     cr_expect_eq(s.rows_imported, 1);
     cr_expect_eq(reason_count(&s, "id longer than 127 bytes"), 1);
     offer_probe p = offer("o\xc3\xa9");
