@@ -45,6 +45,9 @@ typedef struct indiv_decide_opts {
     int threads;                   /* 1..INDIV_THREADS_MAX */
     size_t block;                  /* consumers per block */
     int shard_index, shard_count;  /* decide only shard I of N (0 of 1: everyone) */
+    /* 0: an embedding model without a vector for most offers (trained on another
+     * catalogue) is refused with INDIV_EINVAL; 1: used anyway (--force) */
+    int force_model;
 } indiv_decide_opts;
 
 typedef struct indiv_decide_summary {
