@@ -41,8 +41,9 @@ static void fill_bins(const struct person *s, size_t n, indiv_calibration *c) {
             sp += s[k].p;
             sa += s[k].acted;
         }
-        c->bins[b] = (indiv_calibration_bin){s[from].p, s[to - 1].p, sp / (double)(to - from),
-                                             sa / (double)(to - from), (int64_t)(to - from)};
+        c->bins[b] =
+            (indiv_calibration_bin){s[from].p, s[to - 1].p, sp / (double)(to - from),
+                                    sa / (double)(to - from), (int64_t)(to - from)};
     }
 }
 
@@ -138,12 +139,13 @@ int indiv_calibration_validate(const indiv_calibration *c, const char *id,
         : c->people < 1 || c->acted < 0 || c->acted > c->people
             ? "'people' must be >= 1 and 'acted' in [0, people]"
         : c->n_bins > INDIV_CALIBRATION_BINS || !check_bins(c)
-            ? "'reliability' must hold at most 10 bins of relevances and shares in [0, 1] "
+            ? "'reliability' must hold at most 10 bins of relevances and shares in [0, "
+              "1] "
               "whose people add up to 'people'"
         : !isnan(c->threshold) && !unit(c->threshold) ? "'threshold' must be in [0, 1]"
-                                                       : NULL;
-    return what ? indiv_error_set(err, INDIV_EINVAL, "model %s: calibration: field %s", id,
-                                  what)
+                                                      : NULL;
+    return what ? indiv_error_set(err, INDIV_EINVAL, "model %s: calibration: field %s",
+                                  id, what)
                 : INDIV_OK;
 }
 
@@ -174,9 +176,9 @@ json_t *indiv_calibration_json(const indiv_calibration *c) {
                             "relevance", "any", "slots", c->slots, "horizon_days",
                             c->horizon_days, "people", (json_int_t)c->people, "acted",
                             (json_int_t)c->acted, "reliability", bins, "threshold",
-                            real_or_null(c->threshold), "threshold_rule", "youden",
-                            "tpr", real_or_null(c->tpr), "fpr", real_or_null(c->fpr),
-                            "source", c->source)
+                            real_or_null(c->threshold), "threshold_rule", "youden", "tpr",
+                            real_or_null(c->tpr), "fpr", real_or_null(c->fpr), "source",
+                            c->source)
                 : NULL;
 }
 
@@ -259,8 +261,8 @@ int indiv_calibration_load(const json_t *o, indiv_calibration *c, const char *pa
 
 char *indiv_calibration_json_text(const indiv_calibration *c) {
     json_t *j = indiv_calibration_json(c);
-    char *txt = j ? json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS | JSON_REAL_PRECISION(17))
-                  : NULL;
+    char *txt =
+        j ? json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS | JSON_REAL_PRECISION(17)) : NULL;
     json_decref(j);
     return txt;
 }
