@@ -9,6 +9,7 @@
 #include "cli.h"
 #include "indiv/catalog.h"
 #include "indiv/eventlog.h"
+#include "indiv/import.h"
 #include "indiv/model.h"
 #include "indiv/profile.h"
 #include "indiv/timeutil.h"
@@ -242,10 +243,17 @@ int cli_profile(int argc, char **argv) {
     indiv_error err = {0};
     if (indiv_profile_params_validate(&a.p, &err) < 0)
         return cli_usage("profile", "%s", err.msg);
+    /* Ids are stored as UTF-8 (a Latin-1 file is transcoded on import): a Latin-1 id
+     * typed in a Latin-1 terminal is looked up the same way. */
+    char *id = a.show ? indiv_import_utf8(a.show) : NULL;
+    if (a.show && !id)
+        return fprintf(stderr, "indiv profile: out of memory\n"), CLI_FAIL;
+    a.show = id;
     indiv_eventlog *log = NULL;
     rc = indiv_eventlog_open(a.db, a.show ? INDIV_EVENTLOG_READONLY : 0, &log, &err);
     if (rc == INDIV_OK)
         rc = a.show ? show(log, &a, &err) : build(log, &a, &err);
     indiv_eventlog_close(log);
+    free(id);
     return rc == INDIV_OK ? CLI_OK : cli_fail("profile", &err);
 }
