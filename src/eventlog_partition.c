@@ -13,8 +13,9 @@
  *   every other table           whole: the catalogue, offer_daily (popularity is the
  *                               whole population's), meta (profile parameters and the
  *                               rhythm prior of the whole population), imports;
- * and meta('partition') = "r/N" is added. Columns are named from the new database's
- * own table, so a source of the same version copies exactly. Each part is built in a
+ * and meta('partition') = "r/N" is added. Columns are named, those both databases have:
+ * a source of this schema copies exactly, and a table or column a source made by an
+ * earlier build lacks keeps the new database's defaults. Each part is built in a
  * temporary file and renamed: a part either is complete or does not exist.
  */
 #include "indiv/eventlog.h"
@@ -29,7 +30,7 @@
 
 #include "indiv/fileio.h"
 
-#define SQL_MAX 8192 /* one INSERT ... SELECT with every column of a table, twice */
+#define COLS_MAX 4096 /* the quoted column names of one table, comma-separated */
 
 typedef struct split {
     const char *src;
@@ -67,16 +68,18 @@ static int exec_bound(split *s, const char *sql, const char *text, int has_int, 
     return rc == SQLITE_DONE || rc == SQLITE_ROW ? INDIV_OK : db_fail(s, sql);
 }
 
-/* "a", "b", ... of table t in the new database into cols; *has_consumer when one of
- * them is consumer_id. */
+/* "a", "b", ... of table t in both databases into cols (a table or column the source
+ * lacks keeps the new database's defaults); *has_consumer when one is consumer_id. */
 static int column_list(split *s, const char *t, char *cols, size_t cap,
                        int *has_consumer) {
     sqlite3_stmt *st = NULL;
     size_t at = 0;
     *has_consumer = 0;
     cols[0] = '\0';
-    int rc =
-        sqlite3_prepare_v2(s->db, "SELECT name FROM pragma_table_info(?)", -1, &st, NULL);
+    int rc = sqlite3_prepare_v2(s->db,
+                                "SELECT name FROM pragma_table_info(?1, 'main') WHERE name "
+                                "IN (SELECT name FROM pragma_table_info(?1, 'src'))",
+                                -1, &st, NULL);
     if (rc == SQLITE_OK)
         rc = sqlite3_bind_text(st, 1, t, -1, SQLITE_STATIC);
     while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -91,9 +94,9 @@ static int column_list(split *s, const char *t, char *cols, size_t cap,
 
 /* Replaces table t of the new database by its source rows (of this part). */
 static int copy_table(split *s, const char *t) {
-    char cols[SQL_MAX / 2 - 256], sql[SQL_MAX];
+    char cols[COLS_MAX], sql[3 * COLS_MAX]; /* the columns twice, names, clauses */
     int has_consumer, rc = column_list(s, t, cols, sizeof cols, &has_consumer);
-    if (rc < 0)
+    if (rc < 0 || !cols[0]) /* not in the source: left as created */
         return rc;
     const char *where = strcmp(t, "consumers") == 0 ? " WHERE indiv_shard(ext_id, ?) = ?"
                         : has_consumer ? " WHERE consumer_id IN (SELECT id FROM "
