@@ -15,6 +15,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "indiv/decision.h"
 #include "indiv/error.h"
@@ -34,13 +35,17 @@
 typedef int (*indiv_decision_fn)(void *ctx, const indiv_decision *d, const char *ext_id);
 
 typedef struct indiv_decide_opts {
-    indiv_policy_params policy;      /* policy.as_of is the decision time */
-    const char *out_path;            /* JSON Lines output, or NULL with on_decision set */
-    indiv_decision_fn on_decision;   /* may be NULL */
-    void *ctx;                       /* passed to on_decision */
-    int threads;                     /* 1..INDIV_THREADS_MAX */
-    size_t block;                    /* consumers per block */
-    int shard_index, shard_count;    /* decide only shard I of N (0 of 1: everyone) */
+    indiv_policy_params policy;    /* policy.as_of is the decision time */
+    const char *out_path;          /* JSON Lines output, or NULL with on_decision set */
+    /* Instead of out_path: an open stream the lines are written to, left open and
+     * uncommitted, for a caller that commits them with other files (indiv decide: the
+     * decisions with their summary, fileio.h indiv_outfile_finish_all). */
+    FILE *out_stream;
+    indiv_decision_fn on_decision; /* may be NULL */
+    void *ctx;                     /* passed to on_decision */
+    int threads;                   /* 1..INDIV_THREADS_MAX */
+    size_t block;                  /* consumers per block */
+    int shard_index, shard_count;  /* decide only shard I of N (0 of 1: everyone) */
     const indiv_plausibility *plaus; /* adjacent aim: co-purchase counts to use (borrowed;
                                         indiv-mpi adds them up over partitions), NULL:
                                         counted by the run from the database */

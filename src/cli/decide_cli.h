@@ -7,6 +7,8 @@
 #ifndef INDIV_CLI_DECIDE_H
 #define INDIV_CLI_DECIDE_H
 
+#include <stdio.h>
+
 #include <jansson.h>
 
 #include "indiv/decide.h"
@@ -33,7 +35,7 @@ int cli_decide_default_as_of(indiv_eventlog *log, cli_decide_args *a, indiv_erro
 /* Warnings on stderr for stale profiles or an --as-of far from the data. */
 void cli_decide_warn_times(indiv_eventlog *log, const cli_decide_args *a);
 
-/* The run's summary for people, on stderr. */
-void cli_decide_print_summary(const indiv_decide_summary *s, const indiv_model *m);
+/* The run's summary for people, on o (cli_result_stream). */
+void cli_decide_print_summary(FILE *o, const indiv_decide_summary *s, const indiv_model *m);
 
 #endif /* INDIV_CLI_DECIDE_H */

@@ -211,9 +211,11 @@ static void mdecide_clear(mdecide *d) {
 static int finish_summary(mdecide *d, double combine_s, double total_s,
                           indiv_error *err) {
     indiv_decide_opts o = d->a.o;
+    const char *outs[] = {d->a.o.out_path, d->a.summary};
+    FILE *o = cli_result_stream(outs, 2);
     d->sum.seconds_total = total_s;
-    cli_decide_print_summary(&d->sum, &d->m);
-    fprintf(stderr,
+    cli_decide_print_summary(o, &d->sum, &d->m);
+    fprintf(o,
             "  %d rank%s: slowest rank decided in %.2f s, combine %.2f s (%.0f%% "
             "of %.2f s)\n",
             d->size, d->size == 1 ? "" : "s",
@@ -260,9 +262,9 @@ static int run(mdecide *d, indiv_error *err) {
     double t2 = MPI_Wtime();
     if (rc == INDIV_OK && d->rank == 0)
         rc = finish_summary(d, t2 - t1, t2 - t0, err);
-    if (d->rank == 0) { /* commit both, or neither */
-        rc = indiv_outfile_finish(d->out, rc, err);
-        rc = indiv_outfile_finish(d->summary, rc, err);
+    if (d->rank == 0) { /* both, the summary last, or neither (as indiv decide) */
+        indiv_outfile *both[2] = {d->out, d->summary};
+        rc = indiv_outfile_finish_all(both, 2, rc, err);
     }
     return rc;
 }
