@@ -18,6 +18,7 @@
 typedef struct cli_decide_args {
     const char *db, *model, *summary, *config;
     int have_as_of;
+    int tau_pending; /* no --threshold anywhere: the model's τ or the default, in run() */
     char out_buf[4096];
     indiv_decide_opts o;
 } cli_decide_args;

@@ -30,6 +30,7 @@
 #include "indiv/model.h"
 #include "mpi_cmd.h"
 #include "mpi_util.h"
+#include "policy_opts.h"
 
 #define CHUNK_BYTES (4u << 20) /* decisions per message: at least one line */
 
@@ -114,6 +115,8 @@ static int open_inputs(mdecide *d, indiv_error *err) {
     else if (rc == INDIV_OK)
         indiv_model_default(&d->m);
     d->have_model = rc == INDIV_OK;
+    if (rc == INDIV_OK && d->a.tau_pending) /* the model's τ, as indiv decide */
+        cli_threshold_note("decide", &d->a.o, &d->m);
     if (rc == INDIV_OK)
         rc = indiv_eventlog_open(d->db, INDIV_EVENTLOG_READONLY, &d->log, err);
     if (rc == INDIV_OK && d->partitioned)
@@ -206,14 +209,11 @@ static void mdecide_clear(mdecide *d) {
         indiv_model_clear(&d->m);
 }
 
-/* The summary (rank 0): on stderr as indiv decide prints it, then --summary, whose
- * "shard" is the whole run's. */
-static int finish_summary(mdecide *d, double combine_s, double total_s,
-                          indiv_error *err) {
-    indiv_decide_opts o = d->a.o;
+/* The summary for people (rank 0, once both files are in place), as indiv decide prints
+ * it, and the ranks and the join. */
+static void print_summary(mdecide *d, double combine_s, double total_s) {
     const char *outs[] = {d->a.o.out_path, d->a.summary};
     FILE *o = cli_result_stream(outs, 2);
-    d->sum.seconds_total = total_s;
     cli_decide_print_summary(o, &d->sum, &d->m);
     fprintf(o,
             "  %d rank%s: slowest rank decided in %.2f s, combine %.2f s (%.0f%% "
@@ -221,9 +221,14 @@ static int finish_summary(mdecide *d, double combine_s, double total_s,
             d->size, d->size == 1 ? "" : "s",
             d->sum.seconds_read + d->sum.seconds_decide + d->sum.seconds_write, combine_s,
             total_s > 0 ? 100 * combine_s / total_s : 0, total_s);
+}
+
+/* --summary (rank 0), whose "shard" is the whole run's. */
+static int write_summary(mdecide *d, double total_s, indiv_error *err) {
+    d->sum.seconds_total = total_s;
     if (!d->summary)
         return INDIV_OK;
-    char *js = indiv_decide_summary_json(&o, &d->m, &d->sum);
+    char *js = indiv_decide_summary_json(&d->a.o, &d->m, &d->sum);
     if (!js)
         return indiv_error_set(err, INDIV_ENOMEM, "out of memory");
     int rc = fprintf(indiv_outfile_stream(d->summary), "%s\n", js) < 0
@@ -261,19 +266,23 @@ static int run(mdecide *d, indiv_error *err) {
                        err);
     double t2 = MPI_Wtime();
     if (rc == INDIV_OK && d->rank == 0)
-        rc = finish_summary(d, t2 - t1, t2 - t0, err);
+        rc = write_summary(d, t2 - t0, err);
     if (d->rank == 0) { /* both, the summary last, or neither (as indiv decide) */
         indiv_outfile *both[2] = {d->out, d->summary};
         rc = indiv_outfile_finish_all(both, 2, rc, err);
+        d->out = d->summary = NULL;
     }
+    if (rc == INDIV_OK && d->rank == 0)
+        print_summary(d, t2 - t1, MPI_Wtime() - t0);
     return rc;
 }
 
 int mpi_cmd_decide(int argc, char **argv) {
     mdecide d;
     json_t *keep = NULL;
+    /* Ranks other than 0 keep stderr silenced: rank 0 prints the notes once, and the
+     * failures of every rank (mpi_agree). */
     int rc = cli_decide_args_parse(argc, argv, &d.a, &keep);
-    mpi_quiet_end();
     if (rc != CLI_OK) { /* the same on every rank: rank 0 printed it */
         json_decref(keep);
         return rc < 0 ? CLI_OK : rc;
