@@ -199,9 +199,9 @@ void indiv_sim_params_init(indiv_sim_params *p) {
     p->seed = 1;
     p->policy = INDIV_SIM_INDIV;
     indiv_policy_params_init(&p->policy_params);
-    /* The simulated figures (README, docs/simulation.md) were measured with τ on the
-     * best offer's propensity; `relevance any` is not re-measured in the simulation. */
-    p->policy_params.relevance = INDIV_REL_BEST;
+    /* The engine's own default relevance (`any`: τ on the probability of buying at
+     * least one of the offers sent), so that a τ tuned in simulation means what it
+     * means in `indiv decide` (docs/sweep.md, "Which relevance the simulation uses"). */
     indiv_profile_params_init(&p->profile_params);
     for (size_t i = 0; i < NNAMED; i++)
         if (!isnan(params_by_name[i].def))
@@ -1540,9 +1540,10 @@ static int live_round(sim *s, int64_t t, int64_t end, uint64_t round_seed,
     return rc;
 }
 
-/* 1 when the engine trains its model before round `round` (1-based). */
+/* 1 when the engine trains its model before round `round` (1-based). The oracle and
+ * random policies never read the model: they do not train. */
 static int trains_at(const indiv_sim_params *p, int round) {
-    return p->trained &&
+    return p->trained && p->policy != INDIV_SIM_ORACLE && p->policy != INDIV_SIM_RANDOM &&
            (round == 1 || (p->retrain_every > 0 && (round - 1) % p->retrain_every == 0));
 }
 
