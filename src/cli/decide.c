@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -21,6 +22,7 @@
 #include "indiv/fileio.h"
 #include "indiv/model.h"
 #include "indiv/profile.h"
+#include "indiv/rights.h"
 #include "indiv/timeutil.h"
 #include "policy_opts.h"
 
@@ -309,6 +311,37 @@ static void warn_times(indiv_eventlog *log, const struct decide_args *a) {
                 indiv_time_format(as_of, t1), indiv_time_format(st.last_ts, t2));
 }
 
+/* A model that may still hold the data of people erased since it was trained: warn
+ * until it is retrained (rights.h, docs/rights.md). */
+static void warn_erased(indiv_eventlog *log, const indiv_model *m, const char *path) {
+    int64_t erased = 0;
+    if (indiv_rights_models_check(log, m, &erased, NULL) == INDIV_OK && erased > 0)
+        fprintf(stderr,
+                "indiv decide: warning: model %s (%s) was trained on data that included "
+                "%lld %s erased since: it still holds what it learnt from them; retrain "
+                "it (indiv train) and use the new file\n",
+                m->id, path ? path : "built-in", (long long)erased,
+                erased == 1 ? "person" : "people");
+}
+
+/* Records that the model was used on this database (indiv info lists it; an erasure
+ * marks it when its data included the person). A database this process may not write
+ * gets a note, and the decisions stand. */
+static void record_use(const struct decide_args *a, const indiv_model *m) {
+    indiv_eventlog *log = NULL;
+    indiv_error err = {0};
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    if (indiv_eventlog_open(a->db, 0, &log, &err) < 0 ||
+        indiv_rights_model_record(log, m, a->model, INDIV_MODEL_USED, (int64_t)ts.tv_sec,
+                                  &err) < 0)
+        fprintf(stderr,
+                "indiv decide: note: the model used is not recorded in %s (%s): an "
+                "erasure there will not mark it\n",
+                a->db, err.msg);
+    indiv_eventlog_close(log);
+}
+
 static int run(struct decide_args *a, indiv_error *err) {
     indiv_model m;
     indiv_eventlog *log = NULL;
@@ -323,8 +356,10 @@ static int run(struct decide_args *a, indiv_error *err) {
         rc = indiv_eventlog_open(a->db, INDIV_EVENTLOG_READONLY, &log, err);
     if (rc == INDIV_OK)
         rc = default_as_of(log, a, err);
-    if (rc == INDIV_OK)
+    if (rc == INDIV_OK) {
         warn_times(log, a);
+        warn_erased(log, &m, a->model);
+    }
     /* The summary's file exists before the run, so that an unwritable --summary fails
      * before the decisions replace anything. */
     indiv_outfile *sf = NULL;
@@ -345,6 +380,8 @@ static int run(struct decide_args *a, indiv_error *err) {
         rc = indiv_error_set(err, INDIV_EIO, "%s: cannot write the summary", a->summary);
     rc = indiv_outfile_finish(sf, rc, err);
     free(js);
+    if (rc == INDIV_OK)
+        record_use(a, &m);
     if (rc == INDIV_OK && sum.offers_without_embedding > 0)
         fprintf(stderr,
                 "  %lld offers have no vector in the model's embedding (scored with "
