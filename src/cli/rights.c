@@ -68,8 +68,11 @@ static int run_export(const char *db, const char *id, const char *out, indiv_err
         rc = indiv_file_write_atomic(out, write_export, x, err);
     else if (rc == INDIV_OK)
         rc = write_export(stdout, x, err);
+    /* the summary goes to stdout when the JSON went to a file (README "Output
+     * streams"), to stderr when stdout holds the JSON */
+    FILE *sf = out ? cli_result_stream(&out, 1) : stderr;
     if (rc == INDIV_OK)
-        fprintf(stderr, "indiv export: consumer %s: %zu events%s\n", id,
+        fprintf(sf, "indiv export: consumer %s: %zu events%s\n", id,
                 json_array_size(json_object_get(x, "events")),
                 json_is_object(json_object_get(x, "profile")) ? ", a profile" : "");
     json_decref(x);
