@@ -17,6 +17,8 @@
 #include "testutil.h"
 
 #define WORLD "--consumers 200 --days 120 --seed 3"
+/* Commands run in the test's directory; $INDIV may be relative to the repository. */
+#define IN_DIR "INDIV=\"$(realpath \"$INDIV\")\" && cd '%s' && "
 
 static char *dir, *db;
 
@@ -34,7 +36,7 @@ TestSuite(cli_rights, .init = setup, .fini = teardown);
 
 static void sh_ok(const char *what, const char *cmd) {
     tu_run r;
-    cr_assert_eq(tu_sh(&r, "cd '%s' && %s", dir, cmd), 0, "%s: %s\n%s", what, cmd, r.err);
+    cr_assert_eq(tu_sh(&r, IN_DIR "%s", dir, cmd), 0, "%s: %s\n%s", what, cmd, r.err);
     tu_run_free(&r);
 }
 
@@ -120,7 +122,7 @@ Test(cli_rights, unknown_consumers_fail_and_change_nothing) {
                                        "forget --db w.db ghost"};
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
         tu_run r;
-        cr_expect_eq(tu_sh(&r, "cd '%s' && \"$INDIV\" %s", dir, cmds[i]), 1, "%s",
+        cr_expect_eq(tu_sh(&r, IN_DIR "\"$INDIV\" %s", dir, cmds[i]), 1, "%s",
                      cmds[i]);
         cr_expect(strstr(r.err, "no consumer with id 'ghost'"), "%s: %s", cmds[i], r.err);
         cr_expect_str_eq(r.out, "");
@@ -156,10 +158,10 @@ Test(cli_rights, export_holds_every_event_and_forget_removes_them_all) {
     free(xp);
     /* an unknown id among them: nobody is erased */
     tu_run r;
-    cr_assert_eq(tu_sh(&r, "cd '%s' && \"$INDIV\" forget --db w.db %s ghost", dir, id), 1);
+    cr_assert_eq(tu_sh(&r, IN_DIR "\"$INDIV\" forget --db w.db %s ghost", dir, id), 1);
     tu_run_free(&r);
     cr_assert_eq(count(sql), n);
-    cr_assert_eq(tu_sh(&r, "cd '%s' && \"$INDIV\" forget --db w.db %s c001", dir, id),
+    cr_assert_eq(tu_sh(&r, IN_DIR "\"$INDIV\" forget --db w.db %s c001", dir, id),
                  0, "%s", r.err);
     json_t *rep = json_loads(r.out, JSON_DISABLE_EOF_CHECK, NULL);
     cr_assert_not_null(rep, "%s", r.out);
@@ -228,7 +230,7 @@ Test(cli_rights, retention_counts_purges_and_info_shows_the_run) {
     snprintf(as_of, sizeof as_of, "%lld", (long long)last);
     tu_run r;
     cr_assert_eq(tu_sh(&r,
-                       "cd '%s' && \"$INDIV\" retention --db w.db --older-than 30 --as-of "
+                       IN_DIR "\"$INDIV\" retention --db w.db --older-than 30 --as-of "
                        "%s --dry-run",
                        dir, as_of),
                  0, "%s", r.err);
@@ -238,7 +240,7 @@ Test(cli_rights, retention_counts_purges_and_info_shows_the_run) {
     tu_run_free(&r);
     cr_assert_eq(count("SELECT count(*) FROM events"), total, "a dry run changes nothing");
     cr_assert_eq(tu_sh(&r,
-                       "cd '%s' && \"$INDIV\" retention --db w.db --older-than 30 --as-of "
+                       IN_DIR "\"$INDIV\" retention --db w.db --older-than 30 --as-of "
                        "%s && \"$INDIV\" info --db w.db",
                        dir, as_of),
                  0, "%s", r.err);
@@ -259,21 +261,21 @@ Test(cli_rights, a_model_trained_before_an_erasure_is_listed_by_info_and_warned_
                    "&& \"$INDIV\" decide --db w.db --model m.json --out d.jsonl "
                    "2>/dev/null");
     tu_run r;
-    cr_assert_eq(tu_sh(&r, "cd '%s' && \"$INDIV\" info --db w.db", dir), 0);
+    cr_assert_eq(tu_sh(&r, IN_DIR "\"$INDIV\" info --db w.db", dir), 0);
     cr_assert(strstr(r.out, "model m (key ") && strstr(r.out, "trained here on") &&
                   strstr(r.out, "used by 1 decision run"),
               "%s", r.out);
     cr_assert_null(strstr(r.out, "ERASURE PENDING"), "%s", r.out);
     tu_run_free(&r);
-    cr_assert_eq(tu_sh(&r, "cd '%s' && \"$INDIV\" forget --db w.db %s", dir, id), 0);
+    cr_assert_eq(tu_sh(&r, IN_DIR "\"$INDIV\" forget --db w.db %s", dir, id), 0);
     cr_assert(strstr(r.out, "\"models_marked\":[{") && strstr(r.out, "\"id\":\"m\""), "%s",
               r.out);
     tu_run_free(&r);
-    cr_assert_eq(tu_sh(&r, "cd '%s' && \"$INDIV\" info --db w.db", dir), 0);
+    cr_assert_eq(tu_sh(&r, IN_DIR "\"$INDIV\" info --db w.db", dir), 0);
     cr_assert(strstr(r.out, "ERASURE PENDING: may still hold the data of 1 person"), "%s",
               r.out);
     tu_run_free(&r);
-    cr_assert_eq(tu_sh(&r, "cd '%s' && \"$INDIV\" decide --db w.db --model m.json --out "
+    cr_assert_eq(tu_sh(&r, IN_DIR "\"$INDIV\" decide --db w.db --model m.json --out "
                            "d.jsonl",
                        dir),
                  0, "%s", r.err);
@@ -283,7 +285,7 @@ Test(cli_rights, a_model_trained_before_an_erasure_is_listed_by_info_and_warned_
     tu_run_free(&r);
     /* retrained: the new model is clean, and decide no longer warns (times are in
      * seconds: an erasure in the same second as a training run counts as before it) */
-    cr_assert_eq(tu_sh(&r, "cd '%s' && sleep 1 && \"$INDIV\" train --db w.db --out m.json --dims 8 "
+    cr_assert_eq(tu_sh(&r, IN_DIR "sleep 1 && \"$INDIV\" train --db w.db --out m.json --dims 8 "
                            "--iterations 3 2>/dev/null && \"$INDIV\" profile --db w.db "
                            "--model m.json 2>/dev/null && \"$INDIV\" decide --db w.db "
                            "--model m.json --out d.jsonl",
@@ -297,7 +299,7 @@ Test(cli_rights, a_model_trained_before_an_erasure_is_listed_by_info_and_warned_
 Test(cli_rights, decide_on_a_read_only_database_still_decides) {
     make_world();
     tu_run r;
-    cr_assert_eq(tu_sh(&r, "cd '%s' && chmod a-w w.db && \"$INDIV\" decide --db w.db --out "
+    cr_assert_eq(tu_sh(&r, IN_DIR "chmod a-w w.db && \"$INDIV\" decide --db w.db --out "
                            "d.jsonl",
                        dir),
                  0, "%s", r.err);
