@@ -882,7 +882,7 @@ static int policy_indiv(sim *s, int64_t t, indiv_error *err) {
     o.threads = s->p->threads;
     o.on_decision = on_decision;
     o.ctx = s;
-    if (s->p->log_decisions && s->round == s->p->rounds)
+    if (s->p->log_decisions && s->p->policy == INDIV_SIM_INDIV && s->round == s->p->rounds)
         o.out_path = s->p->log_decisions; /* the logged run of ope.h */
     return indiv_decide_run(s->log, s->model, &o, NULL, NULL, &sum, err);
 }

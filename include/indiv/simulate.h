@@ -87,7 +87,7 @@ typedef struct indiv_sim_params {
                           included; 0: train once */
     int train_dims;    /* embedding dimension of the trained model */
     int train_iterations; /* ALS sweeps of each training */
-    const char *log_decisions; /* when set (indiv policies): the last round's decisions
+    const char *log_decisions; /* when set (policy indiv): the last round's decisions
                                   are also written there (JSON Lines, as indiv decide),
                                   for off-policy evaluation (ope.h); NULL by default */
 } indiv_sim_params;
