@@ -57,7 +57,7 @@ static void teardown(void) {
     tu_rmtree(dir);
 }
 
-TestSuite(ope, .init = setup, .fini = teardown, .timeout = 300);
+TestSuite(ope, .init = setup, .fini = teardown);
 
 /* No Criterion assertion in here: it would jump out of the library's loop. */
 static int keep_round(void *ctx, const indiv_round_metrics *m) {
@@ -191,7 +191,7 @@ static void coverage(const indiv_policy_params *logging,
     }
 }
 
-Test(ope, serendipity_from_0_1_to_0_3_is_covered_at_the_nominal_rate) {
+Test(ope, serendipity_from_0_1_to_0_3_is_covered_at_the_nominal_rate, .timeout = 300) {
     indiv_policy_params lo, hi;
     indiv_policy_params_init(&lo);
     lo.serendipity = 0.1;
@@ -200,7 +200,7 @@ Test(ope, serendipity_from_0_1_to_0_3_is_covered_at_the_nominal_rate) {
     coverage(&lo, &hi, "serendipity 0.1 -> 0.3");
 }
 
-Test(ope, threshold_from_0_2_to_0_1_with_a_control_group_is_covered) {
+Test(ope, threshold_from_0_2_to_0_1_with_a_control_group_is_covered, .timeout = 300) {
     indiv_policy_params lo, hi;
     indiv_policy_params_init(&lo);
     lo.threshold = 0.2;

@@ -88,7 +88,7 @@ static void teardown(void) {
     tu_rmtree(dir);
 }
 
-TestSuite(ope_policy, .init = setup, .fini = teardown, .timeout = 120);
+TestSuite(ope_policy, .init = setup, .fini = teardown);
 
 /* A profile of taste t: ALPHA-heavy, a little BRAVO, nothing elsewhere (so C0, D0, E0
  * are outside the bubble), openness o. */
