@@ -2,10 +2,11 @@
  * ope.c — off-policy evaluation (the contract and the formulas are in ope.h).
  *
  * The run: (1) the decisions file is parsed into compact records (offers as catalog
- * indices in one shared pool), with an index sorted by consumer source id; (2) each
- * record's outcomes are read from the event log, one seek per consumer; (3) a decision
- * run of the target policy over the stored profiles evaluates each logged action
- * (decide.h `logged`); (4) the estimators and the bootstrap. Memory: about 120 bytes a
+ * indices in one shared pool), with an index sorted by consumer source id; (2) a
+ * decision run of the target policy over the stored profiles evaluates each logged
+ * action (decide.h `logged`) and gives each consumer's id; (3) the outcomes of every
+ * decision with offers are read from the event log, one seek each; (4) the estimators
+ * and the bootstrap. Memory: about 120 bytes a
  * decision plus its offers.
  *
  * The bootstrap is a Poisson bootstrap: replicate b weighs decision i by a count k_bi ~
@@ -239,6 +240,7 @@ typedef struct rec {
     double p0;       /* π_0(a | x), logged */
     double r[INDIV_V_COUNT];
     int evaluated;
+    int64_t id;             /* our id of the consumer, from the target's run */
     indiv_policy_eval eval; /* the logged action under the target */
 } rec;
 
@@ -286,10 +288,6 @@ static int cmp_ext(const void *a, const void *b) {
     return strcmp(((const by_ext *)a)->ext, ((const by_ext *)b)->ext);
 }
 
-static int cmp_offer(const void *a, const void *b) {
-    return strcmp(((const by_ext *)a)->ext, ((const by_ext *)b)->ext);
-}
-
 /* Offers by source id, for the lines' "offer" fields. */
 static by_ext *offer_index(const indiv_catalog *cat) {
     size_t n = indiv_catalog_size(cat);
@@ -297,7 +295,7 @@ static by_ext *offer_index(const indiv_catalog *cat) {
     for (size_t j = 0; ix && j < n; j++)
         ix[j] = (by_ext){indiv_catalog_offer(cat, j)->ext_id, j};
     if (ix)
-        qsort(ix, n, sizeof *ix, cmp_offer);
+        qsort(ix, n, sizeof *ix, cmp_ext);
     return ix;
 }
 
@@ -342,7 +340,7 @@ static int line_offers(logged *L, rec *r, json_t *o, const by_ext *offers, size_
         return indiv_error_set(err, INDIV_EFORMAT, "%s:%zu: malformed offers", path, line);
     json_array_foreach(arr, k, of) {
         by_ext key = {line_str(of, "offer"), 0}, *hit;
-        if (!key.ext || !(hit = bsearch(&key, offers, n_cat, sizeof key, cmp_offer)))
+        if (!key.ext || !(hit = bsearch(&key, offers, n_cat, sizeof key, cmp_ext)))
             return indiv_error_set(err, INDIV_EFORMAT,
                                    "%s:%zu: offer %s is not in the database's catalog",
                                    path, line, key.ext ? key.ext : "(missing)");
@@ -452,24 +450,18 @@ static int listed(const logged *L, const rec *r, size_t j) {
     return 0;
 }
 
-/* The outcomes of record r, from its consumer's events in (as_of, until]. */
+/* The outcomes of record r (evaluated: its id is known), from its consumer's events
+ * in (as_of, until]: one seek, and none for a decision without offers. */
 static int outcome(indiv_eventlog *log, const indiv_catalog *cat, logged *L, rec *r,
                    int64_t until, indiv_event_cursor **cur, indiv_error *err) {
-    int64_t id;
     indiv_event ev;
-    const char *who = L->text + r->ext;
-    int rc = indiv_eventlog_consumer_id(log, who, &id, err);
-    if (rc == INDIV_ENOTFOUND)
-        return indiv_error_set(err, INDIV_EINVAL,
-                               "consumer %s of the decisions is not in the database", who);
-    if (rc < 0)
-        return rc;
+    int rc;
     r->r[INDIV_V_CONTACTS] = r->action == INDIV_CONTACT;
     if (r->n == 0)
         return INDIV_OK;
     if (*cur)
-        indiv_event_cursor_rebind(*cur, id, L->as_of + 1, until + 1);
-    else if ((rc = indiv_eventlog_scan_consumer(log, id, L->as_of + 1, until + 1, cur,
+        indiv_event_cursor_rebind(*cur, r->id, L->as_of + 1, until + 1);
+    else if ((rc = indiv_eventlog_scan_consumer(log, r->id, L->as_of + 1, until + 1, cur,
                                                 err)) < 0)
         return rc;
     while ((rc = indiv_event_cursor_next(*cur, &ev, err)) > 0) {
@@ -520,6 +512,7 @@ static int on_target(void *ctx, const indiv_decision *d, const char *ext) {
     const by_ext *hit = d->evaluated ? find(L, ext) : NULL;
     if (hit) {
         L->recs[hit->i].evaluated = 1;
+        L->recs[hit->i].id = d->consumer_id;
         L->recs[hit->i].eval = d->eval;
     }
     return 0;
@@ -542,7 +535,7 @@ static int evaluate_target(indiv_eventlog *log, const indiv_model *m, logged *L,
     for (size_t i = 0; rc == INDIV_OK && i < L->n; i++)
         if (!L->recs[i].evaluated)
             rc = indiv_error_set(err, INDIV_EINVAL,
-                                 "consumer %s of the decisions was not evaluated",
+                                 "consumer %s of the decisions is not in the database",
                                  L->text + L->recs[i].ext);
     return rc;
 }
@@ -608,9 +601,9 @@ int indiv_ope_run(indiv_eventlog *log, const indiv_model *m, const char *path,
                              "until must be after the decisions' time (outcomes are read "
                              "in (as_of, until])");
     if (rc == INDIV_OK)
-        rc = outcomes(log, cat, &L, p->until, err);
-    if (rc == INDIV_OK)
         rc = evaluate_target(log, m, &L, p, err);
+    if (rc == INDIV_OK)
+        rc = outcomes(log, cat, &L, p->until, err);
     if (rc == INDIV_OK && !(s = samples(&L)))
         rc = indiv_error_set(err, INDIV_ENOMEM, "out of memory");
     if (rc == INDIV_OK)

@@ -344,18 +344,28 @@ static int most_plausible(const aim *a, size_t *pick, int *n_cand) {
 /* Counts the candidates and sets a->log_max; *total gets the sum of their weights (0
  * when there is none). Draws and propensities both weigh through here, so that a
  * logged probability is exactly the share the draw used. */
-static int weigh_candidates(aim *a, double *total) {
+/* Sets a->log_max (the adjacent aim's scale of the weights); returns the number of
+ * candidates. */
+static int weigh_max(aim *a) {
     size_t n = indiv_catalog_size(a->cat);
     double z;
     int n_cand = 0;
-    *total = 0;
     a->log_max = -INFINITY;
     for (size_t j = 0; j < n; j++)
         if (candidate(a, j, &z)) {
             n_cand++;
-            if (a->lift && log_plausibility(a, j, z) > a->log_max)
-                a->log_max = log_plausibility(a, j, z);
+            double l = a->lift ? log_plausibility(a, j, z) : 0;
+            if (a->lift && l > a->log_max)
+                a->log_max = l;
         }
+    return n_cand;
+}
+
+static int weigh_candidates(aim *a, double *total) {
+    size_t n = indiv_catalog_size(a->cat);
+    double z;
+    *total = 0;
+    int n_cand = weigh_max(a);
     for (size_t j = 0; n_cand > 0 && j < n; j++)
         if (candidate(a, j, &z))
             *total += weight(a, j, z);
@@ -892,6 +902,33 @@ static void reward_hat(const pin *x, const indiv_action_key *k, double r[INDIV_V
     r[INDIV_V_CONTACTS] = 1;
 }
 
+/* Σ_j share(j) · (p_j, p_j · price_j) over the candidates into vd[0..2): one pass that
+ * weighs and sums together (the weights of weigh_candidates, so the shares are the
+ * draw's), instead of a share_of per offer. */
+static void divergent_mean(spread *sp, double vd[INDIV_V_COUNT]) {
+    const pin *x = sp->x;
+    size_t nc = indiv_catalog_size(x->cat);
+    double v[INDIV_V_COUNT], z, total = 0;
+    if (sp->at_zero) {
+        share_of(sp, 0); /* finds the most plausible */
+        offer_values(x, sp->best, v);
+        vd[0] = v[0];
+        vd[1] = v[1];
+        return;
+    }
+    weigh_max(&sp->a);
+    for (size_t j = 0; j < nc; j++)
+        if (candidate(&sp->a, j, &z)) {
+            double w = weight(&sp->a, j, z);
+            offer_values(x, j, v);
+            total += w;
+            vd[0] += w * v[0];
+            vd[1] += w * v[1];
+        }
+    vd[0] /= total;
+    vd[1] /= total;
+}
+
 /* Σ_a π_T(a | x) r̂(x, a): R with probability 1 − place, R with a divergent offer j
  * (replacing R's last one or not) with probability place · share(j). */
 static void treat_expected(spread *sp, double e[INDIV_V_COUNT]) {
@@ -912,15 +949,7 @@ static void treat_expected(spread *sp, double e[INDIV_V_COUNT]) {
         e[m] = (1 - sp->place) * vr[m];
     if (!(sp->place > 0))
         return;
-    size_t nc = indiv_catalog_size(x->cat);
-    for (size_t j = 0; j < nc; j++) {
-        double sh = share_of(sp, j);
-        if (!(sh > 0))
-            continue;
-        offer_values(x, j, v);
-        for (int m = 0; m < INDIV_V_CONTACTS; m++)
-            vd[m] += sh * v[m];
-    }
+    divergent_mean(sp, vd);
     if (sp->replaces) {
         offer_values(x, R->offers[n - 1].offer, v);
         for (int m = 0; m < INDIV_V_CONTACTS; m++)
