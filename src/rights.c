@@ -137,6 +137,18 @@ static int ensure_tables(indiv_eventlog *log, indiv_error *err) {
     return indiv_eventlog_db_error(log, err, "create the rights tables");
 }
 
+/* Sets PRAGMA secure_delete (SQLite overwrites deleted content with zeros instead of
+ * leaving it in free pages, where a file viewer would still find the erased data) and
+ * returns the previous setting, to be restored afterwards. */
+static int secure_delete(indiv_eventlog *log, int on) {
+    int64_t prev = 0;
+    char sql[40];
+    query2(log, "PRAGMA secure_delete", 0, 0, 0, &prev, NULL);
+    snprintf(sql, sizeof sql, "PRAGMA secure_delete = %d", on);
+    sqlite3_exec(db_of(log), sql, NULL, NULL, NULL);
+    return (int)prev;
+}
+
 typedef int (*tx_fn)(indiv_eventlog *log, void *ctx, indiv_error *err);
 
 /* Runs fn inside the caller's open transaction, or inside one of its own that commits
@@ -639,7 +651,9 @@ int indiv_rights_forget(indiv_eventlog *log, const char *ext_id, int64_t now,
                          "removed", f.removed);
     if (!f.report)
         return indiv_error_set(err, INDIV_ENOMEM, "out of memory");
+    int prev = secure_delete(log, 1);
     int rc = with_tx(log, forget_tx, &f, err);
+    secure_delete(log, prev);
     if (rc == INDIV_OK && report)
         *report = f.report;
     else
@@ -765,8 +779,8 @@ struct consent_ctx {
     json_t *result;
 };
 
-static int write_consent(indiv_eventlog *log, const indiv_consumer_row *a,
-                         int64_t now, indiv_error *err) {
+static int update_consumer(indiv_eventlog *log, const indiv_consumer_row *a,
+                           indiv_error *err) {
     sqlite3_stmt *s;
     int rc = prep(log,
                   "UPDATE consumers SET consent_profiling = ?2, consent_contact = ?3,"
@@ -785,14 +799,29 @@ static int write_consent(indiv_eventlog *log, const indiv_consumer_row *a,
     rc = sqlite3_step(s) == SQLITE_DONE ? INDIV_OK
                                         : indiv_eventlog_db_error(log, err, "update consent");
     sqlite3_finalize(s);
-    if (rc < 0)
+    return rc;
+}
+
+/* The consent_changes row: the state after the change, at time now. */
+static int record_change(indiv_eventlog *log, const indiv_consumer_row *a, int64_t now,
+                         indiv_error *err) {
+    sqlite3_stmt *s;
+    int rc;
+    if ((rc = prep(log,
+                   "INSERT INTO consent_changes (consumer_id, ts, consent_profiling,"
+                   " consent_contact, channels) VALUES (?1, ?2, ?3, ?4, ?5)",
+                   &s, err)) < 0)
         return rc;
-    char sql[256];
-    snprintf(sql, sizeof sql,
-             "INSERT INTO consent_changes (consumer_id, ts, consent_profiling,"
-             " consent_contact, channels) VALUES (?1, ?2, %d, %d, %u)",
-             a->consent_profiling, a->consent_contact, a->channels);
-    return run2(log, sql, a->id, now, NULL, err);
+    sqlite3_bind_int64(s, 1, a->id);
+    sqlite3_bind_int64(s, 2, now);
+    sqlite3_bind_int(s, 3, a->consent_profiling);
+    sqlite3_bind_int(s, 4, a->consent_contact);
+    sqlite3_bind_int(s, 5, (int)a->channels);
+    rc = sqlite3_step(s) == SQLITE_DONE
+             ? INDIV_OK
+             : indiv_eventlog_db_error(log, err, "record consent change");
+    sqlite3_finalize(s);
+    return rc;
 }
 
 static int consent_tx(indiv_eventlog *log, void *ctx, indiv_error *err) {
@@ -816,7 +845,9 @@ static int consent_tx(indiv_eventlog *log, void *ctx, indiv_error *err) {
         after.unsubscribed_ts = INDIV_TS_NONE; /* a new opt-in lifts the unsubscribe */
     if (c->channels != INDIV_CONSENT_KEEP)
         after.channels = (unsigned)c->channels;
-    rc = write_consent(log, &after, k->now, err);
+    rc = update_consumer(log, &after, err);
+    if (rc == INDIV_OK)
+        rc = record_change(log, &after, k->now, err);
     if (rc == INDIV_OK && !after.consent_profiling)
         rc = run2(log, "DELETE FROM profiles WHERE consumer_id = ?1", id, 0, &deleted,
                   err);
@@ -850,7 +881,7 @@ int indiv_rights_consent(indiv_eventlog *log, const char *ext_id,
 
 struct retention_ctx {
     double days;
-    int64_t now;
+    int64_t as_of, now;
     int dry_run;
     indiv_retention_report *r;
 };
@@ -886,8 +917,9 @@ static int retention_counts(indiv_eventlog *log, indiv_retention_report *r,
 static int retention_meta(indiv_eventlog *log, const struct retention_ctx *k,
                           indiv_error *err) {
     const indiv_retention_report *r = k->r;
-    json_t *j = json_pack("{s:o, s:f, s:o, s:I, s:I, s:I, s:I}", "ran_at",
-                          json_time(k->now), "older_than_days", k->days, "cutoff",
+    json_t *j = json_pack("{s:o, s:o, s:f, s:o, s:I, s:I, s:I, s:I}", "ran_at",
+                          json_time(k->now), "as_of", json_time(k->as_of),
+                          "older_than_days", k->days, "cutoff",
                           json_time(r->cutoff), "events_deleted", (json_int_t)r->events,
                           "consumers", (json_int_t)r->consumers, "profiles_deleted",
                           (json_int_t)r->profiles, "events_remaining",
@@ -925,21 +957,25 @@ static int retention_tx(indiv_eventlog *log, void *ctx, indiv_error *err) {
     return rc;
 }
 
-int indiv_rights_retention(indiv_eventlog *log, double older_days, int64_t now,
-                           int dry_run, indiv_retention_report *out, indiv_error *err) {
+int indiv_rights_retention(indiv_eventlog *log, double older_days, int64_t as_of,
+                           int64_t now, int dry_run, indiv_retention_report *out,
+                           indiv_error *err) {
     memset(out, 0, sizeof *out);
     if (!isfinite(older_days) || older_days < 0 || older_days > RETENTION_DAYS_MAX)
         return indiv_error_set(err, INDIV_EINVAL,
                                "older_than_days: %g is not a number of days in [0, %g]",
                                older_days, RETENTION_DAYS_MAX);
-    if (!indiv_time_valid(now))
-        return indiv_error_set(err, INDIV_EINVAL, "now: time %lld is out of range",
-                               (long long)now);
-    out->cutoff = now - (int64_t)llround(older_days * DAY_S);
-    struct retention_ctx k = {older_days, now, dry_run, out};
+    if (!indiv_time_valid(as_of) || !indiv_time_valid(now))
+        return indiv_error_set(err, INDIV_EINVAL, "as_of: time %lld is out of range",
+                               (long long)(indiv_time_valid(as_of) ? now : as_of));
+    out->cutoff = as_of - (int64_t)llround(older_days * DAY_S);
+    struct retention_ctx k = {older_days, as_of, now, dry_run, out};
     if (dry_run && !indiv_eventlog_in_tx(log))
         return retention_tx(log, &k, err); /* reads only: no transaction needed */
-    return with_tx(log, retention_tx, &k, err);
+    int prev = secure_delete(log, 1);
+    int rc = with_tx(log, retention_tx, &k, err);
+    secure_delete(log, prev);
+    return rc;
 }
 
 /* ---- models registry ----------------------------------------------------------- */

@@ -220,6 +220,39 @@ Test(rights, forget_keeps_offer_daily_equal_to_the_remaining_events) {
     cr_assert_str_eq(before, after, "a rebuild from the events changes nothing");
 }
 
+/* 1 when the bytes of s appear anywhere in the file at path. */
+static int file_contains(const char *path, const char *s) {
+    size_t n;
+    char *data = tu_read(path, &n);
+    cr_assert_not_null(data);
+    size_t k = strlen(s);
+    int found = 0;
+    for (size_t i = 0; !found && i + k <= n; i++)
+        found = memcmp(data + i, s, k) == 0;
+    free(data);
+    return found;
+}
+
+Test(rights, forget_leaves_no_trace_of_the_person_in_the_file_bytes) {
+    indiv_eventlog *log = open_rw();
+    indiv_error err = {0};
+    indiv_eventlog_begin(log, &err);
+    int64_t a = tu_add_consumer(log, "erase-me-17850", 1);
+    tu_add_consumer(log, "keep-me-12748", 1);
+    int64_t o = tu_add_offer(log, "o1", "cat");
+    tu_buy(log, a, o, NOW - 10 * DAY_S);
+    cr_assert_eq(indiv_eventlog_commit(log, &err), 0);
+    indiv_eventlog_close(log);
+    cr_assert(file_contains(db, "erase-me-17850"));
+    log = open_rw();
+    cr_assert_eq(indiv_rights_forget(log, "erase-me-17850", NOW, NULL, &err), 0, "%s",
+                 err.msg);
+    indiv_eventlog_close(log);
+    cr_assert_not(file_contains(db, "erase-me-17850"),
+                  "deleted content is overwritten, not left in free pages");
+    cr_assert(file_contains(db, "keep-me-12748"));
+}
+
 Test(rights, forget_of_the_last_event_moves_last_event_ts_back) {
     indiv_eventlog *log = open_rw();
     indiv_error err = {0};
@@ -480,10 +513,10 @@ Test(rights, retention_purges_counts_and_records_its_run) {
     cr_assert_eq(indiv_eventlog_commit(log, &err), 0);
     build_profiles(log, NOW);
     indiv_retention_report r;
-    cr_assert_eq(indiv_rights_retention(log, 365, NOW, 1, &r, &err), 0, "%s", err.msg);
+    cr_assert_eq(indiv_rights_retention(log, 365, NOW, NOW + 7, 1, &r, &err), 0, "%s", err.msg);
     cr_assert_eq(r.events, 2, "dry run counts");
     cr_assert_eq(count_sql(log, "SELECT count(*) FROM events", 0), 4, "and keeps");
-    cr_assert_eq(indiv_rights_retention(log, 365, NOW, 0, &r, &err), 0, "%s", err.msg);
+    cr_assert_eq(indiv_rights_retention(log, 365, NOW, NOW + 7, 0, &r, &err), 0, "%s", err.msg);
     cr_assert_eq(r.cutoff, NOW - 365 * DAY_S);
     cr_assert_eq(r.events, 2);
     cr_assert_eq(r.by_type[INDIV_EV_PURCHASE], 2);
@@ -503,7 +536,11 @@ Test(rights, retention_purges_counts_and_records_its_run) {
                  0);
     json_t *j = json_loads(buf, 0, NULL);
     cr_assert_str_eq(json_string_value(json_object_get(j, "ran_at")),
+                     "2026-06-01T00:00:07Z");
+    cr_assert_str_eq(json_string_value(json_object_get(j, "as_of")),
                      "2026-06-01T00:00:00Z");
+    cr_assert_str_eq(json_string_value(json_object_get(j, "cutoff")),
+                     "2025-06-01T00:00:00Z");
     cr_assert_eq(json_integer_value(json_object_get(j, "events_deleted")), 2);
     cr_assert_float_eq(json_real_value(json_object_get(j, "older_than_days")), 365, 1e-9);
     json_decref(j);
@@ -514,10 +551,10 @@ Test(rights, retention_refuses_bad_periods) {
     indiv_eventlog *log = open_rw();
     indiv_retention_report r;
     indiv_error err = {0};
-    cr_assert_eq(indiv_rights_retention(log, -1, NOW, 0, &r, &err), INDIV_EINVAL);
+    cr_assert_eq(indiv_rights_retention(log, -1, NOW, NOW, 0, &r, &err), INDIV_EINVAL);
     cr_assert(strstr(err.msg, "older_than_days"), "%s", err.msg);
     indiv_error_clear(&err);
-    cr_assert_eq(indiv_rights_retention(log, 1.0 / 0.0, NOW, 0, &r, &err), INDIV_EINVAL);
+    cr_assert_eq(indiv_rights_retention(log, 1.0 / 0.0, NOW, NOW, 0, &r, &err), INDIV_EINVAL);
     indiv_eventlog_close(log);
 }
 

@@ -129,15 +129,15 @@ typedef struct indiv_retention_report {
     int64_t remaining;                 /* events left */
 } indiv_retention_report;
 
-/* Purges the events older than older_days before now (ts < now - older_days days), in
- * one transaction: offer_daily is lowered by the purged purchases, the profiles of the
+/* Purges the events older than older_days before as_of (ts < as_of - older_days days;
+ * as_of is normally the present, now), in one transaction: offer_daily is lowered by the purged purchases, the profiles of the
  * people concerned are deleted (they were built from purged events; the next
  * `indiv profile --incremental` rebuilds them from what is left), and
- * meta('retention_last_run') records the run as JSON (ran_at, older_than_days, cutoff,
- * counts). Consumer rows stay (their consent is still needed). dry_run = 1 counts and
+ * meta('retention_last_run') records the run as JSON (ran_at = now, as_of,
+ * older_than_days, cutoff, counts). Consumer rows stay (their consent is still needed). dry_run = 1 counts and
  * changes nothing. INDIV_EINVAL for a negative or non-finite older_days. */
-int indiv_rights_retention(indiv_eventlog *log, double older_days, int64_t now,
-                           int dry_run, indiv_retention_report *out /* OUT */,
+int indiv_rights_retention(indiv_eventlog *log, double older_days, int64_t as_of,
+                           int64_t now, int dry_run, indiv_retention_report *out /* OUT */,
                            indiv_error *err);
 
 /* ---- models registry --------------------------------------------------------------- */

@@ -15,6 +15,7 @@
 #include "indiv/fileio.h"
 #include "indiv/model.h"
 #include "indiv/policy.h"
+#include "indiv/rights.h"
 #include "indiv/timeutil.h"
 #include "indiv/train.h"
 
@@ -30,8 +31,10 @@ static const char train_help[] =
     "contacts and reactions when the log has them, otherwise on which offers each\n"
     "consumer bought in a held-back tail of the period. The model records its\n"
     "provenance (data fingerprint, as-of time, parameters, seed, validation metrics on\n"
-    "the tail). The database is only read. Same data, parameters and seed -> the same\n"
-    "model, whatever --threads. Method: docs/evaluation.md.\n\n"
+    "the tail). The database is only read, apart from one row of its models table that\n"
+    "records the model (so that an erasure can mark it, docs/rights.md). Same data,\n"
+    "parameters and seed -> the same model, whatever --threads. Method:\n"
+    "docs/evaluation.md.\n\n"
     "  --db FILE          event log\n"
     "  --out FILE         model file to write (JSON), written atomically\n"
     "  --as-of TIME       use events before this time (default: just after the last)\n"
@@ -223,6 +226,24 @@ static void now_iso(char buf[INDIV_ISO_LEN]) {
     indiv_time_format((int64_t)ts.tv_sec, buf);
 }
 
+/* Records the model in the database's models table, so that an erasure of someone whose
+ * events it learnt from marks it (rights.h). A database this process may not write
+ * (read-only file) only gets a warning: the model is written all the same. */
+static void record_model(const struct train_args *a, const indiv_model *m) {
+    indiv_eventlog *log = NULL;
+    indiv_error err = {0};
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    if (indiv_eventlog_open(a->db, 0, &log, &err) < 0 ||
+        indiv_rights_model_record(log, m, a->out, INDIV_MODEL_TRAINED, (int64_t)ts.tv_sec,
+                                  &err) < 0)
+        fprintf(stderr,
+                "indiv train: warning: the model is not recorded in %s (%s): an erasure "
+                "there will not mark it\n",
+                a->db, err.msg);
+    indiv_eventlog_close(log);
+}
+
 static int run(struct train_args *a, indiv_error *err) {
     indiv_eventlog *log = NULL;
     indiv_model m = {0};
@@ -252,8 +273,10 @@ static int run(struct train_args *a, indiv_error *err) {
     if (rc == INDIV_OK)
         rc = indiv_model_save(&m, indiv_outfile_write_path(out), err);
     rc = indiv_outfile_finish(out, rc, err);
-    if (rc == INDIV_OK)
+    if (rc == INDIV_OK) {
         print_summary(a, &m, &sum);
+        record_model(a, &m);
+    }
     indiv_model_clear(&m);
     return rc;
 }
