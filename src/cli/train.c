@@ -53,6 +53,8 @@ static const char train_help[] =
     "  --item-k K         neighbours kept per offer in the model (default 50)\n"
     "  --calibration-slots K  offers per contact of the calibration and its τ\n"
     "                     (default 3, the policy's --slots)\n"
+    "  --no-act-model     no person-level act model: τ is compared with the offers'\n"
+    "                     P(buys at least one) alone (docs/evaluation.md)\n"
     "  -h, --help         this help\n";
 
 struct train_args {
@@ -80,6 +82,7 @@ static const struct option long_opts[] = {{"db", required_argument, NULL, 1},
                                           {"item-k", required_argument, NULL, 16},
                                           {"calibration-slots", required_argument, NULL,
                                            17},
+                                          {"no-act-model", no_argument, NULL, 18},
                                           {"help", no_argument, NULL, 'h'},
                                           {0}};
 
@@ -141,6 +144,9 @@ static int set_option(struct train_args *a, int code, const char *v) {
     case 17:
         return set_int("--calibration-slots", v, 1, INDIV_SLOTS_MAX,
                        &p->calibration_slots);
+    case 18:
+        p->act_model = 0;
+        return CLI_OK;
     default:
         return CLI_USAGE;
     }
@@ -205,6 +211,11 @@ static void print_summary(const struct train_args *a, const indiv_model *m,
             m->weight[INDIV_TERM_REPEAT], m->weight[INDIV_TERM_REPEAT_FREQUENCY],
             m->weight[INDIV_TERM_REPEAT_READINESS], m->weight[INDIV_TERM_ITEM_ITEM]);
     fprintf(o, "  validation: see \"provenance\".\"validation\" in %s\n", a->out);
+    if (m->act.present)
+        fprintf(o,
+                "  act model: P(acts) = sigma(%.4g + %.4g logit(P(buys one of the top %d)) "
+                "+ %.4g log(1 + orders))\n",
+                m->act.intercept, m->act.relevance, m->calibration.slots, m->act.orders);
     const indiv_calibration *c = &m->calibration;
     if (c->present && !isnan(c->threshold))
         fprintf(o,
