@@ -122,8 +122,7 @@ Test(cli_rights, unknown_consumers_fail_and_change_nothing) {
                                        "forget --db w.db ghost"};
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
         tu_run r;
-        cr_expect_eq(tu_sh(&r, IN_DIR "\"$INDIV\" %s", dir, cmds[i]), 1, "%s",
-                     cmds[i]);
+        cr_expect_eq(tu_sh(&r, IN_DIR "\"$INDIV\" %s", dir, cmds[i]), 1, "%s", cmds[i]);
         cr_expect(strstr(r.err, "no consumer with id 'ghost'"), "%s: %s", cmds[i], r.err);
         cr_expect_str_eq(r.out, "");
         tu_run_free(&r);
@@ -152,8 +151,8 @@ Test(cli_rights, export_holds_every_event_and_forget_removes_them_all) {
     json_t *x = json_load_file(xp, 0, NULL);
     cr_assert_not_null(x);
     cr_assert_eq((int64_t)json_array_size(json_object_get(x, "events")), n);
-    cr_assert_str_eq(json_string_value(json_object_get(json_object_get(x, "consumer"), "id")),
-                     id);
+    cr_assert_str_eq(
+        json_string_value(json_object_get(json_object_get(x, "consumer"), "id")), id);
     json_decref(x);
     free(xp);
     /* an unknown id among them: nobody is erased */
@@ -161,22 +160,23 @@ Test(cli_rights, export_holds_every_event_and_forget_removes_them_all) {
     cr_assert_eq(tu_sh(&r, IN_DIR "\"$INDIV\" forget --db w.db %s ghost", dir, id), 1);
     tu_run_free(&r);
     cr_assert_eq(count(sql), n);
-    cr_assert_eq(tu_sh(&r, IN_DIR "\"$INDIV\" forget --db w.db %s c001", dir, id),
-                 0, "%s", r.err);
+    cr_assert_eq(tu_sh(&r, IN_DIR "\"$INDIV\" forget --db w.db %s c001", dir, id), 0,
+                 "%s", r.err);
     json_t *rep = json_loads(r.out, JSON_DISABLE_EOF_CHECK, NULL);
     cr_assert_not_null(rep, "%s", r.out);
-    cr_assert_eq(json_integer_value(json_object_get(json_object_get(rep, "removed"),
-                                                    "events")),
-                 n);
+    cr_assert_eq(
+        json_integer_value(json_object_get(json_object_get(rep, "removed"), "events")),
+        n);
     cr_assert(strstr(r.err, "erased 2 people"), "%s", r.err);
     json_decref(rep);
     tu_run_free(&r);
     cr_assert_eq(count(sql), 0);
     cr_assert_eq(count("SELECT count(*) FROM consumers"), 198);
-    snprintf(sql, sizeof sql,
-             "SELECT count(*) FROM truth_tastes t JOIN consumers c ON c.id = t.consumer_id"
-             " WHERE c.ext_id IN ('%s', 'c001')",
-             id);
+    snprintf(
+        sql, sizeof sql,
+        "SELECT count(*) FROM truth_tastes t JOIN consumers c ON c.id = t.consumer_id"
+        " WHERE c.ext_id IN ('%s', 'c001')",
+        id);
     cr_assert_eq(count(sql), 0);
     free(id);
 }
@@ -187,12 +187,13 @@ Test(cli_rights, consent_change_is_honoured_by_the_next_decide) {
     make_world();
     char *id = busiest();
     char cmd[512];
-    snprintf(cmd, sizeof cmd,
-             "\"$INDIV\" consent --db w.db %s --contact yes --channels email >/dev/null &&"
-             " \"$INDIV\" decide --db w.db --out d1.jsonl 2>/dev/null &&"
-             " \"$INDIV\" consent --db w.db %s --contact no > c.json &&"
-             " \"$INDIV\" decide --db w.db --out d2.jsonl 2>/dev/null",
-             id, id);
+    snprintf(
+        cmd, sizeof cmd,
+        "\"$INDIV\" consent --db w.db %s --contact yes --channels email >/dev/null &&"
+        " \"$INDIV\" decide --db w.db --out d1.jsonl 2>/dev/null &&"
+        " \"$INDIV\" consent --db w.db %s --contact no > c.json &&"
+        " \"$INDIV\" decide --db w.db --out d2.jsonl 2>/dev/null",
+        id, id);
     sh_ok("consent, decide", cmd);
     char *d1 = tu_path(dir, "d1.jsonl"), *d2 = tu_path(dir, "d2.jsonl");
     json_t *a = decision_of(d1, id), *b = decision_of(d2, id);
@@ -205,8 +206,10 @@ Test(cli_rights, consent_change_is_honoured_by_the_next_decide) {
     json_decref(b);
     char *cp = tu_path(dir, "c.json");
     json_t *c = json_load_file(cp, 0, NULL);
-    cr_assert(json_is_true(json_object_get(json_object_get(c, "before"), "consent_contact")));
-    cr_assert(json_is_false(json_object_get(json_object_get(c, "after"), "consent_contact")));
+    cr_assert(
+        json_is_true(json_object_get(json_object_get(c, "before"), "consent_contact")));
+    cr_assert(
+        json_is_false(json_object_get(json_object_get(c, "after"), "consent_contact")));
     json_decref(c);
     free(cp);
     free(d1);
@@ -231,17 +234,18 @@ Test(cli_rights, retention_counts_purges_and_info_shows_the_run) {
     tu_run r;
     cr_assert_eq(tu_sh(&r,
                        IN_DIR "\"$INDIV\" retention --db w.db --older-than 30 --as-of "
-                       "%s --dry-run",
+                              "%s --dry-run",
                        dir, as_of),
                  0, "%s", r.err);
     char want[64];
     snprintf(want, sizeof want, "): %lld (", (long long)old);
     cr_assert(strstr(r.out, "would purge") && strstr(r.out, want), "%s", r.out);
     tu_run_free(&r);
-    cr_assert_eq(count("SELECT count(*) FROM events"), total, "a dry run changes nothing");
+    cr_assert_eq(count("SELECT count(*) FROM events"), total,
+                 "a dry run changes nothing");
     cr_assert_eq(tu_sh(&r,
                        IN_DIR "\"$INDIV\" retention --db w.db --older-than 30 --as-of "
-                       "%s && \"$INDIV\" info --db w.db",
+                              "%s && \"$INDIV\" info --db w.db",
                        dir, as_of),
                  0, "%s", r.err);
     cr_assert(strstr(r.out, "purged events before") && strstr(r.out, want), "%s", r.out);
@@ -253,13 +257,15 @@ Test(cli_rights, retention_counts_purges_and_info_shows_the_run) {
 
 /* ---- models ------------------------------------------------------------------------ */
 
-Test(cli_rights, a_model_trained_before_an_erasure_is_listed_by_info_and_warned_by_decide) {
+Test(cli_rights,
+     a_model_trained_before_an_erasure_is_listed_by_info_and_warned_by_decide) {
     make_world();
     char *id = busiest();
-    sh_ok("train", "\"$INDIV\" train --db w.db --out m.json --dims 8 --iterations 3 "
-                   "2>/dev/null && \"$INDIV\" profile --db w.db --model m.json 2>/dev/null "
-                   "&& \"$INDIV\" decide --db w.db --model m.json --out d.jsonl "
-                   "2>/dev/null");
+    sh_ok("train",
+          "\"$INDIV\" train --db w.db --out m.json --dims 8 --iterations 3 "
+          "2>/dev/null && \"$INDIV\" profile --db w.db --model m.json 2>/dev/null "
+          "&& \"$INDIV\" decide --db w.db --model m.json --out d.jsonl "
+          "2>/dev/null");
     tu_run r;
     cr_assert_eq(tu_sh(&r, IN_DIR "\"$INDIV\" info --db w.db", dir), 0);
     cr_assert(strstr(r.out, "model m (key ") && strstr(r.out, "trained here on") &&
@@ -268,27 +274,31 @@ Test(cli_rights, a_model_trained_before_an_erasure_is_listed_by_info_and_warned_
     cr_assert_null(strstr(r.out, "ERASURE PENDING"), "%s", r.out);
     tu_run_free(&r);
     cr_assert_eq(tu_sh(&r, IN_DIR "\"$INDIV\" forget --db w.db %s", dir, id), 0);
-    cr_assert(strstr(r.out, "\"models_marked\":[{") && strstr(r.out, "\"id\":\"m\""), "%s",
-              r.out);
+    cr_assert(strstr(r.out, "\"models_marked\":[{") && strstr(r.out, "\"id\":\"m\""),
+              "%s", r.out);
     tu_run_free(&r);
     cr_assert_eq(tu_sh(&r, IN_DIR "\"$INDIV\" info --db w.db", dir), 0);
     cr_assert(strstr(r.out, "ERASURE PENDING: may still hold the data of 1 person"), "%s",
               r.out);
     tu_run_free(&r);
-    cr_assert_eq(tu_sh(&r, IN_DIR "\"$INDIV\" decide --db w.db --model m.json --out "
-                           "d.jsonl",
+    cr_assert_eq(tu_sh(&r,
+                       IN_DIR "\"$INDIV\" decide --db w.db --model m.json --out "
+                              "d.jsonl",
                        dir),
                  0, "%s", r.err);
-    cr_assert(strstr(r.err, "warning: model m (m.json) was trained on data that included 1 "
-                            "person erased since"),
+    cr_assert(strstr(r.err,
+                     "warning: model m (m.json) was trained on data that included 1 "
+                     "person erased since"),
               "%s", r.err);
     tu_run_free(&r);
     /* retrained: the new model is clean, and decide no longer warns (times are in
      * seconds: an erasure in the same second as a training run counts as before it) */
-    cr_assert_eq(tu_sh(&r, IN_DIR "sleep 1 && \"$INDIV\" train --db w.db --out m.json --dims 8 "
-                           "--iterations 3 2>/dev/null && \"$INDIV\" profile --db w.db "
-                           "--model m.json 2>/dev/null && \"$INDIV\" decide --db w.db "
-                           "--model m.json --out d.jsonl",
+    cr_assert_eq(tu_sh(&r,
+                       IN_DIR
+                       "sleep 1 && \"$INDIV\" train --db w.db --out m.json --dims 8 "
+                       "--iterations 3 2>/dev/null && \"$INDIV\" profile --db w.db "
+                       "--model m.json 2>/dev/null && \"$INDIV\" decide --db w.db "
+                       "--model m.json --out d.jsonl",
                        dir),
                  0, "%s", r.err);
     cr_assert_null(strstr(r.err, "erased since"), "%s", r.err);
@@ -299,8 +309,9 @@ Test(cli_rights, a_model_trained_before_an_erasure_is_listed_by_info_and_warned_
 Test(cli_rights, decide_on_a_read_only_database_still_decides) {
     make_world();
     tu_run r;
-    cr_assert_eq(tu_sh(&r, IN_DIR "chmod a-w w.db && \"$INDIV\" decide --db w.db --out "
-                           "d.jsonl",
+    cr_assert_eq(tu_sh(&r,
+                       IN_DIR "chmod a-w w.db && \"$INDIV\" decide --db w.db --out "
+                              "d.jsonl",
                        dir),
                  0, "%s", r.err);
     cr_assert(strstr(r.err, "note: the model used is not recorded"), "%s", r.err);

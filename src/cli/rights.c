@@ -38,12 +38,12 @@ static int print_json(FILE *f, json_t *j, size_t flags) {
 
 static const char export_help[] =
     "usage: indiv export --db FILE [--out FILE] CONSUMER\n\n"
-    "Access (GDPR art. 15): prints everything the database holds on one person, by their\n"
-    "source id, as one JSON object: the consumer row and consents, every event, the\n"
-    "stored profile (its numbers and, in the category space, what indiv profile --show\n"
-    "prints), the consent changes recorded, every other per-person row (ground truth of\n"
-    "generated worlds, tables added later) and the models whose training data may\n"
-    "include their events. Opens read-only. Format: docs/rights.md.\n\n"
+    "Access (GDPR art. 15): prints everything the database holds on one person, by\n"
+    "their source id, as one JSON object: the consumer row and consents, every event,\n"
+    "the stored profile (its numbers and, in the category space, what indiv profile\n"
+    "--show prints), the consent changes recorded, every other per-person row (ground\n"
+    "truth of generated worlds, tables added later) and the models whose training data\n"
+    "may include their events. Opens read-only. Format: docs/rights.md.\n\n"
     "  --db FILE    the event log\n"
     "  --out FILE   write the JSON there (atomically) instead of stdout\n"
     "  -h, --help   this help\n";
@@ -263,7 +263,8 @@ int cli_consent(int argc, char **argv) {
     if (!db)
         return cli_usage("consent", "--db FILE is required");
     if (optind != argc - 1)
-        return cli_usage("consent", "one CONSUMER id is required (got %d)", argc - optind);
+        return cli_usage("consent", "one CONSUMER id is required (got %d)",
+                         argc - optind);
     if (ch.profiling == INDIV_CONSENT_KEEP && ch.contact == INDIV_CONSENT_KEEP &&
         ch.channels == INDIV_CONSENT_KEEP)
         return cli_usage("consent", "nothing to change: give --profiling, --contact or "
@@ -286,9 +287,10 @@ static const char retention_help[] =
     "Storage limitation (GDPR art. 5(1)(e)): deletes every event older than DAYS before\n"
     "--as-of, in one transaction, and prints how many (by type), for how many people.\n"
     "Their profiles, built from purged events, are deleted too: indiv profile --db FILE\n"
-    "--incremental rebuilds them from what is left. The offers' daily purchase counts are\n"
-    "lowered to match; consumer rows (and their consent) stay. meta('retention_last_run')\n"
-    "records when it ran and what it did (indiv info shows it).\n\n"
+    "--incremental rebuilds them from what is left. The offers' daily purchase counts\n"
+    "are lowered to match; consumer rows (and their consent) stay.\n"
+    "meta('retention_last_run') records when it ran and what it did (indiv info shows\n"
+    "it).\n\n"
     "  --db FILE          the event log\n"
     "  --older-than DAYS  retention period in days (0 to 1000000)\n"
     "  --as-of TIME       count the period back from this time (default: now). A log\n"
@@ -343,8 +345,8 @@ static void print_retention(const struct retention_args *a,
                             const indiv_retention_report *r) {
     char t[INDIV_ISO_LEN];
     printf("%s events before %s (older than %g days): %lld",
-           a->dry_run ? "would purge" : "purged", indiv_time_format(r->cutoff, t), a->days,
-           (long long)r->events);
+           a->dry_run ? "would purge" : "purged", indiv_time_format(r->cutoff, t),
+           a->days, (long long)r->events);
     const char *sep = " (";
     for (int k = 1; k <= INDIV_EV_MAX; k++)
         if (r->by_type[k]) {
