@@ -1,0 +1,614 @@
+/*
+ * serve_routes.c — the routes of the decision service (docs/service.md, "API"): events
+ * in, one decision out, health and metrics; the error model (400 naming the field, 404,
+ * 405, 413, 503 past the busy time).
+ *
+ * POST /v1/events checks every event before it writes anything (the `events` import
+ * format's rules, through indiv_import_event_parse), then appends them all in one
+ * transaction with the touched consumers' profiles updated in it
+ * (indiv_profile_update): a failure anywhere rolls the whole request back.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "indiv/policy.h"
+#include "indiv/timeutil.h"
+#include "serve_internal.h"
+
+/* Longest source id in bytes, as the importer's (docs/import.md). */
+#define ID_MAX 127
+
+/* ---- replies ----------------------------------------------------------------------- */
+
+/* r's body becomes j (stolen) as one compact JSON line. */
+static void reply_json(struct reply *r, int status, json_t *j) {
+    r->status = status;
+    r->body.len = 0;
+    char *txt = j ? json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(6)) : NULL;
+    json_decref(j);
+    if (!txt || indiv_buf_append(&r->body, txt, strlen(txt)) < 0 ||
+        indiv_buf_append(&r->body, "\n", 1) < 0) {
+        r->status = 500;
+        r->body.len = 0;
+        indiv_buf_append(&r->body, "{\"error\":{\"status\":500}}\n", 25);
+    }
+    free(txt);
+}
+
+void serve_error(struct reply *r, int status, const char *field, const char *fmt, ...) {
+    char msg[INDIV_ERROR_MSG_MAX + 128];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    json_t *e = json_pack("{s:i, s:s?, s:s}", "status", status, "field", field,
+                          "message", msg);
+    reply_json(r, status, json_pack("{s:o}", "error", e));
+}
+
+/* The status of a library error code. */
+static int status_of(int rc) {
+    switch (rc) {
+    case INDIV_EINVAL:
+    case INDIV_EFORMAT:
+        return 400;
+    case INDIV_ENOTFOUND:
+        return 404;
+    case INDIV_EBUSY:
+        return 503;
+    default:
+        return 500;
+    }
+}
+
+/* ---- events in --------------------------------------------------------------------- */
+
+struct posted {
+    const char *consumer, *offer; /* borrowed from the request's JSON */
+    indiv_event ev;
+};
+
+static const char *const event_keys[] = {"consumer", "offer",    "type", "ts",
+                                         "channel",  "quantity", "value"};
+
+/* "[i].name" in an array, "name" for a lone object. */
+static const char *field_name(char *buf, size_t cap, int array, size_t i,
+                              const char *name) {
+    if (array)
+        snprintf(buf, cap, "[%zu]%s%s", i, name ? "." : "", name ? name : "");
+    else
+        snprintf(buf, cap, "%s", name ? name : "body");
+    return buf;
+}
+
+/* The text of a JSON value for the importer's field rules: strings as they are, numbers
+ * written exactly, null (or absent) as absent. -1 for another type. */
+static int value_text(const json_t *v, int numbers, int strings, char *buf, size_t cap,
+                      const char **out) {
+    *out = NULL;
+    if (!v || json_is_null(v))
+        return 0;
+    if (strings && json_is_string(v))
+        *out = json_string_value(v);
+    else if (numbers && json_is_integer(v))
+        snprintf(buf, cap, "%" JSON_INTEGER_FORMAT, json_integer_value(v)), *out = buf;
+    else if (numbers && json_is_real(v))
+        snprintf(buf, cap, "%.17g", json_real_value(v)), *out = buf;
+    else
+        return -1;
+    return 0;
+}
+
+/* Checks the keys of one event object. */
+static int check_keys(json_t *o, int array, size_t i, struct reply *r) {
+    const char *key;
+    json_t *v;
+    char f[160];
+    json_object_foreach(o, key, v) {
+        int known = 0;
+        for (size_t k = 0; k < sizeof event_keys / sizeof *event_keys; k++)
+            known |= strcmp(key, event_keys[k]) == 0;
+        if (!known) {
+            serve_error(r, 400, field_name(f, sizeof f, array, i, key),
+                        "unknown field (an event has consumer, offer, type, ts, channel, "
+                        "quantity, value)");
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* The id field name of o (consumer or offer) into *out: -1 (r set) when required and
+ * missing, not a string, empty or longer than ID_MAX. */
+static int take_id(json_t *o, const char *name, int required, int array, size_t i,
+                   const char **out, struct reply *r) {
+    json_t *v = json_object_get(o, name);
+    char f[160];
+    *out = NULL;
+    if ((!v || json_is_null(v)) && !required)
+        return 0;
+    if (!json_is_string(v) || !*json_string_value(v) ||
+        strlen(json_string_value(v)) > ID_MAX) {
+        serve_error(r, 400, field_name(f, sizeof f, array, i, name),
+                    "%s a source id: a non-empty string of at most %d bytes",
+                    required ? "required:" : "must be", ID_MAX);
+        return -1;
+    }
+    *out = json_string_value(v);
+    return 0;
+}
+
+/* Parses event i (object o) into p, by the `events` import format's rules. */
+static int parse_event(json_t *o, int array, size_t i, struct posted *p,
+                       struct reply *r) {
+    char f[160], nq[64], nv[64], nt[64];
+    if (!json_is_object(o)) {
+        serve_error(r, 400, field_name(f, sizeof f, array, i, NULL),
+                    "an event must be a JSON object");
+        return -1;
+    }
+    if (check_keys(o, array, i, r) < 0 || take_id(o, "consumer", 1, array, i, &p->consumer, r) < 0 ||
+        take_id(o, "offer", 0, array, i, &p->offer, r) < 0)
+        return -1;
+    indiv_event_text t = {0};
+    static const struct {
+        const char *name;
+        int numbers, strings;
+        const char *what;
+    } spec[] = {{"type", 0, 1, "a string"},
+                {"ts", 1, 1, "an ISO 8601 string or Unix seconds"},
+                {"channel", 0, 1, "a string"},
+                {"quantity", 1, 0, "a number"},
+                {"value", 1, 0, "a number"}};
+    const char **dst[] = {&t.type, &t.ts, &t.channel, &t.quantity, &t.value};
+    char *bufs[] = {NULL, nt, NULL, nq, nv};
+    for (size_t k = 0; k < sizeof spec / sizeof *spec; k++)
+        if (value_text(json_object_get(o, spec[k].name), spec[k].numbers, spec[k].strings,
+                       bufs[k], 64, dst[k]) < 0 ||
+            (k < 2 && !*dst[k])) {
+            serve_error(r, 400, field_name(f, sizeof f, array, i, spec[k].name), "%s%s",
+                        k < 2 ? "required: " : "must be ", spec[k].what);
+            return -1;
+        }
+    indiv_event_problem why;
+    if (indiv_import_event_parse(&t, &p->ev, &why) < 0) {
+        serve_error(r, 400, field_name(f, sizeof f, array, i, why.field), "%s%s%s%s",
+                    why.reason, why.value ? " '" : "", why.value ? why.value : "",
+                    why.value ? "'" : "");
+        return -1;
+    }
+    return 0;
+}
+
+/* Parses the body: one event object or a non-empty array of them. *root owns the
+ * strings *out points into. */
+static int parse_events(const char *body, size_t len, json_t **root, struct posted **out,
+                        size_t *n, struct reply *r) {
+    json_error_t je;
+    *root = json_loadb(body ? body : "", len, JSON_REJECT_DUPLICATES, &je);
+    if (!*root) {
+        serve_error(r, 400, "body", "not valid JSON: %s (line %d, column %d)", je.text,
+                    je.line, je.column);
+        return -1;
+    }
+    int array = json_is_array(*root);
+    *n = array ? json_array_size(*root) : 1;
+    if (array && (*n == 0 || *n > INDIV_SERVE_EVENTS_MAX)) {
+        serve_error(r, *n ? 413 : 400, "body", "an array of 1 to %d events is expected",
+                    INDIV_SERVE_EVENTS_MAX);
+        return -1;
+    }
+    if (!(*out = calloc(*n, sizeof **out))) {
+        serve_error(r, 500, NULL, "out of memory");
+        return -1;
+    }
+    for (size_t i = 0; i < *n; i++)
+        if (parse_event(array ? json_array_get(*root, i) : *root, array, i, &(*out)[i], r) < 0)
+            return -1;
+    return 0;
+}
+
+/* Profile changes of one request, for the co-purchase counts: applied after the commit
+ * (the counts must follow what is stored, and a rollback stores nothing). */
+struct change {
+    int sign;
+    size_t n;
+    int32_t *cats;
+};
+
+struct changes {
+    const indiv_catalog *cat;
+    int32_t *buf;
+    struct change *v;
+    size_t n, cap;
+    int failed;
+    int64_t updated;
+};
+
+static void keep_change(struct changes *c, const indiv_profile *pr, int sign) {
+    const int32_t *kc;
+    size_t k = indiv_policy_known_categories(pr, c->cat, c->buf,
+                                             indiv_catalog_categories(c->cat), &kc);
+    if (!k)
+        return;
+    if (c->n == c->cap) {
+        size_t cap = c->cap ? 2 * c->cap : 16;
+        struct change *v = realloc(c->v, cap * sizeof *v);
+        if (!v) {
+            c->failed = 1;
+            return;
+        }
+        c->v = v;
+        c->cap = cap;
+    }
+    int32_t *cats = malloc(k * sizeof *cats);
+    if (!cats) {
+        c->failed = 1;
+        return;
+    }
+    memcpy(cats, kc, k * sizeof *cats);
+    c->v[c->n++] = (struct change){sign, k, cats};
+}
+
+static void on_profile_change(void *ctx, const indiv_profile *before,
+                              const indiv_profile *after) {
+    struct changes *c = ctx;
+    c->updated++;
+    if (!c->buf)
+        return; /* no counts to keep */
+    if (before)
+        keep_change(c, before, -1);
+    if (after)
+        keep_change(c, after, 1);
+}
+
+static void changes_free(struct changes *c) {
+    for (size_t i = 0; i < c->n; i++)
+        free(c->v[i].cats);
+    free(c->v);
+    free(c->buf);
+}
+
+/* A consumer touched by the request and the time of their earliest new event. */
+struct touched {
+    int64_t id, since;
+};
+
+static int cmp_touched(const void *a, const void *b) {
+    const struct touched *x = a, *y = b;
+    return (x->id > y->id) - (x->id < y->id);
+}
+
+/* What one write did. */
+struct stored {
+    int64_t created, max_ts, as_of, first_id;
+    int late_purchase; /* a purchase on a day before the decider's: popularity moved */
+    struct touched *t;
+    size_t nt;
+};
+
+/* Our ids of the consumer (created as import would) and offer of p. */
+static int resolve(indiv_server *s, const struct posted *p, size_t i, int array,
+                   indiv_event *ev, struct stored *st, struct reply *r, indiv_error *err) {
+    indiv_consumer_rec rec = {p->consumer, s->o.consent_profiling != 0,
+                              s->o.consent_contact != 0, s->o.channels, NULL};
+    int created, rc;
+    *ev = p->ev;
+    if ((rc = indiv_eventlog_add_consumer(s->wlog, &rec, &ev->consumer_id, &created, err)) < 0)
+        return rc;
+    st->created += created;
+    ev->offer_id = 0;
+    if (!p->offer)
+        return INDIV_OK;
+    rc = indiv_eventlog_offer_id(s->wlog, p->offer, &ev->offer_id, err);
+    if (rc == INDIV_ENOTFOUND) {
+        char f[160];
+        serve_error(r, 400, field_name(f, sizeof f, array, i, "offer"),
+                    "unknown offer '%s' (an offer needs a category and a price: import it "
+                    "first)",
+                    p->offer);
+        return INDIV_EINVAL;
+    }
+    return rc;
+}
+
+/* Appends the events; collects the touched consumers (sorted, unique, earliest ts). */
+static int append_events(indiv_server *s, const struct posted *p, size_t n, int array,
+                         struct stored *st, struct reply *r, indiv_error *err) {
+    int64_t dc_day = indiv_decider_day(s->dc);
+    if (!(st->t = malloc(n * sizeof *st->t)))
+        return indiv_error_set(err, INDIV_ENOMEM, "out of memory");
+    st->max_ts = INT64_MIN;
+    for (size_t i = 0; i < n; i++) {
+        indiv_event ev;
+        int rc = resolve(s, &p[i], i, array, &ev, st, r, err);
+        if (rc == INDIV_OK)
+            rc = indiv_eventlog_add_event(s->wlog, &ev, err);
+        if (rc < 0)
+            return rc;
+        st->first_id = i == 0 ? ev.id : st->first_id;
+        st->t[i] = (struct touched){ev.consumer_id, ev.ts};
+        st->max_ts = ev.ts > st->max_ts ? ev.ts : st->max_ts;
+        st->late_purchase |= (ev.type == INDIV_EV_PURCHASE || ev.type == INDIV_EV_RETURN) &&
+                             indiv_decide_day_of(ev.ts) < dc_day;
+    }
+    qsort(st->t, n, sizeof *st->t, cmp_touched);
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (k && st->t[k - 1].id == st->t[i].id) {
+            if (st->t[i].since < st->t[k - 1].since)
+                st->t[k - 1].since = st->t[i].since;
+        } else
+            st->t[k++] = st->t[i];
+    }
+    st->nt = k;
+    return INDIV_OK;
+}
+
+/* Updates the profiles of the touched consumers who gave profiling consent, when
+ * profiles were built; moves the stored build time to st->as_of. */
+static int update_profiles(indiv_server *s, struct stored *st, struct changes *ch,
+                           indiv_error *err) {
+    indiv_profile_params pp;
+    int rc = indiv_profile_stored_params(s->wlog, &pp, NULL, err);
+    if (rc == INDIV_ENOTFOUND)
+        return INDIV_OK; /* no profiles: decisions are non-personal until built */
+    if (rc < 0)
+        return rc;
+    st->as_of = pp.as_of > st->as_of ? pp.as_of : st->as_of;
+    pp.as_of = st->as_of;
+    int64_t *ids = malloc((st->nt + 1) * sizeof *ids), *since = malloc((st->nt + 1) * sizeof *since);
+    size_t k = 0;
+    for (size_t i = 0; ids && since && rc == INDIV_OK && i < st->nt; i++) {
+        indiv_consumer_row row;
+        char ext[ID_MAX + 1];
+        rc = indiv_eventlog_consumer_get(s->wlog, st->t[i].id, &row, ext, sizeof ext, err);
+        if (rc == INDIV_OK && row.consent_profiling) {
+            ids[k] = st->t[i].id;
+            since[k++] = st->t[i].since;
+        }
+    }
+    if (!ids || !since)
+        rc = indiv_error_set(err, INDIV_ENOMEM, "out of memory");
+    if (rc == INDIV_OK)
+        rc = indiv_profile_update(s->wlog, ch->cat, &pp, ids, since, k, on_profile_change,
+                                  ch, err);
+    free(ids);
+    free(since);
+    return rc == INDIV_OK && ch->failed ? indiv_error_set(err, INDIV_ENOMEM, "out of memory") : rc;
+}
+
+/* After the commit: the counts and the service's time follow; a new day, or a purchase
+ * on a day the popularity had already counted, loads a new decider. */
+static void publish(indiv_server *s, const struct stored *st, const struct changes *ch) {
+    indiv_decider *fresh = NULL, *old = NULL;
+    if (indiv_decide_day_of(st->as_of) != indiv_decider_day(s->dc) || st->late_purchase)
+        serve_load_decider(s, st->as_of, &fresh, NULL); /* NULL: readers load their own */
+    pthread_rwlock_wrlock(&s->world);
+    for (size_t i = 0; s->pl && i < ch->n; i++)
+        (ch->v[i].sign > 0 ? indiv_plausibility_add
+                           : indiv_plausibility_remove)(s->pl, ch->v[i].cats, ch->v[i].n);
+    s->as_of = st->as_of;
+    if (fresh) {
+        old = s->dc;
+        s->dc = fresh;
+        s->dc_gen++;
+    }
+    pthread_rwlock_unlock(&s->world);
+    indiv_decider_free(old);
+}
+
+static json_t *stored_json(const struct stored *st, size_t n, int64_t updated) {
+    char t[INDIV_ISO_LEN];
+    return json_pack("{s:I, s:I, s:I, s:I, s:I, s:s}", "stored", (json_int_t)n,
+                     "first_event_id", (json_int_t)st->first_id, "consumers_created",
+                     (json_int_t)st->created, "consumers_touched", (json_int_t)st->nt,
+                     "profiles_updated", (json_int_t)updated, "as_of",
+                     indiv_time_format(st->as_of, t));
+}
+
+/* The write: one transaction, then publish. Holds the writer. */
+static int write_events(indiv_server *s, const struct posted *p, size_t n, int array,
+                        struct reply *r, indiv_error *err) {
+    struct stored st = {0};
+    struct changes ch = {.cat = indiv_decider_catalog(s->dc)};
+    size_t ncat = indiv_catalog_categories(ch.cat);
+    if (s->pl && !(ch.buf = malloc((ncat + 1) * sizeof *ch.buf)))
+        return indiv_error_set(err, INDIV_ENOMEM, "out of memory");
+    int rc = indiv_eventlog_begin(s->wlog, err);
+    if (rc == INDIV_OK)
+        rc = append_events(s, p, n, array, &st, r, err);
+    st.as_of = s->as_of;
+    if (rc == INDIV_OK && st.max_ts < INT64_MAX && st.max_ts + 1 > st.as_of)
+        st.as_of = st.max_ts + 1;
+    if (rc == INDIV_OK)
+        rc = update_profiles(s, &st, &ch, err);
+    if (rc == INDIV_OK)
+        rc = indiv_eventlog_commit(s->wlog, err); /* on disk when it returns (WAL, FULL) */
+    else
+        indiv_eventlog_rollback(s->wlog);
+    if (rc == INDIV_OK) {
+        publish(s, &st, &ch);
+        atomic_fetch_add(&s->metrics.events_stored, (long long)n);
+        atomic_fetch_add(&s->metrics.consumers_created, st.created);
+        atomic_fetch_add(&s->metrics.profiles_updated, ch.updated);
+        reply_json(r, 201, stored_json(&st, n, ch.updated));
+    }
+    changes_free(&ch);
+    free(st.t);
+    return rc;
+}
+
+static void post_events(indiv_server *s, const char *body, size_t len, struct reply *r) {
+    json_t *root = NULL;
+    struct posted *p = NULL;
+    size_t n = 0;
+    indiv_error err = {0};
+    if (parse_events(body, len, &root, &p, &n, r) == 0) {
+        int rc = serve_lock_writer(s);
+        if (rc < 0)
+            serve_error(r, 503, NULL, "the writer stayed busy for %d ms (--busy-ms)",
+                        s->o.busy_ms);
+        else {
+            rc = write_events(s, p, n, json_is_array(root), r, &err);
+            pthread_mutex_unlock(&s->wmu);
+        }
+        if (rc < 0 && r->status == 0)
+            serve_error(r, status_of(rc), NULL, "%s", err.msg);
+    }
+    free(p);
+    json_decref(root);
+}
+
+/* ---- one decision out -------------------------------------------------------------- */
+
+/* Decides with a decider loaded for as_of's day (another day than the service's). */
+static int decide_other_day(indiv_server *s, struct reader *rd, int64_t as_of,
+                            const char *id, indiv_decision *d, indiv_error *err) {
+    indiv_decide_opts o = s->o.decide;
+    o.policy.as_of = as_of;
+    indiv_decider *dc = NULL;
+    indiv_decide_ws *ws = NULL;
+    int rc = indiv_decider_new(rd->log, s->o.model, &o, &dc, err);
+    if (rc == INDIV_OK)
+        rc = indiv_decide_one(dc, s->pl, &ws, rd->log, as_of, id, &rd->out, d, err);
+    indiv_decide_ws_free(ws);
+    indiv_decider_free(dc);
+    return rc;
+}
+
+/* Reads and decides in one read transaction, under the read side of the world. */
+static int decide_locked(indiv_server *s, struct reader *rd, const char *as_of_text,
+                         int64_t as_of, const char *id, indiv_decision *d,
+                         indiv_error *err) {
+    if (!as_of_text)
+        as_of = s->as_of;
+    if (rd->ws_gen != s->dc_gen) { /* the decider was replaced since: remake the scratch */
+        indiv_decide_ws_free(rd->ws);
+        rd->ws = NULL;
+        rd->ws_gen = s->dc_gen;
+    }
+    int rc = indiv_eventlog_read_begin(rd->log, err);
+    if (rc < 0)
+        return rc;
+    rd->out.len = 0;
+    if (indiv_decide_day_of(as_of) == indiv_decider_day(s->dc))
+        rc = indiv_decide_one(s->dc, s->pl, &rd->ws, rd->log, as_of, id, &rd->out, d, err);
+    else
+        rc = decide_other_day(s, rd, as_of, id, d, err);
+    indiv_eventlog_read_end(rd->log);
+    return rc;
+}
+
+static void get_decision(indiv_server *s, const char *id, const char *as_of_text,
+                         struct reply *r) {
+    int64_t as_of = 0;
+    indiv_error err = {0};
+    if (as_of_text && indiv_time_parse(as_of_text, &as_of) < 0) {
+        serve_error(r, 400, "as_of", "bad timestamp '%.100s' (ISO 8601 or Unix seconds)",
+                    as_of_text);
+        return;
+    }
+    struct reader *rd = serve_reader(s, &err);
+    int rc = rd ? serve_lock_read(s) : INDIV_EIO;
+    if (rc == INDIV_EBUSY) {
+        serve_error(r, 503, NULL, "the service stayed busy for %d ms (--busy-ms)",
+                    s->o.busy_ms);
+        return;
+    }
+    indiv_decision d;
+    if (rc == INDIV_OK) {
+        rc = decide_locked(s, rd, as_of_text, as_of, id, &d, &err);
+        pthread_rwlock_unlock(&s->world);
+    }
+    if (rc == INDIV_ENOTFOUND)
+        serve_error(r, 404, "consumer", "no consumer '%.200s'", id);
+    else if (rc < 0)
+        serve_error(r, status_of(rc), status_of(rc) == 400 ? "as_of" : NULL, "%s", err.msg);
+    else {
+        r->status = 200;
+        indiv_buf_append(&r->body, rd->out.data, rd->out.len);
+        atomic_fetch_add(&s->metrics.decisions[d.action], 1);
+    }
+}
+
+/* ---- health ------------------------------------------------------------------------ */
+
+static void get_health(indiv_server *s, struct reply *r) {
+    char t[INDIV_ISO_LEN];
+    pthread_rwlock_rdlock(&s->world);
+    int64_t as_of = s->as_of;
+    pthread_rwlock_unlock(&s->world);
+    reply_json(r, 200,
+               json_pack("{s:s, s:s, s:s, s:i}", "status", "ok", "as_of",
+                         indiv_time_format(as_of, t), "model", s->o.model->id, "threads",
+                         s->o.threads));
+}
+
+/* ---- routing ----------------------------------------------------------------------- */
+
+#define DECISIONS "/v1/decisions/"
+#define CONSUMERS "/v1/consumers/"
+
+enum serve_route serve_route_of(const char *url) {
+    size_t nc = strlen(CONSUMERS);
+    if (strcmp(url, "/v1/events") == 0)
+        return ROUTE_EVENTS;
+    if (strncmp(url, DECISIONS, strlen(DECISIONS)) == 0)
+        return ROUTE_DECISIONS;
+    if (strncmp(url, CONSUMERS, nc) == 0) {
+        const char *slash = strchr(url + nc, '/');
+        return slash && strcmp(slash, "/consent") == 0 ? ROUTE_CONSENT : ROUTE_CONSUMER;
+    }
+    if (strcmp(url, "/healthz") == 0)
+        return ROUTE_HEALTHZ;
+    if (strcmp(url, "/metrics") == 0)
+        return ROUTE_METRICS;
+    return ROUTE_OTHER;
+}
+
+/* The consumer id after prefix: non-empty, no further '/'. */
+static const char *path_id(const char *url, const char *prefix) {
+    const char *id = url + strlen(prefix);
+    return *id && !strchr(id, '/') ? id : NULL;
+}
+
+static int method_is(const char *method, const char *want, struct reply *r) {
+    if (strcmp(method, want) == 0)
+        return 1;
+    serve_error(r, 405, "method", "%s is not allowed here; use %s", method, want);
+    return 0;
+}
+
+void serve_dispatch(indiv_server *s, const char *method, const char *url,
+                    const char *as_of, const char *body, size_t len, struct reply *r) {
+    enum serve_route route = serve_route_of(url);
+    const char *id;
+    switch (route) {
+    case ROUTE_EVENTS:
+        if (method_is(method, "POST", r))
+            post_events(s, body, len, r);
+        return;
+    case ROUTE_DECISIONS:
+        if (!(id = path_id(url, DECISIONS)))
+            serve_error(r, 404, "consumer", "no route %s", url);
+        else if (method_is(method, "GET", r))
+            get_decision(s, id, as_of, r);
+        return;
+    case ROUTE_HEALTHZ:
+        if (method_is(method, "GET", r))
+            get_health(s, r);
+        return;
+    case ROUTE_METRICS:
+        if (method_is(method, "GET", r))
+            serve_metrics_text(&s->metrics, r);
+        return;
+    default:
+        serve_error(r, 404, NULL, "no route %s %s (docs/service.md lists them)", method, url);
+        return;
+    }
+}
