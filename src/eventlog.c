@@ -407,7 +407,8 @@ static int open_file(indiv_eventlog *log, indiv_error *err) {
                                "%s: database file is read-only; nothing was written",
                                log->path);
     sqlite3_busy_timeout(log->db, 5000);
-    return exists ? check_intact(log, err) : INDIV_OK;
+    return exists && !(log->flags & INDIV_EVENTLOG_SIBLING) ? check_intact(log, err)
+                                                            : INDIV_OK;
 }
 
 int indiv_eventlog_open(const char *path, unsigned flags, indiv_eventlog **out,

@@ -80,7 +80,10 @@ struct reader *serve_reader(indiv_server *s, indiv_error *err) {
         return r;
     if (!(r = calloc(1, sizeof *r)))
         return indiv_error_set(err, INDIV_ENOMEM, "out of memory"), NULL;
-    int rc = indiv_eventlog_open(s->o.db_path, INDIV_EVENTLOG_READONLY, &r->log, err);
+    /* SIBLING: the writer's handle is open in this process (eventlog.h) */
+    int rc = indiv_eventlog_open(s->o.db_path,
+                                 INDIV_EVENTLOG_READONLY | INDIV_EVENTLOG_SIBLING, &r->log,
+                                 err);
     if (rc < 0 || pthread_setspecific(s->key, r) != 0) {
         indiv_eventlog_close(r->log);
         free(r);

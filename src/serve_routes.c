@@ -189,7 +189,7 @@ static int parse_event(json_t *o, int array, size_t i, struct posted *p,
 static int parse_events(const char *body, size_t len, json_t **root, struct posted **out,
                         size_t *n, struct reply *r) {
     json_error_t je;
-    *root = json_loadb(body ? body : "", len, JSON_REJECT_DUPLICATES, &je);
+    *root = json_loadb(body ? body : "", len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &je);
     if (!*root) {
         serve_error(r, 400, "body", "not valid JSON: %s (line %d, column %d)", je.text,
                     je.line, je.column);

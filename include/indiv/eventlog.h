@@ -78,10 +78,17 @@ enum {
     INDIV_EVENTLOG_SCRATCH = 1 << 2,  /* a scratch copy (simulation work database): no
                                          fsync, rollback journal in memory. Transactions
                                          still roll back, but a crash may lose the file */
-    INDIV_EVENTLOG_WAL = 1 << 3       /* switch the file to write-ahead logging with a
+    INDIV_EVENTLOG_WAL = 1 << 3,      /* switch the file to write-ahead logging with a
                                          full fsync at every commit (the service's
                                          writer: readers on other connections never wait
                                          for it; a committed write survives a crash) */
+    INDIV_EVENTLOG_SIBLING = 1 << 4   /* another handle of this process has the file
+                                         open: skip the truncation check, which reads
+                                         the file directly (closing any descriptor of a
+                                         file drops every POSIX lock the process holds
+                                         on it, and SQLite's other handles rely on them:
+                                         another process would then think itself the
+                                         last one and delete the write-ahead log) */
 };
 
 /* ---- lifecycle ---------------------------------------------------------------- */
