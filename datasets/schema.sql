@@ -146,3 +146,44 @@ CREATE TABLE truth_tastes (
     latent      INTEGER NOT NULL CHECK (latent IN (0, 1)),
     PRIMARY KEY (consumer_id, category_id)
 ) WITHOUT ROWID;
+
+-- Data rights (rights module, docs/rights.md). These three tables came after version 1
+-- was released: src/rights.c creates them when missing (CREATE TABLE IF NOT EXISTS, the
+-- same definitions; keep the two in step), so older databases open unchanged. None of
+-- them is part of the content hash.
+
+-- Models trained from this database (indiv train) or decided with on it (indiv decide,
+-- serve). key: FNV-1a 64 of the model's id and provenance (indiv_rights_model_key).
+-- data_before: the model learnt from events before this time (its provenance's as_of).
+-- erased: people erased since whose events before data_before it may still hold; a
+-- model with erased > 0 must be retrained (decide and serve warn).
+CREATE TABLE models (
+    key          TEXT PRIMARY KEY,
+    id           TEXT NOT NULL,
+    path         TEXT,
+    data_before  INTEGER,
+    trained_at   INTEGER,
+    trained_ts   INTEGER,
+    last_used_ts INTEGER,
+    uses         INTEGER NOT NULL DEFAULT 0,
+    erased       INTEGER NOT NULL DEFAULT 0,
+    erased_ts    INTEGER
+);
+
+-- Consent changes made through the rights module (indiv consent, serve), with the state
+-- after each change: the record that consent was given or withdrawn, and when.
+CREATE TABLE consent_changes (
+    consumer_id       INTEGER NOT NULL REFERENCES consumers (id),
+    ts                INTEGER NOT NULL,
+    consent_profiling INTEGER NOT NULL,
+    consent_contact   INTEGER NOT NULL,
+    channels          INTEGER NOT NULL
+);
+CREATE INDEX consent_changes_consumer ON consent_changes (consumer_id, ts);
+
+-- One row per erased person, naming nobody: when, and the time of their first event, so
+-- that a model trained before an erasure and registered only after it is still marked.
+CREATE TABLE erasures (
+    erased_ts      INTEGER NOT NULL,
+    first_event_ts INTEGER
+);

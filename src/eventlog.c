@@ -21,6 +21,8 @@
 
 #include <sqlite3.h>
 
+#include "eventlog_internal.h"
+
 #define INDIV_DAY_S 86400
 
 /* datasets/schema.sql, embedded at build time (see Makefile). */
@@ -1805,4 +1807,18 @@ int indiv_eventlog_snapshot(indiv_eventlog *log, const char *path, int64_t befor
     }
     *out = snap;
     return INDIV_OK;
+}
+
+/* ---- internals for the rights module (eventlog_internal.h) ------------------------ */
+
+sqlite3 *indiv_eventlog_sqlite(indiv_eventlog *log) {
+    return log->db;
+}
+
+int indiv_eventlog_in_tx(const indiv_eventlog *log) {
+    return log->in_tx;
+}
+
+int indiv_eventlog_db_error(indiv_eventlog *log, indiv_error *err, const char *what) {
+    return db_error(log, err, what);
 }
