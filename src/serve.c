@@ -27,6 +27,7 @@
 
 #include "indiv/plausibility.h"
 #include "indiv/profile.h"
+#include "indiv/rights.h"
 #include "serve_internal.h"
 
 void indiv_serve_opts_init(indiv_serve_opts *o) {
@@ -253,6 +254,18 @@ int serve_load_decider(indiv_server *s, int64_t as_of, indiv_decider **out,
     return indiv_decider_new(s->wlog, s->o.model, &o, out, err);
 }
 
+/* Records the model as used here (an erasure then marks it) and reads how many erased
+ * people's data it may hold. */
+static int record_model(indiv_server *s, indiv_error *err) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts); /* when it was used: a fact, not an input */
+    int rc = indiv_rights_model_record(s->wlog, s->o.model, s->o.model_path,
+                                       INDIV_MODEL_USED, (int64_t)ts.tv_sec, err);
+    return rc == INDIV_OK ? indiv_rights_models_check(s->wlog, s->o.model,
+                                                      &s->model_erased, err)
+                          : rc;
+}
+
 static int open_world(indiv_server *s, indiv_error *err) {
     int rc = indiv_eventlog_open(s->o.db_path, INDIV_EVENTLOG_WAL, &s->wlog, err);
     if (rc == INDIV_OK) {
@@ -263,6 +276,8 @@ static int open_world(indiv_server *s, indiv_error *err) {
         rc = serve_load_decider(s, s->as_of, &s->dc, err);
     if (rc == INDIV_OK)
         rc = indiv_decider_plausibility(s->wlog, s->dc, &s->pl, err);
+    if (rc == INDIV_OK)
+        rc = record_model(s, err);
     return rc;
 }
 
@@ -312,6 +327,10 @@ int indiv_server_start(const indiv_serve_opts *o, indiv_server **out, indiv_erro
 
 int indiv_server_port(const indiv_server *s) {
     return s->port;
+}
+
+int64_t indiv_server_model_erased(const indiv_server *s) {
+    return s->model_erased;
 }
 
 /* Lets the requests in flight finish: at most INDIV_SERVE_DRAIN_MS. */

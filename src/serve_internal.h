@@ -74,6 +74,7 @@ struct indiv_server {
     uint64_t dc_gen; /* incremented when dc is replaced */
     int profiles;    /* profiles were built: pp holds their parameters */
     indiv_profile_params pp;
+    int64_t model_erased; /* erased people whose data the model may hold (rights.h) */
     atomic_int inflight;
     struct serve_metrics metrics;
 };

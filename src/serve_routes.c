@@ -12,10 +12,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <jansson.h>
 
 #include "indiv/policy.h"
+#include "indiv/rights.h"
 #include "indiv/timeutil.h"
 #include "serve_internal.h"
 
@@ -536,6 +538,111 @@ static void get_decision(indiv_server *s, const char *id, const char *as_of_text
     }
 }
 
+/* ---- data rights (rights.h) -------------------------------------------------------- */
+
+/* The wall clock, UTC seconds: when a right was exercised is a fact recorded as such
+ * (consent_changes, models.erased_ts); it enters no decision. */
+static int64_t wall_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec;
+}
+
+/* The person's stored profile's categories, taken from the co-purchase counts after a
+ * write that deleted it (consent withdrawn, erasure). Called before the write; the
+ * change is applied by publish after it. */
+static void profile_leaving(indiv_server *s, const char *ext_id, struct changes *ch) {
+    int64_t id;
+    indiv_profile pr;
+    indiv_profile_init(&pr);
+    if (s->pl && indiv_eventlog_consumer_id(s->wlog, ext_id, &id, NULL) == INDIV_OK &&
+        indiv_profile_load(s->wlog, id, &pr, NULL) == INDIV_OK)
+        keep_change(ch, &pr, -1);
+    indiv_profile_clear(&pr);
+}
+
+/* Applies ch to the counts (and, with reload, loads a new decider: the purchase counts
+ * per day changed) after a committed rights write. */
+static void publish_rights(indiv_server *s, const struct changes *ch, int reload) {
+    struct stored st = {.as_of = s->as_of, .late_purchase = reload};
+    publish(s, &st, ch);
+}
+
+/* Runs a rights write under the writer; fills r. what: 'c' consent, 'f' forget. */
+static void rights_write(indiv_server *s, const char *id, int what,
+                         const indiv_consent_change *c, struct reply *r) {
+    indiv_error err = {0};
+    json_t *out = NULL;
+    struct changes ch = {.cat = indiv_decider_catalog(s->dc)};
+    int rc = serve_lock_writer(s);
+    if (rc < 0) {
+        serve_error(r, 503, NULL, "the writer stayed busy for %d ms (--busy-ms)",
+                    s->o.busy_ms);
+        return;
+    }
+    if (s->pl && !(ch.buf = malloc((indiv_catalog_categories(ch.cat) + 1) * sizeof *ch.buf)))
+        rc = indiv_error_set(&err, INDIV_ENOMEM, "out of memory");
+    if (rc == INDIV_OK) {
+        profile_leaving(s, id, &ch); /* the profile as stored before the write */
+        rc = what == 'f' ? indiv_rights_forget(s->wlog, id, wall_now(), &out, &err)
+                         : indiv_rights_consent(s->wlog, id, c, wall_now(), &out, &err);
+        int deleted = what == 'f' ||
+                      json_is_true(json_object_get(out, "profile_deleted"));
+        if (!deleted)
+            for (size_t i = 0; i < ch.n; i++)
+                free(ch.v[i].cats);
+        ch.n = deleted ? ch.n : 0;
+        if (rc == INDIV_OK)
+            publish_rights(s, &ch, what == 'f');
+        if (rc == INDIV_OK && what == 'f')
+            indiv_rights_models_check(s->wlog, s->o.model, &s->model_erased, NULL);
+    }
+    pthread_mutex_unlock(&s->wmu);
+    changes_free(&ch);
+    if (rc == INDIV_ENOTFOUND)
+        serve_error(r, 404, "consumer", "no consumer '%.200s'", id);
+    else if (rc < 0)
+        serve_error(r, status_of(rc), rc == INDIV_EINVAL ? "consent" : NULL, "%s", err.msg);
+    else
+        reply_json(r, 200, out);
+}
+
+static void put_consent(indiv_server *s, const char *id, const char *body, size_t len,
+                        struct reply *r) {
+    json_error_t je;
+    indiv_error err = {0};
+    json_t *j = json_loadb(body ? body : "", len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &je);
+    indiv_consent_change c;
+    if (!j)
+        serve_error(r, 400, "body", "not valid JSON: %s (line %d, column %d)", je.text,
+                    je.line, je.column);
+    else if (!json_is_object(j))
+        serve_error(r, 400, "body", "a consent change must be a JSON object");
+    else if (indiv_consent_change_from_json(j, &c, &err) < 0)
+        serve_error(r, 400, "consent", "%s", err.msg);
+    else
+        rights_write(s, id, 'c', &c, r);
+    json_decref(j);
+}
+
+/* Access: everything held on the person, read in one snapshot. */
+static void get_consumer(indiv_server *s, const char *id, struct reply *r) {
+    indiv_error err = {0};
+    json_t *out = NULL;
+    struct reader *rd = serve_reader(s, &err);
+    int rc = rd ? indiv_eventlog_read_begin(rd->log, &err) : INDIV_EIO;
+    if (rc == INDIV_OK) {
+        rc = indiv_rights_export(rd->log, id, &out, &err);
+        indiv_eventlog_read_end(rd->log);
+    }
+    if (rc == INDIV_ENOTFOUND)
+        serve_error(r, 404, "consumer", "no consumer '%.200s'", id);
+    else if (rc < 0)
+        serve_error(r, status_of(rc), NULL, "%s", err.msg);
+    else
+        reply_json(r, 200, out);
+}
+
 /* ---- health ------------------------------------------------------------------------ */
 
 static void get_health(indiv_server *s, struct reply *r) {
@@ -544,9 +651,10 @@ static void get_health(indiv_server *s, struct reply *r) {
     int64_t as_of = s->as_of;
     pthread_rwlock_unlock(&s->world);
     reply_json(r, 200,
-               json_pack("{s:s, s:s, s:s, s:i}", "status", "ok", "as_of",
-                         indiv_time_format(as_of, t), "model", s->o.model->id, "threads",
-                         s->o.threads));
+               json_pack("{s:s, s:s, s:s, s:I, s:i}", "status", "ok", "as_of",
+                         indiv_time_format(as_of, t), "model", s->o.model->id,
+                         "model_holds_erased_people", (json_int_t)s->model_erased,
+                         "threads", s->o.threads));
 }
 
 /* ---- routing ----------------------------------------------------------------------- */
@@ -584,10 +692,22 @@ static int method_is(const char *method, const char *want, struct reply *r) {
     return 0;
 }
 
+/* The id of /v1/consumers/{id}/consent, copied into buf. */
+static const char *consent_id(const char *url, char *buf, size_t cap) {
+    const char *id = url + strlen(CONSUMERS), *slash = strchr(id, '/');
+    size_t n = slash ? (size_t)(slash - id) : 0;
+    if (!n || n >= cap)
+        return NULL;
+    memcpy(buf, id, n);
+    buf[n] = '\0';
+    return buf;
+}
+
 void serve_dispatch(indiv_server *s, const char *method, const char *url,
                     const char *as_of, const char *body, size_t len, struct reply *r) {
     enum serve_route route = serve_route_of(url);
     const char *id;
+    char buf[ID_MAX + 2];
     switch (route) {
     case ROUTE_EVENTS:
         if (method_is(method, "POST", r))
@@ -606,6 +726,23 @@ void serve_dispatch(indiv_server *s, const char *method, const char *url,
     case ROUTE_METRICS:
         if (method_is(method, "GET", r))
             serve_metrics_text(&s->metrics, r);
+        return;
+    case ROUTE_CONSENT:
+        if (!(id = consent_id(url, buf, sizeof buf)))
+            serve_error(r, 404, "consumer", "no route %s", url);
+        else if (method_is(method, "PUT", r))
+            put_consent(s, id, body, len, r);
+        return;
+    case ROUTE_CONSUMER:
+        if (!(id = path_id(url, CONSUMERS)))
+            serve_error(r, 404, "consumer", "no route %s", url);
+        else if (strcmp(method, "GET") == 0)
+            get_consumer(s, id, r);
+        else if (strcmp(method, "DELETE") == 0)
+            rights_write(s, id, 'f', NULL, r);
+        else
+            serve_error(r, 405, "method", "%s is not allowed here; use GET or DELETE",
+                        method);
         return;
     default:
         serve_error(r, 404, NULL, "no route %s %s (docs/service.md lists them)", method, url);

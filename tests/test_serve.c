@@ -461,3 +461,108 @@ Test(serve, sigterm_stops_it_cleanly_with_exit_0) {
                  0, "%s", r.err);
     tu_run_free(&r);
 }
+
+/* ---- data rights over HTTP ------------------------------------------------------------ */
+
+/* The first consumer whose decision is a contact (owned). */
+static char *a_contacted_consumer(void) {
+    char *path = decide_file("pick.jsonl");
+    size_t len;
+    char *all = tu_read(path, &len), *save = NULL, *id = NULL;
+    for (char *line = strtok_r(all, "\n", &save); line && !id;
+         line = strtok_r(NULL, "\n", &save)) {
+        json_t *j = json_loads(line, 0, NULL);
+        if (strcmp(json_string_value(json_object_get(j, "action")), "contact") == 0)
+            id = strdup(json_string_value(json_object_get(j, "consumer")));
+        json_decref(j);
+    }
+    free(all);
+    free(path);
+    cr_assert(id, "nobody is contacted in the test world");
+    return id;
+}
+
+/* The decision of id as a JSON object (owned), asserting 200. */
+static json_t *decision_of(const char *id) {
+    char url[256], *body;
+    snprintf(url, sizeof url, "/v1/decisions/%s", id);
+    cr_assert_eq(http(indiv_server_port(srv), "GET", url, NULL, &body), 200, "%s", body);
+    json_t *j = json_loads(body, 0, NULL);
+    free(body);
+    return j;
+}
+
+Test(serve, a_consent_change_is_honoured_by_the_next_decision) {
+    start(INDIV_SERVE_BODY_LIMIT, INDIV_SERVE_BUSY_MS);
+    char *id = a_contacted_consumer(), url[256], *body;
+    int port = indiv_server_port(srv);
+    snprintf(url, sizeof url, "/v1/consumers/%s/consent", id);
+    cr_assert_eq(http(port, "PUT", url, "{\"contact\": false}", &body), 200, "%s", body);
+    free(body);
+    json_t *d = decision_of(id);
+    cr_expect_str_eq(json_string_value(json_object_get(d, "action")), "none");
+    cr_expect_str_eq(json_string_value(json_object_get(d, "reason")), "no_contact_consent");
+    json_decref(d);
+    /* profiling withdrawn: the profile goes at once, the decision is no longer personal */
+    cr_assert_eq(http(port, "PUT", url, "{\"profiling\": false, \"contact\": true}", &body),
+                 200, "%s", body);
+    cr_expect(strstr(body, "\"profile_deleted\":true"), "%s", body);
+    free(body);
+    d = decision_of(id);
+    cr_expect(json_is_false(json_object_get(d, "personalised")));
+    json_decref(d);
+    cr_expect_eq(http(port, "PUT", url, "{\"contact\": \"no\"}", &body), 400, "%s", body);
+    cr_expect(strstr(body, "\"field\":\"consent\""), "%s", body);
+    free(body);
+    cr_expect_eq(http(port, "PUT", "/v1/consumers/nobody/consent", "{\"contact\": false}",
+                      &body),
+                 404);
+    free(body);
+    expect_same_as_decide("after-consent.jsonl"); /* the counts of the others followed */
+    free(id);
+}
+
+Test(serve, export_holds_every_event_of_the_person) {
+    start(INDIV_SERVE_BODY_LIMIT, INDIV_SERVE_BUSY_MS);
+    char *body;
+    cr_assert_eq(http(indiv_server_port(srv), "GET", "/v1/consumers/c007", NULL, &body), 200,
+                 "%s", body);
+    json_t *j = json_loads(body, 0, NULL);
+    cr_assert(j, "%s", body);
+    cr_expect_eq((int64_t)json_array_size(json_object_get(j, "events")),
+                 count("SELECT count(*) FROM events e JOIN consumers c ON "
+                       "c.id = e.consumer_id WHERE c.ext_id = 'c007'"));
+    cr_expect(json_is_object(json_object_get(j, "consumer")));
+    json_decref(j);
+    free(body);
+    cr_expect_eq(http(indiv_server_port(srv), "GET", "/v1/consumers/nobody", NULL, &body), 404);
+    free(body);
+}
+
+Test(serve, erasure_leaves_no_row_mentioning_the_person) {
+    start(INDIV_SERVE_BODY_LIMIT, INDIV_SERVE_BUSY_MS);
+    char url[] = "/v1/consumers/c001", *body;
+    int port = indiv_server_port(srv);
+    int64_t cid = count("SELECT id FROM consumers WHERE ext_id = 'c001'");
+    cr_assert_eq(http(port, "DELETE", url, NULL, &body), 200, "%s", body);
+    cr_expect(strstr(body, "\"removed\""), "%s", body);
+    free(body);
+    /* every table with a consumer_id column, and the consumers row */
+    tu_run r;
+    cr_assert_eq(tu_sh(&r,
+                       "for t in $(sqlite3 '%s' \"SELECT m.name FROM sqlite_master m, "
+                       "pragma_table_info(m.name) p WHERE m.type = 'table' AND p.name = "
+                       "'consumer_id'\"); do sqlite3 '%s' \"SELECT '$t', count(*) FROM $t "
+                       "WHERE consumer_id = %lld\"; done",
+                       db, db, (long long)cid),
+                 0, "%s", r.err);
+    for (char *line = strtok(r.out, "\n"); line; line = strtok(NULL, "\n"))
+        cr_expect(strstr(line, "|0"), "rows left: %s", line);
+    tu_run_free(&r);
+    cr_expect_eq(count("SELECT count(*) FROM consumers WHERE ext_id = 'c001'"), 0);
+    cr_expect_eq(http(port, "GET", "/v1/decisions/c001", NULL, &body), 404);
+    free(body);
+    cr_expect_eq(http(port, "DELETE", url, NULL, &body), 404);
+    free(body);
+    expect_same_as_decide("after-erasure.jsonl");
+}

@@ -47,6 +47,7 @@
 typedef struct indiv_serve_opts {
     const char *db_path;       /* the event log (switched to write-ahead logging) */
     const indiv_model *model;  /* borrowed; must outlive the server */
+    const char *model_path;    /* its file, recorded as used (NULL: the built-in) */
     indiv_decide_opts decide;  /* policy parameters and seed (as_of is per request) */
     const char *address;       /* IPv4 address to bind (default "127.0.0.1") */
     int port;                  /* 0: any free port (indiv_server_port tells it) */
@@ -72,6 +73,10 @@ int indiv_server_start(const indiv_serve_opts *o, indiv_server **out /* OUT */,
 
 /* The TCP port the server listens on. */
 int indiv_server_port(const indiv_server *s);
+
+/* How many erased people's data the model may still hold (rights.h): a model to
+ * retrain when > 0. Updated by every erasure. */
+int64_t indiv_server_model_erased(const indiv_server *s);
 
 /* Stops accepting connections, waits (at most INDIV_SERVE_DRAIN_MS) for the requests in
  * flight to be answered, stops and frees everything. Accepts NULL. */

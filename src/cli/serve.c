@@ -28,7 +28,8 @@ static const char serve_usage[] =
     "                   [--seed S] [--threads T] [--duration SECONDS]\n\n"
     "Serves decisions over HTTP, one consumer at a time, and takes events as they\n"
     "happen (docs/service.md): POST /v1/events, GET /v1/decisions/{consumer}[?as_of=],\n"
-    "GET /healthz, GET /metrics. A decision is byte for byte the line indiv decide\n"
+    "GET|DELETE /v1/consumers/{id}, PUT /v1/consumers/{id}/consent, GET /healthz,\n"
+    "GET /metrics. A decision is byte for byte the line indiv decide\n"
     "writes for that consumer on the same database, model, parameters and seed. The\n"
     "database is switched to write-ahead logging; an event answered 2xx is on disk.\n\n"
     "  --db FILE            event log (profiles built by indiv profile)\n"
@@ -188,12 +189,19 @@ static int run(struct serve_args *a, indiv_error *err) {
     sigaddset(&set, SIGINT);
     pthread_sigmask(SIG_BLOCK, &set, NULL); /* before any thread: they inherit it */
     a->o.model = &m;
+    a->o.model_path = a->model;
     a->o.address = a->address;
     indiv_server *s = NULL;
     if ((rc = indiv_server_start(&a->o, &s, err)) == INDIV_OK) {
         printf("indiv serve: listening on http://%s:%d (model %s, %d threads)\n",
                a->address, indiv_server_port(s), m.id, a->o.threads);
         fflush(stdout);
+        if (indiv_server_model_erased(s) > 0)
+            fprintf(stderr,
+                    "indiv serve: warning: model %s was trained on data that included "
+                    "%lld people erased since: it still holds what it learnt from them; "
+                    "retrain it (indiv train) and restart with the new file\n",
+                    m.id, (long long)indiv_server_model_erased(s));
         int sig = wait_for_stop(&set, a->duration);
         fprintf(stderr, "indiv serve: %s: draining the requests in flight\n",
                 sig > 0 ? strsignal(sig) : "--duration reached");
