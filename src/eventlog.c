@@ -115,7 +115,7 @@ struct indiv_eventlog {
     sqlite3 *db;
     char *path;
     unsigned flags;
-    int in_tx; /* 1: a write transaction, 2: a read transaction */
+    int in_tx;              /* 1: a write transaction, 2: a read transaction */
     int64_t next_event_id;  /* 0 until read in this transaction */
     int64_t txn_min_ts;     /* earliest ts appended in this transaction */
     int64_t txn_max_ts;     /* latest ts appended in this transaction */
@@ -192,7 +192,7 @@ static int exec(indiv_eventlog *log, const char *sql, indiv_error *err) {
     char *msg = NULL;
     if (sqlite3_exec(log->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
         int ec = sqlite3_errcode(log->db);
-        int code = ec == SQLITE_READONLY                       ? INDIV_EREADONLY
+        int code = ec == SQLITE_READONLY                        ? INDIV_EREADONLY
                    : (ec == SQLITE_BUSY || ec == SQLITE_LOCKED) ? INDIV_EBUSY
                                                                 : INDIV_EDB;
         indiv_error_set(err, code, "%s: %s", log->path, msg ? msg : "exec failed");

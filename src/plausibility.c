@@ -68,7 +68,8 @@ static size_t distinct(indiv_plausibility *pl, const int32_t *cats, size_t n,
 }
 
 /* Adds (sign 1) or takes back (sign -1) one person's counts. */
-static void count_person(indiv_plausibility *pl, const int32_t *cats, size_t n, int sign) {
+static void count_person(indiv_plausibility *pl, const int32_t *cats, size_t n,
+                         int sign) {
     size_t *d = malloc((n < pl->c ? n : pl->c) * sizeof *d + 1);
     if (!d)
         return; /* not counted: documented as cannot fail, so degrade */

@@ -82,13 +82,13 @@ struct reader *serve_reader(indiv_server *s, indiv_error *err) {
     if (!(r = calloc(1, sizeof *r)))
         return indiv_error_set(err, INDIV_ENOMEM, "out of memory"), NULL;
     /* SIBLING: the writer's handle is open in this process (eventlog.h) */
-    int rc = indiv_eventlog_open(s->o.db_path,
-                                 INDIV_EVENTLOG_READONLY | INDIV_EVENTLOG_SIBLING, &r->log,
-                                 err);
+    int rc = indiv_eventlog_open(
+        s->o.db_path, INDIV_EVENTLOG_READONLY | INDIV_EVENTLOG_SIBLING, &r->log, err);
     if (rc < 0 || pthread_setspecific(s->key, r) != 0) {
         indiv_eventlog_close(r->log);
         free(r);
-        return rc < 0 ? NULL : (indiv_error_set(err, INDIV_ENOMEM, "out of memory"), NULL);
+        return rc < 0 ? NULL
+                      : (indiv_error_set(err, INDIV_ENOMEM, "out of memory"), NULL);
     }
     indiv_eventlog_busy_timeout(r->log, s->o.busy_ms);
     pthread_mutex_lock(&s->readers_mu);
@@ -132,19 +132,21 @@ static enum MHD_Result send_reply(struct MHD_Connection *c, const struct reply *
 
 /* Answers 413 at once, before the body is read, when Content-Length says too much. */
 static enum MHD_Result refuse_big(indiv_server *s, struct MHD_Connection *c,
-                                  struct request *rq, const char *url) {
+                                  struct request *rq, const char *method,
+                                  const char *url) {
     struct reply r = {0};
     serve_error(&r, 413, "body",
                 "the request body is larger than the limit of %zu bytes (--body-limit)",
                 s->o.body_limit);
-    serve_metrics_count(&s->metrics, serve_route_of(url), r.status, serve_now() - rq->t0);
+    serve_metrics_count(&s->metrics, serve_route_of(method, url), r.status,
+                        serve_now() - rq->t0);
     enum MHD_Result ok = send_reply(c, &r);
     indiv_buf_free(&r.body);
     return ok;
 }
 
 static enum MHD_Result first_call(indiv_server *s, struct MHD_Connection *c,
-                                  const char *url, void **con_cls) {
+                                  const char *method, const char *url, void **con_cls) {
     struct request *rq = calloc(1, sizeof *rq);
     if (!rq)
         return MHD_NO;
@@ -155,7 +157,7 @@ static enum MHD_Result first_call(indiv_server *s, struct MHD_Connection *c,
         MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
     if (cl && strtoull(cl, NULL, 10) > s->o.body_limit) {
         rq->too_big = 2; /* answered */
-        return refuse_big(s, c, rq, url);
+        return refuse_big(s, c, rq, method, url);
     }
     return MHD_YES;
 }
@@ -168,7 +170,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     indiv_server *s = cls;
     struct request *rq = *con_cls;
     if (!rq)
-        return first_call(s, c, url, con_cls);
+        return first_call(s, c, method, url, con_cls);
     if (rq->too_big == 2) { /* already answered: drop the rest */
         *upload_size = 0;
         return MHD_YES;
@@ -182,11 +184,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         return MHD_YES;
     }
     if (rq->too_big)
-        return refuse_big(s, c, rq, url);
+        return refuse_big(s, c, rq, method, url);
     struct reply r = {0};
     const char *as_of = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "as_of");
     serve_dispatch(s, method, url, as_of, rq->body.data, rq->body.len, &r);
-    serve_metrics_count(&s->metrics, serve_route_of(url), r.status, serve_now() - rq->t0);
+    serve_metrics_count(&s->metrics, serve_route_of(method, url), r.status,
+                        serve_now() - rq->t0);
     enum MHD_Result ok = send_reply(c, &r);
     indiv_buf_free(&r.body);
     return ok;
@@ -211,15 +214,17 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 static int check_opts(const indiv_serve_opts *o, struct sockaddr_in *sa,
                       indiv_error *err) {
     if (!o->db_path || !o->model)
-        return indiv_error_set(err, INDIV_EINVAL, "serve: a database and a model are "
-                                                  "needed");
+        return indiv_error_set(err, INDIV_EINVAL,
+                               "serve: a database and a model are "
+                               "needed");
     if (o->threads < 1 || o->threads > INDIV_SERVE_THREADS_MAX)
         return indiv_error_set(err, INDIV_EINVAL, "threads must be in 1..%d",
                                INDIV_SERVE_THREADS_MAX);
     if (o->port < 0 || o->port > 65535)
         return indiv_error_set(err, INDIV_EINVAL, "port %d is not in 0..65535", o->port);
     if (o->body_limit < 1 || o->busy_ms < 1)
-        return indiv_error_set(err, INDIV_EINVAL, "body limit and busy time must be >= 1");
+        return indiv_error_set(err, INDIV_EINVAL,
+                               "body limit and busy time must be >= 1");
     memset(sa, 0, sizeof *sa);
     sa->sin_family = AF_INET;
     sa->sin_port = htons((uint16_t)o->port);
@@ -261,9 +266,9 @@ static int record_model(indiv_server *s, indiv_error *err) {
     clock_gettime(CLOCK_REALTIME, &ts); /* when it was used: a fact, not an input */
     int rc = indiv_rights_model_record(s->wlog, s->o.model, s->o.model_path,
                                        INDIV_MODEL_USED, (int64_t)ts.tv_sec, err);
-    return rc == INDIV_OK ? indiv_rights_models_check(s->wlog, s->o.model,
-                                                      &s->model_erased, err)
-                          : rc;
+    return rc == INDIV_OK
+               ? indiv_rights_models_check(s->wlog, s->o.model, &s->model_erased, err)
+               : rc;
 }
 
 static int open_world(indiv_server *s, indiv_error *err) {
@@ -285,14 +290,15 @@ static int start_daemon(indiv_server *s, const struct sockaddr_in *sa, indiv_err
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC;
     s->d = MHD_start_daemon(
         flags, (uint16_t)s->o.port, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, sa,
-        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)s->o.threads,
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_CONNECTION_TIMEOUT,
-        (unsigned)30, MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024, MHD_OPTION_END);
+        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)s->o.threads, MHD_OPTION_NOTIFY_COMPLETED,
+        on_completed, s, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
+        MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024, MHD_OPTION_END);
     if (!s->d)
-        return indiv_error_set(err, INDIV_EIO, "cannot listen on %s:%d: %s",
-                               s->o.address, s->o.port,
+        return indiv_error_set(err, INDIV_EIO, "cannot listen on %s:%d: %s", s->o.address,
+                               s->o.port,
                                errno ? strerror(errno) : "libmicrohttpd refused");
-    const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
+    const union MHD_DaemonInfo *info =
+        MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
     s->port = info ? info->port : s->o.port;
     return INDIV_OK;
 }
@@ -409,8 +415,8 @@ int indiv_server_request(indiv_server *s, const char *method, const char *path,
     if (!url)
         return INDIV_ENOMEM;
     url_decode(path, n, 0, url);
-    const char *as_of = path[n] ? query_param(path + n + 1, "as_of", qbuf, sizeof qbuf)
-                                : NULL;
+    const char *as_of =
+        path[n] ? query_param(path + n + 1, "as_of", qbuf, sizeof qbuf) : NULL;
     struct reply r = {0};
     if (len > s->o.body_limit)
         serve_error(&r, 413, "body",
@@ -419,7 +425,8 @@ int indiv_server_request(indiv_server *s, const char *method, const char *path,
                     s->o.body_limit);
     else
         serve_dispatch(s, method, url, as_of, body, len, &r);
-    serve_metrics_count(&s->metrics, serve_route_of(url), r.status, serve_now() - t0);
+    serve_metrics_count(&s->metrics, serve_route_of(method, url), r.status,
+                        serve_now() - t0);
     free(url);
     *status = r.status;
     *reply_len = r.body.len;

@@ -94,7 +94,7 @@ int serve_load_decider(indiv_server *s, int64_t as_of, indiv_decider **out,
  * NULL) into r. Never fails: errors become error replies. */
 void serve_dispatch(indiv_server *s, const char *method, const char *url,
                     const char *as_of, const char *body, size_t len, struct reply *r);
-enum serve_route serve_route_of(const char *url);
+enum serve_route serve_route_of(const char *method, const char *url);
 /* r becomes the error reply {"error": {"status", "field", "message"}}. field may be
  * NULL. */
 void serve_error(struct reply *r, int status, const char *field, const char *fmt, ...)

@@ -17,9 +17,8 @@ static const int statuses[SERVE_STATUSES] = {200, 201, 400, 404, 405,
 
 /* Upper bounds of the latency buckets, seconds: 100 µs (an in-process decision is tens
  * of µs) to 1 s. */
-static const double bounds[SERVE_BUCKETS] = {0.0001, 0.00025, 0.0005, 0.001,
-                                             0.0025, 0.005,   0.01,   0.025,
-                                             0.05,   0.1,     0.25,   1.0};
+static const double bounds[SERVE_BUCKETS] = {
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0};
 
 static const char *const route_names[ROUTE_COUNT] = {
     "events", "decisions", "consent", "consumer", "erase", "healthz", "metrics", "other"};
@@ -47,7 +46,8 @@ static long long get(const atomic_llong *a) {
     return atomic_load_explicit(a, memory_order_relaxed);
 }
 
-static void put(struct reply *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void put(struct reply *r, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 static void put(struct reply *r, const char *fmt, ...) {
     char line[256];
     va_list ap;
@@ -55,7 +55,8 @@ static void put(struct reply *r, const char *fmt, ...) {
     int n = vsnprintf(line, sizeof line, fmt, ap);
     va_end(ap);
     if (n > 0)
-        indiv_buf_append(&r->body, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
+        indiv_buf_append(&r->body, line,
+                         (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
 }
 
 static void requests_text(const struct serve_metrics *m, struct reply *r) {
@@ -92,17 +93,20 @@ void serve_metrics_text(const struct serve_metrics *m, struct reply *r) {
     r->text = 1;
     requests_text(m, r);
     latency_text(m, r);
-    put(r, "# HELP indiv_events_stored_total Events appended by POST /v1/events.\n"
-           "# TYPE indiv_events_stored_total counter\n"
-           "indiv_events_stored_total %lld\n",
+    put(r,
+        "# HELP indiv_events_stored_total Events appended by POST /v1/events.\n"
+        "# TYPE indiv_events_stored_total counter\n"
+        "indiv_events_stored_total %lld\n",
         get(&m->events_stored));
-    put(r, "# HELP indiv_consumers_created_total Consumers first met in a posted event.\n"
-           "# TYPE indiv_consumers_created_total counter\n"
-           "indiv_consumers_created_total %lld\n",
+    put(r,
+        "# HELP indiv_consumers_created_total Consumers first met in a posted event.\n"
+        "# TYPE indiv_consumers_created_total counter\n"
+        "indiv_consumers_created_total %lld\n",
         get(&m->consumers_created));
-    put(r, "# HELP indiv_profiles_updated_total Profiles updated on event arrival.\n"
-           "# TYPE indiv_profiles_updated_total counter\n"
-           "indiv_profiles_updated_total %lld\n",
+    put(r,
+        "# HELP indiv_profiles_updated_total Profiles updated on event arrival.\n"
+        "# TYPE indiv_profiles_updated_total counter\n"
+        "indiv_profiles_updated_total %lld\n",
         get(&m->profiles_updated));
     put(r, "# HELP indiv_decisions_total Decisions answered, by action.\n"
            "# TYPE indiv_decisions_total counter\n");

@@ -47,8 +47,8 @@ void serve_error(struct reply *r, int status, const char *field, const char *fmt
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    json_t *e = json_pack("{s:i, s:s?, s:s}", "status", status, "field", field,
-                          "message", msg);
+    json_t *e =
+        json_pack("{s:i, s:s?, s:s}", "status", status, "field", field, "message", msg);
     reply_json(r, status, json_pack("{s:o}", "error", e));
 }
 
@@ -153,7 +153,8 @@ static int parse_event(json_t *o, int array, size_t i, struct posted *p,
                     "an event must be a JSON object");
         return -1;
     }
-    if (check_keys(o, array, i, r) < 0 || take_id(o, "consumer", 1, array, i, &p->consumer, r) < 0 ||
+    if (check_keys(o, array, i, r) < 0 ||
+        take_id(o, "consumer", 1, array, i, &p->consumer, r) < 0 ||
         take_id(o, "offer", 0, array, i, &p->offer, r) < 0)
         return -1;
     indiv_event_text t = {0};
@@ -191,7 +192,8 @@ static int parse_event(json_t *o, int array, size_t i, struct posted *p,
 static int parse_events(const char *body, size_t len, json_t **root, struct posted **out,
                         size_t *n, struct reply *r) {
     json_error_t je;
-    *root = json_loadb(body ? body : "", len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &je);
+    *root =
+        json_loadb(body ? body : "", len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &je);
     if (!*root) {
         serve_error(r, 400, "body", "not valid JSON: %s (line %d, column %d)", je.text,
                     je.line, je.column);
@@ -209,7 +211,8 @@ static int parse_events(const char *body, size_t len, json_t **root, struct post
         return -1;
     }
     for (size_t i = 0; i < *n; i++)
-        if (parse_event(array ? json_array_get(*root, i) : *root, array, i, &(*out)[i], r) < 0)
+        if (parse_event(array ? json_array_get(*root, i) : *root, array, i, &(*out)[i],
+                        r) < 0)
             return -1;
     return 0;
 }
@@ -295,12 +298,14 @@ struct stored {
 
 /* Our ids of the consumer (created as import would) and offer of p. */
 static int resolve(indiv_server *s, const struct posted *p, size_t i, int array,
-                   indiv_event *ev, struct stored *st, struct reply *r, indiv_error *err) {
+                   indiv_event *ev, struct stored *st, struct reply *r,
+                   indiv_error *err) {
     indiv_consumer_rec rec = {p->consumer, s->o.consent_profiling != 0,
                               s->o.consent_contact != 0, s->o.channels, NULL};
     int created, rc;
     *ev = p->ev;
-    if ((rc = indiv_eventlog_add_consumer(s->wlog, &rec, &ev->consumer_id, &created, err)) < 0)
+    if ((rc = indiv_eventlog_add_consumer(s->wlog, &rec, &ev->consumer_id, &created,
+                                          err)) < 0)
         return rc;
     st->created += created;
     ev->offer_id = 0;
@@ -309,10 +314,11 @@ static int resolve(indiv_server *s, const struct posted *p, size_t i, int array,
     rc = indiv_eventlog_offer_id(s->wlog, p->offer, &ev->offer_id, err);
     if (rc == INDIV_ENOTFOUND) {
         char f[160];
-        serve_error(r, 400, field_name(f, sizeof f, array, i, "offer"),
-                    "unknown offer '%s' (an offer needs a category and a price: import it "
-                    "first)",
-                    p->offer);
+        serve_error(
+            r, 400, field_name(f, sizeof f, array, i, "offer"),
+            "unknown offer '%s' (an offer needs a category and a price: import it "
+            "first)",
+            p->offer);
         return INDIV_EINVAL;
     }
     return rc;
@@ -335,8 +341,9 @@ static int append_events(indiv_server *s, const struct posted *p, size_t n, int 
         st->first_id = i == 0 ? ev.id : st->first_id;
         st->t[i] = (struct touched){ev.consumer_id, ev.ts};
         st->max_ts = ev.ts > st->max_ts ? ev.ts : st->max_ts;
-        st->late_purchase |= (ev.type == INDIV_EV_PURCHASE || ev.type == INDIV_EV_RETURN) &&
-                             indiv_decide_day_of(ev.ts) < dc_day;
+        st->late_purchase |=
+            (ev.type == INDIV_EV_PURCHASE || ev.type == INDIV_EV_RETURN) &&
+            indiv_decide_day_of(ev.ts) < dc_day;
     }
     qsort(st->t, n, sizeof *st->t, cmp_touched);
     size_t k = 0;
@@ -363,12 +370,14 @@ static int update_profiles(indiv_server *s, struct stored *st, struct changes *c
         return rc;
     st->as_of = pp.as_of > st->as_of ? pp.as_of : st->as_of;
     pp.as_of = st->as_of;
-    int64_t *ids = malloc((st->nt + 1) * sizeof *ids), *since = malloc((st->nt + 1) * sizeof *since);
+    int64_t *ids = malloc((st->nt + 1) * sizeof *ids),
+            *since = malloc((st->nt + 1) * sizeof *since);
     size_t k = 0;
     for (size_t i = 0; ids && since && rc == INDIV_OK && i < st->nt; i++) {
         indiv_consumer_row row;
         char ext[ID_MAX + 1];
-        rc = indiv_eventlog_consumer_get(s->wlog, st->t[i].id, &row, ext, sizeof ext, err);
+        rc =
+            indiv_eventlog_consumer_get(s->wlog, st->t[i].id, &row, ext, sizeof ext, err);
         if (rc == INDIV_OK && row.consent_profiling) {
             ids[k] = st->t[i].id;
             since[k++] = st->t[i].since;
@@ -381,7 +390,9 @@ static int update_profiles(indiv_server *s, struct stored *st, struct changes *c
                                   ch, err);
     free(ids);
     free(since);
-    return rc == INDIV_OK && ch->failed ? indiv_error_set(err, INDIV_ENOMEM, "out of memory") : rc;
+    return rc == INDIV_OK && ch->failed
+               ? indiv_error_set(err, INDIV_ENOMEM, "out of memory")
+               : rc;
 }
 
 /* After the commit: the counts and the service's time follow; a new day, or a purchase
@@ -430,7 +441,8 @@ static int write_events(indiv_server *s, const struct posted *p, size_t n, int a
     if (rc == INDIV_OK)
         rc = update_profiles(s, &st, &ch, err);
     if (rc == INDIV_OK)
-        rc = indiv_eventlog_commit(s->wlog, err); /* on disk when it returns (WAL, FULL) */
+        rc =
+            indiv_eventlog_commit(s->wlog, err); /* on disk when it returns (WAL, FULL) */
     else
         indiv_eventlog_rollback(s->wlog);
     if (rc == INDIV_OK) {
@@ -489,7 +501,8 @@ static int decide_locked(indiv_server *s, struct reader *rd, const char *as_of_t
                          indiv_error *err) {
     if (!as_of_text)
         as_of = s->as_of;
-    if (rd->ws_gen != s->dc_gen) { /* the decider was replaced since: remake the scratch */
+    if (rd->ws_gen !=
+        s->dc_gen) { /* the decider was replaced since: remake the scratch */
         indiv_decide_ws_free(rd->ws);
         rd->ws = NULL;
         rd->ws_gen = s->dc_gen;
@@ -499,7 +512,8 @@ static int decide_locked(indiv_server *s, struct reader *rd, const char *as_of_t
         return rc;
     rd->out.len = 0;
     if (indiv_decide_day_of(as_of) == indiv_decider_day(s->dc))
-        rc = indiv_decide_one(s->dc, s->pl, &rd->ws, rd->log, as_of, id, &rd->out, d, err);
+        rc =
+            indiv_decide_one(s->dc, s->pl, &rd->ws, rd->log, as_of, id, &rd->out, d, err);
     else
         rc = decide_other_day(s, rd, as_of, id, d, err);
     indiv_eventlog_read_end(rd->log);
@@ -530,7 +544,8 @@ static void get_decision(indiv_server *s, const char *id, const char *as_of_text
     if (rc == INDIV_ENOTFOUND)
         serve_error(r, 404, "consumer", "no consumer '%.200s'", id);
     else if (rc < 0)
-        serve_error(r, status_of(rc), status_of(rc) == 400 ? "as_of" : NULL, "%s", err.msg);
+        serve_error(r, status_of(rc), status_of(rc) == 400 ? "as_of" : NULL, "%s",
+                    err.msg);
     else {
         r->status = 200;
         indiv_buf_append(&r->body, rd->out.data, rd->out.len);
@@ -580,14 +595,15 @@ static void rights_write(indiv_server *s, const char *id, int what,
                     s->o.busy_ms);
         return;
     }
-    if (s->pl && !(ch.buf = malloc((indiv_catalog_categories(ch.cat) + 1) * sizeof *ch.buf)))
+    if (s->pl &&
+        !(ch.buf = malloc((indiv_catalog_categories(ch.cat) + 1) * sizeof *ch.buf)))
         rc = indiv_error_set(&err, INDIV_ENOMEM, "out of memory");
     if (rc == INDIV_OK) {
         profile_leaving(s, id, &ch); /* the profile as stored before the write */
         rc = what == 'f' ? indiv_rights_forget(s->wlog, id, wall_now(), &out, &err)
                          : indiv_rights_consent(s->wlog, id, c, wall_now(), &out, &err);
-        int deleted = what == 'f' ||
-                      json_is_true(json_object_get(out, "profile_deleted"));
+        int deleted =
+            what == 'f' || json_is_true(json_object_get(out, "profile_deleted"));
         if (!deleted)
             for (size_t i = 0; i < ch.n; i++)
                 free(ch.v[i].cats);
@@ -602,7 +618,8 @@ static void rights_write(indiv_server *s, const char *id, int what,
     if (rc == INDIV_ENOTFOUND)
         serve_error(r, 404, "consumer", "no consumer '%.200s'", id);
     else if (rc < 0)
-        serve_error(r, status_of(rc), rc == INDIV_EINVAL ? "consent" : NULL, "%s", err.msg);
+        serve_error(r, status_of(rc), rc == INDIV_EINVAL ? "consent" : NULL, "%s",
+                    err.msg);
     else
         reply_json(r, 200, out);
 }
@@ -611,7 +628,8 @@ static void put_consent(indiv_server *s, const char *id, const char *body, size_
                         struct reply *r) {
     json_error_t je;
     indiv_error err = {0};
-    json_t *j = json_loadb(body ? body : "", len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &je);
+    json_t *j =
+        json_loadb(body ? body : "", len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &je);
     indiv_consent_change c;
     if (!j)
         serve_error(r, 400, "body", "not valid JSON: %s (line %d, column %d)", je.text,
@@ -662,7 +680,7 @@ static void get_health(indiv_server *s, struct reply *r) {
 #define DECISIONS "/v1/decisions/"
 #define CONSUMERS "/v1/consumers/"
 
-enum serve_route serve_route_of(const char *url) {
+enum serve_route serve_route_of(const char *method, const char *url) {
     size_t nc = strlen(CONSUMERS);
     if (strcmp(url, "/v1/events") == 0)
         return ROUTE_EVENTS;
@@ -670,7 +688,9 @@ enum serve_route serve_route_of(const char *url) {
         return ROUTE_DECISIONS;
     if (strncmp(url, CONSUMERS, nc) == 0) {
         const char *slash = strchr(url + nc, '/');
-        return slash && strcmp(slash, "/consent") == 0 ? ROUTE_CONSENT : ROUTE_CONSUMER;
+        return slash && strcmp(slash, "/consent") == 0 ? ROUTE_CONSENT
+               : strcmp(method, "DELETE") == 0         ? ROUTE_ERASE
+                                                       : ROUTE_CONSUMER;
     }
     if (strcmp(url, "/healthz") == 0)
         return ROUTE_HEALTHZ;
@@ -705,7 +725,7 @@ static const char *consent_id(const char *url, char *buf, size_t cap) {
 
 void serve_dispatch(indiv_server *s, const char *method, const char *url,
                     const char *as_of, const char *body, size_t len, struct reply *r) {
-    enum serve_route route = serve_route_of(url);
+    enum serve_route route = serve_route_of(method, url);
     const char *id;
     char buf[ID_MAX + 2];
     switch (route) {
@@ -734,6 +754,7 @@ void serve_dispatch(indiv_server *s, const char *method, const char *url,
             put_consent(s, id, body, len, r);
         return;
     case ROUTE_CONSUMER:
+    case ROUTE_ERASE:
         if (!(id = path_id(url, CONSUMERS)))
             serve_error(r, 404, "consumer", "no route %s", url);
         else if (strcmp(method, "GET") == 0)
@@ -745,7 +766,8 @@ void serve_dispatch(indiv_server *s, const char *method, const char *url,
                         method);
         return;
     default:
-        serve_error(r, 404, NULL, "no route %s %s (docs/service.md lists them)", method, url);
+        serve_error(r, 404, NULL, "no route %s %s (docs/service.md lists them)", method,
+                    url);
         return;
     }
 }

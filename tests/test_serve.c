@@ -130,7 +130,8 @@ static void expect_same_as_decide(const char *name) {
     size_t len;
     char *all = tu_read(path, &len), *save = NULL;
     int port = indiv_server_port(srv), lines = 0;
-    for (char *line = strtok_r(all, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+    for (char *line = strtok_r(all, "\n", &save); line;
+         line = strtok_r(NULL, "\n", &save)) {
         json_t *j = json_loads(line, 0, NULL);
         cr_assert(j);
         char url[256], *body;
@@ -180,11 +181,13 @@ Test(serve, decisions_equal_indiv_decide_before_and_after_events) {
     cr_assert(j, "%s", body);
     cr_expect_eq(json_integer_value(json_object_get(j, "stored")), 3);
     cr_expect_eq(json_integer_value(json_object_get(j, "consumers_created")), 1);
-    cr_expect_str_eq(json_string_value(json_object_get(j, "as_of")), "2024-05-02T10:00:01Z");
+    cr_expect_str_eq(json_string_value(json_object_get(j, "as_of")),
+                     "2024-05-02T10:00:01Z");
     json_decref(j);
     free(body);
     int64_t after = count("SELECT count(*) FROM events");
-    cr_expect_eq(after, before + 3, "%lld events, %lld before", (long long)after, (long long)before);
+    cr_expect_eq(after, before + 3, "%lld events, %lld before", (long long)after,
+                 (long long)before);
     cr_expect_eq(count("SELECT count(*) FROM consumers WHERE ext_id = 'walk-in'"), 1);
     /* the new consumer got a profile (default consent), updated in the same write */
     cr_expect_eq(count("SELECT count(*) FROM profiles p JOIN consumers c ON "
@@ -203,12 +206,14 @@ Test(serve, a_decision_at_another_time_equals_decide_at_that_time) {
                        db, out, out),
                  0, "%s", r.err);
     char *save = NULL;
-    for (char *line = strtok_r(r.out, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+    for (char *line = strtok_r(r.out, "\n", &save); line;
+         line = strtok_r(NULL, "\n", &save)) {
         json_t *j = json_loads(line, 0, NULL);
         char url[256], *body;
         snprintf(url, sizeof url, "/v1/decisions/%s?as_of=2024-06-03T08%%3A30%%3A00Z",
                  json_string_value(json_object_get(j, "consumer")));
-        cr_assert_eq(http(indiv_server_port(srv), "GET", url, NULL, &body), 200, "%s", body);
+        cr_assert_eq(http(indiv_server_port(srv), "GET", url, NULL, &body), 200, "%s",
+                     body);
         body[strlen(body) - 1] = '\0';
         cr_expect_str_eq(body, line);
         free(body);
@@ -261,7 +266,8 @@ static const struct bad_case {
      400, "[1].offer", "unknown offer 'nope'"},
     {"GET", "/v1/decisions/nobody", NULL, 404, "consumer", "no consumer 'nobody'"},
     {"GET", "/v1/decisions/c001?as_of=yesterday", NULL, 400, "as_of", "bad timestamp"},
-    {"GET", "/v1/decisions/c001?as_of=2023-12-01", NULL, 400, "as_of", "after the decision"},
+    {"GET", "/v1/decisions/c001?as_of=2023-12-01", NULL, 400, "as_of",
+     "after the decision"},
     {"GET", "/v1/nothing", NULL, 404, NULL, "no route"},
     {"DELETE", "/v1/events", NULL, 405, "method", "use POST"},
     {"POST", "/v1/decisions/c001", "{}", 405, "method", "use GET"},
@@ -303,16 +309,16 @@ Test(serve, a_body_over_the_limit_gets_413) {
     big[n - 1] = ']';
     big[n] = '\0';
     char *body;
-    cr_expect_eq(http(indiv_server_port(srv), "POST", "/v1/events", big, &body), 413, "%s",
-                 body);
+    cr_expect_eq(http(indiv_server_port(srv), "POST", "/v1/events", big, &body), 413,
+                 "%s", body);
     cr_expect(strstr(body, "4096 bytes"), "%s", body);
     free(body);
     /* the same through the in-process entry point */
     int st;
     char *reply;
     size_t len;
-    cr_assert_eq(indiv_server_request(srv, "POST", "/v1/events", big, n, &st, &reply, &len),
-                 0);
+    cr_assert_eq(
+        indiv_server_request(srv, "POST", "/v1/events", big, n, &st, &reply, &len), 0);
     cr_expect_eq(st, 413);
     free(reply);
     free(big);
@@ -449,13 +455,15 @@ Test(serve, sigterm_stops_it_cleanly_with_exit_0) {
     kill(pid, SIGTERM);
     cr_assert(gone(pid), "indiv serve did not stop on SIGTERM");
     char *txt = tu_read(err, NULL);
-    cr_expect(txt && strstr(txt, "draining the requests in flight"), "%s", txt ? txt : "");
+    cr_expect(txt && strstr(txt, "draining the requests in flight"), "%s",
+              txt ? txt : "");
     cr_expect(txt && !strstr(txt, "ERROR"), "%s", txt ? txt : "");
     free(txt);
     free(err);
     /* the background child is not ours to wait for: the exit code of a stop is read
      * from one in the foreground, stopped by --duration through the same path */
-    cr_expect_eq(tu_sh(&r, "\"$INDIV\" serve --db '%s' --listen 127.0.0.1:0 --duration 0.2 "
+    cr_expect_eq(tu_sh(&r,
+                       "\"$INDIV\" serve --db '%s' --listen 127.0.0.1:0 --duration 0.2 "
                        ">/dev/null",
                        db),
                  0, "%s", r.err);
@@ -501,11 +509,14 @@ Test(serve, a_consent_change_is_honoured_by_the_next_decision) {
     free(body);
     json_t *d = decision_of(id);
     cr_expect_str_eq(json_string_value(json_object_get(d, "action")), "none");
-    cr_expect_str_eq(json_string_value(json_object_get(d, "reason")), "no_contact_consent");
+    cr_expect_str_eq(json_string_value(json_object_get(d, "reason")),
+                     "no_contact_consent");
     json_decref(d);
-    /* profiling withdrawn: the profile goes at once, the decision is no longer personal */
-    cr_assert_eq(http(port, "PUT", url, "{\"profiling\": false, \"contact\": true}", &body),
-                 200, "%s", body);
+    /* profiling withdrawn: the profile goes at once, the decision is no longer personal
+     */
+    cr_assert_eq(
+        http(port, "PUT", url, "{\"profiling\": false, \"contact\": true}", &body), 200,
+        "%s", body);
     cr_expect(strstr(body, "\"profile_deleted\":true"), "%s", body);
     free(body);
     d = decision_of(id);
@@ -514,9 +525,9 @@ Test(serve, a_consent_change_is_honoured_by_the_next_decision) {
     cr_expect_eq(http(port, "PUT", url, "{\"contact\": \"no\"}", &body), 400, "%s", body);
     cr_expect(strstr(body, "\"field\":\"consent\""), "%s", body);
     free(body);
-    cr_expect_eq(http(port, "PUT", "/v1/consumers/nobody/consent", "{\"contact\": false}",
-                      &body),
-                 404);
+    cr_expect_eq(
+        http(port, "PUT", "/v1/consumers/nobody/consent", "{\"contact\": false}", &body),
+        404);
     free(body);
     expect_same_as_decide("after-consent.jsonl"); /* the counts of the others followed */
     free(id);
@@ -525,8 +536,8 @@ Test(serve, a_consent_change_is_honoured_by_the_next_decision) {
 Test(serve, export_holds_every_event_of_the_person) {
     start(INDIV_SERVE_BODY_LIMIT, INDIV_SERVE_BUSY_MS);
     char *body;
-    cr_assert_eq(http(indiv_server_port(srv), "GET", "/v1/consumers/c007", NULL, &body), 200,
-                 "%s", body);
+    cr_assert_eq(http(indiv_server_port(srv), "GET", "/v1/consumers/c007", NULL, &body),
+                 200, "%s", body);
     json_t *j = json_loads(body, 0, NULL);
     cr_assert(j, "%s", body);
     cr_expect_eq((int64_t)json_array_size(json_object_get(j, "events")),
@@ -535,7 +546,8 @@ Test(serve, export_holds_every_event_of_the_person) {
     cr_expect(json_is_object(json_object_get(j, "consumer")));
     json_decref(j);
     free(body);
-    cr_expect_eq(http(indiv_server_port(srv), "GET", "/v1/consumers/nobody", NULL, &body), 404);
+    cr_expect_eq(http(indiv_server_port(srv), "GET", "/v1/consumers/nobody", NULL, &body),
+                 404);
     free(body);
 }
 
@@ -549,13 +561,14 @@ Test(serve, erasure_leaves_no_row_mentioning_the_person) {
     free(body);
     /* every table with a consumer_id column, and the consumers row */
     tu_run r;
-    cr_assert_eq(tu_sh(&r,
-                       "for t in $(sqlite3 '%s' \"SELECT m.name FROM sqlite_master m, "
-                       "pragma_table_info(m.name) p WHERE m.type = 'table' AND p.name = "
-                       "'consumer_id'\"); do sqlite3 '%s' \"SELECT '$t', count(*) FROM $t "
-                       "WHERE consumer_id = %lld\"; done",
-                       db, db, (long long)cid),
-                 0, "%s", r.err);
+    cr_assert_eq(
+        tu_sh(&r,
+              "for t in $(sqlite3 '%s' \"SELECT m.name FROM sqlite_master m, "
+              "pragma_table_info(m.name) p WHERE m.type = 'table' AND p.name = "
+              "'consumer_id'\"); do sqlite3 '%s' \"SELECT '$t', count(*) FROM $t "
+              "WHERE consumer_id = %lld\"; done",
+              db, db, (long long)cid),
+        0, "%s", r.err);
     for (char *line = strtok(r.out, "\n"); line; line = strtok(NULL, "\n"))
         cr_expect(strstr(line, "|0"), "rows left: %s", line);
     tu_run_free(&r);

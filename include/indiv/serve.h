@@ -45,17 +45,17 @@
 #define INDIV_SERVE_THREADS_MAX 64
 
 typedef struct indiv_serve_opts {
-    const char *db_path;       /* the event log (switched to write-ahead logging) */
-    const indiv_model *model;  /* borrowed; must outlive the server */
-    const char *model_path;    /* its file, recorded as used (NULL: the built-in) */
-    indiv_decide_opts decide;  /* policy parameters and seed (as_of is per request) */
-    const char *address;       /* IPv4 address to bind (default "127.0.0.1") */
-    int port;                  /* 0: any free port (indiv_server_port tells it) */
-    int threads;               /* HTTP worker threads, 1..INDIV_SERVE_THREADS_MAX */
-    size_t body_limit;         /* larger bodies get 413 */
-    int busy_ms;               /* longest wait for the writer or a lock, then 503 */
-    int consent_profiling;     /* consent and channels of a consumer first met in */
-    int consent_contact;       /* an event (as `indiv import` gives them) */
+    const char *db_path;      /* the event log (switched to write-ahead logging) */
+    const indiv_model *model; /* borrowed; must outlive the server */
+    const char *model_path;   /* its file, recorded as used (NULL: the built-in) */
+    indiv_decide_opts decide; /* policy parameters and seed (as_of is per request) */
+    const char *address;      /* IPv4 address to bind (default "127.0.0.1") */
+    int port;                 /* 0: any free port (indiv_server_port tells it) */
+    int threads;              /* HTTP worker threads, 1..INDIV_SERVE_THREADS_MAX */
+    size_t body_limit;        /* larger bodies get 413 */
+    int busy_ms;              /* longest wait for the writer or a lock, then 503 */
+    int consent_profiling;    /* consent and channels of a consumer first met in */
+    int consent_contact;      /* an event (as `indiv import` gives them) */
     unsigned channels;
 } indiv_serve_opts;
 

@@ -8,8 +8,8 @@
  * inside the server's threads.
  */
 #include <errno.h>
-#include <pthread.h>
 #include <getopt.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,8 +34,7 @@ static const char serve_usage[] =
     "database is switched to write-ahead logging; an event answered 2xx is on disk.\n\n"
     "  --db FILE            event log (profiles built by indiv profile)\n"
     "  --model FILE         model file (default: the built-in models/default.json)\n"
-    "  --listen ADDR:PORT   IPv4 address and port (default " DEFAULT_LISTEN
-    ", loopback\n"
+    "  --listen ADDR:PORT   IPv4 address and port (default " DEFAULT_LISTEN ", loopback\n"
     "                       only; port 0 takes any free port, printed at start)\n"
     "  --threads T          HTTP worker threads, each with its own reader (default 2)\n"
     "  --body-limit BYTES   larger request bodies get 413 (default 1048576)\n"
@@ -58,17 +57,18 @@ enum {
     OPT_SET
 };
 
-static const struct option fixed_opts[] = {{"db", required_argument, NULL, OPT_DB},
-                                           {"model", required_argument, NULL, OPT_MODEL},
-                                           {"listen", required_argument, NULL, OPT_LISTEN},
-                                           {"threads", required_argument, NULL, OPT_THREADS},
-                                           {"body-limit", required_argument, NULL, OPT_BODY},
-                                           {"busy-ms", required_argument, NULL, OPT_BUSY},
-                                           {"duration", required_argument, NULL, OPT_DURATION},
-                                           {"seed", required_argument, NULL, OPT_SEED},
-                                           {"set", required_argument, NULL, OPT_SET},
-                                           {"help", no_argument, NULL, 'h'},
-                                           {0}};
+static const struct option fixed_opts[] = {
+    {"db", required_argument, NULL, OPT_DB},
+    {"model", required_argument, NULL, OPT_MODEL},
+    {"listen", required_argument, NULL, OPT_LISTEN},
+    {"threads", required_argument, NULL, OPT_THREADS},
+    {"body-limit", required_argument, NULL, OPT_BODY},
+    {"busy-ms", required_argument, NULL, OPT_BUSY},
+    {"duration", required_argument, NULL, OPT_DURATION},
+    {"seed", required_argument, NULL, OPT_SEED},
+    {"set", required_argument, NULL, OPT_SET},
+    {"help", no_argument, NULL, 'h'},
+    {0}};
 
 #define MAX_OPTS 64
 
@@ -180,7 +180,8 @@ static int wait_for_stop(const sigset_t *set, double duration) {
 
 static int run(struct serve_args *a, indiv_error *err) {
     indiv_model m;
-    int rc = a->model ? indiv_model_load(a->model, &m, err) : (indiv_model_default(&m), 0);
+    int rc =
+        a->model ? indiv_model_load(a->model, &m, err) : (indiv_model_default(&m), 0);
     if (rc < 0)
         return rc;
     sigset_t set;
