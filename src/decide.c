@@ -161,7 +161,7 @@ static void *block_work(void *arg) {
         if (b->valid_own) /* restored for the next person */
             mark_history(run->cat, b->in[i].profile, b->valid_own, 1, run->valid);
         indiv_decision_count(&b->counts, d);
-        if (run->o->out_path)
+        if (run->o->out_path || run->o->out_stream)
             b->rc = indiv_decision_write_json(d, b->ext.data + b->ext_off[i], &run->ctx,
                                               &b->out);
     }
@@ -384,7 +384,7 @@ static int check_opts(const indiv_decide_opts *o, indiv_error *err) {
     if (o->shard_count < 1 || o->shard_index < 0 || o->shard_index >= o->shard_count)
         return indiv_error_set(err, INDIV_EINVAL, "shard %d/%d is not a valid I/N",
                                o->shard_index, o->shard_count);
-    if ((!o->out_path || !*o->out_path) && !o->on_decision)
+    if ((!o->out_path || !*o->out_path) && !o->out_stream && !o->on_decision)
         return indiv_error_set(err, INDIV_EINVAL,
                                "no output path and no decision callback");
     return INDIV_OK;
@@ -479,9 +479,9 @@ int indiv_decide_run(indiv_eventlog *log, const indiv_model *m,
     if (rc == INDIV_OK)
         rc = indiv_eventlog_consumer_scan(log, &r.cur, err);
     indiv_outfile *out = NULL;
-    if (rc == INDIV_OK && o->out_path)
+    if (rc == INDIV_OK && o->out_path && !o->out_stream)
         rc = indiv_outfile_open(o->out_path, &out, err);
-    FILE *f = out ? indiv_outfile_stream(out) : NULL;
+    FILE *f = o->out_stream ? o->out_stream : out ? indiv_outfile_stream(out) : NULL;
     if (rc == INDIV_OK) {
         struct run run = {o,           scorer,
                           cat,         valid,

@@ -18,7 +18,9 @@
 #include <unistd.h>
 
 #define SYMLINK_DEPTH_MAX 40 /* as the kernel's ELOOP limit */
-#define TEMP_SLOTS        32 /* temporary files open at once that a signal can remove */
+/* Paths a signal can remove at once: the temporary files open now, and the outputs a
+ * command tracks until it succeeds (simulate --policy all tracks about 60). */
+#define TEMP_SLOTS 160
 #define TEMP_PATH_MAX     4096
 
 struct indiv_outfile {
@@ -67,24 +69,50 @@ static int find_temp(const char *path) {
     return -1;
 }
 
-/* unlink(path + "-journal") with no library call a signal handler may not make. */
-static void unlink_journal(const char *path) {
-    static const char suffix[] = "-journal";
-    char buf[TEMP_PATH_MAX + sizeof suffix];
-    size_t n = 0;
+/* unlink(path + suffix) with no library call a signal handler may not make. */
+static void unlink_suffixed(const char *path, const char *suffix) {
+    char buf[TEMP_PATH_MAX + 16];
+    size_t n = 0, k = 0;
     while (path[n] && n < TEMP_PATH_MAX)
         buf[n] = path[n], n++;
-    for (size_t i = 0; i < sizeof suffix; i++)
-        buf[n + i] = suffix[i];
+    while (suffix[k] && k < 15)
+        buf[n++] = suffix[k++];
+    buf[n] = '\0';
     unlink(buf);
 }
 
+/* unlink(path + "-journal"): a database built under a temporary name has one. */
+static void unlink_journal(const char *path) {
+    unlink_suffixed(path, "-journal");
+}
+
+/* Files first (with SQLite's companions: a tracked path may be a database), then the
+ * directories, deepest first: rmdir fails on a non-empty one, so the passes repeat
+ * while one succeeds (at most TEMP_SLOTS times: each success removes one entry). */
 void indiv_fileio_remove_temps(void) {
+    static const char *const companion[] = {"-journal", "-wal", "-shm"};
     for (int i = 0; i < TEMP_SLOTS; i++)
         if (atomic_load(&temps[i].state) == 2) {
             unlink(temps[i].path);
-            unlink_journal(temps[i].path);
+            for (size_t k = 0; k < sizeof companion / sizeof companion[0]; k++)
+                unlink_suffixed(temps[i].path, companion[k]);
         }
+    int removed = 1;
+    for (int pass = 0; removed && pass < TEMP_SLOTS; pass++) {
+        removed = 0;
+        for (int i = 0; i < TEMP_SLOTS; i++)
+            if (atomic_load(&temps[i].state) == 2 && rmdir(temps[i].path) == 0)
+                removed = 1;
+    }
+}
+
+int indiv_fileio_track(const char *path) {
+    return register_temp(path);
+}
+
+void indiv_fileio_untrack(int handle) {
+    if (handle >= 0 && handle < TEMP_SLOTS)
+        unregister_temp(handle);
 }
 
 char *indiv_path_join(const char *dir, const char *name) {
@@ -284,7 +312,9 @@ static int sync_dir_of(const char *path) {
     return ok ? 0 : -1;
 }
 
-static int commit(indiv_outfile *o, indiv_error *err) {
+/* First step of a commit: the data on disk (flushed, fsync'ed, closed), not yet in
+ * place. */
+static int settle(indiv_outfile *o, indiv_error *err) {
     int e = 0;
     if (fflush(o->f) != 0 || (o->tmp && fsync(fileno(o->f)) != 0))
         e = errno;
@@ -294,6 +324,11 @@ static int commit(indiv_outfile *o, indiv_error *err) {
     if (e)
         return indiv_error_set(err, INDIV_EIO, "%s: write failed: %s", o->shown,
                                strerror(e));
+    return INDIV_OK;
+}
+
+/* Second step: the settled file renamed over its target, and the rename made durable. */
+static int install(indiv_outfile *o, indiv_error *err) {
     if (!o->tmp)
         return INDIV_OK;
     if (rename(o->tmp, o->target) != 0)
@@ -310,17 +345,32 @@ static int commit(indiv_outfile *o, indiv_error *err) {
     return INDIV_OK;
 }
 
-int indiv_outfile_finish(indiv_outfile *o, int rc, indiv_error *err) {
+/* Closes o, removes its temporary file when it was not installed, frees it. */
+static void release(indiv_outfile *o) {
     if (!o)
-        return rc;
-    if (rc == INDIV_OK)
-        rc = commit(o, err);
+        return;
     if (o->f)
         fclose(o->f);
-    if (o->tmp && rc != INDIV_OK)
-        unlink(o->tmp); /* ours: created with O_EXCL above */
+    if (o->tmp)
+        unlink(o->tmp); /* ours: created with O_EXCL above; NULL once renamed */
     unregister_temp(o->slot);
     outfile_free(o);
+}
+
+int indiv_outfile_finish(indiv_outfile *o, int rc, indiv_error *err) {
+    return indiv_outfile_finish_all(&o, 1, rc, err);
+}
+
+int indiv_outfile_finish_all(indiv_outfile *const *o, size_t n, int rc,
+                             indiv_error *err) {
+    for (size_t i = 0; rc == INDIV_OK && i < n; i++)
+        if (o[i])
+            rc = settle(o[i], err);
+    for (size_t i = 0; rc == INDIV_OK && i < n; i++)
+        if (o[i])
+            rc = install(o[i], err);
+    for (size_t i = 0; i < n; i++)
+        release(o[i]);
     return rc;
 }
 

@@ -43,6 +43,7 @@
  * INDIV_SIM_NMETRICS numbers of < 32 bytes: well under this. */
 #define LINE_BYTES  8192
 #define WORK_PREFIX "cell-"
+#define CLAIM_TRACKED 6 /* DIR, sweep.json, work/, figures/, sweep.lock, the partial file */
 
 struct sweep {
     const indiv_sweep_grid *g;
@@ -58,6 +59,9 @@ struct sweep {
     int pfd;     /* results.partial.csv, O_APPEND; -1 before */
     int lock_fd; /* DIR/sweep.lock, held (flock) for the whole run; -1 before */
     int claimed; /* this run made DIR a sweep directory (it was new or empty) */
+    /* fileio handles of what a claim creates, removed by a signal until the first job
+     * finishes (then the directory is a resumable sweep); -1 when not tracked */
+    int tracked[CLAIM_TRACKED];
     /* shared with the workers, under mu */
     pthread_mutex_t mu;
     pthread_cond_t cv;
@@ -131,6 +135,8 @@ static int sweep_init(struct sweep *s, const indiv_sweep_grid *g,
                       const indiv_sweep_opts *o, indiv_error *err) {
     memset(s, 0, sizeof *s);
     s->lock_fd = s->pfd = -1;
+    for (int k = 0; k < CLAIM_TRACKED; k++)
+        s->tracked[k] = -1;
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->cv, NULL);
     s->g = g;
@@ -380,9 +386,35 @@ static void clean_work(const char *work) {
         closedir(d);
 }
 
+/* Tracks what a claim of DIR creates (fileio.h), so that Ctrl-C or SIGTERM before the
+ * first finished job leaves no directory that would refuse a corrected command. */
+static void track_claim(struct sweep *s, int dir_created) {
+    static const char *const names[] = {"sweep.lock", "results.partial.csv"};
+    char *p;
+    int k = 0;
+    if (dir_created)
+        s->tracked[k++] = indiv_fileio_track(s->o->dir);
+    s->tracked[k++] = indiv_fileio_track(s->json);
+    s->tracked[k++] = indiv_fileio_track(s->work);
+    s->tracked[k++] = indiv_fileio_track(s->figures);
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        if ((p = indiv_path_join(s->o->dir, names[i])))
+            s->tracked[k++] = indiv_fileio_track(p);
+        free(p);
+    }
+}
+
+static void untrack_claim(struct sweep *s) {
+    for (int k = 0; k < CLAIM_TRACKED; k++) {
+        indiv_fileio_untrack(s->tracked[k]);
+        s->tracked[k] = -1;
+    }
+}
+
 /* A new or empty DIR gets sweep.json; an existing sweep must be the same sweep. */
 static int claim_dir(struct sweep *s, json_t *desc, indiv_error *err) {
-    int rc = indiv_dir_make(s->o->dir, NULL, err);
+    int created = 0;
+    int rc = indiv_dir_make(s->o->dir, &created, err);
     if (rc < 0)
         return rc;
     struct stat st;
@@ -392,6 +424,7 @@ static int claim_dir(struct sweep *s, json_t *desc, indiv_error *err) {
                                    "%s exists and is not a sweep directory (no "
                                    "sweep.json); give a new or empty directory",
                                    s->o->dir);
+        track_claim(s, created);
         rc = indiv_file_write_atomic(s->json, write_json, desc, err);
         s->claimed = rc == INDIV_OK;
         return rc;
@@ -753,9 +786,11 @@ static int run_job(struct worker *w, size_t job, double *row, indiv_error *err) 
         return indiv_error_set(err, INDIV_ENOMEM, "out of memory");
     indiv_sweep_job j = {cell, k, &p, s->o->world_db, work, &s->o->model};
     indiv_sweep_acc_init(&w->acc);
+    int h = indiv_fileio_track(work); /* a signal removes the work database */
     if (rc == INDIV_OK)
         rc = s->run(s->run_ctx, &j, on_round, w, err);
     remove_db(work);
+    indiv_fileio_untrack(h);
     free(work);
     if (rc == INDIV_OK)
         indiv_sweep_acc_row(&w->acc, row);
@@ -790,8 +825,8 @@ static void *worker_main(void *arg) {
             rc = record_row(s, job, row, &e);
         if (rc != INDIV_OK)
             fail(s, job, rc, &e);
-        else
-            s->finished++;
+        else if (s->finished++ == 0)
+            untrack_claim(s); /* a resumable sweep now: a signal keeps it */
         pthread_cond_broadcast(&s->cv);
     }
     s->exited++;
@@ -996,6 +1031,7 @@ static int sweep_body(struct sweep *s, indiv_progress_fn progress, void *pctx,
     }
     if (rc < 0 && s->claimed && s->finished == 0 && s->before == 0)
         unclaim_dir(s);
+    untrack_claim(s);
     return rc;
 }
 

@@ -366,7 +366,9 @@ Test(cli_decide, summary_records_defaults_and_counts_match_the_lines) {
     snprintf(opts, sizeof opts, "--summary '%s'", sum);
     tu_run r;
     cr_assert_eq(decide(&r, out, opts), 0, "%s", r.err);
-    cr_assert(strstr(r.err, "indiv decide: 300 consumers"), "short summary: %s", r.err);
+    /* The short summary is a result: stdout (issue 14 item 19). */
+    cr_assert(strstr(r.out, "indiv decide: 300 consumers"), "short summary: %s", r.out);
+    cr_assert_null(strstr(r.err, "indiv decide: 300 consumers"), "%s", r.err);
     tu_run_free(&r);
     json_t *s = read_json(sum);
     json_t *p = json_object_get(s, "parameters");
@@ -506,7 +508,7 @@ Test(cli_decide, without_profiles_nobody_is_personalised_and_it_says_so) {
     tu_run_free(&r);
     cr_assert_eq(decide(&r, out, "--serendipity 1 --divergence standalone"), 0, "%s",
                  r.err);
-    cr_assert(strstr(r.err, "run indiv profile first"), "%s", r.err);
+    cr_assert(strstr(r.out, "run indiv profile first"), "%s", r.out);
     tu_run_free(&r);
     json_t *lines = read_lines(out);
     cr_assert_eq(json_array_size(lines), 300);

@@ -95,7 +95,7 @@ Test(cli_evaluate, train_then_evaluate_writes_every_file_and_prints_the_tables) 
                            "--as-of " SPLIT " --dims 8 --iterations 5",
                        dir, dir, dir),
                  0, "%s", r.err);
-    cr_assert(strstr(r.err, "indiv train: model m (embedding, d = 8"), "%s", r.err);
+    cr_assert(strstr(r.out, "indiv train: model m (embedding, d = 8"), "%s", r.out);
     tu_run_free(&r);
     cr_assert_eq(tu_sh(&r,
                        "\"$INDIV\" evaluate --db '%s/w.db' --split-at " SPLIT
@@ -199,7 +199,7 @@ Test(cli_evaluate, profile_and_decide_use_the_model_embedding_together) {
                        dir, dir, dir, dir, dir, dir, dir, dir),
                  0, "%s", r.err);
     cr_assert(strstr(r.err, "feature space 'embedding:m' (d = 8)"), "%s", r.err);
-    cr_assert(strstr(r.err, "model m"), "%s", r.err);
+    cr_assert(strstr(r.out, "(model m)"), "%s", r.out);
     tu_run_free(&r);
     char *p = tu_path(dir, "d.jsonl"), *d = tu_read(p, NULL);
     cr_assert(d && strstr(d, "\"model\":\"m\""), "decisions carry the model id");

@@ -220,3 +220,125 @@ Test(cli_outputs, a_failed_sweep_leaves_no_directory_for_the_corrected_command) 
         0, "the corrected command was refused: %s", r.err);
     tu_run_free(&r);
 }
+
+/* decide commits its decisions and summary together: a summary that cannot be written
+ * (/dev/full) leaves the previous decisions as they were (issue 14 item 16). */
+Test(cli_outputs, decisions_and_summary_are_committed_together) {
+    char *out = tu_path(dir, "d.jsonl");
+    tu_write(out, "old\n");
+    tu_run r;
+    int st = tu_sh(&r, "\"$INDIV\" decide --db '%s' --out '%s' --summary /dev/full", db,
+                   out);
+    cr_assert_eq(st, 1, "%s", r.err);
+    cr_assert(strstr(r.err, "/dev/full"), "%s", r.err);
+    tu_run_free(&r);
+    char *text = tu_read(out, NULL);
+    cr_assert_str_eq(text, "old\n", "the decisions were replaced without their summary");
+    cr_assert_eq(temps_in(dir), 0);
+    free(text);
+    free(out);
+}
+
+/* Results on stdout, diagnostics on stderr; with --out - the decisions alone are on
+ * stdout and the summary moves to stderr (issue 14 item 19). */
+Test(cli_outputs, decisions_on_stdout_are_not_mixed_with_the_summary) {
+    tu_run r;
+    cr_assert_eq(tu_sh(&r, "\"$INDIV\" decide --db '%s' --out - | wc -l", db), 0, "%s",
+                 r.err);
+    cr_assert_eq(atoi(r.out), 200, "stdout holds more than the 200 decisions: %s", r.out);
+    cr_assert(strstr(r.err, "indiv decide: 200 consumers"), "%s", r.err);
+    tu_run_free(&r);
+    cr_assert_eq(tu_sh(&r, "\"$INDIV\" decide --db '%s' --out /dev/null", db), 0);
+    cr_assert(strstr(r.out, "indiv decide: 200 consumers"), "%s", r.out);
+    cr_assert_null(strstr(r.err, "consumers in"), "%s", r.err);
+    tu_run_free(&r);
+}
+
+/* Sends sig to cmd ('@': the test directory) once the shell test `ready` holds, and
+ * checks the command died of it (128 + sig). */
+static void interrupt(const char *cmd, const char *ready, int sig) {
+    char *c = in_dir(cmd), *w = in_dir(ready);
+    tu_run r;
+    int st = tu_sh(&r,
+                   "%s 2>/dev/null >/dev/null & pid=$!; i=0; "
+                   "while [ $i -lt 600 ] && ! { %s; }; do sleep 0.05; i=$((i+1)); done; "
+                   "{ %s; } || exit 9; kill -%d $pid; wait $pid; echo $?",
+                   c, w, w, sig);
+    cr_assert_eq(st, 0, "%s: never ready (%s): %s", cmd, ready, r.err);
+    cr_assert_eq(atoi(r.out), 128 + sig, "%s: not ended by signal %d: %s", cmd, sig,
+                 r.out);
+    tu_run_free(&r);
+    free(c);
+    free(w);
+}
+
+/* Ctrl-C while decide runs (its database a FIFO: blocked after both outputs exist)
+ * removes both temporary files and keeps the earlier outputs (issue 14 item 18). */
+Test(cli_outputs, ctrl_c_during_decide_leaves_no_temporary_file) {
+    char *fifo = tu_path(dir, "blocked.db"), *out = tu_path(dir, "d.jsonl");
+    cr_assert_eq(mkfifo(fifo, 0600), 0);
+    tu_write(out, "old\n");
+    interrupt("\"$INDIV\" decide --db @/blocked.db --out @/d.jsonl --summary @/s.json",
+              "[ $(ls @ | grep -c '\\.tmp-') = 2 ]", 2);
+    cr_assert_eq(temps_in(dir), 0, "Ctrl-C left a temporary file");
+    char *text = tu_read(out, NULL);
+    cr_assert_str_eq(text, "old\n");
+    free(text);
+    free(out);
+    free(fifo);
+}
+
+/* Ctrl-C or SIGTERM during simulate (world a FIFO: blocked in the first policy's copy,
+ * after params.json and rounds.csv were created) leaves no output directory, and an
+ * existing directory keeps exactly what it held (issue 14 item 18). */
+Test(cli_outputs, a_signal_during_simulate_leaves_no_partial_output) {
+    char *fifo = tu_path(dir, "world.db");
+    cr_assert_eq(mkfifo(fifo, 0600), 0);
+    interrupt("\"$INDIV\" simulate --db @/world.db --out @/sim --rounds 2",
+              "[ -e @/sim/params.json ] && [ -e @/sim/indiv/rounds.csv ]", 2);
+    struct stat st;
+    char *sim = tu_path(dir, "sim");
+    cr_assert_neq(stat(sim, &st), 0, "Ctrl-C left the output directory");
+    /* An existing directory with a file of the user's: only the run's files go. */
+    cr_assert_eq(mkdir(sim, 0777), 0);
+    char *mine = tu_path(sim, "notes.txt");
+    tu_write(mine, "mine\n");
+    interrupt("\"$INDIV\" simulate --db @/world.db --out @/sim --rounds 2 --policy all",
+              "[ -e @/sim/params.json ] && [ -e @/sim/indiv/rounds.csv ]", 15);
+    tu_run r;
+    cr_assert_eq(tu_sh(&r, "ls -A '%s'", sim), 0);
+    cr_assert_str_eq(r.out, "notes.txt\n", "SIGTERM left: %s", r.out);
+    tu_run_free(&r);
+    free(mine);
+    free(sim);
+    free(fifo);
+}
+
+/* SIGTERM during a sweep, as soon as a job's work database exists: no work database
+ * and no temporary file remain, and what remains is either nothing or a sweep with
+ * finished jobs that the same command resumes (issue 14 item 18). */
+Test(cli_outputs, sigterm_during_a_sweep_leaves_nothing_or_a_resumable_sweep) {
+    static const char cmd[] = "\"$INDIV\" sweep --db @/w.db --out @/sw --grid "
+                              "threshold=0.1,0.2 --seeds 1 --rounds 8 --no-figures "
+                              "--jobs 1";
+    interrupt(cmd, "ls @/sw/work 2>/dev/null | grep -q cell-", 15);
+    tu_run r;
+    cr_assert_eq(tu_sh(&r, "find '%s' -name 'cell-*' -o -name '*.tmp-*'", dir), 0);
+    cr_assert_str_eq(r.out, "", "SIGTERM left: %s", r.out);
+    tu_run_free(&r);
+    char *partial = tu_path(dir, "sw/results.partial.csv"), *sw = tu_path(dir, "sw");
+    char *text = tu_read(partial, NULL);
+    int lines = 0; /* the header, then one per finished job */
+    for (const char *t = text; t && (t = strchr(t, '\n')); t++)
+        lines++;
+    struct stat st;
+    cr_assert(stat(sw, &st) != 0 || lines >= 2,
+              "a sweep directory without a finished job remains (%d lines)", lines);
+    char *c = in_dir(cmd);
+    cr_assert_eq(tu_sh(&r, "%s >/dev/null", c), 0, "the rerun was refused: %s", r.err);
+    tu_run_free(&r);
+    free(c);
+    free(text);
+    free(partial);
+    free(sw);
+}

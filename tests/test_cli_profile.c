@@ -170,12 +170,13 @@ Test(cli_profile, build_summary_counts_consent_skips_then_show_prints_json) {
     char args[600];
     snprintf(args, sizeof args, "--db '%s' --as-of 2026-06-01", db);
     run(&r, 0, args);
-    cr_assert_str_eq(r.out, "", "a build prints nothing on stdout: %s", r.out);
-    cr_assert(strstr(r.err, "2 profiles built (0 without events in range) from 5 events"),
-              "%s", r.err);
-    cr_assert(strstr(r.err, "consumers: 3; skipped for lack of profiling consent: 1"),
-              "%s", r.err);
-    cr_assert(strstr(r.err, "full build requested"), "%s", r.err);
+    /* The build's summary is a result: stdout, nothing on stderr (issue 14 item 19). */
+    cr_assert_str_eq(r.err, "", "a build prints no diagnostics: %s", r.err);
+    cr_assert(strstr(r.out, "2 profiles built (0 without events in range) from 5 events"),
+              "%s", r.out);
+    cr_assert(strstr(r.out, "consumers: 3; skipped for lack of profiling consent: 1"),
+              "%s", r.out);
+    cr_assert(strstr(r.out, "full build requested"), "%s", r.out);
     tu_run_free(&r);
 
     json_t *j = show("alice", NULL);
@@ -237,8 +238,8 @@ Test(cli_profile, build_as_of_in_the_past_gives_empty_profiles_and_future_all_ev
     char args[600];
     snprintf(args, sizeof args, "--db '%s' --as-of 2020-01-01", db);
     run(&r, 0, args);
-    cr_assert(strstr(r.err, "2 profiles built (2 without events in range) from 0 events"),
-              "%s", r.err);
+    cr_assert(strstr(r.out, "2 profiles built (2 without events in range) from 0 events"),
+              "%s", r.out);
     tu_run_free(&r);
     json_t *j = show("alice", NULL);
     cr_assert_eq(json_integer_value(json_object_get(j, "events_used")), 0);
@@ -247,8 +248,8 @@ Test(cli_profile, build_as_of_in_the_past_gives_empty_profiles_and_future_all_ev
     json_decref(j);
     snprintf(args, sizeof args, "--db '%s' --as-of 2030-01-01T12:00:00Z", db);
     run(&r, 0, args);
-    cr_assert(strstr(r.err, "2 profiles built (0 without events in range) from 5 events"),
-              "%s", r.err);
+    cr_assert(strstr(r.out, "2 profiles built (0 without events in range) from 5 events"),
+              "%s", r.out);
     tu_run_free(&r);
     j = show("carol", NULL);
     cr_assert_str_eq(json_string_value(json_object_get(j, "as_of")),
@@ -305,7 +306,7 @@ Test(cli_profile, features_subset_shows_only_those_sections) {
     run(&r, 0, args);
     /* header 2 + taste 2 + openness 4 doubles for each of the 2 profiles (alice, carol),
      * plus one per category bought: alice bought SHOES and BOOKS, carol nothing */
-    cr_assert(strstr(r.err, "vector bytes written: 144 "), "%s", r.err);
+    cr_assert(strstr(r.out, "vector bytes written: 144 "), "%s", r.out);
     tu_run_free(&r);
     json_t *j = show("alice", NULL);
     cr_assert_str_eq(json_string_value(json_object_get(j, "features")), "taste,openness");
@@ -327,8 +328,8 @@ Test(cli_profile, incremental_needs_the_same_parameters) {
     snprintf(args, sizeof args, "--db '%s' --as-of 2026-06-08 --window 120 --incremental",
              db);
     run(&r, 0, args);
-    cr_assert(strstr(r.err, "0 profiles built"), "nothing is stale: %s", r.err);
-    cr_assert(strstr(r.err, "[incremental"), "%s", r.err);
+    cr_assert(strstr(r.out, "0 profiles built"), "nothing is stale: %s", r.out);
+    cr_assert(strstr(r.out, "[incremental"), "%s", r.out);
     tu_run_free(&r);
     snprintf(args, sizeof args, "--db '%s' --as-of 2026-06-15 --incremental", db);
     run(&r, 1, args);

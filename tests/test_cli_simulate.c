@@ -166,7 +166,7 @@ Test(cli_simulate, policy_all_compares_every_policy_and_records_every_parameter)
     snprintf(args, sizeof args, "--db '%s' --out '%s' --policy all --rounds 3 --seed 9",
              world, out);
     r = simulate(0, args);
-    cr_assert(strstr(r.err, "totals over 3 rounds (seed 9)"), "%s", r.err);
+    cr_assert(strstr(r.out, "totals over 3 rounds (seed 9)"), "%s", r.out);
     tu_run_free(&r);
     cr_assert(tu_same_file(world, copy), "the world file changed");
 

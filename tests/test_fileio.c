@@ -182,6 +182,78 @@ Test(fileio, remove_temps_removes_unfinished_outputs_only) {
     free(q);
 }
 
+/* Two outputs of one run (decisions and summary) are committed together: when the
+ * second cannot be written, the first keeps its old content too (issue 14 item 16). */
+Test(fileio, a_pair_is_committed_both_or_neither) {
+    char *p = tu_path(dir, "d.jsonl"), *q = tu_path(dir, "s.json");
+    tu_write(p, "old d\n");
+    tu_write(q, "old s\n");
+    indiv_outfile *o[2];
+    cr_assert_eq(indiv_outfile_open(p, &o[0], NULL), 0);
+    cr_assert_eq(indiv_outfile_open("/dev/full", &o[1], NULL), 0); /* ENOSPC on flush */
+    fputs("new d\n", indiv_outfile_stream(o[0]));
+    fputs("new s\n", indiv_outfile_stream(o[1]));
+    indiv_error err = {0};
+    cr_assert_eq(indiv_outfile_finish_all(o, 2, 0, &err), INDIV_EIO);
+    cr_assert(strstr(err.msg, "/dev/full"), "%s", err.msg);
+    char *text = tu_read(p, NULL);
+    cr_assert_str_eq(text, "old d\n", "the first file was replaced alone");
+    free(text);
+    /* Both writable: both replaced; a failed run (rc != 0): neither. */
+    for (int fail = 1; fail >= 0; fail--) {
+        cr_assert_eq(indiv_outfile_open(p, &o[0], NULL), 0);
+        cr_assert_eq(indiv_outfile_open(q, &o[1], NULL), 0);
+        fputs("new d\n", indiv_outfile_stream(o[0]));
+        fputs("new s\n", indiv_outfile_stream(o[1]));
+        cr_assert_eq(indiv_outfile_finish_all(o, 2, fail ? INDIV_EFORMAT : 0, NULL),
+                     fail ? INDIV_EFORMAT : 0);
+        char *a = tu_read(p, NULL), *b = tu_read(q, NULL);
+        cr_assert_str_eq(a, fail ? "old d\n" : "new d\n");
+        cr_assert_str_eq(b, fail ? "old s\n" : "new s\n");
+        free(a);
+        free(b);
+    }
+    cr_assert_eq(temps_in(dir), 0);
+    free(p);
+    free(q);
+}
+
+/* Tracked outputs (a command's new directory and its files) are removed by the signal
+ * cleanup, files before directories, deepest first; untracked ones stay. */
+Test(fileio, tracked_outputs_are_removed_files_then_directories) {
+    char *top = tu_path(dir, "out"), *sub = tu_path(top, "indiv");
+    char *f = tu_path(sub, "rounds.csv"), *db = tu_path(sub, "world.db");
+    char *wal = tu_path(sub, "world.db-wal"), *kept = tu_path(dir, "kept.txt");
+    int h[5];
+    h[0] = indiv_fileio_track(top); /* registered before its contents, as commands do */
+    cr_assert_eq(mkdir(top, 0777), 0);
+    h[1] = indiv_fileio_track(sub);
+    cr_assert_eq(mkdir(sub, 0777), 0);
+    h[2] = indiv_fileio_track(f);
+    h[3] = indiv_fileio_track(db);
+    h[4] = indiv_fileio_track(kept);
+    tu_write(f, "round\n");
+    tu_write(db, "x");
+    tu_write(wal, "x");
+    tu_write(kept, "x");
+    for (int i = 0; i < 5; i++)
+        cr_assert_geq(h[i], 0);
+    indiv_fileio_untrack(h[4]); /* complete: no longer removed */
+    indiv_fileio_remove_temps();
+    struct stat st;
+    cr_assert_neq(stat(top, &st), 0, "the tracked directory tree is still there");
+    cr_assert_eq(stat(kept, &st), 0, "an untracked file was removed");
+    for (int i = 0; i < 4; i++)
+        indiv_fileio_untrack(h[i]);
+    indiv_fileio_untrack(-1);
+    free(top);
+    free(sub);
+    free(f);
+    free(db);
+    free(wal);
+    free(kept);
+}
+
 Test(fileio, outputs_that_name_the_database_are_refused) {
     char *db = tu_path(dir, "w.db"), *journal = tu_path(dir, "w.db-journal");
     tu_write(db, "data");

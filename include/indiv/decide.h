@@ -15,6 +15,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "indiv/decision.h"
 #include "indiv/error.h"
@@ -35,6 +36,10 @@ typedef int (*indiv_decision_fn)(void *ctx, const indiv_decision *d, const char 
 typedef struct indiv_decide_opts {
     indiv_policy_params policy;    /* policy.as_of is the decision time */
     const char *out_path;          /* JSON Lines output, or NULL with on_decision set */
+    /* Instead of out_path: an open stream the lines are written to, left open and
+     * uncommitted, for a caller that commits them with other files (indiv decide: the
+     * decisions with their summary, fileio.h indiv_outfile_finish_all). */
+    FILE *out_stream;
     indiv_decision_fn on_decision; /* may be NULL */
     void *ctx;                     /* passed to on_decision */
     int threads;                   /* 1..INDIV_THREADS_MAX */

@@ -51,6 +51,17 @@ const char *indiv_outfile_write_path(const indiv_outfile *o);
  */
 int indiv_outfile_finish(indiv_outfile *o, int rc, indiv_error *err);
 
+/* Commits several outputs of one run together (decisions and their summary): when
+ * rc == 0, every file is first flushed and fsync'ed, and only when all of them are
+ * safely on disk are they renamed into place, in array order, each rename followed by an
+ * fsync of its directory. When rc != 0, or when writing any of them fails, none is
+ * renamed: every target keeps its old content. Two renames cannot be one atomic step:
+ * a crash between them (after every byte is on disk) leaves the earlier ones new and the
+ * later ones old, so put last the file a reader checks first (the summary). NULL
+ * entries are skipped; every entry is freed. Returns rc, or the first error. */
+int indiv_outfile_finish_all(indiv_outfile *const *o, size_t n, int rc,
+                             indiv_error *err);
+
 /* Writes path in one step: write(f, ctx, err) into an indiv_outfile, then finish.
  * write returns 0 or a negative status with err set. */
 int indiv_file_write_atomic(const char *path,
@@ -85,9 +96,22 @@ int indiv_file_temp_create(const char *target, char **tmp /* OUT */, indiv_error
  * from the registry, and frees it. Accepts NULL. */
 void indiv_file_temp_release(char *tmp, int remove);
 
-/* Removes every temporary file of an unfinished indiv_outfile of this process, and of
- * indiv_file_temp_create (with its journal). Async-signal-safe (unlink only): meant for a
- * SIGINT/SIGTERM handler, which then re-raises the signal. */
+/* Tracks path, an output this process is creating (a file, a database, or a directory),
+ * so that indiv_fileio_remove_temps() removes it if a signal arrives before
+ * indiv_fileio_untrack(): a command whose outputs are several files (simulate, sweep)
+ * tracks each one that did not exist before it, and untracks them once they are
+ * complete. Only paths this process created may be tracked. Returns a handle, or -1 when
+ * the registry is full (the path then survives a signal). Thread-safe. */
+int indiv_fileio_track(const char *path);
+
+/* Stops tracking (the path stays). Accepts -1. */
+void indiv_fileio_untrack(int handle);
+
+/* Removes every temporary file of an unfinished indiv_outfile of this process, of
+ * indiv_file_temp_create (with its journal), and every tracked path: files first (with
+ * their -journal, -wal and -shm), then directories, deepest first (rmdir: a directory
+ * that still holds anything else stays). Async-signal-safe (unlink and rmdir only):
+ * meant for a SIGINT/SIGTERM handler, which then re-raises the signal. */
 void indiv_fileio_remove_temps(void);
 
 #endif /* INDIV_FILEIO_H */

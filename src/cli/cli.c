@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -143,6 +144,24 @@ int cli_time(const char *cmd, const char *opt, const char *s, int64_t *out) {
                          "2011-02-01T00:00:00Z, or Unix seconds)",
                          opt, s);
     return CLI_OK;
+}
+
+/* 1 when path names what stdout is. */
+static int is_stdout(const char *path) {
+    struct stat so, sp;
+    if (strcmp(path, "-") == 0 || strcmp(path, "/dev/stdout") == 0 ||
+        strcmp(path, "/dev/fd/1") == 0 || strcmp(path, "/proc/self/fd/1") == 0)
+        return 1;
+    /* A regular file only: two writers to /dev/null or a terminal do not mix data. */
+    return fstat(STDOUT_FILENO, &so) == 0 && S_ISREG(so.st_mode) && stat(path, &sp) == 0 &&
+           so.st_dev == sp.st_dev && so.st_ino == sp.st_ino;
+}
+
+FILE *cli_result_stream(const char *const *outs, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        if (outs[i] && is_stdout(outs[i]))
+            return stderr;
+    return stdout;
 }
 
 int cli_stderr_is_tty(void) {

@@ -65,6 +65,13 @@ int cli_double(const char *cmd, const char *opt, const char *s, double min, doub
                double *out);
 int cli_time(const char *cmd, const char *opt, const char *s, int64_t *out);
 
+/* Where a command prints its results for people (summaries, tables): stdout, so that a
+ * user may redirect them, unless one of its n output files (NULL entries skipped) is
+ * stdout itself ("-", /dev/stdout, /dev/fd/1, or the file stdout is redirected to):
+ * then stderr, so that the text never mixes into the data. Progress, warnings and
+ * errors always go to stderr (README "Output streams"). */
+FILE *cli_result_stream(const char *const *outs, size_t n);
+
 /* Prints the counts of an event log for people (indiv info, indiv demo). */
 struct indiv_eventlog_stats;
 void cli_print_stats(FILE *out, const struct indiv_eventlog_stats *st);

@@ -34,7 +34,8 @@ static const char decide_usage[] =
     "  --db FILE            event log with profiles\n"
     "  --out FILE           decisions (JSON Lines), written atomically\n"
     "  --model FILE         model file (default: the built-in models/default.json)\n"
-    "  --summary FILE       run summary JSON (a short version always goes to stderr)\n"
+    "  --summary FILE       run summary JSON (a short version always goes to stdout,\n"
+    "                       or to stderr when --out or --summary is stdout)\n"
     "  --config FILE        JSON object of options (keys: long option names)\n"
     "  --as-of TIME         decision time (default: the profiles' as-of time)\n";
 
@@ -238,40 +239,41 @@ static int default_as_of(indiv_eventlog *log, struct decide_args *a, indiv_error
 }
 
 /* Serendipity draws: made, placed, and why the others were not. */
-static void print_divergence(const indiv_decision_counts *c) {
-    fprintf(stderr, "  divergence: %lld draws, %lld placed",
+static void print_divergence(FILE *o, const indiv_decision_counts *c) {
+    fprintf(o, "  divergence: %lld draws, %lld placed",
             (long long)c->divergence_drawn, (long long)c->divergence_placed);
     const char *sep = "; not placed:";
     for (int m = 1; m < 4; m++)
         if (c->divergence_missed[m]) {
-            fprintf(stderr, "%s %s %lld", sep,
+            fprintf(o, "%s %s %lld", sep,
                     indiv_divergence_miss_name((indiv_divergence_miss)m),
                     (long long)c->divergence_missed[m]);
             sep = ",";
         }
-    fputc('\n', stderr);
+    fputc('\n', o);
 }
 
-static void print_summary(const indiv_decide_summary *s, const indiv_model *m) {
+/* The run's summary for people: a result, on o (cli_result_stream). */
+static void print_summary(FILE *o, const indiv_decide_summary *s, const indiv_model *m) {
     const indiv_decision_counts *c = &s->counts;
     int64_t contacts = c->by_action[INDIV_CONTACT];
     fprintf(
-        stderr,
+        o,
         "indiv decide: %lld consumers in %.2f s (model %s): contact %lld, defer %lld, "
         "none %lld\n",
         (long long)c->consumers, s->seconds_total, m->id, (long long)contacts,
         (long long)c->by_action[INDIV_DEFER], (long long)c->by_action[INDIV_NONE]);
-    fprintf(stderr, "  reasons:");
+    fprintf(o, "  reasons:");
     for (int r = 0; r < INDIV_R_COUNT; r++)
         if (c->by_reason[r])
-            fprintf(stderr, " %s %lld", indiv_reason_name((indiv_reason)r),
+            fprintf(o, " %s %lld", indiv_reason_name((indiv_reason)r),
                     (long long)c->by_reason[r]);
-    fprintf(stderr,
+    fprintf(o,
             "\n  divergent offers in %.1f%% of contacts; %.2f offers per contact%s\n",
             contacts ? 100.0 * (double)c->contacts_divergent / (double)contacts : 0.0,
             contacts ? (double)c->offers_sent / (double)contacts : 0.0,
             s->profiles_built ? "" : "; no profiles built: run indiv profile first");
-    print_divergence(c);
+    print_divergence(o, c);
 }
 
 /* Warnings (stderr) for decisions made on stale or out-of-range times: profiles built
@@ -309,42 +311,60 @@ static void warn_times(indiv_eventlog *log, const struct decide_args *a) {
                 indiv_time_format(as_of, t1), indiv_time_format(st.last_ts, t2));
 }
 
-static int run(struct decide_args *a, indiv_error *err) {
-    indiv_model m;
-    indiv_eventlog *log = NULL;
-    indiv_decide_summary sum;
+/* The decisions and their summary are one result: both files are created before the
+ * work (a bad path fails at once), written, fsync'ed, and only then renamed into place,
+ * the summary last (fileio.h indiv_outfile_finish_all): a failure leaves both old
+ * files; a crash between the two renames leaves new decisions beside the previous
+ * summary, whose counts.consumers then differs from the number of lines. */
+static int open_outputs(const struct decide_args *a, indiv_outfile *out[2],
+                        indiv_error *err) {
     const char *outs[] = {a->o.out_path, a->summary};
     static const char *const names[] = {"--out", "--summary"};
     int rc = indiv_path_check_outputs(a->db, outs, names, 2, err);
-    if (rc < 0)
-        return rc;
-    rc = a->model ? indiv_model_load(a->model, &m, err) : (indiv_model_default(&m), 0);
     if (rc == INDIV_OK)
-        rc = indiv_eventlog_open(a->db, INDIV_EVENTLOG_READONLY, &log, err);
+        rc = indiv_outfile_open(a->o.out_path, &out[0], err);
+    if (rc == INDIV_OK && a->summary)
+        rc = indiv_outfile_open(a->summary, &out[1], err);
+    return rc;
+}
+
+/* The run on an open log: as-of, warnings, the decisions into out[0]. */
+static int decide_into(struct decide_args *a, const indiv_model *m, FILE *out,
+                       indiv_decide_summary *sum, indiv_error *err) {
+    indiv_eventlog *log = NULL;
+    int rc = indiv_eventlog_open(a->db, INDIV_EVENTLOG_READONLY, &log, err);
     if (rc == INDIV_OK)
         rc = default_as_of(log, a, err);
     if (rc == INDIV_OK)
         warn_times(log, a);
-    /* The summary's file exists before the run, so that an unwritable --summary fails
-     * before the decisions replace anything. */
-    indiv_outfile *sf = NULL;
-    if (rc == INDIV_OK && a->summary)
-        rc = indiv_outfile_open(a->summary, &sf, err);
     if (rc == INDIV_OK) {
         cli_progress_state ps = {0};
-        rc = indiv_decide_run(log, &m, &a->o, cli_progress, &ps, &sum, err);
+        a->o.out_stream = out;
+        rc = indiv_decide_run(log, m, &a->o, cli_progress, &ps, sum, err);
     }
     indiv_eventlog_close(log);
+    return rc;
+}
+
+static int run(struct decide_args *a, indiv_error *err) {
+    indiv_model m = {0};
+    indiv_decide_summary sum;
+    indiv_outfile *out[2] = {NULL, NULL};
+    int rc = open_outputs(a, out, err);
+    if (rc == INDIV_OK)
+        rc = a->model ? indiv_model_load(a->model, &m, err) : (indiv_model_default(&m), 0);
+    if (rc == INDIV_OK)
+        rc = decide_into(a, &m, indiv_outfile_stream(out[0]), &sum, err);
     char *js = NULL;
-    if (rc == INDIV_OK) {
-        print_summary(&sum, &m);
-        if (!(js = indiv_decide_summary_json(&a->o, &m, &sum)))
-            rc = indiv_error_set(err, INDIV_ENOMEM, "out of memory");
-    }
-    if (rc == INDIV_OK && sf && fprintf(indiv_outfile_stream(sf), "%s\n", js) < 0)
+    if (rc == INDIV_OK && !(js = indiv_decide_summary_json(&a->o, &m, &sum)))
+        rc = indiv_error_set(err, INDIV_ENOMEM, "out of memory");
+    if (rc == INDIV_OK && out[1] && fprintf(indiv_outfile_stream(out[1]), "%s\n", js) < 0)
         rc = indiv_error_set(err, INDIV_EIO, "%s: cannot write the summary", a->summary);
-    rc = indiv_outfile_finish(sf, rc, err);
+    rc = indiv_outfile_finish_all(out, 2, rc, err);
     free(js);
+    const char *outs[] = {a->o.out_path, a->summary};
+    if (rc == INDIV_OK)
+        print_summary(cli_result_stream(outs, 2), &sum, &m);
     if (rc == INDIV_OK && sum.offers_without_embedding > 0)
         fprintf(stderr,
                 "  %lld offers have no vector in the model's embedding (scored with "

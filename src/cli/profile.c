@@ -146,8 +146,9 @@ static int show(indiv_eventlog *log, const struct profile_args *a, indiv_error *
     return rc;
 }
 
+/* The build's summary: a result, on stdout (README "Output streams"). */
 static void print_summary(const indiv_profile_summary *s, double secs) {
-    fprintf(stderr,
+    fprintf(stdout,
             "indiv profile: %lld profiles built (%lld without events in range) from %lld "
             "events in %.2f s [%s]\n"
             "  consumers: %lld; skipped for lack of profiling consent: %lld; profiles "

@@ -210,20 +210,24 @@ static int run_policy(const struct sim_args *a, const indiv_model *m,
                               err);
 }
 
-/* What a failed run must not leave behind (issue 14 item 18): the paths it may write
- * that did not exist before it started, directories before their contents. */
+/* What a failed or interrupted run must not leave behind (issue 14 item 18): the paths
+ * it may write that did not exist before it started, directories before their contents.
+ * Each is also tracked by fileio, so that Ctrl-C or SIGTERM removes it (main.c). */
 enum { SIM_NEW_MAX = 2 + 2 * INDIV_SIM_POLICY_COUNT * 8 };
 struct sim_new {
     char *path[SIM_NEW_MAX];
+    int handle[SIM_NEW_MAX];
     int n;
 };
 
 static void note_if_new(struct sim_new *nw, char *path) {
     struct stat sb;
-    if (path && nw->n < SIM_NEW_MAX && lstat(path, &sb) != 0)
+    if (path && nw->n < SIM_NEW_MAX && lstat(path, &sb) != 0) {
+        nw->handle[nw->n] = indiv_fileio_track(path);
         nw->path[nw->n++] = path;
-    else
+    } else {
         free(path);
+    }
 }
 
 static void note_outputs(struct sim_new *nw, const char *out, int first, int last) {
@@ -258,8 +262,10 @@ static void drop_outputs(struct sim_new *nw, int failed) {
             else
                 unlink(nw->path[i]);
         }
-    for (int i = 0; i < nw->n; i++)
+    for (int i = 0; i < nw->n; i++) {
+        indiv_fileio_untrack(nw->handle[i]);
         free(nw->path[i]);
+    }
     nw->n = 0;
 }
 
@@ -272,7 +278,7 @@ static int run(struct sim_args *a, indiv_error *err) {
         return rc;
     int first = a->all ? 0 : (int)a->p.policy,
         last = a->all ? INDIV_SIM_POLICY_COUNT : first + 1;
-    struct sim_new nw = {{0}, 0};
+    struct sim_new nw = {0};
     note_outputs(&nw, a->out, first, last);
     rc = indiv_sim_output_dir(a->out, err);
     if (rc == INDIV_OK)
@@ -283,10 +289,11 @@ static int run(struct sim_args *a, indiv_error *err) {
         rc = indiv_sim_write_comparison(a->out, (const double(*)[INDIV_SIM_NMETRICS])tot,
                                         err);
     if (rc == INDIV_OK) {
-        fprintf(stderr, "indiv simulate: totals over %d rounds (seed %llu) -> %s\n",
-                a->p.rounds, (unsigned long long)a->p.seed, a->out);
+        /* Results, on stdout (README "Output streams"); progress went to stderr. */
+        printf("indiv simulate: totals over %d rounds (seed %llu) -> %s\n", a->p.rounds,
+               (unsigned long long)a->p.seed, a->out);
         for (int p = first; p < last; p++)
-            print_totals(stderr, indiv_sim_policy_name((indiv_sim_policy)p), tot[p]);
+            print_totals(stdout, indiv_sim_policy_name((indiv_sim_policy)p), tot[p]);
     }
     drop_outputs(&nw, rc != INDIV_OK);
     indiv_model_clear(&m);

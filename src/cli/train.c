@@ -167,10 +167,13 @@ static void default_id(struct train_args *a) {
     a->p.id = a->id ? a->id : a->id_buf;
 }
 
+/* The training's summary for people: a result, on stdout unless the model goes there. */
 static void print_summary(const struct train_args *a, const indiv_model *m,
                           const indiv_train_summary *s) {
     char t[INDIV_ISO_LEN];
-    fprintf(stderr,
+    const char *const outs[] = {a->out};
+    FILE *o = cli_result_stream(outs, 1);
+    fprintf(o,
             "indiv train: model %s (embedding, d = %zu, %zu offers) -> %s in %.2f s\n"
             "  data: %lld events before %s (profiling consent); %lld consumers x %lld "
             "offers, %lld interactions\n"
@@ -189,7 +192,7 @@ static void print_summary(const struct train_args *a, const indiv_model *m,
             m->weight[INDIV_TERM_READINESS], m->weight[INDIV_TERM_FREQUENCY],
             m->weight[INDIV_TERM_REPEAT], m->weight[INDIV_TERM_REPEAT_FREQUENCY],
             m->weight[INDIV_TERM_REPEAT_READINESS], m->weight[INDIV_TERM_ITEM_ITEM]);
-    fprintf(stderr, "  validation: see \"provenance\".\"validation\" in %s\n", a->out);
+    fprintf(o, "  validation: see \"provenance\".\"validation\" in %s\n", a->out);
 }
 
 /* Wall-clock time of training, for the provenance only (nothing depends on it). */
