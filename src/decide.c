@@ -12,6 +12,7 @@
 
 #include <assert.h>
 #include <errno.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,6 +48,27 @@ void indiv_decide_opts_init(indiv_decide_opts *o) {
     o->block = INDIV_DECIDE_BLOCK;
     o->shard_index = 0;
     o->shard_count = 1;
+    o->threshold_source = "default";
+}
+
+const char *indiv_decide_default_threshold(indiv_decide_opts *o, const indiv_model *m) {
+    indiv_policy_params def;
+    indiv_policy_params_init(&def);
+    double tau = indiv_model_threshold(m, o->policy.slots);
+    o->threshold_source = "default";
+    o->policy.threshold = def.threshold;
+    if (!m->calibration.present)
+        return "the model carries no recommended threshold: the policy default";
+    if (m->calibration.slots != o->policy.slots)
+        return "the model's threshold was calibrated for another number of slots: the "
+               "policy default";
+    if (o->policy.relevance != INDIV_REL_ANY)
+        return "the model's threshold is for relevance any: the policy default";
+    if (isnan(tau))
+        return "the model's calibration could not choose a threshold: the policy default";
+    o->policy.threshold = tau;
+    o->threshold_source = "model";
+    return "the model's recommended threshold (its calibration, Youden's index)";
 }
 
 static double now_s(void) {
@@ -689,6 +711,9 @@ static json_t *params_json(const indiv_decide_opts *o) {
         json_object_set_new(j, "seed", json_integer((json_int_t)p->seed)) == 0 &&
         json_object_set_new(j, "threads", json_integer(o->threads)) == 0 &&
         json_object_set_new(j, "block", json_integer((json_int_t)o->block)) == 0 &&
+        json_object_set_new(j, "threshold_source",
+                            json_string(o->threshold_source ? o->threshold_source
+                                                            : "default")) == 0 &&
         json_object_set_new(j, "shard", json_string("")) == 0)
         return j;
     json_decref(j);

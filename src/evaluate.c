@@ -154,6 +154,8 @@ struct eval {
     double *ease;                         /* EASE's B (n × n) */
     unsigned char *rep_hit[INDIV_EVAL_MODES]; /* hits among repeat's top `slots` */
     unsigned char *rep_len;                   /* offers in repeat's top `slots` */
+    double *cal_pred;         /* per known customer: P(acts) over indiv's top `slots` */
+    unsigned char *cal_acted; /* ... and whether one of those offers was bought */
     indiv_rhythm_prior prior;
     /* decisions of the known customers */
     unsigned char *action;
@@ -202,6 +204,8 @@ static void eval_free(struct eval *e) {
     for (int mo = 0; mo < INDIV_EVAL_MODES; mo++)
         free(e->rep_hit[mo]);
     free(e->rep_len);
+    free(e->cal_pred);
+    free(e->cal_acted);
     free(e->action);
     free(e->n_dec);
     free(e->dec_offers);
@@ -612,7 +616,9 @@ static int alloc_work(struct eval *e, indiv_error *err) {
              (e->heap = malloc((size_t)e->p->k * sizeof *e->heap)) &&
              (e->list = malloc((size_t)e->p->k * sizeof *e->list)) &&
              (e->list_hist = malloc((e->n + 1) * sizeof *e->list_hist)) &&
-             (e->rep_len = calloc(nk, 1));
+             (e->rep_len = calloc(nk, 1)) &&
+             (e->cal_pred = calloc(nk, sizeof *e->cal_pred)) &&
+             (e->cal_acted = calloc(nk, 1));
     for (int mo = 0; ok && mo < INDIV_EVAL_MODES; mo++) {
         ok = (e->counted[mo] = calloc(nk, 1)) && (e->rep_hit[mo] = calloc(nk, 1));
         for (int me = 0; ok && me < INDIV_EVAL_METHODS; me++)
@@ -847,14 +853,18 @@ static void contact_with(const struct eval *e, indiv_eval_contacts *c, const siz
 /* The threshold curve, with decide's relevance: at each τ, under `best` the offers of
  * the indiv list with p >= τ (a prefix: the list is sorted by p) are sent when there is
  * at least one; under `any` its first `slots` offers are sent when the probability of
- * buying at least one of them, 1 − Π(1 − p_i), reaches τ. */
-static void curve_add(struct eval *e, const size_t *list, size_t len) {
+ * buying at least one of them, 1 − Π(1 − p_i), reaches τ. That probability and whether
+ * one of those offers was bought are the row's calibration pair. */
+static void curve_add(struct eval *e, size_t row, const size_t *list, size_t len) {
     const double *z = e->score[INDIV_EVAL_INDIV];
     size_t slots = (size_t)e->p->decide.policy.slots, m = len < slots ? len : slots;
     double pr[INDIV_SLOTS_MAX], any;
     for (size_t i = 0; i < m; i++)
         pr[i] = indiv_sigmoid(z[list[i]]);
     any = indiv_relevance_any(pr, m);
+    e->cal_pred[row] = any;
+    for (size_t i = 0; i < m; i++)
+        e->cal_acted[row] |= e->rel[list[i]];
     for (size_t t = 0; t < e->p->n_taus; t++) {
         double zt = indiv_logit(e->p->taus[t]);
         size_t n = 0;
@@ -924,7 +934,7 @@ static void rank_method(struct eval *e, int mode, int me, size_t row, const char
     if (mode == INDIV_EVAL_ALL && me == INDIV_EVAL_REPEAT)
         note_repeat(e, row, e->list, len);
     if (mode == INDIV_EVAL_ALL && me == INDIV_EVAL_INDIV)
-        curve_add(e, e->list, len);
+        curve_add(e, row, e->list, len);
 }
 
 static void eval_consumer(struct eval *e, const indiv_scorer *s,
@@ -1334,7 +1344,19 @@ static int finish(struct eval *e, indiv_error *err) {
     e->out->slots = e->p->decide.policy.slots;
     if (naive_rows(e, err) < 0)
         return err ? err->code : INDIV_ENOMEM;
-    int rc = indiv_outfile_finish(e->lists_out, INDIV_OK, err);
+    char t1[INDIV_ISO_LEN], t2[INDIV_ISO_LEN], src[INDIV_CALIBRATION_SOURCE_MAX];
+    snprintf(src, sizeof src,
+             "indiv evaluate: the %zu known customers, relevance at %s, purchases in "
+             "[%s, %s)",
+             e->n_known, indiv_time_format(e->p->split, t1), t1,
+             indiv_time_format(e->p->until, t2));
+    int rc = indiv_calibration_fit(e->cal_pred, e->cal_acted, e->n_known, e->out->slots,
+                                   (double)(e->p->until - e->p->split) /
+                                       INDIV_SECONDS_PER_DAY,
+                                   src, &e->out->calibration, err);
+    if (rc < 0)
+        return rc;
+    rc = indiv_outfile_finish(e->lists_out, INDIV_OK, err);
     e->lists_out = NULL;
     e->lists = NULL;
     return rc;
@@ -1433,7 +1455,11 @@ static json_t *params_json(const indiv_eval_params *p) {
     for (size_t t = 0; t < p->n_taus; t++)
         json_array_append_new(taus, json_real(p->taus[t]));
     if (!policy || indiv_policy_params_to_json(pol, policy) != INDIV_OK ||
-        json_object_set_new(policy, "seed", json_integer((json_int_t)pol->seed)) < 0) {
+        json_object_set_new(policy, "seed", json_integer((json_int_t)pol->seed)) < 0 ||
+        json_object_set_new(policy, "threshold_source",
+                            json_string(p->decide.threshold_source
+                                            ? p->decide.threshold_source
+                                            : "default")) < 0) {
         json_decref(taus);
         json_decref(policy);
         return NULL;
@@ -1536,6 +1562,9 @@ char *indiv_eval_result_json(const indiv_eval_params *p, const indiv_model *m,
         "slots", r->slots, "metrics", metrics, "decisions", decisions_json(&r->decisions),
         "contacts", contacts, "curve", curve_json(r));
     json_object_set_new(root, "baselines", baselines_json(p, r));
+    char *cal = indiv_calibration_json_text(&r->calibration);
+    json_object_set_new(root, "calibration", cal ? json_loads(cal, 0, NULL) : json_null());
+    free(cal);
     if (r->n_seren)
         json_object_set_new(root, "serendipity", seren_json(r));
     char *txt =

@@ -153,6 +153,9 @@ static const param_entry params[] = {
       "mean quantity per purchase: 1 + Poisson(mean - 1)"),
     P("rhythm", basket_lines_mean, "basket-lines-mean", R_, 1, 1, 1000, 0,
       "mean lines (purchases at one time) per order: 1 + Poisson(mean - 1)"),
+    P("rhythm", p_single_line, "p-single-line", R_, 0, 0, 1, 0,
+      "share of orders of exactly one line whatever basket-lines-mean (the others "
+      "draw 1 + Poisson(mean - 1))"),
 
     P("moments", pref_hour_mean, "pref-hour-mean", R_, 19, 0, 24, 0,
       "mean preferred hour across consumers (UTC)"),
@@ -1112,10 +1115,15 @@ static int pre_purchase_views(const world *w, gsl_rng *r, size_t cat, size_t o,
 
 /* The further lines of an order at ts (basket_lines_mean > 1 only, so that one-line
  * orders draw exactly as before): each in a known category by weight, of an offer by
- * popularity, with its own quantity. */
+ * popularity, with its own quantity. With p_single_line > 0 the order is first, with
+ * that probability, a one-line order (a zero-inflated count: real invoices mix single
+ * purchases with large baskets, which 1 + Poisson cannot give; D. Lambert, "Zero-inflated
+ * Poisson regression", Technometrics 34, 1992); at 0 nothing more is drawn. */
 static int basket_lines(const world *w, const consumer *c, gsl_rng *r, int64_t ts,
                         evbuf *b) {
     if (w->p->basket_lines_mean <= 1)
+        return INDIV_OK;
+    if (w->p->p_single_line > 0 && gsl_rng_uniform(r) < w->p->p_single_line)
         return INDIV_OK;
     unsigned n = gsl_ran_poisson(r, w->p->basket_lines_mean - 1);
     for (unsigned i = 0; i < n; i++) {

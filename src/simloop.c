@@ -1565,6 +1565,14 @@ static int retrain(sim *s, int round, int64_t t, indiv_error *err) {
     indiv_model m;
     memset(&m, 0, sizeof m);
     int rc = indiv_train_run(s->log, &tp, NULL, NULL, &m, NULL, err);
+    if (rc == INDIV_EINVAL && round > 1) {
+        /* Too little to learn from in the held-back tail (e.g. too few answered contacts
+         * in a small world): the engine keeps serving its current model, as a deployment
+         * whose retraining fails its checks does; model_version does not move. */
+        indiv_model_clear(&m);
+        indiv_error_clear(err);
+        return INDIV_OK;
+    }
     if (rc < 0)
         return rc;
     indiv_model_clear(&s->own);

@@ -47,6 +47,8 @@
  * evaluation.md); 50 neighbours keep the model file to a few MB at 4,000 offers. */
 #define DEF_EASE_LAMBDA 300.0
 #define DEF_ITEM_K      50
+/* Offers per contact of the calibration: the policy's default slots. */
+#define DEF_CALIBRATION_SLOTS 3
 /* Newton iterations and coefficient tolerance of the logistic fits. */
 #define LOGIT_MAX_ITER 50
 #define LOGIT_TOL      1e-8
@@ -71,6 +73,7 @@ void indiv_train_params_init(indiv_train_params *p) {
     indiv_profile_params_init(&p->profile);
     p->popularity_half_life_days = DEF_POP_HALF_LIFE;
     p->ease_lambda = DEF_EASE_LAMBDA;
+    p->calibration_slots = DEF_CALIBRATION_SLOTS;
     p->item_k = DEF_ITEM_K;
 }
 
@@ -88,6 +91,9 @@ static int validate(const indiv_train_params *p, indiv_error *err) {
             err, INDIV_EINVAL,
             "holdout, reaction days, popularity half-life and EASE lambda must be "
             "> 0, negatives, k and item_k >= 1, ridge >= 0");
+    if (p->calibration_slots < 1 || p->calibration_slots > INDIV_SLOTS_MAX)
+        return indiv_error_set(err, INDIV_EINVAL, "calibration slots must be in [1, %d]",
+                               INDIV_SLOTS_MAX);
     int rc = indiv_als_params_validate(&p->als, err);
     return rc < 0 ? rc : indiv_profile_params_validate(&p->profile, err);
 }
@@ -379,6 +385,14 @@ struct validation {
     size_t examples;
 };
 
+/* The validation half's relevance (P(acts) over the first slots offers) and whether each
+ * person bought one of those offers in the tail. */
+struct cal_pairs {
+    double *pred;
+    unsigned char *acted;
+    size_t n, cap;
+};
+
 struct run {
     indiv_eventlog *log, *snap;
     const indiv_train_params *p;
@@ -394,6 +408,8 @@ struct run {
     size_t *valid_list, n_valid;
     struct examples ex;
     struct validation val;
+    struct cal_pairs cal;
+    indiv_calibration calibration;
     double beta_fit[NFEAT], beta[NFEAT], se[NFEAT];
     indiv_logit_stats fit_stats;
     double loss_tail, loss, sweep_seconds;
@@ -411,6 +427,8 @@ static void run_free(struct run *r) {
     free(r->ex.y);
     free(r->ex.w);
     free(r->ex.half);
+    free(r->cal.pred);
+    free(r->cal.acted);
     if (r->snap) {
         indiv_eventlog_close(r->snap);
         if (strcmp(r->p->scratch, ":memory:") != 0)
@@ -905,21 +923,74 @@ static void add_topk(double sums[4], const indiv_topk *t) {
     sums[3] += t->ndcg;
 }
 
-/* Validation consumers who bought in the tail: the fitted model's ranking of the valid
- * offers, and popularity's, against what they bought. */
+/* Appends one person's relevance and outcome to the calibration pairs. */
+static int cal_push(struct cal_pairs *c, double pred, unsigned char acted) {
+    if (c->n == c->cap) {
+        size_t cap = c->cap ? 2 * c->cap : 256;
+        double *p = realloc(c->pred, cap * sizeof *p);
+        if (p)
+            c->pred = p;
+        unsigned char *a = realloc(c->acted, cap);
+        if (a)
+            c->acted = a;
+        if (!p || !a)
+            return INDIV_ENOMEM;
+        c->cap = cap;
+    }
+    c->pred[c->n] = pred;
+    c->acted[c->n++] = acted;
+    return INDIV_OK;
+}
+
+/* The calibration pair of a validation person: the first `slots` valid offers by score
+ * (ties to the lower index), P(buys at least one) = 1 − Π(1 − p_i) (the policy's
+ * `relevance any`), and whether one of them was bought in the tail. */
+static int calibration_add(struct run *r, const double *score, size_t from, size_t to) {
+    const indiv_sparse *tail = r->d.tail.m;
+    size_t n = indiv_catalog_size(r->cat), top[INDIV_SLOTS_MAX], m = 0;
+    size_t slots = (size_t)r->p->calibration_slots;
+    for (size_t j = 0; j < n; j++) {
+        if (score[j] == -INFINITY)
+            continue;
+        size_t at = m < slots ? m++ : slots;
+        while (at > 0 && score[top[at - 1]] < score[j]) {
+            if (at < slots)
+                top[at] = top[at - 1];
+            at--;
+        }
+        if (at < slots)
+            top[at] = j;
+    }
+    double p[INDIV_SLOTS_MAX];
+    unsigned char acted = 0;
+    for (size_t i = 0; i < m; i++) {
+        p[i] = indiv_sigmoid(score[top[i]]);
+        acted |= bsearch(&top[i], tail->idx + from, to - from, sizeof(size_t), cmp_size) !=
+                 NULL;
+    }
+    return cal_push(&r->cal, indiv_relevance_any(p, m), acted);
+}
+
+/* Validation consumers: the calibration pair of each; for those who bought in the tail,
+ * the fitted model's ranking of the valid offers, and popularity's, against what they
+ * bought. */
 static int rank_validation(struct pass *ps, size_t slot) {
     struct run *r = ps->r;
     struct rank_ws *w = ps->ctx;
     const indiv_sparse *tail = r->d.tail.m;
     size_t row = ps->rows[slot], from = tail->ptr[row], to = tail->ptr[row + 1];
     size_t n = indiv_catalog_size(r->cat), k = (size_t)r->p->k;
-    if (ps->half[slot] != 1 || from == to)
+    if (ps->half[slot] != 1)
         return INDIV_OK;
     const double *pop = indiv_catalog_popularity(r->cat);
     for (size_t j = 0; j < n; j++) {
         w->score[j] = r->valid[j] ? indiv_score_logit(ps->s, ps->b, slot, j) : -INFINITY;
         w->pop[j] = r->valid[j] ? pop[j] : -INFINITY;
     }
+    if (calibration_add(r, w->score, from, to) < 0)
+        return INDIV_ENOMEM;
+    if (from == to)
+        return INDIV_OK;
     for (size_t e = from; e < to; e++)
         w->rel[tail->idx[e]] = 1;
     indiv_topk t;
@@ -931,6 +1002,22 @@ static int rank_validation(struct pass *ps, size_t slot) {
         w->rel[tail->idx[e]] = 0;
     r->val.consumers++;
     return INDIV_OK;
+}
+
+/* The calibration of the half-fitted model on the validation half (model.h); none when
+ * the half is empty. */
+static int calibrate(struct run *r, indiv_error *err) {
+    char t1[INDIV_ISO_LEN], t2[INDIV_ISO_LEN], src[INDIV_CALIBRATION_SOURCE_MAX];
+    if (r->cal.n == 0)
+        return INDIV_OK;
+    snprintf(src, sizeof src,
+             "indiv train: the validation half (%zu consumers known before the tail, "
+             "weights fitted on the other half), relevance at %s, purchases in [%s, %s)",
+             r->cal.n, indiv_time_format(r->t_tail, t1), t1,
+             indiv_time_format(r->p->as_of, t2));
+    return indiv_calibration_fit(r->cal.pred, r->cal.acted, r->cal.n,
+                                 r->p->calibration_slots, r->p->holdout_days, src,
+                                 &r->calibration, err);
 }
 
 static int validate_ranking(struct run *r, indiv_error *err) {
@@ -946,7 +1033,7 @@ static int validate_ranking(struct run *r, indiv_error *err) {
     free(w.pop);
     free(w.rel);
     free(w.ws);
-    return rc;
+    return rc == INDIV_OK ? calibrate(r, err) : rc;
 }
 
 /* ---- the model --------------------------------------------------------------------- */
@@ -1114,6 +1201,7 @@ int indiv_train_run(indiv_eventlog *log, const indiv_train_params *p,
         rc = validate_ranking(&r, err);
     feature_model(&r, r.beta, out);
     out->item_item = NULL; /* the final model gets its own, below */
+    out->calibration = r.calibration;
     if (rc == INDIV_OK)
         rc = final_embedding(&r, out, err);
     if (rc == INDIV_OK)

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "indiv/model.h"
 #include "testutil.h"
 
 static char *dir, *db, *out;
@@ -243,10 +244,12 @@ Test(cli_decide, same_seed_gives_identical_bytes_whatever_threads_and_blocks) {
                                        "--threads 2 --block 7", "--threads 1 --block 1",
                                        "--threads 3 --block 100"};
     char *first = tu_path(dir, "first.jsonl");
-    decide_ok(first, "--seed 42 --serendipity 0.5 --threads 1");
+    /* τ 0.3 rather than the model's: more contacts, so more divergent offers to compare */
+    decide_ok(first, "--seed 42 --serendipity 0.5 --threads 1 --threshold 0.3");
     for (size_t i = 0; i < sizeof runs / sizeof runs[0]; i++) {
         char opts[128];
-        snprintf(opts, sizeof opts, "--seed 42 --serendipity 0.5 %s", runs[i]);
+        snprintf(opts, sizeof opts, "--seed 42 --serendipity 0.5 --threshold 0.3 %s",
+                 runs[i]);
         decide_ok(out, opts);
         cr_assert(tu_same_file(first, out), "%s differs from --threads 1", runs[i]);
     }
@@ -323,6 +326,7 @@ Test(cli_decide, config_overrides_defaults_and_flags_override_config) {
     json_t *s = read_json(sum);
     json_t *p = json_object_get(s, "parameters");
     cr_assert_float_eq(json_number_value(json_object_get(p, "threshold")), 0.4, 1e-12);
+    cr_assert_str_eq(str(p, "threshold_source"), "config");
     cr_assert_eq(json_integer_value(json_object_get(p, "slots")), 4, "the flag wins");
     cr_assert_eq(json_integer_value(json_object_get(p, "threads")), 2, "the flag wins");
     cr_assert_float_eq(json_number_value(json_object_get(p, "serendipity")), 0.2, 1e-12);
@@ -369,10 +373,17 @@ Test(cli_decide, summary_records_defaults_and_counts_match_the_lines) {
     /* The short summary is a result: stdout (issue 14 item 19). */
     cr_assert(strstr(r.out, "indiv decide: 300 consumers"), "short summary: %s", r.out);
     cr_assert_null(strstr(r.err, "indiv decide: 300 consumers"), "%s", r.err);
+    /* No --threshold: the default model's recommended τ, said on stderr and written. */
+    indiv_model m;
+    indiv_model_default(&m);
+    cr_assert(strstr(r.err, "threshold 0.9986: the model's recommended threshold"),
+              "note: %s", r.err);
     tu_run_free(&r);
     json_t *s = read_json(sum);
     json_t *p = json_object_get(s, "parameters");
-    cr_assert_float_eq(json_number_value(json_object_get(p, "threshold")), 0.3, 1e-12);
+    cr_assert_float_eq(json_number_value(json_object_get(p, "threshold")),
+                       m.calibration.threshold, 1e-6);
+    cr_assert_str_eq(str(p, "threshold_source"), "model");
     cr_assert_eq(json_integer_value(json_object_get(p, "slots")), 3);
     cr_assert_str_eq(str(p, "divergence"), "ride-along");
     cr_assert_eq(json_integer_value(json_object_get(p, "seed")), 1);
@@ -601,4 +612,47 @@ Test(cli_decide, set_name_value_equals_the_flag_and_the_last_one_wins) {
     cr_assert(a && b && n1 > 0 && n1 == n2 && memcmp(a, b, n1) == 0,
               "--set and the flags decide the same bytes");
     free(a), free(b), free(sum), free(out2);
+}
+
+/* Where τ comes from: a flag (or --set) wins; without one, the model's recommended τ when
+ * its calibration fits the policy (relevance any, the same slots), else the default. */
+Test(cli_decide, threshold_comes_from_the_flag_else_the_model_else_the_default) {
+    make_world("--seed 8");
+    char *sum = tu_path(dir, "summary.json"), *plain = tu_path(dir, "plain.json");
+    indiv_model m;
+    indiv_error err = {0};
+    indiv_model_default(&m);
+    double model_tau = m.calibration.threshold;
+    memset(&m.calibration, 0, sizeof m.calibration);
+    cr_assert_eq(indiv_model_save(&m, plain, &err), 0, "%s", err.msg);
+    char plain_opt[600];
+    snprintf(plain_opt, sizeof plain_opt, "--model '%s'", plain);
+    const struct {
+        const char *opts, *source, *note;
+        double tau;
+    } cases[] = {
+        {"", "model", "the model's recommended threshold", model_tau},
+        {"--threshold 0.25", "flag", NULL, 0.25},
+        {"--set threshold=0.35", "flag", NULL, 0.35},
+        {plain_opt, "default", "carries no recommended threshold", 0.3},
+        {"--slots 2", "default", "another number of slots", 0.3},
+        {"--relevance best", "default", "for relevance any", 0.3},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char opts[1400];
+        snprintf(opts, sizeof opts, "%s --summary '%s'", cases[i].opts, sum);
+        tu_run r;
+        cr_assert_eq(decide(&r, out, opts), 0, "%s: %s", opts, r.err);
+        cr_assert(cases[i].note ? strstr(r.err, cases[i].note) != NULL
+                                : strstr(r.err, "--threshold overrides") == NULL,
+                  "%s: %s", opts, r.err);
+        tu_run_free(&r);
+        json_t *s = read_json(sum), *p = json_object_get(s, "parameters");
+        cr_assert_str_eq(str(p, "threshold_source"), cases[i].source, "%s", opts);
+        cr_assert_float_eq(json_number_value(json_object_get(p, "threshold")),
+                           cases[i].tau, 1e-6, "%s", opts);
+        json_decref(s);
+    }
+    free(sum);
+    free(plain);
 }

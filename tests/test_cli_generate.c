@@ -196,10 +196,14 @@ Test(cli_generate, like_fits_the_shipped_sample_within_tolerance, .timeout = 300
         cr_assert(json_is_true(json_object_get(row, "ok")), "%s", name);
         checked++;
     }
-    cr_assert_geq(checked, 19);
+    cr_assert_geq(checked, 20);
     json_t *params = json_object_get(rep, "params");
-    cr_assert_float_eq(json_real_value(json_object_get(params, "basket_lines_mean")),
-                       19.95, 0.01);
+    double single = json_real_value(json_object_get(params, "p_single_line")),
+           lines = json_real_value(json_object_get(params, "basket_lines_mean"));
+    cr_assert_float_eq(single, 0.078, 0.001, "the sample's share of one-line orders");
+    cr_assert_float_eq(single + (1 - single) * lines, 19.95, 0.01);
+    cr_assert_float_eq(json_real_value(json_object_get(params, "interval_sigma")), 1.4,
+                       0.05);
     cr_assert_gt(json_real_value(json_object_get(params, "taste_locality")), 0);
     json_decref(rep);
     free(text);

@@ -38,6 +38,8 @@ static void assert_same_model(const indiv_model *a, const indiv_model *b) {
         cr_assert_eq(a->weight[t], b->weight[t], "weight %s: %.17g != %.17g",
                      indiv_model_term_name(t), a->weight[t], b->weight[t]);
     cr_assert_eq(a->popularity_half_life_days, b->popularity_half_life_days);
+    cr_assert_eq(memcmp(&a->calibration, &b->calibration, sizeof a->calibration), 0,
+                 "calibrations differ");
 }
 
 Test(model, default_file_equals_the_builtin_default) {
@@ -358,4 +360,123 @@ Test(model, a_file_without_the_history_weights_loads_them_as_zero) {
     cr_assert_eq(memcmp(&m.repeat, &def, sizeof def), 0);
     cr_assert_null(m.item_item);
     indiv_model_clear(&m);
+}
+
+/* ---- calibration and the recommended τ --------------------------------------------- */
+
+/* 40 people: 20 who act, relevance 0.50, 0.51, ..., 0.69, and 20 who do not, 0.30 ..
+ * 0.48 and one at 0.60. Youden's J is largest cutting between 0.49.. and 0.50: every
+ * actor (TPR 1) for one needless contact of 20 (FPR 0.05), J = 0.95; τ is the midpoint
+ * of 0.50 and 0.48. */
+static void forty(double *pred, unsigned char *acted) {
+    for (int i = 0; i < 20; i++) {
+        pred[i] = 0.50 + 0.01 * i;
+        acted[i] = 1;
+        pred[20 + i] = i < 19 ? 0.30 + 0.01 * i : 0.60;
+        acted[20 + i] = 0;
+    }
+}
+
+Test(model, calibration_fits_deciles_and_youden_threshold_by_hand) {
+    double pred[40];
+    unsigned char acted[40];
+    forty(pred, acted);
+    indiv_calibration c;
+    indiv_error err = {0};
+    cr_assert_eq(indiv_calibration_fit(pred, acted, 40, 3, 14, "hand", &c, &err), 0, "%s",
+                 err.msg);
+    cr_assert_eq(c.people, 40);
+    cr_assert_eq(c.acted, 20);
+    cr_assert_eq(c.n_bins, 10);
+    /* lowest decile: 0.30 .. 0.33, nobody acted; highest: 0.66 .. 0.69, all acted */
+    cr_assert_float_eq(c.bins[0].lo, 0.30, 1e-12);
+    cr_assert_float_eq(c.bins[0].hi, 0.33, 1e-12);
+    cr_assert_float_eq(c.bins[0].predicted, 0.315, 1e-12);
+    cr_assert_float_eq(c.bins[0].observed, 0, 1e-12);
+    cr_assert_eq(c.bins[0].n, 4);
+    cr_assert_float_eq(c.bins[9].predicted, 0.675, 1e-12);
+    cr_assert_float_eq(c.bins[9].observed, 1, 1e-12);
+    /* 0.59, 0.60, 0.60, 0.61: the non-actor at 0.60 sorts after the actor (input
+     * order breaks the tie) */
+    cr_assert_float_eq(c.bins[7].observed, 0.75, 1e-12);
+    cr_assert_float_eq(c.bins[6].observed, 1, 1e-12);
+    cr_assert_float_eq(c.threshold, 0.49, 1e-12);
+    cr_assert_float_eq(c.tpr, 1, 1e-12);
+    cr_assert_float_eq(c.fpr, 0.05, 1e-12);
+    cr_assert_str_eq(c.source, "hand");
+}
+
+Test(model, calibration_without_enough_of_a_group_has_no_threshold) {
+    double pred[40];
+    unsigned char acted[40];
+    forty(pred, acted);
+    for (int i = 11; i < 20; i++)
+        acted[i] = 0; /* 11 actors left: enough */
+    indiv_calibration c;
+    cr_assert_eq(indiv_calibration_fit(pred, acted, 40, 3, 14, NULL, &c, NULL), 0);
+    cr_assert(!isnan(c.threshold));
+    acted[10] = 0; /* 10 actors: still enough */
+    cr_assert_eq(indiv_calibration_fit(pred, acted, 40, 3, 14, NULL, &c, NULL), 0);
+    cr_assert(!isnan(c.threshold));
+    acted[9] = 0; /* 9: too few to choose a τ */
+    cr_assert_eq(indiv_calibration_fit(pred, acted, 40, 3, 14, NULL, &c, NULL), 0);
+    cr_assert(isnan(c.threshold));
+    cr_assert(c.present && c.n_bins == 10, "the table is still there");
+    indiv_model m;
+    indiv_model_default(&m);
+    m.calibration = c;
+    cr_assert(isnan(indiv_model_threshold(&m, 3)));
+}
+
+Test(model, calibration_refuses_no_people_and_relevances_outside_0_1) {
+    double pred[2] = {0.5, 1.5};
+    unsigned char acted[2] = {0, 1};
+    indiv_calibration c;
+    indiv_error err = {0};
+    cr_assert_eq(indiv_calibration_fit(pred, acted, 0, 3, 14, NULL, &c, NULL),
+                 INDIV_EINVAL);
+    cr_assert_eq(indiv_calibration_fit(pred, acted, 2, 3, 14, NULL, &c, &err),
+                 INDIV_EINVAL);
+    cr_assert(strstr(err.msg, "person 1"), "%s", err.msg);
+}
+
+Test(model, calibration_round_trips_and_a_malformed_one_is_refused_by_name) {
+    double pred[40];
+    unsigned char acted[40];
+    forty(pred, acted);
+    indiv_model m, back;
+    indiv_model_default(&m);
+    indiv_error err = {0};
+    cr_assert_eq(indiv_calibration_fit(pred, acted, 40, 2, 7.5, "a \"test\"",
+                                       &m.calibration, &err),
+                 0);
+    cr_assert_eq(indiv_model_save(&m, path, &err), 0, "%s", err.msg);
+    cr_assert_eq(indiv_model_load(path, &back, &err), 0, "%s", err.msg);
+    assert_same_model(&m, &back);
+    cr_assert_float_eq(indiv_model_threshold(&back, 2), 0.49, 1e-12);
+    cr_assert(isnan(indiv_model_threshold(&back, 3)));
+    static const char *const bad[] = {
+        "\"calibration\": {\"relevance\": \"best\"}, ",
+        "\"calibration\": [], ",
+        "\"calibration\": {\"relevance\": \"any\", \"slots\": 0}, ",
+    };
+    static const char *const field[] = {"calibration.relevance", "'calibration'",
+                                        "calibration.slots"};
+    for (size_t i = 0; i < 3; i++) {
+        char text[1024];
+        snprintf(text, sizeof text,
+                 "{\"format\": \"indiv-model\", \"version\": 1, \"id\": \"m1\", %s"
+                 "\"feature_space\": \"category\", \"propensity\": {\"intercept\": "
+                 "-1.5, \"weights\": " W4 ", \"popularity_half_life_days\": 14}}",
+                 bad[i]);
+        tu_write(path, text);
+        err = (indiv_error){0}; /* the first error wins: a fresh record per case */
+        cr_assert_eq(indiv_model_load(path, &back, &err), INDIV_EFORMAT, "%s", bad[i]);
+        cr_assert(strstr(err.msg, field[i]) && strstr(err.msg, path), "%s", err.msg);
+    }
+    /* in memory: a share out of range is refused by validate (and so by save) */
+    m.calibration.bins[3].observed = 1.5;
+    err = (indiv_error){0};
+    cr_assert_eq(indiv_model_validate(&m, &err), INDIV_EINVAL);
+    cr_assert(strstr(err.msg, "reliability"), "%s", err.msg);
 }

@@ -469,6 +469,26 @@ Test(train, run_writes_an_embedding_model_with_its_provenance) {
         json_integer_value(json_object_get(json_object_get(pv, "parameters"), "dims")) ==
             8);
     json_decref(pv);
+    /* the calibration of the validation half: deciles adding up to its people, and a
+     * recommended τ where the relevances are */
+    const indiv_calibration *c = &m.calibration;
+    cr_assert(c->present);
+    cr_assert_eq(c->slots, 3);
+    cr_assert_float_eq(c->horizon_days, 14, 1e-12);
+    cr_assert_eq(c->n_bins, INDIV_CALIBRATION_BINS);
+    int64_t people = 0;
+    for (size_t b = 0; b < c->n_bins; b++) {
+        people += c->bins[b].n;
+        cr_assert(b == 0 || c->bins[b].lo >= c->bins[b - 1].hi, "bins ascend");
+    }
+    cr_assert_eq(people, c->people);
+    cr_assert_gt(c->acted, 0);
+    cr_assert(!isnan(c->threshold), "a τ is chosen (%lld acted of %lld)",
+              (long long)c->acted, (long long)c->people);
+    cr_assert(c->threshold >= c->bins[0].lo && c->threshold <= c->bins[9].hi);
+    cr_assert_gt(c->tpr, c->fpr, "the model ranks who acts above who does not");
+    cr_assert_float_eq(indiv_model_threshold(&m, 3), c->threshold, 0);
+    cr_assert(isnan(indiv_model_threshold(&m, 2)), "calibrated for 3 slots only");
     /* the file round-trips: same vectors, same provenance */
     char *path = tu_path(dir, "m.json");
     indiv_model back;
@@ -476,6 +496,8 @@ Test(train, run_writes_an_embedding_model_with_its_provenance) {
     cr_assert_eq(indiv_model_load(path, &back, &err), 0, "%s", err.msg);
     assert_same_trained(&m, &back);
     cr_assert_str_eq(m.provenance, back.provenance);
+    cr_assert_eq(memcmp(&m.calibration, &back.calibration, sizeof m.calibration), 0,
+                 "the calibration round-trips exactly");
     indiv_model_clear(&back);
     indiv_model_clear(&m);
     free(path);

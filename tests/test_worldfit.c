@@ -197,7 +197,9 @@ Test(worldfit, params_fit_the_statistics_and_validate) {
     cr_assert_eq(indiv_worldfit_params(&s, &f, &err), 0, "%s", err.msg);
     cr_assert_eq(f.consumers, s.consumers);
     cr_assert_eq(f.categories, s.categories);
-    cr_assert_float_eq(f.basket_lines_mean, s.basket_mean, 1e-12);
+    cr_assert_float_eq(f.p_single_line + (1 - f.p_single_line) * f.basket_lines_mean,
+                       s.basket_mean, 1e-9, "the fitted baskets keep the mean");
+    cr_assert_lt(f.p_single_line, 0.05, "1 + Poisson(3) has its own one-line orders");
     cr_assert_float_eq(f.weekday_weight_sat, 0, 1e-12);
     cr_assert_float_eq(f.views_per_purchase, 0, 1e-12);
     cr_assert_gt(f.taste_locality, 0);
@@ -210,6 +212,43 @@ Test(worldfit, params_fit_the_statistics_and_validate) {
     cr_assert_eq(indiv_worldfit_params(&empty, &g, &err), INDIV_EINVAL);
     free(scratch);
     free(path);
+}
+
+/* One world with a given spread of consumers' rates and one-line orders: the fit reads
+ * them back from the log alone (interval_sigma from the orders per buyer, the one-line
+ * share and the other orders' mean from the baskets). */
+static void fit_back(double sigma, indiv_world_params *f, indiv_log_stats *s) {
+    indiv_world_params p;
+    lift_params(&p, 0);
+    p.consumers = 1000, p.days = 120, p.interval_median_days = 40;
+    p.interval_sigma = sigma, p.basket_lines_mean = 8, p.p_single_line = 0.25;
+    char name[32];
+    snprintf(name, sizeof name, "w%g.db", sigma);
+    char *path = tu_world(dir, name, &p, NULL);
+    measure(path, s);
+    indiv_error err = {0};
+    cr_assert_eq(indiv_worldfit_params(s, f, &err), 0, "%s", err.msg);
+    free(path);
+}
+
+Test(worldfit, spread_of_rates_and_one_line_orders_are_fitted) {
+    indiv_world_params narrow, wide;
+    indiv_log_stats sn, sw;
+    fit_back(0.5, &narrow, &sn);
+    fit_back(1.2, &wide, &sw);
+    cr_assert_gt(sw.one_order_share, sn.one_order_share);
+    cr_assert_lt(narrow.interval_sigma, 0.8, "%g", narrow.interval_sigma);
+    cr_assert(wide.interval_sigma > 0.9 && wide.interval_sigma < 1.6, "%g",
+              wide.interval_sigma);
+    cr_assert(wide.interval_median_days > 25 && wide.interval_median_days < 65, "%g",
+              wide.interval_median_days);
+    for (int k = 0; k < 2; k++) {
+        const indiv_world_params *f = k ? &wide : &narrow;
+        const indiv_log_stats *s = k ? &sw : &sn;
+        cr_assert_float_eq(f->p_single_line, 0.25, 0.04, "%g", f->p_single_line);
+        cr_assert_float_eq(f->basket_lines_mean, 8, 0.5, "%g", f->basket_lines_mean);
+        cr_assert_float_eq(s->single_line_share, 0.25 + 0.75 * exp(-7), 0.04);
+    }
 }
 
 /* The report is JSON with sorted keys: the parameters and one object per row. */

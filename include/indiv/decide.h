@@ -45,6 +45,9 @@ typedef struct indiv_decide_opts {
     int threads;                   /* 1..INDIV_THREADS_MAX */
     size_t block;                  /* consumers per block */
     int shard_index, shard_count;  /* decide only shard I of N (0 of 1: everyone) */
+    /* where policy.threshold comes from, written in the summary: "flag", "config",
+     * "model" or "default" (static strings; "default" after init) */
+    const char *threshold_source;
 } indiv_decide_opts;
 
 typedef struct indiv_decide_summary {
@@ -60,6 +63,13 @@ typedef struct indiv_decide_summary {
 } indiv_decide_summary;
 
 void indiv_decide_opts_init(indiv_decide_opts *o);
+
+/* For a run whose τ was not given: the model's recommended τ (indiv_model_threshold)
+ * when the policy compares τ with relevance `any` over as many slots as the model's
+ * calibration, source "model"; otherwise the policy's default τ, source "default".
+ * Sets o->policy.threshold and o->threshold_source and returns a sentence saying which
+ * and why (a static string, for a note to people). */
+const char *indiv_decide_default_threshold(indiv_decide_opts *o, const indiv_model *m);
 
 /* Runs the decisions. A model with an embedding is applied to the catalog first
  * (indiv_model_apply), and the stored profiles must have been built in the same feature

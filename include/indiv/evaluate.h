@@ -159,6 +159,11 @@ typedef struct indiv_eval_result {
     indiv_eval_contacts naive[INDIV_EVAL_TAUS_MAX];
     indiv_eval_seren seren[INDIV_EVAL_SEREN_MAX];
     size_t n_seren;
+    /* the model's calibration on this window (model.h): every known customer's P(acts)
+     * over indiv's first `slots` offers against whether they bought one of them in
+     * [split, until); a diagnostic of how the model's τ transfers, never a way to
+     * choose it (that would tune τ on the truth) */
+    indiv_calibration calibration;
     double seconds;
 } indiv_eval_result;
 

@@ -43,6 +43,7 @@
 #define INDIV_MODEL_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "indiv/catalog.h"
 #include "indiv/error.h"
@@ -89,6 +90,60 @@ typedef struct indiv_item_neighbours {
     size_t k;
 } indiv_item_neighbours;
 
+/* ---- calibration and the recommended threshold ---------------------------------------
+ *
+ * What τ is compared with by default (policy `relevance any`): P(acts) = 1 − Π(1 − p_i)
+ * over the first `slots` offers by propensity. A calibration is that relevance measured
+ * on held-back people against what they did: acted = bought at least one of those offers
+ * within horizon_days. Its reliability table has one row per decile of predicted
+ * relevance (people sorted by it, ties by input order, then cut into 10 groups of
+ * equal size): the range, the mean predicted relevance and the observed share who
+ * acted. The recommended τ is the cut that maximises Youden's index J = TPR − FPR
+ * (Youden, "Index for rating diagnostic tests", Cancer 3(1), 1950): contacting
+ * everyone whose relevance reaches τ reaches the largest share of the people who act
+ * for the smallest share of those who do not, a missed buyer counting as much (as a
+ * share of the buyers) as a needless contact (as a share of the others). It is rank-
+ * based, so it holds for a model whose scores are not probabilities (the hand-set
+ * default), and for a calibrated one it sits where P(acts) equals the base rate (the
+ * likelihood ratio of the two groups is 1 there). τ is the midpoint between the lowest
+ * relevance contacted at the best cut and the highest one left out; ties of J go to the
+ * higher τ (fewer contacts). No τ (NAN) when either group has fewer than
+ * INDIV_CALIBRATION_MIN_GROUP people. Docs: docs/evaluation.md "Calibration". */
+#define INDIV_CALIBRATION_BINS      10
+#define INDIV_CALIBRATION_MIN_GROUP 10
+#define INDIV_CALIBRATION_SOURCE_MAX 256
+
+typedef struct indiv_calibration_bin {
+    double lo, hi;    /* smallest and largest predicted relevance of the bin */
+    double predicted; /* mean predicted relevance */
+    double observed;  /* share who acted */
+    int64_t n;        /* people */
+} indiv_calibration_bin;
+
+typedef struct indiv_calibration {
+    int present;         /* 0: the model carries none (the other fields are 0) */
+    int slots;           /* offers per contact the relevance is taken over */
+    double horizon_days; /* acted = bought one of them within this */
+    int64_t people, acted;
+    size_t n_bins; /* INDIV_CALIBRATION_BINS, or fewer with fewer people */
+    indiv_calibration_bin bins[INDIV_CALIBRATION_BINS];
+    double threshold; /* recommended τ, NAN when none */
+    double tpr, fpr;  /* at τ, on these people */
+    char source[INDIV_CALIBRATION_SOURCE_MAX]; /* where it was measured, for people */
+} indiv_calibration;
+
+/* Fits the calibration of n people (predicted relevance pred[i], acted[i] 0/1): the
+ * reliability table and the recommended τ (above). slots, horizon_days and source are
+ * recorded as given. INDIV_EINVAL when n is 0 or a prediction is not in [0, 1];
+ * INDIV_ENOMEM. */
+int indiv_calibration_fit(const double *pred, const unsigned char *acted, size_t n,
+                          int slots, double horizon_days, const char *source,
+                          indiv_calibration *out /* OUT */, indiv_error *err);
+
+/* The calibration as the JSON text of a model file's "calibration" object (caller
+ * frees); NULL out of memory. */
+char *indiv_calibration_json_text(const indiv_calibration *c);
+
 /* Largest embedding dimension a model file may declare. */
 #define INDIV_EMBEDDING_DIMS_MAX 1024
 
@@ -116,6 +171,7 @@ typedef struct indiv_model {
     indiv_repeat_params repeat;       /* item readiness (defaults when not given) */
     indiv_item_neighbours *item_item; /* owned, or NULL: no item-to-item term */
     char *provenance;                 /* owned JSON text of an object, or NULL */
+    indiv_calibration calibration;    /* present = 0 when the file has none */
 } indiv_model;
 
 /* Name of a term as it appears in model files and decision drivers. */
@@ -151,6 +207,11 @@ int indiv_model_apply(const indiv_model *m, indiv_catalog *cat, size_t *missing 
 
 /* Replaces the provenance by json, which must be the text of a JSON object. */
 int indiv_model_set_provenance(indiv_model *m, const char *json, indiv_error *err);
+
+/* The model's recommended τ for contacts of `slots` offers under relevance `any`, or
+ * NAN when the model carries no calibration, none could be chosen, or it was measured
+ * for another number of slots (the caller then falls back to the policy default). */
+double indiv_model_threshold(const indiv_model *m, int slots);
 
 /* Defaults of the repeat parameters (docs/decisions.md). */
 void indiv_repeat_params_default(indiv_repeat_params *r);

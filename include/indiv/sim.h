@@ -80,6 +80,7 @@ typedef struct indiv_world_params {
     double p_browse_explore;      /* share of browsing outside known tastes */
     double quantity_mean;         /* quantity per purchase: 1 + Poisson(mean - 1) */
     double basket_lines_mean;     /* lines (purchases) per order: 1 + Poisson(mean - 1) */
+    double p_single_line;         /* share of orders forced to one line (default 0) */
 
     /* moments */
     double pref_hour_mean; /* preferred hours across consumers: normal, this mean ... */

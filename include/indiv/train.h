@@ -151,6 +151,7 @@ typedef struct indiv_train_params {
     double popularity_half_life_days;
     double ease_lambda; /* EASE's lambda of the item-to-item term (itemsim.h) */
     int item_k;         /* neighbours kept per offer in the model file */
+    int calibration_slots; /* offers per contact of the calibration (model.h) */
 } indiv_train_params;
 
 /* What the run did (all of it is also in the model's provenance). */
@@ -167,7 +168,8 @@ typedef struct indiv_train_summary {
 
 /* Defaults (docs/evaluation.md): holdout 14 days, negatives 50, ridge 1e-3, k 10,
  * reaction 7 days, scratch ":memory:", profile defaults, popularity half-life 30 days,
- * EASE lambda 300 and 50 neighbours per offer for the item-to-item term. */
+ * EASE lambda 300 and 50 neighbours per offer for the item-to-item term, calibration
+ * slots 3 (the policy's default). */
 void indiv_train_params_init(indiv_train_params *p);
 
 /* Trains a model from log (only read: the work happens in a snapshot of the events
@@ -176,7 +178,10 @@ void indiv_train_params_init(indiv_train_params *p);
  *     time in the resulting embedding, fit the logistic weights on half of the
  *     consumers (by a stable hash of their id) and measure, on the other half, ranking
  *     (HitRate, NDCG, Recall at k, against popularity) and propensity (AUC, log-loss)
- *     metrics of the tail: the validation recorded in the provenance;
+ *     metrics of the tail: the validation recorded in the provenance; and the model's
+ *     calibration (model.h): every validation consumer's P(acts) over their first
+ *     calibration_slots valid offers against whether they bought one of them in the
+ *     tail, its reliability table and the recommended τ;
  *  2. refit the weights on every consumer, and the factorisation on every event before
  *     as_of: the model's embedding.
  * The repeat terms' prior (model.h, indiv_repeat_params) is the population's: the mean

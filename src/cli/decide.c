@@ -55,6 +55,7 @@ static void print_help(void) {
 struct decide_args {
     const char *db, *model, *summary, *config;
     int have_as_of;
+    int tau_pending; /* no --threshold anywhere: the model's τ or the default, in run() */
     char out_buf[4096];
     indiv_decide_opts o;
 };
@@ -204,14 +205,19 @@ static int parse_args(int argc, char **argv, struct decide_args *a, json_t **kee
             a->config = optarg;
         else if (c == 'h')
             return print_help(), -1;
+    cli_threshold_state ts;
+    cli_threshold_begin(&ts, &a->o.policy);
     if (a->config && (rc = apply_config(a, long_opts, keep)) != CLI_OK)
         return rc;
+    cli_threshold_after_config(&ts, &a->o.policy);
     optind = 0;
     while (rc == CLI_OK && (c = getopt_long(argc, argv, "h", long_opts, NULL)) != -1)
         rc = c == '?' ? cli_bad_option("decide", argv[optind - 1], long_opts)
                       : set_option(a, c, optarg);
     if (rc != CLI_OK)
         return rc;
+    a->o.threshold_source = cli_threshold_end(&ts, &a->o.policy);
+    a->tau_pending = a->o.threshold_source == NULL;
     if (optind < argc)
         return cli_usage("decide", "unexpected argument '%s'", argv[optind]);
     if (!a->db || !a->out_buf[0])
@@ -353,6 +359,8 @@ static int run(struct decide_args *a, indiv_error *err) {
     int rc = open_outputs(a, out, err);
     if (rc == INDIV_OK)
         rc = a->model ? indiv_model_load(a->model, &m, err) : (indiv_model_default(&m), 0);
+    if (rc == INDIV_OK && a->tau_pending)
+        cli_threshold_note("decide", &a->o, &m);
     if (rc == INDIV_OK)
         rc = decide_into(a, &m, indiv_outfile_stream(out[0]), &sum, err);
     char *js = NULL;

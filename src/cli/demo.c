@@ -106,6 +106,7 @@ static int demo_decide(indiv_eventlog *log, const indiv_eventlog_stats *st,
     o.policy.as_of = st->last_ts + 1;
     o.policy.seed = DEMO_SEED;
     o.out_path = out;
+    indiv_decide_default_threshold(&o, &m); /* as `indiv decide` without --threshold */
     int rc = indiv_decide_run(log, &m, &o, NULL, NULL, &sum, err);
     if (rc < 0)
         return rc;
@@ -117,9 +118,9 @@ static int demo_decide(indiv_eventlog *log, const indiv_eventlog_stats *st,
            out);
     print_why_none(c);
     printf("  programmed serendipity: a divergent offer in %.1f%% of contacts (model %s, "
-           "threshold %.2f, serendipity %.2f, seed %d)\n",
+           "threshold %.4g from the %s, serendipity %.2f, seed %d)\n",
            contacts ? 100.0 * (double)c->contacts_divergent / (double)contacts : 0.0,
-           m.id, o.policy.threshold, o.policy.serendipity, DEMO_SEED);
+           m.id, o.policy.threshold, o.threshold_source, o.policy.serendipity, DEMO_SEED);
     return INDIV_OK;
 }
 

@@ -4,6 +4,7 @@
  * stdout, JSON and CSV files on request.
  */
 #include <getopt.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,6 +51,10 @@ static const char evaluate_help[] =
     "                       repeat_frequency, repeat_readiness, item_item)\n"
     "  --ease-lambda L      EASE's lambda (default: the best of 10,30,100,300,1000 on\n"
     "                       the 28 days before the split)\n"
+    "  --calibrated-model FILE  the model with its calibration on this window (its\n"
+    "                       reliability table and Youden τ, docs/evaluation.md):\n"
+    "                       to calibrate a hand-set model on a world it was not\n"
+    "                       made on, never to choose τ on the window it is judged on\n"
     "  --no-serendipity-table  skip the serendipity table (the decision run again\n"
     "                       without serendipity, with each aim and each re-ranker)\n"
     "  -h, --help           this help\n"
@@ -62,8 +67,9 @@ static void print_help(void) {
 }
 
 struct eval_args {
-    const char *db, *model, *json, *csv, *curve, *without;
+    const char *db, *model, *json, *csv, *curve, *without, *calibrated;
     int have_until;
+    int tau_pending; /* no --threshold: the model's τ or the default, once loaded */
     indiv_eval_params p;
 };
 
@@ -87,6 +93,7 @@ enum {
     OPT_EASE_LAMBDA,
     OPT_WITHOUT,
     OPT_NO_SEREN,
+    OPT_CALIBRATED,
     OPT_SET
 };
 
@@ -109,6 +116,7 @@ static const struct option fixed_opts[] = {
     {"ease-lambda", required_argument, NULL, OPT_EASE_LAMBDA},
     {"without", required_argument, NULL, OPT_WITHOUT},
     {"no-serendipity-table", no_argument, NULL, OPT_NO_SEREN},
+    {"calibrated-model", required_argument, NULL, OPT_CALIBRATED},
     {"set", required_argument, NULL, OPT_SET},
     {"help", no_argument, NULL, 'h'},
     {0}};
@@ -198,6 +206,9 @@ static int set_option(struct eval_args *a, int code, const char *v) {
     case OPT_NO_SEREN:
         a->p.serendipity_table = 0;
         return CLI_OK;
+    case OPT_CALIBRATED:
+        a->calibrated = v;
+        return CLI_OK;
     default:
         return CLI_USAGE;
     }
@@ -209,6 +220,8 @@ static int parse_args(int argc, char **argv, struct eval_args *a) {
     if (!cli_policy_options(fixed_opts, long_opts, MAX_OPTS))
         return cli_usage("evaluate", "too many options (raise MAX_OPTS)");
     opterr = 0; /* our own message, in the "indiv evaluate: ..." form */
+    cli_threshold_state ts;
+    cli_threshold_begin(&ts, &a->p.decide.policy);
     while (rc == CLI_OK && (c = getopt_long(argc, argv, "h", long_opts, NULL)) != -1) {
         if (c == 'h')
             return print_help(), -1;
@@ -218,6 +231,8 @@ static int parse_args(int argc, char **argv, struct eval_args *a) {
     }
     if (rc != CLI_OK)
         return rc;
+    a->p.decide.threshold_source = cli_threshold_end(&ts, &a->p.decide.policy);
+    a->tau_pending = a->p.decide.threshold_source == NULL;
     if (optind < argc)
         return cli_usage("evaluate", "unexpected argument '%s'", argv[optind]);
     if (!a->db || a->p.split == INT64_MIN)
@@ -295,8 +310,10 @@ static void print_contacts(FILE *o, const indiv_eval_result *r,
                            const indiv_eval_params *p) {
     const indiv_decision_counts *d = &r->decisions;
     const indiv_policy_params *pol = &p->decide.policy;
-    fprintf(o, "\ndecisions (τ %g, %d slots, ε %g): contact %lld, defer %lld, none %lld;",
-            pol->threshold, pol->slots, pol->serendipity,
+    fprintf(o,
+            "\ndecisions (τ %g from the %s, %d slots, ε %g): contact %lld, defer %lld, "
+            "none %lld;",
+            pol->threshold, p->decide.threshold_source, pol->slots, pol->serendipity,
             (long long)d->by_action[INDIV_CONTACT], (long long)d->by_action[INDIV_DEFER],
             (long long)d->by_action[INDIV_NONE]);
     for (int why = 0; why < INDIV_R_COUNT; why++)
@@ -413,11 +430,27 @@ static int write_json(const struct eval_args *a, const indiv_model *m,
 /* Every output must differ from the database and from the others (checked before the
  * work, so that a mistake costs nothing). */
 static int check_outputs(const struct eval_args *a, indiv_error *err) {
-    static const char *const names[] = {"--json", "--csv", "--curve", "--lists",
-                                        "--scratch"};
-    const char *outs[] = {a->json, a->csv, a->curve, a->p.lists_path,
-                          strcmp(a->p.scratch, ":memory:") ? a->p.scratch : NULL};
-    return indiv_path_check_outputs(a->db, outs, names, 5, err);
+    static const char *const names[] = {"--json",    "--csv",   "--curve",
+                                        "--lists",   "--scratch", "--calibrated-model"};
+    const char *outs[] = {a->json,
+                          a->csv,
+                          a->curve,
+                          a->p.lists_path,
+                          strcmp(a->p.scratch, ":memory:") ? a->p.scratch : NULL,
+                          a->calibrated};
+    return indiv_path_check_outputs(a->db, outs, names, 6, err);
+}
+
+/* The model with this window's calibration, written atomically. */
+static int write_calibrated(const char *path, const indiv_model *m,
+                            const indiv_eval_result *r, indiv_error *err) {
+    indiv_model c = *m; /* borrows m's owned parts: never cleared */
+    c.calibration = r->calibration;
+    indiv_outfile *out = NULL;
+    int rc = indiv_outfile_open(path, &out, err);
+    if (rc == INDIV_OK)
+        rc = indiv_model_save(&c, indiv_outfile_write_path(out), err);
+    return indiv_outfile_finish(out, rc, err);
 }
 
 static int write_files(const struct eval_args *a, const indiv_model *m,
@@ -427,7 +460,32 @@ static int write_files(const struct eval_args *a, const indiv_model *m,
         rc = indiv_eval_write_metrics_csv(r, a->csv, err);
     if (rc == INDIV_OK && a->curve)
         rc = indiv_eval_write_curve_csv(r, a->curve, err);
+    if (rc == INDIV_OK && a->calibrated)
+        rc = write_calibrated(a->calibrated, m, r, err);
     return rc;
+}
+
+/* The model's reliability on this window and the τ Youden's index would pick here. */
+static void print_calibration(FILE *o, const indiv_eval_result *r) {
+    const indiv_calibration *c = &r->calibration;
+    fprintf(o,
+            "\ncalibration on this window: P(buys at least one of indiv's top %d) against "
+            "who did, %lld of %lld known customers (%.3f); by decile:\n",
+            c->slots, (long long)c->acted, (long long)c->people,
+            c->people ? (double)c->acted / (double)c->people : 0.0);
+    fprintf(o, "decile  people  relevance range    predicted  observed\n");
+    for (size_t b = 0; b < c->n_bins; b++)
+        fprintf(o, "%6zu %7lld  %.3f .. %.3f %10.3f %9.3f\n", b + 1,
+                (long long)c->bins[b].n, c->bins[b].lo, c->bins[b].hi,
+                c->bins[b].predicted, c->bins[b].observed);
+    if (isnan(c->threshold))
+        fprintf(o, "Youden's τ on this window: none (fewer than %d in a group)\n",
+                INDIV_CALIBRATION_MIN_GROUP);
+    else
+        fprintf(o,
+                "Youden's τ on this window: %.3f (TPR %.3f, FPR %.3f): a check of the "
+                "model's τ, not a value to adopt (it is fitted on the truth)\n",
+                c->threshold, c->tpr, c->fpr);
 }
 
 static void print_all(const struct eval_args *a, const indiv_model *m,
@@ -437,6 +495,7 @@ static void print_all(const struct eval_args *a, const indiv_model *m,
     print_ranking(stdout, r, INDIV_EVAL_NEW);
     print_contacts(stdout, r, &a->p);
     print_curve(stdout, r);
+    print_calibration(stdout, r);
     print_serendipity(stdout, r);
     fflush(stdout);
 }
@@ -470,6 +529,8 @@ static int run(struct eval_args *a, const char *cmd, indiv_error *err) {
             a->model ? indiv_model_load(a->model, &m, err) : (indiv_model_default(&m), 0);
     if (rc == INDIV_OK && a->without)
         rc = ablate(&m, a->without, err);
+    if (rc == INDIV_OK && a->tau_pending)
+        cli_threshold_note("evaluate", &a->p.decide, &m);
     if (rc == INDIV_OK)
         rc = check_outputs(a, err);
     if (rc == INDIV_OK)

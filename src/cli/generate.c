@@ -305,8 +305,8 @@ static void print_report(const char *real, const char *gen, const indiv_fit_row 
     for (size_t i = 0; i < n; i++) {
         const indiv_fit_row *r = &rows[i];
         char tol[32];
-        if (isnan(r->tolerance))
-            snprintf(tol, sizeof tol, "(size)");
+        if (isnan(r->tolerance)) /* the size, asked for; or a row shown, not compared */
+            snprintf(tol, sizeof tol, r->rel ? "(shown)" : "(size)");
         else
             snprintf(tol, sizeof tol, r->rel ? "%.0f%%" : "%.3g",
                      r->rel ? 100 * r->tolerance : r->tolerance);

@@ -3,6 +3,7 @@
  */
 #include "policy_opts.h"
 
+#include <math.h>
 #include <string.h>
 
 #include "cli.h"
@@ -107,4 +108,35 @@ void cli_policy_help(FILE *o) {
             fprintf(o, "  %-*s ", HELP_INDENT - 3, opt);
         wrapped(o, line, HELP_INDENT);
     }
+}
+
+/* ---- where τ comes from ------------------------------------------------------------ */
+
+void cli_threshold_begin(cli_threshold_state *s, indiv_policy_params *p) {
+    s->from_config = NAN;
+    p->threshold = NAN;
+}
+
+void cli_threshold_after_config(cli_threshold_state *s, indiv_policy_params *p) {
+    s->from_config = p->threshold;
+    p->threshold = NAN;
+}
+
+const char *cli_threshold_end(const cli_threshold_state *s, indiv_policy_params *p) {
+    if (!isnan(p->threshold))
+        return "flag";
+    if (!isnan(s->from_config)) {
+        p->threshold = s->from_config;
+        return "config";
+    }
+    indiv_policy_params def;
+    indiv_policy_params_init(&def);
+    p->threshold = def.threshold;
+    return NULL;
+}
+
+void cli_threshold_note(const char *cmd, indiv_decide_opts *o, const indiv_model *m) {
+    const char *why = indiv_decide_default_threshold(o, m);
+    fprintf(stderr, "indiv %s: threshold %.4g: %s (--threshold overrides it)\n", cmd,
+            o->policy.threshold, why);
 }

@@ -8,6 +8,8 @@
 #include <getopt.h>
 #include <stdio.h>
 
+#include "indiv/decide.h"
+#include "indiv/model.h"
 #include "indiv/policy.h"
 
 /* getopt_long codes of the table's options: CLI_POLICY_CODE + row index. */
@@ -37,5 +39,25 @@ void cli_policy_set_help(FILE *o);
 
 /* One help line per table row: "  --name META        meaning (default D)". */
 void cli_policy_help(FILE *o);
+
+/* ---- where τ comes from --------------------------------------------------------------
+ * A flag (--threshold, --set threshold=) overrides a --config key, which overrides the
+ * model's recommended τ or, without one, the policy default (indiv_decide_default_
+ * threshold, once the model is loaded). The parser marks τ unset (NAN) before each
+ * layer and looks at what the layer left. */
+typedef struct cli_threshold_state {
+    double from_config; /* NAN when the config file has no threshold */
+} cli_threshold_state;
+
+/* Before the config file: τ unset. */
+void cli_threshold_begin(cli_threshold_state *s, indiv_policy_params *p);
+/* After the config file, before the flags: remembers its τ and unsets it again. */
+void cli_threshold_after_config(cli_threshold_state *s, indiv_policy_params *p);
+/* After the flags: "flag", "config", or NULL when τ is still to choose (p->threshold
+ * then holds the policy default, so that the parameters validate meanwhile). */
+const char *cli_threshold_end(const cli_threshold_state *s, indiv_policy_params *p);
+/* Chooses τ from the model (indiv_decide_default_threshold) and says so on stderr:
+ * "indiv <cmd>: threshold τ from the model (...)" or "... the policy default (...)". */
+void cli_threshold_note(const char *cmd, indiv_decide_opts *o, const indiv_model *m);
 
 #endif /* INDIV_CLI_POLICY_OPTS_H */

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -197,17 +198,56 @@ static void print_totals(FILE *f, const char *policy, const double *t) {
         t[INDIV_M_latent_revealed], t[INDIV_M_leakage], t[INDIV_M_diversity]);
 }
 
+/* Where a policy's run time went: the stages of every round, and the wall clock of the
+ * whole run (the copy of the world, setup and metrics are the rest). */
+typedef struct sim_times {
+    double stage[INDIV_SIM_NTIMES];
+    double wall;
+} sim_times;
+
+static int add_times(void *ctx, const indiv_round_metrics *m) {
+    sim_times *t = ctx;
+    for (int k = 0; k < INDIV_SIM_NTIMES; k++)
+        t->stage[k] += m->seconds[k];
+    return 0;
+}
+
+static double wall_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
 /* One policy into DIR/<policy>/, with its progress on stderr. */
 static int run_policy(const struct sim_args *a, const indiv_model *m,
                       indiv_sim_policy pol, double tot[INDIV_SIM_NMETRICS],
-                      indiv_error *err) {
+                      sim_times *times, indiv_error *err) {
     indiv_sim_params p = a->p;
     p.policy = pol;
     cli_progress_state ps = {0};
     fprintf(stderr, "indiv simulate: policy %s, %d rounds\n", indiv_sim_policy_name(pol),
             p.rounds);
-    return indiv_sim_run_into(a->db, a->out, &p, m, cli_progress, &ps, NULL, NULL, tot,
-                              err);
+    double t0 = wall_now();
+    int rc = indiv_sim_run_into(a->db, a->out, &p, m, cli_progress, &ps, add_times, times,
+                                tot, err);
+    times->wall = wall_now() - t0;
+    return rc;
+}
+
+/* The share of each stage in a policy's run time (timings.csv has them per round). */
+static void print_times(FILE *f, const char *policy, const sim_times *t) {
+    double w = t->wall > 0 ? t->wall : 1, staged = 0;
+    for (int k = 0; k < INDIV_SIM_NTIMES; k++)
+        staged += t->stage[k];
+    fprintf(f,
+            "  %-22s time %.1f s: profiles %.1f s (%.0f%%), decisions %.1f s (%.0f%%), "
+            "responses %.1f s (%.0f%%), training %.1f s (%.0f%%), other %.1f s (%.0f%%)\n",
+            policy, t->wall, t->stage[INDIV_SIM_T_PROFILE],
+            100 * t->stage[INDIV_SIM_T_PROFILE] / w, t->stage[INDIV_SIM_T_DECIDE],
+            100 * t->stage[INDIV_SIM_T_DECIDE] / w, t->stage[INDIV_SIM_T_RESPOND],
+            100 * t->stage[INDIV_SIM_T_RESPOND] / w, t->stage[INDIV_SIM_T_TRAIN],
+            100 * t->stage[INDIV_SIM_T_TRAIN] / w, t->wall - staged,
+            100 * (t->wall - staged) / w);
 }
 
 /* What a failed or interrupted run must not leave behind (issue 14 item 18): the paths
@@ -272,6 +312,7 @@ static void drop_outputs(struct sim_new *nw, int failed) {
 static int run(struct sim_args *a, indiv_error *err) {
     indiv_model m;
     double tot[INDIV_SIM_POLICY_COUNT][INDIV_SIM_NMETRICS] = {{0}};
+    sim_times times[INDIV_SIM_POLICY_COUNT] = {{{0}, 0}};
     int rc =
         a->model ? indiv_model_load(a->model, &m, err) : (indiv_model_default(&m), 0);
     if (rc < 0)
@@ -284,7 +325,7 @@ static int run(struct sim_args *a, indiv_error *err) {
     if (rc == INDIV_OK)
         rc = indiv_sim_write_params(a->out, a->db, &a->p, m.id, a->all, err);
     for (int p = first; rc == INDIV_OK && p < last; p++)
-        rc = run_policy(a, &m, (indiv_sim_policy)p, tot[p], err);
+        rc = run_policy(a, &m, (indiv_sim_policy)p, tot[p], &times[p], err);
     if (rc == INDIV_OK && a->all)
         rc = indiv_sim_write_comparison(a->out, (const double(*)[INDIV_SIM_NMETRICS])tot,
                                         err);
@@ -294,6 +335,9 @@ static int run(struct sim_args *a, indiv_error *err) {
                (unsigned long long)a->p.seed, a->out);
         for (int p = first; p < last; p++)
             print_totals(stdout, indiv_sim_policy_name((indiv_sim_policy)p), tot[p]);
+        /* Timings differ from run to run: with the progress, on stderr. */
+        for (int p = first; p < last; p++)
+            print_times(stderr, indiv_sim_policy_name((indiv_sim_policy)p), &times[p]);
     }
     drop_outputs(&nw, rc != INDIV_OK);
     indiv_model_clear(&m);

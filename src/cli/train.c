@@ -3,6 +3,7 @@
  * from an event log.
  */
 #include <getopt.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,7 @@
 #include "indiv/eventlog.h"
 #include "indiv/fileio.h"
 #include "indiv/model.h"
+#include "indiv/policy.h"
 #include "indiv/timeutil.h"
 #include "indiv/train.h"
 
@@ -46,6 +48,8 @@ static const char train_help[] =
     "  --scratch PATH     snapshot database: a new file, or :memory: (default)\n"
     "  --ease-lambda L    EASE ridge of the item-to-item term (default 300)\n"
     "  --item-k K         neighbours kept per offer in the model (default 50)\n"
+    "  --calibration-slots K  offers per contact of the calibration and its τ\n"
+    "                     (default 3, the policy's --slots)\n"
     "  -h, --help         this help\n";
 
 struct train_args {
@@ -71,6 +75,8 @@ static const struct option long_opts[] = {{"db", required_argument, NULL, 1},
                                           {"scratch", required_argument, NULL, 14},
                                           {"ease-lambda", required_argument, NULL, 15},
                                           {"item-k", required_argument, NULL, 16},
+                                          {"calibration-slots", required_argument, NULL,
+                                           17},
                                           {"help", no_argument, NULL, 'h'},
                                           {0}};
 
@@ -129,6 +135,9 @@ static int set_option(struct train_args *a, int code, const char *v) {
         return cli_double("train", "--ease-lambda", v, 1e-9, 1e12, &p->ease_lambda);
     case 16:
         return set_int("--item-k", v, 1, 100000, &p->item_k);
+    case 17:
+        return set_int("--calibration-slots", v, 1, INDIV_SLOTS_MAX,
+                       &p->calibration_slots);
     default:
         return CLI_USAGE;
     }
@@ -193,6 +202,18 @@ static void print_summary(const struct train_args *a, const indiv_model *m,
             m->weight[INDIV_TERM_REPEAT], m->weight[INDIV_TERM_REPEAT_FREQUENCY],
             m->weight[INDIV_TERM_REPEAT_READINESS], m->weight[INDIV_TERM_ITEM_ITEM]);
     fprintf(o, "  validation: see \"provenance\".\"validation\" in %s\n", a->out);
+    const indiv_calibration *c = &m->calibration;
+    if (c->present && !isnan(c->threshold))
+        fprintf(o,
+                "  calibration: %lld of %lld validation consumers bought one of their top "
+                "%d in the tail; recommended threshold %.4g (Youden: TPR %.3f, FPR "
+                "%.3f), used by decide when --threshold is not given\n",
+                (long long)c->acted, (long long)c->people, c->slots, c->threshold, c->tpr,
+                c->fpr);
+    else if (c->present)
+        fprintf(o, "  calibration: %lld of %lld validation consumers acted: too few "
+                   "in a group to recommend a threshold\n",
+                (long long)c->acted, (long long)c->people);
 }
 
 /* Wall-clock time of training, for the provenance only (nothing depends on it). */
