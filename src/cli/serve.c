@@ -74,6 +74,7 @@ static const struct option fixed_opts[] = {
 
 struct serve_args {
     const char *model;
+    int tau_pending; /* no --threshold: the model's τ or the default, as decide */
     char address[64];
     double duration;
     indiv_serve_opts o;
@@ -147,6 +148,9 @@ static int parse_args(int argc, char **argv, struct serve_args *a) {
         return cli_usage("serve", "too many options (raise MAX_OPTS)");
     opterr = 0;
     optind = 0;
+    cli_threshold_state ts;
+    cli_threshold_begin(&ts, &a->o.decide.policy);
+    cli_threshold_after_config(&ts, &a->o.decide.policy); /* serve takes no --config */
     while (rc == CLI_OK && (c = getopt_long(argc, argv, "h", long_opts, NULL)) != -1) {
         if (c == 'h')
             return print_help(), -1;
@@ -155,6 +159,8 @@ static int parse_args(int argc, char **argv, struct serve_args *a) {
     }
     if (rc != CLI_OK)
         return rc;
+    a->o.decide.threshold_source = cli_threshold_end(&ts, &a->o.decide.policy);
+    a->tau_pending = a->o.decide.threshold_source == NULL;
     if (optind < argc)
         return cli_usage("serve", "unexpected argument '%s'", argv[optind]);
     if (!a->o.db_path)
@@ -184,6 +190,8 @@ static int run(struct serve_args *a, indiv_error *err) {
         a->model ? indiv_model_load(a->model, &m, err) : (indiv_model_default(&m), 0);
     if (rc < 0)
         return rc;
+    if (a->tau_pending) /* as indiv decide chooses it: the same decisions */
+        cli_threshold_note("serve", &a->o.decide, &m);
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, SIGTERM);
