@@ -1,6 +1,7 @@
 # indiv — individuation engine with programmed serendipity.
 #
-#   make            build build/release/indiv and build/release/libindiv.a
+#   make            build build/release/indiv and build/release/libindiv.a (and
+#                   build/release/indiv-mpi when MPI is installed: docs/scale.md)
 #   make demo       install what is missing, build, run the demo on the embedded world
 #   make check      install what is missing, build with ASan+UBSan, run every test
 #   make bench      benchmarks (BENCH=<name> runs one, SCALE=0.1 makes them quick)
@@ -20,7 +21,7 @@ BENCH   ?=
 # Debian packages the project needs to build, test, demo and bench.
 DEBS := build-essential pkg-config libgsl-dev libopenblas-dev libsqlite3-dev \
         libjansson-dev libcriterion-dev zlib1g-dev sqlite3 gnuplot-nox \
-        libmicrohttpd-dev wrk
+        libmicrohttpd-dev wrk openmpi-bin libopenmpi-dev
 
 PKGS := gsl sqlite3 jansson zlib openblas libmicrohttpd
 
@@ -30,6 +31,14 @@ PKG_CFLAGS = $(eval PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS)))$(PKG_CFL
 # §6).
 PKG_LIBS = $(eval PKG_LIBS := $(filter-out -lgslcblas,$(shell pkg-config --libs $(PKGS))))$(PKG_LIBS)
 CRIT_LIBS = $(eval CRIT_LIBS := $(shell pkg-config --libs criterion))$(CRIT_LIBS)
+# MPI (indiv-mpi, src/mpi/): Open MPI's pkg-config file, else the wrapper's own flags.
+# Empty when MPI is not installed: indiv-mpi is then not built and its tests skip.
+MPI_CFLAGS = $(eval MPI_CFLAGS := $(shell pkg-config --cflags ompi-c 2>/dev/null || \
+  mpicc --showme:compile 2>/dev/null))$(MPI_CFLAGS)
+MPI_LIBS = $(eval MPI_LIBS := $(shell pkg-config --libs ompi-c 2>/dev/null || \
+  mpicc --showme:link 2>/dev/null))$(MPI_LIBS)
+HAVE_MPI = $(eval HAVE_MPI := $(shell pkg-config --exists ompi-c 2>/dev/null && echo 1 \
+  || { command -v mpicc >/dev/null 2>&1 && echo 1; }))$(HAVE_MPI)
 
 WARN := -std=c11 -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes \
         -Wmissing-prototypes -Wwrite-strings -Wformat=2
@@ -60,10 +69,14 @@ LIBS = $(PKG_LIBS) -lpthread -lm
 
 LIB_SRC   := $(wildcard src/*.c)
 CLI_SRC   := $(wildcard src/cli/*.c)
+MPI_SRC   := $(wildcard src/mpi/*.c)
 TEST_SRC  := $(wildcard tests/test_*.c) tests/testutil.c
 BENCH_SRC := $(wildcard tests/bench/bench_*.c)
 LIB_OBJ   := $(LIB_SRC:%.c=$(O)/%.o) $(O)/gen/schema_sql.o
 CLI_OBJ   := $(CLI_SRC:%.c=$(O)/%.o)
+MPI_OBJ   := $(MPI_SRC:%.c=$(O)/%.o)
+# indiv-mpi reuses every command's parsing, with its own main (src/mpi/mpi_main.c).
+CLI_LIB_OBJ := $(filter-out $(O)/src/cli/main.o,$(CLI_OBJ))
 TEST_OBJ  := $(TEST_SRC:%.c=$(O)/%.o)
 BENCH_BIN := $(BENCH_SRC:tests/bench/%.c=$(O)/bench/%)
 FUZZ_SRC  := $(wildcard tests/fuzz/fuzz_*.c)
@@ -78,7 +91,11 @@ all: | deps
 	@$(MAKE) --no-print-directory VARIANT=$(VARIANT) bin lib
 
 lib: $(O)/libindiv.a
-bin: $(O)/indiv
+bin: $(O)/indiv $(if $(HAVE_MPI),$(O)/indiv-mpi)
+
+$(O)/src/mpi/%.o: src/mpi/%.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -Isrc/cli $(MPI_CFLAGS) -c $< -o $@
 
 $(O)/%.o: %.c
 	@mkdir -p $(@D)
@@ -103,6 +120,9 @@ $(O)/libindiv.a: $(LIB_OBJ)
 $(O)/indiv: $(CLI_OBJ) $(O)/libindiv.a
 	$(CC) $(ALL_LDFLAGS) $^ $(LIBS) -o $@
 
+$(O)/indiv-mpi: $(MPI_OBJ) $(CLI_LIB_OBJ) $(O)/libindiv.a
+	$(CC) $(ALL_LDFLAGS) $^ $(LIBS) $(MPI_LIBS) -o $@
+
 $(O)/tests/run-tests: $(TEST_OBJ) $(O)/libindiv.a
 	$(CC) $(ALL_LDFLAGS) $^ $(CRIT_LIBS) $(LIBS) -o $@
 
@@ -110,7 +130,7 @@ $(O)/bench/%: tests/bench/%.c $(O)/libindiv.a
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) $^ $(LIBS) -o $@
 
-tests-bin: $(O)/indiv $(O)/tests/run-tests
+tests-bin: $(O)/indiv $(if $(HAVE_MPI),$(O)/indiv-mpi) $(O)/tests/run-tests
 
 # ---- fuzzing (docs/fuzzing.md) --------------------------------------------------------
 # Each target is run for FUZZ_SECONDS from its seeds (tests/fuzz/seeds/<target>/, from
@@ -166,7 +186,10 @@ check: | deps
 	@ldd $(BUILD)/asan/indiv | grep -q libopenblas \
 	  || { echo "check: indiv is not linked against OpenBLAS" >&2; exit 1; }
 	@log=$(BUILD)/asan/tests.log; \
-	INDIV_BIN=$(BUILD)/asan/indiv ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
+	$(if $(HAVE_MPI),,echo "check: MPI not found (no mpicc, no ompi-c): the indiv-mpi tests \
+	  are skipped; make deps installs Open MPI" >&2;) \
+	INDIV_BIN=$(BUILD)/asan/indiv $(if $(HAVE_MPI),INDIV_MPI_BIN=$(BUILD)/asan/indiv-mpi) \
+	  ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
 	  UBSAN_OPTIONS=print_stacktrace=1 \
 	  $(BUILD)/asan/tests/run-tests --jobs 2 --short-filename >$$log 2>&1; st=$$?; \
 	cat $$log; \
@@ -186,7 +209,7 @@ bench: all
 
 format:
 	clang-format -i include/indiv/*.h src/*.c src/*.h src/cli/*.c src/cli/*.h \
-	  tests/*.c tests/*.h tests/bench/*.c
+	  tests/*.c tests/*.h tests/bench/*.c src/mpi/*.c src/mpi/*.h
 
 clean:
 	rm -rf $(BUILD) bench-results.json
@@ -194,6 +217,7 @@ clean:
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include/indiv
 	install -m 755 $(BUILD)/release/indiv $(DESTDIR)$(PREFIX)/bin/
+	$(if $(HAVE_MPI),install -m 755 $(BUILD)/release/indiv-mpi $(DESTDIR)$(PREFIX)/bin/)
 	install -m 644 $(BUILD)/release/libindiv.a $(DESTDIR)$(PREFIX)/lib/
 	install -m 644 include/indiv/*.h $(DESTDIR)$(PREFIX)/include/indiv/
 	install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig
@@ -204,4 +228,4 @@ install: all
 	  'Libs.private: -lgsl -lpthread -lm' 'Cflags: -I$${includedir}' \
 	  > $(DESTDIR)$(PREFIX)/lib/pkgconfig/indiv.pc
 
--include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_OBJ:.o=.d)
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(MPI_OBJ:.o=.d) $(TEST_OBJ:.o=.d)

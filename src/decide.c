@@ -494,10 +494,11 @@ int indiv_decide_run(indiv_eventlog *log, const indiv_model *m,
         rc = load_world(log, m, o, &cat, &valid, sum, err);
     if (rc == INDIV_OK)
         rc = indiv_scorer_new(m, cat, &scorer, err);
-    indiv_plausibility *plaus = NULL;
-    if (rc == INDIV_OK)
+    indiv_plausibility *plaus = NULL; /* owned; o->plaus is borrowed */
+    if (rc == INDIV_OK && !o->plaus)
         rc = build_plausibility(log, cat, o, r.pp, &plaus, err);
-    sum->plausibility_people = plaus ? indiv_plausibility_people(plaus) : 0;
+    const indiv_plausibility *pl = o->plaus ? o->plaus : plaus;
+    sum->plausibility_people = pl ? indiv_plausibility_people(pl) : 0;
     if (rc == INDIV_OK)
         rc = indiv_eventlog_consumer_scan(log, &r.cur, err);
     indiv_outfile *out = NULL;
@@ -508,7 +509,7 @@ int indiv_decide_run(indiv_eventlog *log, const indiv_model *m,
         struct run run = {o,           scorer,
                           cat,         valid,
                           &sum->prior, {cat, m->id, o->policy.seed, o->policy.as_of},
-                          plaus};
+                          pl};
         rc = run_all(&r, &run, f, progress, ctx, sum, err);
     }
     rc = indiv_outfile_finish(out, rc, err); /* a callback may stop with rc > 0 */
@@ -518,6 +519,25 @@ int indiv_decide_run(indiv_eventlog *log, const indiv_model *m,
     indiv_catalog_free(cat);
     free(valid);
     sum->seconds_total = now_s() - t0;
+    return rc;
+}
+
+int indiv_decide_plausibility(indiv_eventlog *log, const indiv_model *m,
+                              const indiv_decide_opts *o, indiv_plausibility **out,
+                              indiv_error *err) {
+    indiv_decide_summary sum = {0};
+    indiv_profile_params pp;
+    indiv_catalog *cat = NULL;
+    size_t missing;
+    *out = NULL;
+    int rc = read_profile_params(log, &pp, &sum, err);
+    if (rc == INDIV_OK)
+        rc = indiv_catalog_load(log, &cat, err);
+    if (rc == INDIV_OK)
+        rc = indiv_model_apply(m, cat, &missing, err);
+    if (rc == INDIV_OK)
+        rc = build_plausibility(log, cat, o, sum.profiles_built ? &pp : NULL, out, err);
+    indiv_catalog_free(cat);
     return rc;
 }
 
@@ -766,8 +786,8 @@ char *indiv_decide_summary_json(const indiv_decide_opts *o, const indiv_model *m
         s->profiles_built ? indiv_time_format(s->profiles_as_of, asof) : NULL,
         "prior_mean_interval_days", s->prior.mean_days, "prior_interval_cv2",
         s->prior.cv2, "plausibility_people", (json_int_t)s->plausibility_people,
-        "seconds", "read", s->seconds_read, "decide", s->seconds_decide,
-        "write", s->seconds_write, "total", s->seconds_total);
+        "seconds", "read", s->seconds_read, "decide", s->seconds_decide, "write",
+        s->seconds_write, "total", s->seconds_total);
     char *txt = root ? json_dumps(root, JSON_INDENT(2) | JSON_REAL_PRECISION(6)) : NULL;
     json_decref(root);
     return txt;

@@ -52,6 +52,11 @@ size_t indiv_plausibility_categories(const indiv_plausibility *pl) {
     return pl->c;
 }
 
+void indiv_plausibility_counts(indiv_plausibility *pl, uint32_t **pair, int64_t **people) {
+    *pair = pl->pair;
+    *people = &pl->people;
+}
+
 /* Keeps the distinct in-range categories of cats in out (capacity pl->c). */
 static size_t distinct(indiv_plausibility *pl, const int32_t *cats, size_t n,
                        size_t *out) {

@@ -30,6 +30,7 @@ struct indiv_scorer {
     /* item-to-item neighbours by catalog index (CSR), when the model has them */
     size_t *nb_ptr, *nb_idx;
     double *nb_w;
+    double *nb_wi; /* w_item_item · nb_w, or NULL when the term is 0 or absent */
 };
 
 /* Repeat features of one offer of a row's history. */
@@ -81,6 +82,20 @@ static int map_neighbours(indiv_scorer *s, const indiv_item_neighbours *nb) {
     return ok ? INDIV_OK : INDIV_ENOMEM;
 }
 
+/* The neighbour weights times the term's weight, once: the per-person scatter then only
+ * adds (the same products, so the same bits as multiplying there). */
+static int weigh_neighbours(indiv_scorer *s) {
+    double wi = s->model.weight[INDIV_TERM_ITEM_ITEM];
+    size_t nnz = s->nb_ptr[s->n];
+    if (wi == 0)
+        return INDIV_OK;
+    if (!(s->nb_wi = malloc((nnz + 1) * sizeof *s->nb_wi)))
+        return INDIV_ENOMEM;
+    for (size_t e = 0; e < nnz; e++)
+        s->nb_wi[e] = wi * s->nb_w[e];
+    return INDIV_OK;
+}
+
 int indiv_scorer_new(const indiv_model *m, const indiv_catalog *cat, indiv_scorer **out,
                      indiv_error *err) {
     *out = NULL;
@@ -104,7 +119,7 @@ int indiv_scorer_new(const indiv_model *m, const indiv_catalog *cat, indiv_score
     for (size_t j = 0; j < s->n; j++)
         s->offer_term[j] = m->intercept + m->weight[INDIV_TERM_POPULARITY] * pop[j];
     s->repeat = indiv_model_repeat(m);
-    if (m->item_item && map_neighbours(s, m->item_item) < 0) {
+    if (m->item_item && (map_neighbours(s, m->item_item) < 0 || weigh_neighbours(s) < 0)) {
         indiv_scorer_free(s);
         return indiv_error_set(err, INDIV_ENOMEM, "out of memory");
     }
@@ -120,6 +135,7 @@ void indiv_scorer_free(indiv_scorer *s) {
     free(s->nb_ptr);
     free(s->nb_idx);
     free(s->nb_w);
+    free(s->nb_wi);
     free(s);
 }
 
@@ -223,10 +239,17 @@ static void repeat_features(const indiv_scorer *s, const indiv_offer_history *h,
     f[2] = indiv_repeat_readiness(&s->repeat, h->occasions, mean, cv2, since);
 }
 
+/* x[idx[e]] += v[e] for e < n (no two idx equal within a row of neighbours). */
+static void scatter(double *restrict x, const size_t *restrict idx,
+                    const double *restrict v, size_t n) {
+    for (size_t e = 0; e < n; e++)
+        x[idx[e]] += v[e];
+}
+
 void indiv_score_set_history(const indiv_scorer *s, indiv_score_block *b, size_t i,
                              const indiv_profile *pr, int64_t t) {
     const double *w = s->model.weight;
-    double *xr = b->xr + i * b->n, wi = w[INDIV_TERM_ITEM_ITEM];
+    double *xr = b->xr + i * b->n;
     struct hist_feat *hf = b->hist + i * b->hcap;
     size_t j, n = 0;
     if (!pr || !(pr->features & INDIV_FEAT_HISTORY))
@@ -239,9 +262,9 @@ void indiv_score_set_history(const indiv_scorer *s, indiv_score_block *b, size_t
         xr[j] += w[INDIV_TERM_REPEAT] * hf[n].f[0] +
                  w[INDIV_TERM_REPEAT_FREQUENCY] * hf[n].f[1] +
                  w[INDIV_TERM_REPEAT_READINESS] * hf[n].f[2];
-        for (size_t e = s->nb_ptr && wi != 0 ? s->nb_ptr[j] : 0;
-             s->nb_ptr && wi != 0 && e < s->nb_ptr[j + 1]; e++)
-            xr[s->nb_idx[e]] += wi * s->nb_w[e];
+        if (s->nb_wi) /* the item-to-item term: a scatter of wi · S(j, ·) */
+            scatter(xr, s->nb_idx + s->nb_ptr[j], s->nb_wi + s->nb_ptr[j],
+                    s->nb_ptr[j + 1] - s->nb_ptr[j]);
         n++;
     }
     b->n_hist[i] = n;

@@ -86,6 +86,8 @@ struct indiv_study_results {
     indiv_world_params wp; /* every world starts from these */
     indiv_sim_params sp;   /* every run starts from these */
     indiv_model model;
+    indiv_sweep_run_fn run; /* opts.run, or indiv_sweep_run_sim */
+    void *run_ctx;
     study_world *worlds;
     size_t nworlds, capworlds;
     study_cell *cells;

@@ -176,6 +176,8 @@ static indiv_study_results *results_new(const indiv_study_opts *o, indiv_error *
     r->keep_worlds = o->keep_worlds;
     r->base_seed = o->base_seed;
     r->model = o->model;
+    r->run = o->run ? o->run : indiv_sweep_run_sim;
+    r->run_ctx = o->run_ctx;
     for (size_t i = 0; i < indiv_study_claim_count(); i++)
         if (claim_selected(o->claims, indiv_study_claim_at(i)->id)) {
             claim_result *cr = &r->claims[r->nclaims++];
@@ -454,9 +456,10 @@ static int run_task(void *ctx, size_t i, indiv_error *err) {
     x.rounds = malloc((size_t)p.rounds * sizeof *x.rounds);
     if (rc == INDIV_OK && (!work || !x.rounds))
         rc = indiv_error_set(err, INDIV_ENOMEM, "out of memory");
+    indiv_sweep_job job = {ph->first + i / (size_t)r->seeds,      x.seed, &p,
+                           r->worlds[x.cell->world[x.seed]].path, work,   &r->model};
     if (rc == INDIV_OK)
-        rc = indiv_sim_run(r->worlds[x.cell->world[x.seed]].path, work, &p, &r->model,
-                           NULL, NULL, on_round, &x, err);
+        rc = r->run(r->run_ctx, &job, on_round, &x, err);
     if (rc == INDIV_OK)
         indiv_sim_aggregate(x.rounds, x.n,
                             x.cell->agg + (size_t)x.seed * INDIV_SIM_NMETRICS);

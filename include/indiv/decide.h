@@ -21,6 +21,7 @@
 #include "indiv/error.h"
 #include "indiv/eventlog.h"
 #include "indiv/model.h"
+#include "indiv/plausibility.h"
 #include "indiv/policy.h"
 #include "indiv/profile.h"
 #include "indiv/progress.h"
@@ -45,6 +46,9 @@ typedef struct indiv_decide_opts {
     int threads;                   /* 1..INDIV_THREADS_MAX */
     size_t block;                  /* consumers per block */
     int shard_index, shard_count;  /* decide only shard I of N (0 of 1: everyone) */
+    const indiv_plausibility *plaus; /* adjacent aim: co-purchase counts to use (borrowed;
+                                        indiv-mpi adds them up over partitions), NULL:
+                                        counted by the run from the database */
     /* where policy.threshold comes from, written in the summary: "flag", "config",
      * "model" or "default" (static strings; "default" after init) */
     const char *threshold_source;
@@ -78,6 +82,13 @@ const char *indiv_decide_default_threshold(indiv_decide_opts *o, const indiv_mod
 int indiv_decide_run(indiv_eventlog *log, const indiv_model *m,
                      const indiv_decide_opts *o, indiv_progress_fn progress, void *ctx,
                      indiv_decide_summary *sum /* OUT */, indiv_error *err);
+
+/* The co-purchase counts the run would count itself for o's adjacent aim (every
+ * consumer with a profile in log), with m's feature space; *out is NULL (and the run
+ * falls back as it would) when the aim does not need them. Caller frees. */
+int indiv_decide_plausibility(indiv_eventlog *log, const indiv_model *m,
+                              const indiv_decide_opts *o,
+                              indiv_plausibility **out /* OUT */, indiv_error *err);
 
 /* The run summary as pretty JSON (parameters, model id, counts by action and reason,
  * divergent share, timings); caller frees. */

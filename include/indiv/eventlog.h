@@ -26,6 +26,7 @@
 #include <stdint.h>
 
 #include "indiv/error.h"
+#include "indiv/progress.h"
 #include "indiv/vocab.h"
 
 /* Schema version this build reads and writes (PRAGMA user_version). */
@@ -415,5 +416,16 @@ int indiv_eventlog_each_last_purchase(indiv_eventlog *log, int64_t before_ts,
  * left at path. */
 int indiv_eventlog_snapshot(indiv_eventlog *log, const char *path, int64_t before_ts,
                             indiv_eventlog **out /* OUT */, indiv_error *err);
+
+/* Splits the database at src into dir/part-0.db ... dir/part-(parts−1).db (indiv
+ * partition, docs/scale.md): part r holds the consumers whose source id shard_of maps to
+ * r (with their original ids) and every row keyed by them (events, profiles, truth), and
+ * the rest whole (catalogue, offer_daily, meta, imports), plus meta('partition') =
+ * "r/parts". Each part is a complete indiv database, written to a temporary file and
+ * renamed; an existing part of the same name is replaced. progress (may be NULL) gets
+ * stage "partition" after each part. */
+int indiv_eventlog_partition(const char *src, const char *dir, int parts,
+                             int (*shard_of)(const char *ext_id, int n),
+                             indiv_progress_fn progress, void *pctx, indiv_error *err);
 
 #endif /* INDIV_EVENTLOG_H */

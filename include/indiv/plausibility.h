@@ -54,6 +54,13 @@ void indiv_plausibility_remove(indiv_plausibility *pl, const int32_t *cats, size
 int64_t indiv_plausibility_people(const indiv_plausibility *pl);
 size_t indiv_plausibility_categories(const indiv_plausibility *pl);
 
+/* The raw counts, for adding up tables built over disjoint sets of people (indiv-mpi
+ * on database partitions, docs/scale.md): *pair points at the categories² pair counts
+ * (diagonal n_c), *people at N. Adding two tables' counts element by element gives the
+ * table of the union of their people. */
+void indiv_plausibility_counts(indiv_plausibility *pl, uint32_t **pair /* OUT */,
+                               int64_t **people /* OUT */);
+
 /* lift(c, A) of every category c for the person whose known categories are
  * known[0..n), into lift[0..categories); with conditional set, P(c | A) = lift(c, A) ·
  * P(c) instead (the base rate of a person without known categories). Cannot fail.

@@ -55,6 +55,7 @@
 #include <stdint.h>
 
 #include "indiv/error.h"
+#include "indiv/experiment.h"
 #include "indiv/model.h"
 #include "indiv/progress.h"
 #include "indiv/sim.h"
@@ -256,6 +257,9 @@ typedef struct indiv_study_opts {
                                    with that many (the first run is the pilot); 0: never; -1: the
                                    preset's (quick 0, thorough 40) */
     indiv_model model;
+    indiv_sweep_run_fn run; /* runs one simulation (a sweep's runner: indiv-mpi sends it
+                               to a rank); NULL: indiv_sweep_run_sim, in this process */
+    void *run_ctx;
 } indiv_study_opts;
 
 typedef struct indiv_study_results indiv_study_results;

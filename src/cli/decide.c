@@ -16,6 +16,7 @@
 #include <jansson.h>
 
 #include "cli.h"
+#include "decide_cli.h"
 #include "indiv/decide.h"
 #include "indiv/eventlog.h"
 #include "indiv/fileio.h"
@@ -51,14 +52,6 @@ static void print_help(void) {
     cli_policy_help(stdout);
     fputs(decide_usage_end, stdout);
 }
-
-struct decide_args {
-    const char *db, *model, *summary, *config;
-    int have_as_of;
-    int tau_pending; /* no --threshold anywhere: the model's τ or the default, in run() */
-    char out_buf[4096];
-    indiv_decide_opts o;
-};
 
 /* The command's own options; the policy parameters are added from their table. */
 enum {
@@ -99,7 +92,7 @@ static int parse_shard(const char *s, indiv_decide_opts *o) {
 }
 
 /* Applies one option (an OPT_ code or a policy table code) with its text value. */
-static int set_option(struct decide_args *a, int code, const char *v) {
+static int set_option(cli_decide_args *a, int code, const char *v) {
     indiv_policy_params *p = &a->o.policy;
     int64_t x;
     int rc;
@@ -159,7 +152,7 @@ static int option_code(const struct option *opts, const char *name) {
 
 /* Applies a JSON config file: every key is a long option name. Strings are kept alive
  * by the config object, which the caller frees after the run. */
-static int apply_config(struct decide_args *a, const struct option *opts, json_t **keep) {
+static int apply_config(cli_decide_args *a, const struct option *opts, json_t **keep) {
     json_error_t je;
     json_t *root = json_load_file(a->config, JSON_REJECT_DUPLICATES, &je);
     if (!root || !json_is_object(root)) {
@@ -194,7 +187,7 @@ static int apply_config(struct decide_args *a, const struct option *opts, json_t
 }
 
 /* Two passes: find --config and apply it first, then let the flags override it. */
-static int parse_args(int argc, char **argv, struct decide_args *a, json_t **keep) {
+static int parse_args(int argc, char **argv, cli_decide_args *a, json_t **keep) {
     int c, rc = CLI_OK;
     struct option long_opts[MAX_OPTS];
     if (!cli_policy_options(fixed_opts, long_opts, MAX_OPTS))
@@ -227,7 +220,7 @@ static int parse_args(int argc, char **argv, struct decide_args *a, json_t **kee
 }
 
 /* Decision time: --as-of, else the profiles' time, else just after the last event. */
-static int default_as_of(indiv_eventlog *log, struct decide_args *a, indiv_error *err) {
+int cli_decide_default_as_of(indiv_eventlog *log, cli_decide_args *a, indiv_error *err) {
     if (a->have_as_of)
         return INDIV_OK;
     indiv_profile_params pp;
@@ -260,7 +253,7 @@ static void print_divergence(FILE *o, const indiv_decision_counts *c) {
 }
 
 /* The run's summary for people: a result, on o (cli_result_stream). */
-static void print_summary(FILE *o, const indiv_decide_summary *s, const indiv_model *m) {
+void cli_decide_print_summary(FILE *o, const indiv_decide_summary *s, const indiv_model *m) {
     const indiv_decision_counts *c = &s->counts;
     int64_t contacts = c->by_action[INDIV_CONTACT];
     fprintf(
@@ -285,7 +278,7 @@ static void print_summary(FILE *o, const indiv_decide_summary *s, const indiv_mo
 /* Warnings (stderr) for decisions made on stale or out-of-range times: profiles built
  * before the newest events, an --as-of before the first event or after the last by more
  * than the data's whole span. Each says what to run. Nothing is refused. */
-static void warn_times(indiv_eventlog *log, const struct decide_args *a) {
+void cli_decide_warn_times(indiv_eventlog *log, const cli_decide_args *a) {
     char t1[INDIV_ISO_LEN], t2[INDIV_ISO_LEN];
     indiv_profile_params pp;
     int64_t last;
@@ -322,7 +315,7 @@ static void warn_times(indiv_eventlog *log, const struct decide_args *a) {
  * the summary last (fileio.h indiv_outfile_finish_all): a failure leaves both old
  * files; a crash between the two renames leaves new decisions beside the previous
  * summary, whose counts.consumers then differs from the number of lines. */
-static int open_outputs(const struct decide_args *a, indiv_outfile *out[2],
+static int open_outputs(const cli_decide_args *a, indiv_outfile *out[2],
                         indiv_error *err) {
     const char *outs[] = {a->o.out_path, a->summary};
     static const char *const names[] = {"--out", "--summary"};
@@ -335,14 +328,14 @@ static int open_outputs(const struct decide_args *a, indiv_outfile *out[2],
 }
 
 /* The run on an open log: as-of, warnings, the decisions into out[0]. */
-static int decide_into(struct decide_args *a, const indiv_model *m, FILE *out,
+static int decide_into(cli_decide_args *a, const indiv_model *m, FILE *out,
                        indiv_decide_summary *sum, indiv_error *err) {
     indiv_eventlog *log = NULL;
     int rc = indiv_eventlog_open(a->db, INDIV_EVENTLOG_READONLY, &log, err);
     if (rc == INDIV_OK)
-        rc = default_as_of(log, a, err);
+        rc = cli_decide_default_as_of(log, a, err);
     if (rc == INDIV_OK)
-        warn_times(log, a);
+        cli_decide_warn_times(log, a);
     if (rc == INDIV_OK) {
         cli_progress_state ps = {0};
         a->o.out_stream = out;
@@ -352,7 +345,7 @@ static int decide_into(struct decide_args *a, const indiv_model *m, FILE *out,
     return rc;
 }
 
-static int run(struct decide_args *a, indiv_error *err) {
+static int run(cli_decide_args *a, indiv_error *err) {
     indiv_model m = {0};
     indiv_decide_summary sum;
     indiv_outfile *out[2] = {NULL, NULL};
@@ -372,7 +365,7 @@ static int run(struct decide_args *a, indiv_error *err) {
     free(js);
     const char *outs[] = {a->o.out_path, a->summary};
     if (rc == INDIV_OK)
-        print_summary(cli_result_stream(outs, 2), &sum, &m);
+        cli_decide_print_summary(cli_result_stream(outs, 2), &sum, &m);
     if (rc == INDIV_OK && sum.offers_without_embedding > 0)
         fprintf(stderr,
                 "  %lld offers have no vector in the model's embedding (scored with "
@@ -382,16 +375,24 @@ static int run(struct decide_args *a, indiv_error *err) {
     return rc;
 }
 
+int cli_decide_args_parse(int argc, char **argv, cli_decide_args *a, json_t **keep) {
+    memset(a, 0, sizeof *a);
+    *keep = NULL;
+    indiv_decide_opts_init(&a->o);
+    int rc = parse_args(argc, argv, a, keep);
+    indiv_error err = {0};
+    if (rc == CLI_OK && indiv_policy_params_validate(&a->o.policy, &err) < 0)
+        rc = cli_usage("decide", "%s", err.msg);
+    return rc;
+}
+
 int cli_decide(int argc, char **argv) {
-    struct decide_args a = {0};
+    cli_decide_args a;
     json_t *keep = NULL;
-    indiv_decide_opts_init(&a.o);
-    int rc = parse_args(argc, argv, &a, &keep);
+    int rc = cli_decide_args_parse(argc, argv, &a, &keep);
     if (rc == CLI_OK) {
         indiv_error err = {0};
-        if (indiv_policy_params_validate(&a.o.policy, &err) < 0)
-            rc = cli_usage("decide", "%s", err.msg);
-        else if (run(&a, &err) < 0)
+        if (run(&a, &err) < 0)
             rc = cli_fail("decide", &err);
     }
     json_decref(keep);

@@ -59,6 +59,10 @@ static const struct {
     {"demo", cli_demo, "run the pipeline on the embedded default world",
      "  indiv demo\n"
      "  indiv demo --db /tmp/world.db --out /tmp/decisions.jsonl\n"},
+    /* scale-out, after the pipeline: one part per rank of indiv-mpi (docs/scale.md) */
+    {"partition", cli_partition,
+     "split an event log by consumer into N databases, one per MPI rank",
+     "  indiv partition --db shop.db --parts 4 --out parts\n"},
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 

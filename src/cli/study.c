@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "exec.h"
 #include "indiv/study.h"
 
 #define CMD          "study"
@@ -266,20 +267,27 @@ static void print_summary(const study_args *a, const indiv_study_results *r,
     printf("  real data  %s\n", a->o.real_csv ? a->o.real_csv : "not used");
 }
 
-static int run(study_args *a) {
+static int run(study_args *a, const cli_exec *x) {
     indiv_error err = {0};
     indiv_study_results *r = NULL;
     cli_progress_state ps = {0};
-    fprintf(stderr, "indiv %s: %s study into %s\n", CMD,
-            a->o.quick ? "quick" : "thorough", a->o.dir);
-    if (indiv_study_run(&a->o, cli_progress, &ps, &r, &err) < 0)
+    if (!x || x->rank == 0)
+        fprintf(stderr, "indiv %s: %s study into %s\n", CMD,
+                a->o.quick ? "quick" : "thorough", a->o.dir);
+    int rc = x ? x->study(x->ctx, &a->o, cli_progress, &ps, &r, &err)
+               : indiv_study_run(&a->o, cli_progress, &ps, &r, &err);
+    if (x && x->rank != 0) { /* a serving rank: rank 0 reports */
+        indiv_study_results_free(r);
+        return rc < 0 ? CLI_FAIL : CLI_OK;
+    }
+    if (rc < 0)
         return cli_fail(CMD, &err);
     if (indiv_study_write_data(r, &err) < 0) {
         indiv_study_results_free(r);
         return cli_fail(CMD, &err);
     }
     const char *fig = figures(a);
-    int rc = indiv_study_write_report(r, &err);
+    rc = indiv_study_write_report(r, &err);
     if (rc == INDIV_OK)
         print_summary(a, r, fig);
     indiv_study_results_free(r);
@@ -287,6 +295,10 @@ static int run(study_args *a) {
 }
 
 int cli_study(int argc, char **argv) {
+    return cli_study_exec(argc, argv, NULL);
+}
+
+int cli_study_exec(int argc, char **argv, const cli_exec *x) {
     study_args a;
     memset(&a, 0, sizeof a);
     indiv_study_opts_init(&a.o);
@@ -299,7 +311,7 @@ int cli_study(int argc, char **argv) {
     if (rc == CLI_OK)
         rc = load_model(&a);
     if (rc == CLI_OK)
-        rc = run(&a);
+        rc = run(&a, x);
     indiv_model_clear(&a.o.model);
     return rc;
 }

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "exec.h"
 #include "indiv/experiment.h"
 
 #define CMD "sweep"
@@ -410,12 +411,17 @@ static void print_summary(const sweep_args *a, const indiv_sweep_report *r, doub
            a->o.dir);
 }
 
-static int run(sweep_args *a) {
+static int run(sweep_args *a, const cli_exec *x) {
     indiv_error err = {0};
     indiv_sweep_report rep;
     sweep_progress ps = {0};
     double t0 = cli_now();
-    int rc = indiv_sweep_run(a->g, &a->o, draw_progress, &ps, &rep, &err);
+    int rc = x ? x->sweep(x->ctx, a->g, &a->o, draw_progress, &ps, &rep, &err)
+               : indiv_sweep_run(a->g, &a->o, draw_progress, &ps, &rep, &err);
+    if (x && x->rank != 0) { /* a serving rank: rank 0 reports */
+        indiv_sweep_report_clear(&rep);
+        return rc < 0 ? CLI_FAIL : CLI_OK;
+    }
     if (ps.drawn)
         fputc('\n', stderr); /* end a progress line cut short */
     if (rc < 0) {
@@ -429,6 +435,10 @@ static int run(sweep_args *a) {
 }
 
 int cli_sweep(int argc, char **argv) {
+    return cli_sweep_exec(argc, argv, NULL);
+}
+
+int cli_sweep_exec(int argc, char **argv, const cli_exec *x) {
     sweep_args a = {0};
     indiv_sweep_opts_init(&a.o);
     if (!(a.g = indiv_sweep_grid_new())) {
@@ -441,7 +451,7 @@ int cli_sweep(int argc, char **argv) {
     else if (rc == CLI_OK)
         rc = check_args(&a);
     if (rc == CLI_OK)
-        rc = a.dry_run ? dry_run(&a) : run(&a);
+        rc = a.dry_run ? dry_run(&a) : run(&a, x);
     indiv_sweep_grid_free(a.g);
     return rc < 0 ? CLI_OK : rc;
 }

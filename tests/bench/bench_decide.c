@@ -408,7 +408,8 @@ static int open_world(const char *path, indiv_eventlog **log, int64_t *as_of) {
 
 /* Scores `consumers` synthetic people in blocks (one thread): taste, and with_history
  * HIST_PER_PERSON past offers (repeat and item terms added per person next to the gemm
- * block), then the policy's scan of every offer's logit. Returns seconds. */
+ * block), then the policy's scan of every offer's logit. Returns CPU seconds (the pass
+ * runs on one thread, so wall time only adds the other processes' share of the cores). */
 static double score_pass(const indiv_scorer *s, indiv_score_block *b,
                          const indiv_catalog *cat, int64_t consumers, int with_history,
                          int64_t as_of, double *sink) {
@@ -422,7 +423,7 @@ static double score_pass(const indiv_scorer *s, indiv_score_block *b,
     pr.taste = taste;
     pr.history = hist;
     pr.orders = 5;
-    double t0 = bench_now();
+    double t0 = bench_cpu_now(); /* one thread: CPU time, steady on a busy machine */
     for (int64_t b0 = 0; taste && b0 < consumers; b0 += BLOCK) {
         size_t rows = (size_t)(consumers - b0 < BLOCK ? consumers - b0 : BLOCK);
         for (size_t i = 0; i < rows; i++) {
@@ -449,7 +450,7 @@ static double score_pass(const indiv_scorer *s, indiv_score_block *b,
             best += z;
         }
     }
-    double el = bench_now() - t0;
+    double el = bench_cpu_now() - t0;
     *sink += best;
     free(taste);
     return el;
@@ -499,7 +500,7 @@ static int bench_history(indiv_eventlog *log, int64_t as_of, int64_t consumers) 
                      c / plain, hist / plain);
         printf("info decide_history_terms: %lld consumers x %zu offers, %d past offers "
                "per person and %zu neighbours per offer, one thread: %.2f s with the "
-               "history terms, %.2f s without (gemm, set-row, the policy's scan) "
+               "history terms, %.2f s without (gemm, set-row, the policy's scan; CPU s) "
                "[%g]\n",
                (long long)consumers, n, HIST_PER_PERSON, k, hist, plain, sink > 0 ? 1.0 : 0.0);
     }

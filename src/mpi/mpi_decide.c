@@ -1,0 +1,303 @@
+/*
+ * mpi_decide.c — `indiv-mpi decide`: `indiv decide` with the consumers spread over the
+ * MPI ranks, one output file byte-identical to the one-process run (docs/scale.md).
+ *
+ * Rank r of N decides shard r/N of the consumers (indiv_shard_of, the stable hash of
+ * `decide --shard`) with the library's run, into its own part file in $TMPDIR (a
+ * node-local disk on a cluster), and records the consumer id of every line. Then the
+ * ranks stream their parts to rank 0 in chunks (MPI messages, no shared file system
+ * needed), and rank 0 merges them by consumer id — the order of the one-process run —
+ * into --out, written through fileio.h: a temporary file renamed at the end, so a failed
+ * rank or combine leaves no output. Counts are gathered to rank 0 and added in rank
+ * order; timings are the slowest rank's.
+ *
+ * With --db DIR/part-%d.db (indiv partition), rank r opens its own part, which holds
+ * exactly its shard's consumers with their original ids and the whole catalogue; the
+ * co-purchase counts of the `adjacent` aim, which span every consumer, are added up
+ * over the parts, so the decisions equal those of the unpartitioned database.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "decide_cli.h"
+#include "indiv/decide.h"
+#include "indiv/eventlog.h"
+#include "indiv/fileio.h"
+#include "indiv/model.h"
+#include "mpi_cmd.h"
+#include "mpi_util.h"
+#include "policy_opts.h"
+
+#define CHUNK_BYTES (4u << 20) /* decisions per message: at least one line */
+
+/* ---- ids of this rank's lines ------------------------------------------------------ */
+
+typedef struct id_list {
+    int64_t *v;
+    size_t n, cap;
+} id_list;
+
+static int record_id(void *ctx, const indiv_decision *d, const char *ext_id) {
+    (void)ext_id;
+    id_list *l = ctx;
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? 2 * l->cap : 4096;
+        int64_t *v = realloc(l->v, cap * sizeof *v);
+        if (!v)
+            return INDIV_ENOMEM;
+        l->v = v, l->cap = cap;
+    }
+    l->v[l->n++] = d->consumer_id;
+    return 0;
+}
+
+/* ---- the run on every rank --------------------------------------------------------- */
+
+typedef struct mdecide {
+    cli_decide_args a;
+    char db[4096], part[4096];
+    int partitioned, rank, size;
+    indiv_model m;
+    int have_model;
+    indiv_eventlog *log;
+    indiv_plausibility *plaus;
+    id_list ids;
+    indiv_decide_summary sum;
+    indiv_outfile *out, *summary; /* rank 0 */
+} mdecide;
+
+/* DIR/part-%d.db: exactly one %d and no other conversion. */
+static int part_path(mdecide *d, indiv_error *err) {
+    const char *p = strstr(d->a.db, "%d");
+    size_t pct = 0;
+    for (const char *c = d->a.db; *c; c++)
+        pct += *c == '%';
+    if (!p) {
+        snprintf(d->db, sizeof d->db, "%s", d->a.db);
+        return pct ? indiv_error_set(err, INDIV_EINVAL,
+                                     "--db %s: the only conversion allowed is one %%d",
+                                     d->a.db)
+                   : INDIV_OK;
+    }
+    if (pct != 1)
+        return indiv_error_set(err, INDIV_EINVAL,
+                               "--db %s: the only conversion allowed is one %%d",
+                               d->a.db);
+    d->partitioned = 1;
+    snprintf(d->db, sizeof d->db, "%.*s%d%s", (int)(p - d->a.db), d->a.db, d->rank,
+             p + 2);
+    return INDIV_OK;
+}
+
+/* A part must be the one indiv partition made for this rank of this many ranks. */
+static int check_part(mdecide *d, indiv_error *err) {
+    char have[64], want[64];
+    int rc = indiv_eventlog_meta_get(d->log, "partition", have, sizeof have, err);
+    snprintf(want, sizeof want, "%d/%d", d->rank, d->size);
+    if (rc == INDIV_ENOTFOUND || (rc == INDIV_OK && strcmp(have, want) != 0))
+        return indiv_error_set(err, INDIV_EINVAL,
+                               "%s is %s%s, not part %s: run with as many ranks as "
+                               "parts (indiv partition --parts %d)",
+                               d->db, rc == INDIV_OK ? "part " : "not a partition",
+                               rc == INDIV_OK ? have : "", want, d->size);
+    return rc;
+}
+
+/* Opens what the run reads: the model, the database, the decision time. */
+static int open_inputs(mdecide *d, indiv_error *err) {
+    int rc = part_path(d, err);
+    if (rc == INDIV_OK && d->a.model)
+        rc = indiv_model_load(d->a.model, &d->m, err);
+    else if (rc == INDIV_OK)
+        indiv_model_default(&d->m);
+    d->have_model = rc == INDIV_OK;
+    if (rc == INDIV_OK && d->a.tau_pending) /* the model's τ, as indiv decide */
+        cli_threshold_note("decide", &d->a.o, &d->m);
+    if (rc == INDIV_OK)
+        rc = indiv_eventlog_open(d->db, INDIV_EVENTLOG_READONLY, &d->log, err);
+    if (rc == INDIV_OK && d->partitioned)
+        rc = check_part(d, err);
+    if (rc == INDIV_OK)
+        rc = cli_decide_default_as_of(d->log, &d->a, err);
+    return rc;
+}
+
+/* Rank 0 opens --out and --summary before any work: a bad path fails first. */
+static int open_outputs(mdecide *d, indiv_error *err) {
+    const char *outs[] = {d->a.o.out_path, d->a.summary};
+    static const char *const names[] = {"--out", "--summary"};
+    if (d->rank != 0)
+        return INDIV_OK;
+    int rc = indiv_path_check_outputs(d->db, outs, names, 2, err);
+    if (rc == INDIV_OK)
+        rc = indiv_outfile_open(d->a.o.out_path, &d->out, err);
+    if (rc == INDIV_OK && d->a.summary)
+        rc = indiv_outfile_open(d->a.summary, &d->summary, err);
+    return rc;
+}
+
+/* Partitions: the co-purchase counts of every part, added up on every rank. */
+static int plausibility(mdecide *d, indiv_error *err) {
+    int rc = d->partitioned
+                 ? indiv_decide_plausibility(d->log, &d->m, &d->a.o, &d->plaus, err)
+                 : INDIV_OK;
+    int have = d->plaus != NULL;
+    if ((rc = mpi_agree(rc, err)) < 0)
+        return rc;
+    mpi_allreduce(&have, 1, MPI_INT, MPI_MIN); /* the same on every part */
+    if (!have)
+        return INDIV_OK;
+    uint32_t *pair;
+    int64_t *people;
+    size_t c = indiv_plausibility_categories(d->plaus);
+    indiv_plausibility_counts(d->plaus, &pair, &people);
+    mpi_allreduce(pair, c * c, MPI_UINT32_T, MPI_SUM);
+    mpi_allreduce(people, 1, MPI_INT64_T, MPI_SUM);
+    d->a.o.plaus = d->plaus;
+    return INDIV_OK;
+}
+
+/* Decides this rank's shard into its part file, recording each line's consumer id. */
+static int decide_part(mdecide *d, const char *tmpdir, long job, indiv_error *err) {
+    indiv_decide_opts o = d->a.o;
+    snprintf(d->part, sizeof d->part, "%s/indiv-mpi-%ld-part-%d.jsonl", tmpdir, job,
+             d->rank);
+    o.out_path = d->part;
+    o.shard_index = d->rank;
+    o.shard_count = d->size;
+    o.on_decision = record_id;
+    o.ctx = &d->ids;
+    cli_progress_state ps = {0};
+    return indiv_decide_run(d->log, &d->m, &o, d->rank == 0 ? cli_progress : NULL, &ps,
+                            &d->sum, err);
+}
+
+/* Counts added in rank order on rank 0 (the same sums whatever the timing); consumers
+ * in the database added over parts; timings the slowest rank's. */
+static void reduce_summary(mdecide *d) {
+    indiv_decide_summary *s = &d->sum;
+    indiv_decision_counts *all =
+        d->rank == 0 ? calloc((size_t)d->size, sizeof *all) : NULL;
+    MPI_Request req;
+    MPI_Igather(&s->counts, (int)sizeof s->counts, MPI_BYTE, all, (int)sizeof s->counts,
+                MPI_BYTE, 0, MPI_COMM_WORLD, &req);
+    mpi_wait(&req, NULL);
+    if (all) {
+        memset(&s->counts, 0, sizeof s->counts);
+        for (int r = 0; r < d->size; r++)
+            indiv_decision_counts_add(&s->counts, &all[r]);
+        free(all);
+    }
+    if (d->partitioned)
+        mpi_allreduce(&s->consumers_total, 1, MPI_INT64_T, MPI_SUM);
+    double t[3] = {s->seconds_read, s->seconds_decide, s->seconds_write};
+    mpi_allreduce(t, 3, MPI_DOUBLE, MPI_MAX);
+    s->seconds_read = t[0], s->seconds_decide = t[1], s->seconds_write = t[2];
+}
+
+static void mdecide_clear(mdecide *d) {
+    if (d->part[0])
+        unlink(d->part);
+    indiv_eventlog_close(d->log);
+    indiv_plausibility_free(d->plaus);
+    free(d->ids.v);
+    if (d->have_model)
+        indiv_model_clear(&d->m);
+}
+
+/* The summary for people (rank 0, once both files are in place), as indiv decide prints
+ * it, and the ranks and the join. */
+static void print_summary(mdecide *d, double combine_s, double total_s) {
+    const char *outs[] = {d->a.o.out_path, d->a.summary};
+    FILE *o = cli_result_stream(outs, 2);
+    cli_decide_print_summary(o, &d->sum, &d->m);
+    fprintf(o,
+            "  %d rank%s: slowest rank decided in %.2f s, combine %.2f s (%.0f%% "
+            "of %.2f s)\n",
+            d->size, d->size == 1 ? "" : "s",
+            d->sum.seconds_read + d->sum.seconds_decide + d->sum.seconds_write, combine_s,
+            total_s > 0 ? 100 * combine_s / total_s : 0, total_s);
+}
+
+/* --summary (rank 0), whose "shard" is the whole run's. */
+static int write_summary(mdecide *d, double total_s, indiv_error *err) {
+    d->sum.seconds_total = total_s;
+    if (!d->summary)
+        return INDIV_OK;
+    char *js = indiv_decide_summary_json(&d->a.o, &d->m, &d->sum);
+    if (!js)
+        return indiv_error_set(err, INDIV_ENOMEM, "out of memory");
+    int rc = fprintf(indiv_outfile_stream(d->summary), "%s\n", js) < 0
+                 ? indiv_error_set(err, INDIV_EIO, "%s: cannot write the summary",
+                                   d->a.summary)
+                 : INDIV_OK;
+    free(js);
+    return rc;
+}
+
+/* Every step ends in an agreement, so a failure anywhere stops every rank there. */
+static int run(mdecide *d, indiv_error *err) {
+    double t0 = MPI_Wtime();
+    long job = (long)getpid();
+    MPI_Bcast(&job, 1, MPI_LONG, 0, MPI_COMM_WORLD); /* names the parts of this run */
+    const char *tmpdir =
+        getenv("TMPDIR") && *getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+    int rc = mpi_agree(open_inputs(d, err), err);
+    if (rc == INDIV_OK && !d->a.have_as_of) /* without profiles: after the last event */
+        mpi_allreduce(&d->a.o.policy.as_of, 1, MPI_INT64_T, MPI_MAX);
+    if (rc == INDIV_OK && d->rank == 0)
+        cli_decide_warn_times(d->log, &d->a);
+    if (rc == INDIV_OK)
+        rc = mpi_agree(open_outputs(d, err), err);
+    if (rc == INDIV_OK)
+        rc = plausibility(d, err);
+    if (rc == INDIV_OK)
+        rc = mpi_agree(decide_part(d, tmpdir, job, err), err);
+    if (rc == INDIV_OK)
+        reduce_summary(d);
+    double t1 = MPI_Wtime();
+    if (rc == INDIV_OK)
+        rc = mpi_agree(mpi_combine(d->rank == 0 ? indiv_outfile_stream(d->out) : NULL,
+                                   d->part, d->ids.v, d->ids.n, err),
+                       err);
+    double t2 = MPI_Wtime();
+    if (rc == INDIV_OK && d->rank == 0)
+        rc = write_summary(d, t2 - t0, err);
+    if (d->rank == 0) { /* both, the summary last, or neither (as indiv decide) */
+        indiv_outfile *both[2] = {d->out, d->summary};
+        rc = indiv_outfile_finish_all(both, 2, rc, err);
+        d->out = d->summary = NULL;
+    }
+    if (rc == INDIV_OK && d->rank == 0)
+        print_summary(d, t2 - t1, MPI_Wtime() - t0);
+    return rc;
+}
+
+int mpi_cmd_decide(int argc, char **argv) {
+    mdecide d;
+    json_t *keep = NULL;
+    /* Ranks other than 0 keep stderr silenced: rank 0 prints the notes once, and the
+     * failures of every rank (mpi_agree). */
+    int rc = cli_decide_args_parse(argc, argv, &d.a, &keep);
+    if (rc != CLI_OK) { /* the same on every rank: rank 0 printed it */
+        json_decref(keep);
+        return rc < 0 ? CLI_OK : rc;
+    }
+    cli_decide_args a = d.a;
+    memset(&d, 0, sizeof d);
+    d.a = a;
+    d.a.o.out_path = d.a.out_buf;
+    d.rank = mpi_rank();
+    d.size = mpi_size();
+    indiv_error err = {0};
+    rc = run(&d, &err);
+    mdecide_clear(&d);
+    json_decref(keep);
+    if (rc < 0 && d.rank == 0)
+        return cli_fail("decide", &err);
+    return rc < 0 ? CLI_FAIL : CLI_OK;
+}

@@ -1,0 +1,131 @@
+/*
+ * mpi_main.c — the indiv-mpi program: the commands of indiv that scale, run as N MPI
+ * ranks of one job (mpirun -np N, srun; docs/scale.md). Every rank runs the same command
+ * with the same arguments and the same parsing as indiv; the work is split by consumer
+ * (decide) or by simulation (sweep, study); rank 0 prints and writes the outputs.
+ *
+ * Output of the other ranks: stdout is silenced for the whole run (rank 0 prints the
+ * results once) and stderr while the arguments are parsed (a usage error is printed
+ * once, by rank 0); a rank's failure reaches rank 0, which reports it with its rank.
+ */
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <gsl/gsl_errno.h>
+
+#include "cli.h"
+#include "indiv/fileio.h"
+#include "indiv/score.h"
+#include "mpi_cmd.h"
+#include "mpi_util.h"
+
+static const struct {
+    const char *name;
+    int (*fn)(int, char **);
+    const char *summary;
+} commands[] = {
+    {"decide", mpi_cmd_decide,
+     "decisions, consumers split over the ranks (--db FILE, or "
+     "DIR/part-%d.db: one partition per rank)"},
+    {"sweep", mpi_cmd_sweep, "a sweep, its cells × seeds handed out to the ranks"},
+    {"study", mpi_cmd_study, "the ethics study, its simulations handed out to the ranks"},
+};
+#define NCOMMANDS (sizeof commands / sizeof commands[0])
+
+static void usage(FILE *out) {
+    fprintf(out,
+            "usage: mpirun -np N indiv-mpi <command> [options of indiv <command>]\n\n"
+            "Runs a command of indiv as N MPI ranks: the same options, the same "
+            "output\nfiles, byte for byte (docs/scale.md).\n\ncommands:\n");
+    for (size_t i = 0; i < NCOMMANDS; i++)
+        fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
+    fprintf(out,
+            "\nexamples:\n"
+            "  mpirun -np 4 indiv-mpi decide --db shop.db --out decisions.jsonl\n"
+            "  indiv partition --db shop.db --parts 4 --out parts &&\n"
+            "    mpirun -np 4 indiv-mpi decide --db parts/part-%%d.db --out d.jsonl\n"
+            "  mpirun -np 8 indiv-mpi sweep --db world.db --out sweep "
+            "--grid threshold=0:0.4:0.1\n");
+}
+
+static int saved_stderr = -1;
+
+void mpi_quiet_end(void) {
+    if (saved_stderr >= 0) {
+        fflush(stderr);
+        dup2(saved_stderr, STDERR_FILENO);
+        close(saved_stderr);
+        saved_stderr = -1;
+    }
+}
+
+/* Ranks other than 0: stdout to /dev/null, stderr too until mpi_quiet_end. */
+static void quiet_start(void) {
+    int null = open("/dev/null", O_WRONLY);
+    if (null < 0)
+        return;
+    fflush(stdout);
+    fflush(stderr);
+    saved_stderr = dup(STDERR_FILENO);
+    dup2(null, STDOUT_FILENO);
+    dup2(null, STDERR_FILENO);
+    close(null);
+}
+
+/* As indiv: a signal removes the temporary files of unfinished outputs. */
+static void on_signal(int sig) {
+    indiv_fileio_remove_temps();
+    raise(sig);
+}
+
+static void install_signal_cleanup(void) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sa.sa_flags = SA_RESETHAND;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
+static int dispatch(int argc, char **argv) {
+    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+        if (argc < 2)
+            return usage(stderr), CLI_USAGE;
+        return usage(stdout), CLI_OK;
+    }
+    for (size_t i = 0; i < NCOMMANDS; i++)
+        if (strcmp(argv[1], commands[i].name) == 0)
+            return commands[i].fn(argc - 1, argv + 1);
+    fprintf(stderr, "indiv-mpi: unknown command '%s'\n", argv[1]);
+    usage(stderr);
+    return CLI_USAGE;
+}
+
+int main(int argc, char **argv) {
+    int provided = 0;
+    /* sweep and study call MPI from rank 0's worker threads */
+    if (MPI_Init_thread(&argc, &argv, MPI_THREAD_MULTIPLE, &provided) != MPI_SUCCESS) {
+        fprintf(stderr, "indiv-mpi: MPI_Init_thread failed\n");
+        return CLI_FAIL;
+    }
+    if (provided < MPI_THREAD_MULTIPLE) {
+        if (mpi_rank() == 0)
+            fprintf(stderr, "indiv-mpi: this MPI library does not support "
+                            "MPI_THREAD_MULTIPLE, which indiv-mpi needs\n");
+        MPI_Finalize();
+        return CLI_FAIL;
+    }
+    install_signal_cleanup();
+    gsl_set_error_handler_off();
+    indiv_blas_single_thread();
+    if (mpi_rank() != 0)
+        quiet_start();
+    int rc = dispatch(argc, argv);
+    mpi_quiet_end();
+    MPI_Finalize();
+    return rc;
+}

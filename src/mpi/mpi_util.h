@@ -1,0 +1,52 @@
+/*
+ * mpi_util.h — the few MPI idioms indiv-mpi is built from (src/mpi/, docs/scale.md).
+ *
+ * Patient waits: Open MPI's blocking calls spin a core while they wait. Ranks that share
+ * cores with working ranks (rank 0's idle threads, a rank that finished its part early)
+ * must not steal them, so every wait here is a non-blocking call tested every
+ * MPI_POLL_US microseconds.
+ *
+ * Agreement: a failure on one rank must fail every rank at the same point, or the
+ * others would wait forever in the next collective. Every step that can fail ends with
+ * mpi_agree, a collective that tells every rank whether some rank failed, and which
+ * one's message to report.
+ */
+#ifndef INDIV_MPI_UTIL_H
+#define INDIV_MPI_UTIL_H
+
+#include <mpi.h>
+#include <stddef.h>
+
+#include "indiv/error.h"
+
+#define MPI_POLL_US 200 /* sleep between tests of a pending request */
+
+/* Message tags of indiv-mpi's point-to-point traffic. */
+enum {
+    MPI_TAG_JOB = 1, /* rank 0 → worker: a simulation job, or quit */
+    MPI_TAG_REPLY,   /* worker → rank 0: a round's metrics, or the job's end */
+    MPI_TAG_ACK,     /* rank 0 → worker: go on with the next round, or stop */
+    MPI_TAG_HEAD,    /* rank r → rank 0: a chunk of decisions: lines, bytes, status */
+    MPI_TAG_IDS,     /* ... the chunk's consumer ids */
+    MPI_TAG_BYTES    /* ... the chunk's JSON lines */
+};
+
+int mpi_rank(void);
+int mpi_size(void);
+
+/* Waits for req without spinning. */
+void mpi_wait(MPI_Request *req, MPI_Status *st /* OUT, may be NULL */);
+
+/* Blocking point-to-point calls that wait patiently (MPI_Isend/Irecv + mpi_wait). */
+void mpi_send(const void *buf, size_t n, MPI_Datatype t, int dest, int tag);
+void mpi_recv(void *buf, size_t n, MPI_Datatype t, int src, int tag);
+
+/* Collective: rc is this rank's status (err its message when rc < 0). Returns
+ * INDIV_OK on every rank when all succeeded; otherwise, on every rank, the status of the
+ * lowest failing rank, with err set to "rank R: <its message>" (when size > 1). */
+int mpi_agree(int rc, indiv_error *err);
+
+/* Collective, patient: MPI_Allreduce of n values in place. */
+void mpi_allreduce(void *buf, size_t n, MPI_Datatype t, MPI_Op op);
+
+#endif /* INDIV_MPI_UTIL_H */

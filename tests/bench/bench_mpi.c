@@ -1,0 +1,243 @@
+/*
+ * bench_mpi.c — indiv-mpi on this machine: 1 and 2 ranks against one-process indiv, for
+ * decide and for a sweep (docs/scale.md "Measured here").
+ *
+ * Decide: the world of bench_decide (1,000,000 × SCALE consumers, 1000 offers, 50
+ * categories, 60 days, profiles; the same cache file, built if missing). Timed once each,
+ * wall clock and CPU of the child processes:
+ *   (a) indiv decide --threads 1                         the reference
+ *   (b) mpirun -np 1 indiv-mpi decide --threads 1        overhead of the MPI layer
+ *   (c) mpirun -np 2 indiv-mpi decide --threads 1        speedup, efficiency = (a)/(c)/2
+ *   (d) indiv decide --threads 2                         two threads, for comparison
+ *   (e) as (c) on the world split by indiv partition --parts 2 (cached beside it): each
+ *       rank reads only its own consumers, where in (c) both read every row
+ * and the combine step's share of (c) and (e), as indiv-mpi prints it. (b), (c) and (e)
+ * must write the bytes of (a): checked.
+ * Sweep: 40 cells (threshold = 0:0.39:0.01), 1 seed, 3 rounds on a generated world of
+ * 2000 × SCALE consumers: indiv sweep --jobs 1, then indiv-mpi with 1 and 2 ranks; the
+ * results.csv files must be equal.
+ * BENCH lines: ratio = time / reference time (lower is better): for 2 ranks the inverse
+ * of the speedup, for 1 rank the overhead (goal <= 1.05); an info line gives speedups,
+ * efficiencies and CPU seconds. Open MPI refuses root unless told: when run as root the
+ * two OMPI_ALLOW_RUN_AS_ROOT variables are set for the children.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <gsl/gsl_errno.h>
+
+#include "bench.h"
+#include "indiv/catalog.h"
+#include "indiv/profile.h"
+#include "indiv/timeutil.h"
+
+#define BASE_CONSUMERS 1000000
+#define OFFERS         1000
+#define CATEGORIES     50
+#define DAYS           60
+#define SEED           11
+#define SWEEP_CONSUMERS 2000
+
+/* As bench_decide's, so that both share the cached world. */
+static int make_world(const char *tmp, void *ctx) {
+    indiv_world_params p;
+    indiv_world_params_init(&p);
+    p.consumers = *(const int64_t *)ctx;
+    p.offers = OFFERS;
+    p.categories = CATEGORIES;
+    p.days = DAYS;
+    p.seed = SEED;
+    if (bench_generate(tmp, &p) != 0)
+        return 1;
+    indiv_eventlog *log = NULL;
+    indiv_catalog *cat = NULL;
+    indiv_error err = {0};
+    indiv_profile_params pp;
+    indiv_profile_params_init(&pp);
+    pp.as_of = p.start_ts + p.days * INDIV_SECONDS_PER_DAY;
+    int rc = indiv_eventlog_open(tmp, 0, &log, &err);
+    if (rc == INDIV_OK)
+        rc = indiv_catalog_load(log, &cat, &err);
+    if (rc == INDIV_OK)
+        rc = indiv_profile_build(log, cat, &pp, 0, NULL, NULL, NULL, &err);
+    indiv_catalog_free(cat);
+    indiv_eventlog_close(log);
+    return rc < 0;
+}
+
+static double children_cpu(void) {
+    struct rusage ru;
+    getrusage(RUSAGE_CHILDREN, &ru);
+    return (double)ru.ru_utime.tv_sec + 1e-6 * (double)ru.ru_utime.tv_usec +
+           (double)ru.ru_stime.tv_sec + 1e-6 * (double)ru.ru_stime.tv_usec;
+}
+
+/* Runs cmd through the shell; wall and CPU seconds, or -1 on failure. */
+static double timed(const char *cmd, double *cpu) {
+    double c0 = children_cpu(), t0 = bench_now();
+    int st = system(cmd);
+    double t = bench_now() - t0;
+    *cpu = children_cpu() - c0;
+    if (st != 0) {
+        fprintf(stderr, "bench_mpi: failed (%d): %s\n", st, cmd);
+        return -1;
+    }
+    return t;
+}
+
+/* The combine seconds indiv-mpi printed in log ("combine X s"). */
+static double combine_seconds(const char *log) {
+    FILE *f = fopen(log, "r");
+    char line[512];
+    double s = -1;
+    while (f && fgets(line, sizeof line, f)) {
+        const char *p = strstr(line, "combine ");
+        if (p)
+            s = atof(p + 8);
+    }
+    if (f)
+        fclose(f);
+    return s;
+}
+
+static int same_files(const char *a, const char *b) {
+    char cmd[4200];
+    snprintf(cmd, sizeof cmd, "cmp -s '%s' '%s'", a, b);
+    return system(cmd) == 0;
+}
+
+static void report_pair(const char *what, const double t[3], const double cpu[3],
+                        const char *ref) {
+    char name[64];
+    snprintf(name, sizeof name, "mpi_%s_1rank", what);
+    bench_report(name, t[1], "s", ref, t[0], t[1] / t[0]);
+    snprintf(name, sizeof name, "mpi_%s_2ranks", what);
+    bench_report(name, t[2], "s", ref, t[0], t[2] / t[0]);
+    printf("info mpi_%s: 1 process %.2f s (cpu %.2f), 1 rank %.2f s (cpu %.2f, "
+           "overhead %+.1f%%), 2 ranks %.2f s (cpu %.2f): speedup %.2fx, efficiency "
+           "%.0f%%\n",
+           what, t[0], cpu[0], t[1], cpu[1], 100 * (t[1] / t[0] - 1), t[2], cpu[2],
+           t[0] / t[2], 50 * t[0] / t[2]);
+}
+
+static int bench_decide(const char *indiv, const char *mpi, const char *mpirun,
+                        const char *where) {
+    int64_t consumers = llround(BASE_CONSUMERS * bench_scale());
+    char db[1024], parts[1100], cmd[8192], out[5][1024], log[1024], plog[1100];
+    snprintf(db, sizeof db, "%s/bench-decide-%lld-d%d-s%d.db", where,
+             (long long)(consumers < 1 ? 1 : consumers), DAYS, SEED);
+    if (consumers < 1)
+        consumers = 1;
+    if (bench_cached(db, "bench_mpi", make_world, &consumers, NULL))
+        return 1;
+    for (int i = 0; i < 5; i++)
+        snprintf(out[i], sizeof out[i], "%s/bench-mpi-%d-%d.jsonl", where, (int)getpid(), i);
+    snprintf(log, sizeof log, "%s/bench-mpi-%d.log", where, (int)getpid());
+    snprintf(plog, sizeof plog, "%s.parts", log);
+    snprintf(parts, sizeof parts, "%s.parts-2", db);
+    snprintf(cmd, sizeof cmd,
+             "test -f '%s/part-1.db' || '%s' partition --db '%s' --parts 2 --out '%s'",
+             parts, indiv, db, parts);
+    if (system(cmd) != 0)
+        return 1;
+    double t[5], cpu[5];
+    snprintf(cmd, sizeof cmd, "'%s' decide --db '%s' --out '%s' --threads 1 2>/dev/null",
+             indiv, db, out[0]);
+    t[0] = timed(cmd, &cpu[0]);
+    snprintf(cmd, sizeof cmd,
+             "%s 1 '%s' decide --db '%s' --out '%s' --threads 1 2>/dev/null", mpirun,
+             mpi, db, out[1]);
+    t[1] = timed(cmd, &cpu[1]);
+    snprintf(cmd, sizeof cmd, "%s 2 '%s' decide --db '%s' --out '%s' --threads 1 2>'%s'",
+             mpirun, mpi, db, out[2], log);
+    t[2] = timed(cmd, &cpu[2]);
+    snprintf(cmd, sizeof cmd, "'%s' decide --db '%s' --out '%s' --threads 2 2>/dev/null",
+             indiv, db, out[3]);
+    t[3] = timed(cmd, &cpu[3]);
+    snprintf(cmd, sizeof cmd,
+             "%s 2 '%s' decide --db '%s/part-%%d.db' --out '%s' --threads 1 2>'%s'", mpirun,
+             mpi, parts, out[4], plog);
+    t[4] = timed(cmd, &cpu[4]);
+    int ok = t[0] > 0 && t[1] > 0 && t[2] > 0 && t[3] > 0 && t[4] > 0 &&
+             same_files(out[0], out[1]) && same_files(out[0], out[2]) &&
+             same_files(out[0], out[4]);
+    double comb = combine_seconds(log), pcomb = combine_seconds(plog);
+    if (ok) {
+        report_pair("decide", t, cpu, "indiv_decide_threads1");
+        bench_report("mpi_decide_2ranks_partitioned", t[4], "s", "indiv_decide_threads1",
+                     t[0], t[4] / t[0]);
+        printf("info mpi_decide: %lld consumers; combine %.2f s = %.1f%% of the 2-rank "
+               "run; 2 ranks on 2 partitions %.2f s (cpu %.2f): speedup %.2fx, combine "
+               "%.2f s = %.1f%%; indiv decide --threads 2: %.2f s (cpu %.2f)\n",
+               (long long)consumers, comb, 100 * comb / t[2], t[4], cpu[4], t[0] / t[4],
+               pcomb, 100 * pcomb / t[4], t[3], cpu[3]);
+    }
+    for (int i = 0; i < 5; i++)
+        unlink(out[i]);
+    unlink(log);
+    unlink(plog);
+    return !ok;
+}
+
+static int bench_sweep(const char *indiv, const char *mpi, const char *mpirun,
+                       const char *where) {
+    char dir[1024], cmd[8192], a[1200], b[1200];
+    snprintf(dir, sizeof dir, "%s/bench-mpi-sweep-%d", where, (int)getpid());
+    long consumers = lround(SWEEP_CONSUMERS * bench_scale());
+    snprintf(cmd, sizeof cmd,
+             "mkdir -p '%s' && '%s' generate --db '%s/w.db' --consumers %ld --offers 200 "
+             "--categories 20 --days 120 >/dev/null 2>&1",
+             dir, indiv, dir, consumers < 50 ? 50 : consumers);
+    if (system(cmd) != 0)
+        return 1;
+    const char *grid = "--grid threshold=0:0.39:0.01 --seeds 1 --rounds 3 --no-figures";
+    double t[3], cpu[3];
+    snprintf(cmd, sizeof cmd, "'%s' sweep --db '%s/w.db' --out '%s/s0' %s --jobs 1 "
+                              ">/dev/null 2>&1", indiv, dir, dir, grid);
+    t[0] = timed(cmd, &cpu[0]);
+    for (int n = 1; n <= 2; n++) {
+        snprintf(cmd, sizeof cmd, "%s %d '%s' sweep --db '%s/w.db' --out '%s/s%d' %s "
+                                  ">/dev/null 2>&1", mpirun, n, mpi, dir, dir, n, grid);
+        t[n] = timed(cmd, &cpu[n]);
+    }
+    snprintf(a, sizeof a, "%s/s0/results.csv", dir);
+    snprintf(b, sizeof b, "%s/s2/results.csv", dir);
+    int ok = t[0] > 0 && t[1] > 0 && t[2] > 0 && same_files(a, b);
+    if (ok)
+        report_pair("sweep", t, cpu, "indiv_sweep_jobs1");
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "bench_mpi: could not remove %s\n", dir);
+    return !ok;
+}
+
+int main(void) {
+    gsl_set_error_handler_off();
+    const char *indiv = getenv("INDIV_BIN");
+    char mpi[4200], mpirun[256];
+    if (!indiv) {
+        fprintf(stderr, "bench_mpi: INDIV_BIN is not set\n");
+        return 1;
+    }
+    snprintf(mpi, sizeof mpi, "%.*s/indiv-mpi",
+             (int)(strrchr(indiv, '/') ? strrchr(indiv, '/') - indiv : 1),
+             strrchr(indiv, '/') ? indiv : ".");
+    if (access(mpi, X_OK) != 0 || system("command -v mpirun >/dev/null 2>&1") != 0) {
+        fprintf(stderr, "bench_mpi: no %s or no mpirun (MPI not installed): skipped\n",
+                mpi);
+        return 0;
+    }
+    if (geteuid() == 0) {
+        setenv("OMPI_ALLOW_RUN_AS_ROOT", "1", 1);
+        setenv("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1", 1);
+    }
+    snprintf(mpirun, sizeof mpirun, "mpirun --oversubscribe --bind-to none -np");
+    const char *cache = getenv("BENCH_CACHE"), *tmpdir = getenv("TMPDIR");
+    const char *where = cache && *cache ? cache : tmpdir && *tmpdir ? tmpdir : "/tmp";
+    int rc = bench_decide(indiv, mpi, mpirun, where);
+    return bench_sweep(indiv, mpi, mpirun, where) || rc;
+}

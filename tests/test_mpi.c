@@ -1,0 +1,233 @@
+/*
+ * test_mpi.c — end-to-end tests of indiv-mpi (src/mpi/, docs/scale.md) under
+ * `mpirun --oversubscribe -np N`: decisions byte-identical to one-process `indiv decide`
+ * whatever the ranks (3 and 1), on one database or on its partitions (indiv partition);
+ * a failing rank fails the whole job with its message and leaves no output; a sweep
+ * interrupted under MPI finishes without it (and the reverse) with the one-process
+ * files; a quick study's claims equal the one-process study's.
+ *
+ * Skipped, with a message, when make check found no MPI (INDIV_MPI_BIN unset). Open MPI
+ * refuses root unless told: the two OMPI_ALLOW_RUN_AS_ROOT variables are set here, in
+ * the test harness only. Open MPI keeps memory until exit by design, so LeakSanitizer
+ * runs with tests/lsan-mpi.supp (and the slow unwinder, which can walk through Open
+ * MPI's frames) in the one-rank decide test, and is off in the others, which check
+ * behaviour; ASan's other checks stay on everywhere.
+ */
+#include <criterion/criterion.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "testutil.h"
+
+static char *dir;
+
+#define WORLD "--consumers 200 --offers 50 --categories 8 --days 120"
+
+#define MPIRUN                                                                          \
+    "OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 "                        \
+    "OMPI_MCA_mca_base_component_disable_dlclose=1 ASAN_OPTIONS=detect_leaks=0 "        \
+    "mpirun --oversubscribe -np "
+#define MPIRUN_LEAKS                                                                    \
+    "OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 "                        \
+    "OMPI_MCA_mca_base_component_disable_dlclose=1 "                                    \
+    "ASAN_OPTIONS=detect_leaks=1:fast_unwind_on_malloc=0 "                              \
+    "LSAN_OPTIONS=suppressions=tests/lsan-mpi.supp:print_suppressions=0 "               \
+    "mpirun --oversubscribe -np "
+
+static void setup(void) {
+    if (!getenv("INDIV_MPI_BIN") || !*getenv("INDIV_MPI_BIN"))
+        cr_skip_test("indiv-mpi not built (no MPI found by make): MPI tests skipped; "
+                     "make deps installs Open MPI");
+    dir = tu_tmpdir();
+}
+
+static void teardown(void) {
+    if (dir)
+        tu_rmtree(dir);
+    dir = NULL;
+}
+
+TestSuite(mpi, .init = setup, .fini = teardown);
+
+/* Runs a shell command (printf-style), asserting exit 0. */
+#define SH_OK(...)                                                                      \
+    do {                                                                                \
+        tu_run r_;                                                                      \
+        int st_ = tu_sh(&r_, __VA_ARGS__);                                              \
+        cr_assert_eq(st_, 0, "exit %d: %s", st_, r_.err);                               \
+        tu_run_free(&r_);                                                               \
+    } while (0)
+
+static void make_world(void) {
+    SH_OK("\"$INDIV\" generate --db '%s/w.db' " WORLD " >/dev/null && "
+          "\"$INDIV\" profile --db '%s/w.db' >/dev/null",
+          dir, dir);
+}
+
+static int same(const char *a, const char *b) {
+    char *pa = tu_path(dir, a), *pb = tu_path(dir, b);
+    int eq = tu_same_file(pa, pb);
+    free(pa);
+    free(pb);
+    return eq;
+}
+
+/* The summary without its timings (the one part that cannot be reproduced). */
+static json_t *summary_sans_seconds(const char *name) {
+    char *p = tu_path(dir, name);
+    json_t *j = json_load_file(p, 0, NULL);
+    cr_assert_not_null(j, "%s", p);
+    free(p);
+    cr_assert_not_null(json_object_get(j, "seconds"));
+    json_object_del(j, "seconds");
+    return j;
+}
+
+Test(mpi, decide_equals_one_process_whatever_the_ranks) {
+    make_world();
+    SH_OK("\"$INDIV\" decide --db '%s/w.db' --out '%s/d.jsonl' --summary '%s/s.json' "
+          "--serendipity 0.3 2>/dev/null",
+          dir, dir, dir);
+    SH_OK(MPIRUN "3 \"$INDIV_MPI_BIN\" decide --db '%s/w.db' --out '%s/d3.jsonl' "
+                 "--summary '%s/s3.json' --serendipity 0.3",
+          dir, dir, dir);
+    SH_OK(MPIRUN_LEAKS "1 \"$INDIV_MPI_BIN\" decide --db '%s/w.db' --out '%s/d1.jsonl' "
+                       "--summary '%s/s1.json' --serendipity 0.3",
+          dir, dir, dir);
+    cr_assert(same("d.jsonl", "d3.jsonl"), "3 ranks: decisions differ from indiv decide");
+    cr_assert(same("d.jsonl", "d1.jsonl"), "1 rank: decisions differ from indiv decide");
+    char *p = tu_path(dir, "d.jsonl"), *text = tu_read(p, NULL);
+    /* not trivial: contacts, and divergent offers (the adjacent aim's counts) */
+    cr_assert(text && strstr(text, "\"contact\"") && strstr(text, "\"kind\":\"divergent\""));
+    free(text);
+    free(p);
+    json_t *s = summary_sans_seconds("s.json"), *s3 = summary_sans_seconds("s3.json"),
+           *s1 = summary_sans_seconds("s1.json");
+    cr_assert(json_equal(s, s3), "3 ranks: the summary differs beyond its timings");
+    cr_assert(json_equal(s, s1), "1 rank: the summary differs beyond its timings");
+    json_decref(s), json_decref(s3), json_decref(s1);
+}
+
+/* Parts hold every consumer once, the whole catalogue, and decide to the same bytes. */
+Test(mpi, partitioned_decide_equals_the_whole_database) {
+    make_world();
+    SH_OK("\"$INDIV\" partition --db '%s/w.db' --parts 3 --out '%s/parts' 2>/dev/null",
+          dir, dir);
+    int64_t total = 0;
+    for (int r = 0; r < 3; r++) {
+        char name[64], tag[16];
+        snprintf(name, sizeof name, "parts/part-%d.db", r);
+        char *p = tu_path(dir, name);
+        indiv_eventlog *log = NULL;
+        indiv_eventlog_stats st;
+        cr_assert_eq(indiv_eventlog_open(p, INDIV_EVENTLOG_READONLY, &log, NULL), 0, "%s",
+                     p);
+        cr_assert_eq(indiv_eventlog_stats_get(log, &st, NULL), 0);
+        cr_assert_eq(indiv_eventlog_meta_get(log, "partition", tag, sizeof tag, NULL), 0);
+        char want[16];
+        snprintf(want, sizeof want, "%d/3", r);
+        cr_assert_str_eq(tag, want);
+        cr_assert_eq(st.offers, 50, "part %d: %lld offers", r, (long long)st.offers);
+        cr_assert(st.consumers > 30 && st.consumers < 120, "part %d: %lld consumers", r,
+                  (long long)st.consumers);
+        total += st.consumers;
+        indiv_eventlog_close(log);
+        free(p);
+    }
+    cr_assert_eq(total, 200);
+    SH_OK("\"$INDIV\" decide --db '%s/w.db' --out '%s/d.jsonl' 2>/dev/null", dir, dir);
+    SH_OK(MPIRUN "3 \"$INDIV_MPI_BIN\" decide --db '%s/parts/part-%%d.db' "
+                 "--out '%s/dp.jsonl'",
+          dir, dir);
+    cr_assert(same("d.jsonl", "dp.jsonl"), "partitioned decisions differ");
+    /* as many ranks as parts, or a refusal that says so */
+    tu_run r;
+    int st = tu_sh(&r,
+                   MPIRUN "2 \"$INDIV_MPI_BIN\" decide --db '%s/parts/part-%%d.db' "
+                          "--out '%s/d2.jsonl'",
+                   dir, dir);
+    cr_assert_neq(st, 0);
+    cr_assert(strstr(r.err, "--parts 2"), "%s", r.err);
+    tu_run_free(&r);
+    char *d2 = tu_path(dir, "d2.jsonl");
+    cr_assert_eq(access(d2, F_OK), -1, "a failed run left %s", d2);
+    free(d2);
+}
+
+/* Rank 2's part is not a database: the job fails with rank 2's message, the existing
+ * output is untouched, and no part file is left behind. */
+Test(mpi, a_failing_rank_fails_the_job_and_leaves_no_output) {
+    make_world();
+    SH_OK("\"$INDIV\" partition --db '%s/w.db' --parts 3 --out '%s/parts' 2>/dev/null",
+          dir, dir);
+    char *bad = tu_path(dir, "parts/part-2.db"), *out = tu_path(dir, "d.jsonl");
+    tu_write(bad, "not a database\n");
+    tu_write(out, "old\n");
+    tu_run r;
+    int st = tu_sh(&r,
+                   "TMPDIR='%s' " MPIRUN "3 \"$INDIV_MPI_BIN\" decide --db "
+                   "'%s/parts/part-%%d.db' --out '%s'",
+                   dir, dir, out);
+    cr_assert_neq(st, 0);
+    cr_assert(strstr(r.err, "rank 2: ") && strstr(r.err, "part-2.db"), "%s", r.err);
+    tu_run_free(&r);
+    char *text = tu_read(out, NULL);
+    cr_assert_str_eq(text, "old\n");
+    free(text);
+    SH_OK("! ls '%s' | grep -q indiv-mpi", dir); /* the ranks' parts are removed */
+    free(bad);
+    free(out);
+}
+
+#define SWEEP "--grid threshold=0.2,0.5 --seeds 2 --rounds 2 --no-figures"
+
+/* Half a sweep under MPI, the rest without (and the reverse): the files of one process. */
+Test(mpi, sweep_resumes_with_or_without_mpi_to_the_one_process_files) {
+    make_world();
+    SH_OK("\"$INDIV\" sweep --db '%s/w.db' --out '%s/one' " SWEEP " >/dev/null 2>&1", dir,
+          dir);
+    SH_OK(MPIRUN "3 \"$INDIV_MPI_BIN\" sweep --db '%s/w.db' --out '%s/a' " SWEEP
+                 " --shard 0/2 >/dev/null && "
+                 "\"$INDIV\" sweep --db '%s/w.db' --out '%s/a' " SWEEP " >/dev/null 2>&1",
+          dir, dir, dir, dir);
+    SH_OK("\"$INDIV\" sweep --db '%s/w.db' --out '%s/b' " SWEEP
+          " --shard 1/2 >/dev/null 2>&1 && " MPIRUN "2 \"$INDIV_MPI_BIN\" sweep --db "
+          "'%s/w.db' --out '%s/b' " SWEEP " >/dev/null",
+          dir, dir, dir, dir);
+    const char *files[] = {"results.csv", "summary.csv", "sweep.json"};
+    for (int i = 0; i < 3; i++)
+        for (int k = 0; k < 2; k++) {
+            char x[64], y[64];
+            snprintf(x, sizeof x, "one/%s", files[i]);
+            snprintf(y, sizeof y, "%s/%s", k ? "b" : "a", files[i]);
+            cr_assert(same(x, y), "%s differs from the one-process run", y);
+        }
+}
+
+static json_t *claims_of(const char *sub) {
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s/results.json", dir, sub);
+    json_t *root = json_load_file(path, 0, NULL);
+    cr_assert_not_null(root, "%s", path);
+    json_t *c = json_incref(json_object_get(root, "claims"));
+    json_decref(root);
+    return c;
+}
+
+#define STUDY                                                                           \
+    "--quick --claims threshold --consumers 60 --rounds 1 --seeds 2 --no-real "         \
+    "--no-figures --repeats 1"
+
+Test(mpi, quick_study_claims_equal_one_process) {
+    SH_OK("\"$INDIV\" study --out '%s/one' " STUDY " >/dev/null 2>&1", dir);
+    SH_OK(MPIRUN "3 \"$INDIV_MPI_BIN\" study --out '%s/three' " STUDY " >/dev/null", dir);
+    json_t *a = claims_of("one"), *b = claims_of("three");
+    cr_assert_eq(json_array_size(a), 1);
+    cr_assert(json_equal(a, b), "results.json claims differ between indiv and 3 ranks");
+    json_decref(a);
+    json_decref(b);
+}
