@@ -4,7 +4,8 @@
  * whatever the ranks (3 and 1), on one database or on its partitions (indiv partition);
  * a failing rank fails the whole job with its message and leaves no output; a sweep
  * interrupted under MPI finishes without it (and the reverse) with the one-process
- * files; a quick study's claims equal the one-process study's.
+ * files; a quick study's claims equal the one-process study's; simulate --policy all
+ * writes the files of one process (timings aside).
  *
  * Skipped, with a message, when make check found no MPI (INDIV_MPI_BIN unset). Open MPI
  * refuses root unless told: the two OMPI_ALLOW_RUN_AS_ROOT variables are set here, in
@@ -27,15 +28,15 @@ static char *dir;
 
 #define WORLD "--consumers 200 --offers 50 --categories 8 --days 120"
 
-#define MPIRUN                                                                          \
-    "OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 "                        \
-    "OMPI_MCA_mca_base_component_disable_dlclose=1 ASAN_OPTIONS=detect_leaks=0 "        \
+#define MPIRUN                                                                           \
+    "OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 "                         \
+    "OMPI_MCA_mca_base_component_disable_dlclose=1 ASAN_OPTIONS=detect_leaks=0 "         \
     "mpirun --oversubscribe -np "
-#define MPIRUN_LEAKS                                                                    \
-    "OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 "                        \
-    "OMPI_MCA_mca_base_component_disable_dlclose=1 "                                    \
-    "ASAN_OPTIONS=detect_leaks=1:fast_unwind_on_malloc=0 "                              \
-    "LSAN_OPTIONS=suppressions=tests/lsan-mpi.supp:print_suppressions=0 "               \
+#define MPIRUN_LEAKS                                                                     \
+    "OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 "                         \
+    "OMPI_MCA_mca_base_component_disable_dlclose=1 "                                     \
+    "ASAN_OPTIONS=detect_leaks=1:fast_unwind_on_malloc=0 "                               \
+    "LSAN_OPTIONS=suppressions=tests/lsan-mpi.supp:print_suppressions=0 "                \
     "mpirun --oversubscribe -np "
 
 static void setup(void) {
@@ -54,12 +55,12 @@ static void teardown(void) {
 TestSuite(mpi, .init = setup, .fini = teardown);
 
 /* Runs a shell command (printf-style), asserting exit 0. */
-#define SH_OK(...)                                                                      \
-    do {                                                                                \
-        tu_run r_;                                                                      \
-        int st_ = tu_sh(&r_, __VA_ARGS__);                                              \
-        cr_assert_eq(st_, 0, "exit %d: %s", st_, r_.err);                               \
-        tu_run_free(&r_);                                                               \
+#define SH_OK(...)                                                                       \
+    do {                                                                                 \
+        tu_run r_;                                                                       \
+        int st_ = tu_sh(&r_, __VA_ARGS__);                                               \
+        cr_assert_eq(st_, 0, "exit %d: %s", st_, r_.err);                                \
+        tu_run_free(&r_);                                                                \
     } while (0)
 
 static void make_world(void) {
@@ -102,7 +103,8 @@ Test(mpi, decide_equals_one_process_whatever_the_ranks) {
     cr_assert(same("d.jsonl", "d1.jsonl"), "1 rank: decisions differ from indiv decide");
     char *p = tu_path(dir, "d.jsonl"), *text = tu_read(p, NULL);
     /* not trivial: contacts, and divergent offers (the adjacent aim's counts) */
-    cr_assert(text && strstr(text, "\"contact\"") && strstr(text, "\"kind\":\"divergent\""));
+    cr_assert(text && strstr(text, "\"contact\"") &&
+              strstr(text, "\"kind\":\"divergent\""));
     free(text);
     free(p);
     json_t *s = summary_sans_seconds("s.json"), *s3 = summary_sans_seconds("s3.json"),
@@ -185,7 +187,8 @@ Test(mpi, a_failing_rank_fails_the_job_and_leaves_no_output) {
 
 #define SWEEP "--grid threshold=0.2,0.5 --seeds 2 --rounds 2 --no-figures"
 
-/* Half a sweep under MPI, the rest without (and the reverse): the files of one process. */
+/* Half a sweep under MPI, the rest without (and the reverse): the files of one process.
+ */
 Test(mpi, sweep_resumes_with_or_without_mpi_to_the_one_process_files) {
     make_world();
     SH_OK("\"$INDIV\" sweep --db '%s/w.db' --out '%s/one' " SWEEP " >/dev/null 2>&1", dir,
@@ -218,8 +221,8 @@ static json_t *claims_of(const char *sub) {
     return c;
 }
 
-#define STUDY                                                                           \
-    "--quick --claims threshold --consumers 60 --rounds 1 --seeds 2 --no-real "         \
+#define STUDY                                                                            \
+    "--quick --claims threshold --consumers 60 --rounds 1 --seeds 2 --no-real "          \
     "--no-figures --repeats 1"
 
 Test(mpi, quick_study_claims_equal_one_process) {
@@ -230,4 +233,18 @@ Test(mpi, quick_study_claims_equal_one_process) {
     cr_assert(json_equal(a, b), "results.json claims differ between indiv and 3 ranks");
     json_decref(a);
     json_decref(b);
+}
+
+/* simulate --policy all, a policy per rank: every file but the timings is the same. */
+Test(mpi, simulate_all_policies_equal_one_process) {
+    make_world();
+    SH_OK("\"$INDIV\" simulate --db '%s/w.db' --out '%s/one' --rounds 2 --policy all "
+          ">/dev/null 2>&1",
+          dir, dir);
+    SH_OK(MPIRUN "3 \"$INDIV_MPI_BIN\" simulate --db '%s/w.db' --out '%s/three' "
+                 "--rounds 2 --policy all >/dev/null",
+          dir, dir);
+    SH_OK("cd '%s' && test -s one/comparison.csv && diff -r -q -x timings.csv one three",
+          dir);
+    SH_OK("cd '%s' && test $(ls three/*/rounds.csv | wc -l) -ge 6", dir);
 }

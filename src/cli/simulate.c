@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "exec.h"
 #include "indiv/fileio.h"
 #include "indiv/model.h"
 #include "indiv/simulate.h"
@@ -309,22 +310,42 @@ static void drop_outputs(struct sim_new *nw, int failed) {
     nw->n = 0;
 }
 
-static int run(struct sim_args *a, indiv_error *err) {
-    indiv_model m;
+/* The policies on the ranks of indiv-mpi (exec.h): their timings come back as arrays. */
+static int run_exec(const struct sim_args *a, const cli_exec *x, int rc,
+                    const indiv_model *m, int first, int last,
+                    double tot[][INDIV_SIM_NMETRICS], sim_times *times, indiv_error *err) {
+    double t[INDIV_SIM_POLICY_COUNT][INDIV_SIM_NTIMES + 1] = {{0}};
+    rc = x->simulate(x->ctx, rc, a->db, a->out, &a->p, m, first, last, tot, t, err);
+    for (int p = first; p < last; p++) {
+        memcpy(times[p].stage, t[p], sizeof times[p].stage);
+        times[p].wall = t[p][INDIV_SIM_NTIMES];
+    }
+    return rc;
+}
+
+static int run(struct sim_args *a, const cli_exec *x, indiv_error *err) {
+    indiv_model m = {0};
     double tot[INDIV_SIM_POLICY_COUNT][INDIV_SIM_NMETRICS] = {{0}};
     sim_times times[INDIV_SIM_POLICY_COUNT] = {{{0}, 0}};
     int rc =
         a->model ? indiv_model_load(a->model, &m, err) : (indiv_model_default(&m), 0);
-    if (rc < 0)
-        return rc;
     int first = a->all ? 0 : (int)a->p.policy,
         last = a->all ? INDIV_SIM_POLICY_COUNT : first + 1;
+    if (x && x->rank != 0) { /* a serving rank runs its policies; rank 0 reports */
+        rc = run_exec(a, x, rc, rc == INDIV_OK ? &m : NULL, first, last, tot, times, err);
+        indiv_model_clear(&m);
+        return rc;
+    }
+    if (rc < 0)
+        return x ? run_exec(a, x, rc, NULL, first, last, tot, times, err) : rc;
     struct sim_new nw = {0};
     note_outputs(&nw, a->out, first, last);
     rc = indiv_sim_output_dir(a->out, err);
     if (rc == INDIV_OK)
         rc = indiv_sim_write_params(a->out, a->db, &a->p, m.id, a->all, err);
-    for (int p = first; rc == INDIV_OK && p < last; p++)
+    if (x)
+        rc = run_exec(a, x, rc, &m, first, last, tot, times, err);
+    for (int p = first; !x && rc == INDIV_OK && p < last; p++)
         rc = run_policy(a, &m, (indiv_sim_policy)p, tot[p], &times[p], err);
     if (rc == INDIV_OK && a->all)
         rc = indiv_sim_write_comparison(a->out, (const double(*)[INDIV_SIM_NMETRICS])tot,
@@ -345,6 +366,10 @@ static int run(struct sim_args *a, indiv_error *err) {
 }
 
 int cli_simulate(int argc, char **argv) {
+    return cli_simulate_exec(argc, argv, NULL);
+}
+
+int cli_simulate_exec(int argc, char **argv, const cli_exec *x) {
     struct sim_args a = {0};
     indiv_sim_params_init(&a.p);
     int rc = parse_args(argc, argv, &a);
@@ -353,5 +378,8 @@ int cli_simulate(int argc, char **argv) {
     indiv_error err = {0};
     if (indiv_sim_params_validate(&a.p, &err) < 0)
         return cli_usage("simulate", "%s", err.msg);
-    return run(&a, &err) == INDIV_OK ? CLI_OK : cli_fail("simulate", &err);
+    rc = run(&a, x, &err);
+    if (x && x->rank != 0) /* rank 0 reports */
+        return rc == INDIV_OK ? CLI_OK : CLI_FAIL;
+    return rc == INDIV_OK ? CLI_OK : cli_fail("simulate", &err);
 }

@@ -221,11 +221,11 @@ static int study_exec(void *ctx, const indiv_study_opts *o, indiv_progress_fn pr
 }
 
 int mpi_cmd_sweep(int argc, char **argv) {
-    cli_exec x = {mpi_rank(), NULL, sweep_exec, study_exec};
+    cli_exec x = {mpi_rank(), NULL, sweep_exec, study_exec, NULL};
     return cli_sweep_exec(argc, argv, &x);
 }
 
 int mpi_cmd_study(int argc, char **argv) {
-    cli_exec x = {mpi_rank(), NULL, sweep_exec, study_exec};
+    cli_exec x = {mpi_rank(), NULL, sweep_exec, study_exec, NULL};
     return cli_study_exec(argc, argv, &x);
 }

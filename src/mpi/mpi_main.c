@@ -32,6 +32,8 @@ static const struct {
      "DIR/part-%d.db: one partition per rank)"},
     {"sweep", mpi_cmd_sweep, "a sweep, its cells × seeds handed out to the ranks"},
     {"study", mpi_cmd_study, "the ethics study, its simulations handed out to the ranks"},
+    {"simulate", mpi_cmd_simulate,
+     "the closed loop; with --policy all, a policy per rank"},
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 
