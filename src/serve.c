@@ -51,7 +51,7 @@ double serve_now(void) {
 }
 
 /* Absolute CLOCK_REALTIME time ms from now (the timed pthread locks take it). */
-static struct timespec deadline(int ms) {
+struct timespec serve_deadline(int ms) {
     struct timespec t;
     clock_gettime(CLOCK_REALTIME, &t);
     t.tv_sec += ms / 1000;
@@ -64,12 +64,12 @@ static struct timespec deadline(int ms) {
 }
 
 int serve_lock_writer(indiv_server *s) {
-    struct timespec t = deadline(s->o.busy_ms);
+    struct timespec t = serve_deadline(s->o.busy_ms);
     return pthread_mutex_timedlock(&s->wmu, &t) == 0 ? INDIV_OK : INDIV_EBUSY;
 }
 
 int serve_lock_read(indiv_server *s) {
-    struct timespec t = deadline(s->o.busy_ms);
+    struct timespec t = serve_deadline(s->o.busy_ms);
     return pthread_rwlock_timedrdlock(&s->world, &t) == 0 ? INDIV_OK : INDIV_EBUSY;
 }
 
@@ -316,6 +316,8 @@ int indiv_server_start(const indiv_serve_opts *o, indiv_server **out, indiv_erro
     snprintf(s->address, sizeof s->address, "%s", o->address);
     s->o.address = s->address;
     pthread_mutex_init(&s->wmu, NULL);
+    pthread_mutex_init(&s->qmu, NULL);
+    pthread_cond_init(&s->qcond, NULL);
     pthread_mutex_init(&s->readers_mu, NULL);
     pthread_rwlock_init(&s->world, NULL);
     s->key_made = pthread_key_create(&s->key, NULL) == 0;
@@ -364,6 +366,8 @@ void indiv_server_stop(indiv_server *s) {
     pthread_rwlock_destroy(&s->world);
     pthread_mutex_destroy(&s->readers_mu);
     pthread_mutex_destroy(&s->wmu);
+    pthread_cond_destroy(&s->qcond);
+    pthread_mutex_destroy(&s->qmu);
     free(s);
 }
 

@@ -8,6 +8,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "indiv/decide.h"
 #include "indiv/eventlog.h"
@@ -66,6 +67,10 @@ struct indiv_server {
     pthread_mutex_t readers_mu; /* the list below */
     struct reader *readers;
     pthread_mutex_t wmu; /* the one writer */
+    pthread_mutex_t qmu; /* the group-commit queue below */
+    pthread_cond_t qcond;
+    struct job *queue;
+    int leading; /* a leader is writing a group */
     indiv_eventlog *wlog;
     pthread_rwlock_t world; /* dc, pl, as_of, dc_gen */
     indiv_decider *dc;
@@ -83,6 +88,8 @@ double serve_now(void);
 /* The writer's mutex, or the read side of the world lock, within o.busy_ms; else
  * INDIV_EBUSY. */
 int serve_lock_writer(indiv_server *s);
+/* Absolute CLOCK_REALTIME time ms from now, for the timed waits. */
+struct timespec serve_deadline(int ms);
 int serve_lock_read(indiv_server *s);
 /* The calling thread's reader, opened on first use. NULL (err set) on failure. */
 struct reader *serve_reader(indiv_server *s, indiv_error *err);

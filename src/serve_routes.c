@@ -8,6 +8,7 @@
  * transaction with the touched consumers' profiles updated in it
  * (indiv_profile_update): a failure anywhere rolls the whole request back.
  */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -288,74 +289,71 @@ static int cmp_touched(const void *a, const void *b) {
     return (x->id > y->id) - (x->id < y->id);
 }
 
-/* What one write did. */
-struct stored {
-    int64_t created, max_ts, as_of, first_id;
-    int late_purchase; /* a purchase on a day before the decider's: popularity moved */
-    struct touched *t;
-    size_t nt;
+/* One POST waiting for, or in, a group commit. */
+struct job {
+    const struct posted *p;
+    size_t n;
+    struct reply *r;
+    int64_t created, first_id; /* filled by the write */
+    size_t touched, updated;   /* its distinct consumers, of which profiles updated */
+    int done;
+    struct job *next;
 };
 
-/* Our ids of the consumer (created as import would) and offer of p. */
-static int resolve(indiv_server *s, const struct posted *p, size_t i, int array,
-                   indiv_event *ev, struct stored *st, struct reply *r,
-                   indiv_error *err) {
+/* What one group write did. */
+struct stored {
+    int64_t max_ts, as_of;
+    int late_purchase; /* a purchase on a day before the decider's: popularity moved */
+    struct touched *t; /* every event's consumer, then sorted and unique */
+    size_t nt, cap;
+    int64_t *updated; /* sorted ids whose profile was updated */
+    size_t nu;
+};
+
+/* Our id of p's consumer, created as an import would create them. */
+static int consumer_of(indiv_server *s, const struct posted *p, int64_t *id,
+                       int64_t *created, indiv_error *err) {
     indiv_consumer_rec rec = {p->consumer, s->o.consent_profiling != 0,
                               s->o.consent_contact != 0, s->o.channels, NULL};
-    int created, rc;
-    *ev = p->ev;
-    if ((rc = indiv_eventlog_add_consumer(s->wlog, &rec, &ev->consumer_id, &created,
-                                          err)) < 0)
-        return rc;
-    st->created += created;
-    ev->offer_id = 0;
-    if (!p->offer)
-        return INDIV_OK;
-    rc = indiv_eventlog_offer_id(s->wlog, p->offer, &ev->offer_id, err);
-    if (rc == INDIV_ENOTFOUND) {
-        char f[160];
-        serve_error(
-            r, 400, field_name(f, sizeof f, array, i, "offer"),
-            "unknown offer '%s' (an offer needs a category and a price: import it "
-            "first)",
-            p->offer);
-        return INDIV_EINVAL;
-    }
+    int made;
+    int rc = indiv_eventlog_add_consumer(s->wlog, &rec, id, &made, err);
+    *created += made;
     return rc;
 }
 
-/* Appends the events; collects the touched consumers (sorted, unique, earliest ts). */
-static int append_events(indiv_server *s, const struct posted *p, size_t n, int array,
-                         struct stored *st, struct reply *r, indiv_error *err) {
+/* Appends the events of job j (offers resolved before: resolve_offers). */
+static int append_job(indiv_server *s, struct job *j, struct stored *st,
+                      indiv_error *err) {
     int64_t dc_day = indiv_decider_day(s->dc);
-    if (!(st->t = malloc(n * sizeof *st->t)))
-        return indiv_error_set(err, INDIV_ENOMEM, "out of memory");
-    st->max_ts = INT64_MIN;
-    for (size_t i = 0; i < n; i++) {
-        indiv_event ev;
-        int rc = resolve(s, &p[i], i, array, &ev, st, r, err);
+    for (size_t i = 0; i < j->n; i++) {
+        indiv_event ev = j->p[i].ev;
+        int rc = consumer_of(s, &j->p[i], &ev.consumer_id, &j->created, err);
         if (rc == INDIV_OK)
             rc = indiv_eventlog_add_event(s->wlog, &ev, err);
         if (rc < 0)
             return rc;
-        st->first_id = i == 0 ? ev.id : st->first_id;
-        st->t[i] = (struct touched){ev.consumer_id, ev.ts};
+        j->first_id = i == 0 ? ev.id : j->first_id;
+        st->t[st->nt++] = (struct touched){ev.consumer_id, ev.ts};
         st->max_ts = ev.ts > st->max_ts ? ev.ts : st->max_ts;
         st->late_purchase |=
             (ev.type == INDIV_EV_PURCHASE || ev.type == INDIV_EV_RETURN) &&
             indiv_decide_day_of(ev.ts) < dc_day;
     }
-    qsort(st->t, n, sizeof *st->t, cmp_touched);
+    return INDIV_OK;
+}
+
+/* Sorts the touched consumers by id, one entry each with their earliest new event. */
+static size_t unique_touched(struct touched *t, size_t n) {
+    qsort(t, n, sizeof *t, cmp_touched);
     size_t k = 0;
     for (size_t i = 0; i < n; i++) {
-        if (k && st->t[k - 1].id == st->t[i].id) {
-            if (st->t[i].since < st->t[k - 1].since)
-                st->t[k - 1].since = st->t[i].since;
+        if (k && t[k - 1].id == t[i].id) {
+            if (t[i].since < t[k - 1].since)
+                t[k - 1].since = t[i].since;
         } else
-            st->t[k++] = st->t[i];
+            t[k++] = t[i];
     }
-    st->nt = k;
-    return INDIV_OK;
+    return k;
 }
 
 /* Updates the profiles of the touched consumers who gave profiling consent, when
@@ -370,25 +368,25 @@ static int update_profiles(indiv_server *s, struct stored *st, struct changes *c
         return rc;
     st->as_of = pp.as_of > st->as_of ? pp.as_of : st->as_of;
     pp.as_of = st->as_of;
-    int64_t *ids = malloc((st->nt + 1) * sizeof *ids),
-            *since = malloc((st->nt + 1) * sizeof *since);
+    int64_t *since = malloc((st->nt + 1) * sizeof *since);
+    st->updated = malloc((st->nt + 1) * sizeof *st->updated);
     size_t k = 0;
-    for (size_t i = 0; ids && since && rc == INDIV_OK && i < st->nt; i++) {
+    for (size_t i = 0; st->updated && since && rc == INDIV_OK && i < st->nt; i++) {
         indiv_consumer_row row;
         char ext[ID_MAX + 1];
         rc =
             indiv_eventlog_consumer_get(s->wlog, st->t[i].id, &row, ext, sizeof ext, err);
         if (rc == INDIV_OK && row.consent_profiling) {
-            ids[k] = st->t[i].id;
+            st->updated[k] = st->t[i].id;
             since[k++] = st->t[i].since;
         }
     }
-    if (!ids || !since)
+    if (!st->updated || !since)
         rc = indiv_error_set(err, INDIV_ENOMEM, "out of memory");
+    st->nu = k;
     if (rc == INDIV_OK)
-        rc = indiv_profile_update(s->wlog, ch->cat, &pp, ids, since, k, on_profile_change,
-                                  ch, err);
-    free(ids);
+        rc = indiv_profile_update(s->wlog, ch->cat, &pp, st->updated, since, k,
+                                  on_profile_change, ch, err);
     free(since);
     return rc == INDIV_OK && ch->failed
                ? indiv_error_set(err, INDIV_ENOMEM, "out of memory")
@@ -415,64 +413,174 @@ static void publish(indiv_server *s, const struct stored *st, const struct chang
     indiv_decider_free(old);
 }
 
-static json_t *stored_json(const struct stored *st, size_t n, int64_t updated) {
+static int cmp_id(const void *a, const void *b) {
+    const int64_t *x = a, *y = b;
+    return (*x > *y) - (*x < *y);
+}
+
+/* Its distinct consumers, and how many of them had their profile updated. */
+static void job_counts(indiv_server *s, struct job *j, const struct stored *st) {
+    int64_t *ids = malloc((j->n + 1) * sizeof *ids);
+    j->touched = j->updated = 0;
+    for (size_t i = 0; ids && i < j->n; i++) /* ids of its consumers: all exist now */
+        if (indiv_eventlog_consumer_id(s->wlog, j->p[i].consumer, &ids[i], NULL) < 0)
+            ids[i] = -1;
+    if (ids)
+        qsort(ids, j->n, sizeof *ids, cmp_id);
+    for (size_t i = 0; ids && i < j->n; i++)
+        if (ids[i] >= 0 && (i == 0 || ids[i] != ids[i - 1])) {
+            j->touched++;
+            j->updated += st->nu && bsearch(&ids[i], st->updated, st->nu,
+                                            sizeof *st->updated, cmp_id) != NULL;
+        }
+    free(ids);
+}
+
+static json_t *stored_json(const struct job *j, const struct stored *st) {
     char t[INDIV_ISO_LEN];
-    return json_pack("{s:I, s:I, s:I, s:I, s:I, s:s}", "stored", (json_int_t)n,
-                     "first_event_id", (json_int_t)st->first_id, "consumers_created",
-                     (json_int_t)st->created, "consumers_touched", (json_int_t)st->nt,
-                     "profiles_updated", (json_int_t)updated, "as_of",
+    return json_pack("{s:I, s:I, s:I, s:I, s:I, s:s}", "stored", (json_int_t)j->n,
+                     "first_event_id", (json_int_t)j->first_id, "consumers_created",
+                     (json_int_t)j->created, "consumers_touched", (json_int_t)j->touched,
+                     "profiles_updated", (json_int_t)j->updated, "as_of",
                      indiv_time_format(st->as_of, t));
 }
 
-/* The write: one transaction, then publish. Holds the writer. */
-static int write_events(indiv_server *s, const struct posted *p, size_t n, int array,
-                        struct reply *r, indiv_error *err) {
-    struct stored st = {0};
-    struct changes ch = {.cat = indiv_decider_catalog(s->dc)};
-    size_t ncat = indiv_catalog_categories(ch.cat);
-    if (s->pl && !(ch.buf = malloc((ncat + 1) * sizeof *ch.buf)))
+/* The events of every job of the group, their profile updates, one commit. Holds the
+ * writer. */
+static int write_group(indiv_server *s, struct job *jobs, struct stored *st,
+                       struct changes *ch, indiv_error *err) {
+    size_t total = 0;
+    for (struct job *j = jobs; j; j = j->next)
+        total += j->n;
+    if (!(st->t = malloc((total + 1) * sizeof *st->t)))
         return indiv_error_set(err, INDIV_ENOMEM, "out of memory");
+    st->max_ts = INT64_MIN;
     int rc = indiv_eventlog_begin(s->wlog, err);
+    for (struct job *j = jobs; rc == INDIV_OK && j; j = j->next)
+        rc = append_job(s, j, st, err);
+    st->nt = unique_touched(st->t, st->nt);
+    st->as_of = s->as_of;
+    if (rc == INDIV_OK && st->max_ts < INT64_MAX && st->max_ts + 1 > st->as_of)
+        st->as_of = st->max_ts + 1;
     if (rc == INDIV_OK)
-        rc = append_events(s, p, n, array, &st, r, err);
-    st.as_of = s->as_of;
-    if (rc == INDIV_OK && st.max_ts < INT64_MAX && st.max_ts + 1 > st.as_of)
-        st.as_of = st.max_ts + 1;
-    if (rc == INDIV_OK)
-        rc = update_profiles(s, &st, &ch, err);
-    if (rc == INDIV_OK)
-        rc =
-            indiv_eventlog_commit(s->wlog, err); /* on disk when it returns (WAL, FULL) */
+        rc = update_profiles(s, st, ch, err);
+    for (struct job *j = jobs; rc == INDIV_OK && j; j = j->next)
+        job_counts(s, j, st);
+    if (rc == INDIV_OK) /* on disk when it returns (WAL, synchronous FULL) */
+        rc = indiv_eventlog_commit(s->wlog, err);
     else
         indiv_eventlog_rollback(s->wlog);
+    return rc;
+}
+
+/* The leader's work: takes the writer, writes the group, answers every job of it. */
+static void run_group(indiv_server *s, struct job *jobs) {
+    indiv_error err = {0};
+    struct stored st = {0};
+    struct changes ch = {.cat = NULL};
+    int rc = serve_lock_writer(s);
     if (rc == INDIV_OK) {
-        publish(s, &st, &ch);
-        atomic_fetch_add(&s->metrics.events_stored, (long long)n);
-        atomic_fetch_add(&s->metrics.consumers_created, st.created);
-        atomic_fetch_add(&s->metrics.profiles_updated, ch.updated);
-        reply_json(r, 201, stored_json(&st, n, ch.updated));
+        ch.cat = indiv_decider_catalog(s->dc);
+        if (s->pl &&
+            !(ch.buf = malloc((indiv_catalog_categories(ch.cat) + 1) * sizeof *ch.buf)))
+            rc = indiv_error_set(&err, INDIV_ENOMEM, "out of memory");
+        if (rc == INDIV_OK)
+            rc = write_group(s, jobs, &st, &ch, &err);
+        if (rc == INDIV_OK)
+            publish(s, &st, &ch);
+        pthread_mutex_unlock(&s->wmu);
     }
+    for (struct job *j = jobs; j; j = j->next) {
+        if (rc == INDIV_OK) {
+            atomic_fetch_add(&s->metrics.events_stored, (long long)j->n);
+            atomic_fetch_add(&s->metrics.consumers_created, j->created);
+            reply_json(j->r, 201, stored_json(j, &st));
+        } else if (rc == INDIV_EBUSY && !err.code)
+            serve_error(j->r, 503, NULL, "the writer stayed busy for %d ms (--busy-ms)",
+                        s->o.busy_ms);
+        else
+            serve_error(j->r, status_of(rc), NULL, "%s", err.msg);
+    }
+    if (rc == INDIV_OK)
+        atomic_fetch_add(&s->metrics.profiles_updated, ch.updated);
     changes_free(&ch);
     free(st.t);
-    return rc;
+    free(st.updated);
+}
+
+/* Group commit (leader and followers): a POST joins the queue; whoever finds no leader
+ * becomes it, takes every queued job and writes them in one transaction, so that the
+ * POSTs that arrive during a commit's fsync share the next one. A job still queued when
+ * its wait passes --busy-ms leaves the queue with 503. */
+static void submit(indiv_server *s, struct job *job) {
+    struct timespec until = serve_deadline(s->o.busy_ms);
+    pthread_mutex_lock(&s->qmu);
+    struct job **tail = &s->queue;
+    while (*tail)
+        tail = &(*tail)->next;
+    *tail = job;
+    while (!job->done) {
+        if (!s->leading) {
+            struct job *group = s->queue;
+            s->queue = NULL;
+            s->leading = 1;
+            pthread_mutex_unlock(&s->qmu);
+            run_group(s, group);
+            pthread_mutex_lock(&s->qmu);
+            for (struct job *j = group; j; j = j->next)
+                j->done = 1;
+            s->leading = 0;
+            pthread_cond_broadcast(&s->qcond);
+        } else if (pthread_cond_timedwait(&s->qcond, &s->qmu, &until) == ETIMEDOUT) {
+            for (struct job **q = &s->queue; *q; q = &(*q)->next)
+                if (*q == job) { /* not taken by a leader yet: give up */
+                    *q = job->next;
+                    job->done = 1;
+                    serve_error(job->r, 503, NULL,
+                                "the writer stayed busy for %d ms (--busy-ms)",
+                                s->o.busy_ms);
+                    break;
+                }
+        }
+    }
+    pthread_mutex_unlock(&s->qmu);
+}
+
+/* The offers of the events, looked up before the write (an unknown one refuses the
+ * request alone, not the group it would join). */
+static int resolve_offers(indiv_server *s, struct posted *p, size_t n, int array,
+                          struct reply *r) {
+    indiv_error err = {0};
+    struct reader *rd = serve_reader(s, &err);
+    int rc = rd ? indiv_eventlog_read_begin(rd->log, &err) : INDIV_EIO;
+    size_t i = 0;
+    for (; rc == INDIV_OK && i < n; i++) {
+        p[i].ev.offer_id = 0;
+        if (p[i].offer)
+            rc = indiv_eventlog_offer_id(rd->log, p[i].offer, &p[i].ev.offer_id, &err);
+    }
+    if (rd)
+        indiv_eventlog_read_end(rd->log);
+    char f[160];
+    if (rc == INDIV_ENOTFOUND)
+        serve_error(
+            r, 400, field_name(f, sizeof f, array, i - 1, "offer"),
+            "unknown offer '%s' (an offer needs a category and a price: import it "
+            "first)",
+            p[i - 1].offer);
+    else if (rc < 0)
+        serve_error(r, status_of(rc), NULL, "%s", err.msg);
+    return rc < 0 ? -1 : 0;
 }
 
 static void post_events(indiv_server *s, const char *body, size_t len, struct reply *r) {
     json_t *root = NULL;
     struct posted *p = NULL;
     size_t n = 0;
-    indiv_error err = {0};
-    if (parse_events(body, len, &root, &p, &n, r) == 0) {
-        int rc = serve_lock_writer(s);
-        if (rc < 0)
-            serve_error(r, 503, NULL, "the writer stayed busy for %d ms (--busy-ms)",
-                        s->o.busy_ms);
-        else {
-            rc = write_events(s, p, n, json_is_array(root), r, &err);
-            pthread_mutex_unlock(&s->wmu);
-        }
-        if (rc < 0 && r->status == 0)
-            serve_error(r, status_of(rc), NULL, "%s", err.msg);
+    if (parse_events(body, len, &root, &p, &n, r) == 0 &&
+        resolve_offers(s, p, n, json_is_array(root), r) == 0) {
+        struct job job = {.p = p, .n = n, .r = r};
+        submit(s, &job);
     }
     free(p);
     json_decref(root);

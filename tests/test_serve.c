@@ -12,6 +12,7 @@
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -222,6 +223,77 @@ Test(serve, a_decision_at_another_time_equals_decide_at_that_time) {
     }
     tu_run_free(&r);
     free(out);
+}
+
+/* ---- concurrent writers and readers --------------------------------------------------- */
+
+#define POSTERS    4
+#define POSTS_EACH 20
+
+struct poster {
+    int port, id, ok;
+};
+
+/* One POST or GET without Criterion asserts (they are for the test's own thread): the
+ * status, or -1. */
+static int raw_request(int port, const char *head, const char *data) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct timeval tv = {20, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+    char buf[8192];
+    int status = -1;
+    if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0 &&
+        write(fd, head, strlen(head)) == (ssize_t)strlen(head) &&
+        write(fd, data, strlen(data)) == (ssize_t)strlen(data)) {
+        ssize_t got = read(fd, buf, sizeof buf - 1);
+        buf[got > 0 ? got : 0] = '\0';
+        sscanf(buf, "HTTP/1.%*d %d", &status);
+    }
+    if (fd >= 0)
+        close(fd);
+    return status;
+}
+
+static void *poster_work(void *arg) {
+    struct poster *p = arg;
+    for (int k = 0; k < POSTS_EACH; k++) {
+        char body[256], head[512];
+        snprintf(body, sizeof body,
+                 "{\"consumer\":\"c%03d\",\"offer\":\"o%02d\",\"type\":\"view\","
+                 "\"ts\":\"2024-05-03T%02d:%02d:00Z\"}",
+                 1 + (p->id * 7 + k) % 150, 1 + k % 60, p->id, k);
+        snprintf(head, sizeof head,
+                 "POST /v1/events HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+                 "Content-Length: %zu\r\n\r\n",
+                 strlen(body));
+        p->ok += raw_request(p->port, head, body) == 201;
+        snprintf(
+            head, sizeof head,
+            "GET /v1/decisions/c%03d HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+            1 + k);
+        p->ok += raw_request(p->port, head, "") == 200;
+    }
+    return NULL;
+}
+
+Test(serve, concurrent_posts_and_decisions_lose_nothing_and_agree_with_decide) {
+    start(INDIV_SERVE_BODY_LIMIT, 10000);
+    int64_t before = count("SELECT count(*) FROM events");
+    pthread_t tid[POSTERS];
+    struct poster ps[POSTERS];
+    for (int i = 0; i < POSTERS; i++) {
+        ps[i] = (struct poster){indiv_server_port(srv), i, 0};
+        cr_assert_eq(pthread_create(&tid[i], NULL, poster_work, &ps[i]), 0);
+    }
+    for (int i = 0; i < POSTERS; i++) {
+        pthread_join(tid[i], NULL);
+        cr_expect_eq(ps[i].ok, 2 * POSTS_EACH, "poster %d: %d of %d answered 2xx", i,
+                     ps[i].ok, 2 * POSTS_EACH);
+    }
+    cr_expect_eq(count("SELECT count(*) FROM events"), before + POSTERS * POSTS_EACH);
+    expect_same_as_decide("after-concurrent.jsonl");
 }
 
 /* ---- the error model ------------------------------------------------------------------ */
