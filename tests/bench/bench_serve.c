@@ -25,7 +25,8 @@
  * and locking multiply the work by, goal <= 3), serve_mixed (requests/s, same ref and
  * ratio definition per request), serve_profile_update (µs per update; ref = the
  * in-process decision, µs; goal <= 100 µs). The machine is shared: wall-clock numbers
- * move with the other jobs, the CPU ratios much less.
+ * move with the other jobs, the CPU ratios much less. SERVE_THREADS sets the server's
+ * threads (default 2, the service's default).
  */
 #include <math.h>
 #include <signal.h>
@@ -260,6 +261,8 @@ static int serve_runs(const char *db, const indiv_model *m, int64_t as_of, int64
     o.db_path = db;
     o.model = m;
     o.port = 0;
+    const char *th = getenv("SERVE_THREADS");
+    o.threads = th && atoi(th) > 0 ? atoi(th) : 2;
     indiv_decide_default_threshold(&o.decide, m); /* as indiv decide and serve */
     indiv_server *s = NULL;
     indiv_error err = {0};
