@@ -156,6 +156,10 @@ struct eval {
     unsigned char *rep_len;                   /* offers in repeat's top `slots` */
     double *cal_pred;         /* per known customer: P(acts) over indiv's top `slots` */
     unsigned char *cal_acted; /* ... and whether one of those offers was bought */
+    /* the consumer being ranked: its scorer row, for the act model of the curve */
+    const indiv_scorer *cur_s;
+    const indiv_score_block *cur_b;
+    size_t cur_slot;
     indiv_rhythm_prior prior;
     /* decisions of the known customers */
     unsigned char *action;
@@ -862,6 +866,8 @@ static void curve_add(struct eval *e, size_t row, const size_t *list, size_t len
     for (size_t i = 0; i < m; i++)
         pr[i] = indiv_sigmoid(z[list[i]]);
     any = indiv_relevance_any(pr, m);
+    if (e->p->decide.policy.relevance == INDIV_REL_ANY) /* decide's relevance */
+        any = indiv_score_relevance(e->cur_s, e->cur_b, e->cur_slot, any);
     e->cal_pred[row] = any;
     for (size_t i = 0; i < m; i++)
         e->cal_acted[row] |= e->rel[list[i]];
@@ -945,6 +951,9 @@ static void eval_consumer(struct eval *e, const indiv_scorer *s,
     size_t slots = dec_stride(e);
     size_t n_rel = e->truth->ptr[row + 1] - e->truth->ptr[row];
     mark(e, row, 1);
+    e->cur_s = s;
+    e->cur_b = b;
+    e->cur_slot = slot;
     method_scores(e, s, b, slot, row, base);
     for (int mode = 0; mode < INDIV_EVAL_MODES; mode++) {
         if (mode == INDIV_EVAL_NEW)

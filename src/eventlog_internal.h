@@ -24,7 +24,7 @@ sqlite3 *indiv_eventlog_sqlite(indiv_eventlog *log);
 int indiv_eventlog_in_tx(const indiv_eventlog *log);
 
 /* Records the connection's last error in err as "<path>: <what>: <sqlite message>"
- * (INDIV_EREADONLY for a read-only database, INDIV_EDB otherwise) and returns its code. */
+ * (INDIV_EREADONLY for a read-only database, INDIV_EDB otherwise); returns its code. */
 int indiv_eventlog_db_error(indiv_eventlog *log, indiv_error *err, const char *what);
 
 #endif /* INDIV_EVENTLOG_INTERNAL_H */

@@ -254,6 +254,10 @@ int indiv_model_validate(const indiv_model *m, indiv_error *err) {
                                "model %s: every field of 'repeat' must be a finite "
                                "number > 0",
                                m->id);
+    if (m->act.present &&
+        !isfinite(m->act.intercept + m->act.relevance + m->act.orders))
+        return indiv_error_set(err, INDIV_EINVAL,
+                               "model %s: a weight of 'act' is not finite", m->id);
     return indiv_calibration_validate(&m->calibration, m->id, err);
 }
 
@@ -591,6 +595,8 @@ static int load_extras(const json_t *root, indiv_model *m, const char *path,
     if (rc == INDIV_OK)
         rc = indiv_calibration_load(json_object_get(root, "calibration"),
                                     &m->calibration, path, err);
+    if (rc == INDIV_OK)
+        rc = indiv_act_load(json_object_get(root, "act"), &m->act, path, err);
     json_t *ii = json_object_get(root, "item_item");
     if (rc == INDIV_OK && ii)
         rc = load_item_item(ii, m, path, err);
@@ -686,6 +692,8 @@ static int save_extras(const indiv_model *m, json_t *root) {
         return -1;
     if (m->item_item &&
         json_object_set_new(root, "item_item", item_item_json(m->item_item)) < 0)
+        return -1;
+    if (m->act.present && json_object_set_new(root, "act", indiv_act_json(&m->act)) < 0)
         return -1;
     if (m->calibration.present &&
         json_object_set_new(root, "calibration", indiv_calibration_json(&m->calibration)) <

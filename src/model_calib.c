@@ -266,3 +266,38 @@ char *indiv_calibration_json_text(const indiv_calibration *c) {
     json_decref(j);
     return txt;
 }
+
+/* ---- the act model ------------------------------------------------------------------ */
+
+/* logit(any) is bounded: a relevance of exactly 0 or 1 would give an infinite input. */
+#define ACT_ANY_MIN 1e-9
+
+double indiv_act_apply(const indiv_act_model *a, double any, double orders) {
+    if (!a->present)
+        return any;
+    double q = any < ACT_ANY_MIN ? ACT_ANY_MIN : any > 1 - ACT_ANY_MIN ? 1 - ACT_ANY_MIN : any;
+    double z = a->intercept + a->relevance * log(q / (1 - q)) +
+               a->orders * log1p(orders > 0 ? orders : 0);
+    return z >= 0 ? 1 / (1 + exp(-z)) : exp(z) / (1 + exp(z));
+}
+
+json_t *indiv_act_json(const indiv_act_model *a) {
+    return json_pack("{s:f, s:f, s:f}", "intercept", a->intercept, "relevance",
+                     a->relevance, "orders", a->orders);
+}
+
+int indiv_act_load(const json_t *o, indiv_act_model *a, const char *path,
+                   indiv_error *err) {
+    memset(a, 0, sizeof *a);
+    if (!o)
+        return INDIV_OK;
+    if (!json_is_object(o) || !get_real(o, "intercept", 0, &a->intercept) ||
+        !get_real(o, "relevance", 0, &a->relevance) ||
+        !get_real(o, "orders", 0, &a->orders))
+        return indiv_error_set(err, INDIV_EFORMAT,
+                               "%s: field 'act' must be an object of finite numbers "
+                               "'intercept', 'relevance' and 'orders'",
+                               path);
+    a->present = 1;
+    return INDIV_OK;
+}

@@ -21,4 +21,9 @@ int indiv_calibration_load(const json_t *o, indiv_calibration *c, const char *pa
 int indiv_calibration_validate(const indiv_calibration *c, const char *id,
                                indiv_error *err);
 
+/* The "act" object of a model file, and its reader (o NULL: none, present = 0). */
+json_t *indiv_act_json(const indiv_act_model *a);
+int indiv_act_load(const json_t *o, indiv_act_model *a, const char *path,
+                   indiv_error *err);
+
 #endif /* INDIV_MODEL_INTERNAL_H */

@@ -574,7 +574,8 @@ static int gate_any(const indiv_policy_params *p, const indiv_scorer *s,
     double pr[INDIV_SLOTS_MAX];
     for (int k = 0; k < n; k++)
         pr[k] = indiv_score_propensity(s, b, row, top[k].j);
-    return indiv_relevance_any(pr, (size_t)n) >= p->threshold ? n : 0;
+    double rel = indiv_score_relevance(s, b, row, indiv_relevance_any(pr, (size_t)n));
+    return rel >= p->threshold ? n : 0; /* the model's act model of it, when it has one */
 }
 
 void indiv_policy_decide(const indiv_policy_params *p, const indiv_scorer *s,

@@ -1254,12 +1254,30 @@ int indiv_profile_update(indiv_eventlog *log, const indiv_catalog *cat,
 }
 
 /* Population prior from every stored profile (see docs/profiles.md, "rhythm"). */
+void indiv_profile_prior_terms(const indiv_profile *pr, double *mean, double *cv2) {
+    *mean = *cv2 = NAN;
+    if (pr->n_intervals >= 1 && pr->interval_mean_days > 0)
+        *mean = pr->interval_mean_days;
+    if (pr->n_intervals >= 2 && pr->interval_mean_days > 0) {
+        double cv = pr->interval_sd_days / pr->interval_mean_days;
+        *cv2 = cv * cv;
+    }
+}
+
+void indiv_profile_prior_from_sums(double s1, int64_t n1, double s2, int64_t n2,
+                                   indiv_rhythm_prior *prior) {
+    prior->mean_days = n1 ? s1 / (double)n1 : FALLBACK_PRIOR_MEAN_DAYS;
+    prior->cv2 = (n2 && s2 > 0) ? s2 / (double)n2 : FALLBACK_PRIOR_CV2;
+    prior->consumers_mean = n1;
+    prior->consumers_cv2 = n2;
+}
+
 static int compute_prior(indiv_eventlog *log, indiv_rhythm_prior *prior,
                          indiv_error *err) {
     indiv_profile_cursor *cur;
     indiv_profile_row row;
     indiv_profile pr;
-    double s1 = 0, s2 = 0;
+    double s1 = 0, s2 = 0, mean, cv2;
     int64_t n1 = 0, n2 = 0;
     int rc = indiv_eventlog_profile_scan(log, &cur, err);
     if (rc < 0)
@@ -1268,22 +1286,15 @@ static int compute_prior(indiv_eventlog *log, indiv_rhythm_prior *prior,
     while ((rc = indiv_profile_cursor_next(cur, &row, err)) == 1) {
         if ((rc = indiv_profile_decode(&row, &pr, err)) < 0)
             break;
-        if (pr.n_intervals >= 1 && pr.interval_mean_days > 0) {
-            s1 += pr.interval_mean_days;
-            n1++;
-        }
-        if (pr.n_intervals >= 2 && pr.interval_mean_days > 0) {
-            double cv = pr.interval_sd_days / pr.interval_mean_days;
-            s2 += cv * cv;
-            n2++;
-        }
+        indiv_profile_prior_terms(&pr, &mean, &cv2);
+        if (!isnan(mean))
+            s1 += mean, n1++;
+        if (!isnan(cv2))
+            s2 += cv2, n2++;
     }
     indiv_profile_clear(&pr);
     indiv_profile_cursor_free(cur);
-    prior->mean_days = n1 ? s1 / (double)n1 : FALLBACK_PRIOR_MEAN_DAYS;
-    prior->cv2 = (n2 && s2 > 0) ? s2 / (double)n2 : FALLBACK_PRIOR_CV2;
-    prior->consumers_mean = n1;
-    prior->consumers_cv2 = n2;
+    indiv_profile_prior_from_sums(s1, n1, s2, n2, prior);
     return rc < 0 ? rc : INDIV_OK;
 }
 
@@ -1377,18 +1388,23 @@ static int count_consumers(indiv_eventlog *log, struct build *b, indiv_error *er
     return rc;
 }
 
+int indiv_profile_store_prior(indiv_eventlog *log, const indiv_rhythm_prior *pr,
+                              indiv_error *err) {
+    return meta_put_json(log, "profile_prior",
+                         json_pack("{s:f, s:f, s:I, s:I}", "mean_days", pr->mean_days,
+                                   "cv2", pr->cv2, "consumers_mean",
+                                   (json_int_t)pr->consumers_mean, "consumers_cv2",
+                                   (json_int_t)pr->consumers_cv2),
+                         err);
+}
+
 static int finish_build(struct build *b, const indiv_catalog *cat, indiv_error *err) {
     indiv_rhythm_prior *pr = &b->sum->prior;
     int rc = compute_prior(b->log, pr, err);
     if (rc == INDIV_OK)
         rc = meta_put_json(b->log, "profile_params", params_json(b->p, cat), err);
     if (rc == INDIV_OK)
-        rc = meta_put_json(b->log, "profile_prior",
-                           json_pack("{s:f, s:f, s:I, s:I}", "mean_days", pr->mean_days,
-                                     "cv2", pr->cv2, "consumers_mean",
-                                     (json_int_t)pr->consumers_mean, "consumers_cv2",
-                                     (json_int_t)pr->consumers_cv2),
-                           err);
+        rc = indiv_profile_store_prior(b->log, pr, err);
     if (rc == INDIV_OK)
         rc = indiv_eventlog_appended_reset(b->log, err);
     return rc;

@@ -107,8 +107,9 @@ static int query2(indiv_eventlog *log, const char *sql, int64_t a, int64_t b,
     rc = sqlite3_step(s);
     if (rc == SQLITE_ROW && sqlite3_column_type(s, 0) != SQLITE_NULL)
         *out = sqlite3_column_int64(s, 0);
-    rc = rc == SQLITE_ROW || rc == SQLITE_DONE ? INDIV_OK
-                                               : indiv_eventlog_db_error(log, err, "read");
+    rc = rc == SQLITE_ROW || rc == SQLITE_DONE
+             ? INDIV_OK
+             : indiv_eventlog_db_error(log, err, "read");
     sqlite3_finalize(s);
     return rc;
 }
@@ -135,6 +136,18 @@ static int ensure_tables(indiv_eventlog *log, indiv_error *err) {
         return INDIV_OK;
     sqlite3_free(msg);
     return indiv_eventlog_db_error(log, err, "create the rights tables");
+}
+
+/* Sets PRAGMA secure_delete (SQLite overwrites deleted content with zeros instead of
+ * leaving it in free pages, where a file viewer would still find the erased data) and
+ * returns the previous setting, to be restored afterwards. */
+static int secure_delete(indiv_eventlog *log, int on) {
+    int64_t prev = 0;
+    char sql[40];
+    query2(log, "PRAGMA secure_delete", 0, 0, 0, &prev, NULL);
+    snprintf(sql, sizeof sql, "PRAGMA secure_delete = %d", on);
+    sqlite3_exec(db_of(log), sql, NULL, NULL, NULL);
+    return (int)prev;
 }
 
 typedef int (*tx_fn)(indiv_eventlog *log, void *ctx, indiv_error *err);
@@ -292,10 +305,10 @@ static int models_after(indiv_eventlog *log, int64_t first, json_t *arr,
         return rc;
     sqlite3_bind_int64(s, 1, first);
     while ((rc = sqlite3_step(s)) == SQLITE_ROW)
-        json_array_append_new(
-            arr, json_pack("{s:o, s:o, s:o, s:o}", "key", column_json(s, 0), "id",
-                           column_json(s, 1), "path", column_json(s, 2), "data_before",
-                           json_time(sqlite3_column_int64(s, 3))));
+        json_array_append_new(arr, json_pack("{s:o, s:o, s:o, s:o}", "key",
+                                             column_json(s, 0), "id", column_json(s, 1),
+                                             "path", column_json(s, 2), "data_before",
+                                             json_time(sqlite3_column_int64(s, 3))));
     rc = rc == SQLITE_DONE ? INDIV_OK : indiv_eventlog_db_error(log, err, "read models");
     sqlite3_finalize(s);
     return rc;
@@ -419,10 +432,10 @@ static int profile_json(indiv_eventlog *log, int64_t id, const char *ext_id, jso
     sqlite3_bind_int64(s, 1, id);
     json_t *p = json_null();
     if ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        indiv_profile_row row = {sqlite3_column_int64(s, 0), sqlite3_column_int64(s, 1),
-                                 sqlite3_column_int64(s, 3), sqlite3_column_int(s, 2),
-                                 sqlite3_column_blob(s, 4),
-                                 (size_t)sqlite3_column_bytes(s, 4)};
+        indiv_profile_row row = {
+            sqlite3_column_int64(s, 0), sqlite3_column_int64(s, 1),
+            sqlite3_column_int64(s, 3), sqlite3_column_int(s, 2),
+            sqlite3_column_blob(s, 4),  (size_t)sqlite3_column_bytes(s, 4)};
         json_decref(p);
         p = json_pack("{s:o, s:i, s:I, s:o}", "as_of", json_time(row.as_of), "version",
                       row.version, "events_used", (json_int_t)row.n_events, "vector",
@@ -518,12 +531,13 @@ int indiv_rights_export(indiv_eventlog *log, const char *ext_id, json_t **out,
 
 /* Lowers offer_daily by the purchases of the events selected by `where` (?1, ?2 bound to
  * a, b), and drops the rows that reach zero. *lowered gets how many purchases. */
-static int lower_offer_daily(indiv_eventlog *log, const char *where, int64_t a,
-                             int64_t b, int64_t *lowered, indiv_error *err) {
+static int lower_offer_daily(indiv_eventlog *log, const char *where, int64_t a, int64_t b,
+                             int64_t *lowered, indiv_error *err) {
     char sql[1024];
-    snprintf(sql, sizeof sql,
-             "SELECT count(*) FROM events WHERE type = %d AND offer_id IS NOT NULL AND %s",
-             INDIV_EV_PURCHASE, where);
+    snprintf(
+        sql, sizeof sql,
+        "SELECT count(*) FROM events WHERE type = %d AND offer_id IS NOT NULL AND %s",
+        INDIV_EV_PURCHASE, where);
     int rc = query2(log, sql, a, b, 0, lowered, err);
     if (rc < 0 || *lowered == 0)
         return rc;
@@ -540,8 +554,7 @@ static int lower_offer_daily(indiv_eventlog *log, const char *where, int64_t a,
 
 /* Sets meta('last_event_ts') to the newest remaining event (removes it when none is
  * left), when the deleted events reached it. */
-static int fix_last_event_ts(indiv_eventlog *log, int64_t deleted_max,
-                             indiv_error *err) {
+static int fix_last_event_ts(indiv_eventlog *log, int64_t deleted_max, indiv_error *err) {
     int64_t last;
     int rc = indiv_eventlog_last_event_ts(log, &last, err);
     if (rc < 0 || deleted_max == INDIV_TS_NONE || deleted_max < last)
@@ -576,11 +589,12 @@ static int mark_models(indiv_eventlog *log, struct forget_ctx *f, indiv_error *e
                   " WHERE data_before > ?1",
                   f->first, f->now, NULL, err);
     if (rc == INDIV_OK)
-        rc = run2(log,
-                  f->first == INDIV_TS_NONE
-                      ? "INSERT INTO erasures (erased_ts, first_event_ts) VALUES (?1, NULL)"
-                      : "INSERT INTO erasures (erased_ts, first_event_ts) VALUES (?1, ?2)",
-                  f->now, f->first, NULL, err);
+        rc = run2(
+            log,
+            f->first == INDIV_TS_NONE
+                ? "INSERT INTO erasures (erased_ts, first_event_ts) VALUES (?1, NULL)"
+                : "INSERT INTO erasures (erased_ts, first_event_ts) VALUES (?1, ?2)",
+            f->now, f->first, NULL, err);
     return rc;
 }
 
@@ -589,7 +603,8 @@ static int delete_rows(indiv_eventlog *log, struct forget_ctx *f, indiv_error *e
     size_t n;
     int rc = person_tables(log, &names, &n, err);
     for (size_t i = 0; rc == INDIV_OK && i < n; i++) {
-        char *sql = sqlite3_mprintf("DELETE FROM \"%w\" WHERE consumer_id = ?1", names[i]);
+        char *sql =
+            sqlite3_mprintf("DELETE FROM \"%w\" WHERE consumer_id = ?1", names[i]);
         int64_t k = 0;
         rc = sql ? run2(log, sql, f->id, 0, &k, err)
                  : indiv_error_set(err, INDIV_ENOMEM, "out of memory");
@@ -639,7 +654,9 @@ int indiv_rights_forget(indiv_eventlog *log, const char *ext_id, int64_t now,
                          "removed", f.removed);
     if (!f.report)
         return indiv_error_set(err, INDIV_ENOMEM, "out of memory");
+    int prev = secure_delete(log, 1);
     int rc = with_tx(log, forget_tx, &f, err);
+    secure_delete(log, prev);
     if (rc == INDIV_OK && report)
         *report = f.report;
     else
@@ -666,7 +683,8 @@ int indiv_channels_parse_list(const char *list, unsigned *mask, indiv_error *err
         int ch;
         if (indiv_channel_parse(t, &ch) < 0 || ch == INDIV_CH_NONE)
             return indiv_error_set(err, INDIV_EINVAL,
-                                   "channels: unknown channel '%s' (email, sms, push)", t);
+                                   "channels: unknown channel '%s' (email, sms, push)",
+                                   t);
         if (!(INDIV_CH_CONTACTABLE & INDIV_CH_BIT(ch)))
             return indiv_error_set(err, INDIV_EINVAL,
                                    "channels: '%s' is not a contact channel (email, sms, "
@@ -765,8 +783,8 @@ struct consent_ctx {
     json_t *result;
 };
 
-static int write_consent(indiv_eventlog *log, const indiv_consumer_row *a,
-                         int64_t now, indiv_error *err) {
+static int update_consumer(indiv_eventlog *log, const indiv_consumer_row *a,
+                           indiv_error *err) {
     sqlite3_stmt *s;
     int rc = prep(log,
                   "UPDATE consumers SET consent_profiling = ?2, consent_contact = ?3,"
@@ -782,17 +800,33 @@ static int write_consent(indiv_eventlog *log, const indiv_consumer_row *a,
         sqlite3_bind_null(s, 5);
     else
         sqlite3_bind_int64(s, 5, a->unsubscribed_ts);
-    rc = sqlite3_step(s) == SQLITE_DONE ? INDIV_OK
-                                        : indiv_eventlog_db_error(log, err, "update consent");
+    rc = sqlite3_step(s) == SQLITE_DONE
+             ? INDIV_OK
+             : indiv_eventlog_db_error(log, err, "update consent");
     sqlite3_finalize(s);
-    if (rc < 0)
+    return rc;
+}
+
+/* The consent_changes row: the state after the change, at time now. */
+static int record_change(indiv_eventlog *log, const indiv_consumer_row *a, int64_t now,
+                         indiv_error *err) {
+    sqlite3_stmt *s;
+    int rc;
+    if ((rc = prep(log,
+                   "INSERT INTO consent_changes (consumer_id, ts, consent_profiling,"
+                   " consent_contact, channels) VALUES (?1, ?2, ?3, ?4, ?5)",
+                   &s, err)) < 0)
         return rc;
-    char sql[256];
-    snprintf(sql, sizeof sql,
-             "INSERT INTO consent_changes (consumer_id, ts, consent_profiling,"
-             " consent_contact, channels) VALUES (?1, ?2, %d, %d, %u)",
-             a->consent_profiling, a->consent_contact, a->channels);
-    return run2(log, sql, a->id, now, NULL, err);
+    sqlite3_bind_int64(s, 1, a->id);
+    sqlite3_bind_int64(s, 2, now);
+    sqlite3_bind_int(s, 3, a->consent_profiling);
+    sqlite3_bind_int(s, 4, a->consent_contact);
+    sqlite3_bind_int(s, 5, (int)a->channels);
+    rc = sqlite3_step(s) == SQLITE_DONE
+             ? INDIV_OK
+             : indiv_eventlog_db_error(log, err, "record consent change");
+    sqlite3_finalize(s);
+    return rc;
 }
 
 static int consent_tx(indiv_eventlog *log, void *ctx, indiv_error *err) {
@@ -816,7 +850,9 @@ static int consent_tx(indiv_eventlog *log, void *ctx, indiv_error *err) {
         after.unsubscribed_ts = INDIV_TS_NONE; /* a new opt-in lifts the unsubscribe */
     if (c->channels != INDIV_CONSENT_KEEP)
         after.channels = (unsigned)c->channels;
-    rc = write_consent(log, &after, k->now, err);
+    rc = update_consumer(log, &after, err);
+    if (rc == INDIV_OK)
+        rc = record_change(log, &after, k->now, err);
     if (rc == INDIV_OK && !after.consent_profiling)
         rc = run2(log, "DELETE FROM profiles WHERE consumer_id = ?1", id, 0, &deleted,
                   err);
@@ -850,7 +886,7 @@ int indiv_rights_consent(indiv_eventlog *log, const char *ext_id,
 
 struct retention_ctx {
     double days;
-    int64_t now;
+    int64_t as_of, now;
     int dry_run;
     indiv_retention_report *r;
 };
@@ -886,12 +922,12 @@ static int retention_counts(indiv_eventlog *log, indiv_retention_report *r,
 static int retention_meta(indiv_eventlog *log, const struct retention_ctx *k,
                           indiv_error *err) {
     const indiv_retention_report *r = k->r;
-    json_t *j = json_pack("{s:o, s:f, s:o, s:I, s:I, s:I, s:I}", "ran_at",
-                          json_time(k->now), "older_than_days", k->days, "cutoff",
-                          json_time(r->cutoff), "events_deleted", (json_int_t)r->events,
-                          "consumers", (json_int_t)r->consumers, "profiles_deleted",
-                          (json_int_t)r->profiles, "events_remaining",
-                          (json_int_t)r->remaining);
+    json_t *j =
+        json_pack("{s:o, s:o, s:f, s:o, s:I, s:I, s:I, s:I}", "ran_at", json_time(k->now),
+                  "as_of", json_time(k->as_of), "older_than_days", k->days, "cutoff",
+                  json_time(r->cutoff), "events_deleted", (json_int_t)r->events,
+                  "consumers", (json_int_t)r->consumers, "profiles_deleted",
+                  (json_int_t)r->profiles, "events_remaining", (json_int_t)r->remaining);
     char *txt = j ? json_dumps(j, JSON_SORT_KEYS | JSON_COMPACT) : NULL;
     json_decref(j);
     int rc = txt ? indiv_eventlog_meta_set(log, "retention_last_run", txt, err)
@@ -925,21 +961,25 @@ static int retention_tx(indiv_eventlog *log, void *ctx, indiv_error *err) {
     return rc;
 }
 
-int indiv_rights_retention(indiv_eventlog *log, double older_days, int64_t now,
-                           int dry_run, indiv_retention_report *out, indiv_error *err) {
+int indiv_rights_retention(indiv_eventlog *log, double older_days, int64_t as_of,
+                           int64_t now, int dry_run, indiv_retention_report *out,
+                           indiv_error *err) {
     memset(out, 0, sizeof *out);
     if (!isfinite(older_days) || older_days < 0 || older_days > RETENTION_DAYS_MAX)
         return indiv_error_set(err, INDIV_EINVAL,
                                "older_than_days: %g is not a number of days in [0, %g]",
                                older_days, RETENTION_DAYS_MAX);
-    if (!indiv_time_valid(now))
-        return indiv_error_set(err, INDIV_EINVAL, "now: time %lld is out of range",
-                               (long long)now);
-    out->cutoff = now - (int64_t)llround(older_days * DAY_S);
-    struct retention_ctx k = {older_days, now, dry_run, out};
+    if (!indiv_time_valid(as_of) || !indiv_time_valid(now))
+        return indiv_error_set(err, INDIV_EINVAL, "as_of: time %lld is out of range",
+                               (long long)(indiv_time_valid(as_of) ? now : as_of));
+    out->cutoff = as_of - (int64_t)llround(older_days * DAY_S);
+    struct retention_ctx k = {older_days, as_of, now, dry_run, out};
     if (dry_run && !indiv_eventlog_in_tx(log))
         return retention_tx(log, &k, err); /* reads only: no transaction needed */
-    return with_tx(log, retention_tx, &k, err);
+    int prev = secure_delete(log, 1);
+    int rc = with_tx(log, retention_tx, &k, err);
+    secure_delete(log, prev);
+    return rc;
 }
 
 /* ---- models registry ----------------------------------------------------------- */
@@ -985,19 +1025,20 @@ struct record_ctx {
     int64_t now;
 };
 
-static int upsert_model(indiv_eventlog *log, const struct record_ctx *k,
-                        const char *key, indiv_error *err) {
+static int upsert_model(indiv_eventlog *log, const struct record_ctx *k, const char *key,
+                        indiv_error *err) {
     sqlite3_stmt *s;
     int used = k->role == INDIV_MODEL_USED;
-    int rc = prep(log,
-                  "INSERT INTO models (key, id, path, data_before, trained_at, trained_ts,"
-                  " last_used_ts, uses) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
-                  " ON CONFLICT (key) DO UPDATE SET"
-                  " path = coalesce(excluded.path, models.path),"
-                  " trained_ts = coalesce(excluded.trained_ts, models.trained_ts),"
-                  " last_used_ts = coalesce(excluded.last_used_ts, models.last_used_ts),"
-                  " uses = models.uses + excluded.uses",
-                  &s, err);
+    int rc =
+        prep(log,
+             "INSERT INTO models (key, id, path, data_before, trained_at, trained_ts,"
+             " last_used_ts, uses) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
+             " ON CONFLICT (key) DO UPDATE SET"
+             " path = coalesce(excluded.path, models.path),"
+             " trained_ts = coalesce(excluded.trained_ts, models.trained_ts),"
+             " last_used_ts = coalesce(excluded.last_used_ts, models.last_used_ts),"
+             " uses = models.uses + excluded.uses",
+             &s, err);
     if (rc < 0)
         return rc;
     sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
@@ -1009,8 +1050,9 @@ static int upsert_model(indiv_eventlog *log, const struct record_ctx *k,
     bind_ts_or_null(s, 6, used ? INDIV_TS_NONE : k->now);
     bind_ts_or_null(s, 7, used ? k->now : INDIV_TS_NONE);
     sqlite3_bind_int(s, 8, used);
-    rc = sqlite3_step(s) == SQLITE_DONE ? INDIV_OK
-                                        : indiv_eventlog_db_error(log, err, "record model");
+    rc = sqlite3_step(s) == SQLITE_DONE
+             ? INDIV_OK
+             : indiv_eventlog_db_error(log, err, "record model");
     sqlite3_finalize(s);
     return rc;
 }
@@ -1050,9 +1092,8 @@ static int record_tx(indiv_eventlog *log, void *ctx, indiv_error *err) {
     return rc;
 }
 
-int indiv_rights_model_record(indiv_eventlog *log, const indiv_model *m,
-                              const char *path, indiv_model_role role, int64_t now,
-                              indiv_error *err) {
+int indiv_rights_model_record(indiv_eventlog *log, const indiv_model *m, const char *path,
+                              indiv_model_role role, int64_t now, indiv_error *err) {
     if (role != INDIV_MODEL_TRAINED && role != INDIV_MODEL_USED)
         return indiv_error_set(err, INDIV_EINVAL, "model role %d is unknown", (int)role);
     struct record_ctx k = {m, path, role, now};
@@ -1102,11 +1143,16 @@ int indiv_rights_each_model(indiv_eventlog *log,
         return rc;
     int res = 0;
     while (res == 0 && (rc = sqlite3_step(s)) == SQLITE_ROW) {
-        indiv_model_entry e = {
-            (const char *)sqlite3_column_text(s, 0), (const char *)sqlite3_column_text(s, 1),
-            (const char *)sqlite3_column_text(s, 2), column_ts(s, 3), column_ts(s, 4),
-            column_ts(s, 5), column_ts(s, 6), sqlite3_column_int64(s, 7),
-            sqlite3_column_int64(s, 8), column_ts(s, 9)};
+        indiv_model_entry e = {(const char *)sqlite3_column_text(s, 0),
+                               (const char *)sqlite3_column_text(s, 1),
+                               (const char *)sqlite3_column_text(s, 2),
+                               column_ts(s, 3),
+                               column_ts(s, 4),
+                               column_ts(s, 5),
+                               column_ts(s, 6),
+                               sqlite3_column_int64(s, 7),
+                               sqlite3_column_int64(s, 8),
+                               column_ts(s, 9)};
         res = fn(ctx, &e);
     }
     if (res == 0 && rc != SQLITE_DONE)

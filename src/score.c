@@ -45,6 +45,7 @@ struct indiv_score_block {
     double *aff;          /* cap × n */
     double *u;            /* cap: per-consumer logit term */
     double *ready, *freq; /* cap: its inputs, kept for the drivers */
+    double *orders;       /* cap: purchase occasions (the act model's input) */
     double *xr;           /* cap × n: the weighted sparse terms (repeat, item-item) */
     struct hist_feat *hist; /* cap × hcap */
     size_t *n_hist, hcap;
@@ -151,11 +152,12 @@ indiv_score_block *indiv_score_block_new(const indiv_scorer *s, size_t rows) {
     b->u = calloc(b->cap, sizeof *b->u);
     b->ready = calloc(b->cap, sizeof *b->ready);
     b->freq = calloc(b->cap, sizeof *b->freq);
+    b->orders = calloc(b->cap, sizeof *b->orders);
     b->xr = calloc(b->cap * b->n + 1, sizeof *b->xr);
     b->hcap = SCORE_HISTORY_MAX;
     b->hist = malloc(b->cap * b->hcap * sizeof *b->hist);
     b->n_hist = calloc(b->cap, sizeof *b->n_hist);
-    if (!b->x || !b->aff || !b->u || !b->ready || !b->freq || !b->xr || !b->hist ||
+    if (!b->x || !b->aff || !b->u || !b->ready || !b->freq || !b->orders || !b->xr || !b->hist ||
         !b->n_hist) {
         indiv_score_block_free(b);
         return NULL;
@@ -171,6 +173,7 @@ void indiv_score_block_free(indiv_score_block *b) {
     free(b->u);
     free(b->ready);
     free(b->freq);
+    free(b->orders);
     free(b->xr);
     free(b->hist);
     free(b->n_hist);
@@ -209,7 +212,7 @@ void indiv_score_set_row(const indiv_scorer *s, indiv_score_block *b, size_t i,
     assert(i < b->cap && b->d == s->d && b->n == s->n); /* a block of this scorer */
     double *x = b->x + i * b->d;
     memset(x, 0, b->d * sizeof *x);
-    b->ready[i] = b->freq[i] = 0;
+    b->ready[i] = b->freq[i] = b->orders[i] = 0;
     if (pr && (pr->features & INDIV_FEAT_TASTE) && pr->dims == b->d) {
         if (indiv_model_taste_norm(&s->model) == INDIV_TASTE_NORM_L2)
             taste_l2(pr->taste, b->d, x);
@@ -219,6 +222,7 @@ void indiv_score_set_row(const indiv_scorer *s, indiv_score_block *b, size_t i,
     if (pr && (pr->features & INDIV_FEAT_RHYTHM)) {
         b->ready[i] = readiness;
         b->freq[i] = frequency(pr);
+        b->orders[i] = pr->orders;
     }
     const double *w = s->model.weight;
     b->u[i] =
@@ -359,6 +363,11 @@ const double *indiv_scorer_offer_terms(const indiv_scorer *s) {
 
 double indiv_scorer_affinity_weight(const indiv_scorer *s) {
     return s->model.weight[INDIV_TERM_AFFINITY];
+}
+
+double indiv_score_relevance(const indiv_scorer *s, const indiv_score_block *b, size_t i,
+                             double any) {
+    return indiv_act_apply(&s->model.act, any, b->orders[i]);
 }
 
 double indiv_score_consumer_term(const indiv_score_block *b, size_t i) {

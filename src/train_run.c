@@ -47,6 +47,8 @@
  * evaluation.md); 50 neighbours keep the model file to a few MB at 4,000 offers. */
 #define DEF_EASE_LAMBDA 300.0
 #define DEF_ITEM_K      50
+/* logit(any) of the act model's fit is bounded as in indiv_act_apply. */
+#define ACT_ANY_MIN 1e-9
 /* Offers per contact of the calibration: the policy's default slots. */
 #define DEF_CALIBRATION_SLOTS 3
 /* Newton iterations and coefficient tolerance of the logistic fits. */
@@ -74,6 +76,7 @@ void indiv_train_params_init(indiv_train_params *p) {
     p->popularity_half_life_days = DEF_POP_HALF_LIFE;
     p->ease_lambda = DEF_EASE_LAMBDA;
     p->calibration_slots = DEF_CALIBRATION_SLOTS;
+    p->act_model = 1;
     p->item_k = DEF_ITEM_K;
 }
 
@@ -388,8 +391,8 @@ struct validation {
 /* The validation half's relevance (P(acts) over the first slots offers) and whether each
  * person bought one of those offers in the tail. */
 struct cal_pairs {
-    double *pred;
-    unsigned char *acted;
+    double *pred, *orders;
+    unsigned char *acted, *half;
     size_t n, cap;
 };
 
@@ -410,6 +413,7 @@ struct run {
     struct validation val;
     struct cal_pairs cal;
     indiv_calibration calibration;
+    indiv_act_model act;
     double beta_fit[NFEAT], beta[NFEAT], se[NFEAT];
     indiv_logit_stats fit_stats;
     double loss_tail, loss, sweep_seconds;
@@ -429,6 +433,8 @@ static void run_free(struct run *r) {
     free(r->ex.half);
     free(r->cal.pred);
     free(r->cal.acted);
+    free(r->cal.orders);
+    free(r->cal.half);
     if (r->snap) {
         indiv_eventlog_close(r->snap);
         if (strcmp(r->p->scratch, ":memory:") != 0)
@@ -923,29 +929,36 @@ static void add_topk(double sums[4], const indiv_topk *t) {
     sums[3] += t->ndcg;
 }
 
-/* Appends one person's relevance and outcome to the calibration pairs. */
-static int cal_push(struct cal_pairs *c, double pred, unsigned char acted) {
+/* Appends one person's relevance, outcome, purchase occasions and half. */
+static int cal_push(struct cal_pairs *c, double pred, unsigned char acted, double orders,
+                    unsigned char half) {
     if (c->n == c->cap) {
         size_t cap = c->cap ? 2 * c->cap : 256;
         double *p = realloc(c->pred, cap * sizeof *p);
-        if (p)
-            c->pred = p;
+        c->pred = p ? p : c->pred;
+        double *o = realloc(c->orders, cap * sizeof *o);
+        c->orders = o ? o : c->orders;
         unsigned char *a = realloc(c->acted, cap);
-        if (a)
-            c->acted = a;
-        if (!p || !a)
+        c->acted = a ? a : c->acted;
+        unsigned char *h = realloc(c->half, cap);
+        c->half = h ? h : c->half;
+        if (!p || !o || !a || !h)
             return INDIV_ENOMEM;
         c->cap = cap;
     }
     c->pred[c->n] = pred;
+    c->orders[c->n] = orders;
+    c->half[c->n] = half;
     c->acted[c->n++] = acted;
     return INDIV_OK;
 }
 
-/* The calibration pair of a validation person: the first `slots` valid offers by score
- * (ties to the lower index), P(buys at least one) = 1 − Π(1 − p_i) (the policy's
- * `relevance any`), and whether one of them was bought in the tail. */
-static int calibration_add(struct run *r, const double *score, size_t from, size_t to) {
+/* The calibration pair of a person: the first `slots` valid offers by score (ties to
+ * the lower index), P(buys at least one) = 1 − Π(1 − p_i) (the policy's `relevance
+ * any`), and whether one of them was bought in the tail; with the person's purchase
+ * occasions and half (the act model is fitted on half 0, measured on half 1). */
+static int calibration_add(struct run *r, const struct pass *ps, size_t slot,
+                           const double *score, size_t from, size_t to) {
     const indiv_sparse *tail = r->d.tail.m;
     size_t n = indiv_catalog_size(r->cat), top[INDIV_SLOTS_MAX], m = 0;
     size_t slots = (size_t)r->p->calibration_slots;
@@ -968,10 +981,12 @@ static int calibration_add(struct run *r, const double *score, size_t from, size
         acted |= bsearch(&top[i], tail->idx + from, to - from, sizeof(size_t), cmp_size) !=
                  NULL;
     }
-    return cal_push(&r->cal, indiv_relevance_any(p, m), acted);
+    const indiv_profile *pr = &ps->prof[slot];
+    return cal_push(&r->cal, indiv_relevance_any(p, m), acted,
+                    pr->features & INDIV_FEAT_RHYTHM ? pr->orders : 0, ps->half[slot]);
 }
 
-/* Validation consumers: the calibration pair of each; for those who bought in the tail,
+/* Every known consumer: the calibration pair; for validation consumers who bought in the tail,
  * the fitted model's ranking of the valid offers, and popularity's, against what they
  * bought. */
 static int rank_validation(struct pass *ps, size_t slot) {
@@ -980,16 +995,14 @@ static int rank_validation(struct pass *ps, size_t slot) {
     const indiv_sparse *tail = r->d.tail.m;
     size_t row = ps->rows[slot], from = tail->ptr[row], to = tail->ptr[row + 1];
     size_t n = indiv_catalog_size(r->cat), k = (size_t)r->p->k;
-    if (ps->half[slot] != 1)
-        return INDIV_OK;
     const double *pop = indiv_catalog_popularity(r->cat);
     for (size_t j = 0; j < n; j++) {
         w->score[j] = r->valid[j] ? indiv_score_logit(ps->s, ps->b, slot, j) : -INFINITY;
         w->pop[j] = r->valid[j] ? pop[j] : -INFINITY;
     }
-    if (calibration_add(r, w->score, from, to) < 0)
+    if (calibration_add(r, ps, slot, w->score, from, to) < 0)
         return INDIV_ENOMEM;
-    if (from == to)
+    if (ps->half[slot] != 1 || from == to)
         return INDIV_OK;
     for (size_t e = from; e < to; e++)
         w->rel[tail->idx[e]] = 1;
@@ -1004,20 +1017,60 @@ static int rank_validation(struct pass *ps, size_t slot) {
     return INDIV_OK;
 }
 
-/* The calibration of the half-fitted model on the validation half (model.h); none when
- * the half is empty. */
+/* The act model (model.h) on the fitting half's pairs: logistic regression of acted on
+ * (1, logit(any), log(1 + orders)). None (present = 0) when turned off, when either
+ * group has fewer than INDIV_CALIBRATION_MIN_GROUP people, or when the fit fails. */
+static int fit_act(struct run *r) {
+    const struct cal_pairs *c = &r->cal;
+    size_t n = 0, pos = 0;
+    memset(&r->act, 0, sizeof r->act);
+    double *x = malloc((3 * c->n + 1) * sizeof *x), *y = malloc((c->n + 1) * sizeof *y);
+    for (size_t i = 0; x && y && i < c->n; i++) {
+        if (c->half[i] != 0)
+            continue;
+        double q = fmin(fmax(c->pred[i], ACT_ANY_MIN), 1 - ACT_ANY_MIN);
+        x[3 * n] = 1;
+        x[3 * n + 1] = log(q / (1 - q));
+        x[3 * n + 2] = log1p(c->orders[i]);
+        y[n] = c->acted[i];
+        pos += c->acted[i];
+        n++;
+    }
+    double beta[3];
+    int rc = x && y ? INDIV_OK : INDIV_ENOMEM;
+    if (rc == INDIV_OK && r->p->act_model && pos >= INDIV_CALIBRATION_MIN_GROUP &&
+        n - pos >= INDIV_CALIBRATION_MIN_GROUP &&
+        indiv_logit_fit(x, y, NULL, n, 3, r->p->ridge, LOGIT_MAX_ITER, LOGIT_TOL, beta,
+                        NULL, NULL, NULL) == INDIV_OK)
+        r->act = (indiv_act_model){1, beta[0], beta[1], beta[2]};
+    free(x);
+    free(y);
+    return rc;
+}
+
+/* The calibration (model.h) of the half-fitted model and its act model on the
+ * validation half; none when the half is empty. */
 static int calibrate(struct run *r, indiv_error *err) {
     char t1[INDIV_ISO_LEN], t2[INDIV_ISO_LEN], src[INDIV_CALIBRATION_SOURCE_MAX];
-    if (r->cal.n == 0)
+    struct cal_pairs *c = &r->cal;
+    if (fit_act(r) < 0)
+        return indiv_error_set(err, INDIV_ENOMEM, "out of memory");
+    size_t n = 0;
+    for (size_t i = 0; i < c->n; i++)
+        if (c->half[i] == 1) { /* compacted in place: the fit is done with half 0 */
+            c->pred[n] = indiv_act_apply(&r->act, c->pred[i], c->orders[i]);
+            c->acted[n++] = c->acted[i];
+        }
+    if (n == 0)
         return INDIV_OK;
     snprintf(src, sizeof src,
              "indiv train: the validation half (%zu consumers known before the tail, "
-             "weights fitted on the other half), relevance at %s, purchases in [%s, %s)",
-             r->cal.n, indiv_time_format(r->t_tail, t1), t1,
-             indiv_time_format(r->p->as_of, t2));
-    return indiv_calibration_fit(r->cal.pred, r->cal.acted, r->cal.n,
-                                 r->p->calibration_slots, r->p->holdout_days, src,
-                                 &r->calibration, err);
+             "weights%s fitted on the other half), relevance at %s, purchases in "
+             "[%s, %s)",
+             n, r->act.present ? " and act model" : "", indiv_time_format(r->t_tail, t1),
+             t1, indiv_time_format(r->p->as_of, t2));
+    return indiv_calibration_fit(c->pred, c->acted, n, r->p->calibration_slots,
+                                 r->p->holdout_days, src, &r->calibration, err);
 }
 
 static int validate_ranking(struct run *r, indiv_error *err) {
@@ -1202,6 +1255,7 @@ int indiv_train_run(indiv_eventlog *log, const indiv_train_params *p,
     feature_model(&r, r.beta, out);
     out->item_item = NULL; /* the final model gets its own, below */
     out->calibration = r.calibration;
+    out->act = r.act;
     if (rc == INDIV_OK)
         rc = final_embedding(&r, out, err);
     if (rc == INDIV_OK)

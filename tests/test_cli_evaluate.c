@@ -11,6 +11,7 @@
 #include <jansson.h>
 
 #include "indiv/evaluate.h"
+#include "indiv/model.h"
 #include "testutil.h"
 
 static char *dir;
@@ -275,4 +276,56 @@ Test(cli_evaluate, cosine_plausibility_needs_an_embedding_and_is_reproducible) {
               "%s", r.err);
     cr_assert(strstr(r.err, "feature space 'category'"), "%s", r.err);
     tu_run_free(&r);
+}
+
+/* Without --threshold the decision run uses the trained model's recommended τ (said on
+ * stderr, written in the JSON); --calibrated-model writes the model with the window's
+ * calibration, which then recommends that window's Youden τ to decide. */
+Test(cli_evaluate, model_threshold_is_used_and_the_window_calibration_is_written) {
+    tu_run r;
+    cr_assert_eq(tu_sh(&r,
+                       GEN " && \"$INDIV\" train --db '%s/w.db' --out '%s/m.json' "
+                           "--as-of " SPLIT " --dims 8 --iterations 5 >/dev/null",
+                       dir, dir, dir),
+                 0, "%s", r.err);
+    tu_run_free(&r);
+    cr_assert_eq(tu_sh(&r,
+                       "\"$INDIV\" evaluate --db '%s/w.db' --split-at " SPLIT
+                       " --until 2024-04-20 --model '%s/m.json' --json '%s/e.json' "
+                       "--calibrated-model '%s/cal.json' --no-serendipity-table",
+                       dir, dir, dir, dir),
+                 0, "%s", r.err);
+    cr_assert(strstr(r.err, "the model's recommended threshold"), "%s", r.err);
+    cr_assert(strstr(r.out, "from the model, 3 slots"), "%s", r.out);
+    cr_assert(strstr(r.out, "calibration on this window") &&
+                  strstr(r.out, "Youden's τ on this window"),
+              "%s", r.out);
+    tu_run_free(&r);
+    char *p = tu_path(dir, "m.json"), *e = tu_path(dir, "e.json"),
+         *c = tu_path(dir, "cal.json");
+    indiv_model m, cal;
+    indiv_error err = {0};
+    cr_assert_eq(indiv_model_load(p, &m, &err), 0, "%s", err.msg);
+    cr_assert_eq(indiv_model_load(c, &cal, &err), 0, "%s", err.msg);
+    json_t *j = json_load_file(e, 0, NULL);
+    json_t *pol = json_object_get(json_object_get(j, "parameters"), "policy");
+    cr_assert_str_eq(json_string_value(json_object_get(pol, "threshold_source")), "model");
+    cr_assert_float_eq(json_number_value(json_object_get(pol, "threshold")),
+                       m.calibration.threshold, 1e-5);
+    json_t *wc = json_object_get(j, "calibration");
+    cr_assert_eq(json_integer_value(json_object_get(wc, "people")),
+                 json_integer_value(json_object_get(json_object_get(j, "data"),
+                                                    "known_customers")));
+    /* the written model is the same model with the window's calibration */
+    cr_assert_str_eq(cal.id, m.id);
+    cr_assert_eq(cal.weight[INDIV_TERM_AFFINITY], m.weight[INDIV_TERM_AFFINITY]);
+    cr_assert_eq(cal.calibration.people,
+                 json_integer_value(json_object_get(wc, "people")));
+    cr_assert_float_eq(cal.calibration.horizon_days, 20, 1e-9, "2024-03-31 .. 04-20");
+    cr_assert(strstr(cal.calibration.source, "indiv evaluate"), "%s",
+              cal.calibration.source);
+    json_decref(j);
+    indiv_model_clear(&m);
+    indiv_model_clear(&cal);
+    free(p), free(e), free(c);
 }

@@ -1,8 +1,9 @@
 /*
  * test_docs_examples.c — the command blocks of README.md and docs/ (*.md) run as written
  * (issue 14, item 17): a curated list of the cheap ones (imports of the shipped samples,
- * generate, info, profile, decide, --config datasets/policy.json), copied verbatim from
- * the docs, each run with `sh -e` in a fresh directory that holds links to the
+ * generate, info, profile, decide, --config datasets/policy.json, the data-rights
+ * commands), copied verbatim from the docs, each run with `sh -e` in a fresh directory
+ * that holds links to the
  * repository's datasets/ and models/ and a build/release/indiv that is the binary under
  * test (the ASan build under make check), so `B=build/release/indiv` works as written.
  * A block fails the test when any of its commands exits non-zero (ASan leaks included).
@@ -83,6 +84,21 @@ static const doc_block blocks[] = {
      "override it\n"
      "$B decide --db w.db --out part0.jsonl --shard 0/3      # one third of the "
      "consumers\n"},
+    /* docs/rights.md, first block */
+    {"docs/rights.md, introduction", 0,
+     "B=build/release/indiv\n"
+     "$B import --db shop.db --format online-retail "
+     "datasets/online-retail-2010-12_2011-02.csv.gz\n"
+     "$B profile --db shop.db --as-of 2011-02-01\n"
+     "$B export --db shop.db 17850 > 17850.json          # access: everything held on "
+     "17850\n"
+     "$B consent --db shop.db 17850 --contact no          # withdraw contact consent\n"
+     "$B consent --db shop.db 17850 --contact yes --channels email,sms\n"
+     "$B forget --db shop.db 17850 12748                  # erasure, one transaction\n"
+     "$B retention --db shop.db --older-than 365 --dry-run\n"
+     "$B retention --db shop.db --older-than 60 --as-of 2011-03-01\n"
+     "$B info --db shop.db                                # models to retrain, last "
+     "retention run\n"},
 };
 
 /* Each block's text must still be in its doc file, so the table cannot drift from the

@@ -505,3 +505,35 @@ Test(model, repeat_readiness_matches_gsl_gamma_cdf) {
     r.prior_mean_days = 60;
     cr_assert_eq(indiv_repeat_readiness(&r, 1, 0, 0, -1), 0, "no readiness before 0");
 }
+
+/* The act model: identity when absent; σ(a + b·logit(any) + c·log(1 + orders)) when
+ * present, by hand; round-trips through a file; a non-finite weight is refused. */
+Test(model, act_model_applies_round_trips_and_is_validated) {
+    indiv_act_model none = {0};
+    cr_assert_float_eq(indiv_act_apply(&none, 0.237, 12), 0.237, 1e-15);
+    indiv_act_model a = {1, -1.5, 0.5, 0.25};
+    /* z = -1.5 + 0.5 · logit(0.2) + 0.25 · log(1 + 9) */
+    double z = -1.5 + 0.5 * log(0.2 / 0.8) + 0.25 * log(10.0);
+    cr_assert_float_eq(indiv_act_apply(&a, 0.2, 9), 1 / (1 + exp(-z)), 1e-15);
+    cr_assert(indiv_act_apply(&a, 0, 0) > 0 && indiv_act_apply(&a, 1, 0) < 1,
+              "relevances 0 and 1 stay finite");
+    cr_assert_gt(indiv_act_apply(&a, 0.2, 20), indiv_act_apply(&a, 0.2, 2),
+                 "a positive orders weight raises the relevance of the active");
+    indiv_model m, back;
+    indiv_model_default(&m);
+    m.act = a;
+    indiv_error err = {0};
+    cr_assert_eq(indiv_model_save(&m, path, &err), 0, "%s", err.msg);
+    cr_assert_eq(indiv_model_load(path, &back, &err), 0, "%s", err.msg);
+    cr_assert(back.act.present && back.act.intercept == a.intercept &&
+                  back.act.relevance == a.relevance && back.act.orders == a.orders,
+              "the act model round-trips");
+    m.act.orders = NAN;
+    err = (indiv_error){0};
+    cr_assert_eq(indiv_model_validate(&m, &err), INDIV_EINVAL);
+    cr_assert(strstr(err.msg, "'act'"), "%s", err.msg);
+    tu_write(path, WRAP("\"act\": {\"intercept\": 1}, ", PROP(W4, "")));
+    err = (indiv_error){0};
+    cr_assert_eq(indiv_model_load(path, &back, &err), INDIV_EFORMAT);
+    cr_assert(strstr(err.msg, "'act'") && strstr(err.msg, path), "%s", err.msg);
+}

@@ -248,3 +248,29 @@ Test(mpi, simulate_all_policies_equal_one_process) {
           dir);
     SH_OK("cd '%s' && test $(ls three/*/rounds.csv | wc -l) -ge 6", dir);
 }
+
+/* Profiles built part by part under MPI, with the population's prior added up in
+ * consumer order, decide to the bytes of the whole database profiled in one process. */
+Test(mpi, profiles_of_partitions_decide_as_the_whole_database) {
+    SH_OK("D='%s' && \"$INDIV\" generate --db \"$D/raw.db\" " WORLD " >/dev/null 2>&1 && "
+          "cp \"$D/raw.db\" \"$D/w.db\" && \"$INDIV\" profile --db \"$D/w.db\" "
+          ">/dev/null 2>&1 && \"$INDIV\" decide --db \"$D/w.db\" --out \"$D/d.jsonl\" "
+          ">/dev/null 2>&1 && \"$INDIV\" partition --db \"$D/raw.db\" --parts 3 "
+          "--out \"$D/parts\" 2>/dev/null",
+          dir);
+    tu_run r;
+    int st = tu_sh(&r,
+                   "D='%s' && " MPIRUN "3 \"$INDIV_MPI_BIN\" profile --db "
+                   "\"$D/parts/part-%%d.db\" && " MPIRUN "3 \"$INDIV_MPI_BIN\" decide "
+                   "--db \"$D/parts/part-%%d.db\" --out \"$D/dp.jsonl\"",
+                   dir);
+    cr_assert_eq(st, 0, "%s", r.err);
+    cr_assert(strstr(r.out, "rhythm prior of all of them"), "%s", r.out);
+    tu_run_free(&r);
+    cr_assert(same("d.jsonl", "dp.jsonl"), "decisions on MPI-profiled parts differ");
+    /* one database has one writer: refused, saying what to run instead */
+    st = tu_sh(&r, MPIRUN "2 \"$INDIV_MPI_BIN\" profile --db '%s/w.db'", dir);
+    cr_assert_neq(st, 0);
+    cr_assert(strstr(r.err, "indiv profile"), "%s", r.err);
+    tu_run_free(&r);
+}

@@ -82,8 +82,9 @@ static indiv_eventlog *world(int64_t *start, int64_t *end) {
 static int64_t count_sql(indiv_eventlog *log, const char *sql, int64_t id) {
     sqlite3 *h;
     sqlite3_stmt *s;
-    cr_assert_eq(sqlite3_open_v2(indiv_eventlog_path(log), &h, SQLITE_OPEN_READONLY, NULL),
-                 SQLITE_OK);
+    cr_assert_eq(
+        sqlite3_open_v2(indiv_eventlog_path(log), &h, SQLITE_OPEN_READONLY, NULL),
+        SQLITE_OK);
     cr_assert_eq(sqlite3_prepare_v2(h, sql, -1, &s, NULL), SQLITE_OK, "%s: %s", sql,
                  sqlite3_errmsg(h));
     if (sqlite3_bind_parameter_count(s) > 0)
@@ -127,9 +128,10 @@ static int64_t rows_mentioning(const char *path, int64_t id, const char *ext_id,
         const char *col = (const char *)sqlite3_column_text(t, 1);
         int id_col = strcmp(col, "consumer_id") == 0 ||
                      (strcmp(table, "consumers") == 0 && strcmp(col, "id") == 0);
-        char *sql = sqlite3_mprintf("SELECT count(*) FROM \"%w\" WHERE (%d AND \"%w\" = ?1)"
-                                    " OR CAST(\"%w\" AS TEXT) = ?2",
-                                    table, id_col, col, col);
+        char *sql =
+            sqlite3_mprintf("SELECT count(*) FROM \"%w\" WHERE (%d AND \"%w\" = ?1)"
+                            " OR CAST(\"%w\" AS TEXT) = ?2",
+                            table, id_col, col, col);
         cr_assert_eq(sqlite3_prepare_v2(h, sql, -1, &c, NULL), SQLITE_OK, "%s", sql);
         sqlite3_bind_int64(c, 1, id);
         sqlite3_bind_text(c, 2, ext_id, -1, SQLITE_STATIC);
@@ -175,8 +177,8 @@ Test(rights, forget_leaves_no_row_mentioning_the_consumer_in_any_table) {
     consent(log, ext, 1, 1, INDIV_CH_CONTACTABLE); /* a consent_changes row too */
     cr_assert_gt(rows_mentioning(db, id, ext, 0), 10, "the person is there before");
     int64_t profiles = count_sql(log, "SELECT count(*) FROM profiles", 0);
-    int64_t events = count_sql(log, "SELECT count(*) FROM events WHERE consumer_id = ?1",
-                               id);
+    int64_t events =
+        count_sql(log, "SELECT count(*) FROM events WHERE consumer_id = ?1", id);
     json_t *rep = NULL;
     indiv_error err = {0};
     cr_assert_eq(indiv_rights_forget(log, ext, NOW, &rep, &err), 0, "%s", err.msg);
@@ -218,6 +220,39 @@ Test(rights, forget_keeps_offer_daily_equal_to_the_remaining_events) {
     indiv_eventlog_close(log);
     tu_content_hash(db, after);
     cr_assert_str_eq(before, after, "a rebuild from the events changes nothing");
+}
+
+/* 1 when the bytes of s appear anywhere in the file at path. */
+static int file_contains(const char *path, const char *s) {
+    size_t n;
+    char *data = tu_read(path, &n);
+    cr_assert_not_null(data);
+    size_t k = strlen(s);
+    int found = 0;
+    for (size_t i = 0; !found && i + k <= n; i++)
+        found = memcmp(data + i, s, k) == 0;
+    free(data);
+    return found;
+}
+
+Test(rights, forget_leaves_no_trace_of_the_person_in_the_file_bytes) {
+    indiv_eventlog *log = open_rw();
+    indiv_error err = {0};
+    indiv_eventlog_begin(log, &err);
+    int64_t a = tu_add_consumer(log, "erase-me-17850", 1);
+    tu_add_consumer(log, "keep-me-12748", 1);
+    int64_t o = tu_add_offer(log, "o1", "cat");
+    tu_buy(log, a, o, NOW - 10 * DAY_S);
+    cr_assert_eq(indiv_eventlog_commit(log, &err), 0);
+    indiv_eventlog_close(log);
+    cr_assert(file_contains(db, "erase-me-17850"));
+    log = open_rw();
+    cr_assert_eq(indiv_rights_forget(log, "erase-me-17850", NOW, NULL, &err), 0, "%s",
+                 err.msg);
+    indiv_eventlog_close(log);
+    cr_assert_not(file_contains(db, "erase-me-17850"),
+                  "deleted content is overwritten, not left in free pages");
+    cr_assert(file_contains(db, "keep-me-12748"));
 }
 
 Test(rights, forget_of_the_last_event_moves_last_event_ts_back) {
@@ -293,8 +328,8 @@ Test(rights, export_contains_every_event_of_the_person_and_nothing_of_others) {
     int64_t sum = 0;
     for (size_t i = 0; i < json_array_size(ev); i++)
         sum += json_integer_value(json_object_get(json_array_get(ev, i), "id"));
-    cr_assert_eq(sum, count_sql(log, "SELECT sum(id) FROM events WHERE consumer_id = ?1",
-                                id));
+    cr_assert_eq(sum,
+                 count_sql(log, "SELECT sum(id) FROM events WHERE consumer_id = ?1", id));
     json_t *c = json_object_get(x, "consumer");
     cr_assert_str_eq(json_string_value(json_object_get(c, "id")), ext);
     cr_assert(json_is_boolean(json_object_get(c, "consent_profiling")));
@@ -372,12 +407,11 @@ Test(rights, consent_change_is_honoured_by_the_next_decision) {
     consent(log, ext, 0, 1, INDIV_CH_CONTACTABLE);
     d = decide_for(log, ext, end);
     cr_assert_not(d.personalised, "profiling withdrawn: the profile is no longer used");
-    cr_assert_eq(count_sql(log, "SELECT count(*) FROM profiles WHERE consumer_id = ?1", id),
-                 0);
-    cr_assert_eq(count_sql(log,
-                           "SELECT count(*) FROM consent_changes WHERE consumer_id = ?1",
-                           id),
-                 4);
+    cr_assert_eq(
+        count_sql(log, "SELECT count(*) FROM profiles WHERE consumer_id = ?1", id), 0);
+    cr_assert_eq(
+        count_sql(log, "SELECT count(*) FROM consent_changes WHERE consumer_id = ?1", id),
+        4);
     indiv_eventlog_close(log);
 }
 
@@ -397,9 +431,10 @@ Test(rights, granting_contact_lifts_an_unsubscription) {
     cr_assert_eq(indiv_rights_consent(log, "a", &c, NOW, &res, &err), 0, "%s", err.msg);
     cr_assert_eq(indiv_eventlog_consumer_get(log, a, &row, NULL, 0, &err), 0);
     cr_assert_eq(row.unsubscribed_ts, INDIV_TS_NONE);
-    cr_assert(json_is_string(
-        json_object_get(json_object_get(res, "before"), "unsubscribed")));
-    cr_assert(json_is_null(json_object_get(json_object_get(res, "after"), "unsubscribed")));
+    cr_assert(
+        json_is_string(json_object_get(json_object_get(res, "before"), "unsubscribed")));
+    cr_assert(
+        json_is_null(json_object_get(json_object_get(res, "after"), "unsubscribed")));
     json_decref(res);
     indiv_eventlog_close(log);
 }
@@ -440,12 +475,13 @@ Test(rights, consent_errors_name_the_field_and_change_nothing) {
                   bad[i].json, err.msg);
         json_decref(j);
     }
-    json_t *j = json_loads("{\"profiling\": false, \"channels\": [\"sms\", \"push\"]}", 0,
-                           NULL);
+    json_t *j =
+        json_loads("{\"profiling\": false, \"channels\": [\"sms\", \"push\"]}", 0, NULL);
     cr_assert_eq(indiv_consent_change_from_json(j, &c, &err), 0);
     cr_assert_eq(c.profiling, 0);
     cr_assert_eq(c.contact, INDIV_CONSENT_KEEP);
-    cr_assert_eq(c.channels, (int)(INDIV_CH_BIT(INDIV_CH_SMS) | INDIV_CH_BIT(INDIV_CH_PUSH)));
+    cr_assert_eq(c.channels,
+                 (int)(INDIV_CH_BIT(INDIV_CH_SMS) | INDIV_CH_BIT(INDIV_CH_PUSH)));
     json_decref(j);
     cr_assert_eq(count_sql(log, "SELECT count(*) FROM consent_changes", 0), 0);
     indiv_eventlog_close(log);
@@ -480,30 +516,37 @@ Test(rights, retention_purges_counts_and_records_its_run) {
     cr_assert_eq(indiv_eventlog_commit(log, &err), 0);
     build_profiles(log, NOW);
     indiv_retention_report r;
-    cr_assert_eq(indiv_rights_retention(log, 365, NOW, 1, &r, &err), 0, "%s", err.msg);
+    cr_assert_eq(indiv_rights_retention(log, 365, NOW, NOW + 7, 1, &r, &err), 0, "%s",
+                 err.msg);
     cr_assert_eq(r.events, 2, "dry run counts");
     cr_assert_eq(count_sql(log, "SELECT count(*) FROM events", 0), 4, "and keeps");
-    cr_assert_eq(indiv_rights_retention(log, 365, NOW, 0, &r, &err), 0, "%s", err.msg);
+    cr_assert_eq(indiv_rights_retention(log, 365, NOW, NOW + 7, 0, &r, &err), 0, "%s",
+                 err.msg);
     cr_assert_eq(r.cutoff, NOW - 365 * DAY_S);
     cr_assert_eq(r.events, 2);
     cr_assert_eq(r.by_type[INDIV_EV_PURCHASE], 2);
     cr_assert_eq(r.consumers, 1);
     cr_assert_eq(r.profiles, 1);
     cr_assert_eq(r.remaining, 2);
-    cr_assert_eq(count_sql(log, "SELECT count(*) FROM events WHERE ts < ?1",
-                           NOW - 365 * DAY_S),
-                 0);
-    cr_assert_eq(count_sql(log, "SELECT count(*) FROM profiles WHERE consumer_id = ?1", a),
-                 0, "a's profile was built from purged events");
-    cr_assert_eq(count_sql(log, "SELECT count(*) FROM profiles WHERE consumer_id = ?1", b),
-                 1);
+    cr_assert_eq(
+        count_sql(log, "SELECT count(*) FROM events WHERE ts < ?1", NOW - 365 * DAY_S),
+        0);
+    cr_assert_eq(
+        count_sql(log, "SELECT count(*) FROM profiles WHERE consumer_id = ?1", a), 0,
+        "a's profile was built from purged events");
+    cr_assert_eq(
+        count_sql(log, "SELECT count(*) FROM profiles WHERE consumer_id = ?1", b), 1);
     cr_assert_eq(count_sql(log, "SELECT sum(purchases) FROM offer_daily", 0), 2);
     char buf[1024];
-    cr_assert_eq(indiv_eventlog_meta_get(log, "retention_last_run", buf, sizeof buf, &err),
-                 0);
+    cr_assert_eq(
+        indiv_eventlog_meta_get(log, "retention_last_run", buf, sizeof buf, &err), 0);
     json_t *j = json_loads(buf, 0, NULL);
     cr_assert_str_eq(json_string_value(json_object_get(j, "ran_at")),
+                     "2026-06-01T00:00:07Z");
+    cr_assert_str_eq(json_string_value(json_object_get(j, "as_of")),
                      "2026-06-01T00:00:00Z");
+    cr_assert_str_eq(json_string_value(json_object_get(j, "cutoff")),
+                     "2025-06-01T00:00:00Z");
     cr_assert_eq(json_integer_value(json_object_get(j, "events_deleted")), 2);
     cr_assert_float_eq(json_real_value(json_object_get(j, "older_than_days")), 365, 1e-9);
     json_decref(j);
@@ -514,10 +557,11 @@ Test(rights, retention_refuses_bad_periods) {
     indiv_eventlog *log = open_rw();
     indiv_retention_report r;
     indiv_error err = {0};
-    cr_assert_eq(indiv_rights_retention(log, -1, NOW, 0, &r, &err), INDIV_EINVAL);
+    cr_assert_eq(indiv_rights_retention(log, -1, NOW, NOW, 0, &r, &err), INDIV_EINVAL);
     cr_assert(strstr(err.msg, "older_than_days"), "%s", err.msg);
     indiv_error_clear(&err);
-    cr_assert_eq(indiv_rights_retention(log, 1.0 / 0.0, NOW, 0, &r, &err), INDIV_EINVAL);
+    cr_assert_eq(indiv_rights_retention(log, 1.0 / 0.0, NOW, NOW, 0, &r, &err),
+                 INDIV_EINVAL);
     indiv_eventlog_close(log);
 }
 

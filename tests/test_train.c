@@ -488,6 +488,9 @@ Test(train, run_writes_an_embedding_model_with_its_provenance) {
     cr_assert(c->threshold >= c->bins[0].lo && c->threshold <= c->bins[9].hi);
     cr_assert_gt(c->tpr, c->fpr, "the model ranks who acts above who does not");
     cr_assert_float_eq(indiv_model_threshold(&m, 3), c->threshold, 0);
+    cr_assert(m.act.present, "the act model is fitted by default");
+    cr_assert(isfinite(m.act.intercept + m.act.relevance + m.act.orders));
+    cr_assert_gt(m.act.relevance, 0, "P(acts) rises with the offers' relevance");
     cr_assert(isnan(indiv_model_threshold(&m, 2)), "calibrated for 3 slots only");
     /* the file round-trips: same vectors, same provenance */
     char *path = tu_path(dir, "m.json");
@@ -498,6 +501,8 @@ Test(train, run_writes_an_embedding_model_with_its_provenance) {
     cr_assert_str_eq(m.provenance, back.provenance);
     cr_assert_eq(memcmp(&m.calibration, &back.calibration, sizeof m.calibration), 0,
                  "the calibration round-trips exactly");
+    cr_assert(back.act.present && back.act.intercept == m.act.intercept &&
+              back.act.relevance == m.act.relevance && back.act.orders == m.act.orders);
     indiv_model_clear(&back);
     indiv_model_clear(&m);
     free(path);

@@ -144,6 +144,23 @@ int indiv_calibration_fit(const double *pred, const unsigned char *acted, size_t
  * frees); NULL out of memory. */
 char *indiv_calibration_json_text(const indiv_calibration *c);
 
+/* The person-level act model (optional, "act" in a model file): the relevance τ is
+ * compared with under `relevance any`, from the offers' P(buys at least one) and the
+ * person's activity,
+ *   P(acts) = σ(intercept + relevance · logit(any) + orders · log(1 + orders)),
+ * orders being the profile's purchase occasions. `indiv train` fits it by logistic
+ * regression on the fitting half's people (whether they bought one of their first
+ * `slots` offers in the tail), before the calibration measures it on the other half
+ * (docs/evaluation.md "The act model"). Absent (present = 0): P(acts) = any. */
+typedef struct indiv_act_model {
+    int present;
+    double intercept, relevance, orders;
+} indiv_act_model;
+
+/* P(acts) of a person with P(buys at least one) = any and `orders` purchase occasions
+ * under m's act model (any itself when it has none). */
+double indiv_act_apply(const indiv_act_model *a, double any, double orders);
+
 /* Largest embedding dimension a model file may declare. */
 #define INDIV_EMBEDDING_DIMS_MAX 1024
 
@@ -172,6 +189,7 @@ typedef struct indiv_model {
     indiv_item_neighbours *item_item; /* owned, or NULL: no item-to-item term */
     char *provenance;                 /* owned JSON text of an object, or NULL */
     indiv_calibration calibration;    /* present = 0 when the file has none */
+    indiv_act_model act;              /* present = 0 when the file has none */
 } indiv_model;
 
 /* Name of a term as it appears in model files and decision drivers. */

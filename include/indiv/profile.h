@@ -190,6 +190,19 @@ int indiv_profile_update(indiv_eventlog *log, const indiv_catalog *cat,
                          const int64_t *since, size_t n, indiv_profile_change_fn fn,
                          void *ctx, indiv_error *err);
 
+/* The rhythm prior is the mean, over consumers with a profile in consumer order, of
+ * their mean inter-purchase interval (consumers with one interval or more) and of its
+ * squared coefficient of variation (two or more); without any, 30 days and 1. Exposed
+ * so that indiv-mpi can sum the terms of partitions in the same order (docs/scale.md):
+ * the terms of one profile (NAN when the consumer does not count), the prior from the
+ * sums and counts, and its storage in meta('profile_prior'), which decide reads. */
+void indiv_profile_prior_terms(const indiv_profile *pr, double *mean /* OUT */,
+                               double *cv2 /* OUT */);
+void indiv_profile_prior_from_sums(double s1, int64_t n1, double s2, int64_t n2,
+                                   indiv_rhythm_prior *prior /* OUT */);
+int indiv_profile_store_prior(indiv_eventlog *log, const indiv_rhythm_prior *prior,
+                              indiv_error *err);
+
 /* The parameters and the rhythm prior of the last build (from meta). INDIV_ENOTFOUND
  * when profiles were never built; INDIV_EFORMAT, naming the key, when a stored value is
  * missing or cannot be read. */

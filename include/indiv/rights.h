@@ -29,7 +29,7 @@
  *     indiv_rights_forget(log, "17850", now, &j, &err);      DELETE /v1/consumers/{id}
  *     indiv_consent_change c;
  *     indiv_consent_change_from_json(body, &c, &err);
- *     indiv_rights_consent(log, "17850", &c, now, &j, &err); PUT /v1/consumers/{id}/consent
+ *     indiv_rights_consent(log, "17850", &c, now, &j, &err); PUT  .../{id}/consent
  *     indiv_rights_models_check(log, &model, &erased, &err);
  */
 #ifndef INDIV_RIGHTS_H
@@ -125,20 +125,21 @@ typedef struct indiv_retention_report {
     int64_t events;                    /* events deleted (or that would be, dry run) */
     int64_t by_type[INDIV_EV_MAX + 1]; /* of which, per event type code */
     int64_t consumers;                 /* people who had events deleted */
-    int64_t profiles;                  /* their profiles, deleted (built from purged data) */
+    int64_t profiles;                  /* their profiles (built from purged data) */
     int64_t remaining;                 /* events left */
 } indiv_retention_report;
 
-/* Purges the events older than older_days before now (ts < now - older_days days), in
- * one transaction: offer_daily is lowered by the purged purchases, the profiles of the
- * people concerned are deleted (they were built from purged events; the next
- * `indiv profile --incremental` rebuilds them from what is left), and
- * meta('retention_last_run') records the run as JSON (ran_at, older_than_days, cutoff,
- * counts). Consumer rows stay (their consent is still needed). dry_run = 1 counts and
- * changes nothing. INDIV_EINVAL for a negative or non-finite older_days. */
-int indiv_rights_retention(indiv_eventlog *log, double older_days, int64_t now,
-                           int dry_run, indiv_retention_report *out /* OUT */,
-                           indiv_error *err);
+/* Purges the events older than older_days before as_of (ts < as_of - older_days days;
+ * as_of is normally the present, now), in one transaction: offer_daily is lowered by
+ * the purged purchases, the profiles of the people concerned are deleted (they were
+ * built from purged events; the next `indiv profile --incremental` rebuilds them from
+ * what is left), and meta('retention_last_run') records the run as JSON (ran_at = now,
+ * as_of, older_than_days, cutoff, counts). Consumer rows stay (their consent is still
+ * needed). dry_run = 1 counts and changes nothing. INDIV_EINVAL for a negative,
+ * non-finite or too large (> 1e6) older_days. */
+int indiv_rights_retention(indiv_eventlog *log, double older_days, int64_t as_of,
+                           int64_t now, int dry_run,
+                           indiv_retention_report *out /* OUT */, indiv_error *err);
 
 /* ---- models registry --------------------------------------------------------------- */
 
@@ -152,12 +153,11 @@ typedef enum indiv_model_role {
     INDIV_MODEL_USED = 2     /* decided with on this database (indiv decide, serve) */
 } indiv_model_role;
 
-/* Records the model in the models table (created when missing), in its own transaction:
+/* Records the model in the models table (created when missing), in one transaction:
  * key, id, path (may be NULL), data_before (the provenance's "as_of", when it has one),
  * trained_ts or last_used_ts = now (and uses + 1) by role. */
-int indiv_rights_model_record(indiv_eventlog *log, const indiv_model *m,
-                              const char *path, indiv_model_role role, int64_t now,
-                              indiv_error *err);
+int indiv_rights_model_record(indiv_eventlog *log, const indiv_model *m, const char *path,
+                              indiv_model_role role, int64_t now, indiv_error *err);
 
 /* *erased = how many erased people's data the model may still hold (0 when the model is
  * not registered, or was never marked). Only reads; a database without a models table

@@ -87,6 +87,12 @@ const double *indiv_scorer_offer_terms(const indiv_scorer *s);
 double indiv_scorer_affinity_weight(const indiv_scorer *s);
 /* Per-consumer term u_i of row i. */
 double indiv_score_consumer_term(const indiv_score_block *b, size_t i);
+
+/* The relevance τ is compared with under `relevance any`, for row i whose offers sent
+ * have P(buys at least one) = any: the model's act model of it and the row's purchase
+ * occasions (model.h indiv_act_apply), or any itself when the model has none. */
+double indiv_score_relevance(const indiv_scorer *s, const indiv_score_block *b, size_t i,
+                             double any);
 /* The sparse terms x(i, ·) of row i (n values, mostly 0). */
 const double *indiv_score_extra(const indiv_score_block *b, size_t i);
 

@@ -152,6 +152,7 @@ typedef struct indiv_train_params {
     double ease_lambda; /* EASE's lambda of the item-to-item term (itemsim.h) */
     int item_k;         /* neighbours kept per offer in the model file */
     int calibration_slots; /* offers per contact of the calibration (model.h) */
+    int act_model;         /* 1: fit the person-level act model (model.h) */
 } indiv_train_params;
 
 /* What the run did (all of it is also in the model's provenance). */
@@ -169,7 +170,7 @@ typedef struct indiv_train_summary {
 /* Defaults (docs/evaluation.md): holdout 14 days, negatives 50, ridge 1e-3, k 10,
  * reaction 7 days, scratch ":memory:", profile defaults, popularity half-life 30 days,
  * EASE lambda 300 and 50 neighbours per offer for the item-to-item term, calibration
- * slots 3 (the policy's default). */
+ * slots 3 (the policy's default), act model on. */
 void indiv_train_params_init(indiv_train_params *p);
 
 /* Trains a model from log (only read: the work happens in a snapshot of the events
@@ -181,7 +182,9 @@ void indiv_train_params_init(indiv_train_params *p);
  *     metrics of the tail: the validation recorded in the provenance; and the model's
  *     calibration (model.h): every validation consumer's P(acts) over their first
  *     calibration_slots valid offers against whether they bought one of them in the
- *     tail, its reliability table and the recommended τ;
+ *     tail, its reliability table and the recommended τ; before it, unless
+ *     act_model is 0, the person-level act model (model.h) fitted on the same kind of
+ *     pairs of the fitting half, which the calibration then measures;
  *  2. refit the weights on every consumer, and the factorisation on every event before
  *     as_of: the model's embedding.
  * The repeat terms' prior (model.h, indiv_repeat_params) is the population's: the mean

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -22,6 +23,7 @@
 #include "indiv/fileio.h"
 #include "indiv/model.h"
 #include "indiv/profile.h"
+#include "indiv/rights.h"
 #include "indiv/timeutil.h"
 #include "policy_opts.h"
 
@@ -310,6 +312,37 @@ void cli_decide_warn_times(indiv_eventlog *log, const cli_decide_args *a) {
                 indiv_time_format(as_of, t1), indiv_time_format(st.last_ts, t2));
 }
 
+/* A model that may still hold the data of people erased since it was trained: warn
+ * until it is retrained (rights.h, docs/rights.md). */
+static void warn_erased(indiv_eventlog *log, const indiv_model *m, const char *path) {
+    int64_t erased = 0;
+    if (indiv_rights_models_check(log, m, &erased, NULL) == INDIV_OK && erased > 0)
+        fprintf(stderr,
+                "indiv decide: warning: model %s (%s) was trained on data that included "
+                "%lld %s erased since: it still holds what it learnt from them; retrain "
+                "it (indiv train) and use the new file\n",
+                m->id, path ? path : "built-in", (long long)erased,
+                erased == 1 ? "person" : "people");
+}
+
+/* Records that the model was used on this database (indiv info lists it; an erasure
+ * marks it when its data included the person). A database this process may not write
+ * gets a note, and the decisions stand. */
+static void record_use(const cli_decide_args *a, const indiv_model *m) {
+    indiv_eventlog *log = NULL;
+    indiv_error err = {0};
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    if (indiv_eventlog_open(a->db, 0, &log, &err) < 0 ||
+        indiv_rights_model_record(log, m, a->model, INDIV_MODEL_USED, (int64_t)ts.tv_sec,
+                                  &err) < 0)
+        fprintf(stderr,
+                "indiv decide: note: the model used is not recorded in %s (%s): an "
+                "erasure there will not mark it\n",
+                a->db, err.msg);
+    indiv_eventlog_close(log);
+}
+
 /* The decisions and their summary are one result: both files are created before the
  * work (a bad path fails at once), written, fsync'ed, and only then renamed into place,
  * the summary last (fileio.h indiv_outfile_finish_all): a failure leaves both old
@@ -334,8 +367,10 @@ static int decide_into(cli_decide_args *a, const indiv_model *m, FILE *out,
     int rc = indiv_eventlog_open(a->db, INDIV_EVENTLOG_READONLY, &log, err);
     if (rc == INDIV_OK)
         rc = cli_decide_default_as_of(log, a, err);
-    if (rc == INDIV_OK)
+    if (rc == INDIV_OK) {
         cli_decide_warn_times(log, a);
+        warn_erased(log, m, a->model);
+    }
     if (rc == INDIV_OK) {
         cli_progress_state ps = {0};
         a->o.out_stream = out;
@@ -366,6 +401,8 @@ static int run(cli_decide_args *a, indiv_error *err) {
     const char *outs[] = {a->o.out_path, a->summary};
     if (rc == INDIV_OK)
         cli_decide_print_summary(cli_result_stream(outs, 2), &sum, &m);
+    if (rc == INDIV_OK)
+        record_use(a, &m);
     if (rc == INDIV_OK && sum.offers_without_embedding > 0)
         fprintf(stderr,
                 "  %lld offers have no vector in the model's embedding (scored with "

@@ -8,6 +8,7 @@
 
 #include "cli.h"
 #include "indiv/eventlog.h"
+#include "indiv/rights.h"
 #include "indiv/timeutil.h"
 
 static const char info_help[] =
@@ -15,7 +16,9 @@ static const char info_help[] =
     "Prints what an indiv event log holds: where it comes from (a generated world, or\n"
     "the imports that filled it), consumers and their consent, offers, categories,\n"
     "events by type and the time span they cover, and the profiles built (as of when,\n"
-    "in which feature space). Opens read-only.\n\n"
+    "in which feature space), the models trained from it or used with it (and whether\n"
+    "an erasure left them holding the data of someone erased: then retrain), and the\n"
+    "last retention run. Opens read-only.\n\n"
     "  --db FILE   the event log (SQLite)\n"
     "  -h, --help  this help\n";
 
@@ -88,6 +91,63 @@ static void print_profile_build(indiv_eventlog *log) {
     json_decref(j);
 }
 
+static int count_model(void *ctx, const indiv_model_entry *e) {
+    (void)e;
+    ++*(int *)ctx;
+    return 0;
+}
+
+static int print_model(void *ctx, const indiv_model_entry *e) {
+    char t1[INDIV_ISO_LEN], t2[INDIV_ISO_LEN];
+    ++*(int *)ctx;
+    printf("  model %s (key %s%s%s)", e->id, e->key, e->path ? ", " : "",
+           e->path ? e->path : "");
+    if (e->data_before != INDIV_TS_NONE)
+        printf(": learnt from events before %s", indiv_time_format(e->data_before, t1));
+    if (e->trained_ts != INDIV_TS_NONE)
+        printf("; trained here on %s", indiv_time_format(e->trained_ts, t2));
+    if (e->uses > 0)
+        printf("; used by %lld decision run%s, last on %s", (long long)e->uses,
+               e->uses == 1 ? "" : "s", indiv_time_format(e->last_used_ts, t1));
+    printf("\n");
+    if (e->erased > 0)
+        printf("    ERASURE PENDING: may still hold the data of %lld %s erased since (last "
+               "erasure %s): retrain it and stop using this file\n",
+               (long long)e->erased, e->erased == 1 ? "person" : "people",
+               indiv_time_format(e->erased_ts, t2));
+    return 0;
+}
+
+/* Models trained from or used with this database, and what erasures left them holding
+ * (rights.h); the last retention run. */
+static int print_rights(indiv_eventlog *log, indiv_error *err) {
+    char buf[1024], when[INDIV_ISO_LEN], cut[INDIV_ISO_LEN];
+    int n = 0, k = 0;
+    int rc = indiv_rights_each_model(log, count_model, &n, err);
+    if (rc == 0 && n == 0)
+        printf("models      none recorded (indiv train and indiv decide record theirs)\n");
+    else if (rc == 0)
+        printf("models      %d recorded:\n", n);
+    if (rc == 0 && n > 0)
+        rc = indiv_rights_each_model(log, print_model, &k, err);
+    if (indiv_eventlog_meta_get(log, "retention_last_run", buf, sizeof buf, NULL) != 0)
+        return rc;
+    json_t *j = json_loads(buf, 0, NULL);
+    const char *r = json_string_value(json_object_get(j, "ran_at"));
+    const char *c = json_string_value(json_object_get(j, "cutoff"));
+    int64_t ran = INDIV_TS_NONE, cutoff = INDIV_TS_NONE;
+    if (!r || indiv_time_parse(r, &ran) < 0)
+        ran = INDIV_TS_NONE;
+    if (!c || indiv_time_parse(c, &cutoff) < 0)
+        cutoff = INDIV_TS_NONE;
+    printf("retention   last run %s: events before %s purged (%lld)\n",
+           ran != INDIV_TS_NONE ? indiv_time_format(ran, when) : "?",
+           cutoff != INDIV_TS_NONE ? indiv_time_format(cutoff, cut) : "?",
+           (long long)json_integer_value(json_object_get(j, "events_deleted")));
+    json_decref(j);
+    return rc;
+}
+
 int cli_info(int argc, char **argv) {
     static const struct option opts[] = {
         {"db", required_argument, NULL, 'd'}, {"help", no_argument, NULL, 'h'}, {0}};
@@ -119,6 +179,8 @@ int cli_info(int argc, char **argv) {
     cli_print_stats(stdout, &st);
     if (st.profiles > 0)
         print_profile_build(log);
+    if (rc == 0)
+        rc = print_rights(log, &err);
     indiv_eventlog_close(log);
     return rc < 0 ? cli_fail("info", &err) : CLI_OK;
 }

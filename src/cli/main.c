@@ -13,7 +13,8 @@
 
 #define INDIV_VERSION "0.1.0"
 
-/* In pipeline order: data in, people described, model, decisions, then measurement.
+/* In pipeline order: data in, people described, model, decisions, the people's data
+ * rights, then measurement.
  * Each command's examples are printed after its own --help (they must run as written
  * from the repository root, in this order; tests/test_cli_help.c runs them). */
 static const struct {
@@ -46,6 +47,17 @@ static const struct {
     {"evaluate", cli_evaluate,
      "replay a log: indiv and baselines against what people bought",
      "  indiv evaluate --db shop.db --split-at 2011-02-01 --json eval.json\n"},
+    {"export", cli_export, "access: everything held on one person, as JSON",
+     "  indiv export --db shop.db 17850\n"
+     "  indiv export --db shop.db --out 17850.json 17850\n"},
+    {"consent", cli_consent, "change a person's consent: profiling, contact, channels",
+     "  indiv consent --db shop.db 17850 --contact no\n"
+     "  indiv consent --db shop.db 17850 --contact yes --channels email,sms\n"},
+    {"forget", cli_forget, "erasure: remove people and every row about them",
+     "  indiv forget --db shop.db 12748\n"},
+    {"retention", cli_retention, "purge events older than a retention period",
+     "  indiv retention --db shop.db --older-than 365 --dry-run\n"
+     "  indiv retention --db shop.db --older-than 60 --as-of 2011-03-01\n"},
     {"simulate", cli_simulate,
      "closed loop: consumers answer the decisions, round by round",
      "  indiv simulate --db world.db --out sim --rounds 4 --policy all\n"},

@@ -15,6 +15,7 @@
 #include "indiv/fileio.h"
 #include "indiv/model.h"
 #include "indiv/policy.h"
+#include "indiv/rights.h"
 #include "indiv/timeutil.h"
 #include "indiv/train.h"
 
@@ -30,8 +31,10 @@ static const char train_help[] =
     "contacts and reactions when the log has them, otherwise on which offers each\n"
     "consumer bought in a held-back tail of the period. The model records its\n"
     "provenance (data fingerprint, as-of time, parameters, seed, validation metrics on\n"
-    "the tail). The database is only read. Same data, parameters and seed -> the same\n"
-    "model, whatever --threads. Method: docs/evaluation.md.\n\n"
+    "the tail). The database is only read, apart from one row of its models table that\n"
+    "records the model (so that an erasure can mark it, docs/rights.md). Same data,\n"
+    "parameters and seed -> the same model, whatever --threads. Method:\n"
+    "docs/evaluation.md.\n\n"
     "  --db FILE          event log\n"
     "  --out FILE         model file to write (JSON), written atomically\n"
     "  --as-of TIME       use events before this time (default: just after the last)\n"
@@ -50,6 +53,8 @@ static const char train_help[] =
     "  --item-k K         neighbours kept per offer in the model (default 50)\n"
     "  --calibration-slots K  offers per contact of the calibration and its τ\n"
     "                     (default 3, the policy's --slots)\n"
+    "  --no-act-model     no person-level act model: τ is compared with the offers'\n"
+    "                     P(buys at least one) alone (docs/evaluation.md)\n"
     "  -h, --help         this help\n";
 
 struct train_args {
@@ -77,6 +82,7 @@ static const struct option long_opts[] = {{"db", required_argument, NULL, 1},
                                           {"item-k", required_argument, NULL, 16},
                                           {"calibration-slots", required_argument, NULL,
                                            17},
+                                          {"no-act-model", no_argument, NULL, 18},
                                           {"help", no_argument, NULL, 'h'},
                                           {0}};
 
@@ -138,6 +144,9 @@ static int set_option(struct train_args *a, int code, const char *v) {
     case 17:
         return set_int("--calibration-slots", v, 1, INDIV_SLOTS_MAX,
                        &p->calibration_slots);
+    case 18:
+        p->act_model = 0;
+        return CLI_OK;
     default:
         return CLI_USAGE;
     }
@@ -202,6 +211,11 @@ static void print_summary(const struct train_args *a, const indiv_model *m,
             m->weight[INDIV_TERM_REPEAT], m->weight[INDIV_TERM_REPEAT_FREQUENCY],
             m->weight[INDIV_TERM_REPEAT_READINESS], m->weight[INDIV_TERM_ITEM_ITEM]);
     fprintf(o, "  validation: see \"provenance\".\"validation\" in %s\n", a->out);
+    if (m->act.present)
+        fprintf(o,
+                "  act model: P(acts) = sigma(%.4g + %.4g logit(P(buys one of the top %d)) "
+                "+ %.4g log(1 + orders))\n",
+                m->act.intercept, m->act.relevance, m->calibration.slots, m->act.orders);
     const indiv_calibration *c = &m->calibration;
     if (c->present && !isnan(c->threshold))
         fprintf(o,
@@ -221,6 +235,24 @@ static void now_iso(char buf[INDIV_ISO_LEN]) {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     indiv_time_format((int64_t)ts.tv_sec, buf);
+}
+
+/* Records the model in the database's models table, so that an erasure of someone whose
+ * events it learnt from marks it (rights.h). A database this process may not write
+ * (read-only file) only gets a warning: the model is written all the same. */
+static void record_model(const struct train_args *a, const indiv_model *m) {
+    indiv_eventlog *log = NULL;
+    indiv_error err = {0};
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    if (indiv_eventlog_open(a->db, 0, &log, &err) < 0 ||
+        indiv_rights_model_record(log, m, a->out, INDIV_MODEL_TRAINED, (int64_t)ts.tv_sec,
+                                  &err) < 0)
+        fprintf(stderr,
+                "indiv train: warning: the model is not recorded in %s (%s): an erasure "
+                "there will not mark it\n",
+                a->db, err.msg);
+    indiv_eventlog_close(log);
 }
 
 static int run(struct train_args *a, indiv_error *err) {
@@ -252,8 +284,10 @@ static int run(struct train_args *a, indiv_error *err) {
     if (rc == INDIV_OK)
         rc = indiv_model_save(&m, indiv_outfile_write_path(out), err);
     rc = indiv_outfile_finish(out, rc, err);
-    if (rc == INDIV_OK)
+    if (rc == INDIV_OK) {
         print_summary(a, &m, &sum);
+        record_model(a, &m);
+    }
     indiv_model_clear(&m);
     return rc;
 }

@@ -13,6 +13,7 @@
 #include "indiv/model.h"
 
 int mpi_cmd_decide(int argc, char **argv);
+int mpi_cmd_profile(int argc, char **argv);
 int mpi_cmd_sweep(int argc, char **argv);
 int mpi_cmd_study(int argc, char **argv);
 int mpi_cmd_simulate(int argc, char **argv);

@@ -30,6 +30,9 @@ static const struct {
     {"decide", mpi_cmd_decide,
      "decisions, consumers split over the ranks (--db FILE, or "
      "DIR/part-%d.db: one partition per rank)"},
+    {"profile", mpi_cmd_profile,
+     "profiles of a partitioned log (--db DIR/part-%d.db), "
+     "one part per rank, the population's prior"},
     {"sweep", mpi_cmd_sweep, "a sweep, its cells × seeds handed out to the ranks"},
     {"study", mpi_cmd_study, "the ethics study, its simulations handed out to the ranks"},
     {"simulate", mpi_cmd_simulate,
