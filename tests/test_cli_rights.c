@@ -323,7 +323,7 @@ Test(cli_rights, decide_on_a_read_only_database_still_decides) {
 
 /* kill -9 at points spread over an erasure of 60 people: the database stays intact and
  * holds all 60 or none of them (one transaction). */
-Test(cli_rights, forget_killed_anywhere_is_all_or_nothing, .timeout = 300) {
+Test(cli_rights, forget_killed_anywhere_is_all_or_nothing) {
     make_world();
     tu_run r;
     cr_assert_eq(tu_sh(&r,
