@@ -178,8 +178,19 @@ static void *block_work(void *arg) {
             mark_history(run->cat, b->in[i].profile, b->valid_own, 0, run->valid);
             valid = b->valid_own;
         }
-        indiv_policy_decide(&run->o->policy, run->scorer, b->sb, i, run->cat, valid,
-                            &b->in[i], run->prior, b->rng, d);
+        indiv_action_key k;
+        if (!run->o->logged) {
+            indiv_policy_decide(&run->o->policy, run->scorer, b->sb, i, run->cat, valid,
+                                &b->in[i], run->prior, b->rng, d);
+        } else { /* off-policy evaluation of the logged action (ope.h), no decision */
+            memset(d, 0, sizeof *d);
+            d->consumer_id = b->rows[i].id;
+            if (run->o->logged(run->o->logged_ctx, b->ext.data + b->ext_off[i], &k)) {
+                indiv_policy_evaluate(&run->o->policy, run->scorer, b->sb, i, run->cat,
+                                      valid, &b->in[i], run->prior, &k, &d->eval);
+                d->evaluated = 1;
+            }
+        }
         if (b->valid_own) /* restored for the next person */
             mark_history(run->cat, b->in[i].profile, b->valid_own, 1, run->valid);
         indiv_decision_count(&b->counts, d);

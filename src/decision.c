@@ -93,8 +93,8 @@ static json_t *offer_json(const indiv_decided_offer *o, const indiv_catalog *cat
     set(j, "name", text(of->name));
     set(j, "category", text(indiv_catalog_category_name(cat, of->category)));
     set(j, "rank", json_integer(o->rank));
-    set(j, "kind",
-        json_string_nocheck(o->kind == INDIV_KIND_DIVERGENT ? "divergent" : "relevant"));
+    static const char *const kinds[] = {"relevant", "divergent", "control"};
+    set(j, "kind", json_string_nocheck(kinds[o->kind]));
     set(j, "score", num(o->p));
     set(j, "channel_score", num(o->p_channel));
     set(j, "affinity", num(o->affinity));
@@ -170,6 +170,9 @@ static json_t *decision_json(const indiv_decision *d, const char *ext_id,
         set(o, "best_score", num(d->best_p));
     }
     add_divergence(o, d);
+    if (d->control)
+        set(o, "control", json_true());
+    set(o, "propensity", num(d->propensity));
     set(o, "readiness", num(d->readiness));
     set(o, "contacts_recent", json_integer(d->contacts_recent));
     set(o, "personalised", json_boolean(d->personalised));

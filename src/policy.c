@@ -22,9 +22,9 @@
 
 static const char *const action_names[] = {"none", "contact", "defer"};
 static const char *const reason_names[INDIV_R_COUNT] = {
-    "relevant_offers", "divergent_offer_alone",   "not_ready",    "no_contact_consent",
-    "unsubscribed",    "no_accepted_channel",     "pressure_cap", "no_valid_offer",
-    "below_threshold", "not_ready_within_horizon", "no_profile"};
+    "relevant_offers", "divergent_offer_alone",    "not_ready",    "no_contact_consent",
+    "unsubscribed",    "no_accepted_channel",      "pressure_cap", "no_valid_offer",
+    "below_threshold", "not_ready_within_horizon", "no_profile",   "control_group"};
 static const char *const miss_names[] = {"", "no_plausible_offer_outside_bubble",
                                          "no_relevant_offer_to_ride_along",
                                          "no_room_in_a_single_slot"};
@@ -341,25 +341,46 @@ static int most_plausible(const aim *a, size_t *pick, int *n_cand) {
     return *n_cand > 0;
 }
 
+/* Counts the candidates and sets a->log_max; *total gets the sum of their weights (0
+ * when there is none). Draws and propensities both weigh through here, so that a
+ * logged probability is exactly the share the draw used. */
+/* Sets a->log_max (the adjacent aim's scale of the weights); returns the number of
+ * candidates. */
+static int weigh_max(aim *a) {
+    size_t n = indiv_catalog_size(a->cat);
+    double z;
+    int n_cand = 0;
+    a->log_max = -INFINITY;
+    for (size_t j = 0; j < n; j++)
+        if (candidate(a, j, &z)) {
+            n_cand++;
+            double l = a->lift ? log_plausibility(a, j, z) : 0;
+            if (a->lift && l > a->log_max)
+                a->log_max = l;
+        }
+    return n_cand;
+}
+
+static int weigh_candidates(aim *a, double *total) {
+    size_t n = indiv_catalog_size(a->cat);
+    double z;
+    *total = 0;
+    int n_cand = weigh_max(a);
+    for (size_t j = 0; n_cand > 0 && j < n; j++)
+        if (candidate(a, j, &z))
+            *total += weight(a, j, z);
+    return n_cand;
+}
+
 /* Draws one candidate ∝ its weight (inverse CDF, u in [0, 1)); *share is its
  * probability. 0 when there is no candidate. */
 static int draw_weighted(aim *a, double u, size_t *pick, double *share, int *n_cand) {
     size_t n = indiv_catalog_size(a->cat);
-    double z, total = 0, acc = 0;
-    *n_cand = 0;
-    a->log_max = -INFINITY;
-    for (size_t j = 0; j < n; j++)
-        if (candidate(a, j, &z)) {
-            (*n_cand)++;
-            if (a->lift && log_plausibility(a, j, z) > a->log_max)
-                a->log_max = log_plausibility(a, j, z);
-        }
+    double z, total, acc = 0;
+    *n_cand = weigh_candidates(a, &total);
     if (*n_cand == 0)
         return 0;
     assert(u >= 0 && u < 1);
-    for (size_t j = 0; j < n; j++)
-        if (candidate(a, j, &z))
-            total += weight(a, j, z);
     for (size_t j = 0; j < n; j++) {
         if (!candidate(a, j, &z))
             continue;
@@ -578,11 +599,19 @@ static int gate_any(const indiv_policy_params *p, const indiv_scorer *s,
     return rel >= p->threshold ? n : 0; /* the model's act model of it, when it has one */
 }
 
-void indiv_policy_decide(const indiv_policy_params *p, const indiv_scorer *s,
-                         const indiv_score_block *b, size_t row, const indiv_catalog *cat,
-                         const unsigned char *valid, const indiv_policy_input *in,
-                         const indiv_rhythm_prior *prior, gsl_rng *r,
-                         indiv_decision *out) {
+/* Everything one consumer's decision or evaluation reads. */
+typedef struct pin {
+    const indiv_policy_params *p;
+    const indiv_scorer *s;
+    const indiv_score_block *b;
+    size_t row;
+    const indiv_catalog *cat;
+    const unsigned char *valid;
+    const indiv_policy_input *in;
+    const indiv_rhythm_prior *prior;
+} pin;
+
+static void decision_init(const indiv_policy_input *in, indiv_decision *out) {
     memset(out, 0, sizeof *out);
     out->consumer_id = in->consumer->id;
     out->personalised = in->profile != NULL;
@@ -590,37 +619,505 @@ void indiv_policy_decide(const indiv_policy_params *p, const indiv_scorer *s,
     out->contacts_recent = in->contacts_recent;
     out->send_at = INDIV_TS_NONE;
     out->action = INDIV_NONE;
-    int why = ineligible(p, in);
-    if (why >= 0) {
-        out->reason = (indiv_reason)why;
-        return;
-    }
+    out->propensity = 1;
+}
+
+/* Steps 2 and 3: the relevant offers R into out. 0 when no offer is valid. */
+static int relevant_step(const pin *x, indiv_decision *out) {
+    const indiv_policy_params *p = x->p;
     kept top[INDIV_RERANK_POOL_MAX];
-    int n = select_relevant(p, s, b, row, cat, valid, top, out);
+    int n = select_relevant(p, x->s, x->b, x->row, x->cat, x->valid, top, out);
     if (!out->has_best) {
         out->reason = INDIV_R_NO_VALID_OFFER;
-        return;
+        return 0;
     }
     if (p->rerank != INDIV_RERANK_NONE && n > 0)
-        n = rerank(p, s, b, row, cat, in->profile, top, n);
+        n = rerank(p, x->s, x->b, x->row, x->cat, x->in->profile, top, n);
     assert(n >= 0 && n <= p->slots);
     if (p->relevance == INDIV_REL_ANY)
-        n = gate_any(p, s, b, row, top, n);
+        n = gate_any(p, x->s, x->b, x->row, top, n);
     for (int k = 0; k < n; k++)
-        add_offer(out, s, b, row, cat, top[k].j, INDIV_KIND_RELEVANT);
+        add_offer(out, x->s, x->b, x->row, x->cat, top[k].j, INDIV_KIND_RELEVANT);
+    return 1;
+}
+
+/* Steps 2 to 6 for an eligible consumer; *base gets R before the divergence step. */
+static int treat(const pin *x, gsl_rng *r, indiv_decision *out, indiv_decision *base) {
+    const indiv_policy_params *p = x->p;
+    const indiv_policy_input *in = x->in;
+    if (!relevant_step(x, out))
+        return 0;
+    *base = *out;
     indiv_rng_reseed(r, p->seed, (uint64_t)in->consumer->id, INDIV_RNG_DIVERGENCE);
-    int placed = in->profile && diverge(p, s, b, row, cat, valid, in, r, out);
+    int placed =
+        in->profile && diverge(p, x->s, x->b, x->row, x->cat, x->valid, in, r, out);
     if (out->n_offers == 0) {
         out->reason = !in->profile && in->consumer->consent_profiling
                           ? INDIV_R_NO_PROFILE
                           : INDIV_R_BELOW_THRESHOLD;
-        return;
+        return 1;
     }
     /* A lone divergent offer, placed alone or replacing the only relevant one
      * (standalone, one slot), is what the contact rests on. */
     out->reason =
         placed && out->n_offers == 1 ? INDIV_R_DIVERGENT_ALONE : INDIV_R_RELEVANT;
-    indiv_score_terms(s, b, row, out->offers[0].offer, out->drivers);
+    indiv_score_terms(x->s, x->b, x->row, out->offers[0].offer, out->drivers);
     choose_channel(in, out);
-    timing(p, in, prior, out);
+    timing(p, in, x->prior, out);
+    return 1;
+}
+
+/* ---- the control group ------------------------------------------------------------- */
+
+/* A uniform number in [0, 1) from a 64-bit hash. */
+static double unit(uint64_t h) {
+    return (double)(h >> 11) * 0x1.0p-53;
+}
+
+/* The consumer's control hash: (seed, as_of — the campaign —, consumer id). */
+static uint64_t control_hash(const indiv_policy_params *p, int64_t id) {
+    uint64_t campaign = indiv_rng_derive(p->seed, (uint64_t)p->as_of, INDIV_RNG_CONTROL);
+    return indiv_rng_derive(campaign, (uint64_t)id, INDIV_RNG_CONTROL);
+}
+
+static size_t count_valid(const pin *x) {
+    size_t n = indiv_catalog_size(x->cat), m = 0;
+    for (size_t j = 0; j < n; j++)
+        m += x->valid[j] != 0;
+    return m;
+}
+
+/* Replaces the treatment's decision by the control group's (none or random). */
+static void control_apply(const pin *x, indiv_decision *out) {
+    out->control = 1;
+    if (x->p->control == INDIV_CONTROL_UNGATED) {
+        if (out->n_offers > 0 && out->action != INDIV_NONE)
+            out->reason = INDIV_R_CONTROL_GROUP;
+        return;
+    }
+    out->n_offers = 0;
+    out->divergence_drawn = 0;
+    out->divergence_miss = INDIV_DIVMISS_NONE;
+    out->divergence_candidates = 0;
+    memset(out->drivers, 0, sizeof out->drivers);
+    out->action = INDIV_NONE;
+    out->reason = INDIV_R_CONTROL_GROUP;
+    out->channel = 0;
+    out->send_at = INDIV_TS_NONE;
+    if (x->p->control != INDIV_CONTROL_RANDOM)
+        return;
+    /* The m-th valid offer, m uniform: a second hash of the same key. */
+    size_t nv = count_valid(x), n = indiv_catalog_size(x->cat);
+    size_t m = (size_t)(unit(indiv_rng_derive(control_hash(x->p, out->consumer_id), 1,
+                                              INDIV_RNG_CONTROL)) *
+                        (double)nv);
+    for (size_t j = 0; j < n; j++)
+        if (x->valid[j] && m-- == 0) {
+            add_offer(out, x->s, x->b, x->row, x->cat, j, INDIV_KIND_CONTROL);
+            break;
+        }
+    indiv_score_terms(x->s, x->b, x->row, out->offers[0].offer, out->drivers);
+    choose_channel(x->in, out);
+    out->action = INDIV_CONTACT;
+    out->send_at = indiv_policy_next_slot(x->in->profile, x->p->as_of);
+}
+
+/* ---- the policy's distribution over actions (policy.h "Decision propensity") -------- */
+
+/* The treatment's distribution for one consumer, around its relevant offers R. */
+typedef struct spread {
+    const pin *x;
+    const indiv_decision *base; /* R (before divergence) */
+    double eps;                 /* ε · openness; 0 without a profile */
+    int replaces;               /* a placed divergent offer takes R's last slot */
+    double place;               /* P(a divergent offer is placed): eps or 0 */
+    int timing;                 /* the action timing gives offers, -1 until known */
+    aim a;
+    int weighed;    /* total or best computed (on the first share asked) */
+    double total;   /* Σ of the candidates' weights */
+    size_t best;    /* adjacent at T = 0: the most plausible candidate */
+    int at_zero;    /* adjacent at T = 0 */
+    double lift[INDIV_PLAUS_MAX_CATEGORIES];
+    unsigned char known[INDIV_PLAUS_MAX_CATEGORIES];
+} spread;
+
+/* Whether a drawn divergent offer, when there is a candidate, is placed beside n
+ * relevant offers (the rules of diverge), and whether it takes the last slot. */
+static int placeable(const indiv_policy_params *p, int n, int *replaces) {
+    int extra = p->divergent_slot == INDIV_SLOT_EXTRA && n < INDIV_SLOTS_MAX;
+    *replaces = !extra && n == p->slots;
+    if (p->divergence == INDIV_DIV_RIDE_ALONG && n == 0)
+        return 0;
+    return extra || p->divergence != INDIV_DIV_RIDE_ALONG || p->slots != 1;
+}
+
+static void spread_init(spread *sp, const pin *x, const indiv_decision *base) {
+    const indiv_policy_params *p = x->p;
+    const indiv_profile *pr = x->in->profile;
+    sp->x = x;
+    sp->base = base;
+    sp->eps = 0;
+    sp->place = 0;
+    sp->timing = -1;
+    sp->replaces = 0;
+    if (pr)
+        sp->eps = p->serendipity * ((pr->features & INDIV_FEAT_OPENNESS) ? pr->openness : 1.0);
+    if (!base->has_best || !(sp->eps > 0) ||
+        !placeable(p, base->n_offers, &sp->replaces))
+        return;
+    aim_init(&sp->a, p, x->s, x->b, x->row, x->cat, x->valid, x->in, base, sp->lift,
+             sp->known);
+    sp->at_zero = sp->a.lift && p->divergence_temperature == 0;
+    sp->weighed = 0;
+    size_t n = indiv_catalog_size(x->cat);
+    double z;
+    for (size_t j = 0; j < n; j++) /* one candidate is enough to know */
+        if (candidate(&sp->a, j, &z)) {
+            sp->place = sp->eps;
+            return;
+        }
+}
+
+/* P(candidate j is the one drawn), given a draw. */
+static double share_of(spread *sp, size_t j) {
+    double z;
+    int n_cand;
+    if (!(sp->place > 0) || !candidate(&sp->a, j, &z))
+        return 0;
+    if (!sp->weighed) {
+        if (sp->at_zero)
+            most_plausible(&sp->a, &sp->best, &n_cand);
+        else
+            weigh_candidates(&sp->a, &sp->total);
+        sp->weighed = 1;
+    }
+    if (sp->at_zero)
+        return j == sp->best;
+    return weight(&sp->a, j, z) / sp->total;
+}
+
+/* The action timing (step 6) gives a consumer with offers. */
+static int timing_of(spread *sp) {
+    if (sp->timing < 0) {
+        indiv_decision d;
+        memset(&d, 0, sizeof d);
+        timing(sp->x->p, sp->x->in, sp->x->prior, &d);
+        sp->timing = (int)d.action;
+    }
+    return sp->timing;
+}
+
+static int has_offer(const indiv_decided_offer *o, int n, size_t j) {
+    for (int k = 0; k < n; k++)
+        if (o[k].offer == j)
+            return 1;
+    return 0;
+}
+
+static int key_has(const indiv_action_key *k, size_t j) {
+    for (int q = 0; q < k->n; q++)
+        if (k->offer[q] == j)
+            return 1;
+    return 0;
+}
+
+/* k lists exactly the offers of R minus its last when the divergent offer replaces it,
+ * plus one offer *j outside R. */
+static int placed_variant(const spread *sp, const indiv_action_key *k, size_t *j) {
+    const indiv_decision *R = sp->base;
+    int keep = R->n_offers - sp->replaces, outside = 0;
+    if (k->n != keep + 1)
+        return 0;
+    for (int q = 0; q < keep; q++)
+        if (!key_has(k, R->offers[q].offer))
+            return 0;
+    for (int q = 0; q < k->n; q++)
+        if (!has_offer(R->offers, keep, k->offer[q])) {
+            outside++;
+            *j = k->offer[q];
+        }
+    return outside == 1 && !has_offer(R->offers, R->n_offers, *j);
+}
+
+/* k lists exactly the offers of R. */
+static int same_as_base(const spread *sp, const indiv_action_key *k) {
+    const indiv_decision *R = sp->base;
+    if (k->n != R->n_offers)
+        return 0;
+    for (int q = 0; q < k->n; q++)
+        if (!key_has(k, R->offers[q].offer))
+            return 0;
+    return 1;
+}
+
+/* π_T(k | x): the treatment's probability of action k. */
+static double treat_prob(spread *sp, const indiv_action_key *k) {
+    const indiv_decision *R = sp->base;
+    int n = R->n_offers;
+    size_t j;
+    if (!R->has_best || (n == 0 && !(sp->place > 0)))
+        return k->action == INDIV_NONE;
+    if (timing_of(sp) == INDIV_NONE) /* never ready: none whatever is listed */
+        return k->action == INDIV_NONE;
+    if (k->action == INDIV_NONE)
+        return n == 0 ? 1 - sp->place : 0;
+    if (k->action != (indiv_action)timing_of(sp))
+        return 0;
+    if (n > 0 && same_as_base(sp, k))
+        return 1 - sp->place;
+    if (!(sp->place > 0) || !placed_variant(sp, k, &j))
+        return 0;
+    return sp->eps * share_of(sp, j);
+}
+
+/* P_T(offer j is listed): R's offers but the last one a divergent offer may replace;
+ * a candidate by its share of the draw. */
+static double treat_listed(spread *sp, size_t j) {
+    const indiv_decision *R = sp->base;
+    int n = R->n_offers;
+    for (int q = 0; q < n; q++)
+        if (R->offers[q].offer == j)
+            return q == n - 1 && sp->replaces ? 1 - sp->place : 1;
+    return sp->eps * share_of(sp, j);
+}
+
+/* Σ over the offers of k of (p_j, p_j · price_j) into v[0..2), 1 into v[2]. */
+static void offer_values(const pin *x, size_t j, double v[INDIV_V_COUNT]) {
+    double pj = indiv_score_propensity(x->s, x->b, x->row, j);
+    v[INDIV_V_CONVERSIONS] = pj;
+    v[INDIV_V_REVENUE] = pj * indiv_catalog_offer(x->cat, j)->price;
+    v[INDIV_V_CONTACTS] = 0;
+}
+
+/* r̂(x, k): the engine's reward model (policy.h). */
+static void reward_hat(const pin *x, const indiv_action_key *k, double r[INDIV_V_COUNT]) {
+    double v[INDIV_V_COUNT];
+    memset(r, 0, INDIV_V_COUNT * sizeof *r);
+    if (k->action != INDIV_CONTACT)
+        return;
+    for (int q = 0; q < k->n; q++) {
+        offer_values(x, k->offer[q], v);
+        r[INDIV_V_CONVERSIONS] += v[INDIV_V_CONVERSIONS];
+        r[INDIV_V_REVENUE] += v[INDIV_V_REVENUE];
+    }
+    r[INDIV_V_CONTACTS] = 1;
+}
+
+/* Σ_j share(j) · (p_j, p_j · price_j) over the candidates into vd[0..2): one pass that
+ * weighs and sums together (the weights of weigh_candidates, so the shares are the
+ * draw's), instead of a share_of per offer. */
+static void divergent_mean(spread *sp, double vd[INDIV_V_COUNT]) {
+    const pin *x = sp->x;
+    size_t nc = indiv_catalog_size(x->cat);
+    double v[INDIV_V_COUNT], z, total = 0;
+    if (sp->at_zero) {
+        share_of(sp, 0); /* finds the most plausible */
+        offer_values(x, sp->best, v);
+        vd[0] = v[0];
+        vd[1] = v[1];
+        return;
+    }
+    weigh_max(&sp->a);
+    for (size_t j = 0; j < nc; j++)
+        if (candidate(&sp->a, j, &z)) {
+            double w = weight(&sp->a, j, z);
+            offer_values(x, j, v);
+            total += w;
+            vd[0] += w * v[0];
+            vd[1] += w * v[1];
+        }
+    vd[0] /= total;
+    vd[1] /= total;
+}
+
+/* Σ_a π_T(a | x) r̂(x, a): R with probability 1 − place, R with a divergent offer j
+ * (replacing R's last one or not) with probability place · share(j). */
+static void treat_expected(spread *sp, double e[INDIV_V_COUNT]) {
+    const pin *x = sp->x;
+    const indiv_decision *R = sp->base;
+    int n = R->n_offers;
+    double v[INDIV_V_COUNT], vr[INDIV_V_COUNT] = {0}, vd[INDIV_V_COUNT] = {0};
+    memset(e, 0, INDIV_V_COUNT * sizeof *e);
+    if (!R->has_best || (n == 0 && !(sp->place > 0)) || timing_of(sp) != INDIV_CONTACT)
+        return;
+    for (int q = 0; q < n; q++) {
+        offer_values(x, R->offers[q].offer, v);
+        for (int m = 0; m < INDIV_V_CONTACTS; m++)
+            vr[m] += v[m];
+    }
+    vr[INDIV_V_CONTACTS] = n > 0;
+    for (int m = 0; m < INDIV_V_COUNT; m++)
+        e[m] = (1 - sp->place) * vr[m];
+    if (!(sp->place > 0))
+        return;
+    divergent_mean(sp, vd);
+    if (sp->replaces) {
+        offer_values(x, R->offers[n - 1].offer, v);
+        for (int m = 0; m < INDIV_V_CONTACTS; m++)
+            vd[m] -= v[m];
+    }
+    for (int m = 0; m < INDIV_V_CONTACTS; m++)
+        e[m] += sp->place * (vr[m] + vd[m]);
+    e[INDIV_V_CONTACTS] += sp->place;
+}
+
+/* Control random: a contact with one uniformly random valid offer. */
+static void random_expected(const pin *x, double e[INDIV_V_COUNT]) {
+    size_t n = indiv_catalog_size(x->cat), nv = count_valid(x);
+    double v[INDIV_V_COUNT];
+    memset(e, 0, INDIV_V_COUNT * sizeof *e);
+    for (size_t j = 0; nv > 0 && j < n; j++)
+        if (x->valid[j]) {
+            offer_values(x, j, v);
+            e[INDIV_V_CONVERSIONS] += v[INDIV_V_CONVERSIONS] / (double)nv;
+            e[INDIV_V_REVENUE] += v[INDIV_V_REVENUE] / (double)nv;
+        }
+    e[INDIV_V_CONTACTS] = nv > 0;
+}
+
+/* The distributions of one eligible consumer with a valid offer: the treatment's (T),
+ * and under `ungated` the control's (the treatment at τ = 0). */
+typedef struct dists {
+    pin x0;            /* the inputs with τ = 0 (ungated) */
+    indiv_policy_params p0;
+    indiv_decision base0;
+    spread t, c;       /* c: ungated only */
+    int has_c;
+} dists;
+
+/* Fills d; base is R under x->p. */
+static void dists_init(dists *d, const pin *x, const indiv_decision *base) {
+    spread_init(&d->t, x, base);
+    d->has_c = x->p->control_share > 0 && x->p->control == INDIV_CONTROL_UNGATED;
+    if (!d->has_c)
+        return;
+    d->p0 = *x->p;
+    d->p0.threshold = 0;
+    d->x0 = *x;
+    d->x0.p = &d->p0;
+    decision_init(x->in, &d->base0);
+    relevant_step(&d->x0, &d->base0);
+    spread_init(&d->c, &d->x0, &d->base0);
+}
+
+/* π_C(k | x): the control group's probability of action k. */
+static double control_prob(dists *d, const pin *x, const indiv_action_key *k) {
+    switch (x->p->control) {
+    case INDIV_CONTROL_RANDOM:
+        return k->action == INDIV_CONTACT && k->n == 1 && x->valid[k->offer[0]]
+                   ? 1.0 / (double)count_valid(x)
+                   : 0;
+    case INDIV_CONTROL_UNGATED:
+        return treat_prob(&d->c, k);
+    default:
+        return k->action == INDIV_NONE;
+    }
+}
+
+/* π(k | x) = (1 − c) · π_T(k | x) + c · π_C(k | x). */
+static double action_prob(dists *d, const pin *x, const indiv_action_key *k) {
+    double c = x->p->control_share;
+    double pt = treat_prob(&d->t, k);
+    return c > 0 ? (1 - c) * pt + c * control_prob(d, x, k) : pt;
+}
+
+/* With a control group, each listed offer's probability of being listed mixes both. */
+static void control_listed(dists *d, const pin *x, indiv_decision *out) {
+    double c = x->p->control_share;
+    size_t nv = x->p->control == INDIV_CONTROL_RANDOM ? count_valid(x) : 0;
+    for (int q = 0; q < out->n_offers; q++) {
+        size_t j = out->offers[q].offer;
+        double pc = x->p->control == INDIV_CONTROL_UNGATED ? treat_listed(&d->c, j)
+                    : nv > 0                               ? 1.0 / (double)nv
+                                                           : 0;
+        out->offers[q].logged_p = (1 - c) * treat_listed(&d->t, j) + c * pc;
+    }
+}
+
+void indiv_action_key_of(const indiv_decision *d, indiv_action_key *k) {
+    memset(k, 0, sizeof *k);
+    k->action = d->action;
+    if (d->action == INDIV_NONE)
+        return;
+    k->n = d->n_offers;
+    for (int q = 0; q < d->n_offers; q++)
+        k->offer[q] = d->offers[q].offer;
+}
+
+/* Whether the consumer falls in the control group. */
+static int in_control(const indiv_policy_params *p, int64_t id) {
+    return p->control_share > 0 && unit(control_hash(p, id)) < p->control_share;
+}
+
+void indiv_policy_decide(const indiv_policy_params *p, const indiv_scorer *s,
+                         const indiv_score_block *b, size_t row, const indiv_catalog *cat,
+                         const unsigned char *valid, const indiv_policy_input *in,
+                         const indiv_rhythm_prior *prior, gsl_rng *r,
+                         indiv_decision *out) {
+    decision_init(in, out);
+    int why = ineligible(p, in);
+    if (why >= 0) {
+        out->reason = (indiv_reason)why;
+        return;
+    }
+    pin x = {p, s, b, row, cat, valid, in, prior};
+    int ctl = in_control(p, in->consumer->id);
+    indiv_policy_params q = *p;
+    indiv_decision base, base_u;
+    const indiv_decision *base_t = &base;
+    if (ctl && p->control == INDIV_CONTROL_UNGATED) {
+        q.threshold = 0; /* the control group's decision: the policy's, ungated */
+        x.p = &q;
+    }
+    if (!treat(&x, r, out, &base))
+        return; /* no valid offer: none, with certainty */
+    x.p = p;
+    if (ctl)
+        control_apply(&x, out);
+    if (ctl && p->control == INDIV_CONTROL_UNGATED) {
+        decision_init(in, &base_u); /* the treatment's R, for its probabilities */
+        relevant_step(&x, &base_u);
+        base_t = &base_u;
+    }
+    dists d;
+    dists_init(&d, &x, base_t);
+    indiv_action_key k;
+    indiv_action_key_of(out, &k);
+    out->propensity = action_prob(&d, &x, &k);
+    if (p->control_share > 0)
+        control_listed(&d, &x, out);
+}
+
+static void control_expected(dists *d, const pin *x, double e[INDIV_V_COUNT]) {
+    if (x->p->control == INDIV_CONTROL_RANDOM)
+        random_expected(x, e);
+    else if (x->p->control == INDIV_CONTROL_UNGATED)
+        treat_expected(&d->c, e);
+    else
+        memset(e, 0, INDIV_V_COUNT * sizeof *e);
+}
+
+void indiv_policy_evaluate(const indiv_policy_params *p, const indiv_scorer *s,
+                           const indiv_score_block *b, size_t row,
+                           const indiv_catalog *cat, const unsigned char *valid,
+                           const indiv_policy_input *in, const indiv_rhythm_prior *prior,
+                           const indiv_action_key *a, indiv_policy_eval *out) {
+    pin x = {p, s, b, row, cat, valid, in, prior};
+    indiv_decision base;
+    memset(out, 0, sizeof *out);
+    reward_hat(&x, a, out->reward_hat);
+    decision_init(in, &base);
+    if (ineligible(p, in) >= 0 || !relevant_step(&x, &base)) {
+        out->p = a->action == INDIV_NONE; /* none, with certainty */
+        return;
+    }
+    dists d;
+    dists_init(&d, &x, &base);
+    out->p = action_prob(&d, &x, a);
+    double et[INDIV_V_COUNT], ec[INDIV_V_COUNT] = {0}, c = p->control_share;
+    treat_expected(&d.t, et);
+    if (c > 0)
+        control_expected(&d, &x, ec);
+    for (int m = 0; m < INDIV_V_COUNT; m++)
+        out->expected[m] = c > 0 ? (1 - c) * et[m] + c * ec[m] : et[m];
 }

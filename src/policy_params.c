@@ -44,6 +44,7 @@ static const char *const plaus_names[] = {"lift", "conditional", "cosine", NULL}
 static const char *const rerank_names[] = {"none", "mmr", "calibrated", NULL};
 static const char *const yes_no_names[] = {"no", "yes", NULL};
 static const char *const relevance_names[] = {"best", "any", NULL};
+static const char *const control_names[] = {"none", "random", "ungated", NULL};
 
 /* The order is the order of --help and of the JSON objects. */
 static const pp_entry table[] = {
@@ -100,6 +101,11 @@ static const pp_entry table[] = {
         "weight, in intervals, of the population's rhythm in readiness"),
     ROW("exclude-bought", exclude_bought, "YES", C_, 0, 0, 0, 0, yes_no_names,
         "no | yes: never propose an offer in the person's purchase history"),
+    ROW("control-share", control_share, "C", R_, 0, 0, 1, 0, NULL,
+        "share of eligible consumers in a random control group (docs/ope.md)"),
+    ROW("control", control, "KIND", C_, INDIV_CONTROL_NONE, 0, 0, 0, control_names,
+        "what the control group gets: none | random (one uniformly random valid "
+        "offer) | ungated (the policy's decision at threshold 0)"),
 };
 #define NPARAMS (sizeof table / sizeof table[0])
 

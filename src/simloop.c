@@ -456,6 +456,7 @@ typedef struct sim {
     int64_t t0;        /* simulation start */
     indiv_model own;   /* the engine's own model when p->trained */
     int model_version; /* trainings so far */
+    int round;         /* the round being run (1-based) */
 } sim;
 
 static int find_consumer(const sim *s, int64_t id, size_t *i) {
@@ -885,6 +886,8 @@ static int policy_indiv(sim *s, int64_t t, indiv_error *err) {
     o.threads = s->p->threads;
     o.on_decision = on_decision;
     o.ctx = s;
+    if (s->p->log_decisions && s->p->policy == INDIV_SIM_INDIV && s->round == s->p->rounds)
+        o.out_path = s->p->log_decisions; /* the logged run of ope.h */
     return indiv_decide_run(s->log, s->model, &o, NULL, NULL, &sum, err);
 }
 
@@ -1593,6 +1596,7 @@ static int run_round(sim *s, int round, int64_t t, indiv_round_metrics *out,
     uint64_t round_seed =
         indiv_rng_derive(s->p->seed, (uint64_t)round, INDIV_RNG_RESPONSE);
     memset(s->m, 0, sizeof s->m);
+    s->round = round;
     memset(s->offer_exposure, 0, s->noff * sizeof *s->offer_exposure);
     memset(s->offer_bought, 0, s->noff);
     double tt = now_s();

@@ -330,7 +330,7 @@ Test(decide, contact_line_has_every_documented_field_in_order) {
     json_t *o = line_of(&d, cat, "alice", &raw);
     static const char *const keys[] = {
         "consumer",     "action",  "reason",     "channel",   "send_at",
-        "offers",       "drivers", "divergence", "readiness", "contacts_recent",
+        "offers",       "drivers", "divergence", "propensity", "readiness", "contacts_recent",
         "personalised", "as_of",   "model",      "seed",      NULL};
     assert_keys_in_order(raw, o, keys);
     cr_assert_str_eq(str(o, "consumer"), "alice");
@@ -379,7 +379,7 @@ Test(decide, defer_line_has_every_documented_field_in_order) {
     json_t *o = line_of(&d, cat, "bob", &raw);
     static const char *const keys[] = {"consumer",     "action",      "reason",
                                        "channel",      "defer_until", "offers",
-                                       "drivers",      "readiness",   "contacts_recent",
+                                       "drivers",      "propensity", "readiness",   "contacts_recent",
                                        "personalised", "as_of",       "model",
                                        "seed",         NULL};
     assert_keys_in_order(raw, o, keys);
@@ -406,7 +406,7 @@ Test(decide, none_line_has_the_best_offer_or_nothing) {
     json_t *o = line_of(&d, cat, "carol", &raw);
     static const char *const keys[] = {"consumer",   "action",          "reason",
                                        "best_offer", "best_score",      "divergence",
-                                       "readiness",  "contacts_recent", "personalised",
+                                       "propensity", "readiness",  "contacts_recent", "personalised",
                                        "as_of",      "model",           "seed",
                                        NULL};
     assert_keys_in_order(raw, o, keys);
@@ -426,7 +426,7 @@ Test(decide, none_line_has_the_best_offer_or_nothing) {
     d.readiness = 1;
     o = line_of(&d, cat, "dave", &raw);
     static const char *const bare[] = {
-        "consumer",     "action", "reason", "readiness", "contacts_recent",
+        "consumer",     "action", "reason", "propensity", "readiness", "contacts_recent",
         "personalised", "as_of",  "model",  "seed",      NULL};
     assert_keys_in_order(raw, o, bare);
     cr_assert(json_is_false(json_object_get(o, "personalised")));
@@ -440,7 +440,7 @@ Test(decide, none_line_has_the_best_offer_or_nothing) {
     add_decided(&d, 0, INDIV_KIND_RELEVANT, 0.5, 0.9);
     o = line_of(&d, cat, "erin", &raw);
     static const char *const late[] = {
-        "consumer",        "action",       "reason", "offers", "drivers", "readiness",
+        "consumer",        "action",       "reason", "offers", "drivers", "propensity", "readiness",
         "contacts_recent", "personalised", "as_of",  "model",  "seed",    NULL};
     assert_keys_in_order(raw, o, late);
     cr_assert_str_eq(str(o, "reason"), "not_ready_within_horizon");

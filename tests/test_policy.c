@@ -1132,7 +1132,7 @@ Test(policy, names_are_stable) {
         "unsubscribed",    "no_accepted_channel",
         "pressure_cap",    "no_valid_offer",
         "below_threshold", "not_ready_within_horizon",
-        "no_profile"};
+        "no_profile",      "control_group"};
     for (int r = 0; r < INDIV_R_COUNT; r++)
         cr_assert_str_eq(indiv_reason_name((indiv_reason)r), reasons[r]);
     cr_assert_str_eq(indiv_reason_name(INDIV_R_COUNT), "?");

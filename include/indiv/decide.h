@@ -34,6 +34,11 @@
  * the run with that code. */
 typedef int (*indiv_decision_fn)(void *ctx, const indiv_decision *d, const char *ext_id);
 
+/* Off-policy evaluation (ope.h): fills *out with the action logged for a consumer (its
+ * source id) and returns 1, or returns 0 when none was. Called from the decision
+ * threads: it must only read ctx. */
+typedef int (*indiv_logged_fn)(void *ctx, const char *ext_id, indiv_action_key *out);
+
 typedef struct indiv_decide_opts {
     indiv_policy_params policy;    /* policy.as_of is the decision time */
     const char *out_path;          /* JSON Lines output, or NULL with on_decision set */
@@ -46,6 +51,11 @@ typedef struct indiv_decide_opts {
     int threads;                   /* 1..INDIV_THREADS_MAX */
     size_t block;                  /* consumers per block */
     int shard_index, shard_count;  /* decide only shard I of N (0 of 1: everyone) */
+    /* When set, no decision is made: each consumer's logged action is evaluated under
+     * `policy` (indiv_policy_evaluate) into the decision's `eval` (`evaluated` 1; 0 for
+     * a consumer without one), and the decision holds nothing else but consumer_id. */
+    indiv_logged_fn logged;
+    void *logged_ctx;
     const indiv_plausibility *plaus; /* adjacent aim: co-purchase counts to use (borrowed;
                                         indiv-mpi adds them up over partitions), NULL:
                                         counted by the run from the database */

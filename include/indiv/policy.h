@@ -38,6 +38,25 @@
  *     INDIV_DEFER_MAX_DAYS), or gets `none` (not ready) when it never does.
  * Consumers without a profile (no profiling consent) are scored without personal terms
  * (popularity only) and never receive a divergent offer.
+ *
+ * Control group (docs/ope.md): an eligible consumer with a valid offer falls in it when
+ * u < control_share, u a uniform number fixed by a hash of (seed, as_of — the campaign —,
+ * consumer id), drawn apart from the divergence stream. A control consumer gets `none`
+ * (control none), one uniformly random valid offer sent at the next slot (random), or
+ * the policy's own decision at τ = 0 (ungated), and the reason control_group.
+ *
+ * Decision propensity: every decision also carries π(a | x), the probability that the
+ * policy takes its action a (the action and the set of offers; for `none` the offers do
+ * not count) given the consumer's scores and profile x. Only two things in the policy
+ * are random: the control group (probability c = control_share) and the divergence draw
+ * (probability ε · openness, then a candidate by its share). Everything else —
+ * eligibility, τ, ranking, re-ranking, channel, timing — is a deterministic function of
+ * x. So π(a | x) = (1 − c) · π_T(a | x) + c · π_C(a | x), where π_T, the treatment, is
+ * 1 − ε·openness·[a divergent offer can be placed] for the relevant list R, ε·openness ·
+ * share(j) for R with divergent offer j placed, and 0 for anything else; π_C is 1 for
+ * `none` (control none), 1/n_valid for each single-offer contact (random), or π_T at
+ * τ = 0 (ungated). indiv_policy_evaluate gives π(a | x) of any action, which is what
+ * off-policy evaluation (ope.h) needs of a target policy.
  */
 #ifndef INDIV_POLICY_H
 #define INDIV_POLICY_H
@@ -74,6 +93,7 @@ typedef enum indiv_reason {
     INDIV_R_NEVER_READY,        /* none: readiness stays below the minimum */
     INDIV_R_NO_PROFILE,         /* none: as below_threshold, for a consumer with profiling
                                    consent but no profile built (run `indiv profile`) */
+    INDIV_R_CONTROL_GROUP,      /* the consumer is in the control group */
     INDIV_R_COUNT
 } indiv_reason;
 
@@ -111,8 +131,16 @@ typedef enum indiv_rerank_kind {
 
 typedef enum indiv_offer_kind {
     INDIV_KIND_RELEVANT = 0,
-    INDIV_KIND_DIVERGENT = 1
+    INDIV_KIND_DIVERGENT = 1,
+    INDIV_KIND_CONTROL = 2 /* control random: the uniformly random offer */
 } indiv_offer_kind;
+
+/* What a consumer of the control group gets. */
+typedef enum indiv_control_kind {
+    INDIV_CONTROL_NONE = 0,   /* no contact */
+    INDIV_CONTROL_RANDOM = 1, /* one uniformly random valid offer */
+    INDIV_CONTROL_UNGATED = 2 /* the policy's decision at τ = 0 */
+} indiv_control_kind;
 
 typedef enum indiv_divergence_miss {
     INDIV_DIVMISS_NONE = 0,     /* not drawn, or placed */
@@ -153,6 +181,8 @@ typedef struct indiv_policy_params {
     double rhythm_prior_strength;
     int exclude_bought;        /* 1: offers in the person's history are never proposed */
     indiv_relevance relevance; /* what τ is compared with */
+    double control_share;      /* c: share of eligible consumers in the control group */
+    indiv_control_kind control; /* what the control group gets */
     uint64_t seed;
 } indiv_policy_params;
 
@@ -167,6 +197,30 @@ typedef struct indiv_decided_offer {
     double logged_p;     /* probability that the policy lists this offer (see step 4) */
     double plausibility; /* divergent, adjacent aim: its lift (or cosine weight); else 0 */
 } indiv_decided_offer;
+
+/* An action as off-policy evaluation compares them: `none`, or a contact or defer with
+ * a set of offers (catalog indices, in any order). */
+typedef struct indiv_action_key {
+    indiv_action action;
+    int n;
+    size_t offer[INDIV_SLOTS_MAX];
+} indiv_action_key;
+
+/* The values a policy is evaluated on, per consumer. */
+typedef enum indiv_value_kind {
+    INDIV_V_CONVERSIONS = 0, /* purchases of the offers contacted with */
+    INDIV_V_REVENUE = 1,     /* their price */
+    INDIV_V_CONTACTS = 2,    /* 1 for a contact */
+    INDIV_V_COUNT
+} indiv_value_kind;
+
+typedef struct indiv_policy_eval {
+    double p; /* π(a | x): the probability that the policy takes action a */
+    /* r̂(x, a): the engine's own reward model for action a — for a contact, Σ p_j
+     * (conversions), Σ p_j · price_j (revenue) and 1 (contacts); 0 otherwise */
+    double reward_hat[INDIV_V_COUNT];
+    double expected[INDIV_V_COUNT]; /* Σ_a' π(a' | x) r̂(x, a'): the policy's own */
+} indiv_policy_eval;
 
 typedef struct indiv_decision {
     int64_t consumer_id;
@@ -186,6 +240,10 @@ typedef struct indiv_decision {
     indiv_divergence_miss divergence_miss; /* why a drawn divergence was not placed */
     int contacts_recent;                   /* contacts in the cap window */
     int divergence_candidates;             /* drawn: candidates the pick was made from */
+    int control;                           /* 1: in the control group */
+    double propensity; /* π(action | x) of the whole decision (see above) */
+    int evaluated;          /* decide with a logged action (decide.h): eval is set */
+    indiv_policy_eval eval; /* the logged action under this run's policy */
 } indiv_decision;
 
 /* ---- the parameter table -------------------------------------------------------------
@@ -286,6 +344,20 @@ void indiv_policy_decide(const indiv_policy_params *p, const indiv_scorer *s,
                          const unsigned char *valid, const indiv_policy_input *in,
                          const indiv_rhythm_prior *prior, gsl_rng *r,
                          indiv_decision *out /* OUT */);
+
+/* ---- off-policy evaluation (ope.h, docs/ope.md) ----------------------------------- */
+
+/* The key of decision d (its action and offers). */
+void indiv_action_key_of(const indiv_decision *d, indiv_action_key *k /* OUT */);
+
+/* Evaluates action a for the consumer of row `row` (same inputs as indiv_policy_decide)
+ * under policy p: π(a | x), r̂(x, a) and the policy's expected r̂. No random draw; cannot
+ * fail. */
+void indiv_policy_evaluate(const indiv_policy_params *p, const indiv_scorer *s,
+                           const indiv_score_block *b, size_t row,
+                           const indiv_catalog *cat, const unsigned char *valid,
+                           const indiv_policy_input *in, const indiv_rhythm_prior *prior,
+                           const indiv_action_key *a, indiv_policy_eval *out /* OUT */);
 
 /* The categories the person is known to have bought (what the adjacent aim and the
  * plausibility counts use): the profile's list when it has the openness feature, else

@@ -36,7 +36,8 @@ typedef enum indiv_rng_purpose {
     INDIV_RNG_SIM_POLICY = 9,     /* simulator: random and persona reference policies */
     INDIV_RNG_SIM_PAIRS = 10,     /* simulator: pairs sampled for homogenisation */
     INDIV_RNG_EVALUATE = 11,      /* evaluation: random baseline, tie-breaks */
-    INDIV_RNG_TRAIN_SAMPLE = 12   /* training: negative examples of a consumer */
+    INDIV_RNG_TRAIN_SAMPLE = 12,  /* training: negative examples of a consumer */
+    INDIV_RNG_CONTROL = 13        /* policy: control group membership and its offer */
 } indiv_rng_purpose;
 
 /* SplitMix64 finaliser of (seed, entity, purpose): a 64-bit stream seed. */

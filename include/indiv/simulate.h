@@ -87,6 +87,9 @@ typedef struct indiv_sim_params {
                           included; 0: train once */
     int train_dims;    /* embedding dimension of the trained model */
     int train_iterations; /* ALS sweeps of each training */
+    const char *log_decisions; /* when set (policy indiv): the last round's decisions
+                                  are also written there (JSON Lines, as indiv decide),
+                                  for off-policy evaluation (ope.h); NULL by default */
 } indiv_sim_params;
 
 /* Metrics of one round: one X-macro so that CSV headers, JSON keys and sweeps share the

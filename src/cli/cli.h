@@ -33,6 +33,7 @@ int cli_evaluate(int argc, char **argv);
 int cli_simulate(int argc, char **argv);
 int cli_sweep(int argc, char **argv);
 int cli_study(int argc, char **argv);
+int cli_ope(int argc, char **argv);
 int cli_partition(int argc, char **argv);
 
 /* Prints "indiv <cmd>: <err->msg>" to stderr and returns CLI_FAIL. */

@@ -59,6 +59,13 @@ static const struct {
     {"simulate", cli_simulate,
      "closed loop: consumers answer the decisions, round by round",
      "  indiv simulate --db world.db --out sim --rounds 4 --policy all\n"},
+    {"ope", cli_ope,
+     "estimate another policy's value from one logged run (off-policy)",
+     "  indiv generate --db ope-world.db --consumers 300 --seed 5\n"
+     "  indiv simulate --db ope-world.db --out ope-sim --rounds 1 --serendipity 0.1 "
+     "--log-decisions logged.jsonl\n"
+     "  indiv ope --db ope-sim/indiv/world.db --decisions logged.jsonl --window-days 14 "
+     "--target \"--serendipity 0.3\"\n"},
     {"sweep", cli_sweep,
      "simulate a grid of parameters × seeds: results, 95% CIs, figures",
      "  indiv sweep --db world.db --out sweep --grid threshold=0.2,0.5 --seeds 2 "

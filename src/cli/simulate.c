@@ -45,6 +45,9 @@ static const char simulate_help[] =
     "  --threshold P, --serendipity E, --slots K, --bubble A, --floor P,\n"
     "  --divergence MODE, --max-contacts N, --per-days W, --min-readiness R\n"
     "                     policy flags, as for indiv decide\n"
+    "  --log-decisions FILE\n"
+    "                     also write the last round's decisions of the indiv policy\n"
+    "                     (JSON Lines, as indiv decide) for indiv ope\n"
     "  --set NAME=VALUE   any simulation parameter, e.g. --set p_leave=0.5 (also\n"
     "                     policy, divergence, seed, features and every policy\n"
     "                     parameter of indiv decide, e.g. divergence_aim=popular);\n"
@@ -64,6 +67,7 @@ enum {
     OPT_MODEL,
     OPT_POLICY,
     OPT_SET,
+    OPT_LOG_DECISIONS,
     OPT_HELP,
     OPT_PARAM_FIRST, /* the options below are simulation parameters */
     OPT_ROUNDS = OPT_PARAM_FIRST,
@@ -87,6 +91,7 @@ static const struct option long_opts[] = {
     {"model", required_argument, NULL, OPT_MODEL},
     {"policy", required_argument, NULL, OPT_POLICY},
     {"set", required_argument, NULL, OPT_SET},
+    {"log-decisions", required_argument, NULL, OPT_LOG_DECISIONS},
     {"help", no_argument, NULL, OPT_HELP},
     {"rounds", required_argument, NULL, OPT_ROUNDS},
     {"round-days", required_argument, NULL, OPT_ROUND_DAYS},
@@ -163,6 +168,9 @@ static int one_option(struct sim_args *a, int c, const char *v) {
         return set_param(a, "policy", v);
     case OPT_SET:
         return set_pair(a, v);
+    case OPT_LOG_DECISIONS:
+        a->p.log_decisions = v;
+        return CLI_OK;
     default:
         if (c >= OPT_PARAM_FIRST && c < OPT_PARAM_END)
             return set_param(a, option_name(c), v);
