@@ -68,19 +68,28 @@ static int prep(indiv_eventlog *log, const char *sql, sqlite3_stmt **s,
     return INDIV_OK;
 }
 
+/* Prepares sql and binds ?1 = a and ?2 = b (those of them the statement has). */
+static int prep2(indiv_eventlog *log, const char *sql, int64_t a, int64_t b,
+                 sqlite3_stmt **s, indiv_error *err) {
+    int rc = prep(log, sql, s, err);
+    if (rc < 0)
+        return rc;
+    int np = sqlite3_bind_parameter_count(*s);
+    if (np >= 1)
+        sqlite3_bind_int64(*s, 1, a);
+    if (np >= 2)
+        sqlite3_bind_int64(*s, 2, b);
+    return INDIV_OK;
+}
+
 /* Runs sql with ?1 = a and ?2 = b (when the statement has them) to completion; *changes
  * (may be NULL) gets the rows it changed. */
 static int run2(indiv_eventlog *log, const char *sql, int64_t a, int64_t b,
                 int64_t *changes, indiv_error *err) {
     sqlite3_stmt *s;
-    int rc = prep(log, sql, &s, err);
+    int rc = prep2(log, sql, a, b, &s, err);
     if (rc < 0)
         return rc;
-    int np = sqlite3_bind_parameter_count(s);
-    if (np >= 1)
-        sqlite3_bind_int64(s, 1, a);
-    if (np >= 2)
-        sqlite3_bind_int64(s, 2, b);
     while ((rc = sqlite3_step(s)) == SQLITE_ROW)
         ;
     rc = rc == SQLITE_DONE ? INDIV_OK : indiv_eventlog_db_error(log, err, "write");
@@ -95,14 +104,9 @@ static int run2(indiv_eventlog *log, const char *sql, int64_t a, int64_t b,
 static int query2(indiv_eventlog *log, const char *sql, int64_t a, int64_t b,
                   int64_t none, int64_t *out, indiv_error *err) {
     sqlite3_stmt *s;
-    int rc = prep(log, sql, &s, err);
+    int rc = prep2(log, sql, a, b, &s, err);
     if (rc < 0)
         return rc;
-    int np = sqlite3_bind_parameter_count(s);
-    if (np >= 1)
-        sqlite3_bind_int64(s, 1, a);
-    if (np >= 2)
-        sqlite3_bind_int64(s, 2, b);
     *out = none;
     rc = sqlite3_step(s);
     if (rc == SQLITE_ROW && sqlite3_column_type(s, 0) != SQLITE_NULL)

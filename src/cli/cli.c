@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "indiv/fileio.h"
 #include "indiv/timeutil.h"
 
 int cli_fail(const char *cmd, const indiv_error *err) {
@@ -153,8 +155,8 @@ static int is_stdout(const char *path) {
         strcmp(path, "/dev/fd/1") == 0 || strcmp(path, "/proc/self/fd/1") == 0)
         return 1;
     /* A regular file only: two writers to /dev/null or a terminal do not mix data. */
-    return fstat(STDOUT_FILENO, &so) == 0 && S_ISREG(so.st_mode) && stat(path, &sp) == 0 &&
-           so.st_dev == sp.st_dev && so.st_ino == sp.st_ino;
+    return fstat(STDOUT_FILENO, &so) == 0 && S_ISREG(so.st_mode) &&
+           stat(path, &sp) == 0 && so.st_dev == sp.st_dev && so.st_ino == sp.st_ino;
 }
 
 FILE *cli_result_stream(const char *const *outs, size_t n) {
@@ -224,4 +226,22 @@ int cli_run_gnuplot(const char *dir, const char *script) {
     if (waitpid(pid, &st, 0) != pid || !WIFEXITED(st))
         return 1;
     return WEXITSTATUS(st);
+}
+
+/* SA_RESETHAND restores the default action, so raise() ends the program as the signal
+ * would have. */
+static void on_signal(int sig) {
+    indiv_fileio_remove_temps();
+    raise(sig);
+}
+
+void cli_install_signal_cleanup(void) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sa.sa_flags = SA_RESETHAND;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
 }

@@ -37,6 +37,11 @@ int cli_study(int argc, char **argv);
 int cli_ope(int argc, char **argv);
 int cli_partition(int argc, char **argv);
 
+/* Installs the handler by which Ctrl-C, SIGTERM or SIGHUP removes the temporary files
+ * of unfinished outputs (and what a run registered, fileio.h), then ends the program as
+ * the signal would have. indiv and indiv-mpi call it first thing. */
+void cli_install_signal_cleanup(void);
+
 /* Prints "indiv <cmd>: <err->msg>" to stderr and returns CLI_FAIL. */
 int cli_fail(const char *cmd, const indiv_error *err);
 

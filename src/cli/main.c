@@ -1,14 +1,12 @@
 /*
  * main.c — the indiv program: dispatches to one subcommand per file in src/cli/.
  */
-#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
 #include <gsl/gsl_errno.h>
 
 #include "cli.h"
-#include "indiv/fileio.h"
 #include "indiv/score.h"
 
 #define INDIV_VERSION "0.1.0"
@@ -61,8 +59,7 @@ static const struct {
     {"simulate", cli_simulate,
      "closed loop: consumers answer the decisions, round by round",
      "  indiv simulate --db world.db --out sim --rounds 4 --policy all\n"},
-    {"ope", cli_ope,
-     "estimate another policy's value from one logged run (off-policy)",
+    {"ope", cli_ope, "estimate another policy's value from one logged run (off-policy)",
      "  indiv generate --db ope-world.db --consumers 300 --seed 5\n"
      "  indiv simulate --db ope-world.db --out ope-sim --rounds 1 --serendipity 0.1 "
      "--log-decisions logged.jsonl\n"
@@ -108,26 +105,8 @@ static int asks_help(int argc, char **argv) {
     return 0;
 }
 
-/* Ctrl-C or a SIGTERM removes the temporary files of unfinished outputs, then ends the
- * program as the signal would have (SA_RESETHAND restores the default action). */
-static void on_signal(int sig) {
-    indiv_fileio_remove_temps();
-    raise(sig);
-}
-
-static void install_signal_cleanup(void) {
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sa.sa_flags = SA_RESETHAND;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGHUP, &sa, NULL);
-}
-
 int main(int argc, char **argv) {
-    install_signal_cleanup();
+    cli_install_signal_cleanup();
     /* Library code reports GSL errors as status codes; nothing may abort the program. */
     gsl_set_error_handler_off();
     indiv_blas_single_thread();

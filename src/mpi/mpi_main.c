@@ -9,7 +9,6 @@
  * once, by rank 0); a rank's failure reaches rank 0, which reports it with its rank.
  */
 #include <fcntl.h>
-#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -17,7 +16,6 @@
 #include <gsl/gsl_errno.h>
 
 #include "cli.h"
-#include "indiv/fileio.h"
 #include "indiv/score.h"
 #include "mpi_cmd.h"
 #include "mpi_util.h"
@@ -80,22 +78,6 @@ static void quiet_start(void) {
     close(null);
 }
 
-/* As indiv: a signal removes the temporary files of unfinished outputs. */
-static void on_signal(int sig) {
-    indiv_fileio_remove_temps();
-    raise(sig);
-}
-
-static void install_signal_cleanup(void) {
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sa.sa_flags = SA_RESETHAND;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-}
-
 static int dispatch(int argc, char **argv) {
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
         if (argc < 2)
@@ -124,7 +106,7 @@ int main(int argc, char **argv) {
         MPI_Finalize();
         return CLI_FAIL;
     }
-    install_signal_cleanup();
+    cli_install_signal_cleanup();
     gsl_set_error_handler_off();
     indiv_blas_single_thread();
     if (mpi_rank() != 0)

@@ -16,8 +16,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "indiv/catalog.h"
 #include "indiv/eventlog.h"
+#include "indiv/profile.h"
 #include "indiv/sim.h"
+#include "indiv/timeutil.h"
 
 static inline double bench_now(void) {
     struct timespec ts;
@@ -84,6 +87,44 @@ static inline int bench_generate(const char *path, const indiv_world_params *p) 
     return rc < 0;
 }
 
+/* The decision benches' world (bench_decide, bench_serve, bench_mpi, bench_ope share its
+ * cache file): consumers x 1,000 offers in 50 categories over 60 days, seed 11, profiled
+ * as of its last day. */
+#define BENCH_DW_OFFERS     1000
+#define BENCH_DW_CATEGORIES 50
+#define BENCH_DW_DAYS       60
+#define BENCH_DW_SEED       11
+
+/* Generates the decision benches' world with *(const int64_t *)ctx consumers into tmp and
+ * builds its profiles (for bench_cached). 0 on success. */
+static inline int bench_make_decision_world(const char *tmp, void *ctx) {
+    indiv_world_params p;
+    indiv_world_params_init(&p);
+    p.consumers = *(const int64_t *)ctx;
+    p.offers = BENCH_DW_OFFERS;
+    p.categories = BENCH_DW_CATEGORIES;
+    p.days = BENCH_DW_DAYS;
+    p.seed = BENCH_DW_SEED;
+    if (bench_generate(tmp, &p) != 0)
+        return 1;
+    indiv_eventlog *log = NULL;
+    indiv_catalog *cat = NULL;
+    indiv_error err = {0};
+    indiv_profile_params pp;
+    indiv_profile_params_init(&pp);
+    pp.as_of = p.start_ts + p.days * INDIV_SECONDS_PER_DAY;
+    int rc = indiv_eventlog_open(tmp, 0, &log, &err);
+    if (rc == INDIV_OK)
+        rc = indiv_catalog_load(log, &cat, &err);
+    if (rc == INDIV_OK)
+        rc = indiv_profile_build(log, cat, &pp, 0, NULL, NULL, NULL, &err);
+    indiv_catalog_free(cat);
+    indiv_eventlog_close(log);
+    if (rc < 0)
+        fprintf(stderr, "profiling %s: %s\n", tmp, err.msg);
+    return rc < 0;
+}
+
 /* The SCALE environment variable (default 1, clamped to (0, 100]). */
 static inline double bench_scale(void) {
     const char *s = getenv("SCALE");
@@ -94,8 +135,8 @@ static inline double bench_scale(void) {
 /* Prints the result line. ratio = ours_s / ref_s (time ratio: lower is better). */
 static inline void bench_report(const char *name, double value, const char *unit,
                                 const char *ref_name, double ref_value, double ratio) {
-    printf("BENCH %s %.6g %s ref=%s:%.6g ratio=%.3f peak_rss_mb=%.1f\n", name, value, unit,
-           ref_name, ref_value, ratio, bench_peak_rss_mb());
+    printf("BENCH %s %.6g %s ref=%s:%.6g ratio=%.3f peak_rss_mb=%.1f\n", name, value,
+           unit, ref_name, ref_value, ratio, bench_peak_rss_mb());
     fflush(stdout);
 }
 

@@ -49,45 +49,14 @@
 #include "indiv/timeutil.h"
 
 #define BASE_CONSUMERS 1000000
-#define OFFERS         1000
-#define CATEGORIES     50
-#define DAYS           60
-#define SEED           11
+#define OFFERS         BENCH_DW_OFFERS
+#define CATEGORIES     BENCH_DW_CATEGORIES
+#define DAYS           BENCH_DW_DAYS
+#define SEED           BENCH_DW_SEED
 #define RUNS           2
 #define BLOCK          INDIV_DECIDE_BLOCK
 #define THREADS        2
 #define LINE_FLAGS     (JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6))
-
-/* ---- the world --------------------------------------------------------------------- */
-
-/* Generates the world and builds its profiles into tmp (for bench_cached). */
-static int make_world(const char *tmp, void *ctx) {
-    indiv_world_params p;
-    indiv_world_params_init(&p);
-    p.consumers = *(const int64_t *)ctx;
-    p.offers = OFFERS;
-    p.categories = CATEGORIES;
-    p.days = DAYS;
-    p.seed = SEED;
-    if (bench_generate(tmp, &p) != 0)
-        return 1;
-    indiv_eventlog *log = NULL;
-    indiv_catalog *cat = NULL;
-    indiv_error err = {0};
-    indiv_profile_params pp;
-    indiv_profile_params_init(&pp);
-    pp.as_of = p.start_ts + p.days * INDIV_SECONDS_PER_DAY;
-    int rc = indiv_eventlog_open(tmp, 0, &log, &err);
-    if (rc == INDIV_OK)
-        rc = indiv_catalog_load(log, &cat, &err);
-    if (rc == INDIV_OK)
-        rc = indiv_profile_build(log, cat, &pp, 0, NULL, NULL, NULL, &err);
-    indiv_catalog_free(cat);
-    indiv_eventlog_close(log);
-    if (rc < 0)
-        fprintf(stderr, "bench_decide: profiling %s: %s\n", tmp, err.msg);
-    return rc < 0;
-}
 
 /* ---- (a) the decision run ---------------------------------------------------------- */
 
@@ -432,8 +401,11 @@ static double score_pass(const indiv_scorer *s, indiv_score_block *b,
             for (int k = 0; k < HIST_PER_PERSON; k++)
                 hist[k] = (indiv_offer_history){
                     indiv_catalog_offer(cat, (u + (uint64_t)k * 37) % n)->id,
-                    1 + k % 4, 1, as_of - (int64_t)(90 + k) * 86400,
-                    as_of - (int64_t)(3 + k) * 86400, 4};
+                    1 + k % 4,
+                    1,
+                    as_of - (int64_t)(90 + k) * 86400,
+                    as_of - (int64_t)(3 + k) * 86400,
+                    4};
             pr.n_history = with_history ? HIST_PER_PERSON : 0;
             indiv_score_set_row(s, b, i, &pr, 0.5);
             if (with_history)
@@ -502,7 +474,8 @@ static int bench_history(indiv_eventlog *log, int64_t as_of, int64_t consumers) 
                "per person and %zu neighbours per offer, one thread: %.2f s with the "
                "history terms, %.2f s without (gemm, set-row, the policy's scan; CPU s) "
                "[%g]\n",
-               (long long)consumers, n, HIST_PER_PERSON, k, hist, plain, sink > 0 ? 1.0 : 0.0);
+               (long long)consumers, n, HIST_PER_PERSON, k, hist, plain,
+               sink > 0 ? 1.0 : 0.0);
     }
     indiv_score_block_free(b);
     indiv_scorer_free(s);
@@ -530,7 +503,8 @@ int main(void) {
     double gen_s;
     indiv_eventlog *log = NULL;
     int64_t as_of;
-    if (bench_cached(path, "bench_decide", make_world, &consumers, &gen_s) ||
+    if (bench_cached(path, "bench_decide", bench_make_decision_world, &consumers,
+                     &gen_s) ||
         open_world(path, &log, &as_of))
         return 1;
     double dec_s = -1, gemm_s = -1, json_s = -1;

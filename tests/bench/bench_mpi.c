@@ -36,38 +36,11 @@
 #include "indiv/timeutil.h"
 
 #define BASE_CONSUMERS  1000000
-#define OFFERS          1000
-#define CATEGORIES      50
-#define DAYS            60
-#define SEED            11
+#define OFFERS          BENCH_DW_OFFERS
+#define CATEGORIES      BENCH_DW_CATEGORIES
+#define DAYS            BENCH_DW_DAYS
+#define SEED            BENCH_DW_SEED
 #define SWEEP_CONSUMERS 2000
-
-/* As bench_decide's, so that both share the cached world. */
-static int make_world(const char *tmp, void *ctx) {
-    indiv_world_params p;
-    indiv_world_params_init(&p);
-    p.consumers = *(const int64_t *)ctx;
-    p.offers = OFFERS;
-    p.categories = CATEGORIES;
-    p.days = DAYS;
-    p.seed = SEED;
-    if (bench_generate(tmp, &p) != 0)
-        return 1;
-    indiv_eventlog *log = NULL;
-    indiv_catalog *cat = NULL;
-    indiv_error err = {0};
-    indiv_profile_params pp;
-    indiv_profile_params_init(&pp);
-    pp.as_of = p.start_ts + p.days * INDIV_SECONDS_PER_DAY;
-    int rc = indiv_eventlog_open(tmp, 0, &log, &err);
-    if (rc == INDIV_OK)
-        rc = indiv_catalog_load(log, &cat, &err);
-    if (rc == INDIV_OK)
-        rc = indiv_profile_build(log, cat, &pp, 0, NULL, NULL, NULL, &err);
-    indiv_catalog_free(cat);
-    indiv_eventlog_close(log);
-    return rc < 0;
-}
 
 static double children_cpu(void) {
     struct rusage ru;
@@ -133,7 +106,7 @@ static int bench_decide(const char *indiv, const char *mpi, const char *mpirun,
              (long long)(consumers < 1 ? 1 : consumers), DAYS, SEED);
     if (consumers < 1)
         consumers = 1;
-    if (bench_cached(db, "bench_mpi", make_world, &consumers, NULL))
+    if (bench_cached(db, "bench_mpi", bench_make_decision_world, &consumers, NULL))
         return 1;
     for (int i = 0; i < 5; i++)
         snprintf(out[i], sizeof out[i], "%s/bench-mpi-%d-%d.jsonl", where, (int)getpid(),

@@ -51,44 +51,16 @@
 #include "indiv/timeutil.h"
 
 #define BASE_CONSUMERS 100000
-#define OFFERS         1000
-#define CATEGORIES     50
-#define DAYS           60
-#define SEED           11
+#define OFFERS         BENCH_DW_OFFERS
+#define CATEGORIES     BENCH_DW_CATEGORIES
+#define DAYS           BENCH_DW_DAYS
+#define SEED           BENCH_DW_SEED
 #define REF_N          20000 /* in-process decisions timed */
 #define UPD_N          2000  /* profile updates timed */
 #define CONNS          16
 #define DURATION_S     10 /* per wrk run at SCALE >= 1 */
 
 /* ---- the world (as bench_decide's, smaller) -------------------------------------- */
-
-static int make_world(const char *tmp, void *ctx) {
-    indiv_world_params p;
-    indiv_world_params_init(&p);
-    p.consumers = *(const int64_t *)ctx;
-    p.offers = OFFERS;
-    p.categories = CATEGORIES;
-    p.days = DAYS;
-    p.seed = SEED;
-    if (bench_generate(tmp, &p) != 0)
-        return 1;
-    indiv_eventlog *log = NULL;
-    indiv_catalog *cat = NULL;
-    indiv_error err = {0};
-    indiv_profile_params pp;
-    indiv_profile_params_init(&pp);
-    pp.as_of = p.start_ts + p.days * INDIV_SECONDS_PER_DAY;
-    int rc = indiv_eventlog_open(tmp, 0, &log, &err);
-    if (rc == INDIV_OK)
-        rc = indiv_catalog_load(log, &cat, &err);
-    if (rc == INDIV_OK)
-        rc = indiv_profile_build(log, cat, &pp, 0, NULL, NULL, NULL, &err);
-    indiv_catalog_free(cat);
-    indiv_eventlog_close(log);
-    if (rc < 0)
-        fprintf(stderr, "bench_serve: profiling %s: %s\n", tmp, err.msg);
-    return rc < 0;
-}
 
 /* Consumer ids of generated worlds: "c" and the number, zero-padded to the width of the
  * count (c000001 ... c100000). */
@@ -306,7 +278,7 @@ int main(void) {
              DAYS, SEED);
     snprintf(work, sizeof work, "%s/bench-serve-work-%d.db", where, (int)getpid());
     double gen_s;
-    if (bench_cached(path, "bench_serve", make_world, &n, &gen_s) ||
+    if (bench_cached(path, "bench_serve", bench_make_decision_world, &n, &gen_s) ||
         copy_file(path, work))
         return 1;
     indiv_model m;
