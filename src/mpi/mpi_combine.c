@@ -135,8 +135,12 @@ static int recv_chunk(source *s) {
     c->line = c->pos = 0;
     if (c->head[2] < 0 || c->head[0] <= 0)
         return c->head[2] < 0 ? (int)c->head[2] : INDIV_OK;
-    if (grow(c, (size_t)c->head[0], (size_t)c->head[1]) < 0)
-        return INDIV_ENOMEM; /* cannot happen twice: the sender waits for nothing */
+    if (grow(c, (size_t)c->head[0], (size_t)c->head[1]) < 0) {
+        /* the rank is already sending this chunk: no clean way back */
+        fprintf(stderr, "indiv-mpi: rank 0: out of memory for a chunk of rank %d\n",
+                s->rank);
+        MPI_Abort(MPI_COMM_WORLD, 1);
+    }
     mpi_recv(c->ids, (size_t)c->head[0], MPI_INT64_T, s->rank, MPI_TAG_IDS);
     mpi_recv(c->buf, (size_t)c->head[1], MPI_BYTE, s->rank, MPI_TAG_BYTES);
     return INDIV_OK;

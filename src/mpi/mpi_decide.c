@@ -182,6 +182,10 @@ static void reduce_summary(mdecide *d) {
     indiv_decide_summary *s = &d->sum;
     indiv_decision_counts *all =
         d->rank == 0 ? calloc((size_t)d->size, sizeof *all) : NULL;
+    if (d->rank == 0 && !all) { /* a few bytes a rank: the job cannot go on */
+        fprintf(stderr, "indiv-mpi: rank 0: out of memory\n");
+        MPI_Abort(MPI_COMM_WORLD, 1);
+    }
     MPI_Request req;
     MPI_Igather(&s->counts, (int)sizeof s->counts, MPI_BYTE, all, (int)sizeof s->counts,
                 MPI_BYTE, 0, MPI_COMM_WORLD, &req);

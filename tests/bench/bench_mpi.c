@@ -35,11 +35,11 @@
 #include "indiv/profile.h"
 #include "indiv/timeutil.h"
 
-#define BASE_CONSUMERS 1000000
-#define OFFERS         1000
-#define CATEGORIES     50
-#define DAYS           60
-#define SEED           11
+#define BASE_CONSUMERS  1000000
+#define OFFERS          1000
+#define CATEGORIES      50
+#define DAYS            60
+#define SEED            11
 #define SWEEP_CONSUMERS 2000
 
 /* As bench_decide's, so that both share the cached world. */
@@ -89,7 +89,8 @@ static double timed(const char *cmd, double *cpu) {
     return t;
 }
 
-/* The combine seconds indiv-mpi printed in log ("combine X s"). */
+/* The combine seconds indiv-mpi printed in log ("combine X s"; the summary goes to
+ * stdout, which the log holds with stderr). */
 static double combine_seconds(const char *log) {
     FILE *f = fopen(log, "r");
     char line[512];
@@ -135,7 +136,8 @@ static int bench_decide(const char *indiv, const char *mpi, const char *mpirun,
     if (bench_cached(db, "bench_mpi", make_world, &consumers, NULL))
         return 1;
     for (int i = 0; i < 5; i++)
-        snprintf(out[i], sizeof out[i], "%s/bench-mpi-%d-%d.jsonl", where, (int)getpid(), i);
+        snprintf(out[i], sizeof out[i], "%s/bench-mpi-%d-%d.jsonl", where, (int)getpid(),
+                 i);
     snprintf(log, sizeof log, "%s/bench-mpi-%d.log", where, (int)getpid());
     snprintf(plog, sizeof plog, "%s.parts", log);
     snprintf(parts, sizeof parts, "%s.parts-2", db);
@@ -145,22 +147,25 @@ static int bench_decide(const char *indiv, const char *mpi, const char *mpirun,
     if (system(cmd) != 0)
         return 1;
     double t[5], cpu[5];
-    snprintf(cmd, sizeof cmd, "'%s' decide --db '%s' --out '%s' --threads 1 2>/dev/null",
-             indiv, db, out[0]);
+    snprintf(cmd, sizeof cmd,
+             "'%s' decide --db '%s' --out '%s' --threads 1 >/dev/null 2>&1", indiv, db,
+             out[0]);
     t[0] = timed(cmd, &cpu[0]);
     snprintf(cmd, sizeof cmd,
-             "%s 1 '%s' decide --db '%s' --out '%s' --threads 1 2>/dev/null", mpirun,
+             "%s 1 '%s' decide --db '%s' --out '%s' --threads 1 >/dev/null 2>&1", mpirun,
              mpi, db, out[1]);
     t[1] = timed(cmd, &cpu[1]);
-    snprintf(cmd, sizeof cmd, "%s 2 '%s' decide --db '%s' --out '%s' --threads 1 2>'%s'",
-             mpirun, mpi, db, out[2], log);
+    snprintf(cmd, sizeof cmd,
+             "%s 2 '%s' decide --db '%s' --out '%s' --threads 1 >'%s' 2>&1", mpirun, mpi,
+             db, out[2], log);
     t[2] = timed(cmd, &cpu[2]);
-    snprintf(cmd, sizeof cmd, "'%s' decide --db '%s' --out '%s' --threads 2 2>/dev/null",
-             indiv, db, out[3]);
+    snprintf(cmd, sizeof cmd,
+             "'%s' decide --db '%s' --out '%s' --threads 2 >/dev/null 2>&1", indiv, db,
+             out[3]);
     t[3] = timed(cmd, &cpu[3]);
     snprintf(cmd, sizeof cmd,
-             "%s 2 '%s' decide --db '%s/part-%%d.db' --out '%s' --threads 1 2>'%s'", mpirun,
-             mpi, parts, out[4], plog);
+             "%s 2 '%s' decide --db '%s/part-%%d.db' --out '%s' --threads 1 >'%s' 2>&1",
+             mpirun, mpi, parts, out[4], plog);
     t[4] = timed(cmd, &cpu[4]);
     int ok = t[0] > 0 && t[1] > 0 && t[2] > 0 && t[3] > 0 && t[4] > 0 &&
              same_files(out[0], out[1]) && same_files(out[0], out[2]) &&
@@ -196,12 +201,16 @@ static int bench_sweep(const char *indiv, const char *mpi, const char *mpirun,
         return 1;
     const char *grid = "--grid threshold=0:0.39:0.01 --seeds 1 --rounds 3 --no-figures";
     double t[3], cpu[3];
-    snprintf(cmd, sizeof cmd, "'%s' sweep --db '%s/w.db' --out '%s/s0' %s --jobs 1 "
-                              ">/dev/null 2>&1", indiv, dir, dir, grid);
+    snprintf(cmd, sizeof cmd,
+             "'%s' sweep --db '%s/w.db' --out '%s/s0' %s --jobs 1 "
+             ">/dev/null 2>&1",
+             indiv, dir, dir, grid);
     t[0] = timed(cmd, &cpu[0]);
     for (int n = 1; n <= 2; n++) {
-        snprintf(cmd, sizeof cmd, "%s %d '%s' sweep --db '%s/w.db' --out '%s/s%d' %s "
-                                  ">/dev/null 2>&1", mpirun, n, mpi, dir, dir, n, grid);
+        snprintf(cmd, sizeof cmd,
+                 "%s %d '%s' sweep --db '%s/w.db' --out '%s/s%d' %s "
+                 ">/dev/null 2>&1",
+                 mpirun, n, mpi, dir, dir, n, grid);
         t[n] = timed(cmd, &cpu[n]);
     }
     snprintf(a, sizeof a, "%s/s0/results.csv", dir);
