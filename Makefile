@@ -20,12 +20,13 @@ BENCH   ?=
 
 # Debian packages the project needs to build, test, demo and bench.
 DEBS := build-essential pkg-config libgsl-dev libopenblas-dev libsqlite3-dev \
-        libjansson-dev libcriterion-dev zlib1g-dev sqlite3 gnuplot-nox
+        libjansson-dev libcriterion-dev zlib1g-dev sqlite3 gnuplot-nox \
+        libmicrohttpd-dev wrk
 # Optional: Open MPI for indiv-mpi (docs/scale.md). Installed with the others as root;
 # otherwise a missing one is only reported, and indiv-mpi and its tests are skipped.
 DEBS_OPT := openmpi-bin libopenmpi-dev
 
-PKGS := gsl sqlite3 jansson zlib openblas
+PKGS := gsl sqlite3 jansson zlib openblas libmicrohttpd
 
 # Evaluated once, on first use (after `deps` has run): the classic lazy-once idiom.
 PKG_CFLAGS = $(eval PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS)))$(PKG_CFLAGS)
@@ -230,7 +231,7 @@ install: all
 	install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig
 	printf '%s\n' 'prefix=$(PREFIX)' 'libdir=$${prefix}/lib' 'includedir=$${prefix}/include' '' \
 	  'Name: indiv' 'Description: individuation engine with programmed serendipity' \
-	  'Version: 0.1.0' 'Requires.private: sqlite3 jansson zlib openblas' \
+	  'Version: 0.1.0' 'Requires.private: sqlite3 jansson zlib openblas libmicrohttpd' \
 	  'Libs: -L$${libdir} -lindiv' \
 	  'Libs.private: -lgsl -lpthread -lm' 'Cflags: -I$${includedir}' \
 	  > $(DESTDIR)$(PREFIX)/lib/pkgconfig/indiv.pc

@@ -552,6 +552,185 @@ int indiv_decide_plausibility(indiv_eventlog *log, const indiv_model *m,
     return rc;
 }
 
+/* ---- one consumer at a time (the service) ------------------------------------------- */
+
+/* The same pieces as a run (catalog, scorer, prior, profile parameters), loaded once
+ * for the day of o->policy.as_of; each decision then goes through the run's own
+ * take_row and block_work on a block of one, so that its JSON is the run's line. */
+struct indiv_decider {
+    indiv_decide_opts o;
+    const indiv_model *m;
+    indiv_catalog *cat;
+    unsigned char *valid; /* at o.policy.as_of (load_world needs it; calls recompute) */
+    indiv_scorer *scorer;
+    indiv_profile_params pp;
+    indiv_decide_summary sum; /* prior, profiles_built */
+    int64_t day;
+};
+
+/* Source ids are at most 127 bytes (docs/import.md); a longer stored one is cut. */
+#define EXT_ID_CAP 256
+
+/* What one thread needs to decide: a block of one and the validity at the call's time. */
+struct indiv_decide_ws {
+    const indiv_decider *dc;
+    indiv_decide_opts o;
+    struct run run;
+    struct block b;
+    unsigned char *valid;
+};
+
+/* Days since 1970-01-01 of t, rounded down (the popularity's day). */
+static int64_t day_of(int64_t t) {
+    return t >= 0 ? t / INDIV_SECONDS_PER_DAY
+                  : -((-t + INDIV_SECONDS_PER_DAY - 1) / INDIV_SECONDS_PER_DAY);
+}
+
+int indiv_decider_new(indiv_eventlog *log, const indiv_model *m,
+                      const indiv_decide_opts *o, indiv_decider **out, indiv_error *err) {
+    *out = NULL;
+    indiv_decider *dc = calloc(1, sizeof *dc);
+    if (!dc)
+        return indiv_error_set(err, INDIV_ENOMEM, "out of memory");
+    dc->o = *o;
+    dc->o.out_path = "(one consumer at a time)"; /* never opened: lines go to a buffer */
+    dc->o.threads = 1;
+    dc->m = m;
+    dc->day = day_of(o->policy.as_of);
+    int rc = check_opts(&dc->o, err);
+    if (rc == INDIV_OK)
+        rc = indiv_model_validate(m, err);
+    if (rc == INDIV_OK)
+        rc = indiv_policy_params_check_model(&o->policy, m, err);
+    if (rc == INDIV_OK)
+        rc = read_profile_params(log, &dc->pp, &dc->sum, err);
+    if (rc == INDIV_OK)
+        rc = load_world(log, m, &dc->o, &dc->cat, &dc->valid, &dc->sum, err);
+    if (rc == INDIV_OK)
+        rc = indiv_scorer_new(m, dc->cat, &dc->scorer, err);
+    if (rc < 0) {
+        indiv_decider_free(dc);
+        return rc;
+    }
+    *out = dc;
+    return INDIV_OK;
+}
+
+void indiv_decider_free(indiv_decider *dc) {
+    if (!dc)
+        return;
+    indiv_scorer_free(dc->scorer);
+    indiv_catalog_free(dc->cat);
+    free(dc->valid);
+    free(dc);
+}
+
+int64_t indiv_decider_day(const indiv_decider *dc) {
+    return dc->day;
+}
+
+int64_t indiv_decide_day_of(int64_t t) {
+    return day_of(t);
+}
+
+const indiv_catalog *indiv_decider_catalog(const indiv_decider *dc) {
+    return dc->cat;
+}
+
+int indiv_decider_plausibility(indiv_eventlog *log, const indiv_decider *dc,
+                               indiv_plausibility **out, indiv_error *err) {
+    return build_plausibility(log, dc->cat, &dc->o,
+                              dc->sum.profiles_built ? &dc->pp : NULL, out, err);
+}
+
+void indiv_decide_ws_free(indiv_decide_ws *ws) {
+    if (!ws)
+        return;
+    block_free(&ws->b);
+    free(ws->valid);
+    free(ws);
+}
+
+/* A workspace for dc (the one in *ws when it was made for dc). */
+static int ws_for(const indiv_decider *dc, indiv_decide_ws **ws, indiv_error *err) {
+    if (*ws && (*ws)->dc == dc)
+        return INDIV_OK;
+    indiv_decide_ws_free(*ws);
+    *ws = calloc(1, sizeof **ws);
+    size_t n = indiv_catalog_size(dc->cat);
+    if (*ws && ((*ws)->valid = malloc(n + 1))) {
+        memcpy((*ws)->valid, dc->valid, n);
+        (*ws)->dc = dc;
+        (*ws)->o = dc->o;
+        (*ws)->run = (struct run){&(*ws)->o, dc->scorer, dc->cat, (*ws)->valid,
+                                  &dc->sum.prior, {0}, NULL};
+        if (block_init(&(*ws)->b, &(*ws)->run, 1) == INDIV_OK)
+            return INDIV_OK;
+    }
+    indiv_decide_ws_free(*ws);
+    *ws = NULL;
+    return indiv_error_set(err, INDIV_ENOMEM, "out of memory");
+}
+
+/* Reads consumer ext_id with its profile into the block of one (as read_block does). */
+static int read_one(indiv_eventlog *log, indiv_decide_ws *ws, const char *ext_id,
+                    indiv_error *err) {
+    const indiv_decider *dc = ws->dc;
+    struct reader r = {.log = log, .o = &ws->o, .prior = &dc->sum.prior,
+                       .pp = dc->sum.profiles_built ? &dc->pp : NULL};
+    char ext[EXT_ID_CAP];
+    indiv_consumer_row row;
+    indiv_profile_row prow;
+    int64_t id;
+    int rc = indiv_eventlog_consumer_id(log, ext_id, &id, err);
+    if (rc == INDIV_OK)
+        rc = indiv_eventlog_consumer_get(log, id, &row, ext, sizeof ext, err);
+    int has = 0;
+    if (rc == INDIV_OK && r.pp) {
+        rc = indiv_eventlog_profile_get(log, id, &prow, err);
+        has = rc == INDIV_OK;
+        rc = rc == INDIV_ENOTFOUND ? INDIV_OK : rc;
+    }
+    struct block *b = &ws->b;
+    b->n = 0;
+    b->ext.len = 0;
+    b->out.len = 0;
+    memset(&b->counts, 0, sizeof b->counts);
+    return rc == INDIV_OK ? take_row(&r, b, &row, &prow, has, err) : rc;
+}
+
+int indiv_decide_one(const indiv_decider *dc, const indiv_plausibility *pl,
+                     indiv_decide_ws **ws, indiv_eventlog *log, int64_t as_of,
+                     const char *ext_id, indiv_buf *out, indiv_decision *d,
+                     indiv_error *err) {
+    if (day_of(as_of) != dc->day)
+        return indiv_error_set(err, INDIV_EINVAL,
+                               "as_of is on another day than the decider's (popularity "
+                               "is per day)");
+    int rc = ws_for(dc, ws, err);
+    if (rc < 0)
+        return rc;
+    indiv_decide_ws *w = *ws;
+    size_t n = indiv_catalog_size(dc->cat);
+    w->o.policy.as_of = as_of;
+    for (size_t j = 0; j < n; j++)
+        w->valid[j] = (unsigned char)indiv_catalog_valid_at(dc->cat, j, as_of);
+    if (w->b.valid_own)
+        memcpy(w->b.valid_own, w->valid, n);
+    w->run.ctx = (indiv_decision_ctx){dc->cat, dc->m->id, dc->o.policy.seed, as_of};
+    w->run.plaus = pl;
+    if ((rc = read_one(log, w, ext_id, err)) < 0)
+        return rc;
+    block_work(&w->b);
+    if (w->b.rc < 0)
+        return indiv_error_set(err, w->b.rc, "scoring or serialising a decision failed");
+    if (d)
+        *d = w->b.dec[0];
+    return indiv_buf_append(out, w->b.out.data, w->b.out.len) < 0
+               ? indiv_error_set(err, INDIV_ENOMEM, "out of memory")
+               : INDIV_OK;
+}
+
 /* ---- summary ----------------------------------------------------------------------- */
 
 /* as_of, the policy table's parameters (in table order), then the run's own. */

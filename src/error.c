@@ -46,6 +46,8 @@ const char *indiv_status_str(int code) {
         return "not found";
     case INDIV_EREADONLY:
         return "read-only";
+    case INDIV_EBUSY:
+        return "database busy";
     default:
         return "unknown error";
     }

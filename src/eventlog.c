@@ -115,7 +115,7 @@ struct indiv_eventlog {
     sqlite3 *db;
     char *path;
     unsigned flags;
-    int in_tx;
+    int in_tx;              /* 1: a write transaction, 2: a read transaction */
     int64_t next_event_id;  /* 0 until read in this transaction */
     int64_t txn_min_ts;     /* earliest ts appended in this transaction */
     int64_t txn_max_ts;     /* latest ts appended in this transaction */
@@ -147,6 +147,7 @@ static int db_error(indiv_eventlog *log, indiv_error *err, const char *what) {
     int rc = sqlite3_errcode(log->db);
     int code = (rc == SQLITE_READONLY || rc == SQLITE_CANTOPEN) ? INDIV_EREADONLY
                : (rc == SQLITE_NOTADB)                          ? INDIV_ESCHEMA
+               : (rc == SQLITE_BUSY || rc == SQLITE_LOCKED)     ? INDIV_EBUSY
                                                                 : INDIV_EDB;
     return indiv_error_set(err, code, "%s: %s: %s", log->path, what,
                            sqlite3_errmsg(log->db));
@@ -190,8 +191,10 @@ static int step_id(indiv_eventlog *log, sqlite3_stmt *s, int64_t *id, indiv_erro
 static int exec(indiv_eventlog *log, const char *sql, indiv_error *err) {
     char *msg = NULL;
     if (sqlite3_exec(log->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
-        int code =
-            sqlite3_errcode(log->db) == SQLITE_READONLY ? INDIV_EREADONLY : INDIV_EDB;
+        int ec = sqlite3_errcode(log->db);
+        int code = ec == SQLITE_READONLY                        ? INDIV_EREADONLY
+                   : (ec == SQLITE_BUSY || ec == SQLITE_LOCKED) ? INDIV_EBUSY
+                                                                : INDIV_EDB;
         indiv_error_set(err, code, "%s: %s", log->path, msg ? msg : "exec failed");
         sqlite3_free(msg);
         return code;
@@ -406,7 +409,8 @@ static int open_file(indiv_eventlog *log, indiv_error *err) {
                                "%s: database file is read-only; nothing was written",
                                log->path);
     sqlite3_busy_timeout(log->db, 5000);
-    return exists ? check_intact(log, err) : INDIV_OK;
+    return exists && !(log->flags & INDIV_EVENTLOG_SIBLING) ? check_intact(log, err)
+                                                            : INDIV_OK;
 }
 
 int indiv_eventlog_open(const char *path, unsigned flags, indiv_eventlog **out,
@@ -433,12 +437,20 @@ int indiv_eventlog_open(const char *path, unsigned flags, indiv_eventlog **out,
                   "PRAGMA synchronous = OFF; PRAGMA journal_mode = MEMORY;"
                   " PRAGMA mmap_size = 8589934592",
                   err);
+    /* The service's writer (docs/service.md): readers on their own connections never
+     * wait for it, and a commit is on disk when it returns. */
+    if (rc == INDIV_OK && (flags & INDIV_EVENTLOG_WAL))
+        rc = exec(log, "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL", err);
     if (rc < 0) {
         indiv_eventlog_close(log);
         return rc;
     }
     *out = log;
     return INDIV_OK;
+}
+
+void indiv_eventlog_busy_timeout(indiv_eventlog *log, int ms) {
+    sqlite3_busy_timeout(log->db, ms);
 }
 
 void indiv_eventlog_close(indiv_eventlog *log) {
@@ -572,7 +584,7 @@ static int save_last_event_ts(indiv_eventlog *log, indiv_error *err) {
 }
 
 int indiv_eventlog_commit(indiv_eventlog *log, indiv_error *err) {
-    if (!log->in_tx)
+    if (log->in_tx != 1)
         return indiv_error_set(err, INDIV_EINVAL, "%s: no transaction to commit",
                                log->path);
     int rc = save_next_event_id(log, err);
@@ -610,8 +622,28 @@ void indiv_eventlog_rollback(indiv_eventlog *log) {
     daily_clear(&log->daily);
 }
 
+int indiv_eventlog_read_begin(indiv_eventlog *log, indiv_error *err) {
+    if (log->in_tx)
+        return indiv_error_set(err, INDIV_EINVAL, "%s: transaction already open",
+                               log->path);
+    int rc = exec(log, "BEGIN", err);
+    log->in_tx = rc == INDIV_OK ? 2 : 0;
+    return rc;
+}
+
+void indiv_eventlog_read_end(indiv_eventlog *log) {
+    if (log->in_tx != 2)
+        return;
+    /* a statement left on a row would keep the snapshot open past the COMMIT */
+    for (int i = 0; i < ST_COUNT; i++)
+        if (log->st[i])
+            sqlite3_reset(log->st[i]);
+    exec(log, "COMMIT", NULL);
+    log->in_tx = 0;
+}
+
 static int need_tx(const indiv_eventlog *log, indiv_error *err) {
-    if (!log->in_tx)
+    if (log->in_tx != 1) /* 2: a read transaction (indiv_eventlog_read_begin) */
         return indiv_error_set(
             err, INDIV_EINVAL,
             "%s: writes need an open transaction (indiv_eventlog_begin)", log->path);

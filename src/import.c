@@ -1126,36 +1126,58 @@ static int event_offer(importer *im, const char *ext, int32_t *offer) {
     return INDIV_OK;
 }
 
-/* Parses type, time, channel, quantity and value: 0 parsed, 1 bad, <0 stop. */
-static int ev_parse(importer *im, char **f, long line, pending_event *ev) {
-    const char *type = fld(im, f, EV_TYPE), *ts = fld(im, f, EV_TS);
-    const char *ch = fld(im, f, EV_CHANNEL), *q = fld(im, f, EV_QTY);
-    const char *v = fld(im, f, EV_VALUE);
-    int t = 0, c = INDIV_CH_NONE, rc;
+int indiv_import_event_parse(const indiv_event_text *t, indiv_event *ev,
+                             indiv_event_problem *why) {
+    const char *ch = t->channel ? t->channel : "", *q = t->quantity ? t->quantity : "";
+    const char *v = t->value ? t->value : "";
+    int ty = 0, c = INDIV_CH_NONE;
+    const char *field = NULL, *reason = NULL, *bad = NULL;
     ev->quantity = 1;
     ev->value = 0;
-    if (indiv_event_type_parse(type, &t) < 0)
-        rc = bad_row(im, line, "bad event type", type);
-    else if (indiv_time_parse(ts, &ev->ts) < 0)
-        rc = bad_row(im, line, "bad timestamp", ts);
+    if (indiv_event_type_parse(t->type, &ty) < 0)
+        field = "type", reason = "bad event type", bad = t->type;
+    else if (indiv_time_parse(t->ts, &ev->ts) < 0)
+        field = "ts", reason = "bad timestamp", bad = t->ts;
     else if (*ch && indiv_channel_parse(ch, &c) < 0)
-        rc = bad_row(im, line, "bad channel", ch);
+        field = "channel", reason = "bad channel", bad = ch;
     else if (*q && parse_number(q, &ev->quantity) < 0)
-        rc = bad_row(im, line, "bad quantity", q);
+        field = "quantity", reason = "bad quantity", bad = q;
     else if (*v && parse_number(v, &ev->value) < 0)
-        rc = bad_row(im, line, "bad value", v);
+        field = "value", reason = "bad value", bad = v;
     else if (ev->quantity <= 0)
-        rc = bad_row(im, line, "quantity not positive", q);
+        field = "quantity", reason = "quantity not positive", bad = q;
     else if (ev->value < 0)
-        rc = bad_row(im, line, "negative value", v);
-    else if (*v && ev->value == 0 && (t == INDIV_EV_PURCHASE || t == INDIV_EV_RETURN))
-        rc = bad_row(im, line, "zero value on a purchase or return", NULL);
-    else {
-        ev->type = (int16_t)t;
-        ev->channel = (int16_t)c;
-        return 0;
+        field = "value", reason = "negative value", bad = v;
+    else if (*v && ev->value == 0 && (ty == INDIV_EV_PURCHASE || ty == INDIV_EV_RETURN))
+        field = "value", reason = "zero value on a purchase or return";
+    if (why)
+        *why = (indiv_event_problem){field, reason, bad};
+    if (reason)
+        return INDIV_EFORMAT;
+    ev->type = ty;
+    ev->channel = c;
+    return INDIV_OK;
+}
+
+/* Parses type, time, channel, quantity and value: 0 parsed, 1 bad, <0 stop. */
+static int ev_parse(importer *im, char **f, long line, pending_event *ev) {
+    indiv_event_text t = {.type = fld(im, f, EV_TYPE),
+                          .ts = fld(im, f, EV_TS),
+                          .channel = fld(im, f, EV_CHANNEL),
+                          .quantity = fld(im, f, EV_QTY),
+                          .value = fld(im, f, EV_VALUE)};
+    indiv_event e;
+    indiv_event_problem why;
+    if (indiv_import_event_parse(&t, &e, &why) < 0) {
+        int rc = bad_row(im, line, why.reason, why.value);
+        return rc < 0 ? rc : 1;
     }
-    return rc < 0 ? rc : 1;
+    ev->ts = e.ts;
+    ev->quantity = e.quantity;
+    ev->value = e.value;
+    ev->type = (int16_t)e.type;
+    ev->channel = (int16_t)e.channel;
+    return 0;
 }
 
 static int ev_row(importer *im, char **f, long line) {

@@ -239,6 +239,12 @@ int indiv_model_validate(const indiv_model *m, indiv_error *err) {
             return indiv_error_set(err, INDIV_EINVAL,
                                    "model %s: weight '%s' is not finite", m->id,
                                    term_names[t]);
+    if (m->bought.present &&
+        !(isfinite(m->bought.affinity) && isfinite(m->bought.popularity) &&
+          isfinite(m->bought.item_item)))
+        return indiv_error_set(err, INDIV_EINVAL,
+                               "model %s: a weight of 'weights_bought' is not finite",
+                               m->id);
     if (!(m->popularity_half_life_days > 0) || !isfinite(m->popularity_half_life_days))
         return indiv_error_set(err, INDIV_EINVAL,
                                "model %s: 'popularity_half_life_days' must be > 0",
@@ -311,6 +317,31 @@ static int load_weights(const json_t *w, indiv_model *m, const char *path,
             return INDIV_EFORMAT;
     }
     return INDIV_OK;
+}
+
+/* Optional weights of the offers bought (indiv_bought_weights): absent in older files;
+ * when present, exactly affinity, popularity and item_item, finite. */
+static int load_bought(const json_t *w, indiv_model *m, const char *path,
+                       indiv_error *err) {
+    indiv_bought_weights *b = &m->bought;
+    memset(b, 0, sizeof *b);
+    if (!w)
+        return INDIV_OK;
+    if (!json_is_object(w) || json_object_size(w) != 3)
+        return indiv_error_set(err, INDIV_EFORMAT,
+                               "%s: field 'propensity.weights_bought' must be an object "
+                               "of affinity, popularity and item_item",
+                               path);
+    int rc =
+        get_number(w, "affinity", "propensity.weights_bought.", &b->affinity, path, err);
+    if (rc == INDIV_OK)
+        rc = get_number(w, "popularity", "propensity.weights_bought.", &b->popularity,
+                        path, err);
+    if (rc == INDIV_OK)
+        rc = get_number(w, "item_item", "propensity.weights_bought.", &b->item_item, path,
+                        err);
+    b->present = rc == INDIV_OK;
+    return rc;
 }
 
 /* One offer's vector: an array of exactly dims finite numbers. */
@@ -629,6 +660,8 @@ static int load_json(const json_t *root, indiv_model *m, const char *path,
     if (rc == INDIV_OK)
         rc = load_weights(json_object_get(prop, "weights"), m, path, err);
     if (rc == INDIV_OK)
+        rc = load_bought(json_object_get(prop, "weights_bought"), m, path, err);
+    if (rc == INDIV_OK)
         rc = get_number(prop, "popularity_half_life_days", "propensity.",
                         &m->popularity_half_life_days, path, err);
     if (rc == INDIV_OK)
@@ -714,6 +747,14 @@ int indiv_model_save(const indiv_model *m, const char *path, indiv_error *err) {
                   "version", INDIV_MODEL_VERSION, "id", m->id, "feature_space",
                   m->feature_space, "propensity", "intercept", m->intercept, "weights", w,
                   "popularity_half_life_days", m->popularity_half_life_days);
+    if (root && m->bought.present &&
+        json_object_set_new(json_object_get(root, "propensity"), "weights_bought",
+                            json_pack("{s:f, s:f, s:f}", "affinity", m->bought.affinity,
+                                      "popularity", m->bought.popularity, "item_item",
+                                      m->bought.item_item)) < 0) {
+        json_decref(root);
+        return indiv_error_set(err, INDIV_ENOMEM, "out of memory");
+    }
     if (!root || save_extras(m, root) < 0) {
         json_decref(root);
         return indiv_error_set(err, INDIV_ENOMEM, "out of memory");

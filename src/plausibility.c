@@ -72,17 +72,27 @@ static size_t distinct(indiv_plausibility *pl, const int32_t *cats, size_t n,
     return k;
 }
 
-void indiv_plausibility_add(indiv_plausibility *pl, const int32_t *cats, size_t n) {
+/* Adds (sign 1) or takes back (sign -1) one person's counts. */
+static void count_person(indiv_plausibility *pl, const int32_t *cats, size_t n,
+                         int sign) {
     size_t *d = malloc((n < pl->c ? n : pl->c) * sizeof *d + 1);
     if (!d)
         return; /* not counted: documented as cannot fail, so degrade */
     size_t k = distinct(pl, cats, n, d);
     if (k > 0)
-        pl->people++;
+        pl->people += sign;
     for (size_t i = 0; i < k; i++)
         for (size_t j = 0; j < k; j++)
-            pl->pair[d[i] * pl->c + d[j]]++;
+            pl->pair[d[i] * pl->c + d[j]] += (uint32_t)sign; /* -1 wraps to a decrement */
     free(d);
+}
+
+void indiv_plausibility_add(indiv_plausibility *pl, const int32_t *cats, size_t n) {
+    count_person(pl, cats, n, 1);
+}
+
+void indiv_plausibility_remove(indiv_plausibility *pl, const int32_t *cats, size_t n) {
+    count_person(pl, cats, n, -1);
 }
 
 void indiv_plausibility_lift(const indiv_plausibility *pl, const int32_t *known, size_t n,

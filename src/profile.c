@@ -1197,6 +1197,62 @@ static int build_stale(struct build *b, indiv_error *err) {
     return rc;
 }
 
+/* ---- updating a few consumers (the service) -------------------------------------- */
+
+/* Brings consumer id up to the build's as_of: folded when its stored profile can take
+ * the events from its as_of on (no new event before it), else rebuilt from its events
+ * in the window; stored; then fn is told. */
+static int update_one(struct build *b, indiv_event_cursor *cur, int64_t id, int64_t since,
+                      indiv_profile_change_fn fn, void *ctx, indiv_error *err) {
+    indiv_profile_row row;
+    indiv_event ev;
+    int rc = indiv_eventlog_profile_get(b->log, id, &row, err);
+    if (rc < 0 && rc != INDIV_ENOTFOUND)
+        return rc;
+    int had = rc == INDIV_OK && indiv_profile_decode(&row, &b->old, NULL) == INDIV_OK;
+    if (had && since >= b->old.as_of && foldable(b, &b->old)) {
+        acc_resume(&b->acc, &b->old);
+        indiv_event_cursor_rebind(cur, id, b->old.as_of, b->p->as_of);
+    } else {
+        acc_reset(&b->acc, id);
+        indiv_event_cursor_rebind(cur, id, window_from(b->p), b->p->as_of);
+    }
+    while ((rc = indiv_event_cursor_next(cur, &ev, err)) == 1)
+        acc_add(&b->acc, &ev);
+    if (rc == 0)
+        rc = flush(b, err);
+    if (rc == INDIV_OK && fn)
+        fn(ctx, had ? &b->old : NULL, &b->acc.pr);
+    return rc;
+}
+
+int indiv_profile_update(indiv_eventlog *log, const indiv_catalog *cat,
+                         const indiv_profile_params *p, const int64_t *ids,
+                         const int64_t *since, size_t n, indiv_profile_change_fn fn,
+                         void *ctx, indiv_error *err) {
+    indiv_profile_summary sum = {0};
+    struct build b = {.log = log, .p = p, .sum = &sum};
+    indiv_event_cursor *cur = NULL;
+    int rc = indiv_profile_params_validate(p, err);
+    if (rc < 0)
+        return rc;
+    indiv_profile_init(&b.old);
+    if ((rc = acc_init(&b.acc, cat, p)) < 0)
+        indiv_error_set(err, rc, "out of memory");
+    if (rc == INDIV_OK)
+        rc = indiv_eventlog_scan_consumer(log, 0, 0, 0, &cur, err);
+    for (size_t i = 0; rc == INDIV_OK && i < n; i++)
+        rc = update_one(&b, cur, ids[i], since[i], fn, ctx, err);
+    /* the build's time moves forward; the population prior stays the last build's */
+    if (rc == INDIV_OK)
+        rc = meta_put_json(log, "profile_params", params_json(p, cat), err);
+    indiv_event_cursor_free(cur);
+    acc_free(&b.acc);
+    indiv_profile_clear(&b.old);
+    free(b.buf);
+    return rc;
+}
+
 /* Population prior from every stored profile (see docs/profiles.md, "rhythm"). */
 void indiv_profile_prior_terms(const indiv_profile *pr, double *mean, double *cv2) {
     *mean = *cv2 = NAN;

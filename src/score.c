@@ -31,6 +31,10 @@ struct indiv_scorer {
     size_t *nb_ptr, *nb_idx;
     double *nb_w;
     double *nb_wi; /* w_item_item · nb_w, or NULL when the term is 0 or absent */
+    /* the model's weights_bought minus weight[] (affinity, popularity, item_item):
+     * added to the offers of a person's history; has_bought 0 when all three are 0 */
+    int has_bought;
+    double d_aff, d_pop, d_ii;
 };
 
 /* Repeat features of one offer of a row's history. */
@@ -49,6 +53,7 @@ struct indiv_score_block {
     double *xr;           /* cap × n: the weighted sparse terms (repeat, item-item) */
     struct hist_feat *hist; /* cap × hcap */
     size_t *n_hist, hcap;
+    double *iis; /* n: Σ S(k, ·) over one row's history, zero between rows */
 };
 
 /* History entries scored per person: the profile keeps at most history_max (default
@@ -97,6 +102,16 @@ static int weigh_neighbours(indiv_scorer *s) {
     return INDIV_OK;
 }
 
+/* The corrections of the offers bought (indiv_bought_weights): none for older models. */
+static void set_bought(indiv_scorer *s, const indiv_model *m) {
+    if (!m->bought.present)
+        return;
+    s->d_aff = m->bought.affinity - m->weight[INDIV_TERM_AFFINITY];
+    s->d_pop = m->bought.popularity - m->weight[INDIV_TERM_POPULARITY];
+    s->d_ii = m->bought.item_item - m->weight[INDIV_TERM_ITEM_ITEM];
+    s->has_bought = s->d_aff != 0 || s->d_pop != 0 || s->d_ii != 0;
+}
+
 int indiv_scorer_new(const indiv_model *m, const indiv_catalog *cat, indiv_scorer **out,
                      indiv_error *err) {
     *out = NULL;
@@ -120,6 +135,7 @@ int indiv_scorer_new(const indiv_model *m, const indiv_catalog *cat, indiv_score
     for (size_t j = 0; j < s->n; j++)
         s->offer_term[j] = m->intercept + m->weight[INDIV_TERM_POPULARITY] * pop[j];
     s->repeat = indiv_model_repeat(m);
+    set_bought(s, m);
     if (m->item_item && (map_neighbours(s, m->item_item) < 0 || weigh_neighbours(s) < 0)) {
         indiv_scorer_free(s);
         return indiv_error_set(err, INDIV_ENOMEM, "out of memory");
@@ -157,7 +173,8 @@ indiv_score_block *indiv_score_block_new(const indiv_scorer *s, size_t rows) {
     b->hcap = SCORE_HISTORY_MAX;
     b->hist = malloc(b->cap * b->hcap * sizeof *b->hist);
     b->n_hist = calloc(b->cap, sizeof *b->n_hist);
-    if (!b->x || !b->aff || !b->u || !b->ready || !b->freq || !b->orders || !b->xr || !b->hist ||
+    b->iis = calloc(b->n + 1, sizeof *b->iis);
+    if (!b->iis || !b->x || !b->aff || !b->u || !b->ready || !b->freq || !b->orders || !b->xr || !b->hist ||
         !b->n_hist) {
         indiv_score_block_free(b);
         return NULL;
@@ -177,6 +194,7 @@ void indiv_score_block_free(indiv_score_block *b) {
     free(b->xr);
     free(b->hist);
     free(b->n_hist);
+    free(b->iis);
     free(b);
 }
 
@@ -250,6 +268,38 @@ static void scatter(double *restrict x, const size_t *restrict idx,
         x[idx[e]] += v[e];
 }
 
+/* x_i · F_j: the affinity the dgemm of indiv_score_run will compute, for one offer. */
+static double row_affinity(const indiv_scorer *s, const indiv_score_block *b, size_t i,
+                           size_t j) {
+    const double *x = b->x + i * b->d, *f = indiv_catalog_features(s->cat, j);
+    double a = 0;
+    for (size_t k = 0; k < b->d; k++)
+        a += x[k] * f[k];
+    return a;
+}
+
+/* Moves the offers of row i's history from the weights of offers new to the person to
+ * the model's weights_bought: adds d_aff · affinity + d_pop · popularity + d_ii · Σ_k
+ * S(k, j) to each. The item sums are scattered into the block's scratch row and
+ * cleared again, O(history × neighbours). */
+static void bought_correction(const indiv_scorer *s, indiv_score_block *b, size_t i) {
+    const struct hist_feat *hf = b->hist + i * b->hcap;
+    const double *pop = indiv_catalog_popularity(s->cat);
+    double *xr = b->xr + i * b->n;
+    size_t n = b->n_hist[i];
+    for (size_t k = 0; s->nb_ptr && k < n; k++)
+        scatter(b->iis, s->nb_idx + s->nb_ptr[hf[k].j], s->nb_w + s->nb_ptr[hf[k].j],
+                s->nb_ptr[hf[k].j + 1] - s->nb_ptr[hf[k].j]);
+    for (size_t k = 0; k < n; k++) {
+        size_t j = hf[k].j;
+        double a = s->d_aff != 0 ? s->d_aff * row_affinity(s, b, i, j) : 0;
+        xr[j] += a + s->d_pop * pop[j] + s->d_ii * b->iis[j];
+    }
+    for (size_t k = 0; s->nb_ptr && k < n; k++)
+        for (size_t e = s->nb_ptr[hf[k].j]; e < s->nb_ptr[hf[k].j + 1]; e++)
+            b->iis[s->nb_idx[e]] = 0;
+}
+
 void indiv_score_set_history(const indiv_scorer *s, indiv_score_block *b, size_t i,
                              const indiv_profile *pr, int64_t t) {
     const double *w = s->model.weight;
@@ -272,6 +322,8 @@ void indiv_score_set_history(const indiv_scorer *s, indiv_score_block *b, size_t
         n++;
     }
     b->n_hist[i] = n;
+    if (s->has_bought)
+        bought_correction(s, b, i);
 }
 
 int indiv_score_run(const indiv_scorer *s, indiv_score_block *b, size_t nrows,
@@ -340,21 +392,26 @@ static double item_sum(const indiv_scorer *s, const indiv_score_block *b, size_t
 void indiv_score_terms(const indiv_scorer *s, const indiv_score_block *b, size_t i,
                        size_t j, double terms[INDIV_TERM_COUNT]) {
     const double *w = s->model.weight;
-    terms[INDIV_TERM_AFFINITY] = w[INDIV_TERM_AFFINITY] * b->aff[i * b->n + j];
-    terms[INDIV_TERM_POPULARITY] =
-        w[INDIV_TERM_POPULARITY] * indiv_catalog_popularity(s->cat)[j];
+    const struct hist_feat *hf = b->hist + i * b->hcap;
+    int bought = 0;
+    for (size_t k = 0; k < b->n_hist[i]; k++)
+        bought |= hf[k].j == j;
+    double wa = w[INDIV_TERM_AFFINITY] + (bought ? s->d_aff : 0);
+    double wp = w[INDIV_TERM_POPULARITY] + (bought ? s->d_pop : 0);
+    double wi = w[INDIV_TERM_ITEM_ITEM] + (bought ? s->d_ii : 0);
+    terms[INDIV_TERM_AFFINITY] = wa * b->aff[i * b->n + j];
+    terms[INDIV_TERM_POPULARITY] = wp * indiv_catalog_popularity(s->cat)[j];
     terms[INDIV_TERM_READINESS] = w[INDIV_TERM_READINESS] * b->ready[i];
     terms[INDIV_TERM_FREQUENCY] = w[INDIV_TERM_FREQUENCY] * b->freq[i];
     terms[INDIV_TERM_REPEAT] = terms[INDIV_TERM_REPEAT_FREQUENCY] =
         terms[INDIV_TERM_REPEAT_READINESS] = 0;
-    const struct hist_feat *hf = b->hist + i * b->hcap;
     for (size_t k = 0; k < b->n_hist[i]; k++)
         if (hf[k].j == j) {
             terms[INDIV_TERM_REPEAT] = w[INDIV_TERM_REPEAT] * hf[k].f[0];
             terms[INDIV_TERM_REPEAT_FREQUENCY] = w[INDIV_TERM_REPEAT_FREQUENCY] * hf[k].f[1];
             terms[INDIV_TERM_REPEAT_READINESS] = w[INDIV_TERM_REPEAT_READINESS] * hf[k].f[2];
         }
-    terms[INDIV_TERM_ITEM_ITEM] = w[INDIV_TERM_ITEM_ITEM] * item_sum(s, b, i, j);
+    terms[INDIV_TERM_ITEM_ITEM] = wi * item_sum(s, b, i, j);
 }
 
 const double *indiv_scorer_offer_terms(const indiv_scorer *s) {

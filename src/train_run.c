@@ -56,7 +56,14 @@
 #define LOGIT_TOL      1e-8
 /* Features of an example: 1 (intercept), then the model terms in indiv_model_term order.
  */
-#define NFEAT (1 + INDIV_TERM_COUNT)
+/* Features: 1, the model's terms, then item_item again for the offers the person
+ * bought (indiv_bought_weights): the item-to-item term is split by the repeat
+ * indicator, so that offers new to the person get a weight of their own instead of one
+ * set for a population dominated by re-purchases. Only item_item is split: splitting
+ * affinity and popularity as well lowered NDCG when every purchase counts on the
+ * validation split (docs/evaluation.md "Propensity weights"). */
+#define NFEAT       (1 + INDIV_TERM_COUNT + 1)
+#define FEAT_BOUGHT (1 + INDIV_TERM_COUNT) /* item_item of the offers bought */
 /* Consumers scored per block (one dgemm each), as in the decision run. */
 #define BLOCK 256
 /* A sampled negative that was in fact bought is redrawn at most this many times. */
@@ -523,6 +530,10 @@ static void feature_model(const struct run *r, const double *beta, indiv_model *
     m->intercept = beta ? beta[0] : 0;
     for (int t = 0; t < INDIV_TERM_COUNT; t++)
         m->weight[t] = beta ? beta[1 + t] : 1;
+    if (beta) /* without: no weights_bought, so that the terms are the raw features */
+        m->bought = (indiv_bought_weights){1, beta[1 + INDIV_TERM_AFFINITY],
+                                           beta[1 + INDIV_TERM_POPULARITY],
+                                           beta[FEAT_BOUGHT]};
     m->popularity_half_life_days = p->popularity_half_life_days;
     m->taste_norm = INDIV_TASTE_NORM_L2;
 }
@@ -779,13 +790,18 @@ static int add_example(struct examples *e, const double *x, double y, double w,
     return INDIV_OK;
 }
 
-/* x = (1, affinity, popularity, readiness, frequency) of (slot, offer j). */
+/* x = (1, the terms, item_item of an offer bought) of (slot, offer j): for an offer the
+ * person bought (repeat indicator 1) the item-to-item sum is in the last column and 0
+ * in its own, for an offer new to them the reverse. */
 static void features(const struct pass *ps, size_t slot, size_t j, double *x) {
     double t[INDIV_TERM_COUNT];
     indiv_score_terms(ps->s, ps->b, slot, j, t); /* unit weights: the raw features */
     x[0] = 1;
     for (int k = 0; k < INDIV_TERM_COUNT; k++)
         x[1 + k] = t[k];
+    int bought = t[INDIV_TERM_REPEAT] != 0;
+    x[FEAT_BOUGHT] = bought ? t[INDIV_TERM_ITEM_ITEM] : 0;
+    x[1 + INDIV_TERM_ITEM_ITEM] = bought ? 0 : t[INDIV_TERM_ITEM_ITEM];
 }
 
 /* A valid offer the consumer did not buy in the tail, uniformly. */
@@ -1156,6 +1172,7 @@ static json_t *fit_json(const struct run *r) {
     json_object_set_new(se, "intercept", json_real(r->se[0]));
     for (int t = 0; t < INDIV_TERM_COUNT; t++)
         json_object_set_new(se, indiv_model_term_name(t), json_real(r->se[1 + t]));
+    json_object_set_new(se, "bought_item_item", json_real(r->se[FEAT_BOUGHT]));
     return json_pack(
         "{s:s, s:I, s:I, s:i, s:b, s:f, s:o}", "labels",
         r->from_contacts ? "contacts answered in the tail" : "offers bought in the tail",

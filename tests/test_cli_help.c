@@ -44,9 +44,9 @@ static void free_names(char **names) {
 Test(cli_help, commands_in_pipeline_order_with_a_typical_workflow) {
     char **names = command_names();
     static const char *const order[] = {
-        "import",  "generate", "info",   "profile",   "train",    "decide", "evaluate",
-        "export",  "consent",  "forget", "retention", "simulate", "ope",    "sweep",
-        "study",   "demo"};
+        "import",   "generate", "info",   "profile", "train",  "decide",
+        "serve",    "evaluate", "export", "consent", "forget", "retention",
+        "simulate", "ope",      "sweep",  "study",   "demo"};
     for (size_t i = 0; i < sizeof order / sizeof order[0]; i++) {
         cr_assert_not_null(names[i], "missing %s", order[i]);
         cr_expect_str_eq(names[i], order[i]);

@@ -4,7 +4,8 @@
  * usage errors (exit 2, naming the option), unknown consumers (exit 1, nothing
  * changed), a consent change honoured by the next `indiv decide`, an erasure of several
  * people in one transaction, retention counts and its record in `indiv info`, and a
- * model trained before an erasure that info lists and decide warns about.
+ * model trained before an erasure that info lists and decide warns about; kill -9
+ * during an erasure leaves all of it or none.
  *
  * The ASan-built binary named by $INDIV_BIN is run on small generated worlds.
  */
@@ -316,4 +317,44 @@ Test(cli_rights, decide_on_a_read_only_database_still_decides) {
                  0, "%s", r.err);
     cr_assert(strstr(r.err, "note: the model used is not recorded"), "%s", r.err);
     tu_run_free(&r);
+}
+
+/* ---- all or nothing ---------------------------------------------------------------- */
+
+/* kill -9 at points spread over an erasure of 60 people: the database stays intact and
+ * holds all 60 or none of them (one transaction). */
+Test(cli_rights, forget_killed_anywhere_is_all_or_nothing) {
+    make_world();
+    tu_run r;
+    cr_assert_eq(tu_sh(&r,
+                       "sqlite3 '%s' \"SELECT group_concat(ext_id, ' ') FROM (SELECT"
+                       " ext_id FROM consumers ORDER BY id LIMIT 60)\"",
+                       db),
+                 0);
+    char *ids = strndup(r.out, strcspn(r.out, "\n"));
+    tu_run_free(&r);
+    static const int ms[] = {5, 20, 50, 100, 200, 400, 800};
+    for (size_t i = 0; i <= sizeof ms / sizeof ms[0]; i++) {
+        int kill = i < sizeof ms / sizeof ms[0];
+        cr_assert_eq(tu_sh(&r,
+                           IN_DIR "cp w.db f.db && rm -f f.db-journal && "
+                                  "(\"$INDIV\" forget --db f.db %s >/dev/null 2>&1 & "
+                                  "pid=$!; sleep %d.%03d; %s; wait $pid; exit 0)",
+                           dir, ids, kill ? ms[i] / 1000 : 0, kill ? ms[i] % 1000 : 0,
+                           kill ? "kill -9 $pid 2>/dev/null" : "true"),
+                     0, "%s", r.err);
+        tu_run_free(&r);
+        cr_assert_eq(tu_sh(&r,
+                           IN_DIR "\"$INDIV\" info --db f.db >/dev/null && sqlite3 f.db "
+                                  "'PRAGMA integrity_check' && sqlite3 f.db 'SELECT"
+                                  " count(*) FROM consumers WHERE id <= 60'",
+                           dir),
+                     0, "%s", r.err);
+        cr_expect(strcmp(r.out, "ok\n60\n") == 0 || strcmp(r.out, "ok\n0\n") == 0,
+                  "kill after %d ms: %s", kill ? ms[i] : -1, r.out);
+        if (!kill)
+            cr_expect_str_eq(r.out, "ok\n0\n", "not killed: all erased");
+        tu_run_free(&r);
+    }
+    free(ids);
 }

@@ -41,6 +41,8 @@ static void assert_same_model(const indiv_model *a, const indiv_model *b) {
     cr_assert_eq(a->popularity_half_life_days, b->popularity_half_life_days);
     cr_assert_eq(memcmp(&a->calibration, &b->calibration, sizeof a->calibration), 0,
                  "calibrations differ");
+    cr_assert_eq(memcmp(&a->bought, &b->bought, sizeof a->bought), 0,
+                 "weights_bought differ");
 }
 
 Test(model, default_file_equals_the_builtin_default) {
@@ -360,7 +362,43 @@ Test(model, a_file_without_the_history_weights_loads_them_as_zero) {
     indiv_repeat_params_default(&def);
     cr_assert_eq(memcmp(&m.repeat, &def, sizeof def), 0);
     cr_assert_null(m.item_item);
+    cr_assert_eq(m.bought.present, 0); /* no weights_bought: one set for every offer */
     indiv_model_clear(&m);
+}
+
+Test(model, weights_bought_round_trip_and_are_validated) {
+    indiv_model m, back;
+    indiv_model_default(&m);
+    m.bought = (indiv_bought_weights){1, 2.385, -0.423, 0.0625};
+    indiv_error err = {0};
+    cr_assert_eq(indiv_model_save(&m, path, &err), 0, "%s", err.msg);
+    cr_assert_eq(indiv_model_load(path, &back, &err), 0, "%s", err.msg);
+    assert_same_model(&m, &back);
+    cr_assert_eq(back.bought.item_item, 0.0625);
+    indiv_model_clear(&back);
+    m.bought.popularity = NAN;
+    cr_assert_eq(indiv_model_validate(&m, &err), INDIV_EINVAL);
+    cr_assert(strstr(err.msg, "weights_bought"), "%s", err.msg);
+    static const char *const bad[] = {
+        "\"weights_bought\": 3",
+        "\"weights_bought\": {\"affinity\": 1, \"popularity\": 2}",
+        "\"weights_bought\": {\"affinity\": 1, \"popularity\": 2, \"item\": 3}",
+        "\"weights_bought\": {\"affinity\": 1, \"popularity\": \"x\", \"item_item\": 3}"};
+    for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
+        FILE *f = fopen(path, "w");
+        fprintf(f,
+                "{\"format\": \"indiv-model\", \"version\": 1, \"id\": \"b\", "
+                "\"feature_space\": \"category\", \"propensity\": {\"intercept\": -3, "
+                "\"weights\": {\"affinity\": 4, \"popularity\": 1.2, \"readiness\": 1, "
+                "\"frequency\": 0.5}, %s, \"popularity_half_life_days\": 30}}",
+                bad[k]);
+        fclose(f);
+        err = (indiv_error){0};
+        cr_assert_eq(indiv_model_load(path, &back, &err), INDIV_EFORMAT, "case %zu", k);
+        cr_assert(strstr(err.msg, "weights_bought") && strstr(err.msg, path), "%s",
+                  err.msg);
+        indiv_model_clear(&back);
+    }
 }
 
 /* ---- calibration and the recommended τ --------------------------------------------- */

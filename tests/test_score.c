@@ -468,3 +468,82 @@ Test(score, item_term_sums_the_neighbours_of_the_offers_bought) {
     indiv_scorer_free(s);
     indiv_model_clear(&m);
 }
+
+/* Offers new to the person keep model.weight[]; the offers they bought use
+ * weights_bought for affinity, popularity and item_item, in the logit, in the terms and
+ * in the policy's path (offer terms + affinity weight · affinity + extra). */
+Test(score, bought_weights_apply_only_to_the_offers_in_the_history) {
+    indiv_model m = repeat_model();
+    m.weight[INDIV_TERM_REPEAT_READINESS] = 0;
+    m.weight[INDIV_TERM_AFFINITY] = 2.385;
+    m.weight[INDIV_TERM_POPULARITY] = 0.75;
+    m.weight[INDIV_TERM_ITEM_ITEM] = 1.5;
+    /* o0 -> o1 (0.2), o0 -> o2 (0.4); o2 -> o0 (0.3) */
+    const char *ids[3] = {"o0", "o1", "o2"};
+    size_t ptr[4] = {0, 2, 2, 3}, idx[3] = {1, 2, 0};
+    double w[3] = {0.2, 0.4, 0.3};
+    m.item_item = indiv_item_neighbours_new(3, ids, ptr, idx, w);
+    cr_assert_not_null(m.item_item);
+    indiv_model mb = m;
+    mb.bought = (indiv_bought_weights){1, 0.5, -0.25, 4.0};
+    indiv_error err = {0};
+    cr_assert_eq(indiv_catalog_load_popularity(cat, log_, T0, 3.5, &err), 0, "%s",
+                 err.msg);
+    indiv_scorer *s = scorer_for(&m), *sb = scorer_for(&mb);
+    indiv_score_block *b = indiv_score_block_new(s, 1), *bb = indiv_score_block_new(sb, 1);
+    double taste[3] = {1, 0.5, 0.25}, terms[INDIV_TERM_COUNT];
+    indiv_offer_history h[2];
+    indiv_profile pr = every_ten_days(taste, &h[0], T0); /* bought o0 ... */
+    h[1] = h[0];
+    h[1].offer_id = indiv_catalog_offer(cat, 2)->id; /* ... and o2 */
+    pr.n_history = 2;
+    indiv_score_set_row(s, b, 0, &pr, 0);
+    indiv_score_set_history(s, b, 0, &pr, T0);
+    indiv_score_set_row(sb, bb, 0, &pr, 0);
+    indiv_score_set_history(sb, bb, 0, &pr, T0);
+    cr_assert_eq(indiv_score_run(s, b, 1, NULL), 0);
+    cr_assert_eq(indiv_score_run(sb, bb, 1, NULL), 0);
+    const double *aff = indiv_score_affinity(bb, 0), *pop = indiv_catalog_popularity(cat);
+    cr_assert_gt(aff[0] * pop[0], 0); /* both terms show in o0's logit */
+    /* new to the person: o1 (item sum 0.2) and o3 (none), the same under both models */
+    cr_assert_float_eq(indiv_score_logit(sb, bb, 0, 1),
+                       2.385 * aff[1] + 0.75 * pop[1] + 1.5 * 0.2, EPS);
+    for (size_t j = 1; j < 4; j += 2)
+        cr_assert_float_eq(indiv_score_logit(sb, bb, 0, j), indiv_score_logit(s, b, 0, j),
+                           EPS);
+    /* bought: o0 (item sum 0.3 from o2) and o2 (0.4 from o0), with weights_bought */
+    const double isum[3] = {0.3, 0, 0.4};
+    for (size_t j = 0; j < 3; j += 2) {
+        double want = 0.5 * aff[j] - 0.25 * pop[j] + 4.0 * isum[j];
+        cr_assert_float_eq(indiv_score_logit(sb, bb, 0, j), want, EPS, "offer %zu", j);
+        double old = 2.385 * aff[j] + 0.75 * pop[j] + 1.5 * isum[j];
+        cr_assert_float_eq(indiv_score_logit(s, b, 0, j), old, EPS, "offer %zu", j);
+        indiv_score_terms(sb, bb, 0, j, terms);
+        cr_assert_float_eq(terms[INDIV_TERM_AFFINITY], 0.5 * aff[j], EPS);
+        cr_assert_float_eq(terms[INDIV_TERM_POPULARITY], -0.25 * pop[j], EPS);
+        cr_assert_float_eq(terms[INDIV_TERM_ITEM_ITEM], 4.0 * isum[j], EPS);
+    }
+    for (size_t j = 0; j < 4; j++) /* the policy's path gives the same logits */
+        cr_assert_float_eq(indiv_scorer_offer_terms(sb)[j] +
+                               indiv_score_consumer_term(bb, 0) +
+                               indiv_scorer_affinity_weight(sb) * aff[j] +
+                               indiv_score_extra(bb, 0)[j],
+                           indiv_score_logit(sb, bb, 0, j), EPS, "offer %zu", j);
+    /* the row reused for a person without history: no correction stays behind */
+    indiv_profile none = profile_with(taste, 3);
+    indiv_score_set_row(sb, bb, 0, &none, 0);
+    indiv_score_set_history(sb, bb, 0, &none, T0);
+    for (size_t j = 0; j < 4; j++)
+        cr_assert_eq(indiv_score_extra(bb, 0)[j], 0, "offer %zu", j);
+    /* and scored again: the same logits (the scratch item sums were cleared) */
+    indiv_score_set_row(sb, bb, 0, &pr, 0);
+    indiv_score_set_history(sb, bb, 0, &pr, T0);
+    cr_assert_eq(indiv_score_run(sb, bb, 1, NULL), 0);
+    cr_assert_float_eq(indiv_score_logit(sb, bb, 0, 2),
+                       0.5 * aff[2] - 0.25 * pop[2] + 4.0 * 0.4, EPS);
+    indiv_score_block_free(b);
+    indiv_score_block_free(bb);
+    indiv_scorer_free(s);
+    indiv_scorer_free(sb);
+    indiv_model_clear(&m);
+}

@@ -448,7 +448,15 @@ Test(train, run_writes_an_embedding_model_with_its_provenance) {
     cr_assert_gt(m.embedding->n, 40);
     cr_assert_eq(indiv_model_validate(&m, &err), 0, "%s", err.msg);
     cr_assert_gt(m.weight[INDIV_TERM_AFFINITY], 0, "taste should raise the propensity");
+    /* item_item fitted apart for the offers bought; affinity and popularity shared */
+    cr_assert_eq(m.bought.present, 1);
+    cr_assert_eq(m.bought.affinity, m.weight[INDIV_TERM_AFFINITY]);
+    cr_assert_eq(m.bought.popularity, m.weight[INDIV_TERM_POPULARITY]);
+    cr_assert(isfinite(m.bought.item_item));
     json_t *pv = provenance(&m);
+    cr_assert_not_null(json_object_get(json_object_get(json_object_get(pv, "propensity_fit"),
+                                                       "standard_errors"),
+                                       "bought_item_item"));
     cr_assert_str_eq(json_string_value(json_object_get(pv, "as_of")),
                      "2024-03-31T00:00:00Z");
     cr_assert_str_eq(json_string_value(json_object_get(pv, "holdout_from")),

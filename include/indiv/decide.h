@@ -105,6 +105,48 @@ int indiv_decide_plausibility(indiv_eventlog *log, const indiv_model *m,
 char *indiv_decide_summary_json(const indiv_decide_opts *o, const indiv_model *m,
                                 const indiv_decide_summary *sum);
 
+/* ---- one consumer at a time (the service, docs/service.md) ------------------------ */
+
+/* What deciding needs that does not depend on the consumer: the catalog (with the
+ * model's embedding applied) and its popularity on the day of o->policy.as_of, the
+ * scorer, the stored profile parameters and rhythm prior. Read-only once built, so
+ * threads share it. m is borrowed and must outlive it. */
+typedef struct indiv_decider indiv_decider;
+/* A thread's own scratch for indiv_decide_one (NULL until the first call; remade when
+ * used with another decider). Free it before the decider it was used with is freed:
+ * a new decider at the old one's address would be taken for it. */
+typedef struct indiv_decide_ws indiv_decide_ws;
+struct indiv_plausibility;
+
+/* Loads a decider for the day of o->policy.as_of (o's threads, block, shard and output
+ * are ignored). Errors as indiv_decide_run's. */
+int indiv_decider_new(indiv_eventlog *log, const indiv_model *m,
+                      const indiv_decide_opts *o, indiv_decider **out /* OUT */,
+                      indiv_error *err);
+void indiv_decider_free(indiv_decider *dc);
+/* The day (days since 1970-01-01 UTC) a decider is for, and the day of a time. */
+int64_t indiv_decider_day(const indiv_decider *dc);
+int64_t indiv_decide_day_of(int64_t t);
+/* The decider's catalog (borrowed): the feature space profiles are built in. */
+const indiv_catalog *indiv_decider_catalog(const indiv_decider *dc);
+
+/* The co-purchase counts a run would build for the `adjacent` aim (one pass over the
+ * stored profiles); *out NULL (no error) when the parameters do not need them. */
+int indiv_decider_plausibility(indiv_eventlog *log, const indiv_decider *dc,
+                               struct indiv_plausibility **out /* OUT */,
+                               indiv_error *err);
+/* Decides consumer ext_id at as_of (on the decider's day: INDIV_EINVAL otherwise)
+ * exactly as indiv_decide_run would on the same database state: appends the line
+ * indiv_decide_run writes for them ('\n' included) to out and, when d is not NULL,
+ * fills *d (its pointers valid until the next call with *ws). Reads through log, one
+ * handle per thread (in a read transaction for one snapshot). pl: the counts of
+ * indiv_decider_plausibility (may be NULL). INDIV_ENOTFOUND for an unknown consumer. */
+int indiv_decide_one(const indiv_decider *dc, const struct indiv_plausibility *pl,
+                     indiv_decide_ws **ws, indiv_eventlog *log, int64_t as_of,
+                     const char *ext_id, indiv_buf *out, indiv_decision *d /* OUT */,
+                     indiv_error *err);
+void indiv_decide_ws_free(indiv_decide_ws *ws);
+
 /* Stable shard of a consumer: FNV-1a 64 of its source id, modulo n. */
 int indiv_shard_of(const char *ext_id, int n);
 

@@ -22,7 +22,8 @@ typedef enum indiv_status {
     INDIV_EFORMAT = -6,   /* malformed input data */
     INDIV_EDUP = -7,      /* the same input was already imported */
     INDIV_ENOTFOUND = -8, /* a named thing does not exist */
-    INDIV_EREADONLY = -9  /* the database or file cannot be written */
+    INDIV_EREADONLY = -9, /* the database or file cannot be written */
+    INDIV_EBUSY = -10     /* the database stayed locked by another writer too long */
 } indiv_status;
 
 typedef struct indiv_error {

@@ -76,9 +76,20 @@ typedef struct indiv_eventlog_stats {
 enum {
     INDIV_EVENTLOG_READONLY = 1 << 0, /* never write; fails on a missing file */
     INDIV_EVENTLOG_CREATE = 1 << 1,   /* create the file and schema when missing/empty */
-    INDIV_EVENTLOG_SCRATCH = 1 << 2   /* a scratch copy (simulation work database): no
+    INDIV_EVENTLOG_SCRATCH = 1 << 2,  /* a scratch copy (simulation work database): no
                                          fsync, rollback journal in memory. Transactions
                                          still roll back, but a crash may lose the file */
+    INDIV_EVENTLOG_WAL = 1 << 3,      /* switch the file to write-ahead logging with a
+                                         full fsync at every commit (the service's
+                                         writer: readers on other connections never wait
+                                         for it; a committed write survives a crash) */
+    INDIV_EVENTLOG_SIBLING = 1 << 4   /* another handle of this process has the file
+                                         open: skip the truncation check, which reads
+                                         the file directly (closing any descriptor of a
+                                         file drops every POSIX lock the process holds
+                                         on it, and SQLite's other handles rely on them:
+                                         another process would then think itself the
+                                         last one and delete the write-ahead log) */
 };
 
 /* ---- lifecycle ---------------------------------------------------------------- */
@@ -93,6 +104,10 @@ int indiv_eventlog_open(const char *path, unsigned flags, indiv_eventlog **out /
 /* Closes the handle, rolling back an open transaction. Accepts NULL. */
 void indiv_eventlog_close(indiv_eventlog *log);
 
+/* How long a statement waits for another connection's lock before failing with
+ * INDIV_EBUSY (default 5000 ms). */
+void indiv_eventlog_busy_timeout(indiv_eventlog *log, int ms);
+
 /* Path the handle was opened with (borrowed). */
 const char *indiv_eventlog_path(const indiv_eventlog *log);
 
@@ -102,6 +117,13 @@ int indiv_eventlog_begin(indiv_eventlog *log, indiv_error *err);
 int indiv_eventlog_commit(indiv_eventlog *log, indiv_error *err);
 /* Rolls back the open transaction, if any. Cannot fail in a way the caller can act on. */
 void indiv_eventlog_rollback(indiv_eventlog *log);
+
+/* A read transaction: every read until indiv_eventlog_read_end sees the database as it
+ * was at the first read (one snapshot), whatever other connections commit meanwhile.
+ * read_end resets the handle's statements (borrowed rows become invalid) and accepts a
+ * handle with no read transaction open. */
+int indiv_eventlog_read_begin(indiv_eventlog *log, indiv_error *err);
+void indiv_eventlog_read_end(indiv_eventlog *log);
 
 /* ---- writes (inside a transaction) -------------------------------------------- */
 

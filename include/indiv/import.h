@@ -113,4 +113,23 @@ char *indiv_import_utf8(const char *s);
  * bytes (NUL included) into out; "OTHER" when no word is left. Cannot fail. */
 void indiv_import_category_of(const char *description, char *out, size_t cap);
 
+/* One row of the `events` format as text (the service's POST /v1/events turns its JSON
+ * values into these): type and ts required; channel, quantity, value may be NULL or ""
+ * (absent). consumer and offer are not read here (ids are the caller's to look up). */
+typedef struct indiv_event_text {
+    const char *type, *ts, *channel, *quantity, *value;
+} indiv_event_text;
+
+/* What is wrong with a row: the column, the importer's reason ("bad timestamp") and the
+ * offending text (NULL when the reason says it all). */
+typedef struct indiv_event_problem {
+    const char *field, *reason, *value;
+} indiv_event_problem;
+
+/* Parses and checks type, ts, channel, quantity and value by the rules of the `events`
+ * format (docs/import.md), into ev->ts, type, channel, quantity and value. INDIV_EFORMAT
+ * with *why filled (why may be NULL) on the first bad field, in the importer's order. */
+int indiv_import_event_parse(const indiv_event_text *t, indiv_event *ev /* OUT */,
+                             indiv_event_problem *why /* OUT */);
+
 #endif /* INDIV_IMPORT_H */

@@ -35,9 +35,10 @@
  * trained by `indiv train`, itemsim.h); the item readiness a gamma renewal model of the
  * person's re-buy cycle of the offer ("repeat": {...}, see indiv_repeat_params). The
  * weights of these terms are optional in a file (0 when absent: older files load as
- * they were). Definitions: docs/decisions.md.
- * A model holding an embedding, item neighbours or provenance owns memory: release it
- * with indiv_model_clear.
+ * they were). Optional "weights_bought" (indiv_bought_weights) gives offers the person
+ * bought their own affinity, popularity and item_item weights. Definitions:
+ * docs/decisions.md. A model holding an embedding, item neighbours or provenance owns
+ * memory: release it with indiv_model_clear.
  */
 #ifndef INDIV_MODEL_H
 #define INDIV_MODEL_H
@@ -177,6 +178,19 @@ typedef struct indiv_embedding {
     double *vectors;  /* n × dims, row-major, row i for offer_ids[i] */
 } indiv_embedding;
 
+/* Weights for the offers in the person's history, when they differ from those of the
+ * offers new to the person (optional, "propensity"."weights_bought" in a model file):
+ * an interaction of the repeat indicator bought(c, o) with affinity, popularity and the
+ * item-to-item term, fitted by the same logistic regression (`indiv train` fits the
+ * item_item one and keeps affinity and popularity shared). With it, model.weight[] of
+ * these three terms applies to offers new to the person only, so that their weights
+ * are not set for a population dominated by re-purchases (docs/evaluation.md
+ * "Propensity weights"). Absent (present = 0): every offer uses model.weight[]. */
+typedef struct indiv_bought_weights {
+    int present;
+    double affinity, popularity, item_item;
+} indiv_bought_weights;
+
 typedef struct indiv_model {
     char id[INDIV_MODEL_ID_MAX];
     char feature_space[32]; /* "category" or "embedding" */
@@ -190,6 +204,7 @@ typedef struct indiv_model {
     char *provenance;                 /* owned JSON text of an object, or NULL */
     indiv_calibration calibration;    /* present = 0 when the file has none */
     indiv_act_model act;              /* present = 0 when the file has none */
+    indiv_bought_weights bought;      /* present = 0 when the file has none */
 } indiv_model;
 
 /* Name of a term as it appears in model files and decision drivers. */

@@ -46,6 +46,10 @@ void indiv_plausibility_free(indiv_plausibility *pl);
  * table's size; duplicates and out-of-range values are ignored). */
 void indiv_plausibility_add(indiv_plausibility *pl, const int32_t *cats, size_t n);
 
+/* Takes back a person counted by indiv_plausibility_add with the same categories (the
+ * service, when a profile changes): integer counts, so add then remove is exact. */
+void indiv_plausibility_remove(indiv_plausibility *pl, const int32_t *cats, size_t n);
+
 /* People counted with at least one known category. */
 int64_t indiv_plausibility_people(const indiv_plausibility *pl);
 size_t indiv_plausibility_categories(const indiv_plausibility *pl);

@@ -171,6 +171,25 @@ int indiv_profile_build(indiv_eventlog *log, const indiv_catalog *cat,
                         indiv_profile_summary *sum /* OUT, may be NULL */,
                         indiv_error *err);
 
+/* Told of each profile indiv_profile_update writes: the stored one before (NULL when
+ * there was none or it could not be read) and the new one (both borrowed for the call). */
+typedef void (*indiv_profile_change_fn)(void *ctx, const indiv_profile *before,
+                                        const indiv_profile *after);
+
+/* Brings the profiles of consumers ids[0..n) up to p->as_of inside the caller's
+ * transaction (the service, when events arrive): since[i] is the time of consumer i's
+ * earliest new event. A stored profile that can take events (the conditions of an
+ * incremental build) and is not newer than since[i] folds the events in [its as_of,
+ * p->as_of); any other is rebuilt from the consumer's events in the window. p must be
+ * the stored build's parameters (indiv_profile_stored_params) with as_of moved forward;
+ * meta('profile_params') gets the new as_of; the rhythm prior is left as the last
+ * build computed it. The caller checks profiling consent. fn (may be NULL) is called
+ * after each profile is stored. */
+int indiv_profile_update(indiv_eventlog *log, const indiv_catalog *cat,
+                         const indiv_profile_params *p, const int64_t *ids,
+                         const int64_t *since, size_t n, indiv_profile_change_fn fn,
+                         void *ctx, indiv_error *err);
+
 /* The rhythm prior is the mean, over consumers with a profile in consumer order, of
  * their mean inter-purchase interval (consumers with one interval or more) and of its
  * squared coefficient of variation (two or more); without any, 30 days and 1. Exposed

@@ -28,6 +28,7 @@ int cli_retention(int argc, char **argv);
 int cli_demo(int argc, char **argv);
 int cli_profile(int argc, char **argv);
 int cli_decide(int argc, char **argv);
+int cli_serve(int argc, char **argv);
 int cli_train(int argc, char **argv);
 int cli_evaluate(int argc, char **argv);
 int cli_simulate(int argc, char **argv);

@@ -509,6 +509,9 @@ static int ablate(indiv_model *m, const char *list, indiv_error *err) {
             if (strlen(indiv_model_term_name(t)) == len &&
                 strncmp(indiv_model_term_name(t), p, len) == 0) {
                 m->weight[t] = 0;
+                m->bought.affinity *= t != INDIV_TERM_AFFINITY;
+                m->bought.popularity *= t != INDIV_TERM_POPULARITY;
+                m->bought.item_item *= t != INDIV_TERM_ITEM_ITEM;
                 found = 1;
             }
         if (!found)

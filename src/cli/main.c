@@ -42,6 +42,8 @@ static const struct {
     {"decide", cli_decide, "decide for every consumer: contact, defer or nothing",
      "  indiv decide --db shop.db --out decisions.jsonl --summary summary.json\n"
      "  indiv decide --db shop.db --out decisions.jsonl --threshold 0.4 --shard 0/4\n"},
+    {"serve", cli_serve, "serve decisions over HTTP, taking events as they happen",
+     "  indiv serve --db shop.db --listen 127.0.0.1:0 --duration 0.5\n"},
     {"evaluate", cli_evaluate,
      "replay a log: indiv and baselines against what people bought",
      "  indiv evaluate --db shop.db --split-at 2011-02-01 --json eval.json\n"},

@@ -210,6 +210,11 @@ static void print_summary(const struct train_args *a, const indiv_model *m,
             m->weight[INDIV_TERM_READINESS], m->weight[INDIV_TERM_FREQUENCY],
             m->weight[INDIV_TERM_REPEAT], m->weight[INDIV_TERM_REPEAT_FREQUENCY],
             m->weight[INDIV_TERM_REPEAT_READINESS], m->weight[INDIV_TERM_ITEM_ITEM]);
+    if (m->bought.present)
+        fprintf(o,
+                "  offers the person bought: affinity %.4g, popularity %.4g, item_item %.4g "
+                "(the weights above are then those of offers new to the person)\n",
+                m->bought.affinity, m->bought.popularity, m->bought.item_item);
     fprintf(o, "  validation: see \"provenance\".\"validation\" in %s\n", a->out);
     if (m->act.present)
         fprintf(o,
