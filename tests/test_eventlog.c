@@ -8,6 +8,9 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include <sqlite3.h>
+
+#include "eventlog_internal.h"
 #include "indiv/eventlog.h"
 #include "testutil.h"
 
@@ -466,4 +469,30 @@ Test(eventlog, database_cut_at_its_tail_is_refused) {
         cr_expect_eq(after.st_size, cuts[i], "the refused file was changed");
     }
     free(copy);
+}
+
+/* PRAGMA cache_size of an open handle (negative: KiB). */
+static long long cache_kib(indiv_eventlog *log) {
+    sqlite3_stmt *s;
+    cr_assert_eq(sqlite3_prepare_v2(indiv_eventlog_sqlite(log), "PRAGMA cache_size", -1,
+                                    &s, NULL),
+                 SQLITE_OK);
+    cr_assert_eq(sqlite3_step(s), SQLITE_ROW);
+    long long v = sqlite3_column_int64(s, 0);
+    sqlite3_finalize(s);
+    return v;
+}
+
+/* A simulation's work database is larger than SQLite's 2 GiB map at a million consumers:
+ * its page cache must hold it (docs/simulation.md, "Speed"), while ordinary handles keep
+ * the 64 MiB cache. */
+Test(eventlog, scratch_databases_get_a_page_cache_for_the_whole_work_database) {
+    indiv_eventlog *log = open_new();
+    cr_assert_eq(cache_kib(log), -65536);
+    indiv_eventlog_close(log);
+    indiv_error err = {0};
+    cr_assert_eq(indiv_eventlog_open(db, INDIV_EVENTLOG_SCRATCH, &log, &err), 0, "%s",
+                 err.msg);
+    cr_assert_eq(cache_kib(log), -8388608, "8 GiB ceiling in KiB");
+    indiv_eventlog_close(log);
 }
