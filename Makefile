@@ -6,7 +6,8 @@
 #   make check      install what is missing, build with ASan+UBSan, run every test
 #   make bench      benchmarks (BENCH=<name> runs one, SCALE=0.1 makes them quick)
 #   make deps       install missing Debian packages (as root) or print the command
-#   make fuzz       libFuzzer targets (clang) run FUZZ_SECONDS each (default 60)
+#   make fuzz       libFuzzer targets (clang) run FUZZ_SECONDS each (default 60);
+#                   make check runs each for FUZZ_CHECK_SECONDS (default 10)
 #   make format     clang-format every source file
 #   make install PREFIX=/usr/local
 #
@@ -18,10 +19,11 @@ VARIANT ?= release
 SCALE   ?= 1
 BENCH   ?=
 
-# Debian packages the project needs to build, test, demo and bench.
+# Debian packages the project needs to build, test (clang and its runtime: the fuzz
+# targets of make check), demo and bench.
 DEBS := build-essential pkg-config libgsl-dev libopenblas-dev libsqlite3-dev \
-        libjansson-dev libcriterion-dev zlib1g-dev sqlite3 gnuplot-nox \
-        libmicrohttpd-dev wrk
+        libjansson-dev libcriterion-dev zlib1g-dev sqlite3 gnuplot-nox clang \
+        libclang-rt-dev libmicrohttpd-dev wrk
 # Optional: Open MPI for indiv-mpi (docs/scale.md). Installed with the others as root;
 # otherwise a missing one is only reported, and indiv-mpi and its tests are skipped.
 DEBS_OPT := openmpi-bin libopenmpi-dev
@@ -85,9 +87,10 @@ BENCH_BIN := $(BENCH_SRC:tests/bench/%.c=$(O)/bench/%)
 FUZZ_SRC  := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN  := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/bin/%)
 FUZZ_SECONDS ?= 60
+FUZZ_CHECK_SECONDS ?= 10
 
 .PHONY: all lib bin deps check demo bench format clean install tests-bin fuzz fuzz-bin \
-        fuzz-deps
+        fuzz-check
 .DEFAULT_GOAL := all
 
 all: | deps
@@ -138,30 +141,47 @@ tests-bin: $(O)/indiv $(if $(HAVE_MPI),$(O)/indiv-mpi) $(O)/tests/run-tests
 # ---- fuzzing (docs/fuzzing.md) --------------------------------------------------------
 # Each target is run for FUZZ_SECONDS from its seeds (tests/fuzz/seeds/<target>/, from
 # the shipped samples) and its growing corpus in build/fuzz/corpus/<target>/; a crash
-# stops the run and leaves crash-* in build/fuzz/. Not part of `make check` (4 targets ×
-# a minute would double it); FUZZ_SECONDS=3600 for a longer hunt.
+# stops the run and leaves crash-* in build/fuzz/. FUZZ_SECONDS=3600 for a longer hunt.
+# make check runs fuzz-check: every target FUZZ_CHECK_SECONDS (5 × 10 s by default,
+# docs/fuzzing.md) from the seeds alone, in a corpus emptied first, with a fixed seed.
 $(BUILD)/fuzz/bin/%: tests/fuzz/%.c tests/fuzz/fuzz_util.h $(BUILD)/fuzz/libindiv.a
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -fsanitize=fuzzer $< $(BUILD)/fuzz/libindiv.a $(LIBS) -o $@
 
+# The --config target runs the command's own reader: it links the CLI files it needs.
+FUZZ_CLI_OBJ := $(addprefix $(BUILD)/fuzz/src/cli/,decide.o cli.o policy_opts.o)
+$(BUILD)/fuzz/bin/fuzz_config: tests/fuzz/fuzz_config.c tests/fuzz/fuzz_util.h \
+                               $(FUZZ_CLI_OBJ) $(BUILD)/fuzz/libindiv.a
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -fsanitize=fuzzer $< $(FUZZ_CLI_OBJ) $(BUILD)/fuzz/libindiv.a \
+	  $(LIBS) -o $@
+
 fuzz-bin: $(FUZZ_BIN)
 
-fuzz-deps:
-	@command -v clang >/dev/null 2>&1 && exit 0; \
-	if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
-	  apt-get install -y -qq --no-install-recommends clang libclang-rt-dev; \
-	else echo "fuzz: clang is missing; run: sudo apt-get install -y clang libclang-rt-dev" >&2; \
-	  exit 1; fi
-
-fuzz: | deps fuzz-deps
+fuzz: | deps
 	@$(MAKE) --no-print-directory VARIANT=fuzz fuzz-bin
 	@cd $(BUILD)/fuzz && for t in $(notdir $(FUZZ_BIN)); do \
-	  mkdir -p corpus/$$t; echo "fuzz: $$t for $(FUZZ_SECONDS) s"; \
-	  ASAN_OPTIONS=detect_leaks=1 ./bin/$$t -max_total_time=$(FUZZ_SECONDS) \
-	    -max_len=4096 -timeout=20 -print_final_stats=1 corpus/$$t \
-	    $(CURDIR)/tests/fuzz/seeds/$$t > $$t.log 2>&1 \
+	  mkdir -p corpus/$$t tmp; echo "fuzz: $$t for $(FUZZ_SECONDS) s"; \
+	  INDIV_FUZZ_TMP=$$PWD/tmp ASAN_OPTIONS=detect_leaks=1 \
+	    ./bin/$$t -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -timeout=20 \
+	    -print_final_stats=1 corpus/$$t $(CURDIR)/tests/fuzz/seeds/$$t > $$t.log 2>&1 \
 	    || { tail -n 40 $$t.log; echo "fuzz: $$t failed (build/fuzz/$$t.log)" >&2; exit 1; }; \
 	  grep -E '^(#[0-9]+.*DONE|Done|stat::number_of_executed_units)' $$t.log | tail -n 2; done
+
+# stderr of the targets is closed (-close_fd_mask=2: the --config target prints usage
+# errors); libFuzzer still reports a crash, leak or sanitizer error, and the run fails.
+fuzz-check:
+	@$(MAKE) --no-print-directory VARIANT=fuzz fuzz-bin
+	@cd $(BUILD)/fuzz && for t in $(notdir $(FUZZ_BIN)); do \
+	  rm -rf check/$$t; mkdir -p check/$$t tmp; \
+	  INDIV_FUZZ_TMP=$$PWD/tmp ASAN_OPTIONS=detect_leaks=1 \
+	    ./bin/$$t -max_total_time=$(FUZZ_CHECK_SECONDS) -seed=1 -max_len=4096 \
+	    -timeout=20 -close_fd_mask=2 -print_final_stats=1 check/$$t \
+	    $(CURDIR)/tests/fuzz/seeds/$$t > check/$$t.log 2>&1 \
+	    || { tail -n 40 check/$$t.log; \
+	         echo "check: fuzz target $$t failed (build/fuzz/check/$$t.log)" >&2; exit 1; }; \
+	  echo "fuzz-check: $$t $$(grep -E '^stat::number_of_executed_units' check/$$t.log \
+	    | awk '{print $$2}') inputs, no crash"; done
 
 # Missing packages are installed with apt-get when root, otherwise the exact command is
 # printed and the build stops. One dpkg-query call: about 20 ms when all is present.
@@ -203,7 +223,8 @@ check: | deps
 	cat $$log; \
 	if grep -qE 'ERROR: (LeakSanitizer|AddressSanitizer)|runtime error:' $$log; then \
 	  echo "check: sanitizer report in $$log" >&2; exit 1; fi; \
-	exit $$st
+	[ $$st = 0 ] || exit $$st
+	@$(MAKE) --no-print-directory fuzz-check
 
 DEMO_DB ?= $(BUILD)/demo/world.db
 demo: all

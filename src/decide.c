@@ -376,6 +376,24 @@ static int check_profile_space(indiv_eventlog *log, const indiv_catalog *cat,
     return INDIV_OK;
 }
 
+/* An embedding model that has no vector for most offers was trained on another
+ * catalogue (another shop, or a log before most of today's offers existed): its scores
+ * would be the zero vector's for those offers. Refused unless o->force_model. */
+static int check_model_coverage(const indiv_eventlog *log, const indiv_model *m,
+                                const indiv_catalog *cat, size_t missing,
+                                const indiv_decide_opts *o, indiv_error *err) {
+    size_t n = indiv_catalog_size(cat);
+    if (o->force_model || !m->embedding || n == 0 || 2 * missing <= n)
+        return INDIV_OK;
+    return indiv_error_set(err, INDIV_EINVAL,
+                           "model %s has no vector for %zu of the %zu offers of %s: it "
+                           "was trained on another catalogue; train one on this log "
+                           "(indiv train --db %s --out FILE), or pass --force to decide "
+                           "with it anyway",
+                           m->id, missing, n, indiv_eventlog_path(log),
+                           indiv_eventlog_path(log));
+}
+
 static int load_world(indiv_eventlog *log, const indiv_model *m,
                       const indiv_decide_opts *o, indiv_catalog **cat,
                       unsigned char **valid, indiv_decide_summary *sum,
@@ -387,6 +405,8 @@ static int load_world(indiv_eventlog *log, const indiv_model *m,
         rc = indiv_catalog_load(log, cat, err);
     if (rc == INDIV_OK) /* an embedding model replaces the category features */
         rc = indiv_model_apply(m, *cat, &missing, err);
+    if (rc == INDIV_OK)
+        rc = check_model_coverage(log, m, *cat, missing, o, err);
     if (rc == INDIV_OK)
         rc = check_profile_space(log, *cat, err);
     if (rc == INDIV_OK)

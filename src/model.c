@@ -16,6 +16,8 @@
 
 #include <jansson.h>
 
+#include "indiv/fileio.h"
+
 static const char *const term_names[INDIV_TERM_COUNT] = {
     "affinity", "popularity",        "readiness",        "frequency",
     "repeat",   "repeat_frequency", "repeat_readiness", "item_item"};
@@ -735,7 +737,7 @@ static int save_extras(const indiv_model *m, json_t *root) {
     return 0;
 }
 
-int indiv_model_save(const indiv_model *m, const char *path, indiv_error *err) {
+int indiv_model_write(const indiv_model *m, FILE *f, indiv_error *err) {
     int rc = indiv_model_validate(m, err);
     if (rc < 0)
         return rc;
@@ -759,11 +761,18 @@ int indiv_model_save(const indiv_model *m, const char *path, indiv_error *err) {
         json_decref(root);
         return indiv_error_set(err, INDIV_ENOMEM, "out of memory");
     }
-    if (json_dump_file(root, path,
-                       JSON_INDENT(2) | JSON_SORT_KEYS | JSON_REAL_PRECISION(17)) < 0)
-        rc = indiv_error_set(err, INDIV_EIO, "%s: cannot write the model", path);
+    if (json_dumpf(root, f, JSON_INDENT(2) | JSON_SORT_KEYS | JSON_REAL_PRECISION(17)) < 0)
+        rc = indiv_error_set(err, INDIV_EIO, "cannot write the model");
     json_decref(root);
     return rc;
+}
+
+static int write_model(FILE *f, void *m, indiv_error *err) {
+    return indiv_model_write(m, f, err);
+}
+
+int indiv_model_save(const indiv_model *m, const char *path, indiv_error *err) {
+    return indiv_file_write_atomic(path, write_model, (void *)m, err);
 }
 
 /* ---- trained models ---------------------------------------------------------------- */

@@ -5,6 +5,10 @@
  * a program drives a simulation into a directory the way the command does, and every
  * JSON construction is checked (a failed allocation is an error, not a silent null).
  *
+ * Every file goes through fileio.h: written to a temporary file, fsync'ed, renamed
+ * (rounds.csv and timings.csv, streamed during the run, are committed together at its
+ * end), so a failed or interrupted run leaves no half-written file.
+ *
  * Formats are those the command always wrote (tests hold them byte for byte): CSV with
  * %.6g values, rounds.json with one object per round (6 significant digits), params.json
  * with sorted keys and 10 significant digits.
@@ -19,10 +23,13 @@
 
 #include <jansson.h>
 
+#include "indiv/fileio.h"
 #include "indiv/timeutil.h"
 
-/* Rounds collected for one policy, and the files they go to. */
+/* Rounds collected for one policy, and the files they go to (fileio.h outputs: each
+ * appears complete, fsync'ed, or not at all). */
 typedef struct collect {
+    indiv_outfile *csv_out, *times_out;
     FILE *csv, *times;
     indiv_round_metrics *rounds;
     int n;
@@ -71,8 +78,9 @@ static int on_round(void *ctx, const indiv_round_metrics *m) {
     return c->next ? c->next(c->next_ctx, m) : 0;
 }
 
-/* rounds.json: one object per round. -1 when out of memory or not written. */
-static int write_rounds_json(const char *path, const collect *c) {
+/* rounds.json: one object per round, into f. -1 when out of memory or not written. */
+static int put_rounds_json(FILE *f, void *ctx, indiv_error *err) {
+    const collect *c = ctx;
     json_t *arr = json_array();
     int ok = arr != NULL;
     for (int r = 0; ok && r < c->n; r++) {
@@ -83,14 +91,24 @@ static int write_rounds_json(const char *path, const collect *c) {
             ok = json_object_set_new(o, indiv_sim_metric_name(k),
                                      json_real(c->rounds[r].v[k])) == 0;
     }
-    ok = ok && json_dump_file(arr, path, JSON_INDENT(1) | JSON_REAL_PRECISION(6)) == 0;
+    ok = ok && json_dumpf(arr, f, JSON_INDENT(1) | JSON_REAL_PRECISION(6)) == 0;
     json_decref(arr);
-    return ok ? 0 : -1;
+    return ok ? INDIV_OK : indiv_error_set(err, INDIV_EIO, "cannot write rounds.json");
 }
 
-static int close_file(FILE *f, const char *path, int rc, indiv_error *err) {
-    if (f && fclose(f) != 0 && rc == INDIV_OK)
-        return indiv_error_set(err, INDIV_EIO, "%s: write failed", path);
+/* rounds.csv and timings.csv, created before the run (a bad directory fails at once). */
+static int open_round_files(collect *col, const char *csv, const char *tm,
+                            indiv_error *err) {
+    int rc = indiv_outfile_open(csv, &col->csv_out, err);
+    if (rc == INDIV_OK)
+        rc = indiv_outfile_open(tm, &col->times_out, err);
+    if (rc == INDIV_OK) {
+        col->csv = indiv_outfile_stream(col->csv_out);
+        col->times = indiv_outfile_stream(col->times_out);
+        csv_header(col->csv);
+        fputs("round,seconds_profile,seconds_decide,seconds_respond,seconds_train\n",
+              col->times);
+    }
     return rc;
 }
 
@@ -106,19 +124,14 @@ int indiv_sim_run_into(const char *world_db, const char *dir, const indiv_sim_pa
     int rc = sub && db && csv && js && tm
                  ? indiv_sim_output_dir(sub, err)
                  : indiv_error_set(err, INDIV_ENOMEM, "out of memory");
-    if (rc == INDIV_OK && (!(col.csv = fopen(csv, "w")) || !(col.times = fopen(tm, "w"))))
-        rc = indiv_error_set(err, INDIV_EIO, "%s: cannot write: %s", col.csv ? tm : csv,
-                             strerror(errno));
-    if (rc == INDIV_OK) {
-        csv_header(col.csv);
-        fputs("round,seconds_profile,seconds_decide,seconds_respond,seconds_train\n",
-              col.times);
+    if (rc == INDIV_OK)
+        rc = open_round_files(&col, csv, tm, err);
+    if (rc == INDIV_OK)
         rc = indiv_sim_run(world_db, db, p, m, progress, pctx, on_round, &col, err);
-    }
-    rc = close_file(col.csv, csv, rc, err);
-    rc = close_file(col.times, tm, rc, err);
-    if (rc == INDIV_OK && write_rounds_json(js, &col) < 0)
-        rc = indiv_error_set(err, INDIV_EIO, "%s: cannot write", js);
+    indiv_outfile *const outs[] = {col.csv_out, col.times_out};
+    rc = indiv_outfile_finish_all(outs, 2, rc, err);
+    if (rc == INDIV_OK)
+        rc = indiv_file_write_atomic(js, put_rounds_json, &col, err);
     if (rc == INDIV_OK)
         indiv_sim_aggregate(col.rounds, col.n, tot);
     free(col.rounds);
@@ -130,16 +143,10 @@ int indiv_sim_run_into(const char *world_db, const char *dir, const indiv_sim_pa
     return rc;
 }
 
-int indiv_sim_write_comparison(
-    const char *dir, const double tot[INDIV_SIM_POLICY_COUNT][INDIV_SIM_NMETRICS],
-    indiv_error *err) {
-    char *path = path2(dir, "comparison.csv", NULL);
-    FILE *f = path ? fopen(path, "w") : NULL;
-    if (!f) {
-        int rc = indiv_error_set(err, INDIV_EIO, "%s: cannot write", path ? path : dir);
-        free(path);
-        return rc;
-    }
+/* comparison.csv into f; ctx is the totals. */
+static int put_comparison(FILE *f, void *ctx, indiv_error *err) {
+    const double(*tot)[INDIV_SIM_NMETRICS] = ctx;
+    (void)err; /* a write error is caught by indiv_file_write_atomic (ferror) */
     fputs("policy", f);
     for (int m = 0; m < INDIV_SIM_NMETRICS; m++)
         fprintf(f, ",%s", indiv_sim_metric_name(m));
@@ -154,7 +161,15 @@ int indiv_sim_write_comparison(
             fprintf(f, ",%.6g", tot[p][m] - tot[INDIV_SIM_ORACLE][m]);
         fputc('\n', f);
     }
-    int rc = close_file(f, path, INDIV_OK, err);
+    return INDIV_OK;
+}
+
+int indiv_sim_write_comparison(
+    const char *dir, const double tot[INDIV_SIM_POLICY_COUNT][INDIV_SIM_NMETRICS],
+    indiv_error *err) {
+    char *path = path2(dir, "comparison.csv", NULL);
+    int rc = path ? indiv_file_write_atomic(path, put_comparison, (void *)tot, err)
+                  : indiv_error_set(err, INDIV_ENOMEM, "out of memory");
     free(path);
     return rc;
 }
@@ -187,6 +202,13 @@ static json_t *params_object(const char *world_db, const indiv_sim_params *p,
     return root;
 }
 
+/* params.json into f: sorted keys, 10 significant digits. */
+static int put_params(FILE *f, void *root, indiv_error *err) {
+    if (json_dumpf(root, f, JSON_INDENT(2) | JSON_SORT_KEYS | JSON_REAL_PRECISION(10)) < 0)
+        return indiv_error_set(err, INDIV_EIO, "cannot write params.json");
+    return INDIV_OK;
+}
+
 int indiv_sim_write_params(const char *dir, const char *world_db,
                            const indiv_sim_params *p, const char *model_id, int all,
                            indiv_error *err) {
@@ -195,10 +217,8 @@ int indiv_sim_write_params(const char *dir, const char *world_db,
     int rc = INDIV_OK;
     if (!root)
         rc = indiv_error_set(err, INDIV_ENOMEM, "out of memory writing params.json");
-    else if (json_dump_file(root, path,
-                            JSON_INDENT(2) | JSON_SORT_KEYS | JSON_REAL_PRECISION(10)) <
-             0)
-        rc = indiv_error_set(err, INDIV_EIO, "%s: cannot write", path);
+    else
+        rc = indiv_file_write_atomic(path, put_params, root, err);
     json_decref(root);
     free(path);
     return rc;

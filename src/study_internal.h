@@ -23,6 +23,7 @@ typedef struct study_world {
     char settings[STUDY_SETTINGS_MAX]; /* its "w:" overrides, in order */
     int seed;                          /* seed index s (seed = base + s) */
     char *path;
+    int tracked; /* fileio handle: a signal removes the world until cleanup, or -1 */
     double latent_tastes;
     int64_t consumers_with_latent;
 } study_world;
@@ -90,6 +91,7 @@ struct indiv_study_results {
     void *run_ctx;
     study_world *worlds;
     size_t nworlds, capworlds;
+    int dirs_tracked[4]; /* DIR, worlds/, work/, figures/ when this run created them */
     study_cell *cells;
     size_t ncells, capcells;
     claim_result *claims;

@@ -167,6 +167,8 @@ static indiv_study_results *results_new(const indiv_study_opts *o, indiv_error *
         indiv_error_set(err, INDIV_ENOMEM, "out of memory");
         return NULL;
     }
+    for (int i = 0; i < 4; i++)
+        r->dirs_tracked[i] = -1; /* 0 is a valid fileio handle */
     r->dir = strdup(o->dir);
     r->command = dup_or_null(o->command);
     r->real_csv = dup_or_null(o->real_csv);
@@ -262,6 +264,7 @@ static int world_get(indiv_study_results *r, const char *settings, int s, size_t
     w->seed = s;
     if (!(w->path = path_printf("%s/worlds/world-%zu.db", r->dir, r->nworlds)))
         return INDIV_ENOMEM;
+    w->tracked = indiv_fileio_track(w->path); /* Ctrl-C removes it (fileio.h) */
     *out = r->nworlds++;
     return INDIV_OK;
 }
@@ -456,6 +459,7 @@ static int run_task(void *ctx, size_t i, indiv_error *err) {
     x.rounds = malloc((size_t)p.rounds * sizeof *x.rounds);
     if (rc == INDIV_OK && (!work || !x.rounds))
         rc = indiv_error_set(err, INDIV_ENOMEM, "out of memory");
+    int h = work ? indiv_fileio_track(work) : -1;
     indiv_sweep_job job = {ph->first + i / (size_t)r->seeds,      x.seed, &p,
                            r->worlds[x.cell->world[x.seed]].path, work,   &r->model};
     if (rc == INDIV_OK)
@@ -465,6 +469,7 @@ static int run_task(void *ctx, size_t i, indiv_error *err) {
                             x.cell->agg + (size_t)x.seed * INDIV_SIM_NMETRICS);
     if (work)
         unlink(work);
+    indiv_fileio_untrack(h);
     free(work);
     free(x.rounds);
     return rc;
@@ -780,6 +785,7 @@ static int time_decisions(const indiv_study_results *r, indiv_eventlog *log,
     o.policy.seed = r->base_seed;
     o.threads = r->jobs;
     char *out = path_printf("%s/work/decisions.jsonl", r->dir);
+    int h = out ? indiv_fileio_track(out) : -1;
     o.out_path = out;
     double sec[64];
     int n = r->repeats < 64 ? r->repeats : 64, rc = out ? INDIV_OK : INDIV_ENOMEM;
@@ -794,6 +800,7 @@ static int time_decisions(const indiv_study_results *r, indiv_eventlog *log,
     }
     if (out)
         unlink(out);
+    indiv_fileio_untrack(h);
     free(out);
     if (rc < 0)
         return rc == INDIV_ENOMEM ? indiv_error_set(err, rc, "out of memory") : rc;
@@ -841,6 +848,7 @@ static int measure_world(indiv_study_results *r, indiv_error *err) {
         phase ph = {r, w0}; /* only the scale claim was selected: no world yet */
         rc = world_task(&ph, 0, err);
     }
+    int h = rc == INDIV_OK ? indiv_fileio_track(work) : -1;
     if (rc == INDIV_OK)
         rc = indiv_eventlog_copy(r->worlds[w0].path, work, err);
     snprintf(m->source, sizeof m->source, "study world, seed %llu (%lld consumers)",
@@ -849,6 +857,7 @@ static int measure_world(indiv_study_results *r, indiv_error *err) {
         rc = measure_log(r, work, m, err);
     if (work)
         unlink(work);
+    indiv_fileio_untrack(h);
     free(work);
     return rc == INDIV_ENOMEM ? indiv_error_set(err, rc, "out of memory") : rc;
 }
@@ -884,10 +893,12 @@ static int measure_real(indiv_study_results *r, indiv_error *err) {
         return indiv_error_set(err, INDIV_ENOMEM, "out of memory");
     const char *base = strrchr(r->real_csv, '/');
     snprintf(m->source, sizeof m->source, "%s", base ? base + 1 : r->real_csv);
+    int h = indiv_fileio_track(work);
     int rc = import_real(r, work, m, err);
     if (rc == INDIV_OK)
         rc = measure_log(r, work, m, err);
     unlink(work);
+    indiv_fileio_untrack(h);
     free(work);
     return rc;
 }
@@ -943,11 +954,16 @@ static int run_measurements(indiv_study_results *r, indiv_progress_fn progress,
 
 /* ---- entry ------------------------------------------------------------------------- */
 
-static int make_dirs(const indiv_study_results *r, indiv_error *err) {
+/* The directories, each tracked (fileio.h) when this run creates it: Ctrl-C or SIGTERM
+ * during the runs then leaves no directory behind, only what existed before. */
+static int make_dirs(indiv_study_results *r, indiv_error *err) {
     static const char *const subs[] = {"", "/worlds", "/work", "/figures"};
     int rc = INDIV_OK;
     for (size_t i = 0; rc == INDIV_OK && i < sizeof subs / sizeof subs[0]; i++) {
         char *d = path_printf("%s%s", r->dir, subs[i]);
+        struct stat st;
+        int fresh = d && stat(d, &st) != 0;
+        r->dirs_tracked[i] = fresh ? indiv_fileio_track(d) : -1;
         rc = d ? indiv_dir_make(d, NULL, err)
                : indiv_error_set(err, INDIV_ENOMEM, "out of memory");
         free(d);
@@ -956,9 +972,13 @@ static int make_dirs(const indiv_study_results *r, indiv_error *err) {
 }
 
 /* Removes the worlds (unless kept) and the work directory, which is empty by now. */
-static void cleanup(const indiv_study_results *r) {
-    for (size_t w = 0; !r->keep_worlds && w < r->nworlds; w++)
-        unlink(r->worlds[w].path);
+static void cleanup(indiv_study_results *r) {
+    for (size_t w = 0; w < r->nworlds; w++) {
+        if (!r->keep_worlds)
+            unlink(r->worlds[w].path);
+        indiv_fileio_untrack(r->worlds[w].tracked);
+        r->worlds[w].tracked = -1;
+    }
     char *work = path_printf("%s/work", r->dir),
          *worlds = path_printf("%s/worlds", r->dir);
     if (work)
@@ -967,6 +987,10 @@ static void cleanup(const indiv_study_results *r) {
         rmdir(worlds);
     free(work);
     free(worlds);
+    for (int i = 0; i < 4; i++) { /* the run is over: its directories are results now */
+        indiv_fileio_untrack(r->dirs_tracked[i]);
+        r->dirs_tracked[i] = -1;
+    }
 }
 
 static int run_all(indiv_study_results *r, indiv_progress_fn progress, void *pctx,

@@ -520,6 +520,7 @@ Test(cli_decide, without_profiles_nobody_is_personalised_and_it_says_so) {
     cr_assert_eq(decide(&r, out, "--serendipity 1 --divergence standalone"), 0, "%s",
                  r.err);
     cr_assert(strstr(r.out, "run indiv profile first"), "%s", r.out);
+    cr_assert(strstr(r.err, "warning: ") && strstr(r.err, "has no profiles"), "%s", r.err);
     tu_run_free(&r);
     json_t *lines = read_lines(out);
     cr_assert_eq(json_array_size(lines), 300);
@@ -612,6 +613,40 @@ Test(cli_decide, set_name_value_equals_the_flag_and_the_last_one_wins) {
     cr_assert(a && b && n1 > 0 && n1 == n2 && memcmp(a, b, n1) == 0,
               "--set and the flags decide the same bytes");
     free(a), free(b), free(sum), free(out2);
+}
+
+/* A model trained on another catalogue (20 offer ids of 60 in common) is refused with the fix
+ * in the message; --force uses it, saying how many offers lack a vector (issue 14 item
+ * 21). */
+Test(cli_decide, a_model_of_another_catalogue_is_refused_unless_forced) {
+    make_world("");
+    char *other = tu_path(dir, "other.db"), *model = tu_path(dir, "m.json");
+    tu_run r;
+    cr_assert_eq(tu_sh(&r,
+                       "\"$INDIV\" generate --db '%s' --consumers 200 --offers 20 "
+                       "--categories 4 --days 90 >/dev/null && \"$INDIV\" train --db '%s' "
+                       "--out '%s' --dims 4 --iterations 3 >/dev/null",
+                       other, other, model),
+                 0, "%s", r.err);
+    tu_run_free(&r);
+    char opts[600];
+    snprintf(opts, sizeof opts, "--model '%s'", model);
+    cr_assert_eq(decide(&r, out, opts), 1, "%s", r.err);
+    cr_assert(strstr(r.err, "has no vector for 40 of the 60 offers"), "%s", r.err);
+    cr_assert(strstr(r.err, "trained on another catalogue"), "%s", r.err);
+    cr_assert(strstr(r.err, "indiv train --db") && strstr(r.err, "--force"), "%s", r.err);
+    tu_run_free(&r);
+    cr_assert_null(tu_read(out, NULL), "a refused run wrote decisions");
+    cr_assert_eq(tu_sh(&r, "\"$INDIV\" profile --db '%s' --model '%s' >/dev/null", db,
+                       model),
+                 0, "%s", r.err);
+    tu_run_free(&r);
+    snprintf(opts, sizeof opts, "--model '%s' --force", model);
+    cr_assert_eq(decide(&r, out, opts), 0, "%s", r.err);
+    cr_assert(strstr(r.err, "40 offers have no vector"), "%s", r.err);
+    tu_run_free(&r);
+    free(other);
+    free(model);
 }
 
 /* Where τ comes from: a flag (or --set) wins; without one, the model's recommended τ when

@@ -206,6 +206,23 @@ Test(cli_evaluate, profile_and_decide_use_the_model_embedding_together) {
     cr_assert(d && strstr(d, "\"model\":\"m\""), "decisions carry the model id");
     cr_assert(strstr(d, "\"action\":\"contact\""),
               "some consumer is contacted at τ 0.01");
+    /* profile --show reads the profile in its own space: the model's embedding, which
+     * needs --model; with it, the JSON says which space (issue 14 item 21). */
+    char id[32] = "";
+    const char *c = strstr(d, "\"consumer\":\"");
+    cr_assert_not_null(c);
+    sscanf(c + strlen("\"consumer\":\""), "%31[^\"]", id);
+    cr_assert_eq(tu_sh(&r, "\"$INDIV\" profile --db '%s/w.db' --show %s", dir, id), 1,
+                 "%s", r.out);
+    cr_assert(strstr(r.err, "built in feature space 'embedding:m', not 'category'"), "%s",
+              r.err);
+    cr_assert(strstr(r.err, "add --model FILE"), "%s", r.err);
+    tu_run_free(&r);
+    cr_assert_eq(tu_sh(&r, "\"$INDIV\" profile --db '%s/w.db' --show %s --model '%s/m.json'",
+                       dir, id, dir),
+                 0, "%s", r.err);
+    cr_assert(strstr(r.out, "\"feature_space\": \"embedding:m\""), "%s", r.out);
+    tu_run_free(&r);
     free(d), free(p);
     /* decide with the embedding model on category profiles: refused, not ignored */
     cr_assert_eq(tu_sh(&r,

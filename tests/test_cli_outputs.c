@@ -289,13 +289,13 @@ Test(cli_outputs, ctrl_c_during_decide_leaves_no_temporary_file) {
 }
 
 /* Ctrl-C or SIGTERM during simulate (world a FIFO: blocked in the first policy's copy,
- * after params.json and rounds.csv were created) leaves no output directory, and an
+ * after params.json and rounds.csv's temporary file were created) leaves no output directory, and an
  * existing directory keeps exactly what it held (issue 14 item 18). */
 Test(cli_outputs, a_signal_during_simulate_leaves_no_partial_output) {
     char *fifo = tu_path(dir, "world.db");
     cr_assert_eq(mkfifo(fifo, 0600), 0);
     interrupt("\"$INDIV\" simulate --db @/world.db --out @/sim --rounds 2",
-              "[ -e @/sim/params.json ] && [ -e @/sim/indiv/rounds.csv ]", 2);
+              "[ -e @/sim/params.json ] && ls @/sim/indiv | grep -q rounds.csv.tmp-", 2);
     struct stat st;
     char *sim = tu_path(dir, "sim");
     cr_assert_neq(stat(sim, &st), 0, "Ctrl-C left the output directory");
@@ -304,11 +304,24 @@ Test(cli_outputs, a_signal_during_simulate_leaves_no_partial_output) {
     char *mine = tu_path(sim, "notes.txt");
     tu_write(mine, "mine\n");
     interrupt("\"$INDIV\" simulate --db @/world.db --out @/sim --rounds 2 --policy all",
-              "[ -e @/sim/params.json ] && [ -e @/sim/indiv/rounds.csv ]", 15);
+              "[ -e @/sim/params.json ] && ls @/sim/indiv | grep -q rounds.csv.tmp-", 15);
     tu_run r;
     cr_assert_eq(tu_sh(&r, "ls -A '%s'", sim), 0);
     cr_assert_str_eq(r.out, "notes.txt\n", "SIGTERM left: %s", r.out);
     tu_run_free(&r);
+    /* The files of an earlier complete run are kept as they were, not truncated. */
+    cr_assert_eq(tu_sh(&r, "\"$INDIV\" simulate --db '%s' --out '%s/sim2' --rounds 2 && "
+                           "cp '%s/sim2/indiv/rounds.csv' '%s/rounds.before'",
+                       db, dir, dir, dir),
+                 0, "%s", r.err);
+    tu_run_free(&r);
+    interrupt("\"$INDIV\" simulate --db @/world.db --out @/sim2 --rounds 2",
+              "ls @/sim2/indiv | grep -q rounds.csv.tmp-", 15);
+    char *now = tu_path(dir, "sim2/indiv/rounds.csv"), *before = tu_path(dir, "rounds.before");
+    cr_assert(tu_same_file(now, before), "an interrupted run changed an earlier rounds.csv");
+    cr_assert_eq(temps_in(dir), 0);
+    free(now);
+    free(before);
     free(mine);
     free(sim);
     free(fifo);
@@ -341,4 +354,16 @@ Test(cli_outputs, sigterm_during_a_sweep_leaves_nothing_or_a_resumable_sweep) {
     free(text);
     free(partial);
     free(sw);
+}
+
+/* Ctrl-C during a study, while its runs' work databases exist: the new output directory
+ * is gone, worlds and work databases with it (issue 14 item 18). */
+Test(cli_outputs, ctrl_c_during_a_study_leaves_no_directory) {
+    interrupt("\"$INDIV\" study --out @/st --quick --consumers 300 --rounds 4 --no-real "
+              "--no-figures",
+              "ls @/st/work 2>/dev/null | grep -q run-", 2);
+    char *st = tu_path(dir, "st");
+    struct stat sb;
+    cr_assert_neq(stat(st, &sb), 0, "Ctrl-C left the study directory");
+    free(st);
 }

@@ -341,3 +341,30 @@ Test(cli_profile, incremental_needs_the_same_parameters) {
     cr_assert_float_eq(num(j, "taste", "SHOES"), 0.5 * exp2(-7.0 / 90), 1e-6);
     json_decref(j);
 }
+
+/* A Latin-1 log is stored as UTF-8 (import): --show finds its consumer whether the id
+ * is typed in UTF-8 or in Latin-1, and prints it as UTF-8 (issue 14 item 9). */
+Test(cli_profile, show_finds_a_latin1_id_typed_either_way) {
+    char *ev = tu_path(dir, "ev.csv"), *off = tu_path(dir, "off.csv");
+    tu_write(ev, "consumer,offer,type,ts,channel,quantity,value\n"
+                 "Ren\xe9,o1,purchase,2024-01-01T01:56:35Z,web,1,5.78\n");
+    tu_write(off, "offer,name,category,price\no1,Caf\xe9,Cat\xe9gorie,5.78\n");
+    tu_run r;
+    cr_assert_eq(tu_sh(&r,
+                       "\"$INDIV\" import --db '%s' --format events --offers '%s' '%s' "
+                       ">/dev/null && \"$INDIV\" profile --db '%s' >/dev/null",
+                       db, off, ev, db),
+                 0, "%s", r.err);
+    tu_run_free(&r);
+    static const char *const typed[] = {"Ren\xe9", "Ren\xc3\xa9"};
+    for (int i = 0; i < 2; i++) {
+        char args[600];
+        snprintf(args, sizeof args, "--db '%s' --show '%s'", db, typed[i]);
+        run(&r, 0, args);
+        cr_assert(strstr(r.out, "\"consumer\": \"Ren\xc3\xa9\""), "%s", r.out);
+        cr_assert(strstr(r.out, "\"Cat\xc3\xa9gorie\""), "%s", r.out);
+        tu_run_free(&r);
+    }
+    free(ev);
+    free(off);
+}

@@ -51,6 +51,9 @@ typedef struct indiv_decide_opts {
     int threads;                   /* 1..INDIV_THREADS_MAX */
     size_t block;                  /* consumers per block */
     int shard_index, shard_count;  /* decide only shard I of N (0 of 1: everyone) */
+    /* 0: an embedding model without a vector for most offers (trained on another
+     * catalogue) is refused with INDIV_EINVAL; 1: used anyway (--force) */
+    int force_model;
     /* When set, no decision is made: each consumer's logged action is evaluated under
      * `policy` (indiv_policy_evaluate) into the decision's `eval` (`evaluated` 1; 0 for
      * a consumer without one), and the decision holds nothing else but consumer_id. */

@@ -45,6 +45,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "indiv/catalog.h"
 #include "indiv/error.h"
@@ -219,8 +220,13 @@ int indiv_model_load(const char *path, indiv_model *m /* OUT */, indiv_error *er
 /* Validates a model held in memory. */
 int indiv_model_validate(const indiv_model *m, indiv_error *err);
 
-/* Writes a model file (sorted keys, full precision). */
+/* Writes a model file (sorted keys, full precision) through fileio.h: the file appears
+ * complete or not at all. */
 int indiv_model_save(const indiv_model *m, const char *path, indiv_error *err);
+
+/* The same JSON into an open stream (an indiv_outfile's, for a caller that opened its
+ * output before the work). */
+int indiv_model_write(const indiv_model *m, FILE *f, indiv_error *err);
 
 /* Frees the embedding and provenance of m (the other fields stay). Accepts NULL. */
 void indiv_model_clear(indiv_model *m);

@@ -45,6 +45,8 @@ static const char decide_usage[] =
 static const char decide_usage_end[] =
     "  --seed S             seed of the divergence draws (default 1)\n"
     "  --threads T          worker threads (default 2; output does not depend on it)\n"
+    "  --force              use an embedding model that has no vector for most offers\n"
+    "                       (trained on another catalogue: refused otherwise)\n"
     "  --shard I/N          decide only consumers whose id hashes to shard I of N\n"
     "  -h, --help           this help\n";
 
@@ -67,7 +69,8 @@ enum {
     OPT_THREADS,
     OPT_SHARD,
     OPT_BLOCK,
-    OPT_SET
+    OPT_SET,
+    OPT_FORCE
 };
 
 static const struct option fixed_opts[] = {
@@ -82,6 +85,7 @@ static const struct option fixed_opts[] = {
     {"shard", required_argument, NULL, OPT_SHARD},
     {"block", required_argument, NULL, OPT_BLOCK},
     {"set", required_argument, NULL, OPT_SET},
+    {"force", no_argument, NULL, OPT_FORCE},
     {"help", no_argument, NULL, 'h'},
     {0}};
 
@@ -131,6 +135,9 @@ static int set_option(cli_decide_args *a, int code, const char *v) {
         return rc;
     case OPT_SHARD:
         return parse_shard(v, &a->o);
+    case OPT_FORCE:
+        a->o.force_model = 1;
+        return CLI_OK;
     case OPT_BLOCK:
         rc = cli_int64("decide", "--block", v, 1, 1 << 20, &x);
         a->o.block = (size_t)x;
@@ -143,7 +150,8 @@ static int set_option(cli_decide_args *a, int code, const char *v) {
 /* The option code of a --config key (a long option name), or 0. */
 static int option_code(const struct option *opts, const char *name) {
     for (const struct option *o = opts; o->name; o++)
-        if (strcmp(o->name, name) == 0 && o->val != 'h' && o->val != OPT_CONFIG)
+        if (strcmp(o->name, name) == 0 && o->val != 'h' && o->val != OPT_CONFIG &&
+            o->val != OPT_FORCE) /* an override is given on the command line only */
             return o->val;
     const indiv_policy_param *d = indiv_policy_param_find(name); /* "max_contacts" too */
     for (size_t i = 0; d && i < indiv_policy_param_count(); i++)
@@ -401,6 +409,11 @@ static int run(cli_decide_args *a, indiv_error *err) {
     const char *outs[] = {a->o.out_path, a->summary};
     if (rc == INDIV_OK)
         cli_decide_print_summary(cli_result_stream(outs, 2), &sum, &m);
+    if (rc == INDIV_OK && !sum.profiles_built)
+        fprintf(stderr,
+                "indiv decide: warning: %s has no profiles: nobody was personalised (a "
+                "consenting consumer gets no_profile); run indiv profile --db %s first\n",
+                a->db, a->db);
     if (rc == INDIV_OK)
         record_use(a, &m);
     if (rc == INDIV_OK && sum.offers_without_embedding > 0)

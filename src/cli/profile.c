@@ -9,6 +9,7 @@
 #include "cli.h"
 #include "indiv/catalog.h"
 #include "indiv/eventlog.h"
+#include "indiv/import.h"
 #include "indiv/model.h"
 #include "indiv/profile.h"
 #include "indiv/timeutil.h"
@@ -17,12 +18,13 @@ static const char profile_help[] =
     "usage: indiv profile --db FILE [--as-of TIME] [--half-life DAYS] [--window DAYS]\n"
     "                     [--features LIST] [--history-max N] [--incremental]\n"
     "                     [--model FILE]\n"
-    "       indiv profile --db FILE --show CONSUMER [--as-of TIME]\n\n"
+    "       indiv profile --db FILE --show CONSUMER [--as-of TIME] [--model FILE]\n\n"
     "Builds and stores a profile for every consumer who gave profiling consent, in one\n"
     "ordered pass over the events strictly before --as-of (consumers without consent\n"
     "are skipped and none of their events are read). With --show, prints what the\n"
     "engine knows of one consumer (source id) as JSON on stdout, evaluated at --as-of\n"
-    "(default: the profile's own time).\n\n"
+    "(default: the profile's own time), in the feature space the profiles were built in\n"
+    "(its \"feature_space\"; profiles built with --model need the same --model).\n\n"
     "  --as-of TIME       ISO 8601 or Unix seconds (default: just after the last event)\n"
     "  --half-life DAYS   taste decay half-life (default 90)\n"
     "  --window DAYS      ignore events older than this before --as-of (default: none)\n"
@@ -33,7 +35,8 @@ static const char profile_help[] =
     "  --incremental      rebuild only consumers with events since their profile\n"
     "                     (same parameters as the last build required)\n"
     "  --model FILE       express tastes in the offer embedding of a trained model\n"
-    "                     (indiv train); decide must then use the same model\n"
+    "                     (indiv train); decide must then use the same model, and\n"
+    "                     --show too (to name the embedding's dimensions)\n"
     "  --show CONSUMER    print one profile instead of building\n"
     "  -h, --help         this help\n";
 
@@ -107,6 +110,34 @@ static int parse_args(int argc, char **argv, struct profile_args *a) {
     return rc;
 }
 
+/* The catalog in the space the stored profiles were built in: --model's embedding, or
+ * the categories. A taste of one space read with another's labels would be wrong
+ * (another length, other meanings), so a mismatch is refused with the fix. */
+static int show_catalog(indiv_eventlog *log, const struct profile_args *a,
+                        indiv_catalog **cat, indiv_error *err) {
+    indiv_profile_space space;
+    int rc = indiv_profile_stored_space(log, &space, err);
+    if (rc == INDIV_OK)
+        rc = indiv_catalog_load(log, cat, err);
+    if (rc == INDIV_OK && a->model) {
+        indiv_model m = {0};
+        size_t missing;
+        if ((rc = indiv_model_load(a->model, &m, err)) == INDIV_OK)
+            rc = indiv_model_apply(&m, *cat, &missing, err);
+        indiv_model_clear(&m);
+    }
+    const char *now = rc == INDIV_OK ? indiv_catalog_feature_source(*cat) : NULL;
+    if (now && strcmp(now, space.source) != 0)
+        rc = indiv_error_set(
+            err, INDIV_EINVAL,
+            "the profiles of %s were built in feature space '%s', not '%s': %s", a->db,
+            space.source, now,
+            strcmp(space.source, "category") == 0
+                ? "leave --model out to show them"
+                : "add --model FILE, the model they were built with");
+    return rc;
+}
+
 static int show(indiv_eventlog *log, const struct profile_args *a, indiv_error *err) {
     indiv_profile_params p;
     indiv_rhythm_prior prior;
@@ -127,7 +158,7 @@ static int show(indiv_eventlog *log, const struct profile_args *a, indiv_error *
                              "after the last build)",
                              a->show);
     if (rc == INDIV_OK)
-        rc = indiv_catalog_load(log, &cat, err);
+        rc = show_catalog(log, a, &cat, err);
     if (rc == INDIV_OK) {
         int64_t t = a->have_as_of ? a->p.as_of : pr.as_of;
         if (t < pr.as_of)
@@ -212,10 +243,17 @@ int cli_profile(int argc, char **argv) {
     indiv_error err = {0};
     if (indiv_profile_params_validate(&a.p, &err) < 0)
         return cli_usage("profile", "%s", err.msg);
+    /* Ids are stored as UTF-8 (a Latin-1 file is transcoded on import): a Latin-1 id
+     * typed in a Latin-1 terminal is looked up the same way. */
+    char *id = a.show ? indiv_import_utf8(a.show) : NULL;
+    if (a.show && !id)
+        return fprintf(stderr, "indiv profile: out of memory\n"), CLI_FAIL;
+    a.show = id;
     indiv_eventlog *log = NULL;
     rc = indiv_eventlog_open(a.db, a.show ? INDIV_EVENTLOG_READONLY : 0, &log, &err);
     if (rc == INDIV_OK)
         rc = a.show ? show(log, &a, &err) : build(log, &a, &err);
     indiv_eventlog_close(log);
+    free(id);
     return rc == INDIV_OK ? CLI_OK : cli_fail("profile", &err);
 }

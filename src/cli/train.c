@@ -287,7 +287,7 @@ static int run(struct train_args *a, indiv_error *err) {
         rc = indiv_train_run(log, &a->p, cli_progress, &ps, &m, &sum, err);
     indiv_eventlog_close(log);
     if (rc == INDIV_OK)
-        rc = indiv_model_save(&m, indiv_outfile_write_path(out), err);
+        rc = indiv_model_write(&m, indiv_outfile_stream(out), err);
     rc = indiv_outfile_finish(out, rc, err);
     if (rc == INDIV_OK) {
         print_summary(a, &m, &sum);

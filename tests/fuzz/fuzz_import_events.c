@@ -33,7 +33,7 @@ static void run(const char *events, const char *off, const char *cons) {
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-    char in[64], off[64];
+    char in[4096], off[4096];
     const char *p = fuzz_file(data, size, "events.csv");
     if (!p)
         return 0;

@@ -53,7 +53,7 @@ static void downstream(indiv_eventlog *log) {
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-    char in[64];
+    char in[4096];
     const char *p = fuzz_file(data, size, "pipe-events.csv");
     if (!p)
         return 0;
