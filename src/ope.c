@@ -572,7 +572,8 @@ static int check_support(const logged *L, const indiv_ope_sample *s,
         "no support: the target puts %.3g%% of its decisions on actions the logged run "
         "could not take (%lld consumers whose logged decision was certain, e.g. %s; the "
         "limit is %.3g%%). Log with a control group that explores them "
-        "(--control-share C --control ungated) or evaluate nearer settings",
+        "(--control-share C; --control none for a target that contacts fewer people, "
+        "ungated for one that contacts more) or evaluate nearer settings",
         100 * r->unsupported, (long long)r->unsupported_n, unsupported_example(L, s),
         100 * max);
 }

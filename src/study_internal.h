@@ -55,6 +55,8 @@ typedef struct claim_result {
                             the study's values (0: more than INDIV_STUDY_SEEDS_MAX) */
     char sensitivity[STUDY_LINE_MAX];
     char measured[STUDY_LINE_MAX];
+    char ope[STUDY_LINE_MAX]; /* threshold, serendipity: what one logged campaign could
+                                 have estimated (off-policy, ope.h), next to the truth */
 } claim_result;
 
 /* A profile build's cost for one feature setting. */

@@ -218,6 +218,7 @@ static json_t *claim_json(const indiv_study_results *r, const claim_result *cr,
     set_str(o, "verdict", indiv_verdict_name(cr->final));
     set_str(o, "sensitivity", cr->sensitivity);
     set_str(o, "measured", cr->measured);
+    set_str(o, "ope", cr->ope);
     const char *ids[2 * INDIV_STUDY_CMP_MAX];
     for (size_t i = 0, n = claim_conditions(c, LV_BASE, ids); i < n; i++)
         json_object_set_new(conds, ids[i], json_string(cond(ids[i])->settings));
@@ -1129,6 +1130,8 @@ static void claim_section(doc *d, size_t i, const claim_result *cr) {
         if (strcmp(cr->c->id, "minimisation") == 0)
             minimisation_costs(d);
         claim_verdict(d, cr);
+        if (cr->ope[0])
+            doc_p(d, "**One logged campaign.** %s", cr->ope);
         sensitivity_table(d, cr);
     }
     if (d->html)

@@ -31,6 +31,7 @@
 #include "indiv/experiment.h"
 #include "indiv/fileio.h"
 #include "indiv/import.h"
+#include "indiv/ope.h"
 #include "indiv/profile.h"
 #include "indiv/worldfit.h"
 #include "study_internal.h"
@@ -715,6 +716,150 @@ static int run_base(indiv_study_results *r, indiv_progress_fn progress, void *pc
     return rc;
 }
 
+/* ---- what one logged campaign could have told (ope.h, docs/ope.md) ----------------- */
+
+/* The engine's policy parameters under a condition's settings into *p; 0 when the
+ * condition is not the engine (mass, persona, random, oracle). */
+static int engine_params(const indiv_study_results *r, const char *settings,
+                         indiv_sim_params *p, indiv_error *err) {
+    *p = r->sp;
+    int rc = indiv_study_apply(settings, p, NULL, err);
+    if (rc < 0)
+        return rc;
+    if (p->policy == INDIV_SIM_NO_THRESHOLD)
+        p->policy_params.threshold = 0;
+    if (p->policy == INDIV_SIM_NO_SERENDIPITY)
+        p->policy_params.serendipity = 0;
+    int engine = p->policy == INDIV_SIM_INDIV || p->policy == INDIV_SIM_NO_THRESHOLD ||
+                 p->policy == INDIV_SIM_NO_SERENDIPITY;
+    p->policy = INDIV_SIM_INDIV; /* the same decisions, with the log written */
+    return engine;
+}
+
+/* One logged campaign: the reference (with `extra` settings) run for seed 0 with its
+ * last round logged, then the target estimated from it into *o. Returns the status of
+ * the estimate (a refusal is a result: its message goes to *why). */
+static int ope_once(const indiv_study_results *r, const study_cell *ref, const char *extra,
+                    const indiv_policy_params *target, const char *tag,
+                    indiv_ope_result *o, char *why, size_t cap, indiv_error *err) {
+    indiv_sim_params p;
+    int rc = engine_params(r, ref->settings, &p, err);
+    if (rc >= 0 && extra)
+        rc = indiv_study_apply(extra, &p, NULL, err);
+    char *work = path_printf("%s/work/ope-%s.db", r->dir, tag),
+         *dec = path_printf("%s/work/ope-%s.jsonl", r->dir, tag);
+    p.rounds = ref->rounds;
+    p.seed = r->base_seed;
+    p.log_decisions = dec;
+    indiv_eventlog *log = NULL;
+    if (rc >= 0)
+        rc = work && dec ? indiv_sim_run(r->worlds[ref->world[0]].path, work, &p,
+                                         &r->model, NULL, NULL, NULL, NULL, err)
+                         : indiv_error_set(err, INDIV_ENOMEM, "out of memory");
+    if (rc >= 0)
+        rc = indiv_eventlog_open(work, INDIV_EVENTLOG_READONLY, &log, err);
+    if (rc >= 0) {
+        indiv_ope_params op;
+        indiv_ope_params_init(&op);
+        op.target = *target;
+        op.until = INT64_MAX / 2; /* the last round: nothing after it */
+        op.threads = 1;
+        indiv_error e = {0};
+        int st = indiv_ope_run(log, &r->model, dec, &op, o, &e);
+        snprintf(why, cap, "%s", st < 0 ? e.msg : "");
+    }
+    indiv_eventlog_close(log);
+    if (work)
+        unlink(work);
+    if (dec)
+        unlink(dec);
+    free(work);
+    free(dec);
+    return rc;
+}
+
+/* "conversions 0.012 [0.010, 0.015], contacts 0.45 [0.41, 0.49] (SNIPS; ESS 45 of
+ * 1000)", or the refusal. */
+static void ope_text(const indiv_ope_result *o, const char *why, char *buf, size_t cap) {
+    if (why[0]) {
+        snprintf(buf, cap, "refused — %s", why);
+        return;
+    }
+    snprintf(buf, cap,
+             "conversions per consumer %.4g [%.4g, %.4g], contacts %.3g [%.3g, %.3g] "
+             "(SNIPS, 95%% bootstrap interval; effective sample size %.0f of %lld)",
+             o->snips[INDIV_V_CONVERSIONS].value, o->snips[INDIV_V_CONVERSIONS].lo,
+             o->snips[INDIV_V_CONVERSIONS].hi, o->snips[INDIV_V_CONTACTS].value,
+             o->snips[INDIV_V_CONTACTS].lo, o->snips[INDIV_V_CONTACTS].hi, o->ess,
+             (long long)o->n);
+}
+
+/* A cell's last-round metric m of seed 0. */
+static double last_round(const study_cell *c, int m) {
+    return c->round_v[((size_t)c->rounds - 1) * INDIV_SIM_NMETRICS + (size_t)m];
+}
+
+/* The claim's line: its first primary comparison between two engine conditions,
+ * estimated from the reference's own log and from a log that could answer (threshold:
+ * with a 5 % control group that gets nothing; serendipity: the engine's ε 0.1). */
+static int ope_claim(indiv_study_results *r, claim_result *cr, indiv_error *err) {
+    const char *extra = strcmp(cr->c->id, "threshold") == 0
+                            ? "control_share=0.05 control=none"
+                            : "serendipity=0.1";
+    const char *how = strcmp(cr->c->id, "threshold") == 0
+                          ? "with a 5 % control group that gets nothing"
+                          : "at the engine's ε 0.1";
+    for (size_t k = 0; k < cr->c->ncmp; k++) {
+        const study_cell *t = &r->cells[cr->lv[LV_BASE].cell[k][0]],
+                         *ref = &r->cells[cr->lv[LV_BASE].cell[k][1]];
+        indiv_sim_params tp, rp;
+        int a = engine_params(r, t->settings, &tp, err), b;
+        if (a < 0 || (b = engine_params(r, ref->settings, &rp, err)) < 0)
+            return INDIV_EINVAL;
+        if (!cr->c->cmp[k].primary || !a || !b)
+            continue;
+        indiv_ope_result o[2];
+        char why[2][INDIV_ERROR_MSG_MAX], txt[2][STUDY_LINE_MAX / 3], tag[2][64];
+        for (int v = 0; v < 2; v++) {
+            snprintf(tag[v], sizeof tag[v], "%s-%d", cr->c->id, v);
+            int rc = ope_once(r, ref, v ? extra : NULL, &tp.policy_params, tag[v], &o[v],
+                              why[v], sizeof why[v], err);
+            if (rc < 0)
+                return rc;
+            ope_text(&o[v], why[v], txt[v], sizeof txt[v]);
+        }
+        double n = (double)(why[0][0] ? o[1].n : o[0].n);
+        snprintf(cr->ope, sizeof cr->ope,
+                 "Off-policy evaluation of `%s` from one logged campaign of `%s` (its "
+                 "last round, seed %llu; docs/ope.md). From `%s`'s own log: %s. From "
+                 "`%s` logged %s: %s. Simulated, last round of the same seed: `%s` "
+                 "conversions per consumer %.4g, contacts %.3g (`%s`: %.4g, %.3g).",
+                 cr->c->cmp[k].treatment, cr->c->cmp[k].reference,
+                 (unsigned long long)r->base_seed, cr->c->cmp[k].reference, txt[0],
+                 cr->c->cmp[k].reference, how, txt[1], cr->c->cmp[k].treatment,
+                 n > 0 ? last_round(t, INDIV_M_conversions) / n : 0,
+                 n > 0 ? last_round(t, INDIV_M_contacts) / n : 0,
+                 cr->c->cmp[k].reference,
+                 n > 0 ? last_round(ref, INDIV_M_conversions) / n : 0,
+                 n > 0 ? last_round(ref, INDIV_M_contacts) / n : 0);
+        return INDIV_OK;
+    }
+    return INDIV_OK;
+}
+
+/* Threshold and serendipity. The logged runs are simulated here, in this process,
+ * whatever runner ran the cells (indiv-mpi's rank 0 too: the same lines). */
+static int run_ope(indiv_study_results *r, indiv_error *err) {
+    int rc = INDIV_OK;
+    for (size_t i = 0; rc == INDIV_OK && i < r->nclaims; i++) {
+        claim_result *cr = &r->claims[i];
+        if (simulated(cr) &&
+            (strcmp(cr->c->id, "threshold") == 0 || strcmp(cr->c->id, "serendipity") == 0))
+            rc = ope_claim(r, cr, err);
+    }
+    return rc;
+}
+
 static int run_sensitivity(indiv_study_results *r, indiv_progress_fn progress, void *pctx,
                            indiv_error *err) {
     size_t w0 = r->nworlds, c0 = r->ncells;
@@ -999,6 +1144,8 @@ static int run_all(indiv_study_results *r, indiv_progress_fn progress, void *pct
     int rc = run_base(r, progress, pctx, err);
     if (rc == INDIV_OK)
         rc = run_sensitivity(r, progress, pctx, err);
+    if (rc == INDIV_OK)
+        rc = run_ope(r, err);
     double t1 = now_s();
     if (rc == INDIV_OK)
         rc = run_measurements(r, progress, pctx, err);
