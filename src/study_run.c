@@ -782,7 +782,7 @@ static int ope_once(const indiv_study_results *r, const study_cell *ref, const c
  * 1000)", or the refusal. */
 static void ope_text(const indiv_ope_result *o, const char *why, char *buf, size_t cap) {
     if (why[0]) {
-        snprintf(buf, cap, "refused — %s", why);
+        snprintf(buf, cap, "refused — %.600s", why);
         return;
     }
     snprintf(buf, cap,

@@ -37,42 +37,13 @@
 #include "indiv/timeutil.h"
 
 #define BASE_CONSUMERS 1000000
-#define OFFERS         1000
-#define CATEGORIES     50
-#define DAYS           60
-#define SEED           11 /* bench_decide's world: the same cache file */
+#define OFFERS         BENCH_DW_OFFERS
+#define CATEGORIES     BENCH_DW_CATEGORIES
+#define DAYS           BENCH_DW_DAYS
+#define SEED           BENCH_DW_SEED
 #define RUNS           2
 #define REPLICATES     1000
 #define THREADS        2
-
-/* Generates the world and builds its profiles into tmp (as bench_decide does). */
-static int make_world(const char *tmp, void *ctx) {
-    indiv_world_params p;
-    indiv_world_params_init(&p);
-    p.consumers = *(const int64_t *)ctx;
-    p.offers = OFFERS;
-    p.categories = CATEGORIES;
-    p.days = DAYS;
-    p.seed = SEED;
-    if (bench_generate(tmp, &p) != 0)
-        return 1;
-    indiv_eventlog *log = NULL;
-    indiv_catalog *cat = NULL;
-    indiv_error err = {0};
-    indiv_profile_params pp;
-    indiv_profile_params_init(&pp);
-    pp.as_of = p.start_ts + p.days * INDIV_SECONDS_PER_DAY;
-    int rc = indiv_eventlog_open(tmp, 0, &log, &err);
-    if (rc == INDIV_OK)
-        rc = indiv_catalog_load(log, &cat, &err);
-    if (rc == INDIV_OK)
-        rc = indiv_profile_build(log, cat, &pp, 0, NULL, NULL, NULL, &err);
-    indiv_catalog_free(cat);
-    indiv_eventlog_close(log);
-    if (rc < 0)
-        fprintf(stderr, "bench_ope: profiling %s: %s\n", tmp, err.msg);
-    return rc < 0;
-}
 
 /* The logged run: the defaults as of the profiles' time. Returns its seconds, or -1. */
 static double log_decisions(indiv_eventlog *log, const char *out, int64_t *as_of) {
@@ -141,7 +112,8 @@ static double run_pass(const char *path, int64_t *lines) {
     return t;
 }
 
-/* The bootstrap alone, on n samples shaped like a log's (weights near 1, rare rewards). */
+/* The bootstrap alone, on n samples shaped like a log's (weights near 1, rare rewards).
+ */
 static double run_bootstrap(int64_t n) {
     indiv_ope_sample *s = malloc((size_t)n * sizeof *s);
     if (!s)
@@ -178,7 +150,7 @@ static double run_target_decide(indiv_eventlog *log, int64_t as_of) {
     indiv_error err = {0};
     double t0 = bench_now();
     return indiv_decide_run(log, &m, &o, NULL, NULL, &sum, &err) < 0 ? -1
-                                                                      : bench_now() - t0;
+                                                                     : bench_now() - t0;
 }
 
 int main(void) {
@@ -196,7 +168,7 @@ int main(void) {
     indiv_eventlog *log = NULL;
     indiv_error err = {0};
     int64_t as_of = 0, lines = 0;
-    if (bench_cached(path, "bench_ope", make_world, &consumers, &gen_s) ||
+    if (bench_cached(path, "bench_ope", bench_make_decision_world, &consumers, &gen_s) ||
         indiv_eventlog_open(path, INDIV_EVENTLOG_READONLY, &log, &err) < 0)
         return 1;
     double log_s = log_decisions(log, dec, &as_of);
@@ -219,13 +191,15 @@ int main(void) {
     if (log_s <= 0 || ope_s <= 0 || pass_s <= 0 || lines != consumers)
         return 1;
     double n = (double)consumers;
-    bench_report("ope", n / ope_s, "decisions/s", "json_pass", n / pass_s, ope_s / pass_s);
-    printf("info ope: %lld logged decisions, target serendipity 0.3, %d bootstrap "
-           "replicates, %d threads: ope %.2f s (of which the bootstrap alone takes %.2f s "
-           "and the target's decision run alone %.2f s), one JSON pass over the file "
-           "%.2f s; CPU seconds: ope %.2f, pass %.2f; ESS %.0f; logging decide %.2f s; "
-           "%s%.0f s to build the world\n",
-           (long long)consumers, REPLICATES, THREADS, ope_s, boot_s, target_s, pass_s,
-           cpu[0], cpu[1], r.ess, log_s, gen_s > 0 ? "" : "cached world; ", gen_s);
+    bench_report("ope", n / ope_s, "decisions/s", "json_pass", n / pass_s,
+                 ope_s / pass_s);
+    printf(
+        "info ope: %lld logged decisions, target serendipity 0.3, %d bootstrap "
+        "replicates, %d threads: ope %.2f s (of which the bootstrap alone takes %.2f s "
+        "and the target's decision run alone %.2f s), one JSON pass over the file "
+        "%.2f s; CPU seconds: ope %.2f, pass %.2f; ESS %.0f; logging decide %.2f s; "
+        "%s%.0f s to build the world\n",
+        (long long)consumers, REPLICATES, THREADS, ope_s, boot_s, target_s, pass_s,
+        cpu[0], cpu[1], r.ess, log_s, gen_s > 0 ? "" : "cached world; ", gen_s);
     return 0;
 }
