@@ -14,7 +14,7 @@
  * and the combine step's share of (c) and (e), as indiv-mpi prints it. (b), (c) and (e)
  * must write the bytes of (a): checked.
  * Sweep: 40 cells (threshold = 0:0.39:0.01), 1 seed, 3 rounds on a generated world of
- * 2000 × SCALE consumers: indiv sweep --jobs 1, then indiv-mpi with 1 and 2 ranks; the
+ * 10000 × SCALE consumers: indiv sweep --jobs 1, then indiv-mpi with 1 and 2 ranks; the
  * results.csv files must be equal.
  * BENCH lines: ratio = time / reference time (lower is better): for 2 ranks the inverse
  * of the speedup, for 1 rank the overhead (goal <= 1.05); an info line gives speedups,
@@ -40,7 +40,7 @@
 #define CATEGORIES      BENCH_DW_CATEGORIES
 #define DAYS            BENCH_DW_DAYS
 #define SEED            BENCH_DW_SEED
-#define SWEEP_CONSUMERS 2000
+#define SWEEP_CONSUMERS 10000
 
 static double children_cpu(void) {
     struct rusage ru;
