@@ -55,11 +55,7 @@ TestSuite(decide, .init = setup, .fini = teardown);
 /* ---- helpers ----------------------------------------------------------------------- */
 
 static indiv_eventlog *open_log(void) {
-    indiv_eventlog *log;
-    indiv_error err = {0};
-    cr_assert_eq(indiv_eventlog_open(db, INDIV_EVENTLOG_CREATE, &log, &err), 0, "%s",
-                 err.msg);
-    return log;
+    return tu_open_log(db);
 }
 
 static int64_t add_consumer(indiv_eventlog *log, const char *ext, int profiling,

@@ -29,11 +29,7 @@ static void teardown(void) {
 TestSuite(eventlog, .init = setup, .fini = teardown);
 
 static indiv_eventlog *open_new(void) {
-    indiv_eventlog *log;
-    indiv_error err = {0};
-    cr_assert_eq(indiv_eventlog_open(db, INDIV_EVENTLOG_CREATE, &log, &err), 0, "%s",
-                 err.msg);
-    return log;
+    return tu_open_log(db);
 }
 
 /* One consumer, one offer, three events at two times. */

@@ -41,11 +41,7 @@ TestSuite(rights, .init = setup, .fini = teardown);
 /* ---- helpers ----------------------------------------------------------------------- */
 
 static indiv_eventlog *open_rw(void) {
-    indiv_eventlog *log;
-    indiv_error err = {0};
-    cr_assert_eq(indiv_eventlog_open(db, INDIV_EVENTLOG_CREATE, &log, &err), 0, "%s",
-                 err.msg);
-    return log;
+    return tu_open_log(db);
 }
 
 static void build_profiles(indiv_eventlog *log, int64_t as_of) {

@@ -125,6 +125,14 @@ void tu_content_hash(const char *path, char out[17]) {
     indiv_eventlog_close(log);
 }
 
+indiv_eventlog *tu_open_log(const char *path) {
+    indiv_eventlog *log;
+    indiv_error err = {0};
+    cr_assert_eq(indiv_eventlog_open(path, INDIV_EVENTLOG_CREATE, &log, &err), 0, "%s",
+                 err.msg);
+    return log;
+}
+
 int64_t tu_add_consumer(indiv_eventlog *log, const char *id, int profiling) {
     indiv_consumer_rec c = {id, profiling, 1, INDIV_CH_BIT(INDIV_CH_EMAIL), NULL};
     int64_t cid;

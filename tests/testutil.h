@@ -53,6 +53,9 @@ char *tu_world(const char *dir, const char *name, const indiv_world_params *p,
 /* indiv_eventlog_content_hash of the database at path (asserting success). */
 void tu_content_hash(const char *path, char out[17]);
 
+/* Opens (creating it when missing) the event log at path, asserting success. */
+indiv_eventlog *tu_open_log(const char *path);
+
 /* Hand-built logs (asserting success inside an open transaction of log): a consumer who
  * accepts contact by email (profiling consent as given), an offer of price 10 and
  * margin 0.3 in category cat valid forever, and one purchase (quantity 1, value 10, on
