@@ -357,10 +357,11 @@ Test(cli_outputs, sigterm_during_a_sweep_leaves_nothing_or_a_resumable_sweep) {
 }
 
 /* Ctrl-C during a study, while its runs' work databases exist: the new output directory
- * is gone, worlds and work databases with it (issue 14 item 18). */
+ * is gone, worlds and work databases with it (issue 14 item 18), also with
+ * --keep-worlds: only a complete run keeps its worlds (docs/study.md). */
 Test(cli_outputs, ctrl_c_during_a_study_leaves_no_directory) {
     interrupt("\"$INDIV\" study --out @/st --quick --consumers 300 --rounds 4 --no-real "
-              "--no-figures",
+              "--no-figures --keep-worlds",
               "ls @/st/work 2>/dev/null | grep -q run-", 2);
     char *st = tu_path(dir, "st");
     struct stat sb;
