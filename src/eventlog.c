@@ -313,21 +313,29 @@ static long long side_size(const char *path, const char *suffix) {
  * on the next read, but only through a handle that may write. A read-only open would
  * fail with "attempt to write a readonly database", which looks like corruption: so the
  * journal is rolled back here, through a short read-write handle, when this process may
- * write the file; otherwise the message says what to do. No data is lost either way. */
+ * write the file; otherwise the message says what to do. No data is lost either way.
+ * A journal file is not always hot: a writer killed before it touched the database
+ * leaves one with a zeroed header, and a writer at work has a live one. So the probe
+ * reads through a handle of the kind this process may open, and only SQLite's own
+ * verdict (SQLITE_READONLY: a hot journal it may not roll back) stops the open; any
+ * other failure is left to the open proper, which names it. */
 static int recover_hot_journal(indiv_eventlog *log, indiv_error *err) {
     if (side_size(log->path, "-journal") <= 0)
         return INDIV_OK;
     sqlite3 *db = NULL;
-    int ok = access(log->path, W_OK) == 0 &&
-             sqlite3_open_v2(log->path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
-                             NULL) == SQLITE_OK;
-    if (ok) {
+    int writable = access(log->path, W_OK) == 0;
+    int rc = sqlite3_open_v2(log->path, &db,
+                             (writable ? SQLITE_OPEN_READWRITE : SQLITE_OPEN_READONLY) |
+                                 SQLITE_OPEN_NOMUTEX,
+                             NULL);
+    if (rc == SQLITE_OK) {
         sqlite3_busy_timeout(db, 5000);
-        ok = sqlite3_exec(db, "SELECT count(*) FROM sqlite_master", NULL, NULL, NULL) ==
-             SQLITE_OK;
+        rc = sqlite3_exec(db, "SELECT count(*) FROM sqlite_master", NULL, NULL, NULL);
     }
+    int hot =
+        rc != SQLITE_OK && db && (sqlite3_extended_errcode(db) & 0xff) == SQLITE_READONLY;
     sqlite3_close(db);
-    if (ok)
+    if (!hot)
         return INDIV_OK;
     return indiv_error_set(err, INDIV_EREADONLY,
                            "%s: a write to this database was interrupted and its journal "
