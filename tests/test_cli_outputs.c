@@ -368,3 +368,43 @@ Test(cli_outputs, ctrl_c_during_a_study_leaves_no_directory) {
     cr_assert_neq(stat(st, &sb), 0, "Ctrl-C left the study directory");
     free(st);
 }
+
+/* indiv partition (added after the first probe of issue 14, rerun on it): SIGTERM while
+ * the parts are being built leaves no temporary part and no new directory, and an
+ * existing directory keeps the parts of its earlier run, never a mix of two runs; a
+ * source that is one of the parts is refused before anything is written (items 2, 18).
+ */
+Test(cli_outputs, partition_replaces_parts_together_and_never_its_source) {
+    tu_run r;
+    cr_assert_eq(tu_sh(&r, "\"$INDIV\" partition --db '%s' --parts 2 --out '%s/p'", db, dir),
+                 0, "%s", r.err);
+    cr_expect(strstr(r.out, "split into 2 parts"), "the summary is not on stdout: %s",
+              r.out);
+    tu_run_free(&r);
+    cr_assert_eq(tu_sh(&r, "cd '%s' && cp p/part-0.db before-0 && cp p/part-1.db before-1",
+                       dir),
+                 0);
+    tu_run_free(&r);
+    /* 2000 parts of a small world take many seconds: interrupted after the third */
+    interrupt("\"$INDIV\" partition --db @/w.db --parts 2000 --out @/p",
+              "ls -A @/p | grep -Eq 'part-([3-9]|[0-9][0-9]+).db.tmp-'", 15);
+    cr_assert_eq(tu_sh(&r, "cd '%s' && ls -A p", dir), 0);
+    cr_expect_str_eq(r.out, "part-0.db\npart-1.db\n", "SIGTERM left: %s", r.out);
+    tu_run_free(&r);
+    char *p0 = tu_path(dir, "p/part-0.db"), *b0 = tu_path(dir, "before-0");
+    cr_expect(tu_same_file(p0, b0), "an interrupted run replaced part 0");
+    interrupt("\"$INDIV\" partition --db @/w.db --parts 2000 --out @/new",
+              "ls -A @/new 2>/dev/null | grep -Eq 'part-[1-9][0-9]*.db.tmp-'", 2);
+    struct stat st;
+    char *fresh = tu_path(dir, "new");
+    cr_expect_neq(stat(fresh, &st), 0, "Ctrl-C left the new directory");
+    /* the source among the parts: refused, unchanged */
+    cr_expect_eq(tu_sh(&r, "\"$INDIV\" partition --db '%s' --parts 2 --out '%s/p'", p0, dir),
+                 1);
+    cr_expect(strstr(r.err, "would replace it"), "%s", r.err);
+    tu_run_free(&r);
+    cr_expect(tu_same_file(p0, b0), "partition replaced its own source");
+    free(fresh);
+    free(p0);
+    free(b0);
+}
