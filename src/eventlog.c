@@ -22,6 +22,7 @@
 #include <sqlite3.h>
 
 #include "eventlog_internal.h"
+#include "indiv/fileio.h"
 
 #define INDIV_DAY_S 86400
 
@@ -135,6 +136,7 @@ struct indiv_eventlog {
     int64_t prev_last_ts;   /* last event time before this transaction's appends */
     struct daily_map daily; /* purchases per (offer, day) appended in this transaction */
     sqlite3_stmt *st[ST_COUNT];
+    int tracked; /* a snapshot file's registry handle + 1 (fileio.h), 0 when none */
 };
 
 struct indiv_event_cursor {
@@ -484,6 +486,7 @@ void indiv_eventlog_close(indiv_eventlog *log) {
     for (int i = 0; i < ST_COUNT; i++)
         sqlite3_finalize(log->st[i]);
     sqlite3_close(log->db);
+    indiv_fileio_untrack(log->tracked - 1); /* closed: the caller removes it next */
     free(log->path);
     free(log);
 }
@@ -1814,9 +1817,15 @@ int indiv_eventlog_snapshot(indiv_eventlog *log, const char *path, int64_t befor
         return indiv_error_set(err, INDIV_EINVAL,
                                "%s: exists; a snapshot needs a new file", path);
     indiv_eventlog *snap;
+    /* A snapshot file is scratch: Ctrl-C or SIGTERM removes it (the next run with the
+     * same --scratch would refuse it), until it is closed. */
+    int h = memory ? -1 : indiv_fileio_track(path);
     int rc = indiv_eventlog_open(path, INDIV_EVENTLOG_CREATE, &snap, err);
-    if (rc < 0)
+    if (rc < 0) {
+        indiv_fileio_untrack(h);
         return rc;
+    }
+    snap->tracked = h + 1;
     rc = attach_source(snap, log->path, err);
     if (rc == INDIV_OK) {
         rc = snapshot_copy(snap, before_ts, err);

@@ -408,3 +408,16 @@ Test(cli_outputs, partition_replaces_parts_together_and_never_its_source) {
     free(p0);
     free(b0);
 }
+
+/* SIGTERM while train works on its --scratch snapshot: the snapshot is removed, so the
+ * same command runs again (it refuses an existing scratch file); evaluate shares the
+ * snapshot code (issue 14 item 18, rerun). */
+Test(cli_outputs, a_signal_removes_the_scratch_snapshot) {
+    interrupt("\"$INDIV\" train --db @/w.db --out @/m.json --scratch @/t.scratch",
+              "[ -e @/t.scratch ]", 15);
+    tu_run r;
+    cr_assert_eq(tu_sh(&r, "ls -A '%s' | grep scratch; true", dir), 0);
+    cr_expect_str_eq(r.out, "", "SIGTERM left the snapshot: %s", r.out);
+    tu_run_free(&r);
+    cr_assert_eq(temps_in(dir), 0, "SIGTERM left a temporary file");
+}
