@@ -433,3 +433,19 @@ Test(cli_outputs, ctrl_c_during_generate_leaves_no_database) {
     cr_expect_str_eq(r.out, "", "Ctrl-C left: %s", r.out);
     tu_run_free(&r);
 }
+
+/* decide --out naming its own --model: refused before any work, the model unchanged
+ * (it was replaced by the decisions, exit 0; issue 14 item 2, rerun). */
+Test(cli_outputs, an_output_naming_an_input_is_refused) {
+    tu_run r;
+    cr_assert_eq(tu_sh(&r, "cp models/default.json '%s/m.json'", dir), 0);
+    tu_run_free(&r);
+    cr_expect_eq(tu_sh(&r, "\"$INDIV\" decide --db '%s' --out '%s/m.json' --model '%s/m.json'",
+                       db, dir, dir),
+                 1);
+    cr_expect(strstr(r.err, "would overwrite the input --model"), "%s", r.err);
+    tu_run_free(&r);
+    char *m = tu_path(dir, "m.json");
+    cr_expect(tu_same_file(m, "models/default.json"), "the model was overwritten");
+    free(m);
+}

@@ -360,7 +360,9 @@ static int open_outputs(const cli_decide_args *a, indiv_outfile *out[2],
                         indiv_error *err) {
     const char *outs[] = {a->o.out_path, a->summary};
     static const char *const names[] = {"--out", "--summary"};
-    int rc = indiv_path_check_outputs(a->db, outs, names, 2, err);
+    const char *ins[] = {a->model, a->config};
+    static const char *const in_names[] = {"--model", "--config"};
+    int rc = indiv_path_check_io(a->db, outs, names, 2, ins, in_names, 2, err);
     if (rc == INDIV_OK)
         rc = indiv_outfile_open(a->o.out_path, &out[0], err);
     if (rc == INDIV_OK && a->summary)
