@@ -361,8 +361,8 @@ Test(fileio, outputs_that_name_an_input_are_refused) {
                  INDIV_EINVAL);
     char want[1024];
     snprintf(want, sizeof want,
-             "--summary %s would overwrite the input --config %s: give another path", link,
-             model);
+             "--summary %s would overwrite the input --config %s: give another path",
+             link, model);
     cr_expect_str_eq(err.msg, want);
     ins[1] = NULL; /* no input: the same outputs are fine */
     cr_expect_eq(indiv_path_check_io(NULL, outs, names, 2, ins, in_names, 2, NULL), 0);
