@@ -167,8 +167,11 @@ static int apply_config(cli_decide_args *a, const struct option *opts, json_t **
     json_t *root = json_load_file(a->config, JSON_REJECT_DUPLICATES, &je);
     if (!root || !json_is_object(root)) {
         json_decref(root);
-        return cli_usage("decide", "--config %s: %s (line %d)", a->config,
-                         root ? "not a JSON object" : je.text, je.line);
+        if (root || je.line < 1) /* no line to name: not read, or not an object */
+            return cli_usage("decide", "--config %s: %s", a->config,
+                             root ? "not a JSON object" : je.text);
+        return cli_usage("decide", "--config %s: %s (line %d)", a->config, je.text,
+                         je.line);
     }
     *keep = root;
     const char *key;
