@@ -19,8 +19,9 @@
  * A heatmap colours every mean, but hatches the cells whose difference from the best
  * is within the confidence intervals: a colour step smaller than the CI is not read as a
  * real difference. Values are printed with a precision fit for their size (85.4k, 612,
- * 0.137), not as 8.54e+04. Pareto labels alternate above and below their points, so
- * neighbours do not overprint.
+ * 0.137), not as 8.54e+04. Pareto labels alternate below and above their points, so
+ * neighbours do not overprint, and cells that coincide share one label
+ * (<frontier>.labels.dat).
  */
 #include <math.h>
 #include <stdio.h>
@@ -243,6 +244,115 @@ static int write_frontier(FILE *out, void *ctx, indiv_error *err) {
                : 0;
 }
 
+/* ---- Pareto labels ----------------------------------------------------------------- */
+
+/* Labels closer than these shares of the plotted ranges would overprint (an 8-point
+ * label is about 2.5% of the 600-pixel height, and "0.25/0.1" about 6% of the 800-pixel
+ * width): such cells share one label. */
+#define LABEL_NEAR_X 0.06
+#define LABEL_NEAR_Y 0.03
+#define LABEL_NAMES_MAX 3 /* names in a shared label, then "+N" */
+
+/* The plotted range of metric: every cell's mean ± its CI half-width (the error bars set
+ * the axes). *lo = *hi when there is one value. */
+static void plotted_range(const struct fig *f, const char *metric, double *lo,
+                          double *hi) {
+    *lo = INFINITY;
+    *hi = -INFINITY;
+    for (size_t cell = 0; cell < f->cells; cell++) {
+        const indiv_sweep_stat *st = stat_of(f, cell, metric);
+        if (!st || st->n == 0 || !isfinite(st->mean))
+            continue;
+        double h = st->n >= 2 && isfinite(st->half) ? st->half : 0;
+        *lo = fmin(*lo, st->mean - h);
+        *hi = fmax(*hi, st->mean + h);
+    }
+    if (*lo > *hi)
+        *lo = *hi = 0;
+}
+
+/* Distance unit of one axis for the grouping: the plotted range, or the value's size
+ * when every cell has the same value. */
+static double range_unit(double lo, double hi) {
+    double r = hi - lo;
+    return r > 0 ? r : fmax(fabs(hi), 1e-12);
+}
+
+/* By x, then y, then cell: the order of the labels along the plot. */
+static int along_x(const void *pa, const void *pb) {
+    const struct point *a = pa, *b = pb;
+    if (a->x != b->x)
+        return a->x < b->x ? -1 : 1;
+    if (a->y != b->y)
+        return a->y < b->y ? -1 : 1;
+    return (a->cell > b->cell) - (a->cell < b->cell);
+}
+
+/* One label for the group of points p[0..n) that starts at p[0]: every later point near
+ * it joins (marked by cell = SIZE_MAX once written). */
+static void put_group(FILE *out, const struct fig *f, struct point *p, size_t n,
+                      double ux, double uy) {
+    size_t names = 0, more = 0;
+    fprintf(out, "%.17g %.17g \"", p[0].x, p[0].y);
+    for (size_t i = 0; i < n; i++) {
+        if (p[i].cell == SIZE_MAX || fabs(p[i].x - p[0].x) > LABEL_NEAR_X * ux ||
+            fabs(p[i].y - p[0].y) > LABEL_NEAR_Y * uy)
+            continue;
+        if (names < LABEL_NAMES_MAX) {
+            fputs(names++ ? ", " : "", out);
+            for (size_t a = 0; a < f->naxes; a++)
+                fprintf(out, "%s%s", a ? "/" : "",
+                        indiv_sweep_grid_value(f->g, a,
+                                               indiv_sweep_cell_index(f->g, p[i].cell, a)));
+            if (!f->naxes)
+                fputs("base", out);
+        } else {
+            more++;
+        }
+        p[i].cell = SIZE_MAX;
+    }
+    if (more)
+        fprintf(out, " +%zu", more);
+    fputs("\"\n", out);
+}
+
+/* <frontier>.labels.dat: x y "label", one line per group of cells that would overprint,
+ * along x. The cells labelled are all those with data when there are few, the
+ * frontier's otherwise (as before); coinciding cells (a parameter that changes neither
+ * measure) share one label instead of printing on top of each other. */
+static int write_labels(FILE *out, void *ctx, indiv_error *err) {
+    const struct frontier_ctx *c = ctx;
+    const struct fig *f = c->f;
+    struct point *p = malloc((f->with_data ? f->with_data : 1) * sizeof *p);
+    if (!p)
+        return indiv_error_set(err, INDIV_ENOMEM, "out of memory");
+    size_t n = 0;
+    for (size_t cell = 0; cell < f->cells; cell++) {
+        const indiv_sweep_stat *x = stat_of(f, cell, c->fr->x),
+                               *y = stat_of(f, cell, c->fr->y);
+        if (x->n > 0 && isfinite(x->mean) && isfinite(y->mean))
+            p[n++] = (struct point){cell, c->fr->sx * x->mean, c->fr->sy * y->mean};
+    }
+    if (f->with_data > LABELS_MAX)
+        n = pareto(p, n);
+    for (size_t i = 0; i < n; i++) /* back to the plotted values */
+        p[i].x *= c->fr->sx, p[i].y *= c->fr->sy;
+    qsort(p, n, sizeof *p, along_x);
+    double xlo, xhi, ylo, yhi;
+    plotted_range(f, c->fr->x, &xlo, &xhi);
+    plotted_range(f, c->fr->y, &ylo, &yhi);
+    fprintf(out, "# %s %s label (cells closer than %g of the x range and %g of the y "
+                 "range share one)\n",
+            c->fr->x, c->fr->y, LABEL_NEAR_X, LABEL_NEAR_Y);
+    for (size_t i = 0; i < n; i++)
+        if (p[i].cell != SIZE_MAX)
+            put_group(out, f, p + i, n - i, range_unit(xlo, xhi), range_unit(ylo, yhi));
+    free(p);
+    return ferror(out) ? indiv_error_set(err, INDIV_EIO, "%s.labels.dat: write error",
+                                         c->fr->name)
+                       : 0;
+}
+
 /* ---- figures.gp -------------------------------------------------------------------- */
 
 /* Every figure is drawn once per terminal: {file extension, terminal and its options}. */
@@ -324,11 +434,12 @@ static void put_frontier(FILE *out, const struct fig *f, const struct frontier *
     fputs("set key outside bottom center horizontal\nset grid\n"
           "set offsets graph 0.05, graph 0.05, graph 0.08, graph 0.08\n",
           out);
-    /* labels alternate above and below their points: neighbours do not overprint */
-    fprintf(out,
-            "stats 'cells.dat' using %d nooutput name 'Y'\n"
-            "dy = (Y_max > Y_min ? Y_max - Y_min : (Y_max != 0 ? abs(Y_max) : 1)) * %g\n",
-            y, LABEL_DY);
+    /* labels alternate below and above their points (neighbours along x do not
+     * overprint; of two at one x, sorted by y, the lower goes below), by a share of the
+     * plotted y range, error bars included */
+    double ylo, yhi;
+    plotted_range(f, fr->y, &ylo, &yhi);
+    fprintf(out, "dy = %.17g\n", range_unit(ylo, yhi) * LABEL_DY);
     fprintf(out,
             "set errorbars small\n"
             "plot 'cells.dat' using %d:%d:%d:%d with xyerrorbars pt -1 "
@@ -336,19 +447,10 @@ static void put_frontier(FILE *out, const struct fig *f, const struct frontier *
             "     '' using %d:%d with points pt 7 ps 0.8 lc rgb '#555555' "
             "title 'cell (mean over seeds)', \\\n"
             "     '%s.dat' using 3:4 with linespoints pt 7 ps 1.2 lw 2 "
-            "lc rgb '#e31a1c' title 'Pareto frontier', \\\n",
-            x, y, x + 1, y + 1, x, y, fr->name);
-    if (f->with_data <= LABELS_MAX)
-        fprintf(
-            out,
-            "     'cells.dat' using %d:(column(%d) + (int(column(0)) %% 2 ? -dy : dy)):2 "
+            "lc rgb '#e31a1c' title 'Pareto frontier', \\\n"
+            "     '%s.labels.dat' using 1:($2 + (int(column(0)) %% 2 ? dy : -dy)):3 "
             "with labels font ',8' notitle\n",
-            x, y);
-    else
-        fprintf(out,
-                "     '%s.dat' using 3:(column(4) + (int(column(0)) %% 2 ? -dy : dy)):2 "
-                "with labels font ',8' notitle\n",
-                fr->name);
+            x, y, x + 1, y + 1, x, y, fr->name, fr->name);
 }
 
 static int write_script(FILE *out, void *ctx, indiv_error *err) {
@@ -434,6 +536,12 @@ int indiv_sweep_figures_write(const indiv_sweep_grid *g, const char *fig_dir,
         free(path);
         path = indiv_path_join(fig_dir, name);
         rc = path ? indiv_file_write_atomic(path, write_frontier, &c, err) : INDIV_ENOMEM;
+        snprintf(name, sizeof name, "%s.labels.dat", frontiers[k].name);
+        free(path);
+        path = rc == INDIV_OK ? indiv_path_join(fig_dir, name) : NULL;
+        if (rc == INDIV_OK)
+            rc = path ? indiv_file_write_atomic(path, write_labels, &c, err)
+                      : INDIV_ENOMEM;
     }
     free(path);
     path = rc == INDIV_OK ? indiv_path_join(fig_dir, "figures.gp") : NULL;

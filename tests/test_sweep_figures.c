@@ -85,7 +85,17 @@ Test(sweep_figures, ties_with_the_best_are_marked_hatched_and_drawn) {
     cr_expect(strstr(gp, "hatched: not different from the best cell at 95%"), "%s", gp);
     cr_expect(strstr(gp, "fs transparent pattern"), "no hatching");
     cr_expect(strstr(gp, "sprintf(\"%.1fk\", v / 1000)"), "values as 8.54e+04");
-    cr_expect(strstr(gp, "int(column(0)) % 2 ? -dy : dy"), "labels overprint");
+    cr_expect(strstr(gp, "int(column(0)) % 2 ? dy : -dy"), "labels overprint");
+    /* conversions and diversity are equal in all four cells: one shared label, not four
+     * on top of each other (issue 14 item 23, rerun) */
+    char *lab_path = tu_path(dir, "frontier_conversions_diversity.labels.dat");
+    char *lab = tu_read(lab_path, NULL);
+    cr_assert_not_null(lab, "no labels file");
+    const char *first = strchr(lab, '\n');
+    cr_assert_not_null(first);
+    cr_expect_str_eq(first + 1, "1 1 \"0.1/0, 0.1/0.1, 0.2/0 +1\"\n");
+    free(lab);
+    free(lab_path);
     tu_run r;
     cr_expect_eq(tu_sh(&r, "cd '%s' && gnuplot figures.gp", dir), 0, "gnuplot: %s",
                  r.err);
