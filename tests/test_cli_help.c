@@ -210,6 +210,13 @@ Test(cli_help, config_file_errors_name_the_file_and_duplicates_are_refused) {
     cr_expect(strstr(r.err, "--config ") && strstr(r.err, "b.json, key 'threshold': "),
               "%s", r.err);
     tu_run_free(&r);
+    /* a missing file: the system's reason, no "(line -1)" */
+    cr_assert_eq(tu_sh(&r, "\"$INDIV\" decide --db x.db --out y --config '%s/none.json'",
+                       dir),
+                 2);
+    cr_expect(strstr(r.err, "No such file or directory"), "%s", r.err);
+    cr_expect_null(strstr(r.err, "line -1"), "%s", r.err);
+    tu_run_free(&r);
     free(cfg);
     free(bad);
     tu_rmtree(dir);
