@@ -103,11 +103,19 @@ static int check_params(const indiv_eval_params *p, indiv_error *err) {
  * evaluation: refused when its provenance says so. */
 static int check_model_time(const indiv_model *m, int64_t split, indiv_error *err) {
     json_t *j = m->provenance ? json_loads(m->provenance, 0, NULL) : NULL;
-    const char *s = json_string_value(json_object_get(j, "as_of"));
+    json_t *v = json_object_get(j, "as_of");
+    const char *s = json_string_value(v);
     int64_t as_of;
     int rc = INDIV_OK;
     char t[INDIV_ISO_LEN];
-    if (s && indiv_time_parse(s, &as_of) == INDIV_OK && as_of > split)
+    /* a provenance that names a time must name a valid one, or the check is blind */
+    if (v && (!s || indiv_time_parse(s, &as_of) != INDIV_OK))
+        rc = indiv_error_set(err, INDIV_EFORMAT,
+                             "model %s: provenance.as_of is not a time in the years 1 to "
+                             "9999, so whether it learnt from after the split cannot be "
+                             "checked: correct it, or remove it from the model file",
+                             m->id);
+    else if (s && as_of > split)
         rc = indiv_error_set(err, INDIV_EINVAL,
                              "model %s was trained on events before %s, after the split "
                              "%s: train it with --as-of at or before the split",
