@@ -97,6 +97,7 @@ Test(cli_rights, usage_errors_name_the_option) {
         {"export --db x.db a b", "CONSUMER"},
         {"forget --db x.db", "CONSUMER"},
         {"forget c1", "--db"},
+        {"forget --db x.db c1 c2 c1", "'c1' is given twice"},
         {"consent --db x.db c1", "nothing to change"},
         {"consent --db x.db c1 --contact maybe", "--contact"},
         {"consent --db x.db c1 --channels email,store", "'store'"},

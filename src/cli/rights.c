@@ -188,6 +188,12 @@ int cli_forget(int argc, char **argv) {
         return cli_usage("forget", "--db FILE is required");
     if (optind >= argc)
         return cli_usage("forget", "at least one CONSUMER id is required");
+    /* an id given twice would be "not found" the second time, failing the whole erasure
+     * with a message that contradicts the first */
+    for (int i = optind; i < argc; i++)
+        for (int j = optind; j < i; j++)
+            if (strcmp(argv[i], argv[j]) == 0)
+                return cli_usage("forget", "consumer '%s' is given twice", argv[i]);
     indiv_error err = {0};
     return run_forget(db, argv + optind, argc - optind, &err) == INDIV_OK
                ? CLI_OK
