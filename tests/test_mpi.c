@@ -312,3 +312,22 @@ Test(mpi, profiles_of_partitions_decide_as_the_whole_database) {
     cr_assert(strstr(r.err, "indiv profile"), "%s", r.err);
     tu_run_free(&r);
 }
+
+/* --out naming another rank's part (rank 0 opens only its own) is refused before any
+ * work, the part unchanged: it was replaced by the decisions, exit 0 (issue 14 item 2,
+ * rerun on indiv-mpi). */
+Test(mpi, an_output_naming_any_rank_s_part_is_refused) {
+    make_world();
+    SH_OK("\"$INDIV\" partition --db '%s/w.db' --parts 2 --out '%s/parts' >/dev/null",
+          dir, dir);
+    SH_OK("cp '%s/parts/part-1.db' '%s/before-1.db'", dir, dir);
+    tu_run r;
+    int st = tu_sh(&r,
+                   MPIRUN "2 \"$INDIV_MPI_BIN\" decide --db '%s/parts/part-%%d.db' "
+                          "--out '%s/parts/part-1.db'",
+                   dir, dir);
+    cr_expect_neq(st, 0);
+    cr_expect(strstr(r.err, "would overwrite the database"), "%s", r.err);
+    tu_run_free(&r);
+    cr_expect(same("parts/part-1.db", "before-1.db"), "rank 1's part was overwritten");
+}

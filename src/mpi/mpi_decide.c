@@ -127,6 +127,19 @@ static int open_inputs(mdecide *d, indiv_error *err) {
     return rc;
 }
 
+/* With partitions, an output may be no rank's part (rank 0 sees only its own). */
+static int check_every_part(const mdecide *d, const char *const *outs,
+                            const char *const *names, indiv_error *err) {
+    const char *p = strstr(d->a.db, "%d");
+    char path[4096];
+    int rc = INDIV_OK;
+    for (int r = 0; rc == INDIV_OK && d->partitioned && p && r < d->size; r++) {
+        snprintf(path, sizeof path, "%.*s%d%s", (int)(p - d->a.db), d->a.db, r, p + 2);
+        rc = indiv_path_check_outputs(path, outs, names, 2, err);
+    }
+    return rc;
+}
+
 /* Rank 0 opens --out and --summary before any work: a bad path fails first. */
 static int open_outputs(mdecide *d, indiv_error *err) {
     const char *outs[] = {d->a.o.out_path, d->a.summary};
@@ -136,6 +149,8 @@ static int open_outputs(mdecide *d, indiv_error *err) {
     const char *ins[] = {d->a.model, d->a.config};
     static const char *const in_names[] = {"--model", "--config"};
     int rc = indiv_path_check_io(d->db, outs, names, 2, ins, in_names, 2, err);
+    if (rc == INDIV_OK)
+        rc = check_every_part(d, outs, names, err);
     if (rc == INDIV_OK)
         rc = indiv_outfile_open(d->a.o.out_path, &d->out, err);
     if (rc == INDIV_OK && d->a.summary)
