@@ -577,6 +577,25 @@ int indiv_path_check_io(const char *db, const char *const *paths,
     return INDIV_OK;
 }
 
+int indiv_path_check_creatable(const char *path, indiv_error *err) {
+    struct stat st;
+    if (path && stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+        return indiv_error_set(err, INDIV_EIO, "%s: is a directory, not a file", path);
+    if (!path || written_through(path))
+        return INDIV_OK;
+    char *t = follow_links(path), *d = t ? dir_of(t) : NULL;
+    int e = !d ? errno : stat(d, &st) != 0 ? errno : !S_ISDIR(st.st_mode) ? ENOTDIR
+                                          : access(d, W_OK | X_OK) != 0 ? errno
+                                                                         : 0;
+    free(t);
+    free(d);
+    if (e == ENOMEM)
+        return indiv_error_set(err, INDIV_ENOMEM, "out of memory");
+    return e ? indiv_error_set(err, INDIV_EIO, "%s: cannot create a file there: %s", path,
+                               strerror(e))
+             : INDIV_OK;
+}
+
 int indiv_dir_make(const char *path, int *created, indiv_error *err) {
     struct stat st;
     int made = mkdir(path, 0777) == 0;

@@ -451,3 +451,30 @@ Test(cli_outputs, an_output_naming_an_input_is_refused) {
     cr_expect(tu_same_file(m, "models/default.json"), "the model was overwritten");
     free(m);
 }
+
+/* Outputs written only after the work (evaluate's files, ope --json, generate --like's
+ * report, demo's decisions) are checked before it: a missing directory fails at once,
+ * before the database is even opened, and generate --like / demo leave no world behind
+ * (they did the work, then failed, leaving the world; issue 14 item 17, rerun). */
+Test(cli_outputs, late_outputs_in_a_missing_directory_fail_before_the_work) {
+    static const char *const cmds[] = {
+        "evaluate --db @/none.db --split-at 2024-03-01 --json @/missing/e.json",
+        "evaluate --db @/none.db --split-at 2024-03-01 --lists @/missing/l.csv",
+        "ope --db @/none.db --decisions @/none.jsonl --window-days 7 --json @/missing/o.json",
+        "generate --like @/w.db --db @/g.db --report @/missing/r.json --consumers 100",
+        "demo --db @/demo.db --out @/missing/d.jsonl",
+    };
+    for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
+        char *c = in_dir(cmds[i]);
+        tu_run r;
+        cr_expect_eq(tu_sh(&r, "\"$INDIV\" %s", c), 1, "%s", cmds[i]);
+        cr_expect(strstr(r.err, "cannot create a file there: No such file or directory"),
+                  "%s: %s", cmds[i], r.err);
+        tu_run_free(&r);
+        free(c);
+    }
+    tu_run r;
+    cr_assert_eq(tu_sh(&r, "ls -A '%s' | grep -E '^(g|demo)\\.db'; true", dir), 0);
+    cr_expect_str_eq(r.out, "", "a failed run left: %s", r.out);
+    tu_run_free(&r);
+}

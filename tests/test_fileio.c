@@ -376,3 +376,22 @@ Test(fileio, outputs_that_name_an_input_are_refused) {
     free(link);
     free(out);
 }
+
+/* An output written at the end of a long run (evaluate --json, generate --like's
+ * report) is checked first: a missing or unwritable directory fails with the system's
+ * reason, a directory is refused, /dev/null passes; nothing is created. */
+Test(fileio, creatable_fails_early_with_the_reason) {
+    char *missing = tu_path(dir, "no/such/e.json"), *fine = tu_path(dir, "e.json");
+    indiv_error err = {0};
+    cr_assert_eq(indiv_path_check_creatable(missing, &err), INDIV_EIO);
+    cr_expect(strstr(err.msg, "cannot create a file there: No such file or directory"),
+              "%s", err.msg);
+    cr_expect_eq(indiv_path_check_creatable(fine, NULL), 0);
+    cr_expect_eq(indiv_path_check_creatable(dir, NULL), INDIV_EIO);
+    cr_expect_eq(indiv_path_check_creatable("/dev/null", NULL), 0);
+    cr_expect_eq(indiv_path_check_creatable(NULL, NULL), 0);
+    struct stat st;
+    cr_expect_neq(stat(fine, &st), 0, "the check created the file");
+    free(missing);
+    free(fine);
+}

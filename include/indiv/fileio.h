@@ -83,6 +83,12 @@ int indiv_path_check_io(const char *db, const char *const *paths,
                         const char *const *names, size_t n, const char *const *inputs,
                         const char *const *in_names, size_t m, indiv_error *err);
 
+/* For an output written only at the end of a long run: fails now, with the system's
+ * reason, when path could not be created (its directory is missing, not a directory or
+ * not writable) or is a directory. Written-through paths (/dev/null...) pass. Nothing
+ * is created. */
+int indiv_path_check_creatable(const char *path, indiv_error *err);
+
 /* 1 when a and b name the same file: the same inode when both exist, otherwise the same
  * directory (resolved) and the same last component. */
 int indiv_path_same(const char *a, const char *b);

@@ -14,6 +14,7 @@
 #include <jansson.h>
 
 #include "cli.h"
+#include "indiv/fileio.h"
 #include "indiv/catalog.h"
 #include "indiv/decide.h"
 #include "indiv/eventlog.h"
@@ -196,6 +197,12 @@ int cli_demo(int argc, char **argv) {
     }
     indiv_error err = {0};
     struct stat sb;
+    const char *outs[] = {out};
+    static const char *const names[] = {"--out"};
+    /* the decisions come last: a bad --out must fail before the world is generated */
+    if (indiv_path_check_outputs(db, outs, names, 1, &err) < 0 ||
+        indiv_path_check_creatable(out, &err) < 0)
+        return cli_fail("demo", &err);
     if (stat(db, &sb) != 0 && demo_generate(db, &err) < 0)
         return cli_fail("demo", &err);
     indiv_eventlog *log = NULL;

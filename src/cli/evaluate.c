@@ -440,7 +440,12 @@ static int check_outputs(const struct eval_args *a, indiv_error *err) {
                           a->calibrated};
     const char *ins[] = {a->model};
     static const char *const in_names[] = {"--model"};
-    return indiv_path_check_io(a->db, outs, names, 6, ins, in_names, 1, err);
+    int rc = indiv_path_check_io(a->db, outs, names, 6, ins, in_names, 1, err);
+    /* written after minutes of work: a missing directory must fail now */
+    for (size_t i = 0; rc == INDIV_OK && i < 6; i++)
+        if (i != 4) /* --scratch: a database the snapshot creates first thing */
+            rc = indiv_path_check_creatable(outs[i], err);
+    return rc;
 }
 
 /* The model with this window's calibration, written atomically. */

@@ -391,6 +391,9 @@ static int report_fit(const gen_opts *g, const indiv_log_stats *real,
 static int run_like(gen_opts *g) {
     indiv_error err = {0};
     indiv_log_stats real;
+    /* the report is written after the world: a bad path must fail before either */
+    if (indiv_path_check_creatable(g->report, &err) < 0)
+        return cli_fail(CMD, &err);
     if (measure_db(g->like, &g->lift, &real, &err) < 0)
         return cli_fail(CMD, &err);
     indiv_world_params fit;

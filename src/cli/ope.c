@@ -224,6 +224,8 @@ static int run(struct ope_args *a, indiv_error *err) {
     const char *ins[] = {a->decisions, a->model};
     static const char *const in_names[] = {"--decisions", "--model"};
     int rc = indiv_path_check_io(a->db, outs, names, 1, ins, in_names, 2, err);
+    if (rc == INDIV_OK)
+        rc = indiv_path_check_creatable(a->json, err); /* now, not after the work */
     if (rc == INDIV_OK && !a->have_until)
         rc = window_until(a, err);
     if (rc < 0)
