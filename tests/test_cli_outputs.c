@@ -460,7 +460,8 @@ Test(cli_outputs, late_outputs_in_a_missing_directory_fail_before_the_work) {
     static const char *const cmds[] = {
         "evaluate --db @/none.db --split-at 2024-03-01 --json @/missing/e.json",
         "evaluate --db @/none.db --split-at 2024-03-01 --lists @/missing/l.csv",
-        "ope --db @/none.db --decisions @/none.jsonl --window-days 7 --json @/missing/o.json",
+        "ope --db @/none.db --decisions @/none.jsonl --window-days 7 "
+        "--json @/missing/o.json",
         "generate --like @/w.db --db @/g.db --report @/missing/r.json --consumers 100",
         "demo --db @/demo.db --out @/missing/d.jsonl",
     };
