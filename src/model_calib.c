@@ -272,18 +272,39 @@ char *indiv_calibration_json_text(const indiv_calibration *c) {
 /* logit(any) is bounded: a relevance of exactly 0 or 1 would give an infinite input. */
 #define ACT_ANY_MIN 1e-9
 
-double indiv_act_apply(const indiv_act_model *a, double any, double orders) {
+static double nonneg(double v) {
+    return v > 0 ? v : 0;
+}
+
+double indiv_act_apply_inputs(const indiv_act_model *a, double any,
+                              const indiv_act_inputs *in) {
     if (!a->present)
         return any;
+    indiv_act_inputs zero = {0};
+    in = in ? in : &zero;
     double q = any < ACT_ANY_MIN ? ACT_ANY_MIN : any > 1 - ACT_ANY_MIN ? 1 - ACT_ANY_MIN : any;
     double z = a->intercept + a->relevance * log(q / (1 - q)) +
-               a->orders * log1p(orders > 0 ? orders : 0);
+               a->orders * log1p(nonneg(in->orders)) + a->readiness * in->readiness +
+               a->recency * log1p(nonneg(in->recency_days)) +
+               a->rebought * log1p(nonneg(in->rebought));
     return z >= 0 ? 1 / (1 + exp(-z)) : exp(z) / (1 + exp(z));
 }
 
+double indiv_act_apply(const indiv_act_model *a, double any, double orders) {
+    indiv_act_inputs in = {.orders = orders};
+    return indiv_act_apply_inputs(a, any, &in);
+}
+
 json_t *indiv_act_json(const indiv_act_model *a) {
-    return json_pack("{s:f, s:f, s:f}", "intercept", a->intercept, "relevance",
-                     a->relevance, "orders", a->orders);
+    return json_pack("{s:f, s:f, s:f, s:f, s:f, s:f}", "intercept", a->intercept,
+                     "relevance", a->relevance, "orders", a->orders, "readiness",
+                     a->readiness, "recency", a->recency, "rebought", a->rebought);
+}
+
+/* An optional finite number (0 when absent). */
+static int get_optional(const json_t *o, const char *key, double *out) {
+    *out = 0;
+    return !json_object_get(o, key) || get_real(o, key, 0, out);
 }
 
 int indiv_act_load(const json_t *o, indiv_act_model *a, const char *path,
@@ -293,11 +314,17 @@ int indiv_act_load(const json_t *o, indiv_act_model *a, const char *path,
         return INDIV_OK;
     if (!json_is_object(o) || !get_real(o, "intercept", 0, &a->intercept) ||
         !get_real(o, "relevance", 0, &a->relevance) ||
-        !get_real(o, "orders", 0, &a->orders))
+        !get_real(o, "orders", 0, &a->orders) ||
+        !get_optional(o, "readiness", &a->readiness) ||
+        !get_optional(o, "recency", &a->recency) ||
+        !get_optional(o, "rebought", &a->rebought)) {
+        memset(a, 0, sizeof *a);
         return indiv_error_set(err, INDIV_EFORMAT,
                                "%s: field 'act' must be an object of finite numbers "
-                               "'intercept', 'relevance' and 'orders'",
+                               "'intercept', 'relevance' and 'orders' (and optionally "
+                               "'readiness', 'recency', 'rebought')",
                                path);
+    }
     a->present = 1;
     return INDIV_OK;
 }

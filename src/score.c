@@ -56,6 +56,7 @@ struct indiv_score_block {
     double *u;            /* cap: per-consumer logit term */
     double *ready, *freq; /* cap: its inputs, kept for the drivers */
     double *orders;       /* cap: purchase occasions (the act model's input) */
+    double *recency, *rebought; /* cap: the act model's other inputs (set_history) */
     double *xr;           /* cap × n: the weighted sparse terms (repeat, item-item) */
     struct hist_feat *hist; /* cap × hcap */
     size_t *n_hist, hcap;
@@ -193,12 +194,14 @@ indiv_score_block *indiv_score_block_new(const indiv_scorer *s, size_t rows) {
     b->ready = calloc(b->cap, sizeof *b->ready);
     b->freq = calloc(b->cap, sizeof *b->freq);
     b->orders = calloc(b->cap, sizeof *b->orders);
+    b->recency = calloc(b->cap, sizeof *b->recency);
+    b->rebought = calloc(b->cap, sizeof *b->rebought);
     b->xr = calloc(b->cap * b->n + 1, sizeof *b->xr);
     b->hcap = SCORE_HISTORY_MAX;
     b->hist = malloc(b->cap * b->hcap * sizeof *b->hist);
     b->n_hist = calloc(b->cap, sizeof *b->n_hist);
     b->iis = calloc(b->n + 1, sizeof *b->iis);
-    if (!b->iis || !b->x || !b->aff || !b->u || !b->ready || !b->freq || !b->orders || !b->xr || !b->hist ||
+    if (!b->iis || !b->x || !b->aff || !b->u || !b->ready || !b->freq || !b->orders || !b->recency || !b->rebought || !b->xr || !b->hist ||
         !b->n_hist) {
         indiv_score_block_free(b);
         return NULL;
@@ -215,6 +218,8 @@ void indiv_score_block_free(indiv_score_block *b) {
     free(b->ready);
     free(b->freq);
     free(b->orders);
+    free(b->recency);
+    free(b->rebought);
     free(b->xr);
     free(b->hist);
     free(b->n_hist);
@@ -254,7 +259,7 @@ void indiv_score_set_row(const indiv_scorer *s, indiv_score_block *b, size_t i,
     assert(i < b->cap && b->d == s->d && b->n == s->n); /* a block of this scorer */
     double *x = b->x + i * b->d;
     memset(x, 0, b->d * sizeof *x);
-    b->ready[i] = b->freq[i] = b->orders[i] = 0;
+    b->ready[i] = b->freq[i] = b->orders[i] = b->recency[i] = b->rebought[i] = 0;
     if (pr && (pr->features & INDIV_FEAT_TASTE) && pr->dims == b->d) {
         if (indiv_model_taste_norm(&s->model) == INDIV_TASTE_NORM_L2)
             taste_l2(pr->taste, b->d, x);
@@ -461,8 +466,14 @@ void indiv_score_set_history(const indiv_scorer *s, indiv_score_block *b, size_t
     double *xr = b->xr + i * b->n;
     struct hist_feat *hf = b->hist + i * b->hcap;
     size_t j, n = 0;
+    if (pr && (pr->features & INDIV_FEAT_RHYTHM) && pr->orders > 0 &&
+        pr->last_purchase_ts != INDIV_TS_NONE &&
+        t > pr->last_purchase_ts)
+        b->recency[i] = (double)(t - pr->last_purchase_ts) / INDIV_SECONDS_PER_DAY;
     if (!pr || !(pr->features & INDIV_FEAT_HISTORY))
         return;
+    for (size_t k = 0; k < pr->n_history; k++)
+        b->rebought[i] += pr->history[k].occasions >= 2;
     for (size_t k = 0; k < pr->n_history && n < b->hcap; k++) {
         if (indiv_catalog_index(s->cat, pr->history[k].offer_id, &j) < 0)
             continue;
@@ -580,7 +591,13 @@ double indiv_scorer_affinity_weight(const indiv_scorer *s) {
 
 double indiv_score_relevance(const indiv_scorer *s, const indiv_score_block *b, size_t i,
                              double any) {
-    return indiv_act_apply(&s->model.act, any, b->orders[i]);
+    indiv_act_inputs in;
+    indiv_score_act_inputs(b, i, &in);
+    return indiv_act_apply_inputs(&s->model.act, any, &in);
+}
+
+void indiv_score_act_inputs(const indiv_score_block *b, size_t i, indiv_act_inputs *out) {
+    *out = (indiv_act_inputs){b->orders[i], b->ready[i], b->recency[i], b->rebought[i]};
 }
 
 double indiv_score_consumer_term(const indiv_score_block *b, size_t i) {

@@ -54,16 +54,24 @@
 /* Newton iterations and coefficient tolerance of the logistic fits. */
 #define LOGIT_MAX_ITER 50
 #define LOGIT_TOL      1e-8
-/* Features of an example: 1 (intercept), then the model terms in indiv_model_term order.
- */
-/* Features: 1, the model's terms, then item_item again for the offers the person
- * bought (indiv_bought_weights): the item-to-item term is split by the repeat
- * indicator, so that offers new to the person get a weight of their own instead of one
- * set for a population dominated by re-purchases. Only item_item is split: splitting
- * affinity and popularity as well lowered NDCG when every purchase counts on the
- * validation split (docs/evaluation.md "Propensity weights"). */
-#define NFEAT       (1 + INDIV_TERM_COUNT + 1)
-#define FEAT_BOUGHT (1 + INDIV_TERM_COUNT) /* item_item of the offers bought */
+/* Raw columns of an example: 1 (intercept), the model's terms in indiv_model_term order
+ * (affinity, popularity and item_item only for an offer new to the person), then the
+ * affinity, popularity and item_item of an offer the person bought (0 for a new one).
+ * Each mode of indiv_new_offers makes its design matrix from them (design_row): one
+ * weight set for every offer (shared), item_item split by the repeat indicator (split),
+ * or new offers scored by their conditional-logit sub-model (ranked). Splitting
+ * affinity and popularity as well in the pointwise fit lowered NDCG when every purchase
+ * counts on the validation split (docs/evaluation.md "Offers new to the person"). */
+#define NFEAT      (1 + INDIV_TERM_COUNT + 3)
+#define COL(t)     (1 + (t))
+#define FEAT_B_AFF (1 + INDIV_TERM_COUNT) /* affinity of an offer bought */
+#define FEAT_B_POP (2 + INDIV_TERM_COUNT) /* popularity of an offer bought */
+#define FEAT_B_II  (3 + INDIV_TERM_COUNT) /* item_item of an offer bought */
+/* Features of the new-offer sub-model (ranked): affinity, popularity, item_item. */
+#define NRANK 3
+/* New offers bought in the tail needed to fit the ranked sub-model; below it the
+ * split mode is used (the provenance says which mode was). */
+#define MIN_RANK_POSITIVES 20
 /* Consumers scored per block (one dgemm each), as in the decision run. */
 #define BLOCK 256
 /* A sampled negative that was in fact bought is redrawn at most this many times. */
@@ -83,8 +91,24 @@ void indiv_train_params_init(indiv_train_params *p) {
     p->popularity_half_life_days = DEF_POP_HALF_LIFE;
     p->ease_lambda = DEF_EASE_LAMBDA;
     p->calibration_slots = DEF_CALIBRATION_SLOTS;
-    p->act_model = 1;
+    p->act_model = INDIV_ACT_FULL;
     p->item_k = DEF_ITEM_K;
+    p->new_offers = INDIV_NEW_OFFERS_SPLIT;
+}
+
+static const char *const NEW_OFFERS_NAMES[] = {"shared", "split", "ranked"};
+
+const char *indiv_new_offers_name(indiv_new_offers m) {
+    return m >= INDIV_NEW_OFFERS_SHARED && m <= INDIV_NEW_OFFERS_RANKED
+               ? NEW_OFFERS_NAMES[m]
+               : "?";
+}
+
+int indiv_new_offers_parse(const char *s) {
+    for (int m = INDIV_NEW_OFFERS_SHARED; s && m <= INDIV_NEW_OFFERS_RANKED; m++)
+        if (strcmp(s, NEW_OFFERS_NAMES[m]) == 0)
+            return m;
+    return -1;
 }
 
 static int validate(const indiv_train_params *p, indiv_error *err) {
@@ -101,6 +125,10 @@ static int validate(const indiv_train_params *p, indiv_error *err) {
             err, INDIV_EINVAL,
             "holdout, reaction days, popularity half-life and EASE lambda must be "
             "> 0, negatives, k and item_k >= 1, ridge >= 0");
+    if (p->act_model < INDIV_ACT_NONE || p->act_model > INDIV_ACT_FULL)
+        return indiv_error_set(err, INDIV_EINVAL, "act_model must be none, orders or full");
+    if (p->new_offers < INDIV_NEW_OFFERS_SHARED || p->new_offers > INDIV_NEW_OFFERS_RANKED)
+        return indiv_error_set(err, INDIV_EINVAL, "new_offers must be shared, split or ranked");
     if (p->calibration_slots < 1 || p->calibration_slots > INDIV_SLOTS_MAX)
         return indiv_error_set(err, INDIV_EINVAL, "calibration slots must be in [1, %d]",
                                INDIV_SLOTS_MAX);
@@ -382,9 +410,17 @@ static size_t row_of(const struct data *d, int64_t id) {
 /* ---- the run's state --------------------------------------------------------------- */
 
 struct examples {
-    double *x, *y, *w;
+    double *x, *y, *w;   /* raw columns (NFEAT per example), label, weight */
+    size_t *group;       /* the person an example belongs to (consecutive) */
     unsigned char *half; /* 0: fit, 1: validation */
-    size_t n, cap, positives;
+    size_t n, cap, positives, groups;
+};
+
+/* The conditional-logit fit of the new-offer sub-model (ranked mode). */
+struct rank_fit {
+    double beta[NRANK], se[NRANK];
+    size_t positives; /* new offers bought with sampled new offers to compare */
+    int iterations, converged;
 };
 
 struct validation {
@@ -398,7 +434,8 @@ struct validation {
 /* The validation half's relevance (P(acts) over the first slots offers) and whether each
  * person bought one of those offers in the tail. */
 struct cal_pairs {
-    double *pred, *orders;
+    double *pred;
+    indiv_act_inputs *in; /* the act model's other inputs */
     unsigned char *acted, *half;
     size_t n, cap;
 };
@@ -423,6 +460,8 @@ struct run {
     indiv_act_model act;
     double beta_fit[NFEAT], beta[NFEAT], se[NFEAT];
     indiv_logit_stats fit_stats;
+    indiv_new_offers mode;              /* in effect (ranked falls back to split) */
+    struct rank_fit rank_half, rank;    /* ranked: on half 0, on everyone */
     double loss_tail, loss, sweep_seconds;
     size_t offers_tail, consumers_tail;
     int from_contacts;
@@ -438,9 +477,10 @@ static void run_free(struct run *r) {
     free(r->ex.y);
     free(r->ex.w);
     free(r->ex.half);
+    free(r->ex.group);
     free(r->cal.pred);
     free(r->cal.acted);
-    free(r->cal.orders);
+    free(r->cal.in);
     free(r->cal.half);
     if (r->snap) {
         indiv_eventlog_close(r->snap);
@@ -519,8 +559,10 @@ static int factorise(struct run *r, const indiv_sparse *m, const char *stage, do
 }
 
 /* The model the examples are scored with: every weight 1 and no intercept, so that the
- * scorer's terms are the raw features; with beta, the fitted model. */
-static void feature_model(const struct run *r, const double *beta, indiv_model *m) {
+ * scorer's terms are the raw features; with beta (design space, design_row) and rank
+ * (the ranked sub-model that beta was fitted with), the fitted model. */
+static void feature_model(const struct run *r, const double *beta,
+                          const struct rank_fit *rank, indiv_model *m) {
     const indiv_train_params *p = r->p;
     memset(m, 0, sizeof *m);
     m->repeat = r->repeat;
@@ -529,11 +571,22 @@ static void feature_model(const struct run *r, const double *beta, indiv_model *
     snprintf(m->feature_space, sizeof m->feature_space, "embedding");
     m->intercept = beta ? beta[0] : 0;
     for (int t = 0; t < INDIV_TERM_COUNT; t++)
-        m->weight[t] = beta ? beta[1 + t] : 1;
-    if (beta) /* without: no weights_bought, so that the terms are the raw features */
-        m->bought = (indiv_bought_weights){1, beta[1 + INDIV_TERM_AFFINITY],
-                                           beta[1 + INDIV_TERM_POPULARITY],
-                                           beta[FEAT_BOUGHT]};
+        m->weight[t] = beta ? beta[COL(t)] : 1;
+    /* without beta: no weights_bought, so that the terms are the raw features */
+    if (beta && r->mode == INDIV_NEW_OFFERS_SPLIT)
+        m->bought = (indiv_bought_weights){1, beta[COL(INDIV_TERM_AFFINITY)],
+                                           beta[COL(INDIV_TERM_POPULARITY)],
+                                           beta[FEAT_B_II]};
+    if (beta && r->mode == INDIV_NEW_OFFERS_RANKED) {
+        /* the new offers' score s = rank·(affinity, popularity, item_item) sits in the
+         * affinity column with coefficient c: their weights are c · rank */
+        double c = beta[COL(INDIV_TERM_AFFINITY)];
+        m->weight[INDIV_TERM_AFFINITY] = c * rank->beta[0];
+        m->weight[INDIV_TERM_POPULARITY] = c * rank->beta[1];
+        m->weight[INDIV_TERM_ITEM_ITEM] = c * rank->beta[2];
+        m->bought = (indiv_bought_weights){1, beta[FEAT_B_AFF], beta[FEAT_B_POP],
+                                           beta[FEAT_B_II]};
+    }
     m->popularity_half_life_days = p->popularity_half_life_days;
     m->taste_norm = INDIV_TASTE_NORM_L2;
 }
@@ -636,7 +689,7 @@ static int tail_space(struct run *r, indiv_error *err) {
     int rc = factorise(r, r->d.before.m, "als-tail", f, &r->loss_tail, err);
     indiv_model fm;
     char src[INDIV_MODEL_ID_MAX + 16];
-    feature_model(r, NULL, &fm);
+    feature_model(r, NULL, NULL, &fm);
     indiv_model_feature_source(&fm, src, sizeof src);
     if (rc == INDIV_OK)
         rc = indiv_catalog_set_features(r->cat, f, k, src, err);
@@ -772,7 +825,10 @@ static int examples_grow(struct examples *e) {
     unsigned char *h = realloc(e->half, c);
     if (h)
         e->half = h;
-    if (!x || !y || !w || !h)
+    size_t *g = realloc(e->group, c * sizeof *g);
+    if (g)
+        e->group = g;
+    if (!x || !y || !w || !h || !g)
         return INDIV_ENOMEM;
     e->cap = c;
     return INDIV_OK;
@@ -785,23 +841,28 @@ static int add_example(struct examples *e, const double *x, double y, double w,
     memcpy(e->x + e->n * NFEAT, x, NFEAT * sizeof *x);
     e->y[e->n] = y;
     e->w[e->n] = w;
+    e->group[e->n] = e->groups;
     e->half[e->n++] = half;
     e->positives += y > 0.5;
     return INDIV_OK;
 }
 
-/* x = (1, the terms, item_item of an offer bought) of (slot, offer j): for an offer the
- * person bought (repeat indicator 1) the item-to-item sum is in the last column and 0
- * in its own, for an offer new to them the reverse. */
+/* The raw columns (NFEAT, above) of (slot, offer j): for an offer the person bought
+ * (repeat indicator 1) its affinity, popularity and item-to-item sum are in the last
+ * three columns and 0 in their own, for an offer new to them the reverse. */
 static void features(const struct pass *ps, size_t slot, size_t j, double *x) {
     double t[INDIV_TERM_COUNT];
     indiv_score_terms(ps->s, ps->b, slot, j, t); /* unit weights: the raw features */
     x[0] = 1;
     for (int k = 0; k < INDIV_TERM_COUNT; k++)
-        x[1 + k] = t[k];
+        x[COL(k)] = t[k];
     int bought = t[INDIV_TERM_REPEAT] != 0;
-    x[FEAT_BOUGHT] = bought ? t[INDIV_TERM_ITEM_ITEM] : 0;
-    x[1 + INDIV_TERM_ITEM_ITEM] = bought ? 0 : t[INDIV_TERM_ITEM_ITEM];
+    static const int moved[3] = {INDIV_TERM_AFFINITY, INDIV_TERM_POPULARITY,
+                                 INDIV_TERM_ITEM_ITEM};
+    for (int k = 0; k < 3; k++) {
+        x[FEAT_B_AFF + k] = bought ? t[moved[k]] : 0;
+        x[COL(moved[k])] = bought ? 0 : t[moved[k]];
+    }
 }
 
 /* A valid offer the consumer did not buy in the tail, uniformly. */
@@ -824,6 +885,7 @@ static int purchase_examples(struct pass *ps, size_t slot) {
     size_t pos_valid = 0;
     double x[NFEAT];
     int rc = INDIV_OK;
+    ps->r->ex.groups++;
     for (size_t e = 0; e < npos && rc == INDIV_OK; e++) {
         features(ps, slot, tail->idx[from + e], x);
         pos_valid += r->valid[tail->idx[from + e]];
@@ -854,6 +916,7 @@ static int contact_examples(struct pass *ps, size_t slot) {
     }
     double x[NFEAT];
     int rc = INDIV_OK;
+    ps->r->ex.groups++;
     for (; lo < d->n_contacts && d->contacts[lo].row == row && rc == INDIV_OK; lo++) {
         const struct contact *c = &d->contacts[lo];
         features(ps, slot, c->offer, x);
@@ -866,7 +929,7 @@ static int contact_examples(struct pass *ps, size_t slot) {
 
 static int collect_examples(struct run *r, indiv_error *err) {
     indiv_model fm;
-    feature_model(r, NULL, &fm);
+    feature_model(r, NULL, NULL, &fm);
     r->from_contacts = r->d.n_contacts >= INDIV_TRAIN_MIN_CONTACTS;
     int rc = pass_run(r, &fm, r->from_contacts ? contact_examples : purchase_examples,
                       NULL, "examples", err);
@@ -893,8 +956,217 @@ static double *half_weights(const struct examples *e, unsigned char half) {
     return w;
 }
 
+/* ---- the new-offer sub-model (ranked) ---------------------------------------------- */
+
+/* The examples of offers new to the person (repeat indicator 0): their sub-model
+ * features (affinity, popularity, item_item). */
+static int is_new(const double *x) {
+    return x[COL(INDIV_TERM_REPEAT)] == 0;
+}
+
+static void rank_x(const double *x, double *f) {
+    f[0] = x[COL(INDIV_TERM_AFFINITY)];
+    f[1] = x[COL(INDIV_TERM_POPULARITY)];
+    f[2] = x[COL(INDIV_TERM_ITEM_ITEM)];
+}
+
+static double dot3(const double *a, const double *b) {
+    return a[0] * b[0] + a[1] * b[1] + a[2] * b[2];
+}
+
+/* The conditional log-likelihood (McFadden, "Conditional logit analysis of qualitative
+ * choice behavior", 1974) of the new offers each person bought in the tail: for every
+ * such positive p of person g, log [e^{z_p} / (e^{z_p} + Σ_n w_n e^{z_n})] over the
+ * person's sampled new offers n not bought, each weighing what it stands for (the
+ * weighted sum estimates the one over every new offer not bought: a sampled softmax),
+ * z = b·(affinity, popularity, item_item), minus ridge/2 |b|²; its gradient g and
+ * Hessian h (3 × 3, row-major). People of the other half (half 0 or 1; 2: everyone)
+ * are left out. The person's own level (readiness, frequency, intercept) cancels: the
+ * fit is about which new offer, not whether. */
+static double rank_loglik(const struct examples *e, int half, const double *b,
+                          double ridge, double *g, double *h, size_t *positives) {
+    double ll = -0.5 * ridge * dot3(b, b);
+    for (int k = 0; k < NRANK; k++) {
+        g[k] = -ridge * b[k];
+        for (int l = 0; l < NRANK; l++)
+            h[k * NRANK + l] = k == l ? -ridge : 0;
+    }
+    *positives = 0;
+    for (size_t a = 0; a < e->n;) {
+        size_t z = a;
+        while (z < e->n && e->group[z] == e->group[a])
+            z++;
+        if (half != 2 && e->half[a] != half) {
+            a = z;
+            continue;
+        }
+        /* the negatives' sums, shifted by the group's largest score m */
+        double m = -INFINITY, f[NRANK];
+        for (size_t i = a; i < z; i++)
+            if (is_new(e->x + i * NFEAT)) {
+                rank_x(e->x + i * NFEAT, f);
+                m = fmax(m, dot3(b, f));
+            }
+        double sn = 0, sx[NRANK] = {0}, sxx[NRANK * NRANK] = {0};
+        for (size_t i = a; i < z; i++) {
+            if (!is_new(e->x + i * NFEAT) || e->y[i] > 0.5)
+                continue;
+            rank_x(e->x + i * NFEAT, f);
+            double q = e->w[i] * exp(dot3(b, f) - m);
+            sn += q;
+            for (int k = 0; k < NRANK; k++) {
+                sx[k] += q * f[k];
+                for (int l = 0; l < NRANK; l++)
+                    sxx[k * NRANK + l] += q * f[k] * f[l];
+            }
+        }
+        for (size_t i = a; sn > 0 && i < z; i++) {
+            if (!is_new(e->x + i * NFEAT) || e->y[i] < 0.5)
+                continue;
+            rank_x(e->x + i * NFEAT, f);
+            double zp = dot3(b, f) - m, qp = exp(zp), d = qp + sn, mu[NRANK];
+            ll += zp - log(d);
+            for (int k = 0; k < NRANK; k++)
+                mu[k] = (qp * f[k] + sx[k]) / d;
+            for (int k = 0; k < NRANK; k++) {
+                g[k] += f[k] - mu[k];
+                for (int l = 0; l < NRANK; l++)
+                    h[k * NRANK + l] -=
+                        (qp * f[k] * f[l] + sxx[k * NRANK + l]) / d - mu[k] * mu[l];
+            }
+            (*positives)++;
+        }
+        a = z;
+    }
+    return ll;
+}
+
+/* Solves the 3 × 3 system (−h) d = g by Gaussian elimination with partial pivoting;
+ * 0 when singular. */
+static int solve3(const double *h, const double *g, double *d) {
+    double a[NRANK][NRANK + 1];
+    for (int k = 0; k < NRANK; k++) {
+        for (int l = 0; l < NRANK; l++)
+            a[k][l] = -h[k * NRANK + l];
+        a[k][NRANK] = g[k];
+    }
+    for (int c = 0; c < NRANK; c++) {
+        int piv = c;
+        for (int k = c + 1; k < NRANK; k++)
+            piv = fabs(a[k][c]) > fabs(a[piv][c]) ? k : piv;
+        if (!(fabs(a[piv][c]) > 1e-300))
+            return 0;
+        for (int l = 0; l <= NRANK; l++) {
+            double t = a[c][l];
+            a[c][l] = a[piv][l];
+            a[piv][l] = t;
+        }
+        for (int k = c + 1; k < NRANK; k++) {
+            double q = a[k][c] / a[c][c];
+            for (int l = c; l <= NRANK; l++)
+                a[k][l] -= q * a[c][l];
+        }
+    }
+    for (int c = NRANK - 1; c >= 0; c--) {
+        double v = a[c][NRANK];
+        for (int l = c + 1; l < NRANK; l++)
+            v -= a[c][l] * d[l];
+        d[c] = v / a[c][c];
+    }
+    return 1;
+}
+
+/* Newton-Raphson with step halving on rank_loglik (concave: a sum of log-softmaxes of
+ * linear scores, plus the ridge), from b = 0. Standard errors from the Hessian. */
+static void fit_rank(const struct run *r, int half, struct rank_fit *out) {
+    double b[NRANK] = {0}, g[NRANK], h[NRANK * NRANK], g2[NRANK], h2[NRANK * NRANK];
+    size_t pos;
+    double ridge = r->p->ridge, ll = rank_loglik(&r->ex, half, b, ridge, g, h, &pos);
+    memset(out, 0, sizeof *out);
+    out->positives = pos;
+    for (int it = 0; it < LOGIT_MAX_ITER; it++) {
+        double d[NRANK], nb[NRANK], step = 1, nll = -INFINITY;
+        out->iterations = it + 1;
+        if (!solve3(h, g, d))
+            break;
+        for (int halving = 0; halving < 30; halving++, step *= 0.5) {
+            for (int k = 0; k < NRANK; k++)
+                nb[k] = b[k] + step * d[k];
+            nll = rank_loglik(&r->ex, half, nb, ridge, g2, h2, &pos);
+            if (nll >= ll - 1e-12 * fabs(ll))
+                break;
+        }
+        double moved = 0;
+        for (int k = 0; k < NRANK; k++)
+            moved = fmax(moved, fabs(nb[k] - b[k]));
+        memcpy(b, nb, sizeof b);
+        memcpy(g, g2, sizeof g);
+        memcpy(h, h2, sizeof h);
+        ll = nll;
+        if (moved < LOGIT_TOL) {
+            out->converged = 1;
+            break;
+        }
+    }
+    memcpy(out->beta, b, sizeof b);
+    for (int k = 0; k < NRANK; k++) { /* sqrt(diag((−h)⁻¹)) */
+        double e[NRANK] = {0}, col[NRANK];
+        e[k] = 1;
+        out->se[k] = solve3(h, e, col) && col[k] > 0 ? sqrt(col[k]) : NAN;
+    }
+}
+
+/* One example's design row (the mode's columns) from its raw columns. */
+static void design_row(const struct run *r, const struct rank_fit *rank, const double *raw,
+                       double *x) {
+    memcpy(x, raw, NFEAT * sizeof *x);
+    const int aff = COL(INDIV_TERM_AFFINITY), pop = COL(INDIV_TERM_POPULARITY),
+              ii = COL(INDIV_TERM_ITEM_ITEM);
+    switch (r->mode) {
+    case INDIV_NEW_OFFERS_SHARED:
+        x[aff] += x[FEAT_B_AFF];
+        x[pop] += x[FEAT_B_POP];
+        x[ii] += x[FEAT_B_II];
+        x[FEAT_B_AFF] = x[FEAT_B_POP] = x[FEAT_B_II] = 0;
+        break;
+    case INDIV_NEW_OFFERS_SPLIT:
+        x[aff] += x[FEAT_B_AFF];
+        x[pop] += x[FEAT_B_POP];
+        x[FEAT_B_AFF] = x[FEAT_B_POP] = 0;
+        break;
+    case INDIV_NEW_OFFERS_RANKED: {
+        double f[NRANK];
+        rank_x(raw, f);
+        x[aff] = dot3(rank->beta, f); /* the new offers' score; 0 for an offer bought */
+        x[pop] = x[ii] = 0;
+        break;
+    }
+    }
+}
+
+/* Whether column k of the design is used by the mode (the others are 0 throughout:
+ * the ridge keeps their coefficient at 0, and they have no standard error). */
+static int col_used(const struct run *r, int k) {
+    if (k == FEAT_B_AFF || k == FEAT_B_POP)
+        return r->mode == INDIV_NEW_OFFERS_RANKED;
+    if (k == FEAT_B_II)
+        return r->mode != INDIV_NEW_OFFERS_SHARED;
+    if (k == COL(INDIV_TERM_POPULARITY) || k == COL(INDIV_TERM_ITEM_ITEM))
+        return r->mode != INDIV_NEW_OFFERS_RANKED;
+    return 1;
+}
+
+static double *design(const struct run *r, const struct rank_fit *rank) {
+    const struct examples *e = &r->ex;
+    double *x = malloc((e->n * NFEAT + 1) * sizeof *x);
+    for (size_t i = 0; x && i < e->n; i++)
+        design_row(r, rank, e->x + i * NFEAT, x + i * NFEAT);
+    return x;
+}
+
 /* AUC and log-loss of the half-fitted weights on the validation half's examples. */
-static int validate_propensity(struct run *r, const double *wv, indiv_error *err) {
+static int validate_propensity(struct run *r, const double *x, const double *wv,
+                               indiv_error *err) {
     const struct examples *e = &r->ex;
     double *p = malloc((e->n + 1) * sizeof *p);
     if (!p)
@@ -902,7 +1174,7 @@ static int validate_propensity(struct run *r, const double *wv, indiv_error *err
     for (size_t i = 0; i < e->n; i++) {
         double z = 0;
         for (size_t k = 0; k < NFEAT; k++)
-            z += r->beta_fit[k] * e->x[i * NFEAT + k];
+            z += r->beta_fit[k] * x[i * NFEAT + k];
         p[i] = indiv_sigmoid(z);
         r->val.examples += e->half[i] == 1;
     }
@@ -912,19 +1184,41 @@ static int validate_propensity(struct run *r, const double *wv, indiv_error *err
     return INDIV_OK;
 }
 
+/* The mode in effect: ranked needs purchase labels and enough new offers bought (on
+ * each half's fit); otherwise split. Then the sub-model on half 0 and on everyone. */
+static void choose_mode(struct run *r) {
+    r->mode = r->p->new_offers;
+    if (r->mode != INDIV_NEW_OFFERS_RANKED)
+        return;
+    if (!r->from_contacts) {
+        fit_rank(r, 0, &r->rank_half);
+        fit_rank(r, 2, &r->rank);
+    }
+    if (r->from_contacts || r->rank_half.positives < MIN_RANK_POSITIVES ||
+        r->rank.positives < MIN_RANK_POSITIVES)
+        r->mode = INDIV_NEW_OFFERS_SPLIT;
+}
+
 /* Fit on half 0, validate on half 1, refit on all. */
 static int fit_weights(struct run *r, indiv_error *err) {
     const struct examples *e = &r->ex;
+    choose_mode(r);
     double *wf = half_weights(e, 0), *wv = half_weights(e, 1);
-    int rc = wf && wv ? INDIV_OK : indiv_error_set(err, INDIV_ENOMEM, "out of memory");
+    double *x = design(r, &r->rank_half);
+    int rc = wf && wv && x ? INDIV_OK : indiv_error_set(err, INDIV_ENOMEM, "out of memory");
     if (rc == INDIV_OK)
-        rc = indiv_logit_fit(e->x, e->y, wf, e->n, NFEAT, r->p->ridge, LOGIT_MAX_ITER,
+        rc = indiv_logit_fit(x, e->y, wf, e->n, NFEAT, r->p->ridge, LOGIT_MAX_ITER,
                              LOGIT_TOL, r->beta_fit, NULL, NULL, err);
     if (rc == INDIV_OK)
-        rc = validate_propensity(r, wv, err);
+        rc = validate_propensity(r, x, wv, err);
+    free(x);
+    x = rc == INDIV_OK ? design(r, &r->rank) : NULL;
+    if (rc == INDIV_OK && !x)
+        rc = indiv_error_set(err, INDIV_ENOMEM, "out of memory");
     if (rc == INDIV_OK)
-        rc = indiv_logit_fit(e->x, e->y, e->w, e->n, NFEAT, r->p->ridge, LOGIT_MAX_ITER,
+        rc = indiv_logit_fit(x, e->y, e->w, e->n, NFEAT, r->p->ridge, LOGIT_MAX_ITER,
                              LOGIT_TOL, r->beta, r->se, &r->fit_stats, err);
+    free(x);
     free(wf);
     free(wv);
     return rc;
@@ -946,14 +1240,15 @@ static void add_topk(double sums[4], const indiv_topk *t) {
 }
 
 /* Appends one person's relevance, outcome, purchase occasions and half. */
-static int cal_push(struct cal_pairs *c, double pred, unsigned char acted, double orders,
+static int cal_push(struct cal_pairs *c, double pred, unsigned char acted,
+                    const indiv_act_inputs *in,
                     unsigned char half) {
     if (c->n == c->cap) {
         size_t cap = c->cap ? 2 * c->cap : 256;
         double *p = realloc(c->pred, cap * sizeof *p);
         c->pred = p ? p : c->pred;
-        double *o = realloc(c->orders, cap * sizeof *o);
-        c->orders = o ? o : c->orders;
+        indiv_act_inputs *o = realloc(c->in, cap * sizeof *o);
+        c->in = o ? o : c->in;
         unsigned char *a = realloc(c->acted, cap);
         c->acted = a ? a : c->acted;
         unsigned char *h = realloc(c->half, cap);
@@ -963,7 +1258,7 @@ static int cal_push(struct cal_pairs *c, double pred, unsigned char acted, doubl
         c->cap = cap;
     }
     c->pred[c->n] = pred;
-    c->orders[c->n] = orders;
+    c->in[c->n] = *in;
     c->half[c->n] = half;
     c->acted[c->n++] = acted;
     return INDIV_OK;
@@ -997,9 +1292,9 @@ static int calibration_add(struct run *r, const struct pass *ps, size_t slot,
         acted |= bsearch(&top[i], tail->idx + from, to - from, sizeof(size_t), cmp_size) !=
                  NULL;
     }
-    const indiv_profile *pr = &ps->prof[slot];
-    return cal_push(&r->cal, indiv_relevance_any(p, m), acted,
-                    pr->features & INDIV_FEAT_RHYTHM ? pr->orders : 0, ps->half[slot]);
+    indiv_act_inputs in;
+    indiv_score_act_inputs(ps->b, slot, &in);
+    return cal_push(&r->cal, indiv_relevance_any(p, m), acted, &in, ps->half[slot]);
 }
 
 /* Every known consumer: the calibration pair; for validation consumers who bought in the tail,
@@ -1033,32 +1328,48 @@ static int rank_validation(struct pass *ps, size_t slot) {
     return INDIV_OK;
 }
 
+/* The act model's design row of a person: 1, logit(any), log(1 + orders), then with
+ * INDIV_ACT_FULL readiness, log(1 + days since the last purchase), log(1 + offers
+ * re-bought) (model.h). Returns the number of columns. */
+#define ACT_COLS_MAX 6
+static size_t act_row(int mode, double any, const indiv_act_inputs *in, double *x) {
+    double q = fmin(fmax(any, ACT_ANY_MIN), 1 - ACT_ANY_MIN);
+    x[0] = 1;
+    x[1] = log(q / (1 - q));
+    x[2] = log1p(fmax(in->orders, 0));
+    if (mode != INDIV_ACT_FULL)
+        return 3;
+    x[3] = in->readiness;
+    x[4] = log1p(fmax(in->recency_days, 0));
+    x[5] = log1p(fmax(in->rebought, 0));
+    return 6;
+}
+
 /* The act model (model.h) on the fitting half's pairs: logistic regression of acted on
- * (1, logit(any), log(1 + orders)). None (present = 0) when turned off, when either
- * group has fewer than INDIV_CALIBRATION_MIN_GROUP people, or when the fit fails. */
+ * act_row. None (present = 0) when turned off, when either group has fewer than
+ * INDIV_CALIBRATION_MIN_GROUP people, or when the fit fails. */
 static int fit_act(struct run *r) {
     const struct cal_pairs *c = &r->cal;
-    size_t n = 0, pos = 0;
+    size_t n = 0, pos = 0, cols = 3;
     memset(&r->act, 0, sizeof r->act);
-    double *x = malloc((3 * c->n + 1) * sizeof *x), *y = malloc((c->n + 1) * sizeof *y);
+    double *x = malloc((ACT_COLS_MAX * c->n + 1) * sizeof *x),
+           *y = malloc((c->n + 1) * sizeof *y);
     for (size_t i = 0; x && y && i < c->n; i++) {
         if (c->half[i] != 0)
             continue;
-        double q = fmin(fmax(c->pred[i], ACT_ANY_MIN), 1 - ACT_ANY_MIN);
-        x[3 * n] = 1;
-        x[3 * n + 1] = log(q / (1 - q));
-        x[3 * n + 2] = log1p(c->orders[i]);
+        cols = act_row(r->p->act_model, c->pred[i], &c->in[i], x + cols * n);
         y[n] = c->acted[i];
         pos += c->acted[i];
         n++;
     }
-    double beta[3];
+    double beta[ACT_COLS_MAX] = {0};
     int rc = x && y ? INDIV_OK : INDIV_ENOMEM;
-    if (rc == INDIV_OK && r->p->act_model && pos >= INDIV_CALIBRATION_MIN_GROUP &&
-        n - pos >= INDIV_CALIBRATION_MIN_GROUP &&
-        indiv_logit_fit(x, y, NULL, n, 3, r->p->ridge, LOGIT_MAX_ITER, LOGIT_TOL, beta,
+    if (rc == INDIV_OK && r->p->act_model != INDIV_ACT_NONE &&
+        pos >= INDIV_CALIBRATION_MIN_GROUP && n - pos >= INDIV_CALIBRATION_MIN_GROUP &&
+        indiv_logit_fit(x, y, NULL, n, cols, r->p->ridge, LOGIT_MAX_ITER, LOGIT_TOL, beta,
                         NULL, NULL, NULL) == INDIV_OK)
-        r->act = (indiv_act_model){1, beta[0], beta[1], beta[2]};
+        r->act = (indiv_act_model){1,        beta[0], beta[1], beta[2],
+                                   beta[3], beta[4], beta[5]};
     free(x);
     free(y);
     return rc;
@@ -1074,7 +1385,7 @@ static int calibrate(struct run *r, indiv_error *err) {
     size_t n = 0;
     for (size_t i = 0; i < c->n; i++)
         if (c->half[i] == 1) { /* compacted in place: the fit is done with half 0 */
-            c->pred[n] = indiv_act_apply(&r->act, c->pred[i], c->orders[i]);
+            c->pred[n] = indiv_act_apply_inputs(&r->act, c->pred[i], &c->in[i]);
             c->acted[n++] = c->acted[i];
         }
     if (n == 0)
@@ -1094,7 +1405,7 @@ static int validate_ranking(struct run *r, indiv_error *err) {
     struct rank_ws w = {malloc(n * sizeof(double)), malloc(n * sizeof(double)),
                         calloc(n, 1), malloc((size_t)r->p->k * sizeof(indiv_scored))};
     indiv_model fm;
-    feature_model(r, r->beta_fit, &fm);
+    feature_model(r, r->beta_fit, &r->rank_half, &fm);
     int rc = w.score && w.pop && w.rel && w.ws
                  ? pass_run(r, &fm, rank_validation, &w, "validation", err)
                  : indiv_error_set(err, INDIV_ENOMEM, "out of memory");
@@ -1146,13 +1457,17 @@ static json_t *topk_json(const double sums[4], size_t n) {
 
 static json_t *params_json(const indiv_train_params *p) {
     const indiv_als_params *a = &p->als;
-    return json_pack("{s:I, s:i, s:f, s:f, s:f, s:f, s:i, s:f, s:i, s:f, s:f, s:f, s:i}",
+    return json_pack("{s:I, s:i, s:f, s:f, s:f, s:f, s:i, s:f, s:i, s:f, s:f, s:f, s:i, s:s, s:s}",
                      "dims", (json_int_t)a->dims, "iterations", a->iterations, "alpha",
                      a->alpha, "lambda", a->lambda, "init_sd", a->init_sd, "holdout_days",
                      p->holdout_days, "negatives", p->negatives, "ridge", p->ridge, "k",
                      p->k, "reaction_days", p->reaction_days, "taste_half_life_days",
                      p->profile.half_life_days, "popularity_half_life_days",
-                     p->popularity_half_life_days, "threads", a->threads);
+                     p->popularity_half_life_days, "threads", a->threads, "new_offers",
+                     indiv_new_offers_name(p->new_offers), "act_model",
+                     p->act_model == INDIV_ACT_FULL     ? "full"
+                     : p->act_model == INDIV_ACT_ORDERS ? "orders"
+                                                        : "none");
 }
 
 static json_t *validation_json(const struct run *r) {
@@ -1167,18 +1482,41 @@ static json_t *validation_json(const struct run *r) {
     return j;
 }
 
+static json_t *se_json(const struct run *r, int k) {
+    return col_used(r, k) ? json_real(r->se[k]) : json_null();
+}
+
 static json_t *fit_json(const struct run *r) {
     json_t *se = json_object();
     json_object_set_new(se, "intercept", json_real(r->se[0]));
     for (int t = 0; t < INDIV_TERM_COUNT; t++)
-        json_object_set_new(se, indiv_model_term_name(t), json_real(r->se[1 + t]));
-    json_object_set_new(se, "bought_item_item", json_real(r->se[FEAT_BOUGHT]));
-    return json_pack(
-        "{s:s, s:I, s:I, s:i, s:b, s:f, s:o}", "labels",
+        json_object_set_new(se, indiv_model_term_name(t), se_json(r, COL(t)));
+    json_object_set_new(se, "bought_affinity", se_json(r, FEAT_B_AFF));
+    json_object_set_new(se, "bought_popularity", se_json(r, FEAT_B_POP));
+    json_object_set_new(se, "bought_item_item", se_json(r, FEAT_B_II));
+    json_t *j = json_pack(
+        "{s:s, s:I, s:I, s:i, s:b, s:f, s:o, s:s}", "labels",
         r->from_contacts ? "contacts answered in the tail" : "offers bought in the tail",
         "examples", (json_int_t)r->ex.n, "positives", (json_int_t)r->ex.positives,
         "iterations", r->fit_stats.iterations, "converged", r->fit_stats.converged,
-        "deviance", r->fit_stats.deviance, "standard_errors", se);
+        "deviance", r->fit_stats.deviance, "standard_errors", se, "new_offers",
+        indiv_new_offers_name(r->mode));
+    if (j && r->mode == INDIV_NEW_OFFERS_RANKED) {
+        const struct rank_fit *k = &r->rank;
+        json_t *o = json_pack("{s:s, s:I, s:i, s:b, s:f, s:f, s:f, s:f}", "fit",
+                              "conditional logit of the new offers bought in the tail",
+                              "positives", (json_int_t)k->positives, "iterations",
+                              k->iterations, "converged", k->converged, "affinity",
+                              k->beta[0], "popularity", k->beta[1], "item_item",
+                              k->beta[2], "scale", r->beta[COL(INDIV_TERM_AFFINITY)]);
+        static const char *const se_names[NRANK] = {"se_affinity", "se_popularity",
+                                                    "se_item_item"};
+        for (int i = 0; o && i < NRANK; i++)
+            json_object_set_new(o, se_names[i],
+                                isfinite(k->se[i]) ? json_real(k->se[i]) : json_null());
+        json_object_set_new(j, "new_offer_ranking", o);
+    }
+    return j;
 }
 
 static json_t *data_json(const struct run *r) {
@@ -1269,7 +1607,7 @@ int indiv_train_run(indiv_eventlog *log, const indiv_train_params *p,
         rc = fit_weights(&r, err);
     if (rc == INDIV_OK)
         rc = validate_ranking(&r, err);
-    feature_model(&r, r.beta, out);
+    feature_model(&r, r.beta, &r.rank, out);
     out->item_item = NULL; /* the final model gets its own, below */
     out->calibration = r.calibration;
     out->act = r.act;

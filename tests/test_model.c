@@ -549,7 +549,7 @@ Test(model, repeat_readiness_matches_gsl_gamma_cdf) {
 Test(model, act_model_applies_round_trips_and_is_validated) {
     indiv_act_model none = {0};
     cr_assert_float_eq(indiv_act_apply(&none, 0.237, 12), 0.237, 1e-15);
-    indiv_act_model a = {1, -1.5, 0.5, 0.25};
+    indiv_act_model a = {1, -1.5, 0.5, 0.25, 0, 0, 0};
     /* z = -1.5 + 0.5 · logit(0.2) + 0.25 · log(1 + 9) */
     double z = -1.5 + 0.5 * log(0.2 / 0.8) + 0.25 * log(10.0);
     cr_assert_float_eq(indiv_act_apply(&a, 0.2, 9), 1 / (1 + exp(-z)), 1e-15);
@@ -574,4 +574,45 @@ Test(model, act_model_applies_round_trips_and_is_validated) {
     err = (indiv_error){0};
     cr_assert_eq(indiv_model_load(path, &back, &err), INDIV_EFORMAT);
     cr_assert(strstr(err.msg, "'act'") && strstr(err.msg, path), "%s", err.msg);
+}
+
+/* The act model's rhythm inputs (readiness, recency, re-bought offers): by hand, round
+ * trip through a file, 0 in a file that has only the first three weights (older files),
+ * a malformed one refused. */
+Test(model, act_model_rhythm_inputs_apply_and_round_trip) {
+    indiv_act_model a = {1, -1, 0.5, 0.2, 1.25, -0.5, 0.75};
+    indiv_act_inputs in = {9, 0.6, 14, 3};
+    double z = -1 + 0.5 * log(0.3 / 0.7) + 0.2 * log(10.0) + 1.25 * 0.6 -
+               0.5 * log(15.0) + 0.75 * log(4.0);
+    cr_assert_float_eq(indiv_act_apply_inputs(&a, 0.3, &in), 1 / (1 + exp(-z)), 1e-15);
+    indiv_act_inputs orders_only = {.orders = 9};
+    cr_assert_float_eq(indiv_act_apply_inputs(&a, 0.3, &orders_only),
+                       indiv_act_apply(&a, 0.3, 9), 1e-15);
+    z = -1 + 0.5 * log(0.3 / 0.7);
+    cr_assert_float_eq(indiv_act_apply_inputs(&a, 0.3, NULL), 1 / (1 + exp(-z)), 1e-15,
+                       "NULL inputs are all 0");
+    indiv_model m, back;
+    indiv_model_default(&m);
+    m.act = a;
+    indiv_error err = {0};
+    cr_assert_eq(indiv_model_save(&m, path, &err), 0, "%s", err.msg);
+    cr_assert_eq(indiv_model_load(path, &back, &err), 0, "%s", err.msg);
+    cr_assert(back.act.present && back.act.intercept == a.intercept &&
+                  back.act.relevance == a.relevance && back.act.orders == a.orders &&
+                  back.act.readiness == a.readiness && back.act.recency == a.recency &&
+                  back.act.rebought == a.rebought,
+              "the six weights round-trip");
+    indiv_model_clear(&back);
+    tu_write(path, WRAP("\"act\": {\"intercept\": 1, \"relevance\": 0.5, \"orders\": 0.1}, ",
+                        PROP(W4, "")));
+    cr_assert_eq(indiv_model_load(path, &back, &err), 0, "%s", err.msg);
+    cr_assert(back.act.present && back.act.readiness == 0 && back.act.recency == 0 &&
+              back.act.rebought == 0);
+    indiv_model_clear(&back);
+    tu_write(path, WRAP("\"act\": {\"intercept\": 1, \"relevance\": 0.5, \"orders\": 0.1, "
+                        "\"recency\": \"x\"}, ",
+                        PROP(W4, "")));
+    err = (indiv_error){0};
+    cr_assert_eq(indiv_model_load(path, &back, &err), INDIV_EFORMAT);
+    cr_assert(strstr(err.msg, "'act'"), "%s", err.msg);
 }

@@ -517,6 +517,79 @@ Test(train, run_writes_an_embedding_model_with_its_provenance) {
     free(db);
 }
 
+/* --new-offers: shared has no weights_bought and no bought columns in the fit; ranked
+ * fits the new-offer sub-model (conditional logit) and its weights are the sub-model's
+ * scaled by one coefficient; both round-trip through a file. --act-model orders leaves
+ * the rhythm weights of the act model at 0, full fits them. */
+Test(train, new_offers_modes_and_act_model_inputs) {
+    char *db = make_world("modes.db", 300, 3);
+    indiv_train_params p;
+    train_params(&p, 1);
+    indiv_model m, back;
+    indiv_error err = {0};
+    char *path = tu_path(dir, "modes.json");
+
+    p.new_offers = INDIV_NEW_OFFERS_SHARED;
+    p.act_model = INDIV_ACT_ORDERS;
+    cr_assert_eq(train(db, &p, &m, &err), 0, "%s", err.msg);
+    cr_assert_eq(m.bought.present, 0, "shared: one weight set for every offer");
+    cr_assert(m.act.present && isfinite(m.act.orders));
+    cr_assert(m.act.readiness == 0 && m.act.recency == 0 && m.act.rebought == 0);
+    json_t *pv = provenance(&m), *fit = json_object_get(pv, "propensity_fit");
+    cr_assert_str_eq(json_string_value(json_object_get(fit, "new_offers")), "shared");
+    cr_assert(json_is_null(
+        json_object_get(json_object_get(fit, "standard_errors"), "bought_item_item")));
+    cr_assert_str_eq(json_string_value(json_object_get(json_object_get(pv, "parameters"),
+                                                       "act_model")),
+                     "orders");
+    json_decref(pv);
+    cr_assert_eq(indiv_model_save(&m, path, &err), 0, "%s", err.msg);
+    cr_assert_eq(indiv_model_load(path, &back, &err), 0, "%s", err.msg);
+    cr_assert_eq(back.bought.present, 0);
+    indiv_model_clear(&back);
+    indiv_model_clear(&m);
+
+    p.new_offers = INDIV_NEW_OFFERS_RANKED;
+    p.act_model = INDIV_ACT_FULL;
+    cr_assert_eq(train(db, &p, &m, &err), 0, "%s", err.msg);
+    pv = provenance(&m);
+    fit = json_object_get(pv, "propensity_fit");
+    cr_assert_str_eq(json_string_value(json_object_get(fit, "new_offers")), "ranked");
+    json_t *rk = json_object_get(fit, "new_offer_ranking");
+    cr_assert(json_is_true(json_object_get(rk, "converged")));
+    cr_assert_gt(json_integer_value(json_object_get(rk, "positives")), 20);
+    double c = json_real_value(json_object_get(rk, "scale"));
+    static const char *const names[3] = {"affinity", "popularity", "item_item"};
+    static const int terms[3] = {INDIV_TERM_AFFINITY, INDIV_TERM_POPULARITY,
+                                 INDIV_TERM_ITEM_ITEM};
+    for (int k = 0; k < 3; k++)
+        cr_assert_float_eq(m.weight[terms[k]],
+                           c * json_real_value(json_object_get(rk, names[k])), 1e-12,
+                           "%s: the sub-model's weight times the scale", names[k]);
+    cr_assert_gt(json_real_value(json_object_get(rk, "affinity")), 0,
+                 "taste ranks the new offers a person buys");
+    json_decref(pv);
+    cr_assert(m.bought.present && isfinite(m.bought.affinity + m.bought.popularity +
+                                           m.bought.item_item));
+    cr_assert(m.act.present && isfinite(m.act.readiness + m.act.recency + m.act.rebought));
+    cr_assert(m.act.readiness != 0 || m.act.recency != 0 || m.act.rebought != 0,
+              "full: the rhythm inputs are fitted");
+    cr_assert_eq(indiv_model_save(&m, path, &err), 0, "%s", err.msg);
+    cr_assert_eq(indiv_model_load(path, &back, &err), 0, "%s", err.msg);
+    assert_same_trained(&m, &back);
+    cr_assert(back.bought.present && back.bought.affinity == m.bought.affinity &&
+              back.bought.popularity == m.bought.popularity &&
+              back.bought.item_item == m.bought.item_item);
+    cr_assert(back.act.present && back.act.intercept == m.act.intercept &&
+              back.act.relevance == m.act.relevance && back.act.orders == m.act.orders &&
+              back.act.readiness == m.act.readiness && back.act.recency == m.act.recency &&
+              back.act.rebought == m.act.rebought);
+    indiv_model_clear(&back);
+    indiv_model_clear(&m);
+    free(path);
+    free(db);
+}
+
 Test(train, same_seed_same_model_whatever_the_thread_count) {
     char *db = make_world("w.db", 300, 4);
     indiv_train_params p1, p2;

@@ -148,19 +148,38 @@ char *indiv_calibration_json_text(const indiv_calibration *c);
 
 /* The person-level act model (optional, "act" in a model file): the relevance τ is
  * compared with under `relevance any`, from the offers' P(buys at least one) and the
- * person's activity,
- *   P(acts) = σ(intercept + relevance · logit(any) + orders · log(1 + orders)),
- * orders being the profile's purchase occasions. `indiv train` fits it by logistic
- * regression on the fitting half's people (whether they bought one of their first
- * `slots` offers in the tail), before the calibration measures it on the other half
- * (docs/evaluation.md "The act model"). Absent (present = 0): P(acts) = any. */
+ * person's own purchase rhythm,
+ *   P(acts) = σ(intercept + relevance · logit(any) + orders · log(1 + orders)
+ *               + readiness · readiness + recency · log(1 + days since the last
+ *               purchase) + rebought · log(1 + offers bought on 2+ occasions)),
+ * orders being the profile's purchase occasions, readiness the renewal-model
+ * probability of an order within the horizon (what the offers' logits use), the last
+ * two from the profile's rhythm and offer history at the decision time. `indiv train`
+ * fits it by logistic regression on the fitting half's people (whether they bought
+ * one of their first `slots` offers in the tail), before the calibration measures it
+ * on the other half (docs/evaluation.md "The act model"); `--act-model orders` fits
+ * the first three coefficients only (readiness, recency and rebought then 0, as in a
+ * file without them). Absent (present = 0): P(acts) = any. */
 typedef struct indiv_act_model {
     int present;
     double intercept, relevance, orders;
+    double readiness, recency, rebought; /* 0 when the file has none */
 } indiv_act_model;
 
-/* P(acts) of a person with P(buys at least one) = any and `orders` purchase occasions
- * under m's act model (any itself when it has none). */
+/* A person's inputs of the act model besides `any` (indiv_score_act_inputs). */
+typedef struct indiv_act_inputs {
+    double orders;       /* purchase occasions */
+    double readiness;    /* order readiness at the decision time, in [0, 1] */
+    double recency_days; /* days since the last purchase (0 with none) */
+    double rebought;     /* offers of the history bought on 2+ occasions */
+} indiv_act_inputs;
+
+/* P(acts) of a person with P(buys at least one) = any and inputs in (NULL: all 0)
+ * under a's act model (any itself when it has none). */
+double indiv_act_apply_inputs(const indiv_act_model *a, double any,
+                              const indiv_act_inputs *in);
+
+/* The same with only the purchase occasions known (the other inputs 0). */
 double indiv_act_apply(const indiv_act_model *a, double any, double orders);
 
 /* Largest embedding dimension a model file may declare. */

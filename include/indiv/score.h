@@ -95,10 +95,15 @@ double indiv_scorer_affinity_weight(const indiv_scorer *s);
 double indiv_score_consumer_term(const indiv_score_block *b, size_t i);
 
 /* The relevance τ is compared with under `relevance any`, for row i whose offers sent
- * have P(buys at least one) = any: the model's act model of it and the row's purchase
- * occasions (model.h indiv_act_apply), or any itself when the model has none. */
+ * have P(buys at least one) = any: the model's act model of it and the row's inputs
+ * (model.h indiv_act_apply_inputs), or any itself when the model has none. */
 double indiv_score_relevance(const indiv_scorer *s, const indiv_score_block *b, size_t i,
                              double any);
+/* Row i's inputs of the act model: purchase occasions and readiness (set_row, with
+ * the rhythm group), days since the last purchase at t and offers re-bought
+ * (set_history, with the rhythm and history groups); 0 when unknown. */
+void indiv_score_act_inputs(const indiv_score_block *b, size_t i,
+                            indiv_act_inputs *out /* OUT */);
 /* The sparse terms x(i, ·) of row i (n values, mostly 0). */
 const double *indiv_score_extra(const indiv_score_block *b, size_t i);
 

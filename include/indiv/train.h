@@ -136,6 +136,35 @@ int indiv_logit_fit(const double *x, const double *y, const double *w, size_t n,
 
 /* ---- the training run -------------------------------------------------------------- */
 
+/* How the propensity weights treat offers new to the person (docs/evaluation.md
+ * "Offers new to the person"):
+ *  - SHARED: one weight per term for every offer (no "weights_bought");
+ *  - SPLIT: item_item has its own weight for the offers the person bought (the
+ *    interaction with the repeat indicator, "weights_bought"."item_item"), affinity and
+ *    popularity are shared;
+ *  - RANKED: a sub-model for new offers: their affinity, popularity and item_item
+ *    weights are fitted first by a conditional logit (McFadden 1974) of which new
+ *    offer each person bought in the tail among their sampled new offers (a ranking
+ *    objective: the person's own level cancels), then the logistic fit scales that
+ *    score, and the offers bought get their own three weights ("weights_bought").
+ *    With labels from contacts, RANKED falls back to SPLIT. */
+typedef enum indiv_new_offers {
+    INDIV_NEW_OFFERS_SHARED = 0,
+    INDIV_NEW_OFFERS_SPLIT = 1,
+    INDIV_NEW_OFFERS_RANKED = 2
+} indiv_new_offers;
+
+/* "shared", "split", "ranked"; and the reverse (-1 when s names none). */
+const char *indiv_new_offers_name(indiv_new_offers m);
+int indiv_new_offers_parse(const char *s);
+
+/* The person-level act model (model.h) `indiv train` fits: none, the one on logit(any)
+ * and the purchase occasions (orders), or with readiness, recency and re-bought offers
+ * as well (full, the default; docs/evaluation.md "The act model"). */
+#define INDIV_ACT_NONE   0
+#define INDIV_ACT_ORDERS 1
+#define INDIV_ACT_FULL   2
+
 typedef struct indiv_train_params {
     const char *id;      /* model id (required) */
     int64_t as_of;       /* train on events with ts < as_of (required) */
@@ -152,7 +181,8 @@ typedef struct indiv_train_params {
     double ease_lambda; /* EASE's lambda of the item-to-item term (itemsim.h) */
     int item_k;         /* neighbours kept per offer in the model file */
     int calibration_slots; /* offers per contact of the calibration (model.h) */
-    int act_model;         /* 1: fit the person-level act model (model.h) */
+    int act_model;         /* INDIV_ACT_*: which person-level act model (model.h) */
+    indiv_new_offers new_offers; /* how offers new to the person are weighted */
 } indiv_train_params;
 
 /* What the run did (all of it is also in the model's provenance). */

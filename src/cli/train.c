@@ -53,7 +53,15 @@ static const char train_help[] =
     "  --item-k K         neighbours kept per offer in the model (default 50)\n"
     "  --calibration-slots K  offers per contact of the calibration and its τ\n"
     "                     (default 3, the policy's --slots)\n"
-    "  --no-act-model     no person-level act model: τ is compared with the offers'\n"
+    "  --new-offers MODE  weights of offers new to the person: split (default: their\n"
+    "                     own item-to-item weight), shared (one weight set for every\n"
+    "                     offer), ranked (a conditional-logit sub-model; docs/\n"
+    "                     evaluation.md \"Offers new to the person\")\n"
+    "  --act-model MODE   person-level act model: full (default: logit of the offers'\n"
+    "                     P(buys one), purchase occasions, readiness, days since the\n"
+    "                     last purchase, offers re-bought), orders (the first two),\n"
+    "                     none (docs/evaluation.md \"The act model\")\n"
+    "  --no-act-model     the same as --act-model none: τ is compared with the offers'\n"
     "                     P(buys at least one) alone (docs/evaluation.md)\n"
     "  -h, --help         this help\n";
 
@@ -83,6 +91,8 @@ static const struct option long_opts[] = {{"db", required_argument, NULL, 1},
                                           {"calibration-slots", required_argument, NULL,
                                            17},
                                           {"no-act-model", no_argument, NULL, 18},
+                                          {"new-offers", required_argument, NULL, 19},
+                                          {"act-model", required_argument, NULL, 20},
                                           {"help", no_argument, NULL, 'h'},
                                           {0}};
 
@@ -145,8 +155,26 @@ static int set_option(struct train_args *a, int code, const char *v) {
         return set_int("--calibration-slots", v, 1, INDIV_SLOTS_MAX,
                        &p->calibration_slots);
     case 18:
-        p->act_model = 0;
+        p->act_model = INDIV_ACT_NONE;
         return CLI_OK;
+    case 20:
+        if (strcmp(v, "full") == 0)
+            p->act_model = INDIV_ACT_FULL;
+        else if (strcmp(v, "orders") == 0)
+            p->act_model = INDIV_ACT_ORDERS;
+        else if (strcmp(v, "none") == 0)
+            p->act_model = INDIV_ACT_NONE;
+        else
+            return cli_usage("train", "--act-model: '%s' is not full, orders or none", v);
+        return CLI_OK;
+    case 19: {
+        int m = indiv_new_offers_parse(v);
+        if (m < 0)
+            return cli_usage("train", "--new-offers: '%s' is not shared, split or ranked",
+                             v);
+        p->new_offers = (indiv_new_offers)m;
+        return CLI_OK;
+    }
     default:
         return CLI_USAGE;
     }
@@ -219,8 +247,13 @@ static void print_summary(const struct train_args *a, const indiv_model *m,
     if (m->act.present)
         fprintf(o,
                 "  act model: P(acts) = sigma(%.4g + %.4g logit(P(buys one of the top %d)) "
-                "+ %.4g log(1 + orders))\n",
-                m->act.intercept, m->act.relevance, m->calibration.slots, m->act.orders);
+                "+ %.4g log(1 + orders)%s",
+                m->act.intercept, m->act.relevance, m->calibration.slots, m->act.orders,
+                a->p.act_model == INDIV_ACT_FULL ? "" : ")\n");
+    if (m->act.present && a->p.act_model == INDIV_ACT_FULL)
+        fprintf(o, " + %.4g readiness + %.4g log(1 + days since the last purchase) + %.4g "
+                   "log(1 + offers re-bought))\n",
+                m->act.readiness, m->act.recency, m->act.rebought);
     const indiv_calibration *c = &m->calibration;
     if (c->present && !isnan(c->threshold))
         fprintf(o,
