@@ -24,12 +24,20 @@
 /* OpenBLAS's own control (cblas.h of OpenBLAS declares it; GSL's headers do not). */
 void openblas_set_num_threads(int num_threads);
 
+/* Counts of purchase occasions whose log1p the scorer keeps (the same bits as log1p). */
+#define SCORE_LOG1P_N 256
+
 struct indiv_scorer {
     const indiv_catalog *cat;
     indiv_model model;
     size_t n, d;
     double *offer_term; /* c_j */
     indiv_repeat_params repeat;
+    /* P(k0, x) of the prior's shape k0 (offers bought on fewer than 3 occasions: most
+     * of a history) on its own finer grid in √x, or NULL (score.c, the item readiness) */
+    double k0;
+    double *p0;
+    double log1p_n[SCORE_LOG1P_N]; /* log1p(n): the repeat_frequency of n occasions */
     /* item-to-item neighbours by catalog index (CSR), when the model has them; 32-bit
      * indices (the catalog has fewer than 2^32 offers): the scatter's loads are smaller */
     size_t *nb_ptr;
@@ -129,6 +137,8 @@ static void set_bought(indiv_scorer *s, const indiv_model *m) {
     s->has_bought = s->d_aff != 0 || s->d_pop != 0 || s->d_ii != 0;
 }
 
+static void prior_shape_table(indiv_scorer *s);
+
 int indiv_scorer_new(const indiv_model *m, const indiv_catalog *cat, indiv_scorer **out,
                      indiv_error *err) {
     *out = NULL;
@@ -152,6 +162,9 @@ int indiv_scorer_new(const indiv_model *m, const indiv_catalog *cat, indiv_score
     for (size_t j = 0; j < s->n; j++)
         s->offer_term[j] = m->intercept + m->weight[INDIV_TERM_POPULARITY] * pop[j];
     s->repeat = indiv_model_repeat(m);
+    prior_shape_table(s);
+    for (int i = 0; i < SCORE_LOG1P_N; i++)
+        s->log1p_n[i] = log1p((double)i);
     set_bought(s, m);
     if (m->item_item && s->n > UINT32_MAX) {
         size_t n = s->n;
@@ -178,6 +191,7 @@ void indiv_scorer_free(indiv_scorer *s) {
     free(s->nb_idx);
     free(s->nb_w);
     free(s->nb_wi);
+    free(s->p0);
     free(s);
 }
 
@@ -290,7 +304,10 @@ void indiv_score_set_row(const indiv_scorer *s, indiv_score_block *b, size_t i,
  * w = √x (step RT_HW over [0, RT_W_MAX]): in those variables P is smooth enough for a
  * cubic (Lagrange, 4 × 4 nodes) interpolation in both, except where k < RT_K_MIN or
  * x < RT_X_MIN (P behaves like x^k there, steep at 0), where the exact function is used
- * instead. Beyond x = RT_W_MAX² = 64, P is 1 to within Q(20, 64) < 1e-10.
+ * instead. Beyond x = RT_W_MAX² = 64, P is 1 to within Q(20, 64) < 1e-10. Offers bought
+ * on fewer than 3 occasions (most of a history) have the prior's shape k0: the scorer
+ * keeps P(k0, ·) as one row of its own (step RT_HW0 in w, 4 nodes per value instead
+ * of 16, no interpolation in k).
  *
  * Accuracy: over a dense sample of the domain (k in [0.5, 20], x in [0.04, 64]) the
  * interpolated P is within 1.3e-7 of GSL's gsl_sf_gamma_inc_P, so the readiness (a
@@ -307,6 +324,7 @@ void indiv_score_set_row(const indiv_scorer *s, indiv_score_block *b, size_t i,
 #define RT_W_MAX 8.0
 #define RT_HV    0.015
 #define RT_HW    0.02
+#define RT_HW0   0.01 /* the prior shape's own row (one row: finer at no cost) */
 
 static struct {
     double *p;     /* nv rows (v) × nw columns (w), row-major; NULL: not usable */
@@ -315,13 +333,8 @@ static struct {
 } rt;
 static pthread_once_t rt_once = PTHREAD_ONCE_INIT;
 
-/* log1p(n) for the integer counts of purchase occasions below RT_LOG1P_N. */
-#define RT_LOG1P_N 256
-static double rt_log1p[RT_LOG1P_N];
 
 static void rt_build(void) {
-    for (int i = 0; i < RT_LOG1P_N; i++)
-        rt_log1p[i] = log1p((double)i);
     rt.v0 = sqrt(RT_K_MIN) - RT_HV;
     rt.nv = (size_t)ceil((sqrt(RT_K_MAX) - rt.v0) / RT_HV) + 3;
     rt.nw = (size_t)ceil(RT_W_MAX / RT_HW) + 3;
@@ -368,14 +381,49 @@ static inline double rt_p(const double *r, const double cv[4], double x) {
     return sum;
 }
 
+/* The prior shape's table (s->p0): when k0 is in the table's range, P(k0, w²) at steps
+ * RT_HW0 of w, from GSL; left NULL otherwise or out of memory (the general path then
+ * applies, which is as exact). */
+static void prior_shape_table(indiv_scorer *s) {
+    double theta;
+    size_t nw = (size_t)ceil(RT_W_MAX / RT_HW0) + 3;
+    if (!indiv_repeat_shape(&s->repeat, 1, 0, 0, &s->k0, &theta) ||
+        !(s->k0 >= RT_K_MIN && s->k0 <= RT_K_MAX) || !(s->p0 = malloc(nw * sizeof *s->p0)))
+        return;
+    for (size_t j = 0; j < nw; j++) {
+        gsl_sf_result r;
+        double w = (double)j * RT_HW0;
+        if (gsl_sf_gamma_inc_P_e(s->k0, w * w, &r) != GSL_SUCCESS) {
+            free(s->p0);
+            s->p0 = NULL;
+            return;
+        }
+        s->p0[j] = r.val;
+    }
+}
+
+/* P(k0, x) for x >= RT_X_MIN from the prior shape's table: one row, 4 nodes. */
+static inline double p0_p(const double *p0, double x) {
+    double w = sqrt(x) * (1 / RT_HW0);
+    if (w >= RT_W_MAX * (1 / RT_HW0))
+        return 1;
+    size_t j = (size_t)w; /* >= 1: x >= RT_X_MIN */
+    double cw[4];
+    lagrange4(w - (double)j, cw);
+    const double *q = p0 + j - 1;
+    return cw[0] * q[0] + cw[1] * q[1] + cw[2] * q[2] + cw[3] * q[3];
+}
+
 double indiv_score_item_readiness(const indiv_scorer *s, double occasions, double mean_days,
                                   double cv2_own, double since_days) {
     double k, theta;
     if (since_days < 0 ||
         !indiv_repeat_shape(&s->repeat, occasions, mean_days, cv2_own, &k, &theta))
         return 0;
-    pthread_once(&rt_once, rt_build);
     double it = 1 / theta, x1 = since_days * it, x2 = (since_days + s->repeat.horizon_days) * it;
+    if (k == s->k0 && s->p0 && x1 >= RT_X_MIN)
+        return p0_p(s->p0, x2) - p0_p(s->p0, x1);
+    pthread_once(&rt_once, rt_build);
     if (!rt.p || !(k >= RT_K_MIN && k <= RT_K_MAX) || !(x1 >= RT_X_MIN))
         return indiv_repeat_readiness(&s->repeat, occasions, mean_days, cv2_own, since_days);
     double v = (sqrt(k) - rt.v0) * (1 / RT_HV), cv[4];
@@ -390,14 +438,13 @@ static void repeat_features(const indiv_scorer *s, const indiv_offer_history *h,
                             double f[3]) {
     double mean = indiv_history_mean_interval_days(h), n_iv = h->occasions - 1;
     double var = n_iv > 1 ? h->interval_m2 / (n_iv - 1) : 0;
-    double cv2 = mean > 0 ? var / (mean * mean) : 0;
+    double cv2 = mean > 0 && var != 0 ? var / (mean * mean) : 0; /* no division for 0 */
     double since = (double)(t - h->last_ts) / INDIV_SECONDS_PER_DAY;
     f[0] = 1;
     f[2] = indiv_score_item_readiness(s, h->occasions, mean, cv2, since);
-    /* after the readiness, which builds rt_log1p once */
-    f[1] = h->occasions >= 0 && h->occasions < RT_LOG1P_N &&
+    f[1] = h->occasions >= 0 && h->occasions < SCORE_LOG1P_N &&
                    h->occasions == (double)(int)h->occasions
-               ? rt_log1p[(int)h->occasions]
+               ? s->log1p_n[(int)h->occasions]
                : log1p(h->occasions);
 }
 
@@ -474,21 +521,35 @@ void indiv_score_set_history(const indiv_scorer *s, indiv_score_block *b, size_t
         return;
     for (size_t k = 0; k < pr->n_history; k++)
         b->rebought[i] += pr->history[k].occasions >= 2;
+    /* Two passes: the features of every entry (independent computations, which the
+     * processor overlaps), then, entry by entry in the same order as one pass would,
+     * the repeat terms and the item-to-item scatter, with the next entry's neighbours
+     * prefetched. The same additions in the same order: the same bits. */
     for (size_t k = 0; k < pr->n_history && n < b->hcap; k++) {
         if (indiv_catalog_index(s->cat, pr->history[k].offer_id, &j) < 0)
             continue;
         hf[n].j = j;
         repeat_features(s, &pr->history[k], t, hf[n].f);
-        xr[j] += w[INDIV_TERM_REPEAT] * hf[n].f[0] +
-                 w[INDIV_TERM_REPEAT_FREQUENCY] * hf[n].f[1] +
-                 w[INDIV_TERM_REPEAT_READINESS] * hf[n].f[2];
-        if (s->nb_wi) /* the item-to-item term: a scatter of wi · S(j, ·) */
-            (s->nb_unique ? scatter_unique : scatter)(xr, s->nb_idx + s->nb_ptr[j],
-                                                      s->nb_wi + s->nb_ptr[j],
-                                                      s->nb_ptr[j + 1] - s->nb_ptr[j]);
         n++;
     }
     b->n_hist[i] = n;
+    for (size_t k = 0; k < n; k++) {
+        j = hf[k].j;
+        xr[j] += w[INDIV_TERM_REPEAT] * hf[k].f[0] +
+                 w[INDIV_TERM_REPEAT_FREQUENCY] * hf[k].f[1] +
+                 w[INDIV_TERM_REPEAT_READINESS] * hf[k].f[2];
+        if (!s->nb_wi) /* the item-to-item term: a scatter of wi · S(j, ·) */
+            continue;
+        if (k + 1 < n) {
+            size_t e = s->nb_ptr[hf[k + 1].j];
+            __builtin_prefetch(s->nb_idx + e);
+            __builtin_prefetch(s->nb_wi + e);
+            __builtin_prefetch(s->nb_wi + e + 8);
+        }
+        (s->nb_unique ? scatter_unique : scatter)(xr, s->nb_idx + s->nb_ptr[j],
+                                                  s->nb_wi + s->nb_ptr[j],
+                                                  s->nb_ptr[j + 1] - s->nb_ptr[j]);
+    }
     if (s->has_bought)
         bought_correction(s, b, i);
 }
