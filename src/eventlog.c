@@ -22,6 +22,7 @@
 #include <sqlite3.h>
 
 #include "eventlog_internal.h"
+#include "indiv/fileio.h"
 
 #define INDIV_DAY_S 86400
 
@@ -42,6 +43,8 @@ static const char *const migrations[INDIV_SCHEMA_VERSION] = {NULL};
  * 0.59 GB with this ceiling (docs/simulation.md, "Speed"). 8 GiB holds the work
  * database of a 1,000,000-consumer world through 52 rounds. */
 #define INDIV_SCRATCH_CACHE_KIB 8388608
+/* The journal mode of a scratch database outside a hold (indiv_eventlog_hold). */
+#define SCRATCH_JOURNAL "PRAGMA journal_mode = MEMORY"
 #define INDIV_STR_(x) #x
 #define INDIV_STR(x) INDIV_STR_(x)
 
@@ -129,12 +132,14 @@ struct indiv_eventlog {
     char *path;
     unsigned flags;
     int in_tx;              /* 1: a write transaction, 2: a read transaction */
+    int held;               /* 1: inside indiv_eventlog_hold (one SQL transaction) */
     int64_t next_event_id;  /* 0 until read in this transaction */
     int64_t txn_min_ts;     /* earliest ts appended in this transaction */
     int64_t txn_max_ts;     /* latest ts appended in this transaction */
     int64_t prev_last_ts;   /* last event time before this transaction's appends */
     struct daily_map daily; /* purchases per (offer, day) appended in this transaction */
     sqlite3_stmt *st[ST_COUNT];
+    int tracked; /* a snapshot file's registry handle + 1 (fileio.h), 0 when none */
 };
 
 struct indiv_event_cursor {
@@ -313,21 +318,29 @@ static long long side_size(const char *path, const char *suffix) {
  * on the next read, but only through a handle that may write. A read-only open would
  * fail with "attempt to write a readonly database", which looks like corruption: so the
  * journal is rolled back here, through a short read-write handle, when this process may
- * write the file; otherwise the message says what to do. No data is lost either way. */
+ * write the file; otherwise the message says what to do. No data is lost either way.
+ * A journal file is not always hot: a writer killed before it touched the database
+ * leaves one with a zeroed header, and a writer at work has a live one. So the probe
+ * reads through a handle of the kind this process may open, and only SQLite's own
+ * verdict (SQLITE_READONLY: a hot journal it may not roll back) stops the open; any
+ * other failure is left to the open proper, which names it. */
 static int recover_hot_journal(indiv_eventlog *log, indiv_error *err) {
     if (side_size(log->path, "-journal") <= 0)
         return INDIV_OK;
     sqlite3 *db = NULL;
-    int ok = access(log->path, W_OK) == 0 &&
-             sqlite3_open_v2(log->path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
-                             NULL) == SQLITE_OK;
-    if (ok) {
+    int writable = access(log->path, W_OK) == 0;
+    int rc = sqlite3_open_v2(log->path, &db,
+                             (writable ? SQLITE_OPEN_READWRITE : SQLITE_OPEN_READONLY) |
+                                 SQLITE_OPEN_NOMUTEX,
+                             NULL);
+    if (rc == SQLITE_OK) {
         sqlite3_busy_timeout(db, 5000);
-        ok = sqlite3_exec(db, "SELECT count(*) FROM sqlite_master", NULL, NULL, NULL) ==
-             SQLITE_OK;
+        rc = sqlite3_exec(db, "SELECT count(*) FROM sqlite_master", NULL, NULL, NULL);
     }
+    int hot =
+        rc != SQLITE_OK && db && (sqlite3_extended_errcode(db) & 0xff) == SQLITE_READONLY;
     sqlite3_close(db);
-    if (ok)
+    if (!hot)
         return INDIV_OK;
     return indiv_error_set(err, INDIV_EREADONLY,
                            "%s: a write to this database was interrupted and its journal "
@@ -448,7 +461,7 @@ int indiv_eventlog_open(const char *path, unsigned flags, indiv_eventlog **out,
      * page cache hold the rest (see INDIV_SCRATCH_CACHE_KIB). */
     if (rc == INDIV_OK && (flags & INDIV_EVENTLOG_SCRATCH))
         rc = exec(log,
-                  "PRAGMA synchronous = OFF; PRAGMA journal_mode = MEMORY;"
+                  "PRAGMA synchronous = OFF; " SCRATCH_JOURNAL ";"
                   " PRAGMA mmap_size = 8589934592;"
                   " PRAGMA cache_size = -" INDIV_STR(INDIV_SCRATCH_CACHE_KIB),
                   err);
@@ -473,9 +486,12 @@ void indiv_eventlog_close(indiv_eventlog *log) {
         return;
     if (log->in_tx)
         indiv_eventlog_rollback(log);
+    if (log->held) /* a hold never released: its changes are dropped, as a rollback */
+        exec(log, "ROLLBACK", NULL);
     for (int i = 0; i < ST_COUNT; i++)
         sqlite3_finalize(log->st[i]);
     sqlite3_close(log->db);
+    indiv_fileio_untrack(log->tracked - 1); /* closed: the caller removes it next */
     free(log->path);
     free(log);
 }
@@ -551,7 +567,8 @@ int indiv_eventlog_begin(indiv_eventlog *log, indiv_error *err) {
     if (log->in_tx)
         return indiv_error_set(err, INDIV_EINVAL, "%s: transaction already open",
                                log->path);
-    int rc = exec(log, "BEGIN IMMEDIATE", err);
+    /* Under a hold the SQL transaction is already open: only the logical one starts. */
+    int rc = log->held ? INDIV_OK : exec(log, "BEGIN IMMEDIATE", err);
     if (rc == INDIV_OK) {
         log->in_tx = 1;
         log->next_event_id = 0;
@@ -615,7 +632,7 @@ int indiv_eventlog_commit(indiv_eventlog *log, indiv_error *err) {
      * snapshot's connection (training in the simulation loop) finds it locked. */
     if (rc == INDIV_OK && log->st[ST_PROFILE_GET])
         sqlite3_reset(log->st[ST_PROFILE_GET]);
-    if (rc == INDIV_OK)
+    if (rc == INDIV_OK && !log->held)
         rc = exec(log, "COMMIT", err);
     if (rc < 0) {
         indiv_eventlog_rollback(log);
@@ -631,16 +648,56 @@ void indiv_eventlog_rollback(indiv_eventlog *log) {
     for (int i = 0; i < ST_COUNT; i++)
         if (log->st[i])
             sqlite3_reset(log->st[i]);
-    exec(log, "ROLLBACK", NULL);
+    if (log->in_tx == 1 || !log->held)
+        exec(log, "ROLLBACK", NULL);
+    if (log->in_tx == 1)
+        log->held = 0; /* the hold's SQL transaction is gone with it (eventlog.h) */
     log->in_tx = 0;
     log->next_event_id = 0;
     daily_clear(&log->daily);
+}
+
+int indiv_eventlog_hold(indiv_eventlog *log, indiv_error *err) {
+    if (!(log->flags & INDIV_EVENTLOG_SCRATCH))
+        return indiv_error_set(err, INDIV_EINVAL, "%s: only a scratch database is held",
+                               log->path);
+    if (log->in_tx || log->held)
+        return indiv_error_set(err, INDIV_EINVAL, "%s: transaction already open",
+                               log->path);
+    /* No journal: nothing is copied before a page is first changed, and nothing can be
+     * rolled back (a failure ends the hold and leaves the file unspecified). */
+    int rc = exec(log, "PRAGMA journal_mode = OFF", err);
+    if (rc == INDIV_OK)
+        rc = exec(log, "BEGIN IMMEDIATE", err);
+    log->held = rc == INDIV_OK;
+    return rc;
+}
+
+int indiv_eventlog_release(indiv_eventlog *log, indiv_error *err) {
+    if (!log->held || log->in_tx)
+        return indiv_error_set(err, INDIV_EINVAL,
+                               "%s: no hold to release, or a transaction is open",
+                               log->path);
+    for (int i = 0; i < ST_COUNT; i++) /* no statement may keep the file read */
+        if (log->st[i])
+            sqlite3_reset(log->st[i]);
+    log->held = 0;
+    int rc = exec(log, "COMMIT", err);
+    if (rc < 0) {
+        exec(log, "ROLLBACK", NULL);
+        return rc;
+    }
+    return exec(log, SCRATCH_JOURNAL, err);
 }
 
 int indiv_eventlog_read_begin(indiv_eventlog *log, indiv_error *err) {
     if (log->in_tx)
         return indiv_error_set(err, INDIV_EINVAL, "%s: transaction already open",
                                log->path);
+    if (log->held) { /* reads see the held transaction's state */
+        log->in_tx = 2;
+        return INDIV_OK;
+    }
     int rc = exec(log, "BEGIN", err);
     log->in_tx = rc == INDIV_OK ? 2 : 0;
     return rc;
@@ -653,7 +710,8 @@ void indiv_eventlog_read_end(indiv_eventlog *log) {
     for (int i = 0; i < ST_COUNT; i++)
         if (log->st[i])
             sqlite3_reset(log->st[i]);
-    exec(log, "COMMIT", NULL);
+    if (!log->held)
+        exec(log, "COMMIT", NULL);
     log->in_tx = 0;
 }
 
@@ -1806,9 +1864,15 @@ int indiv_eventlog_snapshot(indiv_eventlog *log, const char *path, int64_t befor
         return indiv_error_set(err, INDIV_EINVAL,
                                "%s: exists; a snapshot needs a new file", path);
     indiv_eventlog *snap;
+    /* A snapshot file is scratch: Ctrl-C or SIGTERM removes it (the next run with the
+     * same --scratch would refuse it), until it is closed. */
+    int h = memory ? -1 : indiv_fileio_track(path);
     int rc = indiv_eventlog_open(path, INDIV_EVENTLOG_CREATE, &snap, err);
-    if (rc < 0)
+    if (rc < 0) {
+        indiv_fileio_untrack(h);
         return rc;
+    }
+    snap->tracked = h + 1;
     rc = attach_source(snap, log->path, err);
     if (rc == INDIV_OK) {
         rc = snapshot_copy(snap, before_ts, err);

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <sqlite3.h>
 
@@ -431,6 +433,66 @@ Test(eventlog, read_only_open_rolls_back_a_hot_journal) {
     indiv_eventlog_close(log);
 }
 
+/* Opens db read-only as a user who may not write it: a child process that drops root
+ * to nobody (the tests run as root in CI), or, for another user, with the file's write
+ * bits cleared. The exit status: 0 opened with its 200 consumers, 1 refused. */
+static int open_as_reader(void) {
+    cr_assert_eq(chmod(dir, 0755), 0);
+    cr_assert_eq(chmod(db, geteuid() == 0 ? 0644 : 0444), 0);
+    fflush(NULL);
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        if (geteuid() == 0 && (setgid(65534) != 0 || setuid(65534) != 0))
+            _exit(3);
+        if (access(db, R_OK) != 0)
+            _exit(4); /* TMPDIR under a directory nobody may enter */
+        indiv_eventlog *log = NULL;
+        indiv_error err = {0};
+        int rc = indiv_eventlog_open(db, INDIV_EVENTLOG_READONLY, &log, &err);
+        if (rc != 0)
+            fprintf(stderr, "open_as_reader: %s\n", err.msg);
+        int n = rc == 0 ? (int)consumers_in(log) : -1;
+        indiv_eventlog_close(log);
+        _exit(rc != 0 ? 1 : n == 200 ? 0 : 2);
+    }
+    int st = 0;
+    cr_assert_eq(waitpid(pid, &st, 0), pid);
+    chmod(db, 0644);
+    cr_assert(WIFEXITED(st));
+    if (WEXITSTATUS(st) == 4)
+        cr_skip_test("the test directory cannot be read by another user");
+    return WEXITSTATUS(st);
+}
+
+/* A journal that is not hot (its header zeroed: a writer killed before it wrote the
+ * database, or one that committed in persistent-journal fashion), or the journal of a
+ * writer at work, does not stop a reader who may not write the file: only a hot one
+ * does (issue 14 item 8: a killed import usually leaves the first kind). */
+Test(eventlog, a_reader_who_cannot_write_reads_past_a_journal_that_is_not_hot) {
+    indiv_eventlog *log = open_new();
+    fill_many(log, 200);
+    indiv_eventlog_close(log);
+    char journal[4096];
+    snprintf(journal, sizeof journal, "%s-journal", db);
+    FILE *f = fopen(journal, "wb");
+    cr_assert_not_null(f);
+    static const char zeros[4096];
+    fwrite(zeros, 1, sizeof zeros, f);
+    fclose(f);
+    cr_assert_eq(chmod(journal, 0644), 0);
+    cr_expect_eq(open_as_reader(), 0, "a reader was refused because of a cold journal");
+    /* A hot journal still stops that reader, with the message saying what to run. */
+    tu_run r;
+    tu_sh(&r,
+          "printf 'PRAGMA cache_size=2;\\nBEGIN;\\nUPDATE consumers SET country = "
+          "hex(randomblob(300));\\n.system kill -9 $PPID\\nCOMMIT;\\n' | sqlite3 '%s'",
+          db);
+    tu_run_free(&r);
+    chmod(journal, 0644);
+    cr_expect_eq(open_as_reader(), 1, "a hot journal was ignored");
+}
+
 static void truncate_to(const char *path, long long size) {
     tu_run r;
     cr_assert_eq(tu_sh(&r, "truncate -s %lld '%s'", size, path), 0);
@@ -491,4 +553,59 @@ Test(eventlog, scratch_databases_get_a_page_cache_for_the_whole_work_database) {
                  err.msg);
     cr_assert_eq(cache_kib(log), -8388608, "8 GiB ceiling in KiB");
     indiv_eventlog_close(log);
+}
+
+/* Events in the file at db, read by another connection. */
+static long long events_in_file(void) {
+    tu_run r;
+    tu_sh(&r, "sqlite3 '%s' 'SELECT count(*) FROM events'", db);
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    long long n = atoll(r.out);
+    tu_run_free(&r);
+    return n;
+}
+
+/* Appends one view of consumer 1 at ts (the fill_small world). */
+static void append_view(indiv_eventlog *log, int64_t ts) {
+    indiv_error err = {0};
+    indiv_event ev = {1, ts, 0, 1, INDIV_EV_VIEW, INDIV_CH_WEB, 1, 0};
+    cr_assert_eq(indiv_eventlog_begin(log, &err), 0, "%s", err.msg);
+    cr_assert_eq(indiv_eventlog_add_event(log, &ev, &err), 0, "%s", err.msg);
+    cr_assert_eq(indiv_eventlog_commit(log, &err), 0, "%s", err.msg);
+}
+
+/* A hold (the simulation's rounds): commits inside it are read back by the handle, and
+ * reach the file, with every event id, only at the release. */
+Test(eventlog, a_held_scratch_database_writes_its_transactions_at_the_release) {
+    indiv_eventlog *log = open_new();
+    fill_small(log);
+    indiv_error err = {0};
+    cr_assert_eq(indiv_eventlog_hold(log, &err), INDIV_EINVAL, "not a scratch database");
+    indiv_eventlog_close(log);
+    cr_assert_eq(indiv_eventlog_open(db, INDIV_EVENTLOG_SCRATCH, &log, &err), 0, "%s",
+                 err.msg);
+    cr_assert_eq(indiv_eventlog_hold(log, &err), 0, "%s", err.msg);
+    cr_assert_eq(indiv_eventlog_hold(log, &err), INDIV_EINVAL, "already held");
+    append_view(log, 400);
+    append_view(log, 500);
+    int64_t last = 0;
+    cr_assert_eq(indiv_eventlog_last_event_ts(log, &last, &err), 0, "%s", err.msg);
+    cr_assert_eq(last, 500, "the handle reads its held commits");
+    cr_assert_eq(indiv_eventlog_read_begin(log, &err), 0, "%s", err.msg);
+    indiv_eventlog_read_end(log);
+    cr_assert_eq(events_in_file(), 3, "nothing reaches the file before the release");
+    cr_assert_eq(indiv_eventlog_begin(log, &err), 0, "%s", err.msg);
+    cr_assert_eq(indiv_eventlog_release(log, &err), INDIV_EINVAL, "a transaction is open");
+    cr_assert_eq(indiv_eventlog_commit(log, &err), 0, "%s", err.msg);
+    cr_assert_eq(indiv_eventlog_release(log, &err), 0, "%s", err.msg);
+    cr_assert_eq(events_in_file(), 5);
+    cr_assert_eq(indiv_eventlog_release(log, &err), INDIV_EINVAL, "nothing held");
+    append_view(log, 600); /* ordinary transactions again */
+    cr_assert_eq(events_in_file(), 6);
+    indiv_eventlog_close(log);
+    tu_run r;
+    tu_sh(&r, "sqlite3 '%s' 'SELECT group_concat(id) FROM (SELECT id FROM events ORDER BY id)'",
+          db);
+    cr_assert_str_eq(r.out, "1,2,3,4,5,6\n", "ids continue across the hold");
+    tu_run_free(&r);
 }
