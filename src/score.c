@@ -495,8 +495,9 @@ static void bought_correction(const indiv_scorer *s, indiv_score_block *b, size_
     double *xr = b->xr + i * b->n;
     size_t n = b->n_hist[i];
     for (size_t k = 0; s->nb_ptr && k < n; k++)
-        scatter(b->iis, s->nb_idx + s->nb_ptr[hf[k].j], s->nb_w + s->nb_ptr[hf[k].j],
-                s->nb_ptr[hf[k].j + 1] - s->nb_ptr[hf[k].j]);
+        (s->nb_unique ? scatter_unique : scatter)(b->iis, s->nb_idx + s->nb_ptr[hf[k].j],
+                                                  s->nb_w + s->nb_ptr[hf[k].j],
+                                                  s->nb_ptr[hf[k].j + 1] - s->nb_ptr[hf[k].j]);
     for (size_t k = 0; k < n; k++) {
         size_t j = hf[k].j;
         double a = s->d_aff != 0 ? s->d_aff * row_affinity(s, b, i, j) : 0;

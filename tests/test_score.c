@@ -623,6 +623,20 @@ Test(score, item_term_adds_long_rows_and_repeated_neighbours) {
             cr_assert_float_eq(terms[INDIV_TERM_ITEM_ITEM], 1.5 * want[j], EPS,
                                "dup %d offer %zu", dup, j);
         }
+        /* with weights_bought: the bought offers o0 and o3 get 4 · their item sums (1.1
+         * and 0.3) through the second scatter; the others keep 1.5 · theirs */
+        indiv_model mb = m;
+        mb.bought = (indiv_bought_weights){1, 0, 0, 4.0};
+        indiv_scorer *sb = scorer_for(&mb);
+        indiv_score_block *bb = indiv_score_block_new(sb, 1);
+        indiv_score_set_row(sb, bb, 0, &pr, 0);
+        indiv_score_set_history(sb, bb, 0, &pr, T0);
+        const double *xb = indiv_score_extra(bb, 0);
+        for (size_t j = 0; j < 4; j++)
+            cr_assert_float_eq(xb[j], (j == 0 || j == 3 ? 4.0 : 1.5) * want[j], EPS,
+                               "bought weights, dup %d offer %zu", dup, j);
+        indiv_score_block_free(bb);
+        indiv_scorer_free(sb);
         indiv_score_block_free(b);
         indiv_scorer_free(s);
         indiv_model_clear(&m);
