@@ -456,6 +456,9 @@ typedef struct sim {
     int64_t latent_revealed_total;
     int64_t t0;        /* simulation start */
     indiv_profile_session *ses; /* the profile builds' state across rounds */
+    indiv_plausibility *plaus;  /* the adjacent aim's co-purchase counts, kept up to date */
+    int plaus_state;            /* 0: to count again, 1: kept, 2: the aim needs none */
+    int32_t *catbuf;            /* ncat categories (indiv_policy_known_categories) */
     int64_t *touched;           /* consumers with pending events, ascending id */
     size_t ntouched;
     indiv_model own;   /* the engine's own model when p->trained */
@@ -902,19 +905,69 @@ static int on_decision(void *ctx, const indiv_decision *d, const char *ext_id) {
                : 0;
 }
 
+/* The options of the round's indiv decisions at t. */
+static void indiv_opts(const sim *s, int64_t t, indiv_decide_opts *o) {
+    indiv_decide_opts_init(o);
+    o->policy = s->p->policy_params;
+    o->policy.as_of = t;
+    o->policy.seed = indiv_rng_derive(s->p->seed, (uint64_t)t, INDIV_RNG_DIVERGENCE);
+    if (s->p->policy == INDIV_SIM_NO_SERENDIPITY)
+        o->policy.serendipity = 0;
+    if (s->p->policy == INDIV_SIM_NO_THRESHOLD)
+        o->policy.threshold = 0;
+    o->threads = s->p->threads;
+    o->plaus = s->plaus;
+}
+
+/* A profile the build rewrote: its person's co-purchases move in the counts (integer
+ * counts: the table stays what counting every profile again would give). */
+static void on_profile_change(void *ctx, const indiv_profile *before,
+                              const indiv_profile *after) {
+    sim *s = ctx;
+    const int32_t *kc;
+    size_t n;
+    if (before && (n = indiv_policy_known_categories(before, s->cat, s->catbuf, s->ncat,
+                                                     &kc)) > 0)
+        indiv_plausibility_remove(s->plaus, kc, n);
+    if ((n = indiv_policy_known_categories(after, s->cat, s->catbuf, s->ncat, &kc)) > 0)
+        indiv_plausibility_add(s->plaus, kc, n);
+}
+
+/* The co-purchase counts of the indiv decisions (indiv_decide_plausibility), counted
+ * over every profile after a full build, else kept by on_profile_change, so that the
+ * decisions do not count them again each round. */
+static int count_plausibility(sim *s, int64_t t, const indiv_profile_summary *sum,
+                              indiv_error *err) {
+    if (s->plaus_state == 2 || (s->plaus_state == 1 && sum->incremental &&
+                                sum->dropped_consent == 0))
+        return INDIV_OK;
+    indiv_decide_opts o;
+    indiv_plausibility_free(s->plaus);
+    s->plaus = NULL;
+    indiv_opts(s, t, &o);
+    int rc = indiv_decide_plausibility(s->log, s->model, &o, &s->plaus, err);
+    s->plaus_state = rc < 0 ? 0 : s->plaus ? 1 : 2;
+    return rc;
+}
+
 /* Incremental build as of t. The first build of the run finds the stale consumers with
  * the query over every consumer (the world's profiles may be of any age); later ones
  * take the consumers the loop appended events for (profile.h). */
 static int build_profiles(sim *s, int64_t t, indiv_error *err) {
     indiv_profile_params pp = s->p->profile_params;
     pp.as_of = t;
-    int first = s->round == 1;
+    int first = s->round == 1, indiv = s->p->policy != INDIV_SIM_PERSONA;
     if (!first && list_touched(s) < 0)
         return indiv_error_set(err, INDIV_ENOMEM, "out of memory");
-    int rc = indiv_profile_build_session(s->log, s->cat, &pp, s->ses,
-                                         first ? NULL : s->touched, s->ntouched, NULL, err);
+    indiv_profile_summary sum;
+    int keep = indiv && s->plaus_state == 1;
+    int rc = indiv_profile_build_session(
+        s->log, s->cat, &pp, s->ses, first ? NULL : s->touched, s->ntouched,
+        keep ? on_profile_change : NULL, s, &sum, err);
     if (rc == INDIV_OK)
         clear_touched(s, t);
+    if (rc == INDIV_OK && indiv)
+        rc = count_plausibility(s, t, &sum, err);
     return rc;
 }
 
@@ -922,15 +975,7 @@ static int build_profiles(sim *s, int64_t t, indiv_error *err) {
 static int policy_indiv(sim *s, int64_t t, indiv_error *err) {
     indiv_decide_opts o;
     indiv_decide_summary sum;
-    indiv_decide_opts_init(&o);
-    o.policy = s->p->policy_params;
-    o.policy.as_of = t;
-    o.policy.seed = indiv_rng_derive(s->p->seed, (uint64_t)t, INDIV_RNG_DIVERGENCE);
-    if (s->p->policy == INDIV_SIM_NO_SERENDIPITY)
-        o.policy.serendipity = 0;
-    if (s->p->policy == INDIV_SIM_NO_THRESHOLD)
-        o.policy.threshold = 0;
-    o.threads = s->p->threads;
+    indiv_opts(s, t, &o);
     o.on_decision = on_decision;
     o.ctx = s;
     if (s->p->log_decisions && s->p->policy == INDIV_SIM_INDIV && s->round == s->p->rounds)
@@ -1790,6 +1835,8 @@ static void sim_free(sim *s) {
     free(s->offer_exposure);
     free(s->offer_bought);
     free(s->touched);
+    free(s->catbuf);
+    indiv_plausibility_free(s->plaus);
     indiv_profile_session_free(s->ses);
     gsl_rng_free(s->r);
     indiv_model_clear(&s->own);
@@ -1821,7 +1868,9 @@ static int setup(sim *s, const char *work_db, indiv_error *err) {
     s->scratch = calloc(s->noff + 1, sizeof *s->scratch);
     s->r = indiv_rng_new(s->p->seed, 0, INDIV_RNG_SIM_ORGANIC);
     s->ses = indiv_profile_session_new();
-    if (!s->offer_exposure || !s->offer_bought || !s->scratch || !s->r || !s->ses)
+    s->catbuf = calloc(s->ncat + 1, sizeof *s->catbuf);
+    if (!s->offer_exposure || !s->offer_bought || !s->scratch || !s->r || !s->ses ||
+        !s->catbuf)
         return indiv_error_set(err, INDIV_ENOMEM, "out of memory");
     rc = load_consumers(s, err);
     if (rc == INDIV_OK)
