@@ -442,7 +442,7 @@ typedef struct sim {
     int64_t seq;
     /* per-round counters */
     double m[INDIV_SIM_NMETRICS];
-    double seconds[INDIV_SIM_NTIMES];
+    double seconds[INDIV_SIM_NTIMES], cpu[INDIV_SIM_NTIMES];
     double *offer_exposure;
     unsigned char *offer_bought;
     /* homogenisation sample: random pairs, then taste-matched pairs */
@@ -1584,16 +1584,23 @@ static double now_s(void) {
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+/* CPU seconds of the process (all threads). */
+static double cpu_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
 /* Step 3: the policy's contacts for the round starting at t (profiles first). */
 static int decide_round(sim *s, int64_t t, uint64_t round_seed, indiv_error *err) {
-    double t0 = now_s();
+    double t0 = now_s(), c0 = cpu_s();
     int rc = INDIV_OK;
     indiv_sim_policy pol = s->p->policy;
     s->contacts.n = 0;
     if (pol == INDIV_SIM_INDIV || pol == INDIV_SIM_NO_SERENDIPITY ||
         pol == INDIV_SIM_NO_THRESHOLD || pol == INDIV_SIM_PERSONA)
         rc = build_profiles(s, t, err);
-    double t1 = now_s();
+    double t1 = now_s(), c1 = cpu_s();
     if (rc == INDIV_OK) {
         switch (pol) {
         case INDIV_SIM_MASS:
@@ -1615,6 +1622,8 @@ static int decide_round(sim *s, int64_t t, uint64_t round_seed, indiv_error *err
     }
     s->seconds[INDIV_SIM_T_PROFILE] = t1 - t0;
     s->seconds[INDIV_SIM_T_DECIDE] = now_s() - t1;
+    s->cpu[INDIV_SIM_T_PROFILE] = c1 - c0;
+    s->cpu[INDIV_SIM_T_DECIDE] = cpu_s() - c1;
     return rc;
 }
 
@@ -1691,9 +1700,9 @@ static int run_round(sim *s, int round, int64_t t, indiv_round_metrics *out,
     s->round = round;
     memset(s->offer_exposure, 0, s->noff * sizeof *s->offer_exposure);
     memset(s->offer_bought, 0, s->noff);
-    double tt = now_s();
+    double tt = now_s(), ct = cpu_s();
     int rc = INDIV_OK;
-    s->seconds[INDIV_SIM_T_TRAIN] = 0;
+    s->seconds[INDIV_SIM_T_TRAIN] = s->cpu[INDIV_SIM_T_TRAIN] = 0;
     if (trains_at(s->p, round)) {
         /* the training reads a snapshot of the file: the rounds so far must be in it */
         rc = indiv_eventlog_release(s->log, err);
@@ -1702,10 +1711,11 @@ static int run_round(sim *s, int round, int64_t t, indiv_round_metrics *out,
         if (rc == INDIV_OK)
             rc = indiv_eventlog_hold(s->log, err);
         s->seconds[INDIV_SIM_T_TRAIN] = now_s() - tt;
+        s->cpu[INDIV_SIM_T_TRAIN] = cpu_s() - ct;
     }
     if (rc == INDIV_OK)
         rc = decide_round(s, t, round_seed, err);
-    double t0 = now_s();
+    double t0 = now_s(), c0 = cpu_s();
     if (rc == INDIV_OK)
         rc = indiv_eventlog_begin(s->log, err);
     if (rc == INDIV_OK) {
@@ -1718,6 +1728,7 @@ static int run_round(sim *s, int round, int64_t t, indiv_round_metrics *out,
             indiv_eventlog_rollback(s->log);
     }
     s->seconds[INDIV_SIM_T_RESPOND] = now_s() - t0;
+    s->cpu[INDIV_SIM_T_RESPOND] = cpu_s() - c0;
     if (rc == INDIV_OK && finish_metrics(s) < 0)
         rc = indiv_error_set(err, INDIV_ENOMEM, "out of memory");
     out->round = round;
@@ -1725,6 +1736,7 @@ static int run_round(sim *s, int round, int64_t t, indiv_round_metrics *out,
     out->round_end = end;
     memcpy(out->v, s->m, sizeof s->m);
     memcpy(out->seconds, s->seconds, sizeof s->seconds);
+    memcpy(out->cpu_seconds, s->cpu, sizeof s->cpu);
     return rc;
 }
 
