@@ -6,7 +6,9 @@
  * interrupted under MPI finishes without it (and the reverse) with the one-process
  * files; a quick study's claims equal the one-process study's; simulate --policy all
  * writes the files of one process (timings aside); a failing sweep job stops the
- * other ranks' jobs and the sweep resumes under MPI.
+ * other ranks' jobs and the sweep resumes under MPI; decide records the model used and
+ * warns about one trained on people erased since. Suite partition (no MPI needed): a
+ * partition made after an erasure holds nobody erased and carries the marks.
  *
  * Skipped, with a message, when make check found no MPI (INDIV_MPI_BIN unset). Open MPI
  * refuses root unless told: the two OMPI_ALLOW_RUN_AS_ROOT variables are set here, in
