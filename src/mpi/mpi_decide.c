@@ -135,7 +135,9 @@ static int open_outputs(mdecide *d, indiv_error *err) {
     static const char *const names[] = {"--out", "--summary"};
     if (d->rank != 0)
         return INDIV_OK;
-    int rc = indiv_path_check_outputs(d->db, outs, names, 2, err);
+    const char *ins[] = {d->a.model, d->a.config};
+    static const char *const in_names[] = {"--model", "--config"};
+    int rc = indiv_path_check_io(d->db, outs, names, 2, ins, in_names, 2, err);
     if (rc == INDIV_OK)
         rc = indiv_outfile_open(d->a.o.out_path, &d->out, err);
     if (rc == INDIV_OK && d->a.summary)
