@@ -7,7 +7,8 @@
 #   make bench      benchmarks (BENCH=<name> runs one, SCALE=0.1 makes them quick)
 #   make deps       install missing Debian packages (as root) or print the command
 #   make fuzz       libFuzzer targets (clang) run FUZZ_SECONDS each (default 60);
-#                   make check runs each for FUZZ_CHECK_SECONDS (default 10)
+#                   make check runs each for FUZZ_CHECK_SECONDS (default 60), two at
+#                   a time (FUZZ_CHECK_JOBS): about 3 minutes
 #   make format     clang-format every source file
 #   make install PREFIX=/usr/local
 #
@@ -87,7 +88,7 @@ BENCH_BIN := $(BENCH_SRC:tests/bench/%.c=$(O)/bench/%)
 FUZZ_SRC  := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN  := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/bin/%)
 FUZZ_SECONDS ?= 60
-FUZZ_CHECK_SECONDS ?= 10
+FUZZ_CHECK_SECONDS ?= 60
 
 .PHONY: all lib bin deps check demo bench format clean install tests-bin fuzz fuzz-bin \
         fuzz-check
@@ -142,8 +143,9 @@ tests-bin: $(O)/indiv $(if $(HAVE_MPI),$(O)/indiv-mpi) $(O)/tests/run-tests
 # Each target is run for FUZZ_SECONDS from its seeds (tests/fuzz/seeds/<target>/, from
 # the shipped samples) and its growing corpus in build/fuzz/corpus/<target>/; a crash
 # stops the run and leaves crash-* in build/fuzz/. FUZZ_SECONDS=3600 for a longer hunt.
-# make check runs fuzz-check: every target FUZZ_CHECK_SECONDS (5 × 10 s by default,
-# docs/fuzzing.md) from the seeds alone, in a corpus emptied first, with a fixed seed.
+# make check runs fuzz-check: every target FUZZ_CHECK_SECONDS (5 × 60 s by default, two
+# at a time: docs/fuzzing.md) from the seeds alone, in a corpus emptied first, with a
+# fixed seed.
 $(BUILD)/fuzz/bin/%: tests/fuzz/%.c tests/fuzz/fuzz_util.h $(BUILD)/fuzz/libindiv.a
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -fsanitize=fuzzer $< $(BUILD)/fuzz/libindiv.a $(LIBS) -o $@
@@ -168,20 +170,38 @@ fuzz: | deps
 	    || { tail -n 40 $$t.log; echo "fuzz: $$t failed (build/fuzz/$$t.log)" >&2; exit 1; }; \
 	  grep -E '^(#[0-9]+.*DONE|Done|stat::number_of_executed_units)' $$t.log | tail -n 2; done
 
+# fuzz-check runs the targets FUZZ_CHECK_JOBS at a time (make -j, one sub-make target
+# per fuzz target), each for FUZZ_CHECK_SECONDS: 5 targets × 60 s two at a time is about
+# 3 minutes of wall time on 2 cores. Each target's output goes to check/<target>.log;
 # stderr of the targets is closed (-close_fd_mask=2: the --config target prints usage
-# errors); libFuzzer still reports a crash, leak or sanitizer error, and the run fails.
+# errors); libFuzzer still reports a crash, leak, sanitizer error or timeout, writes the
+# input that caused it to check/<target>-crash-* (or -leak-*, -timeout-*, -oom-*), and
+# the step fails naming the target, the file and the log.
+FUZZ_CHECK_JOBS ?= 2
+FUZZ_CHECK_RUNS := $(addprefix fuzz-check-run-,$(notdir $(FUZZ_BIN)))
+.PHONY: fuzz-check-runs $(FUZZ_CHECK_RUNS)
+
 fuzz-check:
 	@$(MAKE) --no-print-directory VARIANT=fuzz fuzz-bin
-	@cd $(BUILD)/fuzz && for t in $(notdir $(FUZZ_BIN)); do \
-	  rm -rf check/$$t; mkdir -p check/$$t tmp; \
-	  INDIV_FUZZ_TMP=$$PWD/tmp ASAN_OPTIONS=detect_leaks=1 \
-	    ./bin/$$t -max_total_time=$(FUZZ_CHECK_SECONDS) -seed=1 -max_len=4096 \
-	    -timeout=20 -close_fd_mask=2 -print_final_stats=1 check/$$t \
-	    $(CURDIR)/tests/fuzz/seeds/$$t > check/$$t.log 2>&1 \
-	    || { tail -n 40 check/$$t.log; \
-	         echo "check: fuzz target $$t failed (build/fuzz/check/$$t.log)" >&2; exit 1; }; \
-	  echo "fuzz-check: $$t $$(grep -E '^stat::number_of_executed_units' check/$$t.log \
-	    | awk '{print $$2}') inputs, no crash"; done
+	@$(MAKE) --no-print-directory -j$(FUZZ_CHECK_JOBS) --output-sync=target fuzz-check-runs
+
+fuzz-check-runs: $(FUZZ_CHECK_RUNS)
+
+$(FUZZ_CHECK_RUNS): fuzz-check-run-%:
+	@cd $(BUILD)/fuzz && t=$*; rm -rf check/$$t check/$$t-crash-* check/$$t-leak-* \
+	  check/$$t-timeout-* check/$$t-oom-*; mkdir -p check/$$t tmp/$$t; \
+	INDIV_FUZZ_TMP=$$PWD/tmp/$$t ASAN_OPTIONS=detect_leaks=1 \
+	  ./bin/$$t -max_total_time=$(FUZZ_CHECK_SECONDS) -seed=1 -max_len=4096 \
+	  -timeout=20 -close_fd_mask=2 -print_final_stats=1 -artifact_prefix=check/$$t- \
+	  check/$$t $(CURDIR)/tests/fuzz/seeds/$$t > check/$$t.log 2>&1 \
+	  || { tail -n 40 check/$$t.log; \
+	       files=$$(ls check/$$t-crash-* check/$$t-leak-* check/$$t-timeout-* \
+	         check/$$t-oom-* 2>/dev/null | sed 's|^|build/fuzz/|' | tr '\n' ' '); \
+	       echo "check: fuzz target $$t failed: input $${files:-(none written)}" \
+	         "(replay: build/fuzz/bin/$$t FILE); log build/fuzz/check/$$t.log" >&2; \
+	       exit 1; }; \
+	echo "fuzz-check: $$t $$(grep -E '^stat::number_of_executed_units' check/$$t.log \
+	  | awk '{print $$2}') inputs in $(FUZZ_CHECK_SECONDS) s, no crash"
 
 # Missing packages are installed with apt-get when root, otherwise the exact command is
 # printed and the build stops. One dpkg-query call: about 20 ms when all is present.
