@@ -42,6 +42,8 @@ static const char *const migrations[INDIV_SCHEMA_VERSION] = {NULL};
  * 0.59 GB with this ceiling (docs/simulation.md, "Speed"). 8 GiB holds the work
  * database of a 1,000,000-consumer world through 52 rounds. */
 #define INDIV_SCRATCH_CACHE_KIB 8388608
+/* The journal mode of a scratch database outside a hold (indiv_eventlog_hold). */
+#define SCRATCH_JOURNAL "PRAGMA journal_mode = MEMORY"
 #define INDIV_STR_(x) #x
 #define INDIV_STR(x) INDIV_STR_(x)
 
@@ -129,6 +131,7 @@ struct indiv_eventlog {
     char *path;
     unsigned flags;
     int in_tx;              /* 1: a write transaction, 2: a read transaction */
+    int held;               /* 1: inside indiv_eventlog_hold (one SQL transaction) */
     int64_t next_event_id;  /* 0 until read in this transaction */
     int64_t txn_min_ts;     /* earliest ts appended in this transaction */
     int64_t txn_max_ts;     /* latest ts appended in this transaction */
@@ -448,7 +451,7 @@ int indiv_eventlog_open(const char *path, unsigned flags, indiv_eventlog **out,
      * page cache hold the rest (see INDIV_SCRATCH_CACHE_KIB). */
     if (rc == INDIV_OK && (flags & INDIV_EVENTLOG_SCRATCH))
         rc = exec(log,
-                  "PRAGMA synchronous = OFF; PRAGMA journal_mode = MEMORY;"
+                  "PRAGMA synchronous = OFF; " SCRATCH_JOURNAL ";"
                   " PRAGMA mmap_size = 8589934592;"
                   " PRAGMA cache_size = -" INDIV_STR(INDIV_SCRATCH_CACHE_KIB),
                   err);
@@ -473,6 +476,8 @@ void indiv_eventlog_close(indiv_eventlog *log) {
         return;
     if (log->in_tx)
         indiv_eventlog_rollback(log);
+    if (log->held) /* a hold never released: its changes are dropped, as a rollback */
+        exec(log, "ROLLBACK", NULL);
     for (int i = 0; i < ST_COUNT; i++)
         sqlite3_finalize(log->st[i]);
     sqlite3_close(log->db);
@@ -551,7 +556,8 @@ int indiv_eventlog_begin(indiv_eventlog *log, indiv_error *err) {
     if (log->in_tx)
         return indiv_error_set(err, INDIV_EINVAL, "%s: transaction already open",
                                log->path);
-    int rc = exec(log, "BEGIN IMMEDIATE", err);
+    /* Under a hold the SQL transaction is already open: only the logical one starts. */
+    int rc = log->held ? INDIV_OK : exec(log, "BEGIN IMMEDIATE", err);
     if (rc == INDIV_OK) {
         log->in_tx = 1;
         log->next_event_id = 0;
@@ -615,7 +621,7 @@ int indiv_eventlog_commit(indiv_eventlog *log, indiv_error *err) {
      * snapshot's connection (training in the simulation loop) finds it locked. */
     if (rc == INDIV_OK && log->st[ST_PROFILE_GET])
         sqlite3_reset(log->st[ST_PROFILE_GET]);
-    if (rc == INDIV_OK)
+    if (rc == INDIV_OK && !log->held)
         rc = exec(log, "COMMIT", err);
     if (rc < 0) {
         indiv_eventlog_rollback(log);
@@ -631,16 +637,56 @@ void indiv_eventlog_rollback(indiv_eventlog *log) {
     for (int i = 0; i < ST_COUNT; i++)
         if (log->st[i])
             sqlite3_reset(log->st[i]);
-    exec(log, "ROLLBACK", NULL);
+    if (log->in_tx == 1 || !log->held)
+        exec(log, "ROLLBACK", NULL);
+    if (log->in_tx == 1)
+        log->held = 0; /* the hold's SQL transaction is gone with it (eventlog.h) */
     log->in_tx = 0;
     log->next_event_id = 0;
     daily_clear(&log->daily);
+}
+
+int indiv_eventlog_hold(indiv_eventlog *log, indiv_error *err) {
+    if (!(log->flags & INDIV_EVENTLOG_SCRATCH))
+        return indiv_error_set(err, INDIV_EINVAL, "%s: only a scratch database is held",
+                               log->path);
+    if (log->in_tx || log->held)
+        return indiv_error_set(err, INDIV_EINVAL, "%s: transaction already open",
+                               log->path);
+    /* No journal: nothing is copied before a page is first changed, and nothing can be
+     * rolled back (a failure ends the hold and leaves the file unspecified). */
+    int rc = exec(log, "PRAGMA journal_mode = OFF", err);
+    if (rc == INDIV_OK)
+        rc = exec(log, "BEGIN IMMEDIATE", err);
+    log->held = rc == INDIV_OK;
+    return rc;
+}
+
+int indiv_eventlog_release(indiv_eventlog *log, indiv_error *err) {
+    if (!log->held || log->in_tx)
+        return indiv_error_set(err, INDIV_EINVAL,
+                               "%s: no hold to release, or a transaction is open",
+                               log->path);
+    for (int i = 0; i < ST_COUNT; i++) /* no statement may keep the file read */
+        if (log->st[i])
+            sqlite3_reset(log->st[i]);
+    log->held = 0;
+    int rc = exec(log, "COMMIT", err);
+    if (rc < 0) {
+        exec(log, "ROLLBACK", NULL);
+        return rc;
+    }
+    return exec(log, SCRATCH_JOURNAL, err);
 }
 
 int indiv_eventlog_read_begin(indiv_eventlog *log, indiv_error *err) {
     if (log->in_tx)
         return indiv_error_set(err, INDIV_EINVAL, "%s: transaction already open",
                                log->path);
+    if (log->held) { /* reads see the held transaction's state */
+        log->in_tx = 2;
+        return INDIV_OK;
+    }
     int rc = exec(log, "BEGIN", err);
     log->in_tx = rc == INDIV_OK ? 2 : 0;
     return rc;
@@ -653,7 +699,8 @@ void indiv_eventlog_read_end(indiv_eventlog *log) {
     for (int i = 0; i < ST_COUNT; i++)
         if (log->st[i])
             sqlite3_reset(log->st[i]);
-    exec(log, "COMMIT", NULL);
+    if (!log->held)
+        exec(log, "COMMIT", NULL);
     log->in_tx = 0;
 }
 

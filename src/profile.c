@@ -17,6 +17,7 @@
 #include <limits.h>
 #include <math.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -497,10 +498,11 @@ static int64_t d_ts(double v) {
     return isinf(v) ? INDIV_TS_NONE : (int64_t)v;
 }
 
-/* A vector being written (store) or read; a read past the end marks it bad. */
+/* A vector being written (store) or read; a read past the end marks it bad. Bytes,
+ * not doubles: a stored blob may be unaligned, and memcpy reads it in place. */
 typedef struct vcur {
-    double *v;
-    size_t n, k;
+    unsigned char *v;
+    size_t n, k; /* in doubles */
     int store, bad;
 } vcur;
 
@@ -511,9 +513,9 @@ static void xfer(vcur *c, double *field, size_t n) {
         return;
     }
     if (c->store)
-        memcpy(c->v + c->k, field, n * sizeof *field);
+        memcpy(c->v + c->k * sizeof *field, field, n * sizeof *field);
     else
-        memcpy(field, c->v + c->k, n * sizeof *field);
+        memcpy(field, c->v + c->k * sizeof *field, n * sizeof *field);
     c->k += n;
 }
 
@@ -749,13 +751,9 @@ int indiv_profile_decode(const indiv_profile_row *row, indiv_profile *pr,
     pr->n_events = row->n_events;
     pr->features = (unsigned)head[0];
     pr->dims = d;
-    double *v = malloc(nd * sizeof *v); /* aligned copy: the blob may be unaligned */
-    if (!v)
-        return indiv_error_set(err, INDIV_ENOMEM, "out of memory");
-    memcpy(v, row->blob, row->size);
-    vcur c = {v, nd, 0, 0, 0};
+    /* read in place: the cursor only reads when store = 0 */
+    vcur c = {(unsigned char *)(uintptr_t)row->blob, nd, 0, 0, 0};
     xfer_groups(&c, pr);
-    free(v);
     if (c.bad == 2)
         return indiv_error_set(err, INDIV_ENOMEM, "out of memory");
     if (c.bad || c.k != nd)
@@ -780,7 +778,7 @@ static int store_profile(indiv_eventlog *log, indiv_profile *pr, double **buf,
     }
     (*buf)[0] = pr->features;
     (*buf)[1] = (double)pr->dims;
-    vcur c = {*buf, n, 0, 1, 0};
+    vcur c = {(unsigned char *)*buf, n, 0, 1, 0};
     xfer_groups(&c, pr); /* storing cannot fail: n is the exact length */
     if (pr->features & INDIV_FEAT_HISTORY)
         *hbytes += (int64_t)((HISTORY_HEAD + HISTORY_VALUES * pr->n_history) *
@@ -1029,6 +1027,20 @@ int indiv_profile_stored_params(indiv_eventlog *log, indiv_profile_params *p,
 
 /* ---- building ---------------------------------------------------------------------- */
 
+/* Rhythm prior terms of profiles, in ascending consumer id. */
+struct terms {
+    int64_t *id;
+    double *mean, *cv2;
+    size_t n, cap;
+};
+
+struct indiv_profile_session {
+    int64_t as_of;                 /* of the session's last build; INT64_MIN before */
+    int64_t consumers, consenting; /* counts at that build */
+    int valid;                     /* all: the terms of every stored profile */
+    struct terms all, built;       /* built: the profiles the running build wrote */
+};
+
 /* State of one build: the accumulator, the encode buffer, counters. */
 struct build {
     indiv_eventlog *log;
@@ -1041,7 +1053,87 @@ struct build {
     indiv_progress_fn progress;
     void *ctx;
     int64_t total;
+    indiv_profile_session *ses; /* may be NULL */
+    const int64_t *touched;     /* candidates of an incremental build, or NULL */
+    size_t n_touched;
 };
+
+static void terms_free(struct terms *t) {
+    free(t->id);
+    free(t->mean);
+    free(t->cv2);
+    memset(t, 0, sizeof *t);
+}
+
+static int terms_push(struct terms *t, int64_t id, double mean, double cv2) {
+    if (t->n == t->cap) {
+        size_t cap = t->cap ? 2 * t->cap : 4096;
+        int64_t *i = realloc(t->id, cap * sizeof *i);
+        if (i)
+            t->id = i;
+        double *m = i ? realloc(t->mean, cap * sizeof *m) : NULL;
+        if (m)
+            t->mean = m;
+        double *c = m ? realloc(t->cv2, cap * sizeof *c) : NULL;
+        if (!c)
+            return INDIV_ENOMEM;
+        t->cv2 = c;
+        t->cap = cap;
+    }
+    t->id[t->n] = id;
+    t->mean[t->n] = mean;
+    t->cv2[t->n++] = cv2;
+    return INDIV_OK;
+}
+
+indiv_profile_session *indiv_profile_session_new(void) {
+    indiv_profile_session *ses = calloc(1, sizeof *ses);
+    if (ses)
+        ses->as_of = INT64_MIN;
+    return ses;
+}
+
+void indiv_profile_session_free(indiv_profile_session *ses) {
+    if (!ses)
+        return;
+    terms_free(&ses->all);
+    terms_free(&ses->built);
+    free(ses);
+}
+
+/* The session's terms after a build: the built ones replace (full build) or are merged
+ * into (incremental) the stored ones, both in ascending id. */
+static int session_merge(indiv_profile_session *ses, int full) {
+    struct terms out = {0}, *a = &ses->all, *b = &ses->built;
+    if (full || !ses->valid) {
+        terms_free(a);
+        *a = *b;
+        memset(b, 0, sizeof *b);
+        ses->valid = full;
+        return INDIV_OK;
+    }
+    size_t i = 0, j = 0;
+    int rc = INDIV_OK;
+    while (rc == INDIV_OK && (i < a->n || j < b->n)) {
+        if (j < b->n && (i == a->n || b->id[j] <= a->id[i])) {
+            i += i < a->n && a->id[i] == b->id[j]; /* replaced */
+            rc = terms_push(&out, b->id[j], b->mean[j], b->cv2[j]);
+            j++;
+        } else {
+            rc = terms_push(&out, a->id[i], a->mean[i], a->cv2[i]);
+            i++;
+        }
+    }
+    terms_free(a);
+    b->n = 0;
+    if (rc < 0) {
+        terms_free(&out);
+        ses->valid = 0;
+        return rc;
+    }
+    *a = out;
+    return INDIV_OK;
+}
 
 /* Every PROGRESS_EVERY consumers the progress callback is called. */
 #define PROGRESS_EVERY 4096
@@ -1054,6 +1146,13 @@ static int flush(struct build *b, indiv_error *err) {
     if (b->progress && b->sum->profiled % PROGRESS_EVERY == 0)
         b->progress(b->ctx, "profiles", b->sum->profiled, b->total);
     b->sum->history_entries += (int64_t)b->acc.pr.n_history;
+    if (b->ses) { /* the terms compute_prior would decode back from the stored vector */
+        double mean = NAN, cv2 = NAN;
+        if (b->acc.pr.features & INDIV_FEAT_RHYTHM)
+            indiv_profile_prior_terms(&b->acc.pr, &mean, &cv2);
+        if (terms_push(&b->ses->built, b->acc.pr.consumer_id, mean, cv2) < 0)
+            return indiv_error_set(err, INDIV_ENOMEM, "out of memory");
+    }
     return store_profile(b->log, &b->acc.pr, &b->buf, &b->buf_cap, &b->sum->bytes,
                          &b->sum->history_bytes, err);
 }
@@ -1170,19 +1269,70 @@ static int begin_stale(struct build *b, indiv_event_cursor *cur, int64_t id,
     return INDIV_OK;
 }
 
+/* Candidate id of a touched build: stale when it has a profile and an event in
+ * [the profile's as_of, as_of) — the stale query's test without a window, every
+ * consenting consumer having a profile since the session's last build. Then prepared
+ * as begin_stale does, with that first event already added (folded) or left to the
+ * rescan (rebuilt). 1 stale, 0 not, < 0 error. */
+static int begin_touched(struct build *b, indiv_event_cursor *cur, int64_t id,
+                         indiv_error *err) {
+    indiv_profile_row row;
+    indiv_event ev;
+    int rc = indiv_eventlog_profile_get(b->log, id, &row, err);
+    if (rc == INDIV_ENOTFOUND)
+        return 0; /* no profiling consent */
+    if (rc < 0)
+        return rc;
+    indiv_event_cursor_rebind(cur, id, row.as_of, b->p->as_of);
+    if ((rc = indiv_event_cursor_next(cur, &ev, err)) <= 0)
+        return rc;
+    if (indiv_profile_decode(&row, &b->old, NULL) == INDIV_OK && foldable(b, &b->old)) {
+        acc_resume(&b->acc, &b->old);
+        acc_add(&b->acc, &ev);
+    } else {
+        acc_reset(&b->acc, id);
+        indiv_event_cursor_rebind(cur, id, window_from(b->p), b->p->as_of);
+    }
+    return 1;
+}
+
+/* The candidates of an incremental build: the caller's touched consumers when the
+ * session allows it (indiv_profile_build_session), else the stale query's answer.
+ * *ids is to be freed when *owned. */
+static int stale_candidates(struct build *b, const int64_t **ids, size_t *n, int *owned,
+                            indiv_error *err) {
+    int64_t win = b->p->window_days > 0 ? llround(b->p->window_days * DAY) : 0;
+    const indiv_profile_session *ses = b->ses;
+    if (b->touched && ses && ses->as_of != INT64_MIN && win == 0 &&
+        ses->consumers == b->sum->consumers && ses->consenting == b->total) {
+        *ids = b->touched;
+        *n = b->n_touched;
+        *owned = 0;
+        return 1;
+    }
+    int64_t *found = NULL;
+    *owned = 1;
+    int rc = indiv_eventlog_profile_stale(b->log, b->p->as_of, win, &found, n, err);
+    *ids = found;
+    return rc < 0 ? rc : 0;
+}
+
 /* Incremental build: one seek per stale consumer, then stale consents are dropped. */
 static int build_stale(struct build *b, indiv_error *err) {
-    int64_t *ids = NULL,
-            win = b->p->window_days > 0 ? llround(b->p->window_days * DAY) : 0;
+    const int64_t *ids = NULL;
     size_t n = 0;
+    int owned = 0;
     indiv_event_cursor *cur = NULL;
     indiv_event ev;
-    int rc = indiv_eventlog_profile_stale(b->log, b->p->as_of, win, &ids, &n, err);
-    if (rc == INDIV_OK)
+    int touched = stale_candidates(b, &ids, &n, &owned, err), rc = touched;
+    if (rc >= 0)
         rc = indiv_eventlog_scan_consumer(b->log, 0, 0, 0, &cur, err);
     b->total = (int64_t)n;
     for (size_t i = 0; rc == INDIV_OK && i < n; i++) {
-        if ((rc = begin_stale(b, cur, ids[i], err)) < 0)
+        rc = touched ? begin_touched(b, cur, ids[i], err) : begin_stale(b, cur, ids[i], err);
+        if (rc == 0 && touched)
+            continue; /* not stale */
+        if (rc < 0)
             break;
         while ((rc = indiv_event_cursor_next(cur, &ev, err)) == 1)
             acc_add(&b->acc, &ev);
@@ -1190,7 +1340,8 @@ static int build_stale(struct build *b, indiv_error *err) {
             rc = flush(b, err);
     }
     indiv_event_cursor_free(cur);
-    free(ids);
+    if (owned)
+        free((void *)(uintptr_t)ids);
     if (rc == INDIV_OK)
         rc = indiv_eventlog_profile_drop_unconsented(b->log, &b->sum->dropped_consent,
                                                      err);
@@ -1272,21 +1423,47 @@ void indiv_profile_prior_from_sums(double s1, int64_t n1, double s2, int64_t n2,
     prior->consumers_cv2 = n2;
 }
 
-static int compute_prior(indiv_eventlog *log, indiv_rhythm_prior *prior,
-                         indiv_error *err) {
+/* The prior from a session's terms: the same sums, in the same order, as the scan. */
+static void prior_from_terms(const struct terms *t, indiv_rhythm_prior *prior) {
+    double s1 = 0, s2 = 0;
+    int64_t n1 = 0, n2 = 0;
+    for (size_t i = 0; i < t->n; i++) {
+        if (!isnan(t->mean[i]))
+            s1 += t->mean[i], n1++;
+        if (!isnan(t->cv2[i]))
+            s2 += t->cv2[i], n2++;
+    }
+    indiv_profile_prior_from_sums(s1, n1, s2, n2, prior);
+}
+
+/* The prior over every stored profile, in consumer order: from the session's terms
+ * when they are valid, else by decoding each profile (and then the session, if any,
+ * keeps their terms). */
+static int compute_prior(indiv_eventlog *log, indiv_profile_session *ses,
+                         indiv_rhythm_prior *prior, indiv_error *err) {
     indiv_profile_cursor *cur;
     indiv_profile_row row;
     indiv_profile pr;
     double s1 = 0, s2 = 0, mean, cv2;
     int64_t n1 = 0, n2 = 0;
+    if (ses && ses->valid) {
+        prior_from_terms(&ses->all, prior);
+        return INDIV_OK;
+    }
     int rc = indiv_eventlog_profile_scan(log, &cur, err);
     if (rc < 0)
         return rc;
+    if (ses)
+        ses->all.n = 0;
     indiv_profile_init(&pr);
     while ((rc = indiv_profile_cursor_next(cur, &row, err)) == 1) {
         if ((rc = indiv_profile_decode(&row, &pr, err)) < 0)
             break;
         indiv_profile_prior_terms(&pr, &mean, &cv2);
+        if (ses && terms_push(&ses->all, pr.consumer_id, mean, cv2) < 0) {
+            rc = indiv_error_set(err, INDIV_ENOMEM, "out of memory");
+            break;
+        }
         if (!isnan(mean))
             s1 += mean, n1++;
         if (!isnan(cv2))
@@ -1295,6 +1472,8 @@ static int compute_prior(indiv_eventlog *log, indiv_rhythm_prior *prior,
     indiv_profile_clear(&pr);
     indiv_profile_cursor_free(cur);
     indiv_profile_prior_from_sums(s1, n1, s2, n2, prior);
+    if (ses)
+        ses->valid = rc == 0;
     return rc < 0 ? rc : INDIV_OK;
 }
 
@@ -1400,7 +1579,7 @@ int indiv_profile_store_prior(indiv_eventlog *log, const indiv_rhythm_prior *pr,
 
 static int finish_build(struct build *b, const indiv_catalog *cat, indiv_error *err) {
     indiv_rhythm_prior *pr = &b->sum->prior;
-    int rc = compute_prior(b->log, pr, err);
+    int rc = compute_prior(b->log, b->ses, pr, err);
     if (rc == INDIV_OK)
         rc = meta_put_json(b->log, "profile_params", params_json(b->p, cat), err);
     if (rc == INDIV_OK)
@@ -1417,10 +1596,24 @@ static int build_run(struct build *b, const indiv_catalog *cat, int incremental,
         rc = indiv_eventlog_begin(b->log, err);
     if (rc < 0)
         return rc;
+    indiv_profile_params prev;
+    if (b->ses && (read_stored(b->log, &prev, NULL, NULL) != INDIV_OK ||
+                   prev.as_of != b->ses->as_of)) {
+        b->ses->as_of = INT64_MIN; /* the stored build is not the session's last one */
+        b->ses->valid = 0;
+    }
     rc = choose_mode(b->log, cat, b->p, incremental, b->sum, err);
     if (rc >= 0) {
         b->sum->incremental = rc;
         rc = rc ? build_stale(b, err) : build_full(b, err);
+    }
+    if (rc == INDIV_OK && b->ses) {
+        /* a dropped profile's terms would stay: the next prior decodes them all */
+        rc = session_merge(b->ses, !b->sum->incremental);
+        if (rc == INDIV_OK && b->sum->dropped_consent > 0)
+            b->ses->valid = 0;
+        if (rc < 0)
+            indiv_error_set(err, rc, "out of memory");
     }
     if (rc == INDIV_OK)
         rc = finish_build(b, cat, err);
@@ -1428,15 +1621,46 @@ static int build_run(struct build *b, const indiv_catalog *cat, int incremental,
         rc = indiv_eventlog_commit(b->log, err);
     else
         indiv_eventlog_rollback(b->log);
+    if (b->ses) {
+        b->ses->built.n = 0;
+        b->ses->as_of = rc == INDIV_OK ? b->p->as_of : INT64_MIN;
+        b->ses->consumers = b->sum->consumers;
+        b->ses->consenting = b->sum->consumers - b->sum->skipped_consent;
+        if (rc < 0)
+            b->ses->valid = 0;
+    }
     return rc;
 }
+
+/* indiv_profile_build and indiv_profile_build_session: b names the session and the
+ * touched consumers. */
+static int build_with(struct build *b0, const indiv_catalog *cat, int incremental,
+                      indiv_profile_summary *sum, indiv_error *err);
 
 int indiv_profile_build(indiv_eventlog *log, const indiv_catalog *cat,
                         const indiv_profile_params *p, int incremental,
                         indiv_progress_fn progress, void *ctx, indiv_profile_summary *sum,
                         indiv_error *err) {
-    indiv_profile_summary local;
     struct build b = {.log = log, .p = p, .progress = progress, .ctx = ctx};
+    return build_with(&b, cat, incremental, sum, err);
+}
+
+int indiv_profile_build_session(indiv_eventlog *log, const indiv_catalog *cat,
+                                const indiv_profile_params *p, indiv_profile_session *ses,
+                                const int64_t *touched, size_t n_touched,
+                                indiv_profile_summary *sum, indiv_error *err) {
+    struct build b = {
+        .log = log, .p = p, .ses = ses, .touched = touched, .n_touched = n_touched};
+    return build_with(&b, cat, 1, sum, err);
+}
+
+static int build_with(struct build *b0, const indiv_catalog *cat, int incremental,
+                      indiv_profile_summary *sum, indiv_error *err) {
+    indiv_profile_summary local;
+    struct build b = *b0;
+    const indiv_profile_params *p = b.p;
+    indiv_progress_fn progress = b.progress;
+    void *ctx = b.ctx;
     b.sum = sum ? sum : &local;
     memset(b.sum, 0, sizeof *b.sum);
     int rc = indiv_profile_params_validate(p, err);

@@ -381,6 +381,7 @@ typedef struct sconsumer {
     unsigned channels;
     double annoyance;
     int64_t next_buy, last_buy;
+    int64_t pending_ts; /* latest event appended and perhaps not yet in the profile */
     int32_t contacts;
     int32_t pair_slot; /* index in the homogenisation sample, or -1 */
 } sconsumer;
@@ -454,6 +455,9 @@ typedef struct sim {
     int nconsumed;
     int64_t latent_revealed_total;
     int64_t t0;        /* simulation start */
+    indiv_profile_session *ses; /* the profile builds' state across rounds */
+    int64_t *touched;           /* consumers with pending events, ascending id */
+    size_t ntouched;
     indiv_model own;   /* the engine's own model when p->trained */
     int model_version; /* trainings so far */
     int round;         /* the round being run (1-based) */
@@ -495,6 +499,7 @@ static int load_consumer_row(sim *s, const indiv_consumer_row *row) {
     c->consent_contact0 = c->subscribed;
     c->channels = row->channels;
     c->last_buy = INDIV_TS_NONE;
+    c->pending_ts = INDIV_TS_NONE;
     c->pair_slot = -1;
     return INDIV_OK;
 }
@@ -631,18 +636,50 @@ static int by_consumer_time(const void *a, const void *b) {
     return (x->seq > y->seq) - (x->seq < y->seq);
 }
 
-/* Appends the round's events in storage order (an append to the clustered table). */
+/* Appends the round's events in storage order (an append to the clustered table), and
+ * marks their consumers for the next profile build. */
 static int flush_events(sim *s, indiv_error *err) {
     qsort(s->events.data, s->events.n, sizeof(sevent), by_consumer_time);
     int rc = INDIV_OK;
+    size_t ci = 0;
     for (size_t k = 0; rc == INDIV_OK && k < s->events.n; k++) {
         const sevent *e = (const sevent *)s->events.data + k;
         indiv_event ev = {e->consumer_id, e->ts,      0,           e->offer_id,
                           e->type,        e->channel, e->quantity, e->value};
         rc = indiv_eventlog_add_event(s->log, &ev, err);
+        if (rc == INDIV_OK && (s->c[ci].id == e->consumer_id ||
+                               find_consumer(s, e->consumer_id, &ci))) {
+            sconsumer *c = &s->c[ci];
+            c->pending_ts = c->pending_ts > e->ts ? c->pending_ts : e->ts;
+        }
     }
     s->events.n = 0;
     return rc;
+}
+
+/* The consumers whose events may not be in their profiles yet: the candidates of the
+ * next incremental build (indiv_profile_build_session), in ascending id. */
+static int list_touched(sim *s) {
+    size_t n = 0;
+    for (size_t i = 0; i < s->nc; i++)
+        n += s->c[i].pending_ts != INDIV_TS_NONE;
+    int64_t *ids = realloc(s->touched, (n ? n : 1) * sizeof *ids);
+    if (!ids)
+        return INDIV_ENOMEM;
+    s->touched = ids;
+    s->ntouched = 0;
+    for (size_t i = 0; i < s->nc; i++)
+        if (s->c[i].pending_ts != INDIV_TS_NONE)
+            ids[s->ntouched++] = s->c[i].id;
+    return INDIV_OK;
+}
+
+/* After a build as of t: events before t are in the profiles; later ones (a reaction
+ * just past a round's end) wait for the next build. */
+static void clear_touched(sim *s, int64_t t) {
+    for (size_t i = 0; i < s->nc; i++)
+        if (s->c[i].pending_ts != INDIV_TS_NONE && s->c[i].pending_ts < t)
+            s->c[i].pending_ts = INDIV_TS_NONE;
 }
 
 /* ---- organic behaviour ------------------------------------------------------------- */
@@ -865,10 +902,20 @@ static int on_decision(void *ctx, const indiv_decision *d, const char *ext_id) {
                : 0;
 }
 
+/* Incremental build as of t. The first build of the run finds the stale consumers with
+ * the query over every consumer (the world's profiles may be of any age); later ones
+ * take the consumers the loop appended events for (profile.h). */
 static int build_profiles(sim *s, int64_t t, indiv_error *err) {
     indiv_profile_params pp = s->p->profile_params;
     pp.as_of = t;
-    return indiv_profile_build(s->log, s->cat, &pp, 1, NULL, NULL, NULL, err);
+    int first = s->round == 1;
+    if (!first && list_touched(s) < 0)
+        return indiv_error_set(err, INDIV_ENOMEM, "out of memory");
+    int rc = indiv_profile_build_session(s->log, s->cat, &pp, s->ses,
+                                         first ? NULL : s->touched, s->ntouched, NULL, err);
+    if (rc == INDIV_OK)
+        clear_touched(s, t);
+    return rc;
 }
 
 /* Profiles are already built as of t (decide_round). */
@@ -1603,7 +1650,12 @@ static int run_round(sim *s, int round, int64_t t, indiv_round_metrics *out,
     int rc = INDIV_OK;
     s->seconds[INDIV_SIM_T_TRAIN] = 0;
     if (trains_at(s->p, round)) {
-        rc = retrain(s, round, t, err);
+        /* the training reads a snapshot of the file: the rounds so far must be in it */
+        rc = indiv_eventlog_release(s->log, err);
+        if (rc == INDIV_OK)
+            rc = retrain(s, round, t, err);
+        if (rc == INDIV_OK)
+            rc = indiv_eventlog_hold(s->log, err);
         s->seconds[INDIV_SIM_T_TRAIN] = now_s() - tt;
     }
     if (rc == INDIV_OK)
@@ -1737,6 +1789,8 @@ static void sim_free(sim *s) {
     free(s->events.data);
     free(s->offer_exposure);
     free(s->offer_bought);
+    free(s->touched);
+    indiv_profile_session_free(s->ses);
     gsl_rng_free(s->r);
     indiv_model_clear(&s->own);
     indiv_catalog_free(s->cat);
@@ -1766,7 +1820,8 @@ static int setup(sim *s, const char *work_db, indiv_error *err) {
     s->offer_bought = calloc(s->noff, 1);
     s->scratch = calloc(s->noff + 1, sizeof *s->scratch);
     s->r = indiv_rng_new(s->p->seed, 0, INDIV_RNG_SIM_ORGANIC);
-    if (!s->offer_exposure || !s->offer_bought || !s->scratch || !s->r)
+    s->ses = indiv_profile_session_new();
+    if (!s->offer_exposure || !s->offer_bought || !s->scratch || !s->r || !s->ses)
         return indiv_error_set(err, INDIV_ENOMEM, "out of memory");
     rc = load_consumers(s, err);
     if (rc == INDIV_OK)
@@ -1831,14 +1886,26 @@ int indiv_sim_run(const char *world_db, const char *work_db, const indiv_sim_par
         rc = record_params(&s, err);
     if (rc == INDIV_OK)
         start_clocks(&s);
+    /* All rounds in one SQL transaction (eventlog.h, "hold"): the pages a round changes
+     * (the events' and profiles' leaves of most consumers) are written to the file once,
+     * at the end, instead of at each of the two commits of every round. */
+    if (rc == INDIV_OK)
+        rc = indiv_eventlog_hold(s.log, err);
+    int held = rc == INDIV_OK, failed = 0;
     int64_t t = s.t0, step = (int64_t)llround(p->round_days * DAY);
     for (int r = 1; rc == INDIV_OK && r <= p->rounds; r++, t += step) {
         indiv_round_metrics out;
-        rc = run_round(&s, r, t, &out, err);
+        failed = (rc = run_round(&s, r, t, &out, err)) < 0;
         if (rc == INDIV_OK && progress)
             progress(pctx, "rounds", r, p->rounds);
         if (rc == INDIV_OK && on_round && (rc = on_round(rctx, &out)) != 0)
             indiv_error_set(err, rc, "stopped by the round callback at round %d", r);
+    }
+    /* The rounds run are written, also when the callback stopped the run; a failed
+     * round leaves the work database unspecified (the caller discards it). */
+    if (held && !failed) {
+        int rel = indiv_eventlog_release(s.log, rc == INDIV_OK ? err : NULL);
+        rc = rc == INDIV_OK ? rel : rc;
     }
     sim_free(&s);
     return rc;

@@ -492,3 +492,58 @@ Test(eventlog, scratch_databases_get_a_page_cache_for_the_whole_work_database) {
     cr_assert_eq(cache_kib(log), -8388608, "8 GiB ceiling in KiB");
     indiv_eventlog_close(log);
 }
+
+/* Events in the file at db, read by another connection. */
+static long long events_in_file(void) {
+    tu_run r;
+    tu_sh(&r, "sqlite3 '%s' 'SELECT count(*) FROM events'", db);
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    long long n = atoll(r.out);
+    tu_run_free(&r);
+    return n;
+}
+
+/* Appends one view of consumer 1 at ts (the fill_small world). */
+static void append_view(indiv_eventlog *log, int64_t ts) {
+    indiv_error err = {0};
+    indiv_event ev = {1, ts, 0, 1, INDIV_EV_VIEW, INDIV_CH_WEB, 1, 0};
+    cr_assert_eq(indiv_eventlog_begin(log, &err), 0, "%s", err.msg);
+    cr_assert_eq(indiv_eventlog_add_event(log, &ev, &err), 0, "%s", err.msg);
+    cr_assert_eq(indiv_eventlog_commit(log, &err), 0, "%s", err.msg);
+}
+
+/* A hold (the simulation's rounds): commits inside it are read back by the handle, and
+ * reach the file, with every event id, only at the release. */
+Test(eventlog, a_held_scratch_database_writes_its_transactions_at_the_release) {
+    indiv_eventlog *log = open_new();
+    fill_small(log);
+    indiv_error err = {0};
+    cr_assert_eq(indiv_eventlog_hold(log, &err), INDIV_EINVAL, "not a scratch database");
+    indiv_eventlog_close(log);
+    cr_assert_eq(indiv_eventlog_open(db, INDIV_EVENTLOG_SCRATCH, &log, &err), 0, "%s",
+                 err.msg);
+    cr_assert_eq(indiv_eventlog_hold(log, &err), 0, "%s", err.msg);
+    cr_assert_eq(indiv_eventlog_hold(log, &err), INDIV_EINVAL, "already held");
+    append_view(log, 400);
+    append_view(log, 500);
+    int64_t last = 0;
+    cr_assert_eq(indiv_eventlog_last_event_ts(log, &last, &err), 0, "%s", err.msg);
+    cr_assert_eq(last, 500, "the handle reads its held commits");
+    cr_assert_eq(indiv_eventlog_read_begin(log, &err), 0, "%s", err.msg);
+    indiv_eventlog_read_end(log);
+    cr_assert_eq(events_in_file(), 3, "nothing reaches the file before the release");
+    cr_assert_eq(indiv_eventlog_begin(log, &err), 0, "%s", err.msg);
+    cr_assert_eq(indiv_eventlog_release(log, &err), INDIV_EINVAL, "a transaction is open");
+    cr_assert_eq(indiv_eventlog_commit(log, &err), 0, "%s", err.msg);
+    cr_assert_eq(indiv_eventlog_release(log, &err), 0, "%s", err.msg);
+    cr_assert_eq(events_in_file(), 5);
+    cr_assert_eq(indiv_eventlog_release(log, &err), INDIV_EINVAL, "nothing held");
+    append_view(log, 600); /* ordinary transactions again */
+    cr_assert_eq(events_in_file(), 6);
+    indiv_eventlog_close(log);
+    tu_run r;
+    tu_sh(&r, "sqlite3 '%s' 'SELECT group_concat(id) FROM (SELECT id FROM events ORDER BY id)'",
+          db);
+    cr_assert_str_eq(r.out, "1,2,3,4,5,6\n", "ids continue across the hold");
+    tu_run_free(&r);
+}

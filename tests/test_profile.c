@@ -1708,3 +1708,113 @@ Test(profile, incremental_without_a_previous_build_or_after_a_catalog_change_is_
     indiv_profile_clear(&pr);
     indiv_eventlog_close(log);
 }
+
+/* ---- builds in a session (the simulation's loop) ------------------------------------ */
+
+/* A session build; its summary. */
+static indiv_profile_summary session_ok(indiv_eventlog *log, const indiv_profile_params *p,
+                                        indiv_profile_session *ses, const int64_t *touched,
+                                        size_t n) {
+    indiv_catalog *cat = NULL;
+    indiv_profile_summary sum;
+    indiv_error err = {0};
+    cr_assert_eq(indiv_catalog_load(log, &cat, &err), 0, "%s", err.msg);
+    cr_assert_eq(indiv_profile_build_session(log, cat, p, ses, touched, n, &sum, &err), 0,
+                 "%s", err.msg);
+    indiv_catalog_free(cat);
+    return sum;
+}
+
+/* Every stored vector of a and b is the same bytes, with the same as_of; and the stored
+ * priors are the same text. */
+static void expect_identical_profiles(indiv_eventlog *a, indiv_eventlog *b) {
+    for (int i = 0; i <= NC; i++) {
+        indiv_profile_row ra, rb;
+        int ka = indiv_eventlog_profile_get(a, cid[i], &ra, NULL);
+        int kb = indiv_eventlog_profile_get(b, cid[i], &rb, NULL);
+        cr_assert_eq(ka, kb, "c%02d", i);
+        if (ka != 0)
+            continue;
+        cr_expect_eq(ra.as_of, rb.as_of, "c%02d", i);
+        cr_assert_eq(ra.size, rb.size, "c%02d", i);
+        cr_expect_eq(memcmp(ra.blob, rb.blob, ra.size), 0, "c%02d: bytes differ", i);
+    }
+    char pa[512], pb[512];
+    cr_assert_eq(indiv_eventlog_meta_get(a, "profile_prior", pa, sizeof pa, NULL), 0);
+    cr_assert_eq(indiv_eventlog_meta_get(b, "profile_prior", pb, sizeof pb, NULL), 0);
+    cr_expect_str_eq(pa, pb);
+}
+
+static void copy_db(const char *to) {
+    tu_run r;
+    cr_assert_eq(tu_sh(&r, "cp '%s' '%s'", db, to), 0, "%s", r.err);
+    tu_run_free(&r);
+}
+
+Test(profile, a_session_with_touched_consumers_writes_what_the_plain_build_writes) {
+    /* a: session builds told which consumers got events (with one that got none); b:
+     * plain incremental builds. Same bytes, same prior, same consumers rebuilt, over
+     * three builds; an event at a build's time waits for the next one. */
+    indiv_eventlog *log = incr_world();
+    indiv_profile_session *ses = indiv_profile_session_new();
+    indiv_profile_params p = params_at(T1);
+    cr_assert_eq(session_ok(log, &p, ses, NULL, 0).incremental, 0);
+    begin(log);
+    random_events(log, cid[3], T1, T2, 6);
+    random_events(log, cid[5], T1, T2, 6);
+    event(log, cid[6], T2, OC, INDIV_EV_PURCHASE, INDIV_CH_WEB, 70);
+    commit(log);
+    indiv_eventlog_close(log);
+    char *copy = tu_path(dir, "copy.db");
+    copy_db(copy);
+    indiv_eventlog *a = open_log(db), *b = open_log(copy);
+    p.as_of = T2;
+    int64_t touched[] = {cid[1], cid[3], cid[5], cid[6]};
+    indiv_profile_summary sa = session_ok(a, &p, ses, touched, 4), sb = build_ok(b, &p, 1);
+    cr_assert_eq(sa.incremental, 1, "%s", sa.mode_reason);
+    cr_assert_eq(sa.profiled, 2, "c03 and c05; c01 has no event, c06's is at T2");
+    cr_assert_eq(sb.profiled, 2);
+    cr_assert_eq(sa.prior.mean_days, sb.prior.mean_days);
+    cr_assert_eq(sa.prior.cv2, sb.prior.cv2);
+    expect_identical_profiles(a, b);
+    p.as_of = T2 + 10 * DAY_S;
+    int64_t later[] = {cid[6]};
+    sa = session_ok(a, &p, ses, later, 1);
+    sb = build_ok(b, &p, 1);
+    cr_assert_eq(sa.profiled, 1, "c06's purchase at T2");
+    cr_assert_eq(sb.profiled, 1);
+    expect_identical_profiles(a, b);
+    indiv_eventlog_close(a);
+    indiv_eventlog_close(b);
+    indiv_profile_session_free(ses);
+    free(copy);
+}
+
+Test(profile, a_session_after_a_build_made_elsewhere_finds_the_stale_consumers_itself) {
+    indiv_eventlog *log = incr_world();
+    indiv_profile_session *ses = indiv_profile_session_new();
+    indiv_profile_params p = params_at(T1);
+    session_ok(log, &p, ses, NULL, 0);
+    begin(log);
+    random_events(log, cid[4], T1, T2, 6);
+    commit(log);
+    p.as_of = T2;
+    cr_assert_eq(build_ok(log, &p, 1).profiled, 1); /* not through the session */
+    begin(log);
+    random_events(log, cid[5], T2, T2 + 5 * DAY_S, 6);
+    commit(log);
+    indiv_eventlog_close(log);
+    char *copy = tu_path(dir, "copy.db");
+    copy_db(copy);
+    indiv_eventlog *a = open_log(db), *b = open_log(copy);
+    p.as_of = T2 + 5 * DAY_S;
+    /* an empty list: the session's last build is not the stored one, so it is not used */
+    indiv_profile_summary sa = session_ok(a, &p, ses, cid, 0), sb = build_ok(b, &p, 1);
+    cr_assert_eq(sa.profiled, 1, "c05, found by the stale query");
+    cr_assert_eq(sa.prior.mean_days, sb.prior.mean_days, "the prior is not the session's");
+    expect_identical_profiles(a, b);
+    indiv_eventlog_close(a);
+    indiv_eventlog_close(b);
+    indiv_profile_session_free(ses);
+    free(copy);
+}

@@ -118,6 +118,19 @@ int indiv_eventlog_commit(indiv_eventlog *log, indiv_error *err);
 /* Rolls back the open transaction, if any. Cannot fail in a way the caller can act on. */
 void indiv_eventlog_rollback(indiv_eventlog *log);
 
+/* A hold: many transactions of a scratch database (INDIV_EVENTLOG_SCRATCH) in one SQL
+ * transaction, without a journal, so that a page changed in every transaction (the
+ * simulation's rounds) is written to the file once, at indiv_eventlog_release, instead
+ * of at each commit. Inside a hold, begin/commit do their logical work (event ids,
+ * meta, offer_daily) and this handle reads what they wrote; other connections (a
+ * snapshot) see nothing of it until the release. A rollback inside a hold ends it and
+ * leaves the file in an unspecified state: a held database is one whose failure means
+ * discarding it. INDIV_EINVAL on a non-scratch database or with a transaction open. */
+int indiv_eventlog_hold(indiv_eventlog *log, indiv_error *err);
+/* Writes the hold's changes to the file; INDIV_EINVAL when none is held or a
+ * transaction is open. */
+int indiv_eventlog_release(indiv_eventlog *log, indiv_error *err);
+
 /* A read transaction: every read until indiv_eventlog_read_end sees the database as it
  * was at the first read (one snapshot), whatever other connections commit meanwhile.
  * read_end resets the handle's statements (borrowed rows become invalid) and accepts a
