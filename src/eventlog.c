@@ -22,6 +22,7 @@
 #include <sqlite3.h>
 
 #include "eventlog_internal.h"
+#include "indiv/fileio.h"
 
 #define INDIV_DAY_S 86400
 
@@ -138,6 +139,7 @@ struct indiv_eventlog {
     int64_t prev_last_ts;   /* last event time before this transaction's appends */
     struct daily_map daily; /* purchases per (offer, day) appended in this transaction */
     sqlite3_stmt *st[ST_COUNT];
+    int tracked; /* a snapshot file's registry handle + 1 (fileio.h), 0 when none */
 };
 
 struct indiv_event_cursor {
@@ -316,21 +318,29 @@ static long long side_size(const char *path, const char *suffix) {
  * on the next read, but only through a handle that may write. A read-only open would
  * fail with "attempt to write a readonly database", which looks like corruption: so the
  * journal is rolled back here, through a short read-write handle, when this process may
- * write the file; otherwise the message says what to do. No data is lost either way. */
+ * write the file; otherwise the message says what to do. No data is lost either way.
+ * A journal file is not always hot: a writer killed before it touched the database
+ * leaves one with a zeroed header, and a writer at work has a live one. So the probe
+ * reads through a handle of the kind this process may open, and only SQLite's own
+ * verdict (SQLITE_READONLY: a hot journal it may not roll back) stops the open; any
+ * other failure is left to the open proper, which names it. */
 static int recover_hot_journal(indiv_eventlog *log, indiv_error *err) {
     if (side_size(log->path, "-journal") <= 0)
         return INDIV_OK;
     sqlite3 *db = NULL;
-    int ok = access(log->path, W_OK) == 0 &&
-             sqlite3_open_v2(log->path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
-                             NULL) == SQLITE_OK;
-    if (ok) {
+    int writable = access(log->path, W_OK) == 0;
+    int rc = sqlite3_open_v2(log->path, &db,
+                             (writable ? SQLITE_OPEN_READWRITE : SQLITE_OPEN_READONLY) |
+                                 SQLITE_OPEN_NOMUTEX,
+                             NULL);
+    if (rc == SQLITE_OK) {
         sqlite3_busy_timeout(db, 5000);
-        ok = sqlite3_exec(db, "SELECT count(*) FROM sqlite_master", NULL, NULL, NULL) ==
-             SQLITE_OK;
+        rc = sqlite3_exec(db, "SELECT count(*) FROM sqlite_master", NULL, NULL, NULL);
     }
+    int hot =
+        rc != SQLITE_OK && db && (sqlite3_extended_errcode(db) & 0xff) == SQLITE_READONLY;
     sqlite3_close(db);
-    if (ok)
+    if (!hot)
         return INDIV_OK;
     return indiv_error_set(err, INDIV_EREADONLY,
                            "%s: a write to this database was interrupted and its journal "
@@ -481,6 +491,7 @@ void indiv_eventlog_close(indiv_eventlog *log) {
     for (int i = 0; i < ST_COUNT; i++)
         sqlite3_finalize(log->st[i]);
     sqlite3_close(log->db);
+    indiv_fileio_untrack(log->tracked - 1); /* closed: the caller removes it next */
     free(log->path);
     free(log);
 }
@@ -1853,9 +1864,15 @@ int indiv_eventlog_snapshot(indiv_eventlog *log, const char *path, int64_t befor
         return indiv_error_set(err, INDIV_EINVAL,
                                "%s: exists; a snapshot needs a new file", path);
     indiv_eventlog *snap;
+    /* A snapshot file is scratch: Ctrl-C or SIGTERM removes it (the next run with the
+     * same --scratch would refuse it), until it is closed. */
+    int h = memory ? -1 : indiv_fileio_track(path);
     int rc = indiv_eventlog_open(path, INDIV_EVENTLOG_CREATE, &snap, err);
-    if (rc < 0)
+    if (rc < 0) {
+        indiv_fileio_untrack(h);
         return rc;
+    }
+    snap->tracked = h + 1;
     rc = attach_source(snap, log->path, err);
     if (rc == INDIV_OK) {
         rc = snapshot_copy(snap, before_ts, err);

@@ -16,14 +16,17 @@
  * and meta('partition') = "r/N" is added. Columns are named, those both databases have:
  * a source of this schema copies exactly, and a table or column a source made by an
  * earlier build lacks keeps the new database's defaults. Each part is built in a
- * temporary file and renamed: a part either is complete or does not exist.
+ * temporary file; all are renamed into place once every one is complete, so the parts
+ * in a directory are always those of one run.
  */
 #include "indiv/eventlog.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <sqlite3.h>
@@ -169,30 +172,76 @@ static int fill_part(split *s, const char *path) {
     return rc;
 }
 
-/* Part r into a temporary file of dir, renamed to dir/part-r.db when complete. */
-static int write_part(split *s, const char *dir) {
-    char name[64], tmp_name[96];
-    snprintf(name, sizeof name, "part-%d.db", s->part);
-    snprintf(tmp_name, sizeof tmp_name, ".part-%d.db.tmp-%ld", s->part, (long)getpid());
-    char *path = indiv_path_join(dir, name), *tmp = indiv_path_join(dir, tmp_name);
+/* dir/part-r.db, malloc'ed (NULL when out of memory). */
+static char *part_path(const char *dir, int r) {
+    char name[64];
+    snprintf(name, sizeof name, "part-%d.db", r);
+    return indiv_path_join(dir, name);
+}
+
+/* Part s->part into a new temporary file beside dir/part-r.db (registered: a signal
+ * removes it), *tmp set to its name. */
+static int write_part(split *s, const char *dir, char **tmp) {
+    char *path = part_path(dir, s->part);
     indiv_eventlog *log = NULL;
-    int rc =
-        path && tmp ? INDIV_OK : indiv_error_set(s->err, INDIV_ENOMEM, "out of memory");
+    int rc = path ? indiv_file_temp_create(path, tmp, s->err)
+                  : indiv_error_set(s->err, INDIV_ENOMEM, "out of memory");
     if (rc == INDIV_OK)
-        rc = indiv_eventlog_open(tmp, INDIV_EVENTLOG_CREATE, &log, s->err);
+        rc = indiv_eventlog_open(*tmp, INDIV_EVENTLOG_CREATE, &log, s->err);
     indiv_eventlog_close(log);
     if (rc == INDIV_OK)
-        rc = fill_part(s, tmp);
-    if (rc == INDIV_OK && rename(tmp, path) != 0)
-        rc = indiv_error_set(s->err, INDIV_EIO, "%s: cannot rename to %s: %s", tmp, path,
-                             strerror(errno));
-    if (rc < 0 && tmp)
-        unlink(tmp);
+        rc = fill_part(s, *tmp);
     free(path);
-    free(tmp);
     return rc;
 }
 
+/* Refuses a source that is one of the parts: it would be replaced by a part of itself. */
+static int check_source(const char *src, const char *dir, int parts, indiv_error *err) {
+    int rc = INDIV_OK;
+    for (int r = 0; rc == INDIV_OK && r < parts; r++) {
+        char *p = part_path(dir, r);
+        if (!p)
+            rc = indiv_error_set(err, INDIV_ENOMEM, "out of memory");
+        else if (indiv_path_same(src, p))
+            rc = indiv_error_set(err, INDIV_EINVAL,
+                                 "%s is part %d of the output %s: partitioning would "
+                                 "replace it; give another --out directory",
+                                 src, r, dir);
+        free(p);
+    }
+    return rc;
+}
+
+/* Every part renamed into place, then the directory synced: the parts of one run
+ * replace the earlier ones together, after all of them were complete. */
+static int install_parts(char **tmp, const char *dir, int parts, indiv_error *err) {
+    int rc = INDIV_OK;
+    for (int r = 0; rc == INDIV_OK && r < parts; r++) {
+        char *p = part_path(dir, r);
+        if (!p)
+            rc = indiv_error_set(err, INDIV_ENOMEM, "out of memory");
+        else if (rename(tmp[r], p) != 0)
+            rc = indiv_error_set(err, INDIV_EIO, "%s: cannot rename to %s: %s", tmp[r],
+                                 p, strerror(errno));
+        else {
+            indiv_file_temp_release(tmp[r], 0); /* in place: forget it, keep the file */
+            tmp[r] = NULL;
+        }
+        free(p);
+    }
+    int fd = rc == INDIV_OK ? open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
+    if (fd >= 0 && fsync(fd) != 0 && errno != EINVAL)
+        rc = indiv_error_set(err, INDIV_EIO, "%s: cannot sync the directory: %s", dir,
+                             strerror(errno));
+    if (fd >= 0)
+        close(fd);
+    return rc;
+}
+
+/* All parts are built under temporary names first, and renamed into place only when
+ * every one is complete: a failure or a signal leaves the earlier parts of dir as they
+ * were (never a mix of two runs' parts) and no temporary file, and removes dir when this
+ * run created it. */
 int indiv_eventlog_partition(const char *src, const char *dir, int parts,
                              int (*shard_of)(const char *ext_id, int n),
                              indiv_progress_fn progress, void *pctx, indiv_error *err) {
@@ -202,12 +251,28 @@ int indiv_eventlog_partition(const char *src, const char *dir, int parts,
     int rc = indiv_eventlog_open(src, INDIV_EVENTLOG_READONLY, &log, err);
     indiv_eventlog_close(log);
     if (rc == INDIV_OK)
-        rc = indiv_dir_make(dir, NULL, err);
+        rc = check_source(src, dir, parts, err);
+    char **tmp = rc == INDIV_OK ? calloc((size_t)parts, sizeof *tmp) : NULL;
+    if (rc == INDIV_OK && !tmp)
+        rc = indiv_error_set(err, INDIV_ENOMEM, "out of memory");
+    struct stat st;
+    int fresh = rc == INDIV_OK && stat(dir, &st) != 0, created = 0;
+    int h = fresh ? indiv_fileio_track(dir) : -1; /* a signal removes a new dir */
+    if (rc == INDIV_OK)
+        rc = indiv_dir_make(dir, &created, err);
     split s = {src, 0, parts, shard_of, NULL, err};
     for (; rc == INDIV_OK && s.part < parts; s.part++) {
-        rc = write_part(&s, dir);
+        rc = write_part(&s, dir, &tmp[s.part]);
         if (rc == INDIV_OK && progress)
             progress(pctx, "partition", s.part + 1, parts);
     }
+    if (rc == INDIV_OK)
+        rc = install_parts(tmp, dir, parts, err);
+    for (int r = 0; tmp && r < parts; r++)
+        indiv_file_temp_release(tmp[r], 1); /* NULL once installed */
+    if (rc < 0 && created)
+        rmdir(dir);
+    indiv_fileio_untrack(h);
+    free(tmp);
     return rc;
 }

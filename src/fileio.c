@@ -18,10 +18,10 @@
 #include <unistd.h>
 
 #define SYMLINK_DEPTH_MAX 40 /* as the kernel's ELOOP limit */
-/* Paths a signal can remove at once: the temporary files open now, and the outputs a
- * command tracks until it succeeds (simulate --policy all tracks about 60). */
-#define TEMP_SLOTS 160
-#define TEMP_PATH_MAX     4096
+/* Slots per block of the registry: blocks are added as needed, so the registry has no
+ * fixed size (a thorough study tracks hundreds of worlds, indiv partition up to 100,000
+ * parts); 64 keeps one block about 1.5 KB. */
+#define TEMP_BLOCK_SLOTS 64
 
 struct indiv_outfile {
     FILE *f;
@@ -31,50 +31,132 @@ struct indiv_outfile {
     char *shown;  /* the path as the user gave it, for messages */
 };
 
-/* Registry of the temporary files that exist now. A signal handler has no context
+/* Registry of the paths a signal must remove: the temporary files that exist now and
+ * the outputs commands track until they are complete. A signal handler has no context
  * argument, so this is the one mutable global of the library; it holds only names of
- * files this process created. state: 0 free, 1 being filled, 2 published. */
-static struct {
+ * files this process created.
+ *
+ * A chain of blocks, each published once with an atomic store and never freed: the
+ * handler walks it with atomic loads only, so it may run at any moment, in any thread.
+ * A slot's state is 0 free, 1 being filled, 2 published. Its name buffer is never freed
+ * either: a handler may be reading it while another thread releases the slot. When a
+ * longer name needs a new buffer, the old one is kept on the slot's list of retired
+ * buffers (a name only grows a slot's buffer, so at most a few per slot). */
+struct temp_buf {
+    struct temp_buf *retired; /* earlier, shorter buffers of the slot */
+    size_t cap;
+    char name[];
+};
+
+struct temp_slot {
     atomic_int state;
-    char path[TEMP_PATH_MAX];
-} temps[TEMP_SLOTS];
+    _Atomic(struct temp_buf *) buf;
+};
+
+struct temp_block {
+    struct temp_slot slot[TEMP_BLOCK_SLOTS];
+    _Atomic(struct temp_block *) next;
+};
+
+static struct temp_block temps;
 
 /* Distinguishes the temporary names of one process (several outputs, several threads). */
 static atomic_uint temp_counter;
 
-static int register_temp(const char *path) {
-    if (strlen(path) >= TEMP_PATH_MAX)
-        return -1; /* still correct, only not removable by a signal */
-    for (int i = 0; i < TEMP_SLOTS; i++) {
-        int expect = 0;
-        if (atomic_compare_exchange_strong(&temps[i].state, &expect, 1)) {
-            strcpy(temps[i].path, path);
-            atomic_store(&temps[i].state, 2);
-            return i;
-        }
+/* The block after b, appended (by this thread or another) when there is none. NULL when
+ * out of memory. */
+static struct temp_block *next_block(struct temp_block *b) {
+    struct temp_block *n = atomic_load(&b->next);
+    if (n)
+        return n;
+    struct temp_block *fresh = calloc(1, sizeof *fresh), *expect = NULL;
+    if (!fresh)
+        return NULL;
+    if (atomic_compare_exchange_strong(&b->next, &expect, fresh))
+        return fresh;
+    free(fresh); /* another thread appended one first */
+    return expect;
+}
+
+/* Slot number k (0-based over the chain), or NULL past its end. */
+static struct temp_slot *slot_at(long k) {
+    struct temp_block *b = &temps;
+    for (; b && k >= TEMP_BLOCK_SLOTS; k -= TEMP_BLOCK_SLOTS)
+        b = atomic_load(&b->next);
+    return b && k >= 0 ? &b->slot[k] : NULL;
+}
+
+/* Copies path into the slot's buffer (s is in state 1: no handler reads it). */
+static int fill_slot(struct temp_slot *s, const char *path) {
+    size_t n = strlen(path) + 1;
+    struct temp_buf *old = atomic_load(&s->buf);
+    if (!old || old->cap < n) {
+        size_t cap = n < 256 ? 256 : n;
+        struct temp_buf *b = malloc(sizeof *b + cap);
+        if (!b)
+            return -1;
+        b->retired = old;
+        b->cap = cap;
+        atomic_store(&s->buf, b);
     }
+    memcpy(atomic_load(&s->buf)->name, path, n);
+    return 0;
+}
+
+/* Registers path: its slot number, or -1 when out of memory (the path is then still
+ * correct, only not removable by a signal). */
+static int register_temp(const char *path) {
+    long k = 0;
+    for (struct temp_block *b = &temps; b; b = next_block(b))
+        for (int i = 0; i < TEMP_BLOCK_SLOTS; i++, k++) {
+            int expect = 0;
+            if (k > INT_MAX - 1)
+                return -1;
+            if (!atomic_compare_exchange_strong(&b->slot[i].state, &expect, 1))
+                continue;
+            if (fill_slot(&b->slot[i], path) != 0) {
+                atomic_store(&b->slot[i].state, 0);
+                return -1;
+            }
+            atomic_store(&b->slot[i].state, 2);
+            return (int)k;
+        }
     return -1;
 }
 
-static void unregister_temp(int slot) {
-    if (slot >= 0)
-        atomic_store(&temps[slot].state, 0);
+static void unregister_temp(int k) {
+    struct temp_slot *s = k >= 0 ? slot_at(k) : NULL;
+    if (s)
+        atomic_store(&s->state, 0);
 }
 
-/* The slot of path, -1 when it is not registered. */
+/* The slot number of path, -1 when it is not registered. */
 static int find_temp(const char *path) {
-    for (int i = 0; i < TEMP_SLOTS; i++)
-        if (atomic_load(&temps[i].state) == 2 && strcmp(temps[i].path, path) == 0)
-            return i;
+    long k = 0;
+    for (struct temp_block *b = &temps; b; b = atomic_load(&b->next))
+        for (int i = 0; i < TEMP_BLOCK_SLOTS; i++, k++)
+            if (atomic_load(&b->slot[i].state) == 2 &&
+                strcmp(atomic_load(&b->slot[i].buf)->name, path) == 0)
+                return (int)k;
     return -1;
+}
+
+/* The published name of slot s, or NULL. Async-signal-safe. */
+static const char *published(struct temp_slot *s) {
+    if (atomic_load(&s->state) != 2)
+        return NULL;
+    struct temp_buf *b = atomic_load(&s->buf);
+    return b ? b->name : NULL;
 }
 
 /* unlink(path + suffix) with no library call a signal handler may not make. */
 static void unlink_suffixed(const char *path, const char *suffix) {
-    char buf[TEMP_PATH_MAX + 16];
+    char buf[PATH_MAX + 16];
     size_t n = 0, k = 0;
-    while (path[n] && n < TEMP_PATH_MAX)
+    while (path[n] && n < PATH_MAX)
         buf[n] = path[n], n++;
+    if (path[n])
+        return; /* longer than any path the kernel takes */
     while (suffix[k] && k < 15)
         buf[n++] = suffix[k++];
     buf[n] = '\0';
@@ -86,24 +168,35 @@ static void unlink_journal(const char *path) {
     unlink_suffixed(path, "-journal");
 }
 
+/* One pass of rmdir over the registry: 1 when a directory was removed. */
+static int rmdir_pass(void) {
+    int removed = 0;
+    for (struct temp_block *b = &temps; b; b = atomic_load(&b->next))
+        for (int i = 0; i < TEMP_BLOCK_SLOTS; i++) {
+            const char *p = published(&b->slot[i]);
+            if (p && rmdir(p) == 0)
+                removed = 1;
+        }
+    return removed;
+}
+
 /* Files first (with SQLite's companions: a tracked path may be a database), then the
  * directories, deepest first: rmdir fails on a non-empty one, so the passes repeat
- * while one succeeds (at most TEMP_SLOTS times: each success removes one entry). */
+ * while one succeeds (each success removes a directory, so there are at most as many
+ * passes as tracked paths, and in practice as many as the nesting is deep). */
 void indiv_fileio_remove_temps(void) {
     static const char *const companion[] = {"-journal", "-wal", "-shm"};
-    for (int i = 0; i < TEMP_SLOTS; i++)
-        if (atomic_load(&temps[i].state) == 2) {
-            unlink(temps[i].path);
+    for (struct temp_block *b = &temps; b; b = atomic_load(&b->next))
+        for (int i = 0; i < TEMP_BLOCK_SLOTS; i++) {
+            const char *p = published(&b->slot[i]);
+            if (!p)
+                continue;
+            unlink(p);
             for (size_t k = 0; k < sizeof companion / sizeof companion[0]; k++)
-                unlink_suffixed(temps[i].path, companion[k]);
+                unlink_suffixed(p, companion[k]);
         }
-    int removed = 1;
-    for (int pass = 0; removed && pass < TEMP_SLOTS; pass++) {
-        removed = 0;
-        for (int i = 0; i < TEMP_SLOTS; i++)
-            if (atomic_load(&temps[i].state) == 2 && rmdir(temps[i].path) == 0)
-                removed = 1;
-    }
+    while (rmdir_pass())
+        ;
 }
 
 int indiv_fileio_track(const char *path) {
@@ -111,8 +204,7 @@ int indiv_fileio_track(const char *path) {
 }
 
 void indiv_fileio_untrack(int handle) {
-    if (handle >= 0 && handle < TEMP_SLOTS)
-        unregister_temp(handle);
+    unregister_temp(handle);
 }
 
 char *indiv_path_join(const char *dir, const char *name) {

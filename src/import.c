@@ -450,15 +450,10 @@ static int skip_row(importer *im, const char *reason) {
     return INDIV_OK;
 }
 
-/* A bad row: counted; under strict the import then fails naming the file, line and
- * reason, otherwise the row is reported and skipped. value (may be NULL) is quoted, cut
- * to VALUE_EXCERPT bytes. Returns 0 to read on, <0 to stop. */
-static int bad_row(importer *im, long line, const char *reason, const char *value) {
-    char detail[INDIV_IMPORT_REASON_LEN + VALUE_EXCERPT + 8];
-    if (value)
-        snprintf(detail, sizeof detail, "%s '%.*s'", reason, VALUE_EXCERPT, value);
-    else
-        snprintf(detail, sizeof detail, "%s", reason);
+/* Counts a bad row and reports detail: under strict the import then fails naming the
+ * file, line and detail, otherwise the row is reported and skipped. Returns 0 to read
+ * on, <0 to stop. */
+static int report_bad(importer *im, long line, const char *reason, const char *detail) {
     if (im->companion)
         im->sum->companion_skipped++;
     else
@@ -471,6 +466,26 @@ static int bad_row(importer *im, long line, const char *reason, const char *valu
     if (im->o->on_bad_row)
         im->o->on_bad_row(im->o->ctx, im->file, line, detail);
     return INDIV_OK;
+}
+
+/* A bad row for reason; value (may be NULL), the data at fault, is quoted, cut to
+ * VALUE_EXCERPT bytes (a field can be 64 KiB long). */
+static int bad_row(importer *im, long line, const char *reason, const char *value) {
+    char detail[INDIV_IMPORT_REASON_LEN + VALUE_EXCERPT + 8];
+    if (value)
+        snprintf(detail, sizeof detail, "%s '%.*s'", reason, VALUE_EXCERPT, value);
+    else
+        snprintf(detail, sizeof detail, "%s", reason);
+    return report_bad(im, line, reason, detail);
+}
+
+/* A malformed record: why is the reader's explanation, not data, so it is given whole
+ * ("quote not closed before the end of the input (the lines after it are read again)"
+ * must not be cut to its first 40 bytes). */
+static int malformed_row(importer *im, long line, const char *why) {
+    char detail[INDIV_ERROR_MSG_MAX + 32];
+    snprintf(detail, sizeof detail, "malformed row '%s'", why);
+    return report_bad(im, line, "malformed row", detail);
 }
 
 /* ---- field parsers ----------------------------------------------------------------- */
@@ -708,7 +723,7 @@ static int read_rows(importer *im, indiv_csv *c, size_t ncols, row_fn fn, int64_
         if (++*rows % PROGRESS_EVERY == 0 && !im->companion)
             progress(im, "read", *rows, 0);
         if (rc == 2) {
-            rc = bad_row(im, indiv_csv_line(c), "malformed row", why);
+            rc = malformed_row(im, indiv_csv_line(c), why);
         } else if (n != ncols) {
             /* A quote opened by mistake joins lines: they are read again on their own. */
             int again = indiv_csv_reread(c);
@@ -716,7 +731,7 @@ static int read_rows(importer *im, indiv_csv *c, size_t ncols, row_fn fn, int64_
                 return oom(im);
             snprintf(why, sizeof why, "%zu fields, the header has %zu%s", n, ncols,
                      again ? "; the lines after it are read again" : "");
-            rc = bad_row(im, indiv_csv_line(c), "malformed row", why);
+            rc = malformed_row(im, indiv_csv_line(c), why);
         } else if ((rc = fields_to_utf8(im, f, n)) == INDIV_OK) {
             rc = fn(im, f, indiv_csv_line(c));
         }
@@ -1421,7 +1436,7 @@ static int write_all(importer *im, const inputs *in) {
     snprintf(im->sum->fingerprint, sizeof im->sum->fingerprint, "%016llx",
              (unsigned long long)indiv_csv_fingerprint(in->data));
     int rc = check_usable(im);
-    if (rc == INDIV_OK)
+    if (rc == INDIV_OK && im->sum->rows_read > 0) /* an empty file is never recorded */
         rc = check_duplicate(im);
     if (rc == INDIV_OK && im->o->format == INDIV_IMPORT_ONLINE_RETAIL)
         rc = or_write_offers(im);
@@ -1430,8 +1445,12 @@ static int write_all(importer *im, const inputs *in) {
     char *source = rc == INDIV_OK ? indiv_import_utf8(indiv_csv_name(in->data)) : NULL;
     if (rc == INDIV_OK && !source)
         rc = oom(im);
-    if (rc < 0)
+    if (rc < 0 || im->sum->rows_read == 0) {
+        /* A file with no data rows (an empty day's export) is not recorded: recording it
+         * would refuse the next empty file, whose bytes are the same, as a duplicate. */
+        free(source);
         return rc;
+    }
     indiv_import_rec rec = {.fingerprint = im->sum->fingerprint,
                             .format = indiv_import_format_name(im->o->format),
                             .source = source,
@@ -1463,8 +1482,6 @@ int indiv_import_run(indiv_eventlog *log, const indiv_import_opts *o,
                      indiv_import_summary *sum, indiv_error *err) {
     memset(sum, 0, sizeof *sum);
     int rc = check_opts(o, err);
-    if (rc == INDIV_OK)
-        rc = check_not_generated(log, o, err);
     if (rc < 0)
         return rc;
     importer im = {.log = log, .o = o, .sum = sum, .err = err, .file = o->path};
@@ -1473,6 +1490,10 @@ int indiv_import_run(indiv_eventlog *log, const indiv_import_opts *o,
     if ((rc = inputs_open(o, &in, err)) < 0 || (rc = indiv_eventlog_begin(log, err)) < 0)
         goto out;
     began = 1;
+    /* Checked inside the write transaction (BEGIN IMMEDIATE): a generator that created
+     * this database a moment ago and has not committed yet is waited for, then seen. */
+    if ((rc = check_not_generated(log, o, err)) < 0)
+        goto out;
     if ((rc = read_all(&im, &in)) == INDIV_OK && (rc = write_all(&im, &in)) == INDIV_OK)
         rc = indiv_eventlog_commit(log, err);
 out:

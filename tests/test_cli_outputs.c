@@ -357,13 +357,79 @@ Test(cli_outputs, sigterm_during_a_sweep_leaves_nothing_or_a_resumable_sweep) {
 }
 
 /* Ctrl-C during a study, while its runs' work databases exist: the new output directory
- * is gone, worlds and work databases with it (issue 14 item 18). */
+ * is gone, worlds and work databases with it (issue 14 item 18), also with
+ * --keep-worlds: only a complete run keeps its worlds (docs/study.md). */
 Test(cli_outputs, ctrl_c_during_a_study_leaves_no_directory) {
     interrupt("\"$INDIV\" study --out @/st --quick --consumers 300 --rounds 4 --no-real "
-              "--no-figures",
+              "--no-figures --keep-worlds",
               "ls @/st/work 2>/dev/null | grep -q run-", 2);
     char *st = tu_path(dir, "st");
     struct stat sb;
     cr_assert_neq(stat(st, &sb), 0, "Ctrl-C left the study directory");
     free(st);
+}
+
+/* indiv partition (added after the first probe of issue 14, rerun on it): SIGTERM while
+ * the parts are being built leaves no temporary part and no new directory, and an
+ * existing directory keeps the parts of its earlier run, never a mix of two runs; a
+ * source that is one of the parts is refused before anything is written (items 2, 18).
+ */
+Test(cli_outputs, partition_replaces_parts_together_and_never_its_source) {
+    tu_run r;
+    cr_assert_eq(tu_sh(&r, "\"$INDIV\" partition --db '%s' --parts 2 --out '%s/p'", db, dir),
+                 0, "%s", r.err);
+    cr_expect(strstr(r.out, "split into 2 parts"), "the summary is not on stdout: %s",
+              r.out);
+    tu_run_free(&r);
+    cr_assert_eq(tu_sh(&r, "cd '%s' && cp p/part-0.db before-0 && cp p/part-1.db before-1",
+                       dir),
+                 0);
+    tu_run_free(&r);
+    /* 2000 parts of a small world take many seconds: interrupted after the third */
+    interrupt("\"$INDIV\" partition --db @/w.db --parts 2000 --out @/p",
+              "ls -A @/p | grep -Eq 'part-([3-9]|[0-9][0-9]+).db.tmp-'", 15);
+    cr_assert_eq(tu_sh(&r, "cd '%s' && ls -A p", dir), 0);
+    cr_expect_str_eq(r.out, "part-0.db\npart-1.db\n", "SIGTERM left: %s", r.out);
+    tu_run_free(&r);
+    char *p0 = tu_path(dir, "p/part-0.db"), *b0 = tu_path(dir, "before-0");
+    cr_expect(tu_same_file(p0, b0), "an interrupted run replaced part 0");
+    interrupt("\"$INDIV\" partition --db @/w.db --parts 2000 --out @/new",
+              "ls -A @/new 2>/dev/null | grep -Eq 'part-[1-9][0-9]*.db.tmp-'", 2);
+    struct stat st;
+    char *fresh = tu_path(dir, "new");
+    cr_expect_neq(stat(fresh, &st), 0, "Ctrl-C left the new directory");
+    /* the source among the parts: refused, unchanged */
+    cr_expect_eq(tu_sh(&r, "\"$INDIV\" partition --db '%s' --parts 2 --out '%s/p'", p0, dir),
+                 1);
+    cr_expect(strstr(r.err, "would replace it"), "%s", r.err);
+    tu_run_free(&r);
+    cr_expect(tu_same_file(p0, b0), "partition replaced its own source");
+    free(fresh);
+    free(p0);
+    free(b0);
+}
+
+/* SIGTERM while train works on its --scratch snapshot: the snapshot is removed, so the
+ * same command runs again (it refuses an existing scratch file); evaluate shares the
+ * snapshot code (issue 14 item 18, rerun). */
+Test(cli_outputs, a_signal_removes_the_scratch_snapshot) {
+    interrupt("\"$INDIV\" train --db @/w.db --out @/m.json --scratch @/t.scratch",
+              "[ -e @/t.scratch ]", 15);
+    tu_run r;
+    cr_assert_eq(tu_sh(&r, "ls -A '%s' | grep scratch; true", dir), 0);
+    cr_expect_str_eq(r.out, "", "SIGTERM left the snapshot: %s", r.out);
+    tu_run_free(&r);
+    cr_assert_eq(temps_in(dir), 0, "SIGTERM left a temporary file");
+}
+
+/* Ctrl-C during generate leaves no database (it is built under a temporary name and
+ * linked into place when complete, as import does); the same command then runs (issue
+ * 14 item 18, rerun). */
+Test(cli_outputs, ctrl_c_during_generate_leaves_no_database) {
+    interrupt("\"$INDIV\" generate --db @/g.db --consumers 50000 --offers 500",
+              "ls -A @ | grep -q '^g\\.db'", 2);
+    tu_run r;
+    cr_assert_eq(tu_sh(&r, "ls -A '%s' | grep '^g\\.db'; true", dir), 0);
+    cr_expect_str_eq(r.out, "", "Ctrl-C left: %s", r.out);
+    tu_run_free(&r);
 }

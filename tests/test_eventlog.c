@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <sqlite3.h>
 
@@ -429,6 +431,66 @@ Test(eventlog, read_only_open_rolls_back_a_hot_journal) {
                  "a read-only command refuses the database: %s", err.msg);
     cr_expect_eq(consumers_in(log), 200);
     indiv_eventlog_close(log);
+}
+
+/* Opens db read-only as a user who may not write it: a child process that drops root
+ * to nobody (the tests run as root in CI), or, for another user, with the file's write
+ * bits cleared. The exit status: 0 opened with its 200 consumers, 1 refused. */
+static int open_as_reader(void) {
+    cr_assert_eq(chmod(dir, 0755), 0);
+    cr_assert_eq(chmod(db, geteuid() == 0 ? 0644 : 0444), 0);
+    fflush(NULL);
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        if (geteuid() == 0 && (setgid(65534) != 0 || setuid(65534) != 0))
+            _exit(3);
+        if (access(db, R_OK) != 0)
+            _exit(4); /* TMPDIR under a directory nobody may enter */
+        indiv_eventlog *log = NULL;
+        indiv_error err = {0};
+        int rc = indiv_eventlog_open(db, INDIV_EVENTLOG_READONLY, &log, &err);
+        if (rc != 0)
+            fprintf(stderr, "open_as_reader: %s\n", err.msg);
+        int n = rc == 0 ? (int)consumers_in(log) : -1;
+        indiv_eventlog_close(log);
+        _exit(rc != 0 ? 1 : n == 200 ? 0 : 2);
+    }
+    int st = 0;
+    cr_assert_eq(waitpid(pid, &st, 0), pid);
+    chmod(db, 0644);
+    cr_assert(WIFEXITED(st));
+    if (WEXITSTATUS(st) == 4)
+        cr_skip_test("the test directory cannot be read by another user");
+    return WEXITSTATUS(st);
+}
+
+/* A journal that is not hot (its header zeroed: a writer killed before it wrote the
+ * database, or one that committed in persistent-journal fashion), or the journal of a
+ * writer at work, does not stop a reader who may not write the file: only a hot one
+ * does (issue 14 item 8: a killed import usually leaves the first kind). */
+Test(eventlog, a_reader_who_cannot_write_reads_past_a_journal_that_is_not_hot) {
+    indiv_eventlog *log = open_new();
+    fill_many(log, 200);
+    indiv_eventlog_close(log);
+    char journal[4096];
+    snprintf(journal, sizeof journal, "%s-journal", db);
+    FILE *f = fopen(journal, "wb");
+    cr_assert_not_null(f);
+    static const char zeros[4096];
+    fwrite(zeros, 1, sizeof zeros, f);
+    fclose(f);
+    cr_assert_eq(chmod(journal, 0644), 0);
+    cr_expect_eq(open_as_reader(), 0, "a reader was refused because of a cold journal");
+    /* A hot journal still stops that reader, with the message saying what to run. */
+    tu_run r;
+    tu_sh(&r,
+          "printf 'PRAGMA cache_size=2;\\nBEGIN;\\nUPDATE consumers SET country = "
+          "hex(randomblob(300));\\n.system kill -9 $PPID\\nCOMMIT;\\n' | sqlite3 '%s'",
+          db);
+    tu_run_free(&r);
+    chmod(journal, 0644);
+    cr_expect_eq(open_as_reader(), 1, "a hot journal was ignored");
 }
 
 static void truncate_to(const char *path, long long size) {

@@ -308,3 +308,39 @@ Test(fileio, dir_make_reports_creation_and_refuses_a_file) {
     free(d);
     free(f);
 }
+
+/* The registry has no fixed size: a thorough study tracks one world per settings and
+ * seed (hundreds), indiv partition a temporary part per rank (up to 100,000). Every one
+ * of them is removed, and each handle untracks its own path (issue 14, leftovers). */
+Test(fileio, a_thousand_tracked_paths_are_all_removed) {
+    enum { N = 1000 };
+    char *top = tu_path(dir, "many");
+    int htop = indiv_fileio_track(top), h[N];
+    cr_assert_geq(htop, 0);
+    cr_assert_eq(mkdir(top, 0777), 0);
+    char name[32];
+    for (int i = 0; i < N; i++) {
+        snprintf(name, sizeof name, "world-%d.db", i);
+        char *p = tu_path(top, name);
+        h[i] = indiv_fileio_track(p);
+        cr_assert_geq(h[i], 0, "path %d was not tracked", i);
+        tu_write(p, "x");
+        free(p);
+    }
+    indiv_fileio_untrack(h[N - 1]); /* the last one is complete: it must stay */
+    char *last = tu_path(top, "world-999.db");
+    indiv_fileio_remove_temps();
+    struct stat st;
+    cr_assert_eq(stat(last, &st), 0, "an untracked path was removed");
+    for (int i = 0; i < N - 1; i += 97) {
+        snprintf(name, sizeof name, "world-%d.db", i);
+        char *p = tu_path(top, name);
+        cr_assert_neq(stat(p, &st), 0, "%s survived", p);
+        free(p);
+    }
+    unlink(last);
+    indiv_fileio_remove_temps(); /* now empty: the directory goes too */
+    cr_assert_neq(stat(top, &st), 0, "the tracked directory is still there");
+    free(last);
+    free(top);
+}

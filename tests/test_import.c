@@ -7,9 +7,12 @@
 #include <criterion/criterion.h>
 #include <criterion/parameterized.h>
 #include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "indiv/eventlog.h"
 #include "indiv/import.h"
@@ -695,6 +698,18 @@ Test(import, header_only_file_imports_nothing_and_succeeds) {
     cr_expect_eq(import(INDIV_IMPORT_ONLINE_RETAIL, in, 0, NULL, &s, &err), 0, "%s",
                  err.msg);
     cr_expect_eq(s.rows_read, 0);
+    /* Not recorded as imported: the next file with no rows (an empty day's export has
+     * the same bytes) is not refused as a duplicate, and nothing was written. */
+    char *again = write_input("h2.csv", OR_HEADER);
+    cr_expect_eq(import(INDIV_IMPORT_ONLINE_RETAIL, again, 0, NULL, &s, &err), 0, "%s",
+                 err.msg);
+    int found = 1;
+    char source[64];
+    cr_assert_eq(indiv_eventlog_import_find(log_, s.fingerprint, &found, source,
+                                            sizeof source, &err),
+                 0, "%s", err.msg);
+    cr_expect_eq(found, 0, "a file with no rows was recorded as imported");
+    free(again);
     free(in);
 }
 
@@ -743,6 +758,10 @@ Test(import, unterminated_quote_loses_only_its_own_row) {
     cr_expect_eq(s.rows_read, 111);
     cr_expect_eq(bad.n, 1);
     cr_expect_eq(bad.lines[0], 2);
+    /* the reader's explanation is reported whole, not cut to a value's 40 bytes */
+    cr_expect_str_eq(bad.reasons[0],
+                     "malformed row 'stray quote or text after a closing quote (the "
+                     "lines after it are read again)'");
     free(in);
 }
 
@@ -843,5 +862,50 @@ Test(import, record_longer_than_the_limit_is_reported_not_cut) {
     cr_expect_eq(bad.n, 1);
     cr_expect(strstr(bad.reasons[0], "longer than 65536 bytes"), "%s", bad.reasons[0]);
     free(text);
+    free(in);
+}
+
+/* A generator's transaction, open while an import starts: the generator marks the
+ * database, then commits a moment later. */
+struct generator_tx {
+    atomic_int marked;
+    int rc;
+};
+
+static void *generate_slowly(void *arg) {
+    struct generator_tx *g = arg;
+    indiv_eventlog *h = NULL;
+    g->rc = indiv_eventlog_open(db, 0, &h, NULL);
+    if (g->rc == 0 && (g->rc = indiv_eventlog_begin(h, NULL)) == 0)
+        g->rc = indiv_eventlog_meta_set(h, "generator", "indiv generate", NULL);
+    atomic_store(&g->marked, 1);
+    usleep(300 * 1000); /* the import starts meanwhile and waits for the write lock */
+    if (g->rc == 0)
+        g->rc = indiv_eventlog_commit(h, NULL);
+    indiv_eventlog_close(h);
+    return NULL;
+}
+
+/* The "not into a generated world" refusal is made inside the import's write
+ * transaction: an import started while indiv generate fills a new database (both
+ * racing to create one path) waits for it and is refused, instead of checking before
+ * the generator committed and mixing real events into the world (issue 14 items 4, 21).
+ */
+Test(import, an_import_racing_a_generator_is_refused_once_it_committed) {
+    char *in = write_input("r.csv", OR_HEADER "536365,85123A,HOLDER,6,2010-12-01 08:26,"
+                                              "2.55,17850,UK\n");
+    struct generator_tx g = {0};
+    pthread_t t;
+    cr_assert_eq(pthread_create(&t, NULL, generate_slowly, &g), 0);
+    while (!atomic_load(&g.marked))
+        usleep(1000);
+    indiv_import_summary s;
+    indiv_error err = {0};
+    int rc = import(INDIV_IMPORT_ONLINE_RETAIL, in, 0, NULL, &s, &err);
+    pthread_join(t, NULL);
+    cr_assert_eq(g.rc, 0, "the generator's transaction failed");
+    cr_expect_eq(rc, INDIV_EINVAL, "imported into a generated world (%s)", err.msg);
+    cr_expect(strstr(err.msg, "is a generated world"), "%s", err.msg);
+    cr_expect_eq(stats().events, 0, "real events were written into the world");
     free(in);
 }

@@ -5,7 +5,8 @@
  * a failing rank fails the whole job with its message and leaves no output; a sweep
  * interrupted under MPI finishes without it (and the reverse) with the one-process
  * files; a quick study's claims equal the one-process study's; simulate --policy all
- * writes the files of one process (timings aside).
+ * writes the files of one process (timings aside); a failing sweep job stops the
+ * other ranks' jobs and the sweep resumes under MPI.
  *
  * Skipped, with a message, when make check found no MPI (INDIV_MPI_BIN unset). Open MPI
  * refuses root unless told: the two OMPI_ALLOW_RUN_AS_ROOT variables are set here, in
@@ -209,6 +210,43 @@ Test(mpi, sweep_resumes_with_or_without_mpi_to_the_one_process_files) {
             snprintf(y, sizeof y, "%s/%s", k ? "b" : "a", files[i]);
             cr_assert(same(x, y), "%s differs from the one-process run", y);
         }
+}
+
+#define SWEEP6 "--grid threshold=0:0.5:0.1 --seeds 1 --rounds 3 --no-figures"
+
+/* A job that fails on some rank stops the jobs running on the others (rank 0 tells them
+ * after their next round): the sweep fails naming the job, keeps the jobs finished
+ * before, and, the cause removed, resumes under MPI to the one-process files. Cell 1's
+ * work database is blocked by a non-empty directory of its name. */
+Test(mpi, a_failing_sweep_job_stops_the_ranks_and_the_sweep_resumes) {
+    make_world();
+    SH_OK("\"$INDIV\" sweep --db '%s/w.db' --out '%s/one' " SWEEP6 " >/dev/null 2>&1", dir,
+          dir);
+    SH_OK("\"$INDIV\" sweep --db '%s/w.db' --out '%s/m' " SWEEP6
+          " --shard 0/2 >/dev/null 2>&1 && mkdir '%s/m/work/cell-1-seed-0.db' && "
+          "touch '%s/m/work/cell-1-seed-0.db/x'",
+          dir, dir, dir, dir);
+    tu_run r;
+    int st = tu_sh(&r, MPIRUN "3 \"$INDIV_MPI_BIN\" sweep --db '%s/w.db' --out '%s/m' " SWEEP6
+                   " >/dev/null",
+                   dir, dir);
+    cr_assert_neq(st, 0);
+    cr_assert(strstr(r.err, "cell 1 (threshold=0.1)"), "%s", r.err);
+    tu_run_free(&r);
+    char *partial = tu_path(dir, "m/results.partial.csv");
+    char *text = tu_read(partial, NULL);
+    for (const char *c = "024"; *c; c++) { /* shard 0/2's cells stay done */
+        char row[8] = {'\n', *c, ',', '1', ',', 0};
+        cr_assert(strstr(text, row), "cell %c missing from %s", *c, text);
+    }
+    cr_assert_null(strstr(text, "\n1,1,"), "the failed job has a row: %s", text);
+    free(text);
+    free(partial);
+    SH_OK("rm -r '%s/m/work/cell-1-seed-0.db' && " MPIRUN "3 \"$INDIV_MPI_BIN\" sweep "
+          "--db '%s/w.db' --out '%s/m' " SWEEP6 " >/dev/null",
+          dir, dir, dir);
+    cr_assert(same("one/results.csv", "m/results.csv"));
+    cr_assert(same("one/summary.csv", "m/summary.csv"));
 }
 
 static json_t *claims_of(const char *sub) {

@@ -100,8 +100,9 @@ void indiv_file_temp_release(char *tmp, int remove);
  * so that indiv_fileio_remove_temps() removes it if a signal arrives before
  * indiv_fileio_untrack(): a command whose outputs are several files (simulate, sweep)
  * tracks each one that did not exist before it, and untracks them once they are
- * complete. Only paths this process created may be tracked. Returns a handle, or -1 when
- * the registry is full (the path then survives a signal). Thread-safe. */
+ * complete. Only paths this process created may be tracked. The registry grows as
+ * needed (no fixed number of paths). Returns a handle, or -1 when out of memory (the
+ * path then survives a signal). Thread-safe. */
 int indiv_fileio_track(const char *path);
 
 /* Stops tracking (the path stays). Accepts -1. */

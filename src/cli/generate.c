@@ -6,11 +6,14 @@
  * is an option here without a change. The library validates and names the parameter at
  * fault; this file prints, draws the progress line (only on a terminal) and the summary.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
@@ -237,18 +240,49 @@ static int run_measure(const gen_opts *g) {
     return CLI_OK;
 }
 
-static int run(gen_opts *g) {
-    indiv_error err = {0};
+/* Generates into the database at path (created when missing). */
+static int generate_into(const char *path, gen_opts *g, indiv_world_summary *sum,
+                         indiv_error *err) {
     indiv_eventlog *log = NULL;
-    indiv_world_summary sum;
     cli_progress_state ps = {0};
-    double t0 = cli_now();
-    if (indiv_eventlog_open(g->db, INDIV_EVENTLOG_CREATE, &log, &err) < 0)
-        return cli_fail(CMD, &err);
-    int rc = indiv_world_generate(log, &g->p, cli_progress, &ps, &sum, &err);
+    if (indiv_eventlog_open(path, INDIV_EVENTLOG_CREATE, &log, err) < 0)
+        return err->code;
+    int rc = indiv_world_generate(log, &g->p, cli_progress, &ps, sum, err);
     indiv_eventlog_close(log);
     if (rc < 0 && ps.start != 0)
         fputc('\n', stderr); /* end a progress line cut short by the failure */
+    return rc;
+}
+
+/* A new database is built under a temporary name and linked into place when complete
+ * (as import does): Ctrl-C, SIGTERM or a failure leaves no file, and of several runs
+ * racing to create one path the first link wins; the others fail, having written
+ * nothing and removed nothing they did not create. */
+static int generate_new(gen_opts *g, indiv_world_summary *sum, indiv_error *err) {
+    char *tmp = NULL;
+    int rc = indiv_file_temp_create(g->db, &tmp, err);
+    if (rc == INDIV_OK)
+        rc = generate_into(tmp, g, sum, err);
+    if (rc == INDIV_OK && link(tmp, g->db) != 0)
+        rc = errno == EEXIST
+                 ? indiv_error_set(err, INDIV_EINVAL,
+                                   "%s was created by another process during this run; "
+                                   "a world is generated into a new database only "
+                                   "(nothing was written)",
+                                   g->db)
+                 : indiv_error_set(err, INDIV_EIO, "%s: cannot create: %s", g->db,
+                                   strerror(errno));
+    indiv_file_temp_release(tmp, 1); /* linked (the name stays) or failed: ours */
+    return rc;
+}
+
+static int run(gen_opts *g) {
+    indiv_error err = {0};
+    indiv_world_summary sum;
+    double t0 = cli_now();
+    struct stat sb;
+    int rc = stat(g->db, &sb) != 0 && errno == ENOENT ? generate_new(g, &sum, &err)
+                                                       : generate_into(g->db, g, &sum, &err);
     if (rc < 0)
         return cli_fail(CMD, &err);
     print_summary(g, &sum, cli_now() - t0);

@@ -60,9 +60,8 @@ int cli_partition(int argc, char **argv) {
     if (indiv_eventlog_partition(db, out, (int)parts, indiv_shard_of, cli_progress, &ps,
                                  &err) < 0)
         return cli_fail(CMD, &err);
-    fprintf(stderr,
-            "indiv partition: %s split into %lld parts: %s/part-0.db ... "
-            "part-%lld.db\n",
-            db, (long long)parts, out, (long long)parts - 1);
+    /* the result, on stdout like every command's summary (README, "Output streams") */
+    printf("indiv partition: %s split into %lld parts: %s/part-0.db ... part-%lld.db\n",
+           db, (long long)parts, out, (long long)parts - 1);
     return CLI_OK;
 }

@@ -59,7 +59,8 @@ static int record_id(void *ctx, const indiv_decision *d, const char *ext_id) {
 
 typedef struct mdecide {
     cli_decide_args a;
-    char db[4096], part[4096];
+    char db[4096], part[4096]; /* part: "" when this rank made none */
+    int part_track;            /* fileio.h handle of the part */
     int partitioned, rank, size;
     indiv_model m;
     int have_model;
@@ -161,19 +162,39 @@ static int plausibility(mdecide *d, indiv_error *err) {
     return INDIV_OK;
 }
 
-/* Decides this rank's shard into its part file, recording each line's consumer id. */
+/* Decides this rank's shard. With one rank, straight into --out, as indiv decide does
+ * (no part, no join). Otherwise into this rank's part file, recording each line's
+ * consumer id: a scratch file read back once by the join and removed, so written
+ * without fsync (a signal removes it: fileio.h tracking). */
 static int decide_part(mdecide *d, const char *tmpdir, long job, indiv_error *err) {
     indiv_decide_opts o = d->a.o;
+    cli_progress_state ps = {0};
+    indiv_progress_fn progress = d->rank == 0 ? cli_progress : NULL;
+    if (d->size == 1) {
+        o.out_stream = indiv_outfile_stream(d->out);
+        return indiv_decide_run(d->log, &d->m, &o, progress, &ps, &d->sum, err);
+    }
     snprintf(d->part, sizeof d->part, "%s/indiv-mpi-%ld-part-%d.jsonl", tmpdir, job,
              d->rank);
+    FILE *f = fopen(d->part, "w");
+    if (!f) {
+        int rc = indiv_error_set(err, INDIV_EIO, "%s: cannot create: %s", d->part,
+                                 strerror(errno));
+        d->part[0] = '\0'; /* not ours to remove */
+        return rc;
+    }
+    d->part_track = indiv_fileio_track(d->part);
     o.out_path = d->part;
+    o.out_stream = f;
     o.shard_index = d->rank;
     o.shard_count = d->size;
     o.on_decision = record_id;
     o.ctx = &d->ids;
-    cli_progress_state ps = {0};
-    return indiv_decide_run(d->log, &d->m, &o, d->rank == 0 ? cli_progress : NULL, &ps,
-                            &d->sum, err);
+    int rc = indiv_decide_run(d->log, &d->m, &o, progress, &ps, &d->sum, err);
+    int bad = fflush(f) != 0 || ferror(f);
+    if (fclose(f) != 0 || bad)
+        rc = rc < 0 ? rc : indiv_error_set(err, INDIV_EIO, "%s: cannot write", d->part);
+    return rc;
 }
 
 /* Counts added in rank order on rank 0 (the same sums whatever the timing); consumers
@@ -206,6 +227,7 @@ static void reduce_summary(mdecide *d) {
 static void mdecide_clear(mdecide *d) {
     if (d->part[0])
         unlink(d->part);
+    indiv_fileio_untrack(d->part_track);
     indiv_eventlog_close(d->log);
     indiv_plausibility_free(d->plaus);
     free(d->ids.v);
@@ -264,7 +286,7 @@ static int run(mdecide *d, indiv_error *err) {
     if (rc == INDIV_OK)
         reduce_summary(d);
     double t1 = MPI_Wtime();
-    if (rc == INDIV_OK)
+    if (rc == INDIV_OK && d->size > 1)
         rc = mpi_agree(mpi_combine(d->rank == 0 ? indiv_outfile_stream(d->out) : NULL,
                                    d->part, d->ids.v, d->ids.n, err),
                        err);
@@ -297,6 +319,7 @@ int mpi_cmd_decide(int argc, char **argv) {
     d.a.o.out_path = d.a.out_buf;
     d.rank = mpi_rank();
     d.size = mpi_size();
+    d.part_track = -1;
     indiv_error err = {0};
     rc = run(&d, &err);
     mdecide_clear(&d);

@@ -37,6 +37,7 @@ enum { JOB_RUN = 1, JOB_QUIT, REPLY_ROUND, REPLY_DONE };
 typedef struct job_msg {
     int kind; /* JOB_RUN or JOB_QUIT */
     int rc;   /* JOB_QUIT: the run's status, for the rank's exit code */
+    long serial; /* names the job in a MPI_TAG_STOP message */
     size_t cell;
     int seed_index;
     indiv_sim_params params;
@@ -56,14 +57,16 @@ typedef struct slots {
     pthread_mutex_t mu;
     unsigned char busy[INDIV_SWEEP_JOBS_MAX];
     int n;
+    long serial; /* jobs sent so far */
 } slots;
 
-static int take_slot(slots *s) {
+static int take_slot(slots *s, long *serial) {
     pthread_mutex_lock(&s->mu);
     int r = 0;
     while (r < s->n - 1 && s->busy[r])
         r++;
     s->busy[r] = 1;
+    *serial = ++s->serial;
     pthread_mutex_unlock(&s->mu);
     return r;
 }
@@ -74,9 +77,13 @@ static void give_slot(slots *s, int r) {
     pthread_mutex_unlock(&s->mu);
 }
 
-/* Runs job on rank r, relaying its rounds to on_round. */
-static int run_remote(int r, const indiv_sweep_job *job, indiv_round_fn on_round,
-                      void *rctx, indiv_error *err) {
+/* Runs job on rank r, relaying its rounds to on_round. The rank does not wait for rank
+ * 0 between rounds: it sends each round's metrics and goes on. When on_round asks to
+ * stop, rank 0 sends MPI_TAG_STOP (the rank looks for it after every round), ignores
+ * the rounds already under way and returns what indiv_sim_run returns when its round
+ * callback stops it, so a stopped job ends as it would in one process. */
+static int run_remote(int r, long serial, const indiv_sweep_job *job,
+                      indiv_round_fn on_round, void *rctx, indiv_error *err) {
     static job_msg zero;
     job_msg *jm = malloc(sizeof *jm);
     reply_msg *rp = malloc(sizeof *rp);
@@ -84,6 +91,7 @@ static int run_remote(int r, const indiv_sweep_job *job, indiv_round_fn on_round
     if (rc == INDIV_OK) {
         *jm = zero;
         jm->kind = JOB_RUN;
+        jm->serial = serial;
         jm->cell = job->cell;
         jm->seed_index = job->seed_index;
         jm->params = *job->params;
@@ -91,15 +99,21 @@ static int run_remote(int r, const indiv_sweep_job *job, indiv_round_fn on_round
         snprintf(jm->work, sizeof jm->work, "%s", job->work_db);
         mpi_send(jm, sizeof *jm, MPI_BYTE, r, MPI_TAG_JOB);
     }
-    for (; rc == INDIV_OK;) {
+    for (int stopped = 0; rc == INDIV_OK || stopped;) {
         mpi_recv(rp, sizeof *rp, MPI_BYTE, r, MPI_TAG_REPLY);
         if (rp->kind == REPLY_DONE) {
-            if (rp->rc < 0)
+            if (!stopped && rp->rc < 0)
                 rc = indiv_error_set(err, rp->rc, "rank %d: %s", r, rp->msg);
             break;
         }
-        int stop = on_round(rctx, &rp->m);
-        mpi_send(&stop, 1, MPI_INT, r, MPI_TAG_ACK);
+        if (stopped)
+            continue; /* a round the rank ran before it saw the stop */
+        if ((stopped = on_round(rctx, &rp->m)) != 0) {
+            rc = stopped;
+            indiv_error_set(err, rc, "stopped by the round callback at round %d",
+                            rp->m.round);
+            mpi_send(&serial, 1, MPI_LONG, r, MPI_TAG_STOP);
+        }
     }
     free(jm);
     free(rp);
@@ -110,9 +124,10 @@ static int run_remote(int r, const indiv_sweep_job *job, indiv_round_fn on_round
 static int run_job(void *ctx, const indiv_sweep_job *job, indiv_round_fn on_round,
                    void *rctx, indiv_error *err) {
     slots *s = ctx;
-    int r = take_slot(s);
+    long serial;
+    int r = take_slot(s, &serial);
     int rc = r == 0 ? indiv_sweep_run_sim(NULL, job, on_round, rctx, err)
-                    : run_remote(r, job, on_round, rctx, err);
+                    : run_remote(r, serial, job, on_round, rctx, err);
     give_slot(s, r);
     return rc;
 }
@@ -121,16 +136,30 @@ static int run_job(void *ctx, const indiv_sweep_job *job, indiv_round_fn on_roun
 
 typedef struct relay {
     reply_msg *rp;
+    long serial; /* of the job running */
 } relay;
+
+/* Whether rank 0 asked to stop job `serial`; stops of earlier jobs (sent while they
+ * ended) are received and dropped. */
+static int stop_asked(long serial) {
+    for (;;) {
+        int flag = 0;
+        long s = 0;
+        MPI_Iprobe(0, MPI_TAG_STOP, MPI_COMM_WORLD, &flag, MPI_STATUS_IGNORE);
+        if (!flag)
+            return 0;
+        mpi_recv(&s, 1, MPI_LONG, 0, MPI_TAG_STOP);
+        if (s == serial)
+            return 1;
+    }
+}
 
 static int relay_round(void *ctx, const indiv_round_metrics *m) {
     relay *x = ctx;
-    int stop = 0;
     x->rp->kind = REPLY_ROUND;
     x->rp->m = *m;
     mpi_send(x->rp, sizeof *x->rp, MPI_BYTE, 0, MPI_TAG_REPLY);
-    mpi_recv(&stop, 1, MPI_INT, 0, MPI_TAG_ACK);
-    return stop;
+    return stop_asked(x->serial);
 }
 
 /* Runs the jobs rank 0 sends until it says quit; returns the run's status. */
@@ -144,6 +173,7 @@ static int serve(const indiv_model *model) {
     }
     for (;;) {
         mpi_recv(jm, sizeof *jm, MPI_BYTE, 0, MPI_TAG_JOB);
+        stop_asked(0); /* drops the stops of earlier jobs */
         if (jm->kind == JOB_QUIT) {
             rc = jm->rc;
             break;
@@ -151,7 +181,7 @@ static int serve(const indiv_model *model) {
         indiv_sweep_job job = {jm->cell,  jm->seed_index, &jm->params,
                                jm->world, jm->work,       model};
         indiv_error e = {0};
-        relay x = {rp};
+        relay x = {rp, jm->serial};
         int st = indiv_sweep_run_sim(NULL, &job, relay_round, &x, &e);
         rp->kind = REPLY_DONE;
         rp->rc = st;
@@ -178,6 +208,7 @@ static int ranks_as_jobs(slots *s) {
     s->n = mpi_size() < INDIV_SWEEP_JOBS_MAX ? mpi_size() : INDIV_SWEEP_JOBS_MAX;
     pthread_mutex_init(&s->mu, NULL);
     memset(s->busy, 0, sizeof s->busy);
+    s->serial = 0;
     return s->n;
 }
 

@@ -20,13 +20,25 @@ int mpi_size(void) {
     return n;
 }
 
+static double now_us(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return 1e6 * (double)t.tv_sec + 1e-3 * (double)t.tv_nsec;
+}
+
 void mpi_wait(MPI_Request *req, MPI_Status *st) {
-    const struct timespec pause = {0, MPI_POLL_US * 1000L};
     int done = 0;
+    double t0 = 0;
     for (;;) {
         MPI_Test(req, &done, st ? st : MPI_STATUS_IGNORE);
         if (done)
             return;
+        double t = now_us();
+        if (t0 == 0)
+            t0 = t;
+        double us = (t - t0) / MPI_POLL_FRACTION;
+        us = us < MPI_POLL_MIN_US ? MPI_POLL_MIN_US : us > MPI_POLL_MAX_US ? MPI_POLL_MAX_US : us;
+        const struct timespec pause = {0, 1000L * (long)us};
         nanosleep(&pause, NULL);
     }
 }

@@ -11,15 +11,22 @@
  *   (d) indiv decide --threads 2                         two threads, for comparison
  *   (e) as (c) on the world split by indiv partition --parts 2 (cached beside it): each
  *       rank reads only its own consumers, where in (c) both read every row
+ *   (f) the ceiling of (e): two one-process `indiv decide --threads 1` at the same
+ *       time, one on each part (no MPI at all): what 2 cores give this work
  * and the combine step's share of (c) and (e), as indiv-mpi prints it. (b), (c) and (e)
  * must write the bytes of (a): checked.
  * Sweep: 40 cells (threshold = 0:0.39:0.01), 1 seed, 3 rounds on a generated world of
- * 10000 × SCALE consumers: indiv sweep --jobs 1, then indiv-mpi with 1 and 2 ranks; the
- * results.csv files must be equal.
+ * 10000 × SCALE consumers: indiv sweep --jobs 1; its ceiling, two one-process
+ * `indiv sweep --jobs 1 --shard I/2` at the same time (20 cells each, no MPI);
+ * indiv sweep --jobs 2 (threads); then indiv-mpi with 1 and 2 ranks. The results.csv
+ * of 1 process, 2 threads and 1 and 2 ranks must be equal.
  * BENCH lines: ratio = time / reference time (lower is better): for 2 ranks the inverse
  * of the speedup, for 1 rank the overhead (goal <= 1.05); an info line gives speedups,
- * efficiencies and CPU seconds. Open MPI refuses root unless told: when run as root the
- * two OMPI_ALLOW_RUN_AS_ROOT variables are set for the children.
+ * efficiencies, the ceiling and the share of it MPI reaches, and CPU seconds (user +
+ * system of every process of the command). The load average before and after each part
+ * is printed: wall-clock ratios mean something only on an idle machine. Open MPI
+ * refuses root unless told: when run as root the two OMPI_ALLOW_RUN_AS_ROOT variables
+ * are set for the children.
  */
 #include <math.h>
 #include <stdio.h>
@@ -78,6 +85,23 @@ static double combine_seconds(const char *log) {
     return s;
 }
 
+static double load_average(void) {
+    double l = -1;
+    FILE *f = fopen("/proc/loadavg", "r");
+    if (f && fscanf(f, "%lf", &l) != 1)
+        l = -1;
+    if (f)
+        fclose(f);
+    return l;
+}
+
+/* Runs a and b at the same time (sh: a in the background); fails when either does. */
+static double timed_pair(const char *a, const char *b, double *cpu) {
+    char cmd[17000];
+    snprintf(cmd, sizeof cmd, "%s & p=$!; %s; b=$?; wait $p && test $b = 0", a, b);
+    return timed(cmd, cpu);
+}
+
 static int same_files(const char *a, const char *b) {
     char cmd[4200];
     snprintf(cmd, sizeof cmd, "cmp -s '%s' '%s'", a, b);
@@ -119,7 +143,7 @@ static int bench_decide(const char *indiv, const char *mpi, const char *mpirun,
              parts, indiv, db, parts);
     if (system(cmd) != 0)
         return 1;
-    double t[5], cpu[5];
+    double t[6], cpu[6], load0 = load_average();
     snprintf(cmd, sizeof cmd,
              "'%s' decide --db '%s' --out '%s' --threads 1 >/dev/null 2>&1", indiv, db,
              out[0]);
@@ -140,9 +164,17 @@ static int bench_decide(const char *indiv, const char *mpi, const char *mpirun,
              "%s 2 '%s' decide --db '%s/part-%%d.db' --out '%s' --threads 1 >'%s' 2>&1",
              mpirun, mpi, parts, out[4], plog);
     t[4] = timed(cmd, &cpu[4]);
+    char half[2][4200];
+    for (int i = 0; i < 2; i++) /* into out[1] and out[2], compared above */
+        snprintf(half[i], sizeof half[i],
+                 "'%s' decide --db '%s/part-%d.db' --out '%s' --threads 1 >/dev/null "
+                 "2>&1",
+                 indiv, parts, i, out[i + 1]);
     int ok = t[0] > 0 && t[1] > 0 && t[2] > 0 && t[3] > 0 && t[4] > 0 &&
              same_files(out[0], out[1]) && same_files(out[0], out[2]) &&
              same_files(out[0], out[4]);
+    t[5] = ok ? timed_pair(half[0], half[1], &cpu[5]) : -1;
+    ok = ok && t[5] > 0;
     double comb = combine_seconds(log), pcomb = combine_seconds(plog);
     if (ok) {
         report_pair("decide", t, cpu, "indiv_decide_threads1");
@@ -153,6 +185,10 @@ static int bench_decide(const char *indiv, const char *mpi, const char *mpirun,
                "%.2f s = %.1f%%; indiv decide --threads 2: %.2f s (cpu %.2f)\n",
                (long long)consumers, comb, 100 * comb / t[2], t[4], cpu[4], t[0] / t[4],
                pcomb, 100 * pcomb / t[4], t[3], cpu[3]);
+        printf("info mpi_decide: ceiling, 2 processes at once on the 2 parts (no MPI): "
+               "%.2f s (cpu %.2f): %.2fx; 2 ranks on 2 partitions reach %.0f%% of it; "
+               "load average %.2f before, %.2f after\n",
+               t[5], cpu[5], t[0] / t[5], 100 * t[5] / t[4], load0, load_average());
     }
     for (int i = 0; i < 5; i++)
         unlink(out[i]);
@@ -173,12 +209,23 @@ static int bench_sweep(const char *indiv, const char *mpi, const char *mpirun,
     if (system(cmd) != 0)
         return 1;
     const char *grid = "--grid threshold=0:0.39:0.01 --seeds 1 --rounds 3 --no-figures";
-    double t[3], cpu[3];
+    double t[3], cpu[3], tc, cc, tt, ct, load0 = load_average();
     snprintf(cmd, sizeof cmd,
              "'%s' sweep --db '%s/w.db' --out '%s/s0' %s --jobs 1 "
              ">/dev/null 2>&1",
              indiv, dir, dir, grid);
     t[0] = timed(cmd, &cpu[0]);
+    char half[2][4200];
+    for (int i = 0; i < 2; i++)
+        snprintf(half[i], sizeof half[i],
+                 "'%s' sweep --db '%s/w.db' --out '%s/h%d' %s --jobs 1 --shard %d/2 "
+                 ">/dev/null 2>&1",
+                 indiv, dir, dir, i, grid, i);
+    tc = timed_pair(half[0], half[1], &cc);
+    snprintf(cmd, sizeof cmd,
+             "'%s' sweep --db '%s/w.db' --out '%s/st' %s --jobs 2 >/dev/null 2>&1",
+             indiv, dir, dir, grid);
+    tt = timed(cmd, &ct);
     for (int n = 1; n <= 2; n++) {
         snprintf(cmd, sizeof cmd,
                  "%s %d '%s' sweep --db '%s/w.db' --out '%s/s%d' %s "
@@ -186,11 +233,23 @@ static int bench_sweep(const char *indiv, const char *mpi, const char *mpirun,
                  mpirun, n, mpi, dir, dir, n, grid);
         t[n] = timed(cmd, &cpu[n]);
     }
-    snprintf(a, sizeof a, "%s/s0/results.csv", dir);
-    snprintf(b, sizeof b, "%s/s2/results.csv", dir);
-    int ok = t[0] > 0 && t[1] > 0 && t[2] > 0 && same_files(a, b);
-    if (ok)
+    int ok = t[0] > 0 && t[1] > 0 && t[2] > 0 && tc > 0 && tt > 0;
+    for (int k = 1; ok && k <= 3; k++) {
+        snprintf(a, sizeof a, "%s/s0/results.csv", dir);
+        snprintf(b, sizeof b, "%s/s%c/results.csv", dir, k == 3 ? 't' : '0' + k);
+        ok = same_files(a, b);
+    }
+    if (ok) {
         report_pair("sweep", t, cpu, "indiv_sweep_jobs1");
+        bench_report("mpi_sweep_ceiling_2shards", tc, "s", "indiv_sweep_jobs1", t[0],
+                     tc / t[0]);
+        printf("info mpi_sweep: ceiling, 2 one-process shards at once (no MPI): %.2f s "
+               "(cpu %.2f): %.2fx; 2 ranks reach %.0f%% of it (cpu %+.1f%% over 1 "
+               "process, the shards %+.1f%%); indiv sweep --jobs 2: %.2f s (cpu %.2f): "
+               "%.2fx; load average %.2f before, %.2f after\n",
+               tc, cc, t[0] / tc, 100 * tc / t[2], 100 * (cpu[2] / cpu[0] - 1),
+               100 * (cc / cpu[0] - 1), tt, ct, t[0] / tt, load0, load_average());
+    }
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     if (system(cmd) != 0)
         fprintf(stderr, "bench_mpi: could not remove %s\n", dir);
