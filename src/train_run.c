@@ -1748,6 +1748,8 @@ static void fill_summary(const struct run *r, double seconds, indiv_train_summar
     sum->loss = r->loss;
     sum->seconds_per_sweep = r->sweep_seconds;
     sum->seconds = seconds;
+    sum->new_offer_shrink = r->shrink;
+    sum->new_offer_shrink_chosen = r->shrink_chosen;
 }
 
 static double now_s(void) {

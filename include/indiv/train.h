@@ -206,6 +206,8 @@ typedef struct indiv_train_summary {
     double loss;                 /* ALS objective after the final fit */
     double seconds_per_sweep;    /* mean over the final fit */
     double seconds;
+    double new_offer_shrink;     /* the scale applied (train params) */
+    int new_offer_shrink_chosen; /* 1: chosen on the validation half */
 } indiv_train_summary;
 
 /* Defaults (docs/evaluation.md): holdout 14 days, negatives 50, ridge 1e-3, k 10,

@@ -253,8 +253,12 @@ static void print_summary(const struct train_args *a, const indiv_model *m,
     if (m->bought.present)
         fprintf(o,
                 "  offers the person bought: affinity %.4g, popularity %.4g, item_item %.4g "
-                "(the weights above are then those of offers new to the person)\n",
-                m->bought.affinity, m->bought.popularity, m->bought.item_item);
+                "(the weights above are then those of offers new to the person, whose "
+                "affinity and popularity are scaled by %g, %s)\n",
+                m->bought.affinity, m->bought.popularity, m->bought.item_item,
+                s->new_offer_shrink,
+                s->new_offer_shrink_chosen ? "chosen on the validation half"
+                                           : "--new-offer-shrink");
     fprintf(o, "  validation: see \"provenance\".\"validation\" in %s\n", a->out);
     if (m->act.present)
         fprintf(o,
