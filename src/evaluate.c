@@ -380,7 +380,8 @@ static int build_history(struct eval *e, struct lines *l, indiv_error *err) {
                  : INDIV_ENOMEM;
     if (rc == INDIV_OK) { /* by row and time: occasions */
         count_occasions(e, l);
-        qsort(l->v, l->n, sizeof *l->v, line_cmp);
+        if (l->n > 1) /* qsort's array may not be NULL, even empty (C11 7.22.5) */
+            qsort(l->v, l->n, sizeof *l->v, line_cmp);
     }
     for (size_t a = 0, b; rc == INDIV_OK && a < l->n; a = b) {
         for (b = a + 1; b < l->n && l->v[b].row == l->v[a].row &&

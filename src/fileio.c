@@ -532,6 +532,20 @@ static int written_through(const char *path) {
 
 int indiv_path_check_outputs(const char *db, const char *const *paths,
                              const char *const *names, size_t n, indiv_error *err) {
+    return indiv_path_check_io(db, paths, names, n, NULL, NULL, 0, err);
+}
+
+/* The first input (existing, not written through) that is the same file as path. */
+static long same_input(const char *path, const char *const *inputs, size_t m) {
+    for (size_t k = 0; k < m; k++)
+        if (inputs[k] && !written_through(inputs[k]) && indiv_path_same(path, inputs[k]))
+            return (long)k;
+    return -1;
+}
+
+int indiv_path_check_io(const char *db, const char *const *paths,
+                        const char *const *names, size_t n, const char *const *inputs,
+                        const char *const *in_names, size_t m, indiv_error *err) {
     for (size_t i = 0; i < n; i++) {
         struct stat st;
         if (!paths[i])
@@ -547,6 +561,12 @@ int indiv_path_check_outputs(const char *db, const char *const *paths,
                                    "%s %s would overwrite the database %s: give another "
                                    "path",
                                    names[i], paths[i], db);
+        long k = same_input(paths[i], inputs, m);
+        if (k >= 0)
+            return indiv_error_set(err, INDIV_EINVAL,
+                                   "%s %s would overwrite the input %s %s: give another "
+                                   "path",
+                                   names[i], paths[i], in_names[k], inputs[k]);
         for (size_t j = 0; j < i; j++)
             if (paths[j] && indiv_path_same(paths[i], paths[j]))
                 return indiv_error_set(err, INDIV_EINVAL,

@@ -677,6 +677,8 @@ int indiv_model_load(const char *path, indiv_model *m, indiv_error *err) {
     json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
     memset(m, 0, sizeof *m);
     indiv_repeat_params_default(&m->repeat);
+    if (!root && je.line < 1) /* not read at all: jansson's text names the reason */
+        return indiv_error_set(err, INDIV_EIO, "%s", je.text);
     if (!root)
         return indiv_error_set(err, INDIV_EFORMAT, "%s:%d:%d: %s", path, je.line,
                                je.column, je.text);

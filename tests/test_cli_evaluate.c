@@ -181,6 +181,14 @@ Test(cli_evaluate, failures_exit_1_and_say_why) {
     cr_assert_null(tu_read(t, NULL), "no model may be left behind");
     free(t);
     tu_run_free(&r);
+    /* a split before the first event: no history to learn from, said as such (under
+     * UBSan it once stopped on qsort of an empty array; issue 14 item 7, rerun) */
+    cr_assert_eq(tu_sh(&r, "\"$INDIV\" evaluate --db '%s/w.db' --split-at 2000-01-01",
+                       dir),
+                 1, "%s", r.err);
+    cr_assert(strstr(r.err, "nothing to evaluate"), "%s", r.err);
+    cr_assert_null(strstr(r.err, "runtime error"), "%s", r.err);
+    tu_run_free(&r);
     /* a missing database */
     cr_assert_eq(
         tu_sh(&r, "\"$INDIV\" evaluate --db '%s/none.db' --split-at " SPLIT, dir), 1);

@@ -74,6 +74,12 @@ Test(cli_help, every_subcommand_ends_with_examples_that_run, .timeout = 600) {
         cr_assert_not_null(p, "indiv %s --help has no examples", *n);
         char *examples = strdup(strchr(p + 1, '\n') + 1);
         tu_run_free(&r);
+        int lines = 0;
+        for (const char *c = examples; *c; c++)
+            lines += *c == '\n';
+        cr_expect(lines >= 2 && lines <= 3,
+                  "indiv %s --help ends with %d examples, not 2 or 3", *n,
+                  lines); /* issue 14 item 20 */
         for (char *line = strtok(examples, "\n"); line; line = strtok(NULL, "\n")) {
             while (*line == ' ')
                 line++;

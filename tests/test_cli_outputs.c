@@ -376,14 +376,15 @@ Test(cli_outputs, ctrl_c_during_a_study_leaves_no_directory) {
  */
 Test(cli_outputs, partition_replaces_parts_together_and_never_its_source) {
     tu_run r;
-    cr_assert_eq(tu_sh(&r, "\"$INDIV\" partition --db '%s' --parts 2 --out '%s/p'", db, dir),
-                 0, "%s", r.err);
+    cr_assert_eq(
+        tu_sh(&r, "\"$INDIV\" partition --db '%s' --parts 2 --out '%s/p'", db, dir), 0,
+        "%s", r.err);
     cr_expect(strstr(r.out, "split into 2 parts"), "the summary is not on stdout: %s",
               r.out);
     tu_run_free(&r);
-    cr_assert_eq(tu_sh(&r, "cd '%s' && cp p/part-0.db before-0 && cp p/part-1.db before-1",
-                       dir),
-                 0);
+    cr_assert_eq(
+        tu_sh(&r, "cd '%s' && cp p/part-0.db before-0 && cp p/part-1.db before-1", dir),
+        0);
     tu_run_free(&r);
     /* 2000 parts of a small world take many seconds: interrupted after the third */
     interrupt("\"$INDIV\" partition --db @/w.db --parts 2000 --out @/p",
@@ -399,8 +400,8 @@ Test(cli_outputs, partition_replaces_parts_together_and_never_its_source) {
     char *fresh = tu_path(dir, "new");
     cr_expect_neq(stat(fresh, &st), 0, "Ctrl-C left the new directory");
     /* the source among the parts: refused, unchanged */
-    cr_expect_eq(tu_sh(&r, "\"$INDIV\" partition --db '%s' --parts 2 --out '%s/p'", p0, dir),
-                 1);
+    cr_expect_eq(
+        tu_sh(&r, "\"$INDIV\" partition --db '%s' --parts 2 --out '%s/p'", p0, dir), 1);
     cr_expect(strstr(r.err, "would replace it"), "%s", r.err);
     tu_run_free(&r);
     cr_expect(tu_same_file(p0, b0), "partition replaced its own source");
@@ -432,4 +433,21 @@ Test(cli_outputs, ctrl_c_during_generate_leaves_no_database) {
     cr_assert_eq(tu_sh(&r, "ls -A '%s' | grep '^g\\.db'; true", dir), 0);
     cr_expect_str_eq(r.out, "", "Ctrl-C left: %s", r.out);
     tu_run_free(&r);
+}
+
+/* decide --out naming its own --model: refused before any work, the model unchanged
+ * (it was replaced by the decisions, exit 0; issue 14 item 2, rerun). */
+Test(cli_outputs, an_output_naming_an_input_is_refused) {
+    tu_run r;
+    cr_assert_eq(tu_sh(&r, "cp models/default.json '%s/m.json'", dir), 0);
+    tu_run_free(&r);
+    cr_expect_eq(
+        tu_sh(&r, "\"$INDIV\" decide --db '%s' --out '%s/m.json' --model '%s/m.json'", db,
+              dir, dir),
+        1);
+    cr_expect(strstr(r.err, "would overwrite the input --model"), "%s", r.err);
+    tu_run_free(&r);
+    char *m = tu_path(dir, "m.json");
+    cr_expect(tu_same_file(m, "models/default.json"), "the model was overwritten");
+    free(m);
 }

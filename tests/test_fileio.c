@@ -344,3 +344,35 @@ Test(fileio, a_thousand_tracked_paths_are_all_removed) {
     free(last);
     free(top);
 }
+
+/* An output that is one of the command's input files (decide --out m.json --model
+ * m.json replaced the model with decisions, exit 0) is refused, naming both; a symbolic
+ * link to the input is the input; /dev/null as both is fine (issue 14 item 2, rerun). */
+Test(fileio, outputs_that_name_an_input_are_refused) {
+    char *model = tu_path(dir, "m.json"), *link = tu_path(dir, "link.json");
+    char *out = tu_path(dir, "d.jsonl");
+    tu_write(model, "{}");
+    cr_assert_eq(symlink("m.json", link), 0);
+    static const char *const names[] = {"--out", "--summary"};
+    static const char *const in_names[] = {"--model", "--config"};
+    const char *outs[] = {out, link}, *ins[] = {NULL, model};
+    indiv_error err = {0};
+    cr_assert_eq(indiv_path_check_io(NULL, outs, names, 2, ins, in_names, 2, &err),
+                 INDIV_EINVAL);
+    char want[1024];
+    snprintf(want, sizeof want,
+             "--summary %s would overwrite the input --config %s: give another path",
+             link, model);
+    cr_expect_str_eq(err.msg, want);
+    ins[1] = NULL; /* no input: the same outputs are fine */
+    cr_expect_eq(indiv_path_check_io(NULL, outs, names, 2, ins, in_names, 2, NULL), 0);
+    const char *devnull[] = {"/dev/null", NULL}, *devin[] = {"/dev/null", NULL};
+    cr_expect_eq(indiv_path_check_io(NULL, devnull, names, 2, devin, in_names, 2, NULL),
+                 0, "/dev/null is written through, never replaced");
+    char *text = tu_read(model, NULL);
+    cr_expect_str_eq(text, "{}");
+    free(text);
+    free(model);
+    free(link);
+    free(out);
+}

@@ -616,3 +616,14 @@ Test(model, act_model_rhythm_inputs_apply_and_round_trip) {
     cr_assert_eq(indiv_model_load(path, &back, &err), INDIV_EFORMAT);
     cr_assert(strstr(err.msg, "'act'"), "%s", err.msg);
 }
+
+/* A model file that cannot be read is named with the system's reason, not with
+ * jansson's "-1:-1" position of no line (issue 14 rerun: "/x:-1:-1: unable to open"). */
+Test(model, unreadable_file_says_why_without_a_position) {
+    indiv_model m;
+    indiv_error err = {0};
+    cr_assert_lt(indiv_model_load("/nonexistent-dir/m.json", &m, &err), 0);
+    cr_expect(strstr(err.msg, "/nonexistent-dir/m.json"), "%s", err.msg);
+    cr_expect(strstr(err.msg, "No such file or directory"), "%s", err.msg);
+    cr_expect_null(strstr(err.msg, "-1"), "%s", err.msg);
+}

@@ -6,7 +6,9 @@
  * interrupted under MPI finishes without it (and the reverse) with the one-process
  * files; a quick study's claims equal the one-process study's; simulate --policy all
  * writes the files of one process (timings aside); a failing sweep job stops the
- * other ranks' jobs and the sweep resumes under MPI.
+ * other ranks' jobs and the sweep resumes under MPI; decide records the model used and
+ * warns about one trained on people erased since. Suite partition (no MPI needed): a
+ * partition made after an erasure holds nobody erased and carries the marks.
  *
  * Skipped, with a message, when make check found no MPI (INDIV_MPI_BIN unset). Open MPI
  * refuses root unless told: the two OMPI_ALLOW_RUN_AS_ROOT variables are set here, in
@@ -311,4 +313,136 @@ Test(mpi, profiles_of_partitions_decide_as_the_whole_database) {
     cr_assert_neq(st, 0);
     cr_assert(strstr(r.err, "indiv profile"), "%s", r.err);
     tu_run_free(&r);
+}
+
+/* ---- the models registry and erasures (docs/rights.md) ----------------------------- */
+
+/* The consumer with the most events among those profiled, in dir/db. */
+static char *busiest(const char *db) {
+    tu_run r;
+    cr_assert_eq(tu_sh(&r,
+                       "sqlite3 '%s/%s' \"SELECT c.ext_id FROM consumers c JOIN events e"
+                       " ON e.consumer_id = c.id WHERE c.id IN (SELECT consumer_id FROM"
+                       " profiles) GROUP BY c.id ORDER BY count(*) DESC, c.id LIMIT 1\"",
+                       dir, db),
+                 0, "%s", r.err);
+    char *id = strndup(r.out, strcspn(r.out, "\n"));
+    tu_run_free(&r);
+    cr_assert(*id);
+    return id;
+}
+
+/* Runs in dir, with absolute paths to the binaries. */
+#define IN_DIR "INDIV=\"$(realpath \"$INDIV\")\" && cd '%s' && "
+#define MPI_IN_DIR                                                                       \
+    "M=\"$(realpath \"$INDIV_MPI_BIN\")\" && INDIV=\"$(realpath \"$INDIV\")\" && cd '%s' && "
+
+#define TRAIN                                                                            \
+    "\"$INDIV\" train --db w.db --out m.json --dims 8 --iterations 3 "        \
+    "2>/dev/null && \"$INDIV\" profile --db w.db --model m.json >/dev/null 2>&1"
+
+/* indiv-mpi decide keeps the registry as indiv decide does: the model used is recorded
+ * in each part (or in the one database), and a model trained on someone erased since
+ * (in any part) is warned about. */
+Test(mpi, decide_records_the_model_and_warns_after_an_erasure) {
+    make_world();
+    SH_OK(IN_DIR TRAIN " && \"$INDIV\" partition --db w.db --parts 3 --out parts 2>/dev/null",
+          dir);
+    tu_run r;
+#define DECIDE3                                                                          \
+    MPI_IN_DIR MPIRUN "3 \"$M\" decide --db "                                           \
+    "'parts/part-%%d.db' --model m.json --out d.jsonl >/dev/null"
+    cr_assert_eq(tu_sh(&r, DECIDE3, dir), 0, "%s", r.err);
+    cr_assert_null(strstr(r.err, "erased since"), "%s", r.err);
+    tu_run_free(&r);
+    for (int k = 0; k < 3; k++) {
+        cr_assert_eq(tu_sh(&r, "\"$INDIV\" info --db '%s/parts/part-%d.db'", dir, k), 0);
+        cr_assert(strstr(r.out, "model m (key ") && strstr(r.out, "used by 1 decision run"),
+                  "part %d: %s", k, r.out);
+        tu_run_free(&r);
+    }
+    /* erased in the part that holds them (indiv forget refuses the others) */
+    char *id = busiest("w.db");
+    SH_OK(IN_DIR "n=0 && for p in parts/part-*.db; do \"$INDIV\" forget --db \"$p\" "
+          "'%s' >/dev/null 2>&1 && n=$((n + 1)); done; test $n = 1",
+          dir, id);
+    free(id);
+    cr_assert_eq(tu_sh(&r, DECIDE3, dir), 0, "%s", r.err);
+    cr_assert(strstr(r.err, "warning: model m (m.json) was trained on data that included "
+                            "at least 1 person erased since"),
+              "%s", r.err);
+    tu_run_free(&r);
+    /* one database: rank 0 records the use */
+    SH_OK(MPI_IN_DIR MPIRUN "2 \"$M\" decide --db w.db "
+          "--model m.json --out d1.jsonl >/dev/null 2>&1",
+          dir);
+    cr_assert_eq(tu_sh(&r, "\"$INDIV\" info --db '%s/w.db'", dir), 0);
+    cr_assert(strstr(r.out, "used by 1 decision run"), "%s", r.out);
+    tu_run_free(&r);
+}
+
+/* ---- indiv partition after an erasure (needs no MPI) ------------------------------- */
+
+static char *pdir;
+
+static void psetup(void) {
+    pdir = tu_tmpdir();
+}
+
+static void pteardown(void) {
+    tu_rmtree(pdir);
+    pdir = NULL;
+}
+
+TestSuite(partition, .init = psetup, .fini = pteardown);
+
+/* A person erased from the source is in no part, not even as bytes of the files; the
+ * parts carry the erasure's record, so the model trained before it is marked in every
+ * part (indiv info says so, and indiv decide on a part warns). */
+Test(partition, copies_nobody_erased_and_carries_the_marks) {
+    dir = pdir;
+    make_world();
+    SH_OK(IN_DIR TRAIN, dir);
+    char *id = busiest("w.db");
+    SH_OK(IN_DIR "\"$INDIV\" forget --db w.db '%s' >/dev/null && \"$INDIV\" partition "
+          "--db w.db --parts 3 --out parts 2>/dev/null",
+          dir, id);
+    tu_run r;
+    cr_assert_eq(tu_sh(&r,
+                       "cd '%s' && for p in w.db parts/part-0.db parts/part-1.db "
+                       "parts/part-2.db; do sqlite3 \"$p\" \"SELECT count(*) FROM "
+                       "consumers; SELECT count(*) FROM consumers WHERE ext_id = '%s'; "
+                       "SELECT count(*) FROM erasures\" | tr '\\n' ' '; echo; done",
+                       dir, id),
+                 0, "%s", r.err);
+    long all, hit, erasures, sum = 0;
+    char *line = r.out;
+    cr_assert_eq(sscanf(line, "%ld %ld %ld", &all, &hit, &erasures), 3, "%s", r.out);
+    cr_assert_eq(hit, 0);
+    cr_assert_eq(erasures, 1);
+    for (int k = 0; k < 3; k++) {
+        long n, h, e;
+        line = strchr(line, '\n') + 1;
+        cr_assert_eq(sscanf(line, "%ld %ld %ld", &n, &h, &e), 3, "%s", r.out);
+        cr_assert_eq(h, 0, "part %d holds the erased person", k);
+        cr_assert_eq(e, 1, "part %d lacks the erasure's record", k);
+        sum += n;
+    }
+    cr_assert_eq(sum, all, "%s", r.out);
+    tu_run_free(&r);
+    SH_OK("cd '%s' && ! grep -l -a -F '%s' parts/part-*.db", dir, id);
+    for (int k = 0; k < 3; k++) {
+        cr_assert_eq(tu_sh(&r, "\"$INDIV\" info --db '%s/parts/part-%d.db'", dir, k), 0);
+        cr_assert(strstr(r.out, "ERASURE PENDING: may still hold the data of 1 person"),
+                  "part %d: %s", k, r.out);
+        tu_run_free(&r);
+    }
+    cr_assert_eq(tu_sh(&r,
+                       IN_DIR "\"$INDIV\" decide --db parts/part-1.db --model m.json "
+                       "--out d.jsonl >/dev/null",
+                       dir),
+                 0, "%s", r.err);
+    cr_assert(strstr(r.err, "included 1 person erased since"), "%s", r.err);
+    tu_run_free(&r);
+    free(id);
 }

@@ -75,6 +75,14 @@ int indiv_file_write_atomic(const char *path,
 int indiv_path_check_outputs(const char *db, const char *const *paths,
                              const char *const *names, size_t n, indiv_error *err);
 
+/* indiv_path_check_outputs, and also refuses an output that is one of the m input
+ * files the command reads (a model, a config, logged decisions): writing it would
+ * replace what the run was computed from. NULL inputs are skipped; in_names[k] names
+ * inputs[k] in the message. */
+int indiv_path_check_io(const char *db, const char *const *paths,
+                        const char *const *names, size_t n, const char *const *inputs,
+                        const char *const *in_names, size_t m, indiv_error *err);
+
 /* 1 when a and b name the same file: the same inode when both exist, otherwise the same
  * directory (resolved) and the same last component. */
 int indiv_path_same(const char *a, const char *b);

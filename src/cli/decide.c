@@ -167,8 +167,11 @@ static int apply_config(cli_decide_args *a, const struct option *opts, json_t **
     json_t *root = json_load_file(a->config, JSON_REJECT_DUPLICATES, &je);
     if (!root || !json_is_object(root)) {
         json_decref(root);
-        return cli_usage("decide", "--config %s: %s (line %d)", a->config,
-                         root ? "not a JSON object" : je.text, je.line);
+        if (root || je.line < 1) /* no line to name: not read, or not an object */
+            return cli_usage("decide", "--config %s: %s", a->config,
+                             root ? "not a JSON object" : je.text);
+        return cli_usage("decide", "--config %s: %s (line %d)", a->config, je.text,
+                         je.line);
     }
     *keep = root;
     const char *key;
@@ -360,7 +363,9 @@ static int open_outputs(const cli_decide_args *a, indiv_outfile *out[2],
                         indiv_error *err) {
     const char *outs[] = {a->o.out_path, a->summary};
     static const char *const names[] = {"--out", "--summary"};
-    int rc = indiv_path_check_outputs(a->db, outs, names, 2, err);
+    const char *ins[] = {a->model, a->config};
+    static const char *const in_names[] = {"--model", "--config"};
+    int rc = indiv_path_check_io(a->db, outs, names, 2, ins, in_names, 2, err);
     if (rc == INDIV_OK)
         rc = indiv_outfile_open(a->o.out_path, &out[0], err);
     if (rc == INDIV_OK && a->summary)

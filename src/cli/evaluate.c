@@ -438,7 +438,9 @@ static int check_outputs(const struct eval_args *a, indiv_error *err) {
                           a->p.lists_path,
                           strcmp(a->p.scratch, ":memory:") ? a->p.scratch : NULL,
                           a->calibrated};
-    return indiv_path_check_outputs(a->db, outs, names, 6, err);
+    const char *ins[] = {a->model};
+    static const char *const in_names[] = {"--model"};
+    return indiv_path_check_io(a->db, outs, names, 6, ins, in_names, 1, err);
 }
 
 /* The model with this window's calibration, written atomically. */

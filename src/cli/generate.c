@@ -281,8 +281,9 @@ static int run(gen_opts *g) {
     indiv_world_summary sum;
     double t0 = cli_now();
     struct stat sb;
-    int rc = stat(g->db, &sb) != 0 && errno == ENOENT ? generate_new(g, &sum, &err)
-                                                       : generate_into(g->db, g, &sum, &err);
+    int rc = stat(g->db, &sb) != 0 && errno == ENOENT
+                 ? generate_new(g, &sum, &err)
+                 : generate_into(g->db, g, &sum, &err);
     if (rc < 0)
         return cli_fail(CMD, &err);
     print_summary(g, &sum, cli_now() - t0);

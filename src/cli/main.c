@@ -31,20 +31,25 @@ static const struct {
     {"generate", cli_generate, "write a synthetic world with known ground truth",
      "  indiv generate --db world.db --consumers 500 --seed 7\n"
      "  indiv generate --params\n"},
-    {"info", cli_info, "print what an event log holds", "  indiv info --db shop.db\n"},
+    {"info", cli_info, "print what an event log holds",
+     "  indiv info --db shop.db\n"
+     "  indiv info --db world.db\n"},
     {"profile", cli_profile, "build, update or show consumer profiles",
      "  indiv profile --db shop.db --as-of 2011-02-01\n"
      "  indiv profile --db shop.db --show 17850\n"},
     {"train", cli_train, "fit a model file: offer embedding and propensity weights",
-     "  indiv train --db shop.db --out shop-model.json --as-of 2011-02-01\n"},
+     "  indiv train --db shop.db --out shop-model.json --as-of 2011-02-01\n"
+     "  indiv train --db world.db --out world-model.json --dims 8\n"},
     {"decide", cli_decide, "decide for every consumer: contact, defer or nothing",
      "  indiv decide --db shop.db --out decisions.jsonl --summary summary.json\n"
      "  indiv decide --db shop.db --out decisions.jsonl --threshold 0.4 --shard 0/4\n"},
     {"serve", cli_serve, "serve decisions over HTTP, taking events as they happen",
-     "  indiv serve --db shop.db --listen 127.0.0.1:0 --duration 0.5\n"},
+     "  indiv serve --db shop.db --listen 127.0.0.1:0 --duration 0.5\n"
+     "  indiv serve --db world.db --listen 127.0.0.1:0 --duration 0.2\n"},
     {"evaluate", cli_evaluate,
      "replay a log: indiv and baselines against what people bought",
-     "  indiv evaluate --db shop.db --split-at 2011-02-01 --json eval.json\n"},
+     "  indiv evaluate --db shop.db --split-at 2011-02-01 --json eval.json\n"
+     "  indiv evaluate --db world.db --split-at 2024-11-01 --csv world-eval.csv\n"},
     {"export", cli_export, "access: everything held on one person, as JSON",
      "  indiv export --db shop.db 17850\n"
      "  indiv export --db shop.db --out 17850.json 17850\n"},
@@ -52,13 +57,16 @@ static const struct {
      "  indiv consent --db shop.db 17850 --contact no\n"
      "  indiv consent --db shop.db 17850 --contact yes --channels email,sms\n"},
     {"forget", cli_forget, "erasure: remove people and every row about them",
-     "  indiv forget --db shop.db 12748\n"},
+     "  indiv forget --db shop.db 12748\n"
+     "  indiv forget --db shop.db 17841 14606\n"},
     {"retention", cli_retention, "purge events older than a retention period",
      "  indiv retention --db shop.db --older-than 365 --dry-run\n"
      "  indiv retention --db shop.db --older-than 60 --as-of 2011-03-01\n"},
     {"simulate", cli_simulate,
      "closed loop: consumers answer the decisions, round by round",
-     "  indiv simulate --db world.db --out sim --rounds 4 --policy all\n"},
+     "  indiv simulate --db world.db --out sim --rounds 4 --policy all\n"
+     "  indiv simulate --db world.db --out sim-indiv --rounds 2 --policy indiv "
+     "--seed 3\n"},
     {"ope", cli_ope, "estimate another policy's value from one logged run (off-policy)",
      "  indiv generate --db ope-world.db --consumers 300 --seed 5\n"
      "  indiv simulate --db ope-world.db --out ope-sim --rounds 1 --serendipity 0.1 "
@@ -68,17 +76,21 @@ static const struct {
     {"sweep", cli_sweep,
      "simulate a grid of parameters × seeds: results, 95% CIs, figures",
      "  indiv sweep --db world.db --out sweep --grid threshold=0.2,0.5 --seeds 2 "
-     "--rounds 4\n"},
+     "--rounds 4\n"
+     "  indiv sweep --db world.db --out sweep-dry --grid serendipity=0:0.2:0.1 "
+     "--dry-run\n"},
     {"study", cli_study,
      "the ethics study: each interview claim tested, report with figures",
-     "  indiv study --out study --quick\n"},
+     "  indiv study --out study --quick\n"
+     "  indiv study --out study-full --jobs 2\n"},
     {"demo", cli_demo, "run the pipeline on the embedded default world",
      "  indiv demo\n"
      "  indiv demo --db /tmp/world.db --out /tmp/decisions.jsonl\n"},
     /* scale-out, after the pipeline: one part per rank of indiv-mpi (docs/scale.md) */
     {"partition", cli_partition,
      "split an event log by consumer into N databases, one per MPI rank",
-     "  indiv partition --db shop.db --parts 4 --out parts\n"},
+     "  indiv partition --db shop.db --parts 4 --out parts\n"
+     "  indiv partition --db world.db --parts 2 --out world-parts\n"},
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 

@@ -221,7 +221,9 @@ static int run(struct ope_args *a, indiv_error *err) {
     indiv_ope_result r;
     const char *outs[] = {a->json};
     static const char *const names[] = {"--json"};
-    int rc = indiv_path_check_outputs(a->db, outs, names, 1, err);
+    const char *ins[] = {a->decisions, a->model};
+    static const char *const in_names[] = {"--decisions", "--model"};
+    int rc = indiv_path_check_io(a->db, outs, names, 1, ins, in_names, 2, err);
     if (rc == INDIV_OK && !a->have_until)
         rc = window_until(a, err);
     if (rc < 0)

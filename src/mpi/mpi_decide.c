@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -28,6 +29,7 @@
 #include "indiv/eventlog.h"
 #include "indiv/fileio.h"
 #include "indiv/model.h"
+#include "indiv/rights.h"
 #include "mpi_cmd.h"
 #include "mpi_util.h"
 #include "policy_opts.h"
@@ -133,7 +135,9 @@ static int open_outputs(mdecide *d, indiv_error *err) {
     static const char *const names[] = {"--out", "--summary"};
     if (d->rank != 0)
         return INDIV_OK;
-    int rc = indiv_path_check_outputs(d->db, outs, names, 2, err);
+    const char *ins[] = {d->a.model, d->a.config};
+    static const char *const in_names[] = {"--model", "--config"};
+    int rc = indiv_path_check_io(d->db, outs, names, 2, ins, in_names, 2, err);
     if (rc == INDIV_OK)
         rc = indiv_outfile_open(d->a.o.out_path, &d->out, err);
     if (rc == INDIV_OK && d->a.summary)
@@ -265,11 +269,59 @@ static int write_summary(mdecide *d, double total_s, indiv_error *err) {
     return rc;
 }
 
+/* ---- the models registry (rights.h, docs/rights.md), as indiv decide keeps it ------- */
+
+/* Collective: a model that may still hold the data of people erased since it was
+ * trained is warned about, as by indiv decide. With partitions each part has its own
+ * registry (a copy of the source's, plus what was erased in the part since): the count
+ * warned is the largest of the parts'. */
+static void warn_erased(mdecide *d) {
+    int64_t erased = 0;
+    if (d->rank == 0 || d->partitioned)
+        if (indiv_rights_models_check(d->log, &d->m, &erased, NULL) < 0)
+            erased = 0;
+    if (d->partitioned)
+        mpi_allreduce(&erased, 1, MPI_INT64_T, MPI_MAX);
+    if (d->rank == 0 && erased > 0)
+        fprintf(stderr,
+                "indiv decide: warning: model %s (%s) was trained on data that included "
+                "%s%lld %s erased since: it still holds what it learnt from them; retrain "
+                "it (indiv train) and use the new file\n",
+                d->m.id, d->a.model ? d->a.model : "built-in",
+                d->partitioned && d->size > 1 ? "at least " : "", (long long)erased,
+                erased == 1 ? "person" : "people");
+}
+
+/* Collective, after a successful run: records the model used in the database (rank 0),
+ * or in every part (each rank its own, so that an erasure in any part marks it). A
+ * database that may not be written gets a note, and the decisions stand. */
+static void record_use(mdecide *d) {
+    indiv_error e = {0};
+    int rc = INDIV_OK;
+    int64_t now = (int64_t)time(NULL);
+    mpi_allreduce(&now, 1, MPI_INT64_T, MPI_MAX); /* one time for every part */
+    if (d->rank == 0 || d->partitioned) {
+        indiv_eventlog *log = NULL;
+        indiv_eventlog_close(d->log); /* read-only: no more reading */
+        d->log = NULL;
+        rc = indiv_eventlog_open(d->db, 0, &log, &e);
+        if (rc == INDIV_OK)
+            rc = indiv_rights_model_record(log, &d->m, d->a.model, INDIV_MODEL_USED, now,
+                                           &e);
+        indiv_eventlog_close(log);
+    }
+    if (mpi_agree(rc, &e) < 0 && d->rank == 0)
+        fprintf(stderr,
+                "indiv decide: note: the model used is not recorded in %s (%s): an "
+                "erasure there will not mark it\n",
+                d->a.db, e.msg);
+}
+
 /* Every step ends in an agreement, so a failure anywhere stops every rank there. */
 static int run(mdecide *d, indiv_error *err) {
     double t0 = MPI_Wtime();
     long job = (long)getpid();
-    MPI_Bcast(&job, 1, MPI_LONG, 0, MPI_COMM_WORLD); /* names the parts of this run */
+    mpi_bcast(&job, 1, MPI_LONG, 0); /* names the parts of this run */
     const char *tmpdir =
         getenv("TMPDIR") && *getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
     int rc = mpi_agree(open_inputs(d, err), err);
@@ -277,6 +329,8 @@ static int run(mdecide *d, indiv_error *err) {
         mpi_allreduce(&d->a.o.policy.as_of, 1, MPI_INT64_T, MPI_MAX);
     if (rc == INDIV_OK && d->rank == 0)
         cli_decide_warn_times(d->log, &d->a);
+    if (rc == INDIV_OK)
+        warn_erased(d);
     if (rc == INDIV_OK)
         rc = mpi_agree(open_outputs(d, err), err);
     if (rc == INDIV_OK)
@@ -298,8 +352,12 @@ static int run(mdecide *d, indiv_error *err) {
         rc = indiv_outfile_finish_all(both, 2, rc, err);
         d->out = d->summary = NULL;
     }
-    if (rc == INDIV_OK && d->rank == 0)
+    int ok = rc == INDIV_OK; /* rank 0's outputs are in place: record the model used */
+    mpi_bcast(&ok, 1, MPI_INT, 0);
+    if (ok && d->rank == 0)
         print_summary(d, t2 - t1, MPI_Wtime() - t0);
+    if (ok)
+        record_use(d);
     return rc;
 }
 

@@ -61,6 +61,12 @@ void mpi_recv(void *buf, size_t n, MPI_Datatype t, int src, int tag) {
     mpi_wait(&req, NULL);
 }
 
+void mpi_bcast(void *buf, size_t n, MPI_Datatype t, int root) {
+    MPI_Request req;
+    MPI_Ibcast(buf, count_of(n), t, root, MPI_COMM_WORLD, &req);
+    mpi_wait(&req, NULL);
+}
+
 void mpi_allreduce(void *buf, size_t n, MPI_Datatype t, MPI_Op op) {
     MPI_Request req;
     MPI_Iallreduce(MPI_IN_PLACE, buf, count_of(n), t, op, MPI_COMM_WORLD, &req);

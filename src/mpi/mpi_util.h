@@ -53,6 +53,9 @@ void mpi_recv(void *buf, size_t n, MPI_Datatype t, int src, int tag);
  * lowest failing rank, with err set to "rank R: <its message>" (when size > 1). */
 int mpi_agree(int rc, indiv_error *err);
 
+/* Collective, patient: MPI_Bcast of n values from root. */
+void mpi_bcast(void *buf, size_t n, MPI_Datatype t, int root);
+
 /* Collective, patient: MPI_Allreduce of n values in place. */
 void mpi_allreduce(void *buf, size_t n, MPI_Datatype t, MPI_Op op);
 
