@@ -660,12 +660,12 @@ Test(train, new_offer_shrink_and_the_choice_model) {
     cr_assert_gt(json_real_value(json_object_get(w, "repeat")), 0,
                  "buyers pick offers they bought before");
     json_decref(pv);
+    indiv_model_clear(&ch);
     p.new_offer_shrink = 1.5;
     cr_assert_eq(train(db, &p, &ch, &err), INDIV_EINVAL);
     indiv_model_clear(&full);
     indiv_model_clear(&half);
     indiv_model_clear(&aut);
-    indiv_model_clear(&ch);
     free(db);
 }
 
