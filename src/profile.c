@@ -1056,6 +1056,9 @@ struct build {
     indiv_profile_session *ses; /* may be NULL */
     const int64_t *touched;     /* candidates of an incremental build, or NULL */
     size_t n_touched;
+    indiv_profile_change_fn fn; /* told of each profile an incremental build writes */
+    void *fn_ctx;
+    int have_old; /* old holds the stored profile being replaced */
 };
 
 static void terms_free(struct terms *t) {
@@ -1256,8 +1259,8 @@ static int begin_stale(struct build *b, indiv_event_cursor *cur, int64_t id,
                        indiv_error *err) {
     indiv_profile_row row;
     int rc = indiv_eventlog_profile_get(b->log, id, &row, err);
-    if (rc == INDIV_OK && indiv_profile_decode(&row, &b->old, NULL) == INDIV_OK &&
-        foldable(b, &b->old)) {
+    b->have_old = rc == INDIV_OK && indiv_profile_decode(&row, &b->old, NULL) == INDIV_OK;
+    if (b->have_old && foldable(b, &b->old)) {
         acc_resume(&b->acc, &b->old);
         indiv_event_cursor_rebind(cur, id, b->old.as_of, b->p->as_of);
         return INDIV_OK;
@@ -1286,7 +1289,8 @@ static int begin_touched(struct build *b, indiv_event_cursor *cur, int64_t id,
     indiv_event_cursor_rebind(cur, id, row.as_of, b->p->as_of);
     if ((rc = indiv_event_cursor_next(cur, &ev, err)) <= 0)
         return rc;
-    if (indiv_profile_decode(&row, &b->old, NULL) == INDIV_OK && foldable(b, &b->old)) {
+    b->have_old = indiv_profile_decode(&row, &b->old, NULL) == INDIV_OK;
+    if (b->have_old && foldable(b, &b->old)) {
         acc_resume(&b->acc, &b->old);
         acc_add(&b->acc, &ev);
     } else {
@@ -1338,6 +1342,8 @@ static int build_stale(struct build *b, indiv_error *err) {
             acc_add(&b->acc, &ev);
         if (rc == 0)
             rc = flush(b, err);
+        if (rc == INDIV_OK && b->fn)
+            b->fn(b->fn_ctx, b->have_old ? &b->old : NULL, &b->acc.pr);
     }
     indiv_event_cursor_free(cur);
     if (owned)
@@ -1648,9 +1654,15 @@ int indiv_profile_build(indiv_eventlog *log, const indiv_catalog *cat,
 int indiv_profile_build_session(indiv_eventlog *log, const indiv_catalog *cat,
                                 const indiv_profile_params *p, indiv_profile_session *ses,
                                 const int64_t *touched, size_t n_touched,
+                                indiv_profile_change_fn fn, void *ctx,
                                 indiv_profile_summary *sum, indiv_error *err) {
-    struct build b = {
-        .log = log, .p = p, .ses = ses, .touched = touched, .n_touched = n_touched};
+    struct build b = {.log = log,
+                      .p = p,
+                      .ses = ses,
+                      .touched = touched,
+                      .n_touched = n_touched,
+                      .fn = fn,
+                      .fn_ctx = ctx};
     return build_with(&b, cat, 1, sum, err);
 }
 

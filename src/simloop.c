@@ -442,7 +442,7 @@ typedef struct sim {
     int64_t seq;
     /* per-round counters */
     double m[INDIV_SIM_NMETRICS];
-    double seconds[INDIV_SIM_NTIMES];
+    double seconds[INDIV_SIM_NTIMES], cpu[INDIV_SIM_NTIMES];
     double *offer_exposure;
     unsigned char *offer_bought;
     /* homogenisation sample: random pairs, then taste-matched pairs */
@@ -456,6 +456,9 @@ typedef struct sim {
     int64_t latent_revealed_total;
     int64_t t0;        /* simulation start */
     indiv_profile_session *ses; /* the profile builds' state across rounds */
+    indiv_plausibility *plaus;  /* the adjacent aim's co-purchase counts, kept up to date */
+    int plaus_state;            /* 0: to count again, 1: kept, 2: the aim needs none */
+    int32_t *catbuf;            /* ncat categories (indiv_policy_known_categories) */
     int64_t *touched;           /* consumers with pending events, ascending id */
     size_t ntouched;
     indiv_model own;   /* the engine's own model when p->trained */
@@ -902,19 +905,69 @@ static int on_decision(void *ctx, const indiv_decision *d, const char *ext_id) {
                : 0;
 }
 
+/* The options of the round's indiv decisions at t. */
+static void indiv_opts(const sim *s, int64_t t, indiv_decide_opts *o) {
+    indiv_decide_opts_init(o);
+    o->policy = s->p->policy_params;
+    o->policy.as_of = t;
+    o->policy.seed = indiv_rng_derive(s->p->seed, (uint64_t)t, INDIV_RNG_DIVERGENCE);
+    if (s->p->policy == INDIV_SIM_NO_SERENDIPITY)
+        o->policy.serendipity = 0;
+    if (s->p->policy == INDIV_SIM_NO_THRESHOLD)
+        o->policy.threshold = 0;
+    o->threads = s->p->threads;
+    o->plaus = s->plaus;
+}
+
+/* A profile the build rewrote: its person's co-purchases move in the counts (integer
+ * counts: the table stays what counting every profile again would give). */
+static void on_profile_change(void *ctx, const indiv_profile *before,
+                              const indiv_profile *after) {
+    sim *s = ctx;
+    const int32_t *kc;
+    size_t n;
+    if (before && (n = indiv_policy_known_categories(before, s->cat, s->catbuf, s->ncat,
+                                                     &kc)) > 0)
+        indiv_plausibility_remove(s->plaus, kc, n);
+    if ((n = indiv_policy_known_categories(after, s->cat, s->catbuf, s->ncat, &kc)) > 0)
+        indiv_plausibility_add(s->plaus, kc, n);
+}
+
+/* The co-purchase counts of the indiv decisions (indiv_decide_plausibility), counted
+ * over every profile after a full build, else kept by on_profile_change, so that the
+ * decisions do not count them again each round. */
+static int count_plausibility(sim *s, int64_t t, const indiv_profile_summary *sum,
+                              indiv_error *err) {
+    if (s->plaus_state == 2 || (s->plaus_state == 1 && sum->incremental &&
+                                sum->dropped_consent == 0))
+        return INDIV_OK;
+    indiv_decide_opts o;
+    indiv_plausibility_free(s->plaus);
+    s->plaus = NULL;
+    indiv_opts(s, t, &o);
+    int rc = indiv_decide_plausibility(s->log, s->model, &o, &s->plaus, err);
+    s->plaus_state = rc < 0 ? 0 : s->plaus ? 1 : 2;
+    return rc;
+}
+
 /* Incremental build as of t. The first build of the run finds the stale consumers with
  * the query over every consumer (the world's profiles may be of any age); later ones
  * take the consumers the loop appended events for (profile.h). */
 static int build_profiles(sim *s, int64_t t, indiv_error *err) {
     indiv_profile_params pp = s->p->profile_params;
     pp.as_of = t;
-    int first = s->round == 1;
+    int first = s->round == 1, indiv = s->p->policy != INDIV_SIM_PERSONA;
     if (!first && list_touched(s) < 0)
         return indiv_error_set(err, INDIV_ENOMEM, "out of memory");
-    int rc = indiv_profile_build_session(s->log, s->cat, &pp, s->ses,
-                                         first ? NULL : s->touched, s->ntouched, NULL, err);
+    indiv_profile_summary sum;
+    int keep = indiv && s->plaus_state == 1;
+    int rc = indiv_profile_build_session(
+        s->log, s->cat, &pp, s->ses, first ? NULL : s->touched, s->ntouched,
+        keep ? on_profile_change : NULL, s, &sum, err);
     if (rc == INDIV_OK)
         clear_touched(s, t);
+    if (rc == INDIV_OK && indiv)
+        rc = count_plausibility(s, t, &sum, err);
     return rc;
 }
 
@@ -922,15 +975,7 @@ static int build_profiles(sim *s, int64_t t, indiv_error *err) {
 static int policy_indiv(sim *s, int64_t t, indiv_error *err) {
     indiv_decide_opts o;
     indiv_decide_summary sum;
-    indiv_decide_opts_init(&o);
-    o.policy = s->p->policy_params;
-    o.policy.as_of = t;
-    o.policy.seed = indiv_rng_derive(s->p->seed, (uint64_t)t, INDIV_RNG_DIVERGENCE);
-    if (s->p->policy == INDIV_SIM_NO_SERENDIPITY)
-        o.policy.serendipity = 0;
-    if (s->p->policy == INDIV_SIM_NO_THRESHOLD)
-        o.policy.threshold = 0;
-    o.threads = s->p->threads;
+    indiv_opts(s, t, &o);
     o.on_decision = on_decision;
     o.ctx = s;
     if (s->p->log_decisions && s->p->policy == INDIV_SIM_INDIV && s->round == s->p->rounds)
@@ -1539,16 +1584,23 @@ static double now_s(void) {
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+/* CPU seconds of the process (all threads). */
+static double cpu_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
 /* Step 3: the policy's contacts for the round starting at t (profiles first). */
 static int decide_round(sim *s, int64_t t, uint64_t round_seed, indiv_error *err) {
-    double t0 = now_s();
+    double t0 = now_s(), c0 = cpu_s();
     int rc = INDIV_OK;
     indiv_sim_policy pol = s->p->policy;
     s->contacts.n = 0;
     if (pol == INDIV_SIM_INDIV || pol == INDIV_SIM_NO_SERENDIPITY ||
         pol == INDIV_SIM_NO_THRESHOLD || pol == INDIV_SIM_PERSONA)
         rc = build_profiles(s, t, err);
-    double t1 = now_s();
+    double t1 = now_s(), c1 = cpu_s();
     if (rc == INDIV_OK) {
         switch (pol) {
         case INDIV_SIM_MASS:
@@ -1570,6 +1622,8 @@ static int decide_round(sim *s, int64_t t, uint64_t round_seed, indiv_error *err
     }
     s->seconds[INDIV_SIM_T_PROFILE] = t1 - t0;
     s->seconds[INDIV_SIM_T_DECIDE] = now_s() - t1;
+    s->cpu[INDIV_SIM_T_PROFILE] = c1 - c0;
+    s->cpu[INDIV_SIM_T_DECIDE] = cpu_s() - c1;
     return rc;
 }
 
@@ -1646,9 +1700,9 @@ static int run_round(sim *s, int round, int64_t t, indiv_round_metrics *out,
     s->round = round;
     memset(s->offer_exposure, 0, s->noff * sizeof *s->offer_exposure);
     memset(s->offer_bought, 0, s->noff);
-    double tt = now_s();
+    double tt = now_s(), ct = cpu_s();
     int rc = INDIV_OK;
-    s->seconds[INDIV_SIM_T_TRAIN] = 0;
+    s->seconds[INDIV_SIM_T_TRAIN] = s->cpu[INDIV_SIM_T_TRAIN] = 0;
     if (trains_at(s->p, round)) {
         /* the training reads a snapshot of the file: the rounds so far must be in it */
         rc = indiv_eventlog_release(s->log, err);
@@ -1657,10 +1711,11 @@ static int run_round(sim *s, int round, int64_t t, indiv_round_metrics *out,
         if (rc == INDIV_OK)
             rc = indiv_eventlog_hold(s->log, err);
         s->seconds[INDIV_SIM_T_TRAIN] = now_s() - tt;
+        s->cpu[INDIV_SIM_T_TRAIN] = cpu_s() - ct;
     }
     if (rc == INDIV_OK)
         rc = decide_round(s, t, round_seed, err);
-    double t0 = now_s();
+    double t0 = now_s(), c0 = cpu_s();
     if (rc == INDIV_OK)
         rc = indiv_eventlog_begin(s->log, err);
     if (rc == INDIV_OK) {
@@ -1673,6 +1728,7 @@ static int run_round(sim *s, int round, int64_t t, indiv_round_metrics *out,
             indiv_eventlog_rollback(s->log);
     }
     s->seconds[INDIV_SIM_T_RESPOND] = now_s() - t0;
+    s->cpu[INDIV_SIM_T_RESPOND] = cpu_s() - c0;
     if (rc == INDIV_OK && finish_metrics(s) < 0)
         rc = indiv_error_set(err, INDIV_ENOMEM, "out of memory");
     out->round = round;
@@ -1680,6 +1736,7 @@ static int run_round(sim *s, int round, int64_t t, indiv_round_metrics *out,
     out->round_end = end;
     memcpy(out->v, s->m, sizeof s->m);
     memcpy(out->seconds, s->seconds, sizeof s->seconds);
+    memcpy(out->cpu_seconds, s->cpu, sizeof s->cpu);
     return rc;
 }
 
@@ -1790,6 +1847,8 @@ static void sim_free(sim *s) {
     free(s->offer_exposure);
     free(s->offer_bought);
     free(s->touched);
+    free(s->catbuf);
+    indiv_plausibility_free(s->plaus);
     indiv_profile_session_free(s->ses);
     gsl_rng_free(s->r);
     indiv_model_clear(&s->own);
@@ -1821,7 +1880,9 @@ static int setup(sim *s, const char *work_db, indiv_error *err) {
     s->scratch = calloc(s->noff + 1, sizeof *s->scratch);
     s->r = indiv_rng_new(s->p->seed, 0, INDIV_RNG_SIM_ORGANIC);
     s->ses = indiv_profile_session_new();
-    if (!s->offer_exposure || !s->offer_bought || !s->scratch || !s->r || !s->ses)
+    s->catbuf = calloc(s->ncat + 1, sizeof *s->catbuf);
+    if (!s->offer_exposure || !s->offer_bought || !s->scratch || !s->r || !s->ses ||
+        !s->catbuf)
         return indiv_error_set(err, INDIV_ENOMEM, "out of memory");
     rc = load_consumers(s, err);
     if (rc == INDIV_OK)

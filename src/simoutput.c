@@ -67,9 +67,11 @@ static int on_round(void *ctx, const indiv_round_metrics *m) {
     for (int k = 0; k < INDIV_SIM_NMETRICS; k++)
         fprintf(c->csv, ",%.6g", m->v[k]);
     fputc('\n', c->csv);
-    fprintf(c->times, "%d,%.3f,%.3f,%.3f,%.3f\n", m->round,
+    fprintf(c->times, "%d,%.3f,%.3f,%.3f,%.3f,%.3f,%.3f,%.3f,%.3f\n", m->round,
             m->seconds[INDIV_SIM_T_PROFILE], m->seconds[INDIV_SIM_T_DECIDE],
-            m->seconds[INDIV_SIM_T_RESPOND], m->seconds[INDIV_SIM_T_TRAIN]);
+            m->seconds[INDIV_SIM_T_RESPOND], m->seconds[INDIV_SIM_T_TRAIN],
+            m->cpu_seconds[INDIV_SIM_T_PROFILE], m->cpu_seconds[INDIV_SIM_T_DECIDE],
+            m->cpu_seconds[INDIV_SIM_T_RESPOND], m->cpu_seconds[INDIV_SIM_T_TRAIN]);
     indiv_round_metrics *r = realloc(c->rounds, (size_t)(c->n + 1) * sizeof *r);
     if (!r)
         return INDIV_ENOMEM;
@@ -106,7 +108,8 @@ static int open_round_files(collect *col, const char *csv, const char *tm,
         col->csv = indiv_outfile_stream(col->csv_out);
         col->times = indiv_outfile_stream(col->times_out);
         csv_header(col->csv);
-        fputs("round,seconds_profile,seconds_decide,seconds_respond,seconds_train\n",
+        fputs("round,seconds_profile,seconds_decide,seconds_respond,seconds_train,"
+              "cpu_profile,cpu_decide,cpu_respond,cpu_train\n",
               col->times);
     }
     return rc;

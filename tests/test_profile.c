@@ -20,6 +20,8 @@
 
 #include "indiv/catalog.h"
 #include "indiv/eventlog.h"
+#include "indiv/plausibility.h"
+#include "indiv/policy.h"
 #include "indiv/profile.h"
 #include "indiv/rng.h"
 #include "indiv/timeutil.h"
@@ -1719,7 +1721,7 @@ static indiv_profile_summary session_ok(indiv_eventlog *log, const indiv_profile
     indiv_profile_summary sum;
     indiv_error err = {0};
     cr_assert_eq(indiv_catalog_load(log, &cat, &err), 0, "%s", err.msg);
-    cr_assert_eq(indiv_profile_build_session(log, cat, p, ses, touched, n, &sum, &err), 0,
+    cr_assert_eq(indiv_profile_build_session(log, cat, p, ses, touched, n, NULL, NULL, &sum, &err), 0,
                  "%s", err.msg);
     indiv_catalog_free(cat);
     return sum;
@@ -1817,4 +1819,77 @@ Test(profile, a_session_after_a_build_made_elsewhere_finds_the_stale_consumers_i
     indiv_eventlog_close(b);
     indiv_profile_session_free(ses);
     free(copy);
+}
+
+/* The co-purchase counts of every stored profile, counted again (as decide does). */
+static indiv_plausibility *count_all(indiv_eventlog *log, const indiv_catalog *cat) {
+    indiv_plausibility *pl = indiv_plausibility_new(NCATS, 1);
+    indiv_profile pr;
+    int32_t buf[NCATS];
+    const int32_t *kc;
+    indiv_profile_init(&pr);
+    for (int i = 0; i <= NC; i++) {
+        if (indiv_profile_load(log, cid[i], &pr, NULL) != 0)
+            continue;
+        size_t n = indiv_policy_known_categories(&pr, cat, buf, NCATS, &kc);
+        if (n)
+            indiv_plausibility_add(pl, kc, n);
+    }
+    indiv_profile_clear(&pr);
+    return pl;
+}
+
+struct kept {
+    indiv_plausibility *pl;
+    const indiv_catalog *cat;
+    int told;
+};
+
+static void keep_counts(void *ctx, const indiv_profile *before, const indiv_profile *after) {
+    struct kept *k = ctx;
+    int32_t buf[NCATS];
+    const int32_t *kc;
+    size_t n;
+    if (before && (n = indiv_policy_known_categories(before, k->cat, buf, NCATS, &kc)))
+        indiv_plausibility_remove(k->pl, kc, n);
+    if ((n = indiv_policy_known_categories(after, k->cat, buf, NCATS, &kc)))
+        indiv_plausibility_add(k->pl, kc, n);
+    k->told++;
+}
+
+Test(profile, a_session_tells_each_rewritten_profile_so_counts_can_be_kept) {
+    /* The simulation keeps the adjacent aim's co-purchase counts this way: what the
+     * callback sees of the profiles before and after must move the counts to a recount. */
+    indiv_eventlog *log = incr_world();
+    indiv_profile_session *ses = indiv_profile_session_new();
+    indiv_profile_params p = params_at(T1);
+    session_ok(log, &p, ses, NULL, 0);
+    indiv_catalog *cat = NULL;
+    cr_assert_eq(indiv_catalog_load(log, &cat, NULL), 0);
+    struct kept k = {count_all(log, cat), cat, 0};
+    begin(log);
+    event(log, cid[3], T1 + DAY_S, OC, INDIV_EV_PURCHASE, INDIV_CH_WEB, 70);
+    event(log, cid[4], T1 + DAY_S, OA, INDIV_EV_PURCHASE, INDIV_CH_WEB, 20);
+    random_events(log, cid[5], T1, T2, 6);
+    commit(log);
+    p.as_of = T2;
+    int64_t touched[] = {cid[3], cid[4], cid[5]};
+    indiv_profile_summary sum;
+    cr_assert_eq(indiv_profile_build_session(log, cat, &p, ses, touched, 3, keep_counts, &k,
+                                             &sum, NULL),
+                 0);
+    cr_assert_eq(k.told, 3);
+    cr_assert_eq(sum.profiled, 3);
+    indiv_plausibility *again = count_all(log, cat);
+    uint32_t *pa, *pb;
+    int64_t *na, *nb;
+    indiv_plausibility_counts(k.pl, &pa, &na);
+    indiv_plausibility_counts(again, &pb, &nb);
+    cr_assert_eq(*na, *nb);
+    cr_assert_eq(memcmp(pa, pb, NCATS * NCATS * sizeof *pa), 0, "pair counts differ");
+    indiv_plausibility_free(k.pl);
+    indiv_plausibility_free(again);
+    indiv_catalog_free(cat);
+    indiv_profile_session_free(ses);
+    indiv_eventlog_close(log);
 }

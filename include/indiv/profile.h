@@ -171,30 +171,6 @@ int indiv_profile_build(indiv_eventlog *log, const indiv_catalog *cat,
                         indiv_profile_summary *sum /* OUT, may be NULL */,
                         indiv_error *err);
 
-/* State that a sequence of builds by one writer keeps between them (the simulation's
- * loop, one build per round): the rhythm prior's terms of every stored profile, so that
- * a build sums them instead of decoding every profile again, and the as_of of the
- * session's last build. Valid only while this session's builds are the only writes to
- * the profiles table (a full build made elsewhere is detected: a stale session falls
- * back to the full work). */
-typedef struct indiv_profile_session indiv_profile_session;
-indiv_profile_session *indiv_profile_session_new(void); /* NULL when out of memory */
-void indiv_profile_session_free(indiv_profile_session *ses);
-
-/* indiv_profile_build (incremental), with the session's state, and the same profiles,
- * prior and meta bit for bit. touched (may be NULL: find the stale consumers with the
- * query over every consumer) lists, in ascending order, every consumer that may have
- * an event appended since the session's last build (a superset is fine: a listed
- * consumer with no event in [its profile's as_of, as_of) is left alone). The list is
- * used only when the stored build is the session's last one, no window is set and
- * the consumers and their consents did not change since; otherwise the stale query
- * decides, as in indiv_profile_build. */
-int indiv_profile_build_session(indiv_eventlog *log, const indiv_catalog *cat,
-                                const indiv_profile_params *p, indiv_profile_session *ses,
-                                const int64_t *touched, size_t n_touched,
-                                indiv_profile_summary *sum /* OUT, may be NULL */,
-                                indiv_error *err);
-
 /* Told of each profile indiv_profile_update writes: the stored one before (NULL when
  * there was none or it could not be read) and the new one (both borrowed for the call). */
 typedef void (*indiv_profile_change_fn)(void *ctx, const indiv_profile *before,
@@ -213,6 +189,34 @@ int indiv_profile_update(indiv_eventlog *log, const indiv_catalog *cat,
                          const indiv_profile_params *p, const int64_t *ids,
                          const int64_t *since, size_t n, indiv_profile_change_fn fn,
                          void *ctx, indiv_error *err);
+
+/* State that a sequence of builds by one writer keeps between them (the simulation's
+ * loop, one build per round): the rhythm prior's terms of every stored profile, so that
+ * a build sums them instead of decoding every profile again, and the as_of of the
+ * session's last build. Valid only while this session's builds are the only writes to
+ * the profiles table (a full build made elsewhere is detected: a stale session falls
+ * back to the full work). */
+typedef struct indiv_profile_session indiv_profile_session;
+indiv_profile_session *indiv_profile_session_new(void); /* NULL when out of memory */
+void indiv_profile_session_free(indiv_profile_session *ses);
+
+/* indiv_profile_build (incremental), with the session's state, and the same profiles,
+ * prior and meta bit for bit. touched (may be NULL: find the stale consumers with the
+ * query over every consumer) lists, in ascending order, every consumer that may have
+ * an event appended since the session's last build (a superset is fine: a listed
+ * consumer with no event in [its profile's as_of, as_of) is left alone). The list is
+ * used only when the stored build is the session's last one, no window is set and
+ * the consumers and their consents did not change since; otherwise the stale query
+ * decides, as in indiv_profile_build. fn (may be NULL) is told of each profile an
+ * incremental build writes, with the stored one it replaces (NULL when none could be
+ * read), as indiv_profile_update does; a full build (sum->incremental = 0) calls it
+ * for none, and a profile dropped for consent (sum->dropped_consent) is not told. */
+int indiv_profile_build_session(indiv_eventlog *log, const indiv_catalog *cat,
+                                const indiv_profile_params *p, indiv_profile_session *ses,
+                                const int64_t *touched, size_t n_touched,
+                                indiv_profile_change_fn fn, void *ctx,
+                                indiv_profile_summary *sum /* OUT, may be NULL */,
+                                indiv_error *err);
 
 /* The rhythm prior is the mean, over consumers with a profile in consumer order, of
  * their mean inter-purchase interval (consumers with one interval or more) and of its

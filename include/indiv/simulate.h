@@ -134,8 +134,10 @@ typedef enum indiv_sim_metric {
 } indiv_sim_metric;
 #undef INDIV_SIM_ENUM
 
-/* Wall-clock seconds of a round's stages. Kept apart from the metrics, which are
- * reproducible to the byte while timings are not. */
+/* Wall-clock and CPU seconds of a round's stages. Kept apart from the metrics, which
+ * are reproducible to the byte while timings are not. CPU seconds are the process's
+ * (every thread: the decisions' threads add up), so that a stage's share does not
+ * depend on the machine's load. */
 enum {
     INDIV_SIM_T_PROFILE = 0,
     INDIV_SIM_T_DECIDE,
@@ -150,6 +152,7 @@ typedef struct indiv_round_metrics {
     double v[INDIV_SIM_NMETRICS];
     /* profile rebuild, decisions, responses, training */
     double seconds[INDIV_SIM_NTIMES];
+    double cpu_seconds[INDIV_SIM_NTIMES];
 } indiv_round_metrics;
 
 /* Called after every round (from the calling thread). Non-zero stops the run. */

@@ -61,7 +61,7 @@
 
 /* What the run reports back, round by round. */
 typedef struct tally {
-    double stage[INDIV_SIM_NTIMES];
+    double stage[INDIV_SIM_NTIMES], stage_cpu[INDIV_SIM_NTIMES];
     double contacts, conversions;
     int64_t start, end;
     int rounds;
@@ -88,7 +88,7 @@ static int make_world(const char *tmp, void *ctx) {
 static int on_round(void *ctx, const indiv_round_metrics *m) {
     tally *t = ctx;
     for (int k = 0; k < INDIV_SIM_NTIMES; k++)
-        t->stage[k] += m->seconds[k];
+        t->stage[k] += m->seconds[k], t->stage_cpu[k] += m->cpu_seconds[k];
     t->contacts += m->v[INDIV_M_contacts];
     t->conversions += m->v[INDIV_M_conversions];
     if (t->rounds++ == 0)
@@ -232,6 +232,17 @@ int main(int argc, char **argv) {
         t.stage[INDIV_SIM_T_RESPOND], 100 * t.stage[INDIV_SIM_T_RESPOND] / run_s,
         t.stage[INDIV_SIM_T_TRAIN], 100 * t.stage[INDIV_SIM_T_TRAIN] / run_s,
         run_s - staged, 100 * (run_s - staged) / run_s);
+    double cpu_staged = 0;
+    for (int k = 0; k < INDIV_SIM_NTIMES; k++)
+        cpu_staged += t.stage_cpu[k];
+    printf("info simulate: cpu by stage (all threads): profile rebuild %.1f s (%.0f%%), "
+           "decisions %.1f s (%.0f%%), responses %.1f s (%.0f%%), training %.1f s "
+           "(%.0f%%), other %.1f s (%.0f%%)\n",
+           t.stage_cpu[INDIV_SIM_T_PROFILE], 100 * t.stage_cpu[INDIV_SIM_T_PROFILE] / cpu_s,
+           t.stage_cpu[INDIV_SIM_T_DECIDE], 100 * t.stage_cpu[INDIV_SIM_T_DECIDE] / cpu_s,
+           t.stage_cpu[INDIV_SIM_T_RESPOND], 100 * t.stage_cpu[INDIV_SIM_T_RESPOND] / cpu_s,
+           t.stage_cpu[INDIV_SIM_T_TRAIN], 100 * t.stage_cpu[INDIV_SIM_T_TRAIN] / cpu_s,
+           cpu_s - cpu_staged, 100 * (cpu_s - cpu_staged) / cpu_s);
     printf("info simulate: events %lld in the world, %lld after the run; %.0f contacts, "
            "%.0f conversions; reference: full build %.2f s on the first round's log, "
            "%.2f s on the last, x %d rounds; world %s%s\n",
