@@ -133,6 +133,7 @@ struct indiv_eventlog {
     unsigned flags;
     int in_tx;              /* 1: a write transaction, 2: a read transaction */
     int held;               /* 1: inside indiv_eventlog_hold (one SQL transaction) */
+    int attached;           /* 1: a snapshot's source is attached as "src" */
     int64_t next_event_id;  /* 0 until read in this transaction */
     int64_t txn_min_ts;     /* earliest ts appended in this transaction */
     int64_t txn_max_ts;     /* latest ts appended in this transaction */
@@ -567,8 +568,15 @@ int indiv_eventlog_begin(indiv_eventlog *log, indiv_error *err) {
     if (log->in_tx)
         return indiv_error_set(err, INDIV_EINVAL, "%s: transaction already open",
                                log->path);
-    /* Under a hold the SQL transaction is already open: only the logical one starts. */
-    int rc = log->held ? INDIV_OK : exec(log, "BEGIN IMMEDIATE", err);
+    /* Under a hold the SQL transaction is already open: only the logical one starts.
+     * With a snapshot's source attached, BEGIN IMMEDIATE would open a write transaction
+     * on the source as well: it would lock out the source's writers, and the commit of
+     * two write transactions leaves a super-journal (<file>-mjXXXXXXXX) beside the
+     * snapshot, which a signal at that moment strands. A deferred BEGIN writes only the
+     * snapshot (a new file nobody else opens) and only reads the source. */
+    int rc = log->held       ? INDIV_OK
+             : log->attached ? exec(log, "BEGIN", err)
+                             : exec(log, "BEGIN IMMEDIATE", err);
     if (rc == INDIV_OK) {
         log->in_tx = 1;
         log->next_event_id = 0;
@@ -1835,6 +1843,7 @@ static int attach_source(indiv_eventlog *snap, const char *src_path, indiv_error
     sqlite3_bind_text(s, 1, src_path, -1, SQLITE_STATIC);
     int rc = step_done(snap, s, err, "attach the source of a snapshot");
     sqlite3_finalize(s);
+    snap->attached = rc == INDIV_OK;
     return rc;
 }
 
@@ -1877,6 +1886,7 @@ int indiv_eventlog_snapshot(indiv_eventlog *log, const char *path, int64_t befor
     if (rc == INDIV_OK) {
         rc = snapshot_copy(snap, before_ts, err);
         exec(snap, "DETACH DATABASE src", rc == INDIV_OK ? err : NULL);
+        snap->attached = 0;
     }
     if (rc < 0) {
         indiv_eventlog_close(snap);

@@ -183,15 +183,24 @@ static double gamma_mass(double k, double x1, double x2) {
  * falls in the horizon, which is low just after a purchase, highest around the
  * person's own cycle, and falls again for long-overdue offers (the person may have
  * moved on). */
-double indiv_repeat_readiness(const indiv_repeat_params *r, double occasions,
-                              double mean_days, double cv2_own, double since_days) {
+int indiv_repeat_shape(const indiv_repeat_params *r, double occasions, double mean_days,
+                       double cv2_own, double *k, double *theta) {
     double n = occasions > 1 ? occasions - 1 : 0, a = r->prior_strength;
     double mean = (a * r->prior_mean_days + n * mean_days) / (a + n);
     double cv2 = n >= 2 ? (a * r->prior_cv2 + n * cv2_own) / (a + n) : r->prior_cv2;
     cv2 = cv2 < MIN_REPEAT_CV2 ? MIN_REPEAT_CV2 : cv2;
-    if (!(mean > 0) || since_days < 0)
+    if (!(mean > 0))
         return 0;
-    double k = 1 / cv2, theta = mean * cv2;
+    *k = 1 / cv2;
+    *theta = mean * cv2;
+    return 1;
+}
+
+double indiv_repeat_readiness(const indiv_repeat_params *r, double occasions,
+                              double mean_days, double cv2_own, double since_days) {
+    double k, theta;
+    if (!indiv_repeat_shape(r, occasions, mean_days, cv2_own, &k, &theta) || since_days < 0)
+        return 0;
     return gamma_mass(k, since_days / theta, (since_days + r->horizon_days) / theta);
 }
 

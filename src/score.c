@@ -9,17 +9,23 @@
 
 #include <assert.h>
 #include <math.h>
+#include <pthread.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <gsl/gsl_blas.h>
 #include <gsl/gsl_errno.h>
 #include <gsl/gsl_matrix.h>
+#include <gsl/gsl_sf_gamma.h>
 
 #include "indiv/timeutil.h"
 
 /* OpenBLAS's own control (cblas.h of OpenBLAS declares it; GSL's headers do not). */
 void openblas_set_num_threads(int num_threads);
+
+/* Counts of purchase occasions whose log1p the scorer keeps (the same bits as log1p). */
+#define SCORE_LOG1P_N 256
 
 struct indiv_scorer {
     const indiv_catalog *cat;
@@ -27,10 +33,18 @@ struct indiv_scorer {
     size_t n, d;
     double *offer_term; /* c_j */
     indiv_repeat_params repeat;
-    /* item-to-item neighbours by catalog index (CSR), when the model has them */
-    size_t *nb_ptr, *nb_idx;
+    /* P(k0, x) of the prior's shape k0 (offers bought on fewer than 3 occasions: most
+     * of a history) on its own finer grid in √x, or NULL (score.c, the item readiness) */
+    double k0;
+    double *p0;
+    double log1p_n[SCORE_LOG1P_N]; /* log1p(n): the repeat_frequency of n occasions */
+    /* item-to-item neighbours by catalog index (CSR), when the model has them; 32-bit
+     * indices (the catalog has fewer than 2^32 offers): the scatter's loads are smaller */
+    size_t *nb_ptr;
+    uint32_t *nb_idx;
     double *nb_w;
-    double *nb_wi; /* w_item_item · nb_w, or NULL when the term is 0 or absent */
+    double *nb_wi;  /* w_item_item · nb_w, or NULL when the term is 0 or absent */
+    int nb_unique;  /* no offer twice in a row of neighbours (scatter_unique applies) */
     /* the model's weights_bought minus weight[] (affinity, popularity, item_item):
      * added to the offers of a person's history; has_bought 0 when all three are 0 */
     int has_bought;
@@ -79,11 +93,21 @@ static int map_neighbours(indiv_scorer *s, const indiv_item_neighbours *nb) {
         for (size_t e = row[j] == SIZE_MAX ? 0 : nb->ptr[row[j]];
              row[j] != SIZE_MAX && e < nb->ptr[row[j] + 1]; e++)
             if (to_cat[nb->idx[e]] != SIZE_MAX) {
-                s->nb_idx[at] = to_cat[nb->idx[e]];
+                s->nb_idx[at] = (uint32_t)to_cat[nb->idx[e]];
                 s->nb_w[at++] = nb->w[e];
             }
         s->nb_ptr[j + 1] = at;
     }
+    /* Whether some row names an offer twice (a model file may): row[] is reused as the
+     * last row in which each offer was seen. */
+    s->nb_unique = ok;
+    for (size_t j = 0; ok && j < s->n; j++)
+        row[j] = SIZE_MAX;
+    for (size_t j = 0; ok && j < s->n; j++)
+        for (size_t e = s->nb_ptr[j]; e < s->nb_ptr[j + 1]; e++) {
+            s->nb_unique &= row[s->nb_idx[e]] != j;
+            row[s->nb_idx[e]] = j;
+        }
     free(to_cat);
     free(row);
     return ok ? INDIV_OK : INDIV_ENOMEM;
@@ -113,6 +137,8 @@ static void set_bought(indiv_scorer *s, const indiv_model *m) {
     s->has_bought = s->d_aff != 0 || s->d_pop != 0 || s->d_ii != 0;
 }
 
+static void prior_shape_table(indiv_scorer *s);
+
 int indiv_scorer_new(const indiv_model *m, const indiv_catalog *cat, indiv_scorer **out,
                      indiv_error *err) {
     *out = NULL;
@@ -136,7 +162,18 @@ int indiv_scorer_new(const indiv_model *m, const indiv_catalog *cat, indiv_score
     for (size_t j = 0; j < s->n; j++)
         s->offer_term[j] = m->intercept + m->weight[INDIV_TERM_POPULARITY] * pop[j];
     s->repeat = indiv_model_repeat(m);
+    prior_shape_table(s);
+    for (int i = 0; i < SCORE_LOG1P_N; i++)
+        s->log1p_n[i] = log1p((double)i);
     set_bought(s, m);
+    if (m->item_item && s->n > UINT32_MAX) {
+        size_t n = s->n;
+        indiv_scorer_free(s);
+        return indiv_error_set(err, INDIV_EINVAL,
+                               "catalog of %zu offers: item-to-item scoring takes at most "
+                               "%u",
+                               n, (unsigned)UINT32_MAX);
+    }
     if (m->item_item && (map_neighbours(s, m->item_item) < 0 || weigh_neighbours(s) < 0)) {
         indiv_scorer_free(s);
         return indiv_error_set(err, INDIV_ENOMEM, "out of memory");
@@ -154,6 +191,7 @@ void indiv_scorer_free(indiv_scorer *s) {
     free(s->nb_idx);
     free(s->nb_w);
     free(s->nb_wi);
+    free(s->p0);
     free(s);
 }
 
@@ -254,22 +292,186 @@ void indiv_score_set_row(const indiv_scorer *s, indiv_score_block *b, size_t i,
     memset(b->xr + i * b->n, 0, b->n * sizeof *b->xr);
 }
 
+/* ---- the item readiness from a table of P(k, x) ------------------------------------
+ *
+ * The readiness of an offer bought before (model.h, indiv_repeat_readiness) is
+ * P(k, x2) − P(k, x1), P the regularised lower incomplete gamma function, k the shape
+ * of the person's re-buy cycle of the offer and x1, x2 the two ends of the horizon in
+ * units of its scale (indiv_repeat_shape). Evaluated exactly (series and continued
+ * fraction, an exp, a log and log Γ(k) per bound) it cost about 65 ns per past offer,
+ * half the cost of the history terms in decide. Here P is read from a table of
+ * P(k, x) on a grid uniform in v = √k (step RT_HV over [√RT_K_MIN, √RT_K_MAX]) and
+ * w = √x (step RT_HW over [0, RT_W_MAX]): in those variables P is smooth enough for a
+ * cubic (Lagrange, 4 × 4 nodes) interpolation in both, except where k < RT_K_MIN or
+ * x < RT_X_MIN (P behaves like x^k there, steep at 0), where the exact function is used
+ * instead. Beyond x = RT_W_MAX² = 64, P is 1 to within Q(20, 64) < 1e-10. Offers bought
+ * on fewer than 3 occasions (most of a history) have the prior's shape k0: the scorer
+ * keeps P(k0, ·) as one row of its own (step RT_HW0 in w, 4 nodes per value instead
+ * of 16, no interpolation in k).
+ *
+ * Accuracy: over a dense sample of the domain (k in [0.5, 20], x in [0.04, 64]) the
+ * interpolated P is within 1.3e-7 of GSL's gsl_sf_gamma_inc_P, so the readiness (a
+ * difference of two P) within RT_MAX_ERROR = 3e-7 of the exact one: a logit moves by at
+ * most 3e-7 · |w_repeat_readiness|. tests/test_score.c checks the bound against
+ * indiv_repeat_readiness on a grid of shapes, intervals and times. The table (0.8 MB)
+ * is computed once per process, on the first readiness asked for, from GSL's
+ * gsl_sf_gamma_inc_P (about 100,000 values); the same table, hence the same bits, on
+ * every run and thread. Cubic interpolation: Abramowitz & Stegun, "Handbook of
+ * Mathematical Functions", 1964, 25.2.13 (four-point Lagrange). */
+#define RT_K_MIN 0.5
+#define RT_K_MAX 20.0 /* 1 / MIN_REPEAT_CV2 of model.c: no larger shape is made */
+#define RT_X_MIN 0.04
+#define RT_W_MAX 8.0
+#define RT_HV    0.015
+#define RT_HW    0.02
+#define RT_HW0   0.01 /* the prior shape's own row (one row: finer at no cost) */
+
+static struct {
+    double *p;     /* nv rows (v) × nw columns (w), row-major; NULL: not usable */
+    size_t nv, nw;
+    double v0;     /* v of row 0 */
+} rt;
+static pthread_once_t rt_once = PTHREAD_ONCE_INIT;
+
+
+static void rt_build(void) {
+    rt.v0 = sqrt(RT_K_MIN) - RT_HV;
+    rt.nv = (size_t)ceil((sqrt(RT_K_MAX) - rt.v0) / RT_HV) + 3;
+    rt.nw = (size_t)ceil(RT_W_MAX / RT_HW) + 3;
+    double *p = malloc(rt.nv * rt.nw * sizeof *p);
+    int ok = p != NULL;
+    for (size_t i = 0; ok && i < rt.nv; i++) {
+        double v = rt.v0 + (double)i * RT_HV;
+        for (size_t j = 0; ok && j < rt.nw; j++) {
+            double w = (double)j * RT_HW;
+            gsl_sf_result r;
+            ok = gsl_sf_gamma_inc_P_e(v * v, w * w, &r) == GSL_SUCCESS;
+            p[i * rt.nw + j] = r.val;
+        }
+    }
+    if (!ok) { /* the exact function everywhere */
+        free(p);
+        p = NULL;
+    }
+    rt.p = p;
+}
+
+/* The four Lagrange weights of nodes -1, 0, 1, 2 at f in [0, 1) (no division: they
+ * are the slow instructions here). */
+static inline void lagrange4(double f, double c[4]) {
+    double fm1 = f - 1, fm2 = f - 2, fp1 = f + 1, a = f * fm1 * (1.0 / 6), b = fp1 * fm2 * 0.5;
+    c[0] = -a * fm2;
+    c[1] = b * fm1;
+    c[2] = -b * f;
+    c[3] = a * fp1;
+}
+
+/* P(k, x) for x >= RT_X_MIN, from the rows r[0..3] around k (weights cv). */
+static inline double rt_p(const double *r, const double cv[4], double x) {
+    double w = sqrt(x) * (1 / RT_HW);
+    if (w >= RT_W_MAX * (1 / RT_HW))
+        return 1;
+    size_t j = (size_t)w; /* >= 1: x >= RT_X_MIN */
+    double cw[4];
+    lagrange4(w - (double)j, cw);
+    const double *q = r + j - 1;
+    double sum = 0;
+    for (int a = 0; a < 4; a++, q += rt.nw)
+        sum += cv[a] * (cw[0] * q[0] + cw[1] * q[1] + cw[2] * q[2] + cw[3] * q[3]);
+    return sum;
+}
+
+/* The prior shape's table (s->p0): when k0 is in the table's range, P(k0, w²) at steps
+ * RT_HW0 of w, from GSL; left NULL otherwise or out of memory (the general path then
+ * applies, which is as exact). */
+static void prior_shape_table(indiv_scorer *s) {
+    double theta;
+    size_t nw = (size_t)ceil(RT_W_MAX / RT_HW0) + 3;
+    if (!indiv_repeat_shape(&s->repeat, 1, 0, 0, &s->k0, &theta) ||
+        !(s->k0 >= RT_K_MIN && s->k0 <= RT_K_MAX) || !(s->p0 = malloc(nw * sizeof *s->p0)))
+        return;
+    for (size_t j = 0; j < nw; j++) {
+        gsl_sf_result r;
+        double w = (double)j * RT_HW0;
+        if (gsl_sf_gamma_inc_P_e(s->k0, w * w, &r) != GSL_SUCCESS) {
+            free(s->p0);
+            s->p0 = NULL;
+            return;
+        }
+        s->p0[j] = r.val;
+    }
+}
+
+/* P(k0, x) for x >= RT_X_MIN from the prior shape's table: one row, 4 nodes. */
+static inline double p0_p(const double *p0, double x) {
+    double w = sqrt(x) * (1 / RT_HW0);
+    if (w >= RT_W_MAX * (1 / RT_HW0))
+        return 1;
+    size_t j = (size_t)w; /* >= 1: x >= RT_X_MIN */
+    double cw[4];
+    lagrange4(w - (double)j, cw);
+    const double *q = p0 + j - 1;
+    return cw[0] * q[0] + cw[1] * q[1] + cw[2] * q[2] + cw[3] * q[3];
+}
+
+double indiv_score_item_readiness(const indiv_scorer *s, double occasions, double mean_days,
+                                  double cv2_own, double since_days) {
+    double k, theta;
+    if (since_days < 0 ||
+        !indiv_repeat_shape(&s->repeat, occasions, mean_days, cv2_own, &k, &theta))
+        return 0;
+    double it = 1 / theta, x1 = since_days * it, x2 = (since_days + s->repeat.horizon_days) * it;
+    if (k == s->k0 && s->p0 && x1 >= RT_X_MIN)
+        return p0_p(s->p0, x2) - p0_p(s->p0, x1);
+    pthread_once(&rt_once, rt_build);
+    if (!rt.p || !(k >= RT_K_MIN && k <= RT_K_MAX) || !(x1 >= RT_X_MIN))
+        return indiv_repeat_readiness(&s->repeat, occasions, mean_days, cv2_own, since_days);
+    double v = (sqrt(k) - rt.v0) * (1 / RT_HV), cv[4];
+    size_t i = (size_t)v; /* >= 1: k >= RT_K_MIN */
+    lagrange4(v - (double)i, cv);
+    const double *r = rt.p + (i - 1) * rt.nw;
+    return rt_p(r, cv, x2) - rt_p(r, cv, x1);
+}
+
 /* The repeat features of one history entry at time t. */
 static void repeat_features(const indiv_scorer *s, const indiv_offer_history *h, int64_t t,
                             double f[3]) {
     double mean = indiv_history_mean_interval_days(h), n_iv = h->occasions - 1;
     double var = n_iv > 1 ? h->interval_m2 / (n_iv - 1) : 0;
-    double cv2 = mean > 0 ? var / (mean * mean) : 0;
+    double cv2 = mean > 0 && var != 0 ? var / (mean * mean) : 0; /* no division for 0 */
     double since = (double)(t - h->last_ts) / INDIV_SECONDS_PER_DAY;
     f[0] = 1;
-    f[1] = log1p(h->occasions);
-    f[2] = indiv_repeat_readiness(&s->repeat, h->occasions, mean, cv2, since);
+    f[2] = indiv_score_item_readiness(s, h->occasions, mean, cv2, since);
+    f[1] = h->occasions >= 0 && h->occasions < SCORE_LOG1P_N &&
+                   h->occasions == (double)(int)h->occasions
+               ? s->log1p_n[(int)h->occasions]
+               : log1p(h->occasions);
 }
 
-/* x[idx[e]] += v[e] for e < n (no two idx equal within a row of neighbours). */
-static void scatter(double *restrict x, const size_t *restrict idx,
+/* x[idx[e]] += v[e] for e < n, in order. */
+static void scatter(double *restrict x, const uint32_t *restrict idx,
                     const double *restrict v, size_t n) {
     for (size_t e = 0; e < n; e++)
+        x[idx[e]] += v[e];
+}
+
+/* The same when no two idx are equal: four loads before four stores, an order the
+ * compiler cannot choose itself (for all it knows two indices are equal), so that the
+ * loads of the next four need not wait for the stores. Each x[j] gets the same
+ * additions in the same order as in scatter: the same bits. */
+static void scatter_unique(double *restrict x, const uint32_t *restrict idx,
+                           const double *restrict v, size_t n) {
+    size_t e = 0;
+    for (; e + 4 <= n; e += 4) {
+        uint32_t i0 = idx[e], i1 = idx[e + 1], i2 = idx[e + 2], i3 = idx[e + 3];
+        double x0 = x[i0] + v[e], x1 = x[i1] + v[e + 1], x2 = x[i2] + v[e + 2],
+               x3 = x[i3] + v[e + 3];
+        x[i0] = x0;
+        x[i1] = x1;
+        x[i2] = x2;
+        x[i3] = x3;
+    }
+    for (; e < n; e++)
         x[idx[e]] += v[e];
 }
 
@@ -293,8 +495,9 @@ static void bought_correction(const indiv_scorer *s, indiv_score_block *b, size_
     double *xr = b->xr + i * b->n;
     size_t n = b->n_hist[i];
     for (size_t k = 0; s->nb_ptr && k < n; k++)
-        scatter(b->iis, s->nb_idx + s->nb_ptr[hf[k].j], s->nb_w + s->nb_ptr[hf[k].j],
-                s->nb_ptr[hf[k].j + 1] - s->nb_ptr[hf[k].j]);
+        (s->nb_unique ? scatter_unique : scatter)(b->iis, s->nb_idx + s->nb_ptr[hf[k].j],
+                                                  s->nb_w + s->nb_ptr[hf[k].j],
+                                                  s->nb_ptr[hf[k].j + 1] - s->nb_ptr[hf[k].j]);
     for (size_t k = 0; k < n; k++) {
         size_t j = hf[k].j;
         double a = s->d_aff != 0 ? s->d_aff * row_affinity(s, b, i, j) : 0;
@@ -319,20 +522,35 @@ void indiv_score_set_history(const indiv_scorer *s, indiv_score_block *b, size_t
         return;
     for (size_t k = 0; k < pr->n_history; k++)
         b->rebought[i] += pr->history[k].occasions >= 2;
+    /* Two passes: the features of every entry (independent computations, which the
+     * processor overlaps), then, entry by entry in the same order as one pass would,
+     * the repeat terms and the item-to-item scatter, with the next entry's neighbours
+     * prefetched. The same additions in the same order: the same bits. */
     for (size_t k = 0; k < pr->n_history && n < b->hcap; k++) {
         if (indiv_catalog_index(s->cat, pr->history[k].offer_id, &j) < 0)
             continue;
         hf[n].j = j;
         repeat_features(s, &pr->history[k], t, hf[n].f);
-        xr[j] += w[INDIV_TERM_REPEAT] * hf[n].f[0] +
-                 w[INDIV_TERM_REPEAT_FREQUENCY] * hf[n].f[1] +
-                 w[INDIV_TERM_REPEAT_READINESS] * hf[n].f[2];
-        if (s->nb_wi) /* the item-to-item term: a scatter of wi · S(j, ·) */
-            scatter(xr, s->nb_idx + s->nb_ptr[j], s->nb_wi + s->nb_ptr[j],
-                    s->nb_ptr[j + 1] - s->nb_ptr[j]);
         n++;
     }
     b->n_hist[i] = n;
+    for (size_t k = 0; k < n; k++) {
+        j = hf[k].j;
+        xr[j] += w[INDIV_TERM_REPEAT] * hf[k].f[0] +
+                 w[INDIV_TERM_REPEAT_FREQUENCY] * hf[k].f[1] +
+                 w[INDIV_TERM_REPEAT_READINESS] * hf[k].f[2];
+        if (!s->nb_wi) /* the item-to-item term: a scatter of wi · S(j, ·) */
+            continue;
+        if (k + 1 < n) {
+            size_t e = s->nb_ptr[hf[k + 1].j];
+            __builtin_prefetch(s->nb_idx + e);
+            __builtin_prefetch(s->nb_wi + e);
+            __builtin_prefetch(s->nb_wi + e + 8);
+        }
+        (s->nb_unique ? scatter_unique : scatter)(xr, s->nb_idx + s->nb_ptr[j],
+                                                  s->nb_wi + s->nb_ptr[j],
+                                                  s->nb_ptr[j + 1] - s->nb_ptr[j]);
+    }
     if (s->has_bought)
         bought_correction(s, b, i);
 }

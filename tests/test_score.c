@@ -548,6 +548,101 @@ Test(score, bought_weights_apply_only_to_the_offers_in_the_history) {
     indiv_model_clear(&m);
 }
 
+/* The scorer reads the item readiness from a table of the incomplete gamma function
+ * (score.c): within its stated bound (3e-7) of the exact function, over shapes from
+ * the prior's to the sharpest (cv² 0.05) and the flattest (cv² well above 2, where the
+ * exact function is used), means from half a day to a year, times from the instant of
+ * the last purchase to long overdue, for four sets of repeat parameters. */
+Test(score, item_readiness_is_within_its_bound_of_the_exact_function) {
+    /* the prior shapes 1, 1.03 and 3.3 have their own finer row (score.c); 1/3 is below
+     * the table (exact everywhere) */
+    static const indiv_repeat_params rp[] = {
+        {60, 1, 2, 14}, {15.8, 0.97, 2, 14}, {30, 0.3, 5, 2}, {20, 3, 2, 14}};
+    static const double occ[] = {1, 2, 3, 5, 10, 30};
+    static const double mean[] = {0.5, 3, 10, 30, 90, 365};
+    static const double cv2[] = {0, 0.01, 0.1, 0.5, 1, 2, 5};
+    double worst = 0;
+    long n = 0;
+    for (size_t p = 0; p < sizeof rp / sizeof rp[0]; p++) {
+        indiv_model m = repeat_model();
+        m.repeat = rp[p];
+        indiv_scorer *s = scorer_for(&m);
+        for (size_t a = 0; a < sizeof occ / sizeof occ[0]; a++)
+            for (size_t b = 0; b < sizeof mean / sizeof mean[0]; b++)
+                for (size_t c = 0; c < sizeof cv2 / sizeof cv2[0]; c++)
+                    for (double t = 0; t < 800; t = t < 0.05 ? t + 0.01 : t * 1.07) {
+                        double got = indiv_score_item_readiness(s, occ[a], mean[b], cv2[c], t);
+                        double want =
+                            indiv_repeat_readiness(&rp[p], occ[a], mean[b], cv2[c], t);
+                        double e = fabs(got - want);
+                        worst = e > worst ? e : worst;
+                        cr_assert_leq(e, 3e-7, "occasions %g mean %g cv2 %g since %g: %.17g "
+                                      "against %.17g", occ[a], mean[b], cv2[c], t, got, want);
+                        n++;
+                    }
+        cr_assert_eq(indiv_score_item_readiness(s, 3, 10, 0.1, -1), 0, "before the purchase");
+        indiv_scorer_free(s);
+    }
+    cr_log_info("item readiness: %ld values, worst error %.3g", n, worst);
+}
+
+/* The item term of rows of four or more neighbours (the scatter takes them four at a
+ * time) and of a row that names an offer twice (a model file may: both count). */
+Test(score, item_term_adds_long_rows_and_repeated_neighbours) {
+    for (int dup = 0; dup < 2; dup++) {
+        indiv_model m = repeat_model();
+        m.weight[INDIV_TERM_REPEAT_READINESS] = 0;
+        m.weight[INDIV_TERM_ITEM_ITEM] = 1.5;
+        /* o0 -> o1 (0.1), o2 (0.2), o3 (0.3), o0 (0.4), then o2 (0.5) again or o1 (0.6)
+         * twice; o3 -> o0 (0.7) */
+        const char *ids[4] = {"o0", "o1", "o2", "o3"};
+        size_t ptr[5] = {0, 6, 6, 6, 7}, idx[7] = {1, 2, 3, 0, 2, 1, 0};
+        double w[7] = {0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7};
+        if (!dup)
+            ptr[1] = 4, ptr[2] = ptr[3] = 4, ptr[4] = 5, idx[4] = 0, w[4] = 0.7;
+        m.item_item = indiv_item_neighbours_new(4, ids, ptr, idx, w);
+        cr_assert_not_null(m.item_item);
+        indiv_scorer *s = scorer_for(&m);
+        indiv_score_block *b = indiv_score_block_new(s, 1);
+        double taste[3] = {0, 0, 0};
+        indiv_offer_history h[2];
+        indiv_profile pr = every_ten_days(taste, &h[0], T0); /* bought o0 and o3 */
+        h[1] = h[0];
+        h[1].offer_id = indiv_catalog_offer(cat, 3)->id;
+        pr.n_history = 2;
+        indiv_score_set_row(s, b, 0, &pr, 0);
+        indiv_score_set_history(s, b, 0, &pr, T0);
+        const double *x = indiv_score_extra(b, 0);
+        double want[4] = {0.4 + 0.7, 0.1, 0.2, 0.3};
+        if (dup)
+            want[1] += 0.6, want[2] += 0.5;
+        for (size_t j = 0; j < 4; j++) {
+            double terms[INDIV_TERM_COUNT];
+            indiv_score_terms(s, b, 0, j, terms);
+            cr_assert_float_eq(x[j], 1.5 * want[j], EPS, "dup %d offer %zu", dup, j);
+            cr_assert_float_eq(terms[INDIV_TERM_ITEM_ITEM], 1.5 * want[j], EPS,
+                               "dup %d offer %zu", dup, j);
+        }
+        /* with weights_bought: the bought offers o0 and o3 get 4 · their item sums (1.1
+         * and 0.3) through the second scatter; the others keep 1.5 · theirs */
+        indiv_model mb = m;
+        mb.bought = (indiv_bought_weights){1, 0, 0, 4.0};
+        indiv_scorer *sb = scorer_for(&mb);
+        indiv_score_block *bb = indiv_score_block_new(sb, 1);
+        indiv_score_set_row(sb, bb, 0, &pr, 0);
+        indiv_score_set_history(sb, bb, 0, &pr, T0);
+        const double *xb = indiv_score_extra(bb, 0);
+        for (size_t j = 0; j < 4; j++)
+            cr_assert_float_eq(xb[j], (j == 0 || j == 3 ? 4.0 : 1.5) * want[j], EPS,
+                               "bought weights, dup %d offer %zu", dup, j);
+        indiv_score_block_free(bb);
+        indiv_scorer_free(sb);
+        indiv_score_block_free(b);
+        indiv_scorer_free(s);
+        indiv_model_clear(&m);
+    }
+}
+
 /* The act model's inputs of a row (model.h indiv_act_inputs): purchase occasions and
  * readiness from set_row, days since the last purchase and offers bought on 2+
  * occasions from set_history; and the relevance is the act model of them. */

@@ -282,6 +282,12 @@ indiv_repeat_params indiv_model_repeat(const indiv_model *m);
  * (ignored below 2 intervals), `since_days` after its last purchase. */
 double indiv_repeat_readiness(const indiv_repeat_params *r, double occasions,
                               double mean_days, double cv2_own, double since_days);
+/* The gamma of that readiness: shape *k = 1 / cv² (at most 1 / 0.05 = 20) and scale
+ * *theta = mean · cv² (days), both after the shrinkage toward the prior; 0 (k, theta
+ * untouched) when the shrunk mean is not positive, i.e. there is no readiness. The
+ * readiness is then F(s + h) − F(s) with F the CDF of that gamma, P(k, x / theta). */
+int indiv_repeat_shape(const indiv_repeat_params *r, double occasions, double mean_days,
+                       double cv2_own, double *k, double *theta);
 
 /* Item neighbours from a sparse n × n similarity (rows and columns: offer ids ids[],
  * not necessarily sorted; copied). NULL when out of memory. */

@@ -59,6 +59,12 @@ void indiv_score_block_free(indiv_score_block *b);
 void indiv_score_set_row(const indiv_scorer *s, indiv_score_block *b, size_t i,
                          const indiv_profile *pr, double readiness);
 
+/* The item readiness the scorer uses (indiv_repeat_readiness of the model's repeat
+ * parameters, model.h), from a table of the incomplete gamma function: within 3e-7 of
+ * the exact value (score.c explains the table and its bound). */
+double indiv_score_item_readiness(const indiv_scorer *s, double occasions, double mean_days,
+                                  double cv2_own, double since_days);
+
 /* Adds the sparse terms x(i, ·) of row i (after indiv_score_set_row, which clears
  * them): pr's offer history (group "history"; nothing without it) at decision time t,
  * and the model's item-to-item similarities of the offers in it. */

@@ -20,6 +20,7 @@
  *       proportions of the run's decisions (a contact with its offers and drivers, or a
  *       bare `none`), each dumped with json_dumpb into a reused buffer, serialised by 2
  *       threads into per-block buffers that are fwrite'n in order to a file.
+ * With BENCH_DECIDE_ONLY=history in the environment, only (d) below runs.
  * Prints the BENCH line of docs/architecture.md §10 (consumers/s of decide; reference
  * consumers/s of gemm + JSON; ratio = decide time / (gemm time + JSON time); goal <= 2)
  * and an info line with candidates/s, the three times and the decide phases.
@@ -507,6 +508,13 @@ int main(void) {
                      &gen_s) ||
         open_world(path, &log, &as_of))
         return 1;
+    /* BENCH_DECIDE_ONLY=history: only the history-terms pass (while iterating on it). */
+    const char *only = getenv("BENCH_DECIDE_ONLY");
+    if (only && strcmp(only, "history") == 0) {
+        int hrc = bench_history(log, as_of, consumers);
+        indiv_eventlog_close(log);
+        return hrc;
+    }
     double dec_s = -1, gemm_s = -1, json_s = -1;
     indiv_decide_summary sum, best;
     memset(&best, 0, sizeof best);
