@@ -736,7 +736,10 @@ static void item_scores(struct eval *e, size_t row) {
 static void method_scores(struct eval *e, const indiv_scorer *s,
                           const indiv_score_block *b, size_t slot, size_t row,
                           uint64_t base) {
-    const double *c = indiv_scorer_offer_terms(s);
+    /* mass: the model's decayed popularity, the non-personal term of its logit; ranked
+     * by itself (not intercept + w · it) so that a model whose new offers' popularity
+     * weight is 0 (train --new-offer-shrink) still has a mass campaign */
+    const double *c = indiv_catalog_popularity(e->cat);
     double **sc = e->score;
     for (size_t j = 0; j < e->n; j++) {
         int v = e->valid[j];

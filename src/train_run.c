@@ -67,11 +67,17 @@
 #define FEAT_B_AFF (1 + INDIV_TERM_COUNT) /* affinity of an offer bought */
 #define FEAT_B_POP (2 + INDIV_TERM_COUNT) /* popularity of an offer bought */
 #define FEAT_B_II  (3 + INDIV_TERM_COUNT) /* item_item of an offer bought */
-/* Features of the new-offer sub-model (ranked): affinity, popularity, item_item. */
-#define NRANK 3
+/* Features of the conditional-logit sub-models: ranked has the new offers' affinity,
+ * popularity and item_item; choice has every offer-level column (rank_cols). */
+#define NRANK 9
 /* New offers bought in the tail needed to fit the ranked sub-model; below it the
  * split mode is used (the provenance says which mode was). */
 #define MIN_RANK_POSITIVES 20
+/* The scales of the new offers' affinity and popularity weights tried when
+ * new_offer_shrink is chosen on the validation half (docs/evaluation.md "Offers new to
+ * the person"). */
+#define SHRINK_GRID 5
+static const double SHRINK_VALUES[SHRINK_GRID] = {0, 0.25, 0.5, 0.75, 1};
 /* Consumers scored per block (one dgemm each), as in the decision run. */
 #define BLOCK 256
 /* A sampled negative that was in fact bought is redrawn at most this many times. */
@@ -94,18 +100,19 @@ void indiv_train_params_init(indiv_train_params *p) {
     p->act_model = INDIV_ACT_FULL;
     p->item_k = DEF_ITEM_K;
     p->new_offers = INDIV_NEW_OFFERS_SPLIT;
+    p->new_offer_shrink = -1;
 }
 
-static const char *const NEW_OFFERS_NAMES[] = {"shared", "split", "ranked"};
+static const char *const NEW_OFFERS_NAMES[] = {"shared", "split", "ranked", "choice"};
 
 const char *indiv_new_offers_name(indiv_new_offers m) {
-    return m >= INDIV_NEW_OFFERS_SHARED && m <= INDIV_NEW_OFFERS_RANKED
+    return m >= INDIV_NEW_OFFERS_SHARED && m <= INDIV_NEW_OFFERS_CHOICE
                ? NEW_OFFERS_NAMES[m]
                : "?";
 }
 
 int indiv_new_offers_parse(const char *s) {
-    for (int m = INDIV_NEW_OFFERS_SHARED; s && m <= INDIV_NEW_OFFERS_RANKED; m++)
+    for (int m = INDIV_NEW_OFFERS_SHARED; s && m <= INDIV_NEW_OFFERS_CHOICE; m++)
         if (strcmp(s, NEW_OFFERS_NAMES[m]) == 0)
             return m;
     return -1;
@@ -125,10 +132,14 @@ static int validate(const indiv_train_params *p, indiv_error *err) {
             err, INDIV_EINVAL,
             "holdout, reaction days, popularity half-life and EASE lambda must be "
             "> 0, negatives, k and item_k >= 1, ridge >= 0");
+    if (!(p->new_offer_shrink == -1 || (p->new_offer_shrink >= 0 && p->new_offer_shrink <= 1)))
+        return indiv_error_set(err, INDIV_EINVAL,
+                               "new_offer_shrink must be in [0, 1], or -1 (chosen on validation)");
     if (p->act_model < INDIV_ACT_NONE || p->act_model > INDIV_ACT_FULL)
         return indiv_error_set(err, INDIV_EINVAL, "act_model must be none, orders or full");
-    if (p->new_offers < INDIV_NEW_OFFERS_SHARED || p->new_offers > INDIV_NEW_OFFERS_RANKED)
-        return indiv_error_set(err, INDIV_EINVAL, "new_offers must be shared, split or ranked");
+    if (p->new_offers < INDIV_NEW_OFFERS_SHARED || p->new_offers > INDIV_NEW_OFFERS_CHOICE)
+        return indiv_error_set(err, INDIV_EINVAL,
+                               "new_offers must be shared, split, ranked or choice");
     if (p->calibration_slots < 1 || p->calibration_slots > INDIV_SLOTS_MAX)
         return indiv_error_set(err, INDIV_EINVAL, "calibration slots must be in [1, %d]",
                                INDIV_SLOTS_MAX);
@@ -418,6 +429,7 @@ struct examples {
 
 /* The conditional-logit fit of the new-offer sub-model (ranked mode). */
 struct rank_fit {
+    int nf;                   /* features used: 3 (ranked) or 9 (choice) */
     double beta[NRANK], se[NRANK];
     size_t positives; /* new offers bought with sampled new offers to compare */
     int iterations, converged;
@@ -462,6 +474,10 @@ struct run {
     indiv_logit_stats fit_stats;
     indiv_new_offers mode;              /* in effect (ranked falls back to split) */
     struct rank_fit rank_half, rank;    /* ranked: on half 0, on everyone */
+    double shrink;                      /* scale of new offers' affinity and popularity */
+    double shrink_ndcg[SHRINK_GRID][2]; /* validation NDCG (all, new) of each grid value */
+    size_t shrink_consumers[2];         /* validation buyers (all, new) */
+    int shrink_chosen;                  /* 1: chosen on the validation half */
     double loss_tail, loss, sweep_seconds;
     size_t offers_tail, consumers_tail;
     int from_contacts;
@@ -586,6 +602,28 @@ static void feature_model(const struct run *r, const double *beta,
         m->weight[INDIV_TERM_ITEM_ITEM] = c * rank->beta[2];
         m->bought = (indiv_bought_weights){1, beta[FEAT_B_AFF], beta[FEAT_B_POP],
                                            beta[FEAT_B_II]};
+    }
+    if (beta && r->mode == INDIV_NEW_OFFERS_CHOICE) {
+        /* every offer-level weight is c times the choice model's */
+        double c = beta[COL(INDIV_TERM_AFFINITY)], w[NRANK];
+        for (int k = 0; k < NRANK; k++)
+            w[k] = c * rank->beta[k];
+        m->weight[INDIV_TERM_AFFINITY] = w[0];
+        m->weight[INDIV_TERM_POPULARITY] = w[1];
+        m->weight[INDIV_TERM_ITEM_ITEM] = w[2];
+        m->weight[INDIV_TERM_REPEAT] = w[3];
+        m->weight[INDIV_TERM_REPEAT_FREQUENCY] = w[4];
+        m->weight[INDIV_TERM_REPEAT_READINESS] = w[5];
+        m->bought = (indiv_bought_weights){1, w[6], w[7], w[8]};
+    }
+    if (beta && r->shrink != 1) {
+        /* new offers' affinity and popularity scaled; the offers bought keep theirs */
+        if (!m->bought.present)
+            m->bought = (indiv_bought_weights){1, m->weight[INDIV_TERM_AFFINITY],
+                                               m->weight[INDIV_TERM_POPULARITY],
+                                               m->weight[INDIV_TERM_ITEM_ITEM]};
+        m->weight[INDIV_TERM_AFFINITY] *= r->shrink;
+        m->weight[INDIV_TERM_POPULARITY] *= r->shrink;
     }
     m->popularity_half_life_days = p->popularity_half_life_days;
     m->taste_norm = INDIV_TASTE_NORM_L2;
@@ -958,20 +996,37 @@ static double *half_weights(const struct examples *e, unsigned char half) {
 
 /* ---- the new-offer sub-model (ranked) ---------------------------------------------- */
 
-/* The examples of offers new to the person (repeat indicator 0): their sub-model
- * features (affinity, popularity, item_item). */
-static int is_new(const double *x) {
-    return x[COL(INDIV_TERM_REPEAT)] == 0;
+/* The design columns of the sub-models, in order: ranked uses the first three (the
+ * new offers' affinity, popularity, item_item), choice all nine. */
+static const int RANK_COLS[NRANK] = {COL(INDIV_TERM_AFFINITY),
+                                     COL(INDIV_TERM_POPULARITY),
+                                     COL(INDIV_TERM_ITEM_ITEM),
+                                     COL(INDIV_TERM_REPEAT),
+                                     COL(INDIV_TERM_REPEAT_FREQUENCY),
+                                     COL(INDIV_TERM_REPEAT_READINESS),
+                                     FEAT_B_AFF,
+                                     FEAT_B_POP,
+                                     FEAT_B_II};
+static const char *const RANK_NAMES[NRANK] = {
+    "affinity", "popularity",       "item_item",        "repeat",          "repeat_frequency",
+    "repeat_readiness", "bought_affinity", "bought_popularity", "bought_item_item"};
+
+/* Whether an example enters the sub-model: every offer for choice, only offers new to
+ * the person (repeat indicator 0) for ranked. */
+static int in_rank(int nf, const double *x) {
+    return nf == NRANK || x[COL(INDIV_TERM_REPEAT)] == 0;
 }
 
-static void rank_x(const double *x, double *f) {
-    f[0] = x[COL(INDIV_TERM_AFFINITY)];
-    f[1] = x[COL(INDIV_TERM_POPULARITY)];
-    f[2] = x[COL(INDIV_TERM_ITEM_ITEM)];
+static void rank_x(int nf, const double *x, double *f) {
+    for (int k = 0; k < nf; k++)
+        f[k] = x[RANK_COLS[k]];
 }
 
-static double dot3(const double *a, const double *b) {
-    return a[0] * b[0] + a[1] * b[1] + a[2] * b[2];
+static double dotn(int nf, const double *a, const double *b) {
+    double s = 0;
+    for (int k = 0; k < nf; k++)
+        s += a[k] * b[k];
+    return s;
 }
 
 /* The conditional log-likelihood (McFadden, "Conditional logit analysis of qualitative
@@ -983,13 +1038,13 @@ static double dot3(const double *a, const double *b) {
  * Hessian h (3 × 3, row-major). People of the other half (half 0 or 1; 2: everyone)
  * are left out. The person's own level (readiness, frequency, intercept) cancels: the
  * fit is about which new offer, not whether. */
-static double rank_loglik(const struct examples *e, int half, const double *b,
+static double rank_loglik(const struct examples *e, int nf, int half, const double *b,
                           double ridge, double *g, double *h, size_t *positives) {
-    double ll = -0.5 * ridge * dot3(b, b);
-    for (int k = 0; k < NRANK; k++) {
+    double ll = -0.5 * ridge * dotn(nf, b, b);
+    for (int k = 0; k < nf; k++) {
         g[k] = -ridge * b[k];
-        for (int l = 0; l < NRANK; l++)
-            h[k * NRANK + l] = k == l ? -ridge : 0;
+        for (int l = 0; l < nf; l++)
+            h[k * nf + l] = k == l ? -ridge : 0;
     }
     *positives = 0;
     for (size_t a = 0; a < e->n;) {
@@ -1003,36 +1058,35 @@ static double rank_loglik(const struct examples *e, int half, const double *b,
         /* the negatives' sums, shifted by the group's largest score m */
         double m = -INFINITY, f[NRANK];
         for (size_t i = a; i < z; i++)
-            if (is_new(e->x + i * NFEAT)) {
-                rank_x(e->x + i * NFEAT, f);
-                m = fmax(m, dot3(b, f));
+            if (in_rank(nf, e->x + i * NFEAT)) {
+                rank_x(nf, e->x + i * NFEAT, f);
+                m = fmax(m, dotn(nf, b, f));
             }
         double sn = 0, sx[NRANK] = {0}, sxx[NRANK * NRANK] = {0};
         for (size_t i = a; i < z; i++) {
-            if (!is_new(e->x + i * NFEAT) || e->y[i] > 0.5)
+            if (!in_rank(nf, e->x + i * NFEAT) || e->y[i] > 0.5)
                 continue;
-            rank_x(e->x + i * NFEAT, f);
-            double q = e->w[i] * exp(dot3(b, f) - m);
+            rank_x(nf, e->x + i * NFEAT, f);
+            double q = e->w[i] * exp(dotn(nf, b, f) - m);
             sn += q;
-            for (int k = 0; k < NRANK; k++) {
+            for (int k = 0; k < nf; k++) {
                 sx[k] += q * f[k];
-                for (int l = 0; l < NRANK; l++)
-                    sxx[k * NRANK + l] += q * f[k] * f[l];
+                for (int l = 0; l < nf; l++)
+                    sxx[k * nf + l] += q * f[k] * f[l];
             }
         }
         for (size_t i = a; sn > 0 && i < z; i++) {
-            if (!is_new(e->x + i * NFEAT) || e->y[i] < 0.5)
+            if (!in_rank(nf, e->x + i * NFEAT) || e->y[i] < 0.5)
                 continue;
-            rank_x(e->x + i * NFEAT, f);
-            double zp = dot3(b, f) - m, qp = exp(zp), d = qp + sn, mu[NRANK];
+            rank_x(nf, e->x + i * NFEAT, f);
+            double zp = dotn(nf, b, f) - m, qp = exp(zp), d = qp + sn, mu[NRANK];
             ll += zp - log(d);
-            for (int k = 0; k < NRANK; k++)
+            for (int k = 0; k < nf; k++)
                 mu[k] = (qp * f[k] + sx[k]) / d;
-            for (int k = 0; k < NRANK; k++) {
+            for (int k = 0; k < nf; k++) {
                 g[k] += f[k] - mu[k];
-                for (int l = 0; l < NRANK; l++)
-                    h[k * NRANK + l] -=
-                        (qp * f[k] * f[l] + sxx[k * NRANK + l]) / d - mu[k] * mu[l];
+                for (int l = 0; l < nf; l++)
+                    h[k * nf + l] -= (qp * f[k] * f[l] + sxx[k * nf + l]) / d - mu[k] * mu[l];
             }
             (*positives)++;
         }
@@ -1041,35 +1095,35 @@ static double rank_loglik(const struct examples *e, int half, const double *b,
     return ll;
 }
 
-/* Solves the 3 × 3 system (−h) d = g by Gaussian elimination with partial pivoting;
- * 0 when singular. */
-static int solve3(const double *h, const double *g, double *d) {
+/* Solves the nf × nf system (−h) d = g by Gaussian elimination with partial
+ * pivoting; 0 when singular. */
+static int solve_n(int nf, const double *h, const double *g, double *d) {
     double a[NRANK][NRANK + 1];
-    for (int k = 0; k < NRANK; k++) {
-        for (int l = 0; l < NRANK; l++)
-            a[k][l] = -h[k * NRANK + l];
-        a[k][NRANK] = g[k];
+    for (int k = 0; k < nf; k++) {
+        for (int l = 0; l < nf; l++)
+            a[k][l] = -h[k * nf + l];
+        a[k][nf] = g[k];
     }
-    for (int c = 0; c < NRANK; c++) {
+    for (int c = 0; c < nf; c++) {
         int piv = c;
-        for (int k = c + 1; k < NRANK; k++)
+        for (int k = c + 1; k < nf; k++)
             piv = fabs(a[k][c]) > fabs(a[piv][c]) ? k : piv;
         if (!(fabs(a[piv][c]) > 1e-300))
             return 0;
-        for (int l = 0; l <= NRANK; l++) {
+        for (int l = 0; l <= nf; l++) {
             double t = a[c][l];
             a[c][l] = a[piv][l];
             a[piv][l] = t;
         }
-        for (int k = c + 1; k < NRANK; k++) {
+        for (int k = c + 1; k < nf; k++) {
             double q = a[k][c] / a[c][c];
-            for (int l = c; l <= NRANK; l++)
+            for (int l = c; l <= nf; l++)
                 a[k][l] -= q * a[c][l];
         }
     }
-    for (int c = NRANK - 1; c >= 0; c--) {
-        double v = a[c][NRANK];
-        for (int l = c + 1; l < NRANK; l++)
+    for (int c = nf - 1; c >= 0; c--) {
+        double v = a[c][nf];
+        for (int l = c + 1; l < nf; l++)
             v -= a[c][l] * d[l];
         d[c] = v / a[c][c];
     }
@@ -1077,27 +1131,29 @@ static int solve3(const double *h, const double *g, double *d) {
 }
 
 /* Newton-Raphson with step halving on rank_loglik (concave: a sum of log-softmaxes of
- * linear scores, plus the ridge), from b = 0. Standard errors from the Hessian. */
-static void fit_rank(const struct run *r, int half, struct rank_fit *out) {
+ * linear scores, plus the ridge), from b = 0, on nf features. Standard errors from the
+ * Hessian. */
+static void fit_rank(const struct run *r, int nf, int half, struct rank_fit *out) {
     double b[NRANK] = {0}, g[NRANK], h[NRANK * NRANK], g2[NRANK], h2[NRANK * NRANK];
     size_t pos;
-    double ridge = r->p->ridge, ll = rank_loglik(&r->ex, half, b, ridge, g, h, &pos);
+    double ridge = r->p->ridge, ll = rank_loglik(&r->ex, nf, half, b, ridge, g, h, &pos);
     memset(out, 0, sizeof *out);
+    out->nf = nf;
     out->positives = pos;
     for (int it = 0; it < LOGIT_MAX_ITER; it++) {
-        double d[NRANK], nb[NRANK], step = 1, nll = -INFINITY;
+        double d[NRANK], nb[NRANK] = {0}, step = 1, nll = -INFINITY;
         out->iterations = it + 1;
-        if (!solve3(h, g, d))
+        if (!solve_n(nf, h, g, d))
             break;
         for (int halving = 0; halving < 30; halving++, step *= 0.5) {
-            for (int k = 0; k < NRANK; k++)
+            for (int k = 0; k < nf; k++)
                 nb[k] = b[k] + step * d[k];
-            nll = rank_loglik(&r->ex, half, nb, ridge, g2, h2, &pos);
+            nll = rank_loglik(&r->ex, nf, half, nb, ridge, g2, h2, &pos);
             if (nll >= ll - 1e-12 * fabs(ll))
                 break;
         }
         double moved = 0;
-        for (int k = 0; k < NRANK; k++)
+        for (int k = 0; k < nf; k++)
             moved = fmax(moved, fabs(nb[k] - b[k]));
         memcpy(b, nb, sizeof b);
         memcpy(g, g2, sizeof g);
@@ -1109,10 +1165,10 @@ static void fit_rank(const struct run *r, int half, struct rank_fit *out) {
         }
     }
     memcpy(out->beta, b, sizeof b);
-    for (int k = 0; k < NRANK; k++) { /* sqrt(diag((−h)⁻¹)) */
+    for (int k = 0; k < nf; k++) { /* sqrt(diag((−h)⁻¹)) */
         double e[NRANK] = {0}, col[NRANK];
         e[k] = 1;
-        out->se[k] = solve3(h, e, col) && col[k] > 0 ? sqrt(col[k]) : NAN;
+        out->se[k] = solve_n(nf, h, e, col) && col[k] > 0 ? sqrt(col[k]) : NAN;
     }
 }
 
@@ -1134,11 +1190,15 @@ static void design_row(const struct run *r, const struct rank_fit *rank, const d
         x[pop] += x[FEAT_B_POP];
         x[FEAT_B_AFF] = x[FEAT_B_POP] = 0;
         break;
-    case INDIV_NEW_OFFERS_RANKED: {
+    case INDIV_NEW_OFFERS_RANKED:
+    case INDIV_NEW_OFFERS_CHOICE: {
+        /* the sub-model's score in the affinity column, its own columns emptied */
         double f[NRANK];
-        rank_x(raw, f);
-        x[aff] = dot3(rank->beta, f); /* the new offers' score; 0 for an offer bought */
-        x[pop] = x[ii] = 0;
+        int nf = rank->nf;
+        rank_x(nf, raw, f);
+        for (int k = 0; k < nf; k++)
+            x[RANK_COLS[k]] = 0;
+        x[aff] = in_rank(nf, raw) ? dotn(nf, rank->beta, f) : 0;
         break;
     }
     }
@@ -1147,6 +1207,9 @@ static void design_row(const struct run *r, const struct rank_fit *rank, const d
 /* Whether column k of the design is used by the mode (the others are 0 throughout:
  * the ridge keeps their coefficient at 0, and they have no standard error). */
 static int col_used(const struct run *r, int k) {
+    if (r->mode == INDIV_NEW_OFFERS_CHOICE)
+        return k == 0 || k == COL(INDIV_TERM_AFFINITY) || k == COL(INDIV_TERM_READINESS) ||
+               k == COL(INDIV_TERM_FREQUENCY);
     if (k == FEAT_B_AFF || k == FEAT_B_POP)
         return r->mode == INDIV_NEW_OFFERS_RANKED;
     if (k == FEAT_B_II)
@@ -1188,11 +1251,12 @@ static int validate_propensity(struct run *r, const double *x, const double *wv,
  * each half's fit); otherwise split. Then the sub-model on half 0 and on everyone. */
 static void choose_mode(struct run *r) {
     r->mode = r->p->new_offers;
-    if (r->mode != INDIV_NEW_OFFERS_RANKED)
+    if (r->mode != INDIV_NEW_OFFERS_RANKED && r->mode != INDIV_NEW_OFFERS_CHOICE)
         return;
+    int nf = r->mode == INDIV_NEW_OFFERS_CHOICE ? NRANK : 3;
     if (!r->from_contacts) {
-        fit_rank(r, 0, &r->rank_half);
-        fit_rank(r, 2, &r->rank);
+        fit_rank(r, nf, 0, &r->rank_half);
+        fit_rank(r, nf, 2, &r->rank);
     }
     if (r->from_contacts || r->rank_half.positives < MIN_RANK_POSITIVES ||
         r->rank.positives < MIN_RANK_POSITIVES)
@@ -1400,15 +1464,111 @@ static int calibrate(struct run *r, indiv_error *err) {
                                  r->p->holdout_days, src, &r->calibration, err);
 }
 
+/* NDCG@k of the validation half's buyers in the tail under the pass's model, every
+ * purchase counting (sums[0]) and only offers new to the person (sums[1]: their truth
+ * and list without the offers of their history), for the choice of the shrink. */
+struct shrink_ws {
+    struct rank_ws w;
+    unsigned char *hist; /* n: offers of the current person's history */
+    double sums[2];
+    size_t consumers[2];
+};
+
+static int shrink_validation(struct pass *ps, size_t slot) {
+    struct run *r = ps->r;
+    struct shrink_ws *sw = ps->ctx;
+    struct rank_ws *w = &sw->w;
+    const indiv_sparse *tail = r->d.tail.m;
+    size_t row = ps->rows[slot], from = tail->ptr[row], to = tail->ptr[row + 1];
+    size_t n = indiv_catalog_size(r->cat), k = (size_t)r->p->k, j;
+    if (ps->half[slot] != 1 || from == to)
+        return INDIV_OK;
+    const indiv_profile *pr = &ps->prof[slot];
+    for (size_t h = 0; (pr->features & INDIV_FEAT_HISTORY) && h < pr->n_history; h++)
+        if (indiv_catalog_index(r->cat, pr->history[h].offer_id, &j) == INDIV_OK)
+            sw->hist[j] = 1;
+    for (int mode = 0; mode < 2; mode++) {
+        size_t truth = 0;
+        for (size_t e = from; e < to; e++)
+            if (mode == 0 || !sw->hist[tail->idx[e]]) {
+                w->rel[tail->idx[e]] = 1;
+                truth++;
+            }
+        for (size_t o = 0; o < n; o++)
+            w->score[o] = r->valid[o] && (mode == 0 || !sw->hist[o])
+                              ? indiv_score_logit(ps->s, ps->b, slot, o)
+                              : -INFINITY;
+        if (truth) {
+            indiv_topk t;
+            indiv_metrics_topk(w->score, w->rel, n, truth, k, w->ws, &t);
+            sw->sums[mode] += t.ndcg;
+            sw->consumers[mode]++;
+        }
+        for (size_t e = from; e < to; e++)
+            w->rel[tail->idx[e]] = 0;
+    }
+    for (size_t h = 0; (pr->features & INDIV_FEAT_HISTORY) && h < pr->n_history; h++)
+        if (indiv_catalog_index(r->cat, pr->history[h].offer_id, &j) == INDIV_OK)
+            sw->hist[j] = 0;
+    return INDIV_OK;
+}
+
+/* The shrink of the new offers' affinity and popularity weights (the likelihood's
+ * weights set them for telling plausible offers from the rest, not for which new offer
+ * comes first): the grid value with the largest NDCG@k every purchase plus NDCG@k of
+ * new offers on the validation half's buyers in the tail under the half-fitted weights
+ * (ties to the larger value, nearer the fit), or the parameter's fixed value. */
+static int choose_shrink(struct run *r, indiv_error *err) {
+    r->shrink = r->p->new_offer_shrink >= 0 ? r->p->new_offer_shrink : 1;
+    if (r->p->new_offer_shrink >= 0)
+        return INDIV_OK;
+    size_t n = indiv_catalog_size(r->cat);
+    struct shrink_ws sw = {{malloc(n * sizeof(double)), NULL, calloc(n, 1),
+                            malloc((size_t)r->p->k * sizeof(indiv_scored))},
+                           calloc(n, 1), {0, 0}, {0, 0}};
+    int rc = sw.w.score && sw.w.rel && sw.w.ws && sw.hist
+                 ? INDIV_OK
+                 : indiv_error_set(err, INDIV_ENOMEM, "out of memory");
+    double best = -INFINITY;
+    for (int g = 0; rc == INDIV_OK && g < SHRINK_GRID; g++) {
+        indiv_model fm;
+        r->shrink = SHRINK_VALUES[g];
+        feature_model(r, r->beta_fit, &r->rank_half, &fm);
+        sw.sums[0] = sw.sums[1] = 0;
+        sw.consumers[0] = sw.consumers[1] = 0;
+        rc = pass_run(r, &fm, shrink_validation, &sw, "shrink", err);
+        for (int mode = 0; rc == INDIV_OK && mode < 2; mode++)
+            r->shrink_ndcg[g][mode] =
+                sw.consumers[mode] ? sw.sums[mode] / (double)sw.consumers[mode] : 0;
+        r->shrink_consumers[0] = sw.consumers[0];
+        r->shrink_consumers[1] = sw.consumers[1];
+    }
+    r->shrink = 1;
+    for (int g = 0; rc == INDIV_OK && g < SHRINK_GRID; g++)
+        if (r->shrink_ndcg[g][0] + r->shrink_ndcg[g][1] >= best) {
+            best = r->shrink_ndcg[g][0] + r->shrink_ndcg[g][1];
+            r->shrink = SHRINK_VALUES[g];
+        }
+    r->shrink_chosen = rc == INDIV_OK;
+    free(sw.w.score);
+    free(sw.w.rel);
+    free(sw.w.ws);
+    free(sw.hist);
+    return rc;
+}
+
 static int validate_ranking(struct run *r, indiv_error *err) {
     size_t n = indiv_catalog_size(r->cat);
+    int rc = choose_shrink(r, err);
+    if (rc < 0)
+        return rc;
     struct rank_ws w = {malloc(n * sizeof(double)), malloc(n * sizeof(double)),
                         calloc(n, 1), malloc((size_t)r->p->k * sizeof(indiv_scored))};
     indiv_model fm;
     feature_model(r, r->beta_fit, &r->rank_half, &fm);
-    int rc = w.score && w.pop && w.rel && w.ws
-                 ? pass_run(r, &fm, rank_validation, &w, "validation", err)
-                 : indiv_error_set(err, INDIV_ENOMEM, "out of memory");
+    rc = w.score && w.pop && w.rel && w.ws
+             ? pass_run(r, &fm, rank_validation, &w, "validation", err)
+             : indiv_error_set(err, INDIV_ENOMEM, "out of memory");
     free(w.score);
     free(w.pop);
     free(w.rel);
@@ -1501,20 +1661,41 @@ static json_t *fit_json(const struct run *r) {
         "iterations", r->fit_stats.iterations, "converged", r->fit_stats.converged,
         "deviance", r->fit_stats.deviance, "standard_errors", se, "new_offers",
         indiv_new_offers_name(r->mode));
-    if (j && r->mode == INDIV_NEW_OFFERS_RANKED) {
+    if (j) {
+        json_t *sh = json_pack("{s:f, s:s}", "value", r->shrink, "how",
+                               r->shrink_chosen ? "chosen on the validation half"
+                                                : "fixed by the parameter");
+        json_t *grid = json_array();
+        for (int g = 0; sh && grid && r->shrink_chosen && g < SHRINK_GRID; g++)
+            json_array_append_new(grid, json_pack("{s:f, s:f, s:f}", "shrink",
+                                                  SHRINK_VALUES[g], "ndcg_all",
+                                                  r->shrink_ndcg[g][0], "ndcg_new",
+                                                  r->shrink_ndcg[g][1]));
+        json_object_set_new(sh, "grid", grid);
+        json_object_set_new(sh, "consumers_all", json_integer((json_int_t)r->shrink_consumers[0]));
+        json_object_set_new(sh, "consumers_new", json_integer((json_int_t)r->shrink_consumers[1]));
+        json_object_set_new(j, "new_offer_shrink", sh);
+    }
+    if (j && (r->mode == INDIV_NEW_OFFERS_RANKED || r->mode == INDIV_NEW_OFFERS_CHOICE)) {
         const struct rank_fit *k = &r->rank;
-        json_t *o = json_pack("{s:s, s:I, s:i, s:b, s:f, s:f, s:f, s:f}", "fit",
-                              "conditional logit of the new offers bought in the tail",
-                              "positives", (json_int_t)k->positives, "iterations",
-                              k->iterations, "converged", k->converged, "affinity",
-                              k->beta[0], "popularity", k->beta[1], "item_item",
-                              k->beta[2], "scale", r->beta[COL(INDIV_TERM_AFFINITY)]);
-        static const char *const se_names[NRANK] = {"se_affinity", "se_popularity",
-                                                    "se_item_item"};
-        for (int i = 0; o && i < NRANK; i++)
-            json_object_set_new(o, se_names[i],
+        json_t *o = json_pack(
+            "{s:s, s:I, s:i, s:b, s:f}", "fit",
+            r->mode == INDIV_NEW_OFFERS_CHOICE
+                ? "conditional logit of the offers bought in the tail among every offer"
+                : "conditional logit of the new offers bought in the tail",
+            "positives", (json_int_t)k->positives, "iterations", k->iterations,
+            "converged", k->converged, "scale", r->beta[COL(INDIV_TERM_AFFINITY)]);
+        json_t *w = json_object(), *sev = json_object();
+        for (int i = 0; o && w && sev && i < k->nf; i++) {
+            json_object_set_new(w, RANK_NAMES[i], json_real(k->beta[i]));
+            json_object_set_new(sev, RANK_NAMES[i],
                                 isfinite(k->se[i]) ? json_real(k->se[i]) : json_null());
-        json_object_set_new(j, "new_offer_ranking", o);
+        }
+        json_object_set_new(o, "weights", w);
+        json_object_set_new(o, "standard_errors", sev);
+        json_object_set_new(j, r->mode == INDIV_NEW_OFFERS_CHOICE ? "choice_model"
+                                                                   : "new_offer_ranking",
+                            o);
     }
     return j;
 }
@@ -1567,6 +1748,8 @@ static void fill_summary(const struct run *r, double seconds, indiv_train_summar
     sum->loss = r->loss;
     sum->seconds_per_sweep = r->sweep_seconds;
     sum->seconds = seconds;
+    sum->new_offer_shrink = r->shrink;
+    sum->new_offer_shrink_chosen = r->shrink_chosen;
 }
 
 static double now_s(void) {

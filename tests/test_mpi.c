@@ -222,15 +222,16 @@ Test(mpi, sweep_resumes_with_or_without_mpi_to_the_one_process_files) {
  * work database is blocked by a non-empty directory of its name. */
 Test(mpi, a_failing_sweep_job_stops_the_ranks_and_the_sweep_resumes) {
     make_world();
-    SH_OK("\"$INDIV\" sweep --db '%s/w.db' --out '%s/one' " SWEEP6 " >/dev/null 2>&1", dir,
-          dir);
+    SH_OK("\"$INDIV\" sweep --db '%s/w.db' --out '%s/one' " SWEEP6 " >/dev/null 2>&1",
+          dir, dir);
     SH_OK("\"$INDIV\" sweep --db '%s/w.db' --out '%s/m' " SWEEP6
           " --shard 0/2 >/dev/null 2>&1 && mkdir '%s/m/work/cell-1-seed-0.db' && "
           "touch '%s/m/work/cell-1-seed-0.db/x'",
           dir, dir, dir, dir);
     tu_run r;
-    int st = tu_sh(&r, MPIRUN "3 \"$INDIV_MPI_BIN\" sweep --db '%s/w.db' --out '%s/m' " SWEEP6
-                   " >/dev/null",
+    int st = tu_sh(&r,
+                   MPIRUN "3 \"$INDIV_MPI_BIN\" sweep --db '%s/w.db' --out '%s/m' " SWEEP6
+                          " >/dev/null",
                    dir, dir);
     cr_assert_neq(st, 0);
     cr_assert(strstr(r.err, "cell 1 (threshold=0.1)"), "%s", r.err);
@@ -335,10 +336,11 @@ static char *busiest(const char *db) {
 /* Runs in dir, with absolute paths to the binaries. */
 #define IN_DIR "INDIV=\"$(realpath \"$INDIV\")\" && cd '%s' && "
 #define MPI_IN_DIR                                                                       \
-    "M=\"$(realpath \"$INDIV_MPI_BIN\")\" && INDIV=\"$(realpath \"$INDIV\")\" && cd '%s' && "
+    "M=\"$(realpath \"$INDIV_MPI_BIN\")\" && INDIV=\"$(realpath \"$INDIV\")\" && cd "    \
+    "'%s' && "
 
 #define TRAIN                                                                            \
-    "\"$INDIV\" train --db w.db --out m.json --dims 8 --iterations 3 "        \
+    "\"$INDIV\" train --db w.db --out m.json --dims 8 --iterations 3 "                   \
     "2>/dev/null && \"$INDIV\" profile --db w.db --model m.json >/dev/null 2>&1"
 
 /* indiv-mpi decide keeps the registry as indiv decide does: the model used is recorded
@@ -346,25 +348,27 @@ static char *busiest(const char *db) {
  * (in any part) is warned about. */
 Test(mpi, decide_records_the_model_and_warns_after_an_erasure) {
     make_world();
-    SH_OK(IN_DIR TRAIN " && \"$INDIV\" partition --db w.db --parts 3 --out parts 2>/dev/null",
+    SH_OK(IN_DIR TRAIN
+          " && \"$INDIV\" partition --db w.db --parts 3 --out parts 2>/dev/null",
           dir);
     tu_run r;
 #define DECIDE3                                                                          \
-    MPI_IN_DIR MPIRUN "3 \"$M\" decide --db "                                           \
-    "'parts/part-%%d.db' --model m.json --out d.jsonl >/dev/null"
+    MPI_IN_DIR MPIRUN "3 \"$M\" decide --db "                                            \
+                      "'parts/part-%%d.db' --model m.json --out d.jsonl >/dev/null"
     cr_assert_eq(tu_sh(&r, DECIDE3, dir), 0, "%s", r.err);
     cr_assert_null(strstr(r.err, "erased since"), "%s", r.err);
     tu_run_free(&r);
     for (int k = 0; k < 3; k++) {
         cr_assert_eq(tu_sh(&r, "\"$INDIV\" info --db '%s/parts/part-%d.db'", dir, k), 0);
-        cr_assert(strstr(r.out, "model m (key ") && strstr(r.out, "used by 1 decision run"),
+        cr_assert(strstr(r.out, "model m (key ") &&
+                      strstr(r.out, "used by 1 decision run"),
                   "part %d: %s", k, r.out);
         tu_run_free(&r);
     }
     /* erased in the part that holds them (indiv forget refuses the others) */
     char *id = busiest("w.db");
     SH_OK(IN_DIR "n=0 && for p in parts/part-*.db; do \"$INDIV\" forget --db \"$p\" "
-          "'%s' >/dev/null 2>&1 && n=$((n + 1)); done; test $n = 1",
+                 "'%s' >/dev/null 2>&1 && n=$((n + 1)); done; test $n = 1",
           dir, id);
     free(id);
     cr_assert_eq(tu_sh(&r, DECIDE3, dir), 0, "%s", r.err);
@@ -374,7 +378,7 @@ Test(mpi, decide_records_the_model_and_warns_after_an_erasure) {
     tu_run_free(&r);
     /* one database: rank 0 records the use */
     SH_OK(MPI_IN_DIR MPIRUN "2 \"$M\" decide --db w.db "
-          "--model m.json --out d1.jsonl >/dev/null 2>&1",
+                            "--model m.json --out d1.jsonl >/dev/null 2>&1",
           dir);
     cr_assert_eq(tu_sh(&r, "\"$INDIV\" info --db '%s/w.db'", dir), 0);
     cr_assert(strstr(r.out, "used by 1 decision run"), "%s", r.out);
@@ -405,7 +409,7 @@ Test(partition, copies_nobody_erased_and_carries_the_marks) {
     SH_OK(IN_DIR TRAIN, dir);
     char *id = busiest("w.db");
     SH_OK(IN_DIR "\"$INDIV\" forget --db w.db '%s' >/dev/null && \"$INDIV\" partition "
-          "--db w.db --parts 3 --out parts 2>/dev/null",
+                 "--db w.db --parts 3 --out parts 2>/dev/null",
           dir, id);
     tu_run r;
     cr_assert_eq(tu_sh(&r,
@@ -439,7 +443,7 @@ Test(partition, copies_nobody_erased_and_carries_the_marks) {
     }
     cr_assert_eq(tu_sh(&r,
                        IN_DIR "\"$INDIV\" decide --db parts/part-1.db --model m.json "
-                       "--out d.jsonl >/dev/null",
+                              "--out d.jsonl >/dev/null",
                        dir),
                  0, "%s", r.err);
     cr_assert(strstr(r.err, "included 1 person erased since"), "%s", r.err);

@@ -447,13 +447,17 @@ Test(train, run_writes_an_embedding_model_with_its_provenance) {
     cr_assert_eq(m.embedding->dims, 8);
     cr_assert_gt(m.embedding->n, 40);
     cr_assert_eq(indiv_model_validate(&m, &err), 0, "%s", err.msg);
-    cr_assert_gt(m.weight[INDIV_TERM_AFFINITY], 0, "taste should raise the propensity");
-    /* item_item fitted apart for the offers bought; affinity and popularity shared */
-    cr_assert_eq(m.bought.present, 1);
-    cr_assert_eq(m.bought.affinity, m.weight[INDIV_TERM_AFFINITY]);
-    cr_assert_eq(m.bought.popularity, m.weight[INDIV_TERM_POPULARITY]);
-    cr_assert(isfinite(m.bought.item_item));
+    cr_assert_gt(m.bought.affinity, 0, "taste should raise the propensity");
+    /* item_item fitted apart for the offers bought; affinity and popularity shared, then
+     * the new offers' scaled by the shrink chosen on the validation half */
     json_t *pv = provenance(&m);
+    double shrink = json_real_value(json_object_get(
+        json_object_get(json_object_get(pv, "propensity_fit"), "new_offer_shrink"), "value"));
+    cr_assert(shrink >= 0 && shrink <= 1);
+    cr_assert_eq(m.bought.present, 1);
+    cr_assert_float_eq(m.weight[INDIV_TERM_AFFINITY], shrink * m.bought.affinity, 1e-12);
+    cr_assert_float_eq(m.weight[INDIV_TERM_POPULARITY], shrink * m.bought.popularity, 1e-12);
+    cr_assert(isfinite(m.bought.item_item));
     cr_assert_not_null(json_object_get(json_object_get(json_object_get(pv, "propensity_fit"),
                                                        "standard_errors"),
                                        "bought_item_item"));
@@ -531,6 +535,7 @@ Test(train, new_offers_modes_and_act_model_inputs) {
 
     p.new_offers = INDIV_NEW_OFFERS_SHARED;
     p.act_model = INDIV_ACT_ORDERS;
+    p.new_offer_shrink = 1; /* the weights as fitted */
     cr_assert_eq(train(db, &p, &m, &err), 0, "%s", err.msg);
     cr_assert_eq(m.bought.present, 0, "shared: one weight set for every offer");
     cr_assert(m.act.present && isfinite(m.act.orders));
@@ -551,6 +556,7 @@ Test(train, new_offers_modes_and_act_model_inputs) {
 
     p.new_offers = INDIV_NEW_OFFERS_RANKED;
     p.act_model = INDIV_ACT_FULL;
+    p.new_offer_shrink = 1;
     cr_assert_eq(train(db, &p, &m, &err), 0, "%s", err.msg);
     pv = provenance(&m);
     fit = json_object_get(pv, "propensity_fit");
@@ -564,9 +570,11 @@ Test(train, new_offers_modes_and_act_model_inputs) {
                                  INDIV_TERM_ITEM_ITEM};
     for (int k = 0; k < 3; k++)
         cr_assert_float_eq(m.weight[terms[k]],
-                           c * json_real_value(json_object_get(rk, names[k])), 1e-12,
+                           c * json_real_value(json_object_get(
+                                   json_object_get(rk, "weights"), names[k])),
+                           1e-12,
                            "%s: the sub-model's weight times the scale", names[k]);
-    cr_assert_gt(json_real_value(json_object_get(rk, "affinity")), 0,
+    cr_assert_gt(json_real_value(json_object_get(json_object_get(rk, "weights"), "affinity")), 0,
                  "taste ranks the new offers a person buys");
     json_decref(pv);
     cr_assert(m.bought.present && isfinite(m.bought.affinity + m.bought.popularity +
@@ -587,6 +595,77 @@ Test(train, new_offers_modes_and_act_model_inputs) {
     indiv_model_clear(&back);
     indiv_model_clear(&m);
     free(path);
+    free(db);
+}
+
+/* --new-offer-shrink: a fixed scale multiplies the new offers' affinity and popularity
+ * weights and leaves everything else (the offers bought included) as fitted; auto
+ * picks a grid value and records the grid's validation NDCG; choice gives every
+ * offer-level weight as the choice model's times one scale. */
+Test(train, new_offer_shrink_and_the_choice_model) {
+    char *db = make_world("shrink.db", 300, 3);
+    indiv_train_params p;
+    train_params(&p, 1);
+    indiv_model full, half, aut, ch;
+    indiv_error err = {0};
+    p.new_offer_shrink = 1;
+    cr_assert_eq(train(db, &p, &full, &err), 0, "%s", err.msg);
+    p.new_offer_shrink = 0.5;
+    cr_assert_eq(train(db, &p, &half, &err), 0, "%s", err.msg);
+    cr_assert_float_eq(half.weight[INDIV_TERM_AFFINITY],
+                       0.5 * full.weight[INDIV_TERM_AFFINITY], 1e-12);
+    cr_assert_float_eq(half.weight[INDIV_TERM_POPULARITY],
+                       0.5 * full.weight[INDIV_TERM_POPULARITY], 1e-12);
+    for (int t = INDIV_TERM_READINESS; t < INDIV_TERM_COUNT; t++)
+        if (t != INDIV_TERM_AFFINITY && t != INDIV_TERM_POPULARITY)
+            cr_assert_eq(half.weight[t], full.weight[t], "term %d as fitted", t);
+    cr_assert_eq(half.bought.affinity, full.bought.affinity, "the offers bought keep theirs");
+    cr_assert_eq(half.bought.popularity, full.bought.popularity);
+    cr_assert_eq(half.bought.item_item, full.bought.item_item);
+    p.new_offer_shrink = -1;
+    cr_assert_eq(train(db, &p, &aut, &err), 0, "%s", err.msg);
+    json_t *pv = provenance(&aut),
+           *sh = json_object_get(json_object_get(pv, "propensity_fit"), "new_offer_shrink");
+    double v = json_real_value(json_object_get(sh, "value"));
+    json_t *grid = json_object_get(sh, "grid");
+    cr_assert_eq(json_array_size(grid), 5);
+    double best = -1, at = -1;
+    for (size_t g = 0; g < 5; g++) {
+        json_t *e = json_array_get(grid, g);
+        double sum = json_real_value(json_object_get(e, "ndcg_all")) +
+                     json_real_value(json_object_get(e, "ndcg_new"));
+        if (sum >= best) {
+            best = sum;
+            at = json_real_value(json_object_get(e, "shrink"));
+        }
+    }
+    cr_assert_float_eq(v, at, 0, "the grid's best (ties to the larger)");
+    cr_assert_float_eq(aut.weight[INDIV_TERM_AFFINITY], v * full.weight[INDIV_TERM_AFFINITY],
+                       1e-12);
+    json_decref(pv);
+    p.new_offer_shrink = 1;
+    p.new_offers = INDIV_NEW_OFFERS_CHOICE;
+    cr_assert_eq(train(db, &p, &ch, &err), 0, "%s", err.msg);
+    pv = provenance(&ch);
+    json_t *cm = json_object_get(json_object_get(pv, "propensity_fit"), "choice_model"),
+           *w = json_object_get(cm, "weights");
+    cr_assert(json_is_true(json_object_get(cm, "converged")));
+    double c = json_real_value(json_object_get(cm, "scale"));
+    cr_assert_float_eq(ch.weight[INDIV_TERM_REPEAT],
+                       c * json_real_value(json_object_get(w, "repeat")), 1e-12);
+    cr_assert_float_eq(ch.weight[INDIV_TERM_ITEM_ITEM],
+                       c * json_real_value(json_object_get(w, "item_item")), 1e-12);
+    cr_assert_float_eq(ch.bought.affinity,
+                       c * json_real_value(json_object_get(w, "bought_affinity")), 1e-12);
+    cr_assert_gt(json_real_value(json_object_get(w, "repeat")), 0,
+                 "buyers pick offers they bought before");
+    json_decref(pv);
+    indiv_model_clear(&ch);
+    p.new_offer_shrink = 1.5;
+    cr_assert_eq(train(db, &p, &ch, &err), INDIV_EINVAL);
+    indiv_model_clear(&full);
+    indiv_model_clear(&half);
+    indiv_model_clear(&aut);
     free(db);
 }
 

@@ -147,14 +147,21 @@ int indiv_logit_fit(const double *x, const double *y, const double *w, size_t n,
  *    offer each person bought in the tail among their sampled new offers (a ranking
  *    objective: the person's own level cancels), then the logistic fit scales that
  *    score, and the offers bought get their own three weights ("weights_bought").
- *    With labels from contacts, RANKED falls back to SPLIT. */
+ *  - CHOICE: purchase incidence times choice (Guadagni & Little 1983; Chintagunta
+ *    1993): every offer-level weight (affinity, popularity, item_item for new offers,
+ *    the repeat terms, the three weights of offers bought) comes from a conditional
+ *    logit of which offers each buyer bought in the tail among all their sampled
+ *    offers, bought before or new; the logistic fit then gives the intercept, the
+ *    person's terms (readiness, frequency) and one scale of that choice score.
+ *    With labels from contacts, RANKED and CHOICE fall back to SPLIT. */
 typedef enum indiv_new_offers {
     INDIV_NEW_OFFERS_SHARED = 0,
     INDIV_NEW_OFFERS_SPLIT = 1,
-    INDIV_NEW_OFFERS_RANKED = 2
+    INDIV_NEW_OFFERS_RANKED = 2,
+    INDIV_NEW_OFFERS_CHOICE = 3
 } indiv_new_offers;
 
-/* "shared", "split", "ranked"; and the reverse (-1 when s names none). */
+/* "shared", "split", "ranked", "choice"; and the reverse (-1 when s names none). */
 const char *indiv_new_offers_name(indiv_new_offers m);
 int indiv_new_offers_parse(const char *s);
 
@@ -183,6 +190,10 @@ typedef struct indiv_train_params {
     int calibration_slots; /* offers per contact of the calibration (model.h) */
     int act_model;         /* INDIV_ACT_*: which person-level act model (model.h) */
     indiv_new_offers new_offers; /* how offers new to the person are weighted */
+    /* scale in [0, 1] of the new offers' affinity and popularity weights (the offers
+     * bought keep theirs), or -1 (default): chosen among 0, 0.25, 0.5, 0.75, 1 by
+     * NDCG@k (every purchase + new offers) on the validation half's tail */
+    double new_offer_shrink;
 } indiv_train_params;
 
 /* What the run did (all of it is also in the model's provenance). */
@@ -195,6 +206,8 @@ typedef struct indiv_train_summary {
     double loss;                 /* ALS objective after the final fit */
     double seconds_per_sweep;    /* mean over the final fit */
     double seconds;
+    double new_offer_shrink;     /* the scale applied (train params) */
+    int new_offer_shrink_chosen; /* 1: chosen on the validation half */
 } indiv_train_summary;
 
 /* Defaults (docs/evaluation.md): holdout 14 days, negatives 50, ridge 1e-3, k 10,

@@ -55,8 +55,13 @@ static const char train_help[] =
     "                     (default 3, the policy's --slots)\n"
     "  --new-offers MODE  weights of offers new to the person: split (default: their\n"
     "                     own item-to-item weight), shared (one weight set for every\n"
-    "                     offer), ranked (a conditional-logit sub-model; docs/\n"
-    "                     evaluation.md \"Offers new to the person\")\n"
+    "                     offer), ranked (a conditional-logit sub-model of new\n"
+    "                     offers), choice (a conditional logit of which offer a\n"
+    "                     buyer picks, times whether they buy; docs/evaluation.md\n"
+    "                     \"Offers new to the person\")\n"
+    "  --new-offer-shrink G  scale in [0, 1] of the new offers' affinity and\n"
+    "                     popularity weights, or auto (default: the best of 0, 0.25,\n"
+    "                     0.5, 0.75, 1 on the validation half's tail)\n"
     "  --act-model MODE   person-level act model: full (default: logit of the offers'\n"
     "                     P(buys one), purchase occasions, readiness, days since the\n"
     "                     last purchase, offers re-bought), orders (the first two),\n"
@@ -93,6 +98,7 @@ static const struct option long_opts[] = {{"db", required_argument, NULL, 1},
                                           {"no-act-model", no_argument, NULL, 18},
                                           {"new-offers", required_argument, NULL, 19},
                                           {"act-model", required_argument, NULL, 20},
+                                          {"new-offer-shrink", required_argument, NULL, 21},
                                           {"help", no_argument, NULL, 'h'},
                                           {0}};
 
@@ -157,6 +163,12 @@ static int set_option(struct train_args *a, int code, const char *v) {
     case 18:
         p->act_model = INDIV_ACT_NONE;
         return CLI_OK;
+    case 21:
+        if (strcmp(v, "auto") == 0) {
+            p->new_offer_shrink = -1;
+            return CLI_OK;
+        }
+        return cli_double("train", "--new-offer-shrink", v, 0, 1, &p->new_offer_shrink);
     case 20:
         if (strcmp(v, "full") == 0)
             p->act_model = INDIV_ACT_FULL;
@@ -170,7 +182,7 @@ static int set_option(struct train_args *a, int code, const char *v) {
     case 19: {
         int m = indiv_new_offers_parse(v);
         if (m < 0)
-            return cli_usage("train", "--new-offers: '%s' is not shared, split or ranked",
+            return cli_usage("train", "--new-offers: '%s' is not shared, split, ranked or choice",
                              v);
         p->new_offers = (indiv_new_offers)m;
         return CLI_OK;
@@ -241,8 +253,12 @@ static void print_summary(const struct train_args *a, const indiv_model *m,
     if (m->bought.present)
         fprintf(o,
                 "  offers the person bought: affinity %.4g, popularity %.4g, item_item %.4g "
-                "(the weights above are then those of offers new to the person)\n",
-                m->bought.affinity, m->bought.popularity, m->bought.item_item);
+                "(the weights above are then those of offers new to the person, whose "
+                "affinity and popularity are scaled by %g, %s)\n",
+                m->bought.affinity, m->bought.popularity, m->bought.item_item,
+                s->new_offer_shrink,
+                s->new_offer_shrink_chosen ? "chosen on the validation half"
+                                           : "--new-offer-shrink");
     fprintf(o, "  validation: see \"provenance\".\"validation\" in %s\n", a->out);
     if (m->act.present)
         fprintf(o,

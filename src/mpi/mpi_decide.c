@@ -298,13 +298,14 @@ static void warn_erased(mdecide *d) {
     if (d->partitioned)
         mpi_allreduce(&erased, 1, MPI_INT64_T, MPI_MAX);
     if (d->rank == 0 && erased > 0)
-        fprintf(stderr,
-                "indiv decide: warning: model %s (%s) was trained on data that included "
-                "%s%lld %s erased since: it still holds what it learnt from them; retrain "
-                "it (indiv train) and use the new file\n",
-                d->m.id, d->a.model ? d->a.model : "built-in",
-                d->partitioned && d->size > 1 ? "at least " : "", (long long)erased,
-                erased == 1 ? "person" : "people");
+        fprintf(
+            stderr,
+            "indiv decide: warning: model %s (%s) was trained on data that included "
+            "%s%lld %s erased since: it still holds what it learnt from them; retrain "
+            "it (indiv train) and use the new file\n",
+            d->m.id, d->a.model ? d->a.model : "built-in",
+            d->partitioned && d->size > 1 ? "at least " : "", (long long)erased,
+            erased == 1 ? "person" : "people");
 }
 
 /* Collective, after a successful run: records the model used in the database (rank 0),

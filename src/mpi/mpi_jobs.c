@@ -35,8 +35,8 @@
 enum { JOB_RUN = 1, JOB_QUIT, REPLY_ROUND, REPLY_DONE };
 
 typedef struct job_msg {
-    int kind; /* JOB_RUN or JOB_QUIT */
-    int rc;   /* JOB_QUIT: the run's status, for the rank's exit code */
+    int kind;    /* JOB_RUN or JOB_QUIT */
+    int rc;      /* JOB_QUIT: the run's status, for the rank's exit code */
     long serial; /* names the job in a MPI_TAG_STOP message */
     size_t cell;
     int seed_index;

@@ -37,7 +37,9 @@ void mpi_wait(MPI_Request *req, MPI_Status *st) {
         if (t0 == 0)
             t0 = t;
         double us = (t - t0) / MPI_POLL_FRACTION;
-        us = us < MPI_POLL_MIN_US ? MPI_POLL_MIN_US : us > MPI_POLL_MAX_US ? MPI_POLL_MAX_US : us;
+        us = us < MPI_POLL_MIN_US   ? MPI_POLL_MIN_US
+             : us > MPI_POLL_MAX_US ? MPI_POLL_MAX_US
+                                    : us;
         const struct timespec pause = {0, 1000L * (long)us};
         nanosleep(&pause, NULL);
     }

@@ -223,8 +223,8 @@ static int bench_sweep(const char *indiv, const char *mpi, const char *mpirun,
                  indiv, dir, dir, i, grid, i);
     tc = timed_pair(half[0], half[1], &cc);
     snprintf(cmd, sizeof cmd,
-             "'%s' sweep --db '%s/w.db' --out '%s/st' %s --jobs 2 >/dev/null 2>&1",
-             indiv, dir, dir, grid);
+             "'%s' sweep --db '%s/w.db' --out '%s/st' %s --jobs 2 >/dev/null 2>&1", indiv,
+             dir, dir, grid);
     tt = timed(cmd, &ct);
     for (int n = 1; n <= 2; n++) {
         snprintf(cmd, sizeof cmd,
