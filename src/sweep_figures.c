@@ -212,20 +212,28 @@ struct frontier_ctx {
     const struct frontier *fr;
 };
 
+/* The cells with data for both of the frontier's measures, as scaled points (*n of
+ * them); NULL when out of memory. */
+static struct point *frontier_points(const struct fig *f, const struct frontier *fr,
+                                     size_t *n) {
+    struct point *p = malloc((f->with_data ? f->with_data : 1) * sizeof *p);
+    *n = 0;
+    for (size_t cell = 0; p && cell < f->cells; cell++) {
+        const indiv_sweep_stat *x = stat_of(f, cell, fr->x), *y = stat_of(f, cell, fr->y);
+        if (x->n > 0 && isfinite(x->mean) && isfinite(y->mean))
+            p[(*n)++] = (struct point){cell, fr->sx * x->mean, fr->sy * y->mean};
+    }
+    return p;
+}
+
 /* The frontier's cells, ordered along x for a line: cell "label" x y. */
 static int write_frontier(FILE *out, void *ctx, indiv_error *err) {
     const struct frontier_ctx *c = ctx;
     const struct fig *f = c->f;
-    struct point *p = malloc((f->with_data ? f->with_data : 1) * sizeof *p);
+    size_t n;
+    struct point *p = frontier_points(f, c->fr, &n);
     if (!p)
         return indiv_error_set(err, INDIV_ENOMEM, "out of memory");
-    size_t n = 0;
-    for (size_t cell = 0; cell < f->cells; cell++) {
-        const indiv_sweep_stat *x = stat_of(f, cell, c->fr->x),
-                               *y = stat_of(f, cell, c->fr->y);
-        if (x->n > 0 && isfinite(x->mean) && isfinite(y->mean))
-            p[n++] = (struct point){cell, c->fr->sx * x->mean, c->fr->sy * y->mean};
-    }
     n = pareto(p, n);
     fprintf(out, "# cell label %s %s (the Pareto frontier of cells.dat)\n", c->fr->x,
             c->fr->y);
@@ -323,16 +331,10 @@ static void put_group(FILE *out, const struct fig *f, struct point *p, size_t n,
 static int write_labels(FILE *out, void *ctx, indiv_error *err) {
     const struct frontier_ctx *c = ctx;
     const struct fig *f = c->f;
-    struct point *p = malloc((f->with_data ? f->with_data : 1) * sizeof *p);
+    size_t n;
+    struct point *p = frontier_points(f, c->fr, &n);
     if (!p)
         return indiv_error_set(err, INDIV_ENOMEM, "out of memory");
-    size_t n = 0;
-    for (size_t cell = 0; cell < f->cells; cell++) {
-        const indiv_sweep_stat *x = stat_of(f, cell, c->fr->x),
-                               *y = stat_of(f, cell, c->fr->y);
-        if (x->n > 0 && isfinite(x->mean) && isfinite(y->mean))
-            p[n++] = (struct point){cell, c->fr->sx * x->mean, c->fr->sy * y->mean};
-    }
     if (f->with_data > LABELS_MAX)
         n = pareto(p, n);
     for (size_t i = 0; i < n; i++) /* back to the plotted values */
