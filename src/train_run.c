@@ -75,9 +75,14 @@
 #define MIN_RANK_POSITIVES 20
 /* The scales of the new offers' affinity and popularity weights tried when
  * new_offer_shrink is chosen on the validation half (docs/evaluation.md "Offers new to
- * the person"). */
+ * the person"). The smallest is 0.01, not 0: at 0 every new offer of a person with no
+ * purchase history (a newcomer, someone who only viewed) scores the same, and the
+ * policy's tie-break by catalogue index would pick the first offers of the catalogue;
+ * at 0.01 their order is still the likelihood's (affinity and popularity), while for a
+ * person with a history those two terms weigh a hundredth and the item-to-item term
+ * ranks, as at 0. */
 #define SHRINK_GRID 5
-static const double SHRINK_VALUES[SHRINK_GRID] = {0, 0.25, 0.5, 0.75, 1};
+static const double SHRINK_VALUES[SHRINK_GRID] = {0.01, 0.25, 0.5, 0.75, 1};
 /* Consumers scored per block (one dgemm each), as in the decision run. */
 #define BLOCK 256
 /* A sampled negative that was in fact bought is redrawn at most this many times. */

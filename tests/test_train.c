@@ -453,7 +453,7 @@ Test(train, run_writes_an_embedding_model_with_its_provenance) {
     json_t *pv = provenance(&m);
     double shrink = json_real_value(json_object_get(
         json_object_get(json_object_get(pv, "propensity_fit"), "new_offer_shrink"), "value"));
-    cr_assert(shrink >= 0 && shrink <= 1);
+    cr_assert(shrink > 0 && shrink <= 1);
     cr_assert_eq(m.bought.present, 1);
     cr_assert_float_eq(m.weight[INDIV_TERM_AFFINITY], shrink * m.bought.affinity, 1e-12);
     cr_assert_float_eq(m.weight[INDIV_TERM_POPULARITY], shrink * m.bought.popularity, 1e-12);
@@ -632,6 +632,8 @@ Test(train, new_offer_shrink_and_the_choice_model) {
     double best = -1, at = -1;
     for (size_t g = 0; g < 5; g++) {
         json_t *e = json_array_get(grid, g);
+        /* never 0: a newcomer's new offers would all score the same (train_run.c) */
+        cr_assert_gt(json_real_value(json_object_get(e, "shrink")), 0, "grid entry %zu", g);
         double sum = json_real_value(json_object_get(e, "ndcg_all")) +
                      json_real_value(json_object_get(e, "ndcg_new"));
         if (sum >= best) {
