@@ -70,7 +70,7 @@ struct indiv_score_block {
     size_t cap, n, d;
     double *x;                  /* cap × d */
     double *aff;                /* cap × n */
-    double *u;                  /* cap: per-consumer logit term */
+    double *u;                  /* cap: per-consumer logit term (owns the 5 below) */
     double *ready, *freq;       /* cap: its inputs, kept for the drivers */
     double *orders;             /* cap: purchase occasions (the act model's input) */
     double *recency, *rebought; /* cap: the act model's other inputs (set_history) */
@@ -218,12 +218,12 @@ indiv_score_block *indiv_score_block_new(const indiv_scorer *s, size_t rows) {
     b->d = s->d;
     b->x = calloc(b->cap * (b->d ? b->d : 1), sizeof *b->x);
     b->aff = calloc(b->cap * b->n, sizeof *b->aff);
-    b->u = calloc(b->cap, sizeof *b->u);
-    b->ready = calloc(b->cap, sizeof *b->ready);
-    b->freq = calloc(b->cap, sizeof *b->freq);
-    b->orders = calloc(b->cap, sizeof *b->orders);
-    b->recency = calloc(b->cap, sizeof *b->recency);
-    b->rebought = calloc(b->cap, sizeof *b->rebought);
+    b->u = calloc(6 * b->cap, sizeof *b->u); /* and the five per-row inputs after it */
+    if (b->u) {
+        b->ready = b->u + b->cap, b->freq = b->ready + b->cap;
+        b->orders = b->freq + b->cap, b->recency = b->orders + b->cap;
+        b->rebought = b->recency + b->cap;
+    }
     b->xr = calloc(b->cap * b->n + 1, sizeof *b->xr);
     b->hcap = SCORE_HISTORY_MAX;
     b->hist = malloc(b->cap * b->hcap * sizeof *b->hist);
@@ -231,9 +231,8 @@ indiv_score_block *indiv_score_block_new(const indiv_scorer *s, size_t rows) {
     b->iis = calloc(b->n + 1, sizeof *b->iis);
     b->mark = calloc(b->n + 1, sizeof *b->mark);
     b->work = malloc(b->hcap * sizeof *b->work);
-    if (!b->iis || !b->mark || !b->work || !b->x || !b->aff || !b->u || !b->ready ||
-        !b->freq || !b->orders || !b->recency || !b->rebought || !b->xr || !b->hist ||
-        !b->n_hist) {
+    if (!b->iis || !b->mark || !b->work || !b->x || !b->aff || !b->u || !b->xr ||
+        !b->hist || !b->n_hist) {
         indiv_score_block_free(b);
         return NULL;
     }
@@ -246,11 +245,6 @@ void indiv_score_block_free(indiv_score_block *b) {
     free(b->x);
     free(b->aff);
     free(b->u);
-    free(b->ready);
-    free(b->freq);
-    free(b->orders);
-    free(b->recency);
-    free(b->rebought);
     free(b->xr);
     free(b->hist);
     free(b->n_hist);
@@ -533,19 +527,41 @@ static void history_features(const indiv_scorer *s, struct hist_feat *hf,
     }
 }
 
-/* x[idx[e]] += v[e] for e < n, in order. */
+/* The item sums bought_correction reads, gathered while a neighbour list is scattered:
+ * iis[j] += w[e] for the neighbours j = idx[e] that are marked (the offers of the row's
+ * history), in the order of the list. */
+struct item_sums {
+    double *iis;
+    const unsigned char *mark;
+    const double *w; /* the list's raw weights S(k, ·) */
+};
+
+static inline void sum_marked(const struct item_sums *m, const uint32_t *restrict idx,
+                              size_t from, size_t to) {
+    for (size_t e = from; e < to; e++)
+        if (m->mark[idx[e]])
+            m->iis[idx[e]] += m->w[e];
+}
+
+/* x[idx[e]] += v[e] for e < n, in order; then m's item sums of the list (m may be
+ * NULL). */
 static void scatter(double *restrict x, const uint32_t *restrict idx,
-                    const double *restrict v, size_t n) {
+                    const double *restrict v, size_t n, const struct item_sums *m) {
     for (size_t e = 0; e < n; e++)
         x[idx[e]] += v[e];
+    if (m)
+        sum_marked(m, idx, 0, n);
 }
 
 /* The same when no two idx are equal: four loads before four stores, an order the
  * compiler cannot choose itself (for all it knows two indices are equal), so that the
- * loads of the next four need not wait for the stores. Each x[j] gets the same
- * additions in the same order as in scatter: the same bits. */
+ * loads of the next four need not wait for the stores; and m's item sums in the same
+ * pass (the indices loaded once), tested four at a time. Each x[j] and each item sum
+ * gets the same additions in the same order as in scatter: the same bits. */
 static void scatter_unique(double *restrict x, const uint32_t *restrict idx,
-                           const double *restrict v, size_t n) {
+                           const double *restrict v, size_t n,
+                           const struct item_sums *m) {
+    const unsigned char *restrict mark = m ? m->mark : NULL;
     size_t e = 0;
     for (; e + 4 <= n; e += 4) {
         uint32_t i0 = idx[e], i1 = idx[e + 1], i2 = idx[e + 2], i3 = idx[e + 3];
@@ -555,84 +571,44 @@ static void scatter_unique(double *restrict x, const uint32_t *restrict idx,
         x[i1] = x1;
         x[i2] = x2;
         x[i3] = x3;
+        if (mark && (mark[i0] | mark[i1] | mark[i2] | mark[i3]))
+            sum_marked(m, idx, e, e + 4);
     }
-    for (; e < n; e++)
-        x[idx[e]] += v[e];
-}
-
-/* scatter_unique and marked_sum of the same list in one pass (the indices loaded once):
- * x[idx[e]] += v[e], and iis[idx[e]] += w[e] where idx[e] is marked; each in the order
- * of the list, so the same bits as the two passes. */
-static void scatter_unique_marked(double *restrict x, const uint32_t *restrict idx,
-                                  const double *restrict v, size_t n,
-                                  double *restrict iis,
-                                  const unsigned char *restrict mark,
-                                  const double *restrict w) {
-    size_t e = 0;
-    for (; e + 4 <= n; e += 4) {
-        uint32_t i0 = idx[e], i1 = idx[e + 1], i2 = idx[e + 2], i3 = idx[e + 3];
-        double x0 = x[i0] + v[e], x1 = x[i1] + v[e + 1], x2 = x[i2] + v[e + 2],
-               x3 = x[i3] + v[e + 3];
-        x[i0] = x0;
-        x[i1] = x1;
-        x[i2] = x2;
-        x[i3] = x3;
-        if (mark[i0] | mark[i1] | mark[i2] | mark[i3])
-            for (size_t f = e; f < e + 4; f++)
-                if (mark[idx[f]])
-                    iis[idx[f]] += w[f];
-    }
-    for (; e < n; e++) {
-        x[idx[e]] += v[e];
-        if (mark[idx[e]])
-            iis[idx[e]] += w[e];
-    }
-}
-
-/* iis[idx[e]] += w[e] for the e < n whose idx[e] is marked, in order: the item sums
- * of the offers of a row's history only, the ones bought_correction reads. */
-static void marked_sum(double *restrict iis, const unsigned char *restrict mark,
-                       const uint32_t *restrict idx, const double *restrict w, size_t n) {
-    for (size_t e = 0; e < n; e++)
-        if (mark[idx[e]])
-            iis[idx[e]] += w[e];
+    for (size_t f = e; f < n; f++)
+        x[idx[f]] += v[f];
+    if (m)
+        sum_marked(m, idx, e, n);
 }
 
 /* a[k] = x · F_j of the offers j of hf[0..n): the affinity the dgemm of indiv_score_run
  * will compute, but with the products and sums of one plain dot product each, in its
- * order (c = 0 .. d-1, from 0). Four offers at a time: four independent chains of
+ * order (c = 0 .. d-1, from 0). Eight offers at a time (the last group padded with
+ * the last offer, whose extra results are dropped): eight independent chains of
  * additions instead of one, which the processor runs side by side; each chain is the
  * same sequence of operations as alone, so the same bits. */
 static void bought_affinities(const indiv_scorer *s, const double *x,
                               const struct hist_feat *hf, size_t n, double *a) {
     const double *F = indiv_catalog_matrix(s->cat);
-    size_t d = s->d, k = 0;
-    for (; k + 8 <= n; k += 8) {
-        const double *f0 = F + hf[k].j * d, *f1 = F + hf[k + 1].j * d,
-                     *f2 = F + hf[k + 2].j * d, *f3 = F + hf[k + 3].j * d,
-                     *f4 = F + hf[k + 4].j * d, *f5 = F + hf[k + 5].j * d,
-                     *f6 = F + hf[k + 6].j * d, *f7 = F + hf[k + 7].j * d;
+    size_t d = s->d;
+    for (size_t k = 0; k < n; k += 8) {
+        const double *f[8];
+        for (size_t r = 0; r < 8; r++)
+            f[r] = F + hf[k + r < n ? k + r : n - 1].j * d;
         double a0 = 0, a1 = 0, a2 = 0, a3 = 0, a4 = 0, a5 = 0, a6 = 0, a7 = 0;
         for (size_t c = 0; c < d; c++) {
             double xc = x[c];
-            a0 += xc * f0[c];
-            a1 += xc * f1[c];
-            a2 += xc * f2[c];
-            a3 += xc * f3[c];
-            a4 += xc * f4[c];
-            a5 += xc * f5[c];
-            a6 += xc * f6[c];
-            a7 += xc * f7[c];
+            a0 += xc * f[0][c];
+            a1 += xc * f[1][c];
+            a2 += xc * f[2][c];
+            a3 += xc * f[3][c];
+            a4 += xc * f[4][c];
+            a5 += xc * f[5][c];
+            a6 += xc * f[6][c];
+            a7 += xc * f[7][c];
         }
-        a[k] = a0, a[k + 1] = a1, a[k + 2] = a2, a[k + 3] = a3;
-        a[k + 4] = a4, a[k + 5] = a5, a[k + 6] = a6, a[k + 7] = a7;
-    }
-    for (; k < n; k++) {
-        const double *f = F + hf[k].j * d;
-        double a0 = 0;
-        for (size_t c = 0; c < d; c++)
-            a0 += x[c] * f[c];
-        a[k] = a0;
+        double g[8] = {a0, a1, a2, a3, a4, a5, a6, a7};
+        for (size_t r = 0; r < 8 && k + r < n; r++)
+            a[k + r] = g[r];
     }
 }
 
@@ -658,12 +634,39 @@ static void bought_correction(const indiv_scorer *s, indiv_score_block *b, size_
     }
 }
 
+/* Adds entry k of the n in hf to row xr: its repeat terms, then the scatter of its
+ * neighbour list (wi · S(j, ·)), with the item sums of weights_bought when sums is set;
+ * the next entry's list is prefetched. */
+static void entry_terms(const indiv_scorer *s, indiv_score_block *b, double *xr,
+                        const struct hist_feat *hf, size_t k, size_t n, int sums) {
+    const double *w = s->model.weight;
+    size_t j = hf[k].j;
+    xr[j] += w[INDIV_TERM_REPEAT] * hf[k].f[0] +
+             w[INDIV_TERM_REPEAT_FREQUENCY] * hf[k].f[1] +
+             w[INDIV_TERM_REPEAT_READINESS] * hf[k].f[2];
+    if (!s->nb_ptr)
+        return;
+    const double *v = s->nb_wi ? s->nb_wi : s->nb_w;
+    if (k + 1 < n) {
+        size_t e = s->nb_ptr[hf[k + 1].j];
+        __builtin_prefetch(s->nb_idx + e);
+        __builtin_prefetch(v + e);
+        __builtin_prefetch(v + e + 8);
+    }
+    const uint32_t *idx = s->nb_idx + s->nb_ptr[j];
+    size_t len = s->nb_ptr[j + 1] - s->nb_ptr[j];
+    struct item_sums m = {b->iis, b->mark, s->nb_w + s->nb_ptr[j]};
+    if (s->nb_wi)
+        (s->nb_unique ? scatter_unique : scatter)(xr, idx, s->nb_wi + s->nb_ptr[j], len,
+                                                  sums ? &m : NULL);
+    else if (sums)
+        sum_marked(&m, idx, 0, len);
+}
+
 void indiv_score_set_history(const indiv_scorer *s, indiv_score_block *b, size_t i,
                              const indiv_profile *pr, int64_t t) {
-    const double *w = s->model.weight;
     double *xr = b->xr + i * b->n;
     struct hist_feat *hf = b->hist + i * b->hcap;
-    size_t j, n = 0;
     if (pr && (pr->features & INDIV_FEAT_RHYTHM) && pr->orders > 0 &&
         pr->last_purchase_ts != INDIV_TS_NONE && t > pr->last_purchase_ts)
         b->recency[i] = (double)(t - pr->last_purchase_ts) / INDIV_SECONDS_PER_DAY;
@@ -671,42 +674,20 @@ void indiv_score_set_history(const indiv_scorer *s, indiv_score_block *b, size_t
         return;
     for (size_t k = 0; k < pr->n_history; k++)
         b->rebought[i] += pr->history[k].occasions >= 2;
-    /* Two passes: the features of every entry (independent computations, which the
-     * processor overlaps), then, entry by entry in the same order as one pass would,
-     * the repeat terms and the item-to-item scatter, with the next entry's neighbours
-     * prefetched. The same additions in the same order: the same bits. */
-    n = history_inputs(s, b, pr, t, hf, b->work);
+    /* The features of every entry first (in stages: independent computations, which
+     * the processor overlaps), then, entry by entry in history order, the repeat terms
+     * and the scatters: every x(i, j) gets the same additions in the same order as one
+     * pass entry by entry would make, so the same bits. */
+    size_t n = history_inputs(s, b, pr, t, hf, b->work);
     history_features(s, hf, b->work, n);
     b->n_hist[i] = n;
     /* weights_bought needs Σ_k S(k, j) at the offers j of the history only: they are
-     * marked, and each neighbour list adds its raw weights there after its scatter */
+     * marked, and the scatters add the raw weights there (bought_correction clears) */
     int sums = s->has_bought && s->nb_ptr;
     for (size_t k = 0; sums && k < n; k++)
         b->mark[hf[k].j] = 1;
-    for (size_t k = 0; k < n; k++) {
-        j = hf[k].j;
-        xr[j] += w[INDIV_TERM_REPEAT] * hf[k].f[0] +
-                 w[INDIV_TERM_REPEAT_FREQUENCY] * hf[k].f[1] +
-                 w[INDIV_TERM_REPEAT_READINESS] * hf[k].f[2];
-        if (k + 1 < n && s->nb_ptr) {
-            size_t e = s->nb_ptr[hf[k + 1].j];
-            __builtin_prefetch(s->nb_idx + e);
-            __builtin_prefetch((s->nb_wi ? s->nb_wi : s->nb_w) + e);
-            __builtin_prefetch((s->nb_wi ? s->nb_wi : s->nb_w) + e + 8);
-        }
-        const uint32_t *idx = s->nb_ptr ? s->nb_idx + s->nb_ptr[j] : NULL;
-        size_t len = s->nb_ptr ? s->nb_ptr[j + 1] - s->nb_ptr[j] : 0;
-        if (s->nb_wi && s->nb_unique && sums)
-            scatter_unique_marked(xr, idx, s->nb_wi + s->nb_ptr[j], len, b->iis, b->mark,
-                                  s->nb_w + s->nb_ptr[j]);
-        else {
-            if (s->nb_wi) /* the item-to-item term: a scatter of wi · S(j, ·) */
-                (s->nb_unique ? scatter_unique : scatter)(xr, idx,
-                                                          s->nb_wi + s->nb_ptr[j], len);
-            if (sums)
-                marked_sum(b->iis, b->mark, idx, s->nb_w + s->nb_ptr[j], len);
-        }
-    }
+    for (size_t k = 0; k < n; k++)
+        entry_terms(s, b, xr, hf, k, n, sums);
     if (s->has_bought)
         bought_correction(s, b, i);
 }
