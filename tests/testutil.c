@@ -103,6 +103,18 @@ int tu_same_file(const char *a, const char *b) {
     return same;
 }
 
+json_t *tu_json_member(const char *dir, const char *name, const char *key) {
+    char *path = tu_path(dir, name);
+    json_error_t je;
+    json_t *root = json_load_file(path, 0, &je);
+    cr_assert_not_null(root, "%s: %s", path, je.text);
+    json_t *m = json_incref(json_object_get(root, key));
+    cr_assert_not_null(m, "%s has no member %s", path, key);
+    json_decref(root);
+    free(path);
+    return m;
+}
+
 int tu_sh(tu_run *r, const char *fmt, ...) {
     char body[4096], cmd[8192];
     va_list ap;

@@ -11,6 +11,8 @@
 
 #include <stddef.h>
 
+#include <jansson.h>
+
 #include "indiv/eventlog.h"
 #include "indiv/sim.h"
 
@@ -57,6 +59,10 @@ char *tu_read(const char *path, size_t *len);
 
 /* Byte-for-byte file comparison: 1 equal, 0 different or missing. */
 int tu_same_file(const char *a, const char *b);
+
+/* A new reference to member key of the JSON object in file dir/name (asserting that
+ * the file parses and holds the member). */
+json_t *tu_json_member(const char *dir, const char *name, const char *key);
 
 /* Generates world p into a new database dir/name (asserting success); returns its path
  * (owned). sum may be NULL. */
