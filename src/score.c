@@ -2,8 +2,11 @@
  * score.c — the block scorer: taste block × offer features with one dgemm (OpenBLAS).
  *
  * With src/train.c, the only file of indiv that calls BLAS. Memory per block: B × d
- * (tastes) + B × n (affinities) doubles, allocated once per workspace; nothing is
- * allocated while scoring.
+ * (tastes) + 2 B × n (affinities, sparse history terms) doubles, the rows' histories
+ * and a scratch row per offer, allocated once per workspace; nothing is allocated
+ * while scoring. The history terms are computed with the same operations in the same
+ * order whatever the shortcuts taken (tests/test_score.c compares them bit for bit
+ * with a plain computation), so decisions do not depend on them.
  */
 #include "indiv/score.h"
 
