@@ -65,6 +65,7 @@ struct indiv_score_block {
     double *ready, *freq; /* cap: its inputs, kept for the drivers */
     double *orders;       /* cap: purchase occasions (the act model's input) */
     double *recency, *rebought; /* cap: the act model's other inputs (set_history) */
+    double *strength;           /* cap: ... and the repeat strength (set_history) */
     double *xr;           /* cap × n: the weighted sparse terms (repeat, item-item) */
     struct hist_feat *hist; /* cap × hcap */
     size_t *n_hist, hcap;
@@ -210,13 +211,14 @@ indiv_score_block *indiv_score_block_new(const indiv_scorer *s, size_t rows) {
     b->orders = calloc(b->cap, sizeof *b->orders);
     b->recency = calloc(b->cap, sizeof *b->recency);
     b->rebought = calloc(b->cap, sizeof *b->rebought);
+    b->strength = calloc(b->cap, sizeof *b->strength);
     b->xr = calloc(b->cap * b->n + 1, sizeof *b->xr);
     b->hcap = SCORE_HISTORY_MAX;
     b->hist = malloc(b->cap * b->hcap * sizeof *b->hist);
     b->n_hist = calloc(b->cap, sizeof *b->n_hist);
     b->iis = calloc(b->n + 1, sizeof *b->iis);
-    if (!b->iis || !b->x || !b->aff || !b->u || !b->ready || !b->freq || !b->orders || !b->recency || !b->rebought || !b->xr || !b->hist ||
-        !b->n_hist) {
+    if (!b->iis || !b->x || !b->aff || !b->u || !b->ready || !b->freq || !b->orders ||
+        !b->recency || !b->rebought || !b->strength || !b->xr || !b->hist || !b->n_hist) {
         indiv_score_block_free(b);
         return NULL;
     }
@@ -234,6 +236,7 @@ void indiv_score_block_free(indiv_score_block *b) {
     free(b->orders);
     free(b->recency);
     free(b->rebought);
+    free(b->strength);
     free(b->xr);
     free(b->hist);
     free(b->n_hist);
@@ -274,6 +277,7 @@ void indiv_score_set_row(const indiv_scorer *s, indiv_score_block *b, size_t i,
     double *x = b->x + i * b->d;
     memset(x, 0, b->d * sizeof *x);
     b->ready[i] = b->freq[i] = b->orders[i] = b->recency[i] = b->rebought[i] = 0;
+    b->strength[i] = 0;
     if (pr && (pr->features & INDIV_FEAT_TASTE) && pr->dims == b->d) {
         if (indiv_model_taste_norm(&s->model) == INDIV_TASTE_NORM_L2)
             taste_l2(pr->taste, b->d, x);
@@ -508,6 +512,24 @@ static void bought_correction(const indiv_scorer *s, indiv_score_block *b, size_
             b->iis[s->nb_idx[e]] = 0;
 }
 
+/* The act model's repeat strength (model.h): the sum of the INDIV_ACT_TOP_OFFERS
+ * largest decayed counts of a history (kept in a sorted array of that size). */
+static double repeat_strength(const indiv_offer_history *h, size_t n) {
+    double top[INDIV_ACT_TOP_OFFERS] = {0}, sum = 0;
+    for (size_t k = 0; k < n; k++) {
+        double v = h[k].decayed;
+        size_t at = INDIV_ACT_TOP_OFFERS;
+        for (; at > 0 && top[at - 1] < v; at--)
+            if (at < INDIV_ACT_TOP_OFFERS)
+                top[at] = top[at - 1];
+        if (at < INDIV_ACT_TOP_OFFERS)
+            top[at] = v;
+    }
+    for (size_t k = 0; k < INDIV_ACT_TOP_OFFERS; k++)
+        sum += top[k];
+    return sum;
+}
+
 void indiv_score_set_history(const indiv_scorer *s, indiv_score_block *b, size_t i,
                              const indiv_profile *pr, int64_t t) {
     const double *w = s->model.weight;
@@ -522,6 +544,7 @@ void indiv_score_set_history(const indiv_scorer *s, indiv_score_block *b, size_t
         return;
     for (size_t k = 0; k < pr->n_history; k++)
         b->rebought[i] += pr->history[k].occasions >= 2;
+    b->strength[i] = repeat_strength(pr->history, pr->n_history);
     /* Two passes: the features of every entry (independent computations, which the
      * processor overlaps), then, entry by entry in the same order as one pass would,
      * the repeat terms and the item-to-item scatter, with the next entry's neighbours
@@ -659,7 +682,8 @@ double indiv_score_relevance(const indiv_scorer *s, const indiv_score_block *b, 
 }
 
 void indiv_score_act_inputs(const indiv_score_block *b, size_t i, indiv_act_inputs *out) {
-    *out = (indiv_act_inputs){b->orders[i], b->ready[i], b->recency[i], b->rebought[i]};
+    *out = (indiv_act_inputs){b->orders[i], b->ready[i], b->recency[i], b->rebought[i],
+                              b->strength[i]};
 }
 
 double indiv_score_consumer_term(const indiv_score_block *b, size_t i) {
