@@ -394,18 +394,12 @@ static int draw_weighted(aim *a, double u, size_t *pick, double *share, int *n_c
     return 1; /* rounding left u * total past the sum: the last candidate */
 }
 
-/* Fills a for this consumer; lift and known are the caller's scratch (n_cat values). */
-static void aim_init(aim *a, const indiv_policy_params *p, const indiv_scorer *s,
-                     const indiv_score_block *b, size_t row, const indiv_catalog *cat,
-                     const unsigned char *valid, const indiv_policy_input *in,
-                     const indiv_decision *out, double *lift, unsigned char *known) {
+/* The adjacent aim's scratch of this consumer: categories known, their lift. */
+static void aim_adjacent(aim *a, const indiv_policy_input *in, double *lift,
+                         unsigned char *known) {
+    const indiv_policy_params *p = a->p;
+    const indiv_catalog *cat = a->cat;
     size_t n_cat = indiv_catalog_categories(cat);
-    double floor = p->floor > p->relative_floor * out->best_p
-                       ? p->floor
-                       : p->relative_floor * out->best_p;
-    *a = (aim){p, s, b, row, cat, valid, out, indiv_logit(floor), NULL, NULL, 0, NULL, 0};
-    if (p->divergence_aim != INDIV_AIM_ADJACENT || n_cat > INDIV_PLAUS_MAX_CATEGORIES)
-        return; /* popular, or too many categories for the scratch: popular */
     int32_t buf[INDIV_PLAUS_MAX_CATEGORIES];
     const int32_t *kc;
     size_t nk = indiv_policy_known_categories(in->profile, cat, buf, n_cat, &kc);
@@ -433,6 +427,41 @@ static void aim_init(aim *a, const indiv_policy_params *p, const indiv_scorer *s
             lift[c] = 1;
     a->lift = lift;
     a->known = known;
+}
+
+/* The relative floor: a candidate needs p ≥ F × the p of the most likely candidate
+ * (`--relative-floor F`), which cuts the long tail of implausible discoveries while
+ * leaving one whenever any offer clears the absolute floor. It is relative to the
+ * other discoveries, not to the person's best offer: a trained model ranks what the
+ * person re-buys, and the categories they know, far above any offer of a category new
+ * to them (its repeat and affinity terms learn the bubble itself), so a floor scaled
+ * by the best offer left serendipity unplaced exactly when the model was good. */
+static void relative_floor(aim *a) {
+    size_t n = indiv_catalog_size(a->cat);
+    double z, top = -INFINITY;
+    if (!(a->p->relative_floor > 0))
+        return;
+    for (size_t j = 0; j < n; j++)
+        if (candidate(a, j, &z) && z > top)
+            top = z;
+    if (top == -INFINITY)
+        return; /* no candidate at all */
+    double zr = indiv_logit(a->p->relative_floor * indiv_sigmoid(top));
+    zr = zr < top ? zr : top; /* F = 1: the top one itself, whatever the rounding */
+    if (zr > a->zf)
+        a->zf = zr;
+}
+
+/* Fills a for this consumer; lift and known are the caller's scratch (n_cat values). */
+static void aim_init(aim *a, const indiv_policy_params *p, const indiv_scorer *s,
+                     const indiv_score_block *b, size_t row, const indiv_catalog *cat,
+                     const unsigned char *valid, const indiv_policy_input *in,
+                     const indiv_decision *out, double *lift, unsigned char *known) {
+    size_t n_cat = indiv_catalog_categories(cat);
+    *a = (aim){p, s, b, row, cat, valid, out, indiv_logit(p->floor), NULL, NULL, 0, NULL, 0};
+    if (p->divergence_aim == INDIV_AIM_ADJACENT && n_cat <= INDIV_PLAUS_MAX_CATEGORIES)
+        aim_adjacent(a, in, lift, known); /* else popular (or too many categories) */
+    relative_floor(a);
 }
 
 /* Picks the divergent offer: 1 with *pick, its pick probability and the number of

@@ -63,7 +63,7 @@ static const pp_entry table[] = {
     ROW("floor", floor, "P", R_, 0, 0, 1, 0, NULL,
         "absolute floor on the propensity of divergent offers"),
     ROW("relative-floor", relative_floor, "F", R_, 0.1, 0, 1, 0, NULL,
-        "divergent offers need p >= F x the person's best p"),
+        "divergent offers need p >= F x the most likely divergent candidate's p"),
     ROW("divergence", divergence, "MODE", C_, INDIV_DIV_RIDE_ALONG, 0, 0, 0,
         divergence_names, "ride-along | standalone"),
     ROW("divergence-aim", divergence_aim, "AIM", C_, INDIV_AIM_ADJACENT, 0, 0, 0,

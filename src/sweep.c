@@ -4,7 +4,8 @@
  * results.csv and summary.csv.
  *
  * Threads: o->jobs workers take the next unfinished job from one shared list under one
- * mutex; each runs its job on its own work database, then, under the mutex, appends the
+ * mutex, the longest jobs first (job_cost: the last job to end is then a short one, so
+ * no worker idles long while another finishes a long tail); each runs its job on its own work database, then, under the mutex, appends the
  * job's line to results.partial.csv (flushed and fsync'ed before the job counts as done)
  * and stores its row in memory. The calling thread only waits and reports progress.
  * The final files are written by the calling thread from the rows in (cell, seed)
@@ -44,6 +45,11 @@
 #define LINE_BYTES  8192
 #define WORK_PREFIX "cell-"
 #define CLAIM_TRACKED 6 /* DIR, sweep.json, work/, figures/, sweep.lock, the partial file */
+/* What one training of the engine's own model (--model trained) costs, in rounds of an
+ * untrained simulation: 12 to 22 measured on a 10,000-consumer world (indiv sweep
+ * --rounds 3 and 6, with and without --model trained[:every=1], CPU seconds; docs/
+ * scale.md). Only the order of the jobs depends on it, never a result. */
+#define SWEEP_TRAIN_ROUNDS 15
 
 struct sweep {
     const indiv_sweep_grid *g;
@@ -722,24 +728,61 @@ static int record_row(struct sweep *s, size_t job, const double *row, indiv_erro
 
 /* ---- jobs -------------------------------------------------------------------------- */
 
-/* The jobs of the selected shard not done yet, in (cell, seed) order. */
+/* A job's estimated cost in rounds of simulation: its rounds, and its trainings (rounds
+ * 1, 1 + R, 1 + 2R, ... with retrain_every R; round 1 alone when R = 0). The world, and so
+ * the number of consumers, is the same for every job of a sweep. */
+static double job_cost(const indiv_sim_params *p) {
+    int trainings = !p->trained            ? 0
+                    : p->retrain_every > 0 ? 1 + (p->rounds - 1) / p->retrain_every
+                                           : 1;
+    return (double)p->rounds + SWEEP_TRAIN_ROUNDS * (double)trainings;
+}
+
+typedef struct costed {
+    double cost;
+    size_t job;
+} costed;
+
+static int longest_first(const void *a, const void *b) {
+    const costed *x = a, *y = b;
+    if (x->cost != y->cost)
+        return x->cost < y->cost ? 1 : -1;
+    return (x->job > y->job) - (x->job < y->job); /* ties in (cell, seed) order */
+}
+
+/* Fills s->todo with the jobs of c by decreasing cost, ties in (cell, seed) order, so
+ * the order is the same on every run. */
+static void order_todo(struct sweep *s, costed *c) {
+    qsort(c, s->ntodo, sizeof *c, longest_first);
+    for (size_t i = 0; i < s->ntodo; i++)
+        s->todo[i] = c[i].job;
+}
+
+/* The jobs of the selected shard not done yet, longest first (job_cost). */
 static int plan(struct sweep *s, indiv_error *err) {
+    costed *c = malloc((s->njobs ? s->njobs : 1) * sizeof *c);
+    if (!c)
+        return indiv_error_set(err, INDIV_ENOMEM, "out of memory");
     for (size_t cell = 0; cell < s->cells; cell++) {
         if (cell % (size_t)s->o->shard_count != (size_t)s->o->shard_index)
             continue;
         indiv_sim_params p = s->o->base;
         int rc = indiv_sweep_cell_params(s->g, cell, &p, err);
-        if (rc < 0)
+        if (rc < 0) {
+            free(c);
             return rc;
+        }
         for (size_t k = 0; k < s->seeds; k++) {
             size_t job = cell * s->seeds + k;
             s->selected++;
             if (s->done[job])
                 s->before++;
             else
-                s->todo[s->ntodo++] = job, s->rounds_total += p.rounds;
+                c[s->ntodo++] = (costed){job_cost(&p), job}, s->rounds_total += p.rounds;
         }
     }
+    order_todo(s, c);
+    free(c);
     return INDIV_OK;
 }
 

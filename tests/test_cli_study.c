@@ -221,16 +221,6 @@ Test(cli_study, one_claim_with_kept_worlds) {
     free(w);
 }
 
-static json_t *claims_of(const char *sub) {
-    char path[1024];
-    snprintf(path, sizeof path, "%s/%s/results.json", dir, sub);
-    json_t *root = json_load_file(path, 0, NULL);
-    cr_assert_not_null(root, "%s", path);
-    json_t *c = json_incref(json_object_get(root, "claims"));
-    json_decref(root);
-    return c;
-}
-
 /* Every run of seed s meets the same world and streams whatever the worker that runs
  * it: the numbers and verdicts do not depend on --jobs. */
 Test(cli_study, results_do_not_depend_on_the_number_of_jobs) {
@@ -245,7 +235,8 @@ Test(cli_study, results_do_not_depend_on_the_number_of_jobs) {
         cr_assert_eq(st, 0, "jobs %d: exit %d: %s", jobs, st, r.err);
         tu_run_free(&r);
     }
-    json_t *a = claims_of("j1"), *b = claims_of("j2");
+    json_t *a = tu_json_member(dir, "j1/results.json", "claims"),
+           *b = tu_json_member(dir, "j2/results.json", "claims");
     cr_assert_eq(json_array_size(a), 2);
     cr_assert(json_equal(a, b), "results.json claims differ between --jobs 1 and 2");
     json_decref(a);

@@ -305,6 +305,7 @@ typedef struct fake {
     int bad_seed;         /* a job's seed was not base + index (checked by the test) */
     int rounds;
     int cell_calls[64];
+    size_t order[64];              /* [call] = cell · 10 + seed index, first 64 calls */
     const double *revenue_by_seed; /* [seed index], 1 round */
     const double (*irr_rev)[2];    /* [cell] = {irrelevant_share, revenue}, 1 round */
 } fake;
@@ -343,6 +344,7 @@ static int fake_run(void *ctx, const indiv_sweep_job *j, indiv_round_fn on_round
     pthread_mutex_lock(&f->mu);
     int call = f->calls++;
     f->cell_calls[j->cell % 64]++;
+    f->order[call % 64] = j->cell * 10 + (size_t)j->seed_index;
     pthread_mutex_unlock(&f->mu);
     /* no Criterion assertion here: this runs on the sweep's worker threads */
     if (j->params->seed != 100 + (uint64_t)j->seed_index)
@@ -805,6 +807,34 @@ Test(sweep, shards_run_their_cells_and_together_complete_the_sweep) {
         indiv_sweep_report_clear(&rep);
     }
     assert_same_files("whole", "sharded");
+    free(out);
+    indiv_sweep_grid_free(g);
+}
+
+/* Jobs start longest first (rounds, and trainings counted as SWEEP_TRAIN_ROUNDS = 15
+ * rounds each), ties in (cell, seed) order; the files stay in cell order. */
+Test(sweep, the_longest_jobs_start_first) {
+    static const char *const axes[] = {"rounds=2,6,4", "retrain_every=0,1"};
+    indiv_sweep_grid *g = grid_of(axes, 2);
+    fake f;
+    fake_init(&f, 1);
+    char *out = tu_path(dir, "longest");
+    indiv_sweep_opts o;
+    opts_for(&o, out, &f, 2, 1);
+    o.base.trained = 1;
+    indiv_error err = {0};
+    cr_assert_eq(indiv_sweep_run(g, &o, NULL, NULL, NULL, &err), 0, "%s", err.msg);
+    /* cost of cell (rounds, trainings): 0 (2, 1) 17, 1 (2, 2) 32, 2 (6, 1) 21,
+     * 3 (6, 6) 96, 4 (4, 1) 19, 5 (4, 4) 64 */
+    static const size_t want[] = {30, 31, 50, 51, 10, 11, 20, 21, 40, 41, 0, 1};
+    cr_assert_eq(f.calls, 12);
+    for (int i = 0; i < 12; i++)
+        cr_assert_eq(f.order[i], want[i], "call %d ran cell %zu seed %zu, not cell %zu "
+                     "seed %zu", i, f.order[i] / 10, f.order[i] % 10, want[i] / 10,
+                     want[i] % 10);
+    char *res = read_in("longest", "results.csv");
+    cr_assert(res && strstr(res, "\n0,100,") < strstr(res, "\n5,101,"), "%s", res);
+    free(res);
     free(out);
     indiv_sweep_grid_free(g);
 }

@@ -7,7 +7,8 @@
  * files; a quick study's claims equal the one-process study's; simulate --policy all
  * writes the files of one process (timings aside); a failing sweep job stops the
  * other ranks' jobs and the sweep resumes under MPI; decide records the model used and
- * warns about one trained on people erased since. Suite partition (no MPI needed): a
+ * warns about one trained on people erased since; on one node the shared-memory
+ * layer is selected unless the user chose one. Suite partition (no MPI needed): a
  * partition made after an erasure holds nobody erased and carries the marks.
  *
  * Skipped, with a message, when make check found no MPI (INDIV_MPI_BIN unset). Open MPI
@@ -252,16 +253,6 @@ Test(mpi, a_failing_sweep_job_stops_the_ranks_and_the_sweep_resumes) {
     cr_assert(same("one/summary.csv", "m/summary.csv"));
 }
 
-static json_t *claims_of(const char *sub) {
-    char path[1024];
-    snprintf(path, sizeof path, "%s/%s/results.json", dir, sub);
-    json_t *root = json_load_file(path, 0, NULL);
-    cr_assert_not_null(root, "%s", path);
-    json_t *c = json_incref(json_object_get(root, "claims"));
-    json_decref(root);
-    return c;
-}
-
 #define STUDY                                                                            \
     "--quick --claims threshold --consumers 60 --rounds 1 --seeds 2 --no-real "          \
     "--no-figures --repeats 1"
@@ -269,7 +260,8 @@ static json_t *claims_of(const char *sub) {
 Test(mpi, quick_study_claims_equal_one_process) {
     SH_OK("\"$INDIV\" study --out '%s/one' " STUDY " >/dev/null 2>&1", dir);
     SH_OK(MPIRUN "3 \"$INDIV_MPI_BIN\" study --out '%s/three' " STUDY " >/dev/null", dir);
-    json_t *a = claims_of("one"), *b = claims_of("three");
+    json_t *a = tu_json_member(dir, "one/results.json", "claims"),
+           *b = tu_json_member(dir, "three/results.json", "claims");
     cr_assert_eq(json_array_size(a), 1);
     cr_assert(json_equal(a, b), "results.json claims differ between indiv and 3 ranks");
     json_decref(a);
@@ -468,4 +460,22 @@ Test(mpi, an_output_naming_any_rank_s_part_is_refused) {
     cr_expect(strstr(r.err, "would overwrite the database"), "%s", r.err);
     tu_run_free(&r);
     cr_expect(same("parts/part-1.db", "before-1.db"), "rank 1's part was overwritten");
+}
+
+/* Every rank on this node: indiv-mpi selects Open MPI's ob1 layer (shared memory), so
+ * Open MPI neither loads its cm layer nor probes the network libraries behind it; an
+ * OMPI_MCA_pml of the user's, even empty, is left to Open MPI, which then loads cm. */
+Test(mpi, one_node_selects_the_shared_memory_layer_unless_told_otherwise) {
+    tu_run r;
+    int st = tu_sh(&r, "OMPI_MCA_pml_base_verbose=10 " MPIRUN
+                       "2 \"$INDIV_MPI_BIN\" --help >/dev/null");
+    cr_assert_eq(st, 0, "%s", r.err);
+    cr_expect(strstr(r.err, "component ob1 selected"), "%s", r.err);
+    cr_expect_null(strstr(r.err, "component cm"), "%s", r.err);
+    tu_run_free(&r);
+    st = tu_sh(&r, "OMPI_MCA_pml= OMPI_MCA_pml_base_verbose=10 " MPIRUN
+                   "1 \"$INDIV_MPI_BIN\" --help >/dev/null");
+    cr_assert_eq(st, 0, "%s", r.err);
+    cr_expect(strstr(r.err, "found loaded component cm"), "%s", r.err);
+    tu_run_free(&r);
 }

@@ -1322,20 +1322,77 @@ Test(policy, adjacent_never_aims_at_a_category_the_person_bought) {
     }
 }
 
-Test(policy, relative_floor_scales_with_the_persons_best_offer) {
-    double t[DIMS] = {1, 0, 0, 0, 0}; /* best p(A0) 0.69; outsiders 0.039 .. 0.13 */
+/* Outside ALPHA's bubble, for taste {1, 0, 0, 0, 0}: D0 0.119 (popular), E0 0.080, and
+ * B0, B1, C0 0.039 each. The relative floor keeps the candidates within F of the most
+ * likely one (D0); the absolute floor can still leave none. */
+Test(policy, relative_floor_scales_with_the_most_likely_candidate) {
+    double t[DIMS] = {1, 0, 0, 0, 0};
     indiv_profile pr = person(t, PLAIN);
+    double p_d0 = p_of(0, D0), p_e0 = p_of(0, E0), p_c0 = p_of(0, C0);
+    cr_assert(p_d0 > p_e0 && p_e0 > 0.5 * p_d0 && p_c0 < 0.5 * p_d0); /* the premise */
     P.serendipity = 1;
     P.floor = 0;
-    P.relative_floor = 0.1; /* 0.069: D0 (popular) clears it, C0 does not */
-    for (int64_t id = 1; id <= 300; id++) {
-        indiv_decision d = decide(&pr, id);
-        cr_assert_eq(n_divergent(&d), 1);
-        cr_assert_geq(d.offers[d.n_offers - 1].p, 0.1 * d.best_p - EPS);
+    static const struct {
+        double f;
+        int d0, e0, others; /* may each be drawn */
+    } cases[] = {{1, 1, 0, 0}, {0.5, 1, 1, 0}, {0.1, 1, 1, 1}};
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        int seen[NOFF] = {0};
+        P.relative_floor = cases[c].f;
+        for (int64_t id = 1; id <= 400; id++) {
+            indiv_decision d = decide(&pr, id);
+            cr_assert_eq(n_divergent(&d), 1, "F %g consumer %lld", cases[c].f,
+                         (long long)id);
+            const indiv_decided_offer *o = &d.offers[d.n_offers - 1];
+            cr_assert_geq(o->p, cases[c].f * p_d0 - EPS);
+            seen[o->offer]++;
+        }
+        cr_assert_eq(seen[D0] > 0, cases[c].d0, "F %g", cases[c].f);
+        cr_assert_eq(seen[E0] > 0, cases[c].e0, "F %g", cases[c].f);
+        cr_assert_eq(seen[B0] + seen[B1] + seen[C0] > 0, cases[c].others, "F %g",
+                     cases[c].f);
     }
-    P.relative_floor = 0.99; /* nothing outside the bubble is that likely */
+    P.relative_floor = 0.1;
+    P.floor = 0.2; /* above every candidate: the absolute floor leaves none */
     indiv_decision d = decide(&pr, 7);
     cr_assert_eq(d.divergence_miss, INDIV_DIVMISS_NO_CANDIDATE);
+}
+
+/* A habit term (a trained model's repeat weight) puts the offer the person re-buys far
+ * above anything new: the relative floor does not scale with it, else no discovery is
+ * ever plausible enough. */
+Test(policy, relative_floor_ignores_the_persons_best_offer) {
+    indiv_model habit = model;
+    habit.weight[INDIV_TERM_REPEAT] = 6; /* A0, bought: logit -3.2 + 4 + 6, p 0.9989 */
+    indiv_scorer *hs = NULL;
+    indiv_error err = {0};
+    cr_assert_eq(indiv_scorer_new(&habit, cat, &hs, &err), 0, "%s", err.msg);
+    double t[DIMS] = {1, 0, 0, 0, 0};
+    indiv_profile pr = person(t, PLAIN | INDIV_FEAT_HISTORY);
+    indiv_offer_history h = {indiv_catalog_offer(cat, A0)->id, 3, 2.5, T0 - 30 * DAY_S,
+                             T0 - 3 * DAY_S, 0};
+    pr.history = &h;
+    pr.n_history = pr.history_cap = 1;
+    indiv_consumer_row c = consumer(1);
+    indiv_policy_input in = {&c, &pr, 1.0, 0, NULL};
+    P.serendipity = 1;
+    P.floor = 0;
+    P.relative_floor = 0.5; /* D0 and E0; 0.5 x 0.9989 would leave nothing */
+    for (int64_t id = 1; id <= 200; id++) {
+        c.id = id;
+        indiv_score_set_row(hs, block, 0, &pr, 1.0);
+        indiv_score_set_history(hs, block, 0, &pr, T0);
+        cr_assert_eq(indiv_score_run(hs, block, 1, NULL), 0);
+        indiv_decision d;
+        indiv_policy_decide(&P, hs, block, 0, cat, valid, &in, &prior0, rng, &d);
+        cr_assert_gt(d.best_p, 0.998, "the re-purchase is the best offer");
+        cr_assert_eq(d.offers[0].offer, A0);
+        cr_assert_eq(n_divergent(&d), 1, "consumer %lld: %d", (long long)id,
+                     d.divergence_miss);
+        size_t j = d.offers[d.n_offers - 1].offer;
+        cr_assert(j == D0 || j == E0, "consumer %lld: offer %zu", (long long)id, j);
+    }
+    indiv_scorer_free(hs);
 }
 
 Test(policy, extra_slot_never_removes_a_relevant_offer) {

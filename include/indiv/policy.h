@@ -15,22 +15,23 @@
  *  4. divergence: with probability ε · openness (the person's openness from their
  *     profile), one offer outside their bubble (affinity below `bubble`) whose
  *     propensity clears both floors (absolute `floor`, and `relative_floor` × the
- *     person's best propensity) is drawn from the consumer's own stream: under the
- *     `popular` aim ∝ propensity; under the `adjacent` aim among offers of categories the
- *     person never bought, ∝ (p · plausibility of the category)^(1/T), plausibility the
- *     co-purchase lift or P(c | A) (plausibility.h), or, with an embedding model, the
- *     offer's (1 + cosine to the person's taste) / 2, the most plausible at T = 0 (ties:
- *     catalog index). Without counts (no profiles, or more categories than
- *     INDIV_PLAUS_MAX_CATEGORIES) the plausibility is 1, resp. the aim is popular. In
- *     ride-along mode it only joins a contact that already has a relevant offer; in
- *     standalone mode it may justify a contact on its own. Slot `replace` takes the last
- *     slot when all are full (so ride-along with one slot has no room); slot `extra`
- *     adds it as one more (at most INDIV_SLOTS_MAX offers in all). Its distance from the
- *     person's tastes is 1 − affinity. Every listed offer carries logged_p, the
- *     probability that the policy lists it given the scores: ε · openness · P(pick) for
- *     the divergent offer; 1 for relevant ones, except the last of full slots under
- *     `replace`, listed with probability 1 − ε · openness when a divergent offer could
- *     take its place;
+ *     propensity of the most likely such candidate: a cut of the implausible tail, not a
+ *     comparison with the person's best offer) is drawn from the consumer's own stream:
+ *     under the `popular` aim ∝ propensity; under the `adjacent` aim among offers of
+ *     categories the person never bought, ∝ (p · plausibility of the category)^(1/T),
+ *     plausibility the co-purchase lift or P(c | A) (plausibility.h), or, with an
+ *     embedding model, the offer's (1 + cosine to the person's taste) / 2, the most
+ *     plausible at T = 0 (ties: catalog index). Without counts (no profiles, or more
+ *     categories than INDIV_PLAUS_MAX_CATEGORIES) the plausibility is 1, resp. the aim
+ *     is popular. In ride-along mode it only joins a contact that already has a relevant
+ *     offer; in standalone mode it may justify a contact on its own. Slot `replace`
+ *     takes the last slot when all are full (so ride-along with one slot has no room);
+ *     slot `extra` adds it as one more (at most INDIV_SLOTS_MAX offers in all). Its
+ *     distance from the person's tastes is 1 − affinity. Every listed offer carries
+ *     logged_p, the probability that the policy lists it given the scores: ε · openness
+ *     · P(pick) for the divergent offer; 1 for relevant ones, except the last of full
+ *     slots under `replace`, listed with probability 1 − ε · openness when a divergent
+ *     offer could take its place;
  *  5. channel: the accepted channel with the best reaction rate (ties: email, sms, push);
  *  6. timing: the next preferred slot (preferred hour, on a day the person is usually
  *     active) at or after the decision time; a consumer whose readiness is below
@@ -164,7 +165,7 @@ typedef struct indiv_policy_params {
     double serendipity;    /* ε in [0, 1] */
     double bubble;         /* affinity below this = outside the bubble */
     double floor;          /* absolute floor on the propensity of divergent offers */
-    double relative_floor; /* ... and this fraction of the person's best propensity */
+    double relative_floor; /* ... and this fraction of the most likely candidate's */
     indiv_divergence_mode divergence;
     indiv_divergence_aim divergence_aim;
     double divergence_temperature; /* T: 0 = the most plausible, 1 = ∝ plausibility */

@@ -7,9 +7,12 @@
  * Output of the other ranks: stdout is silenced for the whole run (rank 0 prints the
  * results once) and stderr while the arguments are parsed (a usage error is printed
  * once, by rank 0); a rank's failure reaches rank 0, which reports it with its rank.
+ *
+ * Transport on one node: see single_node_defaults.
  */
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -92,8 +95,27 @@ static int dispatch(int argc, char **argv) {
     return CLI_USAGE;
 }
 
+/* When Open MPI's mpirun started every rank on this node (OMPI_COMM_WORLD_SIZE equals
+ * OMPI_COMM_WORLD_LOCAL_SIZE, both set by mpirun in each rank's environment) and the
+ * user chose no point-to-point layer (OMPI_MCA_pml unset), selects Open MPI's ob1 layer,
+ * whose shared-memory transport (btl vader) is how ranks on one node talk anyway. Left
+ * to itself, Open MPI first tries its cm layer and the network libraries behind it
+ * (libfabric, PSM, PSM2), which on a machine without such a network costs about 0.25 s
+ * per run (docs/scale.md). The same setting as `mpirun --mca pml ob1`, the documented
+ * way (Open MPI FAQ, "tuning"), set here because every rank must make the same choice
+ * before MPI_Init reads its parameters. Across nodes (the sizes differ), under other
+ * launchers (the variables are absent) or with any OMPI_MCA_pml in the environment, even
+ * empty, nothing is changed and Open MPI chooses. */
+static void single_node_defaults(void) {
+    const char *size = getenv("OMPI_COMM_WORLD_SIZE");
+    const char *local = getenv("OMPI_COMM_WORLD_LOCAL_SIZE");
+    if (size && local && *size && strcmp(size, local) == 0 && !getenv("OMPI_MCA_pml"))
+        setenv("OMPI_MCA_pml", "ob1", 0);
+}
+
 int main(int argc, char **argv) {
     int provided = 0;
+    single_node_defaults();
     /* sweep and study call MPI from rank 0's worker threads */
     if (MPI_Init_thread(&argc, &argv, MPI_THREAD_MULTIPLE, &provided) != MPI_SUCCESS) {
         fprintf(stderr, "indiv-mpi: MPI_Init_thread failed\n");
