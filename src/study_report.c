@@ -19,7 +19,7 @@
 
 #include <jansson.h>
 
-#include "experiment_internal.h"
+#include "indiv/experiment.h"
 #include "indiv/fileio.h"
 #include "study_internal.h"
 

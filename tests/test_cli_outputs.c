@@ -7,7 +7,6 @@
  * reason; SIGTERM during a run removes the temporary file.
  */
 #include <criterion/criterion.h>
-#include <dirent.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,16 +39,6 @@ static void teardown(void) {
 
 TestSuite(cli_outputs, .init = setup, .fini = teardown);
 
-static int temps_in(const char *d) {
-    DIR *h = opendir(d);
-    cr_assert_not_null(h);
-    int n = 0;
-    for (struct dirent *e; (e = readdir(h));)
-        n += strstr(e->d_name, ".tmp-") != NULL;
-    closedir(h);
-    return n;
-}
-
 /* cmd with every '@' replaced by the test directory (owned). */
 static char *in_dir(const char *cmd) {
     size_t n = strlen(cmd) + 1;
@@ -81,7 +70,7 @@ static void refused(const char *tmpl, const char *const *needles) {
     cr_assert(tu_same_file(db, copy), "%s changed the database", cmd);
     tu_content_hash(db, after);
     cr_assert_str_eq(before, after);
-    cr_assert_eq(temps_in(dir), 0);
+    cr_assert_eq(tu_temps_in(dir), 0);
     unlink(copy);
     free(copy);
     free(cmd);
@@ -156,7 +145,7 @@ Test(cli_outputs, a_failed_run_keeps_an_existing_output) {
     char *text = tu_read(lists, NULL);
     cr_assert_not_null(text, "a failed evaluate removed the existing --lists file");
     cr_assert_str_eq(text, "old\n");
-    cr_assert_eq(temps_in(dir), 0);
+    cr_assert_eq(tu_temps_in(dir), 0);
     free(text);
     free(lists);
 }
@@ -187,7 +176,7 @@ Test(cli_outputs, sigterm_removes_the_temporary_file) {
     cr_assert_eq(st, 0, "no temporary file appeared: %s", r.err);
     cr_assert_str_eq(r.out, "143\n", "not ended by SIGTERM: %s", r.out);
     tu_run_free(&r);
-    cr_assert_eq(temps_in(dir), 0, "SIGTERM left the temporary file");
+    cr_assert_eq(tu_temps_in(dir), 0, "SIGTERM left the temporary file");
     free(fifo);
 }
 
@@ -234,7 +223,7 @@ Test(cli_outputs, decisions_and_summary_are_committed_together) {
     tu_run_free(&r);
     char *text = tu_read(out, NULL);
     cr_assert_str_eq(text, "old\n", "the decisions were replaced without their summary");
-    cr_assert_eq(temps_in(dir), 0);
+    cr_assert_eq(tu_temps_in(dir), 0);
     free(text);
     free(out);
 }
@@ -280,7 +269,7 @@ Test(cli_outputs, ctrl_c_during_decide_leaves_no_temporary_file) {
     tu_write(out, "old\n");
     interrupt("\"$INDIV\" decide --db @/blocked.db --out @/d.jsonl --summary @/s.json",
               "[ $(ls @ | grep -c '\\.tmp-') = 2 ]", 2);
-    cr_assert_eq(temps_in(dir), 0, "Ctrl-C left a temporary file");
+    cr_assert_eq(tu_temps_in(dir), 0, "Ctrl-C left a temporary file");
     char *text = tu_read(out, NULL);
     cr_assert_str_eq(text, "old\n");
     free(text);
@@ -319,7 +308,7 @@ Test(cli_outputs, a_signal_during_simulate_leaves_no_partial_output) {
               "ls @/sim2/indiv | grep -q rounds.csv.tmp-", 15);
     char *now = tu_path(dir, "sim2/indiv/rounds.csv"), *before = tu_path(dir, "rounds.before");
     cr_assert(tu_same_file(now, before), "an interrupted run changed an earlier rounds.csv");
-    cr_assert_eq(temps_in(dir), 0);
+    cr_assert_eq(tu_temps_in(dir), 0);
     free(now);
     free(before);
     free(mine);
@@ -416,11 +405,8 @@ Test(cli_outputs, partition_replaces_parts_together_and_never_its_source) {
 Test(cli_outputs, a_signal_removes_the_scratch_snapshot) {
     interrupt("\"$INDIV\" train --db @/w.db --out @/m.json --scratch @/t.scratch",
               "[ -e @/t.scratch ]", 15);
-    tu_run r;
-    cr_assert_eq(tu_sh(&r, "ls -A '%s' | grep scratch; true", dir), 0);
-    cr_expect_str_eq(r.out, "", "SIGTERM left the snapshot: %s", r.out);
-    tu_run_free(&r);
-    cr_assert_eq(temps_in(dir), 0, "SIGTERM left a temporary file");
+    tu_expect_no_entry(dir, "scratch", "SIGTERM (the snapshot)");
+    cr_assert_eq(tu_temps_in(dir), 0, "SIGTERM left a temporary file");
 }
 
 /* Ctrl-C during generate leaves no database (it is built under a temporary name and
@@ -429,10 +415,7 @@ Test(cli_outputs, a_signal_removes_the_scratch_snapshot) {
 Test(cli_outputs, ctrl_c_during_generate_leaves_no_database) {
     interrupt("\"$INDIV\" generate --db @/g.db --consumers 50000 --offers 500",
               "ls -A @ | grep -q '^g\\.db'", 2);
-    tu_run r;
-    cr_assert_eq(tu_sh(&r, "ls -A '%s' | grep '^g\\.db'; true", dir), 0);
-    cr_expect_str_eq(r.out, "", "Ctrl-C left: %s", r.out);
-    tu_run_free(&r);
+    tu_expect_no_entry(dir, "^g\\.db", "Ctrl-C");
 }
 
 /* decide --out naming its own --model: refused before any work, the model unchanged
@@ -474,8 +457,5 @@ Test(cli_outputs, late_outputs_in_a_missing_directory_fail_before_the_work) {
         tu_run_free(&r);
         free(c);
     }
-    tu_run r;
-    cr_assert_eq(tu_sh(&r, "ls -A '%s' | grep -E '^(g|demo)\\.db'; true", dir), 0);
-    cr_expect_str_eq(r.out, "", "a failed run left: %s", r.out);
-    tu_run_free(&r);
+    tu_expect_no_entry(dir, "^(g|demo)\\.db", "a failed run");
 }

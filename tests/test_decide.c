@@ -39,15 +39,13 @@
 static char *dir, *db, *out;
 
 static void setup(void) {
-    dir = tu_tmpdir();
-    db = tu_path(dir, "log.db");
+    tu_dir_db_new("log.db", &dir, &db);
     out = tu_path(dir, "decisions.jsonl");
 }
 
 static void teardown(void) {
     free(out);
-    free(db);
-    tu_rmtree(dir);
+    tu_dir_db_free(dir, db);
 }
 
 TestSuite(decide, .init = setup, .fini = teardown);

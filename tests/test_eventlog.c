@@ -19,13 +19,11 @@
 static char *dir, *db;
 
 static void setup(void) {
-    dir = tu_tmpdir();
-    db = tu_path(dir, "log.db");
+    tu_dir_db_new("log.db", &dir, &db);
 }
 
 static void teardown(void) {
-    free(db);
-    tu_rmtree(dir);
+    tu_dir_db_free(dir, db);
 }
 
 TestSuite(eventlog, .init = setup, .fini = teardown);
@@ -408,19 +406,23 @@ static int64_t consumers_in(indiv_eventlog *log) {
     return st.consumers;
 }
 
-Test(eventlog, read_only_open_rolls_back_a_hot_journal) {
-    indiv_eventlog *log = open_new();
-    fill_many(log, 200);
-    indiv_eventlog_close(log);
-    /* A writer killed in mid-commit: a small page cache spills changed pages into the
-     * database file while the journal holds the originals; the sqlite3 shell then kills
-     * itself inside the transaction. */
+/* A writer killed in mid-commit: a small page cache spills changed pages into the
+ * database file while the journal holds the originals; the sqlite3 shell then kills
+ * itself inside the transaction, leaving a hot journal beside db. */
+static void leave_hot_journal(void) {
     tu_run r;
     tu_sh(&r,
           "printf 'PRAGMA cache_size=2;\\nBEGIN;\\nUPDATE consumers SET country = "
           "hex(randomblob(300));\\n.system kill -9 $PPID\\nCOMMIT;\\n' | sqlite3 '%s'",
           db);
     tu_run_free(&r);
+}
+
+Test(eventlog, read_only_open_rolls_back_a_hot_journal) {
+    indiv_eventlog *log = open_new();
+    fill_many(log, 200);
+    indiv_eventlog_close(log);
+    leave_hot_journal();
     struct stat sb;
     char journal[4096];
     snprintf(journal, sizeof journal, "%s-journal", db);
@@ -483,12 +485,7 @@ Test(eventlog, a_reader_who_cannot_write_reads_past_a_journal_that_is_not_hot) {
     cr_assert_eq(chmod(journal, 0644), 0);
     cr_expect_eq(open_as_reader(), 0, "a reader was refused because of a cold journal");
     /* A hot journal still stops that reader, with the message saying what to run. */
-    tu_run r;
-    tu_sh(&r,
-          "printf 'PRAGMA cache_size=2;\\nBEGIN;\\nUPDATE consumers SET country = "
-          "hex(randomblob(300));\\n.system kill -9 $PPID\\nCOMMIT;\\n' | sqlite3 '%s'",
-          db);
-    tu_run_free(&r);
+    leave_hot_journal();
     chmod(journal, 0644);
     cr_expect_eq(open_as_reader(), 1, "a hot journal was ignored");
 }

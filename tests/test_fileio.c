@@ -6,7 +6,6 @@
  * files a signal handler removes.
  */
 #include <criterion/criterion.h>
-#include <dirent.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,17 +28,6 @@ static void teardown(void) {
 
 TestSuite(fileio, .init = setup, .fini = teardown);
 
-/* Number of entries of dir whose name contains ".tmp-". */
-static int temps_in(const char *d) {
-    DIR *h = opendir(d);
-    cr_assert_not_null(h);
-    int n = 0;
-    for (struct dirent *e; (e = readdir(h));)
-        n += strstr(e->d_name, ".tmp-") != NULL;
-    closedir(h);
-    return n;
-}
-
 static int put_hello(FILE *f, void *ctx, indiv_error *err) {
     (void)ctx;
     (void)err;
@@ -59,7 +47,7 @@ Test(fileio, regular_file_replaced_complete_and_no_temp_left) {
     cr_assert_eq(indiv_file_write_atomic(p, put_hello, NULL, &err), 0, "%s", err.msg);
     char *text = tu_read(p, NULL);
     cr_assert_str_eq(text, "hello\n");
-    cr_assert_eq(temps_in(dir), 0);
+    cr_assert_eq(tu_temps_in(dir), 0);
     free(text);
     free(p);
 }
@@ -74,7 +62,7 @@ Test(fileio, failure_keeps_the_old_content_and_removes_the_temp) {
     cr_assert_str_eq(text, "old\n");
     cr_assert_eq(indiv_file_write_atomic(q, put_then_fail, NULL, NULL), INDIV_EFORMAT);
     cr_assert_null(tu_read(q, NULL), "a failed output must not appear");
-    cr_assert_eq(temps_in(dir), 0);
+    cr_assert_eq(tu_temps_in(dir), 0);
     free(text);
     free(p);
     free(q);
@@ -122,7 +110,7 @@ Test(fileio, dev_null_is_written_through) {
     struct stat st;
     cr_assert_eq(stat("/dev/null", &st), 0);
     cr_assert(S_ISCHR(st.st_mode), "/dev/null is no longer a device");
-    cr_assert_eq(temps_in("/dev"), 0);
+    cr_assert_eq(tu_temps_in("/dev"), 0);
 }
 
 Test(fileio, fifo_is_written_through) {
@@ -138,7 +126,7 @@ Test(fileio, fifo_is_written_through) {
     struct stat st;
     cr_assert_eq(lstat(p, &st), 0);
     cr_assert(S_ISFIFO(st.st_mode), "the FIFO was replaced by a file");
-    cr_assert_eq(temps_in(dir), 0);
+    cr_assert_eq(tu_temps_in(dir), 0);
     free(p);
 }
 
@@ -170,10 +158,10 @@ Test(fileio, remove_temps_removes_unfinished_outputs_only) {
     indiv_outfile *a, *b;
     cr_assert_eq(indiv_outfile_open(p, &a, NULL), 0);
     cr_assert_eq(indiv_outfile_open(q, &b, NULL), 0);
-    cr_assert_eq(temps_in(dir), 2);
+    cr_assert_eq(tu_temps_in(dir), 2);
     cr_assert_eq(indiv_outfile_finish(b, 0, NULL), 0);
     indiv_fileio_remove_temps();
-    cr_assert_eq(temps_in(dir), 0);
+    cr_assert_eq(tu_temps_in(dir), 0);
     indiv_outfile_finish(a, INDIV_EIO, NULL);
     char *text = tu_read(q, NULL);
     cr_assert_not_null(text, "a finished output must survive");
@@ -213,7 +201,7 @@ Test(fileio, a_pair_is_committed_both_or_neither) {
         free(a);
         free(b);
     }
-    cr_assert_eq(temps_in(dir), 0);
+    cr_assert_eq(tu_temps_in(dir), 0);
     free(p);
     free(q);
 }

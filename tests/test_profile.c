@@ -34,13 +34,11 @@
 static char *dir, *db;
 
 static void setup(void) {
-    dir = tu_tmpdir();
-    db = tu_path(dir, "log.db");
+    tu_dir_db_new("log.db", &dir, &db);
 }
 
 static void teardown(void) {
-    free(db);
-    tu_rmtree(dir);
+    tu_dir_db_free(dir, db);
 }
 
 TestSuite(profile, .init = setup, .fini = teardown);

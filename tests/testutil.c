@@ -3,6 +3,7 @@
  */
 #include "testutil.h"
 
+#include <dirent.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,6 +37,33 @@ char *tu_path(const char *dir, const char *name) {
     cr_assert_not_null(p);
     snprintf(p, n, "%s/%s", dir, name);
     return p;
+}
+
+void tu_dir_db_new(const char *name, char **dir, char **db) {
+    *dir = tu_tmpdir();
+    *db = tu_path(*dir, name);
+}
+
+void tu_dir_db_free(char *dir, char *db) {
+    free(db);
+    tu_rmtree(dir);
+}
+
+int tu_temps_in(const char *dir) {
+    DIR *h = opendir(dir);
+    cr_assert_not_null(h, "%s", dir);
+    int n = 0;
+    for (struct dirent *e; (e = readdir(h));)
+        n += strstr(e->d_name, ".tmp-") != NULL;
+    closedir(h);
+    return n;
+}
+
+void tu_expect_no_entry(const char *dir, const char *ere, const char *what) {
+    tu_run r;
+    cr_assert_eq(tu_sh(&r, "ls -A '%s' | grep -E '%s'; true", dir, ere), 0);
+    cr_expect_str_eq(r.out, "", "%s left: %s", what, r.out);
+    tu_run_free(&r);
 }
 
 char *tu_read(const char *path, size_t *len) {

@@ -31,6 +31,19 @@ void tu_rmtree(char *dir);
 /* Joins dir and name into a new string (owned by the caller). */
 char *tu_path(const char *dir, const char *name);
 
+/* The fixture most suites share: a fresh temporary directory (*dir) and the path of the
+ * file name in it (*db, not created); both owned. tu_dir_db_free removes the directory
+ * and frees both (NULL accepted). */
+void tu_dir_db_new(const char *name, char **dir /* OUT */, char **db /* OUT */);
+void tu_dir_db_free(char *dir, char *db);
+
+/* Number of entries of dir whose name contains ".tmp-" (fileio's temporary files). */
+int tu_temps_in(const char *dir);
+
+/* Expects no entry of dir whose name matches the extended regular expression ere;
+ * what names the step that would have left one (in the failure message). */
+void tu_expect_no_entry(const char *dir, const char *ere, const char *what);
+
 /* Runs a shell command line in which "$INDIV" names the binary under test, capturing
  * stdout and stderr. The command is formatted printf-style. */
 int tu_sh(tu_run *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

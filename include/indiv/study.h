@@ -43,7 +43,8 @@
  *     indiv_study_opts o;
  *     indiv_study_opts_init(&o);             // then dir, quick, seeds, ...
  *     indiv_study_results *r;
- *     indiv_study_run(&o, progress, pctx, &r, &err);   // runs, writes results.json
+ *     indiv_study_run(&o, progress, pctx, &r, &err);   // runs the simulations
+ *     indiv_study_write_data(r, &err);                 // results.json, figures data
  *     // draw DIR/figures/study.gp with gnuplot (the CLI does), then:
  *     indiv_study_write_report(r, &err);               // report.md, report.html
  *     indiv_study_results_free(r);
