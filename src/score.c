@@ -37,14 +37,17 @@ struct indiv_scorer {
      * of a history) on its own finer grid in √x, or NULL (score.c, the item readiness) */
     double k0;
     double *p0;
+    int shape1; /* the shape of an offer bought once exists (k0, it1 = 1 / scale) */
+    double it1;
     double log1p_n[SCORE_LOG1P_N]; /* log1p(n): the repeat_frequency of n occasions */
     /* item-to-item neighbours by catalog index (CSR), when the model has them; 32-bit
-     * indices (the catalog has fewer than 2^32 offers): the scatter's loads are smaller */
+     * indices (the catalog has fewer than 2^32 offers): the scatter's loads are smaller
+     */
     size_t *nb_ptr;
     uint32_t *nb_idx;
     double *nb_w;
-    double *nb_wi;  /* w_item_item · nb_w, or NULL when the term is 0 or absent */
-    int nb_unique;  /* no offer twice in a row of neighbours (scatter_unique applies) */
+    double *nb_wi; /* w_item_item · nb_w, or NULL when the term is 0 or absent */
+    int nb_unique; /* no offer twice in a row of neighbours (scatter_unique applies) */
     /* the model's weights_bought minus weight[] (affinity, popularity, item_item):
      * added to the offers of a person's history; has_bought 0 when all three are 0 */
     int has_bought;
@@ -57,18 +60,26 @@ struct hist_feat {
     double f[3]; /* repeat, repeat_frequency, repeat_readiness */
 };
 
+/* One entry of a row's history on its way to its repeat features (history_features). */
+struct hist_work {
+    double occ, mean, cv2, since, k, it;
+    int shaped; /* indiv_repeat_shape gave a shape */
+};
+
 struct indiv_score_block {
     size_t cap, n, d;
-    double *x;            /* cap × d */
-    double *aff;          /* cap × n */
-    double *u;            /* cap: per-consumer logit term */
-    double *ready, *freq; /* cap: its inputs, kept for the drivers */
-    double *orders;       /* cap: purchase occasions (the act model's input) */
+    double *x;                  /* cap × d */
+    double *aff;                /* cap × n */
+    double *u;                  /* cap: per-consumer logit term (owns the 5 below) */
+    double *ready, *freq;       /* cap: its inputs, kept for the drivers */
+    double *orders;             /* cap: purchase occasions (the act model's input) */
     double *recency, *rebought; /* cap: the act model's other inputs (set_history) */
-    double *xr;           /* cap × n: the weighted sparse terms (repeat, item-item) */
+    double *xr;             /* cap × n: the weighted sparse terms (repeat, item-item) */
     struct hist_feat *hist; /* cap × hcap */
     size_t *n_hist, hcap;
-    double *iis; /* n: Σ S(k, ·) over one row's history, zero between rows */
+    struct hist_work *work; /* hcap: one row's history entries (history_features) */
+    double *iis;            /* n: Σ S(k, ·) over one row's history, zero between rows */
+    unsigned char *mark;    /* n: the offers of one row's history, zero between rows */
 };
 
 /* History entries scored per person: the profile keeps at most history_max (default
@@ -78,7 +89,8 @@ struct indiv_score_block {
 /* The model's neighbours (by offer source id) as a CSR by catalog index; neighbours
  * that are not in the catalog are dropped. n binary searches, no hash table. */
 static int map_neighbours(indiv_scorer *s, const indiv_item_neighbours *nb) {
-    size_t *to_cat = malloc((nb->n + 1) * sizeof *to_cat), *row = malloc((s->n + 1) * sizeof *row);
+    size_t *to_cat = malloc((nb->n + 1) * sizeof *to_cat),
+           *row = malloc((s->n + 1) * sizeof *row);
     s->nb_ptr = calloc(s->n + 1, sizeof *s->nb_ptr);
     s->nb_idx = malloc((nb->ptr[nb->n] + 1) * sizeof *s->nb_idx);
     s->nb_w = malloc((nb->ptr[nb->n] + 1) * sizeof *s->nb_w);
@@ -86,8 +98,8 @@ static int map_neighbours(indiv_scorer *s, const indiv_item_neighbours *nb) {
     for (size_t r = 0; ok && r < nb->n; r++)
         to_cat[r] = SIZE_MAX;
     for (size_t j = 0; ok && j < s->n; j++)
-        if ((row[j] = indiv_item_neighbours_find(nb, indiv_catalog_offer(s->cat, j)->ext_id)) !=
-            SIZE_MAX)
+        if ((row[j] = indiv_item_neighbours_find(
+                 nb, indiv_catalog_offer(s->cat, j)->ext_id)) != SIZE_MAX)
             to_cat[row[j]] = j;
     for (size_t j = 0, at = 0; ok && j < s->n; j++) {
         for (size_t e = row[j] == SIZE_MAX ? 0 : nb->ptr[row[j]];
@@ -169,12 +181,14 @@ int indiv_scorer_new(const indiv_model *m, const indiv_catalog *cat, indiv_score
     if (m->item_item && s->n > UINT32_MAX) {
         size_t n = s->n;
         indiv_scorer_free(s);
-        return indiv_error_set(err, INDIV_EINVAL,
-                               "catalog of %zu offers: item-to-item scoring takes at most "
-                               "%u",
-                               n, (unsigned)UINT32_MAX);
+        return indiv_error_set(
+            err, INDIV_EINVAL,
+            "catalog of %zu offers: item-to-item scoring takes at most "
+            "%u",
+            n, (unsigned)UINT32_MAX);
     }
-    if (m->item_item && (map_neighbours(s, m->item_item) < 0 || weigh_neighbours(s) < 0)) {
+    if (m->item_item &&
+        (map_neighbours(s, m->item_item) < 0 || weigh_neighbours(s) < 0)) {
         indiv_scorer_free(s);
         return indiv_error_set(err, INDIV_ENOMEM, "out of memory");
     }
@@ -204,19 +218,21 @@ indiv_score_block *indiv_score_block_new(const indiv_scorer *s, size_t rows) {
     b->d = s->d;
     b->x = calloc(b->cap * (b->d ? b->d : 1), sizeof *b->x);
     b->aff = calloc(b->cap * b->n, sizeof *b->aff);
-    b->u = calloc(b->cap, sizeof *b->u);
-    b->ready = calloc(b->cap, sizeof *b->ready);
-    b->freq = calloc(b->cap, sizeof *b->freq);
-    b->orders = calloc(b->cap, sizeof *b->orders);
-    b->recency = calloc(b->cap, sizeof *b->recency);
-    b->rebought = calloc(b->cap, sizeof *b->rebought);
+    b->u = calloc(6 * b->cap, sizeof *b->u); /* and the five per-row inputs after it */
+    if (b->u) {
+        b->ready = b->u + b->cap, b->freq = b->ready + b->cap;
+        b->orders = b->freq + b->cap, b->recency = b->orders + b->cap;
+        b->rebought = b->recency + b->cap;
+    }
     b->xr = calloc(b->cap * b->n + 1, sizeof *b->xr);
     b->hcap = SCORE_HISTORY_MAX;
     b->hist = malloc(b->cap * b->hcap * sizeof *b->hist);
     b->n_hist = calloc(b->cap, sizeof *b->n_hist);
     b->iis = calloc(b->n + 1, sizeof *b->iis);
-    if (!b->iis || !b->x || !b->aff || !b->u || !b->ready || !b->freq || !b->orders || !b->recency || !b->rebought || !b->xr || !b->hist ||
-        !b->n_hist) {
+    b->mark = calloc(b->n + 1, sizeof *b->mark);
+    b->work = malloc(b->hcap * sizeof *b->work);
+    if (!b->iis || !b->mark || !b->work || !b->x || !b->aff || !b->u || !b->xr ||
+        !b->hist || !b->n_hist) {
         indiv_score_block_free(b);
         return NULL;
     }
@@ -229,15 +245,12 @@ void indiv_score_block_free(indiv_score_block *b) {
     free(b->x);
     free(b->aff);
     free(b->u);
-    free(b->ready);
-    free(b->freq);
-    free(b->orders);
-    free(b->recency);
-    free(b->rebought);
     free(b->xr);
     free(b->hist);
     free(b->n_hist);
     free(b->iis);
+    free(b->mark);
+    free(b->work);
     free(b);
 }
 
@@ -327,12 +340,11 @@ void indiv_score_set_row(const indiv_scorer *s, indiv_score_block *b, size_t i,
 #define RT_HW0   0.01 /* the prior shape's own row (one row: finer at no cost) */
 
 static struct {
-    double *p;     /* nv rows (v) × nw columns (w), row-major; NULL: not usable */
+    double *p; /* nv rows (v) × nw columns (w), row-major; NULL: not usable */
     size_t nv, nw;
-    double v0;     /* v of row 0 */
+    double v0; /* v of row 0 */
 } rt;
 static pthread_once_t rt_once = PTHREAD_ONCE_INIT;
-
 
 static void rt_build(void) {
     rt.v0 = sqrt(RT_K_MIN) - RT_HV;
@@ -359,36 +371,54 @@ static void rt_build(void) {
 /* The four Lagrange weights of nodes -1, 0, 1, 2 at f in [0, 1) (no division: they
  * are the slow instructions here). */
 static inline void lagrange4(double f, double c[4]) {
-    double fm1 = f - 1, fm2 = f - 2, fp1 = f + 1, a = f * fm1 * (1.0 / 6), b = fp1 * fm2 * 0.5;
+    double fm1 = f - 1, fm2 = f - 2, fp1 = f + 1, a = f * fm1 * (1.0 / 6),
+           b = fp1 * fm2 * 0.5;
     c[0] = -a * fm2;
     c[1] = b * fm1;
     c[2] = -b * f;
     c[3] = a * fp1;
 }
 
+/* The column j of √x on a grid of step 1/inv_h in w = √x, and the Lagrange weights cw
+ * there; 0 when √x is at or past RT_W_MAX, where P is 1. */
+static inline size_t w_node(double x, double inv_h, double cw[4]) {
+    double w = sqrt(x) * inv_h;
+    if (w >= RT_W_MAX * inv_h)
+        return 0;
+    size_t j = (size_t)w; /* >= 1: x >= RT_X_MIN */
+    lagrange4(w - (double)j, cw);
+    return j;
+}
+
+/* The cubic interpolation in one row: nodes q[0..3] with weights cw. */
+static inline double row_at(const double *q, const double cw[4]) {
+    return cw[0] * q[0] + cw[1] * q[1] + cw[2] * q[2] + cw[3] * q[3];
+}
+
 /* P(k, x) for x >= RT_X_MIN, from the rows r[0..3] around k (weights cv). */
 static inline double rt_p(const double *r, const double cv[4], double x) {
-    double w = sqrt(x) * (1 / RT_HW);
-    if (w >= RT_W_MAX * (1 / RT_HW))
-        return 1;
-    size_t j = (size_t)w; /* >= 1: x >= RT_X_MIN */
     double cw[4];
-    lagrange4(w - (double)j, cw);
+    size_t j = w_node(x, 1 / RT_HW, cw);
+    if (!j)
+        return 1;
     const double *q = r + j - 1;
     double sum = 0;
     for (int a = 0; a < 4; a++, q += rt.nw)
-        sum += cv[a] * (cw[0] * q[0] + cw[1] * q[1] + cw[2] * q[2] + cw[3] * q[3]);
+        sum += cv[a] * row_at(q, cw);
     return sum;
 }
 
 /* The prior shape's table (s->p0): when k0 is in the table's range, P(k0, w²) at steps
  * RT_HW0 of w, from GSL; left NULL otherwise or out of memory (the general path then
- * applies, which is as exact). */
+ * applies, which is as exact). Also the shape of an offer bought once (k0, and
+ * 1 / theta in s->it1; s->shape1 0 when there is none), the same for every such offer. */
 static void prior_shape_table(indiv_scorer *s) {
     double theta;
     size_t nw = (size_t)ceil(RT_W_MAX / RT_HW0) + 3;
-    if (!indiv_repeat_shape(&s->repeat, 1, 0, 0, &s->k0, &theta) ||
-        !(s->k0 >= RT_K_MIN && s->k0 <= RT_K_MAX) || !(s->p0 = malloc(nw * sizeof *s->p0)))
+    s->shape1 = indiv_repeat_shape(&s->repeat, 1, 0, 0, &s->k0, &theta);
+    s->it1 = s->shape1 ? 1 / theta : 0;
+    if (!s->shape1 || !(s->k0 >= RT_K_MIN && s->k0 <= RT_K_MAX) ||
+        !(s->p0 = malloc(nw * sizeof *s->p0)))
         return;
     for (size_t j = 0; j < nw; j++) {
         gsl_sf_result r;
@@ -404,28 +434,22 @@ static void prior_shape_table(indiv_scorer *s) {
 
 /* P(k0, x) for x >= RT_X_MIN from the prior shape's table: one row, 4 nodes. */
 static inline double p0_p(const double *p0, double x) {
-    double w = sqrt(x) * (1 / RT_HW0);
-    if (w >= RT_W_MAX * (1 / RT_HW0))
-        return 1;
-    size_t j = (size_t)w; /* >= 1: x >= RT_X_MIN */
     double cw[4];
-    lagrange4(w - (double)j, cw);
-    const double *q = p0 + j - 1;
-    return cw[0] * q[0] + cw[1] * q[1] + cw[2] * q[2] + cw[3] * q[3];
+    size_t j = w_node(x, 1 / RT_HW0, cw);
+    return j ? row_at(p0 + j - 1, cw) : 1;
 }
 
-double indiv_score_item_readiness(const indiv_scorer *s, double occasions, double mean_days,
-                                  double cv2_own, double since_days) {
-    double k, theta;
-    if (since_days < 0 ||
-        !indiv_repeat_shape(&s->repeat, occasions, mean_days, cv2_own, &k, &theta))
-        return 0;
-    double it = 1 / theta, x1 = since_days * it, x2 = (since_days + s->repeat.horizon_days) * it;
+/* The readiness of shape k and 1 / scale it at since_days >= 0 from the tables, or NAN
+ * where they do not reach (the caller then evaluates the exact function). */
+static inline double table_readiness(const indiv_scorer *s, double k, double it,
+                                     double since_days) {
+    double x1 = since_days * it, x2 = (since_days + s->repeat.horizon_days) * it;
     if (k == s->k0 && s->p0 && x1 >= RT_X_MIN)
         return p0_p(s->p0, x2) - p0_p(s->p0, x1);
-    pthread_once(&rt_once, rt_build);
-    if (!rt.p || !(k >= RT_K_MIN && k <= RT_K_MAX) || !(x1 >= RT_X_MIN))
-        return indiv_repeat_readiness(&s->repeat, occasions, mean_days, cv2_own, since_days);
+    /* rt.p last: read only past pthread_once (history_features asks for it whenever
+     * an entry can get this far) */
+    if (!(x1 >= RT_X_MIN) || !(k >= RT_K_MIN && k <= RT_K_MAX) || !rt.p)
+        return NAN;
     double v = (sqrt(k) - rt.v0) * (1 / RT_HV), cv[4];
     size_t i = (size_t)v; /* >= 1: k >= RT_K_MIN */
     lagrange4(v - (double)i, cv);
@@ -433,34 +457,111 @@ double indiv_score_item_readiness(const indiv_scorer *s, double occasions, doubl
     return rt_p(r, cv, x2) - rt_p(r, cv, x1);
 }
 
-/* The repeat features of one history entry at time t. */
-static void repeat_features(const indiv_scorer *s, const indiv_offer_history *h, int64_t t,
-                            double f[3]) {
-    double mean = indiv_history_mean_interval_days(h), n_iv = h->occasions - 1;
-    double var = n_iv > 1 ? h->interval_m2 / (n_iv - 1) : 0;
-    double cv2 = mean > 0 && var != 0 ? var / (mean * mean) : 0; /* no division for 0 */
-    double since = (double)(t - h->last_ts) / INDIV_SECONDS_PER_DAY;
-    f[0] = 1;
-    f[2] = indiv_score_item_readiness(s, h->occasions, mean, cv2, since);
-    f[1] = h->occasions >= 0 && h->occasions < SCORE_LOG1P_N &&
-                   h->occasions == (double)(int)h->occasions
-               ? s->log1p_n[(int)h->occasions]
-               : log1p(h->occasions);
+double indiv_score_item_readiness(const indiv_scorer *s, double occasions,
+                                  double mean_days, double cv2_own, double since_days) {
+    double k, theta;
+    if (since_days < 0 ||
+        !indiv_repeat_shape(&s->repeat, occasions, mean_days, cv2_own, &k, &theta))
+        return 0;
+    pthread_once(&rt_once, rt_build);
+    double r = table_readiness(s, k, 1 / theta, since_days);
+    return !isnan(r) ? r
+                     : indiv_repeat_readiness(&s->repeat, occasions, mean_days, cv2_own,
+                                              since_days);
 }
 
-/* x[idx[e]] += v[e] for e < n, in order. */
+/* The entries of pr's history that are in the catalog (at most b->hcap): their offers
+ * in hf[].j and their raw inputs in wk. Returns how many. */
+static size_t history_inputs(const indiv_scorer *s, const indiv_score_block *b,
+                             const indiv_profile *pr, int64_t t, struct hist_feat *hf,
+                             struct hist_work *wk) {
+    size_t n = 0;
+    for (size_t k = 0; k < pr->n_history && n < b->hcap; k++) {
+        const indiv_offer_history *h = &pr->history[k];
+        if (indiv_catalog_index(s->cat, h->offer_id, &hf[n].j) < 0)
+            continue;
+        double n_iv = h->occasions - 1;
+        double mean = indiv_history_mean_interval_days(h);
+        double var = n_iv > 1 ? h->interval_m2 / (n_iv - 1) : 0;
+        wk[n].occ = h->occasions;
+        wk[n].mean = mean;
+        wk[n].cv2 =
+            mean > 0 && var != 0 ? var / (mean * mean) : 0; /* no division for 0 */
+        wk[n].since = (double)(t - h->last_ts) / INDIV_SECONDS_PER_DAY;
+        n++;
+    }
+    return n;
+}
+
+/* The repeat features of the n entries of hf at time t: repeat, log(1 + occasions)
+ * and the item readiness (indiv_score_item_readiness's value, bit for bit). In stages,
+ * each a loop over the entries with no call in the long chains of divisions, so the
+ * processor overlaps the entries; an offer bought once has the scorer's shape k0. */
+static void history_features(const indiv_scorer *s, struct hist_feat *hf,
+                             struct hist_work *wk, size_t n) {
+    int tables = 0;
+    for (size_t k = 0; k < n; k++) {
+        struct hist_work *e = &wk[k];
+        double theta;
+        if (e->occ <= 1) /* n = 0 intervals: the prior's shape, computed once */
+            e->shaped = s->shape1, e->k = s->k0, e->it = s->it1;
+        else if ((e->shaped = indiv_repeat_shape(&s->repeat, e->occ, e->mean, e->cv2,
+                                                 &e->k, &theta)))
+            e->it = 1 / theta;
+        tables |= e->shaped && !(e->k == s->k0 && s->p0);
+    }
+    if (tables)
+        pthread_once(&rt_once, rt_build);
+    for (size_t k = 0; k < n; k++) {
+        const struct hist_work *e = &wk[k];
+        double r =
+            e->since < 0 || !e->shaped ? 0 : table_readiness(s, e->k, e->it, e->since);
+        hf[k].f[2] = !isnan(r) ? r
+                               : indiv_repeat_readiness(&s->repeat, e->occ, e->mean,
+                                                        e->cv2, e->since);
+        hf[k].f[0] = 1;
+        hf[k].f[1] =
+            e->occ >= 0 && e->occ < SCORE_LOG1P_N && e->occ == (double)(int)e->occ
+                ? s->log1p_n[(int)e->occ]
+                : log1p(e->occ);
+    }
+}
+
+/* The item sums bought_correction reads, gathered while a neighbour list is scattered:
+ * iis[j] += w[e] for the neighbours j = idx[e] that are marked (the offers of the row's
+ * history), in the order of the list. */
+struct item_sums {
+    double *iis;
+    const unsigned char *mark;
+    const double *w; /* the list's raw weights S(k, ·) */
+};
+
+static inline void sum_marked(const struct item_sums *m, const uint32_t *restrict idx,
+                              size_t from, size_t to) {
+    for (size_t e = from; e < to; e++)
+        if (m->mark[idx[e]])
+            m->iis[idx[e]] += m->w[e];
+}
+
+/* x[idx[e]] += v[e] for e < n, in order; then m's item sums of the list (m may be
+ * NULL). */
 static void scatter(double *restrict x, const uint32_t *restrict idx,
-                    const double *restrict v, size_t n) {
+                    const double *restrict v, size_t n, const struct item_sums *m) {
     for (size_t e = 0; e < n; e++)
         x[idx[e]] += v[e];
+    if (m)
+        sum_marked(m, idx, 0, n);
 }
 
 /* The same when no two idx are equal: four loads before four stores, an order the
  * compiler cannot choose itself (for all it knows two indices are equal), so that the
- * loads of the next four need not wait for the stores. Each x[j] gets the same
- * additions in the same order as in scatter: the same bits. */
+ * loads of the next four need not wait for the stores; and m's item sums in the same
+ * pass (the indices loaded once), tested four at a time. Each x[j] and each item sum
+ * gets the same additions in the same order as in scatter: the same bits. */
 static void scatter_unique(double *restrict x, const uint32_t *restrict idx,
-                           const double *restrict v, size_t n) {
+                           const double *restrict v, size_t n,
+                           const struct item_sums *m) {
+    const unsigned char *restrict mark = m ? m->mark : NULL;
     size_t e = 0;
     for (; e + 4 <= n; e += 4) {
         uint32_t i0 = idx[e], i1 = idx[e + 1], i2 = idx[e + 2], i3 = idx[e + 3];
@@ -470,87 +571,123 @@ static void scatter_unique(double *restrict x, const uint32_t *restrict idx,
         x[i1] = x1;
         x[i2] = x2;
         x[i3] = x3;
+        if (mark && (mark[i0] | mark[i1] | mark[i2] | mark[i3]))
+            sum_marked(m, idx, e, e + 4);
     }
-    for (; e < n; e++)
-        x[idx[e]] += v[e];
+    for (size_t f = e; f < n; f++)
+        x[idx[f]] += v[f];
+    if (m)
+        sum_marked(m, idx, e, n);
 }
 
-/* x_i · F_j: the affinity the dgemm of indiv_score_run will compute, for one offer. */
-static double row_affinity(const indiv_scorer *s, const indiv_score_block *b, size_t i,
-                           size_t j) {
-    const double *x = b->x + i * b->d, *f = indiv_catalog_features(s->cat, j);
-    double a = 0;
-    for (size_t k = 0; k < b->d; k++)
-        a += x[k] * f[k];
-    return a;
+/* a[k] = x · F_j of the offers j of hf[0..n): the affinity the dgemm of indiv_score_run
+ * will compute, but with the products and sums of one plain dot product each, in its
+ * order (c = 0 .. d-1, from 0). Eight offers at a time (the last group padded with
+ * the last offer, whose extra results are dropped): eight independent chains of
+ * additions instead of one, which the processor runs side by side; each chain is the
+ * same sequence of operations as alone, so the same bits. */
+static void bought_affinities(const indiv_scorer *s, const double *x,
+                              const struct hist_feat *hf, size_t n, double *a) {
+    const double *F = indiv_catalog_matrix(s->cat);
+    size_t d = s->d;
+    for (size_t k = 0; k < n; k += 8) {
+        const double *f[8];
+        for (size_t r = 0; r < 8; r++)
+            f[r] = F + hf[k + r < n ? k + r : n - 1].j * d;
+        double a0 = 0, a1 = 0, a2 = 0, a3 = 0, a4 = 0, a5 = 0, a6 = 0, a7 = 0;
+        for (size_t c = 0; c < d; c++) {
+            double xc = x[c];
+            a0 += xc * f[0][c];
+            a1 += xc * f[1][c];
+            a2 += xc * f[2][c];
+            a3 += xc * f[3][c];
+            a4 += xc * f[4][c];
+            a5 += xc * f[5][c];
+            a6 += xc * f[6][c];
+            a7 += xc * f[7][c];
+        }
+        double g[8] = {a0, a1, a2, a3, a4, a5, a6, a7};
+        for (size_t r = 0; r < 8 && k + r < n; r++)
+            a[k + r] = g[r];
+    }
 }
 
 /* Moves the offers of row i's history from the weights of offers new to the person to
  * the model's weights_bought: adds d_aff · affinity + d_pop · popularity + d_ii · Σ_k
- * S(k, j) to each. The item sums are scattered into the block's scratch row and
- * cleared again, O(history × neighbours). */
+ * S(k, j) to each. The item sums were gathered in the block's scratch row at the
+ * marked offers (indiv_score_set_history); both are cleared again here. */
 static void bought_correction(const indiv_scorer *s, indiv_score_block *b, size_t i) {
     const struct hist_feat *hf = b->hist + i * b->hcap;
     const double *pop = indiv_catalog_popularity(s->cat);
-    double *xr = b->xr + i * b->n;
+    double *xr = b->xr + i * b->n, a[SCORE_HISTORY_MAX];
     size_t n = b->n_hist[i];
-    for (size_t k = 0; s->nb_ptr && k < n; k++)
-        (s->nb_unique ? scatter_unique : scatter)(b->iis, s->nb_idx + s->nb_ptr[hf[k].j],
-                                                  s->nb_w + s->nb_ptr[hf[k].j],
-                                                  s->nb_ptr[hf[k].j + 1] - s->nb_ptr[hf[k].j]);
+    if (s->d_aff != 0)
+        bought_affinities(s, b->x + i * b->d, hf, n, a);
     for (size_t k = 0; k < n; k++) {
         size_t j = hf[k].j;
-        double a = s->d_aff != 0 ? s->d_aff * row_affinity(s, b, i, j) : 0;
-        xr[j] += a + s->d_pop * pop[j] + s->d_ii * b->iis[j];
+        double ak = s->d_aff != 0 ? s->d_aff * a[k] : 0;
+        xr[j] += ak + s->d_pop * pop[j] + s->d_ii * b->iis[j];
     }
-    for (size_t k = 0; s->nb_ptr && k < n; k++)
-        for (size_t e = s->nb_ptr[hf[k].j]; e < s->nb_ptr[hf[k].j + 1]; e++)
-            b->iis[s->nb_idx[e]] = 0;
+    for (size_t k = 0; k < n; k++) {
+        b->iis[hf[k].j] = 0;
+        b->mark[hf[k].j] = 0;
+    }
+}
+
+/* Adds entry k of the n in hf to row xr: its repeat terms, then the scatter of its
+ * neighbour list (wi · S(j, ·)), with the item sums of weights_bought when sums is set;
+ * the next entry's list is prefetched. */
+static void entry_terms(const indiv_scorer *s, indiv_score_block *b, double *xr,
+                        const struct hist_feat *hf, size_t k, size_t n, int sums) {
+    const double *w = s->model.weight;
+    size_t j = hf[k].j;
+    xr[j] += w[INDIV_TERM_REPEAT] * hf[k].f[0] +
+             w[INDIV_TERM_REPEAT_FREQUENCY] * hf[k].f[1] +
+             w[INDIV_TERM_REPEAT_READINESS] * hf[k].f[2];
+    if (!s->nb_ptr)
+        return;
+    const double *v = s->nb_wi ? s->nb_wi : s->nb_w;
+    if (k + 1 < n) {
+        size_t e = s->nb_ptr[hf[k + 1].j];
+        __builtin_prefetch(s->nb_idx + e);
+        __builtin_prefetch(v + e);
+        __builtin_prefetch(v + e + 8);
+    }
+    const uint32_t *idx = s->nb_idx + s->nb_ptr[j];
+    size_t len = s->nb_ptr[j + 1] - s->nb_ptr[j];
+    struct item_sums m = {b->iis, b->mark, s->nb_w + s->nb_ptr[j]};
+    if (s->nb_wi)
+        (s->nb_unique ? scatter_unique : scatter)(xr, idx, s->nb_wi + s->nb_ptr[j], len,
+                                                  sums ? &m : NULL);
+    else if (sums)
+        sum_marked(&m, idx, 0, len);
 }
 
 void indiv_score_set_history(const indiv_scorer *s, indiv_score_block *b, size_t i,
                              const indiv_profile *pr, int64_t t) {
-    const double *w = s->model.weight;
     double *xr = b->xr + i * b->n;
     struct hist_feat *hf = b->hist + i * b->hcap;
-    size_t j, n = 0;
     if (pr && (pr->features & INDIV_FEAT_RHYTHM) && pr->orders > 0 &&
-        pr->last_purchase_ts != INDIV_TS_NONE &&
-        t > pr->last_purchase_ts)
+        pr->last_purchase_ts != INDIV_TS_NONE && t > pr->last_purchase_ts)
         b->recency[i] = (double)(t - pr->last_purchase_ts) / INDIV_SECONDS_PER_DAY;
     if (!pr || !(pr->features & INDIV_FEAT_HISTORY))
         return;
     for (size_t k = 0; k < pr->n_history; k++)
         b->rebought[i] += pr->history[k].occasions >= 2;
-    /* Two passes: the features of every entry (independent computations, which the
-     * processor overlaps), then, entry by entry in the same order as one pass would,
-     * the repeat terms and the item-to-item scatter, with the next entry's neighbours
-     * prefetched. The same additions in the same order: the same bits. */
-    for (size_t k = 0; k < pr->n_history && n < b->hcap; k++) {
-        if (indiv_catalog_index(s->cat, pr->history[k].offer_id, &j) < 0)
-            continue;
-        hf[n].j = j;
-        repeat_features(s, &pr->history[k], t, hf[n].f);
-        n++;
-    }
+    /* The features of every entry first (in stages: independent computations, which
+     * the processor overlaps), then, entry by entry in history order, the repeat terms
+     * and the scatters: every x(i, j) gets the same additions in the same order as one
+     * pass entry by entry would make, so the same bits. */
+    size_t n = history_inputs(s, b, pr, t, hf, b->work);
+    history_features(s, hf, b->work, n);
     b->n_hist[i] = n;
-    for (size_t k = 0; k < n; k++) {
-        j = hf[k].j;
-        xr[j] += w[INDIV_TERM_REPEAT] * hf[k].f[0] +
-                 w[INDIV_TERM_REPEAT_FREQUENCY] * hf[k].f[1] +
-                 w[INDIV_TERM_REPEAT_READINESS] * hf[k].f[2];
-        if (!s->nb_wi) /* the item-to-item term: a scatter of wi · S(j, ·) */
-            continue;
-        if (k + 1 < n) {
-            size_t e = s->nb_ptr[hf[k + 1].j];
-            __builtin_prefetch(s->nb_idx + e);
-            __builtin_prefetch(s->nb_wi + e);
-            __builtin_prefetch(s->nb_wi + e + 8);
-        }
-        (s->nb_unique ? scatter_unique : scatter)(xr, s->nb_idx + s->nb_ptr[j],
-                                                  s->nb_wi + s->nb_ptr[j],
-                                                  s->nb_ptr[j + 1] - s->nb_ptr[j]);
-    }
+    /* weights_bought needs Σ_k S(k, j) at the offers j of the history only: they are
+     * marked, and the scatters add the raw weights there (bought_correction clears) */
+    int sums = s->has_bought && s->nb_ptr;
+    for (size_t k = 0; sums && k < n; k++)
+        b->mark[hf[k].j] = 1;
+    for (size_t k = 0; k < n; k++)
+        entry_terms(s, b, xr, hf, k, n, sums);
     if (s->has_bought)
         bought_correction(s, b, i);
 }
@@ -637,8 +774,10 @@ void indiv_score_terms(const indiv_scorer *s, const indiv_score_block *b, size_t
     for (size_t k = 0; k < b->n_hist[i]; k++)
         if (hf[k].j == j) {
             terms[INDIV_TERM_REPEAT] = w[INDIV_TERM_REPEAT] * hf[k].f[0];
-            terms[INDIV_TERM_REPEAT_FREQUENCY] = w[INDIV_TERM_REPEAT_FREQUENCY] * hf[k].f[1];
-            terms[INDIV_TERM_REPEAT_READINESS] = w[INDIV_TERM_REPEAT_READINESS] * hf[k].f[2];
+            terms[INDIV_TERM_REPEAT_FREQUENCY] =
+                w[INDIV_TERM_REPEAT_FREQUENCY] * hf[k].f[1];
+            terms[INDIV_TERM_REPEAT_READINESS] =
+                w[INDIV_TERM_REPEAT_READINESS] * hf[k].f[2];
         }
     terms[INDIV_TERM_ITEM_ITEM] = wi * item_sum(s, b, i, j);
 }

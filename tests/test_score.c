@@ -19,6 +19,7 @@
 #include "indiv/model.h"
 #include "indiv/profile.h"
 #include "indiv/score.h"
+#include "indiv/timeutil.h"
 #include "testutil.h"
 
 #define EPS   1e-12
@@ -364,8 +365,8 @@ static indiv_model repeat_model(void) {
 /* A person who bought o0 on 21 occasions exactly 10 days apart, the last at `last`. */
 static indiv_profile every_ten_days(double *taste, indiv_offer_history *h, int64_t last) {
     indiv_profile pr = profile_with(taste, 21);
-    *h = (indiv_offer_history){indiv_catalog_offer(cat, 0)->id, 21, 5.0,
-                               last - 200 * DAY_S, last, 0};
+    *h = (indiv_offer_history){
+        indiv_catalog_offer(cat, 0)->id, 21, 5.0, last - 200 * DAY_S, last, 0};
     pr.history = h;
     pr.n_history = 1;
     return pr;
@@ -490,7 +491,8 @@ Test(score, bought_weights_apply_only_to_the_offers_in_the_history) {
     cr_assert_eq(indiv_catalog_load_popularity(cat, log_, T0, 3.5, &err), 0, "%s",
                  err.msg);
     indiv_scorer *s = scorer_for(&m), *sb = scorer_for(&mb);
-    indiv_score_block *b = indiv_score_block_new(s, 1), *bb = indiv_score_block_new(sb, 1);
+    indiv_score_block *b = indiv_score_block_new(s, 1),
+                      *bb = indiv_score_block_new(sb, 1);
     double taste[3] = {1, 0.5, 0.25}, terms[INDIV_TERM_COUNT];
     indiv_offer_history h[2];
     indiv_profile pr = every_ten_days(taste, &h[0], T0); /* bought o0 ... */
@@ -524,11 +526,10 @@ Test(score, bought_weights_apply_only_to_the_offers_in_the_history) {
         cr_assert_float_eq(terms[INDIV_TERM_ITEM_ITEM], 4.0 * isum[j], EPS);
     }
     for (size_t j = 0; j < 4; j++) /* the policy's path gives the same logits */
-        cr_assert_float_eq(indiv_scorer_offer_terms(sb)[j] +
-                               indiv_score_consumer_term(bb, 0) +
-                               indiv_scorer_affinity_weight(sb) * aff[j] +
-                               indiv_score_extra(bb, 0)[j],
-                           indiv_score_logit(sb, bb, 0, j), EPS, "offer %zu", j);
+        cr_assert_float_eq(
+            indiv_scorer_offer_terms(sb)[j] + indiv_score_consumer_term(bb, 0) +
+                indiv_scorer_affinity_weight(sb) * aff[j] + indiv_score_extra(bb, 0)[j],
+            indiv_score_logit(sb, bb, 0, j), EPS, "offer %zu", j);
     /* the row reused for a person without history: no correction stays behind */
     indiv_profile none = profile_with(taste, 3);
     indiv_score_set_row(sb, bb, 0, &none, 0);
@@ -571,16 +572,20 @@ Test(score, item_readiness_is_within_its_bound_of_the_exact_function) {
             for (size_t b = 0; b < sizeof mean / sizeof mean[0]; b++)
                 for (size_t c = 0; c < sizeof cv2 / sizeof cv2[0]; c++)
                     for (double t = 0; t < 800; t = t < 0.05 ? t + 0.01 : t * 1.07) {
-                        double got = indiv_score_item_readiness(s, occ[a], mean[b], cv2[c], t);
+                        double got =
+                            indiv_score_item_readiness(s, occ[a], mean[b], cv2[c], t);
                         double want =
                             indiv_repeat_readiness(&rp[p], occ[a], mean[b], cv2[c], t);
                         double e = fabs(got - want);
                         worst = e > worst ? e : worst;
-                        cr_assert_leq(e, 3e-7, "occasions %g mean %g cv2 %g since %g: %.17g "
-                                      "against %.17g", occ[a], mean[b], cv2[c], t, got, want);
+                        cr_assert_leq(e, 3e-7,
+                                      "occasions %g mean %g cv2 %g since %g: %.17g "
+                                      "against %.17g",
+                                      occ[a], mean[b], cv2[c], t, got, want);
                         n++;
                     }
-        cr_assert_eq(indiv_score_item_readiness(s, 3, 10, 0.1, -1), 0, "before the purchase");
+        cr_assert_eq(indiv_score_item_readiness(s, 3, 10, 0.1, -1), 0,
+                     "before the purchase");
         indiv_scorer_free(s);
     }
     cr_log_info("item readiness: %ld values, worst error %.3g", n, worst);
@@ -688,4 +693,200 @@ Test(score, act_inputs_of_a_constructed_person_and_the_relevance_uses_them) {
     indiv_score_block_free(b);
     indiv_scorer_free(s);
     indiv_model_clear(&m);
+}
+
+/* ---- the history terms against a plain computation, bit for bit ---------------------
+ *
+ * score.c computes the history terms in stages (all entries' inputs, then shapes, then
+ * readiness), sums the neighbour weights of the offers bought only where they are read,
+ * and takes the dot products of weights_bought four or eight offers at a time. None of
+ * that may change a bit: the reference below is the plain computation, entry by entry
+ * in history order (the order score.c documents), and the two rows must be equal. */
+
+#define BIG_OFFERS 40
+#define BIG_CATS   5
+
+/* A catalog of BIG_OFFERS offers in BIG_CATS categories (o<j> in category j mod
+ * BIG_CATS), with purchases that give them different popularities. */
+static indiv_catalog *big_catalog(const char *path) {
+    indiv_eventlog *lg = NULL;
+    indiv_catalog *c = NULL;
+    indiv_error err = {0};
+    cr_assert_eq(indiv_eventlog_open(path, INDIV_EVENTLOG_CREATE, &lg, &err), 0, "%s",
+                 err.msg);
+    cr_assert_eq(indiv_eventlog_begin(lg, &err), 0, "%s", err.msg);
+    static const char *const cats[BIG_CATS] = {"A", "B", "C", "D", "E"};
+    int64_t oid[BIG_OFFERS], cid;
+    for (int j = 0; j < BIG_OFFERS; j++) {
+        char ext[16];
+        snprintf(ext, sizeof ext, "o%d", j);
+        indiv_offer_rec o = {ext,  ext,           cats[j % BIG_CATS], 10.0 + j,
+                             0.25, INDIV_TS_NONE, INDIV_TS_NONE};
+        cr_assert_eq(indiv_eventlog_add_offer(lg, &o, &oid[j], NULL, &err), 0, "%s",
+                     err.msg);
+    }
+    indiv_consumer_rec cr = {"buyer", 1, 1, INDIV_CH_CONTACTABLE, NULL};
+    cr_assert_eq(indiv_eventlog_add_consumer(lg, &cr, &cid, NULL, &err), 0, "%s",
+                 err.msg);
+    for (int k = 0; k < 60; k++) {
+        indiv_event ev = {cid,
+                          T0 - (int64_t)(k % 17 + 1) * DAY_S,
+                          0,
+                          oid[(k * 7) % 23],
+                          INDIV_EV_PURCHASE,
+                          INDIV_CH_WEB,
+                          1,
+                          10};
+        cr_assert_eq(indiv_eventlog_add_event(lg, &ev, &err), 0, "%s", err.msg);
+    }
+    cr_assert_eq(indiv_eventlog_commit(lg, &err), 0, "%s", err.msg);
+    cr_assert_eq(indiv_catalog_load(lg, &c, &err), 0, "%s", err.msg);
+    cr_assert_eq(indiv_catalog_load_popularity(c, lg, T0, 3.5, &err), 0, "%s", err.msg);
+    indiv_eventlog_close(lg);
+    cr_assert_eq(indiv_catalog_size(c), BIG_OFFERS);
+    return c;
+}
+
+/* Neighbour rows of 0 to 9 offers (rows of 4 and more take score.c's grouped scatter);
+ * with dup, row 3 names an offer twice. Weights are not round numbers. */
+static indiv_item_neighbours *big_neighbours(int dup) {
+    const char *ids[BIG_OFFERS];
+    char names[BIG_OFFERS][8];
+    size_t ptr[BIG_OFFERS + 1], idx[BIG_OFFERS * 10];
+    double w[BIG_OFFERS * 10];
+    ptr[0] = 0;
+    for (size_t r = 0; r < BIG_OFFERS; r++) {
+        snprintf(names[r], sizeof names[r], "o%zu", r);
+        ids[r] = names[r];
+        size_t len = (r * 5) % 10, at = ptr[r];
+        for (size_t e = 0; e < len; e++, at++) {
+            idx[at] = (r + 1 + e * 3) % BIG_OFFERS;
+            w[at] = 0.0137 * (double)(e + 1) + 0.001 * (double)r;
+        }
+        if (dup && r == 3 && len >= 2)
+            idx[at - 1] = idx[ptr[r]];
+        ptr[r + 1] = at;
+    }
+    return indiv_item_neighbours_new(BIG_OFFERS, ids, ptr, idx, w);
+}
+
+/* The reference: score.h's x(i, ·) of one person, entry by entry in history order. */
+static void plain_history_row(const indiv_model *m, const indiv_scorer *s,
+                              const indiv_catalog *c, const indiv_profile *pr, int64_t t,
+                              double *x /* OUT: n values */) {
+    size_t n = indiv_catalog_size(c), d = indiv_catalog_dims(c);
+    const double *w = m->weight, *pop = indiv_catalog_popularity(c);
+    const indiv_item_neighbours *nb = m->item_item;
+    double iis[BIG_OFFERS] = {0}, share[BIG_CATS] = {0}, mass = 0;
+    size_t cj[BIG_OFFERS];
+    for (size_t k = 0; k < d; k++)
+        mass += pr->taste[k] > 0 ? pr->taste[k] : 0;
+    for (size_t k = 0; k < d; k++)
+        share[k] = pr->taste[k] > 0 ? pr->taste[k] / mass : 0;
+    memset(x, 0, n * sizeof *x);
+    for (size_t k = 0; k < pr->n_history; k++) {
+        const indiv_offer_history *h = &pr->history[k];
+        cr_assert_eq(indiv_catalog_index(c, h->offer_id, &cj[k]), 0);
+        double mean = indiv_history_mean_interval_days(h), n_iv = h->occasions - 1;
+        double var = n_iv > 1 ? h->interval_m2 / (n_iv - 1) : 0;
+        double cv2 = mean > 0 && var != 0 ? var / (mean * mean) : 0;
+        double since = (double)(t - h->last_ts) / INDIV_SECONDS_PER_DAY;
+        double ready = indiv_score_item_readiness(s, h->occasions, mean, cv2, since);
+        x[cj[k]] += w[INDIV_TERM_REPEAT] * 1 +
+                    w[INDIV_TERM_REPEAT_FREQUENCY] * log1p(h->occasions) +
+                    w[INDIV_TERM_REPEAT_READINESS] * ready;
+        size_t r = indiv_item_neighbours_find(nb, indiv_catalog_offer(c, cj[k])->ext_id);
+        for (size_t e = r == SIZE_MAX ? 0 : nb->ptr[r];
+             r != SIZE_MAX && e < nb->ptr[r + 1]; e++) {
+            size_t to = SIZE_MAX;
+            for (size_t q = 0; q < n; q++)
+                if (strcmp(indiv_catalog_offer(c, q)->ext_id,
+                           nb->offer_ids[nb->idx[e]]) == 0)
+                    to = q;
+            cr_assert_neq(to, SIZE_MAX);
+            x[to] += w[INDIV_TERM_ITEM_ITEM] * nb->w[e];
+            iis[to] += nb->w[e];
+        }
+    }
+    double d_aff = m->bought.affinity - w[INDIV_TERM_AFFINITY],
+           d_pop = m->bought.popularity - w[INDIV_TERM_POPULARITY],
+           d_ii = m->bought.item_item - w[INDIV_TERM_ITEM_ITEM];
+    for (size_t k = 0; m->bought.present && k < pr->n_history; k++) {
+        const double *f = indiv_catalog_features(c, cj[k]);
+        double a = 0;
+        for (size_t q = 0; q < d; q++)
+            a += share[q] * f[q];
+        x[cj[k]] += d_aff * a + d_pop * pop[cj[k]] + d_ii * iis[cj[k]];
+    }
+}
+
+Test(score, history_terms_equal_the_plain_computation_bit_for_bit) {
+    char *path = tu_path(dir, "big.db");
+    indiv_catalog *c = big_catalog(path);
+    /* 13 offers bought: once (the prior's shape), twice, a fractional count, many
+     * times with and without spread; bought at t (the exact function's corner) and
+     * after t (no readiness) */
+    static const double occ[] = {1, 2, 3, 5, 1, 1.5, 8, 2, 1, 4, 12, 1, 3};
+    enum { H = sizeof occ / sizeof occ[0] };
+    indiv_offer_history h[H], other[2];
+    for (size_t k = 0; k < H; k++) {
+        int64_t last = T0 - (int64_t)((k * 5) % 31) * DAY_S - (int64_t)k * 3607;
+        h[k] = (indiv_offer_history){indiv_catalog_offer(c, (k * 7 + 2) % BIG_OFFERS)->id,
+                                     occ[k],
+                                     0.8 * occ[k],
+                                     last - (int64_t)(occ[k] * 9.5 * DAY_S),
+                                     last,
+                                     k % 3 ? 17.25 * (double)k : 0};
+    }
+    h[3].last_ts = T0;             /* x1 = 0: below the table */
+    h[5].last_ts = T0 + 2 * DAY_S; /* after t */
+    for (int k = 0; k < 2; k++)
+        other[k] = h[k + 4], other[k].offer_id = indiv_catalog_offer(c, 39 - k)->id;
+    double taste[BIG_CATS] = {0.31, -0.2, 1.7, 0.05, 0.6}, ref[BIG_OFFERS];
+    for (int variant = 0; variant < 8; variant++) {
+        int dup = variant & 1, with_ii = variant & 2, bought = variant & 4;
+        indiv_model m = repeat_model();
+        m.weight[INDIV_TERM_AFFINITY] = 2.385;
+        m.weight[INDIV_TERM_POPULARITY] = 0.75;
+        m.weight[INDIV_TERM_REPEAT] = 0.9;
+        m.weight[INDIV_TERM_REPEAT_FREQUENCY] = 0.31;
+        m.weight[INDIV_TERM_REPEAT_READINESS] = 1.7;
+        m.weight[INDIV_TERM_ITEM_ITEM] = with_ii ? 1.5 : 0;
+        m.item_item = big_neighbours(dup);
+        cr_assert_not_null(m.item_item);
+        if (bought)
+            m.bought = (indiv_bought_weights){1, 0.5, -0.25, 4.0};
+        indiv_scorer *s;
+        indiv_error err = {0};
+        cr_assert_eq(indiv_scorer_new(&m, c, &s, &err), 0, "%s", err.msg);
+        indiv_score_block *b = indiv_score_block_new(s, 3);
+        cr_assert_not_null(b);
+        indiv_profile pr;
+        indiv_profile_init(&pr);
+        pr.features = INDIV_FEAT_ALL;
+        pr.dims = BIG_CATS;
+        pr.taste = taste;
+        pr.orders = 30;
+        /* row 1 first holds another person: nothing of theirs may stay behind */
+        pr.history = other;
+        pr.n_history = 2;
+        indiv_score_set_row(s, b, 1, &pr, 0.4);
+        indiv_score_set_history(s, b, 1, &pr, T0);
+        pr.history = h;
+        pr.n_history = H;
+        for (int64_t dt = 0; dt <= 20 * DAY_S; dt += 10 * DAY_S) {
+            indiv_score_set_row(s, b, 1, &pr, 0.4);
+            indiv_score_set_history(s, b, 1, &pr, T0 + dt);
+            plain_history_row(&m, s, c, &pr, T0 + dt, ref);
+            const double *x = indiv_score_extra(b, 1);
+            for (size_t j = 0; j < BIG_OFFERS; j++)
+                cr_assert(x[j] == ref[j], "variant %d, t + %lld s, offer %zu: %a, not %a",
+                          variant, (long long)dt, j, x[j], ref[j]);
+        }
+        indiv_score_block_free(b);
+        indiv_scorer_free(s);
+        indiv_model_clear(&m);
+    }
+    indiv_catalog_free(c);
+    free(path);
 }

@@ -431,13 +431,17 @@ static double score_pass(const indiv_scorer *s, indiv_score_block *b,
 
 /* The same people scored with and without their history: the ratio is the cost of the
  * history terms over the plain gemm path. An item-to-item component with 50 neighbours
- * per offer (as trained models carry) is added to the default model. */
+ * per offer (as trained models carry) is added to the default model, and the weights of
+ * the offers bought (weights_bought, which `indiv train` writes by default: the
+ * correction of score.c's bought_correction) with the values of README's model on the
+ * shipped sample. */
 static int bench_history(indiv_eventlog *log, int64_t as_of, int64_t consumers) {
     indiv_catalog *cat = NULL;
     indiv_model m;
     indiv_scorer *s = NULL;
     indiv_model_default(&m);
     m.weight[INDIV_TERM_ITEM_ITEM] = 0.5;
+    m.bought = (indiv_bought_weights){1, 5.046, 3.827, -2.713};
     int rc = indiv_catalog_load(log, &cat, NULL);
     if (rc == 0)
         rc = indiv_catalog_load_popularity(cat, log, as_of, m.popularity_half_life_days,
@@ -472,7 +476,8 @@ static int bench_history(indiv_eventlog *log, int64_t as_of, int64_t consumers) 
         bench_report("decide_history_terms", c / hist, "consumers/s", "plain_gemm_path",
                      c / plain, hist / plain);
         printf("info decide_history_terms: %lld consumers x %zu offers, %d past offers "
-               "per person and %zu neighbours per offer, one thread: %.2f s with the "
+               "per person and %zu neighbours per offer, weights_bought, one thread: "
+               "%.2f s with the "
                "history terms, %.2f s without (gemm, set-row, the policy's scan; CPU s) "
                "[%g]\n",
                (long long)consumers, n, HIST_PER_PERSON, k, hist, plain,
