@@ -1013,18 +1013,19 @@ static int offer_logits(sim *s, int64_t t, double *c, indiv_error *err) {
     return rc;
 }
 
+/* The same top-k offers for everyone, by decayed popularity itself: not through the
+ * model's popularity weight, whose sign and size a trained model fits (at 0 every offer
+ * would tie and the catalog's first ones would go out). */
 static int policy_mass(sim *s, int64_t t, indiv_error *err) {
-    double *c = malloc(s->noff * sizeof *c);
     int32_t top[INDIV_SLOTS_MAX];
-    if (!c)
-        return indiv_error_set(err, INDIV_ENOMEM, "out of memory");
-    int rc = offer_logits(s, t, c, err);
+    int rc = indiv_catalog_load_popularity(s->cat, s->log, t,
+                                           s->model->popularity_half_life_days, err);
+    const double *c = indiv_catalog_popularity(s->cat);
     int n = rc == INDIV_OK ? top_offers(s, c, t, s->p->policy_params.slots, top) : 0;
     for (size_t i = 0; rc == INDIV_OK && n > 0 && i < s->nc; i++)
         if (eligible(&s->c[i]))
             rc = push_contact(s, i, top, NULL, n, first_channel(s->c[i].channels),
                               t + REFERENCE_SEND_OFFSET);
-    free(c);
     return rc == INDIV_ENOMEM ? indiv_error_set(err, rc, "out of memory") : rc;
 }
 

@@ -825,6 +825,49 @@ Test(simulate, mass_campaign_contacts_every_eligible_consumer_every_round) {
     free(world);
 }
 
+/* The mass campaign sends the most popular offers whatever the model's popularity
+ * weight (a trained model fits it: 0 would tie every offer, a negative one invert the
+ * order). Compared through the offer each contact event of one round names: the first,
+ * the same for everyone. */
+Test(simulate, mass_campaign_ranks_by_popularity_not_by_the_models_weight) {
+    indiv_world_params wp;
+    world_params(&wp, 300);
+    char *world = tu_world(dir, "massw.db", &wp, NULL);
+    indiv_sim_params p;
+    sim_params(&p, INDIV_SIM_MASS, 1);
+    static const double w_pop[] = {1.2, 0, -1.2};
+    int64_t sum[3], distinct[3], first = q_int_at(world, "SELECT max(id) FROM events");
+    char q_sum[256], q_n[256]; /* the contacts of the round, not the world's history */
+    snprintf(q_sum, sizeof q_sum,
+             "SELECT sum(offer_id) FROM (SELECT DISTINCT offer_id FROM events"
+             " WHERE type = 4 AND id > %lld)", (long long)first);
+    snprintf(q_n, sizeof q_n,
+             "SELECT count(DISTINCT offer_id) FROM events WHERE type = 4 AND id > %lld",
+             (long long)first);
+    for (int k = 0; k < 3; k++) {
+        indiv_model m;
+        indiv_model_default(&m);
+        m.weight[INDIV_TERM_POPULARITY] = w_pop[k];
+        char name[32];
+        snprintf(name, sizeof name, "mass-%d.db", k);
+        char *path = tu_path(dir, name);
+        run x = {0};
+        indiv_error err = {0};
+        cr_assert_eq(indiv_sim_run(world, path, &p, &m, NULL, NULL, collect, &x, &err), 0,
+                     "%s", err.msg);
+        sum[k] = q_int_at(path, q_sum);
+        distinct[k] = q_int_at(path, q_n);
+        free(path);
+    }
+    cr_assert_eq(distinct[0], 1, "%lld offers", /* a contact event names its first offer */
+                 (long long)distinct[0]);
+    for (int k = 1; k < 3; k++) {
+        cr_assert_eq(distinct[k], distinct[0], "weight %g", w_pop[k]);
+        cr_assert_eq(sum[k], sum[0], "weight %g: other offers", w_pop[k]);
+    }
+    free(world);
+}
+
 /* A world where patience is short (mean tolerance 2), so that exits are many. */
 static char *fatigue_world(void) {
     indiv_world_params wp;
