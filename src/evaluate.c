@@ -164,6 +164,9 @@ struct eval {
     unsigned char *rep_len;                   /* offers in repeat's top `slots` */
     double *cal_pred;         /* per known customer: P(acts) over indiv's top `slots` */
     unsigned char *cal_acted; /* ... and whether one of those offers was bought */
+    /* per known customer, on the curve's scale (τ under `any`, logit τ under `best`):
+     * contacted with a hit at a point when hit_key >= it */
+    double *hit_key;
     /* the consumer being ranked: its scorer row, for the act model of the curve */
     const indiv_scorer *cur_s;
     const indiv_score_block *cur_b;
@@ -218,6 +221,7 @@ static void eval_free(struct eval *e) {
     free(e->rep_len);
     free(e->cal_pred);
     free(e->cal_acted);
+    free(e->hit_key);
     free(e->action);
     free(e->n_dec);
     free(e->dec_offers);
@@ -619,19 +623,19 @@ static size_t dec_stride(const struct eval *e) {
 
 static int alloc_work(struct eval *e, indiv_error *err) {
     size_t nk = e->n_known + 1, slots = dec_stride(e);
-    int ok = (e->action = calloc(nk, 1)) && (e->n_dec = calloc(nk, sizeof *e->n_dec)) &&
-             (e->dec_offers = calloc(nk * slots, sizeof *e->dec_offers)) &&
-             (e->vals = calloc(nk * INDIV_EVAL_MODES * INDIV_EVAL_METHODS * NACC,
-                               sizeof *e->vals)) &&
-             (e->rel = calloc(e->n, 1)) && (e->hflag = calloc(e->n, 1)) &&
-             (e->past_cat = calloc(indiv_catalog_categories(e->cat) + 1, 1)) &&
-             (e->ws = malloc((size_t)e->p->k * sizeof *e->ws)) &&
-             (e->heap = malloc((size_t)e->p->k * sizeof *e->heap)) &&
-             (e->list = malloc((size_t)e->p->k * sizeof *e->list)) &&
-             (e->list_hist = malloc((e->n + 1) * sizeof *e->list_hist)) &&
-             (e->rep_len = calloc(nk, 1)) &&
-             (e->cal_pred = calloc(nk, sizeof *e->cal_pred)) &&
-             (e->cal_acted = calloc(nk, 1));
+    int ok =
+        (e->action = calloc(nk, 1)) && (e->n_dec = calloc(nk, sizeof *e->n_dec)) &&
+        (e->dec_offers = calloc(nk * slots, sizeof *e->dec_offers)) &&
+        (e->vals = calloc(nk * INDIV_EVAL_MODES * INDIV_EVAL_METHODS * NACC,
+                          sizeof *e->vals)) &&
+        (e->rel = calloc(e->n, 1)) && (e->hflag = calloc(e->n, 1)) &&
+        (e->past_cat = calloc(indiv_catalog_categories(e->cat) + 1, 1)) &&
+        (e->ws = malloc((size_t)e->p->k * sizeof *e->ws)) &&
+        (e->heap = malloc((size_t)e->p->k * sizeof *e->heap)) &&
+        (e->list = malloc((size_t)e->p->k * sizeof *e->list)) &&
+        (e->list_hist = malloc((e->n + 1) * sizeof *e->list_hist)) &&
+        (e->rep_len = calloc(nk, 1)) && (e->cal_pred = calloc(nk, sizeof *e->cal_pred)) &&
+        (e->cal_acted = calloc(nk, 1)) && (e->hit_key = calloc(nk, sizeof *e->hit_key));
     for (int mo = 0; ok && mo < INDIV_EVAL_MODES; mo++) {
         ok = (e->counted[mo] = calloc(nk, 1)) && (e->rep_hit[mo] = calloc(nk, 1));
         for (int me = 0; ok && me < INDIV_EVAL_METHODS; me++)
@@ -866,6 +870,24 @@ static void contact_with(const struct eval *e, indiv_eval_contacts *c, const siz
         c->with_hit[mo] += any[mo];
 }
 
+/* Row's key of the paired difference to the naive rule (struct eval): under `any` it
+ * is contacted with a hit when P(acts) reaches τ and one of its first `slots` offers
+ * was bought; under `best` when the first bought offer among its first `slots` has
+ * a logit that reaches logit τ (the list is sorted: every offer before it is sent). */
+static void curve_key(struct eval *e, size_t row, double any, const size_t *list,
+                      size_t len) {
+    const double *z = e->score[INDIV_EVAL_INDIV];
+    size_t slots = (size_t)e->p->decide.policy.slots;
+    e->hit_key[row] = -INFINITY;
+    if (e->p->decide.policy.relevance == INDIV_REL_ANY) {
+        e->hit_key[row] = e->cal_acted[row] ? any : -INFINITY;
+        return;
+    }
+    for (size_t i = 0; i < len && i < slots && e->hit_key[row] == -INFINITY; i++)
+        if (e->rel[list[i]])
+            e->hit_key[row] = z[list[i]];
+}
+
 /* The threshold curve, with decide's relevance: at each τ, under `best` the offers of
  * the indiv list with p >= τ (a prefix: the list is sorted by p) are sent when there is
  * at least one; under `any` its first `slots` offers are sent when the probability of
@@ -883,6 +905,7 @@ static void curve_add(struct eval *e, size_t row, const size_t *list, size_t len
     e->cal_pred[row] = any;
     for (size_t i = 0; i < m; i++)
         e->cal_acted[row] |= e->rel[list[i]];
+    curve_key(e, row, any, list, len);
     for (size_t t = 0; t < e->p->n_taus; t++) {
         double zt = indiv_logit(e->p->taus[t]);
         size_t n = 0;
@@ -1325,15 +1348,44 @@ static int by_activity(const void *a, const void *b) {
     return (x->row > y->row) - (x->row < y->row);
 }
 
+/* Curve point t minus the naive rule, paired over the known customers
+ * (indiv_eval_curve_point): rank[r] is r's place among the most active. */
+static void naive_paired(struct eval *e, size_t t, const size_t *rank) {
+    indiv_eval_curve_point *pt = &e->out->curve[t];
+    double thr = e->p->decide.policy.relevance == INDIV_REL_ANY
+                     ? e->p->taus[t]
+                     : indiv_logit(e->p->taus[t]);
+    size_t n = (size_t)pt->c.contacted, big_n = e->n_known;
+    double sum = 0, sum2 = 0;
+    for (size_t r = 0; r < big_n; r++) {
+        double d = (double)(e->hit_key[r] > -INFINITY && e->hit_key[r] >= thr) -
+                   (double)(rank[r] < n && e->rep_hit[INDIV_EVAL_ALL][r] > 0);
+        sum += d;
+        sum2 += d * d;
+    }
+    pt->naive_diff = pt->naive_diff_se = 0;
+    if (n == 0 || big_n < 2)
+        return;
+    double var = (sum2 - sum * sum / (double)big_n) / (double)(big_n - 1);
+    pt->naive_diff = sum / (double)n;
+    pt->naive_diff_se = sqrt((double)big_n * fmax(var, 0)) / (double)n;
+}
+
 /* The naive rule at each curve point: as many of the most active customers as the
  * curve contacts there, each sent their repeat-buy top `slots`. */
 static int naive_rows(struct eval *e, indiv_error *err) {
     struct active *order = malloc((e->n_known + 1) * sizeof *order);
-    if (!order)
+    size_t *rank = malloc((e->n_known + 1) * sizeof *rank);
+    if (!order || !rank) {
+        free(order);
+        free(rank);
         return indiv_error_set(err, INDIV_ENOMEM, "out of memory");
+    }
     for (size_t r = 0; r < e->n_known; r++)
         order[r] = (struct active){e->occasions[r], r};
     qsort(order, e->n_known, sizeof *order, by_activity);
+    for (size_t i = 0; i < e->n_known; i++)
+        rank[order[i].row] = i;
     for (size_t t = 0; t < e->p->n_taus; t++) {
         indiv_eval_contacts *c = &e->out->naive[t];
         for (int64_t i = 0; i < e->out->curve[t].c.contacted; i++) {
@@ -1345,8 +1397,10 @@ static int naive_rows(struct eval *e, indiv_error *err) {
                 c->offer_hits[mo] += e->rep_hit[mo][r];
             }
         }
+        naive_paired(e, t, rank);
     }
     free(order);
+    free(rank);
     return INDIV_OK;
 }
 
@@ -1535,6 +1589,10 @@ static json_t *curve_json(const indiv_eval_result *r) {
         json_object_set_new(c, "tau", json_real(r->curve[t].tau));
         json_object_set_new(c, "naive_most_active_repeat",
                             contacts_json(&r->naive[t], r->consumers));
+        json_object_set_new(c, "precision_minus_naive",
+                            json_real(r->curve[t].naive_diff));
+        json_object_set_new(c, "precision_minus_naive_se",
+                            json_real(r->curve[t].naive_diff_se));
         json_array_append_new(a, c);
     }
     return a;
@@ -1631,11 +1689,12 @@ int indiv_eval_write_curve_csv(const indiv_eval_result *r, const char *path,
         return rc;
     FILE *f = indiv_outfile_stream(o);
     fputs("tau,contacted,share_contacted,precision,precision_new,offers,offer_precision,"
-          "offer_precision_new,naive_precision,naive_precision_new\n",
+          "offer_precision_new,naive_precision,naive_precision_new,"
+          "precision_minus_naive,precision_minus_naive_se\n",
           f);
     for (size_t t = 0; t < r->n_curve; t++) {
         const indiv_eval_contacts *c = &r->curve[t].c, *nv = &r->naive[t];
-        fprintf(f, "%.6g,%lld,%.6g,%.6g,%.6g,%lld,%.6g,%.6g,%.6g,%.6g\n",
+        fprintf(f, "%.6g,%lld,%.6g,%.6g,%.6g,%lld,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g\n",
                 r->curve[t].tau, (long long)c->contacted,
                 ratio(c->contacted, r->consumers),
                 ratio(c->with_hit[INDIV_EVAL_ALL], c->contacted),
@@ -1643,7 +1702,8 @@ int indiv_eval_write_curve_csv(const indiv_eval_result *r, const char *path,
                 ratio(c->offer_hits[INDIV_EVAL_ALL], c->offers),
                 ratio(c->offer_hits[INDIV_EVAL_NEW], c->offers),
                 ratio(nv->with_hit[INDIV_EVAL_ALL], nv->contacted),
-                ratio(nv->with_hit[INDIV_EVAL_NEW], nv->contacted));
+                ratio(nv->with_hit[INDIV_EVAL_NEW], nv->contacted),
+                r->curve[t].naive_diff, r->curve[t].naive_diff_se);
     }
     return indiv_outfile_finish(
         o,

@@ -272,8 +272,8 @@ int indiv_model_validate(const indiv_model *m, indiv_error *err) {
                                "number > 0",
                                m->id);
     if (m->act.present &&
-        !isfinite(m->act.intercept + m->act.relevance + m->act.orders +
-                  m->act.readiness + m->act.recency + m->act.rebought))
+        !isfinite(m->act.intercept + m->act.relevance + m->act.orders + m->act.readiness +
+                  m->act.recency + m->act.rebought + m->act.repeat_strength))
         return indiv_error_set(err, INDIV_EINVAL,
                                "model %s: a weight of 'act' is not finite", m->id);
     return indiv_calibration_validate(&m->calibration, m->id, err);

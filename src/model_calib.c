@@ -286,7 +286,8 @@ double indiv_act_apply_inputs(const indiv_act_model *a, double any,
     double z = a->intercept + a->relevance * log(q / (1 - q)) +
                a->orders * log1p(nonneg(in->orders)) + a->readiness * in->readiness +
                a->recency * log1p(nonneg(in->recency_days)) +
-               a->rebought * log1p(nonneg(in->rebought));
+               a->rebought * log1p(nonneg(in->rebought)) +
+               a->repeat_strength * log1p(nonneg(in->repeat_strength));
     return z >= 0 ? 1 / (1 + exp(-z)) : exp(z) / (1 + exp(z));
 }
 
@@ -296,9 +297,10 @@ double indiv_act_apply(const indiv_act_model *a, double any, double orders) {
 }
 
 json_t *indiv_act_json(const indiv_act_model *a) {
-    return json_pack("{s:f, s:f, s:f, s:f, s:f, s:f}", "intercept", a->intercept,
+    return json_pack("{s:f, s:f, s:f, s:f, s:f, s:f, s:f}", "intercept", a->intercept,
                      "relevance", a->relevance, "orders", a->orders, "readiness",
-                     a->readiness, "recency", a->recency, "rebought", a->rebought);
+                     a->readiness, "recency", a->recency, "rebought", a->rebought,
+                     "repeat_strength", a->repeat_strength);
 }
 
 /* An optional finite number (0 when absent). */
@@ -317,12 +319,13 @@ int indiv_act_load(const json_t *o, indiv_act_model *a, const char *path,
         !get_real(o, "orders", 0, &a->orders) ||
         !get_optional(o, "readiness", &a->readiness) ||
         !get_optional(o, "recency", &a->recency) ||
-        !get_optional(o, "rebought", &a->rebought)) {
+        !get_optional(o, "rebought", &a->rebought) ||
+        !get_optional(o, "repeat_strength", &a->repeat_strength)) {
         memset(a, 0, sizeof *a);
         return indiv_error_set(err, INDIV_EFORMAT,
                                "%s: field 'act' must be an object of finite numbers "
                                "'intercept', 'relevance' and 'orders' (and optionally "
-                               "'readiness', 'recency', 'rebought')",
+                               "'readiness', 'recency', 'rebought', 'repeat_strength')",
                                path);
     }
     a->present = 1;

@@ -70,10 +70,11 @@ struct indiv_score_block {
     size_t cap, n, d;
     double *x;                  /* cap × d */
     double *aff;                /* cap × n */
-    double *u;                  /* cap: per-consumer logit term (owns the 5 below) */
+    double *u;                  /* cap: per-consumer logit term (owns the 6 below) */
     double *ready, *freq;       /* cap: its inputs, kept for the drivers */
     double *orders;             /* cap: purchase occasions (the act model's input) */
     double *recency, *rebought; /* cap: the act model's other inputs (set_history) */
+    double *strength;           /* cap: ... and the repeat strength (set_history) */
     double *xr;             /* cap × n: the weighted sparse terms (repeat, item-item) */
     struct hist_feat *hist; /* cap × hcap */
     size_t *n_hist, hcap;
@@ -218,11 +219,11 @@ indiv_score_block *indiv_score_block_new(const indiv_scorer *s, size_t rows) {
     b->d = s->d;
     b->x = calloc(b->cap * (b->d ? b->d : 1), sizeof *b->x);
     b->aff = calloc(b->cap * b->n, sizeof *b->aff);
-    b->u = calloc(6 * b->cap, sizeof *b->u); /* and the five per-row inputs after it */
+    b->u = calloc(7 * b->cap, sizeof *b->u); /* and the six per-row inputs after it */
     if (b->u) {
         b->ready = b->u + b->cap, b->freq = b->ready + b->cap;
         b->orders = b->freq + b->cap, b->recency = b->orders + b->cap;
-        b->rebought = b->recency + b->cap;
+        b->rebought = b->recency + b->cap, b->strength = b->rebought + b->cap;
     }
     b->xr = calloc(b->cap * b->n + 1, sizeof *b->xr);
     b->hcap = SCORE_HISTORY_MAX;
@@ -287,6 +288,7 @@ void indiv_score_set_row(const indiv_scorer *s, indiv_score_block *b, size_t i,
     double *x = b->x + i * b->d;
     memset(x, 0, b->d * sizeof *x);
     b->ready[i] = b->freq[i] = b->orders[i] = b->recency[i] = b->rebought[i] = 0;
+    b->strength[i] = 0;
     if (pr && (pr->features & INDIV_FEAT_TASTE) && pr->dims == b->d) {
         if (indiv_model_taste_norm(&s->model) == INDIV_TASTE_NORM_L2)
             taste_l2(pr->taste, b->d, x);
@@ -663,6 +665,24 @@ static void entry_terms(const indiv_scorer *s, indiv_score_block *b, double *xr,
         sum_marked(&m, idx, 0, len);
 }
 
+/* The act model's repeat strength (model.h): the sum of the INDIV_ACT_TOP_OFFERS
+ * largest decayed counts of a history (kept in a sorted array of that size). */
+static double repeat_strength(const indiv_offer_history *h, size_t n) {
+    double top[INDIV_ACT_TOP_OFFERS] = {0}, sum = 0;
+    for (size_t k = 0; k < n; k++) {
+        double v = h[k].decayed;
+        size_t at = INDIV_ACT_TOP_OFFERS;
+        for (; at > 0 && top[at - 1] < v; at--)
+            if (at < INDIV_ACT_TOP_OFFERS)
+                top[at] = top[at - 1];
+        if (at < INDIV_ACT_TOP_OFFERS)
+            top[at] = v;
+    }
+    for (size_t k = 0; k < INDIV_ACT_TOP_OFFERS; k++)
+        sum += top[k];
+    return sum;
+}
+
 void indiv_score_set_history(const indiv_scorer *s, indiv_score_block *b, size_t i,
                              const indiv_profile *pr, int64_t t) {
     double *xr = b->xr + i * b->n;
@@ -674,6 +694,7 @@ void indiv_score_set_history(const indiv_scorer *s, indiv_score_block *b, size_t
         return;
     for (size_t k = 0; k < pr->n_history; k++)
         b->rebought[i] += pr->history[k].occasions >= 2;
+    b->strength[i] = repeat_strength(pr->history, pr->n_history);
     /* The features of every entry first (in stages: independent computations, which
      * the processor overlaps), then, entry by entry in history order, the repeat terms
      * and the scatters: every x(i, j) gets the same additions in the same order as one
@@ -798,7 +819,8 @@ double indiv_score_relevance(const indiv_scorer *s, const indiv_score_block *b, 
 }
 
 void indiv_score_act_inputs(const indiv_score_block *b, size_t i, indiv_act_inputs *out) {
-    *out = (indiv_act_inputs){b->orders[i], b->ready[i], b->recency[i], b->rebought[i]};
+    *out = (indiv_act_inputs){b->orders[i], b->ready[i], b->recency[i], b->rebought[i],
+                              b->strength[i]};
 }
 
 double indiv_score_consumer_term(const indiv_score_block *b, size_t i) {

@@ -1399,8 +1399,8 @@ static int rank_validation(struct pass *ps, size_t slot) {
 
 /* The act model's design row of a person: 1, logit(any), log(1 + orders), then with
  * INDIV_ACT_FULL readiness, log(1 + days since the last purchase), log(1 + offers
- * re-bought) (model.h). Returns the number of columns. */
-#define ACT_COLS_MAX 6
+ * re-bought), log(1 + repeat strength) (model.h). Returns the number of columns. */
+#define ACT_COLS_MAX 7
 static size_t act_row(int mode, double any, const indiv_act_inputs *in, double *x) {
     double q = fmin(fmax(any, ACT_ANY_MIN), 1 - ACT_ANY_MIN);
     x[0] = 1;
@@ -1411,7 +1411,8 @@ static size_t act_row(int mode, double any, const indiv_act_inputs *in, double *
     x[3] = in->readiness;
     x[4] = log1p(fmax(in->recency_days, 0));
     x[5] = log1p(fmax(in->rebought, 0));
-    return 6;
+    x[6] = log1p(fmax(in->repeat_strength, 0));
+    return 7;
 }
 
 /* The act model (model.h) on the fitting half's pairs: logistic regression of acted on
@@ -1437,8 +1438,8 @@ static int fit_act(struct run *r) {
         pos >= INDIV_CALIBRATION_MIN_GROUP && n - pos >= INDIV_CALIBRATION_MIN_GROUP &&
         indiv_logit_fit(x, y, NULL, n, cols, r->p->ridge, LOGIT_MAX_ITER, LOGIT_TOL, beta,
                         NULL, NULL, NULL) == INDIV_OK)
-        r->act = (indiv_act_model){1,        beta[0], beta[1], beta[2],
-                                   beta[3], beta[4], beta[5]};
+        r->act = (indiv_act_model){1,       beta[0], beta[1], beta[2],
+                                   beta[3], beta[4], beta[5], beta[6]};
     free(x);
     free(y);
     return rc;

@@ -484,3 +484,82 @@ Test(evaluate, item_baselines_are_fitted_and_the_naive_row_matches_the_curve_cou
     free(r);
     free(db);
 }
+
+/* Per consumer of a lists file: whether one of method's first `slots` offers (every
+ * purchase counting) was bought. Returns how many consumers were seen. */
+static size_t top_hits(const char *csv, const char *method, int slots, char ids[][32],
+                       unsigned char *hit, size_t cap) {
+    char *t = tu_read(csv, NULL), *save = NULL;
+    size_t n = 0;
+    for (char *line = strtok_r(t, "\n", &save); line;
+         line = strtok_r(NULL, "\n", &save)) {
+        char who[32], mode[8], me[16], offer[32];
+        int rank, bought;
+        double score;
+        if (sscanf(line, "%31[^,],%7[^,],%15[^,],%d,%31[^,],%lf,%d", who, mode, me, &rank,
+                   offer, &score, &bought) != 7 ||
+            strcmp(mode, "all") != 0 || strcmp(me, method) != 0)
+            continue;
+        size_t i = 0;
+        while (i < n && strcmp(ids[i], who) != 0)
+            i++;
+        if (i == n && n < cap) {
+            snprintf(ids[n], 32, "%s", who);
+            hit[n++] = 0;
+        }
+        if (i < n && rank <= slots)
+            hit[i] |= (unsigned char)bought;
+    }
+    free(t);
+    return n;
+}
+
+/* The curve's paired difference to the naive rule: at every point and for both
+ * relevances it is the difference of the two precisions; at τ = 0 both contact every
+ * known customer, so d_i = (indiv's top 3 hit) − (repeat-buy's top 3 hit), and the SE
+ * is √(N · s²_d) / N, recomputed here from the lists file. */
+Test(evaluate, the_paired_difference_to_the_naive_rule_and_its_standard_error) {
+    char *db = world("w.db"), *lists = tu_path(dir, "pl.csv");
+    indiv_model m;
+    indiv_model_default(&m);
+    indiv_eval_params p;
+    static char ids[2][400][32];
+    static unsigned char h[2][400];
+    for (int rel = INDIV_REL_BEST; rel <= INDIV_REL_ANY; rel++) {
+        params(&p, W_SPLIT, W_UNTIL, 10);
+        p.decide.policy.relevance = (indiv_relevance)rel;
+        p.lists_path = lists;
+        indiv_eval_result *r = calloc(1, sizeof *r);
+        cr_assert_eq(run(db, &m, &p, r, NULL), 0);
+        for (size_t t = 0; t < r->n_curve; t++) {
+            const indiv_eval_curve_point *c = &r->curve[t];
+            double n = (double)c->c.contacted;
+            cr_assert_float_eq(c->naive_diff,
+                               n ? (double)(c->c.with_hit[INDIV_EVAL_ALL] -
+                                            r->naive[t].with_hit[INDIV_EVAL_ALL]) /
+                                       n
+                                 : 0,
+                               EPS, "point %zu", t);
+            cr_assert_geq(c->naive_diff_se, 0);
+        }
+        size_t n0 = top_hits(lists, "indiv", r->slots, ids[0], h[0], 400),
+               n1 = top_hits(lists, "repeat", r->slots, ids[1], h[1], 400);
+        cr_assert_eq(n0, (size_t)r->consumers);
+        cr_assert_eq(n1, n0);
+        double sum = 0, sum2 = 0, big_n = (double)n0;
+        for (size_t i = 0; i < n0; i++) {
+            cr_assert_str_eq(ids[0][i], ids[1][i]);
+            double d = (double)h[0][i] - (double)h[1][i];
+            sum += d;
+            sum2 += d * d;
+        }
+        double var = (sum2 - sum * sum / big_n) / (big_n - 1);
+        cr_assert_eq(r->curve[0].c.contacted, r->consumers);
+        cr_assert_float_eq(r->curve[0].naive_diff, sum / big_n, EPS);
+        cr_assert_float_eq(r->curve[0].naive_diff_se, sqrt(big_n * var) / big_n, 1e-12);
+        cr_assert_gt(r->curve[0].naive_diff_se, 0, "the two lists differ somewhere");
+        free(r);
+    }
+    free(lists);
+    free(db);
+}

@@ -549,7 +549,7 @@ Test(model, repeat_readiness_matches_gsl_gamma_cdf) {
 Test(model, act_model_applies_round_trips_and_is_validated) {
     indiv_act_model none = {0};
     cr_assert_float_eq(indiv_act_apply(&none, 0.237, 12), 0.237, 1e-15);
-    indiv_act_model a = {1, -1.5, 0.5, 0.25, 0, 0, 0};
+    indiv_act_model a = {1, -1.5, 0.5, 0.25, 0, 0, 0, 0};
     /* z = -1.5 + 0.5 · logit(0.2) + 0.25 · log(1 + 9) */
     double z = -1.5 + 0.5 * log(0.2 / 0.8) + 0.25 * log(10.0);
     cr_assert_float_eq(indiv_act_apply(&a, 0.2, 9), 1 / (1 + exp(-z)), 1e-15);
@@ -576,14 +576,14 @@ Test(model, act_model_applies_round_trips_and_is_validated) {
     cr_assert(strstr(err.msg, "'act'") && strstr(err.msg, path), "%s", err.msg);
 }
 
-/* The act model's rhythm inputs (readiness, recency, re-bought offers): by hand, round
- * trip through a file, 0 in a file that has only the first three weights (older files),
- * a malformed one refused. */
+/* The act model's rhythm inputs (readiness, recency, re-bought offers, repeat
+ * strength): by hand, round trip through a file, 0 in a file that has only the first
+ * three weights (older files), a malformed one refused. */
 Test(model, act_model_rhythm_inputs_apply_and_round_trip) {
-    indiv_act_model a = {1, -1, 0.5, 0.2, 1.25, -0.5, 0.75};
-    indiv_act_inputs in = {9, 0.6, 14, 3};
+    indiv_act_model a = {1, -1, 0.5, 0.2, 1.25, -0.5, 0.75, 0.35};
+    indiv_act_inputs in = {9, 0.6, 14, 3, 4.5};
     double z = -1 + 0.5 * log(0.3 / 0.7) + 0.2 * log(10.0) + 1.25 * 0.6 -
-               0.5 * log(15.0) + 0.75 * log(4.0);
+               0.5 * log(15.0) + 0.75 * log(4.0) + 0.35 * log(5.5);
     cr_assert_float_eq(indiv_act_apply_inputs(&a, 0.3, &in), 1 / (1 + exp(-z)), 1e-15);
     indiv_act_inputs orders_only = {.orders = 9};
     cr_assert_float_eq(indiv_act_apply_inputs(&a, 0.3, &orders_only),
@@ -600,21 +600,33 @@ Test(model, act_model_rhythm_inputs_apply_and_round_trip) {
     cr_assert(back.act.present && back.act.intercept == a.intercept &&
                   back.act.relevance == a.relevance && back.act.orders == a.orders &&
                   back.act.readiness == a.readiness && back.act.recency == a.recency &&
-                  back.act.rebought == a.rebought,
-              "the six weights round-trip");
+                  back.act.rebought == a.rebought &&
+                  back.act.repeat_strength == a.repeat_strength,
+              "the seven weights round-trip");
     indiv_model_clear(&back);
+    m.act.repeat_strength = INFINITY;
+    err = (indiv_error){0};
+    cr_assert_eq(indiv_model_validate(&m, &err), INDIV_EINVAL);
+    cr_assert(strstr(err.msg, "'act'"), "%s", err.msg);
     tu_write(path, WRAP("\"act\": {\"intercept\": 1, \"relevance\": 0.5, \"orders\": 0.1}, ",
                         PROP(W4, "")));
     cr_assert_eq(indiv_model_load(path, &back, &err), 0, "%s", err.msg);
     cr_assert(back.act.present && back.act.readiness == 0 && back.act.recency == 0 &&
-              back.act.rebought == 0);
+              back.act.rebought == 0 && back.act.repeat_strength == 0);
     indiv_model_clear(&back);
-    tu_write(path, WRAP("\"act\": {\"intercept\": 1, \"relevance\": 0.5, \"orders\": 0.1, "
-                        "\"recency\": \"x\"}, ",
-                        PROP(W4, "")));
-    err = (indiv_error){0};
-    cr_assert_eq(indiv_model_load(path, &back, &err), INDIV_EFORMAT);
-    cr_assert(strstr(err.msg, "'act'"), "%s", err.msg);
+    const char *bad[2] = {"\"recency\": \"x\"", "\"repeat_strength\": [1]"};
+    for (int k = 0; k < 2; k++) {
+        char text[512];
+        snprintf(text, sizeof text,
+                 WRAP("\"act\": {\"intercept\": 1, \"relevance\": 0.5, \"orders\": 0.1, "
+                      "%s}, ",
+                      PROP(W4, "")),
+                 bad[k]);
+        tu_write(path, text);
+        err = (indiv_error){0};
+        cr_assert_eq(indiv_model_load(path, &back, &err), INDIV_EFORMAT, "%s", bad[k]);
+        cr_assert(strstr(err.msg, "'act'"), "%s", err.msg);
+    }
 }
 
 /* A model file that cannot be read is named with the system's reason, not with

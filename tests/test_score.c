@@ -649,15 +649,16 @@ Test(score, item_term_adds_long_rows_and_repeated_neighbours) {
 }
 
 /* The act model's inputs of a row (model.h indiv_act_inputs): purchase occasions and
- * readiness from set_row, days since the last purchase and offers bought on 2+
- * occasions from set_history; and the relevance is the act model of them. */
+ * readiness from set_row, days since the last purchase, offers bought on 2+ occasions
+ * and the repeat strength (the three largest decayed counts) from set_history; and the
+ * relevance is the act model of them. */
 Test(score, act_inputs_of_a_constructed_person_and_the_relevance_uses_them) {
     indiv_model m = repeat_model();
-    m.act = (indiv_act_model){1, -2, 0.5, 0.25, 1.5, -0.3, 0.7};
+    m.act = (indiv_act_model){1, -2, 0.5, 0.25, 1.5, -0.3, 0.7, 0.45};
     indiv_scorer *s = scorer_for(&m);
     indiv_score_block *b = indiv_score_block_new(s, 2);
     double taste[3] = {0, 0, 0};
-    indiv_offer_history h[3];
+    indiv_offer_history h[4];
     indiv_profile pr = every_ten_days(taste, &h[0], T0); /* o0: 21 occasions */
     h[1] = h[0];
     h[1].offer_id = indiv_catalog_offer(cat, 1)->id;
@@ -665,7 +666,11 @@ Test(score, act_inputs_of_a_constructed_person_and_the_relevance_uses_them) {
     h[2] = h[0];
     h[2].offer_id = indiv_catalog_offer(cat, 2)->id;
     h[2].occasions = 2;
-    pr.n_history = 3;
+    h[3] = h[0];
+    h[3].offer_id = indiv_catalog_offer(cat, 3)->id;
+    h[3].occasions = 1;
+    h[0].decayed = 2.5, h[1].decayed = 0.75, h[2].decayed = 1.25, h[3].decayed = 0.5;
+    pr.n_history = 4;
     pr.orders = 23;
     pr.last_purchase_ts = T0 - 2 * DAY_S;
     indiv_score_set_row(s, b, 0, &pr, 0.4);
@@ -676,8 +681,9 @@ Test(score, act_inputs_of_a_constructed_person_and_the_relevance_uses_them) {
     cr_assert_float_eq(in.readiness, 0.4, EPS);
     cr_assert_float_eq(in.recency_days, 5, EPS, "5 days since the last purchase");
     cr_assert_float_eq(in.rebought, 2, EPS, "o0 and o2 were bought twice or more");
+    cr_assert_float_eq(in.repeat_strength, 2.5 + 1.25 + 0.75, EPS, "o3 is the fourth");
     double z = -2 + 0.5 * log(0.2 / 0.8) + 0.25 * log(24) + 1.5 * 0.4 - 0.3 * log(6) +
-               0.7 * log(3);
+               0.7 * log(3) + 0.45 * log(5.5);
     cr_assert_float_eq(indiv_score_relevance(s, b, 0, 0.2), 1 / (1 + exp(-z)), EPS);
     /* a person with no purchase: every input 0, recency included */
     indiv_profile none = profile_with(taste, 0);
@@ -685,11 +691,11 @@ Test(score, act_inputs_of_a_constructed_person_and_the_relevance_uses_them) {
     indiv_score_set_history(s, b, 1, &none, T0);
     indiv_score_act_inputs(b, 1, &in);
     cr_assert(in.orders == 0 && in.readiness == 0 && in.recency_days == 0 &&
-              in.rebought == 0);
+              in.rebought == 0 && in.repeat_strength == 0);
     /* the row reused: set_row clears what set_history had put there */
     indiv_score_set_row(s, b, 0, &none, 0);
     indiv_score_act_inputs(b, 0, &in);
-    cr_assert(in.recency_days == 0 && in.rebought == 0);
+    cr_assert(in.recency_days == 0 && in.rebought == 0 && in.repeat_strength == 0);
     indiv_score_block_free(b);
     indiv_scorer_free(s);
     indiv_model_clear(&m);

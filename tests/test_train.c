@@ -539,7 +539,8 @@ Test(train, new_offers_modes_and_act_model_inputs) {
     cr_assert_eq(train(db, &p, &m, &err), 0, "%s", err.msg);
     cr_assert_eq(m.bought.present, 0, "shared: one weight set for every offer");
     cr_assert(m.act.present && isfinite(m.act.orders));
-    cr_assert(m.act.readiness == 0 && m.act.recency == 0 && m.act.rebought == 0);
+    cr_assert(m.act.readiness == 0 && m.act.recency == 0 && m.act.rebought == 0 &&
+              m.act.repeat_strength == 0);
     json_t *pv = provenance(&m), *fit = json_object_get(pv, "propensity_fit");
     cr_assert_str_eq(json_string_value(json_object_get(fit, "new_offers")), "shared");
     cr_assert(json_is_null(
@@ -579,9 +580,11 @@ Test(train, new_offers_modes_and_act_model_inputs) {
     json_decref(pv);
     cr_assert(m.bought.present && isfinite(m.bought.affinity + m.bought.popularity +
                                            m.bought.item_item));
-    cr_assert(m.act.present && isfinite(m.act.readiness + m.act.recency + m.act.rebought));
+    cr_assert(m.act.present && isfinite(m.act.readiness + m.act.recency + m.act.rebought +
+                                        m.act.repeat_strength));
     cr_assert(m.act.readiness != 0 || m.act.recency != 0 || m.act.rebought != 0,
               "full: the rhythm inputs are fitted");
+    cr_assert(m.act.repeat_strength != 0, "full: the repeat strength is fitted");
     cr_assert_eq(indiv_model_save(&m, path, &err), 0, "%s", err.msg);
     cr_assert_eq(indiv_model_load(path, &back, &err), 0, "%s", err.msg);
     assert_same_trained(&m, &back);
@@ -590,8 +593,9 @@ Test(train, new_offers_modes_and_act_model_inputs) {
               back.bought.item_item == m.bought.item_item);
     cr_assert(back.act.present && back.act.intercept == m.act.intercept &&
               back.act.relevance == m.act.relevance && back.act.orders == m.act.orders &&
-              back.act.readiness == m.act.readiness && back.act.recency == m.act.recency &&
-              back.act.rebought == m.act.rebought);
+              back.act.readiness == m.act.readiness &&
+              back.act.recency == m.act.recency && back.act.rebought == m.act.rebought &&
+              back.act.repeat_strength == m.act.repeat_strength);
     indiv_model_clear(&back);
     indiv_model_clear(&m);
     free(path);

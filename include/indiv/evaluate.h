@@ -132,6 +132,13 @@ typedef struct indiv_eval_contacts {
 typedef struct indiv_eval_curve_point {
     double tau;
     indiv_eval_contacts c;
+    /* precision (every purchase counting) minus the naive rule's at the same count, and
+     * the standard error of that paired difference: with d_i = (contacted by the curve
+     * and hit) − (contacted by the rule and hit) over the N known customers and n
+     * contacted by each, the difference is Σ d_i / n and its SE √(N · s²_d) / n (s²_d
+     * the sample variance of d): the people contacted by both count once, so the
+     * overlap of the two groups does not inflate it (0 and 0 when n = 0) */
+    double naive_diff, naive_diff_se;
 } indiv_eval_curve_point;
 
 typedef struct indiv_eval_result {

@@ -151,19 +151,25 @@ char *indiv_calibration_json_text(const indiv_calibration *c);
  * person's own purchase rhythm,
  *   P(acts) = σ(intercept + relevance · logit(any) + orders · log(1 + orders)
  *               + readiness · readiness + recency · log(1 + days since the last
- *               purchase) + rebought · log(1 + offers bought on 2+ occasions)),
+ *               purchase) + rebought · log(1 + offers bought on 2+ occasions)
+ *               + repeat_strength · log(1 + decayed occasions of the person's
+ *                 INDIV_ACT_TOP_OFFERS strongest offers)),
  * orders being the profile's purchase occasions, readiness the renewal-model
  * probability of an order within the horizon (what the offers' logits use), the last
- * two from the profile's rhythm and offer history at the decision time. `indiv train`
+ * three from the profile's rhythm and offer history at the decision time (the decayed
+ * counts are the history's: every occasion weighs 2^(-age / taste half-life), so the
+ * last input is what a recency-weighted repeat-buy top 3 is made of). `indiv train`
  * fits it by logistic regression on the fitting half's people (whether they bought
  * one of their first `slots` offers in the tail), before the calibration measures it
  * on the other half (docs/evaluation.md "The act model"); `--act-model orders` fits
- * the first three coefficients only (readiness, recency and rebought then 0, as in a
- * file without them). Absent (present = 0): P(acts) = any. */
+ * the first three coefficients only (the others then 0, as in a file without them).
+ * Absent (present = 0): P(acts) = any. */
+#define INDIV_ACT_TOP_OFFERS 3 /* offers of the repeat strength: the policy's slots */
 typedef struct indiv_act_model {
     int present;
     double intercept, relevance, orders;
     double readiness, recency, rebought; /* 0 when the file has none */
+    double repeat_strength;              /* 0 when the file has none */
 } indiv_act_model;
 
 /* A person's inputs of the act model besides `any` (indiv_score_act_inputs). */
@@ -172,6 +178,8 @@ typedef struct indiv_act_inputs {
     double readiness;    /* order readiness at the decision time, in [0, 1] */
     double recency_days; /* days since the last purchase (0 with none) */
     double rebought;     /* offers of the history bought on 2+ occasions */
+    double repeat_strength; /* sum of the INDIV_ACT_TOP_OFFERS largest decayed counts
+                               of the history's offers */
 } indiv_act_inputs;
 
 /* P(acts) of a person with P(buys at least one) = any and inputs in (NULL: all 0)

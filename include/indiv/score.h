@@ -100,8 +100,8 @@ double indiv_score_consumer_term(const indiv_score_block *b, size_t i);
 double indiv_score_relevance(const indiv_scorer *s, const indiv_score_block *b, size_t i,
                              double any);
 /* Row i's inputs of the act model: purchase occasions and readiness (set_row, with
- * the rhythm group), days since the last purchase at t and offers re-bought
- * (set_history, with the rhythm and history groups); 0 when unknown. */
+ * the rhythm group), days since the last purchase at t, offers re-bought and the
+ * repeat strength (set_history, with the rhythm and history groups); 0 when unknown. */
 void indiv_score_act_inputs(const indiv_score_block *b, size_t i,
                             indiv_act_inputs *out /* OUT */);
 /* The sparse terms x(i, ·) of row i (n values, mostly 0). */

@@ -294,16 +294,18 @@ static void print_ranking(FILE *o, const indiv_eval_result *r, int mode) {
     }
 }
 
+/* One row of a contacts table, ended by a line break unless `open` (the caller adds
+ * columns). */
 static void print_contact_row(FILE *o, const char *name, const indiv_eval_contacts *c,
-                              int64_t n) {
+                              int64_t n, int open) {
     double d = c->contacted ? (double)c->contacted : 1,
            f = c->offers ? (double)c->offers : 1;
-    fprintf(o, "%-24s %9lld %6.3f %9.3f %9.3f %7lld %9.3f %9.3f\n", name,
+    fprintf(o, "%-24s %9lld %6.3f %9.3f %9.3f %7lld %9.3f %9.3f%s", name,
             (long long)c->contacted, n ? (double)c->contacted / (double)n : 0,
             (double)c->with_hit[INDIV_EVAL_ALL] / d,
             (double)c->with_hit[INDIV_EVAL_NEW] / d, (long long)c->offers,
             (double)c->offer_hits[INDIV_EVAL_ALL] / f,
-            (double)c->offer_hits[INDIV_EVAL_NEW] / f);
+            (double)c->offer_hits[INDIV_EVAL_NEW] / f, open ? "" : "\n");
 }
 
 static void print_contacts(FILE *o, const indiv_eval_result *r,
@@ -325,12 +327,12 @@ static void print_contacts(FILE *o, const indiv_eval_result *r,
     fprintf(o, "%-24s %9s %6s %9s %9s %7s %9s %9s\n", "who gets what", "contacted",
             "share", "precision", "(new)", "offers", "offer-hit", "(new)");
     print_contact_row(o, "indiv as decided", &r->contacts[INDIV_EVAL_DECIDED],
-                      r->consumers);
+                      r->consumers, 0);
     for (int me = 0; me < INDIV_EVAL_METHODS; me++) {
         char name[64];
         snprintf(name, sizeof name, "%s, top %d to all",
                  indiv_eval_method_name((indiv_eval_method)me), pol->slots);
-        print_contact_row(o, name, &r->contacts[me], r->consumers);
+        print_contact_row(o, name, &r->contacts[me], r->consumers, 0);
     }
 }
 
@@ -373,18 +375,19 @@ static void print_curve(FILE *o, const indiv_eval_result *r) {
     for (size_t t = 0; t < r->n_curve; t++) {
         char tau[32];
         snprintf(tau, sizeof tau, "%g", r->curve[t].tau);
-        print_contact_row(o, tau, &r->curve[t].c, r->consumers);
+        print_contact_row(o, tau, &r->curve[t].c, r->consumers, 0);
     }
     fprintf(o,
             "\nnaive rule at the same numbers contacted: the most active customers (most "
             "purchase occasions), each with their repeat-buy top %d\n",
             r->slots);
     fprintf(o, "τ of the same count        contacted  share precision     (new)  offers "
-               "offer-hit     (new)\n");
+               "offer-hit     (new)  indiv - rule (paired SE)\n");
     for (size_t t = 0; t < r->n_curve; t++) {
         char tau[32];
         snprintf(tau, sizeof tau, "%g", r->curve[t].tau);
-        print_contact_row(o, tau, &r->naive[t], r->consumers);
+        print_contact_row(o, tau, &r->naive[t], r->consumers, 1);
+        fprintf(o, "  %+.3f ± %.3f\n", r->curve[t].naive_diff, r->curve[t].naive_diff_se);
     }
 }
 

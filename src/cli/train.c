@@ -60,11 +60,12 @@ static const char train_help[] =
     "                     buyer picks, times whether they buy; docs/evaluation.md\n"
     "                     \"Offers new to the person\")\n"
     "  --new-offer-shrink G  scale in [0, 1] of the new offers' affinity and\n"
-    "                     popularity weights, or auto (default: the best of 0, 0.25,\n"
-    "                     0.5, 0.75, 1 on the validation half's tail)\n"
+    "                     popularity weights, or auto (default: the best of 0.01,\n"
+    "                     0.25, 0.5, 0.75, 1 on the validation half's tail)\n"
     "  --act-model MODE   person-level act model: full (default: logit of the offers'\n"
     "                     P(buys one), purchase occasions, readiness, days since the\n"
-    "                     last purchase, offers re-bought), orders (the first two),\n"
+    "                     last purchase, offers re-bought, decayed occasions of the\n"
+    "                     top 3 offers bought), orders (the first two),\n"
     "                     none (docs/evaluation.md \"The act model\")\n"
     "  --no-act-model     the same as --act-model none: τ is compared with the offers'\n"
     "                     P(buys at least one) alone (docs/evaluation.md)\n"
@@ -267,9 +268,13 @@ static void print_summary(const struct train_args *a, const indiv_model *m,
                 m->act.intercept, m->act.relevance, m->calibration.slots, m->act.orders,
                 a->p.act_model == INDIV_ACT_FULL ? "" : ")\n");
     if (m->act.present && a->p.act_model == INDIV_ACT_FULL)
-        fprintf(o, " + %.4g readiness + %.4g log(1 + days since the last purchase) + %.4g "
-                   "log(1 + offers re-bought))\n",
-                m->act.readiness, m->act.recency, m->act.rebought);
+        fprintf(
+            o,
+            " + %.4g readiness + %.4g log(1 + days since the last purchase) + %.4g "
+            "log(1 + offers re-bought) + %.4g log(1 + decayed occasions of the top %d "
+            "offers bought))\n",
+            m->act.readiness, m->act.recency, m->act.rebought, m->act.repeat_strength,
+            INDIV_ACT_TOP_OFFERS);
     const indiv_calibration *c = &m->calibration;
     if (c->present && !isnan(c->threshold))
         fprintf(o,
