@@ -2,8 +2,11 @@
  * score.c — the block scorer: taste block × offer features with one dgemm (OpenBLAS).
  *
  * With src/train.c, the only file of indiv that calls BLAS. Memory per block: B × d
- * (tastes) + B × n (affinities) doubles, allocated once per workspace; nothing is
- * allocated while scoring.
+ * (tastes) + 2 B × n (affinities, sparse history terms) doubles, the rows' histories
+ * and a scratch row per offer, allocated once per workspace; nothing is allocated
+ * while scoring. The history terms are computed with the same operations in the same
+ * order whatever the shortcuts taken (tests/test_score.c compares them bit for bit
+ * with a plain computation), so decisions do not depend on them.
  */
 #include "indiv/score.h"
 
@@ -52,6 +55,11 @@ struct indiv_scorer {
      * added to the offers of a person's history; has_bought 0 when all three are 0 */
     int has_bought;
     double d_aff, d_pop, d_ii;
+    /* when every row of F has at most one nonzero (the one-hot category features): its
+     * column, for the dot products of weights_bought (bought_affinities); else NULL.
+     * onehot_of is the matrix it was read from. */
+    uint32_t *onehot;
+    const double *onehot_of;
 };
 
 /* Repeat features of one offer of a row's history. */
@@ -150,6 +158,30 @@ static void set_bought(indiv_scorer *s, const indiv_model *m) {
     s->has_bought = s->d_aff != 0 || s->d_pop != 0 || s->d_ii != 0;
 }
 
+/* The one nonzero column of each row of F, when no row has two (s->onehot, left NULL
+ * otherwise); only weights_bought's affinities use it. 0 on success. */
+static int onehot_columns(indiv_scorer *s) {
+    const double *F = indiv_catalog_matrix(s->cat);
+    if (!s->has_bought || s->d_aff == 0 || s->d > UINT32_MAX)
+        return INDIV_OK;
+    if (!(s->onehot = malloc((s->n + 1) * sizeof *s->onehot)))
+        return INDIV_ENOMEM;
+    for (size_t j = 0; j < s->n; j++) {
+        size_t nz = 0;
+        s->onehot[j] = 0;
+        for (size_t c = 0; c < s->d; c++)
+            if (F[j * s->d + c] != 0)
+                s->onehot[j] = (uint32_t)c, nz++;
+        if (nz > 1) {
+            free(s->onehot);
+            s->onehot = NULL;
+            return INDIV_OK;
+        }
+    }
+    s->onehot_of = F;
+    return INDIV_OK;
+}
+
 static void prior_shape_table(indiv_scorer *s);
 
 int indiv_scorer_new(const indiv_model *m, const indiv_catalog *cat, indiv_scorer **out,
@@ -193,6 +225,10 @@ int indiv_scorer_new(const indiv_model *m, const indiv_catalog *cat, indiv_score
         indiv_scorer_free(s);
         return indiv_error_set(err, INDIV_ENOMEM, "out of memory");
     }
+    if (onehot_columns(s) < 0) {
+        indiv_scorer_free(s);
+        return indiv_error_set(err, INDIV_ENOMEM, "out of memory");
+    }
     indiv_blas_single_thread();
     *out = s;
     return INDIV_OK;
@@ -207,6 +243,7 @@ void indiv_scorer_free(indiv_scorer *s) {
     free(s->nb_w);
     free(s->nb_wi);
     free(s->p0);
+    free(s->onehot);
     free(s);
 }
 
@@ -582,6 +619,26 @@ static void scatter_unique(double *restrict x, const uint32_t *restrict idx,
         sum_marked(m, idx, e, n);
 }
 
+/* The dot products of bought_affinities when every row of F has at most one nonzero
+ * (s->onehot) and x is finite: the other products are then all ±0, and a sum from +0
+ * of ±0 and one value v is exactly 0 + v (it is never -0, and adding ±0 to a nonzero
+ * leaves it), so 0 + x[c] · F_j[c] is the dot product to the bit. 0 when it does not
+ * apply (a[] untouched). */
+static int onehot_dots(const indiv_scorer *s, const double *x, const struct hist_feat *hf,
+                       size_t n, double *a) {
+    const double *F = indiv_catalog_matrix(s->cat);
+    if (!s->onehot || F != s->onehot_of)
+        return 0;
+    for (size_t c = 0; c < s->d; c++)
+        if (!isfinite(x[c]))
+            return 0;
+    for (size_t k = 0; k < n; k++) {
+        size_t c = s->onehot[hf[k].j];
+        a[k] = 0 + x[c] * F[hf[k].j * s->d + c];
+    }
+    return 1;
+}
+
 /* a[k] = x · F_j of the offers j of hf[0..n): the affinity the dgemm of indiv_score_run
  * will compute, but with the products and sums of one plain dot product each, in its
  * order (c = 0 .. d-1, from 0). Eight offers at a time (the last group padded with
@@ -592,6 +649,8 @@ static void bought_affinities(const indiv_scorer *s, const double *x,
                               const struct hist_feat *hf, size_t n, double *a) {
     const double *F = indiv_catalog_matrix(s->cat);
     size_t d = s->d;
+    if (onehot_dots(s, x, hf, n, a))
+        return;
     for (size_t k = 0; k < n; k += 8) {
         const double *f[8];
         for (size_t r = 0; r < 8; r++)

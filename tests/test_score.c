@@ -705,8 +705,9 @@ Test(score, act_inputs_of_a_constructed_person_and_the_relevance_uses_them) {
  *
  * score.c computes the history terms in stages (all entries' inputs, then shapes, then
  * readiness), sums the neighbour weights of the offers bought only where they are read,
- * and takes the dot products of weights_bought four or eight offers at a time. None of
- * that may change a bit: the reference below is the plain computation, entry by entry
+ * and takes the dot products of weights_bought eight offers at a time, or as one
+ * product when the features are one-hot (then dense features). None of that may change
+ * a bit: the reference below is the plain computation, entry by entry
  * in history order (the order score.c documents), and the two rows must be equal. */
 
 #define BIG_OFFERS 40
@@ -849,8 +850,17 @@ Test(score, history_terms_equal_the_plain_computation_bit_for_bit) {
     for (int k = 0; k < 2; k++)
         other[k] = h[k + 4], other[k].offer_id = indiv_catalog_offer(c, 39 - k)->id;
     double taste[BIG_CATS] = {0.31, -0.2, 1.7, 0.05, 0.6}, ref[BIG_OFFERS];
-    for (int variant = 0; variant < 8; variant++) {
+    for (int variant = 0; variant < 16; variant++) {
         int dup = variant & 1, with_ii = variant & 2, bought = variant & 4;
+        if (variant == 8) { /* then dense features: weights_bought's full dot products */
+            double dense[BIG_OFFERS * BIG_CATS];
+            for (size_t q = 0; q < BIG_OFFERS * BIG_CATS; q++)
+                dense[q] = 0.37 * sin(1.0 + (double)q) - 0.05;
+            indiv_error ferr = {0};
+            cr_assert_eq(
+                indiv_catalog_set_features(c, dense, BIG_CATS, "category", &ferr), 0,
+                "%s", ferr.msg);
+        }
         indiv_model m = repeat_model();
         m.weight[INDIV_TERM_AFFINITY] = 2.385;
         m.weight[INDIV_TERM_POPULARITY] = 0.75;
