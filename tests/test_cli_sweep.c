@@ -18,13 +18,11 @@
 static char *dir, *world;
 
 static void setup(void) {
-    dir = tu_tmpdir();
-    world = tu_path(dir, "world.db");
+    tu_dir_db_new("world.db", &dir, &world);
 }
 
 static void teardown(void) {
-    free(world);
-    tu_rmtree(dir);
+    tu_dir_db_free(dir, world);
 }
 
 TestSuite(cli_sweep, .init = setup, .fini = teardown);

@@ -82,18 +82,6 @@ static void add_event(indiv_eventlog *log, int64_t c, int64_t ts, int64_t offer,
     cr_assert_eq(indiv_eventlog_add_event(log, &ev, &err), 0, "%s", err.msg);
 }
 
-static void build_profiles(indiv_eventlog *log, int64_t as_of) {
-    indiv_catalog *cat;
-    indiv_error err = {0};
-    cr_assert_eq(indiv_catalog_load(log, &cat, &err), 0, "%s", err.msg);
-    indiv_profile_params pp;
-    indiv_profile_params_init(&pp);
-    pp.as_of = as_of;
-    cr_assert_eq(indiv_profile_build(log, cat, &pp, 0, NULL, NULL, NULL, &err), 0, "%s",
-                 err.msg);
-    indiv_catalog_free(cat);
-}
-
 /* A generated world of n consumers with profiles as of the end of its history. */
 static indiv_eventlog *world(int64_t n, uint64_t seed, int64_t *as_of) {
     indiv_eventlog *log = open_log();
@@ -108,7 +96,7 @@ static indiv_eventlog *world(int64_t n, uint64_t seed, int64_t *as_of) {
     cr_assert_eq(indiv_world_generate(log, &wp, NULL, NULL, NULL, &err), 0, "%s",
                  err.msg);
     *as_of = wp.start_ts + wp.days * DAY_S;
-    build_profiles(log, *as_of);
+    tu_build_profiles(log, *as_of);
     return log;
 }
 
@@ -600,7 +588,7 @@ static void eligibility_log(void) {
                       INDIV_EV_CONTACT, INDIV_CH_EMAIL);
     }
     cr_assert_eq(indiv_eventlog_commit(log, NULL), 0);
-    build_profiles(log, T0);
+    tu_build_profiles(log, T0);
     indiv_eventlog_close(log);
     /* Nothing in the API sets the unsubscribe time yet: set the column directly. */
     tu_run r;

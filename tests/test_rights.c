@@ -42,18 +42,6 @@ static indiv_eventlog *open_rw(void) {
     return tu_open_log(db);
 }
 
-static void build_profiles(indiv_eventlog *log, int64_t as_of) {
-    indiv_catalog *cat;
-    indiv_error err = {0};
-    cr_assert_eq(indiv_catalog_load(log, &cat, &err), 0, "%s", err.msg);
-    indiv_profile_params pp;
-    indiv_profile_params_init(&pp);
-    pp.as_of = as_of;
-    cr_assert_eq(indiv_profile_build(log, cat, &pp, 0, NULL, NULL, NULL, &err), 0, "%s",
-                 err.msg);
-    indiv_catalog_free(cat);
-}
-
 /* A generated world of 40 consumers (truth tables filled) with profiles. */
 static indiv_eventlog *world(int64_t *start, int64_t *end) {
     indiv_eventlog *log = open_rw();
@@ -69,7 +57,7 @@ static indiv_eventlog *world(int64_t *start, int64_t *end) {
                  err.msg);
     *start = wp.start_ts;
     *end = wp.start_ts + wp.days * DAY_S;
-    build_profiles(log, *end);
+    tu_build_profiles(log, *end);
     return log;
 }
 
@@ -508,7 +496,7 @@ Test(rights, retention_purges_counts_and_records_its_run) {
     tu_buy(log, a, o, NOW - 10 * DAY_S);
     tu_buy(log, b, o, NOW - 364 * DAY_S);
     cr_assert_eq(indiv_eventlog_commit(log, &err), 0);
-    build_profiles(log, NOW);
+    tu_build_profiles(log, NOW);
     indiv_retention_report r;
     cr_assert_eq(indiv_rights_retention(log, 365, NOW, NOW + 7, 1, &r, &err), 0, "%s",
                  err.msg);

@@ -12,6 +12,9 @@
 
 #include <criterion/criterion.h>
 
+#include "indiv/catalog.h"
+#include "indiv/profile.h"
+
 char *tu_tmpdir(void) {
     const char *base = getenv("TMPDIR");
     char tmpl[512];
@@ -196,4 +199,16 @@ void tu_buy(indiv_eventlog *log, int64_t consumer, int64_t offer, int64_t ts) {
                       .quantity = 1,
                       .value = 10};
     cr_assert_eq(indiv_eventlog_add_event(log, &ev, NULL), 0);
+}
+
+void tu_build_profiles(indiv_eventlog *log, int64_t as_of) {
+    indiv_catalog *cat;
+    indiv_error err = {0};
+    cr_assert_eq(indiv_catalog_load(log, &cat, &err), 0, "%s", err.msg);
+    indiv_profile_params pp;
+    indiv_profile_params_init(&pp);
+    pp.as_of = as_of;
+    cr_assert_eq(indiv_profile_build(log, cat, &pp, 0, NULL, NULL, NULL, &err), 0, "%s",
+                 err.msg);
+    indiv_catalog_free(cat);
 }

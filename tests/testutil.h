@@ -83,4 +83,8 @@ int64_t tu_add_consumer(indiv_eventlog *log, const char *id, int profiling);
 int64_t tu_add_offer(indiv_eventlog *log, const char *id, const char *cat);
 void tu_buy(indiv_eventlog *log, int64_t consumer, int64_t offer, int64_t ts);
 
+/* A full profile build of log as of as_of with the default parameters, in the
+ * catalogue's own feature space (asserting success). */
+void tu_build_profiles(indiv_eventlog *log, int64_t as_of);
+
 #endif /* INDIV_TESTUTIL_H */
