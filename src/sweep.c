@@ -46,7 +46,7 @@
 #define WORK_PREFIX "cell-"
 #define CLAIM_TRACKED 6 /* DIR, sweep.json, work/, figures/, sweep.lock, the partial file */
 /* What one training of the engine's own model (--model trained) costs, in rounds of an
- * untrained simulation: 12 to 22 measured on a 10,000-consumer world (indiv sweep
+ * untrained simulation: 11 to 21 measured on a 10,000-consumer world (indiv sweep
  * --rounds 3 and 6, with and without --model trained[:every=1], CPU seconds; docs/
  * scale.md). Only the order of the jobs depends on it, never a result. */
 #define SWEEP_TRAIN_ROUNDS 15

@@ -23,6 +23,7 @@
  * (20 cells each, no MPI); indiv sweep --jobs 2 (threads). The results.csv of 1 process,
  * 2 threads and 1 and 2 ranks must be equal.
  *
+ * BENCH_MPI_ONLY=decide or sweep runs one part only.
  * Repetitions: every command runs REPS times (environment BENCH_MPI_REPS, default 3),
  * round-robin (all commands once, then again), so that a change of load touches them
  * alike. Times are medians; ratios are the median of the per-repetition ratios, with
@@ -442,6 +443,11 @@ int main(void) {
     const char *cache = getenv("BENCH_CACHE"), *tmpdir = getenv("TMPDIR");
     const char *where = cache && *cache ? cache : tmpdir && *tmpdir ? tmpdir : "/tmp";
     int reps = repetitions();
-    int rc = bench_decide(indiv, mpi, mpirun, where, reps);
-    return bench_sweep(indiv, mpi, mpirun, where, reps) || rc;
+    const char *only = getenv("BENCH_MPI_ONLY"); /* decide or sweep; unset: both */
+    int rc = 0;
+    if (!only || !*only || strcmp(only, "decide") == 0)
+        rc = bench_decide(indiv, mpi, mpirun, where, reps);
+    if (!only || !*only || strcmp(only, "sweep") == 0)
+        rc = bench_sweep(indiv, mpi, mpirun, where, reps) || rc;
+    return rc;
 }
