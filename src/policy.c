@@ -259,7 +259,8 @@ typedef struct aim {
     double zf;                  /* logit of the higher of the two floors */
     const double *lift;         /* adjacent: per category; NULL: popular */
     const unsigned char *known; /* adjacent: 1 for categories the person bought */
-    double log_max;             /* adjacent, T > 0: the largest log plausibility */
+    double log_max;             /* adjacent, T > 0: the scale of the weights (weigh) */
+    int settled;                /* zf includes the relative floor (settle) */
     const double *taste;        /* cosine: the person's taste (d values), or NULL */
     double taste_norm;          /* cosine: its length */
 } aim;
@@ -323,11 +324,15 @@ static double weight(const aim *a, size_t j, double z) {
     return exp((log_plausibility(a, j, z) - a->log_max) / a->p->divergence_temperature);
 }
 
+static int settle(aim *a);
+
 /* T = 0: the most plausible candidate (ties: the smaller index). */
-static int most_plausible(const aim *a, size_t *pick, int *n_cand) {
+static int most_plausible(aim *a, size_t *pick, int *n_cand) {
     size_t n = indiv_catalog_size(a->cat);
     double best = -INFINITY, z;
     *n_cand = 0;
+    if (!settle(a))
+        return 0;
     for (size_t j = 0; j < n; j++) {
         if (!candidate(a, j, &z))
             continue;
@@ -341,34 +346,70 @@ static int most_plausible(const aim *a, size_t *pick, int *n_cand) {
     return *n_cand > 0;
 }
 
-/* Counts the candidates and sets a->log_max; *total gets the sum of their weights (0
- * when there is none). Draws and propensities both weigh through here, so that a
- * logged probability is exactly the share the draw used. */
-/* Sets a->log_max (the adjacent aim's scale of the weights); returns the number of
- * candidates. */
-static int weigh_max(aim *a) {
+/* The relative floor, in the same pass as the weights' scale: a candidate needs p ≥ F ×
+ * the p of the most likely candidate (`--relative-floor F`), which cuts the long tail
+ * of implausible discoveries while leaving one whenever any offer clears the absolute
+ * floor. It is relative to the other discoveries, not to the person's best offer: a
+ * trained model ranks what the person re-buys, and the categories they know, far above
+ * any offer of a category new to them (its repeat and affinity terms learn the bubble
+ * itself), so a floor scaled by the best offer left serendipity unplaced exactly when
+ * the model was good. a->log_max becomes the largest log plausibility among the
+ * candidates above the absolute floor: at least that of those kept, so that no weight
+ * exceeds 1 (weigh_candidates rescales when it leaves their sum too small). Returns
+ * whether any candidate exists; the floor never removes the most likely one. */
+static int settle(aim *a) {
     size_t n = indiv_catalog_size(a->cat);
-    double z;
-    int n_cand = 0;
+    double z, top = -INFINITY;
+    if (a->settled)
+        return 1;
     a->log_max = -INFINITY;
     for (size_t j = 0; j < n; j++)
         if (candidate(a, j, &z)) {
-            n_cand++;
+            top = z > top ? z : top;
             double l = a->lift ? log_plausibility(a, j, z) : 0;
-            if (a->lift && l > a->log_max)
-                a->log_max = l;
+            a->log_max = l > a->log_max ? l : a->log_max;
         }
-    return n_cand;
+    if (top == -INFINITY)
+        return 0; /* no candidate at all */
+    a->settled = 1;
+    if (!(a->p->relative_floor > 0))
+        return 1;
+    double zr = indiv_logit(a->p->relative_floor * indiv_sigmoid(top));
+    zr = zr < top ? zr : top; /* F = 1: the top one itself, whatever the rounding */
+    a->zf = zr > a->zf ? zr : a->zf;
+    return 1;
 }
 
+/* Below this sum the weights' scale is taken again over the kept candidates alone. */
+#define WEIGHT_SUM_MIN 1e-200
+
+/* Counts the candidates; *total gets the sum of their weights (0 when there is none).
+ * Draws and propensities both weigh through here, so that a logged probability is
+ * exactly the share the draw used. */
 static int weigh_candidates(aim *a, double *total) {
     size_t n = indiv_catalog_size(a->cat);
     double z;
+    int n_cand = 0;
     *total = 0;
-    int n_cand = weigh_max(a);
-    for (size_t j = 0; n_cand > 0 && j < n; j++)
-        if (candidate(a, j, &z))
+    if (!settle(a))
+        return 0;
+    for (size_t j = 0; j < n; j++)
+        if (candidate(a, j, &z)) {
+            n_cand++;
             *total += weight(a, j, z);
+        }
+    if (a->lift && !(*total > WEIGHT_SUM_MIN)) {
+        /* the largest plausibility was one the relative floor removed, so far above the
+         * kept ones that their weights (nearly) vanished at this temperature */
+        a->log_max = -INFINITY;
+        for (size_t j = 0; j < n; j++)
+            if (candidate(a, j, &z) && log_plausibility(a, j, z) > a->log_max)
+                a->log_max = log_plausibility(a, j, z);
+        *total = 0;
+        for (size_t j = 0; j < n; j++)
+            if (candidate(a, j, &z))
+                *total += weight(a, j, z);
+    }
     return n_cand;
 }
 
@@ -429,39 +470,16 @@ static void aim_adjacent(aim *a, const indiv_policy_input *in, double *lift,
     a->known = known;
 }
 
-/* The relative floor: a candidate needs p ≥ F × the p of the most likely candidate
- * (`--relative-floor F`), which cuts the long tail of implausible discoveries while
- * leaving one whenever any offer clears the absolute floor. It is relative to the
- * other discoveries, not to the person's best offer: a trained model ranks what the
- * person re-buys, and the categories they know, far above any offer of a category new
- * to them (its repeat and affinity terms learn the bubble itself), so a floor scaled
- * by the best offer left serendipity unplaced exactly when the model was good. */
-static void relative_floor(aim *a) {
-    size_t n = indiv_catalog_size(a->cat);
-    double z, top = -INFINITY;
-    if (!(a->p->relative_floor > 0))
-        return;
-    for (size_t j = 0; j < n; j++)
-        if (candidate(a, j, &z) && z > top)
-            top = z;
-    if (top == -INFINITY)
-        return; /* no candidate at all */
-    double zr = indiv_logit(a->p->relative_floor * indiv_sigmoid(top));
-    zr = zr < top ? zr : top; /* F = 1: the top one itself, whatever the rounding */
-    if (zr > a->zf)
-        a->zf = zr;
-}
-
 /* Fills a for this consumer; lift and known are the caller's scratch (n_cat values). */
 static void aim_init(aim *a, const indiv_policy_params *p, const indiv_scorer *s,
                      const indiv_score_block *b, size_t row, const indiv_catalog *cat,
                      const unsigned char *valid, const indiv_policy_input *in,
                      const indiv_decision *out, double *lift, unsigned char *known) {
     size_t n_cat = indiv_catalog_categories(cat);
-    *a = (aim){p, s, b, row, cat, valid, out, indiv_logit(p->floor), NULL, NULL, 0, NULL, 0};
+    *a = (aim){p, s, b, row, cat, valid, out, indiv_logit(p->floor), NULL, NULL, 0, 0, NULL,
+               0};
     if (p->divergence_aim == INDIV_AIM_ADJACENT && n_cat <= INDIV_PLAUS_MAX_CATEGORIES)
         aim_adjacent(a, in, lift, known); /* else popular (or too many categories) */
-    relative_floor(a);
 }
 
 /* Picks the divergent offer: 1 with *pick, its pick probability and the number of
@@ -811,15 +829,17 @@ static void spread_init(spread *sp, const pin *x, const indiv_decision *base) {
 static double share_of(spread *sp, size_t j) {
     double z;
     int n_cand;
-    if (!(sp->place > 0) || !candidate(&sp->a, j, &z))
+    if (!(sp->place > 0))
         return 0;
-    if (!sp->weighed) {
+    if (!sp->weighed) { /* settles the relative floor before any candidate is judged */
         if (sp->at_zero)
             most_plausible(&sp->a, &sp->best, &n_cand);
         else
             weigh_candidates(&sp->a, &sp->total);
         sp->weighed = 1;
     }
+    if (!candidate(&sp->a, j, &z))
+        return 0;
     if (sp->at_zero)
         return j == sp->best;
     return weight(&sp->a, j, z) / sp->total;
@@ -946,7 +966,8 @@ static void divergent_mean(spread *sp, double vd[INDIV_V_COUNT]) {
         vd[1] = v[1];
         return;
     }
-    weigh_max(&sp->a);
+    weigh_candidates(&sp->a, &total); /* the floor and the scale the draw uses */
+    total = 0;
     for (size_t j = 0; j < nc; j++)
         if (candidate(&sp->a, j, &z)) {
             double w = weight(&sp->a, j, z);

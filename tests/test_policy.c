@@ -1275,6 +1275,33 @@ Test(policy, adjacent_aim_at_temperature_zero_picks_the_co_bought_category) {
     indiv_plausibility_free(pl);
 }
 
+/* The weights' scale is taken over every candidate above the absolute floor, before the
+ * relative floor removes some: here the largest plausibility is BRAVO's (lift ≈ 4.3 on
+ * p 0.039), which F = 0.5 removes, far above the kept DELTA and ECHO (lift 1/3). At
+ * T = 0.001 their weights on that scale vanish (e^(−860)); the draw must take its scale
+ * again over the kept ones and still place the most plausible, with its whole share. */
+Test(policy, relative_floor_rescales_weights_it_would_otherwise_lose) {
+    indiv_plausibility *pl = bravo_follows_alpha();
+    double t[DIMS] = {1, 0, 0, 0, 0};
+    int32_t bought[1];
+    indiv_profile pr = alpha_buyer(t, bought);
+    plaus_ = pl;
+    P.serendipity = 1;
+    P.floor = 0;
+    P.relative_floor = 0.5; /* keeps D0 (0.119) and E0 (0.080), not B0, B1, C0 */
+    P.divergence_aim = INDIV_AIM_ADJACENT;
+    P.divergent_slot = INDIV_SLOT_EXTRA;
+    P.divergence_temperature = 0.001;
+    for (int64_t id = 1; id <= 50; id++) {
+        indiv_decision d = decide(&pr, id);
+        cr_assert_eq(n_divergent(&d), 1, "consumer %lld", (long long)id);
+        const indiv_decided_offer *o = &d.offers[d.n_offers - 1];
+        cr_assert_eq(o->offer, D0, "consumer %lld got offer %zu", (long long)id, o->offer);
+        cr_assert_float_eq(o->logged_p, 1.0, 1e-9, "ε · openness · 1");
+    }
+    indiv_plausibility_free(pl);
+}
+
 Test(policy, popular_aim_ignores_the_co_purchase_structure) {
     indiv_plausibility *pl = bravo_follows_alpha();
     double t[DIMS] = {1, 0, 0, 0, 0};
