@@ -403,8 +403,10 @@ static int weigh_candidates(aim *a, double *total) {
          * kept ones that their weights (nearly) vanished at this temperature */
         a->log_max = -INFINITY;
         for (size_t j = 0; j < n; j++)
-            if (candidate(a, j, &z) && log_plausibility(a, j, z) > a->log_max)
-                a->log_max = log_plausibility(a, j, z);
+            if (candidate(a, j, &z)) {
+                double l = log_plausibility(a, j, z);
+                a->log_max = l > a->log_max ? l : a->log_max;
+            }
         *total = 0;
         for (size_t j = 0; j < n; j++)
             if (candidate(a, j, &z))
@@ -958,26 +960,23 @@ static void reward_hat(const pin *x, const indiv_action_key *k, double r[INDIV_V
 static void divergent_mean(spread *sp, double vd[INDIV_V_COUNT]) {
     const pin *x = sp->x;
     size_t nc = indiv_catalog_size(x->cat);
-    double v[INDIV_V_COUNT], z, total = 0;
+    double v[INDIV_V_COUNT], z;
+    share_of(sp, 0); /* weighs once: the floor, the scale and the sum the draw uses */
     if (sp->at_zero) {
-        share_of(sp, 0); /* finds the most plausible */
         offer_values(x, sp->best, v);
         vd[0] = v[0];
         vd[1] = v[1];
         return;
     }
-    weigh_candidates(&sp->a, &total); /* the floor and the scale the draw uses */
-    total = 0;
     for (size_t j = 0; j < nc; j++)
         if (candidate(&sp->a, j, &z)) {
             double w = weight(&sp->a, j, z);
             offer_values(x, j, v);
-            total += w;
             vd[0] += w * v[0];
             vd[1] += w * v[1];
         }
-    vd[0] /= total;
-    vd[1] /= total;
+    vd[0] /= sp->total;
+    vd[1] /= sp->total;
 }
 
 /* Σ_a π_T(a | x) r̂(x, a): R with probability 1 − place, R with a divergent offer j
