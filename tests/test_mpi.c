@@ -162,6 +162,11 @@ Test(mpi, partitioned_decide_equals_the_whole_database) {
     char *d2 = tu_path(dir, "d2.jsonl");
     cr_assert_eq(access(d2, F_OK), -1, "a failed run left %s", d2);
     free(d2);
+    /* profile too: 2 ranks on 3 parts would leave part 2 without profiles */
+    st = tu_sh(&r, MPIRUN "2 \"$INDIV_MPI_BIN\" profile --db '%s/parts/part-%%d.db'", dir);
+    cr_assert_neq(st, 0);
+    cr_assert(strstr(r.err, "--parts 2"), "%s", r.err);
+    tu_run_free(&r);
 }
 
 /* Rank 2's part is not a database: the job fails with rank 2's message, the existing

@@ -96,20 +96,6 @@ static int part_path(mdecide *d, indiv_error *err) {
     return INDIV_OK;
 }
 
-/* A part must be the one indiv partition made for this rank of this many ranks. */
-static int check_part(mdecide *d, indiv_error *err) {
-    char have[64], want[64];
-    int rc = indiv_eventlog_meta_get(d->log, "partition", have, sizeof have, err);
-    snprintf(want, sizeof want, "%d/%d", d->rank, d->size);
-    if (rc == INDIV_ENOTFOUND || (rc == INDIV_OK && strcmp(have, want) != 0))
-        return indiv_error_set(err, INDIV_EINVAL,
-                               "%s is %s%s, not part %s: run with as many ranks as "
-                               "parts (indiv partition --parts %d)",
-                               d->db, rc == INDIV_OK ? "part " : "not a partition",
-                               rc == INDIV_OK ? have : "", want, d->size);
-    return rc;
-}
-
 /* Opens what the run reads: the model, the database, the decision time. */
 static int open_inputs(mdecide *d, indiv_error *err) {
     int rc = part_path(d, err);
@@ -123,7 +109,7 @@ static int open_inputs(mdecide *d, indiv_error *err) {
     if (rc == INDIV_OK)
         rc = indiv_eventlog_open(d->db, INDIV_EVENTLOG_READONLY, &d->log, err);
     if (rc == INDIV_OK && d->partitioned)
-        rc = check_part(d, err);
+        rc = mpi_check_part(d->log, d->db, err);
     if (rc == INDIV_OK)
         rc = cli_decide_default_as_of(d->log, &d->a, err);
     return rc;

@@ -80,6 +80,8 @@ static int shared_as_of(const char *path, int64_t *as_of, indiv_error *err) {
     indiv_eventlog *log = NULL;
     int64_t last = INDIV_TS_NONE;
     int rc = indiv_eventlog_open(path, INDIV_EVENTLOG_READONLY, &log, err);
+    if (rc == INDIV_OK) /* as decide: a part of as many parts as ranks, or nothing */
+        rc = mpi_check_part(log, path, err);
     if (rc == INDIV_OK)
         rc = indiv_eventlog_last_event_ts(log, &last, err);
     indiv_eventlog_close(log);

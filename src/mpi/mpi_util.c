@@ -96,3 +96,16 @@ int mpi_agree(int rc, indiv_error *err) {
         indiv_error_set(err, m.code, "%s", m.msg);
     return m.code;
 }
+
+int mpi_check_part(indiv_eventlog *log, const char *path, indiv_error *err) {
+    char have[64], want[64];
+    int rc = indiv_eventlog_meta_get(log, "partition", have, sizeof have, err);
+    snprintf(want, sizeof want, "%d/%d", mpi_rank(), mpi_size());
+    if (rc == INDIV_ENOTFOUND || (rc == INDIV_OK && strcmp(have, want) != 0))
+        return indiv_error_set(err, INDIV_EINVAL,
+                               "%s is %s%s, not part %s: run with as many ranks as "
+                               "parts (indiv partition --parts %d)",
+                               path, rc == INDIV_OK ? "part " : "not a partition",
+                               rc == INDIV_OK ? have : "", want, mpi_size());
+    return rc;
+}

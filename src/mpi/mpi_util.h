@@ -23,6 +23,7 @@
 #include <stddef.h>
 
 #include "indiv/error.h"
+#include "indiv/eventlog.h"
 
 #define MPI_POLL_MIN_US   20   /* shortest sleep between tests of a pending request */
 #define MPI_POLL_MAX_US   1000 /* longest */
@@ -58,5 +59,9 @@ void mpi_bcast(void *buf, size_t n, MPI_Datatype t, int root);
 
 /* Collective, patient: MPI_Allreduce of n values in place. */
 void mpi_allreduce(void *buf, size_t n, MPI_Datatype t, MPI_Op op);
+
+/* A part (the database at path, opened as log) must be the one indiv partition made
+ * for this rank of this many ranks: INDIV_EINVAL naming both otherwise. */
+int mpi_check_part(indiv_eventlog *log, const char *path, indiv_error *err);
 
 #endif /* INDIV_MPI_UTIL_H */
