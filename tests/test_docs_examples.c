@@ -106,6 +106,14 @@ static const doc_block blocks[] = {
      "now\n"
      "$B info --db shop.db                           # models to retrain, last retention "
      "run\n"},
+    /* README.md, "### `indiv ope`" */
+    {"README.md, ope", 0,
+     "B=build/release/indiv\n"
+     "$B generate --db world.db --consumers 2000 --seed 5\n"
+     "$B simulate --db world.db --out logged --rounds 1 --threshold 0.2 --set slots=1 \\\n"
+     "   --set control_share=0.05 --set control=ungated --log-decisions logged.jsonl\n"
+     "$B ope --db logged/indiv/world.db --decisions logged.jsonl --window-days 14 \\\n"
+     "   --target \"--threshold 0.1 --slots 1\"\n"},
     /* docs/rights.md, first block */
     {"docs/rights.md, introduction", 0,
      "B=build/release/indiv\n"
