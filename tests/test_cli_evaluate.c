@@ -74,6 +74,8 @@ Test(cli_evaluate, usage_errors_exit_2_and_name_the_option) {
         {"evaluate --db x.db --split-at 2011-02-01 --set treshold=0.2",
          "--set: unknown policy parameter 'treshold'"},
         {"evaluate --db x.db --split-at 2011-02-01 --set 0.2", "--set: '0.2' is not"},
+        {"evaluate --db x.db --split-at 2011-02-01 --without affinity,bogus",
+         "--without: 'bogus' is not a model term (affinity, popularity"},
         {"train --db x.db", "--db FILE and --out FILE are required"},
         {"train --db x.db --out m.json --dims 0", "--dims: 0 is out of range"},
         {"train --db x.db --out m.json extra", "unexpected argument 'extra'"},
