@@ -160,6 +160,15 @@ Test(cli_help, info_says_origin_imports_and_profile_build) {
               r.out);
     cr_expect(strstr(r.out, "built as of "), "%s", r.out);
     cr_expect(strstr(r.out, "feature space category"), "%s", r.out);
+    cr_expect_null(strstr(r.out, "partition"), "%s", r.out);
+    tu_run_free(&r);
+    /* a part of indiv partition says so: its counts are not the whole log's */
+    cr_assert_eq(tu_sh(&r,
+                       "\"$INDIV\" partition --db '%s/w.db' --parts 3 --out '%s/p' "
+                       ">/dev/null && \"$INDIV\" info --db '%s/p/part-2.db'",
+                       dir, dir, dir),
+                 0, "%s", r.err);
+    cr_expect(strstr(r.out, "partition   part 2 of 3 (indiv partition)"), "%s", r.out);
     tu_run_free(&r);
     cr_assert_eq(tu_sh(&r,
                        "\"$INDIV\" import --db '%s/e.db' --format events --offers "
