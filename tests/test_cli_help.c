@@ -115,6 +115,26 @@ Test(cli_help, misspelled_flag_gets_one_line_with_a_suggestion) {
     tu_run_free(&r);
 }
 
+/* An empty path is a missing one: it gave "indiv generate: : cannot create" (the empty
+ * name, then the system's reason) and the like, exit 1. */
+Test(cli_help, an_empty_path_is_a_usage_error_naming_the_option) {
+    static const struct {
+        const char *args, *msg;
+    } cases[] = {
+        {"generate --db ''", "--db FILE is required"},
+        {"simulate --db w.db --out ''", "--out DIR are required"},
+        {"partition --db w.db --parts 2 --out ''", "--out DIR are required"},
+        {"import --db '' --format events x.csv", "--db FILE is required"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        tu_run r;
+        cr_expect_eq(tu_sh(&r, "\"$INDIV\" %s", cases[i].args), 2, "%s: %s",
+                     cases[i].args, r.err);
+        cr_expect(strstr(r.err, cases[i].msg), "%s: %s", cases[i].args, r.err);
+        tu_run_free(&r);
+    }
+}
+
 Test(cli_help, out_of_range_shards_are_refused) {
     static const char *const cmds[] = {
         "decide --db x.db --out y --shard 1/99999999999",
