@@ -1,15 +1,26 @@
 /*
- * decision.c — decision records as JSON lines (jansson, json_dumpb into a reused
- * buffer), and their counts.
+ * decision.c — decision records as JSON lines, and their counts.
+ *
+ * A line's reference form is the jansson object indiv_decision_json builds, dumped
+ * compact with 6 significant digits. Building and freeing some 40 jansson values per
+ * line was most of a run's time, so indiv_decision_write_json writes the same bytes
+ * straight into the caller's buffer: keys in the object's order, strings as jansson
+ * escapes them (those that are not plain printable ASCII are still handed to jansson),
+ * reals as jansson's snprintf("%.6g") path prints them (a short exact path for the
+ * usual range, snprintf otherwise). test_decision holds the two forms equal on decisions
+ * of every shape and on reals and strings at the edges.
  */
 #include "indiv/decision.h"
 
+#include <locale.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <jansson.h>
 
+#include "decision_internal.h"
 #include "indiv/timeutil.h"
 
 /* Reals: 6 significant digits are plenty for scores and keep lines short. */
@@ -108,8 +119,7 @@ static json_t *offer_json(const indiv_decided_offer *o, const indiv_catalog *cat
 }
 
 /* The TOP_DRIVERS model terms with the largest absolute contribution, largest first. */
-static json_t *drivers_json(const indiv_decision *d) {
-    int order[INDIV_TERM_COUNT];
+static void driver_order(const indiv_decision *d, int order[INDIV_TERM_COUNT]) {
     for (int t = 0; t < INDIV_TERM_COUNT; t++)
         order[t] = t;
     for (int a = 1; a < INDIV_TERM_COUNT; a++) /* insertion sort, stable on ties */
@@ -119,6 +129,11 @@ static json_t *drivers_json(const indiv_decision *d) {
             order[b] = order[b - 1];
             order[b - 1] = t;
         }
+}
+
+static json_t *drivers_json(const indiv_decision *d) {
+    int order[INDIV_TERM_COUNT];
+    driver_order(d, order);
     json_t *a = json_array();
     for (int k = 0; k < TOP_DRIVERS && k < INDIV_TERM_COUNT; k++) {
         json_t *j = json_object();
@@ -151,8 +166,8 @@ static void add_divergence(json_t *o, const indiv_decision *d) {
     set(o, "divergence", j);
 }
 
-static json_t *decision_json(const indiv_decision *d, const char *ext_id,
-                             const indiv_decision_ctx *ctx) {
+json_t *indiv_decision_json(const indiv_decision *d, const char *ext_id,
+                            const indiv_decision_ctx *ctx) {
     json_t *o = json_object();
     set(o, "consumer", text(ext_id));
     set(o, "action", json_string_nocheck(indiv_action_name(d->action)));
@@ -182,30 +197,309 @@ static json_t *decision_json(const indiv_decision *d, const char *ext_id,
     return o;
 }
 
-int indiv_decision_write_json(const indiv_decision *d, const char *consumer_ext_id,
-                              const indiv_decision_ctx *ctx, indiv_buf *out) {
-    json_t *o = decision_json(d, consumer_ext_id, ctx);
-    if (!o)
-        return INDIV_ENOMEM;
-    /* Dump once into the free space (serialising is most of a run's time); only a line
-     * longer than the room left is dumped again, after growing the buffer. */
-    int rc = buf_reserve(out, LINE_ROOM);
-    size_t room = out->cap - out->len, need = 0;
-    if (rc == INDIV_OK)
-        need = json_dumpb(o, out->data + out->len, room, LINE_FLAGS);
-    if (rc == INDIV_OK && need + 1 > room &&
-        (rc = buf_reserve(out, need + 1)) == INDIV_OK)
-        json_dumpb(o, out->data + out->len, need, LINE_FLAGS);
-    if (rc == INDIV_OK && need == 0)
-        rc = INDIV_ENOMEM; /* jansson's only failure */
-    if (rc == INDIV_OK) {
-        out->len += need;
-        out->data[out->len++] = '\n';
+/* ---- the line writer ------------------------------------------------------------- */
+
+/* Digits of a real on the short path: 6 significant, as "%.6g". */
+#define REAL_DIGITS 6
+/* The short path leaves to snprintf a scaled value this close to a rounding tie: its
+ * product v * 10^k is off by at most half an ulp of a number below 10^6 (1.2e-10), so
+ * a margin of 1e-7 leaves no doubt about the rounding. (A product computed at or just
+ * above 10^5 whose exact value is just below it prints the same: the exact value's 6
+ * digits one decade down round up to 10^6.) */
+#define REAL_TIE_MARGIN 1e-7
+
+/* jansson's rules on a "%.6g" string of n bytes (strconv.c, jsonp_dtostr without dtoa):
+ * the locale's decimal point made '.', ".0" appended when there is neither '.' nor 'e',
+ * the exponent's '+' and leading zeros dropped. Returns the new length. */
+static size_t jansson_real_rules(char *s, size_t n) {
+    char point = localeconv()->decimal_point[0];
+    char *at = point && point != '.' ? strchr(s, point) : NULL;
+    if (at)
+        *at = '.';
+    if (!strchr(s, '.') && !strchr(s, 'e')) {
+        memcpy(s + n, ".0", 3);
+        n += 2;
     }
-    json_decref(o);
-    return rc;
+    char *e = strchr(s, 'e');
+    if (e) {
+        char *start = e + 1, *end = e + 2;
+        if (*start == '-')
+            start++;
+        while (*end == '0')
+            end++;
+        if (end != start) {
+            memmove(start, end, n - (size_t)(end - s) + 1);
+            n -= (size_t)(end - start);
+        }
+    }
+    return n;
 }
 
+/* Writes the 6 digits of r (100000 <= r < 10^6) times 10^(e - 5), -4 <= e <= 5, as
+ * "%.6g" does (fixed notation, trailing zeros of the fraction dropped) then jansson
+ * (".0" when no fraction is left). Returns the length. */
+static size_t fixed6(char *s, long r, int e) {
+    char dig[REAL_DIGITS];
+    for (int i = REAL_DIGITS - 1; i >= 0; i--, r /= 10)
+        dig[i] = (char)('0' + r % 10);
+    int last = REAL_DIGITS - 1; /* the last digit kept */
+    while (last > e && last > 0 && dig[last] == '0')
+        last--;
+    size_t n = 0;
+    if (e < 0) {
+        s[n++] = '0';
+        s[n++] = '.';
+        for (int z = -1; z > e; z--)
+            s[n++] = '0';
+        for (int i = 0; i <= last; i++)
+            s[n++] = dig[i];
+    } else {
+        for (int i = 0; i <= e; i++)
+            s[n++] = dig[i];
+        s[n++] = '.';
+        if (last <= e)
+            s[n++] = '0';
+        for (int i = e + 1; i <= last; i++)
+            s[n++] = dig[i];
+    }
+    s[n] = '\0';
+    return n;
+}
+
+/* The short path for 1e-4 <= |v| < 10^6 (fixed notation under "%.6g"); 0 when v is
+ * elsewhere or too near a tie, for snprintf to decide. Assumes rounding to nearest. */
+static size_t real6_short(char *s, double v) {
+    static const double pow10[] = {1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9};
+    static const double decade[] = {1e-4, 1e-3, 1e-2, 1e-1, 1, 1e1, 1e2, 1e3, 1e4, 1e5};
+    double a = fabs(v);
+    if (!(a >= decade[0] && a < 1e6))
+        return 0;
+    int e = 5;
+    while (e > -4 && a < decade[e + 4])
+        e--;
+    double x = a * pow10[5 - e]; /* in [10^5, 10^6) when e is right */
+    double fl = floor(x), frac = x - fl;
+    if (x < 1e5 || x >= 1e6 || fabs(frac - 0.5) < REAL_TIE_MARGIN)
+        return 0;
+    long r = (long)fl + (frac > 0.5);
+    if (r == 1000000) { /* rounded up into the next decade */
+        r = 100000;
+        e++;
+    }
+    if (e > 5)
+        return 0;
+    size_t neg = signbit(v) != 0;
+    s[0] = '-';
+    return neg + fixed6(s + neg, r, e);
+}
+
+size_t indiv_json_real6(char buf[INDIV_JSON_REAL_LEN], double v) {
+    size_t n = real6_short(buf, v);
+    if (n)
+        return n;
+    int k = snprintf(buf, INDIV_JSON_REAL_LEN - 2, "%.*g", REAL_DIGITS, v);
+    return k > 0 ? jansson_real_rules(buf, (size_t)k) : 0;
+}
+
+/* A line being written: the buffer, and the first error (later writes do nothing). */
+typedef struct line {
+    indiv_buf *b;
+    int rc;
+} line;
+
+static void put(line *l, const char *s, size_t n) {
+    if (l->rc == INDIV_OK)
+        l->rc = indiv_buf_append(l->b, s, n);
+}
+
+/* lit: a string literal (its size is taken). */
+#define PUT(l, lit) put((l), "" lit, sizeof(lit) - 1)
+
+/* s as a JSON string. Printable ASCII without '"' and '\\' is copied as it is (what
+ * jansson writes for it); anything else goes through text() and jansson. */
+static void put_text(line *l, const char *s) {
+    const unsigned char *p = (const unsigned char *)s;
+    size_t n = 0;
+    while (p[n] >= 0x20 && p[n] < 0x80 && p[n] != '"' && p[n] != '\\')
+        n++;
+    if (p[n] == '\0') {
+        PUT(l, "\"");
+        put(l, s, n);
+        PUT(l, "\"");
+        return;
+    }
+    /* A byte takes at most 6 ("\u001F"), plus the quotes. */
+    size_t room = 6 * (n + strlen(s + n)) + 2;
+    json_t *j = l->rc == INDIV_OK ? text(s) : NULL;
+    if (l->rc == INDIV_OK && (!j || buf_reserve(l->b, room) < 0))
+        l->rc = INDIV_ENOMEM;
+    size_t k = l->rc == INDIV_OK ? json_dumpb(j, l->b->data + l->b->len, room,
+                                              LINE_FLAGS | JSON_ENCODE_ANY)
+                                 : 0;
+    if (l->rc == INDIV_OK && (k == 0 || k > room))
+        l->rc = INDIV_ENOMEM; /* jansson's only failure */
+    if (l->rc == INDIV_OK)
+        l->b->len += k;
+    json_decref(j);
+}
+
+static void put_real(line *l, double v) {
+    char s[INDIV_JSON_REAL_LEN];
+    put(l, s, indiv_json_real6(s, isfinite(v) ? v : 0));
+}
+
+static void put_int(line *l, long long v) {
+    char s[24], *p = s + sizeof s;
+    unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+    do
+        *--p = (char)('0' + u % 10);
+    while (u /= 10);
+    if (v < 0)
+        *--p = '-';
+    put(l, p, (size_t)(s + sizeof s - p));
+}
+
+static void put_time(line *l, int64_t ts) {
+    char buf[INDIV_ISO_LEN];
+    put_text(l, indiv_time_format(ts, buf));
+}
+
+static void put_bool(line *l, int v) {
+    if (v)
+        PUT(l, "true");
+    else
+        PUT(l, "false");
+}
+
+/* As offer_json. */
+static void put_offer(line *l, const indiv_decided_offer *o, const indiv_catalog *cat) {
+    static const char *const kinds[] = {"relevant", "divergent", "control"};
+    const indiv_offer *of = indiv_catalog_offer(cat, o->offer);
+    PUT(l, "{\"offer\":");
+    put_text(l, of->ext_id);
+    PUT(l, ",\"name\":");
+    put_text(l, of->name);
+    PUT(l, ",\"category\":");
+    put_text(l, indiv_catalog_category_name(cat, of->category));
+    PUT(l, ",\"rank\":");
+    put_int(l, o->rank);
+    PUT(l, ",\"kind\":");
+    put_text(l, kinds[o->kind]);
+    PUT(l, ",\"score\":");
+    put_real(l, o->p);
+    PUT(l, ",\"channel_score\":");
+    put_real(l, o->p_channel);
+    PUT(l, ",\"affinity\":");
+    put_real(l, o->affinity);
+    if (o->kind == INDIV_KIND_DIVERGENT) {
+        PUT(l, ",\"distance\":");
+        put_real(l, 1.0 - o->affinity);
+    }
+    if (o->kind == INDIV_KIND_DIVERGENT && o->plausibility > 0) {
+        PUT(l, ",\"plausibility\":");
+        put_real(l, o->plausibility);
+    }
+    PUT(l, ",\"expected_value\":");
+    put_real(l, o->value);
+    PUT(l, ",\"propensity\":");
+    put_real(l, o->logged_p);
+    PUT(l, "}");
+}
+
+/* As add_offers. */
+static void put_offers(line *l, const indiv_decision *d, const indiv_catalog *cat) {
+    PUT(l, ",\"offers\":[");
+    for (int k = 0; k < d->n_offers; k++) {
+        if (k)
+            PUT(l, ",");
+        put_offer(l, &d->offers[k], cat);
+    }
+    PUT(l, "],\"drivers\":[");
+    int order[INDIV_TERM_COUNT];
+    driver_order(d, order);
+    for (int k = 0; k < TOP_DRIVERS && k < INDIV_TERM_COUNT; k++) {
+        if (k)
+            PUT(l, ",");
+        PUT(l, "{\"term\":");
+        put_text(l, indiv_model_term_name(order[k]));
+        PUT(l, ",\"contribution\":");
+        put_real(l, d->drivers[order[k]]);
+        PUT(l, "}");
+    }
+    PUT(l, "]");
+}
+
+/* As add_divergence. */
+static void put_divergence(line *l, const indiv_decision *d) {
+    if (!d->divergence_drawn)
+        return;
+    PUT(l, ",\"divergence\":{\"drawn\":true,\"placed\":");
+    put_bool(l, d->divergence_miss == INDIV_DIVMISS_NONE);
+    if (d->divergence_miss != INDIV_DIVMISS_NONE) {
+        PUT(l, ",\"why\":");
+        put_text(l, indiv_divergence_miss_name(d->divergence_miss));
+    }
+    PUT(l, "}");
+}
+
+/* The fields of indiv_decision_json, in its order. */
+static void put_decision(line *l, const indiv_decision *d, const char *ext_id,
+                         const indiv_decision_ctx *ctx) {
+    PUT(l, "{\"consumer\":");
+    put_text(l, ext_id);
+    PUT(l, ",\"action\":");
+    put_text(l, indiv_action_name(d->action));
+    PUT(l, ",\"reason\":");
+    put_text(l, indiv_reason_name(d->reason));
+    if (d->action != INDIV_NONE) {
+        PUT(l, ",\"channel\":");
+        put_text(l, indiv_channel_name(d->channel));
+    }
+    if (d->action == INDIV_CONTACT) {
+        PUT(l, ",\"send_at\":");
+        put_time(l, d->send_at);
+    }
+    if (d->action == INDIV_DEFER) {
+        PUT(l, ",\"defer_until\":");
+        put_time(l, d->send_at);
+    }
+    if (d->n_offers)
+        put_offers(l, d, ctx->cat);
+    if (d->action == INDIV_NONE && d->has_best && d->n_offers == 0) {
+        PUT(l, ",\"best_offer\":");
+        put_text(l, indiv_catalog_offer(ctx->cat, d->best_offer)->ext_id);
+        PUT(l, ",\"best_score\":");
+        put_real(l, d->best_p);
+    }
+    put_divergence(l, d);
+    if (d->control)
+        PUT(l, ",\"control\":true");
+    PUT(l, ",\"propensity\":");
+    put_real(l, d->propensity);
+    PUT(l, ",\"readiness\":");
+    put_real(l, d->readiness);
+    PUT(l, ",\"contacts_recent\":");
+    put_int(l, d->contacts_recent);
+    PUT(l, ",\"personalised\":");
+    put_bool(l, d->personalised);
+    PUT(l, ",\"as_of\":");
+    put_time(l, ctx->as_of);
+    PUT(l, ",\"model\":");
+    put_text(l, ctx->model_id);
+    PUT(l, ",\"seed\":");
+    put_int(l, (long long)ctx->seed);
+    PUT(l, "}\n");
+}
+
+int indiv_decision_write_json(const indiv_decision *d, const char *consumer_ext_id,
+                              const indiv_decision_ctx *ctx, indiv_buf *out) {
+    size_t len = out->len;
+    line l = {out, buf_reserve(out, LINE_ROOM)};
+    put_decision(&l, d, consumer_ext_id, ctx);
+    if (l.rc < 0)
+        out->len = len; /* no half line */
+    return l.rc;
+}
 void indiv_decision_count(indiv_decision_counts *c, const indiv_decision *d) {
     c->consumers++;
     c->by_action[d->action]++;
