@@ -11,6 +11,9 @@
  * bytes after its first line are pushed back and read again as the following lines.
  * So an unterminated quote costs one row, not every row up to the next quote, and
  * memory stays bounded by the record limit whatever the input.
+ *
+ * Line ends: LF, CR LF, and a bare CR (files saved with classic Mac OS line ends, which
+ * would otherwise read as one record: a header that swallows every row).
  */
 #include "csv_internal.h"
 
@@ -194,14 +197,29 @@ static int new_field(indiv_csv *c, int first) {
     return 0;
 }
 
-/* Offset just after the first line break of the current record's raw bytes, 0 when the
- * record has not gone past its first line (a line break as its very last byte ends
- * that line and does not count). */
+/* Offset just after the first line break (LF, CR LF or a bare CR) of the current
+ * record's raw bytes, 0 when the record has not gone past its first line (a line break
+ * as its very last bytes ends that line and does not count). */
 static size_t second_line(const indiv_csv *c) {
-    if (c->raw_len < 2)
-        return 0;
-    const unsigned char *nl = memchr(c->raw, '\n', c->raw_len - 1);
-    return nl ? (size_t)(nl - c->raw) + 1 : 0;
+    const unsigned char *r = c->raw;
+    for (size_t i = 0; i + 1 < c->raw_len; i++) {
+        if (r[i] == '\n' || r[i] == '\r') {
+            size_t k = i + 1 + (r[i] == '\r' && r[i + 1] == '\n');
+            return k < c->raw_len ? k : 0;
+        }
+    }
+    return 0;
+}
+
+/* Called after a CR was read outside quotes: takes the LF of a CR LF, so that either
+ * form, and a bare CR (classic Mac OS files), is one line end. 0, or -2 on error. */
+static int end_of_line_after_cr(indiv_csv *c, indiv_error *err) {
+    int next = peekbyte(c, err);
+    if (next == -2)
+        return -2;
+    if (next == '\n')
+        getbyte(c, err);
+    return 0;
 }
 
 int indiv_csv_reread(indiv_csv *c) {
@@ -232,9 +250,11 @@ static int reject(indiv_csv *c, const char *why, indiv_error *err) {
         return indiv_error_set(err, INDIV_ENOMEM, "out of memory reading %s", c->name);
     if (!again) {
         int b;
-        while ((b = getbyte(c, err)) >= 0 && b != '\n')
+        while ((b = getbyte(c, err)) >= 0 && b != '\n' && b != '\r')
             ;
-        if (b == '\n')
+        if (b == '\r' && end_of_line_after_cr(c, err) < 0)
+            return INDIV_EIO;
+        if (b == '\n' || b == '\r')
             c->line++;
         if (b == -2)
             return INDIV_EIO;
@@ -272,6 +292,11 @@ static int read_quoted(indiv_csv *c, indiv_error *err) {
             getbyte(c, err); /* "" is a literal quote */
         } else if (b == '\n') {
             c->line++;
+        } else if (b == '\r') {
+            int next = peekbyte(c, err);
+            if (next == -2)
+                return INDIV_EIO;
+            c->line += next != '\n'; /* a bare CR is a line break; CR LF counts at LF */
         }
         if (put(c, (char)b) < 0)
             return indiv_error_set(err, INDIV_ENOMEM, "out of memory reading %s",
@@ -302,11 +327,11 @@ int indiv_csv_next(indiv_csv *c, char ***fields, size_t *n, indiv_error *err) {
     for (;; b = getbyte(c, err)) {
         if (b == -2)
             return INDIV_EIO;
-        if (b == -1 || b == '\n') {
-            if (b == '\n')
+        if (b == '\r' && end_of_line_after_cr(c, err) < 0)
+            return INDIV_EIO;
+        if (b == -1 || b == '\n' || b == '\r') {
+            if (b != -1)
                 c->line++;
-            if (c->rec_len > 0 && c->rec[c->rec_len - 1] == '\r' && !quoted_done)
-                c->rec_len--; /* CR LF */
             return finish(c, fields, n, err);
         }
         const char *why = refused(c, b);
@@ -325,8 +350,6 @@ int indiv_csv_next(indiv_csv *c, char ***fields, size_t *n, indiv_error *err) {
             quoted_done = 1;
             continue;
         }
-        if (quoted_done && b == '\r')
-            continue; /* CR after a closing quote, before LF */
         if (b == '"' || quoted_done)
             return reject(c, "stray quote or text after a closing quote", err);
         if (put(c, (char)b) < 0)

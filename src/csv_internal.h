@@ -3,7 +3,8 @@
  *
  * Reads plain or gzip-compressed files (zlib's gzread passes plain files through) or
  * standard input ("-"). Fields may be quoted; quoted fields may hold commas, doubled
- * quotes and line breaks. CR LF and LF line ends are both accepted. Memory is bounded
+ * quotes and line breaks. LF, CR LF and bare CR (classic Mac OS) line ends are
+ * accepted. Memory is bounded
  * by INDIV_CSV_RECORD_MAX, whatever the input.
  *
  * Malformed records (documented in docs/import.md): a NUL byte, a record longer than

@@ -141,6 +141,7 @@ struct indiv_eventlog {
     struct daily_map daily; /* purchases per (offer, day) appended in this transaction */
     sqlite3_stmt *st[ST_COUNT];
     int tracked; /* a snapshot file's registry handle + 1 (fileio.h), 0 when none */
+    int in_memory; /* opened at ":memory:" (an in-memory snapshot's path names its source) */
 };
 
 struct indiv_event_cursor {
@@ -451,6 +452,7 @@ int indiv_eventlog_open(const char *path, unsigned flags, indiv_eventlog **out,
         return indiv_error_set(err, INDIV_ENOMEM, "out of memory opening %s", path);
     }
     log->flags = flags;
+    log->in_memory = strcmp(path, ":memory:") == 0;
     int rc = open_file(log, err);
     if (rc == INDIV_OK)
         rc = check_schema(log, err);
@@ -1866,7 +1868,7 @@ int indiv_eventlog_snapshot(indiv_eventlog *log, const char *path, int64_t befor
     struct stat sb;
     int memory = strcmp(path, ":memory:") == 0;
     *out = NULL;
-    if (strcmp(log->path, ":memory:") == 0)
+    if (log->in_memory)
         return indiv_error_set(err, INDIV_EINVAL,
                                "a snapshot needs a database file, not an in-memory one");
     if (!memory && stat(path, &sb) == 0)
@@ -1893,6 +1895,13 @@ int indiv_eventlog_snapshot(indiv_eventlog *log, const char *path, int64_t befor
         if (!memory)
             unlink(path);
         return rc;
+    }
+    /* Messages about an in-memory snapshot name the database the user gave (its every
+     * offer and consumer is there), never ":memory:", which they cannot act on. */
+    char *name = memory ? strdup(log->path) : NULL;
+    if (name) {
+        free(snap->path);
+        snap->path = name;
     }
     *out = snap;
     return INDIV_OK;

@@ -530,6 +530,21 @@ static int written_through(const char *path) {
     return std_fd(path) >= 0 || (stat(path, &st) == 0 && !S_ISREG(st.st_mode));
 }
 
+/* 1 when a and b, both written through, reach one stream, so that their data would
+ * interleave: the same standard descriptor ("-" and /dev/stdout), or one FIFO, socket
+ * or file (what stdout is redirected to); a character device (/dev/null, a terminal)
+ * takes both without loss of meaning. */
+static int same_stream(const char *a, const char *b) {
+    int fa = std_fd(a), fb = std_fd(b);
+    if (fa >= 0 && fa == fb)
+        return 1;
+    struct stat sa, sb;
+    int ea = fa >= 0 ? fstat(fa, &sa) == 0 : stat(a, &sa) == 0;
+    int eb = fb >= 0 ? fstat(fb, &sb) == 0 : stat(b, &sb) == 0;
+    return ea && eb && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino &&
+           !S_ISCHR(sa.st_mode);
+}
+
 int indiv_path_check_outputs(const char *db, const char *const *paths,
                              const char *const *names, size_t n, indiv_error *err) {
     return indiv_path_check_io(db, paths, names, n, NULL, NULL, 0, err);
@@ -554,8 +569,16 @@ int indiv_path_check_io(const char *db, const char *const *paths,
             return indiv_error_set(err, INDIV_EINVAL,
                                    "%s %s is a directory: give a file name", names[i],
                                    paths[i]);
-        if (written_through(paths[i]))
+        if (written_through(paths[i])) {
+            for (size_t j = 0; j < i; j++)
+                if (paths[j] && written_through(paths[j]) && same_stream(paths[i], paths[j]))
+                    return indiv_error_set(err, INDIV_EINVAL,
+                                           "%s %s and %s %s are the same stream: their "
+                                           "data would be interleaved; give each output "
+                                           "its own path",
+                                           names[j], paths[j], names[i], paths[i]);
             continue;
+        }
         if (db && is_database(paths[i], db))
             return indiv_error_set(err, INDIV_EINVAL,
                                    "%s %s would overwrite the database %s: give another "

@@ -789,6 +789,15 @@ static int store_profile(indiv_eventlog *log, indiv_profile *pr, double **buf,
     return indiv_eventlog_profile_put(log, &row, err);
 }
 
+int indiv_profile_store(indiv_eventlog *log, indiv_profile *pr, indiv_error *err) {
+    double *buf = NULL;
+    size_t cap = 0;
+    int64_t bytes = 0, hbytes = 0;
+    int rc = store_profile(log, pr, &buf, &cap, &bytes, &hbytes, err);
+    free(buf);
+    return rc;
+}
+
 int indiv_profile_load(indiv_eventlog *log, int64_t consumer_id, indiv_profile *pr,
                        indiv_error *err) {
     indiv_profile_row row;

@@ -207,6 +207,43 @@ Test(cli_evaluate, failures_exit_1_and_say_why) {
     tu_run_free(&r);
 }
 
+/* Training and evaluation work in an in-memory snapshot of the log: their errors must
+ * name the user's database (and suggest commands that run), never ":memory:". */
+Test(cli_evaluate, errors_in_the_snapshot_name_the_database) {
+    tu_run r;
+    /* a database without offers (a header-only import) */
+    cr_assert_eq(tu_sh(&r,
+                       "printf 'consumer,offer,type,ts\\n' > '%s/h.csv' && \"$INDIV\" "
+                       "import --db '%s/e.db' --format events '%s/h.csv' >/dev/null && "
+                       "\"$INDIV\" train --db '%s/e.db' --out '%s/t.json'",
+                       dir, dir, dir, dir, dir),
+                 1, "%s", r.err);
+    cr_assert(strstr(r.err, "e.db: the catalog has no offer"), "%s", r.err);
+    cr_assert_null(strstr(r.err, ":memory:"), "%s", r.err);
+    tu_run_free(&r);
+    cr_assert_eq(
+        tu_sh(&r, "\"$INDIV\" evaluate --db '%s/e.db' --split-at " SPLIT, dir), 1,
+        "%s", r.err);
+    cr_assert(strstr(r.err, "e.db: the catalog has no offer"), "%s", r.err);
+    cr_assert_null(strstr(r.err, ":memory:"), "%s", r.err);
+    tu_run_free(&r);
+    /* a model of another catalogue: the suggested train command names the database */
+    cr_assert_eq(tu_sh(&r,
+                       GEN " && \"$INDIV\" train --db '%s/w.db' --out '%s/m.json' "
+                           "--dims 4 --iterations 2 --as-of " SPLIT
+                           " 2>/dev/null && \"$INDIV\" generate --db '%s/o.db' --consumers "
+                           "300 --offers 80 --categories 8 --days 120 --seed 4 >/dev/null"
+                           " && sqlite3 '%s/o.db' \"UPDATE offers SET ext_id = 'x' || "
+                           "ext_id\" && \"$INDIV\" evaluate --db '%s/o.db' --split-at "
+                           SPLIT " --model '%s/m.json'",
+                       dir, dir, dir, dir, dir, dir, dir),
+                 1, "%s", r.err);
+    cr_assert(strstr(r.err, "indiv train --db "), "%s", r.err);
+    cr_assert(strstr(r.err, "o.db --out FILE"), "%s", r.err);
+    cr_assert_null(strstr(r.err, ":memory:"), "%s", r.err);
+    tu_run_free(&r);
+}
+
 Test(cli_evaluate, profile_and_decide_use_the_model_embedding_together) {
     tu_run r;
     cr_assert_eq(tu_sh(&r,

@@ -65,6 +65,40 @@ Test(csv, crlf_and_missing_final_newline) {
     free(s);
 }
 
+/* Files saved with classic Mac OS line ends (CR alone, e.g. Excel's "CSV (Macintosh)")
+ * were read as one record: the header swallowed every row and an import of 449 rows
+ * succeeded with "rows read 0". A bare CR ends a line, as LF and CR LF do; inside quotes
+ * it stays in the field and counts as a line. */
+Test(csv, cr_only_line_ends_are_lines) {
+    int e;
+    char *s = read_all("a,b\r1,2\r\"x\ry\",3\r\r\"q\"\rlast,row", &e);
+    cr_assert_eq(e, 0);
+    cr_assert_str_eq(s, "a|b\n1|2\nx\ry|3\n\nq\nlast|row\n");
+    free(s);
+    char *dir = tu_tmpdir(), *p = tu_path(dir, "in.csv");
+    tu_write(p, "h\r\"two\rlines\",x\r\nnext\rbad\"q,1\rafter\r");
+    indiv_csv *c;
+    cr_assert_eq(indiv_csv_open(p, &c, NULL), 0);
+    char **f;
+    size_t n;
+    long want[] = {1, 2, 4};
+    for (int i = 0; i < 3; i++) {
+        cr_assert_eq(indiv_csv_next(c, &f, &n, NULL), 1, "record %d", i);
+        cr_assert_eq(indiv_csv_line(c), want[i], "record %d", i);
+    }
+    cr_assert_str_eq(f[0], "next");
+    indiv_error err = {0};
+    cr_assert_eq(indiv_csv_next(c, &f, &n, &err), INDIV_EFORMAT, "the stray quote");
+    cr_assert(strstr(err.msg, "in.csv:5: stray quote"), "%s", err.msg);
+    cr_assert_eq(indiv_csv_next(c, &f, &n, NULL), 1, "only its own line is lost");
+    cr_assert_str_eq(f[0], "after");
+    cr_assert_eq(indiv_csv_line(c), 6);
+    cr_assert_eq(indiv_csv_next(c, &f, &n, NULL), 0);
+    indiv_csv_close(c);
+    free(p);
+    tu_rmtree(dir);
+}
+
 Test(csv, newline_inside_quotes_counts_lines) {
     char *dir = tu_tmpdir(), *p = tu_path(dir, "in.csv");
     tu_write(p, "h\n\"two\nlines\",x\nnext\n");

@@ -89,6 +89,31 @@ static const doc_block blocks[] = {
      "override it\n"
      "$B decide --db w.db --out part0.jsonl --shard 0/3      # one third of the "
      "consumers\n"},
+    /* README.md, "### Data rights" */
+    {"README.md, Data rights", 0,
+     "B=build/release/indiv\n"
+     "$B import --db shop.db --format online-retail "
+     "datasets/online-retail-2010-12_2011-02.csv.gz\n"
+     "$B profile --db shop.db\n"
+     "$B export --db shop.db 17850 > 17850.json      # access: consumer row, every event,\n"
+     "                                               # profile, consent changes, models\n"
+     "$B consent --db shop.db 17850 --contact no     # honoured by the next decision\n"
+     "$B consent --db shop.db 17850 --profiling no   # also deletes the stored profile now\n"
+     "$B forget --db shop.db 17850 12748             # erasure: every per-person row, one\n"
+     "                                               # transaction; prints what was "
+     "removed\n"
+     "$B retention --db shop.db --older-than 365 --dry-run   # count first: counts from "
+     "now\n"
+     "$B info --db shop.db                           # models to retrain, last retention "
+     "run\n"},
+    /* README.md, "### `indiv ope`" */
+    {"README.md, ope", 0,
+     "B=build/release/indiv\n"
+     "$B generate --db world.db --consumers 2000 --seed 5\n"
+     "$B simulate --db world.db --out logged --rounds 1 --threshold 0.2 --set slots=1 \\\n"
+     "   --set control_share=0.05 --set control=ungated --log-decisions logged.jsonl\n"
+     "$B ope --db logged/indiv/world.db --decisions logged.jsonl --window-days 14 \\\n"
+     "   --target \"--threshold 0.1 --slots 1\"\n"},
     /* docs/rights.md, first block */
     {"docs/rights.md, introduction", 0,
      "B=build/release/indiv\n"

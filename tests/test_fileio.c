@@ -282,6 +282,34 @@ Test(fileio, two_outputs_naming_one_file_are_refused) {
     free(sub);
 }
 
+/* Two outputs written through to one stream interleave their data: `decide --out -
+ * --summary -` gave a stdout of JSON lines with the pretty-printed summary in the middle
+ * of them (85 lines no JSON reader could parse). Refused like two outputs naming one
+ * file; /dev/null twice stays fine. */
+Test(fileio, two_outputs_written_through_to_one_stream_are_refused) {
+    static const char *const names[] = {"--out", "--summary"};
+    static const char *const same[][2] = {
+        {"-", "-"}, {"-", "/dev/stdout"}, {"/dev/fd/1", "-"}, {"/dev/stderr", "/dev/fd/2"}};
+    for (size_t i = 0; i < sizeof same / sizeof same[0]; i++) {
+        indiv_error err = {0};
+        cr_expect_eq(indiv_path_check_outputs(NULL, same[i], names, 2, &err), INDIV_EINVAL,
+                     "%s and %s", same[i][0], same[i][1]);
+        cr_expect(strstr(err.msg, "--out") && strstr(err.msg, "--summary") &&
+                      strstr(err.msg, "same stream"),
+                  "%s", err.msg);
+        indiv_error_clear(&err);
+    }
+    char *fifo = tu_path(dir, "f.pipe");
+    cr_assert_eq(mkfifo(fifo, 0600), 0);
+    const char *pipes[] = {fifo, fifo};
+    cr_expect_eq(indiv_path_check_outputs(NULL, pipes, names, 2, NULL), INDIV_EINVAL);
+    const char *fine[][2] = {{"/dev/null", "/dev/null"}, {"-", NULL}};
+    for (size_t i = 0; i < sizeof fine / sizeof fine[0]; i++)
+        cr_expect_eq(indiv_path_check_outputs(NULL, fine[i], names, 2, NULL), 0, "%s",
+                     fine[i][0]);
+    free(fifo);
+}
+
 Test(fileio, dir_make_reports_creation_and_refuses_a_file) {
     char *d = tu_path(dir, "made"), *f = tu_path(dir, "file");
     int created = -1;

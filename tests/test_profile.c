@@ -573,6 +573,46 @@ Test(profile, history_keeps_the_largest_decayed_counts_when_full) {
     indiv_eventlog_close(log);
 }
 
+/* A profile edited and stored with indiv_profile_store reads back as stored: the edit
+ * (here a history entry added, and another group switched off) and everything else. */
+Test(profile, store_writes_an_edited_profile_that_loads_back_as_stored) {
+    indiv_eventlog *log = tiny_log();
+    int64_t c = consumer(log, "ann", 1);
+    event(log, c, ago(30), OA, INDIV_EV_PURCHASE, INDIV_CH_WEB, 10);
+    indiv_profile pr, back;
+    build_and_load(log, c, &pr);
+    cr_assert_eq(pr.n_history, 1);
+    indiv_offer_history *h = realloc(pr.history, 2 * sizeof *h);
+    cr_assert_not_null(h);
+    pr.history = h;
+    pr.history_cap = 2;
+    h[1] = (indiv_offer_history){offer[OB], 3, 2.5, ago(40), ago(5), 12.5};
+    pr.n_history = 2;
+    pr.features &= ~(unsigned)INDIV_FEAT_MOMENTS;
+    indiv_error err = {0};
+    cr_assert_eq(indiv_eventlog_begin(log, &err), 0, "%s", err.msg);
+    cr_assert_eq(indiv_profile_store(log, &pr, &err), 0, "%s", err.msg);
+    commit(log);
+    indiv_profile_init(&back);
+    load_ok(log, c, &back);
+    cr_assert_eq(back.features, pr.features);
+    cr_assert_eq(back.n_history, 2);
+    cr_assert_eq(back.history[0].offer_id, offer[OA]);
+    cr_assert_eq(back.history[1].offer_id, offer[OB]);
+    cr_assert_eq(back.history[1].occasions, 3);
+    cr_assert_eq(back.history[1].decayed, 2.5);
+    cr_assert_eq(back.history[1].first_ts, ago(40));
+    cr_assert_eq(back.history[1].last_ts, ago(5));
+    cr_assert_eq(back.history[1].interval_m2, 12.5);
+    cr_assert_eq(back.orders, pr.orders);
+    cr_assert_eq(back.dims, pr.dims);
+    for (size_t d = 0; d < pr.dims; d++)
+        cr_assert_eq(back.taste[d], pr.taste[d]);
+    indiv_profile_clear(&pr);
+    indiv_profile_clear(&back);
+    indiv_eventlog_close(log);
+}
+
 /* ---- rhythm and readiness ---------------------------------------------------------- */
 
 Test(profile, rhythm_counts_orders_intervals_and_monetary) {

@@ -70,7 +70,8 @@ int indiv_file_write_atomic(const char *path,
 
 /* Refuses, before any work, a set of output paths that would destroy data: an output that
  * is the database db (or its -journal/-wal/-shm file), two outputs that are the same
- * file, or an output that is a directory. NULL entries (unused outputs) and a NULL db are
+ * file or are written through to the same stream ("-" twice, one FIFO; /dev/null may
+ * take several), or an output that is a directory. NULL entries (unused outputs) and a NULL db are
  * skipped; names[i] is the option that gave paths[i] ("--out"), used in the message. */
 int indiv_path_check_outputs(const char *db, const char *const *paths,
                              const char *const *names, size_t n, indiv_error *err);

@@ -264,6 +264,11 @@ int indiv_profile_decode(const struct indiv_profile_row *row, indiv_profile *pr,
 int indiv_profile_load(indiv_eventlog *log, int64_t consumer_id, indiv_profile *pr,
                        indiv_error *err);
 
+/* Encodes pr and stores it as its consumer's profile (inside a transaction), as a build
+ * writes it: for callers that make or edit profiles themselves (the benchmarks' worlds
+ * with a given history). */
+int indiv_profile_store(indiv_eventlog *log, indiv_profile *pr, indiv_error *err);
+
 /* Moves pr to time t >= as_of: taste decays by 2^(-(t - as_of) / half_life). Exact when
  * the consumer had no event in [as_of, t). */
 void indiv_profile_project(indiv_profile *pr, int64_t t, double half_life_days);

@@ -20,7 +20,8 @@
  *       proportions of the run's decisions (a contact with its offers and drivers, or a
  *       bare `none`), each dumped with json_dumpb into a reused buffer, serialised by 2
  *       threads into per-block buffers that are fwrite'n in order to a file.
- * With BENCH_DECIDE_ONLY=history in the environment, only (d) below runs.
+ * With BENCH_DECIDE_ONLY=history in the environment, only (d) below runs; with
+ * BENCH_DECIDE_ONLY=history-run, only (e).
  * Prints the BENCH line of docs/architecture.md §10 (consumers/s of decide; reference
  * consumers/s of gemm + JSON; ratio = decide time / (gemm time + JSON time); goal <= 2)
  * and an info line with candidates/s, the three times and the decide phases.
@@ -38,6 +39,7 @@
 #include <cblas.h>
 #include <gsl/gsl_errno.h>
 #include <jansson.h>
+#include <sqlite3.h>
 
 #include "bench.h"
 #include "indiv/catalog.h"
@@ -435,22 +437,17 @@ static double score_pass(const indiv_scorer *s, indiv_score_block *b,
  * the offers bought (weights_bought, which `indiv train` writes by default: the
  * correction of score.c's bought_correction) with the values of README's model on the
  * shipped sample. */
-static int bench_history(indiv_eventlog *log, int64_t as_of, int64_t consumers) {
-    indiv_catalog *cat = NULL;
-    indiv_model m;
-    indiv_scorer *s = NULL;
-    indiv_model_default(&m);
-    m.weight[INDIV_TERM_ITEM_ITEM] = 0.5;
-    m.bought = (indiv_bought_weights){1, 5.046, 3.827, -2.713};
-    int rc = indiv_catalog_load(log, &cat, NULL);
-    if (rc == 0)
-        rc = indiv_catalog_load_popularity(cat, log, as_of, m.popularity_half_life_days,
-                                           NULL);
-    size_t n = cat ? indiv_catalog_size(cat) : 0, k = 50;
+/* The model of the history benches: m (the default model) given an item-to-item
+ * component of k neighbours per offer (as trained models carry) and weights_bought with
+ * the values of README's model on the shipped sample. 0 on success. */
+static int history_model(const indiv_catalog *cat, size_t k, indiv_model *m) {
+    m->weight[INDIV_TERM_ITEM_ITEM] = 0.5;
+    m->bought = (indiv_bought_weights){1, 5.046, 3.827, -2.713};
+    size_t n = indiv_catalog_size(cat);
     const char **ids = malloc((n + 1) * sizeof *ids);
     size_t *ptr = malloc((n + 1) * sizeof *ptr), *idx = malloc((n * k + 1) * sizeof *idx);
     double *w = malloc((n * k + 1) * sizeof *w);
-    for (size_t j = 0; rc == 0 && ids && ptr && idx && w && j < n; j++) {
+    for (size_t j = 0; ids && ptr && idx && w && j < n; j++) {
         ids[j] = indiv_catalog_offer(cat, j)->ext_id;
         ptr[j] = j * k;
         for (size_t e = 0; e < k; e++) {
@@ -460,16 +457,40 @@ static int bench_history(indiv_eventlog *log, int64_t as_of, int64_t consumers) 
     }
     if (ptr)
         ptr[n] = n * k;
-    if (rc == 0 && ids && ptr && idx && w)
-        m.item_item = indiv_item_neighbours_new(n, ids, ptr, idx, w);
-    /* the same model without weights_bought (older models; the bench before it had
-     * them), for the info line */
+    if (ids && ptr && idx && w)
+        m->item_item = indiv_item_neighbours_new(n, ids, ptr, idx, w);
+    free(ids);
+    free(ptr);
+    free(idx);
+    free(w);
+    return m->item_item ? 0 : 1;
+}
+
+/* The same people scored with and without their history: the ratio is the cost of the
+ * history terms over the plain gemm path, the scoring kernel alone (no read, no
+ * decision, no JSON: (e) below measures the whole run). The model: history_model with
+ * 50 neighbours per offer; the info line also gives the ratio without weights_bought
+ * (older models). */
+static int bench_history(indiv_eventlog *log, int64_t as_of, int64_t consumers) {
+    indiv_catalog *cat = NULL;
+    indiv_model m;
+    indiv_scorer *s = NULL;
+    size_t k = 50;
+    indiv_model_default(&m);
+    int rc = indiv_catalog_load(log, &cat, NULL);
+    if (rc == 0)
+        rc = indiv_catalog_load_popularity(cat, log, as_of, m.popularity_half_life_days,
+                                           NULL);
+    if (rc == 0)
+        rc = history_model(cat, k, &m);
+    size_t n = cat ? indiv_catalog_size(cat) : 0;
+    /* the same model without weights_bought, for the info line */
     indiv_model m0 = m;
     indiv_scorer *s0 = NULL;
     m0.bought.present = 0;
-    if (rc == 0 && m.item_item)
+    if (rc == 0)
         rc = indiv_scorer_new(&m, cat, &s, NULL);
-    if (rc == 0 && m.item_item)
+    if (rc == 0)
         rc = indiv_scorer_new(&m0, cat, &s0, NULL);
     indiv_score_block *b = s && s0 ? indiv_score_block_new(s, BLOCK) : NULL;
     double plain = -1, hist = -1, hist0 = -1, sink = 0;
@@ -483,10 +504,11 @@ static int bench_history(indiv_eventlog *log, int64_t as_of, int64_t consumers) 
         double c = (double)consumers;
         bench_report("decide_history_terms", c / hist, "consumers/s", "plain_gemm_path",
                      c / plain, hist / plain);
-        printf("info decide_history_terms: %lld consumers x %zu offers, %d past offers "
-               "per person and %zu neighbours per offer, one thread: %.2f s with the "
-               "history terms and weights_bought, %.2f s without (gemm, set-row, the "
-               "policy's scan; CPU s); without weights_bought %.2f s (ratio %.3f) [%g]\n",
+        printf("info decide_history_terms: the scoring kernel alone: %lld consumers x "
+               "%zu offers, %d past offers per person and %zu neighbours per offer, one "
+               "thread: %.2f s with the history terms and weights_bought, %.2f s without "
+               "(gemm, set-row, the policy's scan; CPU s); without weights_bought %.2f s "
+               "(ratio %.3f) [%g]\n",
                (long long)consumers, n, HIST_PER_PERSON, k, hist, plain, hist0,
                hist0 / plain, sink > 0 ? 1.0 : 0.0);
     }
@@ -495,11 +517,165 @@ static int bench_history(indiv_eventlog *log, int64_t as_of, int64_t consumers) 
     indiv_scorer_free(s0);
     indiv_model_clear(&m);
     indiv_catalog_free(cat);
-    free(ids);
-    free(ptr);
-    free(idx);
-    free(w);
     return b && plain > 0 && hist > 0 && hist0 > 0 ? 0 : 1;
+}
+
+/* ---- (e) decide end to end with ~20 past offers per person (issue 12) ---------------
+ *
+ * Two copies of the world (cached beside it): in one every profile carries
+ * HIST_PER_PERSON past offers (those of score_pass, so distinct offers bought on 1 to 4
+ * occasions over the last 90 days), in the other no history group at all (the plain gemm
+ * path). indiv_decide_run with history_model on each, interleaved, best of RUNS: the
+ * ratio is of CPU seconds (read, score, decide, serialise, write: the whole run). */
+
+typedef struct hist_world {
+    const char *src; /* the bench world */
+    int with;        /* 1: HIST_PER_PERSON past offers; 0: no history group */
+} hist_world;
+
+static int rewrite_profiles(indiv_eventlog *in, indiv_eventlog *out,
+                            const indiv_catalog *cat, int with, indiv_error *err) {
+    indiv_profile_cursor *cur = NULL;
+    indiv_profile pr;
+    indiv_profile_row row;
+    size_t n = indiv_catalog_size(cat);
+    indiv_profile_init(&pr);
+    int rc = indiv_eventlog_profile_scan(in, &cur, err), got = 0;
+    if (rc == INDIV_OK)
+        rc = indiv_eventlog_begin(out, err);
+    while (rc == INDIV_OK && (got = indiv_profile_cursor_next(cur, &row, err)) == 1) {
+        rc = indiv_profile_decode(&row, &pr, err);
+        if (rc == INDIV_OK && with && pr.history_cap < HIST_PER_PERSON) {
+            indiv_offer_history *h =
+                realloc(pr.history, HIST_PER_PERSON * sizeof *pr.history);
+            rc = h ? INDIV_OK : INDIV_ENOMEM;
+            if (h) {
+                pr.history = h;
+                pr.history_cap = HIST_PER_PERSON;
+            }
+        }
+        if (rc != INDIV_OK)
+            break;
+        uint64_t u = (uint64_t)pr.consumer_id * 2654435761u;
+        pr.features = with ? pr.features | INDIV_FEAT_HISTORY
+                           : pr.features & ~(unsigned)INDIV_FEAT_HISTORY;
+        pr.n_history = with ? HIST_PER_PERSON : 0;
+        for (int k = 0; with && k < HIST_PER_PERSON; k++) {
+            double occ = 1 + k % 4;
+            pr.history[k] = (indiv_offer_history){
+                indiv_catalog_offer(cat, (u + (uint64_t)k * 37) % n)->id, occ,
+                occ * 0.8, pr.as_of - (int64_t)(90 + k) * 86400,
+                pr.as_of - (int64_t)(3 + k) * 86400, 4};
+        }
+        rc = indiv_profile_store(out, &pr, err);
+    }
+    if (got < 0)
+        rc = got;
+    if (rc == INDIV_OK)
+        rc = indiv_eventlog_commit(out, err);
+    indiv_profile_cursor_free(cur);
+    indiv_profile_clear(&pr);
+    return rc;
+}
+
+/* bench_cached's maker: the world's database copied (VACUUM INTO) with its profiles
+ * rewritten. */
+static int make_hist_world(const char *tmp, void *ctx) {
+    const hist_world *hw = ctx;
+    sqlite3 *db = NULL;
+    char *sql = sqlite3_mprintf("VACUUM INTO %Q", tmp);
+    int ok = sql && sqlite3_open_v2(hw->src, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
+             sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK;
+    sqlite3_free(sql);
+    sqlite3_close(db);
+    indiv_eventlog *in = NULL, *out = NULL;
+    indiv_catalog *cat = NULL;
+    indiv_error err = {0};
+    int rc = ok ? INDIV_OK : INDIV_EIO;
+    if (rc == INDIV_OK)
+        rc = indiv_eventlog_open(hw->src, INDIV_EVENTLOG_READONLY, &in, &err);
+    if (rc == INDIV_OK)
+        rc = indiv_eventlog_open(tmp, 0, &out, &err);
+    if (rc == INDIV_OK)
+        rc = indiv_catalog_load(in, &cat, &err);
+    if (rc == INDIV_OK)
+        rc = rewrite_profiles(in, out, cat, hw->with, &err);
+    indiv_catalog_free(cat);
+    indiv_eventlog_close(in);
+    indiv_eventlog_close(out);
+    if (rc < 0)
+        fprintf(stderr, "bench_decide: %s: %s\n", tmp, ok ? err.msg : "copy failed");
+    return rc < 0;
+}
+
+/* One decide run of (e) with model m on the database at path: CPU seconds (wall in
+ * *wall), < 0 on error. */
+static double run_hist_decide(const char *path, const indiv_model *m, int64_t as_of,
+                              const char *out, double *wall) {
+    indiv_eventlog *log = NULL;
+    indiv_error err = {0};
+    indiv_decide_opts o;
+    indiv_decide_opts_init(&o);
+    o.policy.as_of = as_of;
+    o.out_path = out;
+    o.threads = THREADS;
+    o.block = BLOCK;
+    indiv_decide_summary sum;
+    double c0 = bench_cpu_now(), t0 = bench_now();
+    int rc = indiv_eventlog_open(path, INDIV_EVENTLOG_READONLY, &log, &err);
+    if (rc == INDIV_OK)
+        rc = indiv_decide_run(log, m, &o, NULL, NULL, &sum, &err);
+    indiv_eventlog_close(log);
+    *wall = bench_now() - t0;
+    double cpu = bench_cpu_now() - c0;
+    unlink(out);
+    if (rc < 0) {
+        fprintf(stderr, "bench_decide: decide on %s: %s\n", path, err.msg);
+        return -1;
+    }
+    return cpu;
+}
+
+static int bench_history_run(const char *world, indiv_eventlog *log, int64_t as_of,
+                             int64_t consumers, const char *out) {
+    char path[2][1100];
+    hist_world hw[2] = {{world, 0}, {world, 1}};
+    double built = 0;
+    for (int v = 0; v < 2; v++) {
+        double s;
+        snprintf(path[v], sizeof path[v], "%s.hist%d.db", world, v ? HIST_PER_PERSON : 0);
+        if (bench_cached(path[v], "bench_decide", make_hist_world, &hw[v], &s))
+            return 1;
+        built += s;
+    }
+    indiv_catalog *cat = NULL;
+    indiv_model m;
+    indiv_model_default(&m);
+    int rc = indiv_catalog_load(log, &cat, NULL);
+    if (rc == 0)
+        rc = history_model(cat, 50, &m);
+    double cpu[2] = {-1, -1}, wall[2] = {-1, -1};
+    for (int r = 0; rc == 0 && r < RUNS; r++)
+        for (int v = 0; rc == 0 && v < 2; v++) {
+            double w, c = run_hist_decide(path[v], &m, as_of, out, &w);
+            rc = c < 0;
+            cpu[v] = min_pos(cpu[v], c);
+            wall[v] = min_pos(wall[v], w);
+        }
+    indiv_model_clear(&m);
+    indiv_catalog_free(cat);
+    if (rc)
+        return 1;
+    double n = (double)consumers;
+    bench_report("decide_history_run", n / wall[1], "consumers/s", "decide_no_history",
+                 n / wall[0], cpu[1] / cpu[0]);
+    printf("info decide_history_run: indiv_decide_run end to end, %lld consumers x %d "
+           "offers, %d past offers per person and 50 neighbours per offer (2 threads): "
+           "%.2f s with the history (CPU %.2f), %.2f s without the history group (CPU "
+           "%.2f); ratio of CPU seconds; %s%.0f s to build the two copies\n",
+           (long long)consumers, OFFERS, HIST_PER_PERSON, wall[1], cpu[1], wall[0],
+           cpu[0], built > 0 ? "" : "cached copies; ", built);
+    return 0;
 }
 
 int main(void) {
@@ -523,8 +699,10 @@ int main(void) {
         return 1;
     /* BENCH_DECIDE_ONLY=history: only the history-terms pass (while iterating on it). */
     const char *only = getenv("BENCH_DECIDE_ONLY");
-    if (only && strcmp(only, "history") == 0) {
-        int hrc = bench_history(log, as_of, consumers);
+    if (only && (strcmp(only, "history") == 0 || strcmp(only, "history-run") == 0)) {
+        int hrc = strcmp(only, "history") == 0
+                      ? bench_history(log, as_of, consumers)
+                      : bench_history_run(path, log, as_of, consumers, out);
         indiv_eventlog_close(log);
         return hrc;
     }
@@ -559,6 +737,8 @@ int main(void) {
     int vrc = bench_variants(log, as_of, out, consumers);
     if (vrc == 0)
         vrc = bench_history(log, as_of, consumers);
+    if (vrc == 0)
+        vrc = bench_history_run(path, log, as_of, consumers, out);
     indiv_eventlog_close(log);
     if (vrc || dec_s <= 0 || gemm_s <= 0 || json_s <= 0)
         return 1;
