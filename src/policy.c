@@ -112,6 +112,23 @@ static int pool_size(const indiv_policy_params *p) {
     return n < INDIV_RERANK_POOL_MAX ? n : INDIV_RERANK_POOL_MAX;
 }
 
+/* Offers whose logits the scan computes at a time (a stack array). */
+#define SCAN_CHUNK 256
+
+/* z[q] = c[q] + u + w aff[q] + x[q], q < m <= SCAN_CHUNK: the logits of a chunk. A full
+ * chunk's loop has a constant count, which the compiler vectorises (the same sums,
+ * lane by lane). */
+static void logits(const double *restrict c, const double *restrict aff,
+                   const double *restrict x, double u, double w, size_t m,
+                   double *restrict z) {
+    if (m == SCAN_CHUNK)
+        for (size_t q = 0; q < SCAN_CHUNK; q++)
+            z[q] = c[q] + u + w * aff[q] + x[q];
+    else
+        for (size_t q = 0; q < m; q++)
+            z[q] = c[q] + u + w * aff[q] + x[q];
+}
+
 /* Scans every valid offer once: best logit, and the top pool_size() above the
  * threshold. */
 static int select_relevant(const indiv_policy_params *p, const indiv_scorer *s,
@@ -123,25 +140,39 @@ static int select_relevant(const indiv_policy_params *p, const indiv_scorer *s,
     double w = indiv_scorer_affinity_weight(s), u = indiv_score_consumer_term(b, row);
     /* Under `any` the threshold gates the contact, not each offer (decide). */
     double zt = p->relevance == INDIV_REL_ANY ? -INFINITY : indiv_logit(p->threshold);
-    double best = -INFINITY;
-    size_t n = indiv_catalog_size(cat);
-    int kept_n = 0, cap = pool_size(p);
+    double best = -INFINITY, bar = -INFINITY; /* bar: a full pool's last key */
+    size_t n = indiv_catalog_size(cat), best_j = out->best_offer;
+    int kept_n = 0, cap = pool_size(p), has_best = out->has_best;
+    int by_value = p->rank_by_value;
     assert(cap >= 1 && cap <= INDIV_RERANK_POOL_MAX); /* top[] holds the pool */
-    for (size_t j = 0; j < n; j++) {
-        if (!valid[j])
-            continue;
-        double z = c[j] + u + w * aff[j] + x[j];
-        if (z > best || !out->has_best) {
-            best = z;
-            out->best_offer = j;
-            out->has_best = 1;
+    double z[SCAN_CHUNK];
+    /* Locals, not *out and *p, in the loop: stores to top[] could alias those. */
+    for (size_t j0 = 0; j0 < n; j0 += SCAN_CHUNK) {
+        size_t m = n - j0 < SCAN_CHUNK ? n - j0 : SCAN_CHUNK;
+        logits(c + j0, aff + j0, x + j0, u, w, m, z);
+        for (size_t q = 0; q < m; q++) {
+            size_t j = j0 + q;
+            if (!valid[j])
+                continue;
+            if (z[q] > best || !has_best) {
+                best = z[q];
+                best_j = j;
+                has_best = 1;
+            }
+            if (z[q] < zt)
+                continue;
+            double key = by_value ? expected_value(cat, j, indiv_sigmoid(z[q])) : z[q];
+            /* A full pool takes only a larger key (j grows: a tie stays out), as keep
+             * would decide; most offers stop here. */
+            if (kept_n == cap && !(key > bar))
+                continue;
+            keep(top, &kept_n, cap, key, j);
+            bar = top[kept_n - 1].key;
         }
-        if (z < zt)
-            continue;
-        double key = p->rank_by_value ? expected_value(cat, j, indiv_sigmoid(z)) : z;
-        keep(top, &kept_n, cap, key, j);
     }
-    if (out->has_best)
+    out->has_best = has_best;
+    out->best_offer = best_j;
+    if (has_best)
         out->best_p = indiv_sigmoid(best);
     return kept_n;
 }

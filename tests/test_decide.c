@@ -694,7 +694,8 @@ Test(decide, output_is_the_same_whatever_threads_and_block_size) {
     static const struct {
         int threads;
         size_t block;
-    } runs[] = {{1, 256}, {2, 256}, {2, 7}, {3, 1}, {1, 1000}, {4, 64}};
+    } runs[] = {{1, 256}, {2, 256}, {2, 7},  {3, 1},
+                {1, 1000}, {4, 64},  {2, 75}, {3, 100}}; /* the last two: whole rounds */
     char *first = NULL;
     indiv_decide_summary s0;
     for (size_t i = 0; i < sizeof runs / sizeof runs[0]; i++) {
@@ -990,6 +991,61 @@ Test(decide, every_refusal_leaves_the_output_untouched) {
     indiv_model_default(&m);
     snprintf(m.feature_space, sizeof m.feature_space, "emb");
     assert_refused(log, &m, &o, "feature_space");
+    indiv_eventlog_close(log);
+}
+
+static int count_seen(void *ctx, const indiv_decision *d, const char *ext_id) {
+    (void)d;
+    (void)ext_id;
+    ++*(int *)ctx;
+    return 0;
+}
+
+/* With 2+ threads the next round is read while the current one is worked: a profile
+ * that cannot be read there still stops the run after exactly the rounds before its
+ * own, as reading in turn does (1 thread), with its own message and no output. */
+Test(decide, an_unreadable_profile_stops_the_run_after_the_rounds_before_it) {
+    int64_t as_of;
+    indiv_eventlog *log = world(60, 12, &as_of);
+    indiv_consumer_cursor *cur;
+    indiv_consumer_row row;
+    indiv_profile_row prow;
+    int has, at = -1, i = 0;
+    int64_t id = 0;
+    cr_assert_eq(indiv_eventlog_consumer_scan(log, &cur, NULL), 0);
+    for (; indiv_consumer_cursor_next(cur, &row, &prow, &has, NULL) > 0; i++)
+        if (has && i < 50) { /* a later round, not the last */
+            at = i;
+            id = row.id;
+        }
+    indiv_consumer_cursor_free(cur);
+    cr_assert_geq(at, 20, "the world must have profiles in later rounds");
+    double blob[2] = {0, 0};
+    indiv_profile_row bad = {id, as_of, 1, INDIV_PROFILE_VERSION + 1, blob, sizeof blob};
+    cr_assert_eq(indiv_eventlog_begin(log, NULL), 0);
+    cr_assert_eq(indiv_eventlog_profile_put(log, &bad, NULL), 0);
+    cr_assert_eq(indiv_eventlog_commit(log, NULL), 0);
+    indiv_model m;
+    indiv_model_default(&m);
+    for (int t = 1; t <= 3; t++) {
+        tu_write(out, "previous run\n");
+        int seen = 0;
+        indiv_decide_opts o = opts_at(as_of, out);
+        o.threads = t;
+        o.block = 4;
+        o.on_decision = count_seen;
+        o.ctx = &seen;
+        o.policy.serendipity = 0; /* no pass over the profiles before the rounds */
+        indiv_decide_summary sum;
+        indiv_error err = {0};
+        cr_assert_lt(indiv_decide_run(log, &m, &o, NULL, NULL, &sum, &err), 0);
+        cr_assert(strstr(err.msg, "profile of consumer"), "%s", err.msg);
+        int round = 4 * t;
+        cr_assert_eq(seen, at / round * round, "%d threads: %d decisions seen", t, seen);
+        char *text = tu_read(out, NULL);
+        cr_assert_str_eq(text, "previous run\n", "%d threads: the output was touched", t);
+        free(text);
+    }
     indiv_eventlog_close(log);
 }
 

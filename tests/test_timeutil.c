@@ -67,6 +67,21 @@ Test(timeutil, formats_round_trip) {
     }
 }
 
+/* The ends of the fixed width (written digit by digit), and past them (cut). */
+Test(timeutil, formats_the_ends_of_the_fixed_width) {
+    char buf[INDIV_ISO_LEN];
+    cr_assert_str_eq(indiv_time_format(INT64_C(-62167219200), buf),
+                     "0000-01-01T00:00:00Z");
+    cr_assert_str_eq(indiv_time_format(INT64_C(253402300799), buf),
+                     "9999-12-31T23:59:59Z");
+    cr_assert_str_eq(indiv_time_format(INT64_C(253402300800), buf),
+                     "10000-01-01T00:00:00");
+    cr_assert_str_eq(indiv_time_format(INT64_C(-62167219201), buf),
+                     "-001-12-31T23:59:59Z");
+    cr_assert_str_eq(indiv_time_format(INT64_C(1780308059), buf),
+                     "2026-06-01T10:00:59Z");
+}
+
 Test(timeutil, hour_and_day_of_week) {
     /* 2010-12-01 was a Wednesday; 1969-12-31 23:59:59 a Wednesday too. */
     cr_assert_eq(indiv_time_hour(1291191960), 8);

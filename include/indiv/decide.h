@@ -4,7 +4,10 @@
  *
  * The main thread reads consumers and their profiles in id order, in blocks; the blocks
  * of one round are scored (one dgemm each), decided and serialised by one thread each,
- * then written in order. Every consumer's decision depends only on its own data, the
+ * then written in order. With 2+ threads the main thread reads the next round while the
+ * current one is worked (then waits for it and writes it), so a run uses 2 sets of
+ * blocks; the summary's seconds are the main thread's: reading, waiting for the threads,
+ * writing. Every consumer's decision depends only on its own data, the
  * model, the parameters and the seed, so the output is byte-identical whatever the
  * thread count, and the N shards of a run together hold exactly its lines. The output is
  * written to a temporary file in the same directory and renamed at the end: an
