@@ -112,6 +112,18 @@ Test(cli_evaluate, train_then_evaluate_writes_every_file_and_prints_the_tables) 
     cr_assert(strstr(r.out, "indiv as decided"), "%s", r.out);
     cr_assert(strstr(r.out, "threshold curve"), "%s", r.out);
     cr_assert(strstr(r.out, "\nrepeat "), "%s", r.out);
+    cr_assert_null(strstr(r.err, "warning: the log's last event"), "%s", r.err);
+    tu_run_free(&r);
+    /* a window past the log's end counts nobody as buying after it: said */
+    cr_assert_eq(tu_sh(&r,
+                       "\"$INDIV\" evaluate --db '%s/w.db' --split-at " SPLIT
+                       " --until 2025-01-01 --model '%s/m.json' --threshold 0.05 "
+                       "--no-serendipity-table >/dev/null",
+                       dir, dir),
+                 0, "%s", r.err);
+    cr_assert(strstr(r.err, "evaluate: warning: the log's last event is at 2024-04") &&
+                  strstr(r.err, "before --until 2025-01-01T00:00:00Z"),
+              "%s", r.err);
     tu_run_free(&r);
     char *p = tu_path(dir, "e.json"), *js = tu_read(p, NULL);
     json_t *j = json_loads(js, 0, NULL);

@@ -136,8 +136,8 @@ static int check_terms(const char *list) {
         if (!found)
             return cli_usage("evaluate",
                              "--without: '%.*s' is not a model term (affinity, "
-                             "popularity, readiness, frequency, repeat, repeat_frequency, "
-                             "repeat_readiness, item_item)",
+                             "popularity, readiness, frequency, repeat, "
+                             "repeat_frequency, repeat_readiness, item_item)",
                              (int)len, p);
         p += len;
         if (!*p)
@@ -553,6 +553,22 @@ static int ablate(indiv_model *m, const char *list, indiv_error *err) {
     return INDIV_OK;
 }
 
+/* A --until past the log's last event counts everyone as not buying after it: the
+ * window's hit rates and precisions are then understated, so it is said. */
+static int warn_short_window(indiv_eventlog *log, const struct eval_args *a,
+                             indiv_error *err) {
+    int64_t last;
+    int rc = indiv_eventlog_last_event_ts(log, &last, err);
+    if (rc < 0 || last == INDIV_TS_NONE || last + 1 >= a->p.until)
+        return rc;
+    char t1[INDIV_ISO_LEN], t2[INDIV_ISO_LEN];
+    fprintf(stderr,
+            "indiv evaluate: warning: the log's last event is at %s, before --until %s: "
+            "what people bought after it is not in %s, and counts as nothing bought\n",
+            indiv_time_format(last, t1), indiv_time_format(a->p.until, t2), a->db);
+    return INDIV_OK;
+}
+
 static int run(struct eval_args *a, const char *cmd, indiv_error *err) {
     indiv_model m = {0};
     indiv_eventlog *log = NULL;
@@ -577,6 +593,8 @@ static int run(struct eval_args *a, const char *cmd, indiv_error *err) {
             rc =
                 indiv_error_set(err, INDIV_EINVAL, "%s: no event after the split", a->db);
     }
+    if (rc == INDIV_OK && a->have_until)
+        rc = warn_short_window(log, a, err);
     cli_progress_state ps = {0};
     if (rc == INDIV_OK)
         rc = indiv_evaluate_run(log, &m, &a->p, cli_progress, &ps, r, err);
