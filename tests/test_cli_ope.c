@@ -56,5 +56,10 @@ Test(cli_ope, outcomes_are_read_from_the_database_they_were_logged_to) {
                        dir),
                  0, "%s", r.err);
     cr_expect(strstr(r.out, "300 logged decisions"), "%s", r.out);
+    /* one round of 7 days logged, outcomes asked for 14: said */
+    cr_expect(strstr(r.err, "indiv ope: warning: the last event of "
+                            "logged/indiv/world.db is at 2024-05-0") &&
+                  strstr(r.err, "before the end of the outcome window 2024-05-14"),
+              "%s", r.err);
     tu_run_free(&r);
 }

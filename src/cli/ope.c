@@ -220,10 +220,16 @@ static int decisions_as_of(const struct ope_args *a, int64_t *t, indiv_error *er
 static int check_outcomes_logged(indiv_eventlog *log, const struct ope_args *a,
                                  int64_t as_of, indiv_error *err) {
     int64_t last;
+    char t1[32], t2[32];
     int rc = indiv_eventlog_last_event_ts(log, &last, err);
+    if (rc == INDIV_OK && last > as_of && last + 1 < a->p.until)
+        fprintf(stderr,
+                "indiv ope: warning: the last event of %s is at %s, before the end of "
+                "the outcome window %s: outcomes after it are not in the log and count "
+                "as none\n",
+                a->db, indiv_time_format(last, t1), indiv_time_format(a->p.until, t2));
     if (rc < 0 || last > as_of)
         return rc;
-    char t1[32], t2[32];
     return indiv_error_set(err, INDIV_EINVAL,
                            "%s: no event after the decisions' time %s (its last event: "
                            "%s): the outcomes of %s are not in it; give the database the "
