@@ -359,6 +359,7 @@ static const struct column {
     {INDIV_M_divergent_hit_rate, INDIV_AGG_HIT_RATE},
     {INDIV_M_unwanted_divergent, INDIV_AGG_SUM},
     {INDIV_M_model_version, INDIV_AGG_LAST},
+    {INDIV_M_threshold, INDIV_AGG_LAST},
 };
 #define NCOLUMNS (sizeof columns / sizeof columns[0])
 

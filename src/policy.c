@@ -292,6 +292,7 @@ typedef struct aim {
     const unsigned char *known; /* adjacent: 1 for categories the person bought */
     double log_max;             /* adjacent, T > 0: the scale of the weights (weigh) */
     int settled;                /* zf includes the relative floor (settle) */
+    indiv_plausibility_kind kind; /* adjacent: p->plausibility, auto resolved */
     const double *taste;        /* cosine: the person's taste (d values), or NULL */
     double taste_norm;          /* cosine: its length */
 } aim;
@@ -320,7 +321,7 @@ static double cosine_plausibility(const aim *a, size_t j) {
 /* The plausibility of candidate j under `adjacent`: its category's lift (or P(c | A)),
  * or its own cosine weight. */
 static double plausibility_of(const aim *a, size_t j) {
-    if (a->p->plausibility == INDIV_PLAUS_COSINE)
+    if (a->kind == INDIV_PLAUS_COSINE)
         return cosine_plausibility(a, j);
     return a->lift[indiv_catalog_offer(a->cat, j)->category];
 }
@@ -482,7 +483,8 @@ static void aim_adjacent(aim *a, const indiv_policy_input *in, double *lift,
         if (kc[i] >= 0 && (size_t)kc[i] < n_cat)
             known[kc[i]] = 1;
     const indiv_profile *pr = in->profile;
-    if (p->plausibility == INDIV_PLAUS_COSINE && pr && (pr->features & INDIV_FEAT_TASTE) &&
+    a->kind = indiv_policy_plausibility_used(p, indiv_catalog_feature_source(cat));
+    if (a->kind == INDIV_PLAUS_COSINE && pr && (pr->features & INDIV_FEAT_TASTE) &&
         pr->dims == indiv_catalog_dims(cat)) {
         double norm = 0;
         for (size_t k = 0; k < pr->dims; k++)
@@ -490,12 +492,12 @@ static void aim_adjacent(aim *a, const indiv_policy_input *in, double *lift,
         a->taste = pr->taste;
         a->taste_norm = sqrt(norm);
     }
-    if (p->plausibility == INDIV_PLAUS_COSINE)
+    if (a->kind == INDIV_PLAUS_COSINE)
         for (size_t c = 0; c < n_cat; c++)
             lift[c] = 1; /* per offer instead (plausibility_of) */
     else if (in->plaus && indiv_plausibility_categories(in->plaus) == n_cat)
-        indiv_plausibility_lift(in->plaus, kc, nk,
-                                p->plausibility == INDIV_PLAUS_CONDITIONAL, lift);
+        indiv_plausibility_lift(in->plaus, kc, nk, a->kind == INDIV_PLAUS_CONDITIONAL,
+                                lift);
     else
         for (size_t c = 0; c < n_cat; c++)
             lift[c] = 1;
@@ -509,8 +511,8 @@ static void aim_init(aim *a, const indiv_policy_params *p, const indiv_scorer *s
                      const unsigned char *valid, const indiv_policy_input *in,
                      const indiv_decision *out, double *lift, unsigned char *known) {
     size_t n_cat = indiv_catalog_categories(cat);
-    *a = (aim){p, s, b, row, cat, valid, out, indiv_logit(p->floor), NULL, NULL, 0, 0, NULL,
-               0};
+    *a = (aim){p, s, b, row, cat, valid, out, indiv_logit(p->floor), NULL, NULL, 0, 0,
+               p->plausibility, NULL, 0};
     if (p->divergence_aim == INDIV_AIM_ADJACENT && n_cat <= INDIV_PLAUS_MAX_CATEGORIES)
         aim_adjacent(a, in, lift, known); /* else popular (or too many categories) */
 }
@@ -587,6 +589,14 @@ static int diverge(const indiv_policy_params *p, const indiv_scorer *s,
     o->logged_p = eps * share;
     o->plausibility = a.lift ? plausibility_of(&a, j) : 0;
     return 1;
+}
+
+indiv_plausibility_kind indiv_policy_plausibility_used(const indiv_policy_params *p,
+                                                       const char *feature_space) {
+    if (p->plausibility != INDIV_PLAUS_AUTO)
+        return p->plausibility;
+    return strcmp(feature_space, "category") == 0 ? INDIV_PLAUS_LIFT
+                                                  : INDIV_PLAUS_CONDITIONAL;
 }
 
 int indiv_policy_params_check_model(const indiv_policy_params *p, const indiv_model *m,

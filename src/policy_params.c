@@ -40,7 +40,7 @@ static const char *const rank_by_names[] = {"propensity", "value", NULL};
 static const char *const divergence_names[] = {"ride-along", "standalone", NULL};
 static const char *const aim_names[] = {"popular", "adjacent", NULL};
 static const char *const slot_names[] = {"replace", "extra", NULL};
-static const char *const plaus_names[] = {"lift", "conditional", "cosine", NULL};
+static const char *const plaus_names[] = {"lift", "conditional", "cosine", "auto", NULL};
 static const char *const rerank_names[] = {"none", "mmr", "calibrated", NULL};
 static const char *const yes_no_names[] = {"no", "yes", NULL};
 static const char *const relevance_names[] = {"best", "any", NULL};
@@ -74,9 +74,10 @@ static const pp_entry table[] = {
         "adjacent: draw by (p x plausibility)^(1/T); 0 = the most plausible"),
     ROW("plausibility-smoothing", plausibility_smoothing, "M", R_, 10, 0, 1e6, 0, NULL,
         "pseudo-people pulling rare co-purchase lifts toward 1"),
-    ROW("plausibility", plausibility, "KIND", C_, INDIV_PLAUS_LIFT, 0, 0, 0, plaus_names,
-        "adjacent: weigh a category by lift P(c|A)/P(c) or by P(c|A), or (embedding "
-        "models) an offer by cosine: (1 + cos(taste, offer)) / 2"),
+    ROW("plausibility", plausibility, "KIND", C_, INDIV_PLAUS_AUTO, 0, 0, 0, plaus_names,
+        "adjacent: weigh a category by lift P(c|A)/P(c) or by P(c|A) (conditional), or "
+        "(embedding models) an offer by cosine: (1 + cos(taste, offer)) / 2; auto: "
+        "conditional with an embedding (trained) model, lift otherwise"),
     ROW("divergent-slot", divergent_slot, "SLOT", C_, INDIV_SLOT_EXTRA, 0, 0, 0,
         slot_names, "extra (one more slot) | replace (takes the last slot)"),
     {{"rerank", "rerank", "R[:L]", INDIV_PP_CHOICE_REAL, INDIV_RERANK_NONE, 0, 1, 0,

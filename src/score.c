@@ -95,6 +95,43 @@ struct indiv_score_block {
  * 64); a larger stored history is truncated to its first entries here. */
 #define SCORE_HISTORY_MAX 256
 
+struct nb_entry {
+    uint32_t idx;
+    double w;
+};
+
+static int nb_entry_cmp(const void *a, const void *b) {
+    uint32_t x = ((const struct nb_entry *)a)->idx, y = ((const struct nb_entry *)b)->idx;
+    return (x > y) - (x < y);
+}
+
+/* When no row names an offer twice, each row of neighbours in increasing offer index:
+ * item_sum then finds an offer by binary search, and the scatter writes the score row
+ * in address order. Each x(i, j) still gets one addition per past offer, in history
+ * order, whatever the order inside a row: the same bits. */
+static int sort_neighbours(indiv_scorer *s) {
+    size_t len = 0;
+    for (size_t j = 0; s->nb_unique && j < s->n; j++)
+        len = s->nb_ptr[j + 1] - s->nb_ptr[j] > len ? s->nb_ptr[j + 1] - s->nb_ptr[j] : len;
+    if (!s->nb_unique || len < 2)
+        return INDIV_OK;
+    struct nb_entry *t = malloc(len * sizeof *t);
+    if (!t)
+        return INDIV_ENOMEM;
+    for (size_t j = 0; j < s->n; j++) {
+        size_t a = s->nb_ptr[j], m = s->nb_ptr[j + 1] - a;
+        for (size_t e = 0; e < m; e++)
+            t[e] = (struct nb_entry){s->nb_idx[a + e], s->nb_w[a + e]};
+        qsort(t, m, sizeof *t, nb_entry_cmp);
+        for (size_t e = 0; e < m; e++) {
+            s->nb_idx[a + e] = t[e].idx;
+            s->nb_w[a + e] = t[e].w;
+        }
+    }
+    free(t);
+    return INDIV_OK;
+}
+
 /* The model's neighbours (by offer source id) as a CSR by catalog index; neighbours
  * that are not in the catalog are dropped. n binary searches, no hash table. */
 static int map_neighbours(indiv_scorer *s, const indiv_item_neighbours *nb) {
@@ -131,7 +168,7 @@ static int map_neighbours(indiv_scorer *s, const indiv_item_neighbours *nb) {
         }
     free(to_cat);
     free(row);
-    return ok ? INDIV_OK : INDIV_ENOMEM;
+    return ok ? sort_neighbours(s) : INDIV_ENOMEM;
 }
 
 /* The neighbour weights times the term's weight, once: the per-person scatter then only
@@ -829,9 +866,23 @@ static double item_sum(const indiv_scorer *s, const indiv_score_block *b, size_t
                        size_t j) {
     const struct hist_feat *hf = b->hist + i * b->hcap;
     double sum = 0;
-    for (size_t k = 0; s->nb_ptr && k < b->n_hist[i]; k++)
-        for (size_t e = s->nb_ptr[hf[k].j]; e < s->nb_ptr[hf[k].j + 1]; e++)
-            sum += s->nb_idx[e] == j ? s->nb_w[e] : 0;
+    for (size_t k = 0; s->nb_ptr && k < b->n_hist[i]; k++) {
+        size_t lo = s->nb_ptr[hf[k].j], hi = s->nb_ptr[hf[k].j + 1];
+        if (!s->nb_unique) {
+            for (size_t e = lo; e < hi; e++)
+                sum += s->nb_idx[e] == j ? s->nb_w[e] : 0;
+            continue;
+        }
+        while (lo < hi) { /* rows sorted by offer (sort_neighbours): at most one j */
+            size_t mid = lo + (hi - lo) / 2;
+            if (s->nb_idx[mid] < j)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        if (lo < s->nb_ptr[hf[k].j + 1] && s->nb_idx[lo] == j)
+            sum += s->nb_w[lo];
+    }
     return sum;
 }
 

@@ -288,12 +288,16 @@ int indiv_sim_params_set(indiv_sim_params *p, const char *name, const char *valu
                                    "%s = '%s' is not a%s number in [%g, %g]", n->name,
                                    value, n->is_int ? "n integer" : "", n->lo, n->hi);
         put(p, n, v);
+        p->threshold_set |= same_name(name, "threshold");
         return INDIV_OK;
     }
     /* The rest of the policy's table (divergence_aim, divergence_temperature,
      * plausibility, ...): parsed and range-checked by the table itself. */
-    if (indiv_policy_param_find(name))
-        return indiv_policy_params_set(&p->policy_params, name, value, err);
+    if (indiv_policy_param_find(name)) {
+        rc = indiv_policy_params_set(&p->policy_params, name, value, err);
+        p->relevance_set |= rc == INDIV_OK && same_name(name, "relevance");
+        return rc;
+    }
     return indiv_error_set(err, INDIV_EINVAL, "unknown simulation parameter '%s'", name);
 }
 
@@ -316,6 +320,17 @@ int indiv_sim_params_validate(const indiv_sim_params *p, indiv_error *err) {
                                (unsigned long long)p->seed);
     int rc = indiv_policy_params_validate(&p->policy_params, err);
     return rc < 0 ? rc : indiv_profile_params_validate(&p->profile_params, err);
+}
+
+const char *indiv_sim_threshold_rule(const indiv_sim_params *p) {
+    if (!p->trained || p->threshold_set)
+        return NULL;
+    if (p->relevance_set && p->policy_params.relevance != INDIV_REL_ANY)
+        return "relevance best was given and the trained models' recommended threshold "
+               "is for relevance any: the policy default (--threshold sets one)";
+    return "each round, the recommended threshold of the model trained in the loop (its "
+           "calibration, Youden's index), compared with relevance any as decide does "
+           "(rounds.csv column threshold; --threshold overrides it)";
 }
 
 int indiv_sim_model_spec(const char *spec, indiv_sim_params *p, indiv_error *err) {
@@ -905,12 +920,26 @@ static int on_decision(void *ctx, const indiv_decision *d, const char *ext_id) {
                : 0;
 }
 
+/* τ of the engine's policies with a model trained in the loop and no threshold given
+ * (indiv_sim_threshold_rule): the model's recommended τ under relevance `any` (unless a
+ * relevance was given), else the policy default, by decide's own rule. */
+static void model_threshold(const sim *s, indiv_decide_opts *o) {
+    const indiv_sim_params *p = s->p;
+    if (!p->trained || p->threshold_set || s->model_version == 0 ||
+        (p->policy != INDIV_SIM_INDIV && p->policy != INDIV_SIM_NO_SERENDIPITY))
+        return;
+    if (!p->relevance_set)
+        o->policy.relevance = INDIV_REL_ANY;
+    indiv_decide_default_threshold(o, s->model);
+}
+
 /* The options of the round's indiv decisions at t. */
 static void indiv_opts(const sim *s, int64_t t, indiv_decide_opts *o) {
     indiv_decide_opts_init(o);
     o->policy = s->p->policy_params;
     o->policy.as_of = t;
     o->policy.seed = indiv_rng_derive(s->p->seed, (uint64_t)t, INDIV_RNG_DIVERGENCE);
+    model_threshold(s, o);
     if (s->p->policy == INDIV_SIM_NO_SERENDIPITY)
         o->policy.serendipity = 0;
     if (s->p->policy == INDIV_SIM_NO_THRESHOLD)
@@ -976,6 +1005,7 @@ static int policy_indiv(sim *s, int64_t t, indiv_error *err) {
     indiv_decide_opts o;
     indiv_decide_summary sum;
     indiv_opts(s, t, &o);
+    s->m[INDIV_M_threshold] = o.policy.threshold;
     o.on_decision = on_decision;
     o.ctx = s;
     if (s->p->log_decisions && s->p->policy == INDIV_SIM_INDIV && s->round == s->p->rounds)

@@ -351,6 +351,72 @@ Test(cli_evaluate, cosine_plausibility_needs_an_embedding_and_is_reproducible) {
     tu_run_free(&r);
 }
 
+/* Reads dir/name whole, NUL-terminated (the caller frees). */
+static char *read_in(const char *name) {
+    char *p = tu_path(dir, name);
+    size_t n = 0;
+    char *text = tu_read(p, &n);
+    free(p);
+    cr_assert_not_null(text, "%s", name);
+    return text;
+}
+
+/* The adjacent aim's default plausibility follows the model: with a trained (embedding)
+ * model the decisions are those of --plausibility conditional, with the built-in
+ * category model those of --plausibility lift; an explicit --plausibility wins, and the
+ * summary's parameters say `auto`. */
+Test(cli_evaluate, default_plausibility_is_conditional_with_a_trained_model) {
+    tu_run r;
+    const char *pol = "--threshold 0.01 --serendipity 1 --divergence standalone "
+                      "--bubble 0.5 --relative-floor 0 --seed 9";
+    static const char *const runs[] = {"auto", "conditional", "lift"};
+    cr_assert_eq(tu_sh(&r,
+                       GEN " && \"$INDIV\" train --db '%s/w.db' --out '%s/m.json' "
+                           "--as-of " SPLIT " --dims 8 --iterations 4 2>/dev/null && "
+                           "\"$INDIV\" profile --db '%s/w.db' --as-of " SPLIT
+                           " --model '%s/m.json' >/dev/null",
+                       dir, dir, dir, dir, dir),
+                 0, "%s", r.err);
+    tu_run_free(&r);
+    for (int model = 1; model >= 0; model--) {
+        char *out[3];
+        if (model == 0) { /* category profiles for the built-in model */
+            cr_assert_eq(tu_sh(&r, "\"$INDIV\" profile --db '%s/w.db' --as-of " SPLIT
+                                   " >/dev/null 2>&1",
+                               dir),
+                         0, "%s", r.err);
+            tu_run_free(&r);
+        }
+        for (int k = 0; k < 3; k++) {
+            char mflag[600] = "";
+            if (model)
+                snprintf(mflag, sizeof mflag, "--model '%s/m.json'", dir);
+            cr_assert_eq(tu_sh(&r,
+                               "\"$INDIV\" decide --db '%s/w.db' --out '%s/p%d.jsonl' "
+                               "--summary '%s/s%d.json' %s %s%s %s",
+                               dir, dir, k, dir, k, mflag, k ? "--plausibility " : "",
+                               k ? runs[k] : "", pol),
+                         0, "%s", r.err);
+            tu_run_free(&r);
+            char name[32];
+            snprintf(name, sizeof name, "p%d.jsonl", k);
+            out[k] = read_in(name);
+        }
+        int same = model ? 1 : 2; /* the run auto must equal */
+        cr_assert_str_eq(out[0], out[same], "model %d: auto is not %s", model, runs[same]);
+        cr_assert_str_neq(out[0], out[3 - same], "model %d: auto equals %s", model,
+                          runs[3 - same]);
+        cr_assert(strstr(out[0], "\"kind\":\"divergent\""), "some divergent offers");
+        for (int k = 0; k < 3; k++)
+            free(out[k]);
+        char *sum = read_in("s0.json");
+        cr_assert(strstr(sum, "\"plausibility\": \"auto\"") ||
+                      strstr(sum, "\"plausibility\":\"auto\""),
+                  "%s", sum);
+        free(sum);
+    }
+}
+
 /* Without --threshold the decision run uses the trained model's recommended τ (said on
  * stderr, written in the JSON); --calibrated-model writes the model with the window's
  * calibration, which then recommends that window's Youden τ to decide. */

@@ -303,3 +303,33 @@ Test(cli_simulate, rounds_csv_is_reproducible_to_the_byte_and_the_seed_matters) 
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
         free(all[i]);
 }
+
+/* With a model trained in the loop and no threshold, simulate says where τ comes from;
+ * --threshold silences it, and rounds.csv holds the τ of each round. */
+Test(cli_simulate, trained_model_threshold_is_said_and_recorded) {
+    make_world();
+    char args[1024];
+    snprintf(args, sizeof args,
+             "--db '%s' --out '%s/t' --rounds 1 --model trained --set train_dims=4"
+             " --set train_iterations=3",
+             world, dir);
+    tu_run r = simulate(0, args);
+    cr_assert(strstr(r.err, "indiv simulate: threshold: each round, the recommended "
+                            "threshold of the model trained in the loop"),
+              "%s", r.err);
+    tu_run_free(&r);
+    char *csv = tu_path(dir, "t/indiv/rounds.csv");
+    size_t n = 0;
+    char *text = tu_read(csv, &n);
+    cr_assert_not_null(text);
+    cr_assert(strstr(text, ",model_version,threshold\n"), "%.200s", text);
+    free(text);
+    free(csv);
+    snprintf(args, sizeof args,
+             "--db '%s' --out '%s/u' --rounds 1 --model trained --threshold 0.2"
+             " --set train_dims=4 --set train_iterations=3",
+             world, dir);
+    r = simulate(0, args);
+    cr_assert_null(strstr(r.err, "threshold:"), "%s", r.err);
+    tu_run_free(&r);
+}

@@ -1056,6 +1056,7 @@ Test(policy, params_init_gives_the_documented_defaults) {
     cr_assert_eq(p.divergence_aim, INDIV_AIM_ADJACENT);
     cr_assert_float_eq(p.divergence_temperature, 1, EPS);
     cr_assert_float_eq(p.plausibility_smoothing, 10, EPS);
+    cr_assert_eq(p.plausibility, INDIV_PLAUS_AUTO);
     cr_assert_eq(p.divergent_slot, INDIV_SLOT_EXTRA);
     cr_assert_eq(p.rerank, INDIV_RERANK_NONE);
     cr_assert_float_eq(p.rerank_lambda, 0.5, EPS);
@@ -1300,6 +1301,111 @@ Test(policy, relative_floor_rescales_weights_it_would_otherwise_lose) {
         cr_assert_float_eq(o->logged_p, 1.0, 1e-9, "ε · openness · 1");
     }
     indiv_plausibility_free(pl);
+}
+
+/* A population in which ALPHA's buyers often take the common CHARLIE and, fewer of
+ * them, the rare BRAVO: 5 {ALPHA, BRAVO}, 40 {ALPHA, CHARLIE}, 60 {CHARLIE}. For an ALPHA
+ * buyer BRAVO has the larger lift (≈ 1.80 against 0.95 for CHARLIE), CHARLIE the larger
+ * P(c | A) (≈ 0.90 against 0.10): the two plausibilities pick different categories. */
+static indiv_plausibility *charlie_common_bravo_rare(void) {
+    indiv_plausibility *pl = indiv_plausibility_new(5, 10);
+    static const int32_t ab[] = {ALPHA, BRAVO}, ac[] = {ALPHA, CHARLIE}, c[] = {CHARLIE};
+    cr_assert_not_null(pl);
+    for (int k = 0; k < 5; k++)
+        indiv_plausibility_add(pl, ab, 2);
+    for (int k = 0; k < 40; k++)
+        indiv_plausibility_add(pl, ac, 2);
+    for (int k = 0; k < 60; k++)
+        indiv_plausibility_add(pl, c, 1);
+    return pl;
+}
+
+/* Puts the catalog's categories as an embedding of a model "tiny" (the same one-hot
+ * rows, so every score stays the same) and rebuilds the scorer with a model of feature
+ * space "embedding": what decide does with a trained model, only the feature space's
+ * name differs. */
+static void as_embedding(void) {
+    indiv_error err = {0};
+    double f[NOFF * DIMS];
+    memcpy(f, indiv_catalog_matrix(cat), sizeof f);
+    cr_assert_eq(indiv_catalog_set_features(cat, f, DIMS, "embedding:tiny", &err), 0, "%s",
+                 err.msg);
+    snprintf(model.id, sizeof model.id, "tiny");
+    snprintf(model.feature_space, sizeof model.feature_space, "embedding");
+    indiv_score_block_free(block);
+    indiv_scorer_free(scorer);
+    cr_assert_eq(indiv_scorer_new(&model, cat, &scorer, &err), 0, "%s", err.msg);
+    block = indiv_score_block_new(scorer, 1);
+    cr_assert_not_null(block);
+}
+
+/* The most plausible divergent offer of an ALPHA buyer under P's plausibility, with the
+ * plausibility it was drawn by in *pl. */
+static size_t most_plausible_for_alpha(double *pl) {
+    double t[DIMS] = {1, 0, 0, 0, 0};
+    int32_t bought[1];
+    indiv_profile pr = alpha_buyer(t, bought);
+    indiv_decision d = decide(&pr, 1);
+    cr_assert_eq(n_divergent(&d), 1);
+    *pl = d.offers[d.n_offers - 1].plausibility;
+    return d.offers[d.n_offers - 1].offer;
+}
+
+/* The default plausibility follows the model's feature space: the lift with the
+ * categories, P(c | A) with an embedding (a trained model, docs/decisions.md); a
+ * plausibility given explicitly is used with either. */
+Test(policy, default_plausibility_is_lift_for_categories_and_conditional_for_embeddings) {
+    indiv_plausibility *pl = charlie_common_bravo_rare();
+    double base_b = 6.0 / 107, base_c = 101.0 / 107; /* P(c) = (n_c + 1) / (N + 2) */
+    double cond_b = (5 + 10 * base_b) / 55, cond_c = (40 + 10 * base_c) / 55, got;
+    static const indiv_plausibility_kind kinds[] = {INDIV_PLAUS_AUTO, INDIV_PLAUS_LIFT,
+                                                    INDIV_PLAUS_CONDITIONAL};
+    /* expected pick per kind: with categories, then with the embedding */
+    static const size_t want[2][3] = {{B0, B0, C0}, {C0, B0, C0}};
+    plaus_ = pl;
+    P.serendipity = 1;
+    P.floor = 0;
+    P.divergence_aim = INDIV_AIM_ADJACENT;
+    P.divergent_slot = INDIV_SLOT_EXTRA;
+    P.divergence_temperature = 0;
+    cr_assert_eq(P.plausibility, INDIV_PLAUS_AUTO, "the default is auto");
+    for (int space = 0; space < 2; space++) {
+        if (space == 1)
+            as_embedding();
+        for (size_t k = 0; k < 3; k++) {
+            P.plausibility = kinds[k];
+            size_t j = most_plausible_for_alpha(&got);
+            cr_assert_eq(j, want[space][k], "space %d, kind %d: offer %zu", space,
+                         (int)kinds[k], j);
+            double expect = j == B0 ? cond_b / base_b : cond_c;
+            cr_assert_float_eq(got, expect, 1e-9, "space %d, kind %d", space,
+                               (int)kinds[k]);
+        }
+    }
+    indiv_plausibility_free(pl);
+}
+
+Test(policy, plausibility_used_resolves_auto_by_feature_space_only) {
+    indiv_policy_params p;
+    indiv_policy_params_init(&p);
+    cr_assert_eq(indiv_policy_plausibility_used(&p, "category"), INDIV_PLAUS_LIFT);
+    cr_assert_eq(indiv_policy_plausibility_used(&p, "embedding"), INDIV_PLAUS_CONDITIONAL);
+    cr_assert_eq(indiv_policy_plausibility_used(&p, "embedding:retail-2011-02"),
+                 INDIV_PLAUS_CONDITIONAL);
+    static const indiv_plausibility_kind given[] = {INDIV_PLAUS_LIFT,
+                                                    INDIV_PLAUS_CONDITIONAL,
+                                                    INDIV_PLAUS_COSINE};
+    for (size_t k = 0; k < 3; k++) {
+        p.plausibility = given[k];
+        cr_assert_eq(indiv_policy_plausibility_used(&p, "category"), given[k]);
+        cr_assert_eq(indiv_policy_plausibility_used(&p, "embedding"), given[k]);
+    }
+    cr_assert_eq(indiv_policy_params_set(&p, "plausibility", "auto", NULL), 0);
+    cr_assert_eq(p.plausibility, INDIV_PLAUS_AUTO);
+    char text[32];
+    indiv_policy_params_format(&p, indiv_policy_param_find("plausibility"), text,
+                               sizeof text);
+    cr_assert_str_eq(text, "auto");
 }
 
 Test(policy, popular_aim_ignores_the_co_purchase_structure) {

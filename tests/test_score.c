@@ -780,11 +780,13 @@ static indiv_item_neighbours *big_neighbours(int dup) {
 /* The reference: score.h's x(i, ·) of one person, entry by entry in history order. */
 static void plain_history_row(const indiv_model *m, const indiv_scorer *s,
                               const indiv_catalog *c, const indiv_profile *pr, int64_t t,
-                              double *x /* OUT: n values */) {
+                              double *x /* OUT: n values */,
+                              double *iis /* OUT: n item sums, Σ_k S(k, ·) */) {
     size_t n = indiv_catalog_size(c), d = indiv_catalog_dims(c);
     const double *w = m->weight, *pop = indiv_catalog_popularity(c);
     const indiv_item_neighbours *nb = m->item_item;
-    double iis[BIG_OFFERS] = {0}, share[BIG_CATS] = {0}, mass = 0;
+    double share[BIG_CATS] = {0}, mass = 0;
+    memset(iis, 0, n * sizeof *iis);
     size_t cj[BIG_OFFERS];
     for (size_t k = 0; k < d; k++)
         mass += pr->taste[k] > 0 ? pr->taste[k] : 0;
@@ -849,7 +851,7 @@ Test(score, history_terms_equal_the_plain_computation_bit_for_bit) {
     h[5].last_ts = T0 + 2 * DAY_S; /* after t */
     for (int k = 0; k < 2; k++)
         other[k] = h[k + 4], other[k].offer_id = indiv_catalog_offer(c, 39 - k)->id;
-    double taste[BIG_CATS] = {0.31, -0.2, 1.7, 0.05, 0.6}, ref[BIG_OFFERS];
+    double taste[BIG_CATS] = {0.31, -0.2, 1.7, 0.05, 0.6}, ref[BIG_OFFERS], iis[BIG_OFFERS];
     for (int variant = 0; variant < 16; variant++) {
         int dup = variant & 1, with_ii = variant & 2, bought = variant & 4;
         if (variant == 8) { /* then dense features: weights_bought's full dot products */
@@ -893,11 +895,27 @@ Test(score, history_terms_equal_the_plain_computation_bit_for_bit) {
         for (int64_t dt = 0; dt <= 20 * DAY_S; dt += 10 * DAY_S) {
             indiv_score_set_row(s, b, 1, &pr, 0.4);
             indiv_score_set_history(s, b, 1, &pr, T0 + dt);
-            plain_history_row(&m, s, c, &pr, T0 + dt, ref);
+            plain_history_row(&m, s, c, &pr, T0 + dt, ref, iis);
             const double *x = indiv_score_extra(b, 1);
             for (size_t j = 0; j < BIG_OFFERS; j++)
                 cr_assert(x[j] == ref[j], "variant %d, t + %lld s, offer %zu: %a, not %a",
                           variant, (long long)dt, j, x[j], ref[j]);
+            /* the drivers' item term: the same item sums (the rows are sorted by offer
+             * for a binary search when no offer repeats in a row) */
+            for (size_t j = 0; j < BIG_OFFERS; j++) {
+                int in_hist = 0;
+                for (size_t k = 0; k < H; k++)
+                    in_hist |= h[k].offer_id == indiv_catalog_offer(c, j)->id;
+                double wi = m.weight[INDIV_TERM_ITEM_ITEM] +
+                            (bought && in_hist
+                                 ? m.bought.item_item - m.weight[INDIV_TERM_ITEM_ITEM]
+                                 : 0);
+                double terms[INDIV_TERM_COUNT];
+                indiv_score_terms(s, b, 1, j, terms);
+                cr_assert(terms[INDIV_TERM_ITEM_ITEM] == wi * iis[j],
+                          "variant %d, offer %zu: item term %a, not %a", variant, j,
+                          terms[INDIV_TERM_ITEM_ITEM], wi * iis[j]);
+            }
         }
         indiv_score_block_free(b);
         indiv_scorer_free(s);

@@ -477,7 +477,7 @@ Test(simulate, params_json_holds_every_parameter_and_reads_back) {
 }
 
 Test(simulate, metric_and_policy_names_cover_every_value) {
-    cr_assert_eq(INDIV_SIM_NMETRICS, 30);
+    cr_assert_eq(INDIV_SIM_NMETRICS, 31);
     for (int m = 0; m < INDIV_SIM_NMETRICS; m++) {
         const char *name = indiv_sim_metric_name(m), *doc = indiv_sim_metric_doc(m);
         cr_assert(name && *name && strcmp(name, "?") != 0, "metric %d has no name", m);
@@ -1346,6 +1346,56 @@ Test(simulate, model_spec_parses_trained_and_every) {
         cr_assert_eq(indiv_sim_model_spec(bad[i], &q, &err), INDIV_EINVAL, "%s", bad[i]);
         cr_assert_eq(q.retrain_every, 3, "%s changed the parameters", bad[i]);
     }
+}
+
+/* Without a threshold given, the engine decides at the recommended τ of the model it
+ * trained (relevance any, as decide does with a model file): the same rounds as with
+ * that τ and relevance any given; a given threshold, or a given relevance best (the
+ * calibration is for any), keeps the policy's own. */
+Test(simulate, trained_model_decides_at_its_recommended_threshold_unless_one_is_given) {
+    indiv_world_params wp;
+    world_params(&wp, 600);
+    indiv_world_summary sum;
+    char *world = tu_world(dir, "tau.db", &wp, &sum);
+    indiv_sim_params p, q;
+    sim_params(&p, INDIV_SIM_INDIV, 3);
+    p.trained = 1;
+    p.train_dims = 4;
+    p.train_iterations = 3;
+    q = p;
+    const char *rule = indiv_sim_threshold_rule(&p);
+    cr_assert(rule && strstr(rule, "recommended threshold of the model"));
+    run a, b, c, d;
+    simulate(world, "a.db", &p, &a);
+    double tau = a.r[0].v[INDIV_M_threshold];
+    cr_assert(tau > 0 && tau < 1 && fabs(tau - 0.3) > 1e-6, "τ %g: not the model's", tau);
+    for (int r = 1; r < p.rounds; r++) /* trained once: one τ */
+        cr_assert_float_eq(a.r[r].v[INDIV_M_threshold], tau, EPS, "round %d", r + 1);
+    char text[64];
+    snprintf(text, sizeof text, "%.17g", tau);
+    indiv_sim_params given = q;
+    cr_assert_eq(indiv_sim_params_set(&given, "threshold", text, NULL), 0);
+    cr_assert_eq(indiv_sim_params_set(&given, "relevance", "any", NULL), 0);
+    cr_assert(given.threshold_set && given.relevance_set);
+    cr_assert_null(indiv_sim_threshold_rule(&given), "a threshold was given");
+    simulate(world, "b.db", &given, &b);
+    for (int r = 0; r < p.rounds; r++)
+        cr_assert_eq(memcmp(a.r[r].v, b.r[r].v, sizeof a.r[r].v), 0, "round %d", r + 1);
+    indiv_sim_params best = q;
+    cr_assert_eq(indiv_sim_params_set(&best, "relevance", "best", NULL), 0);
+    rule = indiv_sim_threshold_rule(&best);
+    cr_assert(rule && strstr(rule, "relevance best was given"));
+    simulate(world, "c.db", &best, &c);
+    indiv_sim_params fixed = q;
+    cr_assert_eq(indiv_sim_params_set(&fixed, "threshold", "0.2385", NULL), 0);
+    simulate(world, "d.db", &fixed, &d);
+    for (int r = 0; r < p.rounds; r++) {
+        cr_assert_float_eq(c.r[r].v[INDIV_M_threshold], 0.3, EPS, "the policy default");
+        cr_assert_float_eq(d.r[r].v[INDIV_M_threshold], 0.2385, EPS, "the given τ");
+    }
+    p.trained = 0; /* the given model: its τ as configured, no rule to state */
+    cr_assert_null(indiv_sim_threshold_rule(&p));
+    free(world);
 }
 
 /* Trained before round 1 and every R = 2 rounds: the model changes at rounds 1, 3, 5

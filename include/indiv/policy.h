@@ -19,8 +19,9 @@
  *     comparison with the person's best offer) is drawn from the consumer's own stream:
  *     under the `popular` aim ∝ propensity; under the `adjacent` aim among offers of
  *     categories the person never bought, ∝ (p · plausibility of the category)^(1/T),
- *     plausibility the co-purchase lift or P(c | A) (plausibility.h), or, with an
- *     embedding model, the offer's (1 + cosine to the person's taste) / 2, the most
+ *     plausibility the co-purchase lift or P(c | A) (plausibility.h; by default P(c | A)
+ *     with an embedding model, the lift otherwise: indiv_policy_plausibility_used), or,
+ *     with an embedding model, the offer's (1 + cosine to the person's taste) / 2, the most
  *     plausible at T = 0 (ties: catalog index). Without counts (no profiles, or more
  *     categories than INDIV_PLAUS_MAX_CATEGORIES) the plausibility is 1, resp. the aim
  *     is popular. In ride-along mode it only joins a contact that already has a relevant
@@ -113,8 +114,10 @@ typedef enum indiv_divergence_aim {
 typedef enum indiv_plausibility_kind {
     INDIV_PLAUS_LIFT = 0,       /* P(c | A) / P(c) */
     INDIV_PLAUS_CONDITIONAL = 1, /* P(c | A) */
-    INDIV_PLAUS_COSINE = 2       /* per offer: (1 + cos(taste, offer vector)) / 2;
+    INDIV_PLAUS_COSINE = 2,      /* per offer: (1 + cos(taste, offer vector)) / 2;
                                   * embedding models only */
+    INDIV_PLAUS_AUTO = 3         /* the default: by the model's feature space
+                                  * (indiv_policy_plausibility_used) */
 } indiv_plausibility_kind;
 
 /* Where the divergent offer goes. */
@@ -170,7 +173,7 @@ typedef struct indiv_policy_params {
     indiv_divergence_aim divergence_aim;
     double divergence_temperature; /* T: 0 = the most plausible, 1 = ∝ plausibility */
     double plausibility_smoothing; /* m of the lift, in pseudo-people */
-    indiv_plausibility_kind plausibility; /* lift, or P(c | A) */
+    indiv_plausibility_kind plausibility; /* lift, P(c | A), cosine, or auto (by model) */
     indiv_divergent_slot divergent_slot;
     indiv_rerank_kind rerank;
     double rerank_lambda;
@@ -366,6 +369,17 @@ void indiv_policy_evaluate(const indiv_policy_params *p, const indiv_scorer *s,
  * capacity cap), else none. Returns their number; *out points at them (borrowed). */
 size_t indiv_policy_known_categories(const indiv_profile *pr, const indiv_catalog *cat,
                                      int32_t *buf, size_t cap, const int32_t **out);
+
+/* The plausibility the adjacent aim uses under p with offer features from
+ * `feature_space` (a model's feature space, or indiv_catalog_feature_source: "category"
+ * means the one-hot categories, any other name an embedding): p->plausibility when it
+ * names one; for INDIV_PLAUS_AUTO, P(c | A) (conditional) with an embedding, the lift
+ * in category space. Why: a trained model's propensity of an offer new to the person
+ * carries almost no popularity (its new-offer weights are shrunk), so p · lift aims at
+ * rare categories; P(c | A) = lift · P(c) puts the popularity back (docs/decisions.md,
+ * "Programmed serendipity", measured on the nine-month validation split). Cannot fail. */
+indiv_plausibility_kind indiv_policy_plausibility_used(const indiv_policy_params *p,
+                                                       const char *feature_space);
 
 /* INDIV_EINVAL, naming the parameter and the model, when p needs what model m lacks:
  * plausibility `cosine` needs an embedding (feature space "embedding"). */

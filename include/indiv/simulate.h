@@ -87,6 +87,10 @@ typedef struct indiv_sim_params {
                           included; 0: train once */
     int train_dims;    /* embedding dimension of the trained model */
     int train_iterations; /* ALS sweeps of each training */
+    int threshold_set;    /* 1 once `threshold` was given (indiv_sim_params_set); until
+                             then, with `trained`, each round uses the recommended τ of
+                             the model trained in the loop (indiv_sim_threshold_rule) */
+    int relevance_set;    /* 1 once `relevance` was given */
     const char *log_decisions; /* when set (policy indiv): the last round's decisions
                                   are also written there (JSON Lines, as indiv decide),
                                   for off-policy evaluation (ope.h); NULL by default */
@@ -126,7 +130,8 @@ typedef struct indiv_sim_params {
     X(divergent_hits, "divergent offers of a latent, unrevealed taste of the person")    \
     X(divergent_hit_rate, "divergent_hits per divergent offer")                          \
     X(unwanted_divergent, "divergent offers below the irrelevant utility")               \
-    X(model_version, "trainings of the engine's model so far (0: the given model)")
+    X(model_version, "trainings of the engine's model so far (0: the given model)")    \
+    X(threshold, "τ of the engine's decisions this round (0 for the other policies)")
 
 #define INDIV_SIM_ENUM(name, doc) INDIV_M_##name,
 typedef enum indiv_sim_metric {
@@ -186,6 +191,15 @@ int indiv_sim_params_validate(const indiv_sim_params *p, indiv_error *err);
  * config files. INDIV_EINVAL naming the parameter or the value at fault. */
 int indiv_sim_params_set(indiv_sim_params *p, const char *name, const char *value,
                          indiv_error *err);
+
+/* Where the engine's τ comes from in a run under p, as a sentence for people (static),
+ * or NULL when it is simply p's threshold. Without a threshold given and with a model
+ * trained in the loop (p->trained), the engine's policies (indiv, indiv-no-serendipity)
+ * decide each round at that model's recommended τ when its calibration fits, as decide
+ * does with a model file (indiv_decide_default_threshold): relevance `any`, unless a
+ * relevance was given (the calibration is for `any`: under a given `best` the policy
+ * default applies). The round's τ is the metric `threshold`. */
+const char *indiv_sim_threshold_rule(const indiv_sim_params *p);
 
 /* A --model argument: "trained" or "trained:every=R" sets p->trained (and
  * p->retrain_every) and returns 1; anything else is a model file path: 0, p unchanged.

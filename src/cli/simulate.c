@@ -41,7 +41,9 @@ static const char simulate_help[] =
     "  --model trained[:every=R]\n"
     "                     the engine trains its own model (indiv train) on the world's\n"
     "                     history before round 1, and retrains every R rounds on all\n"
-    "                     that was logged, its own contacts and outcomes included\n"
+    "                     that was logged, its own contacts and outcomes included;\n"
+    "                     without --threshold, each model's recommended threshold,\n"
+    "                     under relevance any (unless a relevance is given)\n"
     "  --threshold P, --serendipity E, --slots K, --bubble A, --floor P,\n"
     "  --divergence MODE, --max-contacts N, --per-days W, --min-readiness R\n"
     "                     policy flags, as for indiv decide\n"
@@ -351,6 +353,10 @@ static int run(struct sim_args *a, const cli_exec *x, indiv_error *err) {
     rc = indiv_sim_output_dir(a->out, err);
     if (rc == INDIV_OK)
         rc = indiv_sim_write_params(a->out, a->db, &a->p, m.id, a->all, err);
+    const char *rule = indiv_sim_threshold_rule(&a->p);
+    if (rc == INDIV_OK && rule && (a->all || first == INDIV_SIM_INDIV ||
+                                   first == INDIV_SIM_NO_SERENDIPITY))
+        fprintf(stderr, "indiv simulate: threshold: %s\n", rule);
     if (x)
         rc = run_exec(a, x, rc, &m, first, last, tot, times, err);
     for (int p = first; !x && rc == INDIV_OK && p < last; p++)
