@@ -141,7 +141,8 @@ struct indiv_eventlog {
     struct daily_map daily; /* purchases per (offer, day) appended in this transaction */
     sqlite3_stmt *st[ST_COUNT];
     int tracked; /* a snapshot file's registry handle + 1 (fileio.h), 0 when none */
-    int in_memory; /* opened at ":memory:" (an in-memory snapshot's path names its source) */
+    /* opened at ":memory:" (an in-memory snapshot's path then names its source) */
+    int in_memory;
 };
 
 struct indiv_event_cursor {

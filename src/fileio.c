@@ -571,7 +571,8 @@ int indiv_path_check_io(const char *db, const char *const *paths,
                                    paths[i]);
         if (written_through(paths[i])) {
             for (size_t j = 0; j < i; j++)
-                if (paths[j] && written_through(paths[j]) && same_stream(paths[i], paths[j]))
+                if (paths[j] && written_through(paths[j]) &&
+                    same_stream(paths[i], paths[j]))
                     return indiv_error_set(err, INDIV_EINVAL,
                                            "%s %s and %s %s are the same stream: their "
                                            "data would be interleaved; give each output "

@@ -851,9 +851,80 @@ static int cmp_event(const void *pa, const void *pb) {
     return a->seq < b->seq ? -1 : a->seq > b->seq;
 }
 
-static int write_events(importer *im) {
+/* ---- events the database holds already -------------------------------------------- */
+
+/* The reason under which a row identical to a stored event is skipped. */
+#define ALREADY_STORED "already in the database"
+
+/* 1 when pending event p (not dropped) is the stored event ev: same consumer and time
+ * (the caller's scan), offer, type, channel, quantity and value. */
+static int same_event(const importer *im, const pending_event *p, const indiv_event *ev) {
+    int64_t offer = p->offer >= 0 ? im->offers[p->offer].id : 0;
+    return p->type >= 0 && p->type == ev->type && p->channel == ev->channel &&
+           offer == ev->offer_id && p->quantity == ev->quantity && p->value == ev->value;
+}
+
+/* Drops, from the pending events [from, to) of one consumer at one time, one row per
+ * stored event it repeats (so a row the file holds twice and the database once is
+ * imported once more). */
+static int drop_group(importer *im, size_t from, size_t to, indiv_event_cursor **cur) {
+    const pending_event *g = &im->events[from];
+    int rc = INDIV_OK;
+    if (*cur)
+        indiv_event_cursor_rebind(*cur, g->consumer_id, g->ts, g->ts + 1);
+    else
+        rc = indiv_eventlog_scan_consumer(im->log, g->consumer_id, g->ts, g->ts + 1, cur,
+                                          im->err);
+    indiv_event ev;
+    while (rc == INDIV_OK && (rc = indiv_event_cursor_next(*cur, &ev, im->err)) == 1) {
+        rc = INDIV_OK;
+        for (size_t k = from; k < to; k++)
+            if (same_event(im, &im->events[k], &ev)) {
+                im->sum->rows_imported--;
+                im->sum->by_type[im->events[k].type]--;
+                count_reason(im->sum, ALREADY_STORED, 0);
+                im->events[k].type = -1; /* dropped */
+                break;
+            }
+    }
+    return rc < 0 ? rc : INDIV_OK;
+}
+
+/* A later export that overlaps an earlier one (the nine-month file over the three-month
+ * sample) would store the common rows twice, doubling purchases, popularity and
+ * profiles without a word: rows identical to an event the database held before this
+ * import are skipped, counted as ALREADY_STORED. Only rows no later than the newest
+ * stored event are looked up (one seek per consumer and time), so appending newer data
+ * costs nothing. --force imports every row, as it imports a repeated file. The events
+ * are sorted (storage order) on return. */
+static int drop_stored(importer *im) {
     if (im->n_events > 1)
         qsort(im->events, im->n_events, sizeof *im->events, cmp_event);
+    int64_t last;
+    int rc = indiv_eventlog_last_event_ts(im->log, &last, im->err);
+    if (rc < 0 || last == INDIV_TS_NONE || im->o->force)
+        return rc;
+    indiv_event_cursor *cur = NULL;
+    size_t n = im->n_events, kept = 0;
+    for (size_t i = 0, j; rc == INDIV_OK && i < n; i = j) {
+        for (j = i + 1; j < n && im->events[j].consumer_id == im->events[i].consumer_id &&
+                        im->events[j].ts == im->events[i].ts;
+             j++)
+            ;
+        if (im->events[i].ts <= last)
+            rc = drop_group(im, i, j, &cur);
+    }
+    indiv_event_cursor_free(cur);
+    for (size_t i = 0; rc == INDIV_OK && i < n; i++)
+        if (im->events[i].type >= 0)
+            im->events[kept++] = im->events[i];
+    if (rc == INDIV_OK)
+        im->n_events = kept;
+    return rc;
+}
+
+/* Writes the pending events, sorted by drop_stored. */
+static int write_events(importer *im) {
     int64_t n = (int64_t)im->n_events;
     for (int64_t i = 0; i < n; i++) {
         const pending_event *p = &im->events[i];
@@ -1440,6 +1511,8 @@ static int write_all(importer *im, const inputs *in) {
         rc = check_duplicate(im);
     if (rc == INDIV_OK && im->o->format == INDIV_IMPORT_ONLINE_RETAIL)
         rc = or_write_offers(im);
+    if (rc == INDIV_OK)
+        rc = drop_stored(im);
     if (rc == INDIV_OK)
         rc = write_events(im);
     char *source = rc == INDIV_OK ? indiv_import_utf8(indiv_csv_name(in->data)) : NULL;

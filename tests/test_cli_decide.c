@@ -316,7 +316,8 @@ Test(cli_decide, three_shards_together_equal_the_unsharded_run) {
 Test(cli_decide, config_overrides_defaults_and_flags_override_config) {
     make_world("--seed 6");
     char *cfg = tu_path(dir, "policy.json"), *sum = tu_path(dir, "summary.json");
-    tu_write(cfg, "{\"threshold\": 0.4, \"slots\": 2, \"serendipity\": 0.2, "
+    /* with a UTF-8 byte order mark, as Windows Notepad saves it: ignored */
+    tu_write(cfg, "\xef\xbb\xbf{\"threshold\": 0.4, \"slots\": 2, \"serendipity\": 0.2, "
                   "\"divergence\": \"standalone\", \"seed\": 123456789012345678, "
                   "\"rank-by\": \"value\", \"per-days\": 7, \"threads\": 1}");
     char opts[1400];

@@ -74,6 +74,8 @@ Test(cli_evaluate, usage_errors_exit_2_and_name_the_option) {
         {"evaluate --db x.db --split-at 2011-02-01 --set treshold=0.2",
          "--set: unknown policy parameter 'treshold'"},
         {"evaluate --db x.db --split-at 2011-02-01 --set 0.2", "--set: '0.2' is not"},
+        {"evaluate --db x.db --split-at 2011-02-01 --without affinity,bogus",
+         "--without: 'bogus' is not a model term (affinity, popularity"},
         {"train --db x.db", "--db FILE and --out FILE are required"},
         {"train --db x.db --out m.json --dims 0", "--dims: 0 is out of range"},
         {"train --db x.db --out m.json extra", "unexpected argument 'extra'"},
@@ -221,21 +223,21 @@ Test(cli_evaluate, errors_in_the_snapshot_name_the_database) {
     cr_assert(strstr(r.err, "e.db: the catalog has no offer"), "%s", r.err);
     cr_assert_null(strstr(r.err, ":memory:"), "%s", r.err);
     tu_run_free(&r);
-    cr_assert_eq(
-        tu_sh(&r, "\"$INDIV\" evaluate --db '%s/e.db' --split-at " SPLIT, dir), 1,
-        "%s", r.err);
+    cr_assert_eq(tu_sh(&r, "\"$INDIV\" evaluate --db '%s/e.db' --split-at " SPLIT, dir),
+                 1, "%s", r.err);
     cr_assert(strstr(r.err, "e.db: the catalog has no offer"), "%s", r.err);
     cr_assert_null(strstr(r.err, ":memory:"), "%s", r.err);
     tu_run_free(&r);
     /* a model of another catalogue: the suggested train command names the database */
     cr_assert_eq(tu_sh(&r,
-                       GEN " && \"$INDIV\" train --db '%s/w.db' --out '%s/m.json' "
-                           "--dims 4 --iterations 2 --as-of " SPLIT
-                           " 2>/dev/null && \"$INDIV\" generate --db '%s/o.db' --consumers "
-                           "300 --offers 80 --categories 8 --days 120 --seed 4 >/dev/null"
-                           " && sqlite3 '%s/o.db' \"UPDATE offers SET ext_id = 'x' || "
-                           "ext_id\" && \"$INDIV\" evaluate --db '%s/o.db' --split-at "
-                           SPLIT " --model '%s/m.json'",
+                       GEN
+                       " && \"$INDIV\" train --db '%s/w.db' --out '%s/m.json' "
+                       "--dims 4 --iterations 2 --as-of " SPLIT
+                       " 2>/dev/null && \"$INDIV\" generate --db '%s/o.db' --consumers "
+                       "300 --offers 80 --categories 8 --days 120 --seed 4 >/dev/null"
+                       " && sqlite3 '%s/o.db' \"UPDATE offers SET ext_id = 'x' || "
+                       "ext_id\" && \"$INDIV\" evaluate --db '%s/o.db' --split-at " SPLIT
+                       " --model '%s/m.json'",
                        dir, dir, dir, dir, dir, dir, dir),
                  1, "%s", r.err);
     cr_assert(strstr(r.err, "indiv train --db "), "%s", r.err);

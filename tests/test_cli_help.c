@@ -115,6 +115,26 @@ Test(cli_help, misspelled_flag_gets_one_line_with_a_suggestion) {
     tu_run_free(&r);
 }
 
+/* An empty path is a missing one: it gave "indiv generate: : cannot create" (the empty
+ * name, then the system's reason) and the like, exit 1. */
+Test(cli_help, an_empty_path_is_a_usage_error_naming_the_option) {
+    static const struct {
+        const char *args, *msg;
+    } cases[] = {
+        {"generate --db ''", "--db FILE is required"},
+        {"simulate --db w.db --out ''", "--out DIR are required"},
+        {"partition --db w.db --parts 2 --out ''", "--out DIR are required"},
+        {"import --db '' --format events x.csv", "--db FILE is required"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        tu_run r;
+        cr_expect_eq(tu_sh(&r, "\"$INDIV\" %s", cases[i].args), 2, "%s: %s",
+                     cases[i].args, r.err);
+        cr_expect(strstr(r.err, cases[i].msg), "%s: %s", cases[i].args, r.err);
+        tu_run_free(&r);
+    }
+}
+
 Test(cli_help, out_of_range_shards_are_refused) {
     static const char *const cmds[] = {
         "decide --db x.db --out y --shard 1/99999999999",
@@ -160,6 +180,15 @@ Test(cli_help, info_says_origin_imports_and_profile_build) {
               r.out);
     cr_expect(strstr(r.out, "built as of "), "%s", r.out);
     cr_expect(strstr(r.out, "feature space category"), "%s", r.out);
+    cr_expect_null(strstr(r.out, "partition"), "%s", r.out);
+    tu_run_free(&r);
+    /* a part of indiv partition says so: its counts are not the whole log's */
+    cr_assert_eq(tu_sh(&r,
+                       "\"$INDIV\" partition --db '%s/w.db' --parts 3 --out '%s/p' "
+                       ">/dev/null && \"$INDIV\" info --db '%s/p/part-2.db'",
+                       dir, dir, dir),
+                 0, "%s", r.err);
+    cr_expect(strstr(r.out, "partition   part 2 of 3 (indiv partition)"), "%s", r.out);
     tu_run_free(&r);
     cr_assert_eq(tu_sh(&r,
                        "\"$INDIV\" import --db '%s/e.db' --format events --offers "

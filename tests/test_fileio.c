@@ -288,12 +288,14 @@ Test(fileio, two_outputs_naming_one_file_are_refused) {
  * file; /dev/null twice stays fine. */
 Test(fileio, two_outputs_written_through_to_one_stream_are_refused) {
     static const char *const names[] = {"--out", "--summary"};
-    static const char *const same[][2] = {
-        {"-", "-"}, {"-", "/dev/stdout"}, {"/dev/fd/1", "-"}, {"/dev/stderr", "/dev/fd/2"}};
+    static const char *const same[][2] = {{"-", "-"},
+                                          {"-", "/dev/stdout"},
+                                          {"/dev/fd/1", "-"},
+                                          {"/dev/stderr", "/dev/fd/2"}};
     for (size_t i = 0; i < sizeof same / sizeof same[0]; i++) {
         indiv_error err = {0};
-        cr_expect_eq(indiv_path_check_outputs(NULL, same[i], names, 2, &err), INDIV_EINVAL,
-                     "%s and %s", same[i][0], same[i][1]);
+        cr_expect_eq(indiv_path_check_outputs(NULL, same[i], names, 2, &err),
+                     INDIV_EINVAL, "%s and %s", same[i][0], same[i][1]);
         cr_expect(strstr(err.msg, "--out") && strstr(err.msg, "--summary") &&
                       strstr(err.msg, "same stream"),
                   "%s", err.msg);

@@ -261,6 +261,26 @@ Test(model, an_overflowing_weight_is_refused_naming_its_line) {
     cr_assert(strstr(err.msg, where), "'%s' does not name %s", err.msg, where);
 }
 
+/* A file saved with a UTF-8 byte order mark (Windows Notepad) was refused with "'[' or
+ * '{' expected near" the mark, which does not show in a terminal; it loads as the same
+ * file without it. */
+Test(model, a_byte_order_mark_is_ignored) {
+    char *text = tu_read("models/default.json", NULL);
+    cr_assert_not_null(text);
+    char *bom = malloc(strlen(text) + 4);
+    strcat(strcpy(bom, "\xef\xbb\xbf"), text);
+    tu_write(path, bom);
+    indiv_model a, b;
+    indiv_error err = {0};
+    cr_assert_eq(indiv_model_load(path, &a, &err), 0, "%s", err.msg);
+    cr_assert_eq(indiv_model_load("models/default.json", &b, &err), 0, "%s", err.msg);
+    assert_same_model(&a, &b);
+    indiv_model_clear(&a);
+    indiv_model_clear(&b);
+    free(bom);
+    free(text);
+}
+
 Test(model, a_missing_file_is_refused_naming_it) {
     char *missing = tu_path(dir, "absent.json");
     indiv_model m;

@@ -124,6 +124,27 @@ static const struct option fixed_opts[] = {
 /* Room for the fixed options, the policy table and the terminator. */
 #define MAX_OPTS 64
 
+/* --without: every name of the comma list is a model term (a usage error otherwise,
+ * before any work). */
+static int check_terms(const char *list) {
+    for (const char *p = list;; p++) {
+        size_t len = strcspn(p, ",");
+        int found = 0;
+        for (int t = 0; t < INDIV_TERM_COUNT && !found; t++)
+            found = strlen(indiv_model_term_name(t)) == len &&
+                    strncmp(indiv_model_term_name(t), p, len) == 0;
+        if (!found)
+            return cli_usage("evaluate",
+                             "--without: '%.*s' is not a model term (affinity, "
+                             "popularity, readiness, frequency, repeat, repeat_frequency, "
+                             "repeat_readiness, item_item)",
+                             (int)len, p);
+        p += len;
+        if (!*p)
+            return CLI_OK;
+    }
+}
+
 static int set_int(const char *opt, const char *v, int64_t lo, int64_t hi, int *out) {
     int64_t x = 0;
     int rc = cli_int64("evaluate", opt, v, lo, hi, &x);
@@ -171,7 +192,7 @@ static int set_option(struct eval_args *a, int code, const char *v) {
         return set_int("--knn-k", v, 1, 100000, &a->p.knn_k);
     case OPT_WITHOUT:
         a->without = v;
-        return CLI_OK;
+        return check_terms(v);
     case OPT_EASE_LAMBDA:
         return cli_double("evaluate", "--ease-lambda", v, 1e-9, 1e12, &a->p.ease_lambda);
     case OPT_MODEL:

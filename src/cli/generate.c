@@ -447,7 +447,7 @@ int cli_generate(int argc, char **argv) {
         return cli_usage(CMD, "--like needs --db FILE (the world to write)");
     if (g.like)
         return run_like(&g);
-    if (!g.db)
+    if (!g.db || !*g.db)
         return cli_usage(CMD, "--db FILE is required");
     return run(&g);
 }

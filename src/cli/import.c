@@ -209,7 +209,7 @@ static int parse_args(int argc, char **argv, import_args *a) {
         if (rc != CLI_OK)
             return rc;
     }
-    if (!a->db)
+    if (!a->db || !*a->db)
         return cli_usage(CMD, "--db FILE is required");
     if (!a->o.format)
         return cli_usage(CMD, "--format is required (online-retail or events)");

@@ -14,7 +14,8 @@
 static const char info_help[] =
     "usage: indiv info --db FILE\n\n"
     "Prints what an indiv event log holds: where it comes from (a generated world, or\n"
-    "the imports that filled it), consumers and their consent, offers, categories,\n"
+    "the imports that filled it; which part, for a part of indiv partition),\n"
+    "consumers and their consent, offers, categories,\n"
     "events by type and the time span they cover, and the profiles built (as of when,\n"
     "in which feature space), the models trained from it or used with it (and whether\n"
     "an erasure left them holding the data of someone erased: then retrain), and the\n"
@@ -59,6 +60,18 @@ static int print_import(void *ctx, const indiv_import_rec *r) {
     return 0;
 }
 
+/* A part of indiv partition holds only its share of the consumers: said, so that its
+ * counts are not read as the whole log's. */
+static void print_partition(indiv_eventlog *log) {
+    char part[32];
+    int r, n;
+    if (indiv_eventlog_meta_get(log, "partition", part, sizeof part, NULL) == 0 &&
+        sscanf(part, "%d/%d", &r, &n) == 2)
+        printf("partition   part %d of %d (indiv partition): the consumers below are "
+               "this part's only\n",
+               r, n);
+}
+
 /* Generated world (generator and seed) and/or imported log (each import). */
 static int print_origin(indiv_eventlog *log, indiv_error *err) {
     char gen[64], seed[32];
@@ -73,7 +86,9 @@ static int print_origin(indiv_eventlog *log, indiv_error *err) {
         printf("%s %d import%s\n",
                generated ? "            and" : "origin      imported log:", n,
                n == 1 ? "" : "s");
-    return rc == 0 && n > 0 ? indiv_eventlog_each_import(log, print_import, &k, err) : rc;
+    rc = rc == 0 && n > 0 ? indiv_eventlog_each_import(log, print_import, &k, err) : rc;
+    print_partition(log);
+    return rc;
 }
 
 /* As-of time and feature space of the last profile build (meta 'profile_params'). */

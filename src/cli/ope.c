@@ -199,20 +199,39 @@ static int write_json(FILE *f, void *ctx, indiv_error *err) {
     return INDIV_OK;
 }
 
-/* The decision time of the log, for --window-days: read from its first line. */
-static int window_until(struct ope_args *a, indiv_error *err) {
+/* The decision time of the log (*t), read from its first line. */
+static int decisions_as_of(const struct ope_args *a, int64_t *t, indiv_error *err) {
     FILE *f = fopen(a->decisions, "r");
     char line[65536], *at;
-    int64_t t;
     if (!f)
         return indiv_error_set(err, INDIV_EIO, "%s: cannot open", a->decisions);
     int ok = fgets(line, sizeof line, f) && (at = strstr(line, "\"as_of\":\"")) &&
-             (at[29] = '\0', indiv_time_parse(at + 9, &t) == 0);
+             (at[29] = '\0', indiv_time_parse(at + 9, t) == 0);
     fclose(f);
     if (!ok)
         return indiv_error_set(err, INDIV_EFORMAT, "%s:1: no as_of", a->decisions);
-    a->p.until = t + (int64_t)(a->window_days * INDIV_SECONDS_PER_DAY);
     return INDIV_OK;
+}
+
+/* The outcomes are the events after the decision time: a database whose events end
+ * before it (the world a simulation started from, instead of the work database it
+ * logged its rounds to) would give every estimate 0 with an interval [0, 0], so it is
+ * refused, naming both times. */
+static int check_outcomes_logged(indiv_eventlog *log, const struct ope_args *a,
+                                 int64_t as_of, indiv_error *err) {
+    int64_t last;
+    int rc = indiv_eventlog_last_event_ts(log, &last, err);
+    if (rc < 0 || last > as_of)
+        return rc;
+    char t1[32], t2[32];
+    return indiv_error_set(err, INDIV_EINVAL,
+                           "%s: no event after the decisions' time %s (its last event: "
+                           "%s): the outcomes of %s are not in it; give the database the "
+                           "campaign's outcomes were logged to (for indiv simulate: "
+                           "OUT/POLICY/world.db)",
+                           a->db, indiv_time_format(as_of, t1),
+                           last == INDIV_TS_NONE ? "none" : indiv_time_format(last, t2),
+                           a->decisions);
 }
 
 static int run(struct ope_args *a, indiv_error *err) {
@@ -223,17 +242,22 @@ static int run(struct ope_args *a, indiv_error *err) {
     static const char *const names[] = {"--json"};
     const char *ins[] = {a->decisions, a->model};
     static const char *const in_names[] = {"--decisions", "--model"};
+    int64_t as_of = INDIV_TS_NONE;
     int rc = indiv_path_check_io(a->db, outs, names, 1, ins, in_names, 2, err);
     if (rc == INDIV_OK)
         rc = indiv_path_check_creatable(a->json, err); /* now, not after the work */
+    if (rc == INDIV_OK)
+        rc = decisions_as_of(a, &as_of, err);
     if (rc == INDIV_OK && !a->have_until)
-        rc = window_until(a, err);
+        a->p.until = as_of + (int64_t)(a->window_days * INDIV_SECONDS_PER_DAY);
     if (rc < 0)
         return rc;
     rc = a->model ? indiv_model_load(a->model, &m, err) : (indiv_model_default(&m), 0);
     if (rc < 0)
         return rc;
     rc = indiv_eventlog_open(a->db, INDIV_EVENTLOG_READONLY, &log, err);
+    if (rc == INDIV_OK)
+        rc = check_outcomes_logged(log, a, as_of, err);
     if (rc == INDIV_OK)
         rc = indiv_ope_run(log, &m, a->decisions, &a->p, &r, err);
     if (rc == INDIV_OK)

@@ -51,7 +51,7 @@ int cli_partition(int argc, char **argv) {
     }
     if (rc == CLI_OK && optind < argc)
         rc = cli_usage(CMD, "unexpected argument '%s'", argv[optind]);
-    if (rc == CLI_OK && (!db || !out || parts == 0))
+    if (rc == CLI_OK && (!db || !*db || !out || !*out || parts == 0))
         rc = cli_usage(CMD, "--db FILE, --parts N and --out DIR are required");
     if (rc != CLI_OK)
         return rc;

@@ -190,7 +190,7 @@ static int parse_args(int argc, char **argv, struct sim_args *a) {
             return cli_bad_option("simulate", argv[optind - 1], long_opts);
         rc = one_option(a, c, optarg);
     }
-    if (rc == CLI_OK && (!a->db || !a->out))
+    if (rc == CLI_OK && (!a->db || !*a->db || !a->out || !*a->out))
         rc = cli_usage("simulate", "--db WORLD and --out DIR are required");
     if (rc == CLI_OK && optind < argc)
         rc = cli_usage("simulate", "unexpected argument '%s'", argv[optind]);
