@@ -681,10 +681,7 @@ static int load_json(const json_t *root, indiv_model *m, const char *path,
     return rc;
 }
 
-/* json_load_file that ignores a leading UTF-8 byte order mark (RFC 8259 §8.1 lets a
- * parser ignore one, and editors such as Windows Notepad write it): jansson refuses it as
- * an unexpected character that does not show in its message. */
-static json_t *load_json_file(const char *path, size_t flags, json_error_t *je) {
+json_t *indiv_json_load_file(const char *path, size_t flags, json_error_t *je) {
     FILE *f = fopen(path, "rb");
     if (!f)
         return json_load_file(path, flags, je); /* its message names the reason */
@@ -698,7 +695,7 @@ static json_t *load_json_file(const char *path, size_t flags, json_error_t *je) 
 
 int indiv_model_load(const char *path, indiv_model *m, indiv_error *err) {
     json_error_t je;
-    json_t *root = load_json_file(path, JSON_REJECT_DUPLICATES, &je);
+    json_t *root = indiv_json_load_file(path, JSON_REJECT_DUPLICATES, &je);
     memset(m, 0, sizeof *m);
     indiv_repeat_params_default(&m->repeat);
     if (!root && je.line < 1) /* not read at all: jansson's text names the reason */

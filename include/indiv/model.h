@@ -244,6 +244,15 @@ void indiv_model_default(indiv_model *m);
 /* Loads and validates a model file. On error, err names the file and the field. */
 int indiv_model_load(const char *path, indiv_model *m /* OUT */, indiv_error *err);
 
+/* json_load_file (jansson) that ignores a leading UTF-8 byte order mark (RFC 8259 §8.1
+ * lets a parser ignore one, and editors such as Windows Notepad write it; jansson refuses
+ * it as a character that does not show in its message): model files and decide's
+ * --config. */
+struct json_t;
+struct json_error_t;
+struct json_t *indiv_json_load_file(const char *path, size_t flags,
+                                    struct json_error_t *je /* OUT */);
+
 /* Validates a model held in memory. */
 int indiv_model_validate(const indiv_model *m, indiv_error *err);
 

@@ -160,26 +160,11 @@ static int option_code(const struct option *opts, const char *name) {
     return 0;
 }
 
-/* json_load_file that ignores a leading UTF-8 byte order mark (RFC 8259 §8.1 lets a
- * parser ignore one, and editors such as Windows Notepad write it): jansson refuses it as
- * an unexpected character that does not show in its message. */
-static json_t *load_json_file(const char *path, size_t flags, json_error_t *je) {
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return json_load_file(path, flags, je); /* its message names the reason */
-    unsigned char b[3];
-    if (!(fread(b, 1, 3, f) == 3 && b[0] == 0xEF && b[1] == 0xBB && b[2] == 0xBF))
-        rewind(f);
-    json_t *root = json_loadf(f, flags, je);
-    fclose(f);
-    return root;
-}
-
 /* Applies a JSON config file: every key is a long option name. Strings are kept alive
  * by the config object, which the caller frees after the run. */
 static int apply_config(cli_decide_args *a, const struct option *opts, json_t **keep) {
     json_error_t je;
-    json_t *root = load_json_file(a->config, JSON_REJECT_DUPLICATES, &je);
+    json_t *root = indiv_json_load_file(a->config, JSON_REJECT_DUPLICATES, &je);
     if (!root || !json_is_object(root)) {
         json_decref(root);
         if (root || je.line < 1) /* no line to name: not read, or not an object */
