@@ -443,8 +443,8 @@ static int check_model_coverage(const indiv_eventlog *log, const indiv_model *m,
     return indiv_error_set(err, INDIV_EINVAL,
                            "model %s has no vector for %zu of the %zu offers of %s: it "
                            "was trained on another catalogue; train one on this log "
-                           "(indiv train --db %s --out FILE), or pass --force to decide "
-                           "with it anyway",
+                           "(indiv train --db %s --out FILE); only indiv decide can use "
+                           "it anyway, with --force",
                            m->id, missing, n, indiv_eventlog_path(log),
                            indiv_eventlog_path(log));
 }

@@ -255,6 +255,10 @@ Test(cli_evaluate, errors_in_the_snapshot_name_the_database) {
     cr_assert(strstr(r.err, "indiv train --db "), "%s", r.err);
     cr_assert(strstr(r.err, "o.db --out FILE"), "%s", r.err);
     cr_assert_null(strstr(r.err, ":memory:"), "%s", r.err);
+    /* evaluate has no --force: the message does not tell to pass one */
+    cr_assert_null(strstr(r.err, "pass --force"), "%s", r.err);
+    cr_assert(strstr(r.err, "only indiv decide can use it anyway, with --force"), "%s",
+              r.err);
     tu_run_free(&r);
 }
 
