@@ -644,6 +644,9 @@ static int bench_history_run(const char *world, indiv_eventlog *log, int64_t as_
     for (int v = 0; v < 2; v++) {
         double s;
         snprintf(path[v], sizeof path[v], "%s.hist%d.db", world, v ? HIST_PER_PERSON : 0);
+        struct stat ws, cs; /* a copy older than its world (rebuilt since) is made again */
+        if (stat(world, &ws) == 0 && stat(path[v], &cs) == 0 && cs.st_mtime < ws.st_mtime)
+            unlink(path[v]);
         if (bench_cached(path[v], "bench_decide", make_hist_world, &hw[v], &s))
             return 1;
         built += s;
